@@ -1,0 +1,120 @@
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import { timingSafeEqual } from 'node:crypto'
+import { z } from 'zod'
+import { PortInUseError, TexmeshError } from './errors.js'
+import type { Log } from './log.js'
+
+/**
+ * The local HTTP API: JSON on 127.0.0.1 only. Browsers are kept out (any
+ * request carrying an Origin header or a cross-site Sec-Fetch-Site is refused,
+ * and the Host header must name loopback, which defeats DNS rebinding), and
+ * every call that changes something needs the bearer token from the data dir.
+ */
+
+export interface ApiStatus {
+  peerId: string
+  addresses: string[]
+  network: { name: string | null, private: boolean, admin?: string, membership?: unknown }
+  peers: number
+  version: string
+  uptimeS: number
+  dataDir: string
+}
+
+export interface ApiPeer {
+  id: string
+  addresses: string[]
+  latencyMs: number | null
+  direction: string
+  membership: unknown
+}
+
+export interface ApiHandlers {
+  status(): Promise<ApiStatus>
+  peers(): Promise<ApiPeer[]>
+  installCertificate(text: string): Promise<unknown>
+}
+
+export interface ApiServerInit {
+  port: number
+  token: string
+  handlers: ApiHandlers
+  log: Log
+}
+
+export interface ApiServer {
+  readonly port: number
+  close(): Promise<void>
+}
+
+/** the API carries small JSON documents only (for now) */
+const BODY_LIMIT_BYTES = 64 * 1024
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]'])
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+const CertificateBody = z.object({ certificate: z.string().min(1).max(8192) }).strict()
+
+function tokenMatches (request: FastifyRequest, token: string): boolean {
+  const header = request.headers.authorization
+  if (header == null || !header.startsWith('Bearer ')) return false
+  const given = Buffer.from(header.slice('Bearer '.length).trim())
+  const expected = Buffer.from(token)
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}
+
+function hostIsLoopback (host: string | undefined): boolean {
+  if (host == null) return false
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]
+  return name != null && LOOPBACK_HOSTS.has(name.toLowerCase())
+}
+
+export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES })
+  const log = init.log
+
+  app.addHook('onRequest', async (request, reply) => {
+    const site = request.headers['sec-fetch-site']
+    if (request.headers.origin != null || (site != null && site !== 'none' && site !== 'same-origin')) {
+      log.warn({ method: request.method, url: request.url, origin: request.headers.origin }, 'refused cross-origin API request')
+      return await reply.code(403).send({ error: 'cross-origin requests are refused' })
+    }
+    if (!hostIsLoopback(request.headers.host)) {
+      return await reply.code(403).send({ error: 'the API answers only to loopback host names' })
+    }
+    if (MUTATING.has(request.method) && !tokenMatches(request, init.token)) {
+      return await reply.code(401).send({ error: 'missing or wrong API token (see api-token in the data dir)' })
+    }
+  })
+
+  app.setErrorHandler(async (err, _request, reply) => {
+    if (err instanceof TexmeshError) return await reply.code(400).send({ error: err.message, name: err.name })
+    const status = typeof (err as any).statusCode === 'number' ? (err as any).statusCode as number : 500
+    if (status >= 500) log.error({ err }, 'API handler failed')
+    return await reply.code(status).send({ error: (err as Error).message })
+  })
+
+  app.get('/v1/status', async () => await init.handlers.status())
+  app.get('/v1/peers', async () => await init.handlers.peers())
+  app.post('/v1/membership/certificate', async (request, reply) => {
+    const body = CertificateBody.safeParse(request.body)
+    if (!body.success) return await reply.code(400).send({ error: 'expected {"certificate": "texmesh-cert-v1:..."}' })
+    return await init.handlers.installCertificate(body.data.certificate)
+  })
+
+  try {
+    await app.listen({ host: '127.0.0.1', port: init.port })
+  } catch (err: any) {
+    await app.close().catch(() => {})
+    if (err?.code === 'EADDRINUSE') {
+      throw new PortInUseError(`API port ${init.port} on 127.0.0.1 is already in use (another texmesh node? choose one with --api-port)`)
+    }
+    throw err
+  }
+  const address = app.server.address()
+  const port = typeof address === 'object' && address != null ? address.port : init.port
+  log.info({ url: `http://127.0.0.1:${port}` }, 'local API listening')
+  return {
+    port,
+    close: async () => { await app.close() }
+  }
+}

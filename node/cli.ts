@@ -1,0 +1,279 @@
+#!/usr/bin/env node
+/**
+ * The `texmesh` command. Every subcommand takes --data-dir; those whose output
+ * is data take --json. Errors print one line on stderr and exit non-zero.
+ */
+import { Command, Option } from 'commander'
+import { DataDir } from './datadir.js'
+import { defaultDataDir } from './paths.js'
+import { ENV_VARS, LOG_LEVELS, loadConfig, type NodeConfig, type ResolvedConfig } from './config.js'
+import { createLog } from './log.js'
+import { startNode } from './daemon.js'
+import { ApiClient } from './client.js'
+import { TexmeshError } from './errors.js'
+import { dialableAddresses, preferNonLoopback } from './addresses.js'
+import { admit, initNetwork, joinNetwork, makeInvite, requireNetwork, DEFAULT_CERTIFICATE_DAYS } from './network-admin.js'
+import { encodeCertificateText } from '../protocols/membership/index.js'
+import type { ApiPeer, ApiStatus } from './api.js'
+import { VERSION } from './version.js'
+
+interface CommonOptions { dataDir?: string, json?: boolean }
+
+function collect (value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+function dataDirOf (options: CommonOptions): DataDir {
+  return new DataDir(options.dataDir ?? defaultDataDir())
+}
+
+function print (json: boolean | undefined, data: unknown, human: () => string): void {
+  process.stdout.write((json === true ? JSON.stringify(data, null, 2) : human()) + '\n')
+}
+
+function withDataDir (cmd: Command): Command {
+  return cmd.option('--data-dir <dir>', 'node data directory (default: $TEXMESH_HOME or ~/.texmesh)')
+}
+
+function withJson (cmd: Command): Command {
+  return cmd.option('--json', 'print JSON instead of text')
+}
+
+/** Flags given on the command line (not commander defaults) as a config layer. */
+function configFlags (cmd: Command): Partial<NodeConfig> {
+  const o = cmd.opts()
+  const flags: Partial<NodeConfig> = {}
+  if (o.listen != null) flags.listen = o.listen
+  if (o.bootstrap != null) flags.bootstrap = o.bootstrap
+  if (o.apiPort != null) flags.apiPort = o.apiPort
+  if (cmd.getOptionValueSource('mdns') === 'cli') flags.mdns = o.mdns as boolean
+  if (o.logLevel != null) flags.logLevel = o.logLevel
+  return flags
+}
+
+function parsePort (value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new TexmeshError(`"${value}" is not a port number (0-65535)`)
+  return Number(value)
+}
+
+function withNodeFlags (cmd: Command): Command {
+  return cmd
+    .option('--listen <multiaddr>', 'libp2p listen address, repeatable (default: /ip4/0.0.0.0/tcp/7474 and /ip4/0.0.0.0/tcp/7475/ws)', collect)
+    .option('--api-port <port>', 'local HTTP API port on 127.0.0.1 (default: 7373; 0 picks a free one)', parsePort)
+    .option('--bootstrap <multiaddr>', 'peer to dial at start and keep redialling, with /p2p/ID; repeatable', collect)
+    .option('--no-mdns', 'do not look for peers on the LAN with multicast DNS')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
+}
+
+async function resolvedConfig (cmd: Command, dataDir: DataDir): Promise<ResolvedConfig> {
+  return await loadConfig(dataDir.paths.config, process.env, configFlags(cmd))
+}
+
+function formatStatus (s: ApiStatus): string {
+  const net = s.network.private
+    ? `${s.network.name} (private; membership: ${describeMembership(s.network.membership)})`
+    : 'open (no network key; run texmesh network init or texmesh join)'
+  return [
+    `peer id   ${s.peerId}`,
+    `network   ${net}`,
+    `peers     ${s.peers}`,
+    `uptime    ${s.uptimeS}s`,
+    `data dir  ${s.dataDir}`,
+    'addresses',
+    ...s.addresses.map(a => `  ${a}`)
+  ].join('\n')
+}
+
+function describeMembership (m: unknown): string {
+  const v = m as { state?: string, reason?: string, expiresAt?: number } | undefined
+  if (v?.state == null) return '-'
+  if (v.state === 'member' && v.expiresAt != null) return `member until ${new Date(v.expiresAt).toISOString().slice(0, 10)}`
+  if (v.state === 'refused') return `refused (${v.reason ?? '?'})`
+  return v.state
+}
+
+function formatPeers (peers: ApiPeer[]): string {
+  if (peers.length === 0) return 'no peers connected'
+  const rows = peers.map(p => [p.id, describeMembership(p.membership), p.latencyMs == null ? '-' : `${p.latencyMs} ms`, p.addresses[0] ?? '-'])
+  const header = ['PEER', 'MEMBERSHIP', 'LATENCY', 'ADDRESS']
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
+  return [header, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+}
+
+async function runNode (cmd: Command): Promise<void> {
+  const dataDir = dataDirOf(cmd.opts())
+  const { config } = await resolvedConfig(cmd, dataDir)
+  const log = createLog(config.logLevel)
+  const node = await startNode({ dataDir: dataDir.paths.root, config, log })
+  const status = await node.status()
+  process.stderr.write(`texmesh node ${status.peerId} running; network ${status.network.name ?? 'open'}; API http://127.0.0.1:${node.apiPort}\n`)
+
+  let signals = 0
+  const onSignal = (signal: string): void => {
+    signals++
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting without a clean shutdown')
+      process.exit(130)
+    }
+    log.info({ signal }, 'shutting down (send the signal again to force)')
+    node.stop().then(() => process.exit(0), (err) => {
+      log.error({ err }, 'shutdown failed')
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}
+
+export function buildProgram (): Command {
+  const program = new Command()
+  program
+    .name('texmesh')
+    .description('A peer-to-peer network of nodes that turn images of printed mathematics into LaTeX.')
+    .version(VERSION)
+    .showHelpAfterError()
+    .addHelpText('after', `
+Environment:
+  TEXMESH_HOME       data directory (default ~/.texmesh)
+  ${Object.values(ENV_VARS).join(', ')}
+                     node settings; flags win over these, these over <data-dir>/config.json`)
+
+  withNodeFlags(withDataDir(program.command('node')))
+    .description('run the node daemon in the foreground (Ctrl-C stops it)')
+    .action(async (_opts, cmd: Command) => { await runNode(cmd) })
+
+  withJson(withDataDir(program.command('status')))
+    .description('show the running node: peer id, addresses, network, peer count')
+    .action(async (opts: CommonOptions) => {
+      const status = await (await ApiClient.forDataDir(dataDirOf(opts))).get<ApiStatus>('/v1/status')
+      print(opts.json, status, () => formatStatus(status))
+    })
+
+  withJson(withDataDir(program.command('peers')))
+    .description('list connected peers with address, latency and membership')
+    .action(async (opts: CommonOptions) => {
+      const peers = await (await ApiClient.forDataDir(dataDirOf(opts))).get<ApiPeer[]>('/v1/peers')
+      print(opts.json, peers, () => formatPeers(peers))
+    })
+
+  const config = program.command('config').description('node configuration')
+  withNodeFlags(withJson(withDataDir(config.command('show'))))
+    .description('print the effective configuration and where each value comes from (default, file, env, flag)')
+    .action(async (opts: CommonOptions, cmd: Command) => {
+      const dataDir = dataDirOf(opts)
+      const resolved = await resolvedConfig(cmd, dataDir)
+      const network = await dataDir.network()
+      const data = { dataDir: dataDir.paths.root, configFile: dataDir.paths.config, ...resolved, network: network?.name ?? null }
+      print(opts.json, data, () => [
+        `data dir     ${data.dataDir}`,
+        `config file  ${data.configFile}`,
+        `network      ${data.network ?? 'open'}`,
+        ...Object.entries(resolved.config).map(([k, v]) => `${k.padEnd(12)} ${JSON.stringify(v)}  (${resolved.sources[k as keyof NodeConfig]})`)
+      ].join('\n'))
+    })
+
+  const network = program.command('network').description('make, share and administer a private campus network')
+
+  withNodeFlags(withJson(withDataDir(network.command('init'))))
+    .description('make a network: a pre-shared key and an admin key; print its invite')
+    .requiredOption('--name <name>', 'network name (letters, digits, ".", "_", "-")')
+    .option('--days <n>', `validity of this node's own membership certificate (default ${DEFAULT_CERTIFICATE_DAYS})`, Number)
+    .action(async (opts: CommonOptions & { name: string, days?: number }, cmd: Command) => {
+      const dataDir = dataDirOf(opts)
+      const { config } = await resolvedConfig(cmd, dataDir)
+      const { peerId } = await dataDir.identity()
+      const result = await initNetwork(dataDir, opts.name, dialableAddresses(config.listen, peerId.toString()), opts.days)
+      print(opts.json, { invite: result.invite, network: result.network.name, peerId: result.peerId, admin: result.network.admin, bootstrap: result.network.bootstrap }, () => [
+        `made network "${result.network.name}"; the admin key is ${dataDir.paths.adminKey} (keep it safe: it admits members)`,
+        `this node (${result.peerId}) is its first member`,
+        '',
+        'invite (give it to new nodes: texmesh join INVITE):',
+        result.invite
+      ].join('\n'))
+    })
+
+  withNodeFlags(withJson(withDataDir(network.command('invite'))))
+    .description("print an invite with this node's addresses as bootstrap")
+    .action(async (opts: CommonOptions, cmd: Command) => {
+      const dataDir = dataDirOf(opts)
+      await requireNetwork(dataDir)
+      let addresses: string[]
+      const runtime = await dataDir.runtime()
+      if (runtime != null) {
+        const status = await (await ApiClient.forDataDir(dataDir)).get<ApiStatus>('/v1/status')
+        addresses = preferNonLoopback(status.addresses)
+      } else {
+        const { config } = await resolvedConfig(cmd, dataDir)
+        addresses = dialableAddresses(config.listen, (await dataDir.identity()).peerId.toString())
+      }
+      const { invite, network: net } = await makeInvite(dataDir, addresses)
+      print(opts.json, { invite, network: net.name, bootstrap: net.bootstrap }, () => invite)
+    })
+
+  withJson(withDataDir(network.command('admit')))
+    .description('sign a membership certificate for a peer (run where the admin key is)')
+    .argument('<peer-id>', 'the new member\'s peer id (texmesh join prints it)')
+    .option('--days <n>', `how long the certificate is valid (default ${DEFAULT_CERTIFICATE_DAYS})`, Number)
+    .action(async (peer: string, opts: CommonOptions & { days?: number }) => {
+      const dataDir = dataDirOf(opts)
+      const cert = await admit(dataDir, peer, opts.days)
+      const text = encodeCertificateText(cert)
+      print(opts.json, { certificate: text, peer: cert.peer, network: cert.network, expiresAt: new Date(cert.expiresAt).toISOString() }, () => [
+        `certificate for ${cert.peer} in "${cert.network}", valid until ${new Date(cert.expiresAt).toISOString()}`,
+        'on that node run: texmesh network install-cert CERTIFICATE',
+        '',
+        text
+      ].join('\n'))
+    })
+
+  withJson(withDataDir(network.command('install-cert')))
+    .description('install this node\'s membership certificate (from texmesh network admit); a running node uses it at once')
+    .argument('<certificate>', 'the texmesh-cert-v1:... text')
+    .action(async (text: string, opts: CommonOptions) => {
+      const dataDir = dataDirOf(opts)
+      const runtime = await dataDir.runtime()
+      const cert = runtime != null
+        ? await (await ApiClient.forDataDir(dataDir)).post<{ peer: string, network: string, expiresAt: number }>('/v1/membership/certificate', { certificate: text })
+        : await dataDir.installCertificate(text)
+      print(opts.json, { peer: cert.peer, network: cert.network, expiresAt: new Date(cert.expiresAt).toISOString(), live: runtime != null }, () =>
+        `installed: member of "${cert.network}" until ${new Date(cert.expiresAt).toISOString()}${runtime != null ? ' (the running node presents it now)' : ''}`)
+    })
+
+  withJson(withDataDir(program.command('join')))
+    .description('set up this data dir from an invite; then only nodes with the same network key can talk to it')
+    .argument('<invite>', 'the texmesh-invite-v1:... text from texmesh network init or invite')
+    .action(async (invite: string, opts: CommonOptions) => {
+      const dataDir = dataDirOf(opts)
+      const result = await joinNetwork(dataDir, invite)
+      print(opts.json, { network: result.network.name, peerId: result.peerId, joined: result.joined, bootstrap: result.network.bootstrap }, () => [
+        result.joined ? `joined network "${result.network.name}"` : `already in network "${result.network.name}"; bootstrap addresses updated`,
+        `this node's peer id: ${result.peerId}`,
+        'to count as a member, ask the network admin to run:',
+        `  texmesh network admit ${result.peerId}`,
+        'then install the certificate they give you with: texmesh network install-cert CERTIFICATE',
+        'start the node with: texmesh node'
+      ].join('\n'))
+    })
+
+  return program
+}
+
+async function main (): Promise<void> {
+  const program = buildProgram()
+  program.exitOverride()
+  try {
+    await program.parseAsync(process.argv)
+  } catch (err: any) {
+    if (typeof err?.code === 'string' && err.code.startsWith('commander.')) {
+      process.exit(err.exitCode ?? 2)
+    }
+    if (err instanceof TexmeshError) {
+      process.stderr.write(`texmesh: ${err.message}\n`)
+      process.exit(1)
+    }
+    process.stderr.write(`texmesh: unexpected error: ${err?.stack ?? String(err)}\n`)
+    process.exit(1)
+  }
+}
+
+await main()

@@ -1,0 +1,49 @@
+import { DataDir } from './datadir.js'
+import { ApiError, NodeNotRunningError } from './errors.js'
+
+/** Talks to the node running on a data dir, found through its runtime file and API token. */
+export class ApiClient {
+  private constructor (readonly baseUrl: string, private readonly token: string, private readonly dataDir: string) {}
+
+  static async forDataDir (dataDir: DataDir): Promise<ApiClient> {
+    const runtime = await dataDir.runtime()
+    if (runtime == null) {
+      throw new NodeNotRunningError(`no texmesh node is running on data dir ${dataDir.paths.root} (start one with: texmesh node --data-dir ${dataDir.paths.root})`)
+    }
+    return new ApiClient(`http://127.0.0.1:${runtime.apiPort}`, await dataDir.apiToken(), dataDir.paths.root)
+  }
+
+  async get<T> (path: string): Promise<T> {
+    return await this.request<T>('GET', path)
+  }
+
+  async post<T> (path: string, body: unknown): Promise<T> {
+    return await this.request<T>('POST', path, body)
+  }
+
+  private async request<T> (method: string, path: string, body?: unknown): Promise<T> {
+    let response: Response
+    try {
+      response = await fetch(this.baseUrl + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {})
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(15_000)
+      })
+    } catch (err) {
+      throw new NodeNotRunningError(`the texmesh node of data dir ${this.dataDir} does not answer at ${this.baseUrl} (is it running?)`, { cause: err })
+    }
+    const text = await response.text()
+    let json: any
+    try {
+      json = JSON.parse(text)
+    } catch {
+      throw new ApiError(`the node answered ${response.status} with something that is not JSON`, response.status)
+    }
+    if (!response.ok) throw new ApiError(String(json?.error ?? `HTTP ${response.status}`), response.status)
+    return json as T
+  }
+}

@@ -1,0 +1,132 @@
+import { z } from 'zod'
+import { multiaddr } from '@multiformats/multiaddr'
+import { readFileIfExists } from './files.js'
+import { ConfigError } from './errors.js'
+import { validateBootstrapAddr } from './invite.js'
+
+/**
+ * The node's settings come from four layers, later ones winning:
+ * built-in defaults < config.json in the data dir < TEXMESH_* environment < command-line flags.
+ */
+
+const multiaddrString = z.string().refine(s => {
+  try { multiaddr(s); return true } catch { return false }
+}, { message: 'not a valid multiaddr' })
+
+const bootstrapString = z.string().superRefine((s, ctx) => {
+  try { validateBootstrapAddr(s, Error) } catch (err) { ctx.addIssue({ code: 'custom', message: (err as Error).message }) }
+})
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+export const NodeConfig = z.object({
+  /** libp2p listen addresses (TCP and WebSockets) */
+  listen: z.array(multiaddrString).min(1),
+  /** port of the local HTTP API on 127.0.0.1; 0 picks a free one */
+  apiPort: z.number().int().min(0).max(65535),
+  /** peers to dial at start and keep redialling (multiaddrs with /p2p/ID) */
+  bootstrap: z.array(bootstrapString),
+  /** find peers on the LAN with multicast DNS */
+  mdns: z.boolean(),
+  logLevel: z.enum(LOG_LEVELS)
+}).strict()
+export type NodeConfig = z.infer<typeof NodeConfig>
+export type ConfigKey = keyof NodeConfig
+export type ConfigSource = 'default' | 'file' | 'env' | 'flag'
+
+export const DEFAULT_CONFIG: NodeConfig = {
+  listen: ['/ip4/0.0.0.0/tcp/7474', '/ip4/0.0.0.0/tcp/7475/ws'],
+  apiPort: 7373,
+  bootstrap: [],
+  mdns: true,
+  logLevel: 'info'
+}
+
+export const ENV_VARS: Record<ConfigKey, string> = {
+  listen: 'TEXMESH_LISTEN',
+  apiPort: 'TEXMESH_API_PORT',
+  bootstrap: 'TEXMESH_BOOTSTRAP',
+  mdns: 'TEXMESH_MDNS',
+  logLevel: 'TEXMESH_LOG_LEVEL'
+}
+
+export interface ResolvedConfig {
+  config: NodeConfig
+  sources: Record<ConfigKey, ConfigSource>
+}
+
+function issuesText (error: z.ZodError): string {
+  return error.issues.map(i => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
+}
+
+export async function readConfigFile (path: string): Promise<Partial<NodeConfig>> {
+  const bytes = await readFileIfExists(path)
+  if (bytes == null) return {}
+  let json: unknown
+  try {
+    json = JSON.parse(bytes.toString('utf8'))
+  } catch (err) {
+    throw new ConfigError(`${path} is not valid JSON: ${(err as Error).message}`)
+  }
+  const parsed = NodeConfig.partial().safeParse(json)
+  if (!parsed.success) throw new ConfigError(`${path}: ${issuesText(parsed.error)}`)
+  return parsed.data
+}
+
+function parseBoolean (name: string, value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true
+  if (/^(0|false|no|off)$/i.test(value)) return false
+  throw new ConfigError(`${name}=${value}: expected true or false`)
+}
+
+function parsePort (name: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new ConfigError(`${name}=${value}: expected a port number`)
+  return Number(value)
+}
+
+function parseList (value: string): string[] {
+  return value.split(',').map(s => s.trim()).filter(s => s !== '')
+}
+
+export function configFromEnv (env: NodeJS.ProcessEnv): Partial<NodeConfig> {
+  const out: Partial<NodeConfig> = {}
+  const get = (key: ConfigKey): string | undefined => {
+    const v = env[ENV_VARS[key]]
+    return v == null || v === '' ? undefined : v
+  }
+  const listen = get('listen'); if (listen != null) out.listen = parseList(listen)
+  const apiPort = get('apiPort'); if (apiPort != null) out.apiPort = parsePort(ENV_VARS.apiPort, apiPort)
+  const bootstrap = get('bootstrap'); if (bootstrap != null) out.bootstrap = parseList(bootstrap)
+  const mdns = get('mdns'); if (mdns != null) out.mdns = parseBoolean(ENV_VARS.mdns, mdns)
+  const logLevel = get('logLevel'); if (logLevel != null) out.logLevel = logLevel as NodeConfig['logLevel']
+  return out
+}
+
+/** Merge the layers and validate the result as a whole. */
+export function resolveConfig (layers: { file?: Partial<NodeConfig>, env?: Partial<NodeConfig>, flags?: Partial<NodeConfig> }): ResolvedConfig {
+  const config: Record<string, unknown> = { ...DEFAULT_CONFIG }
+  const sources = Object.fromEntries(Object.keys(DEFAULT_CONFIG).map(k => [k, 'default'])) as Record<ConfigKey, ConfigSource>
+  for (const [source, layer] of [['file', layers.file], ['env', layers.env], ['flag', layers.flags]] as const) {
+    for (const [key, value] of Object.entries(layer ?? {})) {
+      if (value === undefined) continue
+      config[key] = value
+      sources[key as ConfigKey] = source
+    }
+  }
+  const parsed = NodeConfig.safeParse(config)
+  if (!parsed.success) {
+    const where = parsed.error.issues.map(i => {
+      const key = i.path[0] as ConfigKey | undefined
+      const source = key != null ? sources[key] : undefined
+      const origin = source === 'env' && key != null ? ENV_VARS[key] : source === 'flag' ? 'flag' : source === 'file' ? 'config.json' : 'default'
+      return `${i.path.join('.') || '(root)'} (from ${origin}): ${i.message}`
+    })
+    throw new ConfigError(`invalid configuration: ${where.join('; ')}`)
+  }
+  return { config: parsed.data, sources }
+}
+
+/** Defaults, the data dir's config.json, the environment and flags, resolved. */
+export async function loadConfig (configPath: string, env: NodeJS.ProcessEnv, flags: Partial<NodeConfig>): Promise<ResolvedConfig> {
+  return resolveConfig({ file: await readConfigFile(configPath), env: configFromEnv(env), flags })
+}

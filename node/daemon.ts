@@ -1,0 +1,185 @@
+import { LevelDatastore } from 'datastore-level'
+import { Level } from 'level'
+import type { PeerId } from '@libp2p/interface'
+import { DataDir, adminPublicKeyOf } from './datadir.js'
+import { buildLibp2p, type TexmeshLibp2p } from './libp2p.js'
+import { PeerKeeper } from './peer-keeper.js'
+import { startApiServer, type ApiPeer, type ApiServer, type ApiStatus } from './api.js'
+import { DataDirInUseError, PortInUseError } from './errors.js'
+import type { NodeConfig } from './config.js'
+import type { Log } from './log.js'
+import type { NetworkDescriptor } from './invite.js'
+import type { MembershipCertificate, PeerMembership } from '../protocols/membership/index.js'
+import { VERSION } from './version.js'
+
+/**
+ * The daemon: the one place where storage, libp2p, protocols and the local
+ * API are wired together. `startNode` brings everything up in order and
+ * `stop` takes it down in reverse: network input first, storage last.
+ */
+export interface NodeOptions {
+  dataDir: string
+  config: NodeConfig
+  log: Log
+}
+
+export interface RunningNode {
+  readonly peerId: PeerId
+  readonly libp2p: TexmeshLibp2p
+  readonly apiPort: number
+  readonly network: NetworkDescriptor | undefined
+  status(): Promise<ApiStatus>
+  peers(): Promise<ApiPeer[]>
+  installCertificate(text: string): Promise<MembershipCertificate>
+  stop(): Promise<void>
+}
+
+function isLockError (err: unknown): boolean {
+  for (let e: any = err, depth = 0; e != null && depth < 5; e = e.cause, depth++) {
+    if (e.code === 'LEVEL_LOCKED' || /lock/i.test(String(e.message))) return true
+  }
+  return false
+}
+
+async function openPeerStore (dataDir: DataDir): Promise<LevelDatastore> {
+  // Opened here rather than by LevelDatastore, whose open() drops the error's cause.
+  const db = new Level<string, Uint8Array>(dataDir.paths.peerStore, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  try {
+    await db.open()
+  } catch (err) {
+    if (isLockError(err)) {
+      const runtime = await dataDir.runtime()
+      const who = runtime != null ? ` (pid ${runtime.pid}, API port ${runtime.apiPort})` : ''
+      throw new DataDirInUseError(`data dir ${dataDir.paths.root} is in use by another running texmesh node${who}; stop it or choose another with --data-dir`)
+    }
+    throw err
+  }
+  const datastore = new LevelDatastore(db)
+  await datastore.open()
+  return datastore
+}
+
+function describeListenError (err: unknown, listen: string[]): Error {
+  for (let e: any = err, depth = 0; e != null && depth < 5; e = e.cause, depth++) {
+    if (e.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(String(e.message))) {
+      return new PortInUseError(`cannot listen on ${listen.join(', ')}: a port is already in use (another texmesh node? choose others with --listen)`, { cause: err })
+    }
+  }
+  return err as Error
+}
+
+export async function startNode (options: NodeOptions): Promise<RunningNode> {
+  const { config, log } = options
+  const dataDir = new DataDir(options.dataDir)
+  await dataDir.ensure()
+  // The LevelDB lock is the data dir lock: the OS drops it when the holder dies, even by kill -9.
+  const datastore = await openPeerStore(dataDir)
+  const startedAt = Date.now()
+  let libp2p: TexmeshLibp2p | undefined
+  let api: ApiServer | undefined
+  let keeper: PeerKeeper | undefined
+  let stopping: Promise<void> | undefined
+
+  const stop = async (): Promise<void> => {
+    stopping ??= (async () => {
+      keeper?.stop()
+      await api?.close().catch(err => log.warn({ err }, 'closing the API failed'))
+      await Promise.resolve(libp2p?.stop()).catch((err: unknown) => log.warn({ err }, 'stopping libp2p failed'))
+      await Promise.resolve(datastore.close()).catch((err: unknown) => log.warn({ err }, 'closing the peer store failed'))
+      await dataDir.removeRuntime()
+      log.info('node stopped')
+    })()
+    await stopping
+  }
+
+  try {
+    const { key, peerId, created } = await dataDir.identity()
+    log.info({ peerId: peerId.toString(), created }, created ? 'made a new node identity' : 'loaded node identity')
+    const network = await dataDir.network()
+    let certificate = await dataDir.certificate()
+    const token = await dataDir.apiToken()
+    const bootstrap = [...new Set([...config.bootstrap, ...(network?.bootstrap ?? [])])]
+      .filter(addr => !addr.endsWith(`/p2p/${peerId.toString()}`))
+    const peerLog = log.child({ component: 'protocols:membership' })
+
+    const node = await buildLibp2p({
+      privateKey: key,
+      listen: config.listen,
+      bootstrap,
+      mdns: config.mdns,
+      network,
+      datastore,
+      membership: {
+        network: network != null ? { name: network.name, adminPublicKey: adminPublicKeyOf(network) } : undefined,
+        certificate: () => certificate,
+        onPeerState: (peer, membership) => {
+          if (membership.state === 'refused') peerLog.warn({ peer: peer.toString(), reason: membership.reason, detail: membership.detail }, 'membership certificate refused')
+          else peerLog.info({ peer: peer.toString(), state: membership.state }, 'peer membership')
+        }
+      }
+    })
+    libp2p = node
+    try {
+      await node.start()
+    } catch (err) {
+      throw describeListenError(err, config.listen)
+    }
+    log.info({ addresses: node.getMultiaddrs().map(String) }, 'libp2p listening')
+
+    keeper = new PeerKeeper(node, { bootstrap }, log.child({ component: 'node:peers' }))
+    keeper.start()
+
+    const ownMembership = (): PeerMembership | undefined => {
+      if (network == null) return undefined
+      if (certificate == null) return { state: 'none' }
+      if (certificate.expiresAt <= Date.now()) return { state: 'refused', reason: 'expired', detail: `certificate expired at ${new Date(certificate.expiresAt).toISOString()}` }
+      return { state: 'member', expiresAt: certificate.expiresAt }
+    }
+
+    const status = async (): Promise<ApiStatus> => ({
+      peerId: peerId.toString(),
+      addresses: node.getMultiaddrs().map(String),
+      network: network != null
+        ? { name: network.name, private: true, admin: network.admin, membership: ownMembership() }
+        : { name: null, private: false },
+      peers: node.getPeers().length,
+      version: VERSION,
+      uptimeS: Math.round((Date.now() - startedAt) / 1000),
+      dataDir: dataDir.paths.root
+    })
+
+    const peers = async (): Promise<ApiPeer[]> => {
+      const byPeer = new Map<string, ApiPeer>()
+      for (const conn of node.getConnections()) {
+        const id = conn.remotePeer.toString()
+        const entry = byPeer.get(id) ?? { id, addresses: [], latencyMs: null, direction: conn.direction, membership: node.services.membership.stateOf(conn.remotePeer) }
+        entry.addresses.push(conn.remoteAddr.toString())
+        if (conn.rtt != null) entry.latencyMs = entry.latencyMs == null ? conn.rtt : Math.min(entry.latencyMs, conn.rtt)
+        byPeer.set(id, entry)
+      }
+      return [...byPeer.values()].sort((a, b) => a.id.localeCompare(b.id))
+    }
+
+    const installCertificate = async (text: string): Promise<MembershipCertificate> => {
+      const installed = await dataDir.installCertificate(text)
+      certificate = installed
+      log.info({ expiresAt: new Date(installed.expiresAt).toISOString() }, 'installed membership certificate')
+      void node.services.membership.reannounce()
+      return installed
+    }
+
+    api = await startApiServer({
+      port: config.apiPort,
+      token,
+      log: log.child({ component: 'node:api' }),
+      handlers: { status, peers, installCertificate }
+    })
+    await dataDir.writeRuntime({ pid: process.pid, peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString() })
+
+    const apiPort = api.port
+    return { peerId, libp2p: node, apiPort, network, status, peers, installCertificate, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}

@@ -1,0 +1,152 @@
+import { mkdir, rm } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
+import { z } from 'zod'
+import { dataDirPaths, type DataDirPaths } from './paths.js'
+import { readFileIfExists, writeFileAtomic } from './files.js'
+import { loadKey, loadOrCreateKey } from './keys.js'
+import { DataDirStateError, InvalidCertificateError } from './errors.js'
+import { NetworkDescriptor } from './invite.js'
+import { decodeCertificateText, encodeCertificateText, verifyCertificate, MembershipCertificate } from '../protocols/membership/index.js'
+
+/**
+ * Everything a node keeps in its data dir apart from databases: identity,
+ * network, admin key, certificate, API token, and the runtime file a running
+ * node leaves for the CLI. Files that hold secrets are written with mode 0600.
+ */
+export class DataDir {
+  readonly paths: DataDirPaths
+  constructor (root: string) {
+    this.paths = dataDirPaths(root)
+  }
+
+  async ensure (): Promise<void> {
+    await mkdir(this.paths.root, { recursive: true, mode: 0o700 })
+  }
+
+  async identity (): Promise<{ key: Ed25519PrivateKey, peerId: PeerId, created: boolean }> {
+    await this.ensure()
+    const { key, created } = await loadOrCreateKey(this.paths.identity)
+    return { key, peerId: peerIdFromPrivateKey(key), created }
+  }
+
+  async network (): Promise<NetworkDescriptor | undefined> {
+    const bytes = await readFileIfExists(this.paths.network)
+    if (bytes == null) return undefined
+    let json: unknown
+    try {
+      json = JSON.parse(bytes.toString('utf8'))
+    } catch (err) {
+      throw new DataDirStateError(`${this.paths.network} is not valid JSON: ${(err as Error).message}`)
+    }
+    const parsed = NetworkDescriptor.safeParse(json)
+    if (!parsed.success) throw new DataDirStateError(`${this.paths.network} is invalid: ${parsed.error.issues.map(i => i.message).join('; ')}`)
+    return parsed.data
+  }
+
+  async writeNetwork (network: NetworkDescriptor): Promise<void> {
+    await this.ensure()
+    await writeFileAtomic(this.paths.network, JSON.stringify(NetworkDescriptor.parse(network), null, 2) + '\n', { secret: true })
+  }
+
+  async adminKey (): Promise<Ed25519PrivateKey | undefined> {
+    return await loadKey(this.paths.adminKey)
+  }
+
+  async createAdminKey (): Promise<Ed25519PrivateKey> {
+    if (await this.adminKey() != null) throw new DataDirStateError(`${this.paths.adminKey} already exists`)
+    return (await loadOrCreateKey(this.paths.adminKey)).key
+  }
+
+  /** This node's certificate, if one is installed. Not re-verified here: see `installCertificate`. */
+  async certificate (): Promise<MembershipCertificate | undefined> {
+    const bytes = await readFileIfExists(this.paths.certificate)
+    if (bytes == null) return undefined
+    const network = await this.network()
+    if (network == null) return undefined
+    const { peerId } = await this.identity()
+    let raw: unknown
+    try {
+      raw = decodeCertificateText(bytes.toString('utf8'))
+    } catch (err) {
+      throw new DataDirStateError(`${this.paths.certificate}: ${(err as Error).message}`)
+    }
+    const check = await verifyCertificate(raw, { network: network.name, adminPublicKey: adminPublicKeyOf(network), peer: peerId.toString() })
+    if (check.ok) return check.certificate
+    // An expired certificate is still ours: keep presenting it so peers and `status` say why it no longer counts.
+    if (check.reason === 'expired' || check.reason === 'not-yet-valid') return MembershipCertificate.parse(raw)
+    throw new DataDirStateError(`${this.paths.certificate} does not belong to this node and network: ${check.detail}`)
+  }
+
+  /**
+   * Check a certificate against this data dir's network and identity and keep it.
+   * An expired certificate is refused too: installing it would achieve nothing.
+   */
+  async installCertificate (text: string): Promise<MembershipCertificate> {
+    const network = await this.network()
+    if (network == null) throw new DataDirStateError('this node is not in a private network: join one first (texmesh join INVITE)')
+    const { peerId } = await this.identity()
+    let raw: unknown
+    try {
+      raw = decodeCertificateText(text)
+    } catch (err) {
+      throw new InvalidCertificateError((err as Error).message)
+    }
+    const check = await verifyCertificate(raw, { network: network.name, adminPublicKey: adminPublicKeyOf(network), peer: peerId.toString() })
+    if (!check.ok) throw new InvalidCertificateError(`certificate refused (${check.reason}): ${check.detail}`)
+    await writeFileAtomic(this.paths.certificate, encodeCertificateText(check.certificate) + '\n')
+    return check.certificate
+  }
+
+  /** The API token, made on first use. */
+  async apiToken (): Promise<string> {
+    const existing = await readFileIfExists(this.paths.apiToken)
+    if (existing != null && existing.toString('utf8').trim() !== '') return existing.toString('utf8').trim()
+    await this.ensure()
+    const token = randomBytes(32).toString('base64url')
+    await writeFileAtomic(this.paths.apiToken, token + '\n', { secret: true })
+    return token
+  }
+
+  async runtime (): Promise<RuntimeInfo | undefined> {
+    const bytes = await readFileIfExists(this.paths.runtime)
+    if (bytes == null) return undefined
+    try {
+      return RuntimeInfo.parse(JSON.parse(bytes.toString('utf8')))
+    } catch {
+      return undefined
+    }
+  }
+
+  async writeRuntime (info: RuntimeInfo): Promise<void> {
+    await writeFileAtomic(this.paths.runtime, JSON.stringify(info, null, 2) + '\n')
+  }
+
+  async removeRuntime (): Promise<void> {
+    await rm(this.paths.runtime, { force: true })
+  }
+}
+
+export const RuntimeInfo = z.object({
+  pid: z.number().int(),
+  peerId: z.string(),
+  apiPort: z.number().int(),
+  startedAt: z.string()
+})
+export type RuntimeInfo = z.infer<typeof RuntimeInfo>
+
+export function adminPublicKeyOf (network: NetworkDescriptor): Uint8Array {
+  return Buffer.from(network.admin, 'base64url')
+}
+
+/** Raw Ed25519 public key, base64url: the form invites carry. */
+export function encodePublicKey (key: Ed25519PrivateKey): string {
+  return Buffer.from(key.publicKey.raw).toString('base64url')
+}
+
+/** check that an invite's admin key really is an Ed25519 public key */
+export function assertAdminKey (network: NetworkDescriptor): void {
+  publicKeyFromRaw(adminPublicKeyOf(network))
+}

@@ -1,0 +1,71 @@
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify, type Identify } from '@libp2p/identify'
+import { ping, type Ping } from '@libp2p/ping'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { mdns } from '@libp2p/mdns'
+import { bootstrap } from '@libp2p/bootstrap'
+import { preSharedKey } from '@libp2p/pnet'
+import { createHash } from 'node:crypto'
+import type { Ed25519PrivateKey, PeerDiscovery } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+import { membership, type Membership, type MembershipInit } from '../protocols/membership/index.js'
+import { swarmKeyFromPsk, type NetworkDescriptor } from './invite.js'
+
+export type TexmeshServices = {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+  membership: Membership
+}
+export type TexmeshLibp2p = Libp2p<TexmeshServices>
+
+export interface Libp2pOptions {
+  privateKey: Ed25519PrivateKey
+  listen: string[]
+  bootstrap: string[]
+  mdns: boolean
+  network?: NetworkDescriptor
+  datastore: Datastore
+  membership: MembershipInit
+}
+
+/**
+ * The mDNS service tag: nodes of different networks on one LAN do not even
+ * try to dial each other. The tag is derived from the network key, never the
+ * key itself, since mDNS answers are readable by anyone on the LAN.
+ */
+export function mdnsServiceTag (network?: NetworkDescriptor): string {
+  if (network == null) return 'texmesh-open'
+  return 'texmesh-' + createHash('sha256').update('texmesh/mdns/' + network.psk).digest('hex').slice(0, 16)
+}
+
+/** libp2p 3 with the transports and services every texmesh node runs. Not started. */
+export async function buildLibp2p (options: Libp2pOptions): Promise<TexmeshLibp2p> {
+  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+  if (options.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: options.bootstrap, timeout: 0 }))
+  if (options.mdns) peerDiscovery.push(mdns({ serviceTag: mdnsServiceTag(options.network), interval: 5000 }))
+
+  return await createLibp2p<TexmeshServices>({
+    start: false,
+    privateKey: options.privateKey,
+    datastore: options.datastore,
+    addresses: { listen: options.listen },
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(options.network != null ? { connectionProtector: preSharedKey({ psk: swarmKeyFromPsk(options.network.psk) }) } : {}),
+    connectionManager: { dialTimeout: 10_000 },
+    peerDiscovery,
+    nodeInfo: { name: 'texmesh', version: '0.1.0' },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }),
+      membership: membership(options.membership)
+    }
+  })
+}

@@ -1,0 +1,155 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
+import type { Log } from './log.js'
+
+/**
+ * libp2p 3 has no auto-dialler: this dials every discovered peer and redials
+ * lost ones with exponential backoff and jitter. Bootstrap peers are redialled
+ * for as long as the node runs (the delay capped at `maxBackoffMs`); peers found
+ * on the LAN get `maxAttempts` tries, after which mDNS finding them again starts over.
+ */
+export interface PeerKeeperInit {
+  /** bootstrap multiaddrs with /p2p/ peer ids */
+  bootstrap: string[]
+  /** @default 1000 */
+  minBackoffMs?: number
+  /** @default 60000 */
+  maxBackoffMs?: number
+  /** @default 8 */
+  maxAttempts?: number
+  /** @default 10000 */
+  dialTimeoutMs?: number
+}
+
+interface Wanted {
+  bootstrap: boolean
+  attempts: number
+  timer?: NodeJS.Timeout
+  /** no dial before this time (ms since the epoch), so rediscovery does not bypass the backoff */
+  notBefore: number
+}
+
+export class PeerKeeper {
+  private readonly wanted = new Map<string, Wanted>()
+  private readonly minBackoffMs: number
+  private readonly maxBackoffMs: number
+  private readonly maxAttempts: number
+  private readonly dialTimeoutMs: number
+  private readonly bootstrapPeers = new Map<string, string[]>()
+  private running = false
+
+  constructor (private readonly libp2p: Libp2p, init: PeerKeeperInit, private readonly log: Log) {
+    this.minBackoffMs = init.minBackoffMs ?? 1000
+    this.maxBackoffMs = init.maxBackoffMs ?? 60_000
+    this.maxAttempts = init.maxAttempts ?? 8
+    this.dialTimeoutMs = init.dialTimeoutMs ?? 10_000
+    for (const addr of init.bootstrap) {
+      const peer = multiaddr(addr).getComponents().find(c => c.name === 'p2p')?.value
+      if (peer == null) continue
+      this.bootstrapPeers.set(peer, [...(this.bootstrapPeers.get(peer) ?? []), addr])
+    }
+    this.onDiscovery = this.onDiscovery.bind(this)
+    this.onConnect = this.onConnect.bind(this)
+    this.onDisconnect = this.onDisconnect.bind(this)
+  }
+
+  start (): void {
+    if (this.running) return
+    this.running = true
+    this.libp2p.addEventListener('peer:discovery', this.onDiscovery)
+    this.libp2p.addEventListener('peer:connect', this.onConnect)
+    this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    for (const peer of this.bootstrapPeers.keys()) {
+      if (peer === this.libp2p.peerId.toString()) continue
+      this.entry(peer, true)
+      this.schedule(peer, 0)
+    }
+  }
+
+  stop (): void {
+    if (!this.running) return
+    this.running = false
+    this.libp2p.removeEventListener('peer:discovery', this.onDiscovery)
+    this.libp2p.removeEventListener('peer:connect', this.onConnect)
+    this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    for (const w of this.wanted.values()) clearTimeout(w.timer)
+    this.wanted.clear()
+  }
+
+  private entry (peer: string, bootstrap = false): Wanted {
+    let w = this.wanted.get(peer)
+    if (w == null) {
+      w = { bootstrap, attempts: 0, notBefore: 0 }
+      this.wanted.set(peer, w)
+    }
+    w.bootstrap ||= bootstrap
+    return w
+  }
+
+  private onDiscovery (evt: CustomEvent<PeerInfo>): void {
+    const peer = evt.detail.id.toString()
+    if (peer === this.libp2p.peerId.toString()) return
+    const w = this.entry(peer)
+    if (w.timer == null && !this.connected(evt.detail.id)) this.schedule(peer, Math.max(0, w.notBefore - Date.now()))
+  }
+
+  private onConnect (evt: CustomEvent<PeerId>): void {
+    const w = this.entry(evt.detail.toString())
+    clearTimeout(w.timer)
+    w.timer = undefined
+    w.attempts = 0
+    w.notBefore = 0
+  }
+
+  private onDisconnect (evt: CustomEvent<PeerId>): void {
+    const peer = evt.detail.toString()
+    const w = this.wanted.get(peer)
+    if (w == null || !this.running) return
+    this.log.info({ peer }, 'peer disconnected, will redial')
+    this.schedule(peer, this.backoff(0))
+  }
+
+  private connected (peer: PeerId): boolean {
+    return this.libp2p.getConnections(peer).length > 0
+  }
+
+  private backoff (attempts: number): number {
+    const base = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** attempts)
+    return Math.round(base * (0.75 + Math.random() * 0.5))
+  }
+
+  private schedule (peer: string, delayMs: number): void {
+    const w = this.wanted.get(peer)
+    if (w == null || !this.running) return
+    clearTimeout(w.timer)
+    w.notBefore = Date.now() + delayMs
+    w.timer = setTimeout(() => { void this.dial(peer) }, delayMs)
+    w.timer.unref()
+  }
+
+  private async dial (peer: string): Promise<void> {
+    const w = this.wanted.get(peer)
+    if (w == null || !this.running) return
+    w.timer = undefined
+    const peerId = peerIdFromString(peer)
+    if (this.connected(peerId)) return
+    try {
+      const target = w.bootstrap ? (this.bootstrapPeers.get(peer) ?? []).map(a => multiaddr(a)) : []
+      await this.libp2p.dial(target.length > 0 ? target : peerId, { signal: AbortSignal.timeout(this.dialTimeoutMs) })
+      this.log.debug({ peer }, 'dialled peer')
+    } catch (err) {
+      if (!this.running) return
+      w.attempts++
+      if (!w.bootstrap && w.attempts >= this.maxAttempts) {
+        this.log.info({ peer, attempts: w.attempts, err: (err as Error).message }, 'giving up on peer until it is discovered again')
+        w.attempts = 0
+        w.notBefore = Date.now() + this.maxBackoffMs
+        return
+      }
+      const delay = this.backoff(w.attempts)
+      this.log.debug({ peer, attempts: w.attempts, retryInMs: delay, err: (err as Error).message }, 'dial failed')
+      this.schedule(peer, delay)
+    }
+  }
+}
