@@ -126,6 +126,15 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     }
     log.info({ addresses: node.getMultiaddrs().map(String) }, 'libp2p listening')
 
+    // The connection monitor records rtt every 10 s; one ping right after identify fills the gap before that.
+    const pinged = new Map<string, number>()
+    node.addEventListener('peer:identify', (evt) => {
+      const peer = evt.detail.peerId
+      node.services.ping.ping(peer, { signal: AbortSignal.timeout(5000) })
+        .then(rtt => { pinged.set(peer.toString(), rtt) }, () => {})
+    })
+    node.addEventListener('peer:disconnect', (evt) => { pinged.delete(evt.detail.toString()) })
+
     keeper = new PeerKeeper(node, { bootstrap }, log.child({ component: 'node:peers' }))
     keeper.start()
 
@@ -152,9 +161,9 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       const byPeer = new Map<string, ApiPeer>()
       for (const conn of node.getConnections()) {
         const id = conn.remotePeer.toString()
-        const entry = byPeer.get(id) ?? { id, addresses: [], latencyMs: null, direction: conn.direction, membership: node.services.membership.stateOf(conn.remotePeer) }
+        const entry = byPeer.get(id) ?? { id, addresses: [], latencyMs: pinged.get(id) ?? null, direction: conn.direction, membership: node.services.membership.stateOf(conn.remotePeer) }
         entry.addresses.push(conn.remoteAddr.toString())
-        if (conn.rtt != null) entry.latencyMs = entry.latencyMs == null ? conn.rtt : Math.min(entry.latencyMs, conn.rtt)
+        if (conn.rtt != null) entry.latencyMs = conn.rtt
         byPeer.set(id, entry)
       }
       return [...byPeer.values()].sort((a, b) => a.id.localeCompare(b.id))

@@ -58,7 +58,9 @@ export async function buildLibp2p (options: Libp2pOptions): Promise<TexmeshLibp2
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(options.network != null ? { connectionProtector: preSharedKey({ psk: swarmKeyFromPsk(options.network.psk) }) } : {}),
-    connectionManager: { dialTimeout: 10_000 },
+    // libp2p resets inbound connections past 5 per second per IP by default; simnet runs
+    // dozens of nodes on one host, and a lab behind NAT looks like one IP.
+    connectionManager: { dialTimeout: 10_000, inboundConnectionThreshold: 100 },
     peerDiscovery,
     nodeInfo: { name: 'texmesh', version: '0.1.0' },
     services: {

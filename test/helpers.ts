@@ -1,0 +1,82 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer } from 'node:net'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { startNode, type RunningNode } from '../node/daemon.js'
+import { DEFAULT_CONFIG, type NodeConfig } from '../node/config.js'
+import { createLog } from '../node/log.js'
+
+export const CLI = fileURLToPath(new URL('../node/cli.js', import.meta.url))
+
+/** A temp dir removed by the returned cleanup. */
+export async function tempDir (prefix = 'texmesh-test-'): Promise<string> {
+  return await mkdtemp(join(tmpdir(), prefix))
+}
+
+export async function removeDir (dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true, maxRetries: 3 })
+}
+
+/** Poll until `check` returns a truthy value, or fail after `timeoutMs` with `what` in the message. */
+export async function waitFor<T> (what: string, check: () => T | Promise<T>, timeoutMs = 15_000, intervalMs = 100): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await check()
+      if (value != null && value !== false) return value as NonNullable<T>
+    } catch (err) {
+      last = err
+    }
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last != null ? ` (last error: ${(last as Error).message})` : ''}`)
+}
+
+/** A node on loopback with OS-chosen ports and no LAN discovery unless asked. */
+export async function startTestNode (dataDir: string, config: Partial<NodeConfig> = {}): Promise<RunningNode> {
+  return await startNode({
+    dataDir,
+    config: { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'silent', ...config },
+    log: createLog(process.env.TEXMESH_TEST_LOG_LEVEL as NodeConfig['logLevel'] ?? 'silent')
+  })
+}
+
+/** A TCP port free right now on 127.0.0.1. */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address != null ? address.port : 0
+      server.close(() => { resolve(port) })
+    })
+  })
+}
+
+export interface CliResult { code: number | null, stdout: string, stderr: string }
+
+/** Run the texmesh CLI to completion (bounded by `timeoutMs`). */
+export async function runCli (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<CliResult> {
+  const child = spawnCli(args, options.env)
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
+  const result = await collect(child)
+  clearTimeout(timer)
+  return result
+}
+
+export function spawnCli (args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+export async function collect (child: ChildProcess): Promise<CliResult> {
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+  const code = await new Promise<number | null>(resolve => child.once('close', resolve))
+  return { code, stdout, stderr }
+}
