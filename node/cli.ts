@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * The `texmesh` command. Every subcommand takes --data-dir; those whose output
  * is data take --json. Errors print one line on stderr and exit non-zero.

@@ -10,6 +10,7 @@ import type { NodeConfig } from './config.js'
 import type { Log } from './log.js'
 import type { NetworkDescriptor } from './invite.js'
 import type { MembershipCertificate, PeerMembership } from '../protocols/membership/index.js'
+import type { ExchangedPeer } from '../protocols/peer-exchange/index.js'
 import { VERSION } from './version.js'
 
 /**
@@ -102,6 +103,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       .filter(addr => !addr.endsWith(`/p2p/${peerId.toString()}`))
     const peerLog = log.child({ component: 'protocols:membership' })
 
+    let offerPeers: (peers: ExchangedPeer[]) => void = () => {}
     const node = await buildLibp2p({
       privateKey: key,
       listen: config.listen,
@@ -116,7 +118,8 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
           if (membership.state === 'refused') peerLog.warn({ peer: peer.toString(), reason: membership.reason, detail: membership.detail }, 'membership certificate refused')
           else peerLog.info({ peer: peer.toString(), state: membership.state }, 'peer membership')
         }
-      }
+      },
+      peerExchange: { onPeers: (peers) => { offerPeers(peers) } }
     })
     libp2p = node
     try {
@@ -137,6 +140,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
 
     keeper = new PeerKeeper(node, { bootstrap }, log.child({ component: 'node:peers' }))
     keeper.start()
+    offerPeers = (peers) => { void keeper?.offer(peers) }
 
     const ownMembership = (): PeerMembership | undefined => {
       if (network == null) return undefined

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto'
 import type { Ed25519PrivateKey, PeerDiscovery } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { membership, type Membership, type MembershipInit } from '../protocols/membership/index.js'
+import { peerExchange, type PeerExchange, type PeerExchangeInit } from '../protocols/peer-exchange/index.js'
 import { swarmKeyFromPsk, type NetworkDescriptor } from './invite.js'
 
 export type TexmeshServices = {
@@ -20,6 +21,7 @@ export type TexmeshServices = {
   ping: Ping
   pubsub: GossipSub
   membership: Membership
+  peerExchange: PeerExchange
 }
 export type TexmeshLibp2p = Libp2p<TexmeshServices>
 
@@ -31,6 +33,7 @@ export interface Libp2pOptions {
   network?: NetworkDescriptor
   datastore: Datastore
   membership: MembershipInit
+  peerExchange: PeerExchangeInit
 }
 
 /**
@@ -67,7 +70,8 @@ export async function buildLibp2p (options: Libp2pOptions): Promise<TexmeshLibp2
       identify: identify(),
       ping: ping(),
       pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }),
-      membership: membership(options.membership)
+      membership: membership(options.membership),
+      peerExchange: peerExchange(options.peerExchange)
     }
   })
 }

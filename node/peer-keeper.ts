@@ -1,10 +1,11 @@
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
 import type { Log } from './log.js'
 
 /**
- * libp2p 3 has no auto-dialler: this dials every discovered peer and redials
+ * libp2p 3 has no auto-dialler: this dials every discovered peer (mDNS,
+ * bootstrap, peer exchange) and redials
  * lost ones with exponential backoff and jitter. Bootstrap peers are redialled
  * for as long as the node runs (the delay capped at `maxBackoffMs`); peers found
  * on the LAN get `maxAttempts` tries, after which mDNS finding them again starts over.
@@ -75,6 +76,16 @@ export class PeerKeeper {
     this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     for (const w of this.wanted.values()) clearTimeout(w.timer)
     this.wanted.clear()
+  }
+
+  /** Peers learnt from another node (peer exchange): remember their addresses and dial them like discovered ones. */
+  async offer (peers: Array<{ id: PeerId, addrs: Multiaddr[] }>): Promise<void> {
+    for (const { id, addrs } of peers) {
+      if (!this.running || id.equals(this.libp2p.peerId) || this.connected(id)) continue
+      await this.libp2p.peerStore.merge(id, { multiaddrs: addrs }).catch(() => {})
+      const w = this.entry(id.toString())
+      if (w.timer == null) this.schedule(id.toString(), Math.max(0, w.notBefore - Date.now()))
+    }
   }
 
   private entry (peer: string, bootstrap = false): Wanted {

@@ -8,7 +8,7 @@ import { startNode, type RunningNode } from '../node/daemon.js'
 import { DEFAULT_CONFIG, type NodeConfig } from '../node/config.js'
 import { createLog } from '../node/log.js'
 
-export const CLI = fileURLToPath(new URL('../node/cli.js', import.meta.url))
+export const CLI = fileURLToPath(new URL('../node/bin.js', import.meta.url))
 
 /** A temp dir removed by the returned cleanup. */
 export async function tempDir (prefix = 'texmesh-test-'): Promise<string> {

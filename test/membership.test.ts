@@ -134,7 +134,8 @@ describe('membership certificates', () => {
           network: { name: network.name, adminPublicKey: Buffer.from(network.admin, 'base64url') },
           certificate: () => cert,
           onPeerState: (p, s) => { states.set(p.toString(), s) }
-        }
+        },
+        peerExchange: { onPeers: () => {} }
       })
       await node.start()
       cleanup.push(async () => { await node.stop(); await datastore.close(); await removeDir(dir) })

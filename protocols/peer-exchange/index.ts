@@ -1,0 +1,142 @@
+/**
+ * Peer exchange: after identify, ask a peer which peers it is connected to
+ * (ids and their listen addresses) so that nodes which only know a bootstrap
+ * node meet each other directly. Without it, a campus network spread over
+ * subnets (no mDNS) would be a star around its bootstrap nodes.
+ *
+ * @example
+ * ```ts
+ * services: { peerExchange: peerExchange({ onPeers: peers => keeper.offer(peers) }) }
+ * ```
+ */
+import { lpStream } from '@libp2p/utils'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { ComponentLogger, Libp2pEvents, Logger, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { PeerStore } from '@libp2p/interface'
+import { z } from 'zod'
+
+export const PEER_EXCHANGE_PROTOCOL = '/texmesh/peer-exchange/1.0.0'
+/** enough to seed a mesh; a peer that sends more is truncated, not trusted more */
+export const MAX_EXCHANGED_PEERS = 32
+export const MAX_ADDRS_PER_PEER = 8
+/** 32 peers x 8 addresses x ~120 bytes, with room to spare */
+export const MAX_PEER_EXCHANGE_BYTES = 64 * 1024
+export const PEER_EXCHANGE_TIMEOUT_MS = 10_000
+
+export interface ExchangedPeer { id: PeerId, addrs: Multiaddr[] }
+
+export interface PeerExchangeInit {
+  /** called with the valid peers a remote told us about (never ourselves or the remote) */
+  onPeers: (peers: ExchangedPeer[], from: PeerId) => void
+}
+
+export interface PeerExchangeComponents {
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  peerStore: PeerStore
+  peerId: PeerId
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+}
+
+export interface PeerExchange {}
+
+const PeerList = z.array(z.object({
+  id: z.string().max(128),
+  addrs: z.array(z.string().max(256)).max(64)
+})).max(1024)
+
+class PeerExchangeService implements PeerExchange, Startable {
+  private readonly log: Logger
+  private started = false
+
+  constructor (private readonly components: PeerExchangeComponents, private readonly init: PeerExchangeInit) {
+    this.log = components.logger.forComponent('texmesh:protocols:peer-exchange')
+    this.onIdentify = this.onIdentify.bind(this)
+    this.handle = this.handle.bind(this)
+  }
+
+  readonly [Symbol.toStringTag] = 'texmesh:peer-exchange'
+
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.components.registrar.handle(PEER_EXCHANGE_PROTOCOL, this.handle, { maxInboundStreams: 2, maxOutboundStreams: 2 })
+    this.components.events.addEventListener('peer:identify', this.onIdentify)
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.components.events.removeEventListener('peer:identify', this.onIdentify)
+    await this.components.registrar.unhandle(PEER_EXCHANGE_PROTOCOL)
+    this.started = false
+  }
+
+  private onIdentify (evt: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void {
+    if (!evt.detail.protocols.includes(PEER_EXCHANGE_PROTOCOL)) return
+    void this.ask(evt.detail.peerId)
+  }
+
+  private async ask (peer: PeerId): Promise<void> {
+    const signal = AbortSignal.timeout(PEER_EXCHANGE_TIMEOUT_MS)
+    let stream: Stream | undefined
+    try {
+      stream = await this.components.connectionManager.openStream(peer, PEER_EXCHANGE_PROTOCOL, { signal })
+      const lp = lpStream(stream, { maxDataLength: MAX_PEER_EXCHANGE_BYTES })
+      const reply = await lp.read({ signal })
+      await stream.close({ signal })
+      const peers = this.decode(reply.subarray(), peer)
+      if (peers.length > 0) this.init.onPeers(peers, peer)
+    } catch (err) {
+      this.log('peer exchange with %p failed - %e', peer, err)
+      stream?.abort(err as Error)
+    }
+  }
+
+  private async handle (stream: Stream): Promise<void> {
+    const signal = AbortSignal.timeout(PEER_EXCHANGE_TIMEOUT_MS)
+    try {
+      const list: Array<{ id: string, addrs: string[] }> = []
+      for (const conn of this.components.connectionManager.getConnections()) {
+        if (list.length >= MAX_EXCHANGED_PEERS) break
+        if (list.some(p => p.id === conn.remotePeer.toString())) continue
+        const info = await this.components.peerStore.get(conn.remotePeer).catch(() => undefined)
+        const addrs = (info?.addresses ?? []).map(a => a.multiaddr.toString()).slice(0, MAX_ADDRS_PER_PEER)
+        if (addrs.length > 0) list.push({ id: conn.remotePeer.toString(), addrs })
+      }
+      const lp = lpStream(stream, { maxDataLength: MAX_PEER_EXCHANGE_BYTES })
+      await lp.write(new TextEncoder().encode(JSON.stringify(list)), { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      this.log('answering peer exchange failed - %e', err)
+      stream.abort(err as Error)
+    }
+  }
+
+  /** Untrusted input: parse, cap, drop what does not parse rather than fail the lot. */
+  private decode (bytes: Uint8Array, from: PeerId): ExchangedPeer[] {
+    const parsed = PeerList.safeParse(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)))
+    if (!parsed.success) {
+      this.log('malformed peer list from %p', from)
+      return []
+    }
+    const out: ExchangedPeer[] = []
+    for (const entry of parsed.data.slice(0, MAX_EXCHANGED_PEERS)) {
+      try {
+        const id = peerIdFromString(entry.id)
+        if (id.equals(this.components.peerId) || id.equals(from)) continue
+        const addrs = entry.addrs.slice(0, MAX_ADDRS_PER_PEER).map(a => multiaddr(a))
+        if (addrs.length > 0) out.push({ id, addrs })
+      } catch {
+        // one bad entry does not spoil the others
+      }
+    }
+    return out
+  }
+}
+
+export function peerExchange (init: PeerExchangeInit): (components: PeerExchangeComponents) => PeerExchange {
+  return (components) => new PeerExchangeService(components, init)
+}

@@ -1,0 +1,100 @@
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { request } from 'node:http'
+import { DataDir } from '../node/datadir.js'
+import { initNetwork, admit, joinNetwork } from '../node/network-admin.js'
+import { encodeCertificateText } from '../protocols/membership/index.js'
+import type { RunningNode } from '../node/daemon.js'
+import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
+
+/** A raw request, so tests control every header (fetch adds its own Origin handling). */
+async function call (port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number, json: any }> {
+  return await new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers: { ...(body != null ? { 'content-type': 'application/json' } : {}), ...headers } }, (res) => {
+      let data = ''
+      res.on('data', (d: Buffer) => { data += d.toString() })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, json: data === '' ? null : JSON.parse(data) }) })
+    })
+    req.on('error', reject)
+    req.setTimeout(10_000, () => req.destroy(new Error('request timed out')))
+    req.end(body)
+  })
+}
+
+describe('local HTTP API', { timeout: 60_000 }, () => {
+  let adminDir: string
+  let memberDir: string
+  let admin: RunningNode
+  let member: RunningNode
+  let token: string
+
+  before(async () => {
+    adminDir = await tempDir()
+    memberDir = await tempDir()
+    const { invite } = await initNetwork(new DataDir(adminDir), 'api-lab', [])
+    await joinNetwork(new DataDir(memberDir), invite)
+    admin = await startTestNode(adminDir)
+    member = await startTestNode(memberDir, { bootstrap: [admin.libp2p.getMultiaddrs()[0]!.toString()] })
+    token = (await readFile(new DataDir(memberDir).paths.apiToken, 'utf8')).trim()
+    await waitFor('the member to connect', () => member.libp2p.getPeers().length === 1)
+  })
+
+  after(async () => {
+    await member?.stop()
+    await admin?.stop()
+    await removeDir(adminDir)
+    await removeDir(memberDir)
+  })
+
+  it('serves status and peers as JSON', async () => {
+    const status = await call(member.apiPort, 'GET', '/v1/status')
+    assert.equal(status.status, 200)
+    assert.equal(status.json.peerId, member.peerId.toString())
+    assert.ok(status.json.addresses.length > 0 && status.json.addresses.every((a: string) => a.endsWith(`/p2p/${member.peerId.toString()}`)))
+    assert.deepEqual(status.json.network, { name: 'api-lab', private: true, admin: member.network?.admin, membership: { state: 'none' } })
+    assert.equal(status.json.peers, 1)
+
+    const peers = await waitFor('the admin to appear as a member', async () => {
+      const r = await call(member.apiPort, 'GET', '/v1/peers')
+      return r.json[0]?.membership.state === 'member' ? r : undefined
+    })
+    assert.equal(peers.status, 200)
+    assert.equal(peers.json.length, 1)
+    assert.equal(peers.json[0].id, admin.peerId.toString())
+  })
+
+  it('refuses cross-origin browser requests and foreign Host headers', async () => {
+    const refused: Array<Record<string, string>> = [{ origin: 'http://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }]
+    for (const headers of refused) {
+      const r = await call(member.apiPort, 'GET', '/v1/status', headers)
+      assert.equal(r.status, 403, JSON.stringify(headers))
+      assert.match(r.json.error, /cross-origin/)
+    }
+    // DNS rebinding: a page on evil.example resolved to 127.0.0.1 still sends its own Host
+    const rebound = await call(member.apiPort, 'GET', '/v1/status', { host: 'evil.example:7373' })
+    assert.equal(rebound.status, 403)
+    // a cross-origin request is refused even with the right token
+    const withToken = await call(member.apiPort, 'POST', '/v1/membership/certificate', { origin: 'http://evil.example', authorization: `Bearer ${token}` }, '{}')
+    assert.equal(withToken.status, 403)
+  })
+
+  it('guards calls that change something with the token from the data dir', async () => {
+    const cert = encodeCertificateText(await admit(new DataDir(adminDir), member.peerId.toString()))
+    const body = JSON.stringify({ certificate: cert })
+    const missing = await call(member.apiPort, 'POST', '/v1/membership/certificate', {}, body)
+    assert.equal(missing.status, 401)
+    const wrong = await call(member.apiPort, 'POST', '/v1/membership/certificate', { authorization: 'Bearer nope' }, body)
+    assert.equal(wrong.status, 401)
+    assert.deepEqual((await call(member.apiPort, 'GET', '/v1/status')).json.network.membership, { state: 'none' })
+
+    const bad = await call(member.apiPort, 'POST', '/v1/membership/certificate', { authorization: `Bearer ${token}` }, JSON.stringify({ certificate: 'texmesh-cert-v1:AAAA' }))
+    assert.equal(bad.status, 400)
+    const ok = await call(member.apiPort, 'POST', '/v1/membership/certificate', { authorization: `Bearer ${token}` }, body)
+    assert.equal(ok.status, 200, JSON.stringify(ok.json))
+    assert.equal(ok.json.peer, member.peerId.toString())
+    assert.equal((await call(member.apiPort, 'GET', '/v1/status')).json.network.membership.state, 'member')
+    // the running node presents the new certificate to its peers at once
+    await waitFor('the admin to see the member as a member', async () => (await admin.peers())[0]?.membership && ((await admin.peers())[0]!.membership as any).state === 'member')
+  })
+})

@@ -1,0 +1,193 @@
+import { describe, it, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { stat, readFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { DataDir } from '../node/datadir.js'
+import { removeDir, startTestNode, tempDir, freePort, spawnCli, collect, runCli, waitFor } from './helpers.js'
+
+/** the daemon logs JSON on stderr up to the failure; the error itself is the last line */
+function lastLine (text: string): string {
+  return text.trim().split('\n').pop() ?? ''
+}
+
+describe('node identity and data dir', { timeout: 60_000 }, () => {
+  const dirs: string[] = []
+  after(async () => { await Promise.all(dirs.map(removeDir)) })
+
+  it('makes an Ed25519 identity on first start, mode 0600, and reuses it after a restart', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const first = await startTestNode(dir)
+    const peerId = first.peerId.toString()
+    await first.stop()
+    const keyFile = new DataDir(dir).paths.identity
+    assert.equal((await stat(keyFile)).mode & 0o777, 0o600)
+    assert.equal((await stat(new DataDir(dir).paths.apiToken)).mode & 0o777, 0o600)
+    const keyBytes = await readFile(keyFile)
+
+    const second = await startTestNode(dir)
+    assert.equal(second.peerId.toString(), peerId)
+    assert.equal(second.peerId.type, 'Ed25519')
+    await second.stop()
+    assert.deepEqual(await readFile(keyFile), keyBytes)
+  })
+
+  it('refuses a second node on the same data dir, and a taken port, with a clear error', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const node = await startTestNode(dir)
+    try {
+      await assert.rejects(startTestNode(dir), { name: 'DataDirInUseError', message: /in use by another running texmesh node \(pid \d+/ })
+      // the running node is unharmed
+      assert.equal((await node.status()).peerId, node.peerId.toString())
+      assert.equal((await new DataDir(dir).runtime())?.pid, process.pid)
+
+      const other = await tempDir()
+      dirs.push(other)
+      await assert.rejects(startTestNode(other, { apiPort: node.apiPort }), { name: 'PortInUseError', message: new RegExp(`API port ${node.apiPort}`) })
+      const taken = node.libp2p.getMultiaddrs()[0]!.decapsulateCode(421).toString()
+      await assert.rejects(startTestNode(other, { listen: [taken] }), { name: 'PortInUseError', message: /--listen/ })
+      // a failed start leaves the data dir free for the next try
+      const ok = await startTestNode(other)
+      await ok.stop()
+    } finally {
+      await node.stop()
+    }
+    assert.equal(await new DataDir(dir).runtime(), undefined)
+  })
+})
+
+describe('texmesh command line', { timeout: 120_000 }, () => {
+  const dirs: string[] = []
+  after(async () => { await Promise.all(dirs.map(removeDir)) })
+
+  it('has help for every command, each with --data-dir', async () => {
+    const commands = [['node'], ['status'], ['peers'], ['config', 'show'], ['network', 'init'], ['network', 'invite'], ['network', 'admit'], ['network', 'install-cert'], ['join']]
+    for (const c of commands) {
+      const r = await runCli([...c, '--help'])
+      assert.equal(r.code, 0, c.join(' '))
+      assert.match(r.stdout, /--data-dir/, c.join(' '))
+      // every command but the daemon itself prints data
+      if (c[0] !== 'node') assert.match(r.stdout, /--json/, c.join(' '))
+    }
+    const top = await runCli(['--help'])
+    assert.match(top.stdout, /TEXMESH_HOME/)
+    const bad = await runCli(['frobnicate'])
+    assert.notEqual(bad.code, 0)
+    assert.match(bad.stderr, /unknown command/)
+  })
+
+  it('runs a node, answers status/peers/config, stops cleanly on SIGTERM, and refuses a second node on its data dir', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const env = { TEXMESH_HOME: dir }
+    const stopped = await runCli(['status'], { env })
+    assert.equal(stopped.code, 1)
+    assert.match(stopped.stderr, /^texmesh: no texmesh node is running on data dir/)
+
+    const flags = ['--listen', '/ip4/127.0.0.1/tcp/0', '--listen', '/ip4/127.0.0.1/tcp/0/ws', '--api-port', '0', '--no-mdns']
+    const daemon = spawnCli(['node', ...flags], env)
+    const done = collect(daemon)
+    try {
+      const runtime = await waitFor('the node to write its runtime file', async () => await new DataDir(dir).runtime(), 20_000)
+      assert.equal(runtime.pid, daemon.pid)
+
+      const status = await runCli(['status', '--json'], { env })
+      assert.equal(status.code, 0, status.stderr)
+      const s = JSON.parse(status.stdout)
+      for (const key of ['peerId', 'addresses', 'network', 'peers']) assert.ok(key in s, `status lacks ${key}`)
+      assert.equal(s.peerId, runtime.peerId)
+      assert.ok(s.addresses.some((a: string) => a.includes('/ws/')))
+      assert.deepEqual(s.network, { name: null, private: false })
+      assert.equal(s.peers, 0)
+      const human = await runCli(['status', '--data-dir', dir])
+      assert.match(human.stdout, new RegExp(`peer id\\s+${runtime.peerId}`))
+
+      const peers = await runCli(['peers', '--json', '--data-dir', dir])
+      assert.deepEqual(JSON.parse(peers.stdout), [])
+
+      const config = await runCli(['config', 'show', '--json', '--api-port', '9999'], { env: { ...env, TEXMESH_MDNS: 'false' } })
+      const c = JSON.parse(config.stdout)
+      assert.equal(c.config.apiPort, 9999)
+      assert.equal(c.sources.apiPort, 'flag')
+      assert.equal(c.config.mdns, false)
+      assert.equal(c.sources.mdns, 'env')
+      assert.equal(c.dataDir, dir)
+
+      const second = await runCli(['node', ...flags], { env })
+      assert.equal(second.code, 1)
+      const lines = second.stderr.trim().split('\n')
+      assert.equal(lines.length, 1, second.stderr)
+      assert.match(lines[0]!, /^texmesh: data dir .* is in use by another running texmesh node/)
+    } finally {
+      daemon.kill('SIGTERM')
+    }
+    const result = await done
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stderr, /"msg":"node stopped"/)
+    assert.equal(await new DataDir(dir).runtime(), undefined)
+  })
+
+  it('reports a taken port in one line', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const port = await freePort()
+    const blocker = createServer().listen(port, '127.0.0.1')
+    await new Promise(resolve => blocker.once('listening', resolve))
+    try {
+      const r = await runCli(['node', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', String(port), '--no-mdns'])
+      assert.equal(r.code, 1)
+      assert.match(lastLine(r.stderr), new RegExp(`^texmesh: API port ${port} on 127.0.0.1 is already in use`))
+      const l = await runCli(['node', '--data-dir', dir, '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--api-port', '0', '--no-mdns'])
+      assert.equal(l.code, 1)
+      assert.match(lastLine(l.stderr), /^texmesh: cannot listen on .*already in use/)
+    } finally {
+      blocker.close()
+    }
+  })
+
+  it('walks the invite flow: network init, join, admit, install-cert', async () => {
+    const adminDir = await tempDir()
+    const memberDir = await tempDir()
+    dirs.push(adminDir, memberDir)
+    const init = await runCli(['network', 'init', '--name', 'maths-dept', '--data-dir', adminDir, '--listen', '/ip4/127.0.0.1/tcp/7999', '--json'])
+    assert.equal(init.code, 0, init.stderr)
+    const made = JSON.parse(init.stdout)
+    assert.equal(made.network, 'maths-dept')
+    assert.deepEqual(made.bootstrap, [`/ip4/127.0.0.1/tcp/7999/p2p/${made.peerId}`])
+    assert.equal((await stat(new DataDir(adminDir).paths.adminKey)).mode & 0o777, 0o600)
+    assert.equal((await stat(new DataDir(adminDir).paths.network)).mode & 0o777, 0o600)
+
+    const again = await runCli(['network', 'init', '--name', 'x', '--data-dir', adminDir])
+    assert.equal(again.code, 1)
+    assert.match(again.stderr, /already belongs to network "maths-dept"/)
+
+    const join = await runCli(['join', made.invite, '--data-dir', memberDir, '--json'])
+    assert.equal(join.code, 0, join.stderr)
+    const joined = JSON.parse(join.stdout)
+    assert.equal(joined.network, 'maths-dept')
+    const badJoin = await runCli(['join', 'texmesh-invite-v1:garbage', '--data-dir', await tempDir()])
+    assert.equal(badJoin.code, 1)
+    assert.match(badJoin.stderr, /^texmesh: invite is damaged/)
+
+    const notAdmin = await runCli(['network', 'admit', made.peerId, '--data-dir', memberDir])
+    assert.equal(notAdmin.code, 1)
+    assert.match(notAdmin.stderr, /no admin key/)
+
+    const admit = await runCli(['network', 'admit', joined.peerId, '--days', '10', '--data-dir', adminDir, '--json'])
+    assert.equal(admit.code, 0, admit.stderr)
+    const cert = JSON.parse(admit.stdout)
+    assert.equal(cert.peer, joined.peerId)
+
+    const wrongNode = await runCli(['network', 'install-cert', cert.certificate, '--data-dir', adminDir])
+    assert.equal(wrongNode.code, 1)
+    assert.match(wrongNode.stderr, /wrong-peer/)
+    const install = await runCli(['network', 'install-cert', cert.certificate, '--data-dir', memberDir, '--json'])
+    assert.equal(install.code, 0, install.stderr)
+    assert.equal(JSON.parse(install.stdout).network, 'maths-dept')
+
+    const invite = await runCli(['network', 'invite', '--data-dir', memberDir, '--listen', '/ip4/127.0.0.1/tcp/8123', '--json'])
+    const inv = JSON.parse(invite.stdout)
+    assert.deepEqual(inv.bootstrap, [`/ip4/127.0.0.1/tcp/8123/p2p/${joined.peerId}`, `/ip4/127.0.0.1/tcp/7999/p2p/${made.peerId}`])
+  })
+})
