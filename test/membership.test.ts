@@ -181,3 +181,78 @@ describe('membership certificates', () => {
     })
   })
 })
+
+describe('hostile input on the wire', { timeout: 60_000 }, () => {
+  it('garbage, oversized and silent membership and peer-exchange streams are refused; the node keeps serving', async () => {
+    const { lpStream } = await import('@libp2p/utils')
+    const { MEMBERSHIP_PROTOCOL } = await import('../protocols/membership/index.js')
+    const { PEER_EXCHANGE_PROTOCOL } = await import('../protocols/peer-exchange/index.js')
+    const { startTestNode } = await import('./helpers.js')
+    const adminDir = await tempDir()
+    const attackerDir = await tempDir()
+    const { invite } = await initNetwork(new DataDir(adminDir), 'lab', [])
+    await joinNetwork(new DataDir(attackerDir), invite)
+    const victim = await startTestNode(adminDir)
+    const attacker = await startTestNode(attackerDir)
+    try {
+      const target = victim.libp2p.getMultiaddrs()[0]!
+      await attacker.libp2p.dial(target)
+      await waitFor('the honest exchange to finish', () => victim.libp2p.services.membership.stateOf(attacker.peerId).state === 'none')
+
+      // not JSON
+      let stream = await attacker.libp2p.dialProtocol(target, MEMBERSHIP_PROTOCOL)
+      await lpStream(stream).write(new TextEncoder().encode('\u0000not json at all'))
+      await waitFor('a malformed verdict', () => {
+        const s = victim.libp2p.services.membership.stateOf(attacker.peerId)
+        return s.state === 'refused' && s.reason === 'malformed'
+      })
+      stream.abort(new Error('done'))
+
+      // JSON of the wrong shape
+      stream = await attacker.libp2p.dialProtocol(target, MEMBERSHIP_PROTOCOL)
+      await lpStream(stream).write(new TextEncoder().encode(JSON.stringify({ certificate: { v: 2 }, extra: 'x'.repeat(100) })))
+      await waitFor('a malformed verdict for a wrong shape', () => {
+        const s = victim.libp2p.services.membership.stateOf(attacker.peerId)
+        return s.state === 'refused' && s.reason === 'malformed' && /membership message|certificate/.test(s.detail)
+      })
+      stream.abort(new Error('done'))
+
+      // over the size cap: the victim resets the stream instead of buffering it
+      stream = await attacker.libp2p.dialProtocol(target, MEMBERSHIP_PROTOCOL)
+      await lpStream(stream, { maxDataLength: 1 << 20 }).write(new Uint8Array(100_000)).catch(() => {})
+      await waitFor('the oversized stream to be closed by the victim', () => stream.status !== 'open')
+
+      // a peer-exchange answerer sends junk back: the asker (victim) drops it
+      let junkServed = 0
+      await attacker.libp2p.handle(PEER_EXCHANGE_PROTOCOL, async (s) => {
+        junkServed++
+        await lpStream(s).write(new TextEncoder().encode(junkServed === 1 ? '[{"id":"nope","addrs":[1,2,3]},' : JSON.stringify([{ id: 'nope', addrs: ['/ip4/127.0.0.1/tcp/1'] }])))
+        await s.close()
+      }, { force: true })
+      await attacker.libp2p.hangUp(victim.peerId)
+      await attacker.libp2p.dial(target)
+      await waitFor('the victim to ask the attacker for peers', () => junkServed >= 1)
+      await attacker.libp2p.hangUp(victim.peerId)
+      await attacker.libp2p.dial(target)
+      await waitFor('the victim to ask again', () => junkServed >= 2)
+
+      // still serving: status answers and a fresh honest peer gets in
+      assert.equal((await victim.status()).peerId, victim.peerId.toString())
+      const honestDir = await tempDir()
+      await joinNetwork(new DataDir(honestDir), invite)
+      const honest = await startTestNode(honestDir)
+      try {
+        await honest.libp2p.dial(target)
+        await waitFor('an honest peer to be judged', () => victim.libp2p.services.membership.stateOf(honest.peerId).state === 'none')
+      } finally {
+        await honest.stop()
+        await removeDir(honestDir)
+      }
+    } finally {
+      await attacker.stop()
+      await victim.stop()
+      await removeDir(adminDir)
+      await removeDir(attackerDir)
+    }
+  })
+})
