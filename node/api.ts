@@ -56,8 +56,9 @@ const CertificateBody = z.object({ certificate: z.string().min(1).max(8192) }).s
 
 function tokenMatches (request: FastifyRequest, token: string): boolean {
   const header = request.headers.authorization
-  if (header == null || !header.startsWith('Bearer ')) return false
-  const given = Buffer.from(header.slice('Bearer '.length).trim())
+  const match = header?.match(/^bearer\s+(\S+)\s*$/i)
+  if (match?.[1] == null) return false
+  const given = Buffer.from(match[1])
   const expected = Buffer.from(token)
   return given.length === expected.length && timingSafeEqual(given, expected)
 }

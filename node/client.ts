@@ -10,7 +10,13 @@ export class ApiClient {
     if (runtime == null) {
       throw new NodeNotRunningError(`no texmesh node is running on data dir ${dataDir.paths.root} (start one with: texmesh node --data-dir ${dataDir.paths.root})`)
     }
-    return new ApiClient(`http://127.0.0.1:${runtime.apiPort}`, await dataDir.apiToken(), dataDir.paths.root)
+    const client = new ApiClient(`http://127.0.0.1:${runtime.apiPort}`, await dataDir.apiToken(), dataDir.paths.root)
+    // The port may have been taken over by another node since this one wrote node.json.
+    const status = await client.get<{ peerId: string }>('/v1/status')
+    if (status.peerId !== runtime.peerId) {
+      throw new NodeNotRunningError(`port ${runtime.apiPort} answers as node ${status.peerId}, not this data dir's node ${runtime.peerId}; is the node of ${dataDir.paths.root} still running?`)
+    }
+    return client
   }
 
   async get<T> (path: string): Promise<T> {

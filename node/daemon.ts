@@ -5,7 +5,7 @@ import { DataDir, adminPublicKeyOf } from './datadir.js'
 import { buildLibp2p, type TexmeshLibp2p } from './libp2p.js'
 import { PeerKeeper } from './peer-keeper.js'
 import { startApiServer, type ApiPeer, type ApiServer, type ApiStatus } from './api.js'
-import { DataDirInUseError, PortInUseError } from './errors.js'
+import { DataDirInUseError, DataDirStateError, PortInUseError } from './errors.js'
 import type { NodeConfig } from './config.js'
 import type { Log } from './log.js'
 import type { NetworkDescriptor } from './invite.js'
@@ -37,7 +37,7 @@ export interface RunningNode {
 
 function isLockError (err: unknown): boolean {
   for (let e: any = err, depth = 0; e != null && depth < 5; e = e.cause, depth++) {
-    if (e.code === 'LEVEL_LOCKED' || /lock/i.test(String(e.message))) return true
+    if (e.code === 'LEVEL_LOCKED') return true
   }
   return false
 }
@@ -134,13 +134,13 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     node.addEventListener('peer:identify', (evt) => {
       const peer = evt.detail.peerId
       node.services.ping.ping(peer, { signal: AbortSignal.timeout(5000) })
-        .then(rtt => { pinged.set(peer.toString(), rtt) }, () => {})
+        .then(rtt => { if (node.getConnections(peer).length > 0) pinged.set(peer.toString(), rtt) }, () => {})
     })
     node.addEventListener('peer:disconnect', (evt) => { pinged.delete(evt.detail.toString()) })
 
     keeper = new PeerKeeper(node, { bootstrap }, log.child({ component: 'node:peers' }))
     keeper.start()
-    offerPeers = (peers) => { void keeper?.offer(peers) }
+    offerPeers = (peers) => { keeper?.offer(peers) }
 
     const ownMembership = (): PeerMembership | undefined => {
       if (network == null) return undefined
@@ -174,6 +174,10 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     }
 
     const installCertificate = async (text: string): Promise<MembershipCertificate> => {
+      const onDisk = await dataDir.network()
+      if (network == null || onDisk == null || onDisk.psk !== network.psk || onDisk.name !== network.name) {
+        throw new DataDirStateError(`this node started ${network == null ? 'in an open network' : `in network "${network.name}"`}; restart it to use the network in ${dataDir.paths.network}, then install the certificate`)
+      }
       const installed = await dataDir.installCertificate(text)
       certificate = installed
       log.info({ expiresAt: new Date(installed.expiresAt).toISOString() }, 'installed membership certificate')

@@ -110,14 +110,17 @@ export class DataDir {
     return token
   }
 
+  /** What the running node wrote about itself; undefined when none runs (a file left by a killed node is ignored). */
   async runtime (): Promise<RuntimeInfo | undefined> {
     const bytes = await readFileIfExists(this.paths.runtime)
     if (bytes == null) return undefined
+    let info: RuntimeInfo
     try {
-      return RuntimeInfo.parse(JSON.parse(bytes.toString('utf8')))
+      info = RuntimeInfo.parse(JSON.parse(bytes.toString('utf8')))
     } catch {
       return undefined
     }
+    return processAlive(info.pid) ? info : undefined
   }
 
   async writeRuntime (info: RuntimeInfo): Promise<void> {
@@ -136,6 +139,16 @@ export const RuntimeInfo = z.object({
   startedAt: z.string()
 })
 export type RuntimeInfo = z.infer<typeof RuntimeInfo>
+
+function processAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err: any) {
+    // EPERM: alive, but another user's
+    return err?.code === 'EPERM'
+  }
+}
 
 export function adminPublicKeyOf (network: NetworkDescriptor): Uint8Array {
   return Buffer.from(network.admin, 'base64url')

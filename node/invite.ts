@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { InvalidInviteError } from './errors.js'
 
 /**
@@ -61,8 +62,14 @@ export function validateBootstrapAddr (addr: string, ErrorClass: new (message: s
   } catch (err) {
     throw new ErrorClass(`bootstrap address "${addr}" is not a multiaddr: ${(err as Error).message}`)
   }
-  if (ma.getComponents().find(c => c.name === 'p2p') == null) {
+  const p2p = ma.getComponents().findLast(c => c.name === 'p2p')
+  if (p2p?.value == null) {
     throw new ErrorClass(`bootstrap address "${addr}" has no /p2p/PEER_ID part`)
+  }
+  try {
+    peerIdFromString(p2p.value)
+  } catch {
+    throw new ErrorClass(`bootstrap address "${addr}" names an invalid peer id`)
   }
 }
 

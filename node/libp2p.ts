@@ -15,6 +15,7 @@ import type { Datastore } from 'interface-datastore'
 import { membership, type Membership, type MembershipInit } from '../protocols/membership/index.js'
 import { peerExchange, type PeerExchange, type PeerExchangeInit } from '../protocols/peer-exchange/index.js'
 import { swarmKeyFromPsk, type NetworkDescriptor } from './invite.js'
+import { VERSION } from './version.js'
 
 export type TexmeshServices = {
   identify: Identify
@@ -65,7 +66,7 @@ export async function buildLibp2p (options: Libp2pOptions): Promise<TexmeshLibp2
     // dozens of nodes on one host, and a lab behind NAT looks like one IP.
     connectionManager: { dialTimeout: 10_000, inboundConnectionThreshold: 100 },
     peerDiscovery,
-    nodeInfo: { name: 'texmesh', version: '0.1.0' },
+    nodeInfo: { name: 'texmesh', version: VERSION },
     services: {
       identify: identify(),
       ping: ping(),

@@ -13,6 +13,8 @@ import { issueCertificate, encodeCertificateText, type MembershipCertificate } f
 /** invites are pasted by hand: keep the bootstrap list short */
 const MAX_INVITE_BOOTSTRAP = 16
 export const DEFAULT_CERTIFICATE_DAYS = 365
+/** a century: beyond it expiry dates stop being meaningful (and Date overflows far beyond) */
+const MAX_CERTIFICATE_DAYS = 36_500
 const DAY_MS = 24 * 3600 * 1000
 
 export interface InitResult {
@@ -97,7 +99,7 @@ export async function admit (dataDir: DataDir, peer: string, days = DEFAULT_CERT
   } catch {
     throw new DataDirStateError(`"${peer}" is not a valid peer id (texmesh status --data-dir ... on the new node prints it)`)
   }
-  if (!Number.isFinite(days) || days <= 0) throw new DataDirStateError('--days must be a positive number')
+  if (!Number.isFinite(days) || days <= 0 || days > MAX_CERTIFICATE_DAYS) throw new DataDirStateError(`--days must be a number of days between 0 and ${MAX_CERTIFICATE_DAYS}`)
   const issuedAt = Date.now()
   return await issueCertificate(adminKey, { network: network.name, peer, issuedAt, expiresAt: issuedAt + Math.round(days * DAY_MS) })
 }

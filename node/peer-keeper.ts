@@ -23,8 +23,13 @@ export interface PeerKeeperInit {
   dialTimeoutMs?: number
 }
 
+/** peers tracked besides bootstrap ones; past this, peers we gave up on are forgotten first */
+const MAX_TRACKED_PEERS = 512
+
 interface Wanted {
   bootstrap: boolean
+  /** addresses learnt by peer exchange, with /p2p/ID; dialled directly so the persistent peer store only holds what libp2p itself verified */
+  addrs: Multiaddr[]
   attempts: number
   timer?: NodeJS.Timeout
   /** no dial before this time (ms since the epoch), so rediscovery does not bypass the backoff */
@@ -46,7 +51,7 @@ export class PeerKeeper {
     this.maxAttempts = init.maxAttempts ?? 8
     this.dialTimeoutMs = init.dialTimeoutMs ?? 10_000
     for (const addr of init.bootstrap) {
-      const peer = multiaddr(addr).getComponents().find(c => c.name === 'p2p')?.value
+      const peer = multiaddr(addr).getComponents().findLast(c => c.name === 'p2p')?.value
       if (peer == null) continue
       this.bootstrapPeers.set(peer, [...(this.bootstrapPeers.get(peer) ?? []), addr])
     }
@@ -78,35 +83,50 @@ export class PeerKeeper {
     this.wanted.clear()
   }
 
-  /** Peers learnt from another node (peer exchange): remember their addresses and dial them like discovered ones. */
-  async offer (peers: Array<{ id: PeerId, addrs: Multiaddr[] }>): Promise<void> {
+  /** Peers learnt from another node (peer exchange): dial them like discovered ones. */
+  offer (peers: Array<{ id: PeerId, addrs: Multiaddr[] }>): void {
     for (const { id, addrs } of peers) {
       if (!this.running || id.equals(this.libp2p.peerId) || this.connected(id)) continue
-      await this.libp2p.peerStore.merge(id, { multiaddrs: addrs }).catch(() => {})
       const w = this.entry(id.toString())
+      if (w == null) return
+      w.addrs = addrs.map(a => a.getComponents().some(c => c.name === 'p2p') ? a : a.encapsulate(`/p2p/${id.toString()}`))
       if (w.timer == null) this.schedule(id.toString(), Math.max(0, w.notBefore - Date.now()))
     }
   }
 
-  private entry (peer: string, bootstrap = false): Wanted {
+  /** The entry for a peer, made if there is room; undefined when the table is full of live entries. */
+  private entry (peer: string, bootstrap = false): Wanted | undefined {
     let w = this.wanted.get(peer)
     if (w == null) {
-      w = { bootstrap, attempts: 0, notBefore: 0 }
+      if (!bootstrap && this.wanted.size >= MAX_TRACKED_PEERS + this.bootstrapPeers.size && !this.prune()) return undefined
+      w = { bootstrap, addrs: [], attempts: 0, notBefore: 0 }
       this.wanted.set(peer, w)
     }
     w.bootstrap ||= bootstrap
     return w
   }
 
+  /** Forget non-bootstrap peers that are neither connected nor about to be dialled. */
+  private prune (): boolean {
+    const before = this.wanted.size
+    for (const [peer, w] of this.wanted) {
+      if (w.bootstrap || w.timer != null || this.libp2p.getConnections(peerIdFromString(peer)).length > 0) continue
+      this.wanted.delete(peer)
+    }
+    return this.wanted.size < before
+  }
+
   private onDiscovery (evt: CustomEvent<PeerInfo>): void {
     const peer = evt.detail.id.toString()
     if (peer === this.libp2p.peerId.toString()) return
     const w = this.entry(peer)
-    if (w.timer == null && !this.connected(evt.detail.id)) this.schedule(peer, Math.max(0, w.notBefore - Date.now()))
+    if (w != null && w.timer == null && !this.connected(evt.detail.id)) this.schedule(peer, Math.max(0, w.notBefore - Date.now()))
   }
 
   private onConnect (evt: CustomEvent<PeerId>): void {
-    const w = this.entry(evt.detail.toString())
+    // Only peers we went looking for are kept; one that dialled us redials us itself.
+    const w = this.wanted.get(evt.detail.toString())
+    if (w == null) return
     clearTimeout(w.timer)
     w.timer = undefined
     w.attempts = 0
@@ -143,10 +163,10 @@ export class PeerKeeper {
     const w = this.wanted.get(peer)
     if (w == null || !this.running) return
     w.timer = undefined
-    const peerId = peerIdFromString(peer)
-    if (this.connected(peerId)) return
     try {
-      const target = w.bootstrap ? (this.bootstrapPeers.get(peer) ?? []).map(a => multiaddr(a)) : []
+      const peerId = peerIdFromString(peer)
+      if (this.connected(peerId)) return
+      const target = w.bootstrap ? (this.bootstrapPeers.get(peer) ?? []).map(a => multiaddr(a)) : w.addrs
       await this.libp2p.dial(target.length > 0 ? target : peerId, { signal: AbortSignal.timeout(this.dialTimeoutMs) })
       this.log.debug({ peer }, 'dialled peer')
     } catch (err) {

@@ -45,6 +45,8 @@ describe('invites', () => {
       assert.throws(() => decodeInvite(noPeerId), { name: 'InvalidInviteError' })
       const withoutP2p = 'texmesh-invite-v1:' + Buffer.from(JSON.stringify({ ...network, bootstrap: ['/ip4/1.2.3.4/tcp/1'] })).toString('base64url')
       assert.throws(() => decodeInvite(withoutP2p), { name: 'InvalidInviteError', message: /no \/p2p\// })
+      const badPeer = 'texmesh-invite-v1:' + Buffer.from(JSON.stringify({ ...network, bootstrap: ['/ip4/1.2.3.4/tcp/1/p2p/QmInvalid0'] })).toString('base64url')
+      assert.throws(() => decodeInvite(badPeer), { name: 'InvalidInviteError', message: /invalid peer id/ })
       await assert.rejects(initNetwork(new DataDir(dir), 'again', []), { name: 'DataDirStateError' })
       await assert.rejects(initNetwork(new DataDir(await tempDir()), 'bad name!', []), { name: 'InvalidInviteError' })
     } finally {
@@ -254,5 +256,24 @@ describe('hostile input on the wire', { timeout: 60_000 }, () => {
       await removeDir(adminDir)
       await removeDir(attackerDir)
     }
+  })
+})
+
+describe('peer exchange address filter', () => {
+  it('passes on TCP and WebSockets addresses, loopback only between loopback peers, never another peer\'s or link-local ones', async () => {
+    const { usableAddress } = await import('../protocols/peer-exchange/index.js')
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const ok = (a: string, loop = false): boolean => usableAddress(multiaddr(a), id, loop)
+    assert.equal(ok('/ip4/10.0.0.5/tcp/7474'), true)
+    assert.equal(ok('/ip4/10.0.0.5/tcp/7475/ws'), true)
+    assert.equal(ok(`/ip4/10.0.0.5/tcp/7474/p2p/${id.toString()}`), true)
+    assert.equal(ok(`/ip4/10.0.0.5/tcp/7474/p2p/${other.toString()}`), false)
+    assert.equal(ok('/ip4/127.0.0.1/tcp/7474'), false)
+    assert.equal(ok('/ip4/127.0.0.1/tcp/7474', true), true)
+    assert.equal(ok('/ip6/::1/tcp/7474'), false)
+    assert.equal(ok('/ip4/169.254.1.1/tcp/7474', true), false)
+    assert.equal(ok('/ip4/10.0.0.5/udp/7474/quic-v1'), false)
   })
 })

@@ -66,6 +66,8 @@ const MembershipMessage = z.object({ certificate: z.unknown().nullable() }).stri
 class MembershipService implements Membership, Startable {
   private readonly states = new Map<string, PeerMembership>()
   private readonly inFlight = new Set<string>()
+  /** peers whose exchange must run again when the one in flight ends (our certificate changed meanwhile) */
+  private readonly again = new Set<string>()
   private readonly log: Logger
   private readonly timeout: number
   private readonly now: () => number
@@ -133,15 +135,18 @@ class MembershipService implements Membership, Startable {
     this.states.delete(evt.detail.toString())
   }
 
-  private async exchange (peer: PeerId): Promise<void> {
+  private async exchange (peer: PeerId, attempt = 0): Promise<void> {
     const key = peer.toString()
-    if (this.inFlight.has(key)) return
+    if (this.inFlight.has(key)) {
+      this.again.add(key)
+      return
+    }
     this.inFlight.add(key)
     const signal = AbortSignal.timeout(this.timeout)
     let stream: Stream | undefined
     try {
       stream = await this.components.connectionManager.openStream(peer, MEMBERSHIP_PROTOCOL, { signal })
-      const lp = lpStream(stream, { maxDataLength: MAX_MEMBERSHIP_MESSAGE_BYTES })
+      const lp = lpStream(stream, { maxDataLength: MAX_MEMBERSHIP_MESSAGE_BYTES, maxBufferSize: MAX_MEMBERSHIP_MESSAGE_BYTES + 16 })
       await lp.write(this.ownMessage(), { signal })
       const reply = await lp.read({ signal })
       await stream.close({ signal })
@@ -149,15 +154,22 @@ class MembershipService implements Membership, Startable {
     } catch (err) {
       this.log('membership exchange with %p failed - %e', peer, err)
       stream?.abort(err as Error)
+      // one more try for a transient failure, unless the other side's exchange already told us
+      if (attempt === 0 && this.started) {
+        setTimeout(() => {
+          if (this.started && this.connected(peer) && this.stateOf(peer).state === 'pending') void this.exchange(peer, 1)
+        }, 2000).unref()
+      }
     } finally {
       this.inFlight.delete(key)
+      if (this.again.delete(key) && this.started) void this.exchange(peer)
     }
   }
 
   private async handle (stream: Stream, connection: Connection): Promise<void> {
     const signal = AbortSignal.timeout(this.timeout)
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_MEMBERSHIP_MESSAGE_BYTES })
+      const lp = lpStream(stream, { maxDataLength: MAX_MEMBERSHIP_MESSAGE_BYTES, maxBufferSize: MAX_MEMBERSHIP_MESSAGE_BYTES + 16 })
       const message = await lp.read({ signal })
       await lp.write(this.ownMessage(), { signal })
       await stream.close({ signal })
@@ -200,7 +212,13 @@ class MembershipService implements Membership, Startable {
       : { state: 'refused', reason: check.reason, detail: check.detail })
   }
 
+  private connected (peer: PeerId): boolean {
+    return this.components.connectionManager.getConnections(peer).length > 0
+  }
+
   private record (peer: PeerId, membership: PeerMembership): void {
+    // a verdict that lands after the peer left would outlive it and block the next exchange
+    if (!this.connected(peer)) return
     this.states.set(peer.toString(), membership)
     this.init.onPeerState?.(peer, membership)
   }

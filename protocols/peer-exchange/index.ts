@@ -12,7 +12,7 @@
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import type { ComponentLogger, Libp2pEvents, Logger, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
+import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { PeerStore } from '@libp2p/interface'
 import { z } from 'zod'
@@ -48,13 +48,39 @@ const PeerList = z.array(z.object({
   addrs: z.array(z.string().max(256)).max(64)
 })).max(1024)
 
+/**
+ * Addresses worth passing on or dialling: TCP or WebSockets (what texmesh
+ * listens on), no /p2p/ of another peer, and loopback only between peers that
+ * themselves talk over loopback (several nodes on one machine): a loopback
+ * address from another host would make us dial ports on our own machine.
+ */
+export function usableAddress (addr: Multiaddr, peer: PeerId, overLoopback: boolean): boolean {
+  const parts = addr.getComponents()
+  if (!parts.some(c => c.name === 'tcp')) return false
+  if (parts.some(c => c.name === 'p2p' && c.value !== peer.toString())) return false
+  if (parts.some(c => c.name === 'p2p-circuit' || c.name === 'unix')) return false
+  const ip = parts[0]
+  const loopback = ip != null && ((ip.name === 'ip4' && ip.value?.startsWith('127.') === true) || (ip.name === 'ip6' && ip.value === '::1') || (ip.name.startsWith('dns') && ip.value === 'localhost'))
+  const linkLocal = ip != null && ((ip.name === 'ip4' && ip.value?.startsWith('169.254.') === true) || (ip.name === 'ip6' && ip.value?.toLowerCase().startsWith('fe80') === true))
+  if (linkLocal) return false
+  return overLoopback || !loopback
+}
+
+function isLoopbackConnection (conn: Connection | undefined): boolean {
+  const ip = conn?.remoteAddr.getComponents()[0]
+  return ip != null && ((ip.name === 'ip4' && ip.value?.startsWith('127.') === true) || (ip.name === 'ip6' && ip.value === '::1'))
+}
+
 class PeerExchangeService implements PeerExchange, Startable {
   private readonly log: Logger
   private started = false
+  /** one exchange per peer while it stays connected: an attacker reconnecting is still bounded by connection limits */
+  private readonly asked = new Set<string>()
 
   constructor (private readonly components: PeerExchangeComponents, private readonly init: PeerExchangeInit) {
     this.log = components.logger.forComponent('texmesh:protocols:peer-exchange')
     this.onIdentify = this.onIdentify.bind(this)
+    this.onDisconnect = this.onDisconnect.bind(this)
     this.handle = this.handle.bind(this)
   }
 
@@ -64,19 +90,28 @@ class PeerExchangeService implements PeerExchange, Startable {
     if (this.started) return
     await this.components.registrar.handle(PEER_EXCHANGE_PROTOCOL, this.handle, { maxInboundStreams: 2, maxOutboundStreams: 2 })
     this.components.events.addEventListener('peer:identify', this.onIdentify)
+    this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
     this.started = true
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.components.events.removeEventListener('peer:identify', this.onIdentify)
+    this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.asked.clear()
     await this.components.registrar.unhandle(PEER_EXCHANGE_PROTOCOL)
     this.started = false
   }
 
   private onIdentify (evt: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void {
-    if (!evt.detail.protocols.includes(PEER_EXCHANGE_PROTOCOL)) return
-    void this.ask(evt.detail.peerId)
+    const peer = evt.detail.peerId
+    if (!evt.detail.protocols.includes(PEER_EXCHANGE_PROTOCOL) || this.asked.has(peer.toString())) return
+    this.asked.add(peer.toString())
+    void this.ask(peer)
+  }
+
+  private onDisconnect (evt: CustomEvent<PeerId>): void {
+    this.asked.delete(evt.detail.toString())
   }
 
   private async ask (peer: PeerId): Promise<void> {
@@ -84,7 +119,7 @@ class PeerExchangeService implements PeerExchange, Startable {
     let stream: Stream | undefined
     try {
       stream = await this.components.connectionManager.openStream(peer, PEER_EXCHANGE_PROTOCOL, { signal })
-      const lp = lpStream(stream, { maxDataLength: MAX_PEER_EXCHANGE_BYTES })
+      const lp = lpStream(stream, { maxDataLength: MAX_PEER_EXCHANGE_BYTES, maxBufferSize: MAX_PEER_EXCHANGE_BYTES + 16 })
       const reply = await lp.read({ signal })
       await stream.close({ signal })
       const peers = this.decode(reply.subarray(), peer)
@@ -95,7 +130,7 @@ class PeerExchangeService implements PeerExchange, Startable {
     }
   }
 
-  private async handle (stream: Stream): Promise<void> {
+  private async handle (stream: Stream, connection: Connection): Promise<void> {
     const signal = AbortSignal.timeout(PEER_EXCHANGE_TIMEOUT_MS)
     try {
       const list: Array<{ id: string, addrs: string[] }> = []
@@ -103,10 +138,13 @@ class PeerExchangeService implements PeerExchange, Startable {
         if (list.length >= MAX_EXCHANGED_PEERS) break
         if (list.some(p => p.id === conn.remotePeer.toString())) continue
         const info = await this.components.peerStore.get(conn.remotePeer).catch(() => undefined)
-        const addrs = (info?.addresses ?? []).map(a => a.multiaddr.toString()).slice(0, MAX_ADDRS_PER_PEER)
+        const overLoopback = isLoopbackConnection(connection)
+        const addrs = (info?.addresses ?? []).map(a => a.multiaddr)
+          .filter(a => usableAddress(a, conn.remotePeer, overLoopback))
+          .map(a => a.toString()).slice(0, MAX_ADDRS_PER_PEER)
         if (addrs.length > 0) list.push({ id: conn.remotePeer.toString(), addrs })
       }
-      const lp = lpStream(stream, { maxDataLength: MAX_PEER_EXCHANGE_BYTES })
+      const lp = lpStream(stream, { maxDataLength: MAX_PEER_EXCHANGE_BYTES, maxBufferSize: MAX_PEER_EXCHANGE_BYTES + 16 })
       await lp.write(new TextEncoder().encode(JSON.stringify(list)), { signal })
       await stream.close({ signal })
     } catch (err) {
@@ -122,12 +160,13 @@ class PeerExchangeService implements PeerExchange, Startable {
       this.log('malformed peer list from %p', from)
       return []
     }
+    const overLoopback = isLoopbackConnection(this.components.connectionManager.getConnections(from)[0])
     const out: ExchangedPeer[] = []
     for (const entry of parsed.data.slice(0, MAX_EXCHANGED_PEERS)) {
       try {
         const id = peerIdFromString(entry.id)
         if (id.equals(this.components.peerId) || id.equals(from)) continue
-        const addrs = entry.addrs.slice(0, MAX_ADDRS_PER_PEER).map(a => multiaddr(a))
+        const addrs = entry.addrs.slice(0, MAX_ADDRS_PER_PEER).map(a => multiaddr(a)).filter(a => usableAddress(a, id, overLoopback))
         if (addrs.length > 0) out.push({ id, addrs })
       } catch {
         // one bad entry does not spoil the others
