@@ -1,5 +1,6 @@
 import { networkInterfaces } from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
+import { isLoopbackAddress } from '../protocols/address-scope.js'
 
 /**
  * Addresses other machines can dial, made from listen addresses: a wildcard
@@ -28,12 +29,8 @@ export function dialableAddresses (listen: string[], peerId: string): string[] {
   return preferNonLoopback(out)
 }
 
-export function isLoopback (addr: string): boolean {
-  return /^\/ip4\/127\.|^\/ip6\/::1\/|^\/dns[46]?\/localhost\//.test(addr)
-}
-
 export function preferNonLoopback (addrs: string[]): string[] {
   const unique = [...new Set(addrs)]
-  const external = unique.filter(a => !isLoopback(a))
+  const external = unique.filter(a => !isLoopbackAddress(multiaddr(a)))
   return external.length > 0 ? external : unique
 }

@@ -16,6 +16,7 @@ import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startab
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { PeerStore } from '@libp2p/interface'
 import { z } from 'zod'
+import { isLinkLocalAddress, isLoopbackAddress } from '../address-scope.js'
 
 export const PEER_EXCHANGE_PROTOCOL = '/texmesh/peer-exchange/1.0.0'
 /** enough to seed a mesh; a peer that sends more is truncated, not trusted more */
@@ -59,16 +60,12 @@ export function usableAddress (addr: Multiaddr, peer: PeerId, overLoopback: bool
   if (!parts.some(c => c.name === 'tcp')) return false
   if (parts.some(c => c.name === 'p2p' && c.value !== peer.toString())) return false
   if (parts.some(c => c.name === 'p2p-circuit' || c.name === 'unix')) return false
-  const ip = parts[0]
-  const loopback = ip != null && ((ip.name === 'ip4' && ip.value?.startsWith('127.') === true) || (ip.name === 'ip6' && ip.value === '::1') || (ip.name.startsWith('dns') && ip.value === 'localhost'))
-  const linkLocal = ip != null && ((ip.name === 'ip4' && ip.value?.startsWith('169.254.') === true) || (ip.name === 'ip6' && ip.value?.toLowerCase().startsWith('fe80') === true))
-  if (linkLocal) return false
-  return overLoopback || !loopback
+  if (isLinkLocalAddress(addr)) return false
+  return overLoopback || !isLoopbackAddress(addr)
 }
 
 function isLoopbackConnection (conn: Connection | undefined): boolean {
-  const ip = conn?.remoteAddr.getComponents()[0]
-  return ip != null && ((ip.name === 'ip4' && ip.value?.startsWith('127.') === true) || (ip.name === 'ip6' && ip.value === '::1'))
+  return conn != null && isLoopbackAddress(conn.remoteAddr)
 }
 
 class PeerExchangeService implements PeerExchange, Startable {
