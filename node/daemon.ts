@@ -9,7 +9,7 @@ import { DataDirInUseError, DataDirStateError, PortInUseError } from './errors.j
 import type { NodeConfig } from './config.js'
 import type { Log } from './log.js'
 import type { NetworkDescriptor } from './invite.js'
-import type { MembershipCertificate, PeerMembership } from '../protocols/membership/index.js'
+import { withExpiry, type MembershipCertificate, type PeerMembership } from '../protocols/membership/index.js'
 import type { ExchangedPeer } from '../protocols/peer-exchange/index.js'
 import { VERSION } from './version.js'
 
@@ -145,8 +145,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     const ownMembership = (): PeerMembership | undefined => {
       if (network == null) return undefined
       if (certificate == null) return { state: 'none' }
-      if (certificate.expiresAt <= Date.now()) return { state: 'refused', reason: 'expired', detail: `certificate expired at ${new Date(certificate.expiresAt).toISOString()}` }
-      return { state: 'member', expiresAt: certificate.expiresAt }
+      return withExpiry({ state: 'member', expiresAt: certificate.expiresAt }, Date.now())
     }
 
     const status = async (): Promise<ApiStatus> => ({

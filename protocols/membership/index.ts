@@ -61,6 +61,14 @@ export interface Membership {
   reannounce(): Promise<void>
 }
 
+/** A member whose certificate has run out since it was checked no longer counts. */
+export function withExpiry (membership: PeerMembership, now: number): PeerMembership {
+  if (membership.state === 'member' && membership.expiresAt <= now) {
+    return { state: 'refused', reason: 'expired', detail: `certificate expired at ${new Date(membership.expiresAt).toISOString()}` }
+  }
+  return membership
+}
+
 const MembershipMessage = z.object({ certificate: z.unknown().nullable() }).strict()
 
 class MembershipService implements Membership, Startable {
@@ -106,11 +114,7 @@ class MembershipService implements Membership, Startable {
 
   stateOf (peer: PeerId): PeerMembership {
     if (this.init.network == null) return { state: 'open' }
-    const state = this.states.get(peer.toString()) ?? { state: 'pending' }
-    if (state.state === 'member' && state.expiresAt <= this.now()) {
-      return { state: 'refused', reason: 'expired', detail: `certificate expired at ${new Date(state.expiresAt).toISOString()}` }
-    }
-    return state
+    return withExpiry(this.states.get(peer.toString()) ?? { state: 'pending' }, this.now())
   }
 
   async reannounce (): Promise<void> {
