@@ -1,0 +1,150 @@
+/**
+ * The model's input contract, shared by data generation, evaluation and the
+ * pipeline, so training and inference see the same pixels:
+ *
+ * - one grayscale canvas of INPUT_HEIGHT x INPUT_WIDTH, float32 in [0, 1]
+ *   where 1 is ink and 0 is paper (tensor layout [batch, 1, H, W]);
+ * - the formula is cropped to its ink, scaled to fit inside the canvas less a
+ *   MARGIN on each side (keeping its aspect ratio), and placed at the left,
+ *   centred vertically.
+ */
+import sharp, { type Sharp } from 'sharp';
+
+export const INPUT_HEIGHT = 64;
+export const INPUT_WIDTH = 512;
+export const MARGIN = 2;
+
+export class NoInkError extends Error {
+  override name = 'NoInkError';
+}
+
+export interface GrayImage {
+  width: number;
+  height: number;
+  /** One byte per pixel, 0 black, 255 white. */
+  data: Uint8Array;
+}
+
+/** Run a sharp pipeline to one-channel 8-bit pixels (sharp turns raw gray input into sRGB unless told). */
+export async function rawGray(s: Sharp): Promise<GrayImage> {
+  const { data, info } = await s.toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 1) throw new Error(`expected 1 channel, got ${info.channels}`);
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+/** A sharp pipeline over one-channel pixels. */
+export function fromGray(img: GrayImage): Sharp {
+  return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.length), {
+    raw: { width: img.width, height: img.height, channels: 1 },
+  });
+}
+
+/** Decode any image sharp reads into 8-bit gray, with EXIF orientation applied and alpha on white. */
+export async function decodeGray(image: Buffer | Uint8Array): Promise<GrayImage> {
+  return rawGray(sharp(image, { failOn: 'error' }).rotate().flatten({ background: '#ffffff' }));
+}
+
+function percentile(hist: Uint32Array, total: number, q: number): number {
+  const target = total * q;
+  let acc = 0;
+  for (let v = 0; v < 256; v++) {
+    acc += hist[v]!;
+    if (acc >= target) return v;
+  }
+  return 255;
+}
+
+/**
+ * Ink intensities (0 paper .. 255 ink): inverts white-on-black, and stretches
+ * contrast between the paper level and the darkest ink.
+ */
+export function inkMap(img: GrayImage): Uint8Array {
+  const n = img.width * img.height;
+  const hist = new Uint32Array(256);
+  for (let i = 0; i < n; i++) hist[img.data[i]!]!++;
+  const median = percentile(hist, n, 0.5);
+  const invert = median < 128;
+  // Paper is the common level; ink the far tail on the other side.
+  const paper = median;
+  // The ink level: the darkest (or, inverted, lightest) few pixels, robust to a stray one.
+  const q = Math.max(4 / n, 0.0005);
+  const ink = invert ? percentile(hist, n, 1 - q) : percentile(hist, n, q);
+  const span = Math.abs(paper - ink);
+  const out = new Uint8Array(n);
+  if (span < 24) return out; // no contrast: no ink
+  for (let i = 0; i < n; i++) {
+    const v = img.data[i]!;
+    const t = invert ? (v - paper) / (ink - paper) : (paper - v) / (paper - ink);
+    out[i] = t <= 0 ? 0 : t >= 1 ? 255 : Math.round(t * 255);
+  }
+  return out;
+}
+
+export interface InkBox {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** The bounding box of the ink, ignoring rows and columns with only a stray pixel. */
+export function inkBox(ink: Uint8Array, width: number, height: number, threshold = 110): InkBox {
+  const rows = new Uint32Array(height);
+  const cols = new Uint32Array(width);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (ink[y * width + x]! > threshold) {
+        rows[y]!++;
+        cols[x]!++;
+      }
+    }
+  }
+  const minCount = 1;
+  let top = 0;
+  while (top < height && rows[top]! < minCount) top++;
+  if (top === height) throw new NoInkError('the image has no ink');
+  let bottom = height - 1;
+  while (bottom > top && rows[bottom]! < minCount) bottom--;
+  let left = 0;
+  while (left < width && cols[left]! < minCount) left++;
+  let right = width - 1;
+  while (right > left && cols[right]! < minCount) right--;
+  return { left, top, width: right - left + 1, height: bottom - top + 1 };
+}
+
+/** The model input canvas (ink 0..255, INPUT_HEIGHT x INPUT_WIDTH) for an ink map and its box. */
+export async function canvasFromInk(ink: Uint8Array, width: number, height: number, box: InkBox): Promise<Uint8Array> {
+  const maxW = INPUT_WIDTH - 2 * MARGIN;
+  const maxH = INPUT_HEIGHT - 2 * MARGIN;
+  const scale = Math.min(maxW / box.width, maxH / box.height);
+  const w = Math.max(1, Math.min(maxW, Math.round(box.width * scale)));
+  const h = Math.max(1, Math.min(maxH, Math.round(box.height * scale)));
+  const resized = (
+    await rawGray(
+      fromGray({ width, height, data: ink })
+        .extract(box)
+        .resize(w, h, { fit: 'fill', kernel: scale < 1 ? 'lanczos3' : 'cubic' }),
+    )
+  ).data;
+  const canvas = new Uint8Array(INPUT_WIDTH * INPUT_HEIGHT);
+  const top = MARGIN + Math.floor((maxH - h) / 2);
+  for (let y = 0; y < h; y++) {
+    canvas.set(resized.subarray(y * w, (y + 1) * w), (top + y) * INPUT_WIDTH + MARGIN);
+  }
+  return canvas;
+}
+
+/** Decode an image and make its model input canvas (ink 0..255). Throws NoInkError for a blank image. */
+export async function modelCanvas(image: Buffer | Uint8Array): Promise<Uint8Array> {
+  const gray = await decodeGray(image);
+  const ink = inkMap(gray);
+  const box = inkBox(ink, gray.width, gray.height);
+  return canvasFromInk(ink, gray.width, gray.height, box);
+}
+
+/** The float tensor data [1, 1, H, W] for a canvas. */
+export function canvasToTensorData(canvas: Uint8Array): Float32Array {
+  const out = new Float32Array(canvas.length);
+  for (let i = 0; i < canvas.length; i++) out[i] = canvas[i]! / 255;
+  return out;
+}

@@ -1,0 +1,210 @@
+/**
+ * Build a dataset: formulas from the seeded grammar, rendered with MathJax or
+ * TeX (several fonts), degraded by an augmentation profile.
+ *
+ *   shards: DIR/shard-NNNN.bin (uint8 model canvases, N x 64 x 512, ink = 255)
+ *           + DIR/shard-NNNN.jsonl ({latex, tokens, renderer}) for training;
+ *   images: DIR/NNNNN.png|jpg + DIR/truth.jsonl ({file, latex}) for evaluation.
+ *
+ * Every shard has its own seed (seed * 100003 + shard), so shards can be built
+ * by several processes in any order and come out the same.
+ */
+import { Command } from 'commander';
+import { mkdir, writeFile, appendFile, rename } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { canonicalTokens } from '../../pipeline/latex/canonical.js';
+import { canvasFromInk, decodeGray, inkBox, inkMap, INPUT_HEIGHT, INPUT_WIDTH } from '../../pipeline/model-input.js';
+import { augment, HELDOUT_B_AUGMENT, TRAIN_AUGMENT, type AugmentProfile } from './augment.js';
+import { FormulaGenerator } from './grammar.js';
+import { renderMathjax } from './render-mathjax.js';
+import { renderTex, TEX_FONTS, type TexFont } from './render-tex.js';
+import { Rng } from './rng.js';
+
+export const MAX_TOKENS = 150;
+
+export interface RenderProfile {
+  /** Share of formulas rendered by MathJax; the rest by TeX. */
+  mathjaxShare: number;
+  /** MathJax pixels per ex. */
+  exPx: [number, number];
+  /** TeX dpi (12pt body). */
+  dpi: [number, number];
+  augment: AugmentProfile;
+}
+
+export const PROFILES: Record<string, RenderProfile> = {
+  train: { mathjaxShare: 0.45, exPx: [4.5, 10], dpi: [80, 170], augment: TRAIN_AUGMENT },
+  // Held-out A: the training recipe, another seed.
+  'heldout-a': { mathjaxShare: 0.45, exPx: [4.5, 10], dpi: [80, 170], augment: TRAIN_AUGMENT },
+  // Held-out B: other density ranges and stronger degradation.
+  'heldout-b': { mathjaxShare: 0.45, exPx: [10, 12.5], dpi: [170, 210], augment: HELDOUT_B_AUGMENT },
+};
+
+export interface Sample {
+  latex: string;
+  tokens: string[];
+  renderer: string;
+  image: Buffer;
+}
+
+/** Make `count` samples for one shard seed. */
+export async function makeSamples(seed: number, count: number, profile: RenderProfile): Promise<Sample[]> {
+  const r = new Rng(seed);
+  const gen = new FormulaGenerator(r);
+  const formulas: { latex: string; tokens: string[] }[] = [];
+  while (formulas.length < count) {
+    const latex = gen.formula();
+    const tokens = canonicalTokens(latex);
+    if (tokens.length === 0 || tokens.length > MAX_TOKENS) continue;
+    formulas.push({ latex, tokens });
+  }
+  const fonts = Object.keys(TEX_FONTS) as TexFont[];
+  const plan = formulas.map((f) => ({
+    ...f,
+    mathjax: r.chance(profile.mathjaxShare),
+    font: r.pick(fonts),
+    exPx: r.range(profile.exPx[0], profile.exPx[1]),
+    dpi: r.int(profile.dpi[0], profile.dpi[1]),
+  }));
+  const clean = new Map<number, { png: Buffer; renderer: string }>();
+  for (const font of fonts) {
+    // One TeX run per font and density band keeps the documents few.
+    const idx = plan.map((p, i) => [p, i] as const).filter(([p]) => !p.mathjax && p.font === font);
+    const bands = new Map<number, number[]>();
+    for (const [p, i] of idx) {
+      const band = Math.round(p.dpi / 30) * 30;
+      bands.set(band, [...(bands.get(band) ?? []), i]);
+    }
+    for (const [dpi, members] of bands) {
+      const pngs = await renderTex(members.map((i) => plan[i]!.latex), font, dpi);
+      members.forEach((i, k) => {
+        const png = pngs[k];
+        if (png) clean.set(i, { png, renderer: `tex-${font}@${dpi}dpi` });
+      });
+    }
+  }
+  // sharp works on libvips threads: keep several images in flight.
+  const slots: (Sample | null)[] = new Array(plan.length).fill(null);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= plan.length) return;
+      const p = plan[i]!;
+      const augRng = new Rng(seed ^ (i * 2654435761));
+      let c = clean.get(i);
+      if (!c) {
+        try {
+          c = { png: await renderMathjax(p.latex, p.exPx), renderer: `mathjax@${p.exPx.toFixed(1)}ex` };
+        } catch {
+          continue;
+        }
+      }
+      slots[i] = { latex: p.latex, tokens: p.tokens, renderer: c.renderer, image: await augment(c.png, augRng, profile.augment) };
+    }
+  };
+  await Promise.all(Array.from({ length: 6 }, worker));
+  const out = slots.filter((x): x is Sample => x !== null);
+  return out;
+}
+
+async function mapPool<T, U>(xs: readonly T[], width: number, f: (x: T) => Promise<U>): Promise<U[]> {
+  const out: U[] = new Array(xs.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let i = next++; i < xs.length; i = next++) out[i] = await f(xs[i]!);
+    }),
+  );
+  return out;
+}
+
+async function toCanvas(image: Buffer): Promise<Uint8Array> {
+  const g = await decodeGray(image);
+  const ink = inkMap(g);
+  return canvasFromInk(ink, g.width, g.height, inkBox(ink, g.width, g.height));
+}
+
+async function buildShard(dir: string, shard: number, seed: number, count: number, profile: RenderProfile): Promise<void> {
+  const name = `shard-${String(shard).padStart(4, '0')}`;
+  if (existsSync(join(dir, `${name}.jsonl`))) return;
+  const samples = await makeSamples(seed * 100003 + shard, count, profile);
+  const made = await mapPool(samples, 6, async (s) => {
+    try {
+      return await toCanvas(s.image);
+    } catch {
+      return null; // an augmentation that left no ink
+    }
+  });
+  const canvases = Buffer.alloc(samples.length * INPUT_HEIGHT * INPUT_WIDTH);
+  const lines: string[] = [];
+  let k = 0;
+  samples.forEach((s, i) => {
+    const c = made[i];
+    if (!c) return;
+    canvases.set(c, k * INPUT_HEIGHT * INPUT_WIDTH);
+    lines.push(JSON.stringify({ latex: s.latex, tokens: s.tokens.join(' '), renderer: s.renderer }));
+    k++;
+  });
+  // The .bin first, then the .jsonl: a shard counts as done when its .jsonl exists.
+  await writeFile(join(dir, `${name}.bin.tmp`), canvases.subarray(0, k * INPUT_HEIGHT * INPUT_WIDTH));
+  await rename(join(dir, `${name}.bin.tmp`), join(dir, `${name}.bin`));
+  await writeFile(join(dir, `${name}.jsonl.tmp`), lines.join('\n') + '\n');
+  await rename(join(dir, `${name}.jsonl.tmp`), join(dir, `${name}.jsonl`));
+}
+
+async function buildImages(dir: string, seed: number, count: number, profile: RenderProfile): Promise<void> {
+  const samples = await makeSamples(seed * 100003, count, profile);
+  const truth: string[] = [];
+  let k = 0;
+  for (const s of samples) {
+    try {
+      await toCanvas(s.image); // keep only images that have ink after degradation
+    } catch {
+      continue;
+    }
+    const ext = s.image[0] === 0xff ? 'jpg' : 'png';
+    const file = `${String(k).padStart(5, '0')}.${ext}`;
+    await writeFile(join(dir, file), s.image);
+    truth.push(JSON.stringify({ file, latex: s.latex, renderer: s.renderer }));
+    k++;
+  }
+  await writeFile(join(dir, 'truth.jsonl'), truth.join('\n') + '\n');
+}
+
+async function main(): Promise<void> {
+  const cmd = new Command('build-dataset')
+    .description('generate, render and degrade formula images')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--format <kind>', 'shards (training) or images (evaluation)', 'shards')
+    .option('--profile <name>', `one of ${Object.keys(PROFILES).join(', ')}`, 'train')
+    .option('--seed <n>', 'dataset seed', '1')
+    .option('--count <n>', 'samples per shard (or images in all)', '2000')
+    .option('--shards <a:b>', 'shard numbers to build, from a to b-1', '0:1')
+    .parse();
+  const o = cmd.opts<{ out: string; format: string; profile: string; seed: string; count: string; shards: string }>();
+  const profile = PROFILES[o.profile];
+  if (!profile) throw new Error(`unknown profile ${o.profile}`);
+  const seed = Number(o.seed);
+  const count = Number(o.count);
+  await mkdir(o.out, { recursive: true });
+  if (o.format === 'images') {
+    await buildImages(o.out, seed, count, profile);
+    return;
+  }
+  const [a, b] = o.shards.split(':').map(Number) as [number, number];
+  for (let s = a; s < b; s++) {
+    const t = Date.now();
+    await buildShard(o.out, s, seed, count, profile);
+    await appendFile(join(o.out, 'build.log'), `shard ${s} ${((Date.now() - t) / 1000).toFixed(1)}s\n`);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  });
+}

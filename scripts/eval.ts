@@ -1,0 +1,148 @@
+/**
+ * npm run eval -- DIR [--model DIR] [--beam N] [--report FILE] [--limit N] [--json]
+ *
+ * Recognise every image listed in DIR/truth.jsonl ({"file", "latex"} per line)
+ * with the shipped model through onnxruntime-node, and report exact match
+ * after normalisation, normalised edit distance and BLEU-4; every failure
+ * (truth vs output) goes to the report file.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { canonicalTokens, detokenize } from '../pipeline/latex/canonical.js';
+import { corpusBleu, normalizedEditDistance } from '../pipeline/latex/metrics.js';
+import { modelCanvas } from '../pipeline/model-input.js';
+import { DEFAULT_MODEL_DIR, Recognizer } from '../pipeline/recognizer.js';
+
+const TruthLine = z.object({ file: z.string().min(1), latex: z.string() });
+
+export interface EvalItem {
+  file: string;
+  truth: string;
+  output: string | null;
+  exact: boolean;
+  ned: number;
+  error?: string;
+}
+
+export interface EvalSummary {
+  dir: string;
+  model: { name: string; version: string };
+  beam: number;
+  images: number;
+  exactMatch: number;
+  normalizedEditDistance: number;
+  bleu: number;
+  failures: number;
+  msPerImage: number;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+export async function readTruth(dir: string): Promise<z.infer<typeof TruthLine>[]> {
+  const path = join(dir, 'truth.jsonl');
+  const text = await readFile(path, 'utf8').catch(() => {
+    throw new Error(`${path}: no truth file (one JSON object per line: {"file": NAME, "latex": TRUTH})`);
+  });
+  return text
+    .split('\n')
+    .map((l, i) => [l.trim(), i + 1] as const)
+    .filter(([l]) => l.length > 0)
+    .map(([l, n]) => {
+      try {
+        return TruthLine.parse(JSON.parse(l));
+      } catch {
+        throw new Error(`${path}:${n}: not a {"file", "latex"} JSON object`);
+      }
+    });
+}
+
+export async function evaluate(
+  dir: string,
+  model: Recognizer,
+  opts: { beam: number; limit?: number; progress?: (done: number, total: number) => void },
+): Promise<{ summary: EvalSummary; items: EvalItem[] }> {
+  let truth = await readTruth(dir);
+  if (opts.limit) truth = truth.slice(0, opts.limit);
+  const items: EvalItem[] = [];
+  const pairs: { truth: string[]; output: string[] }[] = [];
+  const t0 = performance.now();
+  for (const [i, t] of truth.entries()) {
+    const want = canonicalTokens(t.latex);
+    let item: EvalItem;
+    try {
+      const canvas = await modelCanvas(await readFile(join(dir, t.file)));
+      const [best] = (await model.recognize([canvas], { beam: opts.beam }))[0]!;
+      const got = best?.tokens ?? [];
+      const exact = got.join(' ') === want.join(' ');
+      item = { file: t.file, truth: detokenize(want), output: detokenize(got), exact, ned: normalizedEditDistance(want, got) };
+      pairs.push({ truth: want, output: got });
+    } catch (err) {
+      item = { file: t.file, truth: detokenize(want), output: null, exact: false, ned: 1, error: (err as Error).message };
+      pairs.push({ truth: want, output: [] });
+    }
+    items.push(item);
+    opts.progress?.(i + 1, truth.length);
+  }
+  const n = items.length;
+  const summary: EvalSummary = {
+    dir: resolve(dir),
+    model: { name: model.manifest.name, version: model.version },
+    beam: opts.beam,
+    images: n,
+    exactMatch: n ? items.filter((x) => x.exact).length / n : 0,
+    normalizedEditDistance: n ? items.reduce((s, x) => s + x.ned, 0) / n : 0,
+    bleu: corpusBleu(pairs),
+    failures: items.filter((x) => !x.exact).length,
+    msPerImage: n ? (performance.now() - t0) / n : 0,
+  };
+  return { summary, items };
+}
+
+async function main(): Promise<void> {
+  const cmd = new Command('eval')
+    .description('measure the recogniser on a folder of images and its truth.jsonl')
+    .argument('<dir>', 'folder with images and truth.jsonl')
+    .option('--model <dir>', 'model folder', DEFAULT_MODEL_DIR)
+    .option('--beam <n>', 'beam width', positiveInt, 5)
+    .option('--limit <n>', 'only the first N images', positiveInt)
+    .option('--report <file>', 'where to write the report (default: eval-report-DIRNAME.json)')
+    .option('--json', 'print the summary as JSON')
+    .parse();
+  const dir = cmd.args[0]!;
+  const o = cmd.opts<{ model: string; beam: number; limit?: number; report?: string; json?: boolean }>();
+  const model = await Recognizer.load(o.model);
+  const { summary, items } = await evaluate(dir, model, {
+    beam: o.beam,
+    ...(o.limit ? { limit: o.limit } : {}),
+    progress: (d, t) => {
+      if (process.stderr.isTTY) process.stderr.write(`\r${d}/${t}`);
+      else if (d % 100 === 0 || d === t) process.stderr.write(`${d}/${t}\n`);
+    },
+  });
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  const report = o.report ?? `eval-report-${basename(resolve(dir))}.json`;
+  await writeFile(report, JSON.stringify({ summary, failures: items.filter((x) => !x.exact) }, null, 2) + '\n');
+  if (o.json) {
+    console.log(JSON.stringify({ ...summary, report: resolve(report) }));
+  } else {
+    const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+    console.log(`${summary.images} images in ${dir}, model ${summary.model.name} ${summary.model.version}, beam ${summary.beam}`);
+    console.log(`exact match (canonical)   ${pct(summary.exactMatch)}`);
+    console.log(`normalised edit distance  ${summary.normalizedEditDistance.toFixed(4)}`);
+    console.log(`BLEU-4                    ${summary.bleu.toFixed(4)}`);
+    console.log(`time per image            ${summary.msPerImage.toFixed(1)} ms`);
+    console.log(`${summary.failures} failures (truth vs output) in ${report}`);
+  }
+  await model.release();
+}
+
+main().catch((err: unknown) => {
+  console.error(`eval: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,106 @@
+"""Export a trained recogniser to ONNX for onnxruntime-node.
+
+Writes to OUT (models/NAME): encoder.onnx, decoder.onnx, vocab.json,
+training.json (recipe, steps, time, hardware), and parity.json: sample
+canvases with PyTorch's outputs, which test/model.test.ts compares with
+onnxruntime-node's.
+
+  python3 scripts/train/export.py --checkpoint training/run/final.pt \
+      --dev training/data/dev --out models/texmesh-v1
+"""
+import argparse
+import base64
+import json
+import os
+import platform
+
+import numpy as np
+import onnx
+import torch
+
+import model as M
+
+H, W = 64, 512
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--dev", required=True, help="a shard folder to take parity samples from")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--recipe", default="{}", help="JSON: how the data was made (seeds, counts, profiles)")
+    args = ap.parse_args()
+
+    saved = torch.load(args.checkpoint, map_location="cpu")
+    vocab = saved["vocab"]
+    net = M.Recognizer(len(vocab))
+    net.load_state_dict(saved["model"])
+    net.eval()
+    M.EXPORTING = True
+    os.makedirs(args.out, exist_ok=True)
+
+    image = torch.zeros(1, 1, H, W)
+    enc_path = os.path.join(args.out, "encoder.onnx")
+    torch.onnx.export(
+        net.encoder, (image,), enc_path, input_names=["image"], output_names=["memory"],
+        dynamic_axes={"image": {0: "batch"}, "memory": {0: "batch"}}, opset_version=17,
+    )
+    step = M.DecoderStep(net.decoder).eval()
+    memory = net.encoder(image)
+    tokens = torch.tensor([[M.BOS, 5, 6]], dtype=torch.long)
+    dec_path = os.path.join(args.out, "decoder.onnx")
+    torch.onnx.export(
+        step, (memory, tokens), dec_path, input_names=["memory", "tokens"], output_names=["logprobs"],
+        dynamic_axes={"memory": {0: "batch"}, "tokens": {0: "batch", 1: "length"}, "logprobs": {0: "batch"}},
+        opset_version=17,
+    )
+    for p in (enc_path, dec_path):
+        onnx.checker.check_model(onnx.load(p))
+
+    with open(os.path.join(args.out, "vocab.json"), "w") as f:
+        json.dump(vocab, f)
+
+    # Parity samples: PyTorch's greedy tokens and first-step log-probabilities.
+    import glob
+    shard = sorted(glob.glob(os.path.join(args.dev, "shard-*.bin")))[0]
+    imgs = np.memmap(shard, dtype=np.uint8, mode="r").reshape(-1, H, W)[:3]
+    x = torch.from_numpy(imgs.astype(np.float32) / 255.0)[:, None]
+    with torch.no_grad():
+        mem = net.encoder(x)
+        seqs = M.greedy(net, x)
+        first = step(mem, torch.full((x.shape[0], 1), M.BOS, dtype=torch.long))
+    parity = {
+        "images": [base64.b64encode(np.ascontiguousarray(i).tobytes()).decode() for i in imgs],
+        "greedy": seqs,
+        "memory_sum": [float(m.sum()) for m in mem],
+        "first_logprobs": first.numpy().round(5).tolist(),
+    }
+    with open(os.path.join(args.out, "parity.json"), "w") as f:
+        json.dump(parity, f)
+
+    st = saved.get("state", {})
+    info = {
+        "architecture": "CNN (4 conv stages) + 1 transformer encoder block over a 4x64 grid; "
+                        "3-block transformer decoder; d=192, 4 heads",
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "input": {"shape": [None, 1, H, W], "dtype": "float32", "ink": 1.0, "paper": 0.0},
+        "special_tokens": {"pad": M.PAD, "bos": M.BOS, "eos": M.EOS, "unk": M.UNK},
+        "max_length": 160,
+        "training": {
+            "steps": st.get("step"),
+            "samples_seen": st.get("samples"),
+            "minutes": round(st.get("elapsed", 0) / 60, 1),
+            "dev_history": st.get("history", []),
+            "final_dev_greedy_exact": st.get("final_dev_exact"),
+            "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+                        f"PyTorch {torch.__version__}",
+        },
+        "recipe": json.loads(args.recipe),
+    }
+    with open(os.path.join(args.out, "training.json"), "w") as f:
+        json.dump(info, f, indent=2)
+    print(f"exported to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""The texmesh formula recogniser: a small CNN + transformer encoder over the
+image, and a transformer decoder over canonical LaTeX tokens.
+
+Input contract (pipeline/model-input.ts): float32 [B, 1, 64, 512], 1 = ink.
+The encoder gives memory [B, 256, D] (a 4 x 64 grid of image positions); a
+decoder step takes memory and the tokens so far [B, T] and gives the
+log-probabilities of the next token [B, V].
+"""
+import math
+
+import torch
+from torch import nn
+
+PAD, BOS, EOS, UNK = 0, 1, 2, 3
+SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
+
+
+class _Bmm(torch.autograd.Function):
+    """torch.bmm whose backward also multiplies contiguous operands: the CPU
+    build's bmm is ten times slower when an operand is a transposed view."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return torch.bmm(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        g = g.contiguous()
+        return torch.bmm(g, b.transpose(1, 2).contiguous()), torch.bmm(a.transpose(1, 2).contiguous(), g)
+
+
+EXPORTING = False
+
+
+def bmm(a, b):
+    a, b = a.contiguous(), b.contiguous()
+    return torch.bmm(a, b) if EXPORTING or not torch.is_grad_enabled() else _Bmm.apply(a, b)
+
+
+class Attention(nn.Module):
+    """Multi-head attention written with plain matmuls on contiguous operands
+    (the CPU build's batched matmul is ten times slower on a transposed operand)
+    and standard ONNX ops."""
+
+    def __init__(self, d, heads):
+        super().__init__()
+        self.h = heads
+        self.q = nn.Linear(d, d)
+        self.kv = nn.Linear(d, 2 * d)
+        self.o = nn.Linear(d, d)
+
+    def forward(self, x, mem, mask=None):
+        b, t, d = x.shape
+        s = mem.shape[1]
+        hd = d // self.h
+        q = self.q(x).view(b, t, self.h, hd).transpose(1, 2).reshape(b * self.h, t, hd)
+        k, v = self.kv(mem).view(b, s, 2, self.h, hd).permute(2, 0, 3, 1, 4).reshape(2, b * self.h, s, hd)
+        kt = k.transpose(1, 2).contiguous()
+        att = bmm(q, kt) * (1.0 / math.sqrt(hd))
+        if mask is not None:
+            att = att + mask
+        att = torch.softmax(att, dim=-1)
+        y = bmm(att, v).view(b, self.h, t, hd).transpose(1, 2).reshape(b, t, d)
+        return self.o(y)
+
+
+class Block(nn.Module):
+    """A pre-norm transformer block: self-attention, optional cross-attention, feed-forward."""
+
+    def __init__(self, d, heads, ff, cross=False):
+        super().__init__()
+        self.n1 = nn.LayerNorm(d)
+        self.self_att = Attention(d, heads)
+        self.cross = cross
+        if cross:
+            self.n2 = nn.LayerNorm(d)
+            self.cross_att = Attention(d, heads)
+        self.n3 = nn.LayerNorm(d)
+        self.ff = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Linear(ff, d))
+
+    def forward(self, x, mem=None, mask=None):
+        h = self.n1(x)
+        x = x + self.self_att(h, h, mask)
+        if self.cross:
+            x = x + self.cross_att(self.n2(x), mem)
+        return x + self.ff(self.n3(x))
+
+
+def causal_mask(t, device):
+    return torch.triu(torch.full((t, t), float("-inf"), device=device), diagonal=1)
+
+
+def conv(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class Encoder(nn.Module):
+    def __init__(self, d=192, layers=1, heads=4, ff=512, grid=(4, 64)):
+        super().__init__()
+        # Narrow early stages: on a 2-core CPU the full-resolution feature maps, not the
+        # multiply-adds, dominate a training step.
+        self.cnn = nn.Sequential(
+            conv(1, 24), nn.MaxPool2d(2),  # 32 x 256
+            conv(24, 32), nn.MaxPool2d(2),  # 16 x 128
+            conv(32, 64), nn.MaxPool2d(2),  # 8 x 64
+            conv(64, 128), nn.MaxPool2d((2, 1)),  # 4 x 64
+            nn.Conv2d(128, d, 1),
+        )
+        self.row = nn.Parameter(torch.zeros(grid[0], 1, d))
+        self.col = nn.Parameter(torch.zeros(1, grid[1], d))
+        nn.init.normal_(self.row, std=0.02)
+        nn.init.normal_(self.col, std=0.02)
+        self.blocks = nn.ModuleList([Block(d, heads, ff) for _ in range(layers)])
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, image):
+        f = self.cnn(image)  # B, D, 4, 64
+        f = f.permute(0, 2, 3, 1)  # B, 4, 64, D
+        f = f + self.row + self.col
+        f = f.flatten(1, 2)  # B, 256, D
+        for blk in self.blocks:
+            f = blk(f)
+        return self.norm(f)
+
+
+class Decoder(nn.Module):
+    def __init__(self, vocab, d=192, layers=3, heads=4, ff=768, max_len=160):
+        super().__init__()
+        self.d = d
+        self.embed = nn.Embedding(vocab, d, padding_idx=PAD)
+        self.pos = nn.Embedding(max_len, d)
+        self.blocks = nn.ModuleList([Block(d, heads, ff, cross=True) for _ in range(layers)])
+        self.norm = nn.LayerNorm(d)
+        self.out = nn.Linear(d, vocab)
+
+    def hidden(self, memory, tokens):
+        t = tokens.shape[1]
+        pos = torch.arange(t, device=tokens.device)
+        x = self.embed(tokens) * math.sqrt(self.d) + self.pos(pos)[None]
+        # Causal masking alone suffices: padding only ever follows the end token.
+        mask = causal_mask(t, tokens.device)
+        for blk in self.blocks:
+            x = blk(x, memory, mask)
+        return self.norm(x)
+
+    def forward(self, memory, tokens):
+        """Logits [B, T, V] for every position of tokens [B, T] (teacher forcing)."""
+        return self.out(self.hidden(memory, tokens))
+
+
+class Recognizer(nn.Module):
+    def __init__(self, vocab, d=192):
+        super().__init__()
+        self.encoder = Encoder(d=d)
+        self.decoder = Decoder(vocab, d=d)
+
+    def forward(self, image, tokens):
+        return self.decoder(self.encoder(image), tokens)
+
+
+class DecoderStep(nn.Module):
+    """For export: log-probabilities of the next token after tokens [B, T]."""
+
+    def __init__(self, decoder):
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, memory, tokens):
+        y = self.decoder.hidden(memory, tokens)
+        return torch.log_softmax(self.decoder.out(y[:, -1]), dim=-1)
+
+
+@torch.no_grad()
+def greedy(model, images, max_len=160):
+    model.eval()
+    memory = model.encoder(images)
+    b = images.shape[0]
+    tokens = torch.full((b, 1), BOS, dtype=torch.long, device=images.device)
+    done = torch.zeros(b, dtype=torch.bool, device=images.device)
+    step = DecoderStep(model.decoder)
+    for _ in range(max_len):
+        nxt = step(memory, tokens).argmax(-1)
+        nxt = torch.where(done, torch.full_like(nxt, PAD), nxt)
+        tokens = torch.cat([tokens, nxt[:, None]], 1)
+        done |= nxt == EOS
+        if bool(done.all()):
+            break
+    out = []
+    for row in tokens[:, 1:].tolist():
+        seq = []
+        for t in row:
+            if t in (EOS, PAD):
+                break
+            seq.append(t)
+        out.append(seq)
+    return out

@@ -1,0 +1,213 @@
+"""Train the texmesh recogniser on shards from scripts/datagen/build.ts.
+
+Runs for a wall-clock budget (--minutes of training time, counted across
+restarts), with a learning rate that follows that budget (warm-up, then
+cosine), checkpoints every few minutes and resumes from the last checkpoint.
+Uses a CUDA GPU when one is present. New shards that appear in the data
+folder while training runs are picked up.
+
+  OMP_NUM_THREADS=2 python3 scripts/train/train.py --data training/data/train \
+      --vocab training/vocab.json --out training/run --minutes 120
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from model import BOS, EOS, PAD, UNK, Recognizer, greedy
+
+H, W = 64, 512
+MAX_TOKENS = 150
+
+
+def log(msg, path):
+    line = f"{time.strftime('%H:%M:%S')} {msg}"
+    print(line, flush=True)
+    with open(path, "a") as f:
+        f.write(line + "\n")
+
+
+class Shards:
+    """All finished shards in a folder, memory-mapped; rescanned on demand."""
+
+    def __init__(self, folder, vocab):
+        self.folder = folder
+        self.index = {t: i for i, t in enumerate(vocab)}
+        self.images = []
+        self.labels = []
+        self.names = set()
+
+    def scan(self):
+        added = 0
+        for jl in sorted(glob.glob(os.path.join(self.folder, "shard-*.jsonl"))):
+            name = os.path.basename(jl)[: -len(".jsonl")]
+            if name in self.names:
+                continue
+            rows = [json.loads(l) for l in open(jl) if l.strip()]
+            imgs = np.memmap(jl[: -len(".jsonl")] + ".bin", dtype=np.uint8, mode="r").reshape(-1, H, W)
+            assert imgs.shape[0] == len(rows), f"{name}: {imgs.shape[0]} images, {len(rows)} labels"
+            for k, r in enumerate(rows):
+                ids = [self.index.get(t, UNK) for t in r["tokens"].split(" ")]
+                self.images.append((len(self.names), k))
+                self.labels.append(ids[:MAX_TOKENS])
+            self._maps = getattr(self, "_maps", []) + [imgs]
+            self.names.add(name)
+            added += len(rows)
+        return added
+
+    def __len__(self):
+        return len(self.labels)
+
+    def batch(self, idx, device):
+        x = np.stack([self._maps[s][k] for s, k in (self.images[i] for i in idx)]).astype(np.float32) / 255.0
+        seqs = [self.labels[i] for i in idx]
+        t = max(len(s) for s in seqs) + 2
+        tok = np.full((len(idx), t), PAD, dtype=np.int64)
+        for j, s in enumerate(seqs):
+            tok[j, : len(s) + 2] = [BOS] + s + [EOS]
+        return torch.from_numpy(x)[:, None].to(device), torch.from_numpy(tok).to(device)
+
+
+def batches(n, batch_size, lengths, rng):
+    """Length-bucketed random batches: shuffle, sort within chunks of 50 batches, shuffle the batches."""
+    order = list(range(n))
+    rng.shuffle(order)
+    chunk = batch_size * 50
+    out = []
+    for c in range(0, n, chunk):
+        part = sorted(order[c : c + chunk], key=lambda i: lengths[i])
+        out += [part[b : b + batch_size] for b in range(0, len(part), batch_size)]
+    rng.shuffle(out)
+    return out
+
+
+def lr_at(frac, peak, warmup_frac=0.03):
+    if frac < warmup_frac:
+        return peak * frac / warmup_frac
+    p = min(1.0, (frac - warmup_frac) / (1 - warmup_frac))
+    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def evaluate(model, dev, device, vocab, n=256):
+    if dev is None or len(dev) == 0:
+        return None
+    idx = list(range(min(n, len(dev))))
+    exact = 0
+    for b in range(0, len(idx), 64):
+        x, _ = dev.batch(idx[b : b + 64], device)
+        out = greedy(model, x)
+        for j, seq in enumerate(out):
+            exact += seq == dev.labels[idx[b + j]]
+    model.train()
+    return exact / len(idx)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--dev", help="a folder of shards for the greedy exact-match check")
+    ap.add_argument("--vocab", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--minutes", type=float, default=120)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--checkpoint-minutes", type=float, default=5)
+    args = ap.parse_args()
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 2)))
+    os.makedirs(args.out, exist_ok=True)
+    logf = os.path.join(args.out, "train.log")
+    vocab = json.load(open(args.vocab))
+    torch.manual_seed(args.seed)
+    model = Recognizer(len(vocab)).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=0.1)
+    state = {"elapsed": 0.0, "step": 0, "samples": 0, "epoch": 0, "history": []}
+    ckpt = os.path.join(args.out, "last.pt")
+    if os.path.exists(ckpt):
+        saved = torch.load(ckpt, map_location=device)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        state = saved["state"]
+        log(f"resumed at step {state['step']}, {state['elapsed'] / 60:.1f} min trained", logf)
+    else:
+        json.dump(vocab, open(os.path.join(args.out, "vocab.json"), "w"))
+        log(f"new run: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters on {device}", logf)
+
+    data = Shards(args.data, vocab)
+    dev = None
+    if args.dev:
+        dev = Shards(args.dev, vocab)
+        dev.scan()
+    rng = random.Random(args.seed * 1000 + state["epoch"])
+    budget = args.minutes * 60
+    last_ckpt = time.time()
+    model.train()
+
+    def save():
+        tmp = ckpt + ".tmp"
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "vocab": vocab}, tmp)
+        os.replace(tmp, ckpt)
+
+    while state["elapsed"] < budget:
+        added = data.scan()
+        if added:
+            log(f"{len(data)} training samples ({added} new)", logf)
+        if len(data) == 0:
+            time.sleep(10)
+            continue
+        lengths = [len(l) for l in data.labels]
+        plan = batches(len(data), args.batch, lengths, rng)
+        # A pass over what exists now, or until new shards arrive (checked every 200 steps).
+        for k, idx in enumerate(plan):
+            if state["elapsed"] >= budget:
+                break
+            t0 = time.time()
+            lr = lr_at(state["elapsed"] / budget, args.lr)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            x, tok = data.batch(idx, device)
+            logits = model(x, tok[:, :-1])
+            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), tok[:, 1:].reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            state["step"] += 1
+            state["samples"] += len(idx)
+            state["elapsed"] += time.time() - t0
+            if state["step"] % 25 == 0:
+                log(f"step {state['step']} loss {loss.item():.4f} lr {lr:.2e} {time.time() - t0:.2f}s/batch "
+                    f"{state['elapsed'] / 60:.1f}/{args.minutes:.0f} min", logf)
+            if state["step"] % 500 == 0:
+                em = evaluate(model, dev, device, vocab)
+                if em is not None:
+                    state["history"].append({"step": state["step"], "minutes": state["elapsed"] / 60, "dev_exact": em})
+                    log(f"step {state['step']} dev greedy exact match {em:.3f}", logf)
+            if time.time() - last_ckpt > args.checkpoint_minutes * 60:
+                save()
+                last_ckpt = time.time()
+            if k % 200 == 199 and data.scan():
+                log(f"{len(data)} training samples", logf)
+                break
+        else:
+            state["epoch"] += 1
+    em = evaluate(model, dev, device, vocab, n=512)
+    state["final_dev_exact"] = em
+    save()
+    torch.save({"model": model.state_dict(), "vocab": vocab, "state": state}, os.path.join(args.out, "final.pt"))
+    log(f"done: {state['step']} steps, {state['samples']} samples, {state['elapsed'] / 60:.1f} min, dev exact {em}", logf)
+
+
+if __name__ == "__main__":
+    main()
