@@ -119,6 +119,7 @@ export class FormulaGenerator {
       [deep ? 3 : 0, () => this.paren(this.expr(depth - 1), this.r.pick(['(', '(', '(', '[']))],
       [deep ? 1.5 : 0, () => `${this.paren(this.expr(depth - 1))}${this.sup(this.exponent(depth - 1))}`],
       [deep ? 1 : 0, () => `${this.r.pick(['f', 'g', 'h', 'F', 'G', 'u', 'p'])}${this.paren(this.args(depth - 1))}`],
+      [deep ? 0.3 : 0, () => `${this.r.pick(['f', 'p', 'L', 'g'])}(${this.variable()}; ${this.r.pick(['\\theta', '\\mu, \\sigma', '\\lambda', 'a, b'])})`],
       [deep ? 0.8 : 0, () => this.paren(this.expr(depth - 1), '|')],
       [deep ? 0.5 : 0, () => `\\|${this.expr(depth - 1)}\\|`],
       [deep ? 0.6 : 0, () => `\\binom${this.arg(this.term(0))}${this.arg(this.term(0))}`],
@@ -366,6 +367,7 @@ export class FormulaGenerator {
       [2, () => `${this.variable()} \\in ${r.pick(['\\mathbb{R}', '\\mathbb{N}', '\\mathbb{Z}', '[0, 1]', '(0, \\infty)', 'S'])}`],
       [1, () => `${r.pick(['n', 'k', 'i'])} = 1, \\ldots, ${r.pick(['N', 'n', 'm'])}`],
       [1, () => `\\forall ${this.variable()} \\in ${r.pick(['\\mathbb{R}', 'A', '\\Omega'])}`],
+      [0.5, () => `${this.variable()} ${r.pick(['>', '\\geq'])} 0; ${this.variable()} ${r.pick(['<', '\\leq'])} ${this.number()}`],
     ])();
   }
 }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The model recipe, step by step; every step can be re-run and resumes.
+#
+#   scripts/train/run.sh data     # vocabulary, 32 training shards (64,000 images), dev shard
+#   scripts/train/run.sh train    # train in the background (nohup), log in training/run/train.log
+#   scripts/train/run.sh export   # ONNX export, model.json, evaluation on both held-out sets
+#
+# Needs: Debian's python3-torch, python3-onnx, libopenblas0-pthread; texlive + dvipng for data.
+# MINUTES (default 120) is the training budget, counted across restarts.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+TRAIN_DIR=${TRAIN_DIR:-training}
+MODEL_DIR=${MODEL_DIR:-models/texmesh-v1}
+MINUTES=${MINUTES:-120}
+SHARDS=${SHARDS:-32}
+PY=/usr/bin/python3
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+
+case "${1:-}" in
+  data)
+    npm run --silent build
+    mkdir -p "$TRAIN_DIR/data/train"
+    [ -f "$TRAIN_DIR/vocab.json" ] || node dist/scripts/datagen/vocab.js "$TRAIN_DIR/vocab.json"
+    half=$((SHARDS / 2))
+    # Two processes, one per core; each shard has its own seed, so the split does not matter.
+    node dist/scripts/datagen/build.js --out "$TRAIN_DIR/data/train" --seed 1 --count 2000 --shards "0:$half" &
+    node dist/scripts/datagen/build.js --out "$TRAIN_DIR/data/train" --seed 1 --count 2000 --shards "$half:$SHARDS" &
+    wait
+    node dist/scripts/datagen/build.js --out "$TRAIN_DIR/data/dev" --seed 3 --count 512 --shards 0:1
+    echo "data ready in $TRAIN_DIR/data"
+    ;;
+  train)
+    mkdir -p "$TRAIN_DIR/run"
+    nohup "$PY" scripts/train/train.py --data "$TRAIN_DIR/data/train" --dev "$TRAIN_DIR/data/dev" \
+      --vocab "$TRAIN_DIR/vocab.json" --out "$TRAIN_DIR/run" --minutes "$MINUTES" \
+      >>"$TRAIN_DIR/run/stdout.log" 2>&1 &
+    echo "training in the background (pid $!); follow it with: tail -f $TRAIN_DIR/run/train.log"
+    ;;
+  export)
+    ckpt="$TRAIN_DIR/run/final.pt"
+    [ -f "$ckpt" ] || ckpt="$TRAIN_DIR/run/last.pt"
+    recipe='{"grammar": "scripts/datagen/grammar.ts", "train": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "train"},
+      "dev": {"seed": 3, "count": 512}, "heldout_a": {"seed": 1001, "count": 400, "profile": "heldout-a"},
+      "heldout_b": {"seed": 2002, "count": 300, "profile": "heldout-b"}}'
+    (cd scripts/train && "$PY" export.py --checkpoint "../../$ckpt" --dev "../../$TRAIN_DIR/data/dev" \
+      --out "../../$MODEL_DIR" --recipe "$recipe")
+    npm run --silent build
+    node dist/scripts/model-manifest.js "$MODEL_DIR"
+    for set in heldout-a heldout-b; do
+      node dist/scripts/eval.js "datasets/$set" --model "$MODEL_DIR" --report "$MODEL_DIR/eval-$set.json"
+    done
+    ;;
+  *)
+    sed -n '2,10p' "$0"
+    exit 2
+    ;;
+esac

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { INPUT_HEIGHT, INPUT_WIDTH } from '../pipeline/model-input.js';
+import { DEFAULT_MODEL_DIR, ModelFileError, Recognizer } from '../pipeline/recognizer.js';
+import { CLI, collect, removeDir, tempDir } from './helpers.js';
+import { spawn } from 'node:child_process';
+
+interface Parity {
+  images: string[];
+  greedy: number[][];
+  memory_sum: number[];
+  first_logprobs: number[][];
+}
+
+const ROOT = join(DEFAULT_MODEL_DIR, '..', '..');
+
+describe('the shipped model in onnxruntime-node', () => {
+  let model: Recognizer;
+  let parity: Parity;
+  let canvases: Uint8Array[];
+
+  before(async () => {
+    model = await Recognizer.load();
+    parity = JSON.parse(await readFile(join(DEFAULT_MODEL_DIR, 'parity.json'), 'utf8')) as Parity;
+    canvases = parity.images.map((b) => new Uint8Array(Buffer.from(b, 'base64')));
+  });
+  after(async () => {
+    await model.release();
+  });
+
+  it('loads with its files checked against model.json', () => {
+    assert.match(model.version, /^texmesh-v1\+[0-9a-f]{16}$/);
+    assert.ok(model.vocab.length > 100);
+    for (const c of canvases) assert.equal(c.length, INPUT_HEIGHT * INPUT_WIDTH);
+  });
+
+  it('matches PyTorch on the export samples: encoder memory, first step, greedy decoding', async () => {
+    const memory = await model.encode(canvases);
+    const [b, s, d] = memory.dims as [number, number, number];
+    const data = memory.data as Float32Array;
+    for (let i = 0; i < b; i++) {
+      let sum = 0;
+      for (let k = i * s * d; k < (i + 1) * s * d; k++) sum += data[k]!;
+      assert.ok(Math.abs(sum - parity.memory_sum[i]!) < 1e-2 * Math.max(1, Math.abs(sum)), `memory sum ${sum} vs ${parity.memory_sum[i]}`);
+    }
+    const { bos } = model.manifest.specialTokens;
+    for (let i = 0; i < b; i++) {
+      const one = (await model.recognize([canvases[i]!], { beam: 1 }))[0]![0]!;
+      assert.deepEqual(one.tokens, parity.greedy[i]!.map((t) => model.vocab[t]));
+      const mem = await model.encode([canvases[i]!]);
+      const [lp] = await model.step(mem, [[bos]]);
+      const want = parity.first_logprobs[i]!;
+      let worst = 0;
+      want.forEach((w, k) => (worst = Math.max(worst, Math.abs(w - lp![k]!))));
+      assert.ok(worst < 1e-3, `first-step log-probabilities differ by ${worst}`);
+    }
+  });
+
+  it('beam search returns distinct hypotheses, best first, with finite scores', async () => {
+    const [hyps] = await model.recognize([canvases[0]!], { beam: 5 });
+    assert.ok(hyps && hyps.length >= 2);
+    for (let i = 1; i < hyps.length; i++) assert.ok(hyps[i - 1]!.score >= hyps[i]!.score);
+    assert.equal(new Set(hyps.map((h) => h.latex)).size, hyps.length);
+    for (const h of hyps) assert.ok(h.logprob < 0 && Number.isFinite(h.score));
+  });
+
+  it('refuses a model folder whose file does not match its SHA-256', async () => {
+    const dir = await tempDir();
+    try {
+      await cp(DEFAULT_MODEL_DIR, dir, { recursive: true });
+      const vocab = await readFile(join(dir, 'vocab.json'), 'utf8');
+      await writeFile(join(dir, 'vocab.json'), vocab.replace('\\\\alpha', '\\\\beta'));
+      await assert.rejects(Recognizer.load(dir), (err: Error) => err instanceof ModelFileError && /vocab\.json has SHA-256/.test(err.message));
+    } finally {
+      await removeDir(dir);
+    }
+  });
+});
+
+describe('npm run eval', () => {
+  it('reports exact match, edit distance, BLEU and every failure for a truth file', async () => {
+    const dir = await tempDir();
+    try {
+      // Ten held-out images and their truth, one of them deliberately wrong.
+      const truth = (await readFile(join(ROOT, 'datasets', 'heldout-a', 'truth.jsonl'), 'utf8')).trim().split('\n').slice(0, 10);
+      const rows = truth.map((l) => JSON.parse(l) as { file: string; latex: string });
+      for (const r of rows) await cp(join(ROOT, 'datasets', 'heldout-a', r.file), join(dir, r.file));
+      rows[0]!.latex = 'q^{q^{q}}\\neq\\nabla\\nabla\\nabla';
+      await writeFile(join(dir, 'truth.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      const report = join(dir, 'report.json');
+      const child = spawn(process.execPath, [join(ROOT, 'dist', 'scripts', 'eval.js'), dir, '--beam', '2', '--report', report, '--json'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const { code, stdout, stderr } = await collect(child);
+      assert.equal(code, 0, stderr);
+      const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+      const written = JSON.parse(await readFile(report, 'utf8')) as {
+        summary: Record<string, number>;
+        failures: { file: string; truth: string; output: string; exact: boolean; ned: number }[];
+      };
+      assert.equal(summary.images, 10);
+      assert.equal(written.failures.length, summary.failures);
+      assert.ok(written.failures.some((f) => f.file === rows[0]!.file && f.truth === 'q^{q^{q}}\\neq\\nabla\\nabla\\nabla'));
+      assert.ok(Math.abs(summary.exactMatch! - (10 - written.failures.length) / 10) < 1e-9);
+      for (const f of written.failures) assert.ok(f.ned > 0 && f.ned <= 1 && f.truth !== f.output);
+      assert.ok(summary.bleu! >= 0 && summary.bleu! <= 1);
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
+  it('says what is wrong with a folder without a truth file', async () => {
+    const dir = await tempDir();
+    try {
+      const child = spawn(process.execPath, [join(ROOT, 'dist', 'scripts', 'eval.js'), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const { code, stderr } = await collect(child);
+      assert.equal(code, 1);
+      assert.match(stderr, /no truth file/);
+    } finally {
+      await removeDir(dir);
+    }
+  });
+});
+
+void CLI;
