@@ -169,14 +169,15 @@ export class Recognizer {
         }
         if (alive.length >= width && done.length >= width) break;
       }
-      // Stop when no live beam can still beat the worst kept finished one.
+      // Stop once `width` hypotheses have ended and the best live one, scored at its
+      // current length, no longer beats the worst of them (the usual beam-search rule:
+      // log-probabilities only fall as a hypothesis grows).
       if (done.length >= width) {
         done.sort((a, b) => b.score - a.score);
         done.length = width;
         const worst = done[width - 1]!.score;
         const bestAlive = alive.reduce((m, h) => Math.max(m, h.logprob), -Infinity);
-        // Log-probabilities only fall: the best a live beam can reach is its current sum over the longest length.
-        if (norm(bestAlive, maxLength + 1) < worst) break;
+        if (norm(bestAlive, len) <= worst) break;
       }
     }
     done.sort((a, b) => b.score - a.score);

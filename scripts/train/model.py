@@ -131,6 +131,9 @@ class Decoder(nn.Module):
         self.d = d
         self.embed = nn.Embedding(vocab, d, padding_idx=PAD)
         self.pos = nn.Embedding(max_len, d)
+        # Small embeddings: the residual stream must not drown what cross-attention reads from the image.
+        nn.init.normal_(self.embed.weight, std=0.02)
+        nn.init.normal_(self.pos.weight, std=0.02)
         self.blocks = nn.ModuleList([Block(d, heads, ff, cross=True) for _ in range(layers)])
         self.norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, vocab)
@@ -138,7 +141,7 @@ class Decoder(nn.Module):
     def hidden(self, memory, tokens):
         t = tokens.shape[1]
         pos = torch.arange(t, device=tokens.device)
-        x = self.embed(tokens) * math.sqrt(self.d) + self.pos(pos)[None]
+        x = self.embed(tokens) + self.pos(pos)[None]
         # Causal masking alone suffices: padding only ever follows the end token.
         mask = causal_mask(t, tokens.device)
         for blk in self.blocks:

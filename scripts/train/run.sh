@@ -50,6 +50,8 @@ case "${1:-}" in
     for set in heldout-a heldout-b; do
       node dist/scripts/eval.js "datasets/$set" --model "$MODEL_DIR" --report "$MODEL_DIR/eval-$set.json"
     done
+    node dist/scripts/model-card.js "$MODEL_DIR"
+    echo "model card: $MODEL_DIR/MODEL_CARD.md"
     ;;
   *)
     sed -n '2,10p' "$0"

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import random
+import signal
 import time
 
 import numpy as np
@@ -95,14 +96,16 @@ def lr_at(frac, peak, warmup_frac=0.03):
     return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
-def evaluate(model, dev, device, vocab, n=256):
+def evaluate(model, dev, device, vocab, n=128):
     if dev is None or len(dev) == 0:
         return None
     idx = list(range(min(n, len(dev))))
     exact = 0
     for b in range(0, len(idx), 64):
         x, _ = dev.batch(idx[b : b + 64], device)
-        out = greedy(model, x)
+        # An answer longer than the truth is wrong anyway: stop a little after it.
+        longest = max(len(dev.labels[i]) for i in idx[b : b + 64])
+        out = greedy(model, x, max_len=longest + 2)
         for j, seq in enumerate(out):
             exact += seq == dev.labels[idx[b + j]]
     model.train()
@@ -159,7 +162,17 @@ def main():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "vocab": vocab}, tmp)
         os.replace(tmp, ckpt)
 
-    while state["elapsed"] < budget:
+    stop = {"asked": False}
+
+    def on_signal(signum, _frame):
+        # Finish the current step, save, and exit: a later run resumes from here.
+        stop["asked"] = True
+        log(f"signal {signum}: saving and stopping", logf)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    while state["elapsed"] < budget and not stop["asked"]:
         added = data.scan()
         if added:
             log(f"{len(data)} training samples ({added} new)", logf)
@@ -170,7 +183,7 @@ def main():
         plan = batches(len(data), args.batch, lengths, rng)
         # A pass over what exists now, or until new shards arrive (checked every 200 steps).
         for k, idx in enumerate(plan):
-            if state["elapsed"] >= budget:
+            if state["elapsed"] >= budget or stop["asked"]:
                 break
             t0 = time.time()
             lr = lr_at(state["elapsed"] / budget, args.lr)
@@ -202,7 +215,11 @@ def main():
                 break
         else:
             state["epoch"] += 1
-    em = evaluate(model, dev, device, vocab, n=512)
+    if stop["asked"]:
+        save()
+        log(f"stopped at step {state['step']}, {state['elapsed'] / 60:.1f} min trained; run again to resume", logf)
+        return
+    em = evaluate(model, dev, device, vocab, n=256)
     state["final_dev_exact"] = em
     save()
     torch.save({"model": model.state_dict(), "vocab": vocab, "state": state}, os.path.join(args.out, "final.pt"))
