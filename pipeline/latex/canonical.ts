@@ -324,7 +324,45 @@ export function canonicalTokens(src: string): string[] {
 }
 
 /** Join canonical tokens into a LaTeX string (a space only where TeX needs one). */
+/** The index just past the braced group that starts at `i`, or -1 when there is none. */
+function groupEnd(tokens: readonly string[], i: number): number {
+  if (tokens[i] !== '{') return -1;
+  let depth = 0;
+  for (let k = i; k < tokens.length; k++) {
+    if (tokens[k] === '{') depth++;
+    else if (tokens[k] === '}' && --depth === 0) return k + 1;
+  }
+  return -1;
+}
+
+/**
+ * TeX reads a prime as a superscript, so the canonical order "x ' _ {0} ^ {2}"
+ * would be a double superscript as a string: a superscript follows the primes
+ * directly there ("x'^{2}_{0}"). The token order stays canonical.
+ */
+function primesBeforeSuperscript(tokens: readonly string[]): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < tokens.length) {
+    if (tokens[i] === "'" && tokens[i + 1] === '_') {
+      const subEnd = groupEnd(tokens, i + 2);
+      if (subEnd > 0 && tokens[subEnd] === '^') {
+        const supEnd = groupEnd(tokens, subEnd + 1);
+        if (supEnd > 0) {
+          out.push("'", ...tokens.slice(subEnd, supEnd), ...tokens.slice(i + 1, subEnd));
+          i = supEnd;
+          continue;
+        }
+      }
+    }
+    out.push(tokens[i]!);
+    i++;
+  }
+  return out;
+}
+
 export function detokenize(tokens: readonly string[]): string {
+  tokens = primesBeforeSuperscript(tokens);
   let s = '';
   let prev = '';
   for (const t of tokens) {

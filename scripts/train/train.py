@@ -76,9 +76,11 @@ class Shards:
         return torch.from_numpy(x)[:, None].to(device), torch.from_numpy(tok).to(device)
 
 
-def batches(n, batch_size, lengths, rng):
-    """Length-bucketed random batches: shuffle, sort within chunks of 50 batches, shuffle the batches."""
-    order = list(range(n))
+def batches(n, batch_size, lengths, rng, max_len=None):
+    """Length-bucketed random batches: shuffle, sort within chunks of 50 batches, shuffle the batches.
+    With max_len, only samples of at most that many tokens (the curriculum)."""
+    order = [i for i in range(n) if max_len is None or lengths[i] <= max_len]
+    n = len(order)
     rng.shuffle(order)
     chunk = batch_size * 50
     out = []
@@ -87,6 +89,14 @@ def batches(n, batch_size, lengths, rng):
         out += [part[b : b + batch_size] for b in range(0, len(part), batch_size)]
     rng.shuffle(out)
     return out
+
+
+def curriculum_len(frac, until, start=24):
+    """The longest label trained on at this point of the budget: short formulas first, where
+    the decoder learns to align with the image quickly, growing to all lengths at `until`."""
+    if until <= 0 or frac >= until:
+        return None
+    return int(start + (MAX_TOKENS - start) * frac / until)
 
 
 def lr_at(frac, peak, warmup_frac=0.03):
@@ -120,7 +130,9 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--minutes", type=float, default=120)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--curriculum", type=float, default=0.35,
+                    help="fraction of the budget over which the longest label grows from 24 tokens to all (0: off)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--checkpoint-minutes", type=float, default=5)
     args = ap.parse_args()
@@ -180,8 +192,12 @@ def main():
             time.sleep(10)
             continue
         lengths = [len(l) for l in data.labels]
-        plan = batches(len(data), args.batch, lengths, rng)
-        # A pass over what exists now, or until new shards arrive (checked every 200 steps).
+        max_len = curriculum_len(state["elapsed"] / budget, args.curriculum)
+        plan = batches(len(data), args.batch, lengths, rng, max_len)
+        if max_len is not None:
+            log(f"curriculum: labels of at most {max_len} tokens ({len(plan)} batches)", logf)
+        # A pass over what exists now, until new shards arrive (checked every 200 steps), or
+        # until the curriculum's length limit has grown (every 100 steps).
         for k, idx in enumerate(plan):
             if state["elapsed"] >= budget or stop["asked"]:
                 break
@@ -210,6 +226,8 @@ def main():
             if time.time() - last_ckpt > args.checkpoint_minutes * 60:
                 save()
                 last_ckpt = time.time()
+            if max_len is not None and k % 100 == 99:
+                break
             if k % 200 == 199 and data.scan():
                 log(f"{len(data)} training samples", logf)
                 break

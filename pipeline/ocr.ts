@@ -1,0 +1,165 @@
+/**
+ * The OCR pipeline on one node: image bytes in, LaTeX with confidence and
+ * alternatives out. It runs the stages in order and needs no network:
+ *
+ *   preprocess (preprocess.ts) -> segment (segment.ts) -> recognise
+ *   (recognizer.ts, beam search) -> LaTeX (canonical form, parse check in
+ *   latex/validate.ts) -> confidence (confidence.ts)
+ *
+ * One OcrPipeline holds one onnxruntime session pair; load it once per
+ * process and reuse it.
+ */
+import { canonicalize } from './latex/canonical.js';
+import { checkLatex } from './latex/validate.js';
+import { calibrate, IDENTITY_CURVE, rawProbability, type CalibrationCurve } from './confidence.js';
+import { canvasFromInk } from './model-input.js';
+import { ImageError, preprocess } from './preprocess.js';
+import { DEFAULT_MODEL_DIR, Recognizer, type Hypothesis } from './recognizer.js';
+import { segment } from './segment.js';
+
+export const DEFAULT_BEAM = 5;
+
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface Alternative {
+  latex: string;
+  /** The sequence's log-probability under the model (higher is likelier). */
+  score: number;
+}
+
+/** Which beam the answer came from: the best one, or (the best did not parse as TeX) a later one that does; none parsed. */
+export type ParseOutcome = 'best' | 'alternative' | 'none';
+
+export interface RegionResult {
+  bbox: Box;
+  latex: string;
+  confidence: number;
+  score: number;
+  parse: ParseOutcome;
+  alternatives: Alternative[];
+}
+
+export interface OcrResult {
+  /** The regions' LaTeX, top to bottom, joined by " \\ " when there are several. */
+  latex: string;
+  /** Calibrated probability that the whole answer is right (the product over regions). */
+  confidence: number;
+  alternatives: Alternative[];
+  regions: RegionResult[];
+  /** The model version (model.json), which results and votes carry. */
+  model: string;
+  ms: number;
+}
+
+export interface OcrOptions {
+  /** Beam width (default 5). */
+  beam?: number;
+  /** Refuse images with more pixels than this. */
+  maxPixels?: number;
+}
+
+export interface PipelineOptions {
+  modelDir?: string;
+  /** onnxruntime intra-op threads. */
+  threads?: number;
+  /** Calibration curve for confidences (identity until calibration data exists). */
+  curve?: CalibrationCurve;
+}
+
+function canonicalOrRaw(latex: string): string {
+  try {
+    return canonicalize(latex);
+  } catch {
+    return latex;
+  }
+}
+
+/** Stage 4 and 5 for one region: canonical LaTeX, the parse check, alternatives and confidence. */
+export function chooseAnswer(hyps: readonly Hypothesis[], box: Box, curve: CalibrationCurve = IDENTITY_CURVE): RegionResult {
+  // Canonical strings, best first; a later hypothesis with the same canonical form adds nothing.
+  const seen = new Set<string>();
+  const cands: Alternative[] = [];
+  for (const h of hyps) {
+    const latex = canonicalOrRaw(h.latex);
+    if (seen.has(latex)) continue;
+    seen.add(latex);
+    cands.push({ latex, score: h.logprob });
+  }
+  if (cands.length === 0) cands.push({ latex: '', score: -Infinity });
+  let chosen = cands.findIndex((c) => checkLatex(c.latex).ok);
+  const parse: ParseOutcome = chosen === 0 ? 'best' : chosen > 0 ? 'alternative' : 'none';
+  if (chosen < 0) chosen = 0;
+  const answer = cands[chosen]!;
+  return {
+    bbox: box,
+    latex: answer.latex,
+    score: answer.score,
+    confidence: calibrate(rawProbability(answer.score), curve),
+    parse,
+    alternatives: cands.filter((_, i) => i !== chosen),
+  };
+}
+
+/**
+ * Whole-image alternatives for several regions: the answer with one region
+ * swapped for one of its alternatives, likeliest first.
+ */
+function combinedAlternatives(regions: readonly RegionResult[], limit: number): Alternative[] {
+  const total = regions.reduce((s, r) => s + r.score, 0);
+  const out: Alternative[] = [];
+  regions.forEach((r, i) => {
+    for (const a of r.alternatives) {
+      const parts = regions.map((q, j) => (j === i ? a.latex : q.latex));
+      out.push({ latex: parts.join(' \\\\ '), score: total - r.score + a.score });
+    }
+  });
+  return out.sort((a, b) => b.score - a.score).slice(0, limit);
+}
+
+export class OcrPipeline {
+  private constructor(
+    readonly recognizer: Recognizer,
+    private readonly curve: CalibrationCurve,
+  ) {}
+
+  static async load(opts: PipelineOptions = {}): Promise<OcrPipeline> {
+    const recognizer = await Recognizer.load(opts.modelDir ?? DEFAULT_MODEL_DIR, opts.threads ? { threads: opts.threads } : {});
+    return new OcrPipeline(recognizer, opts.curve ?? IDENTITY_CURVE);
+  }
+
+  get model(): string {
+    return this.recognizer.version;
+  }
+
+  /** Recognise one image. Throws ImageError (naming `file`) for input that is not a readable image with ink. */
+  async recognize(bytes: Uint8Array, file = '<image>', opts: OcrOptions = {}): Promise<OcrResult> {
+    const t0 = performance.now();
+    const beam = opts.beam ?? DEFAULT_BEAM;
+    const img = await preprocess(bytes, file, opts.maxPixels ? { maxPixels: opts.maxPixels } : {});
+    const regions = segment(img.ink, img.width, img.height);
+    if (regions.length === 0) throw new ImageError(file, 'no-ink', 'the image has no ink (blank, or too little contrast)');
+    const canvases = await Promise.all(regions.map((r) => canvasFromInk(img.ink, img.width, img.height, r.box)));
+    const hyps = await this.recognizer.recognize(canvases, { beam });
+    const results = regions.map((r, i) =>
+      chooseAnswer(hyps[i]!, { x: r.box.left, y: r.box.top, width: r.box.width, height: r.box.height }, this.curve),
+    );
+    const single = results.length === 1;
+    return {
+      latex: results.map((r) => r.latex).join(' \\\\ '),
+      confidence: results.reduce((p, r) => p * r.confidence, 1),
+      alternatives: single ? results[0]!.alternatives : combinedAlternatives(results, Math.max(0, beam - 1)),
+      regions: results,
+      model: this.model,
+      ms: Math.round((performance.now() - t0) * 10) / 10,
+    };
+  }
+
+  async release(): Promise<void> {
+    await this.recognizer.release();
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * Stage 2, segment: split an ink map into formula regions.
+ *
+ * Ink pixels are grouped into connected components. The typical glyph size
+ * (the median of the components' larger side) sets the scale: components
+ * whose vertical gap is at least LINE_GAP glyph sizes lie on different lines,
+ * and on one line a horizontal gap of at least COLUMN_GAP glyph sizes starts
+ * another region. Inside a formula the gaps are smaller than that: limits,
+ * fraction bars, accents and \quad spacing keep a formula in one region.
+ *
+ * Specks (components of a few pixels) never start a region of their own: one
+ * near a region joins its box, one far from all regions is dropped, which is
+ * the denoising that matters for the crop. Regions come back top to bottom,
+ * then left to right.
+ */
+import type { InkBox } from './model-input.js';
+
+/** Ink above this level (0..255) counts as ink, as in model-input's crop. */
+export const INK_THRESHOLD = 110;
+/** A vertical gap of this many glyph sizes separates lines. */
+export const LINE_GAP = 1.0;
+/** A horizontal gap of this many glyph sizes separates regions on one line. */
+export const COLUMN_GAP = 8;
+/** A region with less ink than this share of the inkiest region's is noise. */
+export const MIN_REGION_INK = 0.03;
+/** A component smaller than this share of the glyph size is a speck. */
+export const SPECK = 0.35;
+/** A line narrower than this share of the widest line, close above or below another, is part of it (limits, scripts). */
+export const SMALL_LINE = 0.3;
+/** How close (in glyph sizes) a small line must be to join its neighbour. */
+export const SMALL_LINE_GAP = 2.5;
+
+export interface Region {
+  /** Box in the pixel coordinates of the (EXIF-rotated) image. */
+  box: InkBox;
+}
+
+interface Component {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+  area: number;
+}
+
+/** 8-connected components of the ink above the threshold (two passes with union-find). */
+export function components(ink: Uint8Array, width: number, height: number, threshold = INK_THRESHOLD): Component[] {
+  const labels = new Int32Array(width * height);
+  const parent: number[] = [0];
+  const find = (a: number): number => {
+    while (parent[a] !== a) {
+      parent[a] = parent[parent[a]!]!;
+      a = parent[a]!;
+    }
+    return a;
+  };
+  const union = (a: number, b: number): number => {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra === rb) return ra;
+    const [lo, hi] = ra < rb ? [ra, rb] : [rb, ra];
+    parent[hi] = lo;
+    return lo;
+  };
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      if (ink[i]! <= threshold) continue;
+      let label = 0;
+      // Neighbours already visited: left, and the three above.
+      const prev = [x > 0 ? labels[i - 1]! : 0];
+      if (y > 0) {
+        const up = i - width;
+        prev.push(x > 0 ? labels[up - 1]! : 0, labels[up]!, x + 1 < width ? labels[up + 1]! : 0);
+      }
+      for (const l of prev) {
+        if (l === 0) continue;
+        label = label === 0 ? find(l) : union(label, l);
+      }
+      if (label === 0) {
+        label = parent.length;
+        parent.push(label);
+      }
+      labels[i] = label;
+    }
+  }
+  const byRoot = new Map<number, Component>();
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const l = labels[y * width + x]!;
+      if (l === 0) continue;
+      const r = find(l);
+      const c = byRoot.get(r);
+      if (!c) byRoot.set(r, { left: x, top: y, right: x, bottom: y, area: 1 });
+      else {
+        if (x < c.left) c.left = x;
+        if (x > c.right) c.right = x;
+        c.bottom = y;
+        c.area++;
+      }
+    }
+  }
+  return [...byRoot.values()];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+function merge(a: Component, b: Component): Component {
+  return {
+    left: Math.min(a.left, b.left),
+    top: Math.min(a.top, b.top),
+    right: Math.max(a.right, b.right),
+    bottom: Math.max(a.bottom, b.bottom),
+    area: a.area + b.area,
+  };
+}
+
+/** Group components into runs along one axis: a gap of at least `gap` starts a new run. */
+function runs(items: Component[], lo: (c: Component) => number, hi: (c: Component) => number, gap: number): Component[][] {
+  const sorted = [...items].sort((a, b) => lo(a) - lo(b));
+  const out: Component[][] = [];
+  let end = -Infinity;
+  for (const c of sorted) {
+    if (out.length === 0 || lo(c) - end > gap) {
+      out.push([c]);
+      end = hi(c);
+    } else {
+      out[out.length - 1]!.push(c);
+      end = Math.max(end, hi(c));
+    }
+  }
+  return out;
+}
+
+/**
+ * Lines that are narrow next to the widest one and close to a neighbour are the
+ * limits of a big operator or the script of a tall formula: join them to the
+ * nearer neighbour they overlap horizontally.
+ */
+function joinSmallLines(lines: Component[][], size: number): Component[][] {
+  const out = lines.map((l) => [...l]);
+  for (;;) {
+    const boxes = out.map((l) => l.reduce(merge));
+    const widest = Math.max(...boxes.map((b) => b.right - b.left + 1));
+    let joined = false;
+    for (let i = 0; i < out.length && !joined; i++) {
+      const b = boxes[i]!;
+      if (b.right - b.left + 1 >= SMALL_LINE * widest) continue;
+      const near = [i - 1, i + 1]
+        .filter((j) => j >= 0 && j < out.length)
+        .map((j) => ({ j, gap: j < i ? b.top - boxes[j]!.bottom : boxes[j]!.top - b.bottom }))
+        .filter(({ j, gap }) => gap <= SMALL_LINE_GAP * size && boxes[j]!.left <= b.right && b.left <= boxes[j]!.right)
+        .sort((p, q) => p.gap - q.gap);
+      if (near.length > 0) {
+        const j = near[0]!.j;
+        out[j]!.push(...out[i]!);
+        out.splice(i, 1);
+        joined = true;
+      }
+    }
+    if (!joined) return out;
+  }
+}
+
+/**
+ * The typical glyph size: the median extent of the components that are not
+ * specks next to the largest one, so that noise does not count.
+ */
+function glyphSize(all: Component[], extent: (c: Component) => number): number {
+  const largest = all.reduce((m, c) => Math.max(m, c.area), 0);
+  const main = all.filter((c) => c.area >= Math.max(5, 0.05 * largest));
+  return Math.max(3, median((main.length > 0 ? main : all).map(extent)));
+}
+
+/** Regions whose boxes overlap are one region (fragmented glyphs at low resolution can make such). */
+function mergeOverlapping(boxes: Component[]): void {
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i]!;
+      const b = boxes[j]!;
+      if (a.left <= b.right && b.left <= a.right && a.top <= b.bottom && b.top <= a.bottom) {
+        boxes[i] = merge(a, b);
+        boxes.splice(j, 1);
+        i = -1;
+        break;
+      }
+    }
+  }
+}
+
+/** Formula regions of an ink map, top to bottom then left to right; empty when there is no ink. */
+export function segment(ink: Uint8Array, width: number, height: number): Region[] {
+  const all = components(ink, width, height);
+  if (all.length === 0) return [];
+  const extent = (c: Component) => Math.max(c.right - c.left + 1, c.bottom - c.top + 1);
+  const size = glyphSize(all, extent);
+  // Specks: much smaller than a glyph (noise, but also dots, periods and primes, which join a region).
+  const isSpeck = (c: Component) => c.area <= 4 || (extent(c) < SPECK * size && c.area <= SPECK * SPECK * size * size / 2);
+  const glyphs = all.filter((c) => !isSpeck(c));
+  if (glyphs.length === 0) return [];
+  const specks = all.filter(isSpeck);
+
+  const lines = joinSmallLines(runs(glyphs, (c) => c.top, (c) => c.bottom, LINE_GAP * size), size);
+  const boxes: Component[] = [];
+  for (const line of lines) {
+    for (const part of runs(line, (c) => c.left, (c) => c.right, COLUMN_GAP * size)) {
+      boxes.push(part.reduce(merge));
+    }
+  }
+  // A speck joins the nearest region if it lies within a line gap of it; other specks are noise.
+  // Distances are to the glyph boxes, so that a trail of specks cannot grow a region.
+  const glyphBoxes = boxes.map((b) => ({ ...b }));
+  for (const s of specks) {
+    let home = -1;
+    let best = Infinity;
+    for (const [i, b] of glyphBoxes.entries()) {
+      const dx = Math.max(0, b.left - s.right, s.left - b.right);
+      const dy = Math.max(0, b.top - s.bottom, s.top - b.bottom);
+      const d = Math.max(dx, dy);
+      if (d <= LINE_GAP * size && d < best) {
+        best = d;
+        home = i;
+      }
+    }
+    if (home >= 0) boxes[home] = merge(boxes[home]!, s);
+  }
+  mergeOverlapping(boxes);
+  // A region with a sliver of the ink of the main one is a blot of noise, not a formula.
+  const most = boxes.reduce((m, b) => Math.max(m, b.area), 0);
+  return boxes
+    .filter((b) => b.area >= MIN_REGION_INK * most)
+    .map((b) => ({ box: { left: b.left, top: b.top, width: b.right - b.left + 1, height: b.bottom - b.top + 1 } }));
+}
