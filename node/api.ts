@@ -3,6 +3,8 @@ import { timingSafeEqual } from 'node:crypto'
 import { z } from 'zod'
 import { PortInUseError, TexmeshError } from './errors.js'
 import type { Log } from './log.js'
+import { ImageError } from '../pipeline/preprocess.js'
+import type { OcrResult } from '../pipeline/ocr.js'
 
 /**
  * The local HTTP API: JSON on 127.0.0.1 only. Browsers are kept out (any
@@ -33,6 +35,7 @@ export interface ApiHandlers {
   status(): Promise<ApiStatus>
   peers(): Promise<ApiPeer[]>
   installCertificate(text: string): Promise<unknown>
+  ocr(image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult>
 }
 
 export interface ApiServerInit {
@@ -51,6 +54,15 @@ export interface ApiServer {
 const BODY_LIMIT_BYTES = 64 * 1024
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]'])
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+/** an image posted to /v1/ocr may be this large */
+export const MAX_IMAGE_BYTES = 32 * 1024 * 1024
+const MAX_BEAM = 32
+
+const OcrQuery = z.object({
+  beam: z.coerce.number().int().min(1).max(MAX_BEAM).optional(),
+  name: z.string().min(1).max(255).optional()
+}).strict()
 
 const CertificateBody = z.object({ certificate: z.string().min(1).max(8192) }).strict()
 
@@ -94,12 +106,32 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     return await reply.code(status).send({ error: (err as Error).message })
   })
 
+  // Images arrive as the raw request body (any image/* type or application/octet-stream).
+  app.addContentTypeParser(/^(image\/|application\/octet-stream)/, { parseAs: 'buffer', bodyLimit: MAX_IMAGE_BYTES }, (_request, body, done) => {
+    done(null, body)
+  })
+
   app.get('/v1/status', async () => await init.handlers.status())
   app.get('/v1/peers', async () => await init.handlers.peers())
   app.post('/v1/membership/certificate', async (request, reply) => {
     const body = CertificateBody.safeParse(request.body)
     if (!body.success) return await reply.code(400).send({ error: 'expected {"certificate": "texmesh-cert-v1:..."}' })
     return await init.handlers.installCertificate(body.data.certificate)
+  })
+
+  app.post('/v1/ocr', async (request, reply) => {
+    const query = OcrQuery.safeParse(request.query)
+    if (!query.success) return await reply.code(400).send({ error: `query: beam must be 1-${MAX_BEAM}, name a file name` })
+    if (!Buffer.isBuffer(request.body)) {
+      return await reply.code(415).send({ error: 'POST the image bytes as the body, with Content-Type image/... or application/octet-stream' })
+    }
+    const file = query.data.name ?? 'upload'
+    try {
+      return await init.handlers.ocr(request.body, { file, ...(query.data.beam != null ? { beam: query.data.beam } : {}) })
+    } catch (err) {
+      if (err instanceof ImageError) return await reply.code(422).send({ file, error: err.message, reason: err.reason })
+      throw err
+    }
   })
 
   try {

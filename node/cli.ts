@@ -15,6 +15,7 @@ import { admit, initNetwork, joinNetwork, makeInvite, requireNetwork, DEFAULT_CE
 import { encodeCertificateText } from '../protocols/membership/index.js'
 import type { ApiPeer, ApiStatus } from './api.js'
 import { VERSION } from './version.js'
+import { runOcr } from './ocr-command.js'
 
 interface CommonOptions { dataDir?: string, json?: boolean }
 
@@ -53,6 +54,14 @@ function configFlags (cmd: Command): Partial<NodeConfig> {
 function parsePort (value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new TexmeshError(`"${value}" is not a port number (0-65535)`)
   return Number(value)
+}
+
+function parsePositive (what: string, max: number) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!/^\d+$/.test(value) || n < 1 || n > max) throw new TexmeshError(`${what} must be a whole number from 1 to ${max}, not "${value}"`)
+    return n
+  }
 }
 
 function withNodeFlags (cmd: Command): Command {
@@ -153,6 +162,26 @@ Environment:
     .action(async (opts: CommonOptions) => {
       const peers = await (await ApiClient.forDataDir(dataDirOf(opts))).get<ApiPeer[]>('/v1/peers')
       print(opts.json, peers, () => formatPeers(peers))
+    })
+
+  withJson(program.command('ocr'))
+    .description('recognise images of formulas on this machine (no daemon or network needed)')
+    .argument('<file-or-dir...>', 'images (PNG, JPEG, WebP, TIFF, GIF) or directories of them')
+    .option('--beam <n>', 'beam width (default 5; 1 is greedy)', parsePositive('--beam', 32))
+    .option('--threads <n>', 'onnxruntime threads (default: all cores)', parsePositive('--threads', 256))
+    .option('--model <dir>', 'model folder (default: the shipped models/texmesh-v1)')
+    .addHelpText('after', `
+With --json, one JSON object per image and line:
+  {"file", "latex", "confidence", "alternatives": [{"latex", "score"}],
+   "regions": [{"bbox": {"x", "y", "width", "height"}, "latex", "confidence", ...}], "model", "ms"}
+and for a file that failed {"file", "error", "reason"}. "score" is a log-probability.
+The exit code is 1 if any file failed; every other file is still processed.`)
+    .action(async (inputs: string[], opts: { json?: boolean, beam?: number, threads?: number, model?: string }) => {
+      const { failed, total } = await runOcr(inputs, opts)
+      if (failed > 0) {
+        if (opts.json !== true) process.stderr.write(`texmesh: ${failed} of ${total} files failed\n`)
+        process.exitCode = 1
+      }
     })
 
   const config = program.command('config').description('node configuration')

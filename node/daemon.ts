@@ -12,6 +12,7 @@ import type { NetworkDescriptor } from './invite.js'
 import { withExpiry, type MembershipCertificate, type PeerMembership } from '../protocols/membership/index.js'
 import type { ExchangedPeer } from '../protocols/peer-exchange/index.js'
 import { VERSION } from './version.js'
+import { OcrPipeline, type OcrResult } from '../pipeline/ocr.js'
 
 /**
  * The daemon: the one place where storage, libp2p, protocols and the local
@@ -32,6 +33,8 @@ export interface RunningNode {
   status(): Promise<ApiStatus>
   peers(): Promise<ApiPeer[]>
   installCertificate(text: string): Promise<MembershipCertificate>
+  /** Recognise an image on this node (the model loads on first use). */
+  ocr(image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult>
   stop(): Promise<void>
 }
 
@@ -80,12 +83,15 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
   let api: ApiServer | undefined
   let keeper: PeerKeeper | undefined
   let stopping: Promise<void> | undefined
+  // One onnxruntime session per process, loaded when the first image arrives.
+  let pipeline: Promise<OcrPipeline> | undefined
 
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
       keeper?.stop()
       await api?.close().catch(err => log.warn({ err }, 'closing the API failed'))
       await Promise.resolve(libp2p?.stop()).catch((err: unknown) => log.warn({ err }, 'stopping libp2p failed'))
+      if (pipeline != null) await pipeline.then(async p => { await p.release() }, () => {})
       await Promise.resolve(datastore.close()).catch((err: unknown) => log.warn({ err }, 'closing the peer store failed'))
       await dataDir.removeRuntime()
       log.info('node stopped')
@@ -184,16 +190,24 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       return installed
     }
 
+    const ocr = async (image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult> => {
+      pipeline ??= OcrPipeline.load()
+      pipeline.catch(() => { pipeline = undefined })
+      const result = await (await pipeline).recognize(image, options.file, options.beam != null ? { beam: options.beam } : {})
+      log.debug({ file: options.file, ms: result.ms, regions: result.regions.length }, 'recognised an image')
+      return result
+    }
+
     api = await startApiServer({
       port: config.apiPort,
       token,
       log: log.child({ component: 'node:api' }),
-      handlers: { status, peers, installCertificate }
+      handlers: { status, peers, installCertificate, ocr }
     })
     await dataDir.writeRuntime({ pid: process.pid, peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString() })
 
     const apiPort = api.port
-    return { peerId, libp2p: node, apiPort, network, status, peers, installCertificate, stop }
+    return { peerId, libp2p: node, apiPort, network, status, peers, installCertificate, ocr, stop }
   } catch (err) {
     await stop()
     throw err

@@ -32,7 +32,8 @@ export function calibrate(raw: number, curve: CalibrationCurve = IDENTITY_CURVE)
   if (raw <= pts[0]![0]) return pts[0]![1];
   for (let i = 1; i < pts.length; i++) {
     const [x1, y1] = pts[i]!;
-    if (raw <= x1) {
+    if (raw === x1) return y1;
+    if (raw < x1) {
       const [x0, y0] = pts[i - 1]!;
       return y0 + ((raw - x0) / (x1 - x0)) * (y1 - y0);
     }

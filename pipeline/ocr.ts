@@ -26,6 +26,7 @@ export interface Box {
   height: number;
 }
 
+/** Another reading, in the beam's (length-normalised) order. */
 export interface Alternative {
   latex: string;
   /** The sequence's log-probability under the model (higher is likelier). */
@@ -91,17 +92,19 @@ export function chooseAnswer(hyps: readonly Hypothesis[], box: Box, curve: Calib
     cands.push({ latex, score: h.logprob });
   }
   if (cands.length === 0) cands.push({ latex: '', score: -Infinity });
-  let chosen = cands.findIndex((c) => checkLatex(c.latex).ok);
+  const parses = cands.map((c) => checkLatex(c.latex).ok);
+  let chosen = parses.indexOf(true);
   const parse: ParseOutcome = chosen === 0 ? 'best' : chosen > 0 ? 'alternative' : 'none';
   if (chosen < 0) chosen = 0;
   const answer = cands[chosen]!;
+  // Alternatives in the beam's order; when something parses, only what parses.
   return {
     bbox: box,
     latex: answer.latex,
     score: answer.score,
     confidence: calibrate(rawProbability(answer.score), curve),
     parse,
-    alternatives: cands.filter((_, i) => i !== chosen),
+    alternatives: cands.filter((_, i) => i !== chosen && (parse === 'none' || parses[i])),
   };
 }
 

@@ -9,6 +9,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { canonicalTokens, detokenize } from '../pipeline/latex/canonical.js';
 import { corpusBleu, normalizedEditDistance } from '../pipeline/latex/metrics.js';
@@ -142,7 +143,9 @@ async function main(): Promise<void> {
   await model.release();
 }
 
-main().catch((err: unknown) => {
-  console.error(`eval: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(`eval: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,118 @@
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { extname, join } from 'node:path'
+import cliProgress from 'cli-progress'
+import { OcrPipeline, DEFAULT_BEAM, type OcrResult } from '../pipeline/ocr.js'
+import { ImageError } from '../pipeline/preprocess.js'
+
+/**
+ * `texmesh ocr FILE_OR_DIR...`: recognise images on this machine with the
+ * shipped model; no daemon, no network. Every file is processed even when
+ * some fail; the caller turns `failed` into the exit code.
+ */
+
+/** File name endings taken from a directory (a file named on the command line is always tried). */
+export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif'])
+
+export interface OcrCommandOptions {
+  beam?: number
+  json?: boolean
+  threads?: number
+  model?: string
+}
+
+export type OcrLine = ({ file: string } & Omit<OcrResult, 'regions'> & { regions: Array<{ bbox: OcrResult['regions'][number]['bbox'], latex: string, confidence: number }> }) | { file: string, error: string, reason: string }
+
+/** Expand arguments into files: a directory gives its images (recursively, sorted); a missing path is an error entry. */
+export async function expandInputs (inputs: readonly string[]): Promise<Array<{ file: string, error?: string }>> {
+  const out: Array<{ file: string, error?: string }> = []
+  const walk = async (dir: string): Promise<void> => {
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }))
+    for (const e of entries) {
+      const path = join(dir, e.name)
+      if (e.isDirectory()) await walk(path)
+      else if (e.isFile() && IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push({ file: path })
+    }
+  }
+  for (const input of inputs) {
+    let info
+    try {
+      info = await stat(input)
+    } catch (err: any) {
+      out.push({ file: input, error: err?.code === 'ENOENT' ? 'no such file or directory' : `cannot read (${String(err?.message)})` })
+      continue
+    }
+    if (info.isDirectory()) {
+      const before = out.length
+      await walk(input)
+      if (out.length === before) out.push({ file: input, error: 'the directory holds no images (png, jpg, jpeg, webp, tif, tiff, gif)' })
+    } else {
+      out.push({ file: input })
+    }
+  }
+  return out
+}
+
+function lineOf (file: string, r: OcrResult): OcrLine {
+  return {
+    file,
+    latex: r.latex,
+    confidence: r.confidence,
+    alternatives: r.alternatives,
+    regions: r.regions.map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence, parse: g.parse, alternatives: g.alternatives })),
+    model: r.model,
+    ms: r.ms
+  }
+}
+
+function human (line: OcrLine): string {
+  if ('error' in line) return `${line.file}: error: ${line.error}`
+  const conf = `(confidence ${line.confidence.toFixed(2)}, ${line.ms.toFixed(0)} ms)`
+  if (line.regions.length === 1) return `${line.file}\t${line.latex}\t${conf}`
+  return [`${line.file}\t${line.regions.length} regions\t${conf}`, ...line.regions.map((g, i) => `  ${i + 1}. ${g.latex}`)].join('\n')
+}
+
+/** Run the command; returns how many files failed. */
+export async function runOcr (inputs: readonly string[], options: OcrCommandOptions): Promise<{ failed: number, total: number }> {
+  const files = await expandInputs(inputs)
+  const pipeline = await OcrPipeline.load({
+    ...(options.model != null ? { modelDir: options.model } : {}),
+    ...(options.threads != null ? { threads: options.threads } : {})
+  })
+  const barWanted = files.length > 1 && process.stderr.isTTY === true
+  // When results and the bar share one terminal, results are printed above the bar.
+  const shared = barWanted && process.stdout.isTTY === true
+  const multibar = barWanted
+    ? new cliProgress.MultiBar({ stream: process.stderr, format: 'ocr [{bar}] {value}/{total} images | {eta_formatted} left', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
+    : undefined
+  const bar = multibar?.create(files.length, 0)
+  const emit = (text: string, error: boolean): void => {
+    if (shared && multibar != null) multibar.log(text + '\n')
+    else if (error && options.json !== true) process.stderr.write(text + '\n')
+    else process.stdout.write(text + '\n')
+  }
+  let failed = 0
+  try {
+    for (const f of files) {
+      let line: OcrLine
+      if (f.error != null) {
+        line = { file: f.file, error: f.error, reason: 'unreadable' }
+      } else {
+        try {
+          const bytes = await readFile(f.file)
+          line = lineOf(f.file, await pipeline.recognize(bytes, f.file, { beam: options.beam ?? DEFAULT_BEAM }))
+        } catch (err: any) {
+          if (err instanceof ImageError) line = { file: f.file, error: err.message.replace(`${f.file}: `, ''), reason: err.reason }
+          else if (typeof err?.code === 'string') line = { file: f.file, error: `cannot read (${String(err.message)})`, reason: 'unreadable' }
+          else throw err
+        }
+      }
+      if ('error' in line) failed++
+      emit(options.json === true ? JSON.stringify(line) : human(line), 'error' in line)
+      bar?.increment()
+    }
+  } finally {
+    multibar?.stop()
+    await pipeline.release()
+  }
+  return { failed, total: files.length }
+}

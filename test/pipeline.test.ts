@@ -1,0 +1,195 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import sharp from 'sharp'
+import { preprocess, ImageError, type ImageErrorReason } from '../pipeline/preprocess.js'
+import { segment } from '../pipeline/segment.js'
+import { checkLatex } from '../pipeline/latex/validate.js'
+import { calibrate, CalibrationCurve, rawProbability } from '../pipeline/confidence.js'
+import { chooseAnswer } from '../pipeline/ocr.js'
+import { readTruth } from '../scripts/eval.js'
+
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
+const DATASETS = fileURLToPath(new URL('../../datasets/', import.meta.url))
+
+async function fixture (name: string): Promise<Buffer> {
+  return await readFile(FIXTURES + name)
+}
+
+async function regionsOf (bytes: Uint8Array): Promise<Array<{ left: number, top: number, width: number, height: number }>> {
+  const img = await preprocess(bytes, 'test')
+  return segment(img.ink, img.width, img.height).map(r => r.box)
+}
+
+async function refusal (bytes: Uint8Array, opts: { maxPixels?: number } = {}): Promise<ImageError> {
+  try {
+    await preprocess(bytes, 'bad-file.png', opts)
+  } catch (err) {
+    assert.ok(err instanceof ImageError, `expected an ImageError, got ${String(err)}`)
+    assert.match(err.message, /^bad-file\.png: /, 'the error names the file')
+    return err
+  }
+  assert.fail('the image was accepted')
+}
+
+describe('preprocess', () => {
+  it('reads PNG, JPEG, WebP, TIFF and GIF alike', async () => {
+    const png = await fixture('one-formula.png')
+    const want = await regionsOf(png)
+    assert.equal(want.length, 1)
+    for (const format of ['jpeg', 'webp', 'tiff', 'gif'] as const) {
+      const bytes = await sharp(png).toFormat(format, format === 'jpeg' ? { quality: 95 } : {}).toBuffer()
+      const img = await preprocess(bytes, `x.${format}`)
+      assert.equal(img.format, format)
+      const got = await regionsOf(bytes)
+      assert.equal(got.length, 1, format)
+      for (const k of ['left', 'top', 'width', 'height'] as const) {
+        assert.ok(Math.abs(got[0]![k] - want[0]![k]) <= 2, `${format}: ${k} ${got[0]![k]} vs ${want[0]![k]}`)
+      }
+    }
+  })
+
+  it('applies EXIF orientation', async () => {
+    const png = await fixture('one-formula.png')
+    const meta = await sharp(png).metadata()
+    // Pixels stored rotated by 90 degrees, with the EXIF tag that says how to show them.
+    const stored = await sharp(png).rotate(-90).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer()
+    const img = await preprocess(stored)
+    assert.deepEqual([img.width, img.height], [meta.width, meta.height])
+  })
+
+  it('inverts white-on-black to ink on paper', async () => {
+    const png = await fixture('one-formula.png')
+    const dark = await sharp(png).negate({ alpha: false }).png().toBuffer()
+    assert.deepEqual(await regionsOf(dark), await regionsOf(png))
+  })
+
+  it('takes the first frame of an animated GIF', async () => {
+    const png = await fixture('one-formula.png')
+    const { width, height } = await sharp(png).metadata()
+    const frame = await sharp(png).ensureAlpha().raw().toBuffer()
+    const blank = Buffer.alloc(frame.length, 255)
+    const gif = await sharp(Buffer.concat([frame, blank]), { raw: { width: width!, height: height! * 2, channels: 4, pageHeight: height! } })
+      .gif().toBuffer()
+    assert.equal((await sharp(gif).metadata()).pages, 2)
+    assert.equal((await regionsOf(gif)).length, 1)
+  })
+
+  it('refuses each kind of bad input with a reason and the file name', async () => {
+    const png = await fixture('one-formula.png')
+    const jpeg = await sharp(png).jpeg().toBuffer()
+    const corrupt = Buffer.from(png)
+    corrupt.fill(0x41, 60, 200) // inside the image data: checksums fail
+    const white = await sharp({ create: { width: 300, height: 80, channels: 3, background: '#ffffff' } }).png().toBuffer()
+    const cases: Array<[string, Buffer, ImageErrorReason, { maxPixels?: number }?]> = [
+      ['zero bytes', Buffer.alloc(0), 'empty'],
+      ['text', Buffer.from('\\frac{a}{b} is not an image\n'), 'not-an-image'],
+      ['truncated PNG', png.subarray(0, Math.floor(png.length / 2)), 'truncated'],
+      ['truncated JPEG', jpeg.subarray(0, Math.floor(jpeg.length / 2)), 'truncated'],
+      ['corrupt PNG', corrupt, 'corrupt'],
+      ['an SVG (not a raster format)', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'), 'not-an-image'],
+      ['over the pixel limit', png, 'too-large', { maxPixels: 1000 }]
+    ]
+    for (const [what, bytes, reason, opts] of cases) {
+      const err = await refusal(bytes, opts)
+      assert.equal(err.reason, reason, `${what}: ${err.message}`)
+    }
+    // No ink is found by segmentation: the preprocessed map is empty.
+    const img = await preprocess(white)
+    assert.deepEqual(segment(img.ink, img.width, img.height), [])
+  })
+
+  it('refuses a decompression bomb before decoding it', async () => {
+    // 10000 x 10000 white pixels compress to a few kilobytes.
+    const bomb = await sharp({ create: { width: 10_000, height: 10_000, channels: 3, background: '#ffffff' } }).png({ compressionLevel: 9 }).toBuffer()
+    assert.ok(bomb.length < 1_000_000)
+    const err = await refusal(bomb)
+    assert.equal(err.reason, 'too-large')
+    assert.match(err.message, /100000000 pixels/)
+  })
+})
+
+describe('segment', () => {
+  it('keeps a single formula in one region: fractions, limits and scripts included', async () => {
+    for (const name of ['one-formula.png', 'fraction.png', 'sum.png']) {
+      assert.equal((await regionsOf(await fixture(name))).length, 1, name)
+    }
+  })
+
+  it('splits a multi-line derivation into lines, top to bottom', async () => {
+    const boxes = await regionsOf(await fixture('three-lines.png'))
+    assert.equal(boxes.length, 3)
+    for (let i = 1; i < boxes.length; i++) assert.ok(boxes[i]!.top >= boxes[i - 1]!.top + boxes[i - 1]!.height, 'lines do not overlap and come in order')
+  })
+
+  it('splits formulas far apart on one line, left to right', async () => {
+    const boxes = await regionsOf(await fixture('two-columns.png'))
+    assert.equal(boxes.length, 2)
+    assert.ok(boxes[1]!.left > boxes[0]!.left + boxes[0]!.width)
+  })
+
+  it('drops isolated specks of noise from the crop', async () => {
+    const png = await fixture('one-formula.png')
+    const clean = await regionsOf(png)
+    const { width, height } = await sharp(png).metadata()
+    const speck = await sharp({ create: { width: 2, height: 2, channels: 3, background: '#000000' } }).png().toBuffer()
+    const noisy = await sharp(png).composite([{ input: speck, left: width! - 3, top: height! - 3 }, { input: speck, left: 1, top: 1 }]).png().toBuffer()
+    assert.deepEqual(await regionsOf(noisy), clean)
+  })
+
+  it('finds exactly one region in every held-out image', async () => {
+    for (const set of ['heldout-a', 'heldout-b']) {
+      for (const t of await readTruth(DATASETS + set)) {
+        const n = (await regionsOf(await readFile(`${DATASETS}${set}/${t.file}`))).length
+        assert.equal(n, 1, `${set}/${t.file}: ${n} regions`)
+      }
+    }
+  })
+})
+
+describe('LaTeX check and answer choice', () => {
+  it('accepts TeX math and refuses broken strings', () => {
+    for (const ok of ['x^{2}+1', "x'^{2}_{0}", '\\frac{a}{b}', '\\sqrt[3]{x}', '\\left(x\\right.', '\\mathbb{R}', 'a\\pmod{n}']) {
+      assert.ok(checkLatex(ok).ok, ok)
+    }
+    for (const bad of ['x^{2', '\\frac{a}', "x'_{0}^{2}", '', 'a}']) {
+      assert.equal(checkLatex(bad).ok, false, bad)
+    }
+  })
+
+  it('takes the best beam that parses and says so', () => {
+    const box = { x: 0, y: 0, width: 10, height: 10 }
+    const hyp = (latex: string, logprob: number) => ({ tokens: [], latex, logprob, score: logprob })
+    const fallback = chooseAnswer([hyp('\\frac{a}', -1), hyp('\\frac{a}{b}', -2), hyp('x^{2', -3), hyp('a+b', -4)], box)
+    assert.equal(fallback.latex, '\\frac{a}{b}')
+    assert.equal(fallback.parse, 'alternative')
+    assert.deepEqual(fallback.alternatives.map(a => a.latex), ['a+b'])
+    const best = chooseAnswer([hyp('x^2', -0.5), hyp('x^{2}', -0.7), hyp('x^{3}', -2)], box)
+    assert.equal(best.latex, 'x^{2}', 'canonical form, and one entry per canonical string')
+    assert.equal(best.parse, 'best')
+    assert.deepEqual(best.alternatives, [{ latex: 'x^{3}', score: -2 }])
+    assert.ok(Math.abs(best.confidence - Math.exp(-0.5)) < 1e-12)
+    const none = chooseAnswer([hyp('x^{2', -1), hyp('\\frac{a}', -2)], box)
+    assert.equal(none.parse, 'none')
+    assert.equal(none.latex, 'x^{2')
+  })
+})
+
+describe('confidence', () => {
+  it('is the sequence probability through the calibration curve', () => {
+    assert.equal(rawProbability(0), 1)
+    assert.ok(Math.abs(rawProbability(Math.log(0.25)) - 0.25) < 1e-12)
+    assert.equal(calibrate(0.3), 0.3, 'identity by default')
+    const curve = CalibrationCurve.parse({ points: [[0, 0], [0.5, 0.2], [1, 0.9]] })
+    assert.ok(Math.abs(calibrate(0.25, curve) - 0.1) < 1e-12)
+    assert.ok(Math.abs(calibrate(0.75, curve) - 0.55) < 1e-12)
+    assert.equal(calibrate(1, curve), 0.9)
+  })
+
+  it('refuses curves that decrease or leave [0, 1]', () => {
+    assert.equal(CalibrationCurve.safeParse({ points: [[0, 0.5], [1, 0.2]] }).success, false)
+    assert.equal(CalibrationCurve.safeParse({ points: [[0.5, 0], [0.2, 1]] }).success, false)
+    assert.equal(CalibrationCurve.safeParse({ points: [[0, 0], [1, 1.5]] }).success, false)
+  })
+})
