@@ -1,7 +1,9 @@
 /**
  * The shipped recogniser, run with onnxruntime-node: an encoder over the
- * model canvas, and a decoder step (memory, tokens so far -> log-probabilities
- * of the next token) that a beam search drives from here.
+ * model canvas (memory, and each decoder block's cross-attention keys and
+ * values), and a decoder step with a key/value cache (last token, position,
+ * cache -> log-probabilities of the next token, grown cache) that a beam
+ * search drives from here.
  *
  * The model folder holds encoder.onnx, decoder.onnx, vocab.json and
  * model.json (name, version, SHA-256 of each file, input contract).
@@ -38,6 +40,22 @@ export interface Hypothesis {
   logprob: number;
   /** Length-normalised score used for ranking. */
   score: number;
+}
+
+/** One image as the decoder sees it (from Recognizer.encode). */
+export interface Encoded {
+  /** Encoder output [1, S, D]. */
+  memory: ort.Tensor;
+  /** Cross-attention keys [L, 1, h, hd, S] and values [L, 1, h, S, hd] of every decoder block. */
+  crossK: ort.Tensor;
+  crossV: ort.Tensor;
+}
+
+/** The decoder's self-attention keys and values [L, rows, h, length, hd] so far. */
+export interface DecoderCache {
+  k: ort.Tensor;
+  v: ort.Tensor;
+  length: number;
 }
 
 export interface BeamOptions {
@@ -100,8 +118,12 @@ export class Recognizer {
     return new Recognizer(manifest, vocab, encoder, decoder);
   }
 
-  /** Encoder memory for a batch of canvases (ink 0..255, INPUT_HEIGHT x INPUT_WIDTH each). */
-  async encode(canvases: readonly Uint8Array[]): Promise<ort.Tensor> {
+  /**
+   * Encode a batch of canvases (ink 0..255, INPUT_HEIGHT x INPUT_WIDTH each):
+   * per image, its memory [1, S, D] and its cross-attention keys and values
+   * for every decoder block, which each decoder step reuses.
+   */
+  async encode(canvases: readonly Uint8Array[]): Promise<Encoded[]> {
     const size = INPUT_HEIGHT * INPUT_WIDTH;
     const data = new Float32Array(canvases.length * size);
     canvases.forEach((c, i) => {
@@ -109,42 +131,85 @@ export class Recognizer {
       data.set(canvasToTensorData(c), i * size);
     });
     const out = await this.encoder.run({ image: new ort.Tensor('float32', data, [canvases.length, 1, INPUT_HEIGHT, INPUT_WIDTH]) });
-    return out.memory!;
+    const memory = out.memory!;
+    const [b, s, d] = memory.dims as [number, number, number];
+    const mem = memory.data as Float32Array;
+    // cross_k [L, B, h, hd, S] and cross_v [L, B, h, S, hd]: take image i's slice of every layer.
+    const slice = (t: ort.Tensor, i: number): ort.Tensor => {
+      const [layers, , ...rest] = t.dims as number[];
+      const per = rest.reduce((a, x) => a * x, 1);
+      const src = t.data as Float32Array;
+      const dst = new Float32Array(layers! * per);
+      for (let l = 0; l < layers!; l++) dst.set(src.subarray((l * b + i) * per, (l * b + i + 1) * per), l * per);
+      return new ort.Tensor('float32', dst, [layers!, 1, ...rest]);
+    };
+    return Array.from({ length: b }, (_, i) => ({
+      memory: new ort.Tensor('float32', mem.slice(i * s * d, (i + 1) * s * d), [1, s, d]),
+      crossK: slice(out.cross_k!, i),
+      crossV: slice(out.cross_v!, i),
+    }));
   }
 
-  /** Log-probabilities of the next token for each row of `tokens`, all over one image's memory. */
-  async step(memory: ort.Tensor, rows: readonly number[][]): Promise<Float32Array[]> {
-    const n = rows.length;
-    const t = rows[0]!.length;
-    const [, s, d] = memory.dims as [number, number, number];
-    const one = memory.data as Float32Array;
-    const mem = new Float32Array(n * s * d);
-    for (let i = 0; i < n; i++) mem.set(one.subarray(0, s * d), i * s * d);
-    const tok = new BigInt64Array(n * t);
-    rows.forEach((r, i) => r.forEach((v, j) => (tok[i * t + j] = BigInt(v))));
+  /** An empty key/value cache for `rows` hypotheses of one image. */
+  emptyCache(image: Encoded, rows = 1): DecoderCache {
+    const [layers, , heads, headDim] = image.crossK.dims as [number, number, number, number, number];
+    const empty = () => new ort.Tensor('float32', new Float32Array(0), [layers, rows, heads, 0, headDim]);
+    return { k: empty(), v: empty(), length: 0 };
+  }
+
+  /**
+   * One decoder step for `tokens.length` rows of one image, all at position
+   * `cache.length`: the log-probabilities of the next token per row, and the
+   * cache grown by this step.
+   */
+  async step(image: Encoded, tokens: readonly number[], cache: DecoderCache): Promise<{ logprobs: Float32Array[]; cache: DecoderCache }> {
+    const n = tokens.length;
     const out = await this.decoder.run({
-      memory: new ort.Tensor('float32', mem, [n, s, d]),
-      tokens: new ort.Tensor('int64', tok, [n, t]),
+      token: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [n, 1]),
+      position: new ort.Tensor('int64', BigInt64Array.of(BigInt(cache.length)), [1]),
+      cross_k: image.crossK,
+      cross_v: image.crossV,
+      past_k: cache.k,
+      past_v: cache.v,
     });
     const lp = out.logprobs!.data as Float32Array;
     const v = this.vocab.length;
-    return rows.map((_, i) => lp.subarray(i * v, (i + 1) * v));
+    return {
+      logprobs: tokens.map((_, i) => lp.subarray(i * v, (i + 1) * v)),
+      cache: { k: out.next_k!, v: out.next_v!, length: cache.length + 1 },
+    };
   }
 
-  /** Beam search over one image's memory [1, S, D]: hypotheses best first. */
-  async beamSearch(memory: ort.Tensor, opts: BeamOptions = {}): Promise<Hypothesis[]> {
+  /** The cache rows for the given parent rows, in that order (beam search keeps some rows, repeats others). */
+  static reorder(cache: DecoderCache, parents: readonly number[]): DecoderCache {
+    const pick = (t: ort.Tensor): ort.Tensor => {
+      const [layers, rows, ...rest] = t.dims as number[];
+      const per = rest.reduce((a, x) => a * x, 1);
+      const src = t.data as Float32Array;
+      const dst = new Float32Array(layers! * parents.length * per);
+      for (let l = 0; l < layers!; l++) {
+        parents.forEach((p, r) => dst.set(src.subarray((l * rows! + p) * per, (l * rows! + p + 1) * per), (l * parents.length + r) * per));
+      }
+      return new ort.Tensor('float32', dst, [layers!, parents.length, ...rest]);
+    };
+    return { k: pick(cache.k), v: pick(cache.v), length: cache.length };
+  }
+
+  /** Beam search over one encoded image: hypotheses best first. */
+  async beamSearch(image: Encoded, opts: BeamOptions = {}): Promise<Hypothesis[]> {
     const width = Math.max(1, opts.beam ?? 5);
     const maxLength = Math.min(opts.maxLength ?? this.manifest.maxLength, this.manifest.maxLength - 1);
     const alpha = opts.lengthAlpha ?? 0.6;
     const { bos, eos, pad, unk } = this.manifest.specialTokens;
     const norm = (lp: number, len: number) => lp / Math.pow(Math.max(1, len), alpha);
     let alive: { ids: number[]; logprob: number }[] = [{ ids: [bos], logprob: 0 }];
+    let cache = this.emptyCache(image);
     const done: { ids: number[]; logprob: number; score: number }[] = [];
     for (let len = 1; len <= maxLength + 1 && alive.length > 0; len++) {
-      const lps = await this.step(memory, alive.map((h) => h.ids));
-      const cand: { ids: number[]; logprob: number; end: boolean }[] = [];
+      const stepped = await this.step(image, alive.map((h) => h.ids[h.ids.length - 1]!), cache);
+      const cand: { ids: number[]; logprob: number; end: boolean; parent: number }[] = [];
       alive.forEach((h, i) => {
-        const lp = lps[i]!;
+        const lp = stepped.logprobs[i]!;
         // The top `width` tokens of each beam are enough to fill the next beam.
         const top: number[] = [];
         for (let v = 0; v < lp.length; v++) {
@@ -157,18 +222,19 @@ export class Recognizer {
             top.sort((a, b) => lp[b]! - lp[a]!);
           }
         }
-        for (const v of top) cand.push({ ids: [...h.ids, v], logprob: h.logprob + lp[v]!, end: v === eos || len > maxLength });
+        for (const v of top) cand.push({ ids: [...h.ids, v], logprob: h.logprob + lp[v]!, end: v === eos || len > maxLength, parent: i });
       });
       cand.sort((a, b) => b.logprob - a.logprob);
-      alive = [];
+      const next: typeof cand = [];
       for (const c of cand) {
         if (c.end) {
           done.push({ ids: c.ids, logprob: c.logprob, score: norm(c.logprob, c.ids.length - 1) });
-        } else if (alive.length < width) {
-          alive.push(c);
+        } else if (next.length < width) {
+          next.push(c);
         }
-        if (alive.length >= width && done.length >= width) break;
+        if (next.length >= width && done.length >= width) break;
       }
+      alive = next;
       // Stop once `width` hypotheses have ended and the best live one, scored at its
       // current length, no longer beats the worst of them (the usual beam-search rule:
       // log-probabilities only fall as a hypothesis grows).
@@ -179,6 +245,7 @@ export class Recognizer {
         const bestAlive = alive.reduce((m, h) => Math.max(m, h.logprob), -Infinity);
         if (norm(bestAlive, len) <= worst) break;
       }
+      if (alive.length > 0) cache = Recognizer.reorder(stepped.cache, next.map((c) => c.parent));
     }
     done.sort((a, b) => b.score - a.score);
     return done.slice(0, width).map((h) => {
@@ -188,16 +255,10 @@ export class Recognizer {
     });
   }
 
-  /** Recognise canvases: hypotheses best first, per canvas. */
+  /** Recognise canvases: hypotheses best first, per canvas. The encoder runs once for the batch. */
   async recognize(canvases: readonly Uint8Array[], opts: BeamOptions = {}): Promise<Hypothesis[][]> {
-    const memory = await this.encode(canvases);
-    const [b, s, d] = memory.dims as [number, number, number];
-    const all = memory.data as Float32Array;
     const out: Hypothesis[][] = [];
-    for (let i = 0; i < b; i++) {
-      const one = new ort.Tensor('float32', all.slice(i * s * d, (i + 1) * s * d), [1, s, d]);
-      out.push(await this.beamSearch(one, opts));
-    }
+    for (const image of await this.encode(canvases)) out.push(await this.beamSearch(image, opts));
     return out;
   }
 

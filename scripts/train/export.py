@@ -41,17 +41,25 @@ def main():
 
     image = torch.zeros(1, 1, H, W)
     enc_path = os.path.join(args.out, "encoder.onnx")
+    cross = M.CrossMemory(net).eval()
     torch.onnx.export(
-        net.encoder, (image,), enc_path, input_names=["image"], output_names=["memory"],
-        dynamic_axes={"image": {0: "batch"}, "memory": {0: "batch"}}, opset_version=17,
+        cross, (image,), enc_path, input_names=["image"], output_names=["memory", "cross_k", "cross_v"],
+        dynamic_axes={"image": {0: "batch"}, "memory": {0: "batch"}, "cross_k": {1: "batch"}, "cross_v": {1: "batch"}},
+        opset_version=17,
     )
-    step = M.DecoderStep(net.decoder).eval()
-    memory = net.encoder(image)
-    tokens = torch.tensor([[M.BOS, 5, 6]], dtype=torch.long)
+    # The decoder step with a key/value cache; traced with two cached positions and three rows.
+    step = M.CachedDecoderStep(net.decoder).eval()
+    _, ck, cv = cross(image)
+    layers, heads = len(net.decoder.blocks), net.decoder.blocks[0].self_att.h
+    hd = net.decoder.d // heads
+    past = torch.zeros(layers, 3, heads, 2, hd)
     dec_path = os.path.join(args.out, "decoder.onnx")
     torch.onnx.export(
-        step, (memory, tokens), dec_path, input_names=["memory", "tokens"], output_names=["logprobs"],
-        dynamic_axes={"memory": {0: "batch"}, "tokens": {0: "batch", 1: "length"}, "logprobs": {0: "batch"}},
+        step, (torch.tensor([[5], [6], [7]]), torch.tensor([2]), ck, cv, past, past), dec_path,
+        input_names=["token", "position", "cross_k", "cross_v", "past_k", "past_v"],
+        output_names=["logprobs", "next_k", "next_v"],
+        dynamic_axes={"token": {0: "rows"}, "past_k": {1: "rows", 3: "past"}, "past_v": {1: "rows", 3: "past"},
+                      "logprobs": {0: "rows"}, "next_k": {1: "rows", 3: "next"}, "next_v": {1: "rows", 3: "next"}},
         opset_version=17,
     )
     for p in (enc_path, dec_path):
@@ -68,7 +76,8 @@ def main():
     with torch.no_grad():
         mem = net.encoder(x)
         seqs = M.greedy(net, x)
-        first = step(mem, torch.full((x.shape[0], 1), M.BOS, dtype=torch.long))
+        # Without the cache, so the test also checks the cached step against the plain one.
+        first = M.DecoderStep(net.decoder)(mem, torch.full((x.shape[0], 1), M.BOS, dtype=torch.long))
     parity = {
         "images": [base64.b64encode(np.ascontiguousarray(i).tobytes()).decode() for i in imgs],
         "greedy": seqs,
@@ -80,8 +89,10 @@ def main():
 
     st = saved.get("state", {})
     info = {
-        "architecture": "CNN (4 conv stages) + 1 transformer encoder block over a 4x64 grid; "
-                        "3-block transformer decoder; d=192, 4 heads",
+        "architecture": "CNN (4 strided conv stages) + fixed and learned 2-D position code + 1 transformer "
+                        "encoder block over a 4x64 grid; 3-block transformer decoder; d=192, 4 heads; "
+                        "exported decoder step with a key/value cache",
+        "decoder_interface": {"layers": layers, "heads": heads, "head_dim": hd},
         "parameters": sum(p.numel() for p in net.parameters()),
         "input": {"shape": [None, 1, H, W], "dtype": "float32", "ink": 1.0, "paper": 0.0},
         "special_tokens": {"pad": M.PAD, "bos": M.BOS, "eos": M.EOS, "unk": M.UNK},

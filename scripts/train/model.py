@@ -219,3 +219,66 @@ def greedy(model, images, max_len=160):
             seq.append(t)
         out.append(seq)
     return out
+
+
+def _heads(x, h):
+    """[B, T, D] -> [B, h, T, D/h]"""
+    b, t, d = x.shape
+    return x.view(b, t, h, d // h).transpose(1, 2)
+
+
+class CrossMemory(nn.Module):
+    """For export: the encoder, plus each decoder block's cross-attention keys and values,
+    computed once per image rather than at every decoder step.
+    Gives memory [B, S, D], cross_k [L, B, h, D/h, S] (transposed) and cross_v [L, B, h, S, D/h]."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.encoder = net.encoder
+        self.blocks = net.decoder.blocks
+
+    def forward(self, image):
+        memory = self.encoder(image)
+        ks, vs = [], []
+        for blk in self.blocks:
+            att = blk.cross_att
+            k, v = att.kv(memory).chunk(2, dim=-1)
+            ks.append(_heads(k, att.h).transpose(-1, -2))
+            vs.append(_heads(v, att.h))
+        return memory, torch.stack(ks), torch.stack(vs)
+
+
+class CachedDecoderStep(nn.Module):
+    """For export: one decoder step with a key/value cache. Every row is at the same position.
+
+    token [N, 1], position [1] (index of token), cross_k [L, 1, h, D/h, S], cross_v [L, 1, h, S, D/h]
+    (one image, broadcast over the rows), past_k / past_v [L, N, h, T, D/h] (T = position)
+    -> logprobs [N, V], next_k / next_v [L, N, h, T + 1, D/h]."""
+
+    def __init__(self, decoder):
+        super().__init__()
+        self.dec = decoder
+
+    def forward(self, token, position, cross_k, cross_v, past_k, past_v):
+        dec = self.dec
+        x = dec.embed(token) + dec.pos(position)[None]
+        next_k, next_v = [], []
+        for i, blk in enumerate(dec.blocks):
+            att = blk.self_att
+            scale = 1.0 / math.sqrt(x.shape[-1] // att.h)
+            h = blk.n1(x)
+            q = _heads(att.q(h), att.h)
+            k, v = att.kv(h).chunk(2, dim=-1)
+            k = torch.cat([past_k[i], _heads(k, att.h)], dim=2)
+            v = torch.cat([past_v[i], _heads(v, att.h)], dim=2)
+            next_k.append(k)
+            next_v.append(v)
+            a = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * scale, dim=-1)
+            x = x + att.o(torch.matmul(a, v).transpose(1, 2).reshape(x.shape))
+            catt = blk.cross_att
+            q = _heads(catt.q(blk.n2(x)), catt.h)
+            a = torch.softmax(torch.matmul(q, cross_k[i]) * scale, dim=-1)
+            x = x + catt.o(torch.matmul(a, cross_v[i]).transpose(1, 2).reshape(x.shape))
+            x = x + blk.ff(blk.n3(x))
+        logits = dec.out(dec.norm(x[:, 0]))
+        return torch.log_softmax(logits, dim=-1), torch.stack(next_k), torch.stack(next_v)

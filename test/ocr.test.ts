@@ -1,0 +1,147 @@
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { copyFile, readFile, writeFile, mkdir } from 'node:fs/promises'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import sharp from 'sharp'
+import { OcrPipeline } from '../pipeline/ocr.js'
+import { ImageError } from '../pipeline/preprocess.js'
+import { DataDir } from '../node/datadir.js'
+import type { RunningNode } from '../node/daemon.js'
+import { removeDir, runCli, startTestNode, tempDir } from './helpers.js'
+
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
+const MODEL_JSON = fileURLToPath(new URL('../../models/texmesh-v1/model.json', import.meta.url))
+
+/** Known images (rendered by TeX) and what the shipped model reads in them, in canonical form. */
+const KNOWN: Record<string, string[]> = {
+  'one-formula.png': ['x^{2}+y^{2}=1'],
+  'fraction.png': ['f(x)=\\frac{a}{b}'],
+  'sum.png': ['\\sum_{i=1}^{n}i'],
+  'three-lines.png': ['a+b=c', 'x^{2}-1=0', '\\frac{1}{2}\\leq y']
+}
+
+describe('OCR pipeline with the shipped model', { timeout: 120_000 }, () => {
+  let pipeline: OcrPipeline
+  before(async () => { pipeline = await OcrPipeline.load({ threads: 2 }) })
+  after(async () => { await pipeline?.release() })
+
+  it('reads known images to their canonical LaTeX, regions in order', async () => {
+    for (const [name, want] of Object.entries(KNOWN)) {
+      const r = await pipeline.recognize(await readFile(FIXTURES + name), name)
+      assert.deepEqual(r.regions.map(g => g.latex), want, name)
+      assert.equal(r.latex, want.join(' \\\\ '))
+      for (let i = 1; i < r.regions.length; i++) assert.ok(r.regions[i]!.bbox.y > r.regions[i - 1]!.bbox.y, 'top to bottom')
+      assert.ok(r.confidence > 0 && r.confidence <= 1)
+      for (const g of r.regions) assert.ok(g.confidence > 0 && g.confidence <= 1)
+    }
+  })
+
+  it('gives alternatives with their log-probabilities, and the model version', async () => {
+    const r = await pipeline.recognize(await readFile(FIXTURES + 'fraction.png'), 'fraction.png', { beam: 4 })
+    const manifest = JSON.parse(await readFile(MODEL_JSON, 'utf8'))
+    assert.equal(r.model, manifest.version)
+    assert.ok(r.alternatives.length >= 1 && r.alternatives.length <= 3, `${r.alternatives.length} alternatives`)
+    const best = r.regions[0]!.score
+    for (const a of r.alternatives) {
+      assert.ok(a.score <= 0 && a.score <= best + 1e-6, 'a log-probability no likelier than the answer')
+      assert.notEqual(a.latex, r.latex)
+    }
+    const greedy = await pipeline.recognize(await readFile(FIXTURES + 'fraction.png'), 'fraction.png', { beam: 1 })
+    assert.deepEqual(greedy.alternatives, [])
+  })
+
+  it('refuses an image with no ink', async () => {
+    const white = await sharp({ create: { width: 200, height: 60, channels: 3, background: '#f4f4f4' } }).png().toBuffer()
+    await assert.rejects(pipeline.recognize(white, 'white.png'), (err: unknown) => err instanceof ImageError && err.reason === 'no-ink' && err.message.startsWith('white.png: '))
+  })
+})
+
+describe('texmesh ocr', { timeout: 120_000 }, () => {
+  let dir: string
+  before(async () => {
+    dir = await tempDir()
+    await mkdir(join(dir, 'batch'))
+    await copyFile(FIXTURES + 'one-formula.png', join(dir, 'batch', '1-good.png'))
+    await writeFile(join(dir, 'batch', '2-empty.png'), Buffer.alloc(0))
+    await writeFile(join(dir, 'batch', '3-notes.jpg'), 'not an image\n')
+    const png = await readFile(FIXTURES + 'fraction.png')
+    await writeFile(join(dir, 'batch', '4-cut.png'), png.subarray(0, png.length >> 1))
+    await writeFile(join(dir, 'batch', '5-blank.png'), await sharp({ create: { width: 120, height: 40, channels: 3, background: '#ffffff' } }).png().toBuffer())
+    await copyFile(FIXTURES + 'three-lines.png', join(dir, 'batch', '6-lines.png'))
+    await writeFile(join(dir, 'batch', 'README.txt'), 'not taken from a directory\n')
+  })
+  after(async () => { await removeDir(dir) })
+
+  it('processes every file, reports each failure, and exits non-zero', async () => {
+    const r = await runCli(['ocr', join(dir, 'batch'), join(dir, 'missing.png'), '--json', '--threads', '2'], { timeoutMs: 90_000 })
+    assert.equal(r.code, 1, r.stderr)
+    const lines = r.stdout.trim().split('\n').map(l => JSON.parse(l))
+    assert.deepEqual(lines.map(l => l.file.replace(dir + '/', '')), ['batch/1-good.png', 'batch/2-empty.png', 'batch/3-notes.jpg', 'batch/4-cut.png', 'batch/5-blank.png', 'batch/6-lines.png', 'missing.png'])
+    assert.deepEqual(lines.map(l => l.reason ?? 'ok'), ['ok', 'empty', 'not-an-image', 'truncated', 'no-ink', 'ok', 'unreadable'])
+    const good = lines[0]
+    assert.deepEqual(Object.keys(good).sort(), ['alternatives', 'confidence', 'file', 'latex', 'model', 'ms', 'regions'])
+    assert.equal(good.latex, KNOWN['one-formula.png']![0])
+    assert.deepEqual(Object.keys(good.regions[0].bbox).sort(), ['height', 'width', 'x', 'y'])
+    assert.equal(lines[5].regions.length, 3)
+    for (const bad of lines.filter(l => l.error != null)) assert.equal(typeof bad.error, 'string')
+  })
+
+  it('prints one line per image without --json, and refuses a bad --beam', async () => {
+    const r = await runCli(['ocr', FIXTURES + 'sum.png', '--beam', '3'], { timeoutMs: 60_000 })
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /sum\.png\t\\sum_\{i=1\}\^\{n\}i\t\(confidence /)
+    const bad = await runCli(['ocr', FIXTURES + 'sum.png', '--beam', '0'])
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /--beam must be a whole number/)
+  })
+})
+
+async function post (port: number, path: string, headers: Record<string, string>, body: Buffer | string): Promise<{ status: number, json: any }> {
+  return await new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path, headers }, (res) => {
+      let data = ''
+      res.on('data', (d: Buffer) => { data += d.toString() })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, json: data === '' ? null : JSON.parse(data) }) })
+    })
+    req.on('error', reject)
+    req.setTimeout(60_000, () => req.destroy(new Error('request timed out')))
+    req.end(body)
+  })
+}
+
+describe('POST /v1/ocr', { timeout: 120_000 }, () => {
+  let dataDir: string
+  let node: RunningNode
+  let token: string
+  before(async () => {
+    dataDir = await tempDir()
+    node = await startTestNode(dataDir)
+    token = (await readFile(new DataDir(dataDir).paths.apiToken, 'utf8')).trim()
+  })
+  after(async () => {
+    await node?.stop()
+    await removeDir(dataDir)
+  })
+
+  it('recognises a posted image and answers in the shape texmesh ocr --json uses', async () => {
+    const png = await readFile(FIXTURES + 'three-lines.png')
+    const r = await post(node.apiPort, '/v1/ocr?beam=3&name=lines.png', { 'content-type': 'image/png', authorization: `Bearer ${token}` }, png)
+    assert.equal(r.status, 200, JSON.stringify(r.json))
+    assert.deepEqual(r.json.regions.map((g: any) => g.latex), KNOWN['three-lines.png'])
+    for (const k of ['latex', 'confidence', 'alternatives', 'regions', 'model', 'ms']) assert.ok(k in r.json, k)
+  })
+
+  it('refuses bad images, bad queries, other bodies and missing tokens', async () => {
+    const auth = { authorization: `Bearer ${token}` }
+    const garbage = await post(node.apiPort, '/v1/ocr?name=x.png', { ...auth, 'content-type': 'application/octet-stream' }, 'garbage bytes')
+    assert.equal(garbage.status, 422)
+    assert.equal(garbage.json.reason, 'not-an-image')
+    assert.match(garbage.json.error, /^x\.png: /)
+    const png = await readFile(FIXTURES + 'sum.png')
+    assert.equal((await post(node.apiPort, '/v1/ocr?beam=0', { ...auth, 'content-type': 'image/png' }, png)).status, 400)
+    assert.equal((await post(node.apiPort, '/v1/ocr', { ...auth, 'content-type': 'application/json' }, '{"image": 1}')).status, 415)
+    assert.equal((await post(node.apiPort, '/v1/ocr', { 'content-type': 'image/png' }, png)).status, 401)
+  })
+})
