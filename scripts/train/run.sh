@@ -33,7 +33,7 @@ case "${1:-}" in
   train)
     mkdir -p "$TRAIN_DIR/run"
     nohup "$PY" scripts/train/train.py --data "$TRAIN_DIR/data/train" --dev "$TRAIN_DIR/data/dev" \
-      --vocab "$TRAIN_DIR/vocab.json" --out "$TRAIN_DIR/run" --minutes "$MINUTES" \
+      --vocab "$TRAIN_DIR/vocab.json" --out "$TRAIN_DIR/run" --minutes "$MINUTES" --batch "${BATCH:-32}" \
       >>"$TRAIN_DIR/run/stdout.log" 2>&1 &
     echo "training in the background (pid $!); follow it with: tail -f $TRAIN_DIR/run/train.log"
     ;;

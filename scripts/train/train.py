@@ -135,6 +135,7 @@ def main():
                     help="fraction of the budget over which the longest label grows from 24 tokens to all (0: off)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--checkpoint-minutes", type=float, default=5)
+    ap.add_argument("--dev-every", type=int, default=1500, help="steps between greedy exact-match checks on the dev set")
     args = ap.parse_args()
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -218,8 +219,8 @@ def main():
             if state["step"] % 25 == 0:
                 log(f"step {state['step']} loss {loss.item():.4f} lr {lr:.2e} {time.time() - t0:.2f}s/batch "
                     f"{state['elapsed'] / 60:.1f}/{args.minutes:.0f} min", logf)
-            if state["step"] % 500 == 0:
-                em = evaluate(model, dev, device, vocab)
+            if state["step"] % args.dev_every == 0:
+                em = evaluate(model, dev, device, vocab, n=64)
                 if em is not None:
                     state["history"].append({"step": state["step"], "minutes": state["elapsed"] / 60, "dev_exact": em})
                     log(f"step {state['step']} dev greedy exact match {em:.3f}", logf)
