@@ -11,12 +11,15 @@ import type { Ed25519PrivateKey } from '@libp2p/interface'
  * can write under it, and a node that lost its data never reuses an old
  * client id and clock (Yjs would silently drop such structs).
  *
- * `seq` counts the envelopes of one (author, incarnation) log from 0.
+ * `seq` counts the envelopes of one (author, incarnation) log from 0. An
+ * envelope covers the log positions `first`..`seq`: one write covers just its
+ * own, and compaction merges a run of them into one envelope that covers all.
  */
 export interface Envelope {
   author: string
   incarnation: Uint8Array
   client: number
+  first: number
   seq: number
   update: Uint8Array
   signature: Uint8Array
@@ -99,11 +102,11 @@ class Reader {
 
 /** The bytes the author signs: everything but the signature, after a domain tag. */
 export function signingBytes (e: Omit<Envelope, 'signature'>): Uint8Array {
-  return new Writer().raw(DOMAIN).bytes(new TextEncoder().encode(e.author)).raw(e.incarnation).u53(e.client).u53(e.seq).bytes(e.update).done()
+  return new Writer().raw(DOMAIN).bytes(new TextEncoder().encode(e.author)).raw(e.incarnation).u53(e.client).u53(e.first).u53(e.seq).bytes(e.update).done()
 }
 
 export function encodeEnvelope (e: Envelope): Uint8Array {
-  return new Writer().u8(VERSION).bytes(new TextEncoder().encode(e.author)).raw(e.incarnation).u53(e.client).u53(e.seq)
+  return new Writer().u8(VERSION).bytes(new TextEncoder().encode(e.author)).raw(e.incarnation).u53(e.client).u53(e.first).u53(e.seq)
     .bytes(e.update).raw(e.signature).done()
 }
 
@@ -115,11 +118,13 @@ export function decodeEnvelope (bytes: Uint8Array): Envelope {
   const author = new TextDecoder('utf-8', { fatal: true }).decode(r.bytes(MAX_AUTHOR_BYTES, 'author'))
   const incarnation = r.fixed(INCARNATION_BYTES)
   const client = r.u53()
+  const first = r.u53()
   const seq = r.u53()
+  if (first > seq) throw new EnvelopeError(`envelope covers ${first}..${seq}`)
   const update = r.bytes(MAX_UPDATE_BYTES, 'update')
   const signature = r.fixed(SIGNATURE_BYTES)
   r.end()
-  return { author, incarnation, client, seq, update, signature }
+  return { author, incarnation, client, first, seq, update, signature }
 }
 
 export async function signEnvelope (key: Ed25519PrivateKey, author: string, fields: Omit<Envelope, 'signature' | 'author'>): Promise<Envelope> {

@@ -42,7 +42,7 @@ describe('CRDT envelopes', () => {
   })
 
   it('round-trip through their wire form and verify', async () => {
-    const e = await signEnvelope(alice.key, alice.id, { incarnation: alice.incarnation, client: alice.client, seq: 7, update: Uint8Array.of(1, 2, 3) })
+    const e = await signEnvelope(alice.key, alice.id, { incarnation: alice.incarnation, client: alice.client, first: 7, seq: 7, update: Uint8Array.of(1, 2, 3) })
     const back = decodeEnvelope(encodeEnvelope(e))
     assert.deepEqual([back.author, back.client, back.seq], [alice.id, alice.client, 7])
     for (const k of ['incarnation', 'update', 'signature'] as const) assert.deepEqual([...back[k]], [...e[k]], k)
@@ -51,12 +51,12 @@ describe('CRDT envelopes', () => {
   })
 
   it('refuse a changed update, seq or incarnation, and a client id not bound to the author', async () => {
-    const e = await signEnvelope(alice.key, alice.id, { incarnation: alice.incarnation, client: alice.client, seq: 0, update: Uint8Array.of(1, 2, 3) })
+    const e = await signEnvelope(alice.key, alice.id, { incarnation: alice.incarnation, client: alice.client, first: 0, seq: 0, update: Uint8Array.of(1, 2, 3) })
     assert.equal((await verifyEnvelope({ ...e, update: Uint8Array.of(1, 2, 4) })).ok, false)
     assert.equal((await verifyEnvelope({ ...e, seq: 1 }) as { reason: string }).reason, 'bad-signature')
     assert.equal((await verifyEnvelope({ ...e, incarnation: newIncarnation() }) as { reason: string }).reason, 'bad-client')
     // Mallory signs for Alice's client id: the id is not derived from Mallory's key.
-    const forged = await signEnvelope(mallory.key, mallory.id, { incarnation: alice.incarnation, client: alice.client, seq: 0, update: Uint8Array.of(1) })
+    const forged = await signEnvelope(mallory.key, mallory.id, { incarnation: alice.incarnation, client: alice.client, first: 0, seq: 0, update: Uint8Array.of(1) })
     assert.equal((await verifyEnvelope(forged) as { reason: string }).reason, 'bad-client')
     // Mallory claims to be Alice.
     const claimed = { ...forged, author: alice.id }
@@ -65,11 +65,11 @@ describe('CRDT envelopes', () => {
   })
 
   it('refuse malformed and oversized wire forms', async () => {
-    const e = encodeEnvelope(await signEnvelope(alice.key, alice.id, { incarnation: alice.incarnation, client: alice.client, seq: 0, update: Uint8Array.of(9) }))
+    const e = encodeEnvelope(await signEnvelope(alice.key, alice.id, { incarnation: alice.incarnation, client: alice.client, first: 0, seq: 0, update: Uint8Array.of(9) }))
     for (const bad of [new Uint8Array(0), e.subarray(0, e.length - 1), Uint8Array.of(...e, 0), Uint8Array.of(2, ...e.subarray(1)), new Uint8Array(1000).fill(0xff)]) {
       assert.throws(() => decodeEnvelope(bad), EnvelopeError)
     }
-    await assert.rejects(signEnvelope(alice.key, alice.id, { incarnation: alice.incarnation, client: alice.client, seq: 0, update: new Uint8Array(MAX_UPDATE_BYTES + 1) }), EnvelopeError)
+    await assert.rejects(signEnvelope(alice.key, alice.id, { incarnation: alice.incarnation, client: alice.client, first: 0, seq: 0, update: new Uint8Array(MAX_UPDATE_BYTES + 1) }), EnvelopeError)
   })
 })
 
