@@ -13,6 +13,9 @@ import { withExpiry, type MembershipCertificate, type PeerMembership } from '../
 import type { ExchangedPeer } from '../protocols/peer-exchange/index.js'
 import { VERSION } from './version.js'
 import { OcrPipeline, type OcrResult } from '../pipeline/ocr.js'
+import { Replica } from '../crdt/replica.js'
+import { CrdtSync } from '../protocols/crdt-sync/index.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 
 /**
  * The daemon: the one place where storage, libp2p, protocols and the local
@@ -30,6 +33,8 @@ export interface RunningNode {
   readonly libp2p: TexmeshLibp2p
   readonly apiPort: number
   readonly network: NetworkDescriptor | undefined
+  /** the replicated store (results, calibration, corrections, members) */
+  readonly replica: Replica
   status(): Promise<ApiStatus>
   peers(): Promise<ApiPeer[]>
   installCertificate(text: string): Promise<MembershipCertificate>
@@ -85,12 +90,16 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
   let stopping: Promise<void> | undefined
   // One onnxruntime session per process, loaded when the first image arrives.
   let pipeline: Promise<OcrPipeline> | undefined
+  let replica: Replica | undefined
+  let sync: CrdtSync | undefined
 
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
       keeper?.stop()
+      await sync?.stop().catch(err => log.warn({ err }, 'stopping store sync failed'))
       await api?.close().catch(err => log.warn({ err }, 'closing the API failed'))
       await Promise.resolve(libp2p?.stop()).catch((err: unknown) => log.warn({ err }, 'stopping libp2p failed'))
+      await replica?.close().catch(err => log.warn({ err }, 'closing the replicated store failed'))
       if (pipeline != null) await pipeline.then(async p => { await p.release() }, () => {})
       await Promise.resolve(datastore.close()).catch((err: unknown) => log.warn({ err }, 'closing the peer store failed'))
       await dataDir.removeRuntime()
@@ -109,6 +118,17 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       .filter(addr => !addr.endsWith(`/p2p/${peerId.toString()}`))
     const peerLog = log.child({ component: 'protocols:membership' })
 
+    // Remote envelopes count only from members (in an open network, from anyone).
+    let isMember: (author: string) => boolean = () => network == null
+    const storeLog = log.child({ component: 'crdt' })
+    replica = await Replica.open({
+      path: dataDir.paths.replica,
+      key,
+      admits: author => author === peerId.toString() || isMember(author),
+      onReject: (reason, detail, author) => { storeLog.warn({ reason, detail, author }, 'refused a store update') }
+    })
+    let onMember: (peer: PeerId) => void = () => {}
+
     let offerPeers: (peers: ExchangedPeer[]) => void = () => {}
     const node = await buildLibp2p({
       privateKey: key,
@@ -123,6 +143,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         onPeerState: (peer, membership) => {
           if (membership.state === 'refused') peerLog.warn({ peer: peer.toString(), reason: membership.reason, detail: membership.detail }, 'membership certificate refused')
           else peerLog.info({ peer: peer.toString(), state: membership.state }, 'peer membership')
+          if (membership.state === 'member') onMember(peer)
         }
       },
       peerExchange: { onPeers: (peers) => { offerPeers(peers) } }
@@ -143,6 +164,20 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         .then(rtt => { if (node.getConnections(peer).length > 0) pinged.set(peer.toString(), rtt) }, () => {})
     })
     node.addEventListener('peer:disconnect', (evt) => { pinged.delete(evt.detail.toString()) })
+
+    if (network != null) {
+      isMember = author => {
+        try {
+          return withExpiry(node.services.membership.stateOf(peerIdFromString(author)), Date.now()).state === 'member'
+        } catch {
+          return false
+        }
+      }
+    }
+    sync = new CrdtSync(node, replica, log.child({ component: 'protocols:crdt-sync' }))
+    await sync.start()
+    // A peer just shown to be a member: fetch what it has (its envelopes were refused before).
+    onMember = (peer) => { void sync?.pull(peer) }
 
     keeper = new PeerKeeper(node, { bootstrap }, log.child({ component: 'node:peers' }))
     keeper.start()
@@ -207,7 +242,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     await dataDir.writeRuntime({ pid: process.pid, peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString() })
 
     const apiPort = api.port
-    return { peerId, libp2p: node, apiPort, network, status, peers, installCertificate, ocr, stop }
+    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, ocr, stop }
   } catch (err) {
     await stop()
     throw err

@@ -25,6 +25,8 @@ export interface DataDirPaths {
   readonly runtime: string
   /** LevelDB holding the libp2p peer store; its lock marks the data dir as in use */
   readonly peerStore: string
+  /** LevelDB holding the replicated store's envelope log (crdt/) */
+  readonly replica: string
 }
 
 export function dataDirPaths (root: string): DataDirPaths {
@@ -38,6 +40,7 @@ export function dataDirPaths (root: string): DataDirPaths {
     certificate: join(dir, 'membership.cert'),
     apiToken: join(dir, 'api-token'),
     runtime: join(dir, 'node.json'),
-    peerStore: join(dir, 'peerstore')
+    peerStore: join(dir, 'peerstore'),
+    replica: join(dir, 'replica')
   }
 }

@@ -1,0 +1,132 @@
+/**
+ * Replicated-store sync: new envelopes travel on a gossipsub topic; a node
+ * that connects (or reconnects after a partition) catches up over a direct
+ * stream. The puller says how far it has each log ({"AUTHOR!INCARNATION":
+ * last position}) and the other side streams the envelopes it lacks, each as
+ * one length-prefixed message, then an empty message. Both sides pull when
+ * they meet, and every ANTI_ENTROPY_MS a node pulls from one random peer, so
+ * what gossip dropped is repaired.
+ *
+ * The store (crdt/replica.ts) does all checking; this module only moves bytes.
+ */
+import { lpStream } from '@libp2p/utils'
+import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { z } from 'zod'
+
+export const CRDT_SYNC_PROTOCOL = '/texmesh/crdt-sync/1.0.0'
+export const CRDT_TOPIC = 'texmesh/crdt/1'
+/** an envelope is at most 256 KiB of update plus its header */
+export const MAX_ENVELOPE_MESSAGE = 256 * 1024 + 1024
+/** heads of up to ~10,000 logs */
+export const MAX_HEADS_BYTES = 1024 * 1024
+export const SYNC_TIMEOUT_MS = 60_000
+export const ANTI_ENTROPY_MS = 30_000
+
+export interface SyncStore {
+  heads(): Record<string, number>
+  missing(theirs: Readonly<Record<string, number>>): AsyncIterable<Uint8Array>
+  receive(bytes: Uint8Array): Promise<{ status: string }>
+  onEnvelope(listener: (bytes: Uint8Array) => void): () => void
+}
+
+export interface SyncLog {
+  debug(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+}
+
+const Heads = z.record(z.string().max(256), z.number().int().min(-1))
+
+type SyncNode = Libp2p<{ pubsub: GossipSub }>
+
+export class CrdtSync {
+  private readonly timers = new Set<ReturnType<typeof setInterval>>()
+  private readonly pulling = new Set<string>()
+  private unsubscribe: () => void = () => {}
+  private stopped = false
+
+  constructor (private readonly node: SyncNode, private readonly store: SyncStore, private readonly log: SyncLog) {
+    this.onMessage = this.onMessage.bind(this)
+    this.onIdentify = this.onIdentify.bind(this)
+  }
+
+  async start (): Promise<void> {
+    await this.node.handle(CRDT_SYNC_PROTOCOL, (stream: Stream, connection: Connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
+    this.node.services.pubsub.subscribe(CRDT_TOPIC)
+    this.node.services.pubsub.addEventListener('message', this.onMessage)
+    this.node.addEventListener('peer:identify', this.onIdentify)
+    this.unsubscribe = this.store.onEnvelope(bytes => {
+      this.node.services.pubsub.publish(CRDT_TOPIC, bytes).catch(err => { this.log.debug({ err }, 'publishing an envelope failed') })
+    })
+    const timer = setInterval(() => {
+      const peers = this.node.getPeers()
+      const peer = peers[Math.floor(Math.random() * peers.length)]
+      if (peer != null) void this.pull(peer)
+    }, ANTI_ENTROPY_MS)
+    timer.unref()
+    this.timers.add(timer)
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    for (const t of this.timers) clearInterval(t)
+    this.unsubscribe()
+    this.node.removeEventListener('peer:identify', this.onIdentify)
+    this.node.services.pubsub.removeEventListener('message', this.onMessage)
+    this.node.services.pubsub.unsubscribe(CRDT_TOPIC)
+    await this.node.unhandle(CRDT_SYNC_PROTOCOL)
+  }
+
+  private onMessage (evt: CustomEvent<{ topic: string, data: Uint8Array }>): void {
+    if (evt.detail.topic !== CRDT_TOPIC) return
+    this.store.receive(evt.detail.data).catch(err => { this.log.warn({ err }, 'applying a gossiped envelope failed') })
+  }
+
+  private onIdentify (evt: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void {
+    if (evt.detail.protocols.includes(CRDT_SYNC_PROTOCOL)) void this.pull(evt.detail.peerId)
+  }
+
+  /** Ask `peer` for every envelope this node lacks. Resolves with how many were applied. */
+  async pull (peer: PeerId): Promise<number> {
+    const id = peer.toString()
+    if (this.stopped || this.pulling.has(id)) return 0
+    this.pulling.add(id)
+    const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
+    let stream: Stream | undefined
+    let applied = 0
+    try {
+      stream = await this.node.dialProtocol(peer, CRDT_SYNC_PROTOCOL, { signal })
+      const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_MESSAGE, maxBufferSize: MAX_ENVELOPE_MESSAGE + 16 })
+      await lp.write(new TextEncoder().encode(JSON.stringify(this.store.heads())), { signal })
+      for (;;) {
+        const msg = (await lp.read({ signal })).subarray()
+        if (msg.length === 0) break
+        const r = await this.store.receive(msg)
+        if (r.status === 'applied') applied++
+      }
+      await stream.close({ signal })
+      if (applied > 0) this.log.debug({ peer: id, applied }, 'caught up')
+    } catch (err) {
+      this.log.debug({ peer: id, err }, 'catching up failed')
+      stream?.abort(err as Error)
+    } finally {
+      this.pulling.delete(id)
+    }
+    return applied
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_HEADS_BYTES, maxBufferSize: MAX_HEADS_BYTES + 16 })
+      const request = (await lp.read({ signal })).subarray()
+      const heads = Heads.parse(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(request)))
+      for await (const bytes of this.store.missing(heads)) await lp.write(bytes, { signal })
+      await lp.write(new Uint8Array(0), { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      this.log.debug({ peer: connection.remotePeer.toString(), err }, 'serving a catch-up failed')
+      stream.abort(err as Error)
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import { describe, it, after } from 'node:test'
+import assert from 'node:assert/strict'
+import type { RunningNode } from '../node/daemon.js'
+import type { ResultEntry } from '../crdt/replica.js'
+import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
+
+function result (latex: string): ResultEntry {
+  return { latex, confidence: 0.8, alternatives: [], model: 'texmesh-v1+test', time: Date.now() }
+}
+
+describe('replicated store between two real nodes', { timeout: 90_000 }, () => {
+  const dirs: string[] = []
+  const nodes: RunningNode[] = []
+  after(async () => {
+    for (const n of nodes) await n.stop().catch(() => {})
+    for (const d of dirs) await removeDir(d)
+  })
+
+  it('spreads writes over gossip, and converges after a partition', async () => {
+    const dirA = await tempDir()
+    const dirB = await tempDir()
+    dirs.push(dirA, dirB)
+    const a = await startTestNode(dirA)
+    nodes.push(a)
+    const addrA = a.libp2p.getMultiaddrs()[0]!
+    let b = await startTestNode(dirB, { bootstrap: [addrA.toString()] })
+    nodes.push(b)
+    await waitFor('the nodes to connect', () => a.libp2p.getPeers().length === 1)
+
+    await a.replica.putResult('img1', result('x^{2}'))
+    await waitFor('B to get A\'s result', () => b.replica.results('img1').get(a.peerId.toString())?.latex === 'x^{2}')
+
+    // Partition: B goes down; both write; B comes back without dialling A; then they meet.
+    await b.stop()
+    await a.replica.putResult('img2', result('a+b'))
+    await a.replica.putCorrection('img1', { latex: 'x^{3}', time: Date.now() })
+    b = await startTestNode(dirB)
+    nodes.push(b)
+    assert.equal(b.libp2p.getPeers().length, 0)
+    await b.replica.putResult('img2', result('a-b'))
+    await b.replica.putResult('img3', result('\\frac{1}{2}'))
+    assert.equal(b.replica.results('img1').get(a.peerId.toString())?.latex, 'x^{2}', 'what B had survives its restart')
+    await b.libp2p.dial(addrA)
+    await waitFor('the replicas to converge', () => JSON.stringify(sorted(a.replica.snapshot())) === JSON.stringify(sorted(b.replica.snapshot())), 30_000)
+    const img2 = a.replica.results('img2')
+    assert.deepEqual([...img2.keys()].sort(), [a.peerId.toString(), b.peerId.toString()].sort())
+    assert.equal(img2.get(b.peerId.toString())?.latex, 'a-b')
+    assert.equal(b.replica.corrections('img1').get(a.peerId.toString())?.latex, 'x^{3}')
+  })
+})
+
+function sorted (snapshot: Record<string, Record<string, unknown>>): Array<[string, Array<[string, unknown]>]> {
+  return Object.entries(snapshot).sort(([x], [y]) => x.localeCompare(y))
+    .map(([m, v]) => [m, Object.entries(v).sort(([x], [y]) => x.localeCompare(y))])
+}
