@@ -69,6 +69,8 @@ export interface ReplicaOptions {
   onReject?: (reason: string, detail: string, author: string | undefined) => void
   /** Envelopes held back until an incarnation they build on is known (default 1000). */
   maxPending?: number
+  /** Compact the own log after this many new own envelopes (default 1000; 0: never by itself). */
+  compactEvery?: number
 }
 
 const LOCAL = Symbol('local')
@@ -110,6 +112,7 @@ export class Replica {
   private readonly envelopeListeners = new Set<(bytes: Uint8Array) => void>()
   private serial: Promise<unknown> = Promise.resolve()
   private closed = false
+  private sinceCompaction = 0
 
   private constructor (
     private readonly log: EnvelopeLog,
@@ -155,7 +158,24 @@ export class Replica {
       this.coverageOf(stored.logId).add(stored.first, stored.seq)
       updates.push(e.update)
     }
-    if (updates.length > 0) Y.applyUpdate(this.doc, Y.mergeUpdates(updates), REMOTE)
+    if (updates.length > 0) this.apply(Y.mergeUpdates(updates))
+  }
+
+  /**
+   * Apply stored or remote updates. Yjs takes structs of its own client id
+   * arriving from outside for another writer and draws a new random client id;
+   * here they are this node's own signed history, so the bound id is kept and
+   * the next write continues after them.
+   */
+  private apply (update: Uint8Array): void {
+    const own = this.doc.clientID
+    // While applying, the doc wears id 0 (no derived id is 0 but with odds of 2^-53), so Yjs sees no clash.
+    this.doc.clientID = 0
+    try {
+      Y.applyUpdate(this.doc, update, REMOTE)
+    } finally {
+      this.doc.clientID = own
+    }
   }
 
   private coverageOf (logId: string): Coverage {
@@ -194,6 +214,11 @@ export class Replica {
       this.coverageOf(logIdOf(e)).add(seq, seq)
       for (const l of this.envelopeListeners) l(bytes)
     })
+    const every = this.opts.compactEvery ?? 1000
+    if (every > 0 && ++this.sinceCompaction >= every) {
+      this.sinceCompaction = 0
+      void this.compact().catch(() => {})
+    }
   }
 
   putResult (imageHash: string, entry: ResultEntry): Promise<void> { return this.write('results', `${imageHash}/${this.author}`, entry) }
@@ -287,7 +312,7 @@ export class Replica {
     }
     await this.log.append(e, bytes)
     this.coverageOf(logId).add(e.first, e.seq)
-    Y.applyUpdate(this.doc, e.update, REMOTE)
+    this.apply(e.update)
     return { status: 'applied' }
   }
 

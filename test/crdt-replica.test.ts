@@ -23,6 +23,11 @@ function result (latex: string, time = 1): ResultEntry {
   return { latex, confidence: 0.9, alternatives: [{ latex: `${latex}'`, score: -3 }], model: 'texmesh-v1+test', time }
 }
 
+async function first<T> (it: AsyncIterable<T>): Promise<T> {
+  for await (const x of it) return x
+  throw new Error('empty')
+}
+
 /** Every own envelope a replica publishes. */
 function tap (r: Replica): Uint8Array[] {
   const out: Uint8Array[] = []
@@ -52,9 +57,16 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     assert.deepEqual(again.snapshot(), before)
     assert.deepEqual(again.heads(), heads)
     assert.equal(again.results('h1').get(again.author)?.latex, 'x^{2}')
-    // The same data dir keeps its incarnation: later writes continue the same log.
+    // The same data dir keeps its incarnation: later writes continue the same log,
+    // under the same bound client id, so other replicas take them.
+    const wire = tap(again)
     await again.putResult('h3', result('z'))
     assert.deepEqual(Object.values(again.heads()), [4])
+    const other = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    for await (const b of again.missing({})) assert.equal((await other.receive(b)).status, 'applied')
+    assert.equal(decodeEnvelope(wire[0]!).client, decodeEnvelope((await first(again.missing({}))))!.client)
+    assert.deepEqual(other.snapshot(), again.snapshot())
+    await other.close()
     await again.close()
   })
 
