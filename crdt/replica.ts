@@ -24,6 +24,14 @@ export const ResultEntry = z.object({
   alternatives: z.array(z.object({ latex, score: z.number() })).max(16),
   model: z.string().min(1).max(128),
   time: z.number().int().nonnegative(),
+  /** The regions of a multi-formula image, top to bottom (the pipeline's segmentation). */
+  regions: z.array(z.object({
+    bbox: z.object({ x: z.number(), y: z.number(), width: z.number(), height: z.number() }),
+    latex,
+    confidence: z.number().min(0).max(1)
+  })).max(64).optional(),
+  /** milliseconds the recognition took on the author's node */
+  ms: z.number().nonnegative().optional(),
   /** The quorum certificate, for critical images. */
   certificate: z.unknown().optional()
 })

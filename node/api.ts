@@ -5,6 +5,7 @@ import { PortInUseError, TexmeshError } from './errors.js'
 import type { Log } from './log.js'
 import { ImageError } from '../pipeline/preprocess.js'
 import type { OcrResult } from '../pipeline/ocr.js'
+import type { TaskView, TasksStats } from './tasks.js'
 
 /**
  * The local HTTP API: JSON on 127.0.0.1 only. Browsers are kept out (any
@@ -21,6 +22,10 @@ export interface ApiStatus {
   version: string
   uptimeS: number
   dataDir: string
+  /** the model version this node's results carry */
+  model?: string
+  /** work sharing: this node's queue and its workers */
+  tasks?: TasksStats
 }
 
 export interface ApiPeer {
@@ -36,6 +41,9 @@ export interface ApiHandlers {
   peers(): Promise<ApiPeer[]>
   installCertificate(text: string): Promise<unknown>
   ocr(image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult>
+  submit(image: Buffer, options: { file: string, critical: boolean }): Promise<TaskView>
+  task(id: string): Promise<TaskView | undefined>
+  tasks(limit: number): Promise<TaskView[]>
 }
 
 export interface ApiServerInit {
@@ -63,6 +71,13 @@ const OcrQuery = z.object({
   beam: z.coerce.number().int().min(1).max(MAX_BEAM).optional(),
   name: z.string().min(1).max(255).optional()
 }).strict()
+
+const SubmitQuery = z.object({
+  name: z.string().min(1).max(1024).optional(),
+  critical: z.enum(['true', 'false', '1', '0']).optional()
+}).strict()
+
+const TasksQuery = z.object({ limit: z.coerce.number().int().min(1).max(10_000).optional() }).strict()
 
 const CertificateBody = z.object({ certificate: z.string().min(1).max(8192) }).strict()
 
@@ -132,6 +147,32 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
       if (err instanceof ImageError) return await reply.code(422).send({ file, error: err.message, reason: err.reason })
       throw err
     }
+  })
+
+  app.post('/v1/tasks', async (request, reply) => {
+    const query = SubmitQuery.safeParse(request.query)
+    if (!query.success) return await reply.code(400).send({ error: 'query: name a file name, critical true or false' })
+    if (!Buffer.isBuffer(request.body)) {
+      return await reply.code(415).send({ error: 'POST the image bytes as the body, with Content-Type image/... or application/octet-stream' })
+    }
+    const file = query.data.name ?? 'upload'
+    const critical = query.data.critical === 'true' || query.data.critical === '1'
+    try {
+      return await init.handlers.submit(request.body, { file, critical })
+    } catch (err) {
+      if (err instanceof ImageError) return await reply.code(422).send({ file, error: err.message, reason: err.reason })
+      throw err
+    }
+  })
+  app.get('/v1/tasks', async (request, reply) => {
+    const query = TasksQuery.safeParse(request.query)
+    if (!query.success) return await reply.code(400).send({ error: 'query: limit must be 1-10000' })
+    return await init.handlers.tasks(query.data.limit ?? 100)
+  })
+  app.get<{ Params: { id: string } }>('/v1/tasks/:id', async (request, reply) => {
+    const task = await init.handlers.task(request.params.id)
+    if (task == null) return await reply.code(404).send({ error: `no task ${request.params.id.slice(0, 80)} on this node` })
+    return task
   })
 
   try {

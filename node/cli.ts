@@ -16,6 +16,8 @@ import { encodeCertificateText } from '../protocols/membership/index.js'
 import type { ApiPeer, ApiStatus } from './api.js'
 import { VERSION } from './version.js'
 import { runOcr } from './ocr-command.js'
+import { DEFAULT_WAIT_SECONDS, runResult, runSubmit, runTasks } from './tasks-command.js'
+import { parseModelledCompute } from './config.js'
 
 interface CommonOptions { dataDir?: string, json?: boolean }
 
@@ -48,6 +50,10 @@ function configFlags (cmd: Command): Partial<NodeConfig> {
   if (o.apiPort != null) flags.apiPort = o.apiPort
   if (cmd.getOptionValueSource('mdns') === 'cli') flags.mdns = o.mdns as boolean
   if (o.logLevel != null) flags.logLevel = o.logLevel
+  if (o.workers != null) flags.workers = o.workers
+  if (o.leaseMs != null) flags.leaseMs = o.leaseMs
+  if (o.modelledCompute != null) flags.modelledCompute = o.modelledCompute
+  if (o.slowdown != null) flags.slowdown = o.slowdown
   return flags
 }
 
@@ -71,6 +77,18 @@ function withNodeFlags (cmd: Command): Command {
     .option('--bootstrap <multiaddr>', 'peer to dial at start and keep redialling, with /p2p/ID; repeatable', collect)
     .option('--no-mdns', 'do not look for peers on the LAN with multicast DNS')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
+    .option('--workers <n>', 'images this node recognises at once, for itself and others (default 1; 0 takes no work)', parseCount('--workers', 64))
+    .option('--lease-ms <ms>', 'how long a worker may hold a task before it is granted again (default 30000)', parsePositive('--lease-ms', 3_600_000))
+    .addOption(new Option('--modelled-compute <p50[,p95]>', 'simnet: replace recognition by a sleep with this median and 95th percentile (ms)').argParser(v => parseModelledCompute('--modelled-compute', v)).hideHelp())
+    .addOption(new Option('--slowdown <factor>', 'simnet: make this node this many times slower').argParser(Number).hideHelp())
+}
+
+function parseCount (what: string, max: number) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!/^\d+$/.test(value) || n > max) throw new TexmeshError(`${what} must be a whole number from 0 to ${max}, not "${value}"`)
+    return n
+  }
 }
 
 async function resolvedConfig (cmd: Command, dataDir: DataDir): Promise<ResolvedConfig> {
@@ -182,6 +200,44 @@ The exit code is 1 if any file failed; every other file is still processed.`)
         if (opts.json !== true) process.stderr.write(`texmesh: ${failed} of ${total} files failed\n`)
         process.exitCode = 1
       }
+    })
+
+  withJson(withDataDir(program.command('submit')))
+    .description("hand images to the running node's network; each gets a task id")
+    .argument('<file-or-dir...>', 'images (PNG, JPEG, WebP, TIFF, GIF) or directories of them')
+    .option('--critical', 'mark the images critical (several nodes must agree; see the README)')
+    .option('--wait', 'wait for every result (a progress bar on a terminal), then print them in input order')
+    .option('--timeout <seconds>', `with --wait, give up after this long (default ${DEFAULT_WAIT_SECONDS})`, parsePositive('--timeout', 86_400))
+    .addHelpText('after', `
+An image that the network has already read (same bytes, same model) is answered at once.
+With --json, one JSON object per image and line: {"file", "id", "state", "hash", "critical"}
+and, once known, the result in the shape texmesh ocr --json uses ("latex", "confidence",
+"alternatives", "regions", "model", "ms") and "by" (the peer that read it).
+A file that could not be submitted gives {"file", "error", "reason"}. The exit code is 1 if any failed.`)
+    .action(async (inputs: string[], opts: CommonOptions & { critical?: boolean, wait?: boolean, timeout?: number }) => {
+      const client = await ApiClient.forDataDir(dataDirOf(opts))
+      const { failed, total } = await runSubmit(client, inputs, opts)
+      if (failed > 0) {
+        if (opts.json !== true) process.stderr.write(`texmesh: ${failed} of ${total} images failed\n`)
+        process.exitCode = 1
+      }
+    })
+
+  withJson(withDataDir(program.command('result')))
+    .description('show a submitted task and its result')
+    .argument('<id>', 'the task id texmesh submit printed')
+    .option('--wait', 'wait until the task has finished')
+    .option('--timeout <seconds>', `with --wait, give up after this long (default ${DEFAULT_WAIT_SECONDS})`, parsePositive('--timeout', 86_400))
+    .action(async (id: string, opts: CommonOptions & { wait?: boolean, timeout?: number }) => {
+      const task = await runResult(await ApiClient.forDataDir(dataDirOf(opts)), id, opts)
+      if (task.state === 'failed') process.exitCode = 1
+    })
+
+  withJson(withDataDir(program.command('tasks')))
+    .description('list the tasks submitted to the running node, newest first')
+    .option('--limit <n>', 'how many (default 50)', parsePositive('--limit', 10_000))
+    .action(async (opts: CommonOptions & { limit?: number }) => {
+      await runTasks(await ApiClient.forDataDir(dataDirOf(opts)), opts)
     })
 
   const config = program.command('config').description('node configuration')

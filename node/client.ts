@@ -27,17 +27,23 @@ export class ApiClient {
     return await this.request<T>('POST', path, body)
   }
 
-  private async request<T> (method: string, path: string, body?: unknown): Promise<T> {
+  /** POST raw bytes (an image) as the body. */
+  async postBytes<T> (path: string, bytes: Uint8Array, contentType = 'application/octet-stream'): Promise<T> {
+    return await this.request<T>('POST', path, bytes, contentType)
+  }
+
+  private async request<T> (method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     let response: Response
+    const raw = body instanceof Uint8Array
     try {
       response = await fetch(this.baseUrl + path, {
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {})
+          ...(body !== undefined ? { 'content-type': contentType } : {})
         },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(15_000)
+        body: body === undefined ? undefined : raw ? body as Uint8Array<ArrayBuffer> : JSON.stringify(body),
+        signal: AbortSignal.timeout(raw ? 120_000 : 15_000)
       })
     } catch (err) {
       throw new NodeNotRunningError(`the texmesh node of data dir ${this.dataDir} does not answer at ${this.baseUrl} (is it running?)`, { cause: err })
@@ -49,7 +55,7 @@ export class ApiClient {
     } catch {
       throw new ApiError(`the node answered ${response.status} with something that is not JSON`, response.status)
     }
-    if (!response.ok) throw new ApiError(String(json?.error ?? `HTTP ${response.status}`), response.status)
+    if (!response.ok) throw new ApiError(String(json?.error ?? `HTTP ${response.status}`), response.status, json)
     return json as T
   }
 }

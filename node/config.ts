@@ -28,7 +28,19 @@ export const NodeConfig = z.object({
   bootstrap: z.array(bootstrapString),
   /** find peers on the LAN with multicast DNS */
   mdns: z.boolean(),
-  logLevel: z.enum(LOG_LEVELS)
+  logLevel: z.enum(LOG_LEVELS),
+  /** images this node recognises at once, for itself and for others; 0 takes no work */
+  workers: z.number().int().min(0).max(64),
+  /** how long a worker may hold a task before it is granted to another */
+  leaseMs: z.number().int().min(500).max(3_600_000),
+  /**
+   * simnet: replace recognition by a sleep drawn from a log-normal with this median and
+   * 95th percentile in ms ([p50, p95]); null runs the real model
+   */
+  modelledCompute: z.tuple([z.number().positive(), z.number().positive()]).nullable()
+    .refine(v => v == null || v[1] >= v[0], { message: 'the 95th percentile must not be below the median' }),
+  /** simnet: make this node this many times slower than it is (1 = normal) */
+  slowdown: z.number().min(1).max(1000)
 }).strict()
 export type NodeConfig = z.infer<typeof NodeConfig>
 export type ConfigKey = keyof NodeConfig
@@ -39,7 +51,11 @@ export const DEFAULT_CONFIG: NodeConfig = {
   apiPort: 7373,
   bootstrap: [],
   mdns: true,
-  logLevel: 'info'
+  logLevel: 'info',
+  workers: 1,
+  leaseMs: 30_000,
+  modelledCompute: null,
+  slowdown: 1
 }
 
 export const ENV_VARS: Record<ConfigKey, string> = {
@@ -47,7 +63,11 @@ export const ENV_VARS: Record<ConfigKey, string> = {
   apiPort: 'TEXMESH_API_PORT',
   bootstrap: 'TEXMESH_BOOTSTRAP',
   mdns: 'TEXMESH_MDNS',
-  logLevel: 'TEXMESH_LOG_LEVEL'
+  logLevel: 'TEXMESH_LOG_LEVEL',
+  workers: 'TEXMESH_WORKERS',
+  leaseMs: 'TEXMESH_LEASE_MS',
+  modelledCompute: 'TEXMESH_MODELLED_COMPUTE',
+  slowdown: 'TEXMESH_SLOWDOWN'
 }
 
 export interface ResolvedConfig {
@@ -84,6 +104,21 @@ function parsePort (name: string, value: string): number {
   return Number(value)
 }
 
+function parseNumber (name: string, value: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${name}=${value}: expected a number`)
+  return n
+}
+
+/** "P50,P95" in ms, or "off" */
+export function parseModelledCompute (name: string, value: string): [number, number] | null {
+  if (/^(off|none|null)$/i.test(value)) return null
+  const parts = value.split(',').map(s => parseNumber(name, s))
+  if (parts.length === 1) return [parts[0]!, parts[0]!]
+  if (parts.length !== 2) throw new ConfigError(`${name}=${value}: expected P50MS or P50MS,P95MS`)
+  return [parts[0]!, parts[1]!]
+}
+
 function parseList (value: string): string[] {
   return value.split(',').map(s => s.trim()).filter(s => s !== '')
 }
@@ -99,6 +134,10 @@ export function configFromEnv (env: NodeJS.ProcessEnv): Partial<NodeConfig> {
   const bootstrap = get('bootstrap'); if (bootstrap != null) out.bootstrap = parseList(bootstrap)
   const mdns = get('mdns'); if (mdns != null) out.mdns = parseBoolean(ENV_VARS.mdns, mdns)
   const logLevel = get('logLevel'); if (logLevel != null) out.logLevel = logLevel as NodeConfig['logLevel']
+  const workers = get('workers'); if (workers != null) out.workers = parseNumber(ENV_VARS.workers, workers)
+  const leaseMs = get('leaseMs'); if (leaseMs != null) out.leaseMs = parseNumber(ENV_VARS.leaseMs, leaseMs)
+  const modelled = get('modelledCompute'); if (modelled != null) out.modelledCompute = parseModelledCompute(ENV_VARS.modelledCompute, modelled)
+  const slowdown = get('slowdown'); if (slowdown != null) out.slowdown = parseNumber(ENV_VARS.slowdown, slowdown)
   return out
 }
 

@@ -12,7 +12,10 @@ import type { NetworkDescriptor } from './invite.js'
 import { withExpiry, type MembershipCertificate, type PeerMembership } from '../protocols/membership/index.js'
 import type { ExchangedPeer } from '../protocols/peer-exchange/index.js'
 import { VERSION } from './version.js'
-import { OcrPipeline, type OcrResult } from '../pipeline/ocr.js'
+import type { OcrResult } from '../pipeline/ocr.js'
+import { modelledCompute, pipelineCompute, shippedModelVersion, type Compute } from './compute.js'
+import { NodeTasks, type TaskView, type TasksStats } from './tasks.js'
+import { sha256Hex } from '../protocols/blob/index.js'
 import { Replica } from '../crdt/replica.js'
 import { CrdtSync } from '../protocols/crdt-sync/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -40,6 +43,11 @@ export interface RunningNode {
   installCertificate(text: string): Promise<MembershipCertificate>
   /** Recognise an image on this node (the model loads on first use). */
   ocr(image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult>
+  /** Hand an image to the network: answered from the store, or queued as a task that any node may take. */
+  submit(image: Buffer, options: { file: string, critical: boolean }): Promise<TaskView>
+  task(id: string): Promise<TaskView | undefined>
+  tasks(limit: number): Promise<TaskView[]>
+  taskStats(): TasksStats
   stop(): Promise<void>
 }
 
@@ -89,18 +97,23 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
   let keeper: PeerKeeper | undefined
   let stopping: Promise<void> | undefined
   // One onnxruntime session per process, loaded when the first image arrives.
-  let pipeline: Promise<OcrPipeline> | undefined
+  const compute: Compute = config.modelledCompute != null
+    ? modelledCompute(config.modelledCompute, config.slowdown, sha256Hex)
+    : pipelineCompute(await shippedModelVersion(), config.slowdown)
+  let tasks: NodeTasks | undefined
   let replica: Replica | undefined
   let sync: CrdtSync | undefined
 
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
       keeper?.stop()
-      await sync?.stop().catch(err => log.warn({ err }, 'stopping store sync failed'))
       await api?.close().catch(err => log.warn({ err }, 'closing the API failed'))
+      // Running tasks finish and write their results before the store closes.
+      await tasks?.stop().catch(err => log.warn({ err }, 'stopping task sharing failed'))
+      await sync?.stop().catch(err => log.warn({ err }, 'stopping store sync failed'))
       await Promise.resolve(libp2p?.stop()).catch((err: unknown) => log.warn({ err }, 'stopping libp2p failed'))
       await replica?.close().catch(err => log.warn({ err }, 'closing the replicated store failed'))
-      if (pipeline != null) await pipeline.then(async p => { await p.release() }, () => {})
+      await compute.release().catch(err => log.warn({ err }, 'releasing the model failed'))
       await Promise.resolve(datastore.close()).catch((err: unknown) => log.warn({ err }, 'closing the peer store failed'))
       await dataDir.removeRuntime()
       log.info('node stopped')
@@ -179,6 +192,18 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     // A peer just shown to be a member: fetch what it has (its envelopes were refused before).
     onMember = (peer) => { void sync?.pull(peer) }
 
+    tasks = await NodeTasks.open({
+      node,
+      replica,
+      compute,
+      path: dataDir.paths.tasks,
+      workers: config.workers,
+      leaseMs: config.leaseMs,
+      admits: peer => isMember(peer),
+      log: log.child({ component: 'node:tasks' })
+    })
+    const nodeTasks = tasks
+
     keeper = new PeerKeeper(node, { bootstrap }, log.child({ component: 'node:peers' }))
     keeper.start()
     offerPeers = (peers) => { keeper?.offer(peers) }
@@ -198,7 +223,9 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       peers: node.getPeers().length,
       version: VERSION,
       uptimeS: Math.round((Date.now() - startedAt) / 1000),
-      dataDir: dataDir.paths.root
+      dataDir: dataDir.paths.root,
+      model: compute.model,
+      tasks: nodeTasks.stats()
     })
 
     const peers = async (): Promise<ApiPeer[]> => {
@@ -226,23 +253,25 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     }
 
     const ocr = async (image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult> => {
-      pipeline ??= OcrPipeline.load()
-      pipeline.catch(() => { pipeline = undefined })
-      const result = await (await pipeline).recognize(image, options.file, options.beam != null ? { beam: options.beam } : {})
+      const result = await compute.recognize(image, options.file, options.beam != null ? { beam: options.beam } : {})
       log.debug({ file: options.file, ms: result.ms, regions: result.regions.length }, 'recognised an image')
       return result
     }
+    const submit = async (image: Buffer, options: { file: string, critical: boolean }): Promise<TaskView> => await nodeTasks.submit(image, options)
+    const task = async (id: string): Promise<TaskView | undefined> => await nodeTasks.get(id)
+    const taskList = async (limit: number): Promise<TaskView[]> => await nodeTasks.list(limit)
+    const taskStats = (): TasksStats => nodeTasks.stats()
 
     api = await startApiServer({
       port: config.apiPort,
       token,
       log: log.child({ component: 'node:api' }),
-      handlers: { status, peers, installCertificate, ocr }
+      handlers: { status, peers, installCertificate, ocr, submit, task, tasks: taskList }
     })
     await dataDir.writeRuntime({ pid: process.pid, peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString() })
 
     const apiPort = api.port
-    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, ocr, stop }
+    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, ocr, submit, task, tasks: taskList, taskStats, stop }
   } catch (err) {
     await stop()
     throw err

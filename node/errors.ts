@@ -48,7 +48,7 @@ export class NodeNotRunningError extends TexmeshError {
 /** The local API answered with an error. */
 export class ApiError extends TexmeshError {
   static override readonly defaultName = 'ApiError'
-  constructor (message: string, readonly status: number) {
+  constructor (message: string, readonly status: number, readonly body?: unknown) {
     super(message)
   }
 }

@@ -27,6 +27,8 @@ export interface DataDirPaths {
   readonly peerStore: string
   /** LevelDB holding the replicated store's envelope log (crdt/) */
   readonly replica: string
+  /** LevelDB holding the tasks this node accepted, their leases and the submitted images */
+  readonly tasks: string
 }
 
 export function dataDirPaths (root: string): DataDirPaths {
@@ -41,6 +43,7 @@ export function dataDirPaths (root: string): DataDirPaths {
     apiToken: join(dir, 'api-token'),
     runtime: join(dir, 'node.json'),
     peerStore: join(dir, 'peerstore'),
-    replica: join(dir, 'replica')
+    replica: join(dir, 'replica'),
+    tasks: join(dir, 'tasks')
   }
 }

@@ -1,0 +1,157 @@
+import { readFile } from 'node:fs/promises'
+import cliProgress from 'cli-progress'
+import { ApiClient } from './client.js'
+import { ApiError, TexmeshError } from './errors.js'
+import { expandInputs } from './ocr-command.js'
+import type { TaskView } from './tasks.js'
+
+/**
+ * `texmesh submit`, `texmesh result` and `texmesh tasks`: hand images to the
+ * running node's network and follow them, through the node's local API.
+ */
+
+/** Polling the local API; a task finishes in milliseconds to seconds. */
+const POLL_MS = 200
+export const DEFAULT_WAIT_SECONDS = 600
+
+/** One line of output: the task and, once known, its result in the shape `texmesh ocr --json` uses. */
+export type TaskLine =
+  | { file: string, id: string, state: string, hash: string, critical: boolean, cached?: boolean, latex?: string, confidence?: number, alternatives?: unknown[], regions?: unknown[], model?: string, ms?: number | null, by?: string, error?: string }
+  | { file: string, error: string, reason: string }
+
+export class WaitTimeoutError extends TexmeshError {
+  static override readonly defaultName = 'WaitTimeoutError'
+}
+
+export function lineOfTask (t: TaskView, file = t.file): TaskLine {
+  const line: TaskLine = { file, id: t.id, state: t.state, hash: t.hash, critical: t.critical }
+  if (t.cached) line.cached = true
+  if (t.result != null) {
+    const { file: _f, ...result } = t.result
+    Object.assign(line, result)
+  }
+  if (t.state === 'failed') line.error = `no node could process it: ${t.failures.map(f => f.reason).join('; ')}`
+  return line
+}
+
+function human (line: TaskLine): string {
+  if (!('id' in line)) return `${line.file}: error: ${line.error}`
+  if (line.state === 'failed') return `${line.file}\t${line.id}\tfailed\t${line.error ?? ''}`
+  if (line.latex == null) return `${line.file}\t${line.id}\t${line.state}`
+  const regions = (line.regions ?? []) as Array<{ latex: string }>
+  const how = `(confidence ${(line.confidence ?? 0).toFixed(2)}${line.cached === true ? ', from the store' : ''})`
+  if (regions.length <= 1) return `${line.file}\t${line.id}\t${line.latex}\t${how}`
+  return [`${line.file}\t${line.id}\t${regions.length} regions\t${how}`, ...regions.map((g, i) => `  ${i + 1}. ${g.latex}`)].join('\n')
+}
+
+const finished = (t: TaskView): boolean => t.state === 'done' || t.state === 'failed'
+
+async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+/** Poll until every task has finished or the deadline passes; `onDone` sees each as it finishes. */
+async function waitAll (client: ApiClient, tasks: TaskView[], seconds: number, onDone: (t: TaskView) => void): Promise<TaskView[]> {
+  const deadline = Date.now() + seconds * 1000
+  const out = tasks.slice()
+  let open = out.map((t, i) => i).filter(i => !finished(out[i]!))
+  for (const t of out) if (finished(t)) onDone(t)
+  while (open.length > 0) {
+    if (Date.now() > deadline) {
+      throw new WaitTimeoutError(`${open.length} of ${out.length} tasks not finished after ${seconds} s (follow them with: texmesh result ID --wait)`)
+    }
+    await sleep(POLL_MS)
+    const still: number[] = []
+    for (const i of open) {
+      const t = await client.get<TaskView>(`/v1/tasks/${encodeURIComponent(out[i]!.id)}`)
+      out[i] = t
+      if (finished(t)) onDone(t)
+      else still.push(i)
+    }
+    open = still
+  }
+  return out
+}
+
+export interface SubmitOptions { critical?: boolean, wait?: boolean, json?: boolean, timeout?: number }
+
+/** Submit every image; returns how many failed (unreadable, refused, or a task that failed). */
+export async function runSubmit (client: ApiClient, inputs: readonly string[], options: SubmitOptions): Promise<{ failed: number, total: number }> {
+  const files = await expandInputs(inputs)
+  const emit = (line: TaskLine): void => {
+    const text = options.json === true ? JSON.stringify(line) : human(line)
+    if (!('id' in line) && options.json !== true) process.stderr.write(text + '\n')
+    else process.stdout.write(text + '\n')
+  }
+  const slots: Array<{ file: string, task?: TaskView, line?: TaskLine }> = []
+  for (const f of files) {
+    if (f.error != null) {
+      slots.push({ file: f.file, line: { file: f.file, error: f.error, reason: 'unreadable' } })
+      continue
+    }
+    try {
+      const bytes = await readFile(f.file)
+      const query = `name=${encodeURIComponent(f.file)}${options.critical === true ? '&critical=true' : ''}`
+      slots.push({ file: f.file, task: await client.postBytes<TaskView>(`/v1/tasks?${query}`, bytes) })
+    } catch (err: any) {
+      if (err instanceof ApiError && err.status === 422) {
+        const body = err.body as { reason?: string } | undefined
+        slots.push({ file: f.file, line: { file: f.file, error: err.message.replace(`${f.file}: `, ''), reason: body?.reason ?? 'refused' } })
+      } else if (err instanceof ApiError && err.status === 413) {
+        slots.push({ file: f.file, line: { file: f.file, error: 'the image is over the node\'s size limit (32 MiB)', reason: 'too-large' } })
+      } else if (typeof err?.code === 'string' && !(err instanceof TexmeshError)) {
+        slots.push({ file: f.file, line: { file: f.file, error: `cannot read (${String(err.message)})`, reason: 'unreadable' } })
+      } else {
+        throw err
+      }
+    }
+  }
+  const submitted = slots.filter(s => s.task != null)
+  if (options.wait === true && submitted.length > 0) {
+    const bar = submitted.length > 1 && process.stderr.isTTY === true
+      ? new cliProgress.SingleBar({ stream: process.stderr, format: 'tasks [{bar}] {value}/{total} done | {eta_formatted} left', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
+      : undefined
+    bar?.start(submitted.length, 0)
+    try {
+      const done = await waitAll(client, submitted.map(s => s.task!), options.timeout ?? DEFAULT_WAIT_SECONDS, () => { bar?.increment() })
+      submitted.forEach((s, i) => { s.task = done[i] })
+    } finally {
+      bar?.stop()
+    }
+  }
+  let failed = 0
+  for (const s of slots) {
+    const line = s.line ?? lineOfTask(s.task!, s.file)
+    if ('error' in line && line.error != null) failed++
+    emit(line)
+  }
+  return { failed, total: slots.length }
+}
+
+export async function runResult (client: ApiClient, id: string, options: { wait?: boolean, json?: boolean, timeout?: number }): Promise<TaskView> {
+  let task: TaskView
+  try {
+    task = await client.get<TaskView>(`/v1/tasks/${encodeURIComponent(id)}`)
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) throw new TexmeshError(`this node has no task ${id} (texmesh tasks lists them)`)
+    throw err
+  }
+  if (options.wait === true) [task] = await waitAll(client, [task], options.timeout ?? DEFAULT_WAIT_SECONDS, () => {}) as [TaskView]
+  const line = lineOfTask(task)
+  process.stdout.write((options.json === true ? JSON.stringify(line) : human(line)) + '\n')
+  return task
+}
+
+export async function runTasks (client: ApiClient, options: { json?: boolean, limit?: number }): Promise<void> {
+  const tasks = await client.get<TaskView[]>(`/v1/tasks?limit=${options.limit ?? 50}`)
+  if (options.json === true) {
+    for (const t of tasks) process.stdout.write(JSON.stringify(lineOfTask(t)) + '\n')
+    return
+  }
+  if (tasks.length === 0) {
+    process.stdout.write('no tasks on this node (texmesh submit FILE hands one over)\n')
+    return
+  }
+  const rows = tasks.map(t => [t.id, t.state + (t.cached ? ' (store)' : ''), t.submittedAt.slice(11, 19), t.workers.length > 0 ? t.workers[t.workers.length - 1]!.slice(-8) : '-', t.file])
+  const header = ['TASK', 'STATE', 'SUBMITTED', 'WORKER', 'FILE']
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
+  process.stdout.write([header, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n')
+}

@@ -1,0 +1,173 @@
+/**
+ * Blob transfer: a worker fetches the bytes of a task's image from the node
+ * that holds them, over a direct stream, by SHA-256. Images never travel in
+ * gossip.
+ *
+ * Wire format (every message length-prefixed):
+ *   request   {"hash": HEX64}                                  (JSON, <= MAX_REQUEST_BYTES)
+ *   response  {"status": "ok", "size": N} | {"status": "missing" | "refused", "reason": TEXT}
+ *   then, after "ok", chunks of at most CHUNK_BYTES until N bytes have come, then an empty message.
+ *
+ * The fetcher refuses a size over its cap before reading any chunk, counts the
+ * bytes as they come, and checks the SHA-256 before handing the bytes on.
+ *
+ * @example
+ * ```ts
+ * const blobs = new BlobService(node, { get: hash => store.blob(hash) })
+ * await blobs.start()
+ * const bytes = await blobs.fetch(peerId, hash, { signal: AbortSignal.timeout(30_000) })
+ * ```
+ */
+import { createHash } from 'node:crypto'
+import { lpStream } from '@libp2p/utils'
+import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
+import { z } from 'zod'
+
+export const BLOB_PROTOCOL = '/texmesh/blob/1.0.0'
+/** A request is one hash in JSON; anything larger is not a request. */
+export const MAX_REQUEST_BYTES = 256
+/** Chunks keep a transfer streaming without holding a second copy of a large image in a frame. */
+export const CHUNK_BYTES = 64 * 1024
+/** The largest image a node accepts (the local API's limit). */
+export const DEFAULT_MAX_BLOB_BYTES = 32 * 1024 * 1024
+/** A 32 MiB image over a slow LAN link with margin. */
+export const BLOB_TIMEOUT_MS = 60_000
+/** Workers fetch one or two images at a time; a few streams leave room without letting a peer pile up work. */
+export const BLOB_MAX_INBOUND_STREAMS = 8
+
+export const HASH = /^[0-9a-f]{64}$/
+
+export function sha256Hex (bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+/** Why a fetch failed; `reason` is stable and meant for code, the message for people. */
+export type BlobFailure = 'missing' | 'refused' | 'too-large' | 'hash-mismatch' | 'malformed' | 'transport'
+
+export class BlobError extends Error {
+  override name = 'BlobError'
+  constructor (readonly reason: BlobFailure, message: string, options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+export interface BlobSource {
+  /** The bytes stored under this SHA-256, or undefined. */
+  get(hash: string): Promise<Uint8Array | undefined>
+}
+
+export interface BlobLog {
+  debug(obj: object, msg: string): void
+}
+
+export interface BlobServiceInit {
+  /** @default DEFAULT_MAX_BLOB_BYTES */
+  maxBytes?: number
+  /** @default BLOB_TIMEOUT_MS */
+  timeoutMs?: number
+  log?: BlobLog
+}
+
+const Request = z.object({ hash: z.string().regex(HASH) }).strict()
+const Response = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('ok'), size: z.number().int().nonnegative() }).strict(),
+  z.object({ status: z.enum(['missing', 'refused']), reason: z.string().max(512) }).strict()
+])
+
+const encodeJson = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
+const decodeJson = (bytes: Uint8Array): unknown => JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+
+export class BlobService {
+  private readonly maxBytes: number
+  private readonly timeoutMs: number
+  private readonly log: BlobLog
+  private started = false
+
+  constructor (private readonly node: Libp2p, private readonly source: BlobSource, init: BlobServiceInit = {}) {
+    this.maxBytes = init.maxBytes ?? DEFAULT_MAX_BLOB_BYTES
+    this.timeoutMs = init.timeoutMs ?? BLOB_TIMEOUT_MS
+    this.log = init.log ?? { debug: () => {} }
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.node.handle(BLOB_PROTOCOL, (stream: Stream, connection: Connection) => { void this.serve(stream, connection) }, {
+      maxInboundStreams: BLOB_MAX_INBOUND_STREAMS, maxOutboundStreams: BLOB_MAX_INBOUND_STREAMS
+    })
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.node.unhandle(BLOB_PROTOCOL)
+  }
+
+  /** Fetch the blob `hash` from `peer`; resolves only with bytes whose SHA-256 is `hash`. */
+  async fetch (peer: PeerId, hash: string, options: { signal?: AbortSignal, maxBytes?: number } = {}): Promise<Uint8Array> {
+    if (!HASH.test(hash)) throw new BlobError('malformed', `not a SHA-256 hex digest: ${hash.slice(0, 80)}`)
+    const maxBytes = options.maxBytes ?? this.maxBytes
+    const signal = options.signal ?? AbortSignal.timeout(this.timeoutMs)
+    let stream: Stream | undefined
+    try {
+      stream = await this.node.dialProtocol(peer, BLOB_PROTOCOL, { signal })
+      const lp = lpStream(stream, { maxDataLength: CHUNK_BYTES, maxBufferSize: CHUNK_BYTES + 16 })
+      await lp.write(encodeJson({ hash }), { signal })
+      const head = Response.safeParse(decodeJson((await lp.read({ signal })).subarray()))
+      if (!head.success) throw new BlobError('malformed', `${peer.toString()} answered a blob request with something else`)
+      if (head.data.status !== 'ok') throw new BlobError(head.data.status, `${peer.toString()}: ${head.data.reason}`)
+      const size = head.data.size
+      if (size > maxBytes) throw new BlobError('too-large', `${peer.toString()} offers ${size} bytes for ${hash}, over the ${maxBytes}-byte cap`)
+      const out = new Uint8Array(size)
+      let got = 0
+      for (;;) {
+        const chunk = (await lp.read({ signal })).subarray()
+        if (chunk.length === 0) break
+        if (got + chunk.length > size) throw new BlobError('malformed', `${peer.toString()} sent more than the ${size} bytes it announced`)
+        out.set(chunk, got)
+        got += chunk.length
+      }
+      if (got !== size) throw new BlobError('malformed', `${peer.toString()} sent ${got} of the ${size} bytes it announced`)
+      await stream.close({ signal })
+      if (sha256Hex(out) !== hash) throw new BlobError('hash-mismatch', `the bytes ${peer.toString()} sent for ${hash} have another SHA-256`)
+      return out
+    } catch (err) {
+      stream?.abort(err as Error)
+      if (err instanceof BlobError) throw err
+      throw new BlobError('transport', `fetching ${hash} from ${peer.toString()} failed: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const signal = AbortSignal.timeout(this.timeoutMs)
+    const peer = connection.remotePeer.toString()
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES, maxBufferSize: MAX_REQUEST_BYTES + 16 })
+      let hash: string
+      try {
+        const request = Request.parse(decodeJson((await lp.read({ signal })).subarray()))
+        hash = request.hash
+      } catch (err) {
+        if ((err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError') throw err
+        this.log.debug({ peer, err: (err as Error).message }, 'refused a malformed blob request')
+        await lp.write(encodeJson({ status: 'refused', reason: 'malformed request: expected {"hash": SHA-256 hex}' }), { signal })
+        await stream.close({ signal })
+        return
+      }
+      const bytes = await this.source.get(hash)
+      if (bytes == null) {
+        await lp.write(encodeJson({ status: 'missing', reason: `no blob ${hash} here` }), { signal })
+      } else if (bytes.length > this.maxBytes) {
+        await lp.write(encodeJson({ status: 'refused', reason: `blob ${hash} is over the ${this.maxBytes}-byte cap` }), { signal })
+      } else {
+        await lp.write(encodeJson({ status: 'ok', size: bytes.length }), { signal })
+        for (let at = 0; at < bytes.length; at += CHUNK_BYTES) await lp.write(bytes.subarray(at, at + CHUNK_BYTES), { signal })
+        await lp.write(new Uint8Array(0), { signal })
+      }
+      await stream.close({ signal })
+    } catch (err) {
+      this.log.debug({ peer, err: (err as Error).message }, 'serving a blob failed')
+      stream.abort(err as Error)
+    }
+  }
+}

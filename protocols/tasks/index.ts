@@ -1,0 +1,431 @@
+/**
+ * Work sharing. Every node is an origin (it queues the images submitted to
+ * it, in a TaskQueue) and a worker (it runs `capacity` slots that take work).
+ *
+ * - Origins gossip their load on TASKS_TOPIC: how many tasks wait, and the ids
+ *   and hashes of a few of them, never image bytes.
+ * - A slot takes from its own node's queue first; otherwise it steals from the
+ *   busiest origin it has heard of: a direct stream to TASKS_PROTOCOL asking for
+ *   `want` tasks, answered with that many leases (or fewer). It then fetches
+ *   the image over the blob protocol and hands it to `process`, which writes
+ *   the result into the replicated store. The origin sees the result there and
+ *   marks the task done; a lease that runs out is granted again.
+ * - With `prefetch`, a slot leases and fetches its next task while the current
+ *   one runs, so network round trips hide behind recognition.
+ *
+ * Wire format on TASKS_PROTOCOL (one length-prefixed JSON request, one reply):
+ *   {"kind": "steal", "want": N}               -> {"leases": [{id, hash, file, critical, expiresAt}]}
+ *   {"kind": "failed", "id": ID, "reason": T}  -> {"ok": true}
+ */
+import { lpStream } from '@libp2p/utils'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import { z } from 'zod'
+import { HASH, type BlobService } from '../blob/index.js'
+import type { TaskQueue, TaskRecord } from './queue.js'
+
+export const TASKS_PROTOCOL = '/texmesh/tasks/1.0.0'
+export const TASKS_TOPIC = 'texmesh/tasks/1'
+/** Requests are a few dozen bytes; replies carry at most MAX_GRANT leases of ~200 bytes. */
+export const MAX_REQUEST_BYTES = 1024
+export const MAX_REPLY_BYTES = 64 * 1024
+/** A thief asks for what it can start soon; more than this per request is never granted. */
+export const MAX_GRANT = 16
+/** A load message: counts and at most MAX_ANNOUNCED task ids and hashes. */
+export const MAX_ANNOUNCED = 16
+export const MAX_LOAD_MESSAGE_BYTES = 4096
+/** Loopback or LAN round trips take milliseconds; a stuck peer must not hold a slot long. */
+export const STEAL_TIMEOUT_MS = 5_000
+/** Load is gossiped at once when it changes, and at least this often while tasks wait. */
+export const DEFAULT_ANNOUNCE_MS = 2_000
+/** An origin's load older than this is not trusted for stealing. */
+export const LOAD_STALE_MS = 15_000
+/** An idle slot looks again after this long even if no load message arrived. */
+export const IDLE_POLL_MS = 1_000
+
+export interface WorkItem {
+  /** the origin's peer id (this node's own for local tasks) */
+  origin: string
+  id: string
+  hash: string
+  file: string
+  critical: boolean
+  expiresAt: number
+}
+
+export interface TasksLog {
+  debug(obj: object, msg: string): void
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+}
+
+export interface TaskServiceInit {
+  queue: TaskQueue
+  blobs: BlobService
+  /** Recognise one image and write its result to the replicated store; reject if it cannot be processed. */
+  process: (work: WorkItem, image: Uint8Array) => Promise<void>
+  /** May this peer be leased tasks? (members only in a private network) @default everyone */
+  admits?: (peer: string) => boolean
+  /** concurrent tasks on this node @default 1 */
+  capacity?: number
+  /** tasks a slot leases and fetches ahead while one runs (0 or 1) @default 1 */
+  prefetch?: number
+  /** @default DEFAULT_ANNOUNCE_MS */
+  announceMs?: number
+  log: TasksLog
+}
+
+export interface TaskServiceStats {
+  running: number
+  capacity: number
+  /** tasks this node has finished, its own and stolen */
+  processed: number
+  stolen: number
+  failed: number
+  /** origins with waiting work, as last heard */
+  origins: Array<{ peer: string, queued: number, ageMs: number }>
+}
+
+const Lease = z.object({
+  id: z.string().max(64),
+  hash: z.string().regex(HASH),
+  file: z.string().max(1024),
+  critical: z.boolean(),
+  expiresAt: z.number()
+}).strict()
+const Request = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('steal'), want: z.number().int().min(1).max(MAX_GRANT) }).strict(),
+  z.object({ kind: z.literal('failed'), id: z.string().max(64), reason: z.string().max(512) }).strict()
+])
+const StealReply = z.object({ leases: z.array(Lease).max(MAX_GRANT) }).strict()
+const LoadMessage = z.object({
+  v: z.literal(1),
+  queued: z.number().int().nonnegative(),
+  running: z.number().int().nonnegative(),
+  capacity: z.number().int().nonnegative(),
+  tasks: z.array(z.object({ id: z.string().max(64), hash: z.string().regex(HASH) }).strict()).max(MAX_ANNOUNCED)
+}).strict()
+
+const encodeJson = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
+const decodeJson = (bytes: Uint8Array): unknown => JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+
+type TasksNode = Libp2p<{ pubsub: GossipSub }>
+
+export class TaskService {
+  private readonly self: string
+  private readonly capacity: number
+  private readonly prefetch: number
+  private readonly announceMs: number
+  private readonly load = new Map<string, { queued: number, at: number }>()
+  private readonly slots: Array<Promise<void>> = []
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
+  private wakers: Array<() => void> = []
+  private expiryTimer: ReturnType<typeof setTimeout> | undefined
+  private announceQueued = false
+  private lastAnnounced = -1
+  private running = 0
+  private processed = 0
+  private stolen = 0
+  private failed = 0
+  private started = false
+  private stopped = false
+
+  constructor (private readonly node: TasksNode, private readonly init: TaskServiceInit) {
+    this.self = node.peerId.toString()
+    this.capacity = init.capacity ?? 1
+    this.prefetch = Math.min(1, Math.max(0, init.prefetch ?? 1))
+    this.announceMs = init.announceMs ?? DEFAULT_ANNOUNCE_MS
+    this.onMessage = this.onMessage.bind(this)
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    await this.node.handle(TASKS_PROTOCOL, (stream: Stream, connection: Connection) => { void this.serve(stream, connection) }, {
+      maxInboundStreams: 32, maxOutboundStreams: 32
+    })
+    this.node.services.pubsub.subscribe(TASKS_TOPIC)
+    this.node.services.pubsub.addEventListener('message', this.onMessage)
+    const heartbeat = setInterval(() => {
+      if (this.init.queue.queued() > 0 || this.lastAnnounced !== 0) this.announce()
+    }, this.announceMs)
+    heartbeat.unref()
+    this.timers.add(heartbeat)
+    this.scheduleExpiry()
+    for (let i = 0; i < this.capacity; i++) this.slots.push(this.slot(i))
+  }
+
+  /** Stop taking work; resolves when running tasks have finished. */
+  async stop (): Promise<void> {
+    if (!this.started || this.stopped) return
+    this.stopped = true
+    for (const t of this.timers) clearInterval(t)
+    if (this.expiryTimer != null) clearTimeout(this.expiryTimer)
+    this.wake()
+    this.node.services.pubsub.removeEventListener('message', this.onMessage)
+    this.node.services.pubsub.unsubscribe(TASKS_TOPIC)
+    await this.node.unhandle(TASKS_PROTOCOL)
+    await Promise.all(this.slots)
+  }
+
+  /** A task was added to this node's queue: wake the slots and tell the network. */
+  submitted (): void {
+    this.wake()
+    this.announce()
+    this.scheduleExpiry()
+  }
+
+  stats (): TaskServiceStats {
+    const now = Date.now()
+    return {
+      running: this.running,
+      capacity: this.capacity,
+      processed: this.processed,
+      stolen: this.stolen,
+      failed: this.failed,
+      origins: [...this.load].filter(([, l]) => l.queued > 0).map(([peer, l]) => ({ peer, queued: l.queued, ageMs: now - l.at }))
+    }
+  }
+
+  private wake (): void {
+    const wakers = this.wakers
+    this.wakers = []
+    for (const w of wakers) w()
+  }
+
+  private async idle (): Promise<void> {
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(resolve, IDLE_POLL_MS)
+      this.wakers.push(() => { clearTimeout(timer); resolve() })
+    })
+  }
+
+  /** Gossip this node's load, at most once per tick. */
+  private announce (): void {
+    if (this.announceQueued || this.stopped) return
+    this.announceQueued = true
+    queueMicrotask(() => {
+      this.announceQueued = false
+      if (this.stopped) return
+      const queued = this.init.queue.queued()
+      this.lastAnnounced = queued
+      const msg = { v: 1, queued, running: this.running, capacity: this.capacity, tasks: this.init.queue.peekQueued(MAX_ANNOUNCED) }
+      this.node.services.pubsub.publish(TASKS_TOPIC, encodeJson(msg)).catch(err => {
+        this.init.log.debug({ err: (err as Error).message }, 'publishing load failed')
+      })
+    })
+  }
+
+  private onMessage (evt: CustomEvent<Message>): void {
+    const msg = evt.detail
+    if (msg.topic !== TASKS_TOPIC) return
+    if (msg.type !== 'signed') return
+    const from = msg.from.toString()
+    if (from === this.self) return
+    if (msg.data.length > MAX_LOAD_MESSAGE_BYTES) {
+      this.init.log.debug({ peer: from, bytes: msg.data.length }, 'refused an oversized load message')
+      return
+    }
+    let load
+    try {
+      load = LoadMessage.parse(decodeJson(msg.data))
+    } catch (err) {
+      this.init.log.debug({ peer: from, err: (err as Error).message.slice(0, 200) }, 'refused a malformed load message')
+      return
+    }
+    this.load.set(from, { queued: load.queued, at: Date.now() })
+    if (load.queued > 0) this.wake()
+  }
+
+  /** Leases of this node's own expire on its own clock; requeued tasks are announced. */
+  private scheduleExpiry (): void {
+    if (this.stopped) return
+    const next = this.init.queue.nextExpiry()
+    if (next == null) return
+    if (this.expiryTimer != null) clearTimeout(this.expiryTimer)
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined
+      this.init.queue.expire().then(n => {
+        if (n > 0) {
+          this.init.log.info({ tasks: n }, 'leases ran out; granting the tasks again')
+          this.wake()
+          this.announce()
+        }
+        this.scheduleExpiry()
+      }, err => { this.init.log.warn({ err }, 'expiring leases failed') })
+    }, Math.max(0, next - Date.now()) + 5)
+    this.expiryTimer.unref()
+  }
+
+  private async slot (index: number): Promise<void> {
+    let next: Promise<Ready | undefined> = this.acquire()
+    for (;;) {
+      const current = await next
+      if (current == null) return
+      // Lease and fetch the next task while this one runs.
+      next = this.prefetch > 0 ? this.acquire() : Promise.resolve(undefined)
+      await this.run(current, index)
+      if (this.prefetch === 0) next = this.acquire()
+    }
+  }
+
+  private async run (ready: Ready, slot: number): Promise<void> {
+    const { work, image } = ready
+    this.running++
+    try {
+      await this.init.process(work, image)
+      this.processed++
+      if (work.origin !== this.self) this.stolen++
+      this.init.log.debug({ task: work.id, origin: work.origin, slot }, 'processed a task')
+    } catch (err) {
+      this.failed++
+      const reason = (err as Error).message ?? String(err)
+      this.init.log.warn({ task: work.id, origin: work.origin, reason }, 'processing a task failed')
+      await this.reportFailure(work, reason)
+    } finally {
+      this.running--
+    }
+  }
+
+  /** The next task with its image, or undefined once stopped. */
+  private async acquire (): Promise<Ready | undefined> {
+    for (;;) {
+      if (this.stopped) return undefined
+      const work = await this.lease()
+      if (work == null) {
+        await this.idle()
+        continue
+      }
+      try {
+        const image = work.origin === this.self
+          ? await this.init.queue.blob(work.hash)
+          : await this.init.blobs.fetch(peerIdFromString(work.origin), work.hash)
+        if (image == null) throw new Error(`image ${work.hash} is missing from the local store`)
+        return { work, image }
+      } catch (err) {
+        // The origin went away or sent bad bytes: its lease will run out and the task be granted again.
+        this.init.log.warn({ task: work.id, origin: work.origin, err: (err as Error).message }, 'fetching a task image failed')
+        await this.reportFailure(work, `fetch failed: ${(err as Error).message}`)
+      }
+    }
+  }
+
+  /** Take one task: from this node's queue, else stolen from the busiest origin heard of. */
+  private async lease (): Promise<WorkItem | undefined> {
+    if (this.init.queue.queued() > 0) {
+      const [t] = await this.init.queue.grant(this.self, 1)
+      this.scheduleExpiry()
+      this.announce()
+      if (t != null) return workOf(this.self, t)
+    }
+    for (let tries = 0; tries < 3 && !this.stopped; tries++) {
+      const origin = this.pickOrigin()
+      if (origin == null) return undefined
+      const leases = await this.steal(origin, 1)
+      if (leases.length > 0) return { origin, ...leases[0]! }
+      // Nothing there after all: forget its load until it announces again.
+      this.load.set(origin, { queued: 0, at: Date.now() })
+    }
+    return undefined
+  }
+
+  /** An origin with waiting tasks, chosen at random weighted by how many wait (busiest most often). */
+  private pickOrigin (): string | undefined {
+    const now = Date.now()
+    const candidates: Array<[string, number]> = []
+    for (const [peer, l] of this.load) {
+      if (l.queued <= 0 || now - l.at > LOAD_STALE_MS) continue
+      if (this.node.getConnections(peerIdFromString(peer)).length === 0) continue
+      candidates.push([peer, l.queued])
+    }
+    const total = candidates.reduce((s, [, q]) => s + q, 0)
+    let r = Math.random() * total
+    for (const [peer, q] of candidates) {
+      r -= q
+      if (r < 0) return peer
+    }
+    return candidates[candidates.length - 1]?.[0]
+  }
+
+  private async request (peer: string, body: unknown, maxReply: number): Promise<unknown> {
+    const signal = AbortSignal.timeout(STEAL_TIMEOUT_MS)
+    let stream: Stream | undefined
+    try {
+      stream = await this.node.dialProtocol(peerIdFromString(peer), TASKS_PROTOCOL, { signal })
+      const lp = lpStream(stream, { maxDataLength: maxReply, maxBufferSize: maxReply + 16 })
+      await lp.write(encodeJson(body), { signal })
+      const reply = decodeJson((await lp.read({ signal })).subarray())
+      await stream.close({ signal })
+      return reply
+    } catch (err) {
+      stream?.abort(err as Error)
+      throw err
+    }
+  }
+
+  private async steal (origin: string, want: number): Promise<Array<z.infer<typeof Lease>>> {
+    try {
+      const reply = StealReply.parse(await this.request(origin, { kind: 'steal', want }, MAX_REPLY_BYTES))
+      return reply.leases.slice(0, want)
+    } catch (err) {
+      this.init.log.debug({ origin, err: (err as Error).message }, 'stealing failed')
+      return []
+    }
+  }
+
+  private async reportFailure (work: WorkItem, reason: string): Promise<void> {
+    if (work.origin === this.self) {
+      await this.init.queue.fail(work.id, this.self, reason).then(() => { this.wake() }, () => {})
+      return
+    }
+    await this.request(work.origin, { kind: 'failed', id: work.id, reason: reason.slice(0, 512) }, MAX_REQUEST_BYTES)
+      .catch(err => { this.init.log.debug({ origin: work.origin, err: (err as Error).message }, 'reporting a failure failed') })
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const signal = AbortSignal.timeout(STEAL_TIMEOUT_MS)
+    const peer = connection.remotePeer.toString()
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES, maxBufferSize: MAX_REQUEST_BYTES + 16 })
+      let request: z.infer<typeof Request>
+      try {
+        request = Request.parse(decodeJson((await lp.read({ signal })).subarray()))
+      } catch (err) {
+        this.init.log.debug({ peer, err: (err as Error).message.slice(0, 200) }, 'refused a malformed task request')
+        stream.abort(new Error('malformed task request'))
+        return
+      }
+      if (request.kind === 'steal') {
+        const admitted = !this.stopped && (this.init.admits?.(peer) ?? true)
+        const granted = admitted ? await this.init.queue.grant(peer, request.want) : []
+        await lp.write(encodeJson({
+          leases: granted.map(t => ({ id: t.id, hash: t.hash, file: t.file, critical: t.critical, expiresAt: t.lease!.expiresAt }))
+        }), { signal })
+        if (granted.length > 0) {
+          this.init.log.debug({ peer, tasks: granted.length }, 'granted leases')
+          this.scheduleExpiry()
+          this.announce()
+        }
+      } else {
+        const t = await this.init.queue.fail(request.id, peer, request.reason)
+        await lp.write(encodeJson({ ok: true }), { signal })
+        if (t != null) {
+          this.init.log.warn({ peer, task: t.id, reason: request.reason, state: t.state }, 'a worker could not process a task')
+          this.wake()
+          this.announce()
+        }
+      }
+      await stream.close({ signal })
+    } catch (err) {
+      this.init.log.debug({ peer, err: (err as Error).message }, 'serving a task request failed')
+      stream.abort(err as Error)
+    }
+  }
+}
+
+interface Ready { work: WorkItem, image: Uint8Array }
+
+function workOf (origin: string, t: TaskRecord): WorkItem {
+  return { origin, id: t.id, hash: t.hash, file: t.file, critical: t.critical, expiresAt: t.lease?.expiresAt ?? 0 }
+}

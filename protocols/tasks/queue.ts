@@ -1,0 +1,346 @@
+/**
+ * The origin's side of work sharing: the tasks this node accepted, their
+ * leases and the submitted images, in LevelDB. Every change is written before
+ * the call resolves, so after a restart (even kill -9) every unfinished task
+ * is still here: queued ones stay queued, and leases run out and are granted
+ * again as if the node had never stopped.
+ *
+ * A task goes queued -> leased -> done; a lease that runs out, or a worker
+ * that reports a failure, puts it back in the queue; after MAX_FAILURES
+ * reported failures it ends as failed. A result for its image hash, from any
+ * node, makes it done (the caller watches the replicated store).
+ */
+import { randomBytes } from 'node:crypto'
+import { Level } from 'level'
+import { z } from 'zod'
+import { HASH } from '../blob/index.js'
+
+/** A worker that cannot process an image says so; after this many reports the task fails for good. */
+export const MAX_FAILURES = 3
+/** How long a worker may hold a task before it is granted to another; an image takes well under a second. */
+export const DEFAULT_LEASE_MS = 30_000
+
+export type TaskState = 'queued' | 'leased' | 'done' | 'failed'
+
+export const TaskRecord = z.object({
+  id: z.string(),
+  hash: z.string().regex(HASH),
+  file: z.string().max(1024),
+  critical: z.boolean(),
+  submittedAt: z.number(),
+  state: z.enum(['queued', 'leased', 'done', 'failed']),
+  lease: z.object({ peer: z.string(), grantedAt: z.number(), expiresAt: z.number() }).optional(),
+  /** times a lease was given out */
+  grants: z.number().int().nonnegative(),
+  /** leases that ran out and were granted again */
+  regrants: z.number().int().nonnegative(),
+  failures: z.array(z.object({ peer: z.string(), reason: z.string().max(512) })).max(MAX_FAILURES),
+  /** who wrote the result that finished it, and when the origin saw it */
+  doneBy: z.string().optional(),
+  doneAt: z.number().optional(),
+  /** which nodes have been given it, in order (bounded) */
+  workers: z.array(z.string()).max(16)
+})
+export type TaskRecord = z.infer<typeof TaskRecord>
+
+export interface QueueStats {
+  queued: number
+  leased: number
+  done: number
+  failed: number
+  /** leases that ran out and were granted again, over all tasks */
+  regrants: number
+}
+
+export interface TaskQueueInit {
+  /** the peer id of this node: its own leases are returned to the queue at once on restart */
+  self: string
+  /** @default DEFAULT_LEASE_MS */
+  leaseMs?: number
+  /** @default Date.now */
+  now?: () => number
+}
+
+const ID = /^[0-9a-z]{13}-[0-9a-f]{6}$/
+let lastMs = 0
+let seqInMs = 0
+
+/** Task ids sort by submission order (base36 milliseconds, then a counter) and are unique (random tail). */
+export function newTaskId (now: number): string {
+  if (now > lastMs) {
+    lastMs = now
+    seqInMs = 0
+  } else {
+    seqInMs++
+  }
+  return lastMs.toString(36).padStart(9, '0') + seqInMs.toString(36).padStart(4, '0') + '-' + randomBytes(3).toString('hex')
+}
+
+export class TaskQueue {
+  private readonly tasks: ReturnType<Level<string, unknown>['sublevel']>
+  private readonly blobs: ReturnType<Level<string, Uint8Array>['sublevel']>
+  /** unfinished tasks, by id, in submission order */
+  private readonly open = new Map<string, TaskRecord>()
+  /** image hash -> ids of unfinished tasks */
+  private readonly byHash = new Map<string, Set<string>>()
+  private counts = { done: 0, failed: 0, regrants: 0 }
+  private readonly leaseMs: number
+  private readonly now: () => number
+  private serial: Promise<unknown> = Promise.resolve()
+  private closed = false
+
+  private constructor (private readonly db: Level<string, unknown>, private readonly init: TaskQueueInit) {
+    this.tasks = db.sublevel<string, unknown>('task', { valueEncoding: 'json' }) as any
+    this.blobs = db.sublevel<string, Uint8Array>('blob', { valueEncoding: 'view' }) as any
+    this.leaseMs = init.leaseMs ?? DEFAULT_LEASE_MS
+    this.now = init.now ?? Date.now
+  }
+
+  static async open (path: string, init: TaskQueueInit): Promise<TaskQueue> {
+    const db = new Level<string, unknown>(path, { keyEncoding: 'utf8', valueEncoding: 'json' })
+    await db.open()
+    const queue = new TaskQueue(db, init)
+    try {
+      await queue.load()
+    } catch (err) {
+      await db.close()
+      throw err
+    }
+    return queue
+  }
+
+  private async load (): Promise<void> {
+    const own: TaskRecord[] = []
+    for await (const [, value] of this.tasks.iterator()) {
+      const parsed = TaskRecord.safeParse(value)
+      if (!parsed.success) continue
+      const t = parsed.data
+      if (t.state === 'done') this.counts.done++
+      else if (t.state === 'failed') this.counts.failed++
+      else {
+        // This node's own leases died with the process that held them.
+        if (t.state === 'leased' && t.lease?.peer === this.init.self) own.push(t)
+        this.track(t)
+      }
+      this.counts.regrants += t.regrants
+    }
+    for (const t of own) {
+      t.state = 'queued'
+      delete t.lease
+      await this.tasks.put(t.id, t)
+    }
+  }
+
+  private track (t: TaskRecord): void {
+    this.open.set(t.id, t)
+    let ids = this.byHash.get(t.hash)
+    if (ids == null) this.byHash.set(t.hash, ids = new Set())
+    ids.add(t.id)
+  }
+
+  private untrack (t: TaskRecord): void {
+    this.open.delete(t.id)
+    const ids = this.byHash.get(t.hash)
+    ids?.delete(t.id)
+    if (ids?.size === 0) this.byHash.delete(t.hash)
+  }
+
+  /** Changes run one at a time, each written before the next starts. */
+  private enqueue<T>(job: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the task queue is closed'))
+    const run = this.serial.then(job)
+    this.serial = run.catch(() => {})
+    return run
+  }
+
+  /** Store the image (if new) and a queued task for it; resolves once both are in LevelDB. */
+  add (image: Uint8Array, hash: string, meta: { file: string, critical: boolean }): Promise<TaskRecord> {
+    return this.enqueue(async () => {
+      const now = this.now()
+      const t: TaskRecord = {
+        id: newTaskId(now), hash, file: meta.file, critical: meta.critical, submittedAt: now,
+        state: 'queued', grants: 0, regrants: 0, failures: [], workers: []
+      }
+      const batch = this.db.batch()
+      if (await this.blobs.get(hash) == null) batch.put(hash, image as any, { sublevel: this.blobs as any })
+      batch.put(t.id, t as any, { sublevel: this.tasks as any })
+      await batch.write()
+      this.track(t)
+      return t
+    })
+  }
+
+  /** Record a task that was answered at once from the replicated store (done from the start). */
+  addDone (hash: string, meta: { file: string, critical: boolean, doneBy: string }): Promise<TaskRecord> {
+    return this.enqueue(async () => {
+      const now = this.now()
+      const t: TaskRecord = {
+        id: newTaskId(now), hash, file: meta.file, critical: meta.critical, submittedAt: now,
+        state: 'done', grants: 0, regrants: 0, failures: [], workers: [], doneBy: meta.doneBy, doneAt: now
+      }
+      await this.tasks.put(t.id, t)
+      this.counts.done++
+      return t
+    })
+  }
+
+  async get (id: string): Promise<TaskRecord | undefined> {
+    const open = this.open.get(id)
+    if (open != null) return structuredClone(open)
+    if (!ID.test(id)) return undefined
+    const value = await this.tasks.get(id)
+    const parsed = TaskRecord.safeParse(value)
+    return parsed.success ? parsed.data : undefined
+  }
+
+  /** The newest tasks first, at most `limit`. */
+  async list (limit = 100): Promise<TaskRecord[]> {
+    const out: TaskRecord[] = []
+    for await (const [, value] of this.tasks.iterator({ reverse: true, limit })) {
+      const parsed = TaskRecord.safeParse(value)
+      if (parsed.success) out.push(this.open.get(parsed.data.id) ?? parsed.data)
+    }
+    return out.map(t => structuredClone(t))
+  }
+
+  /** An unfinished task for this image, if there is one. */
+  pendingFor (hash: string): TaskRecord | undefined {
+    const id = this.byHash.get(hash)?.values().next().value
+    return id != null ? structuredClone(this.open.get(id)) : undefined
+  }
+
+  /** Every unfinished task, oldest first. */
+  unfinished (): TaskRecord[] {
+    return [...this.open.values()].map(t => structuredClone(t))
+  }
+
+  async blob (hash: string): Promise<Uint8Array | undefined> {
+    if (!HASH.test(hash)) return undefined
+    return (await this.blobs.get(hash) as Uint8Array | undefined) ?? undefined
+  }
+
+  /** Tasks waiting for a worker right now. */
+  queued (): number {
+    let n = 0
+    for (const t of this.open.values()) if (t.state === 'queued') n++
+    return n
+  }
+
+  /** A few queued tasks (id and hash), oldest first, for announcing. */
+  peekQueued (max: number): Array<{ id: string, hash: string }> {
+    const out: Array<{ id: string, hash: string }> = []
+    for (const t of this.open.values()) {
+      if (out.length >= max) break
+      if (t.state === 'queued') out.push({ id: t.id, hash: t.hash })
+    }
+    return out
+  }
+
+  /** Lease up to `want` queued tasks, oldest first, to `peer`. */
+  grant (peer: string, want: number): Promise<TaskRecord[]> {
+    return this.enqueue(async () => {
+      const now = this.now()
+      const granted: TaskRecord[] = []
+      for (const t of this.open.values()) {
+        if (granted.length >= want) break
+        if (t.state !== 'queued') continue
+        granted.push(t)
+      }
+      if (granted.length === 0) return []
+      const updated = granted.map(t => ({
+        ...t,
+        state: 'leased' as const,
+        lease: { peer, grantedAt: now, expiresAt: now + this.leaseMs },
+        grants: t.grants + 1,
+        workers: [...t.workers, peer].slice(-16)
+      }))
+      await this.tasks.batch(updated.map(t => ({ type: 'put' as const, key: t.id, value: t })))
+      for (const t of updated) this.open.set(t.id, t)
+      return updated.map(t => structuredClone(t))
+    })
+  }
+
+  /** Put leases that ran out back in the queue; resolves with how many. */
+  expire (): Promise<number> {
+    return this.enqueue(async () => {
+      const now = this.now()
+      const expired: TaskRecord[] = []
+      for (const t of this.open.values()) {
+        if (t.state === 'leased' && t.lease != null && t.lease.expiresAt <= now) {
+          const { lease: _gone, ...rest } = t
+          expired.push({ ...rest, state: 'queued', regrants: t.regrants + 1 })
+        }
+      }
+      if (expired.length === 0) return 0
+      await this.tasks.batch(expired.map(t => ({ type: 'put' as const, key: t.id, value: t })))
+      for (const t of expired) this.open.set(t.id, t)
+      this.counts.regrants += expired.length
+      return expired.length
+    })
+  }
+
+  /** The earliest lease expiry, to time the next `expire`. */
+  nextExpiry (): number | undefined {
+    let next: number | undefined
+    for (const t of this.open.values()) {
+      if (t.state === 'leased' && t.lease != null && (next == null || t.lease.expiresAt < next)) next = t.lease.expiresAt
+    }
+    return next
+  }
+
+  /** A result for `hash` exists (written by `by`): every unfinished task for it is done. */
+  complete (hash: string, by: string): Promise<TaskRecord[]> {
+    return this.enqueue(async () => {
+      const ids = this.byHash.get(hash)
+      if (ids == null) return []
+      const now = this.now()
+      const done = [...ids].map(id => this.open.get(id)!).map(t => {
+        const { lease: _gone, ...rest } = t
+        return { ...rest, state: 'done' as const, doneBy: by, doneAt: now }
+      })
+      await this.tasks.batch(done.map(t => ({ type: 'put' as const, key: t.id, value: t })))
+      for (const t of done) this.untrack(t)
+      this.counts.done += done.length
+      return done
+    })
+  }
+
+  /**
+   * A worker could not process a task it was leased: back to the queue, or
+   * failed for good after MAX_FAILURES reports. Ignored unless `peer` holds the lease.
+   */
+  fail (id: string, peer: string, reason: string): Promise<TaskRecord | undefined> {
+    return this.enqueue(async () => {
+      const t = this.open.get(id)
+      if (t == null || t.state !== 'leased' || t.lease?.peer !== peer) return undefined
+      const { lease: _gone, ...rest } = t
+      const failures = [...t.failures, { peer, reason: reason.slice(0, 512) }]
+      const next: TaskRecord = { ...rest, failures, state: failures.length >= MAX_FAILURES ? 'failed' : 'queued' }
+      await this.tasks.put(next.id, next)
+      if (next.state === 'failed') {
+        this.untrack(next)
+        this.counts.failed++
+      } else {
+        this.open.set(next.id, next)
+      }
+      return structuredClone(next)
+    })
+  }
+
+  stats (): QueueStats {
+    let queued = 0
+    let leased = 0
+    for (const t of this.open.values()) {
+      if (t.state === 'queued') queued++
+      else leased++
+    }
+    return { queued, leased, done: this.counts.done, failed: this.counts.failed, regrants: this.counts.regrants }
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    await this.serial
+    this.closed = true
+    await this.db.close()
+  }
+}

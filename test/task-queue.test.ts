@@ -1,0 +1,106 @@
+import { describe, it, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { TaskQueue, MAX_FAILURES } from '../protocols/tasks/queue.js'
+import { sha256Hex } from '../protocols/blob/index.js'
+import { removeDir, tempDir } from './helpers.js'
+
+const image = (n: number): Uint8Array => new TextEncoder().encode(`image ${n}`)
+
+describe('task queue (LevelDB)', () => {
+  const dirs: string[] = []
+  after(async () => { for (const d of dirs) await removeDir(d) })
+
+  async function open (self = 'me', leaseMs = 1000, now = () => clock.t): Promise<{ q: TaskQueue, path: string }> {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const path = join(dir, 'tasks')
+    return { q: await TaskQueue.open(path, { self, leaseMs, now }), path }
+  }
+  const clock = { t: 1_000_000 }
+
+  it('grants oldest first, as many as asked and available, and keeps images by hash', async () => {
+    const { q } = await open()
+    const added = []
+    for (let i = 0; i < 5; i++) added.push(await q.add(image(i), sha256Hex(image(i)), { file: `f${i}.png`, critical: false }))
+    assert.equal(q.queued(), 5)
+    const first = await q.grant('peerA', 2)
+    assert.deepEqual(first.map(t => t.id), added.slice(0, 2).map(t => t.id))
+    assert.ok(first.every(t => t.state === 'leased' && t.lease?.peer === 'peerA' && t.lease.expiresAt === clock.t + 1000))
+    const rest = await q.grant('peerB', 10)
+    assert.equal(rest.length, 3)
+    assert.deepEqual(await q.grant('peerC', 1), [])
+    assert.deepEqual(new Uint8Array(await q.blob(added[3]!.hash) ?? []), image(3))
+    assert.equal(await q.blob('0'.repeat(64)), undefined)
+    assert.equal(await q.blob('../etc/passwd'), undefined)
+    await q.close()
+  })
+
+  it('grants a task again when its lease runs out, and counts it', async () => {
+    const { q } = await open()
+    const t = await q.add(image(1), sha256Hex(image(1)), { file: 'a.png', critical: false })
+    await q.grant('peerA', 1)
+    assert.equal(await q.expire(), 0)
+    clock.t += 1001
+    assert.equal(await q.expire(), 1)
+    const again = await q.grant('peerB', 1)
+    assert.equal(again[0]!.id, t.id)
+    assert.equal(again[0]!.regrants, 1)
+    assert.deepEqual(again[0]!.workers, ['peerA', 'peerB'])
+    assert.equal(q.stats().regrants, 1)
+    await q.close()
+  })
+
+  it('is done when any result for its image exists, even a late duplicate', async () => {
+    const { q } = await open()
+    const h = sha256Hex(image(7))
+    const t1 = await q.add(image(7), h, { file: 'a.png', critical: false })
+    assert.equal(q.pendingFor(h)?.id, t1.id)
+    await q.grant('peerA', 1)
+    const done = await q.complete(h, 'peerB')
+    assert.deepEqual(done.map(t => [t.id, t.state, t.doneBy]), [[t1.id, 'done', 'peerB']])
+    assert.equal(q.pendingFor(h), undefined)
+    assert.deepEqual(await q.complete(h, 'peerA'), [], 'a second result changes nothing')
+    assert.equal((await q.get(t1.id))?.state, 'done')
+    assert.equal(await q.get('nonsense'), undefined)
+    await q.close()
+  })
+
+  it('fails a task for good after repeated failure reports, and only from the lease holder', async () => {
+    const { q } = await open()
+    const t = await q.add(image(9), sha256Hex(image(9)), { file: 'a.png', critical: false })
+    await q.grant('peerA', 1)
+    assert.equal(await q.fail(t.id, 'peerB', 'not mine'), undefined, 'a peer without the lease is ignored')
+    for (let i = 1; i <= MAX_FAILURES; i++) {
+      const r = await q.fail(t.id, 'peerA', `bad ${i}`)
+      assert.equal(r?.state, i < MAX_FAILURES ? 'queued' : 'failed')
+      if (i < MAX_FAILURES) await q.grant('peerA', 1)
+    }
+    assert.equal(q.stats().failed, 1)
+    assert.equal(q.queued(), 0)
+    await q.close()
+  })
+
+  it('keeps queue, leases and images across a restart; its own leases come back at once', async () => {
+    const { q, path } = await open('me')
+    const a = await q.add(image(1), sha256Hex(image(1)), { file: 'a.png', critical: true })
+    const b = await q.add(image(2), sha256Hex(image(2)), { file: 'b.png', critical: false })
+    const c = await q.add(image(3), sha256Hex(image(3)), { file: 'c.png', critical: false })
+    await q.grant('me', 1) // a: leased to this node, which then dies
+    await q.grant('other', 1) // b: leased to a peer
+    await q.complete(c.hash, 'other')
+    await q.close()
+
+    const again = await TaskQueue.open(path, { self: 'me', leaseMs: 1000, now: () => clock.t })
+    const byId = new Map(again.unfinished().map(t => [t.id, t]))
+    assert.equal(byId.get(a.id)?.state, 'queued', 'own lease returned to the queue')
+    assert.equal(byId.get(a.id)?.critical, true)
+    assert.equal(byId.get(b.id)?.state, 'leased', "a peer's lease runs its course")
+    assert.equal(byId.has(c.id), false)
+    assert.equal((await again.get(c.id))?.state, 'done')
+    assert.deepEqual(new Uint8Array(await again.blob(b.hash) ?? []), image(2))
+    assert.deepEqual(again.stats(), { queued: 1, leased: 1, done: 1, failed: 0, regrants: 0 })
+    assert.deepEqual((await again.list(10)).map(t => t.id), [c.id, b.id, a.id], 'newest first')
+    await again.close()
+  })
+})
