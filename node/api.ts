@@ -44,6 +44,13 @@ export interface ApiHandlers {
   submit(image: Buffer, options: { file: string, critical: boolean }): Promise<TaskView>
   task(id: string): Promise<TaskView | undefined>
   tasks(limit: number): Promise<TaskView[]>
+  /** every author's result for an image hash in the replicated store */
+  results(hash: string): Map<string, unknown>
+  /** simnet's fault hooks, present only on nodes started for simnet */
+  simnet?: {
+    partition(deny: string[]): Promise<void>
+    dial(addrs: string[]): Promise<void>
+  }
 }
 
 export interface ApiServerInit {
@@ -174,6 +181,29 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     if (task == null) return await reply.code(404).send({ error: `no task ${request.params.id.slice(0, 80)} on this node` })
     return task
   })
+
+  app.get<{ Params: { hash: string } }>('/v1/results/:hash', async (request, reply) => {
+    if (!/^[0-9a-f]{64}$/.test(request.params.hash)) return await reply.code(400).send({ error: 'expected a SHA-256 hex digest' })
+    return Object.fromEntries(init.handlers.results(request.params.hash))
+  })
+
+  const simnet = init.handlers.simnet
+  if (simnet != null) {
+    const Peers = z.object({ deny: z.array(z.string().max(128)).max(10_000) }).strict()
+    const Addrs = z.object({ addrs: z.array(z.string().max(1024)).max(10_000) }).strict()
+    app.post('/v1/simnet/partition', async (request, reply) => {
+      const body = Peers.safeParse(request.body)
+      if (!body.success) return await reply.code(400).send({ error: 'expected {"deny": [PEER_ID...]}' })
+      await simnet.partition(body.data.deny)
+      return { ok: true }
+    })
+    app.post('/v1/simnet/dial', async (request, reply) => {
+      const body = Addrs.safeParse(request.body)
+      if (!body.success) return await reply.code(400).send({ error: 'expected {"addrs": [MULTIADDR...]}' })
+      await simnet.dial(body.data.addrs)
+      return { ok: true }
+    })
+  }
 
   try {
     await app.listen({ host: '127.0.0.1', port: init.port })

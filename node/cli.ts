@@ -18,6 +18,9 @@ import { VERSION } from './version.js'
 import { runOcr } from './ocr-command.js'
 import { DEFAULT_WAIT_SECONDS, runResult, runSubmit, runTasks } from './tasks-command.js'
 import { parseModelledCompute } from './config.js'
+import { runSimnet } from '../simnet/index.js'
+import { htmlReport, textReport } from '../simnet/report.js'
+import { writeFile } from 'node:fs/promises'
 
 interface CommonOptions { dataDir?: string, json?: boolean }
 
@@ -81,6 +84,7 @@ function withNodeFlags (cmd: Command): Command {
     .option('--lease-ms <ms>', 'how long a worker may hold a task before it is granted again (default 30000)', parsePositive('--lease-ms', 3_600_000))
     .addOption(new Option('--modelled-compute <p50[,p95]>', 'simnet: replace recognition by a sleep with this median and 95th percentile (ms)').argParser(v => parseModelledCompute('--modelled-compute', v)).hideHelp())
     .addOption(new Option('--slowdown <factor>', 'simnet: make this node this many times slower').argParser(Number).hideHelp())
+    .addOption(new Option('--simnet', 'simnet: fault hooks (partitions) in the local API').hideHelp())
 }
 
 function parseCount (what: string, max: number) {
@@ -130,7 +134,7 @@ async function runNode (cmd: Command): Promise<void> {
   const dataDir = dataDirOf(cmd.opts())
   const { config } = await resolvedConfig(cmd, dataDir)
   const log = createLog(config.logLevel)
-  const node = await startNode({ dataDir: dataDir.paths.root, config, log })
+  const node = await startNode({ dataDir: dataDir.paths.root, config, log, simnet: cmd.opts().simnet === true })
   const status = await node.status()
   process.stderr.write(`texmesh node ${status.peerId} running; network ${status.network.name ?? 'open'}; API http://127.0.0.1:${node.apiPort}\n`)
 
@@ -238,6 +242,57 @@ A file that could not be submitted gives {"file", "error", "reason"}. The exit c
     .option('--limit <n>', 'how many (default 50)', parsePositive('--limit', 10_000))
     .action(async (opts: CommonOptions & { limit?: number }) => {
       await runTasks(await ApiClient.forDataDir(dataDirOf(opts)), opts)
+    })
+
+  withJson(program.command('simnet'))
+    .description('start many real nodes on this machine, drive a workload, inject faults, check invariants')
+    .option('--nodes <n>', 'how many nodes (default 4)', parsePositive('--nodes', 64), 4)
+    .option('--tasks <n>', 'how many images (default 100)', parsePositive('--tasks', 100_000), 100)
+    .option('--images <dir>', 'a folder of images (cycled to --tasks); default: formulas generated on the fly')
+    .option('--seed <n>', 'seed for generated formulas and the choice of crashed nodes (default 1)', parseCount('--seed', 2 ** 31), 1)
+    .option('--modelled <p50[,p95]>', 'replace recognition by a sleep with this median and 95th percentile in ms (for 32+ nodes)', v => parseModelledCompute('--modelled', v) ?? undefined)
+    .option('--crash <k>', 'SIGKILL k nodes (never node 0, the origin) once a third of the tasks are done', parseCount('--crash', 63), 0)
+    .option('--restart <ms>', 'with --crash, restart the killed nodes this long after', parseCount('--restart', 600_000))
+    .option('--partition', 'split the network in two halves at a fifth of the tasks, then heal it')
+    .option('--partition-ms <ms>', 'how long the partition lasts (default 5000)', parsePositive('--partition-ms', 600_000), 5000)
+    .option('--slow <k>', 'make k nodes artificially slow', parseCount('--slow', 64), 0)
+    .option('--slowdown <x>', 'how much slower --slow nodes are (default 4)', Number, 4)
+    .option('--workers <n>', 'images each node recognises at once (default 1)', parsePositive('--workers', 64), 1)
+    .option('--lease-ms <ms>', 'lease length (default 5000)', parsePositive('--lease-ms', 3_600_000), 5000)
+    .option('--spread', 'submit to every node in turn instead of all to node 0')
+    .option('--timeout <seconds>', 'stop the run after this long (default 300)', parsePositive('--timeout', 86_400), 300)
+    .option('--report <file>', 'also write an HTML report with charts')
+    .addHelpText('after', `
+With --json, one JSON object: {"nodes", "tasks", "completed", "lost", "throughput",
+"latencyMs": {"p50", "p95", "p99"}, "perNode": [{"peerId", "tasks", ...}],
+"invariants": [{"name", "ok", "detail"}], "makespanMs", "efficiency", "regrants",
+"faults", "recoveryMs", ...}. The exit code is 1 when an invariant fails.
+Every run stops by itself and removes its processes and temp dirs.`)
+    .action(async (opts: { json?: boolean, nodes: number, tasks: number, images?: string, seed: number, modelled?: [number, number], crash: number, restart?: number, partition?: boolean, partitionMs: number, slow: number, slowdown: number, workers: number, leaseMs: number, spread?: boolean, timeout: number, report?: string }) => {
+      if (!Number.isFinite(opts.slowdown) || opts.slowdown < 1) throw new TexmeshError('--slowdown must be a number of at least 1')
+      if (opts.slow > opts.nodes) throw new TexmeshError('--slow cannot exceed --nodes')
+      if (opts.crash >= opts.nodes) throw new TexmeshError('--crash must leave node 0 (the origin) running: at most --nodes minus 1')
+      const report = await runSimnet({
+        nodes: opts.nodes,
+        tasks: opts.tasks,
+        ...(opts.images != null ? { images: opts.images } : {}),
+        seed: opts.seed,
+        ...(opts.modelled != null ? { modelled: opts.modelled } : {}),
+        crash: opts.crash,
+        ...(opts.restart != null ? { restartAfterMs: opts.restart } : {}),
+        partition: opts.partition === true,
+        partitionMs: opts.partitionMs,
+        slow: opts.slow,
+        slowdown: opts.slowdown,
+        workers: opts.workers,
+        leaseMs: opts.leaseMs,
+        spread: opts.spread === true,
+        timeoutMs: opts.timeout * 1000,
+        onProgress: line => { if (opts.json !== true || process.stderr.isTTY === true) process.stderr.write(`simnet: ${line}\n`) }
+      })
+      if (opts.report != null) await writeFile(opts.report, htmlReport(report))
+      process.stdout.write((opts.json === true ? JSON.stringify(report) : textReport(report)) + '\n')
+      if (report.invariants.some(i => !i.ok)) process.exitCode = 1
     })
 
   const config = program.command('config').description('node configuration')

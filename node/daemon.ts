@@ -19,6 +19,7 @@ import { sha256Hex } from '../protocols/blob/index.js'
 import { Replica } from '../crdt/replica.js'
 import { CrdtSync } from '../protocols/crdt-sync/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 
 /**
  * The daemon: the one place where storage, libp2p, protocols and the local
@@ -29,6 +30,8 @@ export interface NodeOptions {
   dataDir: string
   config: NodeConfig
   log: Log
+  /** simnet's fault hooks in the local API (partitions); never on a real node */
+  simnet?: boolean
 }
 
 export interface RunningNode {
@@ -143,6 +146,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     let onMember: (peer: PeerId) => void = () => {}
 
     let offerPeers: (peers: ExchangedPeer[]) => void = () => {}
+    const denied = new Set<string>()
     const node = await buildLibp2p({
       privateKey: key,
       listen: config.listen,
@@ -159,7 +163,8 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
           if (membership.state === 'member') onMember(peer)
         }
       },
-      peerExchange: { onPeers: (peers) => { offerPeers(peers) } }
+      peerExchange: { onPeers: (peers) => { offerPeers(peers) } },
+      ...(options.simnet === true ? { denied: (peer: string) => denied.has(peer) } : {})
     })
     libp2p = node
     try {
@@ -262,11 +267,25 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     const taskList = async (limit: number): Promise<TaskView[]> => await nodeTasks.list(limit)
     const taskStats = (): TasksStats => nodeTasks.stats()
 
+    const simnet = options.simnet === true
+      ? {
+          partition: async (deny: string[]): Promise<void> => {
+            denied.clear()
+            for (const p of deny) denied.add(p)
+            await Promise.all(node.getConnections().filter(c => denied.has(c.remotePeer.toString())).map(async c => { await c.close().catch(() => c.abort(new Error('partitioned'))) }))
+            log.info({ denied: deny.length }, 'simnet partition set')
+          },
+          dial: async (addrs: string[]): Promise<void> => {
+            await Promise.all(addrs.map(async a => { await node.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }).catch(() => {}) }))
+          }
+        }
+      : undefined
+
     api = await startApiServer({
       port: config.apiPort,
       token,
       log: log.child({ component: 'node:api' }),
-      handlers: { status, peers, installCertificate, ocr, submit, task, tasks: taskList }
+      handlers: { status, peers, installCertificate, ocr, submit, task, tasks: taskList, results: hash => replica!.results(hash), ...(simnet != null ? { simnet } : {}) }
     })
     await dataDir.writeRuntime({ pid: process.pid, peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString() })
 

@@ -35,6 +35,8 @@ export interface Libp2pOptions {
   datastore: Datastore
   membership: MembershipInit
   peerExchange: PeerExchangeInit
+  /** simnet's partitions: connections to and from these peers are refused */
+  denied?: (peer: string) => boolean
 }
 
 /**
@@ -45,6 +47,11 @@ export interface Libp2pOptions {
 export function mdnsServiceTag (network?: NetworkDescriptor): string {
   if (network == null) return 'texmesh-open'
   return 'texmesh-' + createHash('sha256').update('texmesh/mdns/' + network.psk).digest('hex').slice(0, 16)
+}
+
+function gaterOf (denied: (peer: string) => boolean): Record<string, (peer: any) => Promise<boolean>> {
+  const deny = async (peer: any): Promise<boolean> => denied(String(peer))
+  return { denyDialPeer: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny }
 }
 
 /** libp2p 3 with the transports and services every texmesh node runs. Not started. */
@@ -66,6 +73,7 @@ export async function buildLibp2p (options: Libp2pOptions): Promise<TexmeshLibp2
     // dozens of nodes on one host, and a lab behind NAT looks like one IP.
     connectionManager: { dialTimeout: 10_000, inboundConnectionThreshold: 100 },
     peerDiscovery,
+    ...(options.denied != null ? { connectionGater: gaterOf(options.denied) } : {}),
     nodeInfo: { name: 'texmesh', version: VERSION },
     services: {
       identify: identify(),

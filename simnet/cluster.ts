@@ -1,0 +1,156 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { ApiClient } from '../node/client.js'
+import { DataDir } from '../node/datadir.js'
+
+/**
+ * Real texmesh nodes as child processes on 127.0.0.1, each with its own data
+ * dir and fixed ports (so a node killed and restarted comes back at the same
+ * address). Every node bootstraps from the first two, and runs with simnet's
+ * fault hooks (`--simnet`).
+ */
+
+const CLI = fileURLToPath(new URL('../node/bin.js', import.meta.url))
+/** A node starts in about a second; on a loaded 2-core machine with dozens starting, much longer. */
+const START_TIMEOUT_MS = 90_000
+
+export interface SimNodeSpec {
+  /** how many times slower than normal (1 = normal) */
+  slowdown: number
+  workers: number
+  leaseMs: number
+  /** [p50, p95] ms of modelled recognition; undefined runs the real model */
+  modelled?: [number, number]
+}
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address != null ? address.port : 0
+      server.close(() => { resolve(port) })
+    })
+  })
+}
+
+export class SimNode {
+  child: ChildProcess | undefined
+  peerId = ''
+  client: ApiClient | undefined
+  alive = false
+  private stderr = ''
+
+  constructor (
+    readonly index: number,
+    readonly spec: SimNodeSpec,
+    readonly dataDir: string,
+    readonly port: number,
+    readonly apiPort: number
+  ) {}
+
+  get addr (): string { return `/ip4/127.0.0.1/tcp/${this.port}/p2p/${this.peerId}` }
+
+  /** Start (or restart) the node process; resolves once its API answers. */
+  async start (bootstrap: string[]): Promise<void> {
+    const args = [CLI, 'node', '--data-dir', this.dataDir, '--listen', `/ip4/127.0.0.1/tcp/${this.port}`,
+      '--api-port', String(this.apiPort), '--no-mdns', '--simnet', '--log-level', 'warn',
+      '--workers', String(this.spec.workers), '--lease-ms', String(this.spec.leaseMs), '--slowdown', String(this.spec.slowdown)]
+    if (this.spec.modelled != null) args.push('--modelled-compute', this.spec.modelled.join(','))
+    for (const b of bootstrap) if (this.peerId === '' || !b.endsWith(this.peerId)) args.push('--bootstrap', b)
+    this.stderr = ''
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    this.child = child
+    child.stderr?.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-20_000) })
+    const deadline = Date.now() + START_TIMEOUT_MS
+    for (;;) {
+      if (child.exitCode != null) throw new Error(`node ${this.index} exited with ${child.exitCode}: ${this.stderr.slice(-2000)}`)
+      const m = /texmesh node (\S+) running/.exec(this.stderr)
+      if (m != null) {
+        this.peerId = m[1]!
+        break
+      }
+      if (Date.now() > deadline) throw new Error(`node ${this.index} did not start within ${START_TIMEOUT_MS / 1000} s`)
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    this.client = await ApiClient.forDataDir(new DataDir(this.dataDir))
+    this.alive = true
+    child.once('exit', () => { this.alive = false })
+  }
+
+  /** SIGKILL: no clean shutdown, as when a machine loses power. */
+  async kill (): Promise<void> {
+    const child = this.child
+    this.alive = false
+    if (child == null || child.exitCode != null || child.signalCode != null) return
+    const gone = new Promise(resolve => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await gone
+    // The runtime file a killed node leaves behind would point the CLI at a dead port.
+    await new DataDir(this.dataDir).removeRuntime()
+  }
+
+  /** SIGTERM, then SIGKILL if it does not stop in time. */
+  async stop (): Promise<void> {
+    const child = this.child
+    this.alive = false
+    if (child == null || child.exitCode != null || child.signalCode != null) return
+    const gone = new Promise(resolve => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    await gone
+    clearTimeout(timer)
+  }
+
+  logTail (): string { return this.stderr.slice(-2000) }
+}
+
+export class Cluster {
+  private constructor (readonly nodes: SimNode[]) {}
+
+  /** Start every node; the first two are everyone's bootstrap peers. */
+  static async start (root: string, specs: SimNodeSpec[]): Promise<Cluster> {
+    const nodes: SimNode[] = []
+    for (const [i, spec] of specs.entries()) {
+      const dir = join(root, `node-${String(i).padStart(2, '0')}`)
+      await mkdir(dir, { recursive: true })
+      nodes.push(new SimNode(i, spec, dir, await freePort(), await freePort()))
+    }
+    const cluster = new Cluster(nodes)
+    try {
+      await nodes[0]!.start([])
+      if (nodes.length > 1) await nodes[1]!.start([nodes[0]!.addr])
+      // The rest start a few at a time: dozens of processes starting at once starve a small machine.
+      const rest = nodes.slice(2)
+      for (let i = 0; i < rest.length; i += 4) await Promise.all(rest.slice(i, i + 4).map(async n => { await n.start(cluster.seeds()) }))
+    } catch (err) {
+      await cluster.stop()
+      throw err
+    }
+    return cluster
+  }
+
+  seeds (): string[] { return this.nodes.slice(0, 2).filter(n => n.peerId !== '').map(n => n.addr) }
+
+  live (): SimNode[] { return this.nodes.filter(n => n.alive) }
+
+  /** Wait until every live node sees every other live node (or the deadline passes). */
+  async meshed (timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      const live = this.live()
+      const counts = await Promise.all(live.map(async n => await n.client!.get<{ peers: number }>('/v1/status').then(s => s.peers, () => 0)))
+      if (counts.every(c => c >= live.length - 1)) return true
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    return false
+  }
+
+  async stop (): Promise<void> {
+    await Promise.all(this.nodes.map(async n => { await n.stop() }))
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * simnet: many real texmesh nodes on this machine, a workload, faults, and a
+ * report with the invariants that must hold (every task has a result, every
+ * result is in every live replica, no task lost).
+ *
+ * @example
+ * ```ts
+ * const report = await runSimnet({ nodes: 4, tasks: 100, modelled: [200, 400], crash: 1 })
+ * if (report.invariants.some(i => !i.ok)) process.exitCode = 1
+ * ```
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TaskView } from '../node/tasks.js'
+import { Cluster, type SimNode, type SimNodeSpec } from './cluster.js'
+import { generatedImages, imagesFromFolder, type WorkItem } from './workload.js'
+
+export interface SimnetOptions {
+  nodes: number
+  tasks: number
+  /** a folder of images; otherwise formulas are generated from `seed` */
+  images?: string
+  seed?: number
+  /** [p50, p95] ms: recognition replaced by a sleep; undefined runs the real model */
+  modelled?: [number, number]
+  workers?: number
+  leaseMs?: number
+  /** SIGKILL this many nodes (never the origin) once a third of the tasks are done */
+  crash?: number
+  /** restart crashed nodes this many ms after the crash */
+  restartAfterMs?: number
+  /** split the network in two halves at a fifth of the tasks, for partitionMs */
+  partition?: boolean
+  partitionMs?: number
+  /** this many nodes (the last ones) are `slowdown` times slower */
+  slow?: number
+  slowdown?: number
+  /** explicit slowdown per node (overrides slow/slowdown) */
+  slowdowns?: number[]
+  /** submit everything to node 0 (default), or spread over all nodes */
+  spread?: boolean
+  /** give up after this long (the run always stops and cleans up) */
+  timeoutMs?: number
+  /** progress lines */
+  onProgress?: (line: string) => void
+}
+
+export interface Invariant { name: string, ok: boolean, detail: string }
+
+export interface SimnetReport {
+  nodes: number
+  tasks: number
+  completed: number
+  lost: number
+  throughput: number
+  latencyMs: { p50: number, p95: number, p99: number }
+  perNode: Array<{ peerId: string, tasks: number, slowdown: number, alive: boolean }>
+  invariants: Invariant[]
+  makespanMs: number
+  /** ideal makespan (all work spread perfectly over the nodes' speeds) / measured makespan; modelled compute only */
+  efficiency: number | null
+  regrants: number
+  faults: Array<{ atMs: number, what: string }>
+  /** for --crash: from the crash until every task the crashed nodes held was done */
+  recoveryMs: number | null
+  mode: 'model' | 'modelled'
+  timeline: Array<{ atMs: number, done: number }>
+}
+
+const DEFAULTS = { seed: 1, workers: 1, leaseMs: 5_000, crash: 0, restartAfterMs: -1, partitionMs: 5_000, slow: 0, slowdown: 4, timeoutMs: 300_000 }
+
+export function percentile (sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
+  return sorted[idx]!
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+/** Run one simnet: start, load, break, check, report; always stops its processes and removes its temp dirs. */
+export async function runSimnet (options: SimnetOptions): Promise<SimnetReport> {
+  const o = { ...DEFAULTS, ...options }
+  if (o.nodes < 1 || o.nodes > 64) throw new Error('--nodes must be 1-64')
+  if (o.crash >= o.nodes) throw new Error('--crash must leave at least the origin running')
+  const say = o.onProgress ?? (() => {})
+  const root = await mkdtemp(join(tmpdir(), 'texmesh-simnet-'))
+  let cluster: Cluster | undefined
+  const onSignal = (): void => { void cluster?.stop().finally(() => rm(root, { recursive: true, force: true }).finally(() => process.exit(130))) }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    say(`making ${o.tasks} images`)
+    const work: WorkItem[] = o.images != null ? await imagesFromFolder(o.images, o.tasks) : await generatedImages(o.tasks, o.seed)
+    const slowdowns = o.slowdowns ?? Array.from({ length: o.nodes }, (_, i) => i >= o.nodes - o.slow ? o.slowdown : 1)
+    const specs: SimNodeSpec[] = slowdowns.map(s => ({
+      slowdown: s, workers: o.workers, leaseMs: o.leaseMs, ...(o.modelled != null ? { modelled: o.modelled } : {})
+    }))
+    say(`starting ${o.nodes} nodes`)
+    cluster = await Cluster.start(root, specs)
+    if (!await cluster.meshed(60_000)) say('warning: not every node sees every other after 60 s; going on')
+    // gossipsub forms its mesh on its heartbeat; give load messages a moment to reach everyone
+    await sleep(1500)
+    return await drive(cluster, work, o, say)
+  } finally {
+    process.removeListener('SIGINT', onSignal)
+    process.removeListener('SIGTERM', onSignal)
+    await cluster?.stop()
+    await rm(root, { recursive: true, force: true, maxRetries: 3 })
+  }
+}
+
+interface Submitted { origin: SimNode, id: string, hash: string }
+
+async function drive (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & SimnetOptions, say: (line: string) => void): Promise<SimnetReport> {
+  const nodes = cluster.nodes
+  const t0 = Date.now()
+  const faults: SimnetReport['faults'] = []
+  const origins = o.spread === true ? nodes : [nodes[0]!]
+  const submitted: Submitted[] = []
+  // Submissions go out 8 at a time; each is checked and stored by its origin.
+  let next = 0
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    for (let i = next++; i < work.length; i = next++) {
+      const origin = origins[i % origins.length]!
+      const t = await origin.client!.postBytes<TaskView>(`/v1/tasks?name=${encodeURIComponent(work[i]!.name)}`, work[i]!.bytes)
+      submitted[i] = { origin, id: t.id, hash: t.hash }
+    }
+  }))
+  say(`submitted ${submitted.length} tasks in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+
+  const views = new Map<string, TaskView>()
+  const unreachable = new Set<string>()
+  const refresh = async (): Promise<void> => {
+    for (const origin of origins) {
+      if (!origin.alive) continue
+      try {
+        const list = await origin.client!.get<TaskView[]>(`/v1/tasks?limit=${work.length + 10}`)
+        for (const v of list) views.set(v.id, v)
+        unreachable.delete(origin.peerId)
+      } catch {
+        unreachable.add(origin.peerId)
+      }
+    }
+  }
+  const doneCount = (): number => submitted.filter(s => views.get(s.id)?.state === 'done').length
+
+  const victims = o.crash > 0 ? pickVictims(nodes, o.crash, o.seed) : []
+  let crashAt: number | undefined
+  let heldByVictims: string[] = []
+  let partitioned = false
+  let healed = false
+  const timeline: SimnetReport['timeline'] = []
+  const deadline = t0 + o.timeoutMs
+  let lastSaid = 0
+  for (;;) {
+    await refresh()
+    const done = doneCount()
+    timeline.push({ atMs: Date.now() - t0, done })
+    if (done === submitted.length) break
+    if (Date.now() > deadline) {
+      say(`timed out after ${o.timeoutMs / 1000} s with ${done} of ${submitted.length} done`)
+      break
+    }
+    if (o.partition === true && !partitioned && done >= submitted.length / 5) {
+      partitioned = true
+      const half = Math.ceil(nodes.length / 2)
+      const sides = [nodes.slice(0, half), nodes.slice(half)]
+      await Promise.all(nodes.map(async (n, i) => {
+        const other = i < half ? sides[1]! : sides[0]!
+        await n.client!.post('/v1/simnet/partition', { deny: other.map(x => x.peerId) }).catch(() => {})
+      }))
+      faults.push({ atMs: Date.now() - t0, what: `partition: nodes 0-${half - 1} | ${half}-${nodes.length - 1}` })
+      say(`partitioned at ${done} done`)
+      setTimeout(() => {
+        void (async () => {
+          await Promise.all(cluster.live().map(async n => { await n.client!.post('/v1/simnet/partition', { deny: [] }).catch(() => {}) }))
+          await Promise.all(cluster.live().map(async n => { await n.client!.post('/v1/simnet/dial', { addrs: cluster.live().filter(x => x !== n).map(x => x.addr) }).catch(() => {}) }))
+          healed = true
+          faults.push({ atMs: Date.now() - t0, what: 'partition healed' })
+          say('partition healed')
+        })()
+      }, o.partitionMs).unref()
+    }
+    if (victims.length > 0 && crashAt == null && done >= submitted.length / 3) {
+      heldByVictims = [...views.values()].filter(v => v.state === 'leased' && victims.some(x => x.peerId === v.workers[v.workers.length - 1])).map(v => v.id)
+      crashAt = Date.now()
+      await Promise.all(victims.map(async v => { await v.kill() }))
+      faults.push({ atMs: crashAt - t0, what: `SIGKILL node${victims.length > 1 ? 's' : ''} ${victims.map(v => v.index).join(', ')} holding ${heldByVictims.length} leases` })
+      say(`killed node${victims.length > 1 ? 's' : ''} ${victims.map(v => v.index).join(', ')} at ${done} done (${heldByVictims.length} leases held)`)
+      if (o.restartAfterMs >= 0) {
+        setTimeout(() => {
+          void Promise.all(victims.map(async v => {
+            await v.start(cluster.seeds()).then(() => {
+              faults.push({ atMs: Date.now() - t0, what: `node ${v.index} restarted` })
+            }, err => { say(`restarting node ${v.index} failed: ${(err as Error).message}`) })
+          }))
+        }, o.restartAfterMs).unref()
+      }
+    }
+    if (Date.now() - lastSaid > 2000) {
+      lastSaid = Date.now()
+      say(`${done}/${submitted.length} done`)
+    }
+    await sleep(200)
+  }
+  const makespanEnd = Math.max(...[...views.values()].filter(v => v.doneAt != null).map(v => Date.parse(v.doneAt!)), t0)
+  if (partitioned && !healed) await sleep(o.partitionMs)
+
+  // Every result in every live replica: give gossip and catch-up time to deliver.
+  const hashes = [...new Set(submitted.filter(s => views.get(s.id)?.state === 'done').map(s => s.hash))]
+  let missing: string[] = []
+  const replDeadline = Date.now() + 30_000
+  do {
+    missing = []
+    for (const n of cluster.live()) {
+      for (const h of hashes) {
+        const r = await n.client!.get<Record<string, unknown>>(`/v1/results/${h}`).catch(() => ({}))
+        if (Object.keys(r).length === 0) missing.push(`node ${n.index} lacks ${h.slice(0, 12)}`)
+      }
+    }
+    if (missing.length > 0) await sleep(500)
+  } while (missing.length > 0 && Date.now() < replDeadline)
+
+  return summarise(cluster, submitted, views, {
+    t0, makespanEnd, faults, missing, unreachable, crashAt, heldByVictims, timeline, modelled: o.modelled != null, slowdownOf: (i: number) => nodes[i]!.spec.slowdown
+  })
+}
+
+function pickVictims (nodes: SimNode[], k: number, seed: number): SimNode[] {
+  // Never the origin (node 0): its queue is what the run measures. Seeded, so a run can be replayed.
+  const pool = nodes.slice(1)
+  let s = seed >>> 0
+  const rand = (): number => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32 }
+  for (let i = pool.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!]
+  }
+  return pool.slice(0, k)
+}
+
+interface Observed {
+  t0: number
+  makespanEnd: number
+  faults: SimnetReport['faults']
+  missing: string[]
+  unreachable: Set<string>
+  crashAt: number | undefined
+  heldByVictims: string[]
+  timeline: SimnetReport['timeline']
+  modelled: boolean
+  slowdownOf: (index: number) => number
+}
+
+function summarise (cluster: Cluster, submitted: Submitted[], views: Map<string, TaskView>, ob: Observed): SimnetReport {
+  const nodes = cluster.nodes
+  const done = submitted.map(s => views.get(s.id)).filter((v): v is TaskView => v?.state === 'done')
+  const latencies = done.map(v => Date.parse(v.doneAt!) - Date.parse(v.submittedAt)).sort((a, b) => a - b)
+  const firstSubmit = Math.min(...submitted.map(s => views.get(s.id)).filter(v => v != null).map(v => Date.parse(v!.submittedAt)), ob.makespanEnd)
+  const makespanMs = Math.max(1, ob.makespanEnd - firstSubmit)
+  const perNodeCount = new Map<string, number>()
+  for (const v of done) if (v.result?.by != null) perNodeCount.set(v.result.by, (perNodeCount.get(v.result.by) ?? 0) + 1)
+  // Ideal makespan: the work done, at base speed, spread over every node's capacity.
+  let efficiency: number | null = null
+  if (ob.modelled) {
+    const index = new Map(nodes.map(n => [n.peerId, n.index]))
+    let baseWork = 0
+    for (const v of done) {
+      const i = index.get(v.result?.by ?? '')
+      if (v.result?.ms != null && i != null) baseWork += v.result.ms / ob.slowdownOf(i)
+    }
+    const capacity = nodes.reduce((s, n) => s + n.spec.workers / n.spec.slowdown, 0)
+    efficiency = capacity > 0 ? Math.min(1, (baseWork / capacity) / makespanMs) : null
+  }
+  const lost = submitted.filter(s => { const v = views.get(s.id); return v == null || v.state === 'failed' }).length
+  const unfinished = submitted.filter(s => views.get(s.id)?.state !== 'done')
+  const held = ob.heldByVictims.map(id => views.get(id)).filter((v): v is TaskView => v != null)
+  const recoveryMs = ob.crashAt != null && held.length > 0 && held.every(v => v.doneAt != null)
+    ? Math.max(...held.map(v => Date.parse(v.doneAt!))) - ob.crashAt
+    : null
+  const invariants: Invariant[] = [
+    { name: 'every task has a result', ok: unfinished.length === 0, detail: unfinished.length === 0 ? `${done.length} of ${submitted.length}` : `${unfinished.length} without a result: ${unfinished.slice(0, 5).map(s => `${s.id} (${views.get(s.id)?.state ?? 'unknown'})`).join(', ')}` },
+    { name: 'no task lost', ok: lost === 0, detail: lost === 0 ? 'every submitted task is still known to its origin' : `${lost} tasks failed or unknown to their origin` },
+    { name: 'every result is in every live replica', ok: ob.missing.length === 0, detail: ob.missing.length === 0 ? `${new Set(done.map(v => v.hash)).size} results on ${cluster.live().length} live nodes` : `${ob.missing.length} missing, e.g. ${ob.missing.slice(0, 3).join('; ')}` }
+  ]
+  if (ob.crashAt != null) {
+    invariants.push({ name: 'leases of crashed nodes granted again', ok: held.every(v => v.state === 'done'), detail: `${held.length} leases held by crashed nodes, ${held.filter(v => v.regrants > 0).length} regranted` })
+  }
+  return {
+    nodes: nodes.length,
+    tasks: submitted.length,
+    completed: done.length,
+    lost,
+    throughput: Math.round((done.length / (makespanMs / 1000)) * 100) / 100,
+    latencyMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99) },
+    perNode: nodes.map(n => ({ peerId: n.peerId, tasks: perNodeCount.get(n.peerId) ?? 0, slowdown: n.spec.slowdown, alive: n.alive })),
+    invariants,
+    makespanMs,
+    efficiency: efficiency == null ? null : Math.round(efficiency * 1000) / 1000,
+    regrants: [...views.values()].reduce((s, v) => s + v.regrants, 0),
+    faults: ob.faults,
+    recoveryMs,
+    mode: ob.modelled ? 'modelled' : 'model',
+    timeline: ob.timeline
+  }
+}

@@ -1,0 +1,49 @@
+import { readFile } from 'node:fs/promises'
+import { basename } from 'node:path'
+import sharp from 'sharp'
+import { expandInputs } from '../node/ocr-command.js'
+import { FormulaGenerator } from '../scripts/datagen/grammar.js'
+import { renderMathjax } from '../scripts/datagen/render-mathjax.js'
+import { Rng } from '../scripts/datagen/rng.js'
+
+/**
+ * simnet's workload: `count` distinct images, from a folder (cycled, each
+ * repeat given a white border of its own so its bytes, and so its task, are
+ * new) or formulas made on the fly by the data generator's grammar and
+ * MathJax, from a seed.
+ */
+export interface WorkItem { name: string, bytes: Buffer }
+
+export async function imagesFromFolder (dir: string, count: number): Promise<WorkItem[]> {
+  const files = (await expandInputs([dir])).filter(f => f.error == null)
+  if (files.length === 0) throw new Error(`${dir} holds no images`)
+  const originals = await Promise.all(files.map(async f => ({ name: basename(f.file), bytes: await readFile(f.file) })))
+  const out: WorkItem[] = []
+  for (let i = 0; i < count; i++) {
+    const o = originals[i % originals.length]!
+    const round = Math.floor(i / originals.length)
+    out.push(round === 0
+      ? o
+      : { name: `${o.name}#${round}`, bytes: await sharp(o.bytes).extend({ top: round, bottom: round, left: round, right: round, background: '#ffffff' }).png().toBuffer() })
+  }
+  return out
+}
+
+export async function generatedImages (count: number, seed: number): Promise<WorkItem[]> {
+  const rng = new Rng(seed)
+  const gen = new FormulaGenerator(rng)
+  const seen = new Set<string>()
+  const out: WorkItem[] = []
+  for (let tries = 0; out.length < count && tries < count * 20; tries++) {
+    const latex = gen.formula()
+    if (seen.has(latex)) continue
+    seen.add(latex)
+    try {
+      out.push({ name: `formula-${String(out.length).padStart(5, '0')}.png`, bytes: await renderMathjax(latex, rng.range(6, 9)) })
+    } catch {
+      // a formula MathJax cannot typeset: draw another
+    }
+  }
+  if (out.length < count) throw new Error(`could only make ${out.length} of ${count} distinct formula images`)
+  return out
+}
