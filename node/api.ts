@@ -49,6 +49,7 @@ export interface ApiHandlers {
   /** simnet's fault hooks, present only on nodes started for simnet */
   simnet?: {
     partition(deny: string[]): Promise<void>
+    pause(paused: boolean): Promise<void>
     dial(addrs: string[]): Promise<void>
   }
 }
@@ -195,6 +196,12 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
       const body = Peers.safeParse(request.body)
       if (!body.success) return await reply.code(400).send({ error: 'expected {"deny": [PEER_ID...]}' })
       await simnet.partition(body.data.deny)
+      return { ok: true }
+    })
+    app.post('/v1/simnet/pause', async (request, reply) => {
+      const body = z.object({ paused: z.boolean() }).strict().safeParse(request.body)
+      if (!body.success) return await reply.code(400).send({ error: 'expected {"paused": true|false}' })
+      await simnet.pause(body.data.paused)
       return { ok: true }
     })
     app.post('/v1/simnet/dial', async (request, reply) => {

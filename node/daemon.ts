@@ -275,6 +275,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
             await Promise.all(node.getConnections().filter(c => denied.has(c.remotePeer.toString())).map(async c => { await c.close().catch(() => c.abort(new Error('partitioned'))) }))
             log.info({ denied: deny.length }, 'simnet partition set')
           },
+          pause: async (paused: boolean): Promise<void> => { nodeTasks.pause(paused) },
           dial: async (addrs: string[]): Promise<void> => {
             await Promise.all(addrs.map(async a => { await node.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }).catch(() => {}) }))
           }

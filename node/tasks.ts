@@ -111,6 +111,8 @@ export class NodeTasks {
   }
 
   private async process (work: WorkItem, image: Uint8Array): Promise<void> {
+    // Another worker (a backup, or the first holder of a lease that ran out) may have finished it meanwhile.
+    if (this.init.replica.results(work.hash).size > 0) return
     const r = await this.init.compute.recognize(image, work.file)
     const entry: ResultEntry = {
       latex: r.latex,
@@ -198,6 +200,9 @@ export class NodeTasks {
     const q = this.queue.stats()
     return { ...this.service.stats(), queued: q.queued, leased: q.leased, done: q.done, failedTasks: q.failed, regrants: q.regrants }
   }
+
+  /** simnet: hold this node's queue (see TaskService.pause). */
+  pause (paused: boolean): void { this.service.pause(paused) }
 
   /** Stop taking work (running tasks finish), then close the queue. */
   async stop (): Promise<void> {

@@ -95,7 +95,7 @@ const Lease = z.object({
   expiresAt: z.number()
 }).strict()
 const Request = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('steal'), want: z.number().int().min(1).max(MAX_GRANT) }).strict(),
+  z.object({ kind: z.literal('steal'), want: z.number().int().min(1).max(MAX_GRANT), backups: z.boolean().optional() }).strict(),
   z.object({ kind: z.literal('failed'), id: z.string().max(64), reason: z.string().max(512) }).strict()
 ])
 const StealReply = z.object({ leases: z.array(Lease).max(MAX_GRANT) }).strict()
@@ -104,6 +104,8 @@ const LoadMessage = z.object({
   queued: z.number().int().nonnegative(),
   running: z.number().int().nonnegative(),
   capacity: z.number().int().nonnegative(),
+  /** leased tasks that could take a backup worker */
+  backups: z.number().int().nonnegative(),
   tasks: z.array(z.object({ id: z.string().max(64), hash: z.string().regex(HASH) }).strict()).max(MAX_ANNOUNCED)
 }).strict()
 
@@ -117,7 +119,8 @@ export class TaskService {
   private readonly capacity: number
   private readonly prefetch: number
   private readonly announceMs: number
-  private readonly load = new Map<string, { queued: number, at: number }>()
+  private readonly load = new Map<string, { queued: number, backups: number, at: number }>()
+  private paused = false
   private readonly slots: Array<Promise<void>> = []
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private wakers: Array<() => void> = []
@@ -148,7 +151,7 @@ export class TaskService {
     this.node.services.pubsub.subscribe(TASKS_TOPIC)
     this.node.services.pubsub.addEventListener('message', this.onMessage)
     const heartbeat = setInterval(() => {
-      if (this.init.queue.queued() > 0 || this.lastAnnounced !== 0) this.announce()
+      if (this.init.queue.queued() > 0 || this.init.queue.backupCandidates() > 0 || this.lastAnnounced !== 0) this.announce()
     }, this.announceMs)
     heartbeat.unref()
     this.timers.add(heartbeat)
@@ -167,6 +170,16 @@ export class TaskService {
     this.node.services.pubsub.unsubscribe(TASKS_TOPIC)
     await this.node.unhandle(TASKS_PROTOCOL)
     await Promise.all(this.slots)
+  }
+
+  /**
+   * Hold this node's queue (simnet: fill it before the clock starts): no work
+   * is taken from it or granted, and it is announced as empty.
+   */
+  pause (paused: boolean): void {
+    this.paused = paused
+    if (!paused) this.wake()
+    this.announce()
   }
 
   /** A task was added to this node's queue: wake the slots and tell the network. */
@@ -208,9 +221,16 @@ export class TaskService {
     queueMicrotask(() => {
       this.announceQueued = false
       if (this.stopped) return
-      const queued = this.init.queue.queued()
+      const queued = this.paused ? 0 : this.init.queue.queued()
       this.lastAnnounced = queued
-      const msg = { v: 1, queued, running: this.running, capacity: this.capacity, tasks: this.init.queue.peekQueued(MAX_ANNOUNCED) }
+      const msg = {
+        v: 1,
+        queued,
+        running: this.running,
+        capacity: this.capacity,
+        backups: this.paused ? 0 : this.init.queue.backupCandidates(),
+        tasks: this.paused ? [] : this.init.queue.peekQueued(MAX_ANNOUNCED)
+      }
       this.node.services.pubsub.publish(TASKS_TOPIC, encodeJson(msg)).catch(err => {
         this.init.log.debug({ err: (err as Error).message }, 'publishing load failed')
       })
@@ -234,8 +254,8 @@ export class TaskService {
       this.init.log.debug({ peer: from, err: (err as Error).message.slice(0, 200) }, 'refused a malformed load message')
       return
     }
-    this.load.set(from, { queued: load.queued, at: Date.now() })
-    if (load.queued > 0) this.wake()
+    this.load.set(from, { queued: load.queued, backups: load.backups, at: Date.now() })
+    if (load.queued > 0 || load.backups > 0) this.wake()
   }
 
   /** Leases of this node's own expire on its own clock; requeued tasks are announced. */
@@ -311,8 +331,13 @@ export class TaskService {
     }
   }
 
-  /** Take one task: from this node's queue, else stolen from the busiest origin heard of. */
+  /**
+   * Take one task: from this node's queue, else stolen from the busiest origin
+   * heard of; when no task waits anywhere, a backup of a task another worker
+   * holds (so the last tasks of a batch do not wait on the slowest node).
+   */
   private async lease (): Promise<WorkItem | undefined> {
+    if (this.paused) return undefined
     if (this.init.queue.queued() > 0) {
       const [t] = await this.init.queue.grant(this.self, 1)
       this.scheduleExpiry()
@@ -320,24 +345,36 @@ export class TaskService {
       if (t != null) return workOf(this.self, t)
     }
     for (let tries = 0; tries < 3 && !this.stopped; tries++) {
-      const origin = this.pickOrigin()
-      if (origin == null) return undefined
-      const leases = await this.steal(origin, 1)
+      const origin = this.pickOrigin('queued')
+      if (origin == null) break
+      const leases = await this.steal(origin, 1, false)
       if (leases.length > 0) return { origin, ...leases[0]! }
       // Nothing there after all: forget its load until it announces again.
-      this.load.set(origin, { queued: 0, at: Date.now() })
+      this.load.set(origin, { queued: 0, backups: this.load.get(origin)?.backups ?? 0, at: Date.now() })
     }
+    if (this.init.queue.backupCandidates() > 0) {
+      const [t] = await this.init.queue.grant(this.self, 1, { backups: true })
+      if (t != null) {
+        this.announce()
+        return workOf(this.self, t)
+      }
+    }
+    const origin = this.pickOrigin('backups')
+    if (origin == null) return undefined
+    const leases = await this.steal(origin, 1, true)
+    if (leases.length > 0) return { origin, ...leases[0]! }
+    this.load.set(origin, { queued: 0, backups: 0, at: Date.now() })
     return undefined
   }
 
-  /** An origin with waiting tasks, chosen at random weighted by how many wait (busiest most often). */
-  private pickOrigin (): string | undefined {
+  /** An origin with waiting tasks (or backup candidates), chosen at random weighted by how many (busiest most often). */
+  private pickOrigin (what: 'queued' | 'backups'): string | undefined {
     const now = Date.now()
     const candidates: Array<[string, number]> = []
     for (const [peer, l] of this.load) {
-      if (l.queued <= 0 || now - l.at > LOAD_STALE_MS) continue
+      if (l[what] <= 0 || now - l.at > LOAD_STALE_MS) continue
       if (this.node.getConnections(peerIdFromString(peer)).length === 0) continue
-      candidates.push([peer, l.queued])
+      candidates.push([peer, l[what]])
     }
     const total = candidates.reduce((s, [, q]) => s + q, 0)
     let r = Math.random() * total
@@ -364,9 +401,9 @@ export class TaskService {
     }
   }
 
-  private async steal (origin: string, want: number): Promise<Array<z.infer<typeof Lease>>> {
+  private async steal (origin: string, want: number, backups: boolean): Promise<Array<z.infer<typeof Lease>>> {
     try {
-      const reply = StealReply.parse(await this.request(origin, { kind: 'steal', want }, MAX_REPLY_BYTES))
+      const reply = StealReply.parse(await this.request(origin, { kind: 'steal', want, ...(backups ? { backups } : {}) }, MAX_REPLY_BYTES))
       return reply.leases.slice(0, want)
     } catch (err) {
       this.init.log.debug({ origin, err: (err as Error).message }, 'stealing failed')
@@ -397,10 +434,10 @@ export class TaskService {
         return
       }
       if (request.kind === 'steal') {
-        const admitted = !this.stopped && (this.init.admits?.(peer) ?? true)
-        const granted = admitted ? await this.init.queue.grant(peer, request.want) : []
+        const admitted = !this.stopped && !this.paused && (this.init.admits?.(peer) ?? true)
+        const granted = admitted ? await this.init.queue.grant(peer, request.want, { backups: request.backups === true }) : []
         await lp.write(encodeJson({
-          leases: granted.map(t => ({ id: t.id, hash: t.hash, file: t.file, critical: t.critical, expiresAt: t.lease!.expiresAt }))
+          leases: granted.map(t => ({ id: t.id, hash: t.hash, file: t.file, critical: t.critical, expiresAt: t.lease?.expiresAt ?? 0 }))
         }), { signal })
         if (granted.length > 0) {
           this.init.log.debug({ peer, tasks: granted.length }, 'granted leases')

@@ -30,6 +30,8 @@ export const TaskRecord = z.object({
   submittedAt: z.number(),
   state: z.enum(['queued', 'leased', 'done', 'failed']),
   lease: z.object({ peer: z.string(), grantedAt: z.number(), expiresAt: z.number() }).optional(),
+  /** a second worker given the task when nothing else waited (a straggler's backup; first result wins) */
+  backup: z.object({ peer: z.string(), grantedAt: z.number() }).optional(),
   /** times a lease was given out */
   grants: z.number().int().nonnegative(),
   /** leases that ran out and were granted again */
@@ -236,8 +238,21 @@ export class TaskQueue {
     return out
   }
 
-  /** Lease up to `want` queued tasks, oldest first, to `peer`. */
-  grant (peer: string, want: number): Promise<TaskRecord[]> {
+  /** Leased tasks that could still get a backup worker. */
+  backupCandidates (): number {
+    let n = 0
+    for (const t of this.open.values()) if (t.state === 'leased' && t.backup == null) n++
+    return n
+  }
+
+  /**
+   * Lease up to `want` queued tasks, oldest first, to `peer`. With `backups`,
+   * when nothing is queued, also hand out tasks leased to other workers that
+   * have no backup yet, oldest lease first: at the end of a batch an idle node
+   * then races a slow one instead of waiting for it (a late duplicate result is
+   * harmless). The first lease stays in force; a backup never expires anything.
+   */
+  grant (peer: string, want: number, options: { backups?: boolean } = {}): Promise<TaskRecord[]> {
     return this.enqueue(async () => {
       const now = this.now()
       const granted: TaskRecord[] = []
@@ -246,14 +261,24 @@ export class TaskQueue {
         if (t.state !== 'queued') continue
         granted.push(t)
       }
-      if (granted.length === 0) return []
-      const updated = granted.map(t => ({
-        ...t,
-        state: 'leased' as const,
-        lease: { peer, grantedAt: now, expiresAt: now + this.leaseMs },
-        grants: t.grants + 1,
-        workers: [...t.workers, peer].slice(-16)
-      }))
+      const backups: TaskRecord[] = []
+      if (granted.length === 0 && options.backups === true) {
+        const leased = [...this.open.values()]
+          .filter(t => t.state === 'leased' && t.backup == null && t.lease != null && t.lease.peer !== peer)
+          .sort((a, b) => a.lease!.grantedAt - b.lease!.grantedAt)
+        backups.push(...leased.slice(0, want))
+      }
+      if (granted.length === 0 && backups.length === 0) return []
+      const updated = [
+        ...granted.map(t => ({
+          ...t,
+          state: 'leased' as const,
+          lease: { peer, grantedAt: now, expiresAt: now + this.leaseMs },
+          grants: t.grants + 1,
+          workers: [...t.workers, peer].slice(-16)
+        })),
+        ...backups.map(t => ({ ...t, backup: { peer, grantedAt: now }, grants: t.grants + 1, workers: [...t.workers, peer].slice(-16) }))
+      ]
       await this.tasks.batch(updated.map(t => ({ type: 'put' as const, key: t.id, value: t })))
       for (const t of updated) this.open.set(t.id, t)
       return updated.map(t => structuredClone(t))
@@ -267,7 +292,7 @@ export class TaskQueue {
       const expired: TaskRecord[] = []
       for (const t of this.open.values()) {
         if (t.state === 'leased' && t.lease != null && t.lease.expiresAt <= now) {
-          const { lease: _gone, ...rest } = t
+          const { lease: _gone, backup: _backup, ...rest } = t
           expired.push({ ...rest, state: 'queued', regrants: t.regrants + 1 })
         }
       }
@@ -295,7 +320,7 @@ export class TaskQueue {
       if (ids == null) return []
       const now = this.now()
       const done = [...ids].map(id => this.open.get(id)!).map(t => {
-        const { lease: _gone, ...rest } = t
+        const { lease: _gone, backup: _backup, ...rest } = t
         return { ...rest, state: 'done' as const, doneBy: by, doneAt: now }
       })
       await this.tasks.batch(done.map(t => ({ type: 'put' as const, key: t.id, value: t })))
@@ -313,7 +338,7 @@ export class TaskQueue {
     return this.enqueue(async () => {
       const t = this.open.get(id)
       if (t == null || t.state !== 'leased' || t.lease?.peer !== peer) return undefined
-      const { lease: _gone, ...rest } = t
+      const { lease: _gone, backup: _backup, ...rest } = t
       const failures = [...t.failures, { peer, reason: reason.slice(0, 512) }]
       const next: TaskRecord = { ...rest, failures, state: failures.length >= MAX_FAILURES ? 'failed' : 'queued' }
       await this.tasks.put(next.id, next)
