@@ -51,6 +51,24 @@ describe('task queue (LevelDB)', () => {
     await q.close()
   })
 
+  it('gives an idle worker one backup of a task another holds, only when nothing is queued', async () => {
+    const { q } = await open()
+    const t1 = await q.add(image(11), sha256Hex(image(11)), { file: 'a.png', critical: false })
+    await q.grant('slow', 1)
+    assert.deepEqual(await q.grant('slow', 1, { backups: true }), [], 'never a backup of its own lease')
+    const t2 = await q.add(image(12), sha256Hex(image(12)), { file: 'b.png', critical: false })
+    assert.deepEqual((await q.grant('fast', 1, { backups: true })).map(t => t.id), [t2.id], 'a queued task first')
+    assert.equal(q.backupCandidates(), 2)
+    const [b] = await q.grant('idle', 1, { backups: true })
+    assert.equal(b?.id, t1.id, 'the oldest lease first')
+    assert.equal(b?.lease?.peer, 'slow', 'the first lease stays')
+    assert.equal(b?.backup?.peer, 'idle')
+    assert.deepEqual((await q.grant('idle2', 5, { backups: true })).map(t => t.id), [t2.id], 'one backup per task')
+    assert.deepEqual(await q.grant('idle3', 1, { backups: true }), [])
+    assert.deepEqual(await q.grant('idle3', 1), [], 'no backups unless asked')
+    await q.close()
+  })
+
   it('is done when any result for its image exists, even a late duplicate', async () => {
     const { q } = await open()
     const h = sha256Hex(image(7))
