@@ -34,6 +34,8 @@ export interface ApiPeer {
   latencyMs: number | null
   direction: string
   membership: unknown
+  /** caught signing two different votes on one task: its votes no longer count */
+  equivocated?: boolean
 }
 
 export interface ApiHandlers {

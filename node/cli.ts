@@ -19,6 +19,7 @@ import { runOcr } from './ocr-command.js'
 import { DEFAULT_WAIT_SECONDS, runResult, runSubmit, runTasks } from './tasks-command.js'
 import { parseModelledCompute } from './config.js'
 import { runSimnet } from '../simnet/index.js'
+import { describeCheck, runVerify } from './verify-command.js'
 import { htmlReport, textReport } from '../simnet/report.js'
 import { writeFile } from 'node:fs/promises'
 
@@ -57,6 +58,8 @@ function configFlags (cmd: Command): Partial<NodeConfig> {
   if (o.leaseMs != null) flags.leaseMs = o.leaseMs
   if (o.modelledCompute != null) flags.modelledCompute = o.modelledCompute
   if (o.slowdown != null) flags.slowdown = o.slowdown
+  if (o.quorumF != null) flags.quorumF = o.quorumF
+  if (o.criticalBelow != null) flags.criticalBelow = o.criticalBelow
   return flags
 }
 
@@ -84,7 +87,10 @@ function withNodeFlags (cmd: Command): Command {
     .option('--lease-ms <ms>', 'how long a worker may hold a task before it is granted again (default 30000)', parsePositive('--lease-ms', 3_600_000))
     .addOption(new Option('--modelled-compute <p50[,p95]>', 'simnet: replace recognition by a sleep with this median and 95th percentile (ms)').argParser(v => parseModelledCompute('--modelled-compute', v)).hideHelp())
     .addOption(new Option('--slowdown <factor>', 'simnet: make this node this many times slower').argParser(Number).hideHelp())
+    .option('--quorum-f <f>', 'faults a critical image tolerates: 3f+1 voters, 2f+1 must agree (default 1)', parseCount('--quorum-f', 10))
+    .option('--critical-below <p>', 'send results less confident than this (0-1) to a quorum vote (default: never)', v => { const n = Number(v); if (!(n >= 0 && n <= 1)) throw new TexmeshError(`--critical-below must be a number from 0 to 1, not "${v}"`); return n })
     .addOption(new Option('--simnet', 'simnet: fault hooks (partitions) in the local API').hideHelp())
+    .addOption(new Option('--byzantine <attack>', 'simnet: vote as a Byzantine node').choices(['wrong', 'forge', 'equivocate', 'silent', 'replay', 'flood']).hideHelp())
 }
 
 function parseCount (what: string, max: number) {
@@ -127,7 +133,7 @@ function describeMembership (m: unknown): string {
 
 function formatPeers (peers: ApiPeer[]): string {
   if (peers.length === 0) return 'no peers connected'
-  const rows = peers.map(p => [p.id, describeMembership(p.membership), p.latencyMs == null ? '-' : `${p.latencyMs} ms`, p.addresses[0] ?? '-'])
+  const rows = peers.map(p => [p.id, describeMembership(p.membership) + (p.equivocated === true ? ' EQUIVOCATED' : ''), p.latencyMs == null ? '-' : `${p.latencyMs} ms`, p.addresses[0] ?? '-'])
   const header = ['PEER', 'MEMBERSHIP', 'LATENCY', 'ADDRESS']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
   return [header, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
@@ -137,7 +143,7 @@ async function runNode (cmd: Command): Promise<void> {
   const dataDir = dataDirOf(cmd.opts())
   const { config } = await resolvedConfig(cmd, dataDir)
   const log = createLog(config.logLevel)
-  const node = await startNode({ dataDir: dataDir.paths.root, config, log, simnet: cmd.opts().simnet === true })
+  const node = await startNode({ dataDir: dataDir.paths.root, config, log, simnet: cmd.opts().simnet === true, byzantine: cmd.opts().byzantine })
   const status = await node.status()
   process.stderr.write(`texmesh node ${status.peerId} running; network ${status.network.name ?? 'open'}; API http://127.0.0.1:${node.apiPort}\n`)
 
@@ -238,6 +244,17 @@ A file that could not be submitted gives {"file", "error", "reason"}. The exit c
     .action(async (id: string, opts: CommonOptions & { wait?: boolean, timeout?: number }) => {
       const task = await runResult(await ApiClient.forDataDir(dataDirOf(opts)), id, opts)
       if (task.state === 'failed') process.exitCode = 1
+    })
+
+  withJson(withDataDir(program.command('verify')))
+    .description('check a quorum certificate offline: its votes, signatures and voters (against this data dir\'s network)')
+    .argument('<id-or-file>', 'a task id of the running node, or a JSON file with a certificate (e.g. from texmesh result --json)')
+    .addHelpText('after', `
+The exit code is 0 when the certificate holds, 1 when it does not.`)
+    .action(async (arg: string, opts: CommonOptions) => {
+      const check = await runVerify(dataDirOf(opts), arg)
+      print(opts.json, check.ok ? { ok: true, voters: check.voters, certificate: check.certificate } : check, () => describeCheck(check))
+      if (!check.ok) process.exitCode = 1
     })
 
   withJson(withDataDir(program.command('tasks')))

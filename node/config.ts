@@ -40,7 +40,11 @@ export const NodeConfig = z.object({
   modelledCompute: z.tuple([z.number().positive(), z.number().positive()]).nullable()
     .refine(v => v == null || v[1] >= v[0], { message: 'the 95th percentile must not be below the median' }),
   /** simnet: make this node this many times slower than it is (1 = normal) */
-  slowdown: z.number().min(1).max(1000)
+  slowdown: z.number().min(1).max(1000),
+  /** faults a critical image's quorum tolerates: 3f+1 voters, 2f+1 matching votes */
+  quorumF: z.number().int().min(0).max(10),
+  /** a result less confident than this goes to a quorum vote as if submitted critical; null: never */
+  criticalBelow: z.number().min(0).max(1).nullable()
 }).strict()
 export type NodeConfig = z.infer<typeof NodeConfig>
 export type ConfigKey = keyof NodeConfig
@@ -55,7 +59,9 @@ export const DEFAULT_CONFIG: NodeConfig = {
   workers: 1,
   leaseMs: 30_000,
   modelledCompute: null,
-  slowdown: 1
+  slowdown: 1,
+  quorumF: 1,
+  criticalBelow: null
 }
 
 export const ENV_VARS: Record<ConfigKey, string> = {
@@ -67,7 +73,9 @@ export const ENV_VARS: Record<ConfigKey, string> = {
   workers: 'TEXMESH_WORKERS',
   leaseMs: 'TEXMESH_LEASE_MS',
   modelledCompute: 'TEXMESH_MODELLED_COMPUTE',
-  slowdown: 'TEXMESH_SLOWDOWN'
+  slowdown: 'TEXMESH_SLOWDOWN',
+  quorumF: 'TEXMESH_QUORUM_F',
+  criticalBelow: 'TEXMESH_CRITICAL_BELOW'
 }
 
 export interface ResolvedConfig {
@@ -138,6 +146,8 @@ export function configFromEnv (env: NodeJS.ProcessEnv): Partial<NodeConfig> {
   const leaseMs = get('leaseMs'); if (leaseMs != null) out.leaseMs = parseNumber(ENV_VARS.leaseMs, leaseMs)
   const modelled = get('modelledCompute'); if (modelled != null) out.modelledCompute = parseModelledCompute(ENV_VARS.modelledCompute, modelled)
   const slowdown = get('slowdown'); if (slowdown != null) out.slowdown = parseNumber(ENV_VARS.slowdown, slowdown)
+  const quorumF = get('quorumF'); if (quorumF != null) out.quorumF = parseNumber(ENV_VARS.quorumF, quorumF)
+  const below = get('criticalBelow'); if (below != null) out.criticalBelow = /^(off|none|null)$/i.test(below) ? null : parseNumber(ENV_VARS.criticalBelow, below)
   return out
 }
 

@@ -20,6 +20,8 @@ import { Replica } from '../crdt/replica.js'
 import { CrdtSync } from '../protocols/crdt-sync/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { encodeCertificateText } from '../protocols/membership/index.js'
+import { byzantineVoter, type Attack } from '../simnet/byzantine.js'
 
 /**
  * The daemon: the one place where storage, libp2p, protocols and the local
@@ -32,6 +34,8 @@ export interface NodeOptions {
   log: Log
   /** simnet's fault hooks in the local API (partitions); never on a real node */
   simnet?: boolean
+  /** simnet: this node votes as a Byzantine node with this attack */
+  byzantine?: Attack
 }
 
 export interface RunningNode {
@@ -197,6 +201,12 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     // A peer just shown to be a member: fetch what it has (its envelopes were refused before).
     onMember = (peer) => { void sync?.pull(peer) }
 
+    const ownMembership = (): PeerMembership | undefined => {
+      if (network == null) return undefined
+      if (certificate == null) return { state: 'none' }
+      return withExpiry({ state: 'member', expiresAt: certificate.expiresAt }, Date.now())
+    }
+
     tasks = await NodeTasks.open({
       node,
       replica,
@@ -205,7 +215,25 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       workers: config.workers,
       leaseMs: config.leaseMs,
       admits: peer => isMember(peer),
-      log: log.child({ component: 'node:tasks' })
+      log: log.child({ component: 'node:tasks' }),
+      quorum: {
+        key,
+        f: config.quorumF,
+        criticalBelow: config.criticalBelow,
+        ...(network != null ? { network: { name: network.name, adminPublicKey: adminPublicKeyOf(network) } } : {}),
+        // Voters: this node when it is a member, and every connected member.
+        eligible: () => [
+          ...(network == null || ownMembership()?.state === 'member' ? [peerId.toString()] : []),
+          ...node.getPeers().map(String).filter(p => network == null || isMember(p))
+        ],
+        isMember: peer => network == null || peer === peerId.toString() || isMember(peer),
+        certificateOf: peer => {
+          if (peer === peerId.toString()) return certificate != null ? encodeCertificateText(certificate) : undefined
+          const cert = node.services.membership.certificateOf(peerIdFromString(peer))
+          return cert != null ? encodeCertificateText(cert) : undefined
+        },
+        ...(options.byzantine != null ? { tamper: byzantineVoter(options.byzantine, key) } : {})
+      }
     })
     const nodeTasks = tasks
 
@@ -213,11 +241,6 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     keeper.start()
     offerPeers = (peers) => { keeper?.offer(peers) }
 
-    const ownMembership = (): PeerMembership | undefined => {
-      if (network == null) return undefined
-      if (certificate == null) return { state: 'none' }
-      return withExpiry({ state: 'member', expiresAt: certificate.expiresAt }, Date.now())
-    }
 
     const status = async (): Promise<ApiStatus> => ({
       peerId: peerId.toString(),
@@ -237,7 +260,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       const byPeer = new Map<string, ApiPeer>()
       for (const conn of node.getConnections()) {
         const id = conn.remotePeer.toString()
-        const entry = byPeer.get(id) ?? { id, addresses: [], latencyMs: pinged.get(id) ?? null, direction: conn.direction, membership: node.services.membership.stateOf(conn.remotePeer) }
+        const entry = byPeer.get(id) ?? { id, addresses: [], latencyMs: pinged.get(id) ?? null, direction: conn.direction, membership: node.services.membership.stateOf(conn.remotePeer), equivocated: nodeTasks.equivocators().has(id) }
         entry.addresses.push(conn.remoteAddr.toString())
         if (conn.rtt != null) entry.latencyMs = conn.rtt
         byPeer.set(id, entry)

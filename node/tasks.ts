@@ -6,6 +6,8 @@ import { TaskService, type TaskServiceStats, type WorkItem } from '../protocols/
 import { ImageError, preprocess } from '../pipeline/preprocess.js'
 import type { Alternative, Box } from '../pipeline/ocr.js'
 import type { Replica, ResultEntry } from '../crdt/replica.js'
+import type { Ed25519PrivateKey } from '@libp2p/interface'
+import { QuorumService, verifyQuorumCertificate, type QuorumCertificate, type QuorumContext, type QuorumState, type SignedVote } from '../protocols/votes/index.js'
 import type { Compute } from './compute.js'
 import type { Log } from './log.js'
 
@@ -25,8 +27,10 @@ export interface ResultView {
   regions: Array<{ bbox: Box, latex: string, confidence: number }>
   model: string
   ms: number | null
-  /** the peer id of the node that recognised it */
+  /** the peer id of the node that recognised it (for a critical image: the origin that formed the certificate) */
   by: string
+  /** for a critical image: the quorum certificate (check it with texmesh verify) */
+  certificate?: QuorumCertificate
 }
 
 export interface TaskView {
@@ -45,6 +49,10 @@ export interface TaskView {
   /** true when the answer was already in the replicated store at submission */
   cached: boolean
   result?: ResultView
+  /** critical tasks: where the quorum stands */
+  quorum?: QuorumState
+  /** a critical task that ended without agreement: the votes it got */
+  votes?: unknown[]
 }
 
 export interface TasksStats extends TaskServiceStats {
@@ -64,6 +72,21 @@ export interface NodeTasksInit {
   leaseMs: number
   admits?: (peer: string) => boolean
   log: Log
+  quorum: {
+    key: Ed25519PrivateKey
+    /** f for critical images (n = 3f+1 voters) */
+    f: number
+    roundMs?: number
+    /** results less confident than this become critical (null: never automatically) */
+    criticalBelow: number | null
+    /** the network name and admin key (certificates are checked against them), or undefined when open */
+    network?: { name: string, adminPublicKey: Uint8Array }
+    eligible: () => string[]
+    isMember: (peer: string) => boolean
+    certificateOf: (peer: string) => string | undefined
+    onEquivocation?: (a: SignedVote, b: SignedVote) => Promise<void>
+    tamper?: ConstructorParameters<typeof QuorumService>[1]['tamper']
+  }
 }
 
 const toIso = (ms: number): string => new Date(ms).toISOString()
@@ -71,20 +94,39 @@ const toIso = (ms: number): string => new Date(ms).toISOString()
 export class NodeTasks {
   private readonly unsubscribe: () => void
 
+  private quorum!: QuorumService
+  private readonly quorumCtx: QuorumContext
+
   private constructor (
     private readonly init: NodeTasksInit,
     private readonly queue: TaskQueue,
     private readonly blobs: BlobService,
     private readonly service: TaskService
   ) {
-    // Any node's result for an image finishes this node's tasks for it.
+    this.quorumCtx = init.quorum.network != null ? { network: init.quorum.network } : {}
+    // Any node's result for an image finishes this node's tasks for it (critical ones: a certified result).
     this.unsubscribe = init.replica.subscribe(change => {
       if (change.map !== 'results') return
       const hash = change.key.slice(0, change.key.lastIndexOf('/'))
-      this.queue.complete(hash, change.author).then(done => {
-        if (done.length > 0) init.log.debug({ hash, by: change.author, tasks: done.length }, 'tasks done')
-      }, err => { init.log.warn({ err }, 'marking tasks done failed') })
+      void this.onResult(hash, change.author).catch(err => { init.log.warn({ err }, 'marking tasks done failed') })
     })
+  }
+
+  private async onResult (hash: string, author: string): Promise<void> {
+    const entry = this.init.replica.results(hash).get(author)
+    if (entry == null) return
+    const certified = entry.certificate != null && (await verifyQuorumCertificate(entry.certificate, this.quorumCtx)).ok
+    const threshold = this.init.quorum.criticalBelow
+    if (!certified && threshold != null && entry.confidence < threshold) {
+      // Not sure enough: the network votes on it instead.
+      for (const t of await this.queue.makeCritical(hash)) {
+        this.init.log.info({ task: t.id, confidence: entry.confidence, threshold }, 'low confidence: the task becomes critical')
+        this.quorum.begin({ id: t.id, image: t.hash, file: t.file })
+      }
+      if (this.queue.pendingFor(hash)?.critical === true) return
+    }
+    const done = await this.queue.complete(hash, author, { certified })
+    if (done.length > 0) this.init.log.debug({ hash, by: author, tasks: done.length }, 'tasks done')
   }
 
   static async open (init: NodeTasksInit): Promise<NodeTasks> {
@@ -100,19 +142,45 @@ export class NodeTasks {
       process: async (work, image) => { await tasks.process(work, image) }
     })
     const tasks = new NodeTasks(init, queue, blobs, service)
+    const q = init.quorum
+    tasks.quorum = new QuorumService(init.node, {
+      f: q.f,
+      ...(q.roundMs != null ? { roundMs: q.roundMs } : {}),
+      key: q.key,
+      model: init.compute.model,
+      network: q.network?.name ?? null,
+      eligible: q.eligible,
+      isMember: q.isMember,
+      certificateOf: q.certificateOf,
+      blobs,
+      localImage: async hash => await queue.blob(hash),
+      recognise: async (image, file) => {
+        const r = await init.compute.recognize(image, file)
+        return { latex: r.latex, confidence: r.confidence, model: r.model }
+      },
+      onCertified: async (task, certificate, confidence) => {
+        await init.replica.putResult(task.image, { latex: certificate.latex, confidence, alternatives: [], model: certificate.model, time: Date.now(), certificate })
+      },
+      onNoConsensus: async (task, votes) => { await queue.noConsensus(task.id, votes) },
+      onEquivocation: async (a, b) => { await q.onEquivocation?.(a, b) },
+      ...(q.tamper != null ? { tamper: q.tamper } : {}),
+      log: init.log.child({ component: 'protocols:votes' })
+    })
     // Results that arrived while this node was down finish their tasks now.
     for (const t of queue.unfinished()) {
-      const best = tasks.bestResult(t.hash, undefined)
-      if (best != null) await queue.complete(t.hash, best.by)
+      for (const by of init.replica.results(t.hash).keys()) await tasks.onResult(t.hash, by)
     }
     await blobs.start()
     await service.start()
+    tasks.quorum.start()
+    // Critical tasks still open after a restart go to a vote again.
+    for (const t of queue.unfinished()) if (t.critical) tasks.quorum.begin({ id: t.id, image: t.hash, file: t.file })
     return tasks
   }
 
   private async process (work: WorkItem, image: Uint8Array): Promise<void> {
     // Another worker (a backup, or the first holder of a lease that ran out) may have finished it meanwhile.
-    if (this.init.replica.results(work.hash).size > 0) return
+    if ([...this.init.replica.results(work.hash).values()].some(r => r.model === this.init.compute.model)) return
     const r = await this.init.compute.recognize(image, work.file)
     const entry: ResultEntry = {
       latex: r.latex,
@@ -126,11 +194,12 @@ export class NodeTasks {
     await this.init.replica.putResult(work.hash, entry)
   }
 
-  /** The answer for an image: for `model` when given, the earliest written, ties by author. */
-  private bestResult (hash: string, model: string | undefined): (ResultEntry & { by: string }) | undefined {
+  /** The answer for an image: for `model` when given (certified only, when asked), the earliest written, ties by author. */
+  private bestResult (hash: string, model: string | undefined, certifiedOnly = false): (ResultEntry & { by: string }) | undefined {
     let best: (ResultEntry & { by: string }) | undefined
     for (const [by, entry] of this.init.replica.results(hash)) {
       if (model != null && entry.model !== model) continue
+      if (certifiedOnly && entry.certificate == null) continue
       if (best == null || entry.time < best.time || (entry.time === best.time && by < best.by)) best = { ...entry, by }
     }
     return best
@@ -151,8 +220,14 @@ export class NodeTasks {
       cached
     }
     if (t.doneAt != null) v.doneAt = toIso(t.doneAt)
+    if (t.votes != null) v.votes = t.votes
+    if (t.critical && t.state !== 'done' && t.state !== 'no-consensus') {
+      const q = this.quorum.stateOf(t.id)
+      if (q != null) v.quorum = q
+    }
     if (t.state === 'done') {
-      const r = this.bestResult(t.hash, this.init.compute.model) ?? this.bestResult(t.hash, undefined)
+      const r = (t.critical ? this.bestResult(t.hash, undefined, true) : undefined) ??
+        this.bestResult(t.hash, this.init.compute.model) ?? this.bestResult(t.hash, undefined)
       if (r != null) {
         v.result = {
           file: t.file,
@@ -162,7 +237,8 @@ export class NodeTasks {
           regions: r.regions ?? [],
           model: r.model,
           ms: r.ms ?? null,
-          by: r.by
+          by: r.by,
+          ...(r.certificate != null ? { certificate: r.certificate as QuorumCertificate } : {})
         }
       }
     }
@@ -178,12 +254,18 @@ export class NodeTasks {
     const ink = await preprocess(image, meta.file)
     if (!ink.ink.some(v => v > 0)) throw new ImageError(meta.file, 'no-ink', 'the image has no ink (blank, or too little contrast)')
     const hash = sha256Hex(image)
-    const known = this.bestResult(hash, this.init.compute.model)
+    const known = this.bestResult(hash, this.init.compute.model, meta.critical)
     if (known != null) return this.view(await this.queue.addDone(hash, { ...meta, doneBy: known.by }), true)
     const pending = this.queue.pendingFor(hash)
-    if (pending != null) return this.view(pending)
+    if (pending != null) {
+      if (!meta.critical || pending.critical) return this.view(pending)
+      // The same image again, now critical: the open task goes to a vote.
+      for (const c of await this.queue.makeCritical(hash)) this.quorum.begin({ id: c.id, image: c.hash, file: c.file })
+      return this.view((await this.queue.get(pending.id))!)
+    }
     const t = await this.queue.add(image, hash, meta)
-    this.service.submitted()
+    if (meta.critical) this.quorum.begin({ id: t.id, image: t.hash, file: t.file })
+    else this.service.submitted()
     return this.view(t)
   }
 
@@ -204,9 +286,13 @@ export class NodeTasks {
   /** simnet: hold this node's queue (see TaskService.pause). */
   pause (paused: boolean): void { this.service.pause(paused) }
 
+  /** Voters caught signing two different votes on one task. */
+  equivocators (): Set<string> { return this.quorum.equivocators }
+
   /** Stop taking work (running tasks finish), then close the queue. */
   async stop (): Promise<void> {
     this.unsubscribe()
+    this.quorum.stop()
     await this.service.stop()
     await this.blobs.stop()
     await this.queue.close()

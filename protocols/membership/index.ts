@@ -59,6 +59,8 @@ export interface Membership {
   stateOf(peer: PeerId): PeerMembership
   /** present our (possibly new) certificate to every connected peer again */
   reannounce(): Promise<void>
+  /** the certificate a connected member presented (quorum certificates carry their voters') */
+  certificateOf(peer: PeerId): MembershipCertificate | undefined
 }
 
 /** A member whose certificate has run out since it was checked no longer counts. */
@@ -73,6 +75,7 @@ const MembershipMessage = z.object({ certificate: z.unknown().nullable() }).stri
 
 class MembershipService implements Membership, Startable {
   private readonly states = new Map<string, PeerMembership>()
+  private readonly certificates = new Map<string, MembershipCertificate>()
   private readonly inFlight = new Set<string>()
   /** peers whose exchange must run again when the one in flight ends (our certificate changed meanwhile) */
   private readonly again = new Set<string>()
@@ -137,6 +140,11 @@ class MembershipService implements Membership, Startable {
 
   private onDisconnect (evt: CustomEvent<PeerId>): void {
     this.states.delete(evt.detail.toString())
+    this.certificates.delete(evt.detail.toString())
+  }
+
+  certificateOf (peer: PeerId): MembershipCertificate | undefined {
+    return this.stateOf(peer).state === 'member' ? this.certificates.get(peer.toString()) : undefined
   }
 
   private async exchange (peer: PeerId, attempt = 0): Promise<void> {
@@ -211,6 +219,7 @@ class MembershipService implements Membership, Startable {
       peer: peer.toString(),
       now: this.now()
     })
+    if (check.ok && this.connected(peer)) this.certificates.set(peer.toString(), check.certificate)
     this.record(peer, check.ok
       ? { state: 'member', expiresAt: check.certificate.expiresAt }
       : { state: 'refused', reason: check.reason, detail: check.detail })

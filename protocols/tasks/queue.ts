@@ -20,7 +20,7 @@ export const MAX_FAILURES = 3
 /** How long a worker may hold a task before it is granted to another; an image takes well under a second. */
 export const DEFAULT_LEASE_MS = 30_000
 
-export type TaskState = 'queued' | 'leased' | 'done' | 'failed'
+export type TaskState = 'queued' | 'leased' | 'done' | 'failed' | 'no-consensus'
 
 export const TaskRecord = z.object({
   id: z.string(),
@@ -28,7 +28,7 @@ export const TaskRecord = z.object({
   file: z.string().max(1024),
   critical: z.boolean(),
   submittedAt: z.number(),
-  state: z.enum(['queued', 'leased', 'done', 'failed']),
+  state: z.enum(['queued', 'leased', 'done', 'failed', 'no-consensus']),
   lease: z.object({ peer: z.string(), grantedAt: z.number(), expiresAt: z.number() }).optional(),
   /** a second worker given the task when nothing else waited (a straggler's backup; first result wins) */
   backup: z.object({ peer: z.string(), grantedAt: z.number() }).optional(),
@@ -41,7 +41,9 @@ export const TaskRecord = z.object({
   doneBy: z.string().optional(),
   doneAt: z.number().optional(),
   /** which nodes have been given it, in order (bounded) */
-  workers: z.array(z.string()).max(16)
+  workers: z.array(z.string()).max(16),
+  /** a critical task that ended without agreement keeps the votes it got */
+  votes: z.array(z.unknown()).max(64).optional()
 })
 export type TaskRecord = z.infer<typeof TaskRecord>
 
@@ -118,7 +120,7 @@ export class TaskQueue {
       if (!parsed.success) continue
       const t = parsed.data
       if (t.state === 'done') this.counts.done++
-      else if (t.state === 'failed') this.counts.failed++
+      else if (t.state === 'failed' || t.state === 'no-consensus') this.counts.failed++
       else {
         // This node's own leases died with the process that held them.
         if (t.state === 'leased' && t.lease?.peer === this.init.self) own.push(t)
@@ -224,7 +226,7 @@ export class TaskQueue {
   /** Tasks waiting for a worker right now. */
   queued (): number {
     let n = 0
-    for (const t of this.open.values()) if (t.state === 'queued') n++
+    for (const t of this.open.values()) if (t.state === 'queued' && !t.critical) n++
     return n
   }
 
@@ -233,7 +235,7 @@ export class TaskQueue {
     const out: Array<{ id: string, hash: string }> = []
     for (const t of this.open.values()) {
       if (out.length >= max) break
-      if (t.state === 'queued') out.push({ id: t.id, hash: t.hash })
+      if (t.state === 'queued' && !t.critical) out.push({ id: t.id, hash: t.hash })
     }
     return out
   }
@@ -241,7 +243,7 @@ export class TaskQueue {
   /** Leased tasks that could still get a backup worker. */
   backupCandidates (): number {
     let n = 0
-    for (const t of this.open.values()) if (t.state === 'leased' && t.backup == null) n++
+    for (const t of this.open.values()) if (t.state === 'leased' && t.backup == null && !t.critical) n++
     return n
   }
 
@@ -258,13 +260,14 @@ export class TaskQueue {
       const granted: TaskRecord[] = []
       for (const t of this.open.values()) {
         if (granted.length >= want) break
-        if (t.state !== 'queued') continue
+        // Critical tasks go to a quorum of voters, never to a single worker.
+        if (t.state !== 'queued' || t.critical) continue
         granted.push(t)
       }
       const backups: TaskRecord[] = []
       if (granted.length === 0 && options.backups === true) {
         const leased = [...this.open.values()]
-          .filter(t => t.state === 'leased' && t.backup == null && t.lease != null && t.lease.peer !== peer)
+          .filter(t => t.state === 'leased' && t.backup == null && !t.critical && t.lease != null && t.lease.peer !== peer)
           .sort((a, b) => a.lease!.grantedAt - b.lease!.grantedAt)
         backups.push(...leased.slice(0, want))
       }
@@ -313,20 +316,52 @@ export class TaskQueue {
     return next
   }
 
-  /** A result for `hash` exists (written by `by`): every unfinished task for it is done. */
-  complete (hash: string, by: string): Promise<TaskRecord[]> {
+  /**
+   * A result for `hash` exists (written by `by`): every unfinished task for it
+   * is done; critical ones only when the result carries a quorum certificate.
+   */
+  complete (hash: string, by: string, options: { certified?: boolean } = {}): Promise<TaskRecord[]> {
     return this.enqueue(async () => {
       const ids = this.byHash.get(hash)
       if (ids == null) return []
       const now = this.now()
-      const done = [...ids].map(id => this.open.get(id)!).map(t => {
+      const done = [...ids].map(id => this.open.get(id)!).filter(t => !t.critical || options.certified === true).map(t => {
         const { lease: _gone, backup: _backup, ...rest } = t
         return { ...rest, state: 'done' as const, doneBy: by, doneAt: now }
       })
+      if (done.length === 0) return []
       await this.tasks.batch(done.map(t => ({ type: 'put' as const, key: t.id, value: t })))
       for (const t of done) this.untrack(t)
       this.counts.done += done.length
       return done
+    })
+  }
+
+  /** Make the unfinished tasks for `hash` critical (a result came back with too low a confidence). */
+  makeCritical (hash: string): Promise<TaskRecord[]> {
+    return this.enqueue(async () => {
+      const changed = [...(this.byHash.get(hash) ?? [])].map(id => this.open.get(id)!).filter(t => !t.critical).map(t => {
+        const { lease: _gone, backup: _backup, ...rest } = t
+        return { ...rest, critical: true, state: 'queued' as const }
+      })
+      if (changed.length === 0) return []
+      await this.tasks.batch(changed.map(t => ({ type: 'put' as const, key: t.id, value: t })))
+      for (const t of changed) this.open.set(t.id, t)
+      return changed.map(t => structuredClone(t))
+    })
+  }
+
+  /** A critical task whose voters did not agree: it ends here, with their votes. */
+  noConsensus (id: string, votes: unknown[]): Promise<TaskRecord | undefined> {
+    return this.enqueue(async () => {
+      const t = this.open.get(id)
+      if (t == null) return undefined
+      const { lease: _gone, backup: _backup, ...rest } = t
+      const next: TaskRecord = { ...rest, state: 'no-consensus', votes: votes.slice(0, 64), doneAt: this.now() }
+      await this.tasks.put(next.id, next)
+      this.untrack(next)
+      this.counts.failed++
+      return structuredClone(next)
     })
   }
 

@@ -1,0 +1,374 @@
+/**
+ * The Byzantine quorum for critical images.
+ *
+ * The origin of a critical task picks n = 3f+1 distinct members (itself
+ * included when it is one) and publishes a ballot on VOTES_TOPIC: task, image
+ * hash, model version, voters. Each chosen voter fetches the image from the
+ * origin (blob protocol), recognises it, signs a vote and publishes it on the
+ * same topic. The origin counts verified votes from ballot voters; 2f+1 for
+ * the same normalised LaTeX form a quorum certificate. A voter that signs two
+ * different votes for one task is an equivocator: both votes are kept as
+ * evidence and its votes stop counting. With no agreement once every voter
+ * has voted (or after a deadline), the ballot grows by more voters up to
+ * `maxVoters`; then the task ends with "no consensus" and its votes.
+ *
+ * Messages (JSON; gossipsub signs them, so the sender is known):
+ *   {"kind": "ballot", "task", "image", "model", "file", "voters": [PEER...], "round"}
+ *   {"kind": "vote", "vote": SignedVote}
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Libp2p, Ed25519PrivateKey } from '@libp2p/interface'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import { z } from 'zod'
+import type { BlobService } from '../blob/index.js'
+import { DEFAULT_F, SignedVote, isEquivocation, signVote, verifyVote, type QuorumCertificate } from './vote.js'
+
+export * from './vote.js'
+
+export const VOTES_TOPIC = 'texmesh/votes/1'
+/** A ballot or a vote is well under 8 KiB (a vote carries at most 4 KiB of LaTeX). */
+export const MAX_VOTE_MESSAGE_BYTES = 8 * 1024
+/** How long a round waits for silent voters before the ballot grows. */
+export const DEFAULT_ROUND_MS = 30_000
+/** Votes of this many recent tasks are kept to catch equivocation. */
+export const RECENT_TASKS = 2048
+/** How often a task waiting for enough online members looks again. */
+export const WAIT_POLL_MS = 2_000
+
+export interface QuorumLog {
+  debug(obj: object, msg: string): void
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+}
+
+export interface Recognition { latex: string, confidence: number, model: string }
+
+export interface CriticalTask { id: string, image: string, file: string }
+
+export type QuorumState =
+  | { state: 'waiting', reason: string }
+  | { state: 'voting', round: number, voters: string[], votes: number, needed: number }
+  | { state: 'certified', voters: string[] }
+  | { state: 'no-consensus', votes: SignedVote[] }
+
+export interface QuorumInit {
+  /** faults tolerated: n = 3f+1 voters, 2f+1 matching votes certify @default DEFAULT_F */
+  f?: number
+  /** the most voters a ballot may grow to @default 3f+1+3 */
+  maxVoters?: number
+  /** @default DEFAULT_ROUND_MS */
+  roundMs?: number
+  key: Ed25519PrivateKey
+  /** the current model version (what this node votes with) */
+  model: string
+  /** the network name, or null in an open network */
+  network: string | null
+  /** members that may vote now (connected, certified); this node is added when it is a member */
+  eligible: () => string[]
+  /** is this peer a member whose ballots and votes count? */
+  isMember: (peer: string) => boolean
+  /** the membership certificate text of a member, for the certificate */
+  certificateOf: (peer: string) => string | undefined
+  blobs: BlobService
+  /** the image bytes when this node holds them (its own tasks) */
+  localImage: (hash: string) => Promise<Uint8Array | undefined>
+  recognise: (image: Uint8Array, file: string) => Promise<Recognition>
+  onCertified: (task: CriticalTask, certificate: QuorumCertificate, confidence: number) => Promise<void>
+  onNoConsensus: (task: CriticalTask, votes: SignedVote[]) => Promise<void>
+  onEquivocation: (a: SignedVote, b: SignedVote) => Promise<void>
+  /**
+   * simnet's Byzantine voters: given the honest vote, return the votes to
+   * publish instead (none: stay silent); `publish` sends raw bytes on the topic.
+   */
+  tamper?: (honest: SignedVote, ctx: { voters: string[], publish: (bytes: Uint8Array) => Promise<void> }) => Promise<SignedVote[]>
+  log: QuorumLog
+}
+
+const Ballot = z.object({
+  kind: z.literal('ballot'),
+  task: z.string().min(1).max(64),
+  image: z.string().regex(/^[0-9a-f]{64}$/),
+  model: z.string().min(1).max(128),
+  file: z.string().max(1024),
+  voters: z.array(z.string().max(128)).min(1).max(64),
+  round: z.number().int().min(1).max(64)
+}).strict()
+const VoteMessage = z.object({ kind: z.literal('vote'), vote: z.unknown() }).strict()
+
+interface Poll {
+  task: CriticalTask
+  round: number
+  voters: string[]
+  /** every distinct vote per voter (two or more: equivocation) */
+  votes: Map<string, SignedVote[]>
+  equivocators: Set<string>
+  timer?: ReturnType<typeof setTimeout>
+  done: boolean
+}
+
+const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))
+
+export class QuorumService {
+  private readonly self: string
+  private readonly f: number
+  private readonly maxVoters: number
+  private readonly roundMs: number
+  private readonly polls = new Map<string, Poll>()
+  private readonly waiting = new Map<string, { task: CriticalTask, reason: string }>()
+  /** ballots this node has voted on (task!round), so a replayed ballot is not voted again */
+  private readonly voted = new Set<string>()
+  /** equivocators seen anywhere (their votes never count) */
+  readonly equivocators = new Set<string>()
+  /** every verified vote of recent tasks, by task and voter, to catch equivocation on any task */
+  private readonly recent = new Map<string, Map<string, SignedVote[]>>()
+  private waitTimer: ReturnType<typeof setInterval> | undefined
+  private stopped = false
+
+  constructor (private readonly node: Libp2p<{ pubsub: GossipSub }>, private readonly init: QuorumInit) {
+    this.self = node.peerId.toString()
+    this.f = init.f ?? DEFAULT_F
+    this.maxVoters = init.maxVoters ?? 3 * this.f + 1 + 3
+    this.roundMs = init.roundMs ?? DEFAULT_ROUND_MS
+    this.onMessage = this.onMessage.bind(this)
+  }
+
+  get needed (): number { return 2 * this.f + 1 }
+  get size (): number { return 3 * this.f + 1 }
+
+  start (): void {
+    this.node.services.pubsub.subscribe(VOTES_TOPIC)
+    this.node.services.pubsub.addEventListener('message', this.onMessage)
+    this.waitTimer = setInterval(() => { this.retryWaiting() }, WAIT_POLL_MS)
+    this.waitTimer.unref()
+  }
+
+  stop (): void {
+    this.stopped = true
+    if (this.waitTimer != null) clearInterval(this.waitTimer)
+    for (const p of this.polls.values()) if (p.timer != null) clearTimeout(p.timer)
+    this.node.services.pubsub.removeEventListener('message', this.onMessage)
+    this.node.services.pubsub.unsubscribe(VOTES_TOPIC)
+  }
+
+  /** Where a critical task of this node stands. */
+  stateOf (task: string): QuorumState | undefined {
+    const w = this.waiting.get(task)
+    if (w != null) return { state: 'waiting', reason: w.reason }
+    const p = this.polls.get(task)
+    if (p == null) return undefined
+    return { state: 'voting', round: p.round, voters: p.voters, votes: [...p.votes.keys()].filter(v => !this.equivocators.has(v)).length, needed: this.needed }
+  }
+
+  /** Start (or restart, after this node restarted) the quorum for one of this node's critical tasks. */
+  begin (task: CriticalTask): void {
+    if (this.polls.has(task.id) || this.stopped) return
+    const eligible = this.eligibleVoters()
+    if (eligible.length < this.size) {
+      const reason = `waiting for voters: ${this.size} members needed for f = ${this.f}, ${eligible.length} online`
+      if (!this.waiting.has(task.id)) this.init.log.info({ task: task.id, online: eligible.length, needed: this.size }, 'critical task waits for voters')
+      this.waiting.set(task.id, { task, reason })
+      return
+    }
+    this.waiting.delete(task.id)
+    const voters = pick(eligible, this.size)
+    const poll: Poll = { task, round: 1, voters, votes: new Map(), equivocators: new Set(), done: false }
+    this.polls.set(task.id, poll)
+    this.publishBallot(poll)
+  }
+
+  private eligibleVoters (): string[] {
+    return [...new Set(this.init.eligible())].filter(p => !this.equivocators.has(p))
+  }
+
+  private retryWaiting (): void {
+    for (const { task } of [...this.waiting.values()]) this.begin(task)
+  }
+
+  private publishBallot (poll: Poll): void {
+    const ballot = { kind: 'ballot', task: poll.task.id, image: poll.task.image, model: this.init.model, file: poll.task.file, voters: poll.voters, round: poll.round }
+    this.node.services.pubsub.publish(VOTES_TOPIC, encode(ballot)).catch(err => { this.init.log.debug({ err: (err as Error).message }, 'publishing a ballot failed') })
+    this.init.log.info({ task: poll.task.id, round: poll.round, voters: poll.voters.length }, 'ballot out')
+    if (poll.timer != null) clearTimeout(poll.timer)
+    poll.timer = setTimeout(() => { void this.closeRound(poll) }, this.roundMs)
+    poll.timer.unref()
+    // This node votes on its own ballot too when chosen (gossipsub does not deliver our own messages).
+    if (poll.voters.includes(this.self)) void this.vote(this.self, Ballot.parse(ballot))
+  }
+
+  private onMessage (evt: CustomEvent<Message>): void {
+    const msg = evt.detail
+    if (msg.topic !== VOTES_TOPIC || msg.type !== 'signed') return
+    const from = msg.from.toString()
+    if (msg.data.length > MAX_VOTE_MESSAGE_BYTES) {
+      this.init.log.debug({ peer: from, bytes: msg.data.length }, 'refused an oversized vote message')
+      return
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(msg.data))
+    } catch {
+      this.init.log.debug({ peer: from }, 'refused an unreadable vote message')
+      return
+    }
+    const ballot = Ballot.safeParse(json)
+    if (ballot.success) {
+      if (ballot.data.voters.includes(this.self) && this.init.isMember(from)) void this.vote(from, ballot.data)
+      return
+    }
+    const vote = VoteMessage.safeParse(json)
+    if (vote.success) {
+      void this.receiveVote(vote.data.vote)
+      return
+    }
+    this.init.log.debug({ peer: from }, 'refused a malformed vote message')
+  }
+
+  /** Recognise the ballot's image and publish a signed vote. */
+  private async vote (origin: string, ballot: z.infer<typeof Ballot>): Promise<void> {
+    const key = `${ballot.task}!${ballot.image}`
+    if (this.voted.has(key) || this.stopped) return
+    this.voted.add(key)
+    try {
+      const image = origin === this.self
+        ? await this.init.localImage(ballot.image)
+        : await this.init.blobs.fetch(peerIdFromString(origin), ballot.image)
+      if (image == null) throw new Error(`image ${ballot.image} is not here`)
+      const r = await this.init.recognise(image, ballot.file)
+      const honest = await signVote(this.init.key, { task: ballot.task, image: ballot.image, model: r.model, latex: r.latex, confidence: r.confidence, voter: this.self, time: Date.now() })
+      const publish = async (bytes: Uint8Array): Promise<void> => { await this.node.services.pubsub.publish(VOTES_TOPIC, bytes).then(() => {}, () => {}) }
+      const votes = this.init.tamper != null ? await this.init.tamper(honest, { voters: ballot.voters, publish }) : [honest]
+      for (const v of votes) {
+        await this.node.services.pubsub.publish(VOTES_TOPIC, encode({ kind: 'vote', vote: v })).catch(() => {})
+        await this.receiveVote(v)
+      }
+    } catch (err) {
+      this.voted.delete(key)
+      this.init.log.warn({ task: ballot.task, err: (err as Error).message }, 'could not vote')
+    }
+  }
+
+  /** A vote from the network (or this node): counted by the origin of its task. */
+  private async receiveVote (input: unknown): Promise<void> {
+    const check = await verifyVote(input)
+    if (!check.ok) {
+      this.init.log.debug({ reason: check.reason, detail: check.detail }, 'refused a vote')
+      return
+    }
+    const v = check.vote
+    if (!this.init.isMember(v.voter)) {
+      this.init.log.debug({ task: v.task, voter: v.voter }, 'ignored a vote from a non-member')
+      return
+    }
+    // Equivocation is caught on any task this node sees votes for, not only its own.
+    let byVoter = this.recent.get(v.task)
+    if (byVoter == null) {
+      this.recent.set(v.task, byVoter = new Map())
+      for (const old of this.recent.keys()) { if (this.recent.size <= RECENT_TASKS) break; this.recent.delete(old) }
+    }
+    const seen = byVoter.get(v.voter) ?? []
+    if (seen.some(m => m.sig === v.sig)) return // a replay or a duplicate delivery
+    const conflicting = seen.find(m => isEquivocation(m, v))
+    if (conflicting == null && seen.length > 0) return // the same vote signed again (a re-vote after a restart)
+    byVoter.set(v.voter, [...seen, v].slice(-4))
+    if (conflicting != null && !this.equivocators.has(v.voter)) {
+      this.equivocators.add(v.voter)
+      this.init.log.warn({ voter: v.voter, task: v.task }, 'equivocation: two different signed votes on one task')
+      await this.init.onEquivocation(conflicting, v).catch(err => { this.init.log.warn({ err }, 'storing equivocation evidence failed') })
+    }
+    const poll = this.polls.get(v.task)
+    if (poll == null || poll.done) return
+    if (!poll.voters.includes(v.voter) || v.image !== poll.task.image) {
+      this.init.log.debug({ task: v.task, voter: v.voter }, 'ignored a vote from a voter not on the ballot')
+      return
+    }
+    poll.votes.set(v.voter, [...(poll.votes.get(v.voter) ?? []), v])
+    if (conflicting != null) poll.equivocators.add(v.voter)
+    await this.tally(poll)
+  }
+
+  private counted (poll: Poll): SignedVote[] {
+    const out: SignedVote[] = []
+    for (const [voter, votes] of poll.votes) {
+      if (this.equivocators.has(voter) || votes.length !== 1) continue
+      if (votes[0]!.model !== this.init.model) continue
+      out.push(votes[0]!)
+    }
+    return out
+  }
+
+  private async tally (poll: Poll): Promise<void> {
+    if (poll.done) return
+    const byLatex = new Map<string, SignedVote[]>()
+    for (const v of this.counted(poll)) byLatex.set(v.latex, [...(byLatex.get(v.latex) ?? []), v])
+    for (const [latex, votes] of byLatex) {
+      if (votes.length < this.needed) continue
+      poll.done = true
+      if (poll.timer != null) clearTimeout(poll.timer)
+      const certificate: QuorumCertificate = {
+        v: 1,
+        task: poll.task.id,
+        image: poll.task.image,
+        model: this.init.model,
+        latex,
+        f: this.f,
+        network: this.init.network,
+        votes,
+        members: this.init.network == null ? [] : votes.map(v => this.init.certificateOf(v.voter)).filter((c): c is string => c != null)
+      }
+      const confidence = median(votes.map(v => v.confidence))
+      this.init.log.info({ task: poll.task.id, votes: votes.length, latex }, 'quorum certificate formed')
+      try {
+        await this.init.onCertified(poll.task, certificate, confidence)
+      } finally {
+        this.polls.delete(poll.task.id)
+      }
+      return
+    }
+    // Everyone on the ballot has answered (or been caught equivocating) and nothing won: grow now.
+    if (poll.voters.every(v => poll.votes.has(v) || this.equivocators.has(v))) await this.closeRound(poll)
+  }
+
+  /** A round without a quorum: more voters, or the end with "no consensus". */
+  private async closeRound (poll: Poll): Promise<void> {
+    if (poll.done || this.stopped) return
+    const asked = new Set(poll.voters)
+    const fresh = this.eligibleVoters().filter(p => !asked.has(p))
+    const room = this.maxVoters - poll.voters.length
+    // Enough new voters that a quorum becomes reachable even if every vote so far was wrong is not
+    // always possible; grow by f+1 (at least one more honest voter) as long as there is room.
+    const more = pick(fresh, Math.min(room, this.f + 1))
+    if (more.length > 0) {
+      poll.round++
+      poll.voters = [...poll.voters, ...more]
+      this.init.log.info({ task: poll.task.id, round: poll.round, added: more.length }, 'no agreement yet: more voters')
+      this.publishBallot(poll)
+      return
+    }
+    poll.done = true
+    if (poll.timer != null) clearTimeout(poll.timer)
+    const votes = [...poll.votes.values()].flat()
+    this.init.log.warn({ task: poll.task.id, votes: votes.length }, 'no consensus')
+    try {
+      await this.init.onNoConsensus(poll.task, votes)
+    } finally {
+      this.polls.delete(poll.task.id)
+    }
+  }
+}
+
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length === 0 ? 0 : s[Math.floor((s.length - 1) / 2)]!
+}
+
+/** k distinct entries at random. */
+function pick<T> (xs: readonly T[], k: number): T[] {
+  const a = [...xs]
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!]
+  }
+  return a.slice(0, Math.max(0, k))
+}
+
+export { SignedVote as SignedVoteSchema }

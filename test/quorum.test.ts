@@ -1,0 +1,187 @@
+import { describe, it, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { Ed25519PrivateKey } from '@libp2p/interface'
+import { encodeCertificateText, issueCertificate } from '../protocols/membership/index.js'
+import { signVote, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type SignedVote } from '../protocols/votes/index.js'
+import { sha256Hex } from '../protocols/blob/index.js'
+import { startNode, type RunningNode } from '../node/daemon.js'
+import { DEFAULT_CONFIG, type NodeConfig } from '../node/config.js'
+import { createLog } from '../node/log.js'
+import type { Attack } from '../simnet/byzantine.js'
+import { wrongAnswer } from '../simnet/byzantine.js'
+import type { TaskView } from '../node/tasks.js'
+import { removeDir, tempDir, waitFor } from './helpers.js'
+
+const DAY = 86_400_000
+const IMAGE = fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url))
+
+describe('votes and quorum certificates (offline)', () => {
+  async function setup (): Promise<{ keys: Ed25519PrivateKey[], ids: string[], members: string[], admin: Ed25519PrivateKey, cert: (latex: string, n: number) => Promise<QuorumCertificate> }> {
+    const admin = await generateKeyPair('Ed25519')
+    const keys = await Promise.all([0, 1, 2, 3, 4].map(async () => await generateKeyPair('Ed25519')))
+    const ids = keys.map(k => peerIdFromPrivateKey(k).toString())
+    const now = Date.now()
+    const members = await Promise.all(ids.slice(0, 4).map(async peer => encodeCertificateText(await issueCertificate(admin, { network: 'lab', peer, issuedAt: now - DAY, expiresAt: now + DAY }))))
+    const image = sha256Hex(new TextEncoder().encode('an image'))
+    const cert = async (latex: string, n: number): Promise<QuorumCertificate> => ({
+      v: 1, task: 't1', image, model: 'm1', latex, f: 1, network: 'lab',
+      votes: await Promise.all(keys.slice(0, n).map(async (k, i) => await signVote(k, { task: 't1', image, model: 'm1', latex, confidence: 0.9, voter: ids[i]!, time: now }))),
+      members: members.slice(0, n)
+    })
+    return { keys, ids, members, admin, cert }
+  }
+  const lab = (admin: Ed25519PrivateKey): { network: { name: string, adminPublicKey: Uint8Array } } => ({ network: { name: 'lab', adminPublicKey: admin.publicKey.raw } })
+
+  it('a vote signs exactly its fields; a changed field or another signer fails', async () => {
+    const { keys, ids } = await setup()
+    const v = await signVote(keys[0]!, { task: 't', image: 'a'.repeat(64), model: 'm', latex: 'x^{2}', confidence: 0.5, voter: ids[0]!, time: 1 })
+    assert.equal((await verifyVote(v)).ok, true)
+    for (const changed of [{ latex: 'x^{3}' }, { confidence: 0.6 }, { time: 2 }, { task: 'u' }, { voter: ids[1]! }]) {
+      const check = await verifyVote({ ...v, ...changed })
+      assert.equal(check.ok, false, JSON.stringify(changed))
+    }
+    assert.deepEqual(await verifyVote({ ...v, sig: 'x' }).then(c => c.ok ? '' : c.reason), 'malformed')
+  })
+
+  it('a certificate of 2f+1 member votes verifies offline; tampered ones do not', async () => {
+    const { admin, cert, keys, ids, members } = await setup()
+    const good = await cert('\\sum_{i=1}^{n}i', 3)
+    const ok = await verifyQuorumCertificate(JSON.parse(JSON.stringify(good)), lab(admin))
+    assert.equal(ok.ok, true)
+    assert.equal(ok.ok && ok.voters.length, 3)
+
+    const reason = async (c: unknown, ctx = lab(admin)): Promise<string> => { const r = await verifyQuorumCertificate(c, ctx); return r.ok ? 'ok' : r.reason }
+    assert.equal(await reason({ ...good, latex: 'x' }), 'mismatch', 'changed LaTeX')
+    assert.equal(await reason({ ...good, votes: good.votes.slice(0, 2) }), 'too-few-votes', 'dropped signature')
+    assert.equal(await reason({ ...good, votes: [...good.votes.slice(0, 2), good.votes[0]!] }), 'duplicate-voter')
+    const badSig: SignedVote = { ...good.votes[2]!, sig: good.votes[1]!.sig }
+    assert.equal(await reason({ ...good, votes: [...good.votes.slice(0, 2), badSig] }), 'bad-signature')
+    // Voter 4 has no membership certificate of this network.
+    const { sig: _sig, ...vote0 } = good.votes[0]!
+    const outsider = await signVote(keys[4]!, { ...vote0, voter: ids[4]! })
+    assert.equal(await reason({ ...good, votes: [...good.votes.slice(0, 2), outsider] }), 'not-a-member')
+    // A membership certificate from another admin does not make a member.
+    const otherAdmin = await generateKeyPair('Ed25519')
+    assert.equal(await reason(good, lab(otherAdmin)), 'not-a-member')
+    assert.equal(await reason(good, {} as any), 'foreign-network')
+    assert.equal(await reason({ ...good, members: members.slice(0, 2) }), 'not-a-member', 'a voter without its certificate attached')
+    assert.equal(await reason({ nonsense: true }), 'malformed')
+  })
+})
+
+interface Net { nodes: RunningNode[], dirs: string[] }
+
+async function startNet (attacks: Array<Attack | undefined>, extra: Partial<NodeConfig> = {}): Promise<Net> {
+  const net: Net = { nodes: [], dirs: [] }
+  for (const attack of attacks) {
+    const dir = await tempDir()
+    net.dirs.push(dir)
+    const bootstrap = net.nodes.length > 0 ? [net.nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()] : []
+    net.nodes.push(await startNode({
+      dataDir: dir,
+      config: { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'silent', modelledCompute: [20, 40], workers: 0, bootstrap, ...extra },
+      log: createLog('silent'),
+      ...(attack != null ? { byzantine: attack } : {})
+    }))
+  }
+  const n = net.nodes.length
+  try {
+    await waitFor('a full mesh', () => net.nodes.every(x => x.libp2p.getPeers().length === n - 1), 30_000)
+    await waitFor('the vote topic mesh', () => net.nodes.every(x => x.libp2p.services.pubsub.getSubscribers('texmesh/votes/1').length === n - 1), 20_000)
+  } catch (err) {
+    await stopNet(net)
+    throw err
+  }
+  return net
+}
+
+async function stopNet (net: Net): Promise<void> {
+  for (const n of net.nodes) await n.stop().catch(() => {})
+  for (const d of net.dirs) await removeDir(d)
+}
+
+async function finished (node: RunningNode, id: string): Promise<TaskView> {
+  return await waitFor(`task ${id} to finish`, async () => {
+    const t = await node.task(id)
+    return t?.state === 'done' || t?.state === 'no-consensus' ? t : undefined
+  }, 30_000)
+}
+
+describe('quorum for critical images between real nodes', { timeout: 240_000 }, () => {
+  const nets: Net[] = []
+  after(async () => { for (const n of nets) await stopNet(n) })
+  const image = async (): Promise<Buffer> => await readFile(IMAGE)
+  const honest = (bytes: Buffer): string => `\\mathrm{image}_{${sha256Hex(bytes).slice(0, 12)}}`
+
+  it('4 honest nodes: a certificate that verifies offline, stored with the result in every replica', async () => {
+    const net = await startNet([undefined, undefined, undefined, undefined])
+    nets.push(net)
+    const bytes = await image()
+    const t = await net.nodes[0]!.submit(bytes, { file: 'sum.png', critical: true })
+    assert.equal(t.critical, true)
+    const done = await finished(net.nodes[0]!, t.id)
+    assert.equal(done.state, 'done')
+    const cert = done.result?.certificate
+    assert.ok(cert != null, 'the result carries its certificate')
+    assert.equal(cert.latex, honest(bytes))
+    assert.ok(cert.votes.length >= 3)
+    const check = await verifyQuorumCertificate(JSON.parse(JSON.stringify(cert)))
+    assert.equal(check.ok, true)
+    for (const n of net.nodes) {
+      await waitFor('the certified result everywhere', () => [...n.replica.results(t.hash).values()].some(r => r.certificate != null))
+    }
+  })
+
+  for (const attack of ['wrong', 'forge', 'equivocate', 'silent', 'replay', 'flood'] as const) {
+    it(`one Byzantine voter of four (${attack}): the honest answer is certified`, async () => {
+      const net = await startNet([undefined, undefined, undefined, attack])
+      nets.push(net)
+      const bytes = await image()
+      const t = await net.nodes[0]!.submit(bytes, { file: 'sum.png', critical: true })
+      const done = await finished(net.nodes[0]!, t.id)
+      assert.equal(done.state, 'done')
+      assert.equal(done.result?.certificate?.latex, honest(bytes))
+      assert.equal((await verifyQuorumCertificate(done.result?.certificate)).ok, true)
+      const byzantine = net.nodes[3]!.peerId.toString()
+      if (attack === 'equivocate') {
+        const peers = await net.nodes[0]!.peers()
+        await waitFor('the equivocator flagged', async () => (await net.nodes[0]!.peers()).find(p => p.id === byzantine)?.equivocated === true)
+        assert.equal(peers.length, 3)
+      }
+      if (attack === 'wrong' || attack === 'forge' || attack === 'replay') {
+        assert.ok(!done.result!.certificate!.votes.some(v => v.voter === byzantine))
+      }
+      // the node still serves
+      assert.ok((await net.nodes[0]!.status()).peers >= 3)
+      await stopNet(net)
+      nets.splice(nets.indexOf(net), 1)
+    })
+  }
+
+  it('two colluding wrong voters of four (more than f): no certificate for the wrong answer, the task ends without consensus', async () => {
+    const net = await startNet([undefined, undefined, 'wrong', 'wrong'], { quorumF: 1 })
+    nets.push(net)
+    const bytes = await image()
+    const t = await net.nodes[0]!.submit(bytes, { file: 'sum.png', critical: true })
+    const done = await finished(net.nodes[0]!, t.id)
+    assert.equal(done.state, 'no-consensus')
+    assert.equal(done.result, undefined)
+    const latexes = (done.votes as SignedVote[]).map(v => v.latex).sort()
+    assert.deepEqual(latexes, [honest(bytes), honest(bytes), wrongAnswer(honest(bytes)), wrongAnswer(honest(bytes))].sort())
+    for (const n of net.nodes) assert.ok(![...n.replica.results(t.hash).values()].some(r => r.certificate != null))
+  })
+
+  it('too few members online: the task waits and says why', async () => {
+    const net = await startNet([undefined, undefined])
+    nets.push(net)
+    const t = await net.nodes[0]!.submit(await image(), { file: 'sum.png', critical: true })
+    const view = await net.nodes[0]!.task(t.id)
+    assert.equal(view?.state, 'queued')
+    assert.equal(view?.quorum?.state, 'waiting')
+    assert.match(view?.quorum?.state === 'waiting' ? view.quorum.reason : '', /4 members needed for f = 1, 2 online/)
+  })
+})
