@@ -28,6 +28,8 @@ export interface Envelope {
 export const INCARNATION_BYTES = 16
 /** An envelope carries at most this much update (a result with alternatives is about 1 KiB). */
 export const MAX_UPDATE_BYTES = 256 * 1024
+/** An envelope's wire form is at most this long: the update and a header of under 300 bytes. */
+export const MAX_ENVELOPE_BYTES = MAX_UPDATE_BYTES + 1024
 const MAX_AUTHOR_BYTES = 128
 const SIGNATURE_BYTES = 64
 const VERSION = 1

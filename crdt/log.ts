@@ -41,20 +41,24 @@ export class EnvelopeLog {
     return `env!${logId}!${hex(first)}!${hex(seq)}`
   }
 
-  /** Store an envelope (and, for an own one, the next own position) in one atomic write. */
-  async append (e: Envelope, bytes: Uint8Array, own?: OwnState): Promise<void> {
-    const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = [{ type: 'put', key: this.key(logIdOf(e), e.first, e.seq), value: bytes }]
-    if (own != null) ops.push({ type: 'put', key: 'own', value: new TextEncoder().encode(JSON.stringify(own)) })
+  /**
+   * Store an envelope in one atomic write, with, for an own one, the next own
+   * position, and deleting the stored envelopes of its log that it covers (a
+   * compacted envelope from a peer replaces the narrower ones held here).
+   */
+  async append (e: Envelope, bytes: Uint8Array, options: { own?: OwnState, replaces?: ReadonlyArray<{ first: number, seq: number }> } = {}): Promise<void> {
+    const logId = logIdOf(e)
+    const ops: Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }> = (options.replaces ?? [])
+      .filter(c => c.first !== e.first || c.seq !== e.seq)
+      .map(c => ({ type: 'del' as const, key: this.key(logId, c.first, c.seq) }))
+    ops.push({ type: 'put', key: this.key(logId, e.first, e.seq), value: bytes })
+    if (options.own != null) ops.push({ type: 'put', key: 'own', value: new TextEncoder().encode(JSON.stringify(options.own)) })
     await this.db.batch(ops)
   }
 
   /** Replace stored envelopes of a log with one that covers them all, atomically. */
   async replace (covered: ReadonlyArray<{ first: number, seq: number }>, merged: Envelope, bytes: Uint8Array): Promise<void> {
-    const logId = logIdOf(merged)
-    await this.db.batch([
-      ...covered.map(c => ({ type: 'del' as const, key: this.key(logId, c.first, c.seq) })),
-      { type: 'put' as const, key: this.key(logId, merged.first, merged.seq), value: bytes }
-    ])
+    await this.append(merged, bytes, { replaces: covered })
   }
 
   async ownState (): Promise<OwnState | undefined> {
@@ -64,7 +68,22 @@ export class EnvelopeLog {
 
   /** Every stored envelope, in key order (each log by position). */
   async * all (): AsyncGenerator<StoredEnvelope> {
-    for await (const [key, bytes] of this.db.iterator({ gt: 'env!', lt: 'env"' })) {
+    yield * this.entries('env!', 'env"')
+  }
+
+  /** The stored envelopes of every log of one author (all its incarnations), in key order. */
+  async * ofAuthor (author: string): AsyncGenerator<StoredEnvelope> {
+    yield * this.entries(`env!${author}!`, `env!${author}"`)
+  }
+
+  /** The stored envelopes of one log whose first position is `from` or later, by position. */
+  async * ofLog (logId: string, from = 0): AsyncGenerator<StoredEnvelope> {
+    yield * this.entries(`env!${logId}!${hex(from)}`, `env!${logId}"`, true)
+  }
+
+  private async * entries (gt: string, lt: string, inclusive = false): AsyncGenerator<StoredEnvelope> {
+    // LevelDB iterators read a snapshot: a compaction meanwhile does not disturb them.
+    for await (const [key, bytes] of this.db.iterator(inclusive ? { gte: gt, lt } : { gt, lt })) {
       const parts = key.split('!')
       yield { logId: `${parts[1]}!${parts[2]}`, first: parseInt(parts[3]!, 16), seq: parseInt(parts[4]!, 16), bytes }
     }

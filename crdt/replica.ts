@@ -2,7 +2,7 @@ import * as Y from 'yjs'
 import { z } from 'zod'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
-import { clientIdFor, decodeEnvelope, encodeEnvelope, EnvelopeError, MAX_UPDATE_BYTES, newIncarnation, signEnvelope, verifyEnvelope, type Envelope } from './envelope.js'
+import { clientIdFor, decodeEnvelope, encodeEnvelope, EnvelopeError, MAX_ENVELOPE_BYTES, MAX_UPDATE_BYTES, newIncarnation, signEnvelope, verifyEnvelope, type Envelope } from './envelope.js'
 import { checkAuthorship, MAPS, type MapName } from './authorship.js'
 import { EnvelopeLog, logIdOf } from './log.js'
 
@@ -71,14 +71,52 @@ export interface ReplicaOptions {
   /** LevelDB folder */
   path: string
   key: Ed25519PrivateKey
-  /** May this author write? (membership; always true in an open network) */
+  /**
+   * May this author write, as far as the caller knows now (a connected
+   * member; always true in an open network)? Without it and without
+   * `certifiedUntil`, every author may.
+   */
   admits?: (author: string) => boolean
+  /**
+   * Until when (ms since the epoch) does this membership certificate text make
+   * `author` a member; undefined if it does not. With it, an author `admits`
+   * refuses is still admitted when its entry in the members map, or a member
+   * entry inside the envelope itself, holds such a certificate.
+   */
+  certifiedUntil?: (author: string, certificate: string) => Promise<number | undefined>
   /** Called for each refused remote envelope. */
   onReject?: (reason: string, detail: string, author: string | undefined) => void
-  /** Envelopes held back until an incarnation they build on is known (default 1000). */
-  maxPending?: number
+  /** Bytes of envelopes held back (waiting for an incarnation, or for their author to be admitted), all authors together (default 16 MiB). */
+  maxHeldBytes?: number
+  /** The same, for one author (default 4 MiB). */
+  maxHeldBytesPerAuthor?: number
   /** Compact the own log after this many new own envelopes (default 1000; 0: never by itself). */
   compactEvery?: number
+}
+
+export const DEFAULT_MAX_HELD_BYTES = 16 * 1024 * 1024
+export const DEFAULT_MAX_HELD_BYTES_PER_AUTHOR = 4 * 1024 * 1024
+/** An own envelope this large is left alone by compaction (it is already a fold of many writes). */
+const SEALED_BYTES = MAX_UPDATE_BYTES / 4
+/** Verified certificates remembered, so a member's envelopes do not each cost a signature check. */
+const MAX_CERTIFICATE_MEMO = 4096
+
+export class ReplicaClosedError extends Error {
+  override name = 'ReplicaClosedError'
+  constructor (message = 'the replica is closed') { super(message) }
+}
+
+/** A local write changed the document but Yjs reported no update for it: never acknowledged. */
+export class UncapturedWriteError extends Error {
+  override name = 'UncapturedWriteError'
+}
+
+/** A remote envelope held back: until a client id it names is known, or until its author is admitted. */
+interface Held {
+  bytes: Uint8Array
+  author: string
+  /** the unknown client ids it waits for, or 'admission' */
+  waitsFor: number[] | 'admission'
 }
 
 const LOCAL = Symbol('local')
@@ -115,11 +153,27 @@ export class Replica {
   /** client id -> author, for every incarnation seen with a valid signature */
   private readonly clients = new Map<number, string>()
   private readonly poisoned = new Map<string, string>()
-  private readonly pending = new Map<string, Uint8Array>()
+  /** held envelopes by "LOG!FIRST!SEQ", oldest first */
+  private readonly held = new Map<string, Held>()
+  private readonly heldByClient = new Map<number, Set<string>>()
+  private readonly heldByAuthor = new Map<string, Set<string>>()
+  private readonly heldBytesOf = new Map<string, number>()
+  private heldBytes = 0
+  /** client ids that became known, and authors whose member entry changed, since held envelopes were last retried */
+  private readonly newClients: number[] = []
+  private readonly newMembers = new Set<string>()
+  private readonly certificates = new Map<string, number>()
+  /** map -> key prefix (up to and with the last "/") -> keys present */
+  private readonly index = new Map<MapName, Map<string, Set<string>>>(MAPS.map(m => [m, new Map()]))
+  /** changes seen inside Yjs transactions, handed to listeners once the transaction is over */
+  private readonly changes: Change[] = []
+  private dispatching = false
   private readonly listeners = new Set<(c: Change) => void>()
   private readonly envelopeListeners = new Set<(bytes: Uint8Array) => void>()
   private serial: Promise<unknown> = Promise.resolve()
+  private closing = false
   private closed = false
+  private closeDone: Promise<void> | undefined
   private sinceCompaction = 0
 
   private constructor (
@@ -133,10 +187,24 @@ export class Replica {
     this.doc.clientID = clientIdFor(key.publicKey.raw, incarnation)
     this.clients.set(this.doc.clientID, this.author)
     for (const name of MAPS) {
-      this.doc.getMap(name).observe((event, tx) => {
+      const map = this.doc.getMap(name)
+      const index = this.index.get(name)!
+      map.observe((event, tx) => {
         for (const key of event.keysChanged) {
-          const change: Change = { map: name, key, author: key.slice(key.lastIndexOf('/') + 1), local: tx.origin === LOCAL }
-          for (const l of this.listeners) l(change)
+          const cut = key.lastIndexOf('/') + 1
+          const prefix = key.slice(0, cut)
+          let keys = index.get(prefix)
+          if (map.has(key)) {
+            if (keys == null) index.set(prefix, keys = new Set())
+            keys.add(key)
+          } else if (keys != null) {
+            keys.delete(key)
+            if (keys.size === 0) index.delete(prefix)
+          }
+          const author = key.slice(cut)
+          if (name === 'members' && this.heldByAuthor.has(author)) this.newMembers.add(author)
+          // Listeners run after the transaction (and after apply() gives the doc its id back), so they may write.
+          this.changes.push({ map: name, key, author, local: tx.origin === LOCAL })
         }
       })
     }
@@ -184,6 +252,26 @@ export class Replica {
     } finally {
       this.doc.clientID = own
     }
+    this.dispatch()
+  }
+
+  /** Hand the changes of finished transactions to the listeners; a listener that writes adds more, delivered in turn. */
+  private dispatch (): void {
+    if (this.dispatching) return
+    this.dispatching = true
+    try {
+      for (let c = this.changes.shift(); c != null; c = this.changes.shift()) {
+        for (const l of this.listeners) {
+          try {
+            l(c)
+          } catch {
+            // A failing listener must not undo a stored write or block the other listeners.
+          }
+        }
+      }
+    } finally {
+      this.dispatching = false
+    }
   }
 
   private coverageOf (logId: string): Coverage {
@@ -193,14 +281,17 @@ export class Replica {
   }
 
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.serial.then(job)
+    const run = this.serial.then(async () => {
+      if (this.closed) throw new ReplicaClosedError()
+      return await job()
+    })
     this.serial = run.catch(() => {})
     return run
   }
 
   /** Apply a local change, sign it, and resolve once its envelope is in LevelDB. */
   private async write (map: MapName, key: string, value: unknown): Promise<void> {
-    if (this.closed) throw new Error('the replica is closed')
+    if (this.closing) throw new ReplicaClosedError()
     SCHEMAS[map].parse(value)
     let update: Uint8Array | undefined
     const capture = (u: Uint8Array, origin: unknown): void => {
@@ -212,18 +303,23 @@ export class Replica {
     } finally {
       this.doc.off('update', capture)
     }
-    if (update == null) return
+    // Y.Map.set makes a new item even for an equal value, so a write always yields an update;
+    // none means the write ran inside another transaction and would never be stored.
+    if (update == null) throw new UncapturedWriteError(`the write of ${map} ${key} produced no update`)
     const seq = this.nextSeq++
     const u = update
-    await this.enqueue(async () => {
+    const stored = this.enqueue(async () => {
       const e = await signEnvelope(this.key, this.author, { incarnation: this.incarnation, client: this.doc.clientID, first: seq, seq, update: u })
       const bytes = encodeEnvelope(e)
-      await this.log.append(e, bytes, { incarnation: Buffer.from(this.incarnation).toString('hex'), nextSeq: seq + 1 })
+      await this.log.append(e, bytes, { own: { incarnation: Buffer.from(this.incarnation).toString('hex'), nextSeq: seq + 1 } })
       this.coverageOf(logIdOf(e)).add(seq, seq)
       for (const l of this.envelopeListeners) l(bytes)
     })
+    // Listeners see the change once its envelope is queued, so what they write comes after it in the log.
+    this.dispatch()
+    await stored
     const every = this.opts.compactEvery ?? 1000
-    if (every > 0 && ++this.sinceCompaction >= every) {
+    if (every > 0 && ++this.sinceCompaction >= every && !this.closing) {
       this.sinceCompaction = 0
       void this.compact().catch(() => {})
     }
@@ -234,12 +330,16 @@ export class Replica {
   putCalibration (modelVersion: string, entry: CalibrationEntry): Promise<void> { return this.write('calibration', `${modelVersion}/${this.author}`, entry) }
   putMember (entry: MemberEntry): Promise<void> { return this.write('members', this.author, entry) }
 
-  /** Entries of one map under a prefix ("IMAGE_HASH/"), by author; values that do not fit the schema are skipped. */
+  /**
+   * Entries of one map under a prefix ("IMAGE_HASH/"), by author: only keys
+   * that are the prefix and one peer id (no further "/"); values that do not
+   * fit the schema are skipped.
+   */
   private byAuthor<T>(map: MapName, prefix: string): Map<string, T> {
     const out = new Map<string, T>()
-    for (const [key, value] of this.doc.getMap(map).entries()) {
-      if (!key.startsWith(prefix)) continue
-      const parsed = SCHEMAS[map].safeParse(value)
+    const ymap = this.doc.getMap(map)
+    for (const key of this.index.get(map)!.get(prefix) ?? []) {
+      const parsed = SCHEMAS[map].safeParse(ymap.get(key))
       if (parsed.success) out.set(key.slice(prefix.length), parsed.data as T)
     }
     return out
@@ -270,11 +370,19 @@ export class Replica {
     return () => { this.envelopeListeners.delete(listener) }
   }
 
-  /** Take an envelope from another node: verify, check, store, apply. */
+  /**
+   * Take an envelope from another node: verify, check, store, apply. An
+   * envelope that names a client id not known yet is held ("pending") until
+   * an envelope of that incarnation arrives; one whose author is not
+   * (yet) admitted is refused as "not-a-member" and held too, and tried again
+   * when the author's member entry arrives. Held envelopes are capped in
+   * bytes; one dropped is fetched again by catch-up (heads do not count it).
+   */
   receive (bytes: Uint8Array): Promise<ReceiveOutcome> {
+    if (this.closing) return Promise.resolve({ status: 'rejected', reason: 'closed', detail: 'the replica is closed' })
     return this.enqueue(async () => {
       const outcome = await this.receiveNow(bytes)
-      if (outcome.status === 'applied' && this.pending.size > 0) await this.retryPending()
+      await this.retryHeld()
       return outcome
     })
   }
@@ -285,7 +393,7 @@ export class Replica {
   }
 
   private async receiveNow (bytes: Uint8Array): Promise<ReceiveOutcome> {
-    if (this.closed) return { status: 'rejected', reason: 'closed', detail: 'the replica is closed' }
+    if (bytes.length > MAX_ENVELOPE_BYTES) return this.reject('oversized', `envelope is ${bytes.length} bytes, over the limit of ${MAX_ENVELOPE_BYTES}`)
     let e: Envelope
     try {
       e = decodeEnvelope(bytes)
@@ -294,13 +402,21 @@ export class Replica {
       throw err
     }
     const logId = logIdOf(e)
-    if (this.coverage.get(logId)?.covers(e.first, e.seq) === true) return { status: 'duplicate' }
+    const coverage = this.coverage.get(logId)
+    if (coverage?.covers(e.first, e.seq) === true) return { status: 'duplicate' }
     const poison = this.poisoned.get(logId)
     if (poison != null) return this.reject('broken-log', `an earlier envelope of this log was refused (${poison})`, e.author)
-    if (this.opts.admits != null && !this.opts.admits(e.author)) return this.reject('not-a-member', `${e.author} is not a member`, e.author)
     const check = await verifyEnvelope(e)
     if (!check.ok) return this.reject(check.reason, check.detail, e.author)
-    this.clients.set(e.client, e.author)
+    const heldKey = `${logId}!${e.first}!${e.seq}`
+    if (!await this.admitted(e)) {
+      const held = this.hold(heldKey, { bytes, author: e.author, waitsFor: 'admission' })
+      return this.reject('not-a-member', `${e.author} is not a member${held ? ' (held in case its certificate arrives)' : ''}`, e.author)
+    }
+    if (!this.clients.has(e.client)) {
+      this.clients.set(e.client, e.author)
+      if (this.heldByClient.has(e.client)) this.newClients.push(e.client)
+    }
     const unknown = new Set<number>()
     const authored = checkAuthorship(e.update, e.author, c => {
       const who = this.clients.get(c)
@@ -310,29 +426,113 @@ export class Replica {
     if (!authored.ok) {
       if (unknown.size > 0) {
         // It builds on an incarnation not seen yet: hold it until that incarnation's envelopes arrive.
-        this.pending.set(`${logId}!${e.first}!${e.seq}`, bytes)
-        const cap = this.opts.maxPending ?? 1000
-        for (const k of this.pending.keys()) { if (this.pending.size <= cap) break; this.pending.delete(k) }
+        this.hold(heldKey, { bytes, author: e.author, waitsFor: [...unknown] })
         return { status: 'pending' }
       }
       this.poisoned.set(logId, authored.reason)
       return this.reject(authored.reason, authored.detail, e.author)
     }
-    await this.log.append(e, bytes)
+    // A wider (compacted) envelope replaces the narrower ones of its log stored here.
+    const covered = coverage?.ranges.filter(r => e.first <= r.first && r.seq <= e.seq) ?? []
+    await this.log.append(e, bytes, { replaces: covered })
     this.coverageOf(logId).add(e.first, e.seq)
     this.apply(e.update)
     return { status: 'applied' }
   }
 
-  private async retryPending (): Promise<void> {
-    for (let progress = true; progress && this.pending.size > 0;) {
-      progress = false
-      for (const [k, bytes] of [...this.pending]) {
-        this.pending.delete(k)
-        const r = await this.receiveNow(bytes)
-        if (r.status === 'applied') progress = true
+  /** Is the author of this (validly signed) envelope allowed to write? */
+  private async admitted (e: Envelope): Promise<boolean> {
+    const { admits, certifiedUntil } = this.opts
+    if (e.author === this.author || (admits == null && certifiedUntil == null) || admits?.(e.author) === true) return true
+    if (certifiedUntil == null) return false
+    // A member entry is written by its author alone and the certificate names the author,
+    // so a valid certificate there, or in this very envelope, proves membership whatever else the envelope writes.
+    const entry = MemberEntry.safeParse(this.doc.getMap('members').get(e.author))
+    if (entry.success && await this.certified(e.author, entry.data.certificate, certifiedUntil)) return true
+    for (const certificate of certificatesIn(e.update)) {
+      if (await this.certified(e.author, certificate, certifiedUntil)) return true
+    }
+    return false
+  }
+
+  private async certified (author: string, certificate: string, certifiedUntil: NonNullable<ReplicaOptions['certifiedUntil']>): Promise<boolean> {
+    const memo = `${author}\n${certificate}`
+    let until = this.certificates.get(memo)
+    if (until == null) {
+      until = await certifiedUntil(author, certificate) ?? 0
+      if (this.certificates.size >= MAX_CERTIFICATE_MEMO) this.certificates.clear()
+      this.certificates.set(memo, until)
+    }
+    return Date.now() < until
+  }
+
+  /** Hold an envelope back, within the byte caps (the oldest held go first). Returns whether it is held. */
+  private hold (key: string, h: Held): boolean {
+    if (this.held.has(key)) return true
+    const perAuthor = this.opts.maxHeldBytesPerAuthor ?? DEFAULT_MAX_HELD_BYTES_PER_AUTHOR
+    const total = this.opts.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES
+    if (h.bytes.length > perAuthor || h.bytes.length > total) return false
+    this.held.set(key, h)
+    this.heldBytes += h.bytes.length
+    this.heldBytesOf.set(h.author, (this.heldBytesOf.get(h.author) ?? 0) + h.bytes.length)
+    const index = <K>(m: Map<K, Set<string>>, k: K): void => {
+      let keys = m.get(k)
+      if (keys == null) m.set(k, keys = new Set())
+      keys.add(key)
+    }
+    index(this.heldByAuthor, h.author)
+    if (h.waitsFor !== 'admission') for (const c of h.waitsFor) index(this.heldByClient, c)
+    for (const k of this.heldByAuthor.get(h.author)!) {
+      if ((this.heldBytesOf.get(h.author) ?? 0) <= perAuthor) break
+      this.unhold(k)
+    }
+    for (const k of this.held.keys()) {
+      if (this.heldBytes <= total) break
+      this.unhold(k)
+    }
+    return this.held.has(key)
+  }
+
+  private unhold (key: string): Held | undefined {
+    const h = this.held.get(key)
+    if (h == null) return undefined
+    this.held.delete(key)
+    this.heldBytes -= h.bytes.length
+    const left = (this.heldBytesOf.get(h.author) ?? 0) - h.bytes.length
+    if (left > 0) this.heldBytesOf.set(h.author, left)
+    else this.heldBytesOf.delete(h.author)
+    const unindex = <K>(m: Map<K, Set<string>>, k: K): void => {
+      const keys = m.get(k)
+      keys?.delete(key)
+      if (keys?.size === 0) m.delete(k)
+    }
+    unindex(this.heldByAuthor, h.author)
+    if (h.waitsFor !== 'admission') for (const c of h.waitsFor) unindex(this.heldByClient, c)
+    return h
+  }
+
+  /** Try again the held envelopes that wait for a client id now known, or for an author whose member entry arrived. */
+  private async retryHeld (): Promise<void> {
+    for (;;) {
+      const keys = new Set<string>()
+      for (const c of this.newClients.splice(0)) for (const k of this.heldByClient.get(c) ?? []) keys.add(k)
+      for (const a of this.newMembers) {
+        for (const k of this.heldByAuthor.get(a) ?? []) if (this.held.get(k)?.waitsFor === 'admission') keys.add(k)
+      }
+      this.newMembers.clear()
+      if (keys.size === 0) return
+      for (const k of keys) {
+        const h = this.unhold(k)
+        if (h != null) await this.receiveNow(h.bytes)
       }
     }
+  }
+
+  /** Envelopes held back now, and their bytes. */
+  heldEnvelopes (): { pending: number, notAdmitted: number, bytes: number } {
+    let notAdmitted = 0
+    for (const h of this.held.values()) if (h.waitsFor === 'admission') notAdmitted++
+    return { pending: this.held.size - notAdmitted, notAdmitted, bytes: this.heldBytes }
   }
 
   /** How far this replica has each log: log id ("AUTHOR!INCARNATION") -> last complete position. */
@@ -342,58 +542,119 @@ export class Replica {
     return out
   }
 
-  /** The stored envelopes a replica with `theirs` heads lacks, in log order. */
+  /** The stored envelopes a replica with `theirs` heads lacks, each log in order; reads only the logs and positions it needs. */
   async * missing (theirs: Readonly<Record<string, number>>): AsyncGenerator<Uint8Array> {
-    for await (const stored of this.log.all()) {
-      const have = theirs[stored.logId] ?? -1
-      if (stored.seq > have) yield stored.bytes
+    for (const [logId, c] of [...this.coverage].sort(([x], [y]) => x < y ? -1 : x > y ? 1 : 0)) {
+      const have = theirs[logId] ?? -1
+      const wanted = c.ranges.filter(r => r.seq > have)
+      if (wanted.length === 0) continue
+      const from = Math.min(...wanted.map(r => r.first))
+      for await (const stored of this.log.ofLog(logId, from)) {
+        if (stored.seq > have) yield stored.bytes
+      }
     }
   }
 
   /**
-   * Fold this incarnation's own envelopes into one signed envelope covering
-   * them all, so the log does not grow without bound. Peers that lack part of
-   * the range get the merged envelope; Yjs ignores what they already have.
+   * Fold this incarnation's own envelopes into few signed envelopes, so the
+   * log does not grow without bound. Each fold is the state of a scratch
+   * document (gc on) fed only this author's updates, so an entry overwritten
+   * many times keeps only its last value plus small deletion markers; the
+   * structs keep this incarnation's client id and clocks, so peers that have
+   * part of the range skip it, and the delete set names only the author's
+   * items. An own envelope of SEALED_BYTES or more is left alone; runs after
+   * the last one are folded, each at most MAX_UPDATE_BYTES / 2 of raw updates.
    */
   compact (): Promise<{ merged: number, envelopes: number }> {
+    if (this.closing) return Promise.reject(new ReplicaClosedError())
     return this.enqueue(async () => {
       const logId = logIdOf({ author: this.author, incarnation: this.incarnation })
-      // Runs of consecutive own envelopes, each small enough to be one envelope when merged.
-      const runs: Array<Array<{ first: number, seq: number, update: Uint8Array }>> = [[]]
-      let bytes = 0
-      for await (const stored of this.log.all()) {
-        if (stored.logId !== logId) continue
-        const update = decodeEnvelope(stored.bytes).update
-        if (bytes + update.length > MAX_UPDATE_BYTES / 2 && runs[runs.length - 1]!.length > 0) {
-          runs.push([])
-          bytes = 0
+      const client = this.doc.clientID
+      const scratch = new Y.Doc({ gc: true })
+      try {
+        const own: Array<{ first: number, seq: number, update: Uint8Array }> = []
+        // Other clocks: the author's earlier incarnations, applied so that origins and deletions resolve; never re-encoded.
+        const others = new Map<number, number>()
+        for await (const stored of this.log.ofAuthor(this.author)) {
+          const update = decodeEnvelope(stored.bytes).update
+          if (stored.logId === logId) {
+            own.push({ first: stored.first, seq: stored.seq, update })
+            continue
+          }
+          for (const [c, clock] of Y.parseUpdateMeta(update).to) others.set(c, Math.max(others.get(c) ?? 0, clock))
+          Y.applyUpdate(scratch, update)
         }
-        runs[runs.length - 1]!.push({ first: stored.first, seq: stored.seq, update })
-        bytes += update.length
+        let start = 0
+        for (const [i, o] of own.entries()) if (o.update.length >= SEALED_BYTES) start = i + 1
+        for (const o of own.slice(0, start)) Y.applyUpdate(scratch, o.update)
+        let merged = 0
+        let envelopes = start
+        let run: typeof own = []
+        let runBytes = 0
+        let from = Y.getState(scratch.store, client)
+        const fold = async (): Promise<void> => {
+          if (run.length === 0) return
+          envelopes++
+          const folded = run
+          run = []
+          runBytes = 0
+          const since = from
+          from = Y.getState(scratch.store, client)
+          if (folded.length < 2) return
+          const update = Y.encodeStateAsUpdate(scratch, Y.encodeStateVector(new Map([...others, [client, since]])))
+          if (update.length > MAX_UPDATE_BYTES) return
+          const first = folded[0]!.first
+          const seq = folded[folded.length - 1]!.seq
+          const e = await signEnvelope(this.key, this.author, { incarnation: this.incarnation, client, first, seq, update })
+          await this.log.replace(folded, e, encodeEnvelope(e))
+          this.coverageOf(logId).add(first, seq)
+          merged += folded.length
+        }
+        for (const o of own.slice(start)) {
+          if (runBytes + o.update.length > MAX_UPDATE_BYTES / 2) await fold()
+          Y.applyUpdate(scratch, o.update)
+          run.push(o)
+          runBytes += o.update.length
+        }
+        await fold()
+        return { merged, envelopes }
+      } finally {
+        scratch.destroy()
       }
-      let merged = 0
-      let envelopes = 0
-      for (const run of runs) {
-        envelopes++
-        if (run.length < 2) continue
-        const first = run[0]!.first
-        const seq = run[run.length - 1]!.seq
-        const e = await signEnvelope(this.key, this.author, {
-          incarnation: this.incarnation, client: this.doc.clientID, first, seq, update: Y.mergeUpdates(run.map(r => r.update))
-        })
-        await this.log.replace(run, e, encodeEnvelope(e))
-        this.coverageOf(logId).add(first, seq)
-        merged += run.length
-      }
-      return { merged, envelopes }
     })
   }
 
+  /** Stop taking writes and envelopes, finish what is queued, close LevelDB. Writes after this reject with ReplicaClosedError. */
   async close (): Promise<void> {
-    if (this.closed) return
-    await this.serial
-    this.closed = true
-    this.doc.destroy()
-    await this.log.close()
+    this.closing = true
+    this.closeDone ??= (async () => {
+      // Jobs queued before closing (acknowledged writes among them) finish; later ones reject.
+      for (let last; last !== this.serial;) {
+        last = this.serial
+        await last
+      }
+      this.closed = true
+      this.doc.destroy()
+      await this.log.close()
+    })()
+    await this.closeDone
   }
+}
+
+/** Certificate texts of the member entries an update carries (any map: the certificate names its peer itself). */
+function certificatesIn (update: Uint8Array): string[] {
+  const out: string[] = []
+  try {
+    for (const s of Y.decodeUpdate(update).structs) {
+      if (!(s instanceof Y.Item) || !(s.content instanceof Y.ContentAny)) continue
+      for (const v of s.content.arr) {
+        const m = MemberEntry.safeParse(v)
+        if (m.success) out.push(m.data.certificate)
+        if (out.length >= 4) return out
+      }
+    }
+  } catch {
+    // undecodable: the authorship check says so
+  }
+  return out
 }

@@ -7,7 +7,7 @@ import * as Y from 'yjs'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { Replica, type ResultEntry } from '../crdt/replica.js'
-import { clientIdFor, decodeEnvelope, encodeEnvelope, signEnvelope } from '../crdt/envelope.js'
+import { clientIdFor, decodeEnvelope, encodeEnvelope, MAX_UPDATE_BYTES, signEnvelope } from '../crdt/envelope.js'
 import { removeDir, tempDir } from './helpers.js'
 
 const WRITER = fileURLToPath(new URL('./children/crdt-writer.js', import.meta.url))
@@ -70,33 +70,43 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     await again.close()
   })
 
-  it('replicas converge whatever the order, duplication and delay of delivery (property)', async () => {
-    const keys = await Promise.all([0, 1, 2, 3].map(async () => await generateKeyPair('Ed25519')))
+  it('replicas converge whatever the order, duplication and delay of delivery, with writes between deliveries (property)', async () => {
+    const keys = await Promise.all([0, 1, 2, 3, 4].map(async () => await generateKeyPair('Ed25519')))
+    const op = fc.oneof(
+      fc.record({ do: fc.constant('write' as const), node: fc.nat(4), image: fc.constantFrom('a', 'b', 'c'), latex: fc.string({ maxLength: 6 }), kind: fc.constantFrom('result', 'correction') }),
+      // Hand one replica some of the envelopes published so far, so later writes build on others' entries.
+      fc.record({ do: fc.constant('deliver' as const), node: fc.nat(4), count: fc.integer({ min: 1, max: 6 }) })
+    )
     await fc.assert(fc.asyncProperty(
-      fc.integer({ min: 3, max: 4 }),
-      fc.array(fc.record({ node: fc.nat(3), image: fc.constantFrom('a', 'b', 'c'), latex: fc.string({ maxLength: 6 }), kind: fc.constantFrom('result', 'correction') }), { minLength: 1, maxLength: 12 }),
+      fc.integer({ min: 3, max: 5 }),
+      fc.array(op, { minLength: 1, maxLength: 20 }),
       fc.infiniteStream(fc.nat()),
       async (n, ops, order) => {
-        const replicas = await Promise.all(keys.slice(0, n).map(async key => await Replica.open({ path: await dir(), key })))
+        const replicas = await Promise.all(keys.slice(0, n).map(async key => await Replica.open({ path: await dir(), key, compactEvery: 0 })))
         const wire = replicas.map(tap)
-        for (const [i, op] of ops.entries()) {
-          const r = replicas[op.node % n]!
-          if (op.kind === 'result') await r.putResult(op.image, result(op.latex, i))
-          else await r.putCorrection(op.image, { latex: op.latex, time: i })
+        const pick = order[Symbol.iterator]()
+        const next = (): number => pick.next().value as number
+        const deliver = async (r: Replica, b: Uint8Array): Promise<void> => {
+          const out = await r.receive(b)
+          assert.notEqual(out.status, 'rejected', JSON.stringify(out))
+        }
+        for (const [i, o] of ops.entries()) {
+          const r = replicas[o.node % n]!
+          if (o.do === 'deliver') {
+            const all = wire.flat()
+            for (let k = 0; k < o.count && all.length > 0; k++) await deliver(r, all[next() % all.length]!)
+          } else if (o.kind === 'result') await r.putResult(o.image, result(o.latex, i))
+          else await r.putCorrection(o.image, { latex: o.latex, time: i })
         }
         const all = wire.flat()
-        // Every replica gets every envelope, shuffled, some twice.
-        const pick = order[Symbol.iterator]()
+        // Then every replica gets every envelope, shuffled, some twice.
         for (const r of replicas) {
-          const deliveries = [...all, ...all.filter(() => (pick.next().value as number) % 3 === 0)]
+          const deliveries = [...all, ...all.filter(() => next() % 3 === 0)]
           for (let i = deliveries.length - 1; i > 0; i--) {
-            const j = (pick.next().value as number) % (i + 1);
+            const j = next() % (i + 1);
             [deliveries[i], deliveries[j]] = [deliveries[j]!, deliveries[i]!]
           }
-          for (const b of deliveries) {
-            const out = await r.receive(b)
-            assert.notEqual(out.status, 'rejected', JSON.stringify(out))
-          }
+          for (const b of deliveries) await deliver(r, b)
         }
         // Identical maps (key order in a Y.Map follows arrival; the content must not).
         const first = replicas[0]!.snapshot()
@@ -142,6 +152,17 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     // And the rest of that log is refused too.
     const next = await signEnvelope(km!, mallory.author, { incarnation: inc, client: md.clientID, first: 1, seq: 1, update: evil! })
     await expectRefused(encodeEnvelope(next), 'broken-log')
+    // Mallory, in a fresh incarnation, deletes Alice's entry.
+    const dInc = new Uint8Array(16).fill(6)
+    const dd = new Y.Doc()
+    dd.clientID = clientIdFor(km!.publicKey.raw, dInc)
+    Y.applyUpdate(dd, e.update)
+    let del: Uint8Array | undefined
+    dd.on('update', (u: Uint8Array) => { del = u })
+    dd.getMap('results').delete(`h/${alice.author}`)
+    await expectRefused(encodeEnvelope(await signEnvelope(km!, mallory.author, { incarnation: dInc, client: dd.clientID, first: 0, seq: 0, update: del! })), 'foreign-delete')
+    // An oversized envelope.
+    await expectRefused(encodeEnvelope({ ...e, update: new Uint8Array(MAX_UPDATE_BYTES + 4096) }), 'oversized')
     // An author who is not a member.
     const strangerKey = kx!
     const sDoc = new Y.Doc()
@@ -151,7 +172,7 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     sDoc.on('update', (u: Uint8Array) => { su = u })
     sDoc.getMap('results').set(`h/${stranger}`, result('s'))
     await expectRefused(encodeEnvelope(await signEnvelope(strangerKey, stranger, { incarnation: sInc, client: sDoc.clientID, first: 0, seq: 0, update: su! })), 'not-a-member')
-    assert.deepEqual(refused, ['bad-signature', 'malformed', 'malformed', 'foreign-origin', 'broken-log', 'not-a-member'])
+    assert.deepEqual(refused, ['bad-signature', 'malformed', 'malformed', 'foreign-origin', 'broken-log', 'foreign-delete', 'oversized', 'not-a-member'])
     // Still serving: a later honest write goes through.
     await alice.putResult('h2', result('y'))
     assert.equal((await bob.receive(aliceWire[1]!)).status, 'applied')
@@ -198,6 +219,135 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     assert.deepEqual(fresh.heads(), reopened.heads())
     await reopened.close()
     await fresh.close()
+  })
+
+  it('a listener may write during a remote apply and after a local write: each write is stored, signed and published', async () => {
+    const alice = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    const bobPath = await dir()
+    const bobKey = await generateKeyPair('Ed25519')
+    const bob = await Replica.open({ path: bobPath, key: bobKey })
+    const aliceWire = tap(alice)
+    const bobWire = tap(bob)
+    const writes: Array<Promise<void>> = []
+    // Alice calibrates after each of her own results; Bob corrects each result he receives.
+    alice.subscribe(c => { if (c.local && c.map === 'results') writes.push(alice.putCalibration('m', { model: 'm', curve: [[0, 0], [1, 1]], fittedOn: [], time: 1 })) })
+    bob.subscribe(c => { if (!c.local && c.map === 'results') writes.push(bob.putCorrection(c.key.slice(0, c.key.indexOf('/')), { latex: 'seen', time: 2 })) })
+    await alice.putResult('h', result('x'))
+    await Promise.all(writes)
+    assert.equal(aliceWire.length, 2, 'the listener\'s write has its own envelope')
+    for (const b of aliceWire) assert.equal((await bob.receive(b)).status, 'applied')
+    await Promise.all(writes)
+    assert.equal(bobWire.length, 1, 'the write made during the apply is published')
+    assert.equal(decodeEnvelope(bobWire[0]!).client, clientIdFor(bobKey.publicKey.raw, decodeEnvelope(bobWire[0]!).incarnation))
+    const carol = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    for (const b of [...aliceWire, ...bobWire]) assert.equal((await carol.receive(b)).status, 'applied')
+    assert.equal(carol.corrections('h').get(bob.author)?.latex, 'seen')
+    assert.equal(carol.calibration('m').get(alice.author)?.model, 'm')
+    await bob.close()
+    const reopened = await Replica.open({ path: bobPath, key: bobKey })
+    assert.equal(reopened.corrections('h').get(bob.author)?.latex, 'seen', 'and it is stored')
+    for (const r of [alice, carol, reopened]) await r.close()
+  })
+
+  it('compaction drops overwritten values; a peer keeps only the wider envelope', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const path = await dir()
+    const alice = await Replica.open({ path, key, compactEvery: 0 })
+    const bob = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    const wire = tap(alice)
+    const big = 'x'.repeat(2000)
+    for (let i = 0; i < 300; i++) await alice.putResult('h', result(`${big}${i}`, i))
+    await alice.putResult('other', result('y'))
+    for (const b of wire) await bob.receive(b)
+    const storedBytes = async (r: Replica): Promise<{ bytes: number, envelopes: number }> => {
+      let bytes = 0
+      let envelopes = 0
+      for await (const b of r.missing({})) { bytes += b.length; envelopes++ }
+      return { bytes, envelopes }
+    }
+    assert.ok((await storedBytes(alice)).bytes > 600_000)
+    await alice.compact()
+    await alice.compact()
+    const after = await storedBytes(alice)
+    assert.ok(after.bytes < 30_000, `${after.bytes} bytes after compaction`)
+    assert.equal(after.envelopes, 1)
+    // The folded envelope passes the authorship check (its deletes name only Alice's items) and replaces Bob's 301.
+    for await (const b of alice.missing({})) assert.equal((await bob.receive(b)).status, 'applied')
+    assert.deepEqual(await storedBytes(bob), after)
+    assert.deepEqual(bob.heads(), alice.heads())
+    const fresh = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    for await (const b of alice.missing({})) assert.equal((await fresh.receive(b)).status, 'applied')
+    assert.equal(fresh.results('h').get(alice.author)?.latex, `${big}299`)
+    assert.deepEqual(fresh.snapshot(), alice.snapshot())
+    await alice.close()
+    const reopened = await Replica.open({ path, key })
+    assert.deepEqual(reopened.snapshot(), fresh.snapshot())
+    // Writes after a compaction continue the same log and still reach peers.
+    const more = tap(reopened)
+    await reopened.putResult('h', result('last'))
+    assert.equal((await fresh.receive(more[0]!)).status, 'applied')
+    assert.equal(fresh.results('h').get(alice.author)?.latex, 'last')
+    for (const r of [bob, fresh, reopened]) await r.close()
+  })
+
+  it('holds envelopes that name an unknown incarnation within a byte cap, and applies them once it arrives', async () => {
+    const key = await generateKeyPair('Ed25519') as Ed25519PrivateKey
+    const author = (await Replica.open({ path: await dir(), key })).author
+    // The old incarnation writes 40 entries; a new one overwrites each in its own envelope.
+    const oldInc = new Uint8Array(16).fill(1)
+    const newInc = new Uint8Array(16).fill(2)
+    const oldDoc = new Y.Doc()
+    oldDoc.clientID = clientIdFor(key.publicKey.raw, oldInc)
+    for (let i = 0; i < 40; i++) oldDoc.getMap('results').set(`h${i}/${author}`, result(`old${i}`))
+    const oldUpdate = Y.encodeStateAsUpdate(oldDoc)
+    const newDoc = new Y.Doc()
+    newDoc.clientID = clientIdFor(key.publicKey.raw, newInc)
+    Y.applyUpdate(newDoc, oldUpdate)
+    const updates: Uint8Array[] = []
+    newDoc.on('update', (u: Uint8Array) => { updates.push(u) })
+    for (let i = 0; i < 40; i++) newDoc.getMap('results').set(`h${i}/${author}`, result(`new${i} ${'p'.repeat(400)}`))
+    const envelopes = await Promise.all(updates.map(async (update, seq) => encodeEnvelope(await signEnvelope(key, author, { incarnation: newInc, client: newDoc.clientID, first: seq, seq, update }))))
+    const cap = 8 * 1024
+    const peer = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519'), maxHeldBytes: 4 * cap, maxHeldBytesPerAuthor: cap })
+    for (const b of envelopes) assert.equal((await peer.receive(b)).status, 'pending')
+    const held = peer.heldEnvelopes()
+    assert.ok(held.bytes <= cap && held.bytes > cap / 2, `${held.bytes} bytes held`)
+    assert.equal(held.notAdmitted, 0)
+    const kept = held.pending
+    // The old incarnation arrives: the held envelopes are applied, the rest come with catch-up.
+    const oldEnvelope = encodeEnvelope(await signEnvelope(key, author, { incarnation: oldInc, client: oldDoc.clientID, first: 0, seq: 0, update: oldUpdate }))
+    assert.equal((await peer.receive(oldEnvelope)).status, 'applied')
+    assert.deepEqual(peer.heldEnvelopes(), { pending: 0, notAdmitted: 0, bytes: 0 })
+    // The held ones were applied (so they are duplicates now); the dropped ones are taken when they come again.
+    const again = await Promise.all(envelopes.map(async b => (await peer.receive(b)).status))
+    assert.equal(again.filter(s => s === 'duplicate').length, kept)
+    assert.equal(again.filter(s => s === 'applied').length, 40 - kept)
+    for (let i = 0; i < 40; i++) assert.ok(peer.results(`h${i}`).get(author)?.latex.startsWith(`new${i} `))
+    await peer.close()
+  })
+
+  it('reads entries by exact author key, and a write racing close() rejects cleanly', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const path = await dir()
+    const r = await Replica.open({ path, key })
+    await r.putResult('h', result('mine'))
+    // "h/OTHER" + "/" + own id: an entry for image "h/OTHER", not one by author "OTHER/ME" for image "h".
+    await r.putResult('h/12D3KooWVictim', result('sneaky'))
+    assert.deepEqual([...r.results('h').keys()], [r.author])
+    assert.deepEqual([...r.results('h/12D3KooWVictim').keys()], [r.author])
+    assert.deepEqual([...r.members().keys()], [])
+    const acknowledged = r.putResult('h2', result('before close'))
+    const closing = r.close()
+    await assert.rejects(r.putResult('h3', result('after close')), { name: 'ReplicaClosedError' })
+    await assert.rejects(r.compact(), { name: 'ReplicaClosedError' })
+    assert.equal((await r.receive(Uint8Array.of(1))).status, 'rejected')
+    await acknowledged
+    await closing
+    await r.close()
+    const again = await Replica.open({ path, key })
+    assert.equal(again.results('h2').get(again.author)?.latex, 'before close')
+    assert.equal(again.results('h3').size, 0)
+    await again.close()
   })
 
   it('kill -9 of a writing process loses no acknowledged write', async () => {
