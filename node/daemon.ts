@@ -10,6 +10,7 @@ import type { NodeConfig } from './config.js'
 import type { Log } from './log.js'
 import type { NetworkDescriptor } from './invite.js'
 import { withExpiry, type MembershipCertificate, type PeerMembership } from '../protocols/membership/index.js'
+import { decodeCertificateText, verifyCertificate } from '../protocols/membership/index.js'
 import type { ExchangedPeer } from '../protocols/peer-exchange/index.js'
 import { VERSION } from './version.js'
 import type { OcrResult } from '../pipeline/ocr.js'
@@ -145,8 +146,27 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       path: dataDir.paths.replica,
       key,
       admits: author => author === peerId.toString() || isMember(author),
+      // An author offline or known only through a relay counts if its certificate (in the members map, or in the envelope) verifies.
+      ...(network != null
+        ? {
+            certifiedUntil: async (author: string, text: string) => {
+              try {
+                const check = await verifyCertificate(decodeCertificateText(text), { network: network.name, adminPublicKey: adminPublicKeyOf(network), peer: author })
+                return check.ok ? check.certificate.expiresAt : undefined
+              } catch {
+                return undefined
+              }
+            }
+          }
+        : {}),
       onReject: (reason, detail, author) => { storeLog.warn({ reason, detail, author }, 'refused a store update') }
     })
+    // This node's certificate goes into the members map, so peers can admit its envelopes when it is not connected to them.
+    const publishCertificate = async (cert: MembershipCertificate): Promise<void> => {
+      const text = encodeCertificateText(cert)
+      if (replica!.members().get(peerId.toString())?.certificate !== text) await replica!.putMember({ certificate: text, time: Date.now() })
+    }
+    if (certificate != null) await publishCertificate(certificate)
     let onMember: (peer: PeerId) => void = () => {}
 
     let offerPeers: (peers: ExchangedPeer[]) => void = () => {}
@@ -275,6 +295,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       }
       const installed = await dataDir.installCertificate(text)
       certificate = installed
+      await publishCertificate(installed)
       log.info({ expiresAt: new Date(installed.expiresAt).toISOString() }, 'installed membership certificate')
       void node.services.membership.reannounce()
       return installed
