@@ -2,7 +2,9 @@
  * npm run bench:crdt -- [--results N] [--startup N] [--json]
  *
  * The replicated store's speed and size:
- * - local write rate (sign + LevelDB) and remote apply rate (verify + check + LevelDB + Yjs);
+ * - local write rate (sign + LevelDB) and remote apply rate (verify + check + LevelDB + Yjs),
+ *   also with 300 envelopes held back (they must not be retried on every apply);
+ * - the size of the own log after 300 overwrites of a 2 KB entry and a compaction;
  * - two real nodes on loopback: one writes N results (default 10,000) while
  *   the other is down; the time from their meeting until both hold the same;
  * - start-up time of a replica whose LevelDB holds M results (default 100,000),
@@ -75,8 +77,35 @@ async function main (): Promise<void> {
     t = performance.now()
     for (const b of wire) await reader.receive(b)
     out.appliesPerS = wire.length / ((performance.now() - t) / 1000)
-    await writer.close()
     await reader.close()
+
+    // Applies while envelopes are held: a reborn writer overwrites 300 entries of an
+    // incarnation the reader has not seen, then the reader applies the honest stream again.
+    const writerKey = await generateKeyPair('Ed25519')
+    const old = await Replica.open({ path: join(tmp, 'old'), key: writerKey, compactEvery: 0 })
+    const oldWire: Uint8Array[] = []
+    old.onEnvelope(b => oldWire.push(b))
+    for (let i = 0; i < 300; i++) await old.putResult(`held${i}`, entry(i))
+    const reborn = await Replica.open({ path: join(tmp, 'reborn'), key: writerKey, compactEvery: 0 })
+    for (const b of oldWire) await reborn.receive(b)
+    const heldWire: Uint8Array[] = []
+    reborn.onEnvelope(b => heldWire.push(b))
+    for (let i = 0; i < 300; i++) await reborn.putResult(`held${i}`, entry(i + 1))
+    const busy = await Replica.open({ path: join(tmp, 'busy'), key: await generateKeyPair('Ed25519') })
+    for (const b of heldWire) await busy.receive(b)
+    t = performance.now()
+    for (const b of wire) await busy.receive(b)
+    out.appliesPerSWith300Held = wire.length / ((performance.now() - t) / 1000)
+    for (const r of [old, reborn, busy]) await r.close()
+
+    // Compaction of overwrites: one entry with 2 KB of LaTeX written 300 times.
+    const over = await Replica.open({ path: join(tmp, 'over'), key: await generateKeyPair('Ed25519'), compactEvery: 0 })
+    for (let i = 0; i < 300; i++) await over.putResult('img', { ...entry(i), latex: `${'x'.repeat(2000)}${i}` })
+    await over.compact()
+    out.overwrittenLogBytes = 0
+    for await (const b of over.missing({})) out.overwrittenLogBytes += b.length
+    await over.close()
+    await writer.close()
 
     // Two real nodes converge after a partition.
     const config = { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'silent' as const }
@@ -114,6 +143,8 @@ async function main (): Promise<void> {
   }
   console.log(`local writes (sign + LevelDB)            ${out.writesPerS!.toFixed(0)} /s`)
   console.log(`remote applies (verify + check + store)  ${out.appliesPerS!.toFixed(0)} /s`)
+  console.log(`remote applies, 300 envelopes held      ${out.appliesPerSWith300Held!.toFixed(0)} /s`)
+  console.log(`300 overwrites of a 2 KB entry, compacted ${out.overwrittenLogBytes!.toFixed(0)} bytes of log`)
   console.log(`two nodes converge on ${o.results} results   ${(out.convergeMs! / 1000).toFixed(2)} s after they meet`)
   console.log(`start-up with ${o.startup} results          ${(out.startupMs! / 1000).toFixed(2)} s`)
   console.log(`bytes on disk per result                 ${out.bytesPerResult!.toFixed(0)}`)
