@@ -17,7 +17,7 @@ import * as Y from 'yjs'
  * caller caps its size, so a crafted update cannot crash or hang a node.
  */
 
-export const MAPS = ['results', 'calibration', 'corrections', 'members'] as const
+export const MAPS = ['results', 'calibration', 'corrections', 'members', 'evidence'] as const
 export type MapName = typeof MAPS[number]
 const MAP_SET: ReadonlySet<string> = new Set(MAPS)
 

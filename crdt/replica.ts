@@ -53,7 +53,11 @@ export type CalibrationEntry = z.infer<typeof CalibrationEntry>
 export const MemberEntry = z.object({ certificate: z.string().min(1).max(8192), time: z.number().int().nonnegative() })
 export type MemberEntry = z.infer<typeof MemberEntry>
 
-const SCHEMAS: Record<MapName, z.ZodType> = { results: ResultEntry, calibration: CalibrationEntry, corrections: CorrectionEntry, members: MemberEntry }
+/** Two different signed votes of one voter on one task, as the reporting node saw them (checked by whoever reads them). */
+export const EvidenceEntry = z.object({ votes: z.array(z.unknown()).length(2), time: z.number().int().nonnegative() })
+export type EvidenceEntry = z.infer<typeof EvidenceEntry>
+
+const SCHEMAS: Record<MapName, z.ZodType> = { results: ResultEntry, calibration: CalibrationEntry, corrections: CorrectionEntry, members: MemberEntry, evidence: EvidenceEntry }
 
 export interface Change {
   map: MapName
@@ -329,6 +333,8 @@ export class Replica {
   putCorrection (imageHash: string, entry: CorrectionEntry): Promise<void> { return this.write('corrections', `${imageHash}/${this.author}`, entry) }
   putCalibration (modelVersion: string, entry: CalibrationEntry): Promise<void> { return this.write('calibration', `${modelVersion}/${this.author}`, entry) }
   putMember (entry: MemberEntry): Promise<void> { return this.write('members', this.author, entry) }
+  /** Equivocation evidence against `voter` on `task`, reported by this node. */
+  putEvidence (voter: string, task: string, entry: EvidenceEntry): Promise<void> { return this.write('evidence', `${voter}!${task}/${this.author}`, entry) }
 
   /**
    * Entries of one map under a prefix ("IMAGE_HASH/"), by author: only keys
@@ -349,6 +355,17 @@ export class Replica {
   corrections (imageHash: string): Map<string, CorrectionEntry> { return this.byAuthor('corrections', `${imageHash}/`) }
   calibration (modelVersion: string): Map<string, CalibrationEntry> { return this.byAuthor('calibration', `${modelVersion}/`) }
   members (): Map<string, MemberEntry> { return this.byAuthor('members', '') }
+
+  /** Every piece of equivocation evidence, from every reporter. */
+  evidence (): Array<{ voter: string, task: string, reporter: string, entry: EvidenceEntry }> {
+    const out: Array<{ voter: string, task: string, reporter: string, entry: EvidenceEntry }> = []
+    for (const [key, value] of this.doc.getMap('evidence').entries()) {
+      const m = /^([^!/]+)!([^/]+)\/([^/]+)$/.exec(key)
+      const parsed = EvidenceEntry.safeParse(value)
+      if (m != null && parsed.success) out.push({ voter: m[1]!, task: m[2]!, reporter: m[3]!, entry: parsed.data })
+    }
+    return out
+  }
 
   /** How many entries a map holds (all authors). */
   size (map: MapName): number { return this.doc.getMap(map).size }

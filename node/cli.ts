@@ -20,6 +20,7 @@ import { DEFAULT_WAIT_SECONDS, runResult, runSubmit, runTasks } from './tasks-co
 import { parseModelledCompute } from './config.js'
 import { runSimnet } from '../simnet/index.js'
 import { describeCheck, runVerify } from './verify-command.js'
+import type { Attack } from '../simnet/byzantine.js'
 import { htmlReport, textReport } from '../simnet/report.js'
 import { writeFile } from 'node:fs/promises'
 
@@ -280,6 +281,10 @@ The exit code is 0 when the certificate holds, 1 when it does not.`)
     .option('--workers <n>', 'images each node recognises at once (default 1)', parsePositive('--workers', 64), 1)
     .option('--lease-ms <ms>', 'lease length (default 5000)', parsePositive('--lease-ms', 3_600_000), 5000)
     .option('--spread', 'submit to every node in turn instead of all to node 0')
+    .option('--critical', 'make every task critical: a quorum of 3f+1 voters must agree')
+    .option('--quorum-f <f>', 'f of the quorum (default 1)', parseCount('--quorum-f', 10))
+    .option('--byzantine <k>', 'k nodes (the last ones, never node 0) vote as Byzantine nodes', parseCount('--byzantine', 63), 0)
+    .addOption(new Option('--attack <attack>', 'what the Byzantine nodes do').choices(['wrong', 'forge', 'equivocate', 'silent', 'replay', 'flood']))
     .option('--timeout <seconds>', 'stop the run after this long (default 300)', parsePositive('--timeout', 86_400), 300)
     .option('--report <file>', 'also write an HTML report with charts')
     .addHelpText('after', `
@@ -288,7 +293,11 @@ With --json, one JSON object: {"nodes", "tasks", "completed", "lost", "throughpu
 "invariants": [{"name", "ok", "detail"}], "makespanMs", "efficiency", "regrants",
 "faults", "recoveryMs", ...}. The exit code is 1 when an invariant fails.
 Every run stops by itself and removes its processes and temp dirs.`)
-    .action(async (opts: { json?: boolean, nodes: number, tasks: number, images?: string, seed: number, modelled?: [number, number], crash: number, restart?: number, partition?: boolean, partitionMs: number, slow: number, slowdown: number, workers: number, leaseMs: number, spread?: boolean, timeout: number, report?: string }) => {
+    .action(async (opts: { json?: boolean, nodes: number, tasks: number, images?: string, seed: number, modelled?: [number, number], crash: number, restart?: number, partition?: boolean, partitionMs: number, slow: number, slowdown: number, workers: number, leaseMs: number, spread?: boolean, critical?: boolean, quorumF?: number, byzantine: number, attack?: Attack, timeout: number, report?: string }) => {
+      if (opts.byzantine > 0 && opts.attack == null) throw new TexmeshError('--byzantine needs --attack wrong|forge|equivocate|silent|replay|flood')
+      if (opts.byzantine >= opts.nodes) throw new TexmeshError('--byzantine must leave node 0 honest: at most --nodes minus 1')
+      const f = opts.quorumF ?? 1
+      if (opts.critical === true && opts.nodes < 3 * f + 1) throw new TexmeshError(`--critical needs at least 3f+1 = ${3 * f + 1} nodes`)
       if (!Number.isFinite(opts.slowdown) || opts.slowdown < 1) throw new TexmeshError('--slowdown must be a number of at least 1')
       if (opts.slow > opts.nodes) throw new TexmeshError('--slow cannot exceed --nodes')
       if (opts.crash >= opts.nodes) throw new TexmeshError('--crash must leave node 0 (the origin) running: at most --nodes minus 1')
@@ -307,6 +316,10 @@ Every run stops by itself and removes its processes and temp dirs.`)
         workers: opts.workers,
         leaseMs: opts.leaseMs,
         spread: opts.spread === true,
+        critical: opts.critical === true,
+        ...(opts.quorumF != null ? { quorumF: opts.quorumF } : {}),
+        byzantine: opts.byzantine,
+        ...(opts.attack != null ? { attack: opts.attack } : {}),
         timeoutMs: opts.timeout * 1000,
         onProgress: line => { if (opts.json !== true || process.stderr.isTTY === true) process.stderr.write(`simnet: ${line}\n`) }
       })

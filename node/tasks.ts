@@ -7,7 +7,7 @@ import { ImageError, preprocess } from '../pipeline/preprocess.js'
 import type { Alternative, Box } from '../pipeline/ocr.js'
 import type { Replica, ResultEntry } from '../crdt/replica.js'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
-import { QuorumService, verifyQuorumCertificate, type QuorumCertificate, type QuorumContext, type QuorumState, type SignedVote } from '../protocols/votes/index.js'
+import { QuorumService, isEquivocation, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type QuorumContext, type QuorumState, type SignedVote } from '../protocols/votes/index.js'
 import type { Compute } from './compute.js'
 import type { Log } from './log.js'
 
@@ -106,10 +106,23 @@ export class NodeTasks {
     this.quorumCtx = init.quorum.network != null ? { network: init.quorum.network } : {}
     // Any node's result for an image finishes this node's tasks for it (critical ones: a certified result).
     this.unsubscribe = init.replica.subscribe(change => {
+      if (change.map === 'evidence') void this.loadEvidence()
       if (change.map !== 'results') return
       const hash = change.key.slice(0, change.key.lastIndexOf('/'))
       void this.onResult(hash, change.author).catch(err => { init.log.warn({ err }, 'marking tasks done failed') })
     })
+  }
+
+  /** Equivocation evidence in the store, from any node, checked here: proven equivocators' votes stop counting. */
+  private async loadEvidence (): Promise<void> {
+    for (const e of this.init.replica.evidence()) {
+      if (this.quorum.equivocators.has(e.voter)) continue
+      const [a, b] = await Promise.all(e.entry.votes.map(async v => await verifyVote(v)))
+      if (a?.ok === true && b?.ok === true && a.vote.voter === e.voter && isEquivocation(a.vote, b.vote)) {
+        this.quorum.equivocators.add(e.voter)
+        this.init.log.warn({ voter: e.voter, task: e.task, reporter: e.reporter }, 'equivocation evidence: the voter no longer counts')
+      }
+    }
   }
 
   private async onResult (hash: string, author: string): Promise<void> {
@@ -162,7 +175,10 @@ export class NodeTasks {
         await init.replica.putResult(task.image, { latex: certificate.latex, confidence, alternatives: [], model: certificate.model, time: Date.now(), certificate })
       },
       onNoConsensus: async (task, votes) => { await queue.noConsensus(task.id, votes) },
-      onEquivocation: async (a, b) => { await q.onEquivocation?.(a, b) },
+      onEquivocation: async (a, b) => {
+        await init.replica.putEvidence(a.voter, a.task, { votes: [a, b], time: Date.now() })
+        await q.onEquivocation?.(a, b)
+      },
       ...(q.tamper != null ? { tamper: q.tamper } : {}),
       log: init.log.child({ component: 'protocols:votes' })
     })
@@ -170,6 +186,7 @@ export class NodeTasks {
     for (const t of queue.unfinished()) {
       for (const by of init.replica.results(t.hash).keys()) await tasks.onResult(t.hash, by)
     }
+    await tasks.loadEvidence()
     await blobs.start()
     await service.start()
     tasks.quorum.start()

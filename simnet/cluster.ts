@@ -24,6 +24,10 @@ export interface SimNodeSpec {
   leaseMs: number
   /** [p50, p95] ms of modelled recognition; undefined runs the real model */
   modelled?: [number, number]
+  /** a Byzantine voter with this attack */
+  byzantine?: string
+  /** f of critical images' quorums */
+  quorumF?: number
 }
 
 async function freePort (): Promise<number> {
@@ -61,6 +65,8 @@ export class SimNode {
       '--api-port', String(this.apiPort), '--no-mdns', '--simnet', '--log-level', 'warn',
       '--workers', String(this.spec.workers), '--lease-ms', String(this.spec.leaseMs), '--slowdown', String(this.spec.slowdown)]
     if (this.spec.modelled != null) args.push('--modelled-compute', this.spec.modelled.join(','))
+    if (this.spec.byzantine != null) args.push('--byzantine', this.spec.byzantine)
+    if (this.spec.quorumF != null) args.push('--quorum-f', String(this.spec.quorumF))
     for (const b of bootstrap) if (this.peerId === '' || !b.endsWith(this.peerId)) args.push('--bootstrap', b)
     this.stderr = ''
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })

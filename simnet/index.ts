@@ -15,6 +15,8 @@ import { join } from 'node:path'
 import type { TaskView } from '../node/tasks.js'
 import { Cluster, type SimNode, type SimNodeSpec } from './cluster.js'
 import { generatedImages, imagesFromFolder, type WorkItem } from './workload.js'
+import type { Attack } from './byzantine.js'
+import type { OcrResult } from '../pipeline/ocr.js'
 
 export interface SimnetOptions {
   nodes: number
@@ -40,6 +42,13 @@ export interface SimnetOptions {
   slowdowns?: number[]
   /** submit everything to node 0 (default), or spread over all nodes */
   spread?: boolean
+  /** every task is critical: it goes to a quorum vote */
+  critical?: boolean
+  /** f of the quorum (3f+1 voters) */
+  quorumF?: number
+  /** this many nodes (the last ones, never node 0) vote as Byzantine nodes with `attack` */
+  byzantine?: number
+  attack?: Attack
   /** give up after this long (the run always stops and cleans up) */
   timeoutMs?: number
   /** progress lines */
@@ -61,6 +70,14 @@ export interface SimnetReport {
   /** ideal makespan (all work spread perfectly over the nodes' speeds) / measured makespan; modelled compute only */
   efficiency: number | null
   regrants: number
+  /** critical runs: the certificates issued, and whether each is for the honest answer */
+  certificates?: Array<{ task: string, latex: string, voters: string[], honest: boolean }>
+  /** critical runs: tasks that ended without agreement */
+  noConsensus?: number
+  /** critical runs: voters caught equivocating (as node 0 saw them) */
+  equivocators?: string[]
+  /** the Byzantine nodes' peer ids */
+  byzantine?: string[]
   faults: Array<{ atMs: number, what: string }>
   /** for --crash: from the crash until every task the crashed nodes held was done */
   recoveryMs: number | null
@@ -83,6 +100,10 @@ export async function runSimnet (options: SimnetOptions): Promise<SimnetReport> 
   const o = { ...DEFAULTS, ...options }
   if (o.nodes < 1 || o.nodes > 64) throw new Error('--nodes must be 1-64')
   if (o.crash >= o.nodes) throw new Error('--crash must leave at least the origin running')
+  const byzantine = o.byzantine ?? 0
+  if (byzantine > 0 && o.attack == null) throw new Error('--byzantine needs --attack')
+  if (byzantine >= o.nodes) throw new Error('--byzantine must leave node 0 honest')
+  if (o.critical === true && o.nodes < 3 * (o.quorumF ?? 1) + 1) throw new Error(`critical tasks need at least 3f+1 = ${3 * (o.quorumF ?? 1) + 1} nodes`)
   const say = o.onProgress ?? (() => {})
   const root = await mkdtemp(join(tmpdir(), 'texmesh-simnet-'))
   let cluster: Cluster | undefined
@@ -93,8 +114,13 @@ export async function runSimnet (options: SimnetOptions): Promise<SimnetReport> 
     say(`making ${o.tasks} images`)
     const work: WorkItem[] = o.images != null ? await imagesFromFolder(o.images, o.tasks) : await generatedImages(o.tasks, o.seed)
     const slowdowns = o.slowdowns ?? Array.from({ length: o.nodes }, (_, i) => i >= o.nodes - o.slow ? o.slowdown : 1)
-    const specs: SimNodeSpec[] = slowdowns.map(s => ({
-      slowdown: s, workers: o.workers, leaseMs: o.leaseMs, ...(o.modelled != null ? { modelled: o.modelled } : {})
+    const specs: SimNodeSpec[] = slowdowns.map((s, i) => ({
+      slowdown: s,
+      workers: o.workers,
+      leaseMs: o.leaseMs,
+      ...(o.modelled != null ? { modelled: o.modelled } : {}),
+      ...(o.quorumF != null ? { quorumF: o.quorumF } : {}),
+      ...(i >= o.nodes - byzantine && o.attack != null ? { byzantine: o.attack } : {})
     }))
     say(`starting ${o.nodes} nodes`)
     cluster = await Cluster.start(root, specs)
@@ -126,7 +152,7 @@ async function drive (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & S
   await Promise.all(Array.from({ length: 8 }, async () => {
     for (let i = next++; i < work.length; i = next++) {
       const origin = origins[i % origins.length]!
-      const t = await origin.client!.postBytes<TaskView>(`/v1/tasks?name=${encodeURIComponent(work[i]!.name)}`, work[i]!.bytes)
+      const t = await origin.client!.postBytes<TaskView>(`/v1/tasks?name=${encodeURIComponent(work[i]!.name)}${o.critical === true ? '&critical=true' : ''}`, work[i]!.bytes)
       submitted[i] = { origin, id: t.id, hash: t.hash }
     }
   }))
@@ -148,7 +174,7 @@ async function drive (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & S
       }
     }
   }
-  const doneCount = (): number => submitted.filter(s => views.get(s.id)?.state === 'done').length
+  const doneCount = (): number => submitted.filter(s => { const st = views.get(s.id)?.state; return st === 'done' || st === 'no-consensus' }).length
 
   const victims = o.crash > 0 ? pickVictims(nodes, o.crash, o.seed) : []
   let crashAt: number | undefined
@@ -227,7 +253,21 @@ async function drive (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & S
     if (missing.length > 0) await sleep(500)
   } while (missing.length > 0 && Date.now() < replDeadline)
 
+  // Critical runs: what an honest node reads in each image, to judge the certificates.
+  let honest: Map<string, string> | undefined
+  if (o.critical === true) {
+    honest = new Map()
+    for (const [i, s] of submitted.entries()) {
+      const r = await nodes[0]!.client!.postBytes<OcrResult>(`/v1/ocr?name=${encodeURIComponent(work[i]!.name)}`, work[i]!.bytes)
+      honest.set(s.id, r.latex)
+    }
+  }
+  const equivocators = o.critical === true
+    ? (await nodes[0]!.client!.get<Array<{ id: string, equivocated?: boolean }>>('/v1/peers').catch(() => [])).filter(p => p.equivocated === true).map(p => p.id)
+    : undefined
+
   return summarise(cluster, submitted, views, {
+    honest, equivocators, quorumF: o.quorumF ?? 1, byzantine: o.byzantine ?? 0,
     t0, released, makespanEnd, faults, missing, unreachable, crashAt, heldByVictims, timeline, modelled: o.modelled != null, slowdownOf: (i: number) => nodes[i]!.spec.slowdown
   })
 }
@@ -245,6 +285,10 @@ function pickVictims (nodes: SimNode[], k: number, seed: number): SimNode[] {
 }
 
 interface Observed {
+  honest: Map<string, string> | undefined
+  equivocators: string[] | undefined
+  quorumF: number
+  byzantine: number
   t0: number
   /** when the origins let go of their queues: the makespan starts here */
   released: number
@@ -269,7 +313,7 @@ function summarise (cluster: Cluster, submitted: Submitted[], views: Map<string,
   for (const v of done) if (v.result?.by != null) perNodeCount.set(v.result.by, (perNodeCount.get(v.result.by) ?? 0) + 1)
   // Ideal makespan: the work done, at base speed, spread over every node's capacity.
   let efficiency: number | null = null
-  if (ob.modelled) {
+  if (ob.modelled && ob.honest == null) {
     const index = new Map(nodes.map(n => [n.peerId, n.index]))
     let baseWork = 0
     for (const v of done) {
@@ -280,7 +324,8 @@ function summarise (cluster: Cluster, submitted: Submitted[], views: Map<string,
     efficiency = capacity > 0 ? Math.min(1, (baseWork / capacity) / makespanMs) : null
   }
   const lost = submitted.filter(s => { const v = views.get(s.id); return v == null || v.state === 'failed' }).length
-  const unfinished = submitted.filter(s => views.get(s.id)?.state !== 'done')
+  const noConsensus = submitted.filter(s => views.get(s.id)?.state === 'no-consensus')
+  const unfinished = submitted.filter(s => { const st = views.get(s.id)?.state; return st !== 'done' && !(st === 'no-consensus' && ob.byzantine > ob.quorumF) })
   const held = ob.heldByVictims.map(id => views.get(id)).filter((v): v is TaskView => v != null)
   const recoveryMs = ob.crashAt != null && held.length > 0 && held.every(v => v.doneAt != null)
     ? Math.max(...held.map(v => Date.parse(v.doneAt!))) - ob.crashAt
@@ -290,6 +335,18 @@ function summarise (cluster: Cluster, submitted: Submitted[], views: Map<string,
     { name: 'no task lost', ok: lost === 0, detail: lost === 0 ? 'every submitted task is still known to its origin' : `${lost} tasks failed or unknown to their origin` },
     { name: 'every result is in every live replica', ok: ob.missing.length === 0, detail: ob.missing.length === 0 ? `${new Set(done.map(v => v.hash)).size} results on ${cluster.live().length} live nodes` : `${ob.missing.length} missing, e.g. ${ob.missing.slice(0, 3).join('; ')}` }
   ]
+  let certificates: SimnetReport['certificates']
+  if (ob.honest != null) {
+    certificates = done.filter(v => v.result?.certificate != null).map(v => ({
+      task: v.id, latex: v.result!.certificate!.latex, voters: v.result!.certificate!.votes.map(x => x.voter), honest: v.result!.certificate!.latex === ob.honest!.get(v.id)
+    }))
+    const wrong = certificates.filter(c => !c.honest)
+    invariants.push({ name: 'no certificate for a wrong answer', ok: wrong.length === 0, detail: wrong.length === 0 ? `${certificates.length} certificates, all for the honest answer` : `${wrong.length} certificates for a wrong answer, e.g. ${wrong[0]!.task}: ${wrong[0]!.latex}` })
+    if (ob.byzantine <= ob.quorumF) {
+      const uncertified = submitted.filter(s => views.get(s.id)?.result?.certificate == null)
+      invariants.push({ name: 'every critical task certified (at most f Byzantine voters)', ok: uncertified.length === 0, detail: uncertified.length === 0 ? `${submitted.length} certified` : `${uncertified.length} without a certificate` })
+    }
+  }
   if (ob.crashAt != null) {
     invariants.push({ name: 'leases of crashed nodes granted again', ok: held.every(v => v.state === 'done'), detail: `${held.length} leases held by crashed nodes, ${held.filter(v => v.regrants > 0).length} regranted` })
   }
@@ -305,6 +362,7 @@ function summarise (cluster: Cluster, submitted: Submitted[], views: Map<string,
     makespanMs,
     efficiency: efficiency == null ? null : Math.round(efficiency * 1000) / 1000,
     regrants: [...views.values()].reduce((s, v) => s + v.regrants, 0),
+    ...(certificates != null ? { certificates, noConsensus: noConsensus.length, equivocators: ob.equivocators ?? [], byzantine: nodes.filter(n => n.spec.byzantine != null).map(n => n.peerId) } : {}),
     faults: ob.faults,
     recoveryMs,
     mode: ob.modelled ? 'modelled' : 'model',

@@ -9,6 +9,7 @@ export function textReport (r: SimnetReport): string {
     `task latency p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, p99 ${r.latencyMs.p99} ms`,
     `leases granted again ${r.regrants}` + (r.recoveryMs != null ? `, recovery after the crash ${(r.recoveryMs / 1000).toFixed(2)} s` : ''),
     ...r.faults.map(f => `fault at ${(f.atMs / 1000).toFixed(2)} s: ${f.what}`),
+    ...(r.certificates != null ? [`certificates ${r.certificates.length} (${r.certificates.filter(c => !c.honest).length} for a wrong answer), no consensus ${r.noConsensus ?? 0}, equivocators detected ${r.equivocators?.length ?? 0}, Byzantine nodes ${r.byzantine?.length ?? 0}`] : []),
     'tasks per node:',
     ...r.perNode.map((n, i) => `  ${String(i).padStart(2)} ${n.peerId.slice(-10)} ${String(n.tasks).padStart(5)}${n.slowdown !== 1 ? `  (${n.slowdown}x slower)` : ''}${n.alive ? '' : '  (down)'}`),
     'invariants:',

@@ -14,7 +14,9 @@ import { createLog } from '../node/log.js'
 import type { Attack } from '../simnet/byzantine.js'
 import { wrongAnswer } from '../simnet/byzantine.js'
 import type { TaskView } from '../node/tasks.js'
-import { removeDir, tempDir, waitFor } from './helpers.js'
+import { removeDir, runCli, tempDir, waitFor } from './helpers.js'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 
 const DAY = 86_400_000
 const IMAGE = fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url))
@@ -93,8 +95,9 @@ async function startNet (attacks: Array<Attack | undefined>, extra: Partial<Node
     await waitFor('a full mesh', () => net.nodes.every(x => x.libp2p.getPeers().length === n - 1), 30_000)
     await waitFor('the vote topic mesh', () => net.nodes.every(x => x.libp2p.services.pubsub.getSubscribers('texmesh/votes/1').length === n - 1), 20_000)
   } catch (err) {
+    const counts = net.nodes.map(x => `${x.libp2p.getPeers().length}/${x.libp2p.services.pubsub.getSubscribers('texmesh/votes/1').length}`).join(' ')
     await stopNet(net)
-    throw err
+    throw new Error(`${(err as Error).message} (peers/vote-topic subscribers per node: ${counts})`)
   }
   return net
 }
@@ -134,6 +137,22 @@ describe('quorum for critical images between real nodes', { timeout: 240_000 }, 
     for (const n of net.nodes) {
       await waitFor('the certified result everywhere', () => [...n.replica.results(t.hash).values()].some(r => r.certificate != null))
     }
+
+    // texmesh verify: by task id through the running node, and offline from a file.
+    const byId = await runCli(['verify', t.id, '--data-dir', net.dirs[0]!])
+    assert.equal(byId.code, 0, byId.stderr)
+    assert.match(byId.stdout, /the certificate holds: \d signed votes agree \(3 needed, f = 1\)/)
+    for (const v of cert.votes) assert.ok(byId.stdout.includes(v.voter))
+    const file = join(net.dirs[0]!, 'result.json')
+    const result = await runCli(['result', t.id, '--json', '--data-dir', net.dirs[0]!])
+    await writeFile(file, result.stdout)
+    const offline = await runCli(['verify', file, '--json', '--data-dir', net.dirs[1]!])
+    assert.equal(offline.code, 0, offline.stderr)
+    assert.equal(JSON.parse(offline.stdout).ok, true)
+    await writeFile(file, JSON.stringify({ ...cert, latex: 'x' }))
+    const tampered = await runCli(['verify', file, '--data-dir', net.dirs[1]!])
+    assert.equal(tampered.code, 1)
+    assert.match(tampered.stdout, /does not hold \(mismatch\)/)
   })
 
   for (const attack of ['wrong', 'forge', 'equivocate', 'silent', 'replay', 'flood'] as const) {
@@ -151,6 +170,11 @@ describe('quorum for critical images between real nodes', { timeout: 240_000 }, 
         const peers = await net.nodes[0]!.peers()
         await waitFor('the equivocator flagged', async () => (await net.nodes[0]!.peers()).find(p => p.id === byzantine)?.equivocated === true)
         assert.equal(peers.length, 3)
+        // The evidence is in the replicated store, so every node stops counting the equivocator.
+        for (const n of net.nodes.slice(0, 3)) {
+          await waitFor('evidence everywhere', () => n.replica.evidence().some(e => e.voter === byzantine && e.entry.votes.length === 2))
+          await waitFor('flagged everywhere', async () => (await n.peers()).find(p => p.id === byzantine)?.equivocated === true)
+        }
       }
       if (attack === 'wrong' || attack === 'forge' || attack === 'replay') {
         assert.ok(!done.result!.certificate!.votes.some(v => v.voter === byzantine))

@@ -50,6 +50,17 @@ describe('texmesh simnet', { timeout: 240_000 }, () => {
     for (const i of j.invariants) assert.equal(i.ok, true, `${i.name}: ${i.detail}`)
   })
 
+  it('critical tasks with a Byzantine voter: every certificate is for the honest answer, the equivocator is listed', async () => {
+    const r = await runCli(['simnet', '--nodes', '4', '--tasks', '8', '--modelled', '30,50', '--critical', '--byzantine', '1', '--attack', 'equivocate', '--json'], { timeoutMs: 200_000 })
+    assert.equal(r.code, 0, r.stderr + r.stdout)
+    const j = JSON.parse(r.stdout)
+    assert.equal(j.certificates.length, 8)
+    assert.ok(j.certificates.every((c: { honest: boolean }) => c.honest))
+    assert.deepEqual(j.equivocators, j.byzantine)
+    assert.ok(j.invariants.some((i: { name: string }) => i.name === 'no certificate for a wrong answer'))
+    for (const i of j.invariants) assert.equal(i.ok, true, `${i.name}: ${i.detail}`)
+  })
+
   it('refuses bad options with a one-line error', async () => {
     const r = await runCli(['simnet', '--nodes', '2', '--crash', '2'])
     assert.equal(r.code, 1)

@@ -25,6 +25,14 @@ export const MAX_ADDRS_PER_PEER = 8
 /** 32 peers x 8 addresses x ~120 bytes, with room to spare */
 export const MAX_PEER_EXCHANGE_BYTES = 64 * 1024
 export const PEER_EXCHANGE_TIMEOUT_MS = 10_000
+/**
+ * A peer that connected a moment before another may not know that one's
+ * addresses yet when it answers (identify still running): ask once more a few
+ * seconds after the first exchange, and every REFRESH_MS ask one connected
+ * peer at random, so late joiners are always found.
+ */
+export const FOLLOW_UP_MS = 3_000
+export const REFRESH_MS = 30_000
 
 export interface ExchangedPeer { id: PeerId, addrs: Multiaddr[] }
 
@@ -73,6 +81,7 @@ class PeerExchangeService implements PeerExchange, Startable {
   private started = false
   /** one exchange per peer while it stays connected: an attacker reconnecting is still bounded by connection limits */
   private readonly asked = new Set<string>()
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
 
   constructor (private readonly components: PeerExchangeComponents, private readonly init: PeerExchangeInit) {
     this.log = components.logger.forComponent('texmesh:protocols:peer-exchange')
@@ -88,6 +97,13 @@ class PeerExchangeService implements PeerExchange, Startable {
     await this.components.registrar.handle(PEER_EXCHANGE_PROTOCOL, this.handle, { maxInboundStreams: 2, maxOutboundStreams: 2 })
     this.components.events.addEventListener('peer:identify', this.onIdentify)
     this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
+    const refresh = setInterval(() => {
+      const peers = this.components.connectionManager.getConnections().map(c => c.remotePeer)
+      const peer = peers[Math.floor(Math.random() * peers.length)]
+      if (peer != null && this.asked.has(peer.toString())) void this.ask(peer)
+    }, REFRESH_MS)
+    refresh.unref()
+    this.timers.add(refresh)
     this.started = true
   }
 
@@ -95,6 +111,8 @@ class PeerExchangeService implements PeerExchange, Startable {
     if (!this.started) return
     this.components.events.removeEventListener('peer:identify', this.onIdentify)
     this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
     this.asked.clear()
     await this.components.registrar.unhandle(PEER_EXCHANGE_PROTOCOL)
     this.started = false
@@ -105,6 +123,12 @@ class PeerExchangeService implements PeerExchange, Startable {
     if (!evt.detail.protocols.includes(PEER_EXCHANGE_PROTOCOL) || this.asked.has(peer.toString())) return
     this.asked.add(peer.toString())
     void this.ask(peer)
+    const followUp = setTimeout(() => {
+      this.timers.delete(followUp)
+      if (this.started && this.asked.has(peer.toString())) void this.ask(peer)
+    }, FOLLOW_UP_MS)
+    followUp.unref()
+    this.timers.add(followUp)
   }
 
   private onDisconnect (evt: CustomEvent<PeerId>): void {
