@@ -58,6 +58,8 @@ export function drawLatency ([p50, p95]: readonly [number, number], random: () =
 }
 
 export const MODELLED_VERSION = 'modelled'
+/** What modelled recognition claims: sure, but not certain (so --critical-below can be exercised). */
+export const MODELLED_CONFIDENCE = 0.9
 
 /** Recognition replaced by a sleep; the "LaTeX" names the image, so every node writes the same answer for it. */
 export function modelledCompute (latency: readonly [number, number], slowdown = 1, hashOf: (image: Uint8Array) => string): Compute {
@@ -69,9 +71,9 @@ export function modelledCompute (latency: readonly [number, number], slowdown = 
       const latex = `\\mathrm{image}_{${hashOf(image).slice(0, 12)}}`
       return {
         latex,
-        confidence: 1,
+        confidence: MODELLED_CONFIDENCE,
         alternatives: [],
-        regions: [{ bbox: { x: 0, y: 0, width: 1, height: 1 }, latex, confidence: 1, score: 0, parse: 'best', alternatives: [] }],
+        regions: [{ bbox: { x: 0, y: 0, width: 1, height: 1 }, latex, confidence: MODELLED_CONFIDENCE, score: Math.log(MODELLED_CONFIDENCE), parse: 'best', alternatives: [] }],
         model: MODELLED_VERSION,
         ms: Math.round(ms * 10) / 10
       }

@@ -56,6 +56,8 @@ export interface RunningNode {
   task(id: string): Promise<TaskView | undefined>
   tasks(limit: number): Promise<TaskView[]>
   taskStats(): TasksStats
+  /** ms from the vote that completed each quorum of this node's critical tasks to its certificate */
+  certificateFormationMs(): readonly number[]
   stop(): Promise<void>
 }
 
@@ -335,7 +337,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     await dataDir.writeRuntime({ pid: process.pid, peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString() })
 
     const apiPort = api.port
-    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, ocr, submit, task, tasks: taskList, taskStats, stop }
+    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), stop }
   } catch (err) {
     await stop()
     throw err

@@ -303,6 +303,9 @@ export class NodeTasks {
   /** simnet: hold this node's queue (see TaskService.pause). */
   pause (paused: boolean): void { this.service.pause(paused) }
 
+  /** ms from the vote that completed each quorum of this node's tasks to its certificate. */
+  certificateFormationMs (): readonly number[] { return this.quorum.formationMs }
+
   /** Voters caught signing two different votes on one task. */
   equivocators (): Set<string> { return this.quorum.equivocators }
 

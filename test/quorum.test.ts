@@ -199,6 +199,21 @@ describe('quorum for critical images between real nodes', { timeout: 240_000 }, 
     for (const n of net.nodes) assert.ok(![...n.replica.results(t.hash).values()].some(r => r.certificate != null))
   })
 
+  it('a result less confident than --critical-below goes to a vote and comes back certified', async () => {
+    // modelled recognition claims confidence 0.9
+    const net = await startNet([undefined, undefined, undefined, undefined], { workers: 1, criticalBelow: 0.95 })
+    nets.push(net)
+    const bytes = await image()
+    const t = await net.nodes[0]!.submit(bytes, { file: 'sum.png', critical: false })
+    assert.equal(t.critical, false)
+    const done = await finished(net.nodes[0]!, t.id)
+    assert.equal(done.state, 'done')
+    assert.equal(done.critical, true, 'made critical by its low confidence')
+    assert.equal(done.result?.certificate?.latex, honest(bytes))
+    await stopNet(net)
+    nets.splice(nets.indexOf(net), 1)
+  })
+
   it('too few members online: the task waits and says why', async () => {
     const net = await startNet([undefined, undefined])
     nets.push(net)

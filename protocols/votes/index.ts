@@ -97,6 +97,8 @@ const VoteMessage = z.object({ kind: z.literal('vote'), vote: z.unknown() }).str
 
 interface Poll {
   task: CriticalTask
+  /** when the vote being counted arrived (performance.now()) */
+  arrived?: number
   round: number
   voters: string[]
   /** every distinct vote per voter (two or more: equivocation) */
@@ -122,6 +124,8 @@ export class QuorumService {
   /** every verified vote of recent tasks, by task and voter, to catch equivocation on any task */
   private readonly recent = new Map<string, Map<string, SignedVote[]>>()
   private waitTimer: ReturnType<typeof setInterval> | undefined
+  /** ms from the arrival of the vote that completed a quorum to the certificate, most recent last */
+  readonly formationMs: number[] = []
   private stopped = false
 
   constructor (private readonly node: Libp2p<{ pubsub: GossipSub }>, private readonly init: QuorumInit) {
@@ -217,7 +221,7 @@ export class QuorumService {
     }
     const vote = VoteMessage.safeParse(json)
     if (vote.success) {
-      void this.receiveVote(vote.data.vote)
+      void this.receiveVote(vote.data.vote, performance.now())
       return
     }
     this.init.log.debug({ peer: from }, 'refused a malformed vote message')
@@ -248,7 +252,7 @@ export class QuorumService {
   }
 
   /** A vote from the network (or this node): counted by the origin of its task. */
-  private async receiveVote (input: unknown): Promise<void> {
+  private async receiveVote (input: unknown, arrived = performance.now()): Promise<void> {
     const check = await verifyVote(input)
     if (!check.ok) {
       this.init.log.debug({ reason: check.reason, detail: check.detail }, 'refused a vote')
@@ -283,6 +287,7 @@ export class QuorumService {
     }
     poll.votes.set(v.voter, [...(poll.votes.get(v.voter) ?? []), v])
     if (conflicting != null) poll.equivocators.add(v.voter)
+    poll.arrived = arrived
     await this.tally(poll)
   }
 
@@ -316,6 +321,10 @@ export class QuorumService {
         members: this.init.network == null ? [] : votes.map(v => this.init.certificateOf(v.voter)).filter((c): c is string => c != null)
       }
       const confidence = median(votes.map(v => v.confidence))
+      if (poll.arrived != null) {
+        this.formationMs.push(performance.now() - poll.arrived)
+        if (this.formationMs.length > 10_000) this.formationMs.shift()
+      }
       this.init.log.info({ task: poll.task.id, votes: votes.length, latex }, 'quorum certificate formed')
       try {
         await this.init.onCertified(poll.task, certificate, confidence)
