@@ -99,9 +99,21 @@ describe('task queue (LevelDB)', () => {
     await q.close()
   })
 
+  it('takes a task back without blame from the lease holder only', async () => {
+    const { q } = await open()
+    const t = await q.add(image(21), sha256Hex(image(21)), { file: 'a.png', critical: false })
+    await q.grant('peerA', 1)
+    assert.equal(await q.release(t.id, 'peerB'), undefined)
+    const back = await q.release(t.id, 'peerA')
+    assert.equal(back?.state, 'queued')
+    assert.deepEqual(back?.failures, [])
+    assert.equal(q.queued(), 1)
+    await q.close()
+  })
+
   it('keeps queue, leases and images across a restart; its own leases come back at once', async () => {
     const { q, path } = await open('me')
-    const a = await q.add(image(1), sha256Hex(image(1)), { file: 'a.png', critical: true })
+    const a = await q.add(image(1), sha256Hex(image(1)), { file: 'a.png', critical: false })
     const b = await q.add(image(2), sha256Hex(image(2)), { file: 'b.png', critical: false })
     const c = await q.add(image(3), sha256Hex(image(3)), { file: 'c.png', critical: false })
     await q.grant('me', 1) // a: leased to this node, which then dies
@@ -112,7 +124,6 @@ describe('task queue (LevelDB)', () => {
     const again = await TaskQueue.open(path, { self: 'me', leaseMs: 1000, now: () => clock.t })
     const byId = new Map(again.unfinished().map(t => [t.id, t]))
     assert.equal(byId.get(a.id)?.state, 'queued', 'own lease returned to the queue')
-    assert.equal(byId.get(a.id)?.critical, true)
     assert.equal(byId.get(b.id)?.state, 'leased', "a peer's lease runs its course")
     assert.equal(byId.has(c.id), false)
     assert.equal((await again.get(c.id))?.state, 'done')

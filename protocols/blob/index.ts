@@ -58,6 +58,7 @@ export interface BlobSource {
 
 export interface BlobLog {
   debug(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
 }
 
 export interface BlobServiceInit {
@@ -86,7 +87,7 @@ export class BlobService {
   constructor (private readonly node: Libp2p, private readonly source: BlobSource, init: BlobServiceInit = {}) {
     this.maxBytes = init.maxBytes ?? DEFAULT_MAX_BLOB_BYTES
     this.timeoutMs = init.timeoutMs ?? BLOB_TIMEOUT_MS
-    this.log = init.log ?? { debug: () => {} }
+    this.log = init.log ?? { debug: () => {}, warn: () => {} }
   }
 
   async start (): Promise<void> {
@@ -166,7 +167,7 @@ export class BlobService {
       }
       await stream.close({ signal })
     } catch (err) {
-      this.log.debug({ peer, err: (err as Error).message }, 'serving a blob failed')
+      this.log.warn({ peer, err: (err as Error).message }, 'serving a blob failed')
       stream.abort(err as Error)
     }
   }

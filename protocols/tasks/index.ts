@@ -15,14 +15,15 @@
  *
  * Wire format on TASKS_PROTOCOL (one length-prefixed JSON request, one reply):
  *   {"kind": "steal", "want": N}               -> {"leases": [{id, hash, file, critical, expiresAt}]}
- *   {"kind": "failed", "id": ID, "reason": T}  -> {"ok": true}
+ *   {"kind": "failed", "id": ID, "reason": T}  -> {"ok": true}   (counts towards MAX_FAILURES)
+ *   {"kind": "release", "id": ID}              -> {"ok": true}   (the image could not be fetched: no blame)
  */
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { z } from 'zod'
-import { HASH, type BlobService } from '../blob/index.js'
+import { BlobError, HASH, type BlobService } from '../blob/index.js'
 import type { TaskQueue, TaskRecord } from './queue.js'
 
 export const TASKS_PROTOCOL = '/texmesh/tasks/1.0.0'
@@ -96,7 +97,8 @@ const Lease = z.object({
 }).strict()
 const Request = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('steal'), want: z.number().int().min(1).max(MAX_GRANT), backups: z.boolean().optional() }).strict(),
-  z.object({ kind: z.literal('failed'), id: z.string().max(64), reason: z.string().max(512) }).strict()
+  z.object({ kind: z.literal('failed'), id: z.string().max(64), reason: z.string().max(512) }).strict(),
+  z.object({ kind: z.literal('release'), id: z.string().max(64) }).strict()
 ])
 const StealReply = z.object({ leases: z.array(Lease).max(MAX_GRANT) }).strict()
 const LoadMessage = z.object({
@@ -324,9 +326,15 @@ export class TaskService {
         if (image == null) throw new Error(`image ${work.hash} is missing from the local store`)
         return { work, image }
       } catch (err) {
-        // The origin went away or sent bad bytes: its lease will run out and the task be granted again.
+        // The origin went away or the transfer broke: not the image's fault. Give the task back
+        // (if the origin is unreachable, its lease runs out there instead).
         this.init.log.warn({ task: work.id, origin: work.origin, err: (err as Error).message }, 'fetching a task image failed')
-        await this.reportFailure(work, `fetch failed: ${(err as Error).message}`)
+        // ...unless the origin itself cannot give the right bytes: that counts against the task.
+        if (err instanceof BlobError && (err.reason === 'missing' || err.reason === 'too-large' || err.reason === 'hash-mismatch')) {
+          await this.reportFailure(work, `fetch failed: ${err.message}`)
+        } else {
+          await this.release(work)
+        }
       }
     }
   }
@@ -411,6 +419,15 @@ export class TaskService {
     }
   }
 
+  private async release (work: WorkItem): Promise<void> {
+    if (work.origin === this.self) {
+      await this.init.queue.release(work.id, this.self).then(() => { this.wake() }, () => {})
+      return
+    }
+    await this.request(work.origin, { kind: 'release', id: work.id }, MAX_REQUEST_BYTES)
+      .catch(err => { this.init.log.debug({ origin: work.origin, err: (err as Error).message }, 'giving a task back failed') })
+  }
+
   private async reportFailure (work: WorkItem, reason: string): Promise<void> {
     if (work.origin === this.self) {
       await this.init.queue.fail(work.id, this.self, reason).then(() => { this.wake() }, () => {})
@@ -442,6 +459,13 @@ export class TaskService {
         if (granted.length > 0) {
           this.init.log.debug({ peer, tasks: granted.length }, 'granted leases')
           this.scheduleExpiry()
+          this.announce()
+        }
+      } else if (request.kind === 'release') {
+        const t = await this.init.queue.release(request.id, peer)
+        await lp.write(encodeJson({ ok: true }), { signal })
+        if (t != null) {
+          this.wake()
           this.announce()
         }
       } else {

@@ -387,6 +387,23 @@ export class TaskQueue {
     })
   }
 
+  /**
+   * A worker gives a task back without having processed it (its image could
+   * not be fetched): back to the queue, no failure counted. Ignored unless
+   * `peer` holds the lease.
+   */
+  release (id: string, peer: string): Promise<TaskRecord | undefined> {
+    return this.enqueue(async () => {
+      const t = this.open.get(id)
+      if (t == null || t.state !== 'leased' || t.lease?.peer !== peer) return undefined
+      const { lease: _gone, backup: _backup, ...rest } = t
+      const next: TaskRecord = { ...rest, state: 'queued' }
+      await this.tasks.put(next.id, next)
+      this.open.set(next.id, next)
+      return structuredClone(next)
+    })
+  }
+
   stats (): QueueStats {
     let queued = 0
     let leased = 0
