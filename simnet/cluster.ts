@@ -30,7 +30,8 @@ export interface SimNodeSpec {
   quorumF?: number
 }
 
-async function freePort (): Promise<number> {
+/** A TCP port free right now on 127.0.0.1. */
+export async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)

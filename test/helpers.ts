@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { startNode, type RunningNode } from '../node/daemon.js'
@@ -45,17 +44,7 @@ export async function startTestNode (dataDir: string, config: Partial<NodeConfig
 }
 
 /** A TCP port free right now on 127.0.0.1. */
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address != null ? address.port : 0
-      server.close(() => { resolve(port) })
-    })
-  })
-}
+export { freePort } from '../simnet/cluster.js'
 
 export interface CliResult { code: number | null, stdout: string, stderr: string }
 
