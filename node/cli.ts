@@ -88,7 +88,7 @@ function withNodeFlags (cmd: Command): Command {
     .option('--lease-ms <ms>', 'how long a worker may hold a task before it is granted again (default 30000)', parsePositive('--lease-ms', 3_600_000))
     .addOption(new Option('--modelled-compute <p50[,p95]>', 'simnet: replace recognition by a sleep with this median and 95th percentile (ms)').argParser(v => parseModelledCompute('--modelled-compute', v)).hideHelp())
     .addOption(new Option('--slowdown <factor>', 'simnet: make this node this many times slower').argParser(Number).hideHelp())
-    .option('--quorum-f <f>', 'faults a critical image tolerates: 3f+1 voters, 2f+1 must agree (default 1)', parseCount('--quorum-f', 10))
+    .option('--quorum-f <f>', 'faults a critical image tolerates: 3f+1 voters, 2f+1 must agree (default 1)', parsePositive('--quorum-f', 10))
     .option('--critical-below <p>', 'send results less confident than this (0-1) to a quorum vote (default: never)', v => { const n = Number(v); if (!(n >= 0 && n <= 1)) throw new TexmeshError(`--critical-below must be a number from 0 to 1, not "${v}"`); return n })
     .addOption(new Option('--simnet', 'simnet: fault hooks (partitions) in the local API').hideHelp())
     .addOption(new Option('--byzantine <attack>', 'simnet: vote as a Byzantine node').choices(['wrong', 'forge', 'equivocate', 'silent', 'replay', 'flood']).hideHelp())
@@ -244,7 +244,7 @@ A file that could not be submitted gives {"file", "error", "reason"}. The exit c
     .option('--timeout <seconds>', `with --wait, give up after this long (default ${DEFAULT_WAIT_SECONDS})`, parsePositive('--timeout', 86_400))
     .action(async (id: string, opts: CommonOptions & { wait?: boolean, timeout?: number }) => {
       const task = await runResult(await ApiClient.forDataDir(dataDirOf(opts)), id, opts)
-      if (task.state === 'failed') process.exitCode = 1
+      if (task.state === 'failed' || task.state === 'no-consensus') process.exitCode = 1
     })
 
   withJson(withDataDir(program.command('verify')))
@@ -282,7 +282,7 @@ The exit code is 0 when the certificate holds, 1 when it does not.`)
     .option('--lease-ms <ms>', 'lease length (default 5000)', parsePositive('--lease-ms', 3_600_000), 5000)
     .option('--spread', 'submit to every node in turn instead of all to node 0')
     .option('--critical', 'make every task critical: a quorum of 3f+1 voters must agree')
-    .option('--quorum-f <f>', 'f of the quorum (default 1)', parseCount('--quorum-f', 10))
+    .option('--quorum-f <f>', 'f of the quorum (default 1)', parsePositive('--quorum-f', 10))
     .option('--byzantine <k>', 'k nodes (the last ones, never node 0) vote as Byzantine nodes', parseCount('--byzantine', 63), 0)
     .addOption(new Option('--attack <attack>', 'what the Byzantine nodes do').choices(['wrong', 'forge', 'equivocate', 'silent', 'replay', 'flood']))
     .option('--timeout <seconds>', 'stop the run after this long (default 300)', parsePositive('--timeout', 86_400), 300)

@@ -42,7 +42,7 @@ export const NodeConfig = z.object({
   /** simnet: make this node this many times slower than it is (1 = normal) */
   slowdown: z.number().min(1).max(1000),
   /** faults a critical image's quorum tolerates: 3f+1 voters, 2f+1 matching votes */
-  quorumF: z.number().int().min(0).max(10),
+  quorumF: z.number().int().min(1).max(10),
   /** a result less confident than this goes to a quorum vote as if submitted critical; null: never */
   criticalBelow: z.number().min(0).max(1).nullable()
 }).strict()

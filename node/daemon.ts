@@ -252,7 +252,8 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         certificateOf: peer => {
           if (peer === peerId.toString()) return certificate != null ? encodeCertificateText(certificate) : undefined
           const cert = node.services.membership.certificateOf(peerIdFromString(peer))
-          return cert != null ? encodeCertificateText(cert) : undefined
+          // Not connected any more: the certificate it published in the replicated store.
+          return cert != null ? encodeCertificateText(cert) : replica?.members().get(peer)?.certificate
         },
         ...(options.byzantine != null ? { tamper: byzantineVoter(options.byzantine, key) } : {})
       }

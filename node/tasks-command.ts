@@ -16,7 +16,7 @@ export const DEFAULT_WAIT_SECONDS = 600
 
 /** One line of output: the task and, once known, its result in the shape `texmesh ocr --json` uses. */
 export type TaskLine =
-  | { file: string, id: string, state: string, hash: string, critical: boolean, cached?: boolean, latex?: string, confidence?: number, alternatives?: unknown[], regions?: unknown[], model?: string, ms?: number | null, by?: string, error?: string }
+  | { file: string, id: string, state: string, hash: string, critical: boolean, cached?: boolean, latex?: string, confidence?: number, alternatives?: unknown[], regions?: unknown[], model?: string, ms?: number | null, by?: string, certificate?: unknown, votes?: unknown[], quorum?: unknown, error?: string }
   | { file: string, error: string, reason: string }
 
 export class WaitTimeoutError extends TexmeshError {
@@ -31,20 +31,32 @@ export function lineOfTask (t: TaskView, file = t.file): TaskLine {
     Object.assign(line, result)
   }
   if (t.state === 'failed') line.error = `no node could process it: ${t.failures.map(f => f.reason).join('; ')}`
+  if (t.state === 'no-consensus') {
+    const votes = (t.votes ?? []) as Array<{ voter: string, latex: string }>
+    line.error = `no consensus: ${votes.length} votes, no answer had enough`
+    line.votes = t.votes ?? []
+  }
+  if (t.quorum != null) line.quorum = t.quorum
   return line
 }
 
 function human (line: TaskLine): string {
   if (!('id' in line)) return `${line.file}: error: ${line.error}`
-  if (line.state === 'failed') return `${line.file}\t${line.id}\tfailed\t${line.error ?? ''}`
-  if (line.latex == null) return `${line.file}\t${line.id}\t${line.state}`
+  if (line.state === 'failed' || line.state === 'no-consensus') {
+    const votes = (line.votes ?? []) as Array<{ voter: string, latex: string }>
+    return [`${line.file}\t${line.id}\t${line.state}\t${line.error ?? ''}`, ...votes.map(v => `  ${v.voter}: ${v.latex}`)].join('\n')
+  }
+  if (line.latex == null) {
+    const q = line.quorum as { state?: string, reason?: string } | undefined
+    return `${line.file}\t${line.id}\t${line.state}${q?.reason != null ? `\t${q.reason}` : q?.state != null ? `\t(quorum: ${q.state})` : ''}`
+  }
   const regions = (line.regions ?? []) as Array<{ latex: string }>
-  const how = `(confidence ${(line.confidence ?? 0).toFixed(2)}${line.cached === true ? ', from the store' : ''})`
+  const how = `(confidence ${(line.confidence ?? 0).toFixed(2)}${line.cached === true ? ', from the store' : ''}${line.certificate != null ? `, certified by ${(line.certificate as { votes: unknown[] }).votes.length} voters` : ''})`
   if (regions.length <= 1) return `${line.file}\t${line.id}\t${line.latex}\t${how}`
   return [`${line.file}\t${line.id}\t${regions.length} regions\t${how}`, ...regions.map((g, i) => `  ${i + 1}. ${g.latex}`)].join('\n')
 }
 
-const finished = (t: TaskView): boolean => t.state === 'done' || t.state === 'failed'
+const finished = (t: TaskView): boolean => t.state === 'done' || t.state === 'failed' || t.state === 'no-consensus'
 
 async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
 

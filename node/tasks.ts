@@ -96,6 +96,8 @@ export class NodeTasks {
 
   private quorum!: QuorumService
   private readonly quorumCtx: QuorumContext
+  /** results whose certificate was checked: "HASH/AUTHOR" -> what was checked and whether it holds for that result */
+  private readonly certified = new Map<string, { fingerprint: string, ok: boolean }>()
 
   private constructor (
     private readonly init: NodeTasksInit,
@@ -103,7 +105,7 @@ export class NodeTasks {
     private readonly blobs: BlobService,
     private readonly service: TaskService
   ) {
-    this.quorumCtx = init.quorum.network != null ? { network: init.quorum.network } : {}
+    this.quorumCtx = { minF: init.quorum.f, ...(init.quorum.network != null ? { network: init.quorum.network } : {}) }
     // Any node's result for an image finishes this node's tasks for it (critical ones: a certified result).
     this.unsubscribe = init.replica.subscribe(change => {
       if (change.map === 'evidence') void this.loadEvidence()
@@ -125,10 +127,33 @@ export class NodeTasks {
     }
   }
 
+  /**
+   * Does this result carry a certificate that holds, for this very image,
+   * LaTeX and model? (A member could attach someone else's certificate to a
+   * wrong answer.) Remembered, so reads can ask synchronously.
+   */
+  private async checkCertified (hash: string, author: string, entry: ResultEntry): Promise<boolean> {
+    if (entry.certificate == null) return false
+    const c = entry.certificate as Partial<QuorumCertificate>
+    const fingerprint = `${entry.time}|${entry.model}|${entry.latex}|${c.votes?.map(v => v.sig).join(',') ?? ''}`
+    const key = `${hash}/${author}`
+    const known = this.certified.get(key)
+    if (known?.fingerprint === fingerprint) return known.ok
+    const check = await verifyQuorumCertificate(entry.certificate, this.quorumCtx)
+    const ok = check.ok && check.certificate.image === hash && check.certificate.latex === entry.latex && check.certificate.model === entry.model
+    if (!ok) this.init.log.warn({ hash, author, reason: check.ok ? 'not this result\'s certificate' : check.reason }, 'a result carries a certificate that does not hold')
+    this.certified.set(key, { fingerprint, ok })
+    return ok
+  }
+
+  private isCertified (hash: string, author: string): boolean {
+    return this.certified.get(`${hash}/${author}`)?.ok === true
+  }
+
   private async onResult (hash: string, author: string): Promise<void> {
     const entry = this.init.replica.results(hash).get(author)
     if (entry == null) return
-    const certified = entry.certificate != null && (await verifyQuorumCertificate(entry.certificate, this.quorumCtx)).ok
+    const certified = await this.checkCertified(hash, author, entry)
     const threshold = this.init.quorum.criticalBelow
     if (!certified && threshold != null && entry.confidence < threshold) {
       // Not sure enough: the network votes on it instead.
@@ -145,7 +170,10 @@ export class NodeTasks {
   static async open (init: NodeTasksInit): Promise<NodeTasks> {
     const self = init.node.peerId.toString()
     const queue = await TaskQueue.open(init.path, { self, leaseMs: init.leaseMs })
-    const blobs = new BlobService(init.node, { get: async hash => await queue.blob(hash) }, { log: init.log.child({ component: 'protocols:blob' }) })
+    const blobs = new BlobService(init.node, { get: async hash => await queue.blob(hash) }, {
+      log: init.log.child({ component: 'protocols:blob' }),
+      ...(init.admits != null ? { admits: init.admits } : {})
+    })
     const service = new TaskService(init.node, {
       queue,
       blobs,
@@ -175,6 +203,7 @@ export class NodeTasks {
         await init.replica.putResult(task.image, { latex: certificate.latex, confidence, alternatives: [], model: certificate.model, time: Date.now(), certificate })
       },
       onNoConsensus: async (task, votes) => { await queue.noConsensus(task.id, votes) },
+      checkCertificate: async certificate => await verifyQuorumCertificate(certificate, tasks.quorumCtx),
       onEquivocation: async (a, b) => {
         await init.replica.putEvidence(a.voter, a.task, { votes: [a, b], time: Date.now() })
         await q.onEquivocation?.(a, b)
@@ -185,6 +214,10 @@ export class NodeTasks {
     // Results that arrived while this node was down finish their tasks now.
     for (const t of queue.unfinished()) {
       for (const by of init.replica.results(t.hash).keys()) await tasks.onResult(t.hash, by)
+    }
+    // Certificates already in the store, checked once so reads can rely on them.
+    for (const t of await queue.list(1000)) {
+      for (const [by, entry] of init.replica.results(t.hash)) if (entry.certificate != null) await tasks.checkCertified(t.hash, by, entry)
     }
     await tasks.loadEvidence()
     await blobs.start()
@@ -216,7 +249,7 @@ export class NodeTasks {
     let best: (ResultEntry & { by: string }) | undefined
     for (const [by, entry] of this.init.replica.results(hash)) {
       if (model != null && entry.model !== model) continue
-      if (certifiedOnly && entry.certificate == null) continue
+      if (certifiedOnly && !this.isCertified(hash, by)) continue
       if (best == null || entry.time < best.time || (entry.time === best.time && by < best.by)) best = { ...entry, by }
     }
     return best
@@ -243,8 +276,12 @@ export class NodeTasks {
       if (q != null) v.quorum = q
     }
     if (t.state === 'done') {
-      const r = (t.critical ? this.bestResult(t.hash, undefined, true) : undefined) ??
-        this.bestResult(t.hash, this.init.compute.model) ?? this.bestResult(t.hash, undefined)
+      // The result that finished the task (for a critical one: a certified one), else the best there is.
+      const finisher = t.doneBy != null ? this.init.replica.results(t.hash).get(t.doneBy) : undefined
+      const r = (t.critical
+        ? (finisher != null && this.isCertified(t.hash, t.doneBy!) ? { ...finisher, by: t.doneBy! } : this.bestResult(t.hash, undefined, true))
+        : (finisher != null ? { ...finisher, by: t.doneBy! } : undefined)) ??
+        (t.critical ? undefined : this.bestResult(t.hash, this.init.compute.model) ?? this.bestResult(t.hash, undefined))
       if (r != null) {
         v.result = {
           file: t.file,
@@ -271,6 +308,10 @@ export class NodeTasks {
     const ink = await preprocess(image, meta.file)
     if (!ink.ink.some(v => v > 0)) throw new ImageError(meta.file, 'no-ink', 'the image has no ink (blank, or too little contrast)')
     const hash = sha256Hex(image)
+    if (meta.critical) {
+      // Certificates for this image not yet checked (it was never submitted here): check them now.
+      for (const [by, entry] of this.init.replica.results(hash)) if (entry.certificate != null) await this.checkCertified(hash, by, entry)
+    }
     const known = this.bestResult(hash, this.init.compute.model, meta.critical)
     if (known != null) return this.view(await this.queue.addDone(hash, { ...meta, doneBy: known.by }), true)
     const pending = this.queue.pendingFor(hash)

@@ -139,6 +139,16 @@ export async function runSimnet (options: SimnetOptions): Promise<SimnetReport> 
 interface Submitted { origin: SimNode, id: string, hash: string }
 
 async function drive (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & SimnetOptions, say: (line: string) => void): Promise<SimnetReport> {
+  const timers: Array<ReturnType<typeof setTimeout>> = []
+  try {
+    return await driveWith(cluster, work, o, say, timers)
+  } finally {
+    // A restart or a heal still pending must not outlive the run.
+    for (const t of timers) clearTimeout(t)
+  }
+}
+
+async function driveWith (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & SimnetOptions, say: (line: string) => void, timers: Array<ReturnType<typeof setTimeout>>): Promise<SimnetReport> {
   const nodes = cluster.nodes
   const t0 = Date.now()
   const faults: SimnetReport['faults'] = []
@@ -203,7 +213,7 @@ async function drive (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & S
       }))
       faults.push({ atMs: Date.now() - t0, what: `partition: nodes 0-${half - 1} | ${half}-${nodes.length - 1}` })
       say(`partitioned at ${done} done`)
-      setTimeout(() => {
+      timers.push(setTimeout(() => {
         void (async () => {
           await Promise.all(cluster.live().map(async n => { await n.client!.post('/v1/simnet/partition', { deny: [] }).catch(() => {}) }))
           await Promise.all(cluster.live().map(async n => { await n.client!.post('/v1/simnet/dial', { addrs: cluster.live().filter(x => x !== n).map(x => x.addr) }).catch(() => {}) }))
@@ -211,7 +221,7 @@ async function drive (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & S
           faults.push({ atMs: Date.now() - t0, what: 'partition healed' })
           say('partition healed')
         })()
-      }, o.partitionMs).unref()
+      }, o.partitionMs))
     }
     if (victims.length > 0 && crashAt == null && done >= submitted.length / 3) {
       heldByVictims = [...views.values()].filter(v => v.state === 'leased' && victims.some(x => x.peerId === v.workers[v.workers.length - 1])).map(v => v.id)
@@ -220,13 +230,13 @@ async function drive (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & S
       faults.push({ atMs: crashAt - t0, what: `SIGKILL node${victims.length > 1 ? 's' : ''} ${victims.map(v => v.index).join(', ')} holding ${heldByVictims.length} leases` })
       say(`killed node${victims.length > 1 ? 's' : ''} ${victims.map(v => v.index).join(', ')} at ${done} done (${heldByVictims.length} leases held)`)
       if (o.restartAfterMs >= 0) {
-        setTimeout(() => {
+        timers.push(setTimeout(() => {
           void Promise.all(victims.map(async v => {
             await v.start(cluster.seeds()).then(() => {
               faults.push({ atMs: Date.now() - t0, what: `node ${v.index} restarted` })
             }, err => { say(`restarting node ${v.index} failed: ${(err as Error).message}`) })
           }))
-        }, o.restartAfterMs).unref()
+        }, o.restartAfterMs))
       }
     }
     if (Date.now() - lastSaid > 2000) {

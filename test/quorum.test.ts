@@ -72,6 +72,10 @@ describe('votes and quorum certificates (offline)', () => {
     assert.equal(await reason(good, {} as any), 'foreign-network')
     assert.equal(await reason({ ...good, members: members.slice(0, 2) }), 'not-a-member', 'a voter without its certificate attached')
     assert.equal(await reason({ nonsense: true }), 'malformed')
+    // A certificate cannot lower its own bar: f = 0 would take one vote.
+    const one = await cert('\\sum_{i=1}^{n}i', 1)
+    assert.equal(await reason({ ...one, f: 0 }), 'weak-quorum')
+    assert.equal((await verifyQuorumCertificate({ ...one, f: 0 }, { ...lab(admin), minF: 0 })).ok, true, 'unless the verifier accepts f = 0')
   })
 })
 
@@ -153,6 +157,19 @@ describe('quorum for critical images between real nodes', { timeout: 240_000 }, 
     const tampered = await runCli(['verify', file, '--data-dir', net.dirs[1]!])
     assert.equal(tampered.code, 1)
     assert.match(tampered.stdout, /does not hold \(mismatch\)/)
+
+    // A member attaches that (valid) certificate to a wrong answer for another image: it certifies nothing.
+    await net.nodes[1]!.stop()
+    await net.nodes[2]!.stop()
+    const t2 = await net.nodes[0]!.submit(await readFile(fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url))), { file: 'fraction.png', critical: true })
+    assert.equal((await net.nodes[0]!.task(t2.id))?.quorum?.state, 'waiting', 'two of four online: it waits')
+    await net.nodes[3]!.replica.putResult(t2.hash, { latex: cert.latex, confidence: 1, alternatives: [], model: cert.model, time: 0, certificate: cert })
+    await net.nodes[3]!.replica.putResult(t2.hash, { latex: 'wrong', confidence: 1, alternatives: [], model: cert.model, time: 0, certificate: { ...cert, image: t2.hash } })
+    await waitFor('the forged results to arrive', () => net.nodes[0]!.replica.results(t2.hash).size > 0)
+    await new Promise(resolve => setTimeout(resolve, 300))
+    const still = await net.nodes[0]!.task(t2.id)
+    assert.equal(still?.state, 'queued')
+    assert.equal(still?.result, undefined)
   })
 
   for (const attack of ['wrong', 'forge', 'equivocate', 'silent', 'replay', 'flood'] as const) {

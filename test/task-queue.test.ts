@@ -1,7 +1,7 @@
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { TaskQueue, MAX_FAILURES } from '../protocols/tasks/queue.js'
+import { TaskQueue, MAX_FAILURES, MAX_LEASES_PER_PEER } from '../protocols/tasks/queue.js'
 import { sha256Hex } from '../protocols/blob/index.js'
 import { removeDir, tempDir } from './helpers.js'
 
@@ -84,18 +84,31 @@ describe('task queue (LevelDB)', () => {
     await q.close()
   })
 
-  it('fails a task for good after repeated failure reports, and only from the lease holder', async () => {
+  it('fails a task for good after failure reports from distinct workers, and only from the lease holder', async () => {
     const { q } = await open()
     const t = await q.add(image(9), sha256Hex(image(9)), { file: 'a.png', critical: false })
     await q.grant('peerA', 1)
     assert.equal(await q.fail(t.id, 'peerB', 'not mine'), undefined, 'a peer without the lease is ignored')
-    for (let i = 1; i <= MAX_FAILURES; i++) {
-      const r = await q.fail(t.id, 'peerA', `bad ${i}`)
-      assert.equal(r?.state, i < MAX_FAILURES ? 'queued' : 'failed')
-      if (i < MAX_FAILURES) await q.grant('peerA', 1)
+    assert.equal((await q.fail(t.id, 'peerA', 'bad'))?.state, 'queued')
+    await q.grant('peerA', 1)
+    const again = await q.fail(t.id, 'peerA', 'bad again')
+    assert.equal(again?.state, 'queued', 'one worker alone cannot fail a task')
+    assert.equal(again?.failures.length, 1)
+    for (let i = 2; i <= MAX_FAILURES; i++) {
+      await q.grant(`peer${i}`, 1)
+      assert.equal((await q.fail(t.id, `peer${i}`, `bad ${i}`))?.state, i < MAX_FAILURES ? 'queued' : 'failed')
     }
     assert.equal(q.stats().failed, 1)
     assert.equal(q.queued(), 0)
+    await q.close()
+  })
+
+  it('gives one worker at most MAX_LEASES_PER_PEER leases at a time', async () => {
+    const { q } = await open()
+    for (let i = 0; i < MAX_LEASES_PER_PEER + 4; i++) await q.add(image(100 + i), sha256Hex(image(100 + i)), { file: `${i}.png`, critical: false })
+    assert.equal((await q.grant('greedy', 16)).length, MAX_LEASES_PER_PEER)
+    assert.equal((await q.grant('greedy', 1)).length, 0)
+    assert.equal((await q.grant('me', 16)).length, 4, 'the node itself is not capped')
     await q.close()
   })
 

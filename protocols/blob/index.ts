@@ -62,6 +62,8 @@ export interface BlobLog {
 }
 
 export interface BlobServiceInit {
+  /** May this peer fetch blobs? (members only in a private network) @default everyone */
+  admits?: (peer: string) => boolean
   /** @default DEFAULT_MAX_BLOB_BYTES */
   maxBytes?: number
   /** @default BLOB_TIMEOUT_MS */
@@ -82,12 +84,14 @@ export class BlobService {
   private readonly maxBytes: number
   private readonly timeoutMs: number
   private readonly log: BlobLog
+  private readonly admits: (peer: string) => boolean
   private started = false
 
   constructor (private readonly node: Libp2p, private readonly source: BlobSource, init: BlobServiceInit = {}) {
     this.maxBytes = init.maxBytes ?? DEFAULT_MAX_BLOB_BYTES
     this.timeoutMs = init.timeoutMs ?? BLOB_TIMEOUT_MS
     this.log = init.log ?? { debug: () => {}, warn: () => {} }
+    this.admits = init.admits ?? (() => true)
   }
 
   async start (): Promise<void> {
@@ -155,8 +159,11 @@ export class BlobService {
         await stream.close({ signal })
         return
       }
-      const bytes = await this.source.get(hash)
-      if (bytes == null) {
+      const admitted = this.admits(peer)
+      const bytes = admitted ? await this.source.get(hash) : undefined
+      if (!admitted) {
+        await lp.write(encodeJson({ status: 'refused', reason: 'blobs are served to members only' }), { signal })
+      } else if (bytes == null) {
         await lp.write(encodeJson({ status: 'missing', reason: `no blob ${hash} here` }), { signal })
       } else if (bytes.length > this.maxBytes) {
         await lp.write(encodeJson({ status: 'refused', reason: `blob ${hash} is over the ${this.maxBytes}-byte cap` }), { signal })

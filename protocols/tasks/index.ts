@@ -44,6 +44,10 @@ export const DEFAULT_ANNOUNCE_MS = 2_000
 export const LOAD_STALE_MS = 15_000
 /** An idle slot looks again after this long even if no load message arrived. */
 export const IDLE_POLL_MS = 1_000
+/** Origins whose load is tracked (a campus network has tens of nodes). */
+export const MAX_ORIGINS = 1024
+/** After a failed fetch a slot waits this long before it takes work again. */
+export const FETCH_BACKOFF_MS = 500
 
 export interface WorkItem {
   /** the origin's peer id (this node's own for local tasks) */
@@ -209,10 +213,14 @@ export class TaskService {
     for (const w of wakers) w()
   }
 
-  private async idle (): Promise<void> {
+  private async idle (ms = IDLE_POLL_MS): Promise<void> {
     await new Promise<void>(resolve => {
-      const timer = setTimeout(resolve, IDLE_POLL_MS)
-      this.wakers.push(() => { clearTimeout(timer); resolve() })
+      const waker = (): void => { clearTimeout(timer); resolve() }
+      const timer = setTimeout(() => {
+        this.wakers = this.wakers.filter(w => w !== waker)
+        resolve()
+      }, ms)
+      this.wakers.push(waker)
     })
   }
 
@@ -245,6 +253,9 @@ export class TaskService {
     if (msg.type !== 'signed') return
     const from = msg.from.toString()
     if (from === this.self) return
+    // Only origins this node would work for: members (anyone, in an open network).
+    if (this.init.admits?.(from) === false) return
+    if (!this.load.has(from) && this.load.size >= MAX_ORIGINS) return
     if (msg.data.length > MAX_LOAD_MESSAGE_BYTES) {
       this.init.log.debug({ peer: from, bytes: msg.data.length }, 'refused an oversized load message')
       return
@@ -335,6 +346,7 @@ export class TaskService {
         } else {
           await this.release(work)
         }
+        await this.idle(FETCH_BACKOFF_MS)
       }
     }
   }
@@ -380,7 +392,7 @@ export class TaskService {
     const now = Date.now()
     const candidates: Array<[string, number]> = []
     for (const [peer, l] of this.load) {
-      if (l[what] <= 0 || now - l.at > LOAD_STALE_MS) continue
+      if (l[what] <= 0 || now - l.at > LOAD_STALE_MS || this.init.admits?.(peer) === false) continue
       if (this.node.getConnections(peerIdFromString(peer)).length === 0) continue
       candidates.push([peer, l[what]])
     }

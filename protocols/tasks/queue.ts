@@ -17,6 +17,8 @@ import { HASH } from '../blob/index.js'
 
 /** A worker that cannot process an image says so; after this many reports the task fails for good. */
 export const MAX_FAILURES = 3
+/** A worker holds at most this many leases of one origin at once (a member cannot hoard the queue). */
+export const MAX_LEASES_PER_PEER = 8
 /** How long a worker may hold a task before it is granted to another; an image takes well under a second. */
 export const DEFAULT_LEASE_MS = 30_000
 
@@ -258,6 +260,10 @@ export class TaskQueue {
     return this.enqueue(async () => {
       const now = this.now()
       const granted: TaskRecord[] = []
+      let held = 0
+      for (const t of this.open.values()) if (t.state === 'leased' && (t.lease?.peer === peer || t.backup?.peer === peer)) held++
+      if (peer !== this.init.self) want = Math.min(want, MAX_LEASES_PER_PEER - held)
+      if (want <= 0) return []
       for (const t of this.open.values()) {
         if (granted.length >= want) break
         // Critical tasks go to a quorum of voters, never to a single worker.
@@ -374,7 +380,8 @@ export class TaskQueue {
       const t = this.open.get(id)
       if (t == null || t.state !== 'leased' || t.lease?.peer !== peer) return undefined
       const { lease: _gone, backup: _backup, ...rest } = t
-      const failures = [...t.failures, { peer, reason: reason.slice(0, 512) }]
+      // Only reports from distinct workers count: one member cannot fail a task on its own.
+      const failures = t.failures.some(f => f.peer === peer) ? t.failures : [...t.failures, { peer, reason: reason.slice(0, 512) }]
       const next: TaskRecord = { ...rest, failures, state: failures.length >= MAX_FAILURES ? 'failed' : 'queued' }
       await this.tasks.put(next.id, next)
       if (next.state === 'failed') {
@@ -416,8 +423,9 @@ export class TaskQueue {
 
   async close (): Promise<void> {
     if (this.closed) return
-    await this.serial
+    // Refuse new changes first, then let the queued ones finish.
     this.closed = true
+    await this.serial
     await this.db.close()
   }
 }

@@ -21,7 +21,7 @@ import type { Libp2p, Ed25519PrivateKey } from '@libp2p/interface'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { z } from 'zod'
 import type { BlobService } from '../blob/index.js'
-import { DEFAULT_F, SignedVote, isEquivocation, signVote, verifyVote, type QuorumCertificate } from './vote.js'
+import { DEFAULT_F, SignedVote, isEquivocation, signVote, verifyVote, type QuorumCertificate, type QuorumCheck } from './vote.js'
 
 export * from './vote.js'
 
@@ -32,6 +32,13 @@ export const MAX_VOTE_MESSAGE_BYTES = 8 * 1024
 export const DEFAULT_ROUND_MS = 30_000
 /** Votes of this many recent tasks are kept to catch equivocation. */
 export const RECENT_TASKS = 2048
+/** This node's own votes on this many recent ballots are kept, to be published again when a ballot is repeated. */
+export const REMEMBERED_VOTES = 4096
+/** Ballots waiting for this node's vote, in all and from one origin: a member sending ballots in bulk cannot make it work without end. */
+export const MAX_PENDING_BALLOTS = 64
+export const MAX_PENDING_BALLOTS_PER_ORIGIN = 16
+/** A repeated ballot gets this node's vote again at most this often. */
+export const REPUBLISH_MS = 2_000
 /** How often a task waiting for enough online members looks again. */
 export const WAIT_POLL_MS = 2_000
 
@@ -74,6 +81,8 @@ export interface QuorumInit {
   localImage: (hash: string) => Promise<Uint8Array | undefined>
   recognise: (image: Uint8Array, file: string) => Promise<Recognition>
   onCertified: (task: CriticalTask, certificate: QuorumCertificate, confidence: number) => Promise<void>
+  /** the check every reader will apply: a certificate that fails it is never issued */
+  checkCertificate: (certificate: QuorumCertificate) => Promise<QuorumCheck>
   onNoConsensus: (task: CriticalTask, votes: SignedVote[]) => Promise<void>
   onEquivocation: (a: SignedVote, b: SignedVote) => Promise<void>
   /**
@@ -106,6 +115,8 @@ interface Poll {
   equivocators: Set<string>
   timer?: ReturnType<typeof setTimeout>
   done: boolean
+  /** the ballot was published again to its silent voters */
+  reasked: boolean
 }
 
 const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))
@@ -117,8 +128,12 @@ export class QuorumService {
   private readonly roundMs: number
   private readonly polls = new Map<string, Poll>()
   private readonly waiting = new Map<string, { task: CriticalTask, reason: string }>()
-  /** ballots this node has voted on (task!round), so a replayed ballot is not voted again */
-  private readonly voted = new Set<string>()
+  /** this node's votes by ballot (task!image): a repeated ballot gets them again, never a new vote */
+  private readonly cast = new Map<string, { votes: SignedVote[], at: number }>()
+  /** ballots being voted on, and how many per origin */
+  private readonly voting = new Set<string>()
+  private readonly pendingByOrigin = new Map<string, number>()
+  private voteChain: Promise<void> = Promise.resolve()
   /** equivocators seen anywhere (their votes never count) */
   readonly equivocators = new Set<string>()
   /** every verified vote of recent tasks, by task and voter, to catch equivocation on any task */
@@ -175,13 +190,15 @@ export class QuorumService {
     }
     this.waiting.delete(task.id)
     const voters = pick(eligible, this.size)
-    const poll: Poll = { task, round: 1, voters, votes: new Map(), equivocators: new Set(), done: false }
+    const poll: Poll = { task, round: 1, voters, votes: new Map(), equivocators: new Set(), done: false, reasked: false }
     this.polls.set(task.id, poll)
     this.publishBallot(poll)
   }
 
+  /** Members that can hear a ballot now: subscribed to the vote topic (or this node), not caught equivocating. */
   private eligibleVoters (): string[] {
-    return [...new Set(this.init.eligible())].filter(p => !this.equivocators.has(p))
+    const listening = new Set(this.node.services.pubsub.getSubscribers(VOTES_TOPIC).map(String))
+    return [...new Set(this.init.eligible())].filter(p => (p === this.self || listening.has(p)) && !this.equivocators.has(p))
   }
 
   private retryWaiting (): void {
@@ -196,7 +213,7 @@ export class QuorumService {
     poll.timer = setTimeout(() => { void this.closeRound(poll) }, this.roundMs)
     poll.timer.unref()
     // This node votes on its own ballot too when chosen (gossipsub does not deliver our own messages).
-    if (poll.voters.includes(this.self)) void this.vote(this.self, Ballot.parse(ballot))
+    if (poll.voters.includes(this.self)) this.enqueueVote(this.self, Ballot.parse(ballot))
   }
 
   private onMessage (evt: CustomEvent<Message>): void {
@@ -216,22 +233,50 @@ export class QuorumService {
     }
     const ballot = Ballot.safeParse(json)
     if (ballot.success) {
-      if (ballot.data.voters.includes(this.self) && this.init.isMember(from)) void this.vote(from, ballot.data)
+      if (ballot.data.voters.includes(this.self) && this.init.isMember(from)) this.enqueueVote(from, ballot.data)
       return
     }
     const vote = VoteMessage.safeParse(json)
     if (vote.success) {
-      void this.receiveVote(vote.data.vote, performance.now())
+      this.receiveVote(vote.data.vote, performance.now()).catch(err => { this.init.log.warn({ err: (err as Error).message }, 'counting a vote failed') })
       return
     }
     this.init.log.debug({ peer: from }, 'refused a malformed vote message')
   }
 
-  /** Recognise the ballot's image and publish a signed vote. */
-  private async vote (origin: string, ballot: z.infer<typeof Ballot>): Promise<void> {
+  /**
+   * A ballot naming this node: vote once (one ballot at a time, bounded in
+   * number), or, for a ballot it has already voted on (the origin restarted or
+   * asks again), publish the same votes again.
+   */
+  private enqueueVote (origin: string, ballot: z.infer<typeof Ballot>): void {
     const key = `${ballot.task}!${ballot.image}`
-    if (this.voted.has(key) || this.stopped) return
-    this.voted.add(key)
+    const cast = this.cast.get(key)
+    if (cast != null) {
+      if (Date.now() - cast.at < REPUBLISH_MS) return
+      cast.at = Date.now()
+      for (const v of cast.votes) void this.node.services.pubsub.publish(VOTES_TOPIC, encode({ kind: 'vote', vote: v })).catch(() => {})
+      return
+    }
+    const fromOrigin = this.pendingByOrigin.get(origin) ?? 0
+    if (this.voting.has(key) || this.stopped) return
+    if (this.voting.size >= MAX_PENDING_BALLOTS || fromOrigin >= MAX_PENDING_BALLOTS_PER_ORIGIN) {
+      this.init.log.warn({ origin, task: ballot.task }, 'too many ballots waiting: this one is dropped (the origin asks again)')
+      return
+    }
+    this.voting.add(key)
+    this.pendingByOrigin.set(origin, fromOrigin + 1)
+    this.voteChain = this.voteChain.then(async () => { await this.vote(origin, ballot, key) }).catch(() => {}).finally(() => {
+      this.voting.delete(key)
+      const left = (this.pendingByOrigin.get(origin) ?? 1) - 1
+      if (left <= 0) this.pendingByOrigin.delete(origin)
+      else this.pendingByOrigin.set(origin, left)
+    })
+  }
+
+  /** Recognise the ballot's image and publish a signed vote. */
+  private async vote (origin: string, ballot: z.infer<typeof Ballot>, key: string): Promise<void> {
+    if (this.stopped) return
     try {
       const image = origin === this.self
         ? await this.init.localImage(ballot.image)
@@ -241,12 +286,13 @@ export class QuorumService {
       const honest = await signVote(this.init.key, { task: ballot.task, image: ballot.image, model: r.model, latex: r.latex, confidence: r.confidence, voter: this.self, time: Date.now() })
       const publish = async (bytes: Uint8Array): Promise<void> => { await this.node.services.pubsub.publish(VOTES_TOPIC, bytes).then(() => {}, () => {}) }
       const votes = this.init.tamper != null ? await this.init.tamper(honest, { voters: ballot.voters, publish }) : [honest]
+      this.cast.set(key, { votes, at: Date.now() })
+      for (const old of this.cast.keys()) { if (this.cast.size <= REMEMBERED_VOTES) break; this.cast.delete(old) }
       for (const v of votes) {
         await this.node.services.pubsub.publish(VOTES_TOPIC, encode({ kind: 'vote', vote: v })).catch(() => {})
         await this.receiveVote(v)
       }
     } catch (err) {
-      this.voted.delete(key)
       this.init.log.warn({ task: ballot.task, err: (err as Error).message }, 'could not vote')
     }
   }
@@ -325,6 +371,13 @@ export class QuorumService {
         this.formationMs.push(performance.now() - poll.arrived)
         if (this.formationMs.length > 10_000) this.formationMs.shift()
       }
+      // Issued only if it passes the check every reader applies (a voter's membership certificate may be missing here).
+      const check = await this.init.checkCertificate(certificate)
+      if (!check.ok) {
+        poll.done = false
+        this.init.log.warn({ task: poll.task.id, reason: check.reason, detail: check.detail }, 'a quorum was reached but its certificate would not verify; waiting for more votes')
+        continue
+      }
       this.init.log.info({ task: poll.task.id, votes: votes.length, latex }, 'quorum certificate formed')
       try {
         await this.init.onCertified(poll.task, certificate, confidence)
@@ -340,6 +393,14 @@ export class QuorumService {
   /** A round without a quorum: more voters, or the end with "no consensus". */
   private async closeRound (poll: Poll): Promise<void> {
     if (poll.done || this.stopped) return
+    // A silent voter may simply have missed the ballot: ask once more before growing.
+    const silent = poll.voters.filter(v => !poll.votes.has(v) && !this.equivocators.has(v))
+    if (silent.length > 0 && !poll.reasked) {
+      poll.reasked = true
+      this.init.log.info({ task: poll.task.id, silent: silent.length }, 'asking silent voters again')
+      this.publishBallot(poll)
+      return
+    }
     const asked = new Set(poll.voters)
     const fresh = this.eligibleVoters().filter(p => !asked.has(p))
     const room = this.maxVoters - poll.voters.length

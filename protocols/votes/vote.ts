@@ -75,9 +75,13 @@ export async function verifyVote (input: unknown): Promise<VoteCheck> {
   return ok ? { ok: true, vote: v } : { ok: false, reason: 'bad-signature', detail: `the signature of ${v.voter}'s vote on ${v.task} does not verify` }
 }
 
-/** Two votes of one voter on one task that say different things: proof that the voter equivocated. */
+/**
+ * Two votes of one voter on one task for different answers: proof that the
+ * voter equivocated. (Confidence and time may differ between two honest votes,
+ * say after a restart and a recalibration.)
+ */
 export function isEquivocation (a: Vote, b: Vote): boolean {
-  return a.voter === b.voter && a.task === b.task && (a.latex !== b.latex || a.image !== b.image || a.model !== b.model || a.confidence !== b.confidence)
+  return a.voter === b.voter && a.task === b.task && (a.latex !== b.latex || a.image !== b.image || a.model !== b.model)
 }
 
 export const QuorumCertificate = z.object({
@@ -95,7 +99,7 @@ export const QuorumCertificate = z.object({
 }).strict()
 export type QuorumCertificate = z.infer<typeof QuorumCertificate>
 
-export type CertificateFailure = 'malformed' | 'too-few-votes' | 'bad-signature' | 'duplicate-voter' | 'mismatch' | 'not-a-member' | 'foreign-network'
+export type CertificateFailure = 'malformed' | 'weak-quorum' | 'too-few-votes' | 'bad-signature' | 'duplicate-voter' | 'mismatch' | 'not-a-member' | 'foreign-network'
 
 export type QuorumCheck =
   | { ok: true, certificate: QuorumCertificate, voters: string[] }
@@ -104,6 +108,11 @@ export type QuorumCheck =
 export interface QuorumContext {
   /** the verifier's network; undefined to check a certificate of an open network */
   network?: { name: string, adminPublicKey: Uint8Array }
+  /**
+   * The smallest f the verifier accepts: a certificate states its own f, and
+   * one that claims f = 0 would need a single vote. @default DEFAULT_F
+   */
+  minF?: number
 }
 
 /**
@@ -116,6 +125,8 @@ export async function verifyQuorumCertificate (input: unknown, ctx: QuorumContex
   const parsed = QuorumCertificate.safeParse(input)
   if (!parsed.success) return { ok: false, reason: 'malformed', detail: parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300) }
   const c = parsed.data
+  const minF = ctx.minF ?? DEFAULT_F
+  if (c.f < minF) return { ok: false, reason: 'weak-quorum', detail: `the certificate claims f = ${c.f}; at least f = ${minF} (${2 * minF + 1} votes) is required` }
   if ((ctx.network?.name ?? null) !== c.network) {
     return { ok: false, reason: 'foreign-network', detail: `the certificate is for ${c.network == null ? 'an open network' : `network "${c.network}"`}, not ${ctx.network == null ? 'an open network' : `"${ctx.network.name}"`}` }
   }
