@@ -250,10 +250,11 @@ A file that could not be submitted gives {"file", "error", "reason"}. The exit c
   withJson(withDataDir(program.command('verify')))
     .description('check a quorum certificate offline: its votes, signatures and voters (against this data dir\'s network)')
     .argument('<id-or-file>', 'a task id of the running node, or a JSON file with a certificate (e.g. from texmesh result --json)')
+    .option('--min-f <f>', 'refuse certificates that tolerate fewer faults than this (default 1)', parsePositive('--min-f', 10), 1)
     .addHelpText('after', `
 The exit code is 0 when the certificate holds, 1 when it does not.`)
-    .action(async (arg: string, opts: CommonOptions) => {
-      const check = await runVerify(dataDirOf(opts), arg)
+    .action(async (arg: string, opts: CommonOptions & { minF: number }) => {
+      const check = await runVerify(dataDirOf(opts), arg, opts.minF)
       print(opts.json, check.ok ? { ok: true, voters: check.voters, certificate: check.certificate } : check, () => describeCheck(check))
       if (!check.ok) process.exitCode = 1
     })

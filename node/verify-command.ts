@@ -45,10 +45,10 @@ export async function loadCertificate (dataDir: DataDir, arg: string): Promise<{
   return { certificate: task.result.certificate, source: `task ${arg}` }
 }
 
-export async function runVerify (dataDir: DataDir, arg: string): Promise<QuorumCheck> {
+export async function runVerify (dataDir: DataDir, arg: string, minF = 1): Promise<QuorumCheck> {
   const { certificate } = await loadCertificate(dataDir, arg)
   const network = await dataDir.network()
-  return await verifyQuorumCertificate(certificate, network != null ? { network: { name: network.name, adminPublicKey: adminPublicKeyOf(network) } } : {})
+  return await verifyQuorumCertificate(certificate, { minF, ...(network != null ? { network: { name: network.name, adminPublicKey: adminPublicKeyOf(network) } } : {}) })
 }
 
 export function describeCheck (check: QuorumCheck): string {
