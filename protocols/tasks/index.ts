@@ -44,6 +44,8 @@ export const DEFAULT_ANNOUNCE_MS = 2_000
 export const LOAD_STALE_MS = 15_000
 /** An idle slot looks again after this long even if no load message arrived. */
 export const IDLE_POLL_MS = 1_000
+/** Load messages from one node are at least this far apart (a burst of grants gives one message). */
+export const ANNOUNCE_MIN_MS = 50
 /** Origins whose load is tracked (a campus network has tens of nodes). */
 export const MAX_ORIGINS = 1024
 /** After a failed fetch a slot waits this long before it takes work again. */
@@ -133,6 +135,7 @@ export class TaskService {
   private expiryTimer: ReturnType<typeof setTimeout> | undefined
   private announceQueued = false
   private lastAnnounced = -1
+  private lastAnnounceAt = 0
   private running = 0
   private processed = 0
   private stolen = 0
@@ -228,8 +231,11 @@ export class TaskService {
   private announce (): void {
     if (this.announceQueued || this.stopped) return
     this.announceQueued = true
-    queueMicrotask(() => {
+    // Load changes with every grant: at most one message per ANNOUNCE_MIN_MS, the latest counts.
+    const wait = Math.max(0, this.lastAnnounceAt + ANNOUNCE_MIN_MS - Date.now())
+    const send = (): void => {
       this.announceQueued = false
+      this.lastAnnounceAt = Date.now()
       if (this.stopped) return
       const queued = this.paused ? 0 : this.init.queue.queued()
       this.lastAnnounced = queued
@@ -244,7 +250,9 @@ export class TaskService {
       this.node.services.pubsub.publish(TASKS_TOPIC, encodeJson(msg)).catch(err => {
         this.init.log.debug({ err: (err as Error).message }, 'publishing load failed')
       })
-    })
+    }
+    if (wait === 0) queueMicrotask(send)
+    else setTimeout(send, wait).unref()
   }
 
   private onMessage (evt: CustomEvent<Message>): void {
