@@ -182,8 +182,12 @@ export class QuorumService {
   begin (task: CriticalTask): void {
     if (this.polls.has(task.id) || this.stopped) return
     const eligible = this.eligibleVoters()
-    if (eligible.length < this.size) {
-      const reason = `waiting for voters: ${this.size} members needed for f = ${this.f}, ${eligible.length} online`
+    // Members proven to equivocate are online but never asked: when only they make the ballot short,
+    // it goes ahead with the others (a certificate still needs 2f+1 matching votes, so safety holds).
+    const excluded = [...new Set(this.init.eligible())].filter(p => this.equivocators.has(p)).length
+    const enough = eligible.length >= this.size || (eligible.length >= this.needed && eligible.length + excluded >= this.size)
+    if (!enough) {
+      const reason = `waiting for voters: ${this.size} members needed for f = ${this.f}, ${eligible.length} online${excluded > 0 ? ` (and ${excluded} excluded for equivocating)` : ''}`
       if (!this.waiting.has(task.id)) this.init.log.info({ task: task.id, online: eligible.length, needed: this.size }, 'critical task waits for voters')
       this.waiting.set(task.id, { task, reason })
       return
