@@ -29,6 +29,7 @@ def main():
     ap.add_argument("--dev", required=True, help="a shard folder to take parity samples from")
     ap.add_argument("--out", required=True)
     ap.add_argument("--recipe", default="{}", help="JSON: how the data was made (seeds, counts, profiles)")
+    ap.add_argument("--hardware", help="what the model was trained on (default: what the checkpoint says, else this machine)")
     args = ap.parse_args()
 
     saved = torch.load(args.checkpoint, map_location="cpu")
@@ -103,8 +104,8 @@ def main():
             "minutes": round(st.get("elapsed", 0) / 60, 1),
             "dev_history": st.get("history", []),
             "final_dev_greedy_exact": st.get("final_dev_exact"),
-            "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-                        f"PyTorch {torch.__version__}",
+            "hardware": args.hardware or st.get("hardware") or f"{platform.processor() or platform.machine()}, "
+                        f"{torch.get_num_threads()} threads, PyTorch {torch.__version__}",
         },
         "recipe": json.loads(args.recipe),
     }

@@ -40,11 +40,12 @@ case "${1:-}" in
   export)
     ckpt="$TRAIN_DIR/run/final.pt"
     [ -f "$ckpt" ] || ckpt="$TRAIN_DIR/run/last.pt"
-    recipe='{"grammar": "scripts/datagen/grammar.ts", "train": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "train"},
+    grammar_commit=$(git log -1 --format=%h -- scripts/datagen/grammar.ts 2>/dev/null || echo unknown)
+    recipe='{"grammar": "scripts/datagen/grammar.ts at commit '"$grammar_commit"'", "train": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "train"},
       "dev": {"seed": 3, "count": 512}, "heldout_a": {"seed": 1001, "count": 400, "profile": "heldout-a"},
       "heldout_b": {"seed": 2002, "count": 300, "profile": "heldout-b"}}'
     (cd scripts/train && "$PY" export.py --checkpoint "../../$ckpt" --dev "../../$TRAIN_DIR/data/dev" \
-      --out "../../$MODEL_DIR" --recipe "$recipe")
+      --out "../../$MODEL_DIR" --recipe "$recipe" ${HARDWARE:+--hardware "$HARDWARE"})
     npm run --silent build
     node dist/scripts/model-manifest.js "$MODEL_DIR"
     for set in heldout-a heldout-b; do

@@ -14,6 +14,7 @@ import glob
 import json
 import math
 import os
+import platform
 import random
 import signal
 import time
@@ -160,6 +161,8 @@ def main():
         json.dump(vocab, open(os.path.join(args.out, "vocab.json"), "w"))
         log(f"new run: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters on {device}", logf)
 
+    state["hardware"] = (torch.cuda.get_device_name(0) if device == "cuda" else
+                         f"{platform.machine()} CPU, {torch.get_num_threads()} threads") + f", PyTorch {torch.__version__}"
     data = Shards(args.data, vocab)
     dev = None
     if args.dev:
