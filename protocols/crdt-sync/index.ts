@@ -22,6 +22,9 @@ export const MAX_ENVELOPE_MESSAGE = 256 * 1024 + 1024
 export const MAX_HEADS_BYTES = 1024 * 1024
 export const SYNC_TIMEOUT_MS = 60_000
 export const ANTI_ENTROPY_MS = 30_000
+/** A failed catch-up is tried again this much later (times the attempt), this many times. */
+export const PULL_RETRY_MS = 1_000
+export const PULL_RETRIES = 3
 
 export interface SyncStore {
   heads(): Record<string, number>
@@ -87,7 +90,7 @@ export class CrdtSync {
   }
 
   /** Ask `peer` for every envelope this node lacks. Resolves with how many were applied. */
-  async pull (peer: PeerId): Promise<number> {
+  async pull (peer: PeerId, attempt = 0): Promise<number> {
     const id = peer.toString()
     if (this.stopped || this.pulling.has(id)) return 0
     this.pulling.add(id)
@@ -107,8 +110,18 @@ export class CrdtSync {
       await stream.close({ signal })
       if (applied > 0) this.log.debug({ peer: id, applied }, 'caught up')
     } catch (err) {
-      this.log.debug({ peer: id, err }, 'catching up failed')
+      this.log.debug({ peer: id, err, attempt }, 'catching up failed')
       stream?.abort(err as Error)
+      // A catch-up that broke off (a reset stream, a peer busy starting) is tried again soon,
+      // rather than waiting for the next anti-entropy round.
+      if (attempt < PULL_RETRIES && !this.stopped) {
+        const timer = setTimeout(() => {
+          this.timers.delete(timer)
+          if (!this.stopped && this.node.getConnections(peer).length > 0) void this.pull(peer, attempt + 1)
+        }, PULL_RETRY_MS * (attempt + 1))
+        timer.unref()
+        this.timers.add(timer)
+      }
     } finally {
       this.pulling.delete(id)
     }
