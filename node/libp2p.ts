@@ -78,7 +78,12 @@ export async function buildLibp2p (options: Libp2pOptions): Promise<TexmeshLibp2
     services: {
       identify: identify(),
       ping: ping(),
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        // gossipsub penalises more than 10 peers on one IP (a Sybil defence): past 16 the penalty
+        // graylists them all and no mesh forms. Peers on loopback are this machine's own (simnet).
+        scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) }
+      }),
       membership: membership(options.membership),
       peerExchange: peerExchange(options.peerExchange)
     }
