@@ -118,9 +118,11 @@ describe('work sharing between real nodes', { timeout: 240_000 }, () => {
     const c = await startTestNode(await dir(), { bootstrap: [addrA], leaseMs: 1500, ...modelled })
     nodes.push(c)
     const [view] = await waitDone(a, [t.id], 30_000)
-    assert.ok(view!.regrants >= 1, `regranted ${view!.regrants} times`)
-    assert.equal(view!.result?.by, c.peerId.toString())
+    // Granted again to C: as a backup while B's lease still ran, or after it ran out.
+    assert.ok(view!.grants >= 2, `granted ${view!.grants} times`)
     assert.deepEqual(view!.workers.slice(0, 1), [b.peerId])
+    assert.ok(view!.workers.includes(c.peerId.toString()))
+    assert.equal(view!.result?.by, c.peerId.toString())
   })
 
   it('an origin killed with SIGKILL resumes every unfinished task after restart', async () => {
