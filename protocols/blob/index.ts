@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto'
 import { lpStream } from '@libp2p/utils'
 import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import { z } from 'zod'
+import { decodeJson, encodeJson } from '../json.js'
 
 export const BLOB_PROTOCOL = '/texmesh/blob/1.0.0'
 /** A request is one hash in JSON; anything larger is not a request. */
@@ -77,8 +78,6 @@ const Response = z.discriminatedUnion('status', [
   z.object({ status: z.enum(['missing', 'refused']), reason: z.string().max(512) }).strict()
 ])
 
-const encodeJson = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
-const decodeJson = (bytes: Uint8Array): unknown => JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
 
 export class BlobService {
   private readonly maxBytes: number

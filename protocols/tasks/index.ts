@@ -23,6 +23,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { z } from 'zod'
+import { decodeJson, encodeJson } from '../json.js'
 import { BlobError, HASH, type BlobService } from '../blob/index.js'
 import type { TaskQueue, TaskRecord } from './queue.js'
 
@@ -117,8 +118,6 @@ const LoadMessage = z.object({
   tasks: z.array(z.object({ id: z.string().max(64), hash: z.string().regex(HASH) }).strict()).max(MAX_ANNOUNCED)
 }).strict()
 
-const encodeJson = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
-const decodeJson = (bytes: Uint8Array): unknown => JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
 
 type TasksNode = Libp2p<{ pubsub: GossipSub }>
 

@@ -20,6 +20,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, Ed25519PrivateKey } from '@libp2p/interface'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { z } from 'zod'
+import { decodeJson, encodeJson } from '../json.js'
 import type { BlobService } from '../blob/index.js'
 import { DEFAULT_F, SignedVote, isEquivocation, signVote, verifyVote, type QuorumCertificate, type QuorumCheck } from './vote.js'
 
@@ -119,7 +120,6 @@ interface Poll {
   reasked: boolean
 }
 
-const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))
 
 export class QuorumService {
   private readonly self: string
@@ -211,7 +211,7 @@ export class QuorumService {
 
   private publishBallot (poll: Poll): void {
     const ballot = { kind: 'ballot', task: poll.task.id, image: poll.task.image, model: this.init.model, file: poll.task.file, voters: poll.voters, round: poll.round }
-    this.node.services.pubsub.publish(VOTES_TOPIC, encode(ballot)).catch(err => { this.init.log.debug({ err: (err as Error).message }, 'publishing a ballot failed') })
+    this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson(ballot)).catch(err => { this.init.log.debug({ err: (err as Error).message }, 'publishing a ballot failed') })
     this.init.log.info({ task: poll.task.id, round: poll.round, voters: poll.voters.length }, 'ballot out')
     if (poll.timer != null) clearTimeout(poll.timer)
     poll.timer = setTimeout(() => { void this.closeRound(poll) }, this.roundMs)
@@ -230,7 +230,7 @@ export class QuorumService {
     }
     let json: unknown
     try {
-      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(msg.data))
+      json = decodeJson(msg.data)
     } catch {
       this.init.log.debug({ peer: from }, 'refused an unreadable vote message')
       return
@@ -259,7 +259,7 @@ export class QuorumService {
     if (cast != null) {
       if (Date.now() - cast.at < REPUBLISH_MS) return
       cast.at = Date.now()
-      for (const v of cast.votes) void this.node.services.pubsub.publish(VOTES_TOPIC, encode({ kind: 'vote', vote: v })).catch(() => {})
+      for (const v of cast.votes) void this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson({ kind: 'vote', vote: v })).catch(() => {})
       return
     }
     const fromOrigin = this.pendingByOrigin.get(origin) ?? 0
@@ -293,7 +293,7 @@ export class QuorumService {
       this.cast.set(key, { votes, at: Date.now() })
       for (const old of this.cast.keys()) { if (this.cast.size <= REMEMBERED_VOTES) break; this.cast.delete(old) }
       for (const v of votes) {
-        await this.node.services.pubsub.publish(VOTES_TOPIC, encode({ kind: 'vote', vote: v })).catch(() => {})
+        await this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson({ kind: 'vote', vote: v })).catch(() => {})
         await this.receiveVote(v)
       }
     } catch (err) {
