@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
@@ -30,8 +31,41 @@ export interface SimNodeSpec {
   quorumF?: number
 }
 
-/** A TCP port free right now on 127.0.0.1. */
+/** Whether `port` can be bound on 127.0.0.1 right now. */
+async function canBind (port: number): Promise<boolean> {
+  return await new Promise(resolve => {
+    const server = createServer()
+    server.once('error', () => { resolve(false) })
+    server.listen(port, '127.0.0.1', () => { server.close(() => { resolve(true) }) })
+  })
+}
+
+/** The kernel's range for the local ports of outgoing connections (Linux), else the IANA one. */
+function ephemeralRange (): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    if (lo != null && hi != null && lo > 1024 && hi >= lo) return [lo, hi]
+  } catch {}
+  return [49152, 65535]
+}
+
+const handedOut = new Set<number>()
+
+/**
+ * A TCP port free right now on 127.0.0.1, for a child process to bind a moment
+ * later. It comes from below the ephemeral range: a port the kernel picks for
+ * `listen(0)` can be taken by an outgoing connection's local end before the
+ * child binds it, which dozens of busy nodes on one machine make likely.
+ */
 export async function freePort (): Promise<number> {
+  const [lo] = ephemeralRange()
+  const base = Math.max(10_000, lo - 12_000)
+  for (let tries = 0; tries < 50; tries++) {
+    const port = base + Math.floor(Math.random() * (lo - base))
+    if (handedOut.has(port) || !(await canBind(port))) continue
+    handedOut.add(port)
+    return port
+  }
   return await new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)

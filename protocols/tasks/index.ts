@@ -14,7 +14,7 @@
  *   one runs, so network round trips hide behind recognition.
  *
  * Wire format on TASKS_PROTOCOL (one length-prefixed JSON request, one reply):
- *   {"kind": "steal", "want": N}               -> {"leases": [{id, hash, file, critical, expiresAt}]}
+ *   {"kind": "steal", "want": N}               -> {"leases": [{id, hash, file, critical, expiresAt}], "queued": Q, "backups": B}
  *   {"kind": "failed", "id": ID, "reason": T}  -> {"ok": true}   (counts towards MAX_FAILURES)
  *   {"kind": "release", "id": ID}              -> {"ok": true}   (the image could not be fetched: no blame)
  */
@@ -39,7 +39,7 @@ export const MAX_ANNOUNCED = 16
 export const MAX_LOAD_MESSAGE_BYTES = 4096
 /** Loopback or LAN round trips take milliseconds; a stuck peer must not hold a slot long. */
 export const STEAL_TIMEOUT_MS = 5_000
-/** Load is gossiped at once when it changes, and at least this often while tasks wait. */
+/** Load is gossiped at once when tasks are added or come back and when the queue runs dry, and at least this often while tasks wait. */
 export const DEFAULT_ANNOUNCE_MS = 2_000
 /** An origin's load older than this is not trusted for stealing. */
 export const LOAD_STALE_MS = 15_000
@@ -107,7 +107,12 @@ const Request = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('failed'), id: z.string().max(64), reason: z.string().max(512) }).strict(),
   z.object({ kind: z.literal('release'), id: z.string().max(64) }).strict()
 ])
-const StealReply = z.object({ leases: z.array(Lease).max(MAX_GRANT) }).strict()
+const StealReply = z.object({
+  leases: z.array(Lease).max(MAX_GRANT),
+  /** the origin's load after this grant, so a thief knows whether to come back without waiting for gossip */
+  queued: z.number().int().nonnegative().optional(),
+  backups: z.number().int().nonnegative().optional()
+}).strict()
 const LoadMessage = z.object({
   v: z.literal(1),
   queued: z.number().int().nonnegative(),
@@ -226,7 +231,18 @@ export class TaskService {
     })
   }
 
-  /** Gossip this node's load, at most once per tick. */
+  /**
+   * After a grant. Every node hears every load message (and forwards it to its
+   * mesh), so a message per grant would cost the whole network more than the
+   * grant itself. Thieves learn the remaining count from their steal replies
+   * and everyone else from the heartbeat; only a queue that just ran dry is
+   * news worth gossiping at once, so that idle slots stop asking.
+   */
+  private announceIfDrained (): void {
+    if (this.lastAnnounced > 0 && this.init.queue.queued() === 0) this.announce()
+  }
+
+  /** Gossip this node's load, at most once per ANNOUNCE_MIN_MS. */
   private announce (): void {
     if (this.announceQueued || this.stopped) return
     this.announceQueued = true
@@ -368,7 +384,7 @@ export class TaskService {
     if (this.init.queue.queued() > 0) {
       const [t] = await this.init.queue.grant(this.self, 1)
       this.scheduleExpiry()
-      this.announce()
+      this.announceIfDrained()
       if (t != null) return workOf(this.self, t)
     }
     for (let tries = 0; tries < 3 && !this.stopped; tries++) {
@@ -381,10 +397,7 @@ export class TaskService {
     }
     if (this.init.queue.backupCandidates() > 0) {
       const [t] = await this.init.queue.grant(this.self, 1, { backups: true })
-      if (t != null) {
-        this.announce()
-        return workOf(this.self, t)
-      }
+      if (t != null) return workOf(this.self, t)
     }
     const origin = this.pickOrigin('backups')
     if (origin == null) return undefined
@@ -431,6 +444,7 @@ export class TaskService {
   private async steal (origin: string, want: number, backups: boolean): Promise<Array<z.infer<typeof Lease>>> {
     try {
       const reply = StealReply.parse(await this.request(origin, { kind: 'steal', want, ...(backups ? { backups } : {}) }, MAX_REPLY_BYTES))
+      if (reply.queued != null && reply.backups != null) this.load.set(origin, { queued: reply.queued, backups: reply.backups, at: Date.now() })
       return reply.leases.slice(0, want)
     } catch (err) {
       this.init.log.debug({ origin, err: (err as Error).message }, 'stealing failed')
@@ -472,13 +486,16 @@ export class TaskService {
       if (request.kind === 'steal') {
         const admitted = !this.stopped && !this.paused && (this.init.admits?.(peer) ?? true)
         const granted = admitted ? await this.init.queue.grant(peer, request.want, { backups: request.backups === true }) : []
+        const open = !this.stopped && !this.paused
         await lp.write(encodeJson({
-          leases: granted.map(t => ({ id: t.id, hash: t.hash, file: t.file, critical: t.critical, expiresAt: t.lease?.expiresAt ?? 0 }))
+          leases: granted.map(t => ({ id: t.id, hash: t.hash, file: t.file, critical: t.critical, expiresAt: t.lease?.expiresAt ?? 0 })),
+          queued: open ? this.init.queue.queued() : 0,
+          backups: open ? this.init.queue.backupCandidates() : 0
         }), { signal })
         if (granted.length > 0) {
           this.init.log.debug({ peer, tasks: granted.length }, 'granted leases')
           this.scheduleExpiry()
-          this.announce()
+          this.announceIfDrained()
         }
       } else if (request.kind === 'release') {
         const t = await this.init.queue.release(request.id, peer)

@@ -90,6 +90,8 @@ export class TaskQueue {
   /** image hash -> ids of unfinished tasks */
   private readonly byHash = new Map<string, Set<string>>()
   private counts = { done: 0, failed: 0, regrants: 0 }
+  /** Each worker's recent time from grant to result (an EWMA, ms): where a backup helps most. */
+  private readonly turnaround = new Map<string, number>()
   private readonly leaseMs: number
   private readonly now: () => number
   private serial: Promise<unknown> = Promise.resolve()
@@ -252,9 +254,9 @@ export class TaskQueue {
   /**
    * Lease up to `want` queued tasks, oldest first, to `peer`. With `backups`,
    * when nothing is queued, also hand out tasks leased to other workers that
-   * have no backup yet, oldest lease first: at the end of a batch an idle node
-   * then races a slow one instead of waiting for it (a late duplicate result is
-   * harmless). The first lease stays in force; a backup never expires anything.
+   * have no backup yet, the one expected to finish last first (by each
+   * worker's recent turnaround): at the end of a batch an idle node then races
+   * a slow one instead of waiting for it (a late duplicate result is harmless). The first lease stays in force; a backup never expires anything.
    */
   grant (peer: string, want: number, options: { backups?: boolean } = {}): Promise<TaskRecord[]> {
     return this.enqueue(async () => {
@@ -272,9 +274,14 @@ export class TaskQueue {
       }
       const backups: TaskRecord[] = []
       if (granted.length === 0 && options.backups === true) {
+        // The task expected to finish last first (its holder is slow, or has it queued behind
+        // another); none the asker would not finish sooner itself. Without figures yet, oldest first.
+        const mine = this.turnaround.get(peer)
+        const expectedDone = (t: TaskRecord): number => t.lease!.grantedAt + (this.turnaround.get(t.lease!.peer) ?? 0)
         const leased = [...this.open.values()]
           .filter(t => t.state === 'leased' && t.backup == null && !t.critical && t.lease != null && t.lease.peer !== peer)
-          .sort((a, b) => a.lease!.grantedAt - b.lease!.grantedAt)
+          .filter(t => mine == null || !this.turnaround.has(t.lease!.peer) || now + mine < expectedDone(t))
+          .sort((a, b) => expectedDone(b) - expectedDone(a) || a.lease!.grantedAt - b.lease!.grantedAt)
         backups.push(...leased.slice(0, want))
       }
       if (granted.length === 0 && backups.length === 0) return []
@@ -336,6 +343,14 @@ export class TaskQueue {
         return { ...rest, state: 'done' as const, doneBy: by, doneAt: now }
       })
       if (done.length === 0) return []
+      for (const id of ids) {
+        const t = this.open.get(id)!
+        const grantedAt = t.lease?.peer === by ? t.lease.grantedAt : t.backup?.peer === by ? t.backup.grantedAt : undefined
+        if (grantedAt != null) {
+          const before = this.turnaround.get(by)
+          this.turnaround.set(by, before == null ? now - grantedAt : 0.7 * before + 0.3 * (now - grantedAt))
+        }
+      }
       await this.tasks.batch(done.map(t => ({ type: 'put' as const, key: t.id, value: t })))
       for (const t of done) this.untrack(t)
       this.counts.done += done.length
