@@ -69,6 +69,36 @@ describe('task queue (LevelDB)', () => {
     await q.close()
   })
 
+  it('backs up the task expected to finish last, and only for a worker that would finish it sooner', async () => {
+    const clk = { t: 5_000_000 }
+    const { q } = await open('me', 60_000, () => clk.t)
+    const add = async (n: number): Promise<string> => (await q.add(image(300 + n), sha256Hex(image(300 + n)), { file: `${n}.png`, critical: false })).hash
+    // Teach the queue each worker's turnaround: fast 1 s, slow 3 s.
+    const h1 = await add(1)
+    const h2 = await add(2)
+    await q.grant('fast', 1)
+    await q.grant('slow', 1)
+    clk.t += 1000
+    await q.complete(h1, 'fast')
+    clk.t += 2000
+    await q.complete(h2, 'slow')
+    // fast takes a task, then slow does; nothing else is queued.
+    await add(3)
+    const [onFast] = await q.grant('fast', 1)
+    clk.t += 100
+    await add(4)
+    const [onSlow] = await q.grant('slow', 1)
+    clk.t += 100
+    // fast's lease is the older one, but slow's (3 s turnaround) is expected to end last: backed up first.
+    assert.deepEqual((await q.grant('fast2', 1, { backups: true })).map(t => t.id), [onSlow!.id])
+    // A worker as slow as the holder would not finish fast's task sooner: no backup for it.
+    assert.deepEqual(await q.grant('slow', 1, { backups: true }), [], 'slow would not beat fast')
+    assert.equal(q.backupCandidates(), 1)
+    // An unknown worker (no figures yet) still gets one.
+    assert.deepEqual((await q.grant('newcomer', 1, { backups: true })).map(t => t.id), [onFast!.id])
+    await q.close()
+  })
+
   it('is done when any result for its image exists, even a late duplicate', async () => {
     const { q } = await open()
     const h = sha256Hex(image(7))
