@@ -69,7 +69,7 @@ describe('task queue (LevelDB)', () => {
     await q.close()
   })
 
-  it('backs up the task expected to finish last, and only for a worker that would finish it sooner', async () => {
+  it('backs up the task expected to finish last, and only for a worker that would finish it sooner unless it is overdue', async () => {
     const clk = { t: 5_000_000 }
     const { q } = await open('me', 60_000, () => clk.t)
     const add = async (n: number): Promise<string> => (await q.add(image(300 + n), sha256Hex(image(300 + n)), { file: `${n}.png`, critical: false })).hash
@@ -94,8 +94,9 @@ describe('task queue (LevelDB)', () => {
     // A worker as slow as the holder would not finish fast's task sooner: no backup for it.
     assert.deepEqual(await q.grant('slow', 1, { backups: true }), [], 'slow would not beat fast')
     assert.equal(q.backupCandidates(), 1)
-    // An unknown worker (no figures yet) still gets one.
-    assert.deepEqual((await q.grant('newcomer', 1, { backups: true })).map(t => t.id), [onFast!.id])
+    // Once fast's task is overdue (fast is stuck), any worker may back it up.
+    clk.t += 2000
+    assert.deepEqual((await q.grant('slow', 1, { backups: true })).map(t => t.id), [onFast!.id], 'an overdue task')
     await q.close()
   })
 

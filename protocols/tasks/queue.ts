@@ -274,14 +274,22 @@ export class TaskQueue {
       }
       const backups: TaskRecord[] = []
       if (granted.length === 0 && options.backups === true) {
-        // The task expected to finish last first (its holder is slow, or has it queued behind
-        // another); none the asker would not finish sooner itself. Without figures yet, oldest first.
+        // Overdue tasks first (the holder is stuck, or never got the lease), most overdue first;
+        // then the task expected to finish last (its holder is slow, or has it queued behind
+        // another), unless the asker would not finish it sooner itself. Without figures, oldest first.
         const mine = this.turnaround.get(peer)
-        const expectedDone = (t: TaskRecord): number => t.lease!.grantedAt + (this.turnaround.get(t.lease!.peer) ?? 0)
+        const expectedDone = (t: TaskRecord): number | undefined => {
+          const took = this.turnaround.get(t.lease!.peer)
+          return took == null ? undefined : t.lease!.grantedAt + took
+        }
+        const urgency = (t: TaskRecord): number => {
+          const due = expectedDone(t)
+          return due == null ? now - t.lease!.grantedAt : due < now ? 1e12 + (now - due) : due - now
+        }
         const leased = [...this.open.values()]
           .filter(t => t.state === 'leased' && t.backup == null && !t.critical && t.lease != null && t.lease.peer !== peer)
-          .filter(t => mine == null || !this.turnaround.has(t.lease!.peer) || now + mine < expectedDone(t))
-          .sort((a, b) => expectedDone(b) - expectedDone(a) || a.lease!.grantedAt - b.lease!.grantedAt)
+          .filter(t => { const due = expectedDone(t); return mine == null || due == null || due < now || now + mine < due })
+          .sort((a, b) => urgency(b) - urgency(a))
         backups.push(...leased.slice(0, want))
       }
       if (granted.length === 0 && backups.length === 0) return []
