@@ -1,4 +1,4 @@
-import { LevelDatastore } from 'datastore-level'
+import { CachedLevelDatastore } from './peer-store-cache.js'
 import { Level } from 'level'
 import type { PeerId } from '@libp2p/interface'
 import { DataDir, adminPublicKeyOf } from './datadir.js'
@@ -68,7 +68,7 @@ function isLockError (err: unknown): boolean {
   return false
 }
 
-async function openPeerStore (dataDir: DataDir): Promise<LevelDatastore> {
+async function openPeerStore (dataDir: DataDir): Promise<CachedLevelDatastore> {
   // Opened here rather than by LevelDatastore, whose open() drops the error's cause.
   const db = new Level<string, Uint8Array>(dataDir.paths.peerStore, { keyEncoding: 'utf8', valueEncoding: 'view' })
   try {
@@ -81,7 +81,7 @@ async function openPeerStore (dataDir: DataDir): Promise<LevelDatastore> {
     }
     throw err
   }
-  const datastore = new LevelDatastore(db)
+  const datastore = new CachedLevelDatastore(db)
   await datastore.open()
   return datastore
 }

@@ -315,14 +315,14 @@ export class TaskService {
   }
 
   private async slot (index: number): Promise<void> {
-    let next: Promise<Ready | undefined> = this.acquire()
+    let next: Promise<Ready | undefined> = this.acquire(false)
     for (;;) {
       const current = await next
       if (current == null) return
       // Lease and fetch the next task while this one runs.
-      next = this.prefetch > 0 ? this.acquire() : Promise.resolve(undefined)
+      next = this.prefetch > 0 ? this.acquire(true) : Promise.resolve(undefined)
       await this.run(current, index)
-      if (this.prefetch === 0) next = this.acquire()
+      if (this.prefetch === 0) next = this.acquire(false)
     }
   }
 
@@ -344,11 +344,11 @@ export class TaskService {
     }
   }
 
-  /** The next task with its image, or undefined once stopped. */
-  private async acquire (): Promise<Ready | undefined> {
+  /** The next task with its image, or undefined once stopped. `ahead`: while another task runs. */
+  private async acquire (ahead: boolean): Promise<Ready | undefined> {
     for (;;) {
       if (this.stopped) return undefined
-      const work = await this.lease()
+      const work = await this.lease(ahead)
       if (work == null) {
         await this.idle()
         continue
@@ -378,8 +378,9 @@ export class TaskService {
    * Take one task: from this node's queue, else stolen from the busiest origin
    * heard of; when no task waits anywhere, a backup of a task another worker
    * holds (so the last tasks of a batch do not wait on the slowest node).
+   * Never a backup `ahead` of time: a backup only helps if it starts at once.
    */
-  private async lease (): Promise<WorkItem | undefined> {
+  private async lease (ahead: boolean): Promise<WorkItem | undefined> {
     if (this.paused) return undefined
     if (this.init.queue.queued() > 0) {
       const [t] = await this.init.queue.grant(this.self, 1)
@@ -390,20 +391,25 @@ export class TaskService {
     for (let tries = 0; tries < 3 && !this.stopped; tries++) {
       const origin = this.pickOrigin('queued')
       if (origin == null) break
+      const asked = Date.now()
       const leases = await this.steal(origin, 1, false)
       if (leases.length > 0) return { origin, ...leases[0]! }
-      // Nothing there after all: forget its load until it announces again.
-      this.load.set(origin, { queued: 0, backups: this.load.get(origin)?.backups ?? 0, at: Date.now() })
+      // Nothing there after all: unless the reply said what is left, forget its load until it announces again.
+      if ((this.load.get(origin)?.at ?? 0) < asked) this.load.set(origin, { queued: 0, backups: this.load.get(origin)?.backups ?? 0, at: Date.now() })
     }
+    if (ahead) return undefined
     if (this.init.queue.backupCandidates() > 0) {
       const [t] = await this.init.queue.grant(this.self, 1, { backups: true })
       if (t != null) return workOf(this.self, t)
     }
     const origin = this.pickOrigin('backups')
     if (origin == null) return undefined
+    const asked = Date.now()
     const leases = await this.steal(origin, 1, true)
     if (leases.length > 0) return { origin, ...leases[0]! }
-    this.load.set(origin, { queued: 0, backups: 0, at: Date.now() })
+    // Refused (this node would not finish any of them sooner) or none left: the reply says
+    // which, and the slot asks again after its idle wait, when a holder may have become overdue.
+    if ((this.load.get(origin)?.at ?? 0) < asked) this.load.set(origin, { queued: 0, backups: 0, at: Date.now() })
     return undefined
   }
 
@@ -433,7 +439,8 @@ export class TaskService {
       const lp = lpStream(stream, { maxDataLength: maxReply, maxBufferSize: maxReply + 16 })
       await lp.write(encodeJson(body), { signal })
       const reply = decodeJson((await lp.read({ signal })).subarray())
-      await stream.close({ signal })
+      // The answer is in: a close that fails must not lose it (the leases in it would sit unused until they expire).
+      stream.close({ signal }).catch(() => { stream?.abort(new Error('close failed')) })
       return reply
     } catch (err) {
       stream?.abort(err as Error)

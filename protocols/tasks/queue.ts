@@ -92,6 +92,8 @@ export class TaskQueue {
   private counts = { done: 0, failed: 0, regrants: 0 }
   /** Each worker's recent time from grant to result (an EWMA, ms): where a backup helps most. */
   private readonly turnaround = new Map<string, number>()
+  /** Each worker's recent time between two results (an EWMA, ms): how long it takes a task it starts at once. */
+  private readonly interval = new Map<string, { ms: number, last: number }>()
   private readonly leaseMs: number
   private readonly now: () => number
   private serial: Promise<unknown> = Promise.resolve()
@@ -277,7 +279,8 @@ export class TaskQueue {
         // Overdue tasks first (the holder is stuck, or never got the lease), most overdue first;
         // then the task expected to finish last (its holder is slow, or has it queued behind
         // another), unless the asker would not finish it sooner itself. Without figures, oldest first.
-        const mine = this.turnaround.get(peer)
+        const pace = this.interval.get(peer)?.ms
+        const mine = pace != null && !Number.isNaN(pace) ? pace : this.turnaround.get(peer)
         const expectedDone = (t: TaskRecord): number | undefined => {
           const took = this.turnaround.get(t.lease!.peer)
           return took == null ? undefined : t.lease!.grantedAt + took
@@ -359,6 +362,13 @@ export class TaskQueue {
           this.turnaround.set(by, before == null ? now - grantedAt : 0.7 * before + 0.3 * (now - grantedAt))
         }
       }
+      // Between two results of a busy worker: its time per task (a gap longer than its turnaround was idleness).
+      const last = this.interval.get(by)
+      const took = this.turnaround.get(by)
+      const gap = last == null ? undefined : now - last.last
+      const busy = gap != null && took != null && gap <= took
+      const ms = busy ? (Number.isNaN(last!.ms) ? gap : 0.7 * last!.ms + 0.3 * gap) : (last?.ms ?? took ?? Number.NaN)
+      this.interval.set(by, { ms, last: now })
       await this.tasks.batch(done.map(t => ({ type: 'put' as const, key: t.id, value: t })))
       for (const t of done) this.untrack(t)
       this.counts.done += done.length
