@@ -1,28 +1,34 @@
 import { LevelDatastore } from 'datastore-level'
-import type { Batch, Key } from 'interface-datastore'
+import { Key, type Batch, type KeyQuery, type Pair, type Query } from 'interface-datastore'
 import type { AbortOptions } from '@libp2p/interface'
 
-/** Peer records kept in memory; a campus network has tens to hundreds of peers. */
-const MAX_CACHED = 4096
+/** How long a changed peer record may wait in memory before it is written to LevelDB. */
+export const PEER_STORE_FLUSH_MS = 5_000
 
 /**
- * The persistent peer store on LevelDB, with reads served from memory.
+ * The persistent peer store on LevelDB, read from memory, written behind.
  *
- * libp2p reads a peer's record from its datastore for every stream it opens
- * (to note the protocol) and for every mesh change, and task stealing opens
- * two streams per task: without a cache, these LevelDB reads were about a
- * tenth of a busy node's CPU. Writes go through to LevelDB at once, so
- * nothing is lost in a crash.
+ * libp2p reads and rewrites a peer's record (with a new "updated" time) for
+ * every stream it opens (to note the protocol), every connection-monitor
+ * ping and every mesh change; task stealing opens two streams per task.
+ * Done against LevelDB, that was a tenth of a busy node's CPU. Records are
+ * served from memory, and the latest version of each changed record is
+ * written at most every PEER_STORE_FLUSH_MS, before any query, and on close.
+ * A crash loses at most the last few seconds of peer metadata, which the
+ * next connection rewrites; deletions are written at once.
  */
 export class CachedLevelDatastore extends LevelDatastore {
   private readonly cache = new Map<string, Uint8Array>()
+  private readonly dirty = new Set<string>()
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private flushing: Promise<void> = Promise.resolve()
 
   override async get (key: Key, options?: AbortOptions): Promise<Uint8Array> {
     const k = key.toString()
     const hit = this.cache.get(k)
     if (hit != null) return hit
     const value = await super.get(key, options)
-    this.remember(k, value)
+    if (!this.cache.has(k)) this.cache.set(k, value)
     return value
   }
 
@@ -30,16 +36,19 @@ export class CachedLevelDatastore extends LevelDatastore {
     return this.cache.has(key.toString()) || await super.has(key, options)
   }
 
-  override async put (key: Key, value: Uint8Array, options?: AbortOptions): Promise<Key> {
+  override async put (key: Key, value: Uint8Array, _options?: AbortOptions): Promise<Key> {
     const k = key.toString()
-    this.cache.delete(k)
-    const stored = await super.put(key, value, options)
-    this.remember(k, value)
-    return stored
+    this.cache.set(k, value)
+    this.dirty.add(k)
+    this.timer ??= setTimeout(() => { this.timer = undefined; void this.flush().catch(() => {}) }, PEER_STORE_FLUSH_MS)
+    this.timer.unref?.()
+    return key
   }
 
   override async delete (key: Key, options?: AbortOptions): Promise<void> {
-    this.cache.delete(key.toString())
+    const k = key.toString()
+    this.cache.delete(k)
+    this.dirty.delete(k)
     await super.delete(key, options)
   }
 
@@ -47,7 +56,8 @@ export class CachedLevelDatastore extends LevelDatastore {
     const batch = super.batch()
     const commit = batch.commit.bind(batch)
     batch.commit = async (options?: AbortOptions) => {
-      // Cleared after too: a read while the batch was being written may have cached the old value.
+      await this.flush()
+      // Forget what the batch may change; cleared after too, as a read meanwhile may have cached an old value.
       this.cache.clear()
       await commit(options)
       this.cache.clear()
@@ -55,8 +65,40 @@ export class CachedLevelDatastore extends LevelDatastore {
     return batch
   }
 
-  private remember (key: string, value: Uint8Array): void {
-    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!)
-    this.cache.set(key, value)
+  override async * query (q: Query, options?: AbortOptions): AsyncGenerator<Pair> {
+    await this.flush()
+    yield * super.query(q, options)
+  }
+
+  override async * queryKeys (q: KeyQuery, options?: AbortOptions): AsyncGenerator<Key> {
+    await this.flush()
+    yield * super.queryKeys(q, options)
+  }
+
+  override async close (): Promise<void> {
+    if (this.timer != null) clearTimeout(this.timer)
+    this.timer = undefined
+    await this.flush()
+    await super.close()
+  }
+
+  /** Write every changed record (one LevelDB batch). */
+  async flush (): Promise<void> {
+    this.flushing = this.flushing.catch(() => {}).then(async () => {
+      if (this.dirty.size === 0) return
+      const keys = [...this.dirty]
+      this.dirty.clear()
+      const ops = keys.flatMap(k => {
+        const value = this.cache.get(k)
+        return value == null ? [] : [{ type: 'put' as const, key: k, value }]
+      })
+      try {
+        await this.db.batch(ops)
+      } catch (err) {
+        for (const k of keys) if (this.cache.has(k)) this.dirty.add(k)
+        throw err
+      }
+    })
+    await this.flushing
   }
 }

@@ -98,6 +98,8 @@ export class NodeTasks {
   private readonly quorumCtx: QuorumContext
   /** results whose certificate was checked: "HASH/AUTHOR" -> what was checked and whether it holds for that result */
   private readonly certified = new Map<string, { fingerprint: string, ok: boolean }>()
+  /** result writes still in flight (a slot does not wait for them) */
+  private readonly writes = new Set<Promise<void>>()
 
   private constructor (
     private readonly init: NodeTasksInit,
@@ -241,7 +243,13 @@ export class NodeTasks {
       regions: r.regions.slice(0, 64).map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence })),
       ms: r.ms
     }
-    await this.init.replica.putResult(work.hash, entry)
+    // The slot goes on to its next task while the result is signed, stored and gossiped. Should the
+    // write fail (or this node die first), the lease runs out at the origin and the task is granted again.
+    const write = this.init.replica.putResult(work.hash, entry).catch((err: unknown) => {
+      this.init.log.warn({ task: work.id, err: (err as Error).message }, 'writing a result failed; the task will be granted again')
+    })
+    this.writes.add(write)
+    void write.finally(() => { this.writes.delete(write) })
   }
 
   /** The answer for an image: for `model` when given (certified only, when asked), the earliest written, ties by author. */
@@ -355,6 +363,7 @@ export class NodeTasks {
     this.unsubscribe()
     this.quorum.stop()
     await this.service.stop()
+    await Promise.all(this.writes)
     await this.blobs.stop()
     await this.queue.close()
   }
