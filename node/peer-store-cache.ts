@@ -22,13 +22,16 @@ export class CachedLevelDatastore extends LevelDatastore {
   private readonly dirty = new Set<string>()
   private timer: ReturnType<typeof setTimeout> | undefined
   private flushing: Promise<void> = Promise.resolve()
+  /** Bumped by every delete and batch: a LevelDB read that began before one must not be cached. */
+  private generation = 0
 
   override async get (key: Key, options?: AbortOptions): Promise<Uint8Array> {
     const k = key.toString()
     const hit = this.cache.get(k)
     if (hit != null) return hit
+    const generation = this.generation
     const value = await super.get(key, options)
-    if (!this.cache.has(k)) this.cache.set(k, value)
+    if (generation === this.generation && !this.cache.has(k)) this.cache.set(k, value)
     return value
   }
 
@@ -40,8 +43,7 @@ export class CachedLevelDatastore extends LevelDatastore {
     const k = key.toString()
     this.cache.set(k, value)
     this.dirty.add(k)
-    this.timer ??= setTimeout(() => { this.timer = undefined; void this.flush().catch(() => {}) }, PEER_STORE_FLUSH_MS)
-    this.timer.unref?.()
+    this.schedule()
     return key
   }
 
@@ -49,18 +51,26 @@ export class CachedLevelDatastore extends LevelDatastore {
     const k = key.toString()
     this.cache.delete(k)
     this.dirty.delete(k)
+    this.generation++
+    // A flush under way may still hold the old value: let it land first.
+    await this.flushing.catch(() => {})
     await super.delete(key, options)
   }
 
   override batch (): Batch {
     const batch = super.batch()
+    const touched = new Set<string>()
+    const put = batch.put.bind(batch)
+    const del = batch.delete.bind(batch)
     const commit = batch.commit.bind(batch)
+    batch.put = (key: Key, value: Uint8Array) => { touched.add(key.toString()); put(key, value) }
+    batch.delete = (key: Key) => { touched.add(key.toString()); del(key) }
     batch.commit = async (options?: AbortOptions) => {
+      // Pending writes first, so that the batch has the last word; then forget what it changed.
       await this.flush()
-      // Forget what the batch may change; cleared after too, as a read meanwhile may have cached an old value.
-      this.cache.clear()
+      for (const k of touched) { this.cache.delete(k); this.dirty.delete(k) }
+      this.generation++
       await commit(options)
-      this.cache.clear()
     }
     return batch
   }
@@ -78,11 +88,14 @@ export class CachedLevelDatastore extends LevelDatastore {
   override async close (): Promise<void> {
     if (this.timer != null) clearTimeout(this.timer)
     this.timer = undefined
-    await this.flush()
-    await super.close()
+    try {
+      await this.flush()
+    } finally {
+      await super.close()
+    }
   }
 
-  /** Write every changed record (one LevelDB batch). */
+  /** Write every changed record (one LevelDB batch); a failed write stays pending. */
   async flush (): Promise<void> {
     this.flushing = this.flushing.catch(() => {}).then(async () => {
       if (this.dirty.size === 0) return
@@ -100,5 +113,15 @@ export class CachedLevelDatastore extends LevelDatastore {
       }
     })
     await this.flushing
+  }
+
+  private schedule (): void {
+    if (this.timer != null) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      // Tried again later if LevelDB refused it.
+      this.flush().catch(() => { if (this.dirty.size > 0) this.schedule() })
+    }, PEER_STORE_FLUSH_MS)
+    this.timer.unref?.()
   }
 }

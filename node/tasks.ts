@@ -5,7 +5,7 @@ import { TaskQueue, type TaskRecord, type TaskState } from '../protocols/tasks/q
 import { TaskService, type TaskServiceStats, type WorkItem } from '../protocols/tasks/index.js'
 import { ImageError, preprocess } from '../pipeline/preprocess.js'
 import type { Alternative, Box } from '../pipeline/ocr.js'
-import type { Replica, ResultEntry } from '../crdt/replica.js'
+import { ResultEntry, type Replica } from '../crdt/replica.js'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { QuorumService, isEquivocation, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type QuorumContext, type QuorumState, type SignedVote } from '../protocols/votes/index.js'
 import type { Compute } from './compute.js'
@@ -165,7 +165,7 @@ export class NodeTasks {
       }
       if (this.queue.pendingFor(hash)?.critical === true) return
     }
-    const done = await this.queue.complete(hash, author, { certified })
+    const done = await this.queue.complete(hash, author, { certified, ...(entry.ms != null ? { ms: entry.ms } : {}) })
     if (done.length > 0) this.init.log.debug({ hash, by: author, tasks: done.length }, 'tasks done')
   }
 
@@ -243,6 +243,9 @@ export class NodeTasks {
       regions: r.regions.slice(0, 64).map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence })),
       ms: r.ms
     }
+    // A result the store would refuse (too long, say) fails the task now, as any other recognition
+    // error does, rather than on every worker in turn after each lease runs out.
+    ResultEntry.parse(entry)
     // The slot goes on to its next task while the result is signed, stored and gossiped. Should the
     // write fail (or this node die first), the lease runs out at the origin and the task is granted again.
     const write = this.init.replica.putResult(work.hash, entry).catch((err: unknown) => {

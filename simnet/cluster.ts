@@ -60,7 +60,7 @@ const handedOut = new Set<number>()
 export async function freePort (): Promise<number> {
   const [lo] = ephemeralRange()
   const base = Math.max(10_000, lo - 12_000)
-  for (let tries = 0; tries < 50; tries++) {
+  for (let tries = 0; lo - base >= 1000 && tries < 50; tries++) {
     const port = base + Math.floor(Math.random() * (lo - base))
     if (handedOut.has(port) || !(await canBind(port))) continue
     handedOut.add(port)

@@ -60,12 +60,20 @@ describe('task queue (LevelDB)', () => {
     assert.deepEqual((await q.grant('fast', 1, { backups: true })).map(t => t.id), [t2.id], 'a queued task first')
     assert.equal(q.backupCandidates(), 2)
     const [b] = await q.grant('idle', 1, { backups: true })
-    assert.equal(b?.id, t1.id, 'the oldest lease first')
+    assert.equal(b?.id, t1.id, 'of two leases expected to end together, the first')
     assert.equal(b?.lease?.peer, 'slow', 'the first lease stays')
     assert.equal(b?.backup?.peer, 'idle')
     assert.deepEqual((await q.grant('idle2', 5, { backups: true })).map(t => t.id), [t2.id], 'one backup per task')
     assert.deepEqual(await q.grant('idle3', 1, { backups: true }), [])
     assert.deepEqual(await q.grant('idle3', 1), [], 'no backups unless asked')
+    // A backup worker that gives up frees the task for another backup; the lease holder goes on.
+    const freed = await q.release(t1.id, 'idle')
+    assert.equal(freed?.state, 'leased')
+    assert.equal(freed?.lease?.peer, 'slow')
+    assert.equal(freed?.backup, undefined)
+    assert.deepEqual((await q.grant('idle3', 1, { backups: true })).map(t => t.id), [t1.id])
+    await q.fail(t1.id, 'idle3', 'could not read it')
+    assert.equal((await q.get(t1.id))?.failures.length, 0, 'a backup worker\'s failure does not count against the task')
     await q.close()
   })
 
@@ -79,9 +87,9 @@ describe('task queue (LevelDB)', () => {
     await q.grant('fast', 1)
     await q.grant('slow', 1)
     clk.t += 1000
-    await q.complete(h1, 'fast')
+    await q.complete(h1, 'fast', { ms: 1000 })
     clk.t += 2000
-    await q.complete(h2, 'slow')
+    await q.complete(h2, 'slow', { ms: 3000 })
     // fast takes a task, then slow does; nothing else is queued.
     await add(3)
     const [onFast] = await q.grant('fast', 1)

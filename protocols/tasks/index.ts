@@ -315,14 +315,20 @@ export class TaskService {
   }
 
   private async slot (index: number): Promise<void> {
-    let next: Promise<Ready | undefined> = this.acquire(false)
+    let busy = false
+    const ahead = (): boolean => busy
+    let next: Promise<Ready | undefined> = this.acquire(ahead)
     for (;;) {
       const current = await next
       if (current == null) return
       // Lease and fetch the next task while this one runs.
-      next = this.prefetch > 0 ? this.acquire(true) : Promise.resolve(undefined)
+      busy = true
+      next = this.prefetch > 0 ? this.acquire(ahead) : Promise.resolve(undefined)
       await this.run(current, index)
-      if (this.prefetch === 0) next = this.acquire(false)
+      busy = false
+      // A prefetch still looking for work may now take a backup: let it look again at once.
+      if (this.prefetch > 0) this.wake()
+      else next = this.acquire(ahead)
     }
   }
 
@@ -344,11 +350,11 @@ export class TaskService {
     }
   }
 
-  /** The next task with its image, or undefined once stopped. `ahead`: while another task runs. */
-  private async acquire (ahead: boolean): Promise<Ready | undefined> {
+  /** The next task with its image, or undefined once stopped. `ahead()`: another task of the slot still runs. */
+  private async acquire (ahead: () => boolean): Promise<Ready | undefined> {
     for (;;) {
       if (this.stopped) return undefined
-      const work = await this.lease(ahead)
+      const work = await this.lease(ahead())
       if (work == null) {
         await this.idle()
         continue
@@ -407,8 +413,8 @@ export class TaskService {
     const asked = Date.now()
     const leases = await this.steal(origin, 1, true)
     if (leases.length > 0) return { origin, ...leases[0]! }
-    // Refused (this node would not finish any of them sooner) or none left: the reply says
-    // which, and the slot asks again after its idle wait, when a holder may have become overdue.
+    // Refused (this node would not finish any of them sooner) or none left: the reply's counts
+    // say so, and the slot asks again when a load message says backups wait.
     if ((this.load.get(origin)?.at ?? 0) < asked) this.load.set(origin, { queued: 0, backups: 0, at: Date.now() })
     return undefined
   }
@@ -451,7 +457,11 @@ export class TaskService {
   private async steal (origin: string, want: number, backups: boolean): Promise<Array<z.infer<typeof Lease>>> {
     try {
       const reply = StealReply.parse(await this.request(origin, { kind: 'steal', want, ...(backups ? { backups } : {}) }, MAX_REPLY_BYTES))
-      if (reply.queued != null && reply.backups != null) this.load.set(origin, { queued: reply.queued, backups: reply.backups, at: Date.now() })
+      if (reply.queued != null && reply.backups != null) {
+        this.load.set(origin, { queued: reply.queued, backups: reply.backups, at: Date.now() })
+        // Work left there: the other idle slots need not wait for their next look.
+        if (reply.queued > 0) this.wake()
+      }
       return reply.leases.slice(0, want)
     } catch (err) {
       this.init.log.debug({ origin, err: (err as Error).message }, 'stealing failed')
@@ -493,11 +503,15 @@ export class TaskService {
       if (request.kind === 'steal') {
         const admitted = !this.stopped && !this.paused && (this.init.admits?.(peer) ?? true)
         const granted = admitted ? await this.init.queue.grant(peer, request.want, { backups: request.backups === true }) : []
-        const open = !this.stopped && !this.paused
+        // What is left for this thief. Nothing when it was refused (not admitted, at its cap of
+        // leases while tasks wait, or no backup it would finish sooner), so that it stops asking
+        // until the next load message.
+        const queued = this.init.queue.queued()
+        const refused = !admitted || (granted.length === 0 && (request.backups === true || queued > 0))
         await lp.write(encodeJson({
           leases: granted.map(t => ({ id: t.id, hash: t.hash, file: t.file, critical: t.critical, expiresAt: t.lease?.expiresAt ?? 0 })),
-          queued: open ? this.init.queue.queued() : 0,
-          backups: open ? this.init.queue.backupCandidates() : 0
+          queued: refused ? 0 : queued,
+          backups: refused ? 0 : this.init.queue.backupCandidates()
         }), { signal })
         if (granted.length > 0) {
           this.init.log.debug({ peer, tasks: granted.length }, 'granted leases')

@@ -92,8 +92,8 @@ export class TaskQueue {
   private counts = { done: 0, failed: 0, regrants: 0 }
   /** Each worker's recent time from grant to result (an EWMA, ms): where a backup helps most. */
   private readonly turnaround = new Map<string, number>()
-  /** Each worker's recent time between two results (an EWMA, ms): how long it takes a task it starts at once. */
-  private readonly interval = new Map<string, { ms: number, last: number }>()
+  /** Each worker's recent recognition time (an EWMA of what its results say they took, ms): how long a task it starts at once takes it. */
+  private readonly pace = new Map<string, number>()
   private readonly leaseMs: number
   private readonly now: () => number
   private serial: Promise<unknown> = Promise.resolve()
@@ -279,19 +279,16 @@ export class TaskQueue {
         // Overdue tasks first (the holder is stuck, or never got the lease), most overdue first;
         // then the task expected to finish last (its holder is slow, or has it queued behind
         // another), unless the asker would not finish it sooner itself. Without figures, oldest first.
-        const pace = this.interval.get(peer)?.ms
-        const mine = pace != null && !Number.isNaN(pace) ? pace : this.turnaround.get(peer)
-        const expectedDone = (t: TaskRecord): number | undefined => {
-          const took = this.turnaround.get(t.lease!.peer)
-          return took == null ? undefined : t.lease!.grantedAt + took
-        }
-        const urgency = (t: TaskRecord): number => {
-          const due = expectedDone(t)
-          return due == null ? now - t.lease!.grantedAt : due < now ? 1e12 + (now - due) : due - now
-        }
+        const mine = this.pace.get(peer)
+        // A holder without figures yet is expected to take what the others take on average.
+        const known = [...this.turnaround.values()]
+        const typical = known.length > 0 ? known.reduce((a, b) => a + b, 0) / known.length : this.leaseMs
+        const expectedDone = (t: TaskRecord): number => t.lease!.grantedAt + (this.turnaround.get(t.lease!.peer) ?? typical)
+        // Overdue ones first, most overdue first; then the latest expected finish.
+        const urgency = (t: TaskRecord): number => { const due = expectedDone(t); return due < now ? 1e12 + (now - due) : due - now }
         const leased = [...this.open.values()]
           .filter(t => t.state === 'leased' && t.backup == null && !t.critical && t.lease != null && t.lease.peer !== peer)
-          .filter(t => { const due = expectedDone(t); return mine == null || due == null || due < now || now + mine < due })
+          .filter(t => { const due = expectedDone(t); return mine == null || due < now || now + mine < due })
           .sort((a, b) => urgency(b) - urgency(a))
         backups.push(...leased.slice(0, want))
       }
@@ -344,7 +341,7 @@ export class TaskQueue {
    * A result for `hash` exists (written by `by`): every unfinished task for it
    * is done; critical ones only when the result carries a quorum certificate.
    */
-  complete (hash: string, by: string, options: { certified?: boolean } = {}): Promise<TaskRecord[]> {
+  complete (hash: string, by: string, options: { certified?: boolean, ms?: number } = {}): Promise<TaskRecord[]> {
     return this.enqueue(async () => {
       const ids = this.byHash.get(hash)
       if (ids == null) return []
@@ -362,13 +359,10 @@ export class TaskQueue {
           this.turnaround.set(by, before == null ? now - grantedAt : 0.7 * before + 0.3 * (now - grantedAt))
         }
       }
-      // Between two results of a busy worker: its time per task (a gap longer than its turnaround was idleness).
-      const last = this.interval.get(by)
-      const took = this.turnaround.get(by)
-      const gap = last == null ? undefined : now - last.last
-      const busy = gap != null && took != null && gap <= took
-      const ms = busy ? (Number.isNaN(last!.ms) ? gap : 0.7 * last!.ms + 0.3 * gap) : (last?.ms ?? took ?? Number.NaN)
-      this.interval.set(by, { ms, last: now })
+      if (options.ms != null && Number.isFinite(options.ms) && options.ms >= 0) {
+        const before = this.pace.get(by)
+        this.pace.set(by, before == null ? options.ms : 0.7 * before + 0.3 * options.ms)
+      }
       await this.tasks.batch(done.map(t => ({ type: 'put' as const, key: t.id, value: t })))
       for (const t of done) this.untrack(t)
       this.counts.done += done.length
@@ -406,11 +400,12 @@ export class TaskQueue {
 
   /**
    * A worker could not process a task it was leased: back to the queue, or
-   * failed for good after MAX_FAILURES reports. Ignored unless `peer` holds the lease.
+   * failed for good after MAX_FAILURES reports. Ignored unless `peer` holds the lease; from a backup worker, it frees the task for another backup.
    */
   fail (id: string, peer: string, reason: string): Promise<TaskRecord | undefined> {
     return this.enqueue(async () => {
       const t = this.open.get(id)
+      if (t != null && t.state === 'leased' && t.backup?.peer === peer && t.lease?.peer !== peer) return await this.dropBackup(t)
       if (t == null || t.state !== 'leased' || t.lease?.peer !== peer) return undefined
       const { lease: _gone, backup: _backup, ...rest } = t
       // Only reports from distinct workers count: one member cannot fail a task on its own.
@@ -430,11 +425,12 @@ export class TaskQueue {
   /**
    * A worker gives a task back without having processed it (its image could
    * not be fetched): back to the queue, no failure counted. Ignored unless
-   * `peer` holds the lease.
+   * `peer` holds the lease; from a backup worker, it frees the task for another backup.
    */
   release (id: string, peer: string): Promise<TaskRecord | undefined> {
     return this.enqueue(async () => {
       const t = this.open.get(id)
+      if (t != null && t.state === 'leased' && t.backup?.peer === peer && t.lease?.peer !== peer) return await this.dropBackup(t)
       if (t == null || t.state !== 'leased' || t.lease?.peer !== peer) return undefined
       const { lease: _gone, backup: _backup, ...rest } = t
       const next: TaskRecord = { ...rest, state: 'queued' }
@@ -442,6 +438,14 @@ export class TaskQueue {
       this.open.set(next.id, next)
       return structuredClone(next)
     })
+  }
+
+  /** A backup worker gave up: the lease holder goes on, and another worker may back the task up. */
+  private async dropBackup (t: TaskRecord): Promise<TaskRecord> {
+    const { backup: _gone, ...next } = t
+    await this.tasks.put(next.id, next)
+    this.open.set(next.id, next)
+    return structuredClone(next)
   }
 
   stats (): QueueStats {
