@@ -401,7 +401,7 @@ export class TaskService {
       const leases = await this.steal(origin, 1, false)
       if (leases.length > 0) return { origin, ...leases[0]! }
       // Nothing there after all: unless the reply said what is left, forget its load until it announces again.
-      if ((this.load.get(origin)?.at ?? 0) < asked) this.load.set(origin, { queued: 0, backups: this.load.get(origin)?.backups ?? 0, at: Date.now() })
+      this.forgetLoad(origin, asked, this.load.get(origin)?.backups ?? 0)
     }
     if (ahead) return undefined
     if (this.init.queue.backupCandidates() > 0) {
@@ -415,8 +415,13 @@ export class TaskService {
     if (leases.length > 0) return { origin, ...leases[0]! }
     // Refused (this node would not finish any of them sooner) or none left: the reply's counts
     // say so, and the slot asks again when a load message says backups wait.
-    if ((this.load.get(origin)?.at ?? 0) < asked) this.load.set(origin, { queued: 0, backups: 0, at: Date.now() })
+    this.forgetLoad(origin, asked, 0)
     return undefined
+  }
+
+  /** An origin gave nothing: count it empty until it announces again, unless its reply (after `asked`) said what is left. */
+  private forgetLoad (origin: string, asked: number, backups: number): void {
+    if ((this.load.get(origin)?.at ?? 0) < asked) this.load.set(origin, { queued: 0, backups, at: Date.now() })
   }
 
   /** An origin with waiting tasks (or backup candidates), chosen at random weighted by how many (busiest most often). */

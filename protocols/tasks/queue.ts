@@ -258,7 +258,8 @@ export class TaskQueue {
    * when nothing is queued, also hand out tasks leased to other workers that
    * have no backup yet, the one expected to finish last first (by each
    * worker's recent turnaround): at the end of a batch an idle node then races
-   * a slow one instead of waiting for it (a late duplicate result is harmless). The first lease stays in force; a backup never expires anything.
+   * a slow one instead of waiting for it (a late duplicate result is harmless).
+   * The first lease stays in force; a backup never expires anything.
    */
   grant (peer: string, want: number, options: { backups?: boolean } = {}): Promise<TaskRecord[]> {
     return this.enqueue(async () => {
@@ -278,19 +279,18 @@ export class TaskQueue {
       if (granted.length === 0 && options.backups === true) {
         // Overdue tasks first (the holder is stuck, or never got the lease), most overdue first;
         // then the task expected to finish last (its holder is slow, or has it queued behind
-        // another), unless the asker would not finish it sooner itself. Without figures, oldest first.
+        // another), unless the asker would not finish it sooner itself. A holder without figures
+        // yet is expected to take what the others take on average.
         const mine = this.pace.get(peer)
-        // A holder without figures yet is expected to take what the others take on average.
         const known = [...this.turnaround.values()]
         const typical = known.length > 0 ? known.reduce((a, b) => a + b, 0) / known.length : this.leaseMs
-        const expectedDone = (t: TaskRecord): number => t.lease!.grantedAt + (this.turnaround.get(t.lease!.peer) ?? typical)
-        // Overdue ones first, most overdue first; then the latest expected finish.
-        const urgency = (t: TaskRecord): number => { const due = expectedDone(t); return due < now ? 1e12 + (now - due) : due - now }
         const leased = [...this.open.values()]
           .filter(t => t.state === 'leased' && t.backup == null && !t.critical && t.lease != null && t.lease.peer !== peer)
-          .filter(t => { const due = expectedDone(t); return mine == null || due < now || now + mine < due })
-          .sort((a, b) => urgency(b) - urgency(a))
-        backups.push(...leased.slice(0, want))
+          .map(t => ({ t, due: t.lease!.grantedAt + (this.turnaround.get(t.lease!.peer) ?? typical) }))
+          .filter(({ due }) => mine == null || due < now || now + mine < due)
+          .map(({ t, due }) => ({ t, urgency: due < now ? 1e12 + (now - due) : due - now }))
+          .sort((a, b) => b.urgency - a.urgency)
+        backups.push(...leased.slice(0, want).map(({ t }) => t))
       }
       if (granted.length === 0 && backups.length === 0) return []
       const updated = [
@@ -354,15 +354,9 @@ export class TaskQueue {
       for (const id of ids) {
         const t = this.open.get(id)!
         const grantedAt = t.lease?.peer === by ? t.lease.grantedAt : t.backup?.peer === by ? t.backup.grantedAt : undefined
-        if (grantedAt != null) {
-          const before = this.turnaround.get(by)
-          this.turnaround.set(by, before == null ? now - grantedAt : 0.7 * before + 0.3 * (now - grantedAt))
-        }
+        if (grantedAt != null) average(this.turnaround, by, now - grantedAt)
       }
-      if (options.ms != null && Number.isFinite(options.ms) && options.ms >= 0) {
-        const before = this.pace.get(by)
-        this.pace.set(by, before == null ? options.ms : 0.7 * before + 0.3 * options.ms)
-      }
+      if (options.ms != null && Number.isFinite(options.ms) && options.ms >= 0) average(this.pace, by, options.ms)
       await this.tasks.batch(done.map(t => ({ type: 'put' as const, key: t.id, value: t })))
       for (const t of done) this.untrack(t)
       this.counts.done += done.length
@@ -405,7 +399,7 @@ export class TaskQueue {
   fail (id: string, peer: string, reason: string): Promise<TaskRecord | undefined> {
     return this.enqueue(async () => {
       const t = this.open.get(id)
-      if (t != null && t.state === 'leased' && t.backup?.peer === peer && t.lease?.peer !== peer) return await this.dropBackup(t)
+      if (t != null && isBackupOf(t, peer)) return await this.dropBackup(t)
       if (t == null || t.state !== 'leased' || t.lease?.peer !== peer) return undefined
       const { lease: _gone, backup: _backup, ...rest } = t
       // Only reports from distinct workers count: one member cannot fail a task on its own.
@@ -430,7 +424,7 @@ export class TaskQueue {
   release (id: string, peer: string): Promise<TaskRecord | undefined> {
     return this.enqueue(async () => {
       const t = this.open.get(id)
-      if (t != null && t.state === 'leased' && t.backup?.peer === peer && t.lease?.peer !== peer) return await this.dropBackup(t)
+      if (t != null && isBackupOf(t, peer)) return await this.dropBackup(t)
       if (t == null || t.state !== 'leased' || t.lease?.peer !== peer) return undefined
       const { lease: _gone, backup: _backup, ...rest } = t
       const next: TaskRecord = { ...rest, state: 'queued' }
@@ -465,4 +459,15 @@ export class TaskQueue {
     await this.serial
     await this.db.close()
   }
+}
+
+/** Fold a new sample into a per-worker moving average (recent samples weigh most). */
+function average (into: Map<string, number>, worker: string, sample: number): void {
+  const before = into.get(worker)
+  into.set(worker, before == null ? sample : 0.7 * before + 0.3 * sample)
+}
+
+/** Whether `peer` holds a task only as its backup worker. */
+function isBackupOf (t: TaskRecord, peer: string): boolean {
+  return t.state === 'leased' && t.backup?.peer === peer && t.lease?.peer !== peer
 }
