@@ -124,6 +124,7 @@ export function parseModelledCompute (name: string, value: string): [number, num
   const parts = value.split(',').map(s => parseNumber(name, s))
   if (parts.length === 1) return [parts[0]!, parts[0]!]
   if (parts.length !== 2) throw new ConfigError(`${name}=${value}: expected P50MS or P50MS,P95MS`)
+  if (parts[1]! < parts[0]!) throw new ConfigError(`${name}=${value}: the 95th percentile must not be below the median`)
   return [parts[0]!, parts[1]!]
 }
 
