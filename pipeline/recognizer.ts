@@ -46,15 +46,15 @@ export interface Hypothesis {
 export interface Encoded {
   /** Encoder output [1, S, D]. */
   memory: ort.Tensor;
-  /** Cross-attention keys [L, 1, h, hd, S] and values [L, 1, h, S, hd] of every decoder block. */
-  crossK: ort.Tensor;
-  crossV: ort.Tensor;
+  /** Per decoder block, its cross-attention keys [1, h, hd, S] (transposed) and values [1, h, S, hd]. */
+  crossK: ort.Tensor[];
+  crossV: ort.Tensor[];
 }
 
-/** The decoder's self-attention keys and values [L, rows, h, length, hd] so far. */
+/** Per decoder block, its self-attention keys and values [rows, h, length, hd] so far. */
 export interface DecoderCache {
-  k: ort.Tensor;
-  v: ort.Tensor;
+  k: ort.Tensor[];
+  v: ort.Tensor[];
   length: number;
 }
 
@@ -78,6 +78,8 @@ export class Recognizer {
     readonly vocab: readonly string[],
     private readonly encoder: ort.InferenceSession,
     private readonly decoder: ort.InferenceSession,
+    /** The decoder blocks' indices: each has its own cross-attention and cache tensors. */
+    private readonly blocks: readonly number[],
   ) {}
 
   /** The model version results and votes carry. */
@@ -115,45 +117,49 @@ export class Recognizer {
     }
     const encoder = await ort.InferenceSession.create(need('encoder.onnx'), sessionOpts);
     const decoder = await ort.InferenceSession.create(need('decoder.onnx'), sessionOpts);
-    return new Recognizer(manifest, vocab, encoder, decoder);
+    // The step interface (README, "The model contract"): one cross-attention and one cache tensor per block.
+    const blocks = encoder.outputNames.filter((n) => /^cross_k\d+$/.test(n)).map((_, i) => i);
+    const want = {
+      encoder: ['memory', ...blocks.map((i) => `cross_k${i}`), ...blocks.map((i) => `cross_v${i}`)],
+      decoder: ['token', 'position', ...['cross_k', 'cross_v', 'past_k', 'past_v'].flatMap((n) => blocks.map((i) => `${n}${i}`))],
+    };
+    const got = { encoder: encoder.outputNames, decoder: decoder.inputNames };
+    for (const part of ['encoder', 'decoder'] as const) {
+      if (blocks.length === 0 || [...got[part]].sort().join() !== [...want[part]].sort().join()) {
+        await encoder.release();
+        await decoder.release();
+        throw new ModelFileError(
+          `model folder ${dir}: ${part}.onnx has ${part === 'encoder' ? 'outputs' : 'inputs'} ${got[part].join(', ')}; ` +
+            `this version of texmesh needs ${want[part].join(', ')}`,
+        );
+      }
+    }
+    return new Recognizer(manifest, vocab, encoder, decoder, blocks);
   }
 
   /**
-   * Encode a batch of canvases (ink 0..255, INPUT_HEIGHT x INPUT_WIDTH each):
-   * per image, its memory [1, S, D] and its cross-attention keys and values
-   * for every decoder block, which each decoder step reuses.
+   * Encode canvases (ink 0..255, INPUT_HEIGHT x INPUT_WIDTH each): per image,
+   * its memory [1, S, D] and its cross-attention keys and values for every
+   * decoder block, which each decoder step reuses. The encoder takes one image
+   * per run: its shapes are fixed, so none of its graph is shape arithmetic,
+   * and on a CPU a batch of regions took as long as the regions one by one.
    */
   async encode(canvases: readonly Uint8Array[]): Promise<Encoded[]> {
     const size = INPUT_HEIGHT * INPUT_WIDTH;
-    const data = new Float32Array(canvases.length * size);
-    canvases.forEach((c, i) => {
+    const out: Encoded[] = [];
+    for (const [i, c] of canvases.entries()) {
       if (c.length !== size) throw new Error(`canvas ${i} has ${c.length} pixels, expected ${size}`);
-      data.set(canvasToTensorData(c), i * size);
-    });
-    const out = await this.encoder.run({ image: new ort.Tensor('float32', data, [canvases.length, 1, INPUT_HEIGHT, INPUT_WIDTH]) });
-    const memory = out.memory!;
-    const [b, s, d] = memory.dims as [number, number, number];
-    const mem = memory.data as Float32Array;
-    // cross_k [L, B, h, hd, S] and cross_v [L, B, h, S, hd]: take image i's slice of every layer.
-    const slice = (t: ort.Tensor, i: number): ort.Tensor => {
-      const [layers, , ...rest] = t.dims as number[];
-      const per = rest.reduce((a, x) => a * x, 1);
-      const src = t.data as Float32Array;
-      const dst = new Float32Array(layers! * per);
-      for (let l = 0; l < layers!; l++) dst.set(src.subarray((l * b + i) * per, (l * b + i + 1) * per), l * per);
-      return new ort.Tensor('float32', dst, [layers!, 1, ...rest]);
-    };
-    return Array.from({ length: b }, (_, i) => ({
-      memory: new ort.Tensor('float32', mem.slice(i * s * d, (i + 1) * s * d), [1, s, d]),
-      crossK: slice(out.cross_k!, i),
-      crossV: slice(out.cross_v!, i),
-    }));
+      const r = await this.encoder.run({ image: new ort.Tensor('float32', canvasToTensorData(c), [1, 1, INPUT_HEIGHT, INPUT_WIDTH]) });
+      const block = (name: string) => this.blocks.map((i) => r[`${name}${i}`]!);
+      out.push({ memory: r.memory!, crossK: block('cross_k'), crossV: block('cross_v') });
+    }
+    return out;
   }
 
   /** An empty key/value cache for `rows` hypotheses of one image. */
   emptyCache(image: Encoded, rows = 1): DecoderCache {
-    const [layers, , heads, headDim] = image.crossK.dims as [number, number, number, number, number];
-    const empty = () => new ort.Tensor('float32', new Float32Array(0), [layers, rows, heads, 0, headDim]);
+    const [, heads, headDim] = image.crossK[0]!.dims as [number, number, number, number];
+    const empty = () => this.blocks.map(() => new ort.Tensor('float32', new Float32Array(0), [rows, heads, 0, headDim]));
     return { k: empty(), v: empty(), length: 0 };
   }
 
@@ -164,35 +170,38 @@ export class Recognizer {
    */
   async step(image: Encoded, tokens: readonly number[], cache: DecoderCache): Promise<{ logprobs: Float32Array[]; cache: DecoderCache }> {
     const n = tokens.length;
-    const out = await this.decoder.run({
-      token: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [n, 1]),
+    const feeds: Record<string, ort.Tensor> = {
+      token: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [n]),
       position: new ort.Tensor('int64', BigInt64Array.of(BigInt(cache.length)), [1]),
-      cross_k: image.crossK,
-      cross_v: image.crossV,
-      past_k: cache.k,
-      past_v: cache.v,
-    });
+    };
+    for (const i of this.blocks) {
+      feeds[`cross_k${i}`] = image.crossK[i]!;
+      feeds[`cross_v${i}`] = image.crossV[i]!;
+      feeds[`past_k${i}`] = cache.k[i]!;
+      feeds[`past_v${i}`] = cache.v[i]!;
+    }
+    const out = await this.decoder.run(feeds);
     const lp = out.logprobs!.data as Float32Array;
     const v = this.vocab.length;
     return {
       logprobs: tokens.map((_, i) => lp.subarray(i * v, (i + 1) * v)),
-      cache: { k: out.next_k!, v: out.next_v!, length: cache.length + 1 },
+      cache: { k: this.blocks.map((i) => out[`next_k${i}`]!), v: this.blocks.map((i) => out[`next_v${i}`]!), length: cache.length + 1 },
     };
   }
 
   /** The cache rows for the given parent rows, in that order (beam search keeps some rows, repeats others). */
   static reorder(cache: DecoderCache, parents: readonly number[]): DecoderCache {
+    const rows = cache.k[0]!.dims[0]!;
+    if (parents.length === rows && parents.every((p, r) => p === r)) return cache;
     const pick = (t: ort.Tensor): ort.Tensor => {
-      const [layers, rows, ...rest] = t.dims as number[];
+      const [, ...rest] = t.dims as number[];
       const per = rest.reduce((a, x) => a * x, 1);
       const src = t.data as Float32Array;
-      const dst = new Float32Array(layers! * parents.length * per);
-      for (let l = 0; l < layers!; l++) {
-        parents.forEach((p, r) => dst.set(src.subarray((l * rows! + p) * per, (l * rows! + p + 1) * per), (l * parents.length + r) * per));
-      }
-      return new ort.Tensor('float32', dst, [layers!, parents.length, ...rest]);
+      const dst = new Float32Array(parents.length * per);
+      parents.forEach((p, r) => dst.set(src.subarray(p * per, (p + 1) * per), r * per));
+      return new ort.Tensor('float32', dst, [parents.length, ...rest]);
     };
-    return { k: pick(cache.k), v: pick(cache.v), length: cache.length };
+    return { k: cache.k.map(pick), v: cache.v.map(pick), length: cache.length };
   }
 
   /** Beam search over one encoded image: hypotheses best first. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +13,8 @@ interface Parity {
   greedy: number[][];
   memory_sum: number[];
   first_logprobs: number[][];
+  /** How far onnxruntime's first-step log-probabilities may be from PyTorch's (the shipped decoder is int8). */
+  first_logprobs_tolerance: number;
 }
 
 const ROOT = join(DEFAULT_MODEL_DIR, '..', '..');
@@ -52,18 +55,22 @@ describe('the shipped model in onnxruntime-node', () => {
       const want = parity.first_logprobs[i]!;
       let worst = 0;
       want.forEach((w, k) => (worst = Math.max(worst, Math.abs(w - lp![k]!))));
-      assert.ok(worst < 1e-3, `first-step log-probabilities differ by ${worst}`);
+      assert.ok(parity.first_logprobs_tolerance <= 0.25, `a parity tolerance of ${parity.first_logprobs_tolerance} is too loose to check anything`);
+      assert.ok(worst < parity.first_logprobs_tolerance, `first-step log-probabilities differ by ${worst}`);
     }
   });
 
-  it('batched encoding gives each image what encoding it alone gives', async () => {
+  it('encoding several regions gives each what encoding it alone gives', async () => {
     const all = await model.encode(canvases);
     const alone = await model.encode([canvases[1]!]);
-    const a = all[1]!.crossV.data as Float32Array;
-    const b = alone[0]!.crossV.data as Float32Array;
-    assert.equal(a.length, b.length);
+    assert.equal(all[1]!.crossV.length, alone[0]!.crossV.length);
     let worst = 0;
-    for (let k = 0; k < a.length; k++) worst = Math.max(worst, Math.abs(a[k]! - b[k]!));
+    all[1]!.crossV.forEach((t, block) => {
+      const a = t.data as Float32Array;
+      const b = alone[0]!.crossV[block]!.data as Float32Array;
+      assert.equal(a.length, b.length);
+      for (let k = 0; k < a.length; k++) worst = Math.max(worst, Math.abs(a[k]! - b[k]!));
+    });
     assert.ok(worst < 1e-4, `cross-attention values differ by ${worst}`);
   });
 
@@ -73,6 +80,25 @@ describe('the shipped model in onnxruntime-node', () => {
     for (let i = 1; i < hyps.length; i++) assert.ok(hyps[i - 1]!.score >= hyps[i]!.score);
     assert.equal(new Set(hyps.map((h) => h.latex)).size, hyps.length);
     for (const h of hyps) assert.ok(h.logprob < 0 && Number.isFinite(h.score));
+  });
+
+  it('refuses a model folder whose decoder has another interface, naming what it has and what it needs', async () => {
+    const dir = await tempDir();
+    try {
+      await cp(DEFAULT_MODEL_DIR, dir, { recursive: true });
+      // A decoder.onnx that is some other graph (here the encoder), listed with its true SHA-256.
+      const other = await readFile(join(dir, 'encoder.onnx'));
+      await writeFile(join(dir, 'decoder.onnx'), other);
+      const manifest = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { files: Record<string, string> };
+      manifest.files['decoder.onnx'] = createHash('sha256').update(other).digest('hex');
+      await writeFile(join(dir, 'model.json'), JSON.stringify(manifest));
+      await assert.rejects(
+        Recognizer.load(dir),
+        (err: Error) => err instanceof ModelFileError && /decoder\.onnx has inputs image; this version of texmesh needs token, position, cross_k0/.test(err.message),
+      );
+    } finally {
+      await removeDir(dir);
+    }
   });
 
   it('refuses a model folder whose file does not match its SHA-256', async () => {

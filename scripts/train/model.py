@@ -230,7 +230,8 @@ def _heads(x, h):
 class CrossMemory(nn.Module):
     """For export: the encoder, plus each decoder block's cross-attention keys and values,
     computed once per image rather than at every decoder step.
-    Gives memory [B, S, D], cross_k [L, B, h, D/h, S] (transposed) and cross_v [L, B, h, S, D/h]."""
+    Gives memory [B, S, D], then per block cross_k{i} [B, h, D/h, S] (transposed) and
+    cross_v{i} [B, h, S, D/h]."""
 
     def __init__(self, net):
         super().__init__()
@@ -239,46 +240,59 @@ class CrossMemory(nn.Module):
 
     def forward(self, image):
         memory = self.encoder(image)
-        ks, vs = [], []
+        out = [memory]
         for blk in self.blocks:
             att = blk.cross_att
             k, v = att.kv(memory).chunk(2, dim=-1)
-            ks.append(_heads(k, att.h).transpose(-1, -2))
-            vs.append(_heads(v, att.h))
-        return memory, torch.stack(ks), torch.stack(vs)
+            out.append(_heads(k, att.h).transpose(-1, -2))
+        for blk in self.blocks:
+            att = blk.cross_att
+            k, v = att.kv(memory).chunk(2, dim=-1)
+            out.append(_heads(v, att.h))
+        return tuple(out)
 
 
 class CachedDecoderStep(nn.Module):
     """For export: one decoder step with a key/value cache. Every row is at the same position.
 
-    token [N, 1], position [1] (index of token), cross_k [L, 1, h, D/h, S], cross_v [L, 1, h, S, D/h]
-    (one image, broadcast over the rows), past_k / past_v [L, N, h, T, D/h] (T = position)
-    -> logprobs [N, V], next_k / next_v [L, N, h, T + 1, D/h]."""
+    Inputs: token [N] (the last token of each row), position [1] (its index), then per block
+    cross_k{i} [1, h, D/h, S] and cross_v{i} [1, h, S, D/h] (one image, broadcast over the
+    rows), then per block past_k{i} and past_v{i} [N, h, T, D/h] (T = position).
+    Outputs: logprobs [N, V], then per block next_k{i} and next_v{i} [N, h, T + 1, D/h].
+
+    Built for onnxruntime's per-step cost, which is per operator and per copied byte rather
+    than arithmetic: one tensor per block (indexing a stacked cache copies all of it),
+    rows as a 2-D [N, D] stream (linear layers become one Gemm with the bias), head splits
+    as plain reshapes (a step has length 1, so no transposes), and constant shapes (-1 for
+    the rows; sizes read from a traced tensor become Shape/Gather chains run every step)."""
 
     def __init__(self, decoder):
         super().__init__()
         self.dec = decoder
 
-    def forward(self, token, position, cross_k, cross_v, past_k, past_v):
+    def forward(self, token, position, *tensors):
         dec = self.dec
-        x = dec.embed(token) + dec.pos(position)[None]
+        d, n = dec.d, len(dec.blocks)
+        cross_k, cross_v = tensors[:n], tensors[n:2 * n]
+        past_k, past_v = tensors[2 * n:3 * n], tensors[3 * n:]
+        x = dec.embed(token) + dec.pos(position)  # N, D
         next_k, next_v = [], []
         for i, blk in enumerate(dec.blocks):
-            att = blk.self_att
-            scale = 1.0 / math.sqrt(x.shape[-1] // att.h)
-            h = blk.n1(x)
-            q = _heads(att.q(h), att.h)
-            k, v = att.kv(h).chunk(2, dim=-1)
-            k = torch.cat([past_k[i], _heads(k, att.h)], dim=2)
-            v = torch.cat([past_v[i], _heads(v, att.h)], dim=2)
+            att, catt = blk.self_att, blk.cross_att
+            h, hd = att.h, d // att.h
+            scale = 1.0 / math.sqrt(hd)
+            hn = blk.n1(x)
+            q = att.q(hn).reshape(-1, h, 1, hd)
+            kv = att.kv(hn)
+            k = torch.cat([past_k[i], kv[:, :d].reshape(-1, h, 1, hd)], dim=2)
+            v = torch.cat([past_v[i], kv[:, d:].reshape(-1, h, 1, hd)], dim=2)
             next_k.append(k)
             next_v.append(v)
-            a = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * scale, dim=-1)
-            x = x + att.o(torch.matmul(a, v).transpose(1, 2).reshape(x.shape))
-            catt = blk.cross_att
-            q = _heads(catt.q(blk.n2(x)), catt.h)
-            a = torch.softmax(torch.matmul(q, cross_k[i]) * scale, dim=-1)
-            x = x + catt.o(torch.matmul(a, cross_v[i]).transpose(1, 2).reshape(x.shape))
+            a = torch.softmax(torch.matmul(q * scale, k.transpose(-1, -2)), dim=-1)
+            x = x + att.o(torch.matmul(a, v).reshape(-1, d))
+            q = catt.q(blk.n2(x)).reshape(-1, h, 1, hd)
+            a = torch.softmax(torch.matmul(q * scale, cross_k[i]), dim=-1)
+            x = x + catt.o(torch.matmul(a, cross_v[i]).reshape(-1, d))
             x = x + blk.ff(blk.n3(x))
-        logits = dec.out(dec.norm(x[:, 0]))
-        return torch.log_softmax(logits, dim=-1), torch.stack(next_k), torch.stack(next_v)
+        logits = dec.out(dec.norm(x))
+        return (torch.log_softmax(logits, dim=-1), *next_k, *next_v)

@@ -7,6 +7,7 @@
 #
 # Needs: Debian's python3-torch, python3-onnx, libopenblas0-pthread; texlive + dvipng for data.
 # MINUTES (default 120) is the training budget, counted across restarts.
+# CHECKPOINT (default training/run/final.pt) is what `export` exports.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -38,7 +39,7 @@ case "${1:-}" in
     echo "training in the background (pid $!); follow it with: tail -f $TRAIN_DIR/run/train.log"
     ;;
   export)
-    ckpt="$TRAIN_DIR/run/final.pt"
+    ckpt=${CHECKPOINT:-$TRAIN_DIR/run/final.pt}
     [ -f "$ckpt" ] || ckpt="$TRAIN_DIR/run/last.pt"
     grammar_commit=$(git log -1 --format=%h -- scripts/datagen/grammar.ts 2>/dev/null || echo unknown)
     recipe='{"grammar": "scripts/datagen/grammar.ts at commit '"$grammar_commit"'", "train": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "train"},
