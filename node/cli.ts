@@ -200,7 +200,8 @@ Environment:
     .description('recognise images of formulas on this machine (no daemon or network needed)')
     .argument('<file-or-dir...>', 'images (PNG, JPEG, WebP, TIFF, GIF) or directories of them')
     .option('--beam <n>', 'beam width (default 5; 1 is greedy)', parsePositive('--beam', 32))
-    .option('--threads <n>', 'onnxruntime threads (default: all cores)', parsePositive('--threads', 256))
+    .option('--jobs <n>', 'images recognised at once (default: one per core, at most 8)', parsePositive('--jobs', 64))
+    .option('--threads <n>', 'onnxruntime threads per image (default 1: faster for this model than splitting one image)', parsePositive('--threads', 256))
     .option('--model <dir>', 'model folder (default: the shipped models/texmesh-v1)')
     .addHelpText('after', `
 With --json, one JSON object per image and line:
@@ -208,7 +209,7 @@ With --json, one JSON object per image and line:
    "regions": [{"bbox": {"x", "y", "width", "height"}, "latex", "confidence", ...}], "model", "ms"}
 and for a file that failed {"file", "error", "reason"}. "score" is a log-probability.
 The exit code is 1 if any file failed; every other file is still processed.`)
-    .action(async (inputs: string[], opts: { json?: boolean, beam?: number, threads?: number, model?: string }) => {
+    .action(async (inputs: string[], opts: { json?: boolean, beam?: number, threads?: number, jobs?: number, model?: string }) => {
       const { failed, total } = await runOcr(inputs, opts)
       if (failed > 0) {
         if (opts.json !== true) process.stderr.write(`texmesh: ${failed} of ${total} files failed\n`)

@@ -1,4 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { extname, join } from 'node:path'
 import cliProgress from 'cli-progress'
 import { OcrPipeline, DEFAULT_BEAM, type OcrResult } from '../pipeline/ocr.js'
@@ -17,7 +18,18 @@ export interface OcrCommandOptions {
   beam?: number
   json?: boolean
   threads?: number
+  /** images recognised at once (default: defaultJobs()) */
+  jobs?: number
   model?: string
+}
+
+/**
+ * Images `texmesh ocr` recognises at once by default: one per core, at most 8.
+ * Each runs onnxruntime on one thread; the model's operators are too small to
+ * split across threads (bench:ocr), so cores are used by images side by side.
+ */
+export function defaultJobs (): number {
+  return Math.max(1, Math.min(8, availableParallelism()))
 }
 
 export type OcrLine = ({ file: string } & Omit<OcrResult, 'regions'> & { regions: Array<{ bbox: OcrResult['regions'][number]['bbox'], latex: string, confidence: number }> }) | { file: string, error: string, reason: string }
@@ -90,22 +102,31 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
     else if (error && options.json !== true) process.stderr.write(text + '\n')
     else process.stdout.write(text + '\n')
   }
+  const recognise = async (f: { file: string, error?: string }): Promise<OcrLine> => {
+    if (f.error != null) return { file: f.file, error: f.error, reason: 'unreadable' }
+    try {
+      const bytes = await readFile(f.file)
+      return lineOf(f.file, await pipeline.recognize(bytes, f.file, { beam: options.beam ?? DEFAULT_BEAM }))
+    } catch (err: any) {
+      if (err instanceof ImageError) return { file: f.file, error: err.message.replace(`${f.file}: `, ''), reason: err.reason }
+      if (typeof err?.code === 'string') return { file: f.file, error: `cannot read (${String(err.message)})`, reason: 'unreadable' }
+      throw err
+    }
+  }
+  // Up to `jobs` images in flight; each one that ends starts the next. Lines come out in input order.
+  const lines: Array<Promise<OcrLine>> = []
+  const launch = (): void => {
+    const f = files[lines.length]
+    if (f == null) return
+    const line = recognise(f).finally(launch)
+    line.catch(() => {}) // awaited below, in order; not an unhandled rejection meanwhile
+    lines.push(line)
+  }
+  for (let k = 0; k < (options.jobs ?? defaultJobs()); k++) launch()
   let failed = 0
   try {
-    for (const f of files) {
-      let line: OcrLine
-      if (f.error != null) {
-        line = { file: f.file, error: f.error, reason: 'unreadable' }
-      } else {
-        try {
-          const bytes = await readFile(f.file)
-          line = lineOf(f.file, await pipeline.recognize(bytes, f.file, { beam: options.beam ?? DEFAULT_BEAM }))
-        } catch (err: any) {
-          if (err instanceof ImageError) line = { file: f.file, error: err.message.replace(`${f.file}: `, ''), reason: err.reason }
-          else if (typeof err?.code === 'string') line = { file: f.file, error: `cannot read (${String(err.message)})`, reason: 'unreadable' }
-          else throw err
-        }
-      }
+    for (let i = 0; i < files.length; i++) {
+      const line = await lines[i]!
       if ('error' in line) failed++
       emit(options.json === true ? JSON.stringify(line) : human(line), 'error' in line)
       bar?.increment()
