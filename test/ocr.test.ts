@@ -87,8 +87,8 @@ describe('texmesh ocr', { timeout: 120_000 }, () => {
   })
   after(async () => { await removeDir(dir) })
 
-  it('processes every file, reports each failure, and exits non-zero', async () => {
-    const r = await runCli(['ocr', join(dir, 'batch'), join(dir, 'missing.png'), '--json', '--threads', '2'], { timeoutMs: 90_000 })
+  it('processes every file, several at once, reports each failure in input order, and exits non-zero', async () => {
+    const r = await runCli(['ocr', join(dir, 'batch'), join(dir, 'missing.png'), '--json', '--jobs', '3'], { timeoutMs: 90_000 })
     assert.equal(r.code, 1, r.stderr)
     const lines = r.stdout.trim().split('\n').map(l => JSON.parse(l))
     assert.deepEqual(lines.map(l => l.file.replace(dir + '/', '')), ['batch/1-good.png', 'batch/2-empty.png', 'batch/3-notes.jpg', 'batch/4-cut.png', 'batch/5-blank.png', 'batch/6-lines.png', 'missing.png'])
