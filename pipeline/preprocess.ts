@@ -44,14 +44,52 @@ export interface InkImage {
   format: string;
 }
 
-function classify(file: string, err: unknown): ImageError {
-  const msg = err instanceof Error ? err.message : String(err);
-  if (/unsupported image format/i.test(msg)) return new ImageError(file, 'not-an-image', 'not an image (PNG, JPEG, WebP, TIFF or GIF)');
-  if (/pixel limit/i.test(msg)) return new ImageError(file, 'too-large', 'the image has more pixels than allowed');
-  if (/truncat|premature end|unexpected end|end of (file|stream|data)|not enough data|read error|short read/i.test(msg)) {
-    return new ImageError(file, 'truncated', `the image is truncated (${msg.split('\n')[0]})`);
+/** The accepted format the first bytes announce, if any. */
+function magicFormat(b: Uint8Array): string | undefined {
+  const ascii = (at: number, text: string) => [...text].every((c, i) => b[at + i] === c.charCodeAt(0));
+  if (b[0] === 0x89 && ascii(1, 'PNG\r\n\x1a\n')) return 'png';
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  if (ascii(0, 'GIF87a') || ascii(0, 'GIF89a')) return 'gif';
+  if (ascii(0, 'RIFF') && ascii(8, 'WEBP')) return 'webp';
+  if (ascii(0, 'II*\0') || ascii(0, 'MM\0*')) return 'tiff';
+  return undefined;
+}
+
+/** Whether a file of this format visibly stops before its end marker (TIFF has none to check). */
+function cutShort(b: Uint8Array, format: string): boolean {
+  const n = b.length;
+  switch (format) {
+    case 'png': // ends with the IEND chunk
+      return n < 12 || !(b[n - 8] === 0x49 && b[n - 7] === 0x45 && b[n - 6] === 0x4e && b[n - 5] === 0x44);
+    case 'jpeg': {
+      // an end-of-image marker, possibly followed by padding
+      for (let i = n - 2; i >= Math.max(0, n - 1024); i--) if (b[i] === 0xff && b[i + 1] === 0xd9) return false;
+      return true;
+    }
+    case 'gif': // ends with the trailer byte
+      return b[n - 1] !== 0x3b;
+    case 'webp': // the RIFF header gives the length
+      return n < 12 || 8 + (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) > n;
+    default:
+      return false;
   }
-  return new ImageError(file, 'corrupt', `the image is corrupt (${msg.split('\n')[0]})`);
+}
+
+/**
+ * Why sharp refused the bytes. The file's own structure decides first: libvips
+ * keeps one error buffer per process, and when images are decoded side by side
+ * a failure's message can be another's, or "Unknown error".
+ */
+function classify(file: string, bytes: Uint8Array, err: unknown): ImageError {
+  const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+  const format = magicFormat(bytes);
+  if (format == null || /unsupported image format/i.test(msg)) return new ImageError(file, 'not-an-image', 'not an image (PNG, JPEG, WebP, TIFF or GIF)');
+  if (/pixel limit/i.test(msg)) return new ImageError(file, 'too-large', 'the image has more pixels than allowed');
+  if (cutShort(bytes, format)) return new ImageError(file, 'truncated', `the image is truncated (the ${format.toUpperCase()} data stops before its end)`);
+  if (/truncat|premature end|unexpected end|end of (file|stream|data)|not enough data|read error|short read/i.test(msg)) {
+    return new ImageError(file, 'truncated', `the image is truncated (${msg})`);
+  }
+  return new ImageError(file, 'corrupt', `the image is corrupt (${msg})`);
 }
 
 /** Decode image bytes to an ink map, or throw ImageError. */
@@ -62,7 +100,7 @@ export async function preprocess(bytes: Uint8Array, file = '<image>', opts: Prep
   try {
     meta = await sharp(bytes).metadata();
   } catch (err) {
-    throw classify(file, err);
+    throw classify(file, bytes, err);
   }
   if (!meta.format || !IMAGE_FORMATS.has(meta.format)) {
     throw new ImageError(file, 'not-an-image', `${meta.format ?? 'unknown'} is not an accepted image format (PNG, JPEG, WebP, TIFF or GIF)`);
@@ -79,7 +117,7 @@ export async function preprocess(bytes: Uint8Array, file = '<image>', opts: Prep
       sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels, pages: 1 }).rotate().flatten({ background: '#ffffff' }),
     );
   } catch (err) {
-    throw classify(file, err);
+    throw classify(file, bytes, err);
   }
   const ink = inkMap(gray);
   return { width: gray.width, height: gray.height, ink, format: meta.format };

@@ -79,6 +79,8 @@ describe('preprocess', () => {
   it('refuses each kind of bad input with a reason and the file name', async () => {
     const png = await fixture('one-formula.png')
     const jpeg = await sharp(png).jpeg().toBuffer()
+    const webp = await sharp(png).webp().toBuffer()
+    const gif = await sharp(png).gif().toBuffer()
     const corrupt = Buffer.from(png)
     corrupt.fill(0x41, 60, 200) // inside the image data: checksums fail
     const white = await sharp({ create: { width: 300, height: 80, channels: 3, background: '#ffffff' } }).png().toBuffer()
@@ -87,6 +89,8 @@ describe('preprocess', () => {
       ['text', Buffer.from('\\frac{a}{b} is not an image\n'), 'not-an-image'],
       ['truncated PNG', png.subarray(0, Math.floor(png.length / 2)), 'truncated'],
       ['truncated JPEG', jpeg.subarray(0, Math.floor(jpeg.length / 2)), 'truncated'],
+      ['truncated WebP', webp.subarray(0, Math.floor(webp.length / 2)), 'truncated'],
+      ['truncated GIF', gif.subarray(0, Math.floor(gif.length / 2)), 'truncated'],
       ['corrupt PNG', corrupt, 'corrupt'],
       ['an SVG (not a raster format)', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'), 'not-an-image'],
       ['over the pixel limit', png, 'too-large', { maxPixels: 1000 }]
@@ -94,6 +98,12 @@ describe('preprocess', () => {
     for (const [what, bytes, reason, opts] of cases) {
       const err = await refusal(bytes, opts)
       assert.equal(err.reason, reason, `${what}: ${err.message}`)
+    }
+    // The same, decoded side by side (as texmesh ocr --jobs and a daemon's workers do): libvips'
+    // error messages can then belong to another image, and must not change the reason.
+    for (let round = 0; round < 4; round++) {
+      const errs = await Promise.all(cases.map(async ([, bytes, , opts]) => await refusal(bytes, opts)))
+      errs.forEach((err, i) => { assert.equal(err.reason, cases[i]![2], `${cases[i]![0]} side by side: ${err.message}`) })
     }
     // No ink is found by segmentation: the preprocessed map is empty.
     const img = await preprocess(white)
