@@ -84,7 +84,7 @@ function withNodeFlags (cmd: Command): Command {
     .option('--bootstrap <multiaddr>', 'peer to dial at start and keep redialling, with /p2p/ID; repeatable', collect)
     .option('--no-mdns', 'do not look for peers on the LAN with multicast DNS')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
-    .option('--workers <n>', 'images this node recognises at once, for itself and others (default 1; 0 takes no work)', parseCount('--workers', 64))
+    .option('--workers <n>', 'images this node recognises at once, for itself and others (default: one per core, at most 8; 0 takes no work)', parseCount('--workers', 64))
     .option('--lease-ms <ms>', 'how long a worker may hold a task before it is granted again (default 30000)', parsePositive('--lease-ms', 3_600_000))
     .addOption(new Option('--modelled-compute <p50[,p95]>', 'simnet: replace recognition by a sleep with this median and 95th percentile (ms)').argParser(v => parseModelledCompute('--modelled-compute', v)).hideHelp())
     .addOption(new Option('--slowdown <factor>', 'simnet: make this node this many times slower').argParser(Number).hideHelp())

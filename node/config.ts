@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { multiaddr } from '@multiformats/multiaddr'
 import { readFileIfExists } from './files.js'
@@ -50,13 +51,22 @@ export type NodeConfig = z.infer<typeof NodeConfig>
 export type ConfigKey = keyof NodeConfig
 export type ConfigSource = 'default' | 'file' | 'env' | 'flag'
 
+/**
+ * Images recognised at once by default, by a node's workers and by `texmesh ocr`: one per
+ * core, at most 8. Each runs onnxruntime on one thread: the model's operators are too small
+ * to gain from splitting one image over cores (bench:ocr), so cores serve images side by side.
+ */
+export function imagesPerCore (): number {
+  return Math.max(1, Math.min(8, availableParallelism()))
+}
+
 export const DEFAULT_CONFIG: NodeConfig = {
   listen: ['/ip4/0.0.0.0/tcp/7474', '/ip4/0.0.0.0/tcp/7475/ws'],
   apiPort: 7373,
   bootstrap: [],
   mdns: true,
   logLevel: 'info',
-  workers: 1,
+  workers: imagesPerCore(),
   leaseMs: 30_000,
   modelledCompute: null,
   slowdown: 1,

@@ -1,9 +1,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
-import { availableParallelism } from 'node:os'
 import { extname, join } from 'node:path'
 import cliProgress from 'cli-progress'
 import { OcrPipeline, DEFAULT_BEAM, type OcrResult } from '../pipeline/ocr.js'
 import { ImageError } from '../pipeline/preprocess.js'
+import { imagesPerCore } from './config.js'
 
 /**
  * `texmesh ocr FILE_OR_DIR...`: recognise images on this machine with the
@@ -18,19 +18,11 @@ export interface OcrCommandOptions {
   beam?: number
   json?: boolean
   threads?: number
-  /** images recognised at once (default: defaultJobs()) */
+  /** images recognised at once (default: imagesPerCore()) */
   jobs?: number
   model?: string
 }
 
-/**
- * Images `texmesh ocr` recognises at once by default: one per core, at most 8.
- * Each runs onnxruntime on one thread; the model's operators are too small to
- * split across threads (bench:ocr), so cores are used by images side by side.
- */
-export function defaultJobs (): number {
-  return Math.max(1, Math.min(8, availableParallelism()))
-}
 
 export type OcrLine = ({ file: string } & Omit<OcrResult, 'regions'> & { regions: Array<{ bbox: OcrResult['regions'][number]['bbox'], latex: string, confidence: number }> }) | { file: string, error: string, reason: string }
 
@@ -122,7 +114,7 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
     line.catch(() => {}) // awaited below, in order; not an unhandled rejection meanwhile
     lines.push(line)
   }
-  for (let k = 0; k < (options.jobs ?? defaultJobs()); k++) launch()
+  for (let k = 0; k < (options.jobs ?? imagesPerCore()); k++) launch()
   let failed = 0
   try {
     for (let i = 0; i < files.length; i++) {

@@ -4,8 +4,8 @@
  * stream. The puller says how far it has each log ({"AUTHOR!INCARNATION":
  * last position}) and the other side streams the envelopes it lacks, each as
  * one length-prefixed message, then an empty message. Both sides pull when
- * they meet, and every ANTI_ENTROPY_MS a node pulls from one random peer, so
- * what gossip dropped is repaired.
+ * they meet (and once more PULL_AGAIN_MS later), and every ANTI_ENTROPY_MS a
+ * node pulls from one random peer, so what gossip dropped is repaired.
  *
  * The store (crdt/replica.ts) does all checking; this module only moves bytes.
  */
@@ -25,6 +25,12 @@ export const ANTI_ENTROPY_MS = 30_000
 /** A failed catch-up is tried again this much later (times the attempt), this many times. */
 export const PULL_RETRY_MS = 1_000
 export const PULL_RETRIES = 3
+/**
+ * A node pulls from a peer when it meets it, and once more this much later: until each side
+ * has the other's gossip subscription, an envelope published meanwhile reaches no one, and
+ * the first catch-up may have been served before it was written.
+ */
+export const PULL_AGAIN_MS = 2_000
 
 export interface SyncStore {
   heads(): Record<string, number>
@@ -86,7 +92,15 @@ export class CrdtSync {
   }
 
   private onIdentify (evt: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void {
-    if (evt.detail.protocols.includes(CRDT_SYNC_PROTOCOL)) void this.pull(evt.detail.peerId)
+    if (!evt.detail.protocols.includes(CRDT_SYNC_PROTOCOL)) return
+    const peer = evt.detail.peerId
+    void this.pull(peer)
+    const timer = setTimeout(() => {
+      this.timers.delete(timer)
+      if (!this.stopped && this.node.getConnections(peer).length > 0) void this.pull(peer)
+    }, PULL_AGAIN_MS)
+    timer.unref()
+    this.timers.add(timer)
   }
 
   /** Ask `peer` for every envelope this node lacks. Resolves with how many were applied. */
