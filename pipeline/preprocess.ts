@@ -75,21 +75,29 @@ function cutShort(b: Uint8Array, format: string): boolean {
   }
 }
 
+/** What libvips' messages call each format, to tell a message about this file from another's. */
+const FORMAT_WORDS: Record<string, RegExp> = { png: /png/i, jpeg: /jpe?g/i, gif: /gif/i, webp: /webp/i, tiff: /tiff/i };
+
 /**
- * Why sharp refused the bytes. The file's own structure decides first: libvips
- * keeps one error buffer per process, and when images are decoded side by side
- * a failure's message can be another's, or "Unknown error".
+ * Why sharp refused the bytes. The file's own bytes decide: libvips keeps one
+ * error buffer per process, and when images are decoded side by side (texmesh
+ * ocr --jobs, a node's workers) a failure's message can be another image's,
+ * or "Unknown error". A message is quoted only when it names this format.
  */
 function classify(file: string, bytes: Uint8Array, err: unknown): ImageError {
   const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
   const format = magicFormat(bytes);
-  if (format == null || /unsupported image format/i.test(msg)) return new ImageError(file, 'not-an-image', 'not an image (PNG, JPEG, WebP, TIFF or GIF)');
+  if (format == null) return new ImageError(file, 'not-an-image', 'not an image (PNG, JPEG, WebP, TIFF or GIF)');
+  const name = format.toUpperCase();
+  const own = FORMAT_WORDS[format]!.test(msg);
+  // (images over the limit are refused from their header before decoding; this is a fallback)
   if (/pixel limit/i.test(msg)) return new ImageError(file, 'too-large', 'the image has more pixels than allowed');
-  if (cutShort(bytes, format)) return new ImageError(file, 'truncated', `the image is truncated (the ${format.toUpperCase()} data stops before its end)`);
-  if (/truncat|premature end|unexpected end|end of (file|stream|data)|not enough data|read error|short read/i.test(msg)) {
-    return new ImageError(file, 'truncated', `the image is truncated (${msg})`);
-  }
-  return new ImageError(file, 'corrupt', `the image is corrupt (${msg})`);
+  // TIFF has no end marker to check: its truncation is told by its own message.
+  const cut = format === 'tiff'
+    ? own && /truncat|premature end|unexpected end|end of (file|stream|data)|not enough data|read error|short read/i.test(msg)
+    : cutShort(bytes, format);
+  if (cut) return new ImageError(file, 'truncated', `the image is truncated (the ${name} data stops before its end)`);
+  return new ImageError(file, 'corrupt', `the image is corrupt (${own ? msg : `the ${name} data cannot be decoded`})`);
 }
 
 /** Decode image bytes to an ink map, or throw ImageError. */
