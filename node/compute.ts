@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { OcrPipeline, type OcrResult } from '../pipeline/ocr.js'
+import type { OcrResult } from '../pipeline/ocr.js'
+import { OcrPool } from '../pipeline/pool.js'
 import { DEFAULT_MODEL_DIR } from '../pipeline/recognizer.js'
 
 /**
@@ -25,13 +26,16 @@ export async function shippedModelVersion (modelDir = DEFAULT_MODEL_DIR): Promis
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-/** The real pipeline; the onnxruntime session loads on the first image (one per process). */
-export function pipelineCompute (model: string, slowdown = 1): Compute {
-  let pipeline: Promise<OcrPipeline> | undefined
+/**
+ * The real pipeline: `size` images at once (a node's workers), each on a worker
+ * thread of its own (pipeline/pool.ts). The model loads on the first image.
+ */
+export function pipelineCompute (model: string, slowdown = 1, size = 1): Compute {
+  let pipeline: Promise<OcrPool> | undefined
   return {
     model,
     async recognize (image, file, options = {}) {
-      pipeline ??= OcrPipeline.load()
+      pipeline ??= OcrPool.load({ size: Math.max(1, size) })
       pipeline.catch(() => { pipeline = undefined })
       const t0 = performance.now()
       const result = await (await pipeline).recognize(image, file, options.beam != null ? { beam: options.beam } : {})

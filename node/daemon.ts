@@ -109,7 +109,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
   // One onnxruntime session per process, loaded when the first image arrives.
   const compute: Compute = config.modelledCompute != null
     ? modelledCompute(config.modelledCompute, config.slowdown, sha256Hex)
-    : pipelineCompute(await shippedModelVersion(), config.slowdown)
+    : pipelineCompute(await shippedModelVersion(), config.slowdown, config.workers)
   let tasks: NodeTasks | undefined
   let replica: Replica | undefined
   let sync: CrdtSync | undefined

@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import cliProgress from 'cli-progress'
 import { OcrPipeline, DEFAULT_BEAM, type OcrResult } from '../pipeline/ocr.js'
+import { OcrPool } from '../pipeline/pool.js'
 import { ImageError } from '../pipeline/preprocess.js'
 import { imagesPerCore } from './config.js'
 
@@ -78,10 +79,14 @@ function human (line: OcrLine): string {
 /** Run the command; returns how many files failed. */
 export async function runOcr (inputs: readonly string[], options: OcrCommandOptions): Promise<{ failed: number, total: number }> {
   const files = await expandInputs(inputs)
-  const pipeline = await OcrPipeline.load({
+  // One image at a time runs in this thread; more run on a pool of worker threads (onnxruntime
+  // blocks the thread that calls it, so images in one thread only take turns).
+  const jobs = Math.max(1, Math.min(options.jobs ?? imagesPerCore(), files.length))
+  const common = {
     ...(options.model != null ? { modelDir: options.model } : {}),
     ...(options.threads != null ? { threads: options.threads } : {})
-  })
+  }
+  const pipeline: Pick<OcrPipeline, 'recognize' | 'release'> = jobs > 1 ? await OcrPool.load({ ...common, size: jobs }) : await OcrPipeline.load(common)
   const barWanted = files.length > 1 && process.stderr.isTTY === true
   // When results and the bar share one terminal, results are printed above the bar.
   const shared = barWanted && process.stdout.isTTY === true
@@ -107,14 +112,15 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
   }
   // Up to `jobs` images in flight; each one that ends starts the next. Lines come out in input order.
   const lines: Array<Promise<OcrLine>> = []
+  let stopped = false
   const launch = (): void => {
     const f = files[lines.length]
-    if (f == null) return
+    if (f == null || stopped) return
     const line = recognise(f).finally(launch)
     line.catch(() => {}) // awaited below, in order; not an unhandled rejection meanwhile
     lines.push(line)
   }
-  for (let k = 0; k < (options.jobs ?? imagesPerCore()); k++) launch()
+  for (let k = 0; k < jobs; k++) launch()
   let failed = 0
   try {
     for (let i = 0; i < files.length; i++) {
@@ -124,6 +130,7 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
       bar?.increment()
     }
   } finally {
+    stopped = true
     multibar?.stop()
     await pipeline.release()
   }

@@ -4,9 +4,9 @@
  * Latency and throughput of the whole OCR pipeline (decode, segment,
  * recognise, check, calibrate) on a folder of images with a truth.jsonl
  * (default: datasets/heldout-a), in one process with 1 and with 2
- * onnxruntime threads, in one process with two images at once (what
+ * onnxruntime threads, on a pool of two worker threads in one process (what
  * `texmesh ocr` and a daemon with --workers 2 do), and as two one-thread
- * worker processes (a 2-core node). Prints percentiles, throughput, peak memory and the ratios to the
+ * worker processes. Prints percentiles, throughput, peak memory and the ratios to the
  * targets: p50 <= 50 ms on one core, >= 20 formulas/s on two cores.
  */
 import { Command, InvalidArgumentError } from 'commander';
@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { OcrPipeline } from '../pipeline/ocr.js';
+import { OcrPool } from '../pipeline/pool.js';
 import { readTruth } from './eval.js';
 
 const DEFAULT_DIR = fileURLToPath(new URL('../../datasets/heldout-a', import.meta.url));
@@ -38,12 +39,13 @@ function percentile(sorted: number[], q: number): number {
 }
 
 /**
- * Recognise every image once, `atOnce` at a time on one pipeline (what
- * `texmesh ocr` and a daemon with several workers do); latencies in ms and
- * the wall time.
+ * Recognise every image once, `atOnce` at a time: on one pipeline in this
+ * thread, or (`atOnce` > 1) on a pool of that many worker threads, which is
+ * what `texmesh ocr` and a daemon with several workers do. Latencies in ms
+ * and the wall time.
  */
 async function measure(images: Buffer[], threads: number, beam: number, atOnce = 1): Promise<{ ms: number[]; wallMs: number }> {
-  const pipeline = await OcrPipeline.load({ threads });
+  const pipeline = atOnce > 1 ? await OcrPool.load({ size: atOnce, threads }) : await OcrPipeline.load({ threads });
   try {
     for (const img of images.slice(0, WARMUP)) await pipeline.recognize(img, 'warm-up', { beam });
     const ms: number[] = [];
@@ -137,7 +139,7 @@ async function main(): Promise<void> {
   const runs: Run[] = [];
   for (const [threads, atOnce] of [[1, 1], [2, 1], [1, 2]] as const) {
     const { ms, wallMs } = await measure(images, threads, o.beam, atOnce);
-    const setting = `1 process x ${threads} thread${threads > 1 ? 's' : ''}${atOnce > 1 ? `, ${atOnce} at once` : ''}`;
+    const setting = atOnce > 1 ? `1 process, pool of ${atOnce} x 1 thread` : `1 process x ${threads} thread${threads > 1 ? 's' : ''}`;
     runs.push(summarise(setting, ms, wallMs, process.resourceUsage().maxRSS));
   }
   runs.push(await twoProcesses(files, o.beam));
