@@ -51,7 +51,7 @@ function magicFormat(b: Uint8Array): string | undefined {
   if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
   if (ascii(0, 'GIF87a') || ascii(0, 'GIF89a')) return 'gif';
   if (ascii(0, 'RIFF') && ascii(8, 'WEBP')) return 'webp';
-  if (ascii(0, 'II*\0') || ascii(0, 'MM\0*')) return 'tiff';
+  if (ascii(0, 'II*\0') || ascii(0, 'MM\0*') || ascii(0, 'II+\0') || ascii(0, 'MM\0+')) return 'tiff'; // and BigTIFF
   return undefined;
 }
 
@@ -69,7 +69,7 @@ function cutShort(b: Uint8Array, format: string): boolean {
     case 'gif': // ends with the trailer byte
       return b[n - 1] !== 0x3b;
     case 'webp': // the RIFF header gives the length
-      return n < 12 || 8 + (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) > n;
+      return n < 12 || 8 + ((b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0) > n;
     default:
       return false;
   }

@@ -127,15 +127,16 @@ export class Recognizer {
       encoder: ['memory', ...blocks.map((i) => `cross_k${i}`), ...blocks.map((i) => `cross_v${i}`)],
       decoder: ['token', 'position', ...['cross_k', 'cross_v', 'past_k', 'past_v'].flatMap((n) => blocks.map((i) => `${n}${i}`))],
     };
-    const got = { encoder: encoder.outputNames, decoder: decoder.inputNames };
-    for (const part of ['encoder', 'decoder'] as const) {
-      if (blocks.length === 0 || [...got[part]].sort().join() !== [...want[part]].sort().join()) {
+    const checks = [
+      { what: 'encoder.onnx has outputs', got: encoder.outputNames, want: want.encoder },
+      { what: 'decoder.onnx has inputs', got: decoder.inputNames, want: want.decoder },
+      { what: 'decoder.onnx has outputs', got: decoder.outputNames, want: ['logprobs', ...['next_k', 'next_v'].flatMap((n) => blocks.map((i) => `${n}${i}`))] },
+    ];
+    for (const c of checks) {
+      if (blocks.length === 0 || [...c.got].sort().join() !== [...c.want].sort().join()) {
         await encoder.release();
         await decoder.release();
-        throw new ModelFileError(
-          `model folder ${dir}: ${part}.onnx has ${part === 'encoder' ? 'outputs' : 'inputs'} ${got[part].join(', ')}; ` +
-            `this version of texmesh needs ${want[part].join(', ')}`,
-        );
+        throw new ModelFileError(`model folder ${dir}: ${c.what} ${c.got.join(', ')}; this version of texmesh needs ${c.want.join(', ')}`);
       }
     }
     return new Recognizer(manifest, vocab, encoder, decoder, blocks);
@@ -268,7 +269,7 @@ export class Recognizer {
     });
   }
 
-  /** Recognise canvases: hypotheses best first, per canvas. The encoder runs once for the batch. */
+  /** Recognise canvases, one after another: hypotheses best first, per canvas. */
   async recognize(canvases: readonly Uint8Array[], opts: BeamOptions = {}): Promise<Hypothesis[][]> {
     const out: Hypothesis[][] = [];
     for (const image of await this.encode(canvases)) out.push(await this.beamSearch(image, opts));

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     name,
     version: `${name}+${digest.slice(0, 16)}`,
     files,
-    input: { height: INPUT_HEIGHT, width: INPUT_WIDTH, layout: '[batch, 1, height, width] float32, 1 = ink, 0 = paper' },
+    input: { height: INPUT_HEIGHT, width: INPUT_WIDTH, layout: '[1, 1, height, width] float32 (one image per run), 1 = ink, 0 = paper' },
     specialTokens: training.special_tokens,
     maxLength: training.max_length,
   };

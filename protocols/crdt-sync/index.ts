@@ -51,6 +51,8 @@ type SyncNode = Libp2p<{ pubsub: GossipSub }>
 export class CrdtSync {
   private readonly timers = new Set<ReturnType<typeof setInterval>>()
   private readonly pulling = new Set<string>()
+  /** peers asked for again while a pull from them was running: pulled once more when it ends */
+  private readonly pullAgain = new Set<string>()
   private unsubscribe: () => void = () => {}
   private stopped = false
 
@@ -106,7 +108,12 @@ export class CrdtSync {
   /** Ask `peer` for every envelope this node lacks. Resolves with how many were applied. */
   async pull (peer: PeerId, attempt = 0): Promise<number> {
     const id = peer.toString()
-    if (this.stopped || this.pulling.has(id)) return 0
+    if (this.stopped) return 0
+    if (this.pulling.has(id)) {
+      // The running pull may have been served before what this one is for was written.
+      this.pullAgain.add(id)
+      return 0
+    }
     this.pulling.add(id)
     const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
     let stream: Stream | undefined
@@ -138,6 +145,7 @@ export class CrdtSync {
       }
     } finally {
       this.pulling.delete(id)
+      if (this.pullAgain.delete(id) && !this.stopped && this.node.getConnections(peer).length > 0) void this.pull(peer)
     }
     return applied
   }

@@ -89,11 +89,19 @@ def main():
         seqs = M.greedy(net, x)
         # Without the cache, so the test also checks the cached step against the plain one.
         first = M.DecoderStep(net.decoder)(mem, torch.full((x.shape[0], 1), M.BOS, dtype=torch.long))
+        # The log-probability of each greedy token (and the end token) at its step, from one
+        # uncached teacher-forced pass: the test follows the same path with the cached step.
+        path_logprobs = []
+        for i, seq in enumerate(seqs):
+            ids = [M.BOS] + seq + ([M.EOS] if len(seq) < 159 else [])
+            lp = torch.log_softmax(net.decoder(mem[i:i + 1], torch.tensor([ids[:-1]])), dim=-1)[0]
+            path_logprobs.append([round(float(lp[k, t]), 5) for k, t in enumerate(ids[1:])])
     parity = {
         "images": [base64.b64encode(np.ascontiguousarray(i).tobytes()).decode() for i in imgs],
         "greedy": seqs,
         "memory_sum": [float(m.sum()) for m in mem],
         "first_logprobs": first.numpy().round(5).tolist(),
+        "greedy_path_logprobs": path_logprobs,
         # PyTorch runs in float32 and the shipped decoder in int8: log-probabilities may differ by
         # this much (measured on these samples: up to 0.1 nats, 0.05 on the likely tokens).
         "first_logprobs_tolerance": 0.25,
@@ -109,7 +117,7 @@ def main():
                         "(per-column weight scales, activations quantized at run time)",
         "decoder_interface": {"layers": layers, "heads": heads, "head_dim": hd, "int8_linear_layers": quantized},
         "parameters": sum(p.numel() for p in net.parameters()),
-        "input": {"shape": [None, 1, H, W], "dtype": "float32", "ink": 1.0, "paper": 0.0},
+        "input": {"shape": [1, 1, H, W], "dtype": "float32", "ink": 1.0, "paper": 0.0},
         "special_tokens": {"pad": M.PAD, "bos": M.BOS, "eos": M.EOS, "unk": M.UNK},
         "max_length": 160,
         "training": {
