@@ -53,8 +53,9 @@ export type ConfigSource = 'default' | 'file' | 'env' | 'flag'
 
 /**
  * Images recognised at once by default, by a node's workers and by `texmesh ocr`: one per
- * core, at most 8. Each runs onnxruntime on one thread: the model's operators are too small
- * to gain from splitting one image over cores (bench:ocr), so cores serve images side by side.
+ * core, at most 8, each on a worker thread of its own (pipeline/pool.ts) with onnxruntime on
+ * one thread: the model's operators are too small to gain from splitting one image over cores
+ * (bench:ocr), so cores serve images side by side.
  */
 export function imagesPerCore (): number {
   return Math.max(1, Math.min(8, availableParallelism()))
