@@ -24,7 +24,6 @@ export interface OcrCommandOptions {
   model?: string
 }
 
-
 export type OcrLine = ({ file: string } & Omit<OcrResult, 'regions'> & { regions: Array<{ bbox: OcrResult['regions'][number]['bbox'], latex: string, confidence: number }> }) | { file: string, error: string, reason: string }
 
 /** Expand arguments into files: a directory gives its images (recursively, sorted); a missing path is an error entry. */

@@ -16,7 +16,7 @@ const data = workerData as { modelDir?: string; curve?: CalibrationCurve; thread
 let pipeline: OcrPipeline;
 try {
   pipeline = await OcrPipeline.load({
-    threads: data.threads ?? 1,
+    ...(data.threads != null ? { threads: data.threads } : {}),
     ...(data.modelDir != null ? { modelDir: data.modelDir } : {}),
     ...(data.curve != null ? { curve: data.curve } : {}),
   });

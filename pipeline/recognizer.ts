@@ -76,14 +76,29 @@ export interface RecognizerOptions {
   threads?: number;
 }
 
+/** The per-block tensor names of the step interface (README, "The model contract"), made once per model. */
+interface BlockNames {
+  crossK: string[];
+  crossV: string[];
+  pastK: string[];
+  pastV: string[];
+  nextK: string[];
+  nextV: string[];
+}
+
+function blockNames(blocks: number): BlockNames {
+  const per = (prefix: string) => Array.from({ length: blocks }, (_, i) => `${prefix}${i}`);
+  return { crossK: per('cross_k'), crossV: per('cross_v'), pastK: per('past_k'), pastV: per('past_v'), nextK: per('next_k'), nextV: per('next_v') };
+}
+
 export class Recognizer {
   private constructor(
     readonly manifest: ModelManifest,
     readonly vocab: readonly string[],
     private readonly encoder: ort.InferenceSession,
     private readonly decoder: ort.InferenceSession,
-    /** The decoder blocks' indices: each has its own cross-attention and cache tensors. */
-    private readonly blocks: readonly number[],
+    /** Each decoder block has its own cross-attention and cache tensors. */
+    private readonly names: BlockNames,
   ) {}
 
   /** The model version results and votes carry. */
@@ -121,25 +136,22 @@ export class Recognizer {
     };
     const encoder = await ort.InferenceSession.create(need('encoder.onnx'), sessionOpts);
     const decoder = await ort.InferenceSession.create(need('decoder.onnx'), sessionOpts);
-    // The step interface (README, "The model contract"): one cross-attention and one cache tensor per block.
-    const blocks = encoder.outputNames.filter((n) => /^cross_k\d+$/.test(n)).map((_, i) => i);
-    const want = {
-      encoder: ['memory', ...blocks.map((i) => `cross_k${i}`), ...blocks.map((i) => `cross_v${i}`)],
-      decoder: ['token', 'position', ...['cross_k', 'cross_v', 'past_k', 'past_v'].flatMap((n) => blocks.map((i) => `${n}${i}`))],
-    };
+    // The step interface: one cross-attention and one cache tensor per block.
+    const blocks = encoder.outputNames.filter((n) => /^cross_k\d+$/.test(n)).length;
+    const names = blockNames(blocks);
     const checks = [
-      { what: 'encoder.onnx has outputs', got: encoder.outputNames, want: want.encoder },
-      { what: 'decoder.onnx has inputs', got: decoder.inputNames, want: want.decoder },
-      { what: 'decoder.onnx has outputs', got: decoder.outputNames, want: ['logprobs', ...['next_k', 'next_v'].flatMap((n) => blocks.map((i) => `${n}${i}`))] },
+      { what: 'encoder.onnx has outputs', got: encoder.outputNames, want: ['memory', ...names.crossK, ...names.crossV] },
+      { what: 'decoder.onnx has inputs', got: decoder.inputNames, want: ['token', 'position', ...names.crossK, ...names.crossV, ...names.pastK, ...names.pastV] },
+      { what: 'decoder.onnx has outputs', got: decoder.outputNames, want: ['logprobs', ...names.nextK, ...names.nextV] },
     ];
     for (const c of checks) {
-      if (blocks.length === 0 || [...c.got].sort().join() !== [...c.want].sort().join()) {
+      if (blocks === 0 || [...c.got].sort().join() !== [...c.want].sort().join()) {
         await encoder.release();
         await decoder.release();
         throw new ModelFileError(`model folder ${dir}: ${c.what} ${c.got.join(', ')}; this version of texmesh needs ${c.want.join(', ')}`);
       }
     }
-    return new Recognizer(manifest, vocab, encoder, decoder, blocks);
+    return new Recognizer(manifest, vocab, encoder, decoder, names);
   }
 
   /**
@@ -155,8 +167,7 @@ export class Recognizer {
     for (const [i, c] of canvases.entries()) {
       if (c.length !== size) throw new Error(`canvas ${i} has ${c.length} pixels, expected ${size}`);
       const r = await this.encoder.run({ image: new ort.Tensor('float32', canvasToTensorData(c), [1, 1, INPUT_HEIGHT, INPUT_WIDTH]) });
-      const block = (name: string) => this.blocks.map((i) => r[`${name}${i}`]!);
-      out.push({ memory: r.memory!, crossK: block('cross_k'), crossV: block('cross_v') });
+      out.push({ memory: r.memory!, crossK: this.names.crossK.map((n) => r[n]!), crossV: this.names.crossV.map((n) => r[n]!) });
     }
     return out;
   }
@@ -164,7 +175,7 @@ export class Recognizer {
   /** An empty key/value cache for `rows` hypotheses of one image. */
   emptyCache(image: Encoded, rows = 1): DecoderCache {
     const [, heads, headDim] = image.crossK[0]!.dims as [number, number, number, number];
-    const empty = () => this.blocks.map(() => new ort.Tensor('float32', new Float32Array(0), [rows, heads, 0, headDim]));
+    const empty = () => this.names.pastK.map(() => new ort.Tensor('float32', new Float32Array(0), [rows, heads, 0, headDim]));
     return { k: empty(), v: empty(), length: 0 };
   }
 
@@ -179,18 +190,19 @@ export class Recognizer {
       token: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [n]),
       position: new ort.Tensor('int64', BigInt64Array.of(BigInt(cache.length)), [1]),
     };
-    for (const i of this.blocks) {
-      feeds[`cross_k${i}`] = image.crossK[i]!;
-      feeds[`cross_v${i}`] = image.crossV[i]!;
-      feeds[`past_k${i}`] = cache.k[i]!;
-      feeds[`past_v${i}`] = cache.v[i]!;
-    }
+    const { crossK, crossV, pastK, pastV } = this.names;
+    crossK.forEach((name, i) => {
+      feeds[name] = image.crossK[i]!;
+      feeds[crossV[i]!] = image.crossV[i]!;
+      feeds[pastK[i]!] = cache.k[i]!;
+      feeds[pastV[i]!] = cache.v[i]!;
+    });
     const out = await this.decoder.run(feeds);
     const lp = out.logprobs!.data as Float32Array;
     const v = this.vocab.length;
     return {
       logprobs: tokens.map((_, i) => lp.subarray(i * v, (i + 1) * v)),
-      cache: { k: this.blocks.map((i) => out[`next_k${i}`]!), v: this.blocks.map((i) => out[`next_v${i}`]!), length: cache.length + 1 },
+      cache: { k: this.names.nextK.map((n) => out[n]!), v: this.names.nextV.map((n) => out[n]!), length: cache.length + 1 },
     };
   }
 
