@@ -25,7 +25,7 @@ import { VERSION } from './version.js'
  * hundred bytes per result), and a campus network has tens of nodes, for which
  * a mesh of 4 still reaches everyone in two or three hops.
  */
-export const GOSSIP_MESH = {
+const GOSSIP_MESH = {
   D: 4,
   Dlo: 3,
   Dhi: 6,
@@ -37,7 +37,7 @@ export const GOSSIP_MESH = {
 }
 
 /** Author, sequence number and signature of a signed gossip message, as a cache key. */
-export function fastMessageId (msg: { from?: Uint8Array, seqno?: Uint8Array, signature?: Uint8Array }): string {
+function fastMessageId (msg: { from?: Uint8Array, seqno?: Uint8Array, signature?: Uint8Array }): string {
   const part = (b: Uint8Array | undefined): string => b == null ? '' : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
   return `${part(msg.from)}.${part(msg.seqno)}.${part(msg.signature)}`
 }

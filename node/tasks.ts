@@ -165,7 +165,7 @@ export class NodeTasks {
       }
       if (this.queue.pendingFor(hash)?.critical === true) return
     }
-    const done = await this.queue.complete(hash, author, { certified, ...(entry.ms != null ? { ms: entry.ms } : {}) })
+    const done = await this.queue.complete(hash, author, { certified, ms: entry.ms })
     if (done.length > 0) this.init.log.debug({ hash, by: author, tasks: done.length }, 'tasks done')
   }
 

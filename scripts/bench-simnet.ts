@@ -79,7 +79,7 @@ async function main (): Promise<void> {
   }
 
   say('crash: 4 nodes, 1 killed with SIGKILL a third of the way through')
-  const crash = (await measured({ nodes: 4, tasks: 120, modelled: [250, 400], crash: 1, leaseMs: 3_000, timeoutMs: 300_000 }, say)).report
+  const crash = await runSimnet({ nodes: 4, tasks: 120, modelled: [250, 400], crash: 1, leaseMs: 3_000, timeoutMs: 300_000, onProgress: say })
 
   const summary = (m: Measured): Record<string, unknown> => {
     const r = m.report

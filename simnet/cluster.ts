@@ -31,12 +31,16 @@ export interface SimNodeSpec {
   quorumF?: number
 }
 
-/** Whether `port` can be bound on 127.0.0.1 right now. */
-async function canBind (port: number): Promise<boolean> {
+/** Bind `port` on 127.0.0.1 (0: any free one) and let it go: the port bound, or undefined when it is taken. */
+async function probe (port: number): Promise<number | undefined> {
   return await new Promise(resolve => {
     const server = createServer()
-    server.once('error', () => { resolve(false) })
-    server.listen(port, '127.0.0.1', () => { server.close(() => { resolve(true) }) })
+    server.once('error', () => { resolve(undefined) })
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address()
+      const bound = typeof address === 'object' && address != null ? address.port : undefined
+      server.close(() => { resolve(bound) })
+    })
   })
 }
 
@@ -48,6 +52,7 @@ function ephemeralRange (): [number, number] {
   } catch {}
   return [49152, 65535]
 }
+const EPHEMERAL = ephemeralRange()
 
 const handedOut = new Set<number>()
 
@@ -58,23 +63,17 @@ const handedOut = new Set<number>()
  * child binds it, which dozens of busy nodes on one machine make likely.
  */
 export async function freePort (): Promise<number> {
-  const [lo] = ephemeralRange()
+  const [lo] = EPHEMERAL
   const base = Math.max(10_000, lo - 12_000)
   for (let tries = 0; lo - base >= 1000 && tries < 50; tries++) {
     const port = base + Math.floor(Math.random() * (lo - base))
-    if (handedOut.has(port) || !(await canBind(port))) continue
+    if (handedOut.has(port) || (await probe(port)) == null) continue
     handedOut.add(port)
     return port
   }
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address != null ? address.port : 0
-      server.close(() => { resolve(port) })
-    })
-  })
+  const any = await probe(0)
+  if (any == null) throw new Error('no free TCP port on 127.0.0.1')
+  return any
 }
 
 export class SimNode {

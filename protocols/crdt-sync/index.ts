@@ -13,6 +13,7 @@ import { lpStream } from '@libp2p/utils'
 import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { z } from 'zod'
+import { decodeJson, encodeJson } from '../json.js'
 
 export const CRDT_SYNC_PROTOCOL = '/texmesh/crdt-sync/1.0.0'
 export const CRDT_TOPIC = 'texmesh/crdt/1'
@@ -121,7 +122,7 @@ export class CrdtSync {
     try {
       stream = await this.node.dialProtocol(peer, CRDT_SYNC_PROTOCOL, { signal })
       const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_MESSAGE, maxBufferSize: MAX_ENVELOPE_MESSAGE + 16 })
-      await lp.write(new TextEncoder().encode(JSON.stringify(this.store.heads())), { signal })
+      await lp.write(encodeJson(this.store.heads()), { signal })
       for (;;) {
         const msg = (await lp.read({ signal })).subarray()
         if (msg.length === 0) break
@@ -155,7 +156,7 @@ export class CrdtSync {
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_HEADS_BYTES, maxBufferSize: MAX_HEADS_BYTES + 16 })
       const request = (await lp.read({ signal })).subarray()
-      const heads = Heads.parse(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(request)))
+      const heads = Heads.parse(decodeJson(request))
       for await (const bytes of this.store.missing(heads)) await lp.write(bytes, { signal })
       await lp.write(new Uint8Array(0), { signal })
       await stream.close({ signal })

@@ -20,6 +20,7 @@ import {
   MEMBERSHIP_PROTOCOL, MEMBERSHIP_TIMEOUT_MS
 } from './constants.js'
 import { verifyCertificate, type CertificateRefusal, type MembershipCertificate } from './certificate.js'
+import { decodeJson, encodeJson } from '../json.js'
 
 export * from './certificate.js'
 export { MEMBERSHIP_PROTOCOL } from './constants.js'
@@ -193,7 +194,7 @@ class MembershipService implements Membership, Startable {
   }
 
   private ownMessage (): Uint8Array {
-    return new TextEncoder().encode(JSON.stringify({ certificate: this.init.certificate() ?? null }))
+    return encodeJson({ certificate: this.init.certificate() ?? null })
   }
 
   private async receive (peer: PeerId, bytes: Uint8Array): Promise<void> {
@@ -204,7 +205,7 @@ class MembershipService implements Membership, Startable {
     }
     let message
     try {
-      message = MembershipMessage.parse(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)))
+      message = MembershipMessage.parse(decodeJson(bytes))
     } catch (err) {
       this.record(peer, { state: 'refused', reason: 'malformed', detail: `unreadable membership message: ${(err as Error).message.slice(0, 200)}` })
       return

@@ -17,6 +17,7 @@ import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { PeerStore } from '@libp2p/interface'
 import { z } from 'zod'
 import { isLinkLocalAddress, isLoopbackAddress } from '../address-scope.js'
+import { decodeJson, encodeJson } from '../json.js'
 
 export const PEER_EXCHANGE_PROTOCOL = '/texmesh/peer-exchange/1.0.0'
 /** enough to seed a mesh; a peer that sends more is truncated, not trusted more */
@@ -166,7 +167,7 @@ class PeerExchangeService implements PeerExchange, Startable {
         if (addrs.length > 0) list.push({ id: conn.remotePeer.toString(), addrs })
       }
       const lp = lpStream(stream, { maxDataLength: MAX_PEER_EXCHANGE_BYTES, maxBufferSize: MAX_PEER_EXCHANGE_BYTES + 16 })
-      await lp.write(new TextEncoder().encode(JSON.stringify(list)), { signal })
+      await lp.write(encodeJson(list), { signal })
       await stream.close({ signal })
     } catch (err) {
       this.log('answering peer exchange failed - %e', err)
@@ -176,7 +177,7 @@ class PeerExchangeService implements PeerExchange, Startable {
 
   /** Untrusted input: parse, cap, drop what does not parse rather than fail the lot. */
   private decode (bytes: Uint8Array, from: PeerId): ExchangedPeer[] {
-    const parsed = PeerList.safeParse(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)))
+    const parsed = PeerList.safeParse(decodeJson(bytes))
     if (!parsed.success) {
       this.log('malformed peer list from %p', from)
       return []

@@ -252,14 +252,14 @@ export class TaskService {
       this.announceQueued = false
       this.lastAnnounceAt = Date.now()
       if (this.stopped) return
-      const queued = this.paused ? 0 : this.init.queue.queued()
+      const { queued, backups } = this.paused ? { queued: 0, backups: 0 } : this.init.queue.loadCounts()
       this.lastAnnounced = queued
       const msg = {
         v: 1,
         queued,
         running: this.running,
         capacity: this.capacity,
-        backups: this.paused ? 0 : this.init.queue.backupCandidates(),
+        backups,
         tasks: this.paused ? [] : this.init.queue.peekQueued(MAX_ANNOUNCED)
       }
       this.node.services.pubsub.publish(TASKS_TOPIC, encodeJson(msg)).catch(err => {
@@ -511,12 +511,12 @@ export class TaskService {
         // What is left for this thief. Nothing when it was refused (not admitted, at its cap of
         // leases while tasks wait, or no backup it would finish sooner), so that it stops asking
         // until the next load message.
-        const queued = this.init.queue.queued()
+        const { queued, backups } = this.init.queue.loadCounts()
         const refused = !admitted || (granted.length === 0 && (request.backups === true || queued > 0))
         await lp.write(encodeJson({
           leases: granted.map(t => ({ id: t.id, hash: t.hash, file: t.file, critical: t.critical, expiresAt: t.lease?.expiresAt ?? 0 })),
           queued: refused ? 0 : queued,
-          backups: refused ? 0 : this.init.queue.backupCandidates()
+          backups: refused ? 0 : backups
         }), { signal })
         if (granted.length > 0) {
           this.init.log.debug({ peer, tasks: granted.length }, 'granted leases')

@@ -236,6 +236,18 @@ export class TaskQueue {
     return n
   }
 
+  /** queued() and backupCandidates() in one pass, for a load message. */
+  loadCounts (): { queued: number, backups: number } {
+    let queued = 0
+    let backups = 0
+    for (const t of this.open.values()) {
+      if (t.critical) continue
+      if (t.state === 'queued') queued++
+      else if (t.state === 'leased' && t.backup == null) backups++
+    }
+    return { queued, backups }
+  }
+
   /** A few queued tasks (id and hash), oldest first, for announcing. */
   peekQueued (max: number): Array<{ id: string, hash: string }> {
     const out: Array<{ id: string, hash: string }> = []
