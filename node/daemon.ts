@@ -178,6 +178,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       listen: config.listen,
       bootstrap,
       mdns: config.mdns,
+      onLanPeer: (peer) => { keeper?.discovered(peer) },
       network,
       datastore,
       membership: {
@@ -193,6 +194,8 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       ...(options.simnet === true ? { denied: (peer: string) => denied.has(peer) } : {})
     })
     libp2p = node
+    // Made before libp2p starts, so no mDNS answer that comes while the rest of the node starts is lost.
+    keeper = new PeerKeeper(node, { bootstrap }, log.child({ component: 'node:peers' }))
     try {
       await node.start()
     } catch (err) {
@@ -260,7 +263,6 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     })
     const nodeTasks = tasks
 
-    keeper = new PeerKeeper(node, { bootstrap }, log.child({ component: 'node:peers' }))
     keeper.start()
     offerPeers = (peers) => { keeper?.offer(peers) }
 

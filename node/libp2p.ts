@@ -10,7 +10,7 @@ import { mdns } from '@libp2p/mdns'
 import { bootstrap } from '@libp2p/bootstrap'
 import { preSharedKey } from '@libp2p/pnet'
 import { createHash } from 'node:crypto'
-import type { Ed25519PrivateKey, PeerDiscovery } from '@libp2p/interface'
+import type { Ed25519PrivateKey, PeerDiscovery, PeerInfo } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { membership, type Membership, type MembershipInit } from '../protocols/membership/index.js'
 import { peerExchange, type PeerExchange, type PeerExchangeInit } from '../protocols/peer-exchange/index.js'
@@ -56,6 +56,12 @@ export interface Libp2pOptions {
   listen: string[]
   bootstrap: string[]
   mdns: boolean
+  /**
+   * Every mDNS sighting of a peer, the first and each one after. libp2p's own
+   * peer:discovery fires only for a peer new to the peer store, so a node whose
+   * persisted store already knows its LAN peers would never hear of them again.
+   */
+  onLanPeer?: (peer: PeerInfo) => void
   network?: NetworkDescriptor
   datastore: Datastore
   membership: MembershipInit
@@ -83,7 +89,15 @@ function gaterOf (denied: (peer: string) => boolean): Record<string, (peer: any)
 export async function buildLibp2p (options: Libp2pOptions): Promise<TexmeshLibp2p> {
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if (options.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: options.bootstrap, timeout: 0 }))
-  if (options.mdns) peerDiscovery.push(mdns({ serviceTag: mdnsServiceTag(options.network), interval: 5000 }))
+  if (options.mdns) {
+    const lan = mdns({ serviceTag: mdnsServiceTag(options.network), interval: 5000 })
+    peerDiscovery.push((components) => {
+      const discovery = lan(components)
+      const onLanPeer = options.onLanPeer
+      if (onLanPeer != null) discovery.addEventListener('peer', (evt) => { onLanPeer(evt.detail) })
+      return discovery
+    })
+  }
 
   return await createLibp2p<TexmeshServices>({
     start: false,

@@ -36,6 +36,11 @@ interface Wanted {
   notBefore: number
 }
 
+/** Addresses ending in /p2p/PEER, so a dial reaches that peer and no other. */
+function withPeerId (addrs: Multiaddr[], peer: string): Multiaddr[] {
+  return addrs.map(a => a.getComponents().some(c => c.name === 'p2p') ? a : a.encapsulate(`/p2p/${peer}`))
+}
+
 export class PeerKeeper {
   private readonly wanted = new Map<string, Wanted>()
   private readonly minBackoffMs: number
@@ -71,6 +76,10 @@ export class PeerKeeper {
       this.entry(peer, true)
       this.schedule(peer, 0)
     }
+    // peers discovered while libp2p was starting
+    for (const [peer, w] of this.wanted) {
+      if (w.timer == null && !this.connected(peerIdFromString(peer))) this.schedule(peer, 0)
+    }
   }
 
   stop (): void {
@@ -89,7 +98,7 @@ export class PeerKeeper {
       if (!this.running || id.equals(this.libp2p.peerId) || this.connected(id)) continue
       const w = this.entry(id.toString())
       if (w == null) return
-      w.addrs = addrs.map(a => a.getComponents().some(c => c.name === 'p2p') ? a : a.encapsulate(`/p2p/${id.toString()}`))
+      w.addrs = withPeerId(addrs, id.toString())
       if (w.timer == null) this.schedule(id.toString(), Math.max(0, w.notBefore - Date.now()))
     }
   }
@@ -116,11 +125,22 @@ export class PeerKeeper {
     return this.wanted.size < before
   }
 
-  private onDiscovery (evt: CustomEvent<PeerInfo>): void {
-    const peer = evt.detail.id.toString()
+  /**
+   * A peer seen by a discovery mechanism (each mDNS answer, not only the first):
+   * dialled at its announced addresses unless connected or backing off. Seen
+   * before start(), it is dialled once the keeper starts.
+   */
+  discovered (info: PeerInfo): void {
+    const peer = info.id.toString()
     if (peer === this.libp2p.peerId.toString()) return
     const w = this.entry(peer)
-    if (w != null && w.timer == null && !this.connected(evt.detail.id)) this.schedule(peer, Math.max(0, w.notBefore - Date.now()))
+    if (w == null) return
+    if (info.multiaddrs.length > 0) w.addrs = withPeerId(info.multiaddrs, peer)
+    if (this.running && w.timer == null && !this.connected(info.id)) this.schedule(peer, Math.max(0, w.notBefore - Date.now()))
+  }
+
+  private onDiscovery (evt: CustomEvent<PeerInfo>): void {
+    this.discovered(evt.detail)
   }
 
   private onConnect (evt: CustomEvent<PeerId>): void {
