@@ -77,6 +77,8 @@ export class CrdtSync {
     }, ANTI_ENTROPY_MS)
     timer.unref()
     this.timers.add(timer)
+    // Peers that connected before this started were identified without it listening.
+    for (const peer of this.node.getPeers()) void this.pull(peer)
   }
 
   async stop (): Promise<void> {
