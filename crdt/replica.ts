@@ -17,7 +17,11 @@ import { EnvelopeLog, logIdOf } from './log.js'
  * calibration under "MODEL_VERSION/AUTHOR", members under "AUTHOR".
  */
 
-const latex = z.string().max(4096)
+/** The longest LaTeX a result, region or correction holds (votes carry the same; see protocols/votes). */
+export const MAX_RESULT_LATEX = 4096
+/** The most regions (formulas of one image) a result holds. */
+export const MAX_RESULT_REGIONS = 64
+const latex = z.string().max(MAX_RESULT_LATEX)
 export const ResultEntry = z.object({
   latex,
   confidence: z.number().min(0).max(1),
@@ -29,7 +33,7 @@ export const ResultEntry = z.object({
     bbox: z.object({ x: z.number(), y: z.number(), width: z.number(), height: z.number() }),
     latex,
     confidence: z.number().min(0).max(1)
-  })).max(64).optional(),
+  })).max(MAX_RESULT_REGIONS).optional(),
   /** milliseconds the recognition took on the author's node */
   ms: z.number().nonnegative().optional(),
   /** The quorum certificate, for critical images. */

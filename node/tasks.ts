@@ -5,7 +5,7 @@ import { TaskQueue, type TaskRecord, type TaskState } from '../protocols/tasks/q
 import { TaskService, type TaskServiceStats, type WorkItem } from '../protocols/tasks/index.js'
 import { ImageError, preprocess } from '../pipeline/preprocess.js'
 import type { Alternative, Box } from '../pipeline/ocr.js'
-import { ResultEntry, type Replica } from '../crdt/replica.js'
+import { MAX_RESULT_LATEX, MAX_RESULT_REGIONS, ResultEntry, type Replica } from '../crdt/replica.js'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { QuorumService, isEquivocation, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type QuorumContext, type QuorumState, type SignedVote } from '../protocols/votes/index.js'
 import type { Compute } from './compute.js'
@@ -240,11 +240,13 @@ export class NodeTasks {
       alternatives: r.alternatives.slice(0, 16).filter(a => Number.isFinite(a.score)),
       model: r.model,
       time: Date.now(),
-      regions: r.regions.slice(0, 64).map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence })),
+      regions: r.regions.map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence })),
       ms: r.ms
     }
     // A result the store would refuse (too long, say) fails the task now, as any other recognition
     // error does, rather than on every worker in turn after each lease runs out.
+    if (entry.regions!.length > MAX_RESULT_REGIONS) throw new Error(`the image holds ${entry.regions!.length} formulas; a result holds at most ${MAX_RESULT_REGIONS} (crop it into parts)`)
+    if (entry.latex.length > MAX_RESULT_LATEX) throw new Error(`the LaTeX read is ${entry.latex.length} characters; a result holds at most ${MAX_RESULT_LATEX} (crop the image into parts)`)
     ResultEntry.parse(entry)
     // The slot goes on to its next task while the result is signed, stored and gossiped. Should the
     // write fail (or this node die first), the lease runs out at the origin and the task is granted again.

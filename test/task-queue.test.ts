@@ -129,16 +129,29 @@ describe('task queue (LevelDB)', () => {
     await q.grant('peerA', 1)
     assert.equal(await q.fail(t.id, 'peerB', 'not mine'), undefined, 'a peer without the lease is ignored')
     assert.equal((await q.fail(t.id, 'peerA', 'bad'))?.state, 'queued')
-    await q.grant('peerA', 1)
-    const again = await q.fail(t.id, 'peerA', 'bad again')
-    assert.equal(again?.state, 'queued', 'one worker alone cannot fail a task')
-    assert.equal(again?.failures.length, 1)
+    assert.deepEqual(await q.grant('peerA', 1), [], 'a worker that failed a task is not granted it again')
+    assert.equal((await q.get(t.id))?.state, 'queued')
     for (let i = 2; i <= MAX_FAILURES; i++) {
-      await q.grant(`peer${i}`, 1)
+      assert.equal((await q.grant(`peer${i}`, 1)).length, 1)
+      clock.t += 5000 // overdue: a backup would be granted to anyone else
+      assert.deepEqual(await q.grant('peerA', 1, { backups: true }), [], 'nor as a backup')
       assert.equal((await q.fail(t.id, `peer${i}`, `bad ${i}`))?.state, i < MAX_FAILURES ? 'queued' : 'failed')
     }
     assert.equal(q.stats().failed, 1)
     assert.equal(q.queued(), 0)
+    await q.close()
+  })
+
+  it('fails a task for good when the origin itself fails it twice, so a lone node does not retry it for ever', async () => {
+    const { q } = await open()
+    const t = await q.add(image(10), sha256Hex(image(10)), { file: 'a.png', critical: false })
+    assert.equal((await q.grant('me', 1)).length, 1)
+    assert.equal((await q.fail(t.id, 'me', 'output too long'))?.state, 'queued', 'one retry for a passing fault')
+    assert.equal((await q.grant('me', 1)).length, 1, 'the origin may try its own task again')
+    const failed = await q.fail(t.id, 'me', 'output too long')
+    assert.equal(failed?.state, 'failed')
+    assert.deepEqual(failed?.failures, [{ peer: 'me', reason: 'output too long' }])
+    assert.deepEqual(await q.grant('me', 1), [])
     await q.close()
   })
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { readFile, readdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import sharp from 'sharp'
 import type { ChildProcess } from 'node:child_process'
 import type { RunningNode } from '../node/daemon.js'
 import type { TaskView } from '../node/tasks.js'
@@ -97,6 +98,22 @@ describe('work sharing between real nodes', { timeout: 240_000 }, () => {
     const stats = a.taskStats()
     assert.equal(stats.queued, 0)
     assert.equal(stats.done, 60)
+  })
+
+  it('an image that cannot give a result fails on a lone node with the reason, after one retry, instead of going round for ever', async () => {
+    const a = await startTestNode(await dir(), { workers: 1 })
+    nodes.push(a)
+    // 70 short strokes one under another: 70 formulas, more than a result may hold
+    const rows = Array.from({ length: 70 }, (_, i) => ({ input: { create: { width: 24, height: 4, channels: 3 as const, background: '#000' } }, left: 20, top: 20 + i * 40 }))
+    const bytes = await sharp({ create: { width: 80, height: 20 + 70 * 40, channels: 3, background: '#fff' } }).composite(rows).png().toBuffer()
+    const t = await a.submit(bytes, { file: 'strokes.png', critical: false })
+    const view = await waitFor('the task to fail', async () => {
+      const v = await a.task(t.id)
+      return v?.state === 'failed' ? v : undefined
+    }, 60_000)
+    assert.equal(view.grants, 2)
+    assert.deepEqual(view.failures.map(f => f.peer), [a.peerId.toString()])
+    assert.match(view.failures[0]!.reason, /holds 70 formulas; a result holds at most 64/)
   })
 
   it('a worker killed mid-lease: the task is granted again and completes', async () => {

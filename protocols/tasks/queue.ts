@@ -7,7 +7,10 @@
  *
  * A task goes queued -> leased -> done; a lease that runs out, or a worker
  * that reports a failure, puts it back in the queue; after MAX_FAILURES
- * reported failures it ends as failed. A result for its image hash, from any
+ * reported failures from distinct workers, or a second one from the origin
+ * itself, it ends as failed. A worker is not granted a task it failed again
+ * (the origin may try its own task twice, for a passing fault), so a task that
+ * fails everywhere cannot go round a small network for ever. A result for its image hash, from any
  * node, makes it done (the caller watches the replicated store).
  */
 import { randomBytes } from 'node:crypto'
@@ -284,7 +287,7 @@ export class TaskQueue {
       for (const t of this.open.values()) {
         if (granted.length >= want) break
         // Critical tasks go to a quorum of voters, never to a single worker.
-        if (t.state !== 'queued' || t.critical) continue
+        if (t.state !== 'queued' || t.critical || (peer !== this.init.self && failedBy(t, peer))) continue
         granted.push(t)
       }
       const backups: TaskRecord[] = []
@@ -297,7 +300,7 @@ export class TaskQueue {
         const known = [...this.turnaround.values()]
         const typical = known.length > 0 ? known.reduce((a, b) => a + b, 0) / known.length : this.leaseMs
         const leased = [...this.open.values()]
-          .filter(t => t.state === 'leased' && t.backup == null && !t.critical && t.lease != null && t.lease.peer !== peer)
+          .filter(t => t.state === 'leased' && t.backup == null && !t.critical && t.lease != null && t.lease.peer !== peer && !failedBy(t, peer))
           .map(t => ({ t, due: t.lease!.grantedAt + (this.turnaround.get(t.lease!.peer) ?? typical) }))
           .filter(({ due }) => mine == null || due < now || now + mine < due)
           .map(({ t, due }) => ({ t, urgency: due < now ? 1e12 + (now - due) : due - now }))
@@ -415,8 +418,11 @@ export class TaskQueue {
       if (t == null || t.state !== 'leased' || t.lease?.peer !== peer) return undefined
       const { lease: _gone, backup: _backup, ...rest } = t
       // Only reports from distinct workers count: one member cannot fail a task on its own.
-      const failures = t.failures.some(f => f.peer === peer) ? t.failures : [...t.failures, { peer, reason: reason.slice(0, 512) }]
-      const next: TaskRecord = { ...rest, failures, state: failures.length >= MAX_FAILURES ? 'failed' : 'queued' }
+      // The origin trusts itself: its own second failure is final.
+      const again = failedBy(t, peer)
+      const failures = again ? t.failures : [...t.failures, { peer, reason: reason.slice(0, 512) }]
+      const final = failures.length >= MAX_FAILURES || (again && peer === this.init.self)
+      const next: TaskRecord = { ...rest, failures, state: final ? 'failed' : 'queued' }
       await this.tasks.put(next.id, next)
       if (next.state === 'failed') {
         this.untrack(next)
@@ -482,4 +488,9 @@ function average (into: Map<string, number>, worker: string, sample: number): vo
 /** Whether `peer` holds a task only as its backup worker. */
 function isBackupOf (t: TaskRecord, peer: string): boolean {
   return t.state === 'leased' && t.backup?.peer === peer && t.lease?.peer !== peer
+}
+
+/** Whether `peer` has reported a failure on this task. */
+function failedBy (t: TaskRecord, peer: string): boolean {
+  return t.failures.some(f => f.peer === peer)
 }
