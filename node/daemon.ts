@@ -237,6 +237,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       replica,
       compute,
       path: dataDir.paths.tasks,
+      votesPath: dataDir.paths.votes,
       workers: config.workers,
       leaseMs: config.leaseMs,
       admits: peer => isMember(peer),

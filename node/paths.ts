@@ -29,6 +29,8 @@ export interface DataDirPaths {
   readonly replica: string
   /** LevelDB holding the tasks this node accepted, their leases and the submitted images */
   readonly tasks: string
+  /** LevelDB holding the votes this node signed, so it never signs a second one on a task */
+  readonly votes: string
 }
 
 export function dataDirPaths (root: string): DataDirPaths {
@@ -44,6 +46,7 @@ export function dataDirPaths (root: string): DataDirPaths {
     runtime: join(dir, 'node.json'),
     peerStore: join(dir, 'peerstore'),
     replica: join(dir, 'replica'),
-    tasks: join(dir, 'tasks')
+    tasks: join(dir, 'tasks'),
+    votes: join(dir, 'votes')
   }
 }

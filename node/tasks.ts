@@ -8,6 +8,7 @@ import type { Alternative, Box } from '../pipeline/ocr.js'
 import { MAX_RESULT_LATEX, MAX_RESULT_REGIONS, ResultEntry, type Replica } from '../crdt/replica.js'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { QuorumService, isEquivocation, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type QuorumContext, type QuorumState, type SignedVote } from '../protocols/votes/index.js'
+import { LevelVoteLedger, MemoryVoteLedger, type VoteLedger } from '../protocols/votes/ledger.js'
 import type { Compute } from './compute.js'
 import type { Log } from './log.js'
 
@@ -68,6 +69,8 @@ export interface NodeTasksInit {
   replica: Replica
   compute: Compute
   path: string
+  /** LevelDB for the votes this node signed (in memory when not given) */
+  votesPath?: string
   workers: number
   leaseMs: number
   admits?: (peer: string) => boolean
@@ -105,7 +108,8 @@ export class NodeTasks {
     private readonly init: NodeTasksInit,
     private readonly queue: TaskQueue,
     private readonly blobs: BlobService,
-    private readonly service: TaskService
+    private readonly service: TaskService,
+    private readonly ledger: VoteLedger
   ) {
     this.quorumCtx = { minF: init.quorum.f, ...(init.quorum.network != null ? { network: init.quorum.network } : {}) }
     // Any node's result for an image finishes this node's tasks for it (critical ones: a certified result).
@@ -172,6 +176,13 @@ export class NodeTasks {
   static async open (init: NodeTasksInit): Promise<NodeTasks> {
     const self = init.node.peerId.toString()
     const queue = await TaskQueue.open(init.path, { self, leaseMs: init.leaseMs })
+    let ledger: VoteLedger
+    try {
+      ledger = init.votesPath != null ? await LevelVoteLedger.open(init.votesPath) : new MemoryVoteLedger()
+    } catch (err) {
+      await queue.close()
+      throw err
+    }
     const blobs = new BlobService(init.node, { get: async hash => await queue.blob(hash) }, {
       log: init.log.child({ component: 'protocols:blob' }),
       ...(init.admits != null ? { admits: init.admits } : {})
@@ -184,7 +195,7 @@ export class NodeTasks {
       log: init.log.child({ component: 'protocols:tasks' }),
       process: async (work, image) => { await tasks.process(work, image) }
     })
-    const tasks = new NodeTasks(init, queue, blobs, service)
+    const tasks = new NodeTasks(init, queue, blobs, service, ledger)
     const q = init.quorum
     tasks.quorum = new QuorumService(init.node, {
       f: q.f,
@@ -211,6 +222,7 @@ export class NodeTasks {
         await q.onEquivocation?.(a, b)
       },
       ...(q.tamper != null ? { tamper: q.tamper } : {}),
+      ledger,
       log: init.log.child({ component: 'protocols:votes' })
     })
     // Results that arrived while this node was down finish their tasks now.
@@ -371,5 +383,6 @@ export class NodeTasks {
     await Promise.all(this.writes)
     await this.blobs.stop()
     await this.queue.close()
+    await this.ledger.close()
   }
 }

@@ -8,6 +8,7 @@ import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { encodeCertificateText, issueCertificate } from '../protocols/membership/index.js'
 import { signVote, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type SignedVote } from '../protocols/votes/index.js'
 import { sha256Hex } from '../protocols/blob/index.js'
+import { encodeJson } from '../protocols/json.js'
 import { startNode, type RunningNode } from '../node/daemon.js'
 import { DEFAULT_CONFIG, type NodeConfig } from '../node/config.js'
 import { createLog } from '../node/log.js'
@@ -170,6 +171,27 @@ describe('quorum for critical images between real nodes', { timeout: 240_000 }, 
     const still = await net.nodes[0]!.task(t2.id)
     assert.equal(still?.state, 'queued')
     assert.equal(still?.result, undefined)
+  })
+
+  it('a member that names a voted task again with another image gets no second vote, so no honest voter is framed as an equivocator', async () => {
+    const net = await startNet([undefined, undefined, undefined, undefined])
+    nets.push(net)
+    const t = await net.nodes[0]!.submit(await image(), { file: 'sum.png', critical: true })
+    assert.equal((await finished(net.nodes[0]!, t.id)).state, 'done')
+    // Node 3 holds another image (a task of its own) and asks everyone to vote on it under the first task's id.
+    const other = await readFile(fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url)))
+    await net.nodes[3]!.submit(other, { file: 'fraction.png', critical: false })
+    const voters = net.nodes.map(n => n.peerId.toString())
+    const ballot = { kind: 'ballot', task: t.id, image: sha256Hex(other), model: (await net.nodes[0]!.status()).model, file: 'fraction.png', voters, round: 1 }
+    await net.nodes[3]!.libp2p.services.pubsub.publish('texmesh/votes/1', encodeJson(ballot))
+    // A vote takes ~100 ms here (modelled recognition); give the ballot ample time to draw one.
+    await new Promise(resolve => setTimeout(resolve, 4000))
+    for (const n of net.nodes) {
+      assert.deepEqual(n.replica.evidence(), [])
+      assert.deepEqual((await n.peers()).filter(p => p.equivocated).map(p => p.id), [])
+    }
+    await stopNet(net)
+    nets.splice(nets.indexOf(net), 1)
   })
 
   for (const attack of ['wrong', 'forge', 'equivocate', 'silent', 'replay', 'flood'] as const) {

@@ -23,6 +23,7 @@ import { z } from 'zod'
 import { decodeJson, encodeJson } from '../json.js'
 import type { BlobService } from '../blob/index.js'
 import { DEFAULT_F, SignedVote, isEquivocation, signVote, verifyVote, type QuorumCertificate, type QuorumCheck } from './vote.js'
+import { MemoryVoteLedger, type VoteLedger } from './ledger.js'
 
 export * from './vote.js'
 
@@ -86,6 +87,8 @@ export interface QuorumInit {
   checkCertificate: (certificate: QuorumCertificate) => Promise<QuorumCheck>
   onNoConsensus: (task: CriticalTask, votes: SignedVote[]) => Promise<void>
   onEquivocation: (a: SignedVote, b: SignedVote) => Promise<void>
+  /** where this node keeps the votes it signed @default in memory, for the last REMEMBERED_VOTES tasks */
+  ledger?: VoteLedger
   /**
    * simnet's Byzantine voters: given the honest vote, return the votes to
    * publish instead (none: stay silent); `publish` sends raw bytes on the topic.
@@ -128,8 +131,9 @@ export class QuorumService {
   private readonly roundMs: number
   private readonly polls = new Map<string, Poll>()
   private readonly waiting = new Map<string, { task: CriticalTask, reason: string }>()
-  /** this node's votes by ballot (task!image): a repeated ballot gets them again, never a new vote */
+  /** this node's votes by task, recently used: a repeated ballot gets them again, never a new vote */
   private readonly cast = new Map<string, { votes: SignedVote[], at: number }>()
+  private readonly ledger: VoteLedger
   /** ballots being voted on, and how many per origin */
   private readonly voting = new Set<string>()
   private readonly pendingByOrigin = new Map<string, number>()
@@ -148,6 +152,7 @@ export class QuorumService {
     this.f = init.f ?? DEFAULT_F
     this.maxVoters = init.maxVoters ?? 3 * this.f + 1 + 3
     this.roundMs = init.roundMs ?? DEFAULT_ROUND_MS
+    this.ledger = init.ledger ?? new MemoryVoteLedger(REMEMBERED_VOTES)
     this.onMessage = this.onMessage.bind(this)
   }
 
@@ -249,17 +254,17 @@ export class QuorumService {
   }
 
   /**
-   * A ballot naming this node: vote once (one ballot at a time, bounded in
-   * number), or, for a ballot it has already voted on (the origin restarted or
-   * asks again), publish the same votes again.
+   * A ballot naming this node: vote once per task (one ballot at a time,
+   * bounded in number), or, for a task it has already voted on (the origin
+   * restarted or asks again), publish the same votes again. A ballot that
+   * reuses a voted task id for another image gets no vote: a second vote on one
+   * task would be equivocation.
    */
   private enqueueVote (origin: string, ballot: z.infer<typeof Ballot>): void {
-    const key = `${ballot.task}!${ballot.image}`
+    const key = ballot.task
     const cast = this.cast.get(key)
     if (cast != null) {
-      if (Date.now() - cast.at < REPUBLISH_MS) return
-      cast.at = Date.now()
-      for (const v of cast.votes) void this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson({ kind: 'vote', vote: v })).catch(() => {})
+      this.republish(origin, ballot, cast)
       return
     }
     const fromOrigin = this.pendingByOrigin.get(origin) ?? 0
@@ -278,10 +283,34 @@ export class QuorumService {
     })
   }
 
-  /** Recognise the ballot's image and publish a signed vote. */
+  /** This node's votes on a task again, for a ballot that asks again; none for a ballot on another image. */
+  private republish (origin: string, ballot: z.infer<typeof Ballot>, cast: { votes: SignedVote[], at: number }): void {
+    if (cast.votes.some(v => v.image !== ballot.image)) {
+      this.init.log.warn({ origin, task: ballot.task, image: ballot.image }, 'a ballot names a task this node voted on with another image: no vote')
+      return
+    }
+    if (Date.now() - cast.at < REPUBLISH_MS) return
+    cast.at = Date.now()
+    for (const v of cast.votes) void this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson({ kind: 'vote', vote: v })).catch(() => {})
+  }
+
+  private remember (task: string, cast: { votes: SignedVote[], at: number }): void {
+    this.cast.set(task, cast)
+    for (const old of this.cast.keys()) { if (this.cast.size <= REMEMBERED_VOTES) break; this.cast.delete(old) }
+  }
+
+  /** Recognise the ballot's image and publish a signed vote (recorded in the ledger first). */
   private async vote (origin: string, ballot: z.infer<typeof Ballot>, key: string): Promise<void> {
     if (this.stopped) return
     try {
+      const earlier = await this.ledger.get(key)
+      if (earlier != null) {
+        // Voted before this node last started: the same votes again, never new ones.
+        const cast = { votes: earlier, at: 0 }
+        this.remember(key, cast)
+        this.republish(origin, ballot, cast)
+        return
+      }
       const image = origin === this.self
         ? await this.init.localImage(ballot.image)
         : await this.init.blobs.fetch(peerIdFromString(origin), ballot.image)
@@ -290,8 +319,8 @@ export class QuorumService {
       const honest = await signVote(this.init.key, { task: ballot.task, image: ballot.image, model: r.model, latex: r.latex, confidence: r.confidence, voter: this.self, time: Date.now() })
       const publish = async (bytes: Uint8Array): Promise<void> => { await this.node.services.pubsub.publish(VOTES_TOPIC, bytes).then(() => {}, () => {}) }
       const votes = this.init.tamper != null ? await this.init.tamper(honest, { voters: ballot.voters, publish }) : [honest]
-      this.cast.set(key, { votes, at: Date.now() })
-      for (const old of this.cast.keys()) { if (this.cast.size <= REMEMBERED_VOTES) break; this.cast.delete(old) }
+      if (votes.length > 0) await this.ledger.put(key, votes)
+      this.remember(key, { votes, at: Date.now() })
       for (const v of votes) {
         await this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson({ kind: 'vote', vote: v })).catch(() => {})
         await this.receiveVote(v)
