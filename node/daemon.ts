@@ -18,7 +18,7 @@ import { modelledCompute, pipelineCompute, shippedModelVersion, type Compute } f
 import { NodeTasks, type TaskView, type TasksStats } from './tasks.js'
 import { sha256Hex } from '../protocols/blob/index.js'
 import { Replica } from '../crdt/replica.js'
-import { CrdtSync } from '../protocols/crdt-sync/index.js'
+import { CRDT_SYNC_PROTOCOL, CrdtSync } from '../protocols/crdt-sync/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { encodeCertificateText } from '../protocols/membership/index.js'
@@ -29,6 +29,9 @@ import { byzantineVoter, type Attack } from '../simnet/byzantine.js'
  * API are wired together. `startNode` brings everything up in order and
  * `stop` takes it down in reverse: network input first, storage last.
  */
+/** At most this many peers of earlier runs are dialled at start (the peer store may hold many more). */
+const REDIAL_KNOWN_PEERS = 64
+
 export interface NodeOptions {
   dataDir: string
   config: NodeConfig
@@ -196,6 +199,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     libp2p = node
     // Made before libp2p starts, so no mDNS answer that comes while the rest of the node starts is lost.
     keeper = new PeerKeeper(node, { bootstrap }, log.child({ component: 'node:peers' }))
+    offerPeers = (peers) => { keeper?.offer(peers) }
     try {
       await node.start()
     } catch (err) {
@@ -264,8 +268,13 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     })
     const nodeTasks = tasks
 
+    // Texmesh peers met in earlier runs: libp2p redials none of them by itself, and without
+    // mDNS or a reachable bootstrap node they would be out of reach after a restart.
+    keeper.offer((await node.peerStore.all())
+      .filter(p => p.protocols.includes(CRDT_SYNC_PROTOCOL) && p.addresses.length > 0)
+      .slice(0, REDIAL_KNOWN_PEERS)
+      .map(p => ({ id: p.id, addrs: p.addresses.map(a => a.multiaddr) })))
     keeper.start()
-    offerPeers = (peers) => { keeper?.offer(peers) }
 
 
     const status = async (): Promise<ApiStatus> => ({

@@ -92,14 +92,18 @@ export class PeerKeeper {
     this.wanted.clear()
   }
 
-  /** Peers learnt from another node (peer exchange): dial them like discovered ones. */
+  /**
+   * Peers learnt another way (peer exchange, the peer store of the last run):
+   * dial them like discovered ones. Offered before start(), they are dialled
+   * once the keeper starts.
+   */
   offer (peers: Array<{ id: PeerId, addrs: Multiaddr[] }>): void {
     for (const { id, addrs } of peers) {
-      if (!this.running || id.equals(this.libp2p.peerId) || this.connected(id)) continue
+      if (id.equals(this.libp2p.peerId) || this.connected(id)) continue
       const w = this.entry(id.toString())
       if (w == null) return
       w.addrs = withPeerId(addrs, id.toString())
-      if (w.timer == null) this.schedule(id.toString(), Math.max(0, w.notBefore - Date.now()))
+      if (this.running && w.timer == null) this.schedule(id.toString(), Math.max(0, w.notBefore - Date.now()))
     }
   }
 

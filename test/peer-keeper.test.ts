@@ -11,7 +11,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { pino } from 'pino'
 import { PeerKeeper } from '../node/peer-keeper.js'
 import type { Log } from '../node/log.js'
-import { freePort, waitFor } from './helpers.js'
+import { freePort, removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
+import type { RunningNode } from '../node/daemon.js'
 
 async function plainNode (listen: string[], privateKey?: Awaited<ReturnType<typeof generateKeyPair>>): Promise<Libp2p> {
   return await createLibp2p({
@@ -72,5 +73,28 @@ it('a LAN peer given up on is dialled again when discovery sees it again', { tim
   } finally {
     keeper.stop()
     await Promise.all([a.stop(), b?.stop()])
+  }
+})
+
+it('after a restart a node dials the texmesh peers of its last run from its peer store, with no mDNS or bootstrap', { timeout: 60_000 }, async () => {
+  const dirs = [await tempDir(), await tempDir()]
+  const port = await freePort()
+  const listenA = [`/ip4/127.0.0.1/tcp/${port}`]
+  const nodes: RunningNode[] = []
+  try {
+    const a = await startTestNode(dirs[0]!, { listen: listenA })
+    nodes.push(a)
+    const b = await startTestNode(dirs[1]!, { bootstrap: [`${listenA[0]!}/p2p/${a.peerId.toString()}`] })
+    nodes.push(b)
+    await waitFor('b connected to a', () => b.libp2p.getPeers().length === 1)
+    await waitFor('a identified by b', async () => (await b.libp2p.peerStore.get(a.peerId)).protocols.length > 0)
+    await Promise.all(nodes.splice(0).map(async n => { await n.stop() }))
+    nodes.push(await startTestNode(dirs[0]!, { listen: listenA }))
+    const b2 = await startTestNode(dirs[1]!, { bootstrap: [] })
+    nodes.push(b2)
+    await waitFor('b connected to a again', () => b2.libp2p.getPeers().some(p => p.equals(a.peerId)), 20_000)
+  } finally {
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+    await Promise.all(dirs.map(removeDir))
   }
 })
