@@ -229,10 +229,8 @@ export class NodeTasks {
     for (const t of queue.unfinished()) {
       for (const by of init.replica.results(t.hash).keys()) await tasks.onResult(t.hash, by)
     }
-    // Certificates already in the store, checked once so reads can rely on them.
-    for (const t of await queue.list(1000)) {
-      for (const [by, entry] of init.replica.results(t.hash)) if (entry.certificate != null) await tasks.checkCertified(t.hash, by, entry)
-    }
+    // Certificates already in the store of the newest tasks, checked now; older ones when read.
+    for (const t of await queue.list(1000)) await tasks.checkTask(t)
     await tasks.loadEvidence()
     await blobs.start()
     await service.start()
@@ -354,11 +352,21 @@ export class NodeTasks {
 
   async get (id: string): Promise<TaskView | undefined> {
     const t = await this.queue.get(id)
-    return t != null ? this.view(t) : undefined
+    if (t == null) return undefined
+    await this.checkTask(t)
+    return this.view(t)
   }
 
   async list (limit: number): Promise<TaskView[]> {
-    return (await this.queue.list(limit)).map(t => this.view(t))
+    const tasks = await this.queue.list(limit)
+    for (const t of tasks) await this.checkTask(t)
+    return tasks.map(t => this.view(t))
+  }
+
+  /** The certificates of a critical task's results, checked once per run (start only checks the newest tasks). */
+  private async checkTask (t: TaskRecord): Promise<void> {
+    if (!t.critical) return
+    for (const [by, entry] of this.init.replica.results(t.hash)) if (entry.certificate != null) await this.checkCertified(t.hash, by, entry)
   }
 
   stats (): TasksStats {

@@ -309,7 +309,11 @@ export class TaskService {
           this.announce()
         }
         this.scheduleExpiry()
-      }, err => { this.init.log.warn({ err }, 'expiring leases failed') })
+      }, err => {
+        this.init.log.warn({ err }, 'expiring leases failed; trying again')
+        this.expiryTimer = setTimeout(() => { this.scheduleExpiry() }, FETCH_BACKOFF_MS)
+        this.expiryTimer.unref()
+      })
     }, Math.max(0, next - Date.now()) + 5)
     this.expiryTimer.unref()
   }
@@ -354,7 +358,15 @@ export class TaskService {
   private async acquire (ahead: () => boolean): Promise<Ready | undefined> {
     for (;;) {
       if (this.stopped) return undefined
-      const work = await this.lease(ahead())
+      let work: WorkItem | undefined
+      try {
+        work = await this.lease(ahead())
+      } catch (err) {
+        // The local store failed (a disk error, say): keep the slot alive and try again later.
+        this.init.log.warn({ err: (err as Error).message }, 'taking a task failed')
+        await this.idle(FETCH_BACKOFF_MS)
+        continue
+      }
       if (work == null) {
         await this.idle()
         continue

@@ -219,7 +219,7 @@ export class QuorumService {
     this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson(ballot)).catch(err => { this.init.log.debug({ err: (err as Error).message }, 'publishing a ballot failed') })
     this.init.log.info({ task: poll.task.id, round: poll.round, voters: poll.voters.length }, 'ballot out')
     if (poll.timer != null) clearTimeout(poll.timer)
-    poll.timer = setTimeout(() => { void this.closeRound(poll) }, this.roundMs)
+    poll.timer = setTimeout(() => { this.closeRound(poll).catch(err => { this.init.log.warn({ task: poll.task.id, err: (err as Error).message }, 'closing a voting round failed') }) }, this.roundMs)
     poll.timer.unref()
     // This node votes on its own ballot too when chosen (gossipsub does not deliver our own messages).
     if (poll.voters.includes(this.self)) this.enqueueVote(this.self, Ballot.parse(ballot))
