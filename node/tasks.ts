@@ -103,6 +103,10 @@ export class NodeTasks {
   private readonly certified = new Map<string, { fingerprint: string, ok: boolean }>()
   /** result writes still in flight (a slot does not wait for them) */
   private readonly writes = new Set<Promise<void>>()
+  private evidenceRun: Promise<void> | undefined
+  private evidenceAgain = false
+  /** evidence entries verified already (and found not to prove anything, or their voter flagged) */
+  private readonly evidenceChecked = new Set<string>()
 
   private constructor (
     private readonly init: NodeTasksInit,
@@ -114,17 +118,38 @@ export class NodeTasks {
     this.quorumCtx = { minF: init.quorum.f, ...(init.quorum.network != null ? { network: init.quorum.network } : {}) }
     // Any node's result for an image finishes this node's tasks for it (critical ones: a certified result).
     this.unsubscribe = init.replica.subscribe(change => {
-      if (change.map === 'evidence') void this.loadEvidence()
+      if (change.map === 'evidence') this.loadEvidence().catch(err => { init.log.warn({ err }, 'checking equivocation evidence failed') })
       if (change.map !== 'results') return
       const hash = change.key.slice(0, change.key.lastIndexOf('/'))
       void this.onResult(hash, change.author).catch(err => { init.log.warn({ err }, 'marking tasks done failed') })
     })
   }
 
-  /** Equivocation evidence in the store, from any node, checked here: proven equivocators' votes stop counting. */
-  private async loadEvidence (): Promise<void> {
+  /**
+   * Equivocation evidence in the store, from any node, checked here: proven
+   * equivocators' votes stop counting. One check at a time (changes that come
+   * meanwhile are seen by one more pass), and an entry is verified once.
+   */
+  private loadEvidence (): Promise<void> {
+    if (this.evidenceRun != null) {
+      this.evidenceAgain = true
+      return this.evidenceRun
+    }
+    this.evidenceRun = (async () => {
+      do {
+        this.evidenceAgain = false
+        await this.checkEvidence()
+      } while (this.evidenceAgain)
+    })().finally(() => { this.evidenceRun = undefined })
+    return this.evidenceRun
+  }
+
+  private async checkEvidence (): Promise<void> {
     for (const e of this.init.replica.evidence()) {
       if (this.quorum.equivocators.has(e.voter)) continue
+      const seen = `${e.voter}|${e.task}|${e.reporter}|${JSON.stringify(e.entry.votes)}`
+      if (this.evidenceChecked.has(seen)) continue
+      this.evidenceChecked.add(seen)
       const [a, b] = await Promise.all(e.entry.votes.map(async v => await verifyVote(v)))
       if (a?.ok === true && b?.ok === true && a.vote.voter === e.voter && isEquivocation(a.vote, b.vote)) {
         this.quorum.equivocators.add(e.voter)
