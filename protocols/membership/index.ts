@@ -72,6 +72,10 @@ export function withExpiry (membership: PeerMembership, now: number): PeerMember
   return membership
 }
 
+/** Exchanges tried per connection (the first, then retries 2, 4, 8 and 16 s apart) */
+const EXCHANGE_ATTEMPTS = 5
+const EXCHANGE_RETRY_MS = 2000
+
 const MembershipMessage = z.object({ certificate: z.unknown().nullable() }).strict()
 
 class MembershipService implements Membership, Startable {
@@ -167,11 +171,13 @@ class MembershipService implements Membership, Startable {
     } catch (err) {
       this.log('membership exchange with %p failed - %e', peer, err)
       stream?.abort(err as Error)
-      // one more try for a transient failure, unless the other side's exchange already told us
-      if (attempt === 0 && this.started) {
+      // Tried again with backoff while the peer stays connected and unknown (a busy or starting
+      // peer): identify does not fire again on this connection, and until the exchange succeeds
+      // the peer gets no leases, blobs or ballots.
+      if (attempt + 1 < EXCHANGE_ATTEMPTS && this.started) {
         setTimeout(() => {
-          if (this.started && this.connected(peer) && this.stateOf(peer).state === 'pending') void this.exchange(peer, 1)
-        }, 2000).unref()
+          if (this.started && this.connected(peer) && this.stateOf(peer).state === 'pending') void this.exchange(peer, attempt + 1)
+        }, EXCHANGE_RETRY_MS * 2 ** attempt).unref()
       }
     } finally {
       this.inFlight.delete(key)
