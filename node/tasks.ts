@@ -195,6 +195,7 @@ export class NodeTasks {
       if (this.queue.pendingFor(hash)?.critical === true) return
     }
     const done = await this.queue.complete(hash, author, { certified, ms: entry.ms })
+    for (const t of done) if (t.critical) this.quorum.end(t.id)
     if (done.length > 0) this.init.log.debug({ hash, by: author, tasks: done.length }, 'tasks done')
   }
 

@@ -183,6 +183,16 @@ export class QuorumService {
     return { state: 'voting', round: p.round, voters: p.voters, votes: [...p.votes.keys()].filter(v => !this.equivocators.has(v)).length, needed: this.needed }
   }
 
+  /** Stop voting on a task that finished another way (a certified result from elsewhere). */
+  end (task: string): void {
+    this.waiting.delete(task)
+    const poll = this.polls.get(task)
+    if (poll == null) return
+    poll.done = true
+    if (poll.timer != null) clearTimeout(poll.timer)
+    this.polls.delete(task)
+  }
+
   /** Start (or restart, after this node restarted) the quorum for one of this node's critical tasks. */
   begin (task: CriticalTask): void {
     if (this.polls.has(task.id) || this.stopped) return
