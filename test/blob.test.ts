@@ -1,6 +1,8 @@
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import sharp from 'sharp'
 import { fileURLToPath } from 'node:url'
 import { lpStream } from '@libp2p/utils'
 import type { RunningNode } from '../node/daemon.js'
@@ -37,6 +39,11 @@ describe('blob protocol', { timeout: 60_000 }, () => {
     // B fetches with a client of its own (B's node already serves the protocol).
     const client = new BlobService(b.libp2p, { get: async () => undefined })
     assert.deepEqual(Buffer.from(await client.fetch(a.peerId, task.hash)), bytes)
+    // Images of many chunks (64 KiB each) arrive whole, every time.
+    const noise = await sharp(randomBytes(700 * 700 * 3), { raw: { width: 700, height: 700, channels: 3 } }).png().toBuffer()
+    assert.ok(noise.length > 1024 * 1024)
+    const big = await a.submit(noise, { file: 'noise.png', critical: false })
+    for (let i = 0; i < 5; i++) assert.deepEqual(Buffer.from(await client.fetch(a.peerId, big.hash)), noise)
     await assert.rejects(client.fetch(a.peerId, 'ab'.repeat(32)), isBlobError('missing'))
     await assert.rejects(client.fetch(a.peerId, task.hash, { maxBytes: 100 }), isBlobError('too-large'))
     await assert.rejects(client.fetch(a.peerId, 'not-a-hash'), isBlobError('malformed'))

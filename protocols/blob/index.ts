@@ -115,7 +115,9 @@ export class BlobService {
     let stream: Stream | undefined
     try {
       stream = await this.node.dialProtocol(peer, BLOB_PROTOCOL, { signal })
-      const lp = lpStream(stream, { maxDataLength: CHUNK_BYTES, maxBufferSize: CHUNK_BYTES + 16 })
+      // libp2p streams have no read-side flow control: the whole blob may be buffered before it is
+      // read, so the buffer allows for all of it (it is held in memory anyway).
+      const lp = lpStream(stream, { maxDataLength: CHUNK_BYTES, maxBufferSize: maxBytes + 2 * CHUNK_BYTES })
       await lp.write(encodeJson({ hash }), { signal })
       const head = Response.safeParse(decodeJson((await lp.read({ signal })).subarray()))
       if (!head.success) throw new BlobError('malformed', `${peer.toString()} answered a blob request with something else`)

@@ -3,7 +3,11 @@
  * that connects (or reconnects after a partition) catches up over a direct
  * stream. The puller says how far it has each log ({"AUTHOR!INCARNATION":
  * last position}) and the other side streams the envelopes it lacks, each as
- * one length-prefixed message, then an empty message. Both sides pull when
+ * one length-prefixed message, then an empty message. One answer holds at
+ * most PAGE_BYTES of envelopes (plus the one that crosses it): libp2p streams
+ * have no read-side flow control, so the reader must be able to buffer a whole
+ * answer. A puller that got a full page and could apply some of it asks for the
+ * next page at once. Both sides pull when
  * they meet (and once more PULL_AGAIN_MS later), and every ANTI_ENTROPY_MS a
  * node pulls from one random peer, so what gossip dropped is repaired.
  *
@@ -19,6 +23,10 @@ export const CRDT_SYNC_PROTOCOL = '/texmesh/crdt-sync/1.0.0'
 export const CRDT_TOPIC = 'texmesh/crdt/1'
 /** an envelope is at most 256 KiB of update plus its header */
 export const MAX_ENVELOPE_MESSAGE = 256 * 1024 + 1024
+/** One catch-up answer stops after this many bytes of envelopes. */
+export const PAGE_BYTES = 2 * 1024 * 1024
+/** What a puller may have to buffer: a page, the envelope that crosses its end, the end mark. */
+const MAX_ANSWER_BYTES = PAGE_BYTES + 2 * MAX_ENVELOPE_MESSAGE
 /** heads of up to ~10,000 logs */
 export const MAX_HEADS_BYTES = 1024 * 1024
 export const SYNC_TIMEOUT_MS = 60_000
@@ -121,18 +129,22 @@ export class CrdtSync {
     const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
     let stream: Stream | undefined
     let applied = 0
+    let fullPage = false
     try {
       stream = await this.node.dialProtocol(peer, CRDT_SYNC_PROTOCOL, { signal })
-      const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_MESSAGE, maxBufferSize: MAX_ENVELOPE_MESSAGE + 16 })
+      const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_MESSAGE, maxBufferSize: MAX_ANSWER_BYTES })
       await lp.write(encodeJson(this.store.heads()), { signal })
+      let bytes = 0
       for (;;) {
         const msg = (await lp.read({ signal })).subarray()
         if (msg.length === 0) break
+        bytes += msg.length
         const r = await this.store.receive(msg)
         if (r.status === 'applied') applied++
       }
       await stream.close({ signal })
-      if (applied > 0) this.log.debug({ peer: id, applied }, 'caught up')
+      fullPage = bytes >= PAGE_BYTES
+      if (applied > 0) this.log.debug({ peer: id, applied, more: fullPage }, 'caught up')
     } catch (err) {
       this.log.debug({ peer: id, err, attempt }, 'catching up failed')
       stream?.abort(err as Error)
@@ -148,7 +160,9 @@ export class CrdtSync {
       }
     } finally {
       this.pulling.delete(id)
-      if (this.pullAgain.delete(id) && !this.stopped && this.node.getConnections(peer).length > 0) void this.pull(peer)
+      // The next page, while pages bring something new; or again, when asked during this pull.
+      const again = this.pullAgain.delete(id) || (fullPage && applied > 0)
+      if (again && !this.stopped && this.node.getConnections(peer).length > 0) void this.pull(peer)
     }
     return applied
   }
@@ -159,7 +173,12 @@ export class CrdtSync {
       const lp = lpStream(stream, { maxDataLength: MAX_HEADS_BYTES, maxBufferSize: MAX_HEADS_BYTES + 16 })
       const request = (await lp.read({ signal })).subarray()
       const heads = Heads.parse(decodeJson(request))
-      for await (const bytes of this.store.missing(heads)) await lp.write(bytes, { signal })
+      let sent = 0
+      for await (const bytes of this.store.missing(heads)) {
+        await lp.write(bytes, { signal })
+        sent += bytes.length
+        if (sent >= PAGE_BYTES) break
+      }
       await lp.write(new Uint8Array(0), { signal })
       await stream.close({ signal })
     } catch (err) {
