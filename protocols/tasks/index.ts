@@ -51,6 +51,7 @@ export const ANNOUNCE_MIN_MS = 50
 export const MAX_ORIGINS = 1024
 /** After a failed fetch a slot waits this long before it takes work again. */
 export const FETCH_BACKOFF_MS = 500
+export const MAX_FETCH_BACKOFF_MS = 30_000
 
 export interface WorkItem {
   /** the origin's peer id (this node's own for local tasks) */
@@ -136,6 +137,8 @@ export class TaskService {
   private readonly slots: Array<Promise<void>> = []
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private wakers: Array<() => void> = []
+  /** slots pausing after a failure, ended early only by stop() */
+  private readonly stopWaiters = new Set<() => void>()
   private expiryTimer: ReturnType<typeof setTimeout> | undefined
   private announceQueued = false
   private lastAnnounced = -1
@@ -179,6 +182,8 @@ export class TaskService {
     for (const t of this.timers) clearInterval(t)
     if (this.expiryTimer != null) clearTimeout(this.expiryTimer)
     this.wake()
+    for (const done of this.stopWaiters) done()
+    this.stopWaiters.clear()
     this.node.services.pubsub.removeEventListener('message', this.onMessage)
     this.node.services.pubsub.unsubscribe(TASKS_TOPIC)
     await this.node.unhandle(TASKS_PROTOCOL)
@@ -356,6 +361,8 @@ export class TaskService {
 
   /** The next task with its image, or undefined once stopped. `ahead()`: another task of the slot still runs. */
   private async acquire (ahead: () => boolean): Promise<Ready | undefined> {
+    // Consecutive failures of this slot to take or fetch a task: the pause after each doubles.
+    let failures = 0
     for (;;) {
       if (this.stopped) return undefined
       let work: WorkItem | undefined
@@ -364,7 +371,7 @@ export class TaskService {
       } catch (err) {
         // The local store failed (a disk error, say): keep the slot alive and try again later.
         this.init.log.warn({ err: (err as Error).message }, 'taking a task failed')
-        await this.idle(FETCH_BACKOFF_MS)
+        await this.backoff(failures++)
         continue
       }
       if (work == null) {
@@ -387,9 +394,24 @@ export class TaskService {
         } else {
           await this.release(work)
         }
-        await this.idle(FETCH_BACKOFF_MS)
+        await this.backoff(failures++)
       }
     }
+  }
+
+  /**
+   * After a failure: FETCH_BACKOFF_MS, doubling with each failure in a row up
+   * to MAX_FETCH_BACKOFF_MS. Not cut short by wake(): load messages come
+   * every few tens of ms, and a failure that persists would otherwise become a
+   * loop of lease, transfer and release.
+   */
+  private async backoff (failures: number): Promise<void> {
+    const ms = Math.min(MAX_FETCH_BACKOFF_MS, FETCH_BACKOFF_MS * 2 ** failures)
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(() => { this.stopWaiters.delete(done); resolve() }, ms)
+      const done = (): void => { clearTimeout(timer); resolve() }
+      this.stopWaiters.add(done)
+    })
   }
 
   /**
