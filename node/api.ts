@@ -82,14 +82,22 @@ const OcrQuery = z.object({
   name: z.string().min(1).max(255).optional()
 }).strict()
 
+/** The longest file name a task carries. */
+export const MAX_TASK_NAME = 1024
+
 const SubmitQuery = z.object({
-  name: z.string().min(1).max(1024).optional(),
+  name: z.string().min(1).max(MAX_TASK_NAME).optional(),
   critical: z.enum(['true', 'false', '1', '0']).optional()
 }).strict()
 
 const TasksQuery = z.object({ limit: z.coerce.number().int().min(1).max(10_000).optional() }).strict()
 
 const CertificateBody = z.object({ certificate: z.string().min(1).max(8192) }).strict()
+
+/** What was wrong with a query, one clause per problem. */
+function issues (error: z.ZodError): string {
+  return error.issues.map(i => i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message).join('; ')
+}
 
 function tokenMatches (request: FastifyRequest, token: string): boolean {
   const header = request.headers.authorization
@@ -146,7 +154,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
 
   app.post('/v1/ocr', async (request, reply) => {
     const query = OcrQuery.safeParse(request.query)
-    if (!query.success) return await reply.code(400).send({ error: `query: beam must be 1-${MAX_BEAM}, name a file name` })
+    if (!query.success) return await reply.code(400).send({ error: `query: ${issues(query.error)} (beam: 1-${MAX_BEAM}; name: a file name of at most 255 characters)` })
     if (!Buffer.isBuffer(request.body)) {
       return await reply.code(415).send({ error: 'POST the image bytes as the body, with Content-Type image/... or application/octet-stream' })
     }
@@ -161,7 +169,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
 
   app.post('/v1/tasks', async (request, reply) => {
     const query = SubmitQuery.safeParse(request.query)
-    if (!query.success) return await reply.code(400).send({ error: 'query: name a file name, critical true or false' })
+    if (!query.success) return await reply.code(400).send({ error: `query: ${issues(query.error)} (name: a file name of at most ${MAX_TASK_NAME} characters; critical: true or false)` })
     if (!Buffer.isBuffer(request.body)) {
       return await reply.code(415).send({ error: 'POST the image bytes as the body, with Content-Type image/... or application/octet-stream' })
     }

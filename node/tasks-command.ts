@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import cliProgress from 'cli-progress'
 import { ApiClient } from './client.js'
+import { MAX_TASK_NAME } from './api.js'
 import { ApiError, TexmeshError } from './errors.js'
 import { expandInputs } from './ocr-command.js'
 import type { TaskView } from './tasks.js'
@@ -16,7 +17,7 @@ export const DEFAULT_WAIT_SECONDS = 600
 
 /** One line of output: the task and, once known, its result in the shape `texmesh ocr --json` uses. */
 export type TaskLine =
-  | { file: string, id: string, state: string, hash: string, critical: boolean, cached?: boolean, latex?: string, confidence?: number, alternatives?: unknown[], regions?: unknown[], model?: string, ms?: number | null, by?: string, certificate?: unknown, votes?: unknown[], quorum?: unknown, error?: string }
+  | { file: string, id: string, state: string, hash: string, critical: boolean, cached?: boolean, latex?: string, confidence?: number, alternatives?: unknown[], regions?: unknown[], model?: string, ms?: number | null, by?: string, certificate?: unknown, votes?: unknown[], quorum?: unknown, failures?: Array<{ peer: string, reason: string }>, error?: string }
   | { file: string, error: string, reason: string }
 
 export class WaitTimeoutError extends TexmeshError {
@@ -31,6 +32,7 @@ export function lineOfTask (t: TaskView, file = t.file): TaskLine {
     Object.assign(line, result)
   }
   if (t.state === 'failed') line.error = `no node could process it: ${t.failures.map(f => f.reason).join('; ')}`
+  else if (t.failures.length > 0 && !finished(t)) line.failures = t.failures
   if (t.state === 'no-consensus') {
     const votes = (t.votes ?? []) as Array<{ voter: string, latex: string }>
     line.error = `no consensus: ${votes.length} votes, no answer had enough`
@@ -48,7 +50,8 @@ function human (line: TaskLine): string {
   }
   if (line.latex == null) {
     const q = line.quorum as { state?: string, reason?: string } | undefined
-    return `${line.file}\t${line.id}\t${line.state}${q?.reason != null ? `\t${q.reason}` : q?.state != null ? `\t(quorum: ${q.state})` : ''}`
+    const failures = line.failures != null ? `\t(failed on ${line.failures.length} node${line.failures.length > 1 ? 's' : ''} so far: ${line.failures.map(f => f.reason).join('; ')})` : ''
+    return `${line.file}\t${line.id}\t${line.state}${q?.reason != null ? `\t${q.reason}` : q?.state != null ? `\t(quorum: ${q.state})` : ''}${failures}`
   }
   const regions = (line.regions ?? []) as Array<{ latex: string }>
   const how = `(confidence ${(line.confidence ?? 0).toFixed(2)}${line.cached === true ? ', from the store' : ''}${line.certificate != null ? `, certified by ${(line.certificate as { votes: unknown[] }).votes.length} voters` : ''})`
@@ -60,15 +63,18 @@ const finished = (t: TaskView): boolean => t.state === 'done' || t.state === 'fa
 
 async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-/** Poll until every task has finished or the deadline passes; `onDone` sees each as it finishes. */
-async function waitAll (client: ApiClient, tasks: TaskView[], seconds: number, onDone: (t: TaskView) => void): Promise<TaskView[]> {
+/**
+ * Poll until every task has finished or the deadline passes; `onDone` sees
+ * each as it finishes. `out` is updated in place, so a caller whose wait ends
+ * in an error still has each task's latest state.
+ */
+async function waitAll (client: ApiClient, out: TaskView[], seconds: number, onDone: (t: TaskView) => void, hint = ''): Promise<TaskView[]> {
   const deadline = Date.now() + seconds * 1000
-  const out = tasks.slice()
   let open = out.map((t, i) => i).filter(i => !finished(out[i]!))
   for (const t of out) if (finished(t)) onDone(t)
   while (open.length > 0) {
     if (Date.now() > deadline) {
-      throw new WaitTimeoutError(`${open.length} of ${out.length} tasks not finished after ${seconds} s (follow them with: texmesh result ID --wait)`)
+      throw new WaitTimeoutError(`${open.length} of ${out.length} task${out.length > 1 ? 's' : ''} not finished after ${seconds} s${hint}`)
     }
     await sleep(POLL_MS)
     const still: number[] = []
@@ -101,17 +107,21 @@ export async function runSubmit (client: ApiClient, inputs: readonly string[], o
     }
     try {
       const bytes = await readFile(f.file)
-      const query = `name=${encodeURIComponent(f.file)}${options.critical === true ? '&critical=true' : ''}`
+      const query = `name=${encodeURIComponent(taskName(f.file))}${options.critical === true ? '&critical=true' : ''}`
       slots.push({ file: f.file, task: await client.postBytes<TaskView>(`/v1/tasks?${query}`, bytes) })
     } catch (err: any) {
       if (err instanceof ApiError && err.status === 422) {
         const body = err.body as { reason?: string } | undefined
-        slots.push({ file: f.file, line: { file: f.file, error: err.message.replace(`${f.file}: `, ''), reason: body?.reason ?? 'refused' } })
+        slots.push({ file: f.file, line: { file: f.file, error: err.message.replace(`${taskName(f.file)}: `, ''), reason: body?.reason ?? 'refused' } })
       } else if (err instanceof ApiError && err.status === 413) {
         slots.push({ file: f.file, line: { file: f.file, error: 'the image is over the node\'s size limit (32 MiB)', reason: 'too-large' } })
+      } else if (err instanceof ApiError && err.status < 500) {
+        slots.push({ file: f.file, line: { file: f.file, error: `the node refused it: ${err.message}`, reason: 'refused' } })
       } else if (typeof err?.code === 'string' && !(err instanceof TexmeshError)) {
         slots.push({ file: f.file, line: { file: f.file, error: `cannot read (${String(err.message)})`, reason: 'unreadable' } })
       } else {
+        // The node went away: say what was handed over before it did.
+        report(slots, emit)
         throw err
       }
     }
@@ -122,20 +132,36 @@ export async function runSubmit (client: ApiClient, inputs: readonly string[], o
       ? new cliProgress.SingleBar({ stream: process.stderr, format: 'tasks [{bar}] {value}/{total} done | {eta_formatted} left', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
       : undefined
     bar?.start(submitted.length, 0)
+    const tasks = submitted.map(s => s.task!)
     try {
-      const done = await waitAll(client, submitted.map(s => s.task!), options.timeout ?? DEFAULT_WAIT_SECONDS, () => { bar?.increment() })
-      submitted.forEach((s, i) => { s.task = done[i] })
-    } finally {
+      await waitAll(client, tasks, options.timeout ?? DEFAULT_WAIT_SECONDS, () => { bar?.increment() }, ' (follow them with: texmesh result ID --wait)')
+    } catch (err) {
+      // A wait that times out or loses the node still prints every task, in its latest state.
       bar?.stop()
+      submitted.forEach((s, i) => { s.task = tasks[i] })
+      report(slots, emit)
+      throw err
     }
+    bar?.stop()
+    submitted.forEach((s, i) => { s.task = tasks[i] })
   }
+  return { failed: report(slots, emit), total: slots.length }
+}
+
+/** One line per file, in input order; how many of them failed. */
+function report (slots: Array<{ file: string, task?: TaskView, line?: TaskLine }>, emit: (line: TaskLine) => void): number {
   let failed = 0
   for (const s of slots) {
     const line = s.line ?? lineOfTask(s.task!, s.file)
     if ('error' in line && line.error != null) failed++
     emit(line)
   }
-  return { failed, total: slots.length }
+  return failed
+}
+
+/** The name a task carries: the path as given, its end kept when it is longer than the node takes. */
+function taskName (file: string): string {
+  return file.length <= MAX_TASK_NAME ? file : '…' + file.slice(file.length - MAX_TASK_NAME + 1)
 }
 
 export async function runResult (client: ApiClient, id: string, options: { wait?: boolean, json?: boolean, timeout?: number }): Promise<TaskView> {
@@ -146,7 +172,7 @@ export async function runResult (client: ApiClient, id: string, options: { wait?
     if (err instanceof ApiError && err.status === 404) throw new TexmeshError(`this node has no task ${id} (texmesh tasks lists them)`)
     throw err
   }
-  if (options.wait === true) [task] = await waitAll(client, [task], options.timeout ?? DEFAULT_WAIT_SECONDS, () => {}) as [TaskView]
+  if (options.wait === true) [task] = await waitAll(client, [task], options.timeout ?? DEFAULT_WAIT_SECONDS, () => {}, ` (it goes on; wait longer with --timeout S)`) as [TaskView]
   const line = lineOfTask(task)
   process.stdout.write((options.json === true ? JSON.stringify(line) : human(line)) + '\n')
   return task
@@ -162,7 +188,9 @@ export async function runTasks (client: ApiClient, options: { json?: boolean, li
     process.stdout.write('no tasks on this node (texmesh submit FILE hands one over)\n')
     return
   }
-  const rows = tasks.map(t => [t.id, t.state + (t.cached ? ' (store)' : ''), t.submittedAt.slice(11, 19), t.workers.length > 0 ? t.workers[t.workers.length - 1]!.slice(-8) : '-', t.file])
+  // The node whose result finished the task; before that, the one it was last handed to.
+  const worker = (t: TaskView): string => t.result?.by ?? t.workers[t.workers.length - 1] ?? '-'
+  const rows = tasks.map(t => [t.id, t.state + (t.cached ? ' (store)' : ''), t.submittedAt.slice(11, 19), worker(t).slice(-8), t.file])
   const header = ['TASK', 'STATE', 'SUBMITTED', 'WORKER', 'FILE']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
   process.stdout.write([header, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n')

@@ -103,6 +103,8 @@ export class NodeTasks {
   private readonly certified = new Map<string, { fingerprint: string, ok: boolean }>()
   /** result writes still in flight (a slot does not wait for them) */
   private readonly writes = new Set<Promise<void>>()
+  /** submissions under way, by image hash */
+  private readonly submitting = new Map<string, Promise<TaskView>>()
   private evidenceRun: Promise<void> | undefined
   private evidenceAgain = false
   /** evidence entries verified already (and found not to prove anything, or their voter flagged) */
@@ -354,9 +356,24 @@ export class NodeTasks {
    * otherwise queue a task (or return the unfinished one for the same image).
    */
   async submit (image: Uint8Array, meta: { file: string, critical: boolean }): Promise<TaskView> {
+    // One submission of an image at a time, so the same image sent twice at once makes one task.
+    const hash = sha256Hex(image)
+    const before = this.submitting.get(hash)
+    const run = (async () => {
+      await before?.catch(() => {})
+      return await this.submitOne(image, hash, meta)
+    })()
+    this.submitting.set(hash, run)
+    try {
+      return await run
+    } finally {
+      if (this.submitting.get(hash) === run) this.submitting.delete(hash)
+    }
+  }
+
+  private async submitOne (image: Uint8Array, hash: string, meta: { file: string, critical: boolean }): Promise<TaskView> {
     const ink = await preprocess(image, meta.file)
     if (!ink.ink.some(v => v > 0)) throw new ImageError(meta.file, 'no-ink', 'the image has no ink (blank, or too little contrast)')
-    const hash = sha256Hex(image)
     if (meta.critical) {
       // Certificates for this image not yet checked (it was never submitted here): check them now.
       for (const [by, entry] of this.init.replica.results(hash)) if (entry.certificate != null) await this.checkCertified(hash, by, entry)

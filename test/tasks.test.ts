@@ -106,7 +106,10 @@ describe('work sharing between real nodes', { timeout: 240_000 }, () => {
     // 70 short strokes one under another: 70 formulas, more than a result may hold
     const rows = Array.from({ length: 70 }, (_, i) => ({ input: { create: { width: 24, height: 4, channels: 3 as const, background: '#000' } }, left: 20, top: 20 + i * 40 }))
     const bytes = await sharp({ create: { width: 80, height: 20 + 70 * 40, channels: 3, background: '#fff' } }).composite(rows).png().toBuffer()
-    const t = await a.submit(bytes, { file: 'strokes.png', critical: false })
+    // The same image sent five times at once makes one task.
+    const same = await Promise.all([1, 2, 3, 4, 5].map(async i => await a.submit(bytes, { file: `strokes${i}.png`, critical: false })))
+    assert.equal(new Set(same.map(v => v.id)).size, 1)
+    const t = same[0]!
     const view = await waitFor('the task to fail', async () => {
       const v = await a.task(t.id)
       return v?.state === 'failed' ? v : undefined
@@ -155,6 +158,11 @@ describe('work sharing between real nodes', { timeout: 240_000 }, () => {
     const lines = submit.stdout.trim().split('\n').map(l => JSON.parse(l) as { id: string, state: string, file: string })
     assert.equal(lines.length, 4)
     assert.ok(lines.every(l => l.state === 'queued'))
+    // A wait that runs out still prints every task (the same ones: the images are pending), then fails.
+    const waited = await runCli(['submit', inputs, '--data-dir', dirA, '--json', '--wait', '--timeout', '1'], { timeoutMs: 30_000 })
+    assert.equal(waited.code, 1)
+    assert.match(waited.stderr, /4 of 4 tasks not finished after 1 s/)
+    assert.deepEqual(waited.stdout.trim().split('\n').map(l => (JSON.parse(l) as { id: string }).id), lines.map(l => l.id))
     await killed(origin.child)
     await new DataDir(dirA).removeRuntime()
 
