@@ -9,7 +9,7 @@ import { ENV_VARS, LOG_LEVELS, loadConfig, type NodeConfig, type ResolvedConfig 
 import { createLog } from './log.js'
 import { startNode } from './daemon.js'
 import { ApiClient } from './client.js'
-import { TexmeshError } from './errors.js'
+import { ConfigError, TexmeshError } from './errors.js'
 import { dialableAddresses, preferNonLoopback } from './addresses.js'
 import { admit, initNetwork, joinNetwork, makeInvite, requireNetwork, DEFAULT_CERTIFICATE_DAYS } from './network-admin.js'
 import { encodeCertificateText } from '../protocols/membership/index.js'
@@ -31,7 +31,14 @@ function collect (value: string, previous: string[] | undefined): string[] {
 }
 
 function dataDirOf (options: CommonOptions): DataDir {
+  if (options.dataDir?.trim() === '') throw new ConfigError('--data-dir is empty: give a directory (or leave the option out for $TEXMESH_HOME or ~/.texmesh)')
   return new DataDir(options.dataDir ?? defaultDataDir())
+}
+
+/** After a change of network: a node already running on the data dir goes on as it was until restarted. */
+async function warnIfRunning (dataDir: DataDir): Promise<void> {
+  const running = await dataDir.runtime()
+  if (running != null) process.stderr.write(`texmesh: note: the node running on this data dir (pid ${running.pid}) goes on in its old network until you restart it\n`)
 }
 
 function print (json: boolean | undefined, data: unknown, human: () => string): void {
@@ -364,6 +371,7 @@ Every run stops by itself and removes its processes and temp dirs.`)
         'invite (give it to new nodes: texmesh join INVITE):',
         result.invite
       ].join('\n'))
+      await warnIfRunning(dataDir)
     })
 
   withNodeFlags(withJson(withDataDir(network.command('invite'))))
@@ -427,6 +435,7 @@ Every run stops by itself and removes its processes and temp dirs.`)
         'then install the certificate they give you with: texmesh network install-cert CERTIFICATE',
         'start the node with: texmesh node'
       ].join('\n'))
+      await warnIfRunning(dataDir)
     })
 
   return program

@@ -14,6 +14,13 @@ const multiaddrString = z.string().refine(s => {
   try { multiaddr(s); return true } catch { return false }
 }, { message: 'not a valid multiaddr' })
 
+/** What a node can listen on: TCP on an IP address, optionally WebSockets over it (no TLS: wss needs a certificate). */
+const listenString = multiaddrString.refine(s => {
+  let names: string[]
+  try { names = multiaddr(s).getComponents().map(c => c.name) } catch { return true } // said above
+  return (names[0] === 'ip4' || names[0] === 'ip6') && names[1] === 'tcp' && (names.length === 2 || (names.length === 3 && names[2] === 'ws'))
+}, { message: 'a listen address is /ip4/ADDRESS/tcp/PORT or /ip6/ADDRESS/tcp/PORT, optionally followed by /ws' })
+
 const bootstrapString = z.string().superRefine((s, ctx) => {
   try { validateBootstrapAddr(s, Error) } catch (err) { ctx.addIssue({ code: 'custom', message: (err as Error).message }) }
 })
@@ -22,7 +29,7 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 export const NodeConfig = z.object({
   /** libp2p listen addresses (TCP and WebSockets) */
-  listen: z.array(multiaddrString).min(1),
+  listen: z.array(listenString).min(1),
   /** port of the local HTTP API on 127.0.0.1; 0 picks a free one */
   apiPort: z.number().int().min(0).max(65535),
   /** peers to dial at start and keep redialling (multiaddrs with /p2p/ID) */

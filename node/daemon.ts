@@ -5,7 +5,7 @@ import { DataDir, adminPublicKeyOf } from './datadir.js'
 import { buildLibp2p, type TexmeshLibp2p } from './libp2p.js'
 import { PeerKeeper } from './peer-keeper.js'
 import { startApiServer, type ApiPeer, type ApiServer, type ApiStatus } from './api.js'
-import { DataDirInUseError, DataDirStateError, PortInUseError } from './errors.js'
+import { DataDirInUseError, DataDirStateError, ListenError, PortInUseError } from './errors.js'
 import type { NodeConfig } from './config.js'
 import type { Log } from './log.js'
 import type { NetworkDescriptor } from './invite.js'
@@ -90,9 +90,20 @@ async function openPeerStore (dataDir: DataDir): Promise<CachedLevelDatastore> {
 }
 
 function describeListenError (err: unknown, listen: string[]): Error {
+  const where = `cannot listen on ${listen.join(', ')}`
   for (let e: any = err, depth = 0; e != null && depth < 5; e = e.cause, depth++) {
-    if (e.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(String(e.message))) {
-      return new PortInUseError(`cannot listen on ${listen.join(', ')}: a port is already in use (another texmesh node? choose others with --listen)`, { cause: err })
+    const text = String(e.message)
+    if (e.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(text)) {
+      return new PortInUseError(`${where}: a port is already in use (another texmesh node? choose others with --listen)`, { cause: err })
+    }
+    if (e.code === 'EADDRNOTAVAIL' || /EADDRNOTAVAIL/.test(text)) {
+      return new ListenError(`${where}: an address is not one of this machine's (0.0.0.0 listens on all of them)`, { cause: err })
+    }
+    if (e.code === 'EACCES' || /EACCES/.test(text)) {
+      return new ListenError(`${where}: permission denied (ports below 1024 need privileges)`, { cause: err })
+    }
+    if (e.name === 'UnsupportedListenAddressesError' || e.name === 'UnsupportedListenAddressError') {
+      return new ListenError(`${where}: ${text.split(' - ')[0]!.split('. ')[0]!}`, { cause: err })
     }
   }
   return err as Error

@@ -20,6 +20,16 @@ export class PortInUseError extends TexmeshError {
   static override readonly defaultName = 'PortInUseError'
 }
 
+/** The node cannot listen on an address it was given (not this machine's, no permission, ...). */
+export class ListenError extends TexmeshError {
+  static override readonly defaultName = 'ListenError'
+}
+
+/** A file of the data dir cannot be read or written (a file where a directory should be, permissions, ...). */
+export class FileError extends TexmeshError {
+  static override readonly defaultName = 'FileError'
+}
+
 /** The configuration (file, environment or flags) is invalid. */
 export class ConfigError extends TexmeshError {
   static override readonly defaultName = 'ConfigError'

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
 import { DataDir, assertAdminKey, encodePublicKey } from './datadir.js'
 import { DataDirStateError, InvalidInviteError } from './errors.js'
 import { decodeInvite, encodeInvite, NetworkDescriptor } from './invite.js'
@@ -40,6 +41,8 @@ export async function initNetwork (dataDir: DataDir, name: string, bootstrap: st
   }
   const nameCheck = NetworkDescriptor.shape.name.safeParse(name)
   if (!nameCheck.success) throw new InvalidInviteError(`invalid network name "${name}": ${nameCheck.error.issues[0]?.message ?? 'invalid'}`)
+  // Checked before anything is written: a refused init leaves the data dir as it was.
+  checkDays(days)
   const { peerId } = await dataDir.identity()
   const adminKey = await dataDir.createAdminKey()
   network.admin = encodePublicKey(adminKey)
@@ -75,7 +78,8 @@ export async function joinNetwork (dataDir: DataDir, invite: string): Promise<Jo
   const { peerId } = await dataDir.identity()
   if (existing != null) {
     if (existing.psk !== network.psk || existing.admin !== network.admin || existing.name !== network.name) {
-      throw new DataDirStateError(`data dir ${dataDir.paths.root} already belongs to network "${existing.name}"; use another --data-dir to join "${network.name}"`)
+      const how = existing.name === network.name ? ` (the invite is for another network of the same name: its ${existing.psk !== network.psk ? 'key' : 'admin'} differs)` : ''
+      throw new DataDirStateError(`data dir ${dataDir.paths.root} already belongs to network "${existing.name}"${how}; use another --data-dir to join "${network.name}"`)
     }
     const merged = { ...existing, bootstrap: [...new Set([...existing.bootstrap, ...network.bootstrap])].slice(0, 64) }
     await dataDir.writeNetwork(merged)
@@ -94,14 +98,24 @@ export async function admit (dataDir: DataDir, peer: string, days = DEFAULT_CERT
   if (encodePublicKey(adminKey) !== network.admin) {
     throw new DataDirStateError(`${dataDir.paths.adminKey} is not the admin key of network "${network.name}"`)
   }
+  let id: PeerId
   try {
-    peerIdFromString(peer)
+    id = peerIdFromString(peer)
   } catch {
     throw new DataDirStateError(`"${peer}" is not a valid peer id (texmesh status --data-dir ... on the new node prints it)`)
   }
-  if (!Number.isFinite(days) || days <= 0 || days > MAX_CERTIFICATE_DAYS) throw new DataDirStateError(`--days must be a number of days between 0 and ${MAX_CERTIFICATE_DAYS}`)
+  // Texmesh nodes have Ed25519 keys; the certificate names the id as nodes print it (12D3KooW...).
+  if (id.type !== 'Ed25519') throw new DataDirStateError(`"${peer}" is a ${id.type} peer id; texmesh nodes have Ed25519 ids (texmesh status on the new node prints its id)`)
+  checkDays(days)
   const issuedAt = Date.now()
-  return await issueCertificate(adminKey, { network: network.name, peer, issuedAt, expiresAt: issuedAt + Math.round(days * DAY_MS) })
+  return await issueCertificate(adminKey, { network: network.name, peer: id.toString(), issuedAt, expiresAt: issuedAt + Math.round(days * DAY_MS) })
+}
+
+/** A certificate lasts at least a minute and at most MAX_CERTIFICATE_DAYS. */
+function checkDays (days: number): void {
+  if (!Number.isFinite(days) || days * DAY_MS < 60_000 || days > MAX_CERTIFICATE_DAYS) {
+    throw new DataDirStateError(`--days must be a number of days from one minute (${(60_000 / DAY_MS).toFixed(5)}) to ${MAX_CERTIFICATE_DAYS}`)
+  }
 }
 
 export async function requireNetwork (dataDir: DataDir): Promise<NetworkDescriptor> {

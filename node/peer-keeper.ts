@@ -23,6 +23,9 @@ export interface PeerKeeperInit {
   dialTimeoutMs?: number
 }
 
+/** failed dials in a row to a bootstrap peer before the node says so at warn level */
+const BOOTSTRAP_WARN_AFTER = 3
+
 /** peers tracked besides bootstrap ones; past this, peers we gave up on are forgotten first */
 const MAX_TRACKED_PEERS = 512
 
@@ -203,6 +206,11 @@ export class PeerKeeper {
         return
       }
       const delay = this.backoff(w.attempts)
+      if (w.bootstrap && w.attempts === BOOTSTRAP_WARN_AFTER) {
+        // Said once per streak of failures: the usual causes are all the operator's to fix.
+        this.log.warn({ peer, addresses: this.bootstrapPeers.get(peer), attempts: w.attempts, err: (err as Error).message },
+          'cannot reach a bootstrap peer (node down, wrong address, or another network key); still trying')
+      }
       this.log.debug({ peer, attempts: w.attempts, retryInMs: delay, err: (err as Error).message }, 'dial failed')
       this.schedule(peer, delay)
     }

@@ -47,6 +47,11 @@ describe('configuration layers', () => {
       assert.throws(() => resolveConfig({ env: { listen: ['not-a-multiaddr'] } }), { name: 'ConfigError', message: /TEXMESH_LISTEN/ })
       assert.throws(() => resolveConfig({ flags: { bootstrap: ['/ip4/127.0.0.1/tcp/1'] } }), { name: 'ConfigError', message: /p2p/ })
       assert.throws(() => resolveConfig({ flags: { apiPort: 70000 } }), { name: 'ConfigError' })
+      // What the node cannot listen on: UDP, TLS WebSockets (no certificate), names, relays
+      for (const listen of ['/ip4/127.0.0.1/udp/7000', '/ip4/127.0.0.1/tcp/7000/wss', '/dns4/example.org/tcp/7000', '/ip4/127.0.0.1/tcp/7000/p2p-circuit', '']) {
+        assert.throws(() => resolveConfig({ flags: { listen: [listen] } }), { name: 'ConfigError', message: /listen/ }, listen)
+      }
+      assert.equal(resolveConfig({ flags: { listen: ['/ip6/::1/tcp/7000/ws', '/ip4/0.0.0.0/tcp/7001'] } }).config.listen.length, 2)
     } finally {
       await removeDir(dir)
     }

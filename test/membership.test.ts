@@ -2,7 +2,7 @@ import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
 import { join } from 'node:path'
 import { buildLibp2p, type TexmeshLibp2p } from '../node/libp2p.js'
@@ -49,6 +49,13 @@ describe('invites', () => {
       assert.throws(() => decodeInvite(badPeer), { name: 'InvalidInviteError', message: /invalid peer id/ })
       await assert.rejects(initNetwork(new DataDir(dir), 'again', []), { name: 'DataDirStateError' })
       await assert.rejects(initNetwork(new DataDir(await tempDir()), 'bad name!', []), { name: 'InvalidInviteError' })
+      // A refused --days leaves nothing behind: init can be run again
+      const fresh = new DataDir(await tempDir())
+      await assert.rejects(initNetwork(fresh, 'lab', [], 0), { name: 'DataDirStateError', message: /--days/ })
+      assert.equal(await fresh.network(), undefined)
+      assert.equal(await fresh.adminKey(), undefined)
+      assert.equal((await initNetwork(fresh, 'lab', [])).network.name, 'lab')
+      await removeDir(fresh.paths.root)
     } finally {
       await removeDir(dir)
     }
@@ -97,6 +104,12 @@ describe('membership certificates', () => {
 
       // admit needs the admin key and a real peer id
       await assert.rejects(admit(dataDir, 'not-a-peer-id'), { name: 'DataDirStateError' })
+      // Ids that can never be a texmesh node (RSA), and certificates that would expire at once
+      await assert.rejects(admit(dataDir, 'QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N'), { name: 'DataDirStateError', message: /RSA peer id/ })
+      await assert.rejects(admit(dataDir, member, 1e-9), { name: 'DataDirStateError', message: /--days/ })
+      // The CID form of a peer id is named in the certificate as nodes print it
+      const cid = peerIdFromString(member).toCID().toString()
+      assert.equal((await admit(dataDir, cid, 1)).peer, member)
       const memberDir = await tempDir()
       try {
         await joinNetwork(new DataDir(memberDir), encodeInvite(network))
