@@ -84,6 +84,11 @@ function parsePositive (what: string, max: number) {
   }
 }
 
+/** Commands that write invites: only where the node listens matters (its addresses become the invite's bootstrap). */
+function withListenFlag (cmd: Command): Command {
+  return cmd.option('--listen <multiaddr>', 'the node\'s listen address, for the invite\'s bootstrap addresses; repeatable (default: from config, else /ip4/0.0.0.0/tcp/7474 and /ip4/0.0.0.0/tcp/7475/ws)', collect)
+}
+
 function withNodeFlags (cmd: Command): Command {
   return cmd
     .option('--listen <multiaddr>', 'libp2p listen address, repeatable (default: /ip4/0.0.0.0/tcp/7474 and /ip4/0.0.0.0/tcp/7475/ws)', collect)
@@ -355,7 +360,7 @@ Every run stops by itself and removes its processes and temp dirs.`)
 
   const network = program.command('network').description('make, share and administer a private campus network')
 
-  withNodeFlags(withJson(withDataDir(network.command('init'))))
+  withListenFlag(withJson(withDataDir(network.command('init'))))
     .description('make a network: a pre-shared key and an admin key; print its invite')
     .requiredOption('--name <name>', 'network name (letters, digits, ".", "_", "-")')
     .option('--days <n>', `validity of this node's own membership certificate (default ${DEFAULT_CERTIFICATE_DAYS})`, Number)
@@ -374,7 +379,7 @@ Every run stops by itself and removes its processes and temp dirs.`)
       await warnIfRunning(dataDir)
     })
 
-  withNodeFlags(withJson(withDataDir(network.command('invite'))))
+  withListenFlag(withJson(withDataDir(network.command('invite'))))
     .description("print an invite with this node's addresses as bootstrap")
     .action(async (opts: CommonOptions, cmd: Command) => {
       const dataDir = dataDirOf(opts)

@@ -49,8 +49,11 @@ export async function expandInputs (inputs: readonly string[]): Promise<Array<{ 
       const before = out.length
       await walk(input)
       if (out.length === before) out.push({ file: input, error: 'the directory holds no images (png, jpg, jpeg, webp, tif, tiff, gif)' })
-    } else {
+    } else if (info.isFile()) {
       out.push({ file: input })
+    } else {
+      // A pipe or a device would block the read for ever.
+      out.push({ file: input, error: 'not a regular file (a pipe, socket or device)' })
     }
   }
   return out
