@@ -93,7 +93,8 @@ export interface ReplicaOptions {
    */
   certifiedUntil?: (author: string, certificate: string) => Promise<number | undefined>
   /** Called for each refused remote envelope. */
-  onReject?: (reason: string, detail: string, author: string | undefined) => void
+  /** `held`: kept, and applied if its author's certificate arrives (usual while a new member's certificate spreads) */
+  onReject?: (reason: string, detail: string, author: string | undefined, held: boolean) => void
   /** Bytes of envelopes held back (waiting for an incarnation, or for their author to be admitted), all authors together (default 16 MiB). */
   maxHeldBytes?: number
   /** The same, for one author (default 4 MiB). */
@@ -408,8 +409,8 @@ export class Replica {
     })
   }
 
-  private reject (reason: string, detail: string, author?: string): ReceiveOutcome {
-    this.opts.onReject?.(reason, detail, author)
+  private reject (reason: string, detail: string, author?: string, held = false): ReceiveOutcome {
+    this.opts.onReject?.(reason, detail, author, held)
     return { status: 'rejected', reason, detail }
   }
 
@@ -432,7 +433,7 @@ export class Replica {
     const heldKey = `${logId}!${e.first}!${e.seq}`
     if (!await this.admitted(e)) {
       const held = this.hold(heldKey, { bytes, author: e.author, waitsFor: 'admission' })
-      return this.reject('not-a-member', `${e.author} is not a member${held ? ' (held in case its certificate arrives)' : ''}`, e.author)
+      return this.reject('not-a-member', `${e.author} is not a member${held ? ' (held in case its certificate arrives)' : ''}`, e.author, held)
     }
     if (!this.clients.has(e.client)) {
       this.clients.set(e.client, e.author)

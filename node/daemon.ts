@@ -175,7 +175,11 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
             }
           }
         : {}),
-      onReject: (reason, detail, author) => { storeLog.warn({ reason, detail, author }, 'refused a store update') }
+      onReject: (reason, detail, author, held) => {
+        // Held updates are the normal case while a member's certificate spreads: not worth a warning.
+        if (held) storeLog.debug({ reason, detail, author }, 'holding a store update until its author is known as a member')
+        else storeLog.warn({ reason, detail, author }, 'refused a store update')
+      }
     })
     // This node's certificate goes into the members map, so peers can admit its envelopes when it is not connected to them.
     const publishCertificate = async (cert: MembershipCertificate): Promise<void> => {
