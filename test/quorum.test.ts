@@ -6,7 +6,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { encodeCertificateText, issueCertificate } from '../protocols/membership/index.js'
-import { signVote, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type SignedVote } from '../protocols/votes/index.js'
+import { isEquivocation, signVote, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type SignedVote } from '../protocols/votes/index.js'
 import { sha256Hex } from '../protocols/blob/index.js'
 import { encodeJson } from '../protocols/json.js'
 import { startNode, type RunningNode } from '../node/daemon.js'
@@ -48,6 +48,15 @@ describe('votes and quorum certificates (offline)', () => {
       assert.equal(check.ok, false, JSON.stringify(changed))
     }
     assert.deepEqual(await verifyVote({ ...v, sig: 'x' }).then(c => c.ok ? '' : c.reason), 'malformed')
+  })
+
+  it('equivocation is two answers to one task, image and model; another image or model under a task id is not', () => {
+    const v = { task: 't', image: 'a'.repeat(64), model: 'm', latex: 'x^{2}', confidence: 0.5, voter: 'v', time: 1 }
+    assert.equal(isEquivocation(v, { ...v, latex: 'x^{3}' }), true)
+    assert.equal(isEquivocation(v, { ...v, confidence: 0.9, time: 2 }), false, 'a re-vote')
+    assert.equal(isEquivocation(v, { ...v, image: 'b'.repeat(64), latex: 'y' }), false, 'a ballot that reuses the task id for another image')
+    assert.equal(isEquivocation(v, { ...v, model: 'm2', latex: 'y' }), false, 'after a model upgrade')
+    assert.equal(isEquivocation(v, { ...v, voter: 'w', latex: 'y' }), false)
   })
 
   it('a certificate of 2f+1 member votes verifies offline; tampered ones do not', async () => {
@@ -173,7 +182,7 @@ describe('quorum for critical images between real nodes', { timeout: 240_000 }, 
     assert.equal(still?.result, undefined)
   })
 
-  it('a member that names a voted task again with another image gets no second vote, so no honest voter is framed as an equivocator', async () => {
+  it('a member that names a voted task again with another image draws votes on that image, and no honest voter is framed as an equivocator', async () => {
     const net = await startNet([undefined, undefined, undefined, undefined])
     nets.push(net)
     const t = await net.nodes[0]!.submit(await image(), { file: 'sum.png', critical: true })
@@ -182,10 +191,17 @@ describe('quorum for critical images between real nodes', { timeout: 240_000 }, 
     const other = await readFile(fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url)))
     await net.nodes[3]!.submit(other, { file: 'fraction.png', critical: false })
     const voters = net.nodes.map(n => n.peerId.toString())
-    const ballot = { kind: 'ballot', task: t.id, image: sha256Hex(other), model: (await net.nodes[0]!.status()).model, file: 'fraction.png', voters, round: 1 }
+    const otherHash = sha256Hex(other)
+    const votedOnOther = new Set<string>()
+    net.nodes[3]!.libp2p.services.pubsub.addEventListener('message', (evt) => {
+      if (evt.detail.topic !== 'texmesh/votes/1') return
+      const msg = JSON.parse(new TextDecoder().decode(evt.detail.data)) as { kind: string, vote?: { image: string, voter: string } }
+      if (msg.kind === 'vote' && msg.vote?.image === otherHash) votedOnOther.add(msg.vote.voter)
+    })
+    const ballot = { kind: 'ballot', task: t.id, image: otherHash, model: (await net.nodes[0]!.status()).model, file: 'fraction.png', voters, round: 1 }
     await net.nodes[3]!.libp2p.services.pubsub.publish('texmesh/votes/1', encodeJson(ballot))
-    // A vote takes ~100 ms here (modelled recognition); give the ballot ample time to draw one.
-    await new Promise(resolve => setTimeout(resolve, 4000))
+    await waitFor('the honest nodes to vote on the other image', () => votedOnOther.size === 3, 20_000)
+    await new Promise(resolve => setTimeout(resolve, 500))
     for (const n of net.nodes) {
       assert.deepEqual(n.replica.evidence(), [])
       assert.deepEqual((await n.peers()).filter(p => p.equivocated).map(p => p.id), [])

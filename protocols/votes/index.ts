@@ -36,6 +36,8 @@ export const DEFAULT_ROUND_MS = 30_000
 export const RECENT_TASKS = 2048
 /** This node's own votes on this many recent ballots are kept, to be published again when a ballot is repeated. */
 export const REMEMBERED_VOTES = 4096
+/** Per task, the voter-image-model combinations whose votes are kept to catch equivocation (a voter can sign votes on any image) */
+const MAX_BALLOTS_PER_TASK = 1024
 /** Ballots waiting for this node's vote, in all and from one origin: a member sending ballots in bulk cannot make it work without end. */
 export const MAX_PENDING_BALLOTS = 64
 export const MAX_PENDING_BALLOTS_PER_ORIGIN = 16
@@ -131,7 +133,7 @@ export class QuorumService {
   private readonly roundMs: number
   private readonly polls = new Map<string, Poll>()
   private readonly waiting = new Map<string, { task: CriticalTask, reason: string }>()
-  /** this node's votes by task, recently used: a repeated ballot gets them again, never a new vote */
+  /** this node's votes by task and image (task!image), recently used: a repeated ballot gets them again, never a new vote */
   private readonly cast = new Map<string, { votes: SignedVote[], at: number }>()
   private readonly ledger: VoteLedger
   /** ballots being voted on, and how many per origin */
@@ -140,7 +142,7 @@ export class QuorumService {
   private voteChain: Promise<void> = Promise.resolve()
   /** equivocators seen anywhere (their votes never count) */
   readonly equivocators = new Set<string>()
-  /** every verified vote of recent tasks, by task and voter, to catch equivocation on any task */
+  /** every verified vote of recent tasks, by task and VOTER!IMAGE!MODEL, to catch equivocation on any task */
   private readonly recent = new Map<string, Map<string, SignedVote[]>>()
   private waitTimer: ReturnType<typeof setInterval> | undefined
   /** ms from the arrival of the vote that completed a quorum to the certificate, most recent last */
@@ -264,17 +266,16 @@ export class QuorumService {
   }
 
   /**
-   * A ballot naming this node: vote once per task (one ballot at a time,
-   * bounded in number), or, for a task it has already voted on (the origin
-   * restarted or asks again), publish the same votes again. A ballot that
-   * reuses a voted task id for another image gets no vote: a second vote on one
-   * task would be equivocation.
+   * A ballot naming this node: vote once per task and image (one ballot at a
+   * time, bounded in number), or, for one it has already voted on (the origin
+   * restarted or asks again), publish the same votes again, even after a
+   * restart with another model.
    */
   private enqueueVote (origin: string, ballot: z.infer<typeof Ballot>): void {
-    const key = ballot.task
+    const key = `${ballot.task}!${ballot.image}`
     const cast = this.cast.get(key)
     if (cast != null) {
-      this.republish(origin, ballot, cast)
+      this.republish(cast)
       return
     }
     const fromOrigin = this.pendingByOrigin.get(origin) ?? 0
@@ -293,12 +294,8 @@ export class QuorumService {
     })
   }
 
-  /** This node's votes on a task again, for a ballot that asks again; none for a ballot on another image. */
-  private republish (origin: string, ballot: z.infer<typeof Ballot>, cast: { votes: SignedVote[], at: number }): void {
-    if (cast.votes.some(v => v.image !== ballot.image)) {
-      this.init.log.warn({ origin, task: ballot.task, image: ballot.image }, 'a ballot names a task this node voted on with another image: no vote')
-      return
-    }
+  /** This node's votes on a ballot again, for a ballot that asks again. */
+  private republish (cast: { votes: SignedVote[], at: number }): void {
     if (Date.now() - cast.at < REPUBLISH_MS) return
     cast.at = Date.now()
     for (const v of cast.votes) void this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson({ kind: 'vote', vote: v })).catch(() => {})
@@ -318,7 +315,7 @@ export class QuorumService {
         // Voted before this node last started: the same votes again, never new ones.
         const cast = { votes: earlier, at: 0 }
         this.remember(key, cast)
-        this.republish(origin, ballot, cast)
+        this.republish(cast)
         return
       }
       const image = origin === this.self
@@ -358,11 +355,13 @@ export class QuorumService {
       this.recent.set(v.task, byVoter = new Map())
       for (const old of this.recent.keys()) { if (this.recent.size <= RECENT_TASKS) break; this.recent.delete(old) }
     }
-    const seen = byVoter.get(v.voter) ?? []
+    // Votes are compared within one voter, image and model: only there do two answers conflict.
+    const ballotKey = `${v.voter}!${v.image}!${v.model}`
+    const seen = byVoter.get(ballotKey) ?? []
     if (seen.some(m => m.sig === v.sig)) return // a replay or a duplicate delivery
     const conflicting = seen.find(m => isEquivocation(m, v))
     if (conflicting == null && seen.length > 0) return // the same vote signed again (a re-vote after a restart)
-    byVoter.set(v.voter, [...seen, v].slice(-4))
+    if (seen.length > 0 || byVoter.size < MAX_BALLOTS_PER_TASK) byVoter.set(ballotKey, [...seen, v].slice(-4))
     if (conflicting != null && !this.equivocators.has(v.voter)) {
       this.equivocators.add(v.voter)
       this.init.log.warn({ voter: v.voter, task: v.task }, 'equivocation: two different signed votes on one task')

@@ -1,19 +1,20 @@
 /**
- * The votes this node signed, by task. A voter signs one vote per task, ever:
- * a second, different vote on the same task (another image under a reused
- * task id, or another model after an upgrade and restart) is equivocation, and
- * every member would exclude this node for it. Kept on LevelDB so a restart
- * does not forget; entries older than `maxAgeMs` are dropped when it opens.
+ * The votes this node signed, by ballot (task and image). A voter signs one
+ * vote per ballot, ever, and after a restart publishes the same one again: a
+ * vote with other LaTeX (a model that reads differently run to run, or a bug)
+ * would be equivocation, for which every member would exclude this node. Kept
+ * on LevelDB so a restart does not forget; entries older than `maxAgeMs` are
+ * dropped when it opens.
  */
 import { Level } from 'level'
 import { z } from 'zod'
 import { SignedVote } from './vote.js'
 
 export interface VoteLedger {
-  /** the votes this node signed on `task`, if any */
-  get: (task: string) => Promise<SignedVote[] | undefined>
+  /** the votes this node signed on a ballot (key: TASK!IMAGE), if any */
+  get: (ballot: string) => Promise<SignedVote[] | undefined>
   /** record them before they are published */
-  put: (task: string, votes: SignedVote[]) => Promise<void>
+  put: (ballot: string, votes: SignedVote[]) => Promise<void>
   close: () => Promise<void>
 }
 

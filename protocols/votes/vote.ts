@@ -76,12 +76,16 @@ export async function verifyVote (input: unknown): Promise<VoteCheck> {
 }
 
 /**
- * Two votes of one voter on one task for different answers: proof that the
- * voter equivocated. (Confidence and time may differ between two honest votes,
- * say after a restart and a recalibration.)
+ * Two votes of one voter on one task, image and model for different LaTeX:
+ * proof that the voter equivocated. Only these can both count toward
+ * certificates (a certificate binds its image and model). Votes on another
+ * image under the same task id are not: any member can send a ballot that
+ * reuses a task id, and honest voters answer what they are asked. Nor are
+ * votes from another model (an honest voter upgraded and restarted), nor
+ * different confidence or time (a restart and a recalibration).
  */
 export function isEquivocation (a: Vote, b: Vote): boolean {
-  return a.voter === b.voter && a.task === b.task && (a.latex !== b.latex || a.image !== b.image || a.model !== b.model)
+  return a.voter === b.voter && a.task === b.task && a.image === b.image && a.model === b.model && a.latex !== b.latex
 }
 
 export const QuorumCertificate = z.object({
