@@ -400,6 +400,16 @@ export class Replica {
    * when the author's member entry arrives. Held envelopes are capped in
    * bytes; one dropped is fetched again by catch-up (heads do not count it).
    */
+  /** Which log an envelope belongs to and its last position, without checking it; undefined when it does not decode. */
+  position (bytes: Uint8Array): { log: string, seq: number } | undefined {
+    try {
+      const e = decodeEnvelope(bytes)
+      return { log: logIdOf(e), seq: e.seq }
+    } catch {
+      return undefined
+    }
+  }
+
   receive (bytes: Uint8Array): Promise<ReceiveOutcome> {
     if (this.closing) return Promise.resolve({ status: 'rejected', reason: 'closed', detail: 'the replica is closed' })
     return this.enqueue(async () => {

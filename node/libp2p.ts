@@ -36,6 +36,9 @@ const GOSSIP_MESH = {
   idontwantMinDataSize: 16 * 1024
 }
 
+/** How long the peer store keeps a peer's addresses (and a peer without any). */
+const PEER_ADDRESS_AGE_MS = 30 * 24 * 3600 * 1000
+
 /** Author, sequence number and signature of a signed gossip message, as a cache key. */
 function fastMessageId (msg: { from?: Uint8Array, seqno?: Uint8Array, signature?: Uint8Array }): string {
   const part = (b: Uint8Array | undefined): string => b == null ? '' : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
@@ -111,6 +114,9 @@ export async function buildLibp2p (options: Libp2pOptions): Promise<TexmeshLibp2
     // libp2p resets inbound connections past 5 per second per IP by default; simnet runs
     // dozens of nodes on one host, and a lab behind NAT looks like one IP.
     connectionManager: { dialTimeout: 10_000, inboundConnectionThreshold: 100 },
+    // libp2p forgets a peer's addresses an hour after it first saw them (it expects a DHT to find
+    // them again); texmesh has none, and a restarted node redials the peers of its last run from here.
+    peerStore: { maxAddressAge: PEER_ADDRESS_AGE_MS, maxPeerAge: PEER_ADDRESS_AGE_MS },
     peerDiscovery,
     ...(options.denied != null ? { connectionGater: gaterOf(options.denied) } : {}),
     nodeInfo: { name: 'texmesh', version: VERSION },

@@ -6,8 +6,10 @@
  * one length-prefixed message, then an empty message. One answer holds at
  * most PAGE_BYTES of envelopes (plus the one that crosses it): libp2p streams
  * have no read-side flow control, so the reader must be able to buffer a whole
- * answer. A puller that got a full page and could apply some of it asks for the
- * next page at once. Both sides pull when
+ * answer. A puller that got a full page asks for the next at once, saying it
+ * has what the last page held (applied or not: an envelope it cannot apply yet,
+ * from a member whose certificate has not arrived, say, must not fill every
+ * page), for as long as pages move on. Both sides pull when
  * they meet (and once more PULL_AGAIN_MS later), and every ANTI_ENTROPY_MS a
  * node pulls from one random peer, so what gossip dropped is repaired.
  *
@@ -45,6 +47,8 @@ export interface SyncStore {
   heads(): Record<string, number>
   missing(theirs: Readonly<Record<string, number>>): AsyncIterable<Uint8Array>
   receive(bytes: Uint8Array): Promise<{ status: string }>
+  /** the log of an envelope and its last position (undefined: not an envelope) */
+  position(bytes: Uint8Array): { log: string, seq: number } | undefined
   onEnvelope(listener: (bytes: Uint8Array) => void): () => void
 }
 
@@ -116,8 +120,11 @@ export class CrdtSync {
     this.timers.add(timer)
   }
 
-  /** Ask `peer` for every envelope this node lacks. Resolves with how many were applied. */
-  async pull (peer: PeerId, attempt = 0): Promise<number> {
+  /**
+   * Ask `peer` for every envelope this node lacks. Resolves with how many were
+   * applied. `after`: positions already received in earlier pages of this catch-up.
+   */
+  async pull (peer: PeerId, attempt = 0, after: Record<string, number> = {}): Promise<number> {
     const id = peer.toString()
     if (this.stopped) return 0
     if (this.pulling.has(id)) {
@@ -129,22 +136,31 @@ export class CrdtSync {
     const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
     let stream: Stream | undefined
     let applied = 0
-    let fullPage = false
+    let next: Record<string, number> | undefined
     try {
       stream = await this.node.dialProtocol(peer, CRDT_SYNC_PROTOCOL, { signal })
       const lp = lpStream(stream, { maxDataLength: MAX_ENVELOPE_MESSAGE, maxBufferSize: MAX_ANSWER_BYTES })
-      await lp.write(encodeJson(this.store.heads()), { signal })
+      const heads = this.store.heads()
+      for (const [log, seq] of Object.entries(after)) heads[log] = Math.max(heads[log] ?? -1, seq)
+      await lp.write(encodeJson(heads), { signal })
       let bytes = 0
+      const reached = { ...after }
+      let moved = false
       for (;;) {
         const msg = (await lp.read({ signal })).subarray()
         if (msg.length === 0) break
         bytes += msg.length
+        const at = this.store.position(msg)
+        if (at != null && at.seq > (heads[at.log] ?? -1)) {
+          reached[at.log] = Math.max(reached[at.log] ?? -1, at.seq)
+          moved = true
+        }
         const r = await this.store.receive(msg)
         if (r.status === 'applied') applied++
       }
       await stream.close({ signal })
-      fullPage = bytes >= PAGE_BYTES
-      if (applied > 0) this.log.debug({ peer: id, applied, more: fullPage }, 'caught up')
+      if (bytes >= PAGE_BYTES && moved) next = reached
+      if (applied > 0) this.log.debug({ peer: id, applied, more: next != null }, 'caught up')
     } catch (err) {
       this.log.debug({ peer: id, err, attempt }, 'catching up failed')
       stream?.abort(err as Error)
@@ -160,9 +176,9 @@ export class CrdtSync {
       }
     } finally {
       this.pulling.delete(id)
-      // The next page, while pages bring something new; or again, when asked during this pull.
-      const again = this.pullAgain.delete(id) || (fullPage && applied > 0)
-      if (again && !this.stopped && this.node.getConnections(peer).length > 0) void this.pull(peer)
+      // The next page, while pages move on; or again from the start, when asked during this pull.
+      const again = this.pullAgain.delete(id)
+      if ((again || next != null) && !this.stopped && this.node.getConnections(peer).length > 0) void this.pull(peer, 0, again ? {} : next)
     }
     return applied
   }
