@@ -253,18 +253,24 @@ export class NodeTasks {
       ledger,
       log: init.log.child({ component: 'protocols:votes' })
     })
-    // Results that arrived while this node was down finish their tasks now.
-    for (const t of queue.unfinished()) {
-      for (const by of init.replica.results(t.hash).keys()) await tasks.onResult(t.hash, by)
+    try {
+      // Serving images and hearing votes first: replaying results below may start a vote.
+      await blobs.start()
+      tasks.quorum.start()
+      // Results that arrived while this node was down finish their tasks now.
+      for (const t of queue.unfinished()) {
+        for (const by of init.replica.results(t.hash).keys()) await tasks.onResult(t.hash, by)
+      }
+      // Certificates already in the store of the newest tasks, checked now; older ones when read.
+      for (const t of await queue.list(1000)) await tasks.checkTask(t)
+      await tasks.loadEvidence()
+      await service.start()
+      // Critical tasks still open after a restart go to a vote again.
+      for (const t of queue.unfinished()) if (t.critical) tasks.quorum.begin({ id: t.id, image: t.hash, file: t.file })
+    } catch (err) {
+      await tasks.stop().catch(() => {})
+      throw err
     }
-    // Certificates already in the store of the newest tasks, checked now; older ones when read.
-    for (const t of await queue.list(1000)) await tasks.checkTask(t)
-    await tasks.loadEvidence()
-    await blobs.start()
-    await service.start()
-    tasks.quorum.start()
-    // Critical tasks still open after a restart go to a vote again.
-    for (const t of queue.unfinished()) if (t.critical) tasks.quorum.begin({ id: t.id, image: t.hash, file: t.file })
     return tasks
   }
 
@@ -429,7 +435,7 @@ export class NodeTasks {
   /** Stop taking work (running tasks finish), then close the queue. */
   async stop (): Promise<void> {
     this.unsubscribe()
-    this.quorum.stop()
+    await this.quorum.stop()
     await this.service.stop()
     await Promise.all(this.writes)
     await this.blobs.stop()

@@ -316,6 +316,8 @@ export class TaskService {
         this.scheduleExpiry()
       }, err => {
         this.init.log.warn({ err }, 'expiring leases failed; trying again')
+        if (this.stopped) return
+        if (this.expiryTimer != null) clearTimeout(this.expiryTimer)
         this.expiryTimer = setTimeout(() => { this.scheduleExpiry() }, FETCH_BACKOFF_MS)
         this.expiryTimer.unref()
       })
@@ -406,9 +408,11 @@ export class TaskService {
    * loop of lease, transfer and release.
    */
   private async backoff (failures: number): Promise<void> {
+    if (this.stopped) return
     const ms = Math.min(MAX_FETCH_BACKOFF_MS, FETCH_BACKOFF_MS * 2 ** failures)
     await new Promise<void>(resolve => {
       const timer = setTimeout(() => { this.stopWaiters.delete(done); resolve() }, ms)
+      timer.unref()
       const done = (): void => { clearTimeout(timer); resolve() }
       this.stopWaiters.add(done)
     })

@@ -168,7 +168,8 @@ export class QuorumService {
     this.waitTimer.unref()
   }
 
-  stop (): void {
+  /** Stop voting; a vote under way is dropped before it is signed into the ledger. */
+  async stop (): Promise<void> {
     this.stopped = true
     if (this.waitTimer != null) clearInterval(this.waitTimer)
     for (const p of this.polls.values()) if (p.timer != null) clearTimeout(p.timer)
@@ -326,6 +327,7 @@ export class QuorumService {
       const honest = await signVote(this.init.key, { task: ballot.task, image: ballot.image, model: r.model, latex: r.latex, confidence: r.confidence, voter: this.self, time: Date.now() })
       const publish = async (bytes: Uint8Array): Promise<void> => { await this.node.services.pubsub.publish(VOTES_TOPIC, bytes).then(() => {}, () => {}) }
       const votes = this.init.tamper != null ? await this.init.tamper(honest, { voters: ballot.voters, publish }) : [honest]
+      if (this.stopped) return // the ledger may be closed; the origin asks again
       if (votes.length > 0) await this.ledger.put(key, votes)
       this.remember(key, { votes, at: Date.now() })
       for (const v of votes) {
