@@ -66,18 +66,50 @@ export function inkMap(img: GrayImage): Uint8Array {
   const invert = median < 128;
   // Paper is the common level; ink the far tail on the other side.
   const paper = median;
-  // The ink level: the darkest (or, inverted, lightest) few pixels, robust to a stray one.
-  const q = Math.max(4 / n, 0.0005);
-  const ink = invert ? percentile(hist, n, 1 - q) : percentile(hist, n, q);
+  // The ink level: the darkest (or, inverted, lightest) few pixels, robust to a stray one; counted
+  // within the box around everything off the paper level, so that white space around a formula
+  // (a formula on a whole page) does not move it into the anti-aliased grey.
+  const box = offPaperBox(img, paper);
+  if (box == null) return new Uint8Array(n);
+  const boxHist = new Uint32Array(256);
+  for (let y = box.top; y <= box.bottom; y++) {
+    const row = y * img.width;
+    for (let x = box.left; x <= box.right; x++) boxHist[img.data[row + x]!]!++;
+  }
+  const m = (box.bottom - box.top + 1) * (box.right - box.left + 1);
+  const q = Math.max(4 / m, 0.0005);
+  const ink = invert ? percentile(boxHist, m, 1 - q) : percentile(boxHist, m, q);
   const span = Math.abs(paper - ink);
   const out = new Uint8Array(n);
-  if (span < 24) return out; // no contrast: no ink
+  if (span < MIN_INK_CONTRAST) return out; // no contrast: no ink
   for (let i = 0; i < n; i++) {
     const v = img.data[i]!;
     const t = invert ? (v - paper) / (ink - paper) : (paper - v) / (paper - ink);
     out[i] = t <= 0 ? 0 : t >= 1 ? 255 : Math.round(t * 255);
   }
   return out;
+}
+
+/** Pixels this far from the paper level may be ink (the contrast below which there is none). */
+const MIN_INK_CONTRAST = 24;
+
+/** The inclusive box around every pixel at least MIN_INK_CONTRAST from the paper level; null when there is none. */
+function offPaperBox(img: GrayImage, paper: number): { left: number; top: number; right: number; bottom: number } | null {
+  let left = img.width;
+  let right = -1;
+  let top = img.height;
+  let bottom = -1;
+  for (let y = 0; y < img.height; y++) {
+    const row = y * img.width;
+    for (let x = 0; x < img.width; x++) {
+      if (Math.abs(img.data[row + x]! - paper) < MIN_INK_CONTRAST) continue;
+      if (x < left) left = x;
+      if (x > right) right = x;
+      if (y < top) top = y;
+      if (y > bottom) bottom = y;
+    }
+  }
+  return right < 0 ? null : { left, top, right, bottom };
 }
 
 export interface InkBox {

@@ -65,6 +65,25 @@ describe('preprocess', () => {
     assert.deepEqual(await regionsOf(dark), await regionsOf(png))
   })
 
+  it('reads a formula on a whole white page as it reads the formula alone', async () => {
+    const png = await fixture('one-formula.png')
+    const meta = await sharp(png).metadata()
+    const page = await sharp({ create: { width: 2480, height: 3508, channels: 3, background: '#ffffff' } })
+      .composite([{ input: png, left: 900, top: 1200 }]).png().toBuffer()
+    const alone = await preprocess(png, 'alone')
+    const onPage = await preprocess(page, 'page')
+    const [box] = segment(onPage.ink, onPage.width, onPage.height).map(r => r.box)
+    assert.ok(box != null)
+    // The same ink values where the formula is: white space around it does not change the contrast stretch.
+    let differ = 0
+    for (let y = 0; y < meta.height!; y++) {
+      for (let x = 0; x < meta.width!; x++) {
+        if (alone.ink[y * alone.width + x] !== onPage.ink[(y + 1200) * onPage.width + x + 900]) differ++
+      }
+    }
+    assert.equal(differ, 0)
+  })
+
   it('takes the first frame of an animated GIF', async () => {
     const png = await fixture('one-formula.png')
     const { width, height } = await sharp(png).metadata()
