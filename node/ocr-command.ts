@@ -27,14 +27,44 @@ export interface OcrCommandOptions {
 export type OcrLine = ({ file: string } & Omit<OcrResult, 'regions'> & { regions: Array<{ bbox: OcrResult['regions'][number]['bbox'], latex: string, confidence: number }> }) | { file: string, error: string, reason: string }
 
 /** Expand arguments into files: a directory gives its images (recursively, sorted); a missing path is an error entry. */
+function describeCode (err: any): string {
+  if (err?.code === 'EACCES' || err?.code === 'EPERM') return 'permission denied'
+  return String(err?.message ?? err)
+}
+
 export async function expandInputs (inputs: readonly string[]): Promise<Array<{ file: string, error?: string }>> {
   const out: Array<{ file: string, error?: string }> = []
+  // Directories by device and inode, so a symbolic link back up the tree is walked once.
+  const seen = new Set<string>()
   const walk = async (dir: string): Promise<void> => {
-    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }))
+    let entries
+    try {
+      const info = await stat(dir)
+      const id = `${info.dev}:${info.ino}`
+      if (seen.has(id)) return
+      seen.add(id)
+      entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }))
+    } catch (err: any) {
+      out.push({ file: dir, error: `cannot read the directory (${describeCode(err)})` })
+      return
+    }
     for (const e of entries) {
       const path = join(dir, e.name)
-      if (e.isDirectory()) await walk(path)
-      else if (e.isFile() && IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push({ file: path })
+      let isDir = e.isDirectory()
+      let isFile = e.isFile()
+      if (e.isSymbolicLink()) {
+        // Followed, as a link named on the command line is; a broken one is reported if it looks like an image.
+        try {
+          const target = await stat(path)
+          isDir = target.isDirectory()
+          isFile = target.isFile()
+        } catch {
+          if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push({ file: path, error: 'a broken symbolic link' })
+          continue
+        }
+      }
+      if (isDir) await walk(path)
+      else if (isFile && IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push({ file: path })
     }
   }
   for (const input of inputs) {

@@ -1,11 +1,12 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { copyFile, readFile, writeFile, mkdir } from 'node:fs/promises'
+import { copyFile, readFile, writeFile, mkdir, symlink } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { OcrPipeline } from '../pipeline/ocr.js'
+import { expandInputs } from '../node/ocr-command.js'
 import { ImageError } from '../pipeline/preprocess.js'
 import { DataDir } from '../node/datadir.js'
 import type { RunningNode } from '../node/daemon.js'
@@ -124,6 +125,34 @@ async function post (port: number, path: string, headers: Record<string, string>
     req.end(body)
   })
 }
+
+describe('input files', () => {
+  it('follows symbolic links in a directory (once, even in a loop) and reports broken ones and unreadable directories', async () => {
+    const dir = await tempDir()
+    try {
+      await mkdir(join(dir, 'd'))
+      await mkdir(join(dir, 'elsewhere'))
+      await writeFile(join(dir, 'd', '1.png'), 'x')
+      await writeFile(join(dir, 'elsewhere', 'a.png'), 'x')
+      await writeFile(join(dir, 'target.png'), 'x')
+      await symlink(join(dir, 'elsewhere'), join(dir, 'd', '2-dirlink'))
+      await symlink(join(dir, 'target.png'), join(dir, 'd', '3-link.png'))
+      await symlink(join(dir, 'nothing.png'), join(dir, 'd', '4-broken.png'))
+      await symlink(join(dir, 'd'), join(dir, 'd', '5-loop'))
+      await writeFile(join(dir, 'd', '6-notes.txt'), 'x')
+      const found = await expandInputs([join(dir, 'd'), join(dir, 'no-such-dir')])
+      assert.deepEqual(found.map(f => ({ ...f, file: f.file.slice(dir.length + 1) })), [
+        { file: 'd/1.png' },
+        { file: 'd/2-dirlink/a.png' },
+        { file: 'd/3-link.png' },
+        { file: 'd/4-broken.png', error: 'a broken symbolic link' },
+        { file: 'no-such-dir', error: 'no such file or directory' }
+      ])
+    } finally {
+      await removeDir(dir)
+    }
+  })
+})
 
 describe('POST /v1/ocr', { timeout: 120_000 }, () => {
   let dataDir: string
