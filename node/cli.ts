@@ -337,9 +337,15 @@ Every run stops by itself and removes its processes and temp dirs.`)
         timeoutMs: opts.timeout * 1000,
         onProgress: line => { if (opts.json !== true || process.stderr.isTTY === true) process.stderr.write(`simnet: ${line}\n`) }
       })
-      if (opts.report != null) await writeFile(opts.report, htmlReport(report))
       process.stdout.write((opts.json === true ? JSON.stringify(report) : textReport(report)) + '\n')
       if (report.invariants.some(i => !i.ok)) process.exitCode = 1
+      if (opts.report != null) {
+        try {
+          await writeFile(opts.report, htmlReport(report))
+        } catch (err) {
+          throw new TexmeshError(`cannot write the report to ${opts.report}: ${(err as Error).message}`)
+        }
+      }
     })
 
   const config = program.command('config').description('node configuration')

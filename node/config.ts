@@ -140,6 +140,7 @@ function parseNumber (name: string, value: string): number {
 export function parseModelledCompute (name: string, value: string): [number, number] | null {
   if (/^(off|none|null)$/i.test(value)) return null
   const parts = value.split(',').map(s => parseNumber(name, s))
+  if (!(parts[0]! > 0)) throw new ConfigError(`${name}=${value}: the median must be above 0 ms`)
   if (parts.length === 1) return [parts[0]!, parts[0]!]
   if (parts.length !== 2) throw new ConfigError(`${name}=${value}: expected P50MS or P50MS,P95MS`)
   if (parts[1]! < parts[0]!) throw new ConfigError(`${name}=${value}: the 95th percentile must not be below the median`)

@@ -6,6 +6,12 @@ import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { ApiClient } from '../node/client.js'
 import { DataDir } from '../node/datadir.js'
+import { TexmeshError } from '../node/errors.js'
+
+/** A simnet run that cannot go on (a node that will not start, bad options, no images): one line for the user. */
+export class SimnetError extends TexmeshError {
+  static override readonly defaultName = 'SimnetError'
+}
 
 /**
  * Real texmesh nodes as child processes on 127.0.0.1, each with its own data
@@ -76,6 +82,29 @@ export async function freePort (): Promise<number> {
   return any
 }
 
+/**
+ * Every node process simnet started that has not exited. They run in process
+ * groups of their own, so a Ctrl-C at the terminal reaches simnet alone, which
+ * stops them in order; should simnet itself die (an error, a closed pipe),
+ * they are killed as it exits rather than left running.
+ */
+const children = new Set<ChildProcess>()
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL') })
+
+/** Stop every node process still running (SIGTERM, then SIGKILL after 10 s). */
+export async function stopAllNodes (): Promise<void> {
+  await Promise.all([...children].map(async child => { await stopChild(child) }))
+}
+
+async function stopChild (child: ChildProcess): Promise<void> {
+  if (child.exitCode != null || child.signalCode != null) return
+  const gone = new Promise(resolve => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  await gone
+  clearTimeout(timer)
+}
+
 export class SimNode {
   child: ChildProcess | undefined
   peerId = ''
@@ -103,18 +132,20 @@ export class SimNode {
     if (this.spec.quorumF != null) args.push('--quorum-f', String(this.spec.quorumF))
     for (const b of bootstrap) if (this.peerId === '' || !b.endsWith(this.peerId)) args.push('--bootstrap', b)
     this.stderr = ''
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
+    children.add(child)
+    child.once('exit', () => { children.delete(child) })
     this.child = child
     child.stderr?.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-20_000) })
     const deadline = Date.now() + START_TIMEOUT_MS
     for (;;) {
-      if (child.exitCode != null) throw new Error(`node ${this.index} exited with ${child.exitCode}: ${this.stderr.slice(-2000)}`)
+      if (child.exitCode != null) throw new SimnetError(`node ${this.index} exited with ${child.exitCode}: ${this.stderr.slice(-2000).trim()}`)
       const m = /texmesh node (\S+) running/.exec(this.stderr)
       if (m != null) {
         this.peerId = m[1]!
         break
       }
-      if (Date.now() > deadline) throw new Error(`node ${this.index} did not start within ${START_TIMEOUT_MS / 1000} s`)
+      if (Date.now() > deadline) throw new SimnetError(`node ${this.index} did not start within ${START_TIMEOUT_MS / 1000} s`)
       await new Promise(resolve => setTimeout(resolve, 50))
     }
     this.client = await ApiClient.forDataDir(new DataDir(this.dataDir))
@@ -136,14 +167,8 @@ export class SimNode {
 
   /** SIGTERM, then SIGKILL if it does not stop in time. */
   async stop (): Promise<void> {
-    const child = this.child
     this.alive = false
-    if (child == null || child.exitCode != null || child.signalCode != null) return
-    const gone = new Promise(resolve => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-    await gone
-    clearTimeout(timer)
+    if (this.child != null) await stopChild(this.child)
   }
 
   logTail (): string { return this.stderr.slice(-2000) }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import sharp from 'sharp'
 import { expandInputs } from '../node/ocr-command.js'
+import { SimnetError } from './cluster.js'
 import { FormulaGenerator } from '../scripts/datagen/grammar.js'
 import { renderMathjax } from '../scripts/datagen/render-mathjax.js'
 import { Rng } from '../scripts/datagen/rng.js'
@@ -15,9 +16,18 @@ import { Rng } from '../scripts/datagen/rng.js'
 export interface WorkItem { name: string, bytes: Buffer }
 
 export async function imagesFromFolder (dir: string, count: number): Promise<WorkItem[]> {
-  const files = (await expandInputs([dir])).filter(f => f.error == null)
-  if (files.length === 0) throw new Error(`${dir} holds no images`)
+  const found = await expandInputs([dir])
+  const files = found.filter(f => f.error == null)
+  if (files.length === 0) throw new SimnetError(`--images ${dir}: ${found[0]?.error ?? 'no images there'}`)
   const originals = await Promise.all(files.map(async f => ({ name: basename(f.file), bytes: await readFile(f.file) })))
+  // Every image must decode: a repeat is re-encoded with a border, and a node would refuse a bad one anyway.
+  for (const o of originals) {
+    try {
+      await sharp(o.bytes).metadata()
+    } catch (err) {
+      throw new SimnetError(`--images: ${o.name} is not an image sharp can read (${(err as Error).message})`)
+    }
+  }
   const out: WorkItem[] = []
   for (let i = 0; i < count; i++) {
     const o = originals[i % originals.length]!
@@ -44,6 +54,6 @@ export async function generatedImages (count: number, seed: number): Promise<Wor
       // a formula MathJax cannot typeset: draw another
     }
   }
-  if (out.length < count) throw new Error(`could only make ${out.length} of ${count} distinct formula images`)
+  if (out.length < count) throw new SimnetError(`could only make ${out.length} of ${count} distinct formula images`)
   return out
 }
