@@ -136,7 +136,17 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     if (err instanceof TexmeshError) return await reply.code(400).send({ error: err.message, name: err.name })
     const status = typeof (err as any).statusCode === 'number' ? (err as any).statusCode as number : 500
     if (status >= 500) log.error({ err }, 'API handler failed')
+    if ((err as any).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return await reply.code(415).send({ error: 'POST the image bytes as the body, with Content-Type image/... or application/octet-stream' })
+    }
+    if ((err as any).code === 'FST_ERR_MAX_PARAM_LENGTH' || (err as any).code === 'FST_ERR_BAD_URL') {
+      return await reply.code(400).send({ error: 'a path parameter is too long or malformed' })
+    }
     return await reply.code(status).send({ error: (err as Error).message })
+  })
+  // Unknown calls answer in the API's own shape, without echoing a long URL back.
+  app.setNotFoundHandler(async (request, reply) => {
+    return await reply.code(404).send({ error: `no such call: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)} (the README's "local API" lists them)` })
   })
 
   // Images arrive as the raw request body (any image/* type or application/octet-stream).

@@ -62,6 +62,15 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
     assert.equal(peers.status, 200)
     assert.equal(peers.json.length, 1)
     assert.equal(peers.json[0].id, admin.peerId.toString())
+
+    // Unknown calls and bodies without a type answer in the API's own shape.
+    const unknown = await call(member.apiPort, 'GET', `/v1/nothing-${'x'.repeat(5000)}`)
+    assert.equal(unknown.status, 404)
+    assert.match(unknown.json.error, /^no such call: GET \/v1\/nothing-x+/)
+    assert.ok(unknown.json.error.length < 400)
+    const untyped = await call(member.apiPort, 'POST', '/v1/ocr', { authorization: `Bearer ${token}`, 'content-type': 'text/plain' }, 'hello')
+    assert.equal(untyped.status, 415)
+    assert.match(untyped.json.error, /Content-Type image/)
   })
 
   it('refuses cross-origin browser requests and foreign Host headers', async () => {
