@@ -89,6 +89,9 @@ function withListenFlag (cmd: Command): Command {
   return cmd.option('--listen <multiaddr>', 'the node\'s listen address, for the invite\'s bootstrap addresses; repeatable (default: from config, else /ip4/0.0.0.0/tcp/7474 and /ip4/0.0.0.0/tcp/7475/ws)', collect)
 }
 
+/** Settings that exist for simnet's fault injection, not for people running a node. */
+const SIMNET_SETTINGS = new Set(['modelledCompute', 'slowdown'])
+
 function withNodeFlags (cmd: Command): Command {
   return cmd
     .option('--listen <multiaddr>', 'libp2p listen address, repeatable (default: /ip4/0.0.0.0/tcp/7474 and /ip4/0.0.0.0/tcp/7475/ws)', collect)
@@ -356,12 +359,12 @@ Every run stops by itself and removes its processes and temp dirs.`)
       const resolved = await resolvedConfig(cmd, dataDir)
       const network = await dataDir.network()
       const data = { dataDir: dataDir.paths.root, configFile: dataDir.paths.config, ...resolved, network: network?.name ?? null }
-      print(opts.json, data, () => [
-        `data dir     ${data.dataDir}`,
-        `config file  ${data.configFile}`,
-        `network      ${data.network ?? 'open'}`,
-        ...Object.entries(resolved.config).map(([k, v]) => `${k.padEnd(12)} ${JSON.stringify(v)}  (${resolved.sources[k as keyof NodeConfig]})`)
-      ].join('\n'))
+      // simnet's hooks are left out of the text while they are at their defaults.
+      const shown = Object.entries(resolved.config).filter(([k]) => !(SIMNET_SETTINGS.has(k) && resolved.sources[k as keyof NodeConfig] === 'default'))
+      const rows: Array<[string, string]> = [['data dir', data.dataDir], ['config file', data.configFile], ['network', data.network ?? 'open'],
+        ...shown.map(([k, v]): [string, string] => [k, `${JSON.stringify(v)}  (${resolved.sources[k as keyof NodeConfig]})`])]
+      const width = Math.max(...rows.map(([k]) => k.length)) + 2
+      print(opts.json, data, () => rows.map(([k, v]) => k.padEnd(width) + v).join('\n'))
     })
 
   const network = program.command('network').description('make, share and administer a private campus network')
