@@ -349,7 +349,8 @@ function summarise (cluster: Cluster, submitted: Submitted[], views: Map<string,
   for (const v of done) if (v.result?.by != null) perNodeCount.set(v.result.by, (perNodeCount.get(v.result.by) ?? 0) + 1)
   // Ideal makespan: the work done, at base speed, spread over every node's capacity.
   let efficiency: number | null = null
-  if (ob.modelled && ob.honest == null) {
+  // Only for a run whose work all finished: the makespan of part of it says nothing.
+  if (ob.modelled && ob.honest == null && done.length === submitted.length) {
     const index = new Map(nodes.map(n => [n.peerId, n.index]))
     let baseWork = 0
     for (const v of done) {
