@@ -226,8 +226,7 @@ async function driveWith (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS
       say(`partitioned at ${done} done`)
       timers.push(setTimeout(() => {
         void (async () => {
-          await Promise.all(cluster.live().map(async n => { await n.client!.post('/v1/simnet/partition', { deny: [] }).catch(() => {}) }))
-          await Promise.all(cluster.live().map(async n => { await n.client!.post('/v1/simnet/dial', { addrs: cluster.live().filter(x => x !== n).map(x => x.addr) }).catch(() => {}) }))
+          await heal(cluster)
           healed = true
           faults.push({ atMs: Date.now() - t0, what: 'partition healed' })
           say('partition healed')
@@ -260,8 +259,7 @@ async function driveWith (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS
   const makespanEnd = Math.max(...[...views.values()].filter(v => v.doneAt != null).map(v => Date.parse(v.doneAt!)), t0)
   if (partitioned && !healed) {
     // The run is over: heal now (the timer would outlive --timeout by up to --partition-ms).
-    await Promise.all(cluster.live().map(async n => { await n.client!.post('/v1/simnet/partition', { deny: [] }).catch(() => {}) }))
-    await Promise.all(cluster.live().map(async n => { await n.client!.post('/v1/simnet/dial', { addrs: cluster.live().filter(x => x !== n).map(x => x.addr) }).catch(() => {}) }))
+    await heal(cluster)
     faults.push({ atMs: Date.now() - t0, what: 'partition healed (end of run)' })
   }
   // Faults asked for that the run ended before making: said, so a pass is not mistaken for one under fault.
@@ -304,6 +302,12 @@ async function driveWith (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS
     honest, equivocators, quorumF: o.quorumF ?? 1, byzantine: o.byzantine ?? 0,
     t0, released, makespanEnd, faults, missing, unreachable, crashAt, heldByVictims, timeline, modelled: o.modelled != null, slowdownOf: (i: number) => nodes[i]!.spec.slowdown, notMade
   })
+}
+
+/** End a partition: every live node accepts every other again and dials them. */
+async function heal (cluster: Cluster): Promise<void> {
+  await Promise.all(cluster.live().map(async n => { await n.client!.post('/v1/simnet/partition', { deny: [] }).catch(() => {}) }))
+  await Promise.all(cluster.live().map(async n => { await n.client!.post('/v1/simnet/dial', { addrs: cluster.live().filter(x => x !== n).map(x => x.addr) }).catch(() => {}) }))
 }
 
 function pickVictims (nodes: SimNode[], k: number, seed: number): SimNode[] {
