@@ -19,8 +19,51 @@ interface Training {
     hardware: string;
     dev_history: { step: number; minutes: number; dev_exact: number }[];
     final_dev_greedy_exact: number | null;
+    run?: { batch: number; peak_lr: number; warmup: number; curriculum: number; label_smoothing: number } | null;
+    prior?: Prior[];
   };
   recipe: Record<string, unknown>;
+}
+
+/** A run whose weights this model's training started from. */
+interface Prior {
+  model?: string;
+  sha256?: string;
+  steps: number;
+  samples_seen: number;
+  minutes: number;
+  hardware?: string;
+}
+
+/** The training section: this run, the runs it continued, and the totals. */
+function trainingText(tr: Training['training']): string[] {
+  const prior = tr.prior ?? [];
+  const run = tr.run;
+  const perStep = Math.round(tr.samples_seen / Math.max(1, tr.steps));
+  const lines = [
+    `${prior.length ? 'This run: ' : ''}${tr.steps} steps of ${perStep}, ${tr.samples_seen} samples seen, ${tr.minutes} minutes on ${tr.hardware}.`,
+  ];
+  if (prior.length) {
+    for (const p of prior) {
+      const from = p.model ? `\`${p.model}\`${p.sha256 ? ` (files ${p.sha256.slice(0, 16)})` : ''}` : 'an earlier run';
+      lines.push(`It continued from ${from}: ${p.steps} steps, ${p.samples_seen} samples, ${p.minutes} minutes${p.hardware ? ` on ${p.hardware}` : ''}.`);
+    }
+    const minutes = prior.reduce((a, p) => a + p.minutes, tr.minutes);
+    const samples = prior.reduce((a, p) => a + p.samples_seen, tr.samples_seen);
+    lines.push(`In all: ${samples} samples seen in ${minutes.toFixed(1)} minutes of training.`);
+  }
+  if (run) {
+    const curriculum = run.curriculum > 0 ? `, curriculum from 24-token labels to all over the first ${Math.round(run.curriculum * 100)} %` : ', no curriculum';
+    lines.push(`AdamW (peak learning rate ${run.peak_lr}, batch ${run.batch}${curriculum}, warm-up over ${Math.round(run.warmup * 100)} % then cosine over the time budget), label smoothing ${run.label_smoothing}.`);
+  } else {
+    lines.push('AdamW (peak learning rate 1.5e-3, batch 32, curriculum from 24-token labels to all over the first 35 %, warm-up then cosine over the time budget), label smoothing 0.1.');
+  }
+  lines.push(
+    prior.length
+      ? 'Reproduce with `scripts/train/run.sh data`, `scripts/train/run.sh resume` (from the model it continued), `scripts/train/run.sh export`.'
+      : 'Reproduce with `scripts/train/run.sh data`, `scripts/train/run.sh train`, `scripts/train/run.sh export`.',
+  );
+  return lines;
 }
 
 interface EvalReport {
@@ -93,9 +136,7 @@ async function main(): Promise<void> {
     '',
     '## Training',
     '',
-    `${t.training.steps} steps of ${Math.round(t.training.samples_seen / Math.max(1, t.training.steps))}, ${t.training.samples_seen} samples seen, ${t.training.minutes} minutes on ${t.training.hardware}.`,
-    'AdamW (peak learning rate 1.5e-3, batch 32, curriculum from 24-token labels to all over the first 35 %, warm-up then cosine over the time budget), label smoothing 0.1.',
-    'Reproduce with `scripts/train/run.sh data`, `scripts/train/run.sh train`, `scripts/train/run.sh export`.',
+    ...trainingText(t.training),
     '',
     '| step | minutes | dev exact match (greedy) |',
     '| --- | --- | --- |',

@@ -126,6 +126,9 @@ def main():
             "minutes": round(st.get("elapsed", 0) / 60, 1),
             "dev_history": st.get("history", []),
             "final_dev_greedy_exact": st.get("final_dev_exact"),
+            # Hyperparameters of this run, and the runs whose weights it started from (oldest first).
+            "run": st.get("recipe"),
+            "prior": st.get("prior", []),
             "hardware": args.hardware or st.get("hardware") or f"{platform.processor() or platform.machine()}, "
                         f"{torch.get_num_threads()} threads, PyTorch {torch.__version__}",
         },

@@ -3,11 +3,13 @@
 #
 #   scripts/train/run.sh data     # vocabulary, 32 training shards (64,000 images), dev shard
 #   scripts/train/run.sh train    # train in the background (nohup), log in training/run/train.log
+#   scripts/train/run.sh resume   # the same, starting from the shipped model's weights (from_onnx.py)
 #   scripts/train/run.sh export   # ONNX export, model.json, evaluation on both held-out sets
 #
 # Needs: Debian's python3-torch, python3-onnx, libopenblas0-pthread; texlive + dvipng for data.
 # MINUTES (default 120) is the training budget, counted across restarts.
 # CHECKPOINT (default training/run/final.pt) is what `export` exports.
+# LR, WARMUP, CURRICULUM and BATCH override train.py's defaults (`resume` uses LR 1e-3, WARMUP 0.02, CURRICULUM 0).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -31,10 +33,19 @@ case "${1:-}" in
     node dist/scripts/datagen/build.js --out "$TRAIN_DIR/data/dev" --seed 3 --count 512 --shards 0:1
     echo "data ready in $TRAIN_DIR/data"
     ;;
-  train)
+  train|resume)
     mkdir -p "$TRAIN_DIR/run"
+    init=()
+    if [ "$1" = resume ]; then
+      # Training checkpoints stay on the machine that made them; the shipped ONNX files do not.
+      [ -f "$TRAIN_DIR/run/init.pt" ] || (cd scripts/train && "$PY" from_onnx.py --model "../../$MODEL_DIR" \
+        --calibrate "../../$TRAIN_DIR/data/dev" --out "../../$TRAIN_DIR/run/init.pt")
+      init=(--init "$TRAIN_DIR/run/init.pt")
+      LR=${LR:-1e-3} WARMUP=${WARMUP:-0.02} CURRICULUM=${CURRICULUM:-0}
+    fi
     nohup "$PY" scripts/train/train.py --data "$TRAIN_DIR/data/train" --dev "$TRAIN_DIR/data/dev" \
       --vocab "$TRAIN_DIR/vocab.json" --out "$TRAIN_DIR/run" --minutes "$MINUTES" --batch "${BATCH:-32}" \
+      ${LR:+--lr "$LR"} ${WARMUP:+--warmup "$WARMUP"} ${CURRICULUM:+--curriculum "$CURRICULUM"} "${init[@]}" \
       >>"$TRAIN_DIR/run/stdout.log" 2>&1 &
     echo "training in the background (pid $!); follow it with: tail -f $TRAIN_DIR/run/train.log"
     ;;

@@ -100,7 +100,7 @@ def curriculum_len(frac, until, start=24):
     return int(start + (MAX_TOKENS - start) * frac / until)
 
 
-def lr_at(frac, peak, warmup_frac=0.03):
+def lr_at(frac, peak, warmup_frac):
     if frac < warmup_frac:
         return peak * frac / warmup_frac
     p = min(1.0, (frac - warmup_frac) / (1 - warmup_frac))
@@ -134,6 +134,8 @@ def main():
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--curriculum", type=float, default=0.35,
                     help="fraction of the budget over which the longest label grows from 24 tokens to all (0: off)")
+    ap.add_argument("--warmup", type=float, default=0.03, help="fraction of the budget over which the learning rate rises")
+    ap.add_argument("--init", help="start a new run from these weights (a checkpoint, or from_onnx.py's recovery of a shipped model)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--checkpoint-minutes", type=float, default=5)
     ap.add_argument("--max-step-seconds", type=float, default=4.0,
@@ -162,6 +164,21 @@ def main():
     else:
         json.dump(vocab, open(os.path.join(args.out, "vocab.json"), "w"))
         log(f"new run: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters on {device}", logf)
+        if args.init:
+            init = torch.load(args.init, map_location=device)
+            assert init["vocab"] == vocab, f"{args.init} has another vocabulary"
+            model.load_state_dict(init["model"])
+            # What the starting weights had behind them, for the model card's totals.
+            if "init" in init:  # from_onnx.py: the shipped model's record
+                state["prior"] = init["init"]["prior"]
+            else:  # a checkpoint of this trainer
+                st = init.get("state", {})
+                state["prior"] = st.get("prior", []) + [{
+                    "model": os.path.basename(args.init), "steps": st.get("step"), "samples_seen": st.get("samples"),
+                    "minutes": round(st.get("elapsed", 0) / 60, 1), "hardware": st.get("hardware")}]
+            log(f"weights from {args.init} ({state['prior'][-1].get('minutes')} min trained before)", logf)
+    state["recipe"] = {"batch": args.batch, "peak_lr": args.lr, "warmup": args.warmup, "curriculum": args.curriculum,
+                       "minutes": args.minutes, "label_smoothing": 0.1, "init": bool(state.get("prior"))}
 
     state["hardware"] = (torch.cuda.get_device_name(0) if device == "cuda" else
                          f"{platform.machine()} CPU, {torch.get_num_threads()} threads") + f", PyTorch {torch.__version__}"
@@ -170,6 +187,11 @@ def main():
     if args.dev:
         dev = Shards(args.dev, vocab)
         dev.scan()
+    if state["step"] == 0 and state.get("prior"):
+        em = evaluate(model, dev, device, vocab, n=256)
+        if em is not None:
+            state["history"].append({"step": 0, "minutes": 0.0, "dev_exact": em})
+            log(f"starting weights: dev greedy exact match {em:.3f}", logf)
     rng = random.Random(args.seed * 1000 + state["epoch"])
     budget = args.minutes * 60
     last_ckpt = time.time()
@@ -208,7 +230,7 @@ def main():
             if state["elapsed"] >= budget or stop["asked"]:
                 break
             t0 = time.time()
-            lr = lr_at(state["elapsed"] / budget, args.lr)
+            lr = lr_at(state["elapsed"] / budget, args.lr, args.warmup)
             for g in opt.param_groups:
                 g["lr"] = lr
             x, tok = data.batch(idx, device)
