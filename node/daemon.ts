@@ -1,7 +1,7 @@
 import { CachedLevelDatastore } from './peer-store-cache.js'
 import { Level } from 'level'
 import type { PeerId } from '@libp2p/interface'
-import { DataDir, adminPublicKeyOf } from './datadir.js'
+import { DataDir, adminPublicKeyOf, isLockError } from './datadir.js'
 import { buildLibp2p, type TexmeshLibp2p } from './libp2p.js'
 import { PeerKeeper } from './peer-keeper.js'
 import { startApiServer, type ApiPeer, type ApiServer, type ApiStatus } from './api.js'
@@ -62,13 +62,6 @@ export interface RunningNode {
   /** ms from the vote that completed each quorum of this node's critical tasks to its certificate */
   certificateFormationMs(): readonly number[]
   stop(): Promise<void>
-}
-
-function isLockError (err: unknown): boolean {
-  for (let e: any = err, depth = 0; e != null && depth < 5; e = e.cause, depth++) {
-    if (e.code === 'LEVEL_LOCKED') return true
-  }
-  return false
 }
 
 async function openPeerStore (dataDir: DataDir): Promise<CachedLevelDatastore> {

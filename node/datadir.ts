@@ -4,6 +4,7 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
 import { z } from 'zod'
+import { Level } from 'level'
 import { dataDirPaths, type DataDirPaths } from './paths.js'
 import { readFileIfExists, writeFileAtomic } from './files.js'
 import { loadKey, loadOrCreateKey } from './keys.js'
@@ -110,7 +111,11 @@ export class DataDir {
     return token
   }
 
-  /** What the running node wrote about itself; undefined when none runs (a file left by a killed node is ignored). */
+  /**
+   * What the running node wrote about itself; undefined when none runs. A file left by a killed
+   * node is ignored, even when its pid has since gone to another process (after a reboot, say):
+   * a node holds its peer store's lock, and the lock, unlike a pid, dies with the process.
+   */
   async runtime (): Promise<RuntimeInfo | undefined> {
     const bytes = await readFileIfExists(this.paths.runtime)
     if (bytes == null) return undefined
@@ -120,7 +125,8 @@ export class DataDir {
     } catch {
       return undefined
     }
-    return processAlive(info.pid) ? info : undefined
+    if (!processAlive(info.pid)) return undefined
+    return await storeLocked(this.paths.peerStore) ? info : undefined
   }
 
   async writeRuntime (info: RuntimeInfo): Promise<void> {
@@ -139,6 +145,26 @@ export const RuntimeInfo = z.object({
   startedAt: z.string()
 })
 export type RuntimeInfo = z.infer<typeof RuntimeInfo>
+
+/** Whether a LevelDB open failed because another handle (in this process or another) holds its lock. */
+export function isLockError (err: unknown): boolean {
+  for (let e: any = err, depth = 0; e != null && depth < 5; e = e.cause, depth++) {
+    if (e.code === 'LEVEL_LOCKED') return true
+  }
+  return false
+}
+
+/** Whether some process holds the LevelDB at `path` open; a missing database is not held. */
+async function storeLocked (path: string): Promise<boolean> {
+  const db = new Level(path, { createIfMissing: false })
+  try {
+    await db.open()
+  } catch (err) {
+    return isLockError(err)
+  }
+  await db.close()
+  return false
+}
 
 function processAlive (pid: number): boolean {
   try {

@@ -55,6 +55,25 @@ describe('node identity and data dir', { timeout: 60_000 }, () => {
     }
     assert.equal(await new DataDir(dir).runtime(), undefined)
   })
+
+  it('ignores the runtime file of a killed node even when its pid has gone to another process', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const node = await startTestNode(dir)
+    const peerId = node.peerId.toString()
+    await node.stop()
+    const dataDir = new DataDir(dir)
+    // What a node killed by SIGKILL or a power cut leaves behind, its pid since reused by a live
+    // process that is no texmesh node (here this test's own, which now holds none of the stores).
+    await dataDir.writeRuntime({ pid: process.pid, peerId, apiPort: 9, startedAt: new Date().toISOString() })
+    assert.equal(await dataDir.runtime(), undefined)
+    const again = await startTestNode(dir)
+    try {
+      assert.equal((await dataDir.runtime())?.apiPort, again.apiPort)
+    } finally {
+      await again.stop()
+    }
+  })
 })
 
 describe('texmesh command line', { timeout: 120_000 }, () => {
