@@ -6,6 +6,7 @@ import type { Log } from './log.js'
 import { ImageError } from '../pipeline/preprocess.js'
 import type { OcrResult } from '../pipeline/ocr.js'
 import type { TaskView, TasksStats } from './tasks.js'
+import type { PeerMembership } from '../protocols/membership/index.js'
 
 /**
  * The local HTTP API: JSON on 127.0.0.1 only. Browsers are kept out (any
@@ -14,10 +15,20 @@ import type { TaskView, TasksStats } from './tasks.js'
  * every call that changes something needs the bearer token from the data dir.
  */
 
+/** A membership state as the API shows it: times as ISO 8601 strings, like every time the API gives. */
+export type MembershipView = Exclude<PeerMembership, { state: 'member' }> | { state: 'member', expiresAt: string }
+
+export function membershipView (m: PeerMembership): MembershipView {
+  return m.state === 'member' ? { state: 'member', expiresAt: new Date(m.expiresAt).toISOString() } : m
+}
+
+/** What installing a certificate answers. */
+export interface CertificateView { peer: string, network: string, issuedAt: string, expiresAt: string }
+
 export interface ApiStatus {
   peerId: string
   addresses: string[]
-  network: { name: string | null, private: boolean, admin?: string, membership?: unknown }
+  network: { name: string | null, private: boolean, admin?: string, membership?: MembershipView }
   peers: number
   version: string
   uptimeS: number
@@ -33,7 +44,7 @@ export interface ApiPeer {
   addresses: string[]
   latencyMs: number | null
   direction: string
-  membership: unknown
+  membership: MembershipView
   /** caught signing two different votes on one task: its votes no longer count */
   equivocated?: boolean
 }
@@ -41,7 +52,7 @@ export interface ApiPeer {
 export interface ApiHandlers {
   status(): Promise<ApiStatus>
   peers(): Promise<ApiPeer[]>
-  installCertificate(text: string): Promise<unknown>
+  installCertificate(text: string): Promise<{ peer: string, network: string, issuedAt: number, expiresAt: number }>
   ocr(image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult>
   submit(image: Buffer, options: { file: string, critical: boolean }): Promise<TaskView>
   task(id: string): Promise<TaskView | undefined>
@@ -159,7 +170,9 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   app.post('/v1/membership/certificate', async (request, reply) => {
     const body = CertificateBody.safeParse(request.body)
     if (!body.success) return await reply.code(400).send({ error: 'expected {"certificate": "texmesh-cert-v1:..."}' })
-    return await init.handlers.installCertificate(body.data.certificate)
+    const cert = await init.handlers.installCertificate(body.data.certificate)
+    const view: CertificateView = { peer: cert.peer, network: cert.network, issuedAt: new Date(cert.issuedAt).toISOString(), expiresAt: new Date(cert.expiresAt).toISOString() }
+    return view
   })
 
   app.post('/v1/ocr', async (request, reply) => {

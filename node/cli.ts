@@ -140,7 +140,7 @@ function formatStatus (s: ApiStatus): string {
 }
 
 function describeMembership (m: unknown): string {
-  const v = m as { state?: string, reason?: string, expiresAt?: number } | undefined
+  const v = m as { state?: string, reason?: string, expiresAt?: string } | undefined
   if (v?.state == null) return '-'
   if (v.state === 'member' && v.expiresAt != null) return `member until ${new Date(v.expiresAt).toISOString().slice(0, 10)}`
   if (v.state === 'refused') return `refused (${v.reason ?? '?'})`
@@ -429,7 +429,7 @@ Every run stops by itself and removes its processes and temp dirs.`)
       const dataDir = dataDirOf(opts)
       const runtime = await dataDir.runtime()
       const cert = runtime != null
-        ? await (await ApiClient.forDataDir(dataDir)).post<{ peer: string, network: string, expiresAt: number }>('/v1/membership/certificate', { certificate: text })
+        ? await (await ApiClient.forDataDir(dataDir)).post<{ peer: string, network: string, expiresAt: string }>('/v1/membership/certificate', { certificate: text })
         : await dataDir.installCertificate(text)
       print(opts.json, { peer: cert.peer, network: cert.network, expiresAt: new Date(cert.expiresAt).toISOString(), live: runtime != null }, () =>
         `installed: member of "${cert.network}" until ${new Date(cert.expiresAt).toISOString()}${runtime != null ? ' (the running node presents it now)' : ''}`)

@@ -4,7 +4,7 @@ import type { PeerId } from '@libp2p/interface'
 import { DataDir, adminPublicKeyOf, isLockError } from './datadir.js'
 import { buildLibp2p, type TexmeshLibp2p } from './libp2p.js'
 import { PeerKeeper } from './peer-keeper.js'
-import { startApiServer, type ApiPeer, type ApiServer, type ApiStatus } from './api.js'
+import { membershipView, startApiServer, type ApiPeer, type ApiServer, type ApiStatus } from './api.js'
 import { DataDirInUseError, DataDirStateError, ListenError, PortInUseError } from './errors.js'
 import type { NodeConfig } from './config.js'
 import type { Log } from './log.js'
@@ -289,7 +289,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       peerId: peerId.toString(),
       addresses: node.getMultiaddrs().map(String),
       network: network != null
-        ? { name: network.name, private: true, admin: network.admin, membership: ownMembership() }
+        ? { name: network.name, private: true, admin: network.admin, membership: membershipView(ownMembership() ?? { state: 'none' }) }
         : { name: null, private: false },
       peers: node.getPeers().length,
       version: VERSION,
@@ -303,7 +303,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       const byPeer = new Map<string, ApiPeer>()
       for (const conn of node.getConnections()) {
         const id = conn.remotePeer.toString()
-        const entry = byPeer.get(id) ?? { id, addresses: [], latencyMs: pinged.get(id) ?? null, direction: conn.direction, membership: node.services.membership.stateOf(conn.remotePeer), equivocated: nodeTasks.equivocators().has(id) }
+        const entry = byPeer.get(id) ?? { id, addresses: [], latencyMs: pinged.get(id) ?? null, direction: conn.direction, membership: membershipView(withExpiry(node.services.membership.stateOf(conn.remotePeer), Date.now())), equivocated: nodeTasks.equivocators().has(id) }
         entry.addresses.push(conn.remoteAddr.toString())
         if (conn.rtt != null) entry.latencyMs = conn.rtt
         byPeer.set(id, entry)

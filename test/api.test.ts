@@ -102,8 +102,15 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
     const ok = await call(member.apiPort, 'POST', '/v1/membership/certificate', { authorization: `Bearer ${token}` }, body)
     assert.equal(ok.status, 200, JSON.stringify(ok.json))
     assert.equal(ok.json.peer, member.peerId.toString())
-    assert.equal((await call(member.apiPort, 'GET', '/v1/status')).json.network.membership.state, 'member')
+    // times are ISO 8601 strings, as everywhere in the API
+    const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
+    assert.match(ok.json.expiresAt, iso)
+    assert.match(ok.json.issuedAt, iso)
+    assert.equal(ok.json.signature, undefined)
+    const own = (await call(member.apiPort, 'GET', '/v1/status')).json.network.membership
+    assert.deepEqual(own, { state: 'member', expiresAt: ok.json.expiresAt })
     // the running node presents the new certificate to its peers at once
     await waitFor('the admin to see the member as a member', async () => (await admin.peers())[0]?.membership && ((await admin.peers())[0]!.membership as any).state === 'member')
+    assert.deepEqual((await call(admin.apiPort, 'GET', '/v1/peers')).json[0].membership, { state: 'member', expiresAt: ok.json.expiresAt })
   })
 })
