@@ -156,8 +156,23 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     return await reply.code(status).send({ error: (err as Error).message })
   })
   // Unknown calls answer in the API's own shape, without echoing a long URL back.
+  // A known path called with another method gets 405 and the methods it has (Allow), not 404.
+  const routes: { pattern: RegExp, methods: string[] }[] = []
+  app.addHook('onRoute', (route) => {
+    const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+')}$`)
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
+    const known = routes.find(r => r.pattern.source === pattern.source)
+    if (known != null) known.methods.push(...methods)
+    else routes.push({ pattern, methods: [...methods] })
+  })
   app.setNotFoundHandler(async (request, reply) => {
-    return await reply.code(404).send({ error: `no such call: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)} (the README's "local API" lists them)` })
+    const path = request.url.split('?')[0]!
+    const allowed = routes.find(r => r.pattern.test(path))?.methods
+    if (allowed != null) {
+      const allow = [...new Set(allowed)].sort().join(', ')
+      return await reply.code(405).header('allow', allow).send({ error: `${request.method} is not a method of ${path.slice(0, 200)} (it takes ${allow})` })
+    }
+    return await reply.code(404).send({ error: `no such call: ${request.method} ${path.slice(0, 200)} (the README's "local API" lists them)` })
   })
 
   // Images arrive as the raw request body (any image/* type or application/octet-stream).

@@ -9,12 +9,12 @@ import type { RunningNode } from '../node/daemon.js'
 import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
 
 /** A raw request, so tests control every header (fetch adds its own Origin handling). */
-async function call (port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number, json: any }> {
+async function call (port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number, json: any, headers: Record<string, string | string[] | undefined> }> {
   return await new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, headers: { ...(body != null ? { 'content-type': 'application/json' } : {}), ...headers } }, (res) => {
       let data = ''
       res.on('data', (d: Buffer) => { data += d.toString() })
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, json: data === '' ? null : JSON.parse(data) }) })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, json: data === '' ? null : JSON.parse(data), headers: res.headers }) })
     })
     req.on('error', reject)
     req.setTimeout(10_000, () => req.destroy(new Error('request timed out')))
@@ -68,6 +68,16 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
     assert.equal(unknown.status, 404)
     assert.match(unknown.json.error, /^no such call: GET \/v1\/nothing-x+/)
     assert.ok(unknown.json.error.length < 400)
+    // a known call with another method: 405, with the methods it takes
+    const auth = { authorization: `Bearer ${token}` }
+    const wrongMethod = await call(member.apiPort, 'GET', '/v1/ocr', auth)
+    assert.equal(wrongMethod.status, 405)
+    assert.equal(wrongMethod.headers.allow, 'POST')
+    assert.match(wrongMethod.json.error, /GET is not a method of \/v1\/ocr \(it takes POST\)/)
+    const wrongOnParam = await call(member.apiPort, 'DELETE', '/v1/tasks/some-id', auth)
+    assert.equal(wrongOnParam.status, 405)
+    assert.equal(wrongOnParam.headers.allow, 'GET, HEAD')
+    assert.equal((await call(member.apiPort, 'DELETE', '/v1/tasks/some-id/more', auth)).status, 404)
     const untyped = await call(member.apiPort, 'POST', '/v1/ocr', { authorization: `Bearer ${token}`, 'content-type': 'text/plain' }, 'hello')
     assert.equal(untyped.status, 415)
     assert.match(untyped.json.error, /Content-Type image/)
