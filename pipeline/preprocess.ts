@@ -55,7 +55,51 @@ function magicFormat(b: Uint8Array): string | undefined {
   return undefined;
 }
 
-/** Whether a file of this format visibly stops before its end marker (TIFF has none to check). */
+/**
+ * Whether a TIFF stops before the data its first directory points at. TIFF has no end marker,
+ * and writers often put the directory last, so a cut file is one whose directory, or a strip
+ * or tile the directory lists, lies past the end.
+ */
+function tiffCutShort(b: Uint8Array): boolean {
+  const n = b.length;
+  if (n < 8) return true;
+  const le = b[0] === 0x49;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const u16 = (at: number) => view.getUint16(at, le);
+  const u32 = (at: number) => view.getUint32(at, le);
+  if (u16(2) === 43) {
+    // BigTIFF: a 64-bit offset to the first directory
+    return n < 16 || Number(view.getBigUint64(8, le)) + 8 > n;
+  }
+  const ifd = u32(4);
+  if (ifd + 2 > n) return true;
+  const entries = u16(ifd);
+  if (ifd + 2 + 12 * entries > n) return true;
+  const SIZES: Record<number, number> = { 3: 2, 4: 4, 16: 8 }; // SHORT, LONG, LONG8
+  const values = (at: number): number[] | undefined => {
+    const type = u16(at + 2);
+    const count = u32(at + 4);
+    const size = SIZES[type];
+    if (size == null || size === 8) return undefined;
+    const start = size * count <= 4 ? at + 8 : u32(at + 8);
+    if (start + size * count > n) return undefined;
+    return Array.from({ length: count }, (_, i) => (size === 2 ? u16(start + 2 * i) : u32(start + 4 * i)));
+  };
+  const tags = new Map<number, number>();
+  for (let i = 0; i < entries; i++) tags.set(u16(ifd + 2 + 12 * i), ifd + 2 + 12 * i);
+  for (const [offsetsTag, countsTag] of [[273, 279], [324, 325]] as const) {
+    const o = tags.get(offsetsTag);
+    const c = tags.get(countsTag);
+    if (o == null || c == null) continue;
+    const offsets = values(o);
+    const counts = values(c);
+    if (offsets == null || counts == null) return u32(o + 8) >= n || u32(c + 8) >= n;
+    for (let i = 0; i < Math.min(offsets.length, counts.length); i++) if (offsets[i]! + counts[i]! > n) return true;
+  }
+  return false;
+}
+
+/** Whether a file of this format visibly stops before its end (its end marker, or for TIFF, what its directory lists). */
 function cutShort(b: Uint8Array, format: string): boolean {
   const n = b.length;
   switch (format) {
@@ -70,6 +114,8 @@ function cutShort(b: Uint8Array, format: string): boolean {
       return b[n - 1] !== 0x3b;
     case 'webp': // the RIFF header gives the length
       return n < 12 || 8 + ((b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0) > n;
+    case 'tiff':
+      return tiffCutShort(b);
     default:
       return false;
   }
@@ -92,10 +138,9 @@ function classify(file: string, bytes: Uint8Array, err: unknown): ImageError {
   const own = FORMAT_WORDS[format]!.test(msg);
   // (images over the limit are refused from their header before decoding; this is a fallback)
   if (/pixel limit/i.test(msg)) return new ImageError(file, 'too-large', 'the image has more pixels than allowed');
-  // TIFF has no end marker to check: its truncation is told by its own message.
-  const cut = format === 'tiff'
-    ? own && /truncat|premature end|unexpected end|end of (file|stream|data)|not enough data|read error|short read/i.test(msg)
-    : cutShort(bytes, format);
+  // For TIFF, libtiff's own message may also tell of a cut inside compressed data.
+  const cut = cutShort(bytes, format) ||
+    (format === 'tiff' && own && /truncat|premature end|unexpected end|end of (file|stream|data)|not enough data|read error|short read/i.test(msg));
   if (cut) return new ImageError(file, 'truncated', `the image is truncated (the ${name} data stops before its end)`);
   return new ImageError(file, 'corrupt', `the image is corrupt (${own ? msg : `the ${name} data cannot be decoded`})`);
 }
@@ -120,9 +165,12 @@ export async function preprocess(bytes: Uint8Array, file = '<image>', opts: Prep
   }
   let gray;
   try {
-    // failOn 'truncated' refuses cut-off files that libvips would otherwise fill with gray.
+    // failOn 'truncated' refuses cut-off files that libvips would otherwise fill with gray. libtiff
+    // reports a cut strip or an unknown compression as an error, so a TIFF fails on errors.
+    const failOn = meta.format === 'tiff' ? 'error' : 'truncated';
+    if (meta.format === 'tiff' && tiffCutShort(bytes)) throw new Error('tiff: the directory lists data past the end of the file');
     gray = await rawGray(
-      sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels, pages: 1 }).rotate().flatten({ background: '#ffffff' }),
+      sharp(bytes, { failOn, limitInputPixels: maxPixels, pages: 1 }).rotate().flatten({ background: '#ffffff' }),
     );
   } catch (err) {
     throw classify(file, bytes, err);

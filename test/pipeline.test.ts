@@ -33,6 +33,29 @@ async function refusal (bytes: Uint8Array, opts: { maxPixels?: number } = {}): P
   assert.fail('the image was accepted')
 }
 
+/** A grayscale TIFF laid out directory first, then one uncompressed strip (as many writers do). */
+function tiffDirectoryFirst (pixels: Buffer, width: number, height: number, compression = 1): Buffer {
+  const tags: Array<[number, number, number]> = [ // tag, type (3 SHORT, 4 LONG), value
+    [256, 4, width], [257, 4, height], [258, 3, 8], [259, 3, compression], [262, 3, 1],
+    [273, 4, 0], [277, 3, 1], [278, 4, height], [279, 4, pixels.length]
+  ]
+  const dataAt = 8 + 2 + 12 * tags.length + 4
+  const head = Buffer.alloc(dataAt)
+  head.write('II*\0', 0, 'latin1')
+  head.writeUInt32LE(8, 4)
+  head.writeUInt16LE(tags.length, 8)
+  tags.forEach(([tag, type, value], i) => {
+    const at = 10 + 12 * i
+    head.writeUInt16LE(tag, at)
+    head.writeUInt16LE(type, at + 2)
+    head.writeUInt32LE(1, at + 4)
+    const v = tag === 273 ? dataAt : value
+    if (type === 3) head.writeUInt16LE(v, at + 8)
+    else head.writeUInt32LE(v, at + 8)
+  })
+  return Buffer.concat([head, pixels])
+}
+
 describe('preprocess', () => {
   it('reads PNG, JPEG, WebP, TIFF and GIF alike', async () => {
     const png = await fixture('one-formula.png')
@@ -100,6 +123,12 @@ describe('preprocess', () => {
     const jpeg = await sharp(png).jpeg().toBuffer()
     const webp = await sharp(png).webp().toBuffer()
     const gif = await sharp(png).gif().toBuffer()
+    const tiff = await sharp(png).tiff({ compression: 'lzw' }).toBuffer()
+    const gray = await sharp(png).grayscale().raw().toBuffer({ resolveWithObject: true })
+    const tiffFirst = tiffDirectoryFirst(gray.data, gray.info.width, gray.info.height)
+    // the hand-made TIFF is a good one when whole
+    assert.equal((await sharp(tiffFirst).metadata()).width, gray.info.width)
+    const tiffBadCompression = tiffDirectoryFirst(gray.data, gray.info.width, gray.info.height, 777)
     const corrupt = Buffer.from(png)
     corrupt.fill(0x41, 60, 200) // inside the image data: checksums fail
     const white = await sharp({ create: { width: 300, height: 80, channels: 3, background: '#ffffff' } }).png().toBuffer()
@@ -110,6 +139,10 @@ describe('preprocess', () => {
       ['truncated JPEG', jpeg.subarray(0, Math.floor(jpeg.length / 2)), 'truncated'],
       ['truncated WebP', webp.subarray(0, Math.floor(webp.length / 2)), 'truncated'],
       ['truncated GIF', gif.subarray(0, Math.floor(gif.length / 2)), 'truncated'],
+      // TIFF has no end marker: sharp writes the directory last, other writers first
+      ['truncated TIFF, directory last', tiff.subarray(0, Math.floor(tiff.length * 0.9)), 'truncated'],
+      ['truncated TIFF, directory first', tiffFirst.subarray(0, Math.floor(tiffFirst.length * 0.6)), 'truncated'],
+      ['TIFF with an unknown compression', tiffBadCompression, 'corrupt'],
       ['corrupt PNG', corrupt, 'corrupt'],
       ['an SVG (not a raster format)', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'), 'not-an-image'],
       ['over the pixel limit', png, 'too-large', { maxPixels: 1000 }]
