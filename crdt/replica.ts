@@ -115,6 +115,15 @@ export class ReplicaClosedError extends Error {
   constructor (message = 'the replica is closed') { super(message) }
 }
 
+/**
+ * An own change could not be stored (a full disk, say). It stays in the document and in order,
+ * and is stored, then published, when LevelDB takes writes again: later own changes wait behind
+ * it, so peers never see a gap in this node's log.
+ */
+export class ReplicaWriteError extends Error {
+  override name = 'ReplicaWriteError'
+}
+
 /** A local write changed the document but Yjs reported no update for it: never acknowledged. */
 export class UncapturedWriteError extends Error {
   override name = 'UncapturedWriteError'
@@ -184,6 +193,10 @@ export class Replica {
   private closed = false
   private closeDone: Promise<void> | undefined
   private sinceCompaction = 0
+  /** own envelopes signed but not yet in LevelDB, oldest first (see ReplicaWriteError) */
+  private readonly unstored: Array<{ e: Envelope, bytes: Uint8Array, seq: number }> = []
+  private storeRetry: ReturnType<typeof setTimeout> | undefined
+  private storeBackoffMs = 0
 
   private constructor (
     private readonly log: EnvelopeLog,
@@ -319,10 +332,8 @@ export class Replica {
     const u = update
     const stored = this.enqueue(async () => {
       const e = await signEnvelope(this.key, this.author, { incarnation: this.incarnation, client: this.doc.clientID, first: seq, seq, update: u })
-      const bytes = encodeEnvelope(e)
-      await this.log.append(e, bytes, { own: { incarnation: Buffer.from(this.incarnation).toString('hex'), nextSeq: seq + 1 } })
-      this.coverageOf(logIdOf(e)).add(seq, seq)
-      for (const l of this.envelopeListeners) l(bytes)
+      this.unstored.push({ e, bytes: encodeEnvelope(e), seq })
+      await this.storeOwn()
     })
     // Listeners see the change once its envelope is queued, so what they write comes after it in the log.
     this.dispatch()
@@ -333,6 +344,39 @@ export class Replica {
       void this.compact().catch(() => {})
     }
   }
+
+  /** Store the own envelopes not yet stored, in order, and publish each once stored. Runs in the serial queue. */
+  private async storeOwn (): Promise<void> {
+    while (this.unstored.length > 0) {
+      const { e, bytes, seq } = this.unstored[0]!
+      try {
+        await this.log.append(e, bytes, { own: { incarnation: Buffer.from(this.incarnation).toString('hex'), nextSeq: seq + 1 } })
+      } catch (err) {
+        this.retryStoreLater()
+        const n = this.unstored.length
+        throw new ReplicaWriteError(`could not store ${n === 1 ? 'a change' : `${n} changes`} in ${this.opts.path} (${(err as Error).message}); kept in memory and stored, in order, once LevelDB takes writes again`, { cause: err })
+      }
+      this.unstored.shift()
+      this.storeBackoffMs = 0
+      this.coverageOf(logIdOf(e)).add(seq, seq)
+      for (const l of this.envelopeListeners) l(bytes)
+    }
+  }
+
+  private retryStoreLater (): void {
+    if (this.storeRetry != null || this.closing) return
+    this.storeBackoffMs = Math.min(30_000, Math.max(500, this.storeBackoffMs * 2))
+    this.storeRetry = setTimeout(() => {
+      this.storeRetry = undefined
+      if (this.closing || this.unstored.length === 0) return
+      // a failure schedules the next try
+      this.enqueue(async () => { await this.storeOwn() }).catch(() => {})
+    }, this.storeBackoffMs)
+    this.storeRetry.unref?.()
+  }
+
+  /** Own changes in the document that LevelDB has not yet taken (see ReplicaWriteError). */
+  unstoredChanges (): number { return this.unstored.length }
 
   putResult (imageHash: string, entry: ResultEntry): Promise<void> { return this.write('results', `${imageHash}/${this.author}`, entry) }
   putCorrection (imageHash: string, entry: CorrectionEntry): Promise<void> { return this.write('corrections', `${imageHash}/${this.author}`, entry) }
@@ -665,6 +709,10 @@ export class Replica {
         last = this.serial
         await last
       }
+      if (this.storeRetry != null) clearTimeout(this.storeRetry)
+      // One last try for changes a failed write left in memory; what still fails is lost with the
+      // process, as its writers were told.
+      if (this.unstored.length > 0) await this.storeOwn().catch(() => {})
       this.closed = true
       this.doc.destroy()
       await this.log.close()

@@ -8,7 +8,7 @@ import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { Replica, type ResultEntry } from '../crdt/replica.js'
 import { clientIdFor, decodeEnvelope, encodeEnvelope, MAX_UPDATE_BYTES, signEnvelope } from '../crdt/envelope.js'
-import { removeDir, tempDir } from './helpers.js'
+import { removeDir, tempDir, waitFor } from './helpers.js'
 
 const WRITER = fileURLToPath(new URL('./children/crdt-writer.js', import.meta.url))
 
@@ -347,6 +347,42 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     const again = await Replica.open({ path, key })
     assert.equal(again.results('h2').get(again.author)?.latex, 'before close')
     assert.equal(again.results('h3').size, 0)
+    await again.close()
+  })
+
+  it('keeps an own change LevelDB refused (disk full), in order, and stores and publishes it once writes work again', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const path = await dir()
+    const a = await Replica.open({ path, key })
+    const b = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    const sent = tap(a)
+    await a.putResult('h0', result('a'))
+    // The disk fills up: LevelDB refuses every write until space is freed.
+    const log = (a as any).log
+    const append = log.append.bind(log)
+    let full = true
+    log.append = async (...args: unknown[]) => {
+      if (full) throw new Error('IO error: /data/000042.log: No space left on device')
+      return await append(...args)
+    }
+    await assert.rejects(a.putResult('h1', result('b')), { name: 'ReplicaWriteError', message: /No space left on device.*kept in memory/ })
+    await assert.rejects(a.putResult('h2', result('c')), { name: 'ReplicaWriteError', message: /could not store 2 changes/ })
+    assert.equal(a.unstoredChanges(), 2)
+    assert.equal(sent.length, 1, 'a change not stored is not published')
+    assert.equal(a.results('h2').get(a.author)?.latex, 'c', 'it stays in the document')
+    full = false
+    await waitFor('the kept changes to be stored by a retry', () => a.unstoredChanges() === 0, 10_000)
+    assert.equal(sent.length, 3)
+    // A peer applies every envelope: the log has no gap that would hold back later writes.
+    for (const bytes of sent) assert.equal((await b.receive(bytes)).status, 'applied')
+    await a.putResult('h3', result('d'))
+    assert.equal((await b.receive(sent[3]!)).status, 'applied')
+    const expected = ['a', 'b', 'c', 'd']
+    assert.deepEqual(['h0', 'h1', 'h2', 'h3'].map(h => b.results(h).get(a.author)?.latex), expected)
+    await a.close()
+    await b.close()
+    const again = await Replica.open({ path, key })
+    assert.deepEqual(['h0', 'h1', 'h2', 'h3'].map(h => again.results(h).get(again.author)?.latex), expected)
     await again.close()
   })
 
