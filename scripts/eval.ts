@@ -37,6 +37,31 @@ export interface EvalSummary {
   bleu: number;
   failures: number;
   msPerImage: number;
+  /** the same measures by the truth's length in canonical tokens: where the model stops reading */
+  byLength: LengthBand[];
+}
+
+export interface LengthBand {
+  tokens: string;
+  images: number;
+  exactMatch: number;
+  normalizedEditDistance: number;
+}
+
+/** Length bands, in canonical tokens (v1 formulas run to about 150). */
+const BANDS: [number, number][] = [[1, 20], [21, 40], [41, 60], [61, 90], [91, Infinity]];
+
+function byLength(items: EvalItem[], lengths: number[]): LengthBand[] {
+  return BANDS.map(([lo, hi]) => {
+    const band = items.filter((_, i) => lengths[i]! >= lo && lengths[i]! <= hi);
+    const n = band.length;
+    return {
+      tokens: hi === Infinity ? `${lo}+` : `${lo}-${hi}`,
+      images: n,
+      exactMatch: n ? band.filter((x) => x.exact).length / n : 0,
+      normalizedEditDistance: n ? band.reduce((s, x) => s + x.ned, 0) / n : 0,
+    };
+  }).filter((b) => b.images > 0);
 }
 
 function positiveInt(v: string): number {
@@ -101,6 +126,7 @@ export async function evaluate(
     bleu: corpusBleu(pairs),
     failures: items.filter((x) => !x.exact).length,
     msPerImage: n ? (performance.now() - t0) / n : 0,
+    byLength: byLength(items, pairs.map((p) => p.truth.length)),
   };
   return { summary, items };
 }
@@ -138,6 +164,7 @@ async function main(): Promise<void> {
     console.log(`normalised edit distance  ${summary.normalizedEditDistance.toFixed(4)}`);
     console.log(`BLEU-4                    ${summary.bleu.toFixed(4)}`);
     console.log(`time per image            ${summary.msPerImage.toFixed(1)} ms`);
+    console.log('by length (tokens)        ' + summary.byLength.map((b) => `${b.tokens}: ${pct(b.exactMatch)} of ${b.images}`).join(', '));
     console.log(`${summary.failures} failures (truth vs output) in ${report}`);
   }
   await model.release();

@@ -66,8 +66,35 @@ function trainingText(tr: Training['training']): string[] {
   return lines;
 }
 
+/** Exact match by the truth's length: what a user can expect of short and long formulas. */
+function lengthTable(evals: [string, EvalReport][]): string[] {
+  const withBands = evals.filter(([, r]) => r.summary.byLength != null && r.summary.byLength.length > 0);
+  if (withBands.length === 0) return [];
+  const bands = [...new Set(withBands.flatMap(([, r]) => r.summary.byLength!.map((b) => b.tokens)))];
+  const cell = (r: EvalReport, band: string): string => {
+    const b = r.summary.byLength!.find((x) => x.tokens === band);
+    return b == null ? '-' : `${(100 * b.exactMatch).toFixed(1)} % (${b.images})`;
+  };
+  return [
+    'Exact match by the length of the formula in canonical tokens (images in each band in brackets):',
+    '',
+    `| held-out set | ${bands.join(' | ')} |`,
+    `| --- | ${bands.map(() => '---').join(' | ')} |`,
+    ...withBands.map(([name, r]) => `| \`datasets/${name}\` | ${bands.map((b) => cell(r, b)).join(' | ')} |`),
+    '',
+  ];
+}
+
 interface EvalReport {
-  summary: { images: number; exactMatch: number; normalizedEditDistance: number; bleu: number; beam: number; msPerImage: number };
+  summary: {
+    images: number;
+    exactMatch: number;
+    normalizedEditDistance: number;
+    bleu: number;
+    beam: number;
+    msPerImage: number;
+    byLength?: { tokens: string; images: number; exactMatch: number; normalizedEditDistance: number }[];
+  };
   failures: unknown[];
 }
 
@@ -157,6 +184,7 @@ async function main(): Promise<void> {
     'Target for v1: exact match ≥ 90 % and edit distance ≤ 0.03 on both sets. Each failure, truth against output,',
     'is listed in `eval-NAME.json` next to this card.',
     '',
+    ...lengthTable(evals),
   ];
   await writeFile(join(dir, 'MODEL_CARD.md'), lines.join('\n'));
 }

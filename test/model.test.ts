@@ -4,6 +4,7 @@ import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { INPUT_HEIGHT, INPUT_WIDTH } from '../pipeline/model-input.js';
+import { canonicalTokens } from '../pipeline/latex/canonical.js';
 import { DEFAULT_MODEL_DIR, ModelFileError, Recognizer } from '../pipeline/recognizer.js';
 import { CLI, collect, removeDir, tempDir } from './helpers.js';
 import { spawn } from 'node:child_process';
@@ -149,6 +150,15 @@ describe('npm run eval', () => {
       assert.ok(Math.abs(summary.exactMatch! - (10 - written.failures.length) / 10) < 1e-9);
       for (const f of written.failures) assert.ok(f.ned > 0 && f.ned <= 1 && f.truth !== f.output);
       assert.ok(summary.bleu! >= 0 && summary.bleu! <= 1);
+      // by length: the bands add up to the whole, and their exact matches to the total
+      const bands = (summary as unknown as { byLength: { tokens: string; images: number; exactMatch: number }[] }).byLength;
+      const lengths = rows.map((r) => canonicalTokens(r.latex).length);
+      assert.equal(bands.reduce((n, b) => n + b.images, 0), 10);
+      assert.ok(Math.abs(bands.reduce((n, b) => n + b.exactMatch * b.images, 0) - summary.exactMatch! * 10) < 1e-9);
+      for (const b of bands) {
+        const [lo, hi] = b.tokens.endsWith('+') ? [Number(b.tokens.slice(0, -1)), Infinity] : b.tokens.split('-').map(Number);
+        assert.equal(b.images, lengths.filter((n) => n >= lo! && n <= hi!).length, `band ${b.tokens}`);
+      }
     } finally {
       await removeDir(dir);
     }
