@@ -354,7 +354,7 @@ export class Replica {
       } catch (err) {
         this.retryStoreLater()
         const n = this.unstored.length
-        throw new ReplicaWriteError(`could not store ${n === 1 ? 'a change' : `${n} changes`} in ${this.opts.path} (${(err as Error).message}); kept in memory and stored, in order, once LevelDB takes writes again`, { cause: err })
+        throw new ReplicaWriteError(`could not store ${n === 1 ? 'a change' : `${n} changes`} in ${this.opts.path} (${(err as Error).message}); kept in memory and stored, in order, once LevelDB takes writes again (lost if the node stops first)`, { cause: err })
       }
       this.unstored.shift()
       this.storeBackoffMs = 0
@@ -713,6 +713,7 @@ export class Replica {
       // One last try for changes a failed write left in memory; what still fails is lost with the
       // process, as its writers were told.
       if (this.unstored.length > 0) await this.storeOwn().catch(() => {})
+      if (this.storeRetry != null) clearTimeout(this.storeRetry)
       this.closed = true
       this.doc.destroy()
       await this.log.close()

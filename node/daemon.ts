@@ -1,7 +1,7 @@
 import { CachedLevelDatastore } from './peer-store-cache.js'
 import { Level } from 'level'
 import type { PeerId } from '@libp2p/interface'
-import { DataDir, adminPublicKeyOf, isLockError } from './datadir.js'
+import { DataDir, adminPublicKeyOf, isLockError, processIdentity } from './datadir.js'
 import { buildLibp2p, type TexmeshLibp2p } from './libp2p.js'
 import { PeerKeeper } from './peer-keeper.js'
 import { membershipView, startApiServer, type ApiPeer, type ApiServer, type ApiStatus } from './api.js'
@@ -130,6 +130,8 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       await sync?.stop().catch(err => log.warn({ err }, 'stopping store sync failed'))
       await Promise.resolve(libp2p?.stop()).catch((err: unknown) => log.warn({ err }, 'stopping libp2p failed'))
       await replica?.close().catch(err => log.warn({ err }, 'closing the replicated store failed'))
+      const lost = replica?.unstoredChanges() ?? 0
+      if (lost > 0) log.warn({ changes: lost, dir: dataDir.paths.root }, 'own changes LevelDB would not store (is the disk full?) are lost with this stop')
       await compute.release().catch(err => log.warn({ err }, 'releasing the model failed'))
       await Promise.resolve(datastore.close()).catch((err: unknown) => log.warn({ err }, 'closing the peer store failed'))
       await dataDir.removeRuntime()
@@ -355,7 +357,8 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       log: log.child({ component: 'node:api' }),
       handlers: { status, peers, installCertificate, ocr, submit, task, tasks: taskList, results: hash => replica!.results(hash), ...(simnet != null ? { simnet } : {}) }
     })
-    await dataDir.writeRuntime({ pid: process.pid, peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString() })
+    const identity = processIdentity(process.pid)
+    await dataDir.writeRuntime({ pid: process.pid, ...(identity != null ? { process: identity } : {}), peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString() })
 
     const apiPort = api.port
     return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), stop }

@@ -4,7 +4,7 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
 import { z } from 'zod'
-import { Level } from 'level'
+import { readFileSync } from 'node:fs'
 import { dataDirPaths, type DataDirPaths } from './paths.js'
 import { readFileIfExists, writeFileAtomic } from './files.js'
 import { loadKey, loadOrCreateKey } from './keys.js'
@@ -114,7 +114,7 @@ export class DataDir {
   /**
    * What the running node wrote about itself; undefined when none runs. A file left by a killed
    * node is ignored, even when its pid has since gone to another process (after a reboot, say):
-   * a node holds its peer store's lock, and the lock, unlike a pid, dies with the process.
+   * the file names the process by its boot and start time as well, where the system tells them.
    */
   async runtime (): Promise<RuntimeInfo | undefined> {
     const bytes = await readFileIfExists(this.paths.runtime)
@@ -126,7 +126,11 @@ export class DataDir {
       return undefined
     }
     if (!processAlive(info.pid)) return undefined
-    return await storeLocked(this.paths.peerStore) ? info : undefined
+    if (info.process != null) {
+      const now = processIdentity(info.pid)
+      if (now != null && (now.boot !== info.process.boot || now.start !== info.process.start)) return undefined
+    }
+    return info
   }
 
   async writeRuntime (info: RuntimeInfo): Promise<void> {
@@ -140,6 +144,8 @@ export class DataDir {
 
 export const RuntimeInfo = z.object({
   pid: z.number().int(),
+  /** the node process's boot and start time (see processIdentity), where the system tells them */
+  process: z.object({ boot: z.string(), start: z.string() }).optional(),
   peerId: z.string(),
   apiPort: z.number().int(),
   startedAt: z.string()
@@ -154,16 +160,20 @@ export function isLockError (err: unknown): boolean {
   return false
 }
 
-/** Whether some process holds the LevelDB at `path` open; a missing database is not held. */
-async function storeLocked (path: string): Promise<boolean> {
-  const db = new Level(path, { createIfMissing: false })
+/**
+ * What tells a process from a later one with the same pid: the boot it runs in and its start
+ * time in clock ticks since that boot (Linux's /proc); undefined where the system does not say.
+ */
+export function processIdentity (pid: number): { boot: string, start: string } | undefined {
   try {
-    await db.open()
-  } catch (err) {
-    return isLockError(err)
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // the name (field 2) may hold spaces and parentheses: fields after it follow the last ')'
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+    return start != null && /^\d+$/.test(start) ? { boot, start } : undefined
+  } catch {
+    return undefined
   }
-  await db.close()
-  return false
 }
 
 function processAlive (pid: number): boolean {

@@ -295,7 +295,8 @@ export class NodeTasks {
     // The slot goes on to its next task while the result is signed, stored and gossiped. Should the
     // write fail (or this node die first), the lease runs out at the origin and the task is granted again.
     const write = this.init.replica.putResult(work.hash, entry).catch((err: unknown) => {
-      this.init.log.warn({ task: work.id, err: (err as Error).message }, 'writing a result failed; the task will be granted again')
+      // A ReplicaWriteError keeps the result and stores it later; the origin may grant the task again meanwhile.
+      this.init.log.warn({ task: work.id, err: (err as Error).message }, 'writing a result failed; the task may be granted again')
     })
     this.writes.add(write)
     void write.finally(() => { this.writes.delete(write) })

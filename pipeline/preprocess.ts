@@ -58,9 +58,12 @@ function magicFormat(b: Uint8Array): string | undefined {
 /**
  * Whether a TIFF stops before the data its first directory points at. TIFF has no end marker,
  * and writers often put the directory last, so a cut file is one whose directory, or a strip
- * or tile the directory lists, lies past the end.
+ * or tile the directory lists, starts past the end; with `partly`, also one whose strips run
+ * past the end (asked only of a file that failed to decode: some writers give byte counts that
+ * run past the end of a good file). Bounded work whatever the file claims: at most
+ * MAX_TIFF_STRIPS entries are read.
  */
-function tiffCutShort(b: Uint8Array): boolean {
+function tiffCutShort(b: Uint8Array, partly = false): boolean {
   const n = b.length;
   if (n < 8) return true;
   const le = b[0] === 0x49;
@@ -69,35 +72,45 @@ function tiffCutShort(b: Uint8Array): boolean {
   const u32 = (at: number) => view.getUint32(at, le);
   if (u16(2) === 43) {
     // BigTIFF: a 64-bit offset to the first directory
-    return n < 16 || Number(view.getBigUint64(8, le)) + 8 > n;
+    return n < 16 || view.getBigUint64(8, le) + 8n > BigInt(n);
   }
   const ifd = u32(4);
   if (ifd + 2 > n) return true;
   const entries = u16(ifd);
   if (ifd + 2 + 12 * entries > n) return true;
-  const SIZES: Record<number, number> = { 3: 2, 4: 4, 16: 8 }; // SHORT, LONG, LONG8
-  const values = (at: number): number[] | undefined => {
-    const type = u16(at + 2);
-    const count = u32(at + 4);
-    const size = SIZES[type];
-    if (size == null || size === 8) return undefined;
-    const start = size * count <= 4 ? at + 8 : u32(at + 8);
-    if (start + size * count > n) return undefined;
-    return Array.from({ length: count }, (_, i) => (size === 2 ? u16(start + 2 * i) : u32(start + 4 * i)));
+  /** A SHORT or LONG array entry: where its values are, how many, their size; undefined if another type. */
+  const array = (tag: number) => {
+    for (let i = 0; i < entries; i++) {
+      const at = ifd + 2 + 12 * i;
+      if (u16(at) !== tag) continue;
+      const size = u16(at + 2) === 3 ? 2 : u16(at + 2) === 4 ? 4 : 0;
+      const count = u32(at + 4);
+      if (size === 0 || count === 0) return undefined;
+      return { start: size * count <= 4 ? at + 8 : u32(at + 8), count: Math.min(count, MAX_TIFF_STRIPS), size };
+    }
+    return undefined;
   };
-  const tags = new Map<number, number>();
-  for (let i = 0; i < entries; i++) tags.set(u16(ifd + 2 + 12 * i), ifd + 2 + 12 * i);
   for (const [offsetsTag, countsTag] of [[273, 279], [324, 325]] as const) {
-    const o = tags.get(offsetsTag);
-    const c = tags.get(countsTag);
-    if (o == null || c == null) continue;
-    const offsets = values(o);
-    const counts = values(c);
-    if (offsets == null || counts == null) return u32(o + 8) >= n || u32(c + 8) >= n;
-    for (let i = 0; i < Math.min(offsets.length, counts.length); i++) if (offsets[i]! + counts[i]! > n) return true;
+    const offsets = array(offsetsTag);
+    if (offsets == null) continue;
+    const counts = partly ? array(countsTag) : undefined;
+    const value = (a: { start: number; size: number }, k: number): number | undefined => {
+      const p = a.start + a.size * k;
+      if (p + a.size > n) return undefined;
+      return a.size === 2 ? u16(p) : u32(p);
+    };
+    for (let k = 0; k < offsets.count; k++) {
+      const offset = value(offsets, k);
+      if (offset == null || offset >= n) return true; // the list itself, or a strip, starts past the end
+      const bytes = counts != null && k < counts.count ? value(counts, k) : undefined;
+      if (counts != null && (bytes == null || offset + bytes > n)) return true;
+    }
   }
   return false;
 }
+
+/** Strip or tile offsets read by tiffCutShort: enough for a 65536-row image stored a row per strip. */
+const MAX_TIFF_STRIPS = 65536;
 
 /** Whether a file of this format visibly stops before its end (its end marker, or for TIFF, what its directory lists). */
 function cutShort(b: Uint8Array, format: string): boolean {
@@ -139,7 +152,7 @@ function classify(file: string, bytes: Uint8Array, err: unknown): ImageError {
   // (images over the limit are refused from their header before decoding; this is a fallback)
   if (/pixel limit/i.test(msg)) return new ImageError(file, 'too-large', 'the image has more pixels than allowed');
   // For TIFF, libtiff's own message may also tell of a cut inside compressed data.
-  const cut = cutShort(bytes, format) ||
+  const cut = (format === 'tiff' ? tiffCutShort(bytes, true) : cutShort(bytes, format)) ||
     (format === 'tiff' && own && /truncat|premature end|unexpected end|end of (file|stream|data)|not enough data|read error|short read/i.test(msg));
   if (cut) return new ImageError(file, 'truncated', `the image is truncated (the ${name} data stops before its end)`);
   return new ImageError(file, 'corrupt', `the image is corrupt (${own ? msg : `the ${name} data cannot be decoded`})`);

@@ -2,7 +2,7 @@ import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { stat, readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { DataDir } from '../node/datadir.js'
+import { DataDir, processIdentity } from '../node/datadir.js'
 import { removeDir, startTestNode, tempDir, freePort, spawnCli, collect, runCli, waitFor } from './helpers.js'
 
 /** the daemon logs JSON on stderr up to the failure; the error itself is the last line */
@@ -64,8 +64,13 @@ describe('node identity and data dir', { timeout: 60_000 }, () => {
     await node.stop()
     const dataDir = new DataDir(dir)
     // What a node killed by SIGKILL or a power cut leaves behind, its pid since reused by a live
-    // process that is no texmesh node (here this test's own, which now holds none of the stores).
-    await dataDir.writeRuntime({ pid: process.pid, peerId, apiPort: 9, startedAt: new Date().toISOString() })
+    // process that is no texmesh node (here this test's own): the same pid, another start.
+    const self = processIdentity(process.pid)
+    assert.ok(self != null, 'this Linux system tells a process\'s boot and start time')
+    await dataDir.writeRuntime({ pid: process.pid, process: { boot: self.boot, start: String(Number(self.start) - 1) }, peerId, apiPort: 9, startedAt: new Date().toISOString() })
+    assert.equal(await dataDir.runtime(), undefined)
+    // the same before a reboot: another boot
+    await dataDir.writeRuntime({ pid: process.pid, process: { boot: 'another-boot', start: self.start }, peerId, apiPort: 9, startedAt: new Date().toISOString() })
     assert.equal(await dataDir.runtime(), undefined)
     const again = await startTestNode(dir)
     try {

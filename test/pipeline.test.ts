@@ -34,10 +34,10 @@ async function refusal (bytes: Uint8Array, opts: { maxPixels?: number } = {}): P
 }
 
 /** A grayscale TIFF laid out directory first, then one uncompressed strip (as many writers do). */
-function tiffDirectoryFirst (pixels: Buffer, width: number, height: number, compression = 1): Buffer {
+function tiffDirectoryFirst (pixels: Buffer, width: number, height: number, compression = 1, claimedBytes = pixels.length): Buffer {
   const tags: Array<[number, number, number]> = [ // tag, type (3 SHORT, 4 LONG), value
     [256, 4, width], [257, 4, height], [258, 3, 8], [259, 3, compression], [262, 3, 1],
-    [273, 4, 0], [277, 3, 1], [278, 4, height], [279, 4, pixels.length]
+    [273, 4, 0], [277, 3, 1], [278, 4, height], [279, 4, claimedBytes]
   ]
   const dataAt = 8 + 2 + 12 * tags.length + 4
   const head = Buffer.alloc(dataAt)
@@ -129,6 +129,9 @@ describe('preprocess', () => {
     // the hand-made TIFF is a good one when whole
     assert.equal((await sharp(tiffFirst).metadata()).width, gray.info.width)
     const tiffBadCompression = tiffDirectoryFirst(gray.data, gray.info.width, gray.info.height, 777)
+    // a writer that claims more strip bytes than it wrote, on a good image: read, not refused
+    const overclaimed = tiffDirectoryFirst(gray.data, gray.info.width, gray.info.height, 1, gray.data.length + 100)
+    assert.equal((await preprocess(overclaimed, 'overclaimed.tif')).width, gray.info.width)
     const corrupt = Buffer.from(png)
     corrupt.fill(0x41, 60, 200) // inside the image data: checksums fail
     const white = await sharp({ create: { width: 300, height: 80, channels: 3, background: '#ffffff' } }).png().toBuffer()

@@ -216,7 +216,7 @@ def main():
         seqs = M.greedy(net, x[:3])
     parity = json.load(open(os.path.join(args.model, "parity.json")))
     print(f"recovered {sum(p.numel() for p in net.parameters()) / 1e6:.2f}M parameters from {args.model} -> {args.out}")
-    print(f"greedy on the parity canvases matches the shipped model's: "
+    print(f"greedy readings of the parity canvases that match the exported model's (parity.json): "
           f"{sum(a == b for a, b in zip(_parity_greedy(net, parity), parity['greedy']))} of {len(parity['greedy'])}")
 
 

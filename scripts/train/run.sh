@@ -37,9 +37,11 @@ case "${1:-}" in
     mkdir -p "$TRAIN_DIR/run"
     init=()
     if [ "$1" = resume ]; then
-      # Training checkpoints stay on the machine that made them; the shipped ONNX files do not.
-      [ -f "$TRAIN_DIR/run/init.pt" ] || (cd scripts/train && "$PY" from_onnx.py --model "../../$MODEL_DIR" \
-        --calibrate "../../$TRAIN_DIR/data/dev" --out "../../$TRAIN_DIR/run/init.pt")
+      # Training checkpoints stay on the machine that made them; the shipped ONNX files travel.
+      # A run already under way here goes on (train.py keeps its schedule).
+      if [ ! -f "$TRAIN_DIR/run/last.pt" ]; then
+        "$PY" scripts/train/from_onnx.py --model "$MODEL_DIR" --calibrate "$TRAIN_DIR/data/dev" --out "$TRAIN_DIR/run/init.pt"
+      fi
       init=(--init "$TRAIN_DIR/run/init.pt")
       LR=${LR:-1e-3} WARMUP=${WARMUP:-0.02} CURRICULUM=${CURRICULUM:-0}
     fi

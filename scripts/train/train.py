@@ -161,6 +161,17 @@ def main():
         opt.load_state_dict(saved["opt"])
         state = saved["state"]
         log(f"resumed at step {state['step']}, {state['elapsed'] / 60:.1f} min trained", logf)
+        if args.init:
+            if not state.get("prior"):
+                raise SystemExit(f"{ckpt} is a run from scratch, and --init starts a new one from other weights: "
+                                 f"move {args.out} away (or leave out --init to go on with it)")
+            log(f"--init ignored: going on with the run in {args.out}, itself started from earlier weights", logf)
+        # A run keeps the schedule it started with; only its budget may change.
+        for name, key in (("batch", "batch"), ("lr", "peak_lr"), ("warmup", "warmup"), ("curriculum", "curriculum")):
+            saved_value = state.get("recipe", {}).get(key)
+            if saved_value is not None and saved_value != getattr(args, name):
+                log(f"--{name} {getattr(args, name)} ignored: this run was started with {saved_value}", logf)
+                setattr(args, name, saved_value)
     else:
         json.dump(vocab, open(os.path.join(args.out, "vocab.json"), "w"))
         log(f"new run: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters on {device}", logf)
