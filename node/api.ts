@@ -159,7 +159,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   // A known path called with another method gets 405 and the methods it has (Allow), not 404.
   const routes: { pattern: RegExp, methods: string[] }[] = []
   app.addHook('onRoute', (route) => {
-    const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+')}$`)
+    const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+')}$`)
     const methods = Array.isArray(route.method) ? route.method : [route.method]
     const known = routes.find(r => r.pattern.source === pattern.source)
     if (known != null) known.methods.push(...methods)
