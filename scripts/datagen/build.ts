@@ -36,6 +36,9 @@ export interface RenderProfile {
 
 export const PROFILES: Record<string, RenderProfile> = {
   train: { mathjaxShare: 0.45, exPx: [4.5, 10], dpi: [80, 170], augment: TRAIN_AUGMENT },
+  // Training, high resolution: screenshots of zoomed PDFs and clean scans, whose strokes come out
+  // thin and sharp once scaled to the canvas. Clear of held-out B's densities (10-12.5 ex, 170-210 dpi).
+  'train-hires': { mathjaxShare: 0.45, exPx: [13, 22], dpi: [220, 400], augment: TRAIN_AUGMENT },
   // Held-out A: the training recipe, another seed.
   'heldout-a': { mathjaxShare: 0.45, exPx: [4.5, 10], dpi: [80, 170], augment: TRAIN_AUGMENT },
   // Held-out B: other density ranges and stronger degradation.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The model recipe, step by step; every step can be re-run and resumes.
 #
-#   scripts/train/run.sh data     # vocabulary, 32 training shards (64,000 images), dev shard
+#   scripts/train/run.sh data     # vocabulary, 32 + 8 high-resolution training shards (80,000 images), dev shard
 #   scripts/train/run.sh train    # train in the background (nohup), log in training/run/train.log
 #   scripts/train/run.sh resume   # the same, starting from the shipped model's weights (from_onnx.py)
 #   scripts/train/run.sh export   # ONNX export, model.json, evaluation on both held-out sets
@@ -17,6 +17,7 @@ TRAIN_DIR=${TRAIN_DIR:-training}
 MODEL_DIR=${MODEL_DIR:-models/texmesh-v1}
 MINUTES=${MINUTES:-120}
 SHARDS=${SHARDS:-32}
+HIRES=${HIRES:-8}
 PY=/usr/bin/python3
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
@@ -29,6 +30,11 @@ case "${1:-}" in
     # Two processes, one per core; each shard has its own seed, so the split does not matter.
     node dist/scripts/datagen/build.js --out "$TRAIN_DIR/data/train" --seed 1 --count 2000 --shards "0:$half" &
     node dist/scripts/datagen/build.js --out "$TRAIN_DIR/data/train" --seed 1 --count 2000 --shards "$half:$SHARDS" &
+    wait
+    # Then HIRES shards rendered at high resolution (thin, sharp strokes on the canvas), numbered after those.
+    end=$((SHARDS + HIRES)); mid=$((SHARDS + HIRES / 2))
+    node dist/scripts/datagen/build.js --out "$TRAIN_DIR/data/train" --profile train-hires --seed 1 --count 2000 --shards "$SHARDS:$mid" &
+    node dist/scripts/datagen/build.js --out "$TRAIN_DIR/data/train" --profile train-hires --seed 1 --count 2000 --shards "$mid:$end" &
     wait
     node dist/scripts/datagen/build.js --out "$TRAIN_DIR/data/dev" --seed 3 --count 512 --shards 0:1
     echo "data ready in $TRAIN_DIR/data"
@@ -56,6 +62,7 @@ case "${1:-}" in
     [ -f "$ckpt" ] || ckpt="$TRAIN_DIR/run/last.pt"
     grammar_commit=$(git log -1 --format=%h -- scripts/datagen/grammar.ts 2>/dev/null || echo unknown)
     recipe='{"grammar": "scripts/datagen/grammar.ts at commit '"$grammar_commit"'", "train": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "train"},
+      "train_hires": {"seed": 1, "shards": "'"$SHARDS:$((SHARDS + HIRES))"'", "per_shard": 2000, "profile": "train-hires"},
       "dev": {"seed": 3, "count": 512}, "heldout_a": {"seed": 1001, "count": 400, "profile": "heldout-a"},
       "heldout_b": {"seed": 2002, "count": 300, "profile": "heldout-b"}}'
     (cd scripts/train && "$PY" export.py --checkpoint "../../$ckpt" --dev "../../$TRAIN_DIR/data/dev" \
