@@ -168,6 +168,7 @@ async function main(): Promise<void> {
     '| step | minutes | dev exact match (greedy) |',
     '| --- | --- | --- |',
     ...t.training.dev_history.map((h) => `| ${h.step} | ${h.minutes.toFixed(1)} | ${pct(h.dev_exact)} |`),
+    ...(t.training.final_dev_greedy_exact != null ? [`| ${t.training.steps} (end) | ${t.training.minutes.toFixed(1)} | ${pct(t.training.final_dev_greedy_exact)} |`] : []),
     '',
     '## Measurements',
     '',

@@ -207,7 +207,8 @@ def main():
     digest = hashlib.sha256()
     for f in ("encoder.onnx", "decoder.onnx", "vocab.json"):
         digest.update(open(os.path.join(args.model, f), "rb").read())
-    source = {"model": os.path.basename(os.path.normpath(args.model)), "sha256": digest.hexdigest()[:16],
+    version = json.load(open(os.path.join(args.model, "model.json"))).get("version")
+    source = {"model": version or os.path.basename(os.path.normpath(args.model)), "sha256": digest.hexdigest()[:16],
               "steps": info.get("steps"), "samples_seen": info.get("samples_seen"), "minutes": info.get("minutes"),
               "hardware": info.get("hardware")}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
