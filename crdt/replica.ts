@@ -713,7 +713,6 @@ export class Replica {
       // One last try for changes a failed write left in memory; what still fails is lost with the
       // process, as its writers were told.
       if (this.unstored.length > 0) await this.storeOwn().catch(() => {})
-      if (this.storeRetry != null) clearTimeout(this.storeRetry)
       this.closed = true
       this.doc.destroy()
       await this.log.close()

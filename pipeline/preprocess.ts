@@ -112,7 +112,7 @@ function tiffCutShort(b: Uint8Array, partly = false): boolean {
 /** Strip or tile offsets read by tiffCutShort: enough for a 65536-row image stored a row per strip. */
 const MAX_TIFF_STRIPS = 65536;
 
-/** Whether a file of this format visibly stops before its end (its end marker, or for TIFF, what its directory lists). */
+/** Whether a PNG, JPEG, GIF or WebP file visibly stops before its end (TIFF: tiffCutShort). */
 function cutShort(b: Uint8Array, format: string): boolean {
   const n = b.length;
   switch (format) {
@@ -127,8 +127,6 @@ function cutShort(b: Uint8Array, format: string): boolean {
       return b[n - 1] !== 0x3b;
     case 'webp': // the RIFF header gives the length
       return n < 12 || 8 + ((b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0) > n;
-    case 'tiff':
-      return tiffCutShort(b);
     default:
       return false;
   }
