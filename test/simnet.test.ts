@@ -41,10 +41,12 @@ describe('texmesh simnet', { timeout: 240_000 }, () => {
   })
 
   it('splits the network and heals it, with every result in every replica afterwards', async () => {
-    const r = await runCli(['simnet', '--nodes', '4', '--tasks', '40', '--modelled', '60,100', '--partition', '--partition-ms', '1500', '--spread', '--json'], { timeoutMs: 200_000 })
+    // Enough tasks that the work outlasts the progress poll that starts the partition at a fifth
+    // done (with 40, all of them sometimes finished between two polls).
+    const r = await runCli(['simnet', '--nodes', '4', '--tasks', '120', '--modelled', '60,100', '--partition', '--partition-ms', '1500', '--spread', '--json'], { timeoutMs: 200_000 })
     assert.equal(r.code, 0, r.stderr + r.stdout)
     const j = JSON.parse(r.stdout)
-    assert.equal(j.completed, 40)
+    assert.equal(j.completed, 120)
     assert.ok(j.faults.some((f: { what: string }) => /partition:/.test(f.what)))
     assert.ok(j.faults.some((f: { what: string }) => /healed/.test(f.what)))
     for (const i of j.invariants) assert.equal(i.ok, true, `${i.name}: ${i.detail}`)
