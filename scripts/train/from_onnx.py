@@ -17,6 +17,10 @@ the graph:
 The checkpoint records where it came from and how long its source had trained, so the
 model card can say how much training the next model had in all.
 
+On the machine that trained the shipped model, its float weights are still at hand: with
+--weights CHECKPOINT (that run's final.pt) they are used instead of the recovered ones,
+once checked to be the ones the ONNX files were exported from.
+
   python3 scripts/train/from_onnx.py --model models/texmesh-v1 --calibrate training/data/dev \
       --out training/run/init.pt
 """
@@ -190,6 +194,8 @@ def main():
     ap.add_argument("--calibrate", required=True, help="a shard folder whose canvases set the BatchNorm statistics")
     ap.add_argument("--out", required=True, help="the checkpoint to write (train.py --init takes it)")
     ap.add_argument("--samples", type=int, default=256)
+    ap.add_argument("--weights", help="the trainer checkpoint the model was exported from (its final.pt): "
+                                      "its float weights, checked against the ONNX files, replace the recovered ones")
     args = ap.parse_args()
 
     vocab = json.load(open(os.path.join(args.model, "vocab.json")))
@@ -200,6 +206,8 @@ def main():
     after = net.encoder.eval()(x[:8])
     drift = float((after - before).abs().max())
     assert drift < 1e-3, f"calibration changed the encoder's output by {drift}"
+    if args.weights:
+        net = exported_from(net, args.weights, vocab, x)
 
     # What the source model had behind it, for the next model card.
     info = json.load(open(os.path.join(args.model, "training.json"))).get("training", {})
@@ -219,6 +227,26 @@ def main():
     print(f"recovered {sum(p.numel() for p in net.parameters()) / 1e6:.2f}M parameters from {args.model} -> {args.out}")
     print(f"greedy readings of the parity canvases that match the exported model's (parity.json): "
           f"{sum(a == b for a, b in zip(_parity_greedy(net, parity), parity['greedy']))} of {len(parity['greedy'])}")
+
+
+@torch.no_grad()
+def exported_from(recovered, path, vocab, x):
+    """The checkpoint's network, if the ONNX files are its export: the encoder computes the same
+    (eval mode), and every decoder weight is within the int8 step of the recovered one."""
+    saved = torch.load(path, map_location="cpu")
+    assert saved.get("vocab") == vocab, f"{path} has another vocabulary than the model"
+    net = M.Recognizer(len(vocab))
+    net.load_state_dict(saved["model"])
+    net.eval()
+    enc = float((net.encoder(x[:8]) - recovered.encoder.eval()(x[:8])).abs().max())
+    mine = dict(net.named_parameters())
+    dec = max(float(((p - mine[name]).abs().amax(dim=1) / mine[name].abs().amax(dim=1).clamp_min(1e-12)).max())
+              for name, p in recovered.named_parameters() if name.startswith("decoder.") and p.ndim == 2)
+    if enc > 1e-3 or dec > 1 / 100:
+        raise SystemExit(f"{path} is not the checkpoint these ONNX files were exported from "
+                         f"(encoder output differs by {enc:.2g}, a decoder weight by {dec:.2%} of its column)")
+    print(f"float weights from {path} (encoder within {enc:.1g}, decoder within {dec:.2%} of the ONNX files)")
+    return net
 
 
 def _parity_greedy(net, parity):

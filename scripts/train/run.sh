@@ -10,6 +10,8 @@
 # MINUTES (default 120) is the training budget, counted across restarts.
 # CHECKPOINT (default training/run/final.pt) is what `export` exports.
 # LR, WARMUP, CURRICULUM and BATCH override train.py's defaults (`resume` uses LR 1e-3, WARMUP 0.02, CURRICULUM 0).
+# WEIGHTS (resume): the final.pt of the run that made the shipped model, when this machine still has it
+# (move that run's folder away first): its float weights, checked against the ONNX files, are the start.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -46,7 +48,8 @@ case "${1:-}" in
       # Training checkpoints stay on the machine that made them; the shipped ONNX files travel.
       # A run already under way here goes on (train.py keeps its schedule).
       if [ ! -f "$TRAIN_DIR/run/last.pt" ]; then
-        "$PY" scripts/train/from_onnx.py --model "$MODEL_DIR" --calibrate "$TRAIN_DIR/data/dev" --out "$TRAIN_DIR/run/init.pt"
+        "$PY" scripts/train/from_onnx.py --model "$MODEL_DIR" --calibrate "$TRAIN_DIR/data/dev" --out "$TRAIN_DIR/run/init.pt" \
+          ${WEIGHTS:+--weights "$WEIGHTS"}
       fi
       init=(--init "$TRAIN_DIR/run/init.pt")
       LR=${LR:-1e-3} WARMUP=${WARMUP:-0.02} CURRICULUM=${CURRICULUM:-0}
