@@ -4,17 +4,25 @@
  *
  * The raw probability is exp(sum of token log-probabilities) of the chosen
  * sequence, the end token included. A calibration curve is a monotone
- * piecewise-linear map from raw to calibrated probability; until calibration
- * data exists (a later part of the system fits curves from corrections) the
- * identity is used.
+ * piecewise-linear map from raw to calibrated probability, fitted by isotonic
+ * regression on answers known to be right or wrong. A model folder ships one
+ * (calibration.json, fitted on datasets/calibration by `npm run calibrate`);
+ * without it, the identity. (Corrections from users refit curves across the
+ * network: the CRDT's calibration map, in the same [raw, right] form.)
+ *
+ * Why a curve at all: the model was trained with label smoothing, so even a
+ * token it is sure of gets about 0.9, and the raw probability of a correct
+ * 20-token answer is near 0.1.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
 
+/** [raw, calibrated] points, raw strictly increasing, both in [0, 1]. */
+const CurvePoints = z.array(z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)])).min(2);
+
 export const CalibrationCurve = z
-  .object({
-    /** [raw, calibrated] points, raw strictly increasing, both in [0, 1]. */
-    points: z.array(z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)])).min(2),
-  })
+  .object({ points: CurvePoints })
   .refine((c) => c.points.every((p, i) => i === 0 || p[0] > c.points[i - 1]![0]), 'raw values must increase')
   .refine((c) => c.points.every((p, i) => i === 0 || p[1] >= c.points[i - 1]![1]), 'the curve must not decrease');
 export type CalibrationCurve = z.infer<typeof CalibrationCurve>;
@@ -39,4 +47,108 @@ export function calibrate(raw: number, curve: CalibrationCurve = IDENTITY_CURVE)
     }
   }
   return pts[pts.length - 1]![1];
+}
+
+/** An answer whose rightness is known: its raw probability, and whether it was right. */
+export interface Outcome {
+  raw: number;
+  right: boolean;
+}
+
+/**
+ * The calibration curve for a set of outcomes: isotonic regression (pool
+ * adjacent violators) of rightness on raw probability, each pool's rate
+ * smoothed by one right and one wrong pseudo-answer (no pool says 0 or 1 on a
+ * few answers), at the pool's mean raw probability.
+ */
+export function fitCalibration(outcomes: readonly Outcome[]): CalibrationCurve {
+  if (outcomes.length === 0) return IDENTITY_CURVE;
+  const sorted = [...outcomes].sort((a, b) => a.raw - b.raw);
+  type Pool = { rawSum: number; n: number; right: number };
+  const pools: Pool[] = [];
+  const rate = (p: Pool) => p.right / p.n;
+  for (let i = 0; i < sorted.length; ) {
+    // Equal raw values start in one pool, so the pools' raw means stay strictly increasing.
+    const pool: Pool = { rawSum: 0, n: 0, right: 0 };
+    const raw = sorted[i]!.raw;
+    for (; i < sorted.length && sorted[i]!.raw === raw; i++) {
+      pool.rawSum += raw;
+      pool.n++;
+      if (sorted[i]!.right) pool.right++;
+    }
+    pools.push(pool);
+    while (pools.length > 1 && rate(pools[pools.length - 2]!) >= rate(pools[pools.length - 1]!)) {
+      const last = pools.pop()!;
+      const prev = pools[pools.length - 1]!;
+      prev.rawSum += last.rawSum;
+      prev.n += last.n;
+      prev.right += last.right;
+    }
+  }
+  let floor = 0;
+  const points = pools.map((p): [number, number] => {
+    floor = Math.max(floor, (p.right + 1) / (p.n + 2)); // smoothing may reorder two pools: keep the curve rising
+    return [p.rawSum / p.n, floor];
+  });
+  if (points.length === 1) return { points: [[0, floor], [1, floor]] }; // one pool: a constant
+  return CalibrationCurve.parse({ points });
+}
+
+/**
+ * Expected calibration error: answers binned by stated probability (ten equal
+ * bins), the gap between each bin's mean probability and its share of right
+ * answers, weighted by the bin's size. 0 for a perfectly calibrated model.
+ */
+export function expectedCalibrationError(outcomes: readonly { p: number; right: boolean }[], bins = 10): number {
+  if (outcomes.length === 0) return 0;
+  const sums = Array.from({ length: bins }, () => ({ n: 0, p: 0, right: 0 }));
+  for (const o of outcomes) {
+    const b = sums[Math.min(bins - 1, Math.floor(o.p * bins))]!;
+    b.n++;
+    b.p += o.p;
+    if (o.right) b.right++;
+  }
+  return sums.reduce((e, b) => e + (b.n ? Math.abs(b.p - b.right) : 0), 0) / outcomes.length;
+}
+
+/** models/NAME/calibration.json: the curve shipped with a model, and what it was fitted on. */
+export const ShippedCalibration = z.object({
+  /** the model version (model.json) the curve was fitted for */
+  model: z.string().min(1),
+  /** [raw, calibrated] points */
+  curve: CurvePoints,
+  /** the outcomes it was fitted on: [raw probability, 1 if the answer was right else 0] */
+  fittedOn: z.array(z.tuple([z.number().min(0).max(1), z.union([z.literal(0), z.literal(1)])])),
+  /** the labelled set and beam width of the fit */
+  set: z.string(),
+  beam: z.number().int().positive(),
+});
+export type ShippedCalibration = z.infer<typeof ShippedCalibration>;
+
+export const CALIBRATION_FILE = 'calibration.json';
+
+/**
+ * The curve a model folder ships for `version`; the identity when it ships
+ * none. A curve fitted for another version of the model is refused: its
+ * confidences would be wrong without any sign of it.
+ */
+export async function loadShippedCurve(modelDir: string, version: string): Promise<CalibrationCurve> {
+  const path = join(modelDir, CALIBRATION_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return IDENTITY_CURVE;
+    throw err;
+  }
+  let shipped: ShippedCalibration;
+  try {
+    shipped = ShippedCalibration.parse(JSON.parse(text));
+  } catch (err) {
+    throw new Error(`${path}: not a calibration file (${err instanceof z.ZodError ? err.issues[0]?.message : (err as Error).message})`);
+  }
+  if (shipped.model !== version) {
+    throw new Error(`${path} was fitted for model ${shipped.model}, not ${version}: fit it again (npm run calibrate)`);
+  }
+  return CalibrationCurve.parse({ points: shipped.curve });
 }

@@ -11,7 +11,7 @@
  */
 import { canonicalize } from './latex/canonical.js';
 import { checkLatex } from './latex/validate.js';
-import { calibrate, IDENTITY_CURVE, rawProbability, type CalibrationCurve } from './confidence.js';
+import { calibrate, IDENTITY_CURVE, loadShippedCurve, rawProbability, type CalibrationCurve } from './confidence.js';
 import { canvasFromInk } from './model-input.js';
 import { ImageError, preprocess } from './preprocess.js';
 import { DEFAULT_MODEL_DIR, Recognizer, type Hypothesis } from './recognizer.js';
@@ -68,7 +68,7 @@ export interface PipelineOptions {
   modelDir?: string;
   /** onnxruntime intra-op threads. */
   threads?: number;
-  /** Calibration curve for confidences (identity until calibration data exists). */
+  /** Calibration curve for confidences (default: the model folder's calibration.json, else the identity). */
   curve?: CalibrationCurve;
 }
 
@@ -131,8 +131,14 @@ export class OcrPipeline {
   ) {}
 
   static async load(opts: PipelineOptions = {}): Promise<OcrPipeline> {
-    const recognizer = await Recognizer.load(opts.modelDir ?? DEFAULT_MODEL_DIR, opts.threads ? { threads: opts.threads } : {});
-    return new OcrPipeline(recognizer, opts.curve ?? IDENTITY_CURVE);
+    const dir = opts.modelDir ?? DEFAULT_MODEL_DIR;
+    const recognizer = await Recognizer.load(dir, opts.threads ? { threads: opts.threads } : {});
+    try {
+      return new OcrPipeline(recognizer, opts.curve ?? (await loadShippedCurve(dir, recognizer.version)));
+    } catch (err) {
+      await recognizer.release();
+      throw err;
+    }
   }
 
   get model(): string {

@@ -3,8 +3,11 @@
  *
  * Recognise every image listed in DIR/truth.jsonl ({"file", "latex"} per line)
  * with the shipped model through onnxruntime-node, and report exact match
- * after normalisation, normalised edit distance and BLEU-4; every failure
- * (truth vs output) goes to the report file.
+ * after normalisation, normalised edit distance and BLEU-4, and how well its
+ * confidences are calibrated; every failure (truth vs output) goes to the
+ * report file. The answer is the pipeline's (pipeline/ocr.ts chooseAnswer: the
+ * best beam that parses as TeX), its confidence through the model's shipped
+ * calibration curve.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -13,7 +16,9 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { canonicalTokens, detokenize } from '../pipeline/latex/canonical.js';
 import { corpusBleu, normalizedEditDistance } from '../pipeline/latex/metrics.js';
+import { expectedCalibrationError, IDENTITY_CURVE, loadShippedCurve, rawProbability, type CalibrationCurve } from '../pipeline/confidence.js';
 import { modelCanvas } from '../pipeline/model-input.js';
+import { chooseAnswer } from '../pipeline/ocr.js';
 import { DEFAULT_MODEL_DIR, Recognizer } from '../pipeline/recognizer.js';
 
 const TruthLine = z.object({ file: z.string().min(1), latex: z.string() });
@@ -24,6 +29,9 @@ export interface EvalItem {
   output: string | null;
   exact: boolean;
   ned: number;
+  /** the model's probability of its answer, and that through the calibration curve */
+  raw: number;
+  confidence: number;
   error?: string;
 }
 
@@ -39,6 +47,8 @@ export interface EvalSummary {
   msPerImage: number;
   /** the same measures by the truth's length in canonical tokens: where the model stops reading */
   byLength: LengthBand[];
+  /** confidence against rightness: expected calibration error of the raw and the calibrated probability */
+  calibration: { meanConfidence: number; ece: number; eceRaw: number };
 }
 
 export interface LengthBand {
@@ -91,7 +101,7 @@ export async function readTruth(dir: string): Promise<z.infer<typeof TruthLine>[
 export async function evaluate(
   dir: string,
   model: Recognizer,
-  opts: { beam: number; limit?: number; progress?: (done: number, total: number) => void },
+  opts: { beam: number; limit?: number; curve?: CalibrationCurve; progress?: (done: number, total: number) => void },
 ): Promise<{ summary: EvalSummary; items: EvalItem[] }> {
   let truth = await readTruth(dir);
   if (opts.limit) truth = truth.slice(0, opts.limit);
@@ -103,13 +113,16 @@ export async function evaluate(
     let item: EvalItem;
     try {
       const canvas = await modelCanvas(await readFile(join(dir, t.file)));
-      const [best] = (await model.recognize([canvas], { beam: opts.beam }))[0]!;
-      const got = best?.tokens ?? [];
+      const hyps = (await model.recognize([canvas], { beam: opts.beam }))[0]!;
+      const answer = chooseAnswer(hyps, { x: 0, y: 0, width: 0, height: 0 }, opts.curve ?? IDENTITY_CURVE);
+      // An answer that is no TeX at all (unbalanced braces) is the best beam as it came, unparsed.
+      const got = answer.parse === 'none' ? (hyps[0]?.tokens ?? []) : canonicalTokens(answer.latex);
       const exact = got.join(' ') === want.join(' ');
-      item = { file: t.file, truth: detokenize(want), output: detokenize(got), exact, ned: normalizedEditDistance(want, got) };
+      const raw = rawProbability(answer.score);
+      item = { file: t.file, truth: detokenize(want), output: detokenize(got), exact, ned: normalizedEditDistance(want, got), raw, confidence: answer.confidence };
       pairs.push({ truth: want, output: got });
     } catch (err) {
-      item = { file: t.file, truth: detokenize(want), output: null, exact: false, ned: 1, error: (err as Error).message };
+      item = { file: t.file, truth: detokenize(want), output: null, exact: false, ned: 1, raw: 0, confidence: 0, error: (err as Error).message };
       pairs.push({ truth: want, output: [] });
     }
     items.push(item);
@@ -127,6 +140,11 @@ export async function evaluate(
     failures: items.filter((x) => !x.exact).length,
     msPerImage: n ? (performance.now() - t0) / n : 0,
     byLength: byLength(items, pairs.map((p) => p.truth.length)),
+    calibration: {
+      meanConfidence: n ? items.reduce((s, x) => s + x.confidence, 0) / n : 0,
+      ece: expectedCalibrationError(items.map((x) => ({ p: x.confidence, right: x.exact }))),
+      eceRaw: expectedCalibrationError(items.map((x) => ({ p: x.raw, right: x.exact }))),
+    },
   };
   return { summary, items };
 }
@@ -144,8 +162,10 @@ async function main(): Promise<void> {
   const dir = cmd.args[0]!;
   const o = cmd.opts<{ model: string; beam: number; limit?: number; report?: string; json?: boolean }>();
   const model = await Recognizer.load(o.model);
+  const curve = await loadShippedCurve(o.model, model.version);
   const { summary, items } = await evaluate(dir, model, {
     beam: o.beam,
+    curve,
     ...(o.limit ? { limit: o.limit } : {}),
     progress: (d, t) => {
       if (process.stderr.isTTY) process.stderr.write(`\r${d}/${t}`);
@@ -165,6 +185,8 @@ async function main(): Promise<void> {
     console.log(`BLEU-4                    ${summary.bleu.toFixed(4)}`);
     console.log(`time per image            ${summary.msPerImage.toFixed(1)} ms`);
     console.log('by length (tokens)        ' + summary.byLength.map((b) => `${b.tokens}: ${pct(b.exactMatch)} of ${b.images}`).join(', '));
+    const c = summary.calibration;
+    console.log(`confidence                mean ${c.meanConfidence.toFixed(3)}, calibration error ${c.ece.toFixed(3)} (raw probability ${c.eceRaw.toFixed(3)})`);
     console.log(`${summary.failures} failures (truth vs output) in ${report}`);
   }
   await model.release();

@@ -6,6 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { INPUT_HEIGHT, INPUT_WIDTH } from '../pipeline/model-input.js';
 import { canonicalTokens } from '../pipeline/latex/canonical.js';
 import { DEFAULT_MODEL_DIR, ModelFileError, Recognizer } from '../pipeline/recognizer.js';
+import { calibrate, loadShippedCurve } from '../pipeline/confidence.js';
+import { OcrPipeline } from '../pipeline/ocr.js';
 import { CLI, collect, removeDir, tempDir } from './helpers.js';
 import { spawn } from 'node:child_process';
 
@@ -149,6 +151,14 @@ describe('npm run eval', () => {
       assert.ok(written.failures.some((f) => f.file === rows[0]!.file && f.truth === 'q^{q^{q}}\\neq\\nabla\\nabla\\nabla'));
       assert.ok(Math.abs(summary.exactMatch! - (10 - written.failures.length) / 10) < 1e-9);
       for (const f of written.failures) assert.ok(f.ned > 0 && f.ned <= 1 && f.truth !== f.output);
+      // confidence: each answer's raw probability through the shipped curve, and how well that holds
+      const curve = await loadShippedCurve(DEFAULT_MODEL_DIR, (JSON.parse(await readFile(join(DEFAULT_MODEL_DIR, 'model.json'), 'utf8')) as { version: string }).version);
+      for (const f of written.failures as unknown as { raw: number; confidence: number }[]) {
+        assert.ok(f.raw >= 0 && f.raw <= 1);
+        assert.ok(Math.abs(f.confidence - calibrate(f.raw, curve)) < 1e-12);
+      }
+      const cal = (summary as unknown as { calibration: { meanConfidence: number; ece: number; eceRaw: number } }).calibration;
+      assert.ok(cal.meanConfidence > 0 && cal.meanConfidence <= 1 && cal.ece >= 0 && cal.ece <= 1 && cal.eceRaw >= 0 && cal.eceRaw <= 1);
       assert.ok(summary.bleu! >= 0 && summary.bleu! <= 1);
       // by length: the bands add up to the whole, and their exact matches to the total
       const bands = (summary as unknown as { byLength: { tokens: string; images: number; exactMatch: number }[] }).byLength;
@@ -171,6 +181,48 @@ describe('npm run eval', () => {
       const { code, stderr } = await collect(child);
       assert.equal(code, 1);
       assert.match(stderr, /no truth file/);
+    } finally {
+      await removeDir(dir);
+    }
+  });
+});
+
+describe('npm run calibrate', () => {
+  it('fits the confidence curve for the model in a folder, which its pipeline then uses', async () => {
+    const dir = await tempDir();
+    try {
+      const model = join(dir, 'model');
+      await cp(DEFAULT_MODEL_DIR, model, { recursive: true });
+      const set = join(dir, 'set');
+      const rows = (await readFile(join(ROOT, 'datasets', 'calibration', 'truth.jsonl'), 'utf8')).trim().split('\n').slice(0, 60);
+      for (const l of rows) await cp(join(ROOT, 'datasets', 'calibration', (JSON.parse(l) as { file: string }).file), join(set, (JSON.parse(l) as { file: string }).file));
+      await writeFile(join(set, 'truth.jsonl'), rows.join('\n') + '\n');
+      const { code, stdout, stderr } = await collect(spawn(process.execPath, [join(ROOT, 'dist', 'scripts', 'calibrate.js'), set, '--model', model, '--beam', '2'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /^60 images in .*, \d+ read right/m);
+      const version = (JSON.parse(await readFile(join(model, 'model.json'), 'utf8')) as { version: string }).version;
+      const written = JSON.parse(await readFile(join(model, 'calibration.json'), 'utf8')) as { model: string; curve: [number, number][]; fittedOn: [number, number][]; beam: number };
+      assert.equal(written.model, version);
+      assert.equal(written.beam, 2);
+      assert.equal(written.fittedOn.length, 60);
+      for (let i = 1; i < written.curve.length; i++) assert.ok(written.curve[i]![0] > written.curve[i - 1]![0] && written.curve[i]![1] >= written.curve[i - 1]![1]);
+      // The curve agrees with what it was fitted on: as many right answers expected as there were.
+      const right = written.fittedOn.filter(([, r]) => r === 1).length;
+      const expected = written.fittedOn.reduce((s, [raw]) => s + calibrate(raw, { points: written.curve }), 0);
+      assert.ok(Math.abs(expected - right) < 0.1 * 60, `${expected} expected right, ${right} were`);
+      const pipeline = await OcrPipeline.load({ modelDir: model, threads: 1 });
+      try {
+        const r = await pipeline.recognize(await readFile(join(ROOT, 'test', 'fixtures', 'ocr', 'fraction.png')), 'fraction.png');
+        assert.ok(Math.abs(r.confidence - calibrate(Math.exp(r.regions[0]!.score), { points: written.curve })) < 1e-12);
+      } finally {
+        await pipeline.release();
+      }
+      // Too few images for a curve: refused, and the curve stays.
+      await writeFile(join(set, 'truth.jsonl'), rows.slice(0, 10).join('\n') + '\n');
+      const few = await collect(spawn(process.execPath, [join(ROOT, 'dist', 'scripts', 'calibrate.js'), set, '--model', model], { stdio: ['ignore', 'pipe', 'pipe'] }));
+      assert.equal(few.code, 1);
+      assert.match(few.stderr, /10 readable images; a curve needs at least 50/);
+      assert.deepEqual(JSON.parse(await readFile(join(model, 'calibration.json'), 'utf8')), written);
     } finally {
       await removeDir(dir);
     }

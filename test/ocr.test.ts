@@ -8,6 +8,7 @@ import sharp from 'sharp'
 import { OcrPipeline } from '../pipeline/ocr.js'
 import { expandInputs } from '../node/ocr-command.js'
 import { ImageError } from '../pipeline/preprocess.js'
+import { calibrate, rawProbability } from '../pipeline/confidence.js'
 import { DataDir } from '../node/datadir.js'
 import type { RunningNode } from '../node/daemon.js'
 import { removeDir, runCli, startTestNode, tempDir } from './helpers.js'
@@ -54,6 +55,17 @@ describe('OCR pipeline with the shipped model', { timeout: 120_000 }, () => {
     }
     const greedy = await pipeline.recognize(await readFile(FIXTURES + 'fraction.png'), 'fraction.png', { beam: 1 })
     assert.deepEqual(greedy.alternatives, [])
+  })
+
+  it('states its confidence through the calibration curve the model ships, fitted for this version', async () => {
+    const manifest = JSON.parse(await readFile(MODEL_JSON, 'utf8'))
+    const shipped = JSON.parse(await readFile(MODEL_JSON.replace(/model\.json$/, 'calibration.json'), 'utf8'))
+    assert.equal(shipped.model, manifest.version, 'calibration.json is fitted for the shipped model (npm run calibrate after an export)')
+    const r = await pipeline.recognize(await readFile(FIXTURES + 'fraction.png'), 'fraction.png')
+    const g = r.regions[0]!
+    assert.ok(Math.abs(g.confidence - calibrate(rawProbability(g.score), { points: shipped.curve })) < 1e-12)
+    // Trained with label smoothing, the model's raw probability of even a right answer is low; the curve lifts it.
+    assert.ok(g.confidence > rawProbability(g.score), `${g.confidence} for a raw ${rawProbability(g.score)}`)
   })
 
   it('refuses an image with no ink', async () => {

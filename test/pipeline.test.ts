@@ -1,14 +1,15 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { preprocess, ImageError, type ImageErrorReason } from '../pipeline/preprocess.js'
 import { segment } from '../pipeline/segment.js'
 import { checkLatex } from '../pipeline/latex/validate.js'
-import { calibrate, CalibrationCurve, rawProbability } from '../pipeline/confidence.js'
+import { calibrate, CalibrationCurve, expectedCalibrationError, fitCalibration, loadShippedCurve, rawProbability, IDENTITY_CURVE } from '../pipeline/confidence.js'
 import { chooseAnswer } from '../pipeline/ocr.js'
 import { readTruth } from '../scripts/eval.js'
+import { removeDir, tempDir } from './helpers.js'
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
 const DATASETS = fileURLToPath(new URL('../../datasets/', import.meta.url))
@@ -256,5 +257,44 @@ describe('confidence', () => {
     assert.equal(CalibrationCurve.safeParse({ points: [[0, 0.5], [1, 0.2]] }).success, false)
     assert.equal(CalibrationCurve.safeParse({ points: [[0.5, 0], [0.2, 1]] }).success, false)
     assert.equal(CalibrationCurve.safeParse({ points: [[0, 0], [1, 1.5]] }).success, false)
+  })
+
+  it('fits a rising curve that says how often answers of each raw probability were right', () => {
+    // A model that is right 10 % of the time at raw 0.01, 50 % at 0.1 and 90 % at 0.5, out of order.
+    const outcomes: Array<{ raw: number, right: boolean }> = []
+    for (const [raw, rate] of [[0.5, 0.9], [0.01, 0.1], [0.1, 0.5]] as const) {
+      for (let i = 0; i < 100; i++) outcomes.push({ raw, right: i < rate * 100 })
+    }
+    const curve = fitCalibration(outcomes)
+    assert.deepEqual(curve.points.map(p => Number(p[0].toFixed(9))), [0.01, 0.1, 0.5])
+    assert.deepEqual(curve.points.map(p => p[1]), [11 / 102, 51 / 102, 91 / 102], 'each rate with one right and one wrong pseudo-answer')
+    const stated = (f: (r: number) => number): number => expectedCalibrationError(outcomes.map(o => ({ p: f(o.raw), right: o.right })))
+    assert.ok(Math.abs(stated(r => r) - (0.09 + 0.4 + 0.4) / 3) < 1e-9, 'the raw probability is far off')
+    assert.ok(stated(r => calibrate(r, curve)) < 0.01, 'the curve is close')
+  })
+
+  it('pools answers that would make the curve fall', () => {
+    // Right at 0.2, wrong at 0.3: a falling pair, pooled into one point at their mean.
+    const curve = fitCalibration([{ raw: 0.1, right: false }, { raw: 0.2, right: true }, { raw: 0.3, right: false }, { raw: 0.9, right: true }])
+    assert.deepEqual(curve.points, [[0.1, 1 / 3], [0.25, 2 / 4], [0.9, 2 / 3]])
+    assert.deepEqual(fitCalibration([{ raw: 0.4, right: true }, { raw: 0.4, right: false }]).points, [[0, 0.5], [1, 0.5]], 'one pool is a constant')
+    assert.deepEqual(fitCalibration([]), IDENTITY_CURVE)
+  })
+
+  it('loads the curve a model folder ships, and refuses one fitted for another model version', async () => {
+    const dir = await tempDir()
+    try {
+      assert.deepEqual(await loadShippedCurve(dir, 'm+1'), IDENTITY_CURVE, 'none shipped: the identity')
+      const file = { model: 'm+1', curve: [[0.01, 0.1], [0.2, 0.9]], fittedOn: [[0.01, 0], [0.2, 1]], set: 'datasets/calibration', beam: 5 }
+      await writeFile(dir + '/calibration.json', JSON.stringify(file))
+      assert.deepEqual(await loadShippedCurve(dir, 'm+1'), { points: file.curve })
+      await assert.rejects(loadShippedCurve(dir, 'm+2'), /calibration\.json was fitted for model m\+1, not m\+2/)
+      await writeFile(dir + '/calibration.json', JSON.stringify({ ...file, curve: [[0.2, 0.9], [0.01, 0.1]] }))
+      await assert.rejects(loadShippedCurve(dir, 'm+1'), /raw values must increase/)
+      await writeFile(dir + '/calibration.json', '{"model":')
+      await assert.rejects(loadShippedCurve(dir, 'm+1'), /calibration\.json: not a calibration file/)
+    } finally {
+      await removeDir(dir)
+    }
   })
 })

@@ -4,7 +4,7 @@
 #   scripts/train/run.sh data     # vocabulary, 32 + 8 high-resolution training shards (80,000 images), dev shard
 #   scripts/train/run.sh train    # train in the background (nohup), log in training/run/train.log
 #   scripts/train/run.sh resume   # the same, starting from the shipped model's weights (from_onnx.py)
-#   scripts/train/run.sh export   # ONNX export, model.json, evaluation on both held-out sets
+#   scripts/train/run.sh export   # ONNX export, model.json, calibration curve, evaluation on both held-out sets
 #
 # Needs: Debian's python3-torch, python3-onnx, libopenblas0-pthread; texlive + dvipng for data.
 # MINUTES (default 120) is the training budget, counted across restarts.
@@ -72,6 +72,8 @@ case "${1:-}" in
       --out "../../$MODEL_DIR" --recipe "$recipe" ${HARDWARE:+--hardware "$HARDWARE"})
     npm run --silent build
     node dist/scripts/model-manifest.js "$MODEL_DIR"
+    # The confidence curve for this version, before the evaluations that measure it.
+    node dist/scripts/calibrate.js datasets/calibration --model "$MODEL_DIR"
     for set in heldout-a heldout-b; do
       node dist/scripts/eval.js "datasets/$set" --model "$MODEL_DIR" --report "$MODEL_DIR/eval-$set.json"
     done
