@@ -105,7 +105,7 @@ function human (line: OcrLine): string {
   if ('error' in line) return `${line.file}: error: ${line.error}`
   const conf = `(confidence ${line.confidence.toFixed(2)}, ${line.ms.toFixed(0)} ms)`
   if (line.regions.length === 1) return `${line.file}\t${line.latex}\t${conf}`
-  return [`${line.file}\t${line.regions.length} regions\t${conf}`, ...line.regions.map((g, i) => `  ${i + 1}. ${g.latex}`)].join('\n')
+  return [`${line.file}\t${line.regions.length} regions\t${conf}`, ...line.regions.map((g, i) => `  ${i + 1}. ${g.latex}\t(confidence ${g.confidence.toFixed(2)})`)].join('\n')
 }
 
 /** Run the command; returns how many files failed. */

@@ -7,8 +7,9 @@
  * piecewise-linear map from raw to calibrated probability, fitted by isotonic
  * regression on answers known to be right or wrong. A model folder ships one
  * (calibration.json, fitted on datasets/calibration by `npm run calibrate`);
- * without it, the identity. (Corrections from users refit curves across the
- * network: the CRDT's calibration map, in the same [raw, right] form.)
+ * without it, the identity. (Refitting curves from users' corrections across
+ * the network is a later part of the system; the CRDT's calibration map keeps
+ * its points in the same [raw, right] form.)
  *
  * Why a curve at all: the model was trained with label smoothing, so even a
  * token it is sure of gets about 0.9, and the raw probability of a correct

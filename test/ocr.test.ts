@@ -120,6 +120,13 @@ describe('texmesh ocr', { timeout: 120_000 }, () => {
     assert.equal(r.code, 0, r.stderr)
     const expected = (await pipelineReads('sum.png', 3)).latex
     assert.ok(r.stdout.startsWith(`${FIXTURES}sum.png\t${expected}\t(confidence `), r.stdout)
+    // several regions: a line for the image, then one per region with its own confidence
+    const lines = await runCli(['ocr', FIXTURES + 'three-lines.png', '--jobs', '1'], { timeoutMs: 60_000 })
+    assert.equal(lines.code, 0, lines.stderr)
+    const read = await pipelineReads('three-lines.png')
+    const out = lines.stdout.trimEnd().split('\n')
+    assert.match(out[0]!, /three-lines\.png\t3 regions\t\(confidence 0\.\d\d, \d+ ms\)$/)
+    assert.deepEqual(out.slice(1).map(l => l.replace(/\t\(confidence [01]\.\d\d\)$/, '')), read.regions.map((latex, i) => `  ${i + 1}. ${latex}`))
     const bad = await runCli(['ocr', FIXTURES + 'sum.png', '--beam', '0'])
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /--beam must be a whole number/)
