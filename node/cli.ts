@@ -10,6 +10,7 @@ import { createLog } from './log.js'
 import { startNode } from './daemon.js'
 import { ApiClient } from './client.js'
 import { ConfigError, TexmeshError } from './errors.js'
+import { ModelFileError } from '../pipeline/model-error.js'
 import { dialableAddresses, preferNonLoopback } from './addresses.js'
 import { admit, initNetwork, joinNetwork, makeInvite, requireNetwork, DEFAULT_CERTIFICATE_DAYS } from './network-admin.js'
 import { encodeCertificateText } from '../protocols/membership/index.js'
@@ -464,7 +465,8 @@ async function main (): Promise<void> {
     if (typeof err?.code === 'string' && err.code.startsWith('commander.')) {
       process.exit(err.exitCode ?? 2)
     }
-    if (err instanceof TexmeshError) {
+    // A model folder that cannot be used is the user's to fix, not a bug: its message says what.
+    if (err instanceof TexmeshError || err instanceof ModelFileError) {
       process.stderr.write(`texmesh: ${err.message}\n`)
       process.exit(1)
     }

@@ -3,6 +3,8 @@ import { join } from 'node:path'
 import type { OcrResult } from '../pipeline/ocr.js'
 import { OcrPool } from '../pipeline/pool.js'
 import { DEFAULT_MODEL_DIR } from '../pipeline/recognizer.js'
+import { loadShippedCurve } from '../pipeline/confidence.js'
+import { ModelFileError } from '../pipeline/model-error.js'
 
 /**
  * What a node runs on an image: the real OCR pipeline, or (for simnet's
@@ -17,10 +19,15 @@ export interface Compute {
   release(): Promise<void>
 }
 
-/** The model version of the shipped model, read from model.json without loading ONNX. */
+/**
+ * The model version of the shipped model, read from model.json without loading
+ * ONNX, with its calibration curve checked: a node whose curve is stale or
+ * broken refuses to start rather than fail every task it takes.
+ */
 export async function shippedModelVersion (modelDir = DEFAULT_MODEL_DIR): Promise<string> {
   const manifest = JSON.parse(await readFile(join(modelDir, 'model.json'), 'utf8')) as { version?: unknown }
-  if (typeof manifest.version !== 'string') throw new Error(`${modelDir}/model.json has no version`)
+  if (typeof manifest.version !== 'string') throw new ModelFileError(`model folder ${modelDir}: model.json has no version`)
+  await loadShippedCurve(modelDir, manifest.version)
   return manifest.version
 }
 

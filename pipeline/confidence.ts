@@ -18,6 +18,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { ModelFileError } from './model-error.js';
 
 /** [raw, calibrated] points, raw strictly increasing, both in [0, 1]. */
 const CurvePoints = z.array(z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)])).min(2);
@@ -32,11 +33,13 @@ export const IDENTITY_CURVE: CalibrationCurve = { points: [[0, 0], [1, 1]] };
 
 /** The model's probability of a sequence from its summed log-probability. */
 export function rawProbability(logprob: number): number {
-  return Math.min(1, Math.max(0, Math.exp(logprob)));
+  const p = Math.exp(logprob);
+  return Number.isNaN(p) ? 0 : Math.min(1, Math.max(0, p));
 }
 
 /** Map a raw probability through a curve (clamped to its ends). */
 export function calibrate(raw: number, curve: CalibrationCurve = IDENTITY_CURVE): number {
+  if (Number.isNaN(raw)) return 0; // no probability to map: no confidence
   const pts = curve.points;
   if (raw <= pts[0]![0]) return pts[0]![1];
   for (let i = 1; i < pts.length; i++) {
@@ -63,8 +66,9 @@ export interface Outcome {
  * few answers), at the pool's mean raw probability.
  */
 export function fitCalibration(outcomes: readonly Outcome[]): CalibrationCurve {
-  if (outcomes.length === 0) return IDENTITY_CURVE;
-  const sorted = [...outcomes].sort((a, b) => a.raw - b.raw);
+  // A probability that is not a number (a model gone wrong) says nothing; it would also never pool.
+  const sorted = outcomes.filter((o) => Number.isFinite(o.raw)).sort((a, b) => a.raw - b.raw);
+  if (sorted.length === 0) return IDENTITY_CURVE;
   type Pool = { rawSum: number; n: number; right: number };
   const pools: Pool[] = [];
   const rate = (p: Pool) => p.right / p.n;
@@ -101,15 +105,16 @@ export function fitCalibration(outcomes: readonly Outcome[]): CalibrationCurve {
  * answers, weighted by the bin's size. 0 for a perfectly calibrated model.
  */
 export function expectedCalibrationError(outcomes: readonly { p: number; right: boolean }[], bins = 10): number {
-  if (outcomes.length === 0) return 0;
+  const known = outcomes.filter((o) => Number.isFinite(o.p));
+  if (known.length === 0) return 0;
   const sums = Array.from({ length: bins }, () => ({ n: 0, p: 0, right: 0 }));
-  for (const o of outcomes) {
-    const b = sums[Math.min(bins - 1, Math.floor(o.p * bins))]!;
+  for (const o of known) {
+    const b = sums[Math.min(bins - 1, Math.max(0, Math.floor(o.p * bins)))]!;
     b.n++;
     b.p += o.p;
     if (o.right) b.right++;
   }
-  return sums.reduce((e, b) => e + (b.n ? Math.abs(b.p - b.right) : 0), 0) / outcomes.length;
+  return sums.reduce((e, b) => e + (b.n ? Math.abs(b.p - b.right) : 0), 0) / known.length;
 }
 
 /** models/NAME/calibration.json: the curve shipped with a model, and what it was fitted on. */
@@ -143,13 +148,19 @@ export async function loadShippedCurve(modelDir: string, version: string): Promi
     throw err;
   }
   let shipped: ShippedCalibration;
+  let curve: CalibrationCurve;
   try {
     shipped = ShippedCalibration.parse(JSON.parse(text));
+    curve = CalibrationCurve.parse({ points: shipped.curve });
   } catch (err) {
-    throw new Error(`${path}: not a calibration file (${err instanceof z.ZodError ? err.issues[0]?.message : (err as Error).message})`);
+    const why = err instanceof z.ZodError ? err.issues.map((i) => i.message).join('; ') : (err as Error).message;
+    throw new ModelFileError(`model folder ${modelDir}: ${CALIBRATION_FILE} is not a calibration curve (${why})`);
   }
   if (shipped.model !== version) {
-    throw new Error(`${path} was fitted for model ${shipped.model}, not ${version}: fit it again (npm run calibrate)`);
+    throw new ModelFileError(
+      `model folder ${modelDir}: ${CALIBRATION_FILE} was fitted for model ${shipped.model}, not ${version} ` +
+        '(fit it again with `npm run calibrate` in a texmesh checkout, or remove it to state raw probabilities)',
+    );
   }
-  return CalibrationCurve.parse({ points: shipped.curve });
+  return curve;
 }

@@ -9,13 +9,13 @@
  * One OcrPipeline holds one onnxruntime session pair; load it once per
  * process and reuse it.
  */
-import { canonicalize } from './latex/canonical.js';
+import { canonicalize, detokenize } from './latex/canonical.js';
 import { checkLatex } from './latex/validate.js';
 import { calibrate, IDENTITY_CURVE, loadShippedCurve, rawProbability, type CalibrationCurve } from './confidence.js';
 import { canvasFromInk } from './model-input.js';
 import { ImageError, preprocess } from './preprocess.js';
 import { DEFAULT_MODEL_DIR, Recognizer, type Hypothesis } from './recognizer.js';
-import { segment } from './segment.js';
+import { readingPieces, segment } from './segment.js';
 
 export const DEFAULT_BEAM = 5;
 
@@ -102,7 +102,8 @@ export function chooseAnswer(hyps: readonly Hypothesis[], box: Box, curve: Calib
     bbox: box,
     latex: answer.latex,
     score: answer.score,
-    confidence: calibrate(rawProbability(answer.score), curve),
+    // No reading at all (an empty beam) is no confidence, whatever the curve's lowest point.
+    confidence: Number.isFinite(answer.score) ? calibrate(rawProbability(answer.score), curve) : 0,
     parse,
     alternatives: cands.filter((_, i) => i !== chosen && (parse === 'none' || parses[i])),
   };
@@ -122,6 +123,28 @@ function combinedAlternatives(regions: readonly RegionResult[], limit: number): 
     }
   });
   return out.sort((a, b) => b.score - a.score).slice(0, limit);
+}
+
+/**
+ * A region read in pieces: its hypotheses are the pieces' readings joined, the
+ * best of each first, then the best with one piece swapped for one of its
+ * alternatives, likeliest first (log-probabilities add).
+ */
+export function joinPieces(pieces: readonly (readonly Hypothesis[])[], limit: number): Hypothesis[] {
+  if (pieces.length === 1) return [...pieces[0]!];
+  if (pieces.some((p) => p.length === 0)) return [];
+  const join = (choice: readonly Hypothesis[]): Hypothesis => {
+    const tokens = choice.flatMap((h) => h.tokens);
+    const logprob = choice.reduce((s, h) => s + h.logprob, 0);
+    return { tokens, latex: detokenize(tokens), logprob, score: logprob / Math.pow(Math.max(1, tokens.length), 0.6) };
+  };
+  const best = pieces.map((p) => p[0]!);
+  const swaps: Hypothesis[] = [];
+  pieces.forEach((p, i) => {
+    for (const alt of p.slice(1)) swaps.push(join(best.map((h, j) => (j === i ? alt : h))));
+  });
+  swaps.sort((a, b) => b.logprob - a.logprob);
+  return [join(best), ...swaps].slice(0, Math.max(1, limit));
 }
 
 export class OcrPipeline {
@@ -152,11 +175,15 @@ export class OcrPipeline {
     const img = await preprocess(bytes, file, opts.maxPixels ? { maxPixels: opts.maxPixels } : {});
     const regions = segment(img.ink, img.width, img.height);
     if (regions.length === 0) throw new ImageError(file, 'no-ink', 'the image has no ink (blank, or too little contrast)');
-    const canvases = await Promise.all(regions.map((r) => canvasFromInk(img.ink, img.width, img.height, r.box)));
+    // A region too wide for the canvas is read in pieces (segment.ts), joined again here.
+    const plans = regions.map((r) => readingPieces(img.ink, img.width, r));
+    const canvases = await Promise.all(plans.flat().map((box) => canvasFromInk(img.ink, img.width, img.height, box)));
     const hyps = await this.recognizer.recognize(canvases, { beam });
-    const results = regions.map((r, i) =>
-      chooseAnswer(hyps[i]!, { x: r.box.left, y: r.box.top, width: r.box.width, height: r.box.height }, this.curve),
-    );
+    let next = 0;
+    const results = regions.map((r, i) => {
+      const parts = hyps.slice(next, (next += plans[i]!.length));
+      return chooseAnswer(joinPieces(parts, beam), { x: r.box.left, y: r.box.top, width: r.box.width, height: r.box.height }, this.curve);
+    });
     const single = results.length === 1;
     return {
       latex: results.map((r) => r.latex).join(' \\\\ '),

@@ -22,7 +22,7 @@ try {
   });
   reply({ type: 'ready', model: pipeline.model });
 } catch (err) {
-  reply({ type: 'load-failed', message: err instanceof Error ? err.message : String(err) });
+  reply({ type: 'load-failed', name: err instanceof Error ? err.name : 'Error', message: err instanceof Error ? err.message : String(err) });
   process.exit(1);
 }
 

@@ -12,6 +12,7 @@
 import { Worker } from 'node:worker_threads';
 import type { OcrOptions, OcrResult, PipelineOptions } from './ocr.js';
 import { ImageError, type ImageErrorReason } from './preprocess.js';
+import { ModelFileError } from './model-error.js';
 
 export interface PoolOptions extends PipelineOptions {
   /** Images recognised at once: worker threads, each with its own model session (threads: onnxruntime threads of each, default 1). */
@@ -21,7 +22,7 @@ export interface PoolOptions extends PipelineOptions {
 /** What a worker says (pool-worker.ts). */
 export type WorkerReply =
   | { type: 'ready'; model: string }
-  | { type: 'load-failed'; message: string }
+  | { type: 'load-failed'; name: string; message: string }
   | { type: 'done'; id: number; result: OcrResult }
   | { type: 'failed'; id: number; error: { name: string; message: string; file?: string; reason?: ImageErrorReason } };
 
@@ -91,7 +92,9 @@ export class OcrPool {
         if (m.type === 'ready') resolve({ worker, model: m.model });
         else {
           void worker.terminate();
-          reject(new Error(m.type === 'load-failed' ? m.message : `OCR worker sent ${m.type} before it was ready`));
+          if (m.type !== 'load-failed') reject(new Error(`OCR worker sent ${m.type} before it was ready`));
+          // A model folder that cannot be used is the same error on this side of the thread.
+          else reject(m.name === 'ModelFileError' ? new ModelFileError(m.message) : new Error(m.message));
         }
       };
       const onError = (err: Error) => {

@@ -15,7 +15,10 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { detokenize } from './latex/canonical.js';
+import { ModelFileError } from './model-error.js';
 import { canvasToTensorData, INPUT_HEIGHT, INPUT_WIDTH } from './model-input.js';
+
+export { ModelFileError };
 
 export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'texmesh-v1');
 
@@ -28,10 +31,6 @@ const Manifest = z.object({
   maxLength: z.number().int().positive(),
 });
 export type ModelManifest = z.infer<typeof Manifest>;
-
-export class ModelFileError extends Error {
-  override name = 'ModelFileError';
-}
 
 export interface Hypothesis {
   tokens: string[];

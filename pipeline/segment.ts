@@ -12,8 +12,13 @@
  * near a region joins its box, one far from all regions is dropped, which is
  * the denoising that matters for the crop. Regions come back top to bottom,
  * then left to right.
+ *
+ * A region too wide for the model's canvas (its glyphs would come out a few
+ * pixels high) is read in pieces (readingPieces): cut at gaps in its ink that
+ * run through its whole height, which in printed math are the spaces around
+ * relations and operators, never inside a fraction, root or script.
  */
-import type { InkBox } from './model-input.js';
+import { INPUT_HEIGHT, INPUT_WIDTH, MARGIN, type InkBox } from './model-input.js';
 
 /** Ink above this level (0..255) counts as ink, as in model-input's crop. */
 export const INK_THRESHOLD = 110;
@@ -30,9 +35,16 @@ export const SMALL_LINE = 0.3;
 /** How close (in glyph sizes) a small line must be to join its neighbour. */
 export const SMALL_LINE_GAP = 2.5;
 
+/** A region's glyphs read smaller than this (pixels on the model's canvas) make it be read in pieces. */
+export const PIECE_GLYPH_PX = 14;
+/** A piece ends at a gap in the ink at least this many glyph sizes wide. */
+export const PIECE_GAP = 0.2;
+
 export interface Region {
   /** Box in the pixel coordinates of the (EXIF-rotated) image. */
   box: InkBox;
+  /** The image's typical glyph size in pixels (the scale of the segmentation). */
+  glyph: number;
 }
 
 interface Component {
@@ -232,5 +244,71 @@ export function segment(ink: Uint8Array, width: number, height: number): Region[
   const most = boxes.reduce((m, b) => Math.max(m, b.area), 0);
   return boxes
     .filter((b) => b.area >= MIN_REGION_INK * most)
-    .map((b) => ({ box: { left: b.left, top: b.top, width: b.right - b.left + 1, height: b.bottom - b.top + 1 } }));
+    .map((b) => ({ box: { left: b.left, top: b.top, width: b.right - b.left + 1, height: b.bottom - b.top + 1 }, glyph: size }));
+}
+
+/**
+ * How to read a region: its own box, or, when it is so wide that its glyphs
+ * would be under PIECE_GLYPH_PX on the canvas, boxes of pieces left to right,
+ * each cropped to its ink and at most as wide as keeps its glyphs that large
+ * where the gaps allow. Their readings, joined, are the region's.
+ */
+export function readingPieces(ink: Uint8Array, width: number, region: Region, threshold = INK_THRESHOLD): InkBox[] {
+  const { box, glyph } = region;
+  const maxW = INPUT_WIDTH - 2 * MARGIN;
+  const maxH = INPUT_HEIGHT - 2 * MARGIN;
+  // Only a region whose scale is set by its width gains from pieces.
+  if (maxW / box.width >= maxH / box.height || (glyph * maxW) / box.width >= PIECE_GLYPH_PX) return [box];
+  const empty = new Uint8Array(box.width);
+  for (let x = 0; x < box.width; x++) {
+    let clear = 1;
+    for (let y = box.top; y < box.top + box.height && clear; y++) if (ink[y * width + box.left + x]! > threshold) clear = 0;
+    empty[x] = clear;
+  }
+  // Cut points: the middles of gaps through the whole height, wide enough to be a space.
+  const gaps: number[] = [];
+  for (let x = 0; x < box.width; ) {
+    if (!empty[x]) {
+      x++;
+      continue;
+    }
+    let end = x;
+    while (end < box.width && empty[end]) end++;
+    if (end - x >= PIECE_GAP * glyph) gaps.push((x + end) >> 1);
+    x = end;
+  }
+  const widest = (glyph * maxW) / PIECE_GLYPH_PX;
+  const cuts = [0];
+  let previous = -1;
+  for (const g of [...gaps, box.width]) {
+    // Past the widest a piece may be: cut at the last gap before here (or here, if there was none).
+    if (g - cuts[cuts.length - 1]! > widest && previous > cuts[cuts.length - 1]!) cuts.push(previous);
+    previous = g;
+  }
+  cuts.push(box.width);
+  if (cuts.length <= 2) return [box];
+  const pieces: InkBox[] = [];
+  for (let k = 0; k + 1 < cuts.length; k++) {
+    const piece = inkWithin(ink, width, box, box.left + cuts[k]!, box.left + cuts[k + 1]!, threshold);
+    if (piece != null) pieces.push(piece);
+  }
+  return pieces.length > 1 ? pieces : [box];
+}
+
+/** The box of the ink in columns [x0, x1) of a box; null when there is none. */
+function inkWithin(ink: Uint8Array, width: number, box: InkBox, x0: number, x1: number, threshold: number): InkBox | null {
+  let left = Infinity;
+  let right = -1;
+  let top = Infinity;
+  let bottom = -1;
+  for (let y = box.top; y < box.top + box.height; y++) {
+    for (let x = x0; x < x1; x++) {
+      if (ink[y * width + x]! <= threshold) continue;
+      if (x < left) left = x;
+      if (x > right) right = x;
+      if (y < top) top = y;
+      if (y > bottom) bottom = y;
+    }
+  }
+  return right < 0 ? null : { left, top, width: right - left + 1, height: bottom - top + 1 };
 }

@@ -9,7 +9,7 @@
  * uses it from then on; `npm run eval` shows how well it holds on other sets.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -17,10 +17,11 @@ import {
   CALIBRATION_FILE,
   expectedCalibrationError,
   fitCalibration,
+  IDENTITY_CURVE,
   ShippedCalibration,
 } from '../pipeline/confidence.js';
-import { DEFAULT_BEAM } from '../pipeline/ocr.js';
-import { DEFAULT_MODEL_DIR, Recognizer } from '../pipeline/recognizer.js';
+import { DEFAULT_BEAM, OcrPipeline } from '../pipeline/ocr.js';
+import { DEFAULT_MODEL_DIR } from '../pipeline/recognizer.js';
 import { evaluate } from './eval.js';
 
 const DEFAULT_SET = join(DEFAULT_MODEL_DIR, '..', '..', 'datasets', 'calibration');
@@ -40,9 +41,10 @@ async function main(): Promise<void> {
     .parse();
   const dir = cmd.args[0] ?? DEFAULT_SET;
   const o = cmd.opts<{ model: string; beam: number }>();
-  const model = await Recognizer.load(o.model);
+  // The pipeline a user runs, stating raw probabilities (the identity curve) while its curve is fitted.
+  const pipeline = await OcrPipeline.load({ modelDir: o.model, curve: IDENTITY_CURVE });
   try {
-    const { items } = await evaluate(dir, model, {
+    const { items } = await evaluate(dir, pipeline, {
       beam: o.beam,
       progress: (d, t) => {
         if (process.stderr.isTTY) process.stderr.write(`\r${d}/${t}`);
@@ -54,21 +56,23 @@ async function main(): Promise<void> {
     if (outcomes.length < 50) throw new Error(`${dir}: ${outcomes.length} readable images; a curve needs at least 50`);
     const curve = fitCalibration(outcomes);
     const shipped: ShippedCalibration = {
-      model: model.version,
+      model: pipeline.model,
       curve: curve.points,
       fittedOn: outcomes.map((x) => [x.raw, x.right ? 1 : 0]),
       set: relative(resolve(o.model, '..', '..'), resolve(dir)),
       beam: o.beam,
     };
     const path = join(o.model, CALIBRATION_FILE);
-    await writeFile(path, JSON.stringify(ShippedCalibration.parse(shipped)) + '\n');
+    // Written whole or not at all: a cut file would stop every pipeline that loads this model.
+    await writeFile(`${path}.tmp`, JSON.stringify(ShippedCalibration.parse(shipped)) + '\n');
+    await rename(`${path}.tmp`, path);
     const right = outcomes.filter((x) => x.right).length;
     const ece = (f: (raw: number) => number) => expectedCalibrationError(outcomes.map((x) => ({ p: f(x.raw), right: x.right })));
     console.log(`${outcomes.length} images in ${dir}, ${right} read right (${((100 * right) / outcomes.length).toFixed(1)} %), beam ${o.beam}`);
     console.log(`calibration error on them: raw probability ${ece((r) => r).toFixed(3)}, calibrated ${ece((r) => calibrate(r, curve)).toFixed(3)}`);
-    console.log(`curve of ${curve.points.length} points for ${model.version} -> ${path}`);
+    console.log(`curve of ${curve.points.length} points for ${pipeline.model} -> ${path}`);
   } finally {
-    await model.release();
+    await pipeline.release();
   }
 }
 

@@ -2,24 +2,24 @@
  * npm run eval -- DIR [--model DIR] [--beam N] [--report FILE] [--limit N] [--json]
  *
  * Recognise every image listed in DIR/truth.jsonl ({"file", "latex"} per line)
- * with the shipped model through onnxruntime-node, and report exact match
- * after normalisation, normalised edit distance and BLEU-4, and how well its
+ * with the shipped model, through the OCR pipeline a user runs (preprocess,
+ * segment, recognise with onnxruntime-node, the best beam that parses,
+ * confidence through the model's calibration curve), and report exact match
+ * after normalisation, normalised edit distance and BLEU-4, and how well the
  * confidences are calibrated; every failure (truth vs output) goes to the
- * report file. The answer is the pipeline's (pipeline/ocr.ts chooseAnswer: the
- * best beam that parses as TeX), its confidence through the model's shipped
- * calibration curve.
+ * report file. An image the pipeline reads as several regions is one answer
+ * (the regions joined by \\), as a user gets it.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { canonicalTokens, detokenize } from '../pipeline/latex/canonical.js';
+import { canonicalTokens, detokenize, tokenize } from '../pipeline/latex/canonical.js';
 import { corpusBleu, normalizedEditDistance } from '../pipeline/latex/metrics.js';
-import { expectedCalibrationError, IDENTITY_CURVE, loadShippedCurve, rawProbability, type CalibrationCurve } from '../pipeline/confidence.js';
-import { modelCanvas } from '../pipeline/model-input.js';
-import { chooseAnswer } from '../pipeline/ocr.js';
-import { DEFAULT_MODEL_DIR, Recognizer } from '../pipeline/recognizer.js';
+import { expectedCalibrationError, rawProbability } from '../pipeline/confidence.js';
+import { OcrPipeline } from '../pipeline/ocr.js';
+import { DEFAULT_MODEL_DIR } from '../pipeline/recognizer.js';
 
 const TruthLine = z.object({ file: z.string().min(1), latex: z.string() });
 
@@ -98,10 +98,19 @@ export async function readTruth(dir: string): Promise<z.infer<typeof TruthLine>[
     });
 }
 
+/** Tokens of an answer: its canonical form, or, for one that is no TeX (unbalanced braces), its tokens as they are. */
+function answerTokens(latex: string): string[] {
+  try {
+    return canonicalTokens(latex);
+  } catch {
+    return tokenize(latex);
+  }
+}
+
 export async function evaluate(
   dir: string,
-  model: Recognizer,
-  opts: { beam: number; limit?: number; curve?: CalibrationCurve; progress?: (done: number, total: number) => void },
+  pipeline: OcrPipeline,
+  opts: { beam: number; limit?: number; progress?: (done: number, total: number) => void },
 ): Promise<{ summary: EvalSummary; items: EvalItem[] }> {
   let truth = await readTruth(dir);
   if (opts.limit) truth = truth.slice(0, opts.limit);
@@ -112,14 +121,12 @@ export async function evaluate(
     const want = canonicalTokens(t.latex);
     let item: EvalItem;
     try {
-      const canvas = await modelCanvas(await readFile(join(dir, t.file)));
-      const hyps = (await model.recognize([canvas], { beam: opts.beam }))[0]!;
-      const answer = chooseAnswer(hyps, { x: 0, y: 0, width: 0, height: 0 }, opts.curve ?? IDENTITY_CURVE);
-      // An answer that is no TeX at all (unbalanced braces) is the best beam as it came, unparsed.
-      const got = answer.parse === 'none' ? (hyps[0]?.tokens ?? []) : canonicalTokens(answer.latex);
+      const r = await pipeline.recognize(await readFile(join(dir, t.file)), t.file, { beam: opts.beam });
+      const got = answerTokens(r.latex);
       const exact = got.join(' ') === want.join(' ');
-      const raw = rawProbability(answer.score);
-      item = { file: t.file, truth: detokenize(want), output: detokenize(got), exact, ned: normalizedEditDistance(want, got), raw, confidence: answer.confidence };
+      // The model's own probability of the whole answer, before the curve (what calibration fits).
+      const raw = rawProbability(r.regions.reduce((s, g) => s + g.score, 0));
+      item = { file: t.file, truth: detokenize(want), output: detokenize(got), exact, ned: normalizedEditDistance(want, got), raw, confidence: r.confidence };
       pairs.push({ truth: want, output: got });
     } catch (err) {
       item = { file: t.file, truth: detokenize(want), output: null, exact: false, ned: 1, raw: 0, confidence: 0, error: (err as Error).message };
@@ -129,9 +136,11 @@ export async function evaluate(
     opts.progress?.(i + 1, truth.length);
   }
   const n = items.length;
+  // Confidence is measured on the answers there were: an unreadable image states none.
+  const answered = items.filter((x) => x.error == null);
   const summary: EvalSummary = {
     dir: resolve(dir),
-    model: { name: model.manifest.name, version: model.version },
+    model: { name: pipeline.recognizer.manifest.name, version: pipeline.model },
     beam: opts.beam,
     images: n,
     exactMatch: n ? items.filter((x) => x.exact).length / n : 0,
@@ -141,9 +150,9 @@ export async function evaluate(
     msPerImage: n ? (performance.now() - t0) / n : 0,
     byLength: byLength(items, pairs.map((p) => p.truth.length)),
     calibration: {
-      meanConfidence: n ? items.reduce((s, x) => s + x.confidence, 0) / n : 0,
-      ece: expectedCalibrationError(items.map((x) => ({ p: x.confidence, right: x.exact }))),
-      eceRaw: expectedCalibrationError(items.map((x) => ({ p: x.raw, right: x.exact }))),
+      meanConfidence: answered.length ? answered.reduce((s, x) => s + x.confidence, 0) / answered.length : 0,
+      ece: expectedCalibrationError(answered.map((x) => ({ p: x.confidence, right: x.exact }))),
+      eceRaw: expectedCalibrationError(answered.map((x) => ({ p: x.raw, right: x.exact }))),
     },
   };
   return { summary, items };
@@ -161,11 +170,9 @@ async function main(): Promise<void> {
     .parse();
   const dir = cmd.args[0]!;
   const o = cmd.opts<{ model: string; beam: number; limit?: number; report?: string; json?: boolean }>();
-  const model = await Recognizer.load(o.model);
-  const curve = await loadShippedCurve(o.model, model.version);
-  const { summary, items } = await evaluate(dir, model, {
+  const pipeline = await OcrPipeline.load({ modelDir: o.model });
+  const { summary, items } = await evaluate(dir, pipeline, {
     beam: o.beam,
-    curve,
     ...(o.limit ? { limit: o.limit } : {}),
     progress: (d, t) => {
       if (process.stderr.isTTY) process.stderr.write(`\r${d}/${t}`);
@@ -189,7 +196,7 @@ async function main(): Promise<void> {
     console.log(`confidence                mean ${c.meanConfidence.toFixed(3)}, calibration error ${c.ece.toFixed(3)} (raw probability ${c.eceRaw.toFixed(3)})`);
     console.log(`${summary.failures} failures (truth vs output) in ${report}`);
   }
-  await model.release();
+  await pipeline.release();
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -68,15 +68,22 @@ function trainingText(tr: Training['training']): string[] {
 }
 
 /** How far stated confidence is from the share of right answers, before and after the shipped curve. */
-function confidenceText(calibration: { curve: [number, number][]; fittedOn: unknown[]; set: string; beam: number } | null, evals: [string, EvalReport][]): string[] {
+function confidenceText(
+  calibration: { model: string; curve: [number, number][]; fittedOn: unknown[]; set: string; beam: number } | null,
+  version: string,
+  recipe: { seed?: number; profile?: string } | undefined,
+  evals: [string, EvalReport][],
+): string[] {
   if (calibration == null) return ['## Confidence', '', 'No calibration curve is shipped: confidences are the raw sequence probabilities.', ''];
+  if (calibration.model !== version) throw new Error(`calibration.json was fitted for ${calibration.model}, not ${version}: run npm run calibrate first`);
+  const made = recipe?.seed != null ? ` of the ${recipe.profile ?? 'train'} profile with seed ${recipe.seed}` : '';
   const rows = evals.filter(([, r]) => r.summary.calibration != null);
   return [
     '## Confidence',
     '',
     `A result's confidence is the model's probability of its answer through the calibration curve in \`calibration.json\`,`,
-    `fitted by isotonic regression on \`${calibration.set}\` (${calibration.fittedOn.length} images of the training recipe with seed 4004,`,
-    `never trained on; beam ${calibration.beam}) with \`npm run calibrate\`; ${calibration.curve.length} points. Label smoothing in training keeps`,
+    `fitted by isotonic regression on \`${calibration.set}\` (${calibration.fittedOn.length} images${made}, never trained on; beam`,
+    `${calibration.beam}) with \`npm run calibrate\`; ${calibration.curve.length} points. Label smoothing in training keeps`,
     'raw probabilities low even for right answers, so the curve mostly lifts them. Calibration error: answers binned',
     'by stated confidence (ten bins), the gap between confidence and share right, weighted by bin size.',
     '',
@@ -140,7 +147,7 @@ async function main(): Promise<void> {
     evals.push([f.slice(5, -5), JSON.parse(await readFile(join(dir, f), 'utf8')) as EvalReport]);
   }
   const calibration = await readFile(join(dir, 'calibration.json'), 'utf8').then(
-    (text) => JSON.parse(text) as { curve: [number, number][]; fittedOn: unknown[]; set: string; beam: number },
+    (text) => JSON.parse(text) as { model: string; curve: [number, number][]; fittedOn: unknown[]; set: string; beam: number },
     () => null,
   );
   const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
@@ -215,7 +222,7 @@ async function main(): Promise<void> {
     'is listed in `eval-NAME.json` next to this card.',
     '',
     ...lengthTable(evals),
-    ...confidenceText(calibration, evals),
+    ...confidenceText(calibration, manifest.version, t.recipe['calibration'] as { seed?: number; profile?: string } | undefined, evals),
   ];
   await writeFile(join(dir, 'MODEL_CARD.md'), lines.join('\n'));
 }

@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { copyFile, readFile, writeFile, mkdir, symlink } from 'node:fs/promises'
+import { copyFile, cp, readFile, writeFile, mkdir, symlink } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -9,6 +9,13 @@ import { OcrPipeline } from '../pipeline/ocr.js'
 import { expandInputs } from '../node/ocr-command.js'
 import { ImageError } from '../pipeline/preprocess.js'
 import { calibrate, rawProbability } from '../pipeline/confidence.js'
+import { canonicalize, canonicalTokens, detokenize } from '../pipeline/latex/canonical.js'
+import { canvasFromInk } from '../pipeline/model-input.js'
+import { ModelFileError } from '../pipeline/model-error.js'
+import { preprocess } from '../pipeline/preprocess.js'
+import { readingPieces, segment } from '../pipeline/segment.js'
+import { shippedModelVersion } from '../node/compute.js'
+import { readTruth } from '../scripts/eval.js'
 import { DataDir } from '../node/datadir.js'
 import type { RunningNode } from '../node/daemon.js'
 import { removeDir, runCli, startTestNode, tempDir } from './helpers.js'
@@ -66,6 +73,29 @@ describe('OCR pipeline with the shipped model', { timeout: 120_000 }, () => {
     assert.ok(Math.abs(g.confidence - calibrate(rawProbability(g.score), { points: shipped.curve })) < 1e-12)
     // Trained with label smoothing, the model's raw probability of even a right answer is low; the curve lifts it.
     assert.ok(g.confidence > rawProbability(g.score), `${g.confidence} for a raw ${rawProbability(g.score)}`)
+  })
+
+  it('reads a formula too wide for the canvas in pieces, joined into one region', async () => {
+    // The longest formula of held-out A: scaled whole into 512 pixels its glyphs would be a few pixels high.
+    const dir = fileURLToPath(new URL('../../datasets/heldout-a/', import.meta.url))
+    const longest = (await readTruth(dir)).sort((a, b) => canonicalTokens(b.latex).length - canonicalTokens(a.latex).length)[0]!
+    const bytes = await readFile(dir + longest.file)
+    const img = await preprocess(bytes, longest.file)
+    const [region, ...others] = segment(img.ink, img.width, img.height)
+    assert.equal(others.length, 0)
+    const pieces = readingPieces(img.ink, img.width, region!)
+    assert.ok(pieces.length > 1, `${pieces.length} piece`)
+    const each = await pipeline.recognizer.recognize(await Promise.all(pieces.map(async b => await canvasFromInk(img.ink, img.width, img.height, b))), { beam: 5 })
+    const r = await pipeline.recognize(bytes, longest.file)
+    assert.equal(r.regions.length, 1)
+    const g = r.regions[0]!
+    if (g.parse === 'best') {
+      // the pieces' best readings, in order, joined; their log-probabilities added
+      assert.equal(g.latex, canonicalize(detokenize(each.flatMap(h => h[0]!.tokens))))
+      assert.ok(Math.abs(g.score - each.reduce((s, h) => s + h[0]!.logprob, 0)) < 1e-6)
+    } else {
+      assert.ok(g.score < each.reduce((s, h) => s + h[0]!.logprob, 0) + 1e-6, 'a later join, no likelier than the best')
+    }
   })
 
   it('refuses an image with no ink', async () => {
@@ -130,6 +160,30 @@ describe('texmesh ocr', { timeout: 120_000 }, () => {
     const bad = await runCli(['ocr', FIXTURES + 'sum.png', '--beam', '0'])
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /--beam must be a whole number/)
+  })
+})
+
+describe('a model folder with a stale calibration curve', { timeout: 120_000 }, () => {
+  let dir: string
+  before(async () => {
+    dir = await tempDir()
+    await cp(fileURLToPath(new URL('../../models/texmesh-v1/', import.meta.url)), join(dir, 'model'), { recursive: true })
+    const cal = JSON.parse(await readFile(join(dir, 'model', 'calibration.json'), 'utf8'))
+    await writeFile(join(dir, 'model', 'calibration.json'), JSON.stringify({ ...cal, model: 'texmesh-v1+0000000000000000' }))
+  })
+  after(async () => { await removeDir(dir) })
+
+  it('stops texmesh ocr with a message that says what is wrong, one image at a time or several', async () => {
+    for (const jobs of ['1', '2']) {
+      const r = await runCli(['ocr', FIXTURES + 'sum.png', FIXTURES + 'fraction.png', '--model', join(dir, 'model'), '--jobs', jobs], { timeoutMs: 60_000 })
+      assert.equal(r.code, 1)
+      assert.match(r.stderr, /^texmesh: model folder .*: calibration\.json was fitted for model texmesh-v1\+0000000000000000, not texmesh-v1\+[0-9a-f]{16}/m, `--jobs ${jobs}: ${r.stderr}`)
+      assert.doesNotMatch(r.stderr, /unexpected error|\n\s+at /, 'no stack trace')
+    }
+  })
+
+  it('keeps a node from starting (rather than failing every task it takes)', async () => {
+    await assert.rejects(shippedModelVersion(join(dir, 'model')), (err: unknown) => err instanceof ModelFileError && /was fitted for model texmesh-v1\+0000000000000000/.test(err.message))
   })
 })
 

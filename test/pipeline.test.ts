@@ -4,10 +4,12 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { preprocess, ImageError, type ImageErrorReason } from '../pipeline/preprocess.js'
-import { segment } from '../pipeline/segment.js'
+import { PIECE_GLYPH_PX, readingPieces, segment } from '../pipeline/segment.js'
 import { checkLatex } from '../pipeline/latex/validate.js'
+import { ModelFileError } from '../pipeline/model-error.js'
 import { calibrate, CalibrationCurve, expectedCalibrationError, fitCalibration, loadShippedCurve, rawProbability, IDENTITY_CURVE } from '../pipeline/confidence.js'
-import { chooseAnswer } from '../pipeline/ocr.js'
+import { chooseAnswer, joinPieces } from '../pipeline/ocr.js'
+import { INPUT_WIDTH, MARGIN } from '../pipeline/model-input.js'
 import { readTruth } from '../scripts/eval.js'
 import { removeDir, tempDir } from './helpers.js'
 
@@ -204,6 +206,35 @@ describe('segment', () => {
     assert.deepEqual(await regionsOf(noisy), clean)
   })
 
+  it('reads a region too wide for the canvas in pieces, cut only where a gap runs through its height', () => {
+    // 60 glyphs of 20 x 20 pixels, 10 apart: 1790 pixels wide, so they would be 5.6 pixels on the canvas.
+    const width = 1800
+    const height = 30
+    const ink = new Uint8Array(width * height)
+    const glyphs: Array<[number, number]> = []
+    for (let k = 0; k < 60; k++) {
+      const left = 5 + 30 * k
+      glyphs.push([left, left + 19])
+      for (let y = 5; y < 25; y++) ink.fill(255, y * width + left, y * width + left + 20)
+    }
+    const box = { left: 5, top: 5, width: 1790, height: 20 }
+    const pieces = readingPieces(ink, width, { box, glyph: 20 })
+    const widest = 20 * (INPUT_WIDTH - 2 * MARGIN) / PIECE_GLYPH_PX
+    assert.ok(pieces.length >= 3, `${pieces.length} pieces`)
+    for (const [i, p] of pieces.entries()) {
+      assert.ok(p.width <= widest, `piece ${i} is ${p.width} pixels wide`)
+      assert.deepEqual([p.top, p.height], [5, 20], 'cropped to its ink')
+      if (i > 0) assert.ok(p.left > pieces[i - 1]!.left + pieces[i - 1]!.width, 'left to right, apart')
+    }
+    // every glyph whole in exactly one piece
+    for (const [a, b] of glyphs) assert.equal(pieces.filter(p => p.left <= a && b < p.left + p.width).length, 1, `glyph at ${a}`)
+    // A rule over the whole width (a long fraction bar) leaves no gap to cut at: one piece.
+    ink.fill(255, 5 * width + 5, 5 * width + 1795)
+    assert.deepEqual(readingPieces(ink, width, { box, glyph: 20 }), [box])
+    // A region that fits the canvas well is read whole.
+    assert.deepEqual(readingPieces(ink, width, { box: { left: 5, top: 5, width: 200, height: 20 }, glyph: 20 }), [{ left: 5, top: 5, width: 200, height: 20 }])
+  })
+
   it('finds exactly one region in every held-out image', async () => {
     for (const set of ['heldout-a', 'heldout-b']) {
       for (const t of await readTruth(DATASETS + set)) {
@@ -239,6 +270,17 @@ describe('LaTeX check and answer choice', () => {
     const none = chooseAnswer([hyp('x^{2', -1), hyp('\\frac{a}', -2)], box)
     assert.equal(none.parse, 'none')
     assert.equal(none.latex, 'x^{2')
+  })
+})
+
+describe('a region read in pieces', () => {
+  const hyp = (tokens: string[], logprob: number) => ({ tokens, latex: tokens.join(' '), logprob, score: logprob })
+  it('joins the pieces\' readings, the best first, then one piece swapped at a time, likeliest first', () => {
+    const joined = joinPieces([[hyp(['x', '='], -1), hyp(['x', '-'], -3)], [hyp(['1'], -0.5), hyp(['l'], -2), hyp(['I'], -4)]], 3)
+    assert.deepEqual(joined.map(h => [h.tokens.join(' '), h.logprob]), [['x = 1', -1.5], ['x = l', -3], ['x - 1', -3.5]])
+    assert.equal(joined[0]!.latex, 'x=1')
+    assert.deepEqual(joinPieces([[hyp(['a'], -1)]], 5), [hyp(['a'], -1)], 'one piece: its own readings')
+    assert.deepEqual(joinPieces([[hyp(['a'], -1)], []], 5), [], 'a piece without a reading: none')
   })
 })
 
@@ -281,6 +323,17 @@ describe('confidence', () => {
     assert.deepEqual(fitCalibration([]), IDENTITY_CURVE)
   })
 
+  it('gives no confidence where there is no probability, and a curve is fitted around one', () => {
+    assert.equal(rawProbability(NaN), 0)
+    const curve = CalibrationCurve.parse({ points: [[0, 0.1], [1, 0.9]] })
+    assert.equal(calibrate(NaN, curve), 0)
+    const fitted = fitCalibration([{ raw: NaN, right: true }, { raw: 0.2, right: false }, { raw: 0.6, right: true }])
+    assert.deepEqual(fitted.points, [[0.2, 1 / 3], [0.6, 2 / 3]], 'the NaN left out (it never pools: NaN !== NaN)')
+    assert.equal(expectedCalibrationError([{ p: NaN, right: true }, { p: 0.25, right: false }]), 0.25)
+    const box = { x: 0, y: 0, width: 1, height: 1 }
+    assert.equal(chooseAnswer([], box, curve).confidence, 0, 'an empty beam: no answer, no confidence')
+  })
+
   it('loads the curve a model folder ships, and refuses one fitted for another model version', async () => {
     const dir = await tempDir()
     try {
@@ -290,9 +343,9 @@ describe('confidence', () => {
       assert.deepEqual(await loadShippedCurve(dir, 'm+1'), { points: file.curve })
       await assert.rejects(loadShippedCurve(dir, 'm+2'), /calibration\.json was fitted for model m\+1, not m\+2/)
       await writeFile(dir + '/calibration.json', JSON.stringify({ ...file, curve: [[0.2, 0.9], [0.01, 0.1]] }))
-      await assert.rejects(loadShippedCurve(dir, 'm+1'), /raw values must increase/)
+      await assert.rejects(loadShippedCurve(dir, 'm+1'), (err: unknown) => err instanceof ModelFileError && /calibration\.json is not a calibration curve \(raw values must increase; the curve must not decrease\)/.test(err.message))
       await writeFile(dir + '/calibration.json', '{"model":')
-      await assert.rejects(loadShippedCurve(dir, 'm+1'), /calibration\.json: not a calibration file/)
+      await assert.rejects(loadShippedCurve(dir, 'm+1'), /calibration\.json is not a calibration curve \(Unexpected end of JSON input\)/)
     } finally {
       await removeDir(dir)
     }

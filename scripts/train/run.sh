@@ -67,7 +67,8 @@ case "${1:-}" in
     recipe='{"grammar": "scripts/datagen/grammar.ts at commit '"$grammar_commit"'", "train": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "train"},
       "train_hires": {"seed": 1, "shards": "'"$SHARDS:$((SHARDS + HIRES))"'", "per_shard": 2000, "profile": "train-hires"},
       "dev": {"seed": 3, "count": 512}, "heldout_a": {"seed": 1001, "count": 400, "profile": "heldout-a"},
-      "heldout_b": {"seed": 2002, "count": 300, "profile": "heldout-b"}}'
+      "heldout_b": {"seed": 2002, "count": 300, "profile": "heldout-b"},
+      "calibration": {"seed": 4004, "count": 400, "profile": "train"}}'
     (cd scripts/train && "$PY" export.py --checkpoint "../../$ckpt" --dev "../../$TRAIN_DIR/data/dev" \
       --out "../../$MODEL_DIR" --recipe "$recipe" ${HARDWARE:+--hardware "$HARDWARE"})
     npm run --silent build
