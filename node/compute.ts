@@ -25,7 +25,12 @@ export interface Compute {
  * broken refuses to start rather than fail every task it takes.
  */
 export async function shippedModelVersion (modelDir = DEFAULT_MODEL_DIR): Promise<string> {
-  const manifest = JSON.parse(await readFile(join(modelDir, 'model.json'), 'utf8')) as { version?: unknown }
+  let manifest: { version?: unknown }
+  try {
+    manifest = JSON.parse(await readFile(join(modelDir, 'model.json'), 'utf8')) as { version?: unknown }
+  } catch (err) {
+    throw new ModelFileError(`model folder ${modelDir}: model.json is missing or invalid (${(err as Error).message})`)
+  }
   if (typeof manifest.version !== 'string') throw new ModelFileError(`model folder ${modelDir}: model.json has no version`)
   await loadShippedCurve(modelDir, manifest.version)
   return manifest.version

@@ -104,6 +104,11 @@ function describeListenError (err: unknown, listen: string[]): Error {
 
 export async function startNode (options: NodeOptions): Promise<RunningNode> {
   const { config, log } = options
+  // The model first: a node with a model folder it cannot use refuses to start before it holds
+  // anything. One onnxruntime session per process, loaded when the first image arrives.
+  const compute: Compute = config.modelledCompute != null
+    ? modelledCompute(config.modelledCompute, config.slowdown, sha256Hex)
+    : pipelineCompute(await shippedModelVersion(), config.slowdown, config.workers)
   const dataDir = new DataDir(options.dataDir)
   await dataDir.ensure()
   // The LevelDB lock is the data dir lock: the OS drops it when the holder dies, even by kill -9.
@@ -113,10 +118,6 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
   let api: ApiServer | undefined
   let keeper: PeerKeeper | undefined
   let stopping: Promise<void> | undefined
-  // One onnxruntime session per process, loaded when the first image arrives.
-  const compute: Compute = config.modelledCompute != null
-    ? modelledCompute(config.modelledCompute, config.slowdown, sha256Hex)
-    : pipelineCompute(await shippedModelVersion(), config.slowdown, config.workers)
   let tasks: NodeTasks | undefined
   let replica: Replica | undefined
   let sync: CrdtSync | undefined

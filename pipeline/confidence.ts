@@ -145,7 +145,7 @@ export async function loadShippedCurve(modelDir: string, version: string): Promi
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return IDENTITY_CURVE;
-    throw err;
+    throw new ModelFileError(`model folder ${modelDir}: ${CALIBRATION_FILE} cannot be read (${(err as Error).message})`);
   }
   let shipped: ShippedCalibration;
   let curve: CalibrationCurve;

@@ -14,7 +14,7 @@ import { checkLatex } from './latex/validate.js';
 import { calibrate, IDENTITY_CURVE, loadShippedCurve, rawProbability, type CalibrationCurve } from './confidence.js';
 import { canvasFromInk } from './model-input.js';
 import { ImageError, preprocess } from './preprocess.js';
-import { DEFAULT_MODEL_DIR, Recognizer, type Hypothesis } from './recognizer.js';
+import { DEFAULT_MODEL_DIR, LENGTH_ALPHA, Recognizer, type Hypothesis } from './recognizer.js';
 import { readingPieces, segment } from './segment.js';
 
 export const DEFAULT_BEAM = 5;
@@ -128,7 +128,9 @@ function combinedAlternatives(regions: readonly RegionResult[], limit: number): 
 /**
  * A region read in pieces: its hypotheses are the pieces' readings joined, the
  * best of each first, then the best with one piece swapped for one of its
- * alternatives, likeliest first (log-probabilities add).
+ * alternatives, in the beam's (length-normalised) order. Log-probabilities
+ * add, each piece's end token included, and the length counts those ends, as
+ * the beam search counts a whole reading's.
  */
 export function joinPieces(pieces: readonly (readonly Hypothesis[])[], limit: number): Hypothesis[] {
   if (pieces.length === 1) return [...pieces[0]!];
@@ -136,14 +138,14 @@ export function joinPieces(pieces: readonly (readonly Hypothesis[])[], limit: nu
   const join = (choice: readonly Hypothesis[]): Hypothesis => {
     const tokens = choice.flatMap((h) => h.tokens);
     const logprob = choice.reduce((s, h) => s + h.logprob, 0);
-    return { tokens, latex: detokenize(tokens), logprob, score: logprob / Math.pow(Math.max(1, tokens.length), 0.6) };
+    return { tokens, latex: detokenize(tokens), logprob, score: logprob / Math.pow(tokens.length + choice.length, LENGTH_ALPHA) };
   };
   const best = pieces.map((p) => p[0]!);
   const swaps: Hypothesis[] = [];
   pieces.forEach((p, i) => {
     for (const alt of p.slice(1)) swaps.push(join(best.map((h, j) => (j === i ? alt : h))));
   });
-  swaps.sort((a, b) => b.logprob - a.logprob);
+  swaps.sort((a, b) => b.score - a.score);
   return [join(best), ...swaps].slice(0, Math.max(1, limit));
 }
 

@@ -20,6 +20,9 @@ import { canvasToTensorData, INPUT_HEIGHT, INPUT_WIDTH } from './model-input.js'
 
 export { ModelFileError };
 
+/** Beam scores are log-probability / length^LENGTH_ALPHA (the end token counted in the length). */
+export const LENGTH_ALPHA = 0.6;
+
 export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'texmesh-v1');
 
 const Manifest = z.object({
@@ -224,7 +227,7 @@ export class Recognizer {
   async beamSearch(image: Encoded, opts: BeamOptions = {}): Promise<Hypothesis[]> {
     const width = Math.max(1, opts.beam ?? 5);
     const maxLength = Math.min(opts.maxLength ?? this.manifest.maxLength, this.manifest.maxLength - 1);
-    const alpha = opts.lengthAlpha ?? 0.6;
+    const alpha = opts.lengthAlpha ?? LENGTH_ALPHA;
     const { bos, eos, pad, unk } = this.manifest.specialTokens;
     const norm = (lp: number, len: number) => lp / Math.pow(Math.max(1, len), alpha);
     let alive: { ids: number[]; logprob: number }[] = [{ ids: [bos], logprob: 0 }];

@@ -15,8 +15,9 @@
  *
  * A region too wide for the model's canvas (its glyphs would come out a few
  * pixels high) is read in pieces (readingPieces): cut at gaps in its ink that
- * run through its whole height, which in printed math are the spaces around
- * relations and operators, never inside a fraction, root or script.
+ * run through its whole height, which in printed math are mostly the spaces
+ * around relations and operators; a fraction bar or a root's rule spans its
+ * whole width, so no cut falls inside one.
  */
 import { INPUT_HEIGHT, INPUT_WIDTH, MARGIN, type InkBox } from './model-input.js';
 
@@ -250,8 +251,9 @@ export function segment(ink: Uint8Array, width: number, height: number): Region[
 /**
  * How to read a region: its own box, or, when it is so wide that its glyphs
  * would be under PIECE_GLYPH_PX on the canvas, boxes of pieces left to right,
- * each cropped to its ink and at most as wide as keeps its glyphs that large
- * where the gaps allow. Their readings, joined, are the region's.
+ * each cropped to its ink: as few as keep their glyphs that large, about
+ * equally wide, as far as the gaps allow. Their readings, joined, are the
+ * region's.
  */
 export function readingPieces(ink: Uint8Array, width: number, region: Region, threshold = INK_THRESHOLD): InkBox[] {
   const { box, glyph } = region;
@@ -265,25 +267,34 @@ export function readingPieces(ink: Uint8Array, width: number, region: Region, th
     for (let y = box.top; y < box.top + box.height && clear; y++) if (ink[y * width + box.left + x]! > threshold) clear = 0;
     empty[x] = clear;
   }
-  // Cut points: the middles of gaps through the whole height, wide enough to be a space.
-  const gaps: number[] = [];
+  // Runs of columns with ink and without, left to right (the box is cropped to ink: it starts and ends with ink).
+  const runs: { start: number; end: number; ink: boolean }[] = [];
   for (let x = 0; x < box.width; ) {
-    if (!empty[x]) {
-      x++;
-      continue;
-    }
     let end = x;
-    while (end < box.width && empty[end]) end++;
-    if (end - x >= PIECE_GAP * glyph) gaps.push((x + end) >> 1);
+    while (end < box.width && empty[end] === empty[x]) end++;
+    runs.push({ start: x, end, ink: empty[x] === 0 });
     x = end;
   }
+  // Cut points: the middles of gaps through the whole height that are wide enough to be a space,
+  // and not beside a run of ink as narrow as a dot (the dots of \ldots and \cdots are as far apart
+  // as the spaces around an operator).
+  const minGap = Math.max(2, PIECE_GAP * glyph);
+  const dotLike = (r: { start: number; end: number; ink: boolean } | undefined) => r != null && r.ink && r.end - r.start < SPECK * glyph;
+  const gaps: number[] = [];
+  runs.forEach((r, i) => {
+    if (!r.ink && r.end - r.start >= minGap && !dotLike(runs[i - 1]) && !dotLike(runs[i + 1])) gaps.push((r.start + r.end) >> 1);
+  });
+  // As few pieces as keep each within the widest it may be, about equally wide: each cut at the
+  // gap nearest its share of the width (so that no piece is a lone glyph left at the end).
   const widest = (glyph * maxW) / PIECE_GLYPH_PX;
+  const n = Math.ceil(box.width / widest);
   const cuts = [0];
-  let previous = -1;
-  for (const g of [...gaps, box.width]) {
-    // Past the widest a piece may be: cut at the last gap before here (or here, if there was none).
-    if (g - cuts[cuts.length - 1]! > widest && previous > cuts[cuts.length - 1]!) cuts.push(previous);
-    previous = g;
+  for (let k = 1; k < n; k++) {
+    const target = (k * box.width) / n;
+    let best = -1;
+    for (const g of gaps) if (g > cuts[cuts.length - 1]! && (best < 0 || Math.abs(g - target) < Math.abs(best - target))) best = g;
+    if (best < 0) break;
+    cuts.push(best);
   }
   cuts.push(box.width);
   if (cuts.length <= 2) return [box];

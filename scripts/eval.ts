@@ -103,7 +103,11 @@ function answerTokens(latex: string): string[] {
   try {
     return canonicalTokens(latex);
   } catch {
-    return tokenize(latex);
+    try {
+      return tokenize(latex);
+    } catch {
+      return [...latex]; // not even tokens (a lone backslash at the end): its characters
+    }
   }
 }
 

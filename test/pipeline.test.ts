@@ -207,29 +207,44 @@ describe('segment', () => {
   })
 
   it('reads a region too wide for the canvas in pieces, cut only where a gap runs through its height', () => {
-    // 60 glyphs of 20 x 20 pixels, 10 apart: 1790 pixels wide, so they would be 5.6 pixels on the canvas.
+    // Glyphs of 20 x 20 pixels, 10 apart, in a region 1790 pixels wide: 5.6 pixels on the canvas whole.
     const width = 1800
     const height = 30
+    const draw = (ink: Uint8Array, left: number, w: number, top = 5, h = 20): void => {
+      for (let y = top; y < top + h; y++) ink.fill(255, y * width + left, y * width + left + w)
+    }
+    const box = { left: 5, top: 5, width: 1790, height: 20 }
+    const widest = 20 * (INPUT_WIDTH - 2 * MARGIN) / PIECE_GLYPH_PX // 725.7
     const ink = new Uint8Array(width * height)
     const glyphs: Array<[number, number]> = []
     for (let k = 0; k < 60; k++) {
-      const left = 5 + 30 * k
-      glyphs.push([left, left + 19])
-      for (let y = 5; y < 25; y++) ink.fill(255, y * width + left, y * width + left + 20)
+      glyphs.push([5 + 30 * k, 24 + 30 * k])
+      draw(ink, 5 + 30 * k, 20)
     }
-    const box = { left: 5, top: 5, width: 1790, height: 20 }
     const pieces = readingPieces(ink, width, { box, glyph: 20 })
-    const widest = 20 * (INPUT_WIDTH - 2 * MARGIN) / PIECE_GLYPH_PX
-    assert.ok(pieces.length >= 3, `${pieces.length} pieces`)
-    for (const [i, p] of pieces.entries()) {
-      assert.ok(p.width <= widest, `piece ${i} is ${p.width} pixels wide`)
-      assert.deepEqual([p.top, p.height], [5, 20], 'cropped to its ink')
-      if (i > 0) assert.ok(p.left > pieces[i - 1]!.left + pieces[i - 1]!.width, 'left to right, apart')
+    // As few pieces as fit (1790 / 725.7: three), equally wide: 20 glyphs each, cropped to their ink.
+    assert.deepEqual(pieces, [0, 20, 40].map(k => ({ left: 5 + 30 * k, top: 5, width: 30 * 19 + 20, height: 20 })))
+    for (const p of pieces) assert.ok(p.width <= widest)
+
+    // Gaps narrower than a fifth of a glyph (a script beside its base) are never cut; nor are the gaps
+    // beside a dot (\ldots). Here every other glyph is 3 pixels from the next, and dots sit in
+    // the gaps near where the cuts would go.
+    const close = new Uint8Array(width * height)
+    for (let k = 0; k < 60; k++) draw(close, 5 + 30 * k, k % 2 === 0 ? 27 : 20)
+    const dots = [19, 39].map(k => 5 + 30 * k + 25) // in the gaps after glyphs 19 and 39
+    for (const x of dots) draw(close, x, 3, 20, 3)
+    const cut = readingPieces(close, width, { box, glyph: 20 })
+    assert.equal(cut.length, 3)
+    for (let i = 1; i < cut.length; i++) {
+      const at = cut[i]!.left - 5 // in box coordinates: the start of a glyph pair, never its second glyph
+      assert.equal(at % 60, 0, `a cut inside a close pair (piece at ${cut[i]!.left})`)
+      for (const x of dots) assert.ok(Math.abs(cut[i]!.left - x) > 10, 'no cut beside a dot')
     }
     // every glyph whole in exactly one piece
-    for (const [a, b] of glyphs) assert.equal(pieces.filter(p => p.left <= a && b < p.left + p.width).length, 1, `glyph at ${a}`)
+    for (const [a, b] of glyphs) assert.equal(cut.filter(p => p.left <= a && b < p.left + p.width).length, 1, `glyph at ${a}`)
+
     // A rule over the whole width (a long fraction bar) leaves no gap to cut at: one piece.
-    ink.fill(255, 5 * width + 5, 5 * width + 1795)
+    draw(ink, 5, 1790, 5, 1)
     assert.deepEqual(readingPieces(ink, width, { box, glyph: 20 }), [box])
     // A region that fits the canvas well is read whole.
     assert.deepEqual(readingPieces(ink, width, { box: { left: 5, top: 5, width: 200, height: 20 }, glyph: 20 }), [{ left: 5, top: 5, width: 200, height: 20 }])
@@ -279,6 +294,11 @@ describe('a region read in pieces', () => {
     const joined = joinPieces([[hyp(['x', '='], -1), hyp(['x', '-'], -3)], [hyp(['1'], -0.5), hyp(['l'], -2), hyp(['I'], -4)]], 3)
     assert.deepEqual(joined.map(h => [h.tokens.join(' '), h.logprob]), [['x = 1', -1.5], ['x = l', -3], ['x - 1', -3.5]])
     assert.equal(joined[0]!.latex, 'x=1')
+    // scored as the beam scores a reading: log-probability over length^0.6, each piece's end counted
+    assert.ok(Math.abs(joined[0]!.score - -1.5 / Math.pow(3 + 2, 0.6)) < 1e-12)
+    // a longer swap can outrank a likelier shorter one, as in the beam
+    const longer = joinPieces([[hyp(['x', '='], -1)], [hyp(['1'], -0.5), hyp(['l'], -2), hyp(['1', '1', '1'], -2.2)]], 3)
+    assert.deepEqual(longer.map(h => h.tokens.join(' ')), ['x = 1', 'x = 1 1 1', 'x = l'])
     assert.deepEqual(joinPieces([[hyp(['a'], -1)]], 5), [hyp(['a'], -1)], 'one piece: its own readings')
     assert.deepEqual(joinPieces([[hyp(['a'], -1)], []], 5), [], 'a piece without a reading: none')
   })
