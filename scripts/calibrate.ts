@@ -8,7 +8,7 @@
  * write MODEL/calibration.json for the model's current version. The pipeline
  * uses it from then on; `npm run eval` shows how well it holds on other sets.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { rename, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,15 +22,9 @@ import {
 } from '../pipeline/confidence.js';
 import { DEFAULT_BEAM, OcrPipeline } from '../pipeline/ocr.js';
 import { DEFAULT_MODEL_DIR } from '../pipeline/recognizer.js';
-import { evaluate } from './eval.js';
+import { evaluate, positiveInt, stderrProgress } from './eval.js';
 
 const DEFAULT_SET = join(DEFAULT_MODEL_DIR, '..', '..', 'datasets', 'calibration');
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-}
 
 async function main(): Promise<void> {
   const cmd = new Command('calibrate')
@@ -44,13 +38,7 @@ async function main(): Promise<void> {
   // The pipeline a user runs, stating raw probabilities (the identity curve) while its curve is fitted.
   const pipeline = await OcrPipeline.load({ modelDir: o.model, curve: IDENTITY_CURVE });
   try {
-    const { items } = await evaluate(dir, pipeline, {
-      beam: o.beam,
-      progress: (d, t) => {
-        if (process.stderr.isTTY) process.stderr.write(`\r${d}/${t}`);
-      },
-    });
-    if (process.stderr.isTTY) process.stderr.write('\n');
+    const { items } = await evaluate(dir, pipeline, { beam: o.beam, progress: stderrProgress });
     // An image that could not be read says nothing about the model's confidence.
     const outcomes = items.filter((x) => x.error == null).map((x) => ({ raw: x.raw, right: x.exact }));
     if (outcomes.length < 50) throw new Error(`${dir}: ${outcomes.length} readable images; a curve needs at least 50`);

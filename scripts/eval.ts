@@ -74,10 +74,16 @@ function byLength(items: EvalItem[], lengths: number[]): LengthBand[] {
   }).filter((b) => b.images > 0);
 }
 
-function positiveInt(v: string): number {
+export function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
   return n;
+}
+
+/** Progress on stderr: a counter on a terminal, a line every hundred images otherwise, a newline at the end. */
+export function stderrProgress(done: number, total: number): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r${done}/${total}${done === total ? '\n' : ''}`);
+  else if (done % 100 === 0 || done === total) process.stderr.write(`${done}/${total}\n`);
 }
 
 export async function readTruth(dir: string): Promise<z.infer<typeof TruthLine>[]> {
@@ -178,12 +184,8 @@ async function main(): Promise<void> {
   const { summary, items } = await evaluate(dir, pipeline, {
     beam: o.beam,
     ...(o.limit ? { limit: o.limit } : {}),
-    progress: (d, t) => {
-      if (process.stderr.isTTY) process.stderr.write(`\r${d}/${t}`);
-      else if (d % 100 === 0 || d === t) process.stderr.write(`${d}/${t}\n`);
-    },
+    progress: stderrProgress,
   });
-  if (process.stderr.isTTY) process.stderr.write('\n');
   const report = o.report ?? `eval-report-${basename(resolve(dir))}.json`;
   await writeFile(report, JSON.stringify({ summary, failures: items.filter((x) => !x.exact) }, null, 2) + '\n');
   if (o.json) {
