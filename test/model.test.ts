@@ -85,6 +85,42 @@ describe('the shipped model in onnxruntime-node', () => {
     }
   });
 
+  it('continues the cache row each row names as its parent', async () => {
+    const [image] = await model.encode([canvases[0]!]);
+    const { bos } = model.manifest.specialTokens;
+    const [a1, a2] = parity.greedy[0]!;
+    const [b1, b2] = [10, 11];
+    // Each path alone, one row at a time.
+    const alone = async (path: number[]): Promise<Float32Array> => {
+      let cache = model.emptyCache(image!);
+      let lp: Float32Array | undefined;
+      for (const t of path) {
+        const s = await model.step(image!, [t], cache);
+        cache = s.cache;
+        lp = s.logprobs[0];
+      }
+      return lp!;
+    };
+    const pathA = await alone([bos, a1!, a2!]);
+    const pathB = await alone([bos, b1, b2]);
+    // Both paths side by side, and then in another order, one of them twice.
+    const s1 = await model.step(image!, [bos], model.emptyCache(image!));
+    const s2 = await model.step(image!, [a1!, b1], s1.cache, [0, 0]);
+    const s3 = await model.step(image!, [b2, a2!, b2], s2.cache, [1, 0, 1]);
+    assert.deepEqual(s3.cache.k[0]!.dims, [3, s3.cache.k[0]!.dims[1], 3, s3.cache.k[0]!.dims[3]]);
+    const worst = (x: Float32Array, y: Float32Array): number => x.reduce((m, v, k) => Math.max(m, Math.abs(v - y[k]!)), 0);
+    const argmax = (x: Float32Array): number => x.reduce((best, v, k) => (v > x[best]! ? k : best), 0);
+    // The two paths read differently, so a row that continued the wrong one would show.
+    assert.ok(worst(pathA, pathB) > 1, `the two paths differ by only ${worst(pathA, pathB)}`);
+    for (const [row, want] of [[0, pathB], [1, pathA], [2, pathB]] as const) {
+      const got = s3.logprobs[row]!;
+      assert.equal(argmax(got), argmax(want), `row ${row}`);
+      // int8 activations are quantized with one scale for all the rows of a step.
+      assert.ok(worst(got, want) < parity.first_logprobs_tolerance, `row ${row} differs by ${worst(got, want)}`);
+    }
+    await assert.rejects(model.step(image!, [a1!], s3.cache, [3]), RangeError);
+  });
+
   it('beam search returns distinct hypotheses, best first, with finite scores', async () => {
     const [hyps] = await model.recognize([canvases[0]!], { beam: 5 });
     assert.ok(hyps && hyps.length >= 2);
@@ -105,7 +141,7 @@ describe('the shipped model in onnxruntime-node', () => {
       await writeFile(join(dir, 'model.json'), JSON.stringify(manifest));
       await assert.rejects(
         Recognizer.load(dir),
-        (err: Error) => err instanceof ModelFileError && /decoder\.onnx has inputs image; this version of texmesh needs token, position, cross_k0/.test(err.message),
+        (err: Error) => err instanceof ModelFileError && /decoder\.onnx has inputs image; this version of texmesh needs token, position, parent, cross_k0/.test(err.message),
       );
     } finally {
       await removeDir(dir);

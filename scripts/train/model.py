@@ -255,22 +255,26 @@ class CrossMemory(nn.Module):
 class CachedDecoderStep(nn.Module):
     """For export: one decoder step with a key/value cache. Every row is at the same position.
 
-    Inputs: token [N] (the last token of each row), position [1] (its index), then per block
-    cross_k{i} [1, h, D/h, S] and cross_v{i} [1, h, S, D/h] (one image, broadcast over the
-    rows), then per block past_k{i} and past_v{i} [N, h, T, D/h] (T = position).
+    Inputs: token [N] (the last token of each row), position [1] (its index), parent [N] (the
+    cache row each row continues: beam search keeps some hypotheses, repeats others), then
+    per block cross_k{i} [1, h, D/h, S] and cross_v{i} [1, h, S, D/h] (one image, shared by
+    the rows), then per block past_k{i} and past_v{i} [P, h, T, D/h] (T = position, P the rows
+    of the previous step).
     Outputs: logprobs [N, V], then per block next_k{i} and next_v{i} [N, h, T + 1, D/h].
 
     Built for onnxruntime's per-step cost, which is per operator and per copied byte rather
-    than arithmetic: one tensor per block (indexing a stacked cache copies all of it),
-    rows as a 2-D [N, D] stream (linear layers become one Gemm with the bias), head splits
-    as plain reshapes (a step has length 1, so no transposes), and constant shapes (-1 for
-    the rows; sizes read from a traced tensor become Shape/Gather chains run every step)."""
+    than arithmetic: one tensor per block (indexing a stacked cache copies all of it), the
+    cache rows picked here (Gather) rather than copied by the caller, rows as a 2-D [N, D]
+    stream (linear layers become one Gemm with the bias), head splits as plain reshapes (a
+    step has length 1), cross-attention with the rows as the rows of one matrix product per
+    head (the image is the same for all of them), and constant shapes (-1 for the rows;
+    sizes read from a traced tensor become Shape/Gather chains run every step)."""
 
     def __init__(self, decoder):
         super().__init__()
         self.dec = decoder
 
-    def forward(self, token, position, *tensors):
+    def forward(self, token, position, parent, *tensors):
         dec = self.dec
         d, n = dec.d, len(dec.blocks)
         cross_k, cross_v = tensors[:n], tensors[n:2 * n]
@@ -284,15 +288,17 @@ class CachedDecoderStep(nn.Module):
             hn = blk.n1(x)
             q = att.q(hn).reshape(-1, h, 1, hd)
             kv = att.kv(hn)
-            k = torch.cat([past_k[i], kv[:, :d].reshape(-1, h, 1, hd)], dim=2)
-            v = torch.cat([past_v[i], kv[:, d:].reshape(-1, h, 1, hd)], dim=2)
+            k = torch.cat([past_k[i].index_select(0, parent), kv[:, :d].reshape(-1, h, 1, hd)], dim=2)
+            v = torch.cat([past_v[i].index_select(0, parent), kv[:, d:].reshape(-1, h, 1, hd)], dim=2)
             next_k.append(k)
             next_v.append(v)
             a = torch.softmax(torch.matmul(q * scale, k.transpose(-1, -2)), dim=-1)
             x = x + att.o(torch.matmul(a, v).reshape(-1, d))
-            q = catt.q(blk.n2(x)).reshape(-1, h, 1, hd)
-            a = torch.softmax(torch.matmul(q * scale, cross_k[i]), dim=-1)
-            x = x + catt.o(torch.matmul(a, cross_v[i]).reshape(-1, d))
+            # Per head, the rows' queries [h, N, hd] against the image's keys [h, hd, S].
+            q = catt.q(blk.n2(x)).reshape(-1, h, hd).transpose(0, 1)
+            a = torch.softmax(torch.matmul(q * scale, cross_k[i].reshape(h, hd, -1)), dim=-1)
+            y = torch.matmul(a, cross_v[i].reshape(h, -1, hd)).transpose(0, 1).reshape(-1, d)
+            x = x + catt.o(y)
             x = x + blk.ff(blk.n3(x))
         logits = dec.out(dec.norm(x))
         return (torch.log_softmax(logits, dim=-1), *next_k, *next_v)
