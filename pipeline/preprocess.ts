@@ -156,11 +156,12 @@ function classify(file: string, bytes: Uint8Array, err: unknown): ImageError {
   return new ImageError(file, 'corrupt', `the image is corrupt (${own ? msg : `the ${name} data cannot be decoded`})`);
 }
 
-/** Decode image bytes to an ink map, or throw ImageError. */
-export async function preprocess(bytes: Uint8Array, file = '<image>', opts: PreprocessOptions = {}): Promise<InkImage> {
-  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
-  if (bytes.length === 0) throw new ImageError(file, 'empty', 'the file is empty (0 bytes)');
-  let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
+/**
+ * Throw the ImageError for bytes that sharp's header reading refuses, that are
+ * not in an accepted format, or that have too many pixels; if none, their format.
+ */
+async function refuse(bytes: Uint8Array, file: string, maxPixels: number): Promise<string> {
+  let meta;
   try {
     meta = await sharp(bytes).metadata();
   } catch (err) {
@@ -174,18 +175,30 @@ export async function preprocess(bytes: Uint8Array, file = '<image>', opts: Prep
   if (w * h > maxPixels) {
     throw new ImageError(file, 'too-large', `${w}x${h} is ${w * h} pixels, over the limit of ${maxPixels}`);
   }
+  return meta.format;
+}
+
+/** Decode image bytes to an ink map, or throw ImageError. */
+export async function preprocess(bytes: Uint8Array, file = '<image>', opts: PreprocessOptions = {}): Promise<InkImage> {
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (bytes.length === 0) throw new ImageError(file, 'empty', 'the file is empty (0 bytes)');
+  // The five formats are told by their first bytes, and decoded straight away (sharp's pixel
+  // limit refuses a bomb from its header); sharp's own reading of the header, a second pass
+  // through libvips, is only needed to say what is wrong with anything else.
+  const format = magicFormat(bytes) ?? (await refuse(bytes, file, maxPixels));
   let gray;
   try {
     // failOn 'truncated' refuses cut-off files that libvips would otherwise fill with gray. libtiff
     // reports a cut strip or an unknown compression as an error, so a TIFF fails on errors.
-    const failOn = meta.format === 'tiff' ? 'error' : 'truncated';
-    if (meta.format === 'tiff' && tiffCutShort(bytes)) throw new Error('tiff: the directory lists data past the end of the file');
+    const failOn = format === 'tiff' ? 'error' : 'truncated';
+    if (format === 'tiff' && tiffCutShort(bytes)) throw new Error('tiff: the directory lists data past the end of the file');
     gray = await rawGray(
       sharp(bytes, { failOn, limitInputPixels: maxPixels, pages: 1 }).rotate().flatten({ background: '#ffffff' }),
     );
   } catch (err) {
+    await refuse(bytes, file, maxPixels);
     throw classify(file, bytes, err);
   }
   const ink = inkMap(gray);
-  return { width: gray.width, height: gray.height, ink, format: meta.format };
+  return { width: gray.width, height: gray.height, ink, format };
 }

@@ -1,9 +1,10 @@
 /**
  * The shipped recogniser, run with onnxruntime-node: an encoder over the
  * model canvas (memory, and each decoder block's cross-attention keys and
- * values), and a decoder step with a key/value cache (last token, position,
- * cache -> log-probabilities of the next token, grown cache) that a beam
- * search drives from here.
+ * values), and a decoder step (last token, position, which cached keys and
+ * values each row attends to -> log-probabilities of the next token, and
+ * this step's keys and values) that a beam search drives from here. The
+ * key/value cache is kept here, in slots the decoder reads without a copy.
  *
  * The model folder holds encoder.onnx, decoder.onnx, vocab.json and
  * model.json (name, version, SHA-256 of each file, input contract).
@@ -30,6 +31,9 @@ export const LENGTH_ALPHA = 0.6;
  * decoder rows per step from 4.9 to 2.9.
  */
 export const BEAM_PRUNE = 2;
+
+/** Caches a recogniser keeps for its next searches: one per search that may run at once. */
+const MAX_SPARE_CACHES = 4;
 
 export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'texmesh-v1');
 
@@ -61,10 +65,19 @@ export interface Encoded {
   crossV: ort.Tensor[];
 }
 
-/** Per decoder block, its self-attention keys and values [rows, h, length, hd] so far. */
+/**
+ * The decoder's self-attention keys and values so far: per block, `capacity`
+ * positions of `width` slots of D floats each. Slot `p * width + r` holds
+ * what row r of the step at position p computed.
+ */
 export interface DecoderCache {
-  k: ort.Tensor[];
-  v: ort.Tensor[];
+  k: Float32Array[];
+  v: Float32Array[];
+  /** Slots per position: the most rows a step may have. */
+  width: number;
+  /** Positions the cache holds. */
+  capacity: number;
+  /** Positions written so far (the next step's position). */
   length: number;
 }
 
@@ -97,13 +110,13 @@ interface BlockNames {
   crossV: string[];
   pastK: string[];
   pastV: string[];
-  nextK: string[];
-  nextV: string[];
+  newK: string[];
+  newV: string[];
 }
 
 function blockNames(blocks: number): BlockNames {
   const per = (prefix: string) => Array.from({ length: blocks }, (_, i) => `${prefix}${i}`);
-  return { crossK: per('cross_k'), crossV: per('cross_v'), pastK: per('past_k'), pastV: per('past_v'), nextK: per('next_k'), nextV: per('next_v') };
+  return { crossK: per('cross_k'), crossV: per('cross_v'), pastK: per('past_k'), pastV: per('past_v'), newK: per('new_k'), newV: per('new_v') };
 }
 
 export class Recognizer {
@@ -114,7 +127,12 @@ export class Recognizer {
     private readonly decoder: ort.InferenceSession,
     /** Each decoder block has its own cross-attention and cache tensors. */
     private readonly names: BlockNames,
+    /** Width of the model's keys and values (D). */
+    private readonly dim: number,
   ) {}
+
+  /** Caches of finished searches, for the next ones (takeCache). */
+  private readonly spareCaches: DecoderCache[] = [];
 
   /** The model version results and votes carry. */
   get version(): string {
@@ -156,8 +174,8 @@ export class Recognizer {
     const names = blockNames(blocks);
     const checks = [
       { what: 'encoder.onnx has outputs', got: encoder.outputNames, want: ['memory', ...names.crossK, ...names.crossV] },
-      { what: 'decoder.onnx has inputs', got: decoder.inputNames, want: ['token', 'position', 'parent', ...names.crossK, ...names.crossV, ...names.pastK, ...names.pastV] },
-      { what: 'decoder.onnx has outputs', got: decoder.outputNames, want: ['logprobs', ...names.nextK, ...names.nextV] },
+      { what: 'decoder.onnx has inputs', got: decoder.inputNames, want: ['token', 'position', 'history', ...names.crossK, ...names.crossV, ...names.pastK, ...names.pastV] },
+      { what: 'decoder.onnx has outputs', got: decoder.outputNames, want: ['logprobs', ...names.newK, ...names.newV] },
     ];
     for (const c of checks) {
       if (blocks === 0 || [...c.got].sort().join() !== [...c.want].sort().join()) {
@@ -166,7 +184,14 @@ export class Recognizer {
         throw new ModelFileError(`model folder ${dir}: ${c.what} ${c.got.join(', ')}; this version of texmesh needs ${c.want.join(', ')}`);
       }
     }
-    return new Recognizer(manifest, vocab, encoder, decoder, names);
+    const meta = decoder.inputMetadata.find((m) => m.name === names.pastK[0]);
+    const dim = meta?.isTensor ? meta.shape[1] : undefined;
+    if (typeof dim !== 'number' || dim < 1) {
+      await encoder.release();
+      await decoder.release();
+      throw new ModelFileError(`model folder ${dir}: decoder.onnx's ${names.pastK[0]} has no fixed width`);
+    }
+    return new Recognizer(manifest, vocab, encoder, decoder, names, dim);
   }
 
   /**
@@ -187,46 +212,61 @@ export class Recognizer {
     return out;
   }
 
-  /** An empty key/value cache for `rows` hypotheses of one image. */
-  emptyCache(image: Encoded, rows = 1): DecoderCache {
-    const [, heads, headDim] = image.crossK[0]!.dims as [number, number, number, number];
-    const empty = () => this.names.pastK.map(() => new ort.Tensor('float32', new Float32Array(0), [rows, heads, 0, headDim]));
-    return { k: empty(), v: empty(), length: 0 };
+  /** An empty key/value cache for steps of up to `width` rows, `capacity` positions long (the model's limit by default). */
+  emptyCache(width = 1, capacity = this.manifest.maxLength + 1): DecoderCache {
+    const size = width * capacity * this.dim;
+    const blocks = () => this.names.pastK.map(() => new Float32Array(size));
+    return { k: blocks(), v: blocks(), width, capacity, length: 0 };
   }
 
   /**
    * One decoder step for `tokens.length` rows of one image, all at position
-   * `cache.length`: row i continues cache row `parents[i]` with `tokens[i]`
-   * (by default row i, or row 0 of a one-row cache). Gives the
-   * log-probabilities of the next token per row, and the cache of the rows
-   * grown by this step.
+   * `cache.length`: row i attends to the slots `history[i]` (one per earlier
+   * position; by default slot `p * width + i` at each position p, the rows
+   * staying in place). Gives the log-probabilities of the next token per row;
+   * row i's keys and values go to slot `cache.length * width + i`, and the
+   * cache grows by one position.
    */
-  async step(image: Encoded, tokens: readonly number[], cache: DecoderCache, parents?: readonly number[]): Promise<{ logprobs: Float32Array[]; cache: DecoderCache }> {
+  async step(image: Encoded, tokens: readonly number[], cache: DecoderCache, history?: readonly (readonly number[])[]): Promise<Float32Array[]> {
     const n = tokens.length;
-    const rows = cache.k[0]!.dims[0]!;
-    const from = parents ?? tokens.map((_, i) => (rows === 1 ? 0 : i));
-    if (from.length !== n || from.some((p) => !Number.isInteger(p) || p < 0 || p >= rows)) {
-      throw new RangeError(`parents ${from.join(',')} for ${n} rows of a ${rows}-row cache`);
+    const t = cache.length;
+    const { width, capacity } = cache;
+    if (n === 0 || n > width) throw new RangeError(`${n} rows for a cache of width ${width}`);
+    if (t >= capacity) throw new RangeError(`the cache holds ${capacity} positions, all used`);
+    const slots = new BigInt64Array(n * t);
+    for (let i = 0; i < n; i++) {
+      const h = history?.[i];
+      if (history && (!h || h.length !== t)) throw new RangeError(`row ${i} names ${h?.length ?? 0} earlier slots, not ${t}`);
+      for (let p = 0; p < t; p++) {
+        const slot = h ? h[p]! : p * width + i;
+        if (!Number.isInteger(slot) || slot < p * width || slot >= (p + 1) * width) throw new RangeError(`row ${i}: slot ${slot} is not one of position ${p}`);
+        slots[i * t + p] = BigInt(slot);
+      }
     }
+    const d = this.dim;
+    const used = t * width;
     const feeds: Record<string, ort.Tensor> = {
-      token: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [n]),
-      position: new ort.Tensor('int64', BigInt64Array.of(BigInt(cache.length)), [1]),
-      parent: new ort.Tensor('int64', BigInt64Array.from(from, (p) => BigInt(p)), [n]),
+      token: new ort.Tensor('int64', BigInt64Array.from(tokens, (x) => BigInt(x)), [n]),
+      position: new ort.Tensor('int64', BigInt64Array.of(BigInt(t)), [1]),
+      history: new ort.Tensor('int64', slots, [n, t]),
     };
-    const { crossK, crossV, pastK, pastV } = this.names;
+    const { crossK, crossV, pastK, pastV, newK, newV } = this.names;
     crossK.forEach((name, i) => {
       feeds[name] = image.crossK[i]!;
       feeds[crossV[i]!] = image.crossV[i]!;
-      feeds[pastK[i]!] = cache.k[i]!;
-      feeds[pastV[i]!] = cache.v[i]!;
+      // Views of the slots written so far: onnxruntime reads them where they are.
+      feeds[pastK[i]!] = new ort.Tensor('float32', cache.k[i]!.subarray(0, used * d), [used, d]);
+      feeds[pastV[i]!] = new ort.Tensor('float32', cache.v[i]!.subarray(0, used * d), [used, d]);
     });
     const out = await this.decoder.run(feeds);
+    newK.forEach((name, i) => {
+      cache.k[i]!.set(out[name]!.data as Float32Array, used * d);
+      cache.v[i]!.set(out[newV[i]!]!.data as Float32Array, used * d);
+    });
+    cache.length = t + 1;
     const lp = out.logprobs!.data as Float32Array;
     const v = this.vocab.length;
-    return {
-      logprobs: tokens.map((_, i) => lp.subarray(i * v, (i + 1) * v)),
-      cache: { k: this.names.nextK.map((n) => out[n]!), v: this.names.nextV.map((n) => out[n]!), length: cache.length + 1 },
-    };
+    return tokens.map((_, i) => lp.subarray(i * v, (i + 1) * v));
   }
 
   /** Beam search over one encoded image: hypotheses best first. */
@@ -237,73 +277,96 @@ export class Recognizer {
     const prune = opts.prune ?? BEAM_PRUNE;
     const { bos, eos, pad, unk } = this.manifest.specialTokens;
     const norm = (lp: number, len: number) => lp / Math.pow(Math.max(1, len), alpha);
-    /** A live hypothesis: its tokens, log-probability, and its row in the decoder cache. */
-    let alive: { ids: number[]; logprob: number; row: number }[] = [{ ids: [bos], logprob: 0, row: 0 }];
-    let cache = this.emptyCache(image);
-    const done: { ids: number[]; logprob: number; score: number }[] = [];
-    const topIds = new Int32Array(width);
-    const topLps = new Float64Array(width);
-    for (let len = 1; len <= maxLength + 1 && alive.length > 0; len++) {
-      const stepped = await this.step(
-        image,
-        alive.map((h) => h.ids[h.ids.length - 1]!),
-        cache,
-        alive.map((h) => h.row),
-      );
-      cache = stepped.cache;
-      const cand: { parent: number; token: number; logprob: number }[] = [];
-      alive.forEach((h, i) => {
-        const lp = stepped.logprobs[i]!;
-        // The top `width` tokens of each row are enough to fill the next beam (kept sorted by insertion).
-        let k = 0;
-        for (let v = 0; v < lp.length; v++) {
-          const x = lp[v]!;
-          if ((k === width && x <= topLps[width - 1]!) || v === pad || v === bos || v === unk) continue;
-          let j = k < width ? k++ : width - 1;
-          while (j > 0 && topLps[j - 1]! < x) {
-            topLps[j] = topLps[j - 1]!;
-            topIds[j] = topIds[j - 1]!;
-            j--;
+    const cache = this.takeCache(width);
+    try {
+      /** A live hypothesis: its tokens, log-probability, and the cache slot of each of its positions so far. */
+      let alive: { ids: number[]; logprob: number; slots: number[] }[] = [{ ids: [bos], logprob: 0, slots: [] }];
+      const done: { ids: number[]; logprob: number; score: number }[] = [];
+      const topIds = new Int32Array(width);
+      const topLps = new Float64Array(width);
+      for (let len = 1; len <= maxLength + 1 && alive.length > 0; len++) {
+        const position = cache.length;
+        const logprobs = await this.step(
+          image,
+          alive.map((h) => h.ids[h.ids.length - 1]!),
+          cache,
+          alive.map((h) => h.slots),
+        );
+        const cand: { parent: number; token: number; logprob: number }[] = [];
+        alive.forEach((h, i) => {
+          const lp = logprobs[i]!;
+          // The top `width` tokens of each row are enough to fill the next beam (kept sorted by insertion).
+          let k = 0;
+          for (let v = 0; v < lp.length; v++) {
+            const x = lp[v]!;
+            if ((k === width && x <= topLps[width - 1]!) || v === pad || v === bos || v === unk) continue;
+            let j = k < width ? k++ : width - 1;
+            while (j > 0 && topLps[j - 1]! < x) {
+              topLps[j] = topLps[j - 1]!;
+              topIds[j] = topIds[j - 1]!;
+              j--;
+            }
+            topLps[j] = x;
+            topIds[j] = v;
           }
-          topLps[j] = x;
-          topIds[j] = v;
+          for (let j = 0; j < k; j++) cand.push({ parent: i, token: topIds[j]!, logprob: h.logprob + topLps[j]! });
+        });
+        cand.sort((a, b) => b.logprob - a.logprob);
+        // A live hypothesis far less likely than the best one of the same length is dropped: it
+        // would end as an alternative too unlikely to matter, and each live row costs a decoder
+        // row at every step. (Not against ended ones: scores are length-normalised, so a
+        // hypothesis behind a shorter one may still overtake it.)
+        const floor = (cand.find((c) => c.token !== eos)?.logprob ?? -Infinity) - prune;
+        const next: typeof alive = [];
+        for (const c of cand) {
+          const parent = alive[c.parent]!;
+          const ids = [...parent.ids, c.token];
+          if (c.token === eos || len > maxLength) {
+            done.push({ ids, logprob: c.logprob, score: norm(c.logprob, ids.length - 1) });
+          } else if (next.length < width && c.logprob >= floor) {
+            // It goes on from its parent, whose keys and values this step put in slot (position, parent row).
+            next.push({ ids, logprob: c.logprob, slots: [...parent.slots, position * cache.width + c.parent] });
+          }
+          if (next.length >= width && done.length >= width) break;
         }
-        for (let j = 0; j < k; j++) cand.push({ parent: i, token: topIds[j]!, logprob: h.logprob + topLps[j]! });
+        alive = next;
+        // Stop once `width` hypotheses have ended and the best live one, scored at its
+        // current length, no longer beats the worst of them (the usual beam-search rule:
+        // log-probabilities only fall as a hypothesis grows).
+        if (done.length >= width) {
+          done.sort((a, b) => b.score - a.score);
+          done.length = width;
+          const worst = done[width - 1]!.score;
+          const bestAlive = alive.reduce((m, h) => Math.max(m, h.logprob), -Infinity);
+          if (norm(bestAlive, len) <= worst) break;
+        }
+      }
+      done.sort((a, b) => b.score - a.score);
+      return done.slice(0, width).map((h) => {
+        const ids = h.ids.slice(1).filter((v) => v !== eos);
+        const tokens = ids.map((v) => this.vocab[v] ?? '');
+        return { tokens, latex: detokenize(tokens), logprob: h.logprob, score: h.score };
       });
-      cand.sort((a, b) => b.logprob - a.logprob);
-      // A live hypothesis far less likely than the best one of the same length is dropped: it
-      // would end as an alternative too unlikely to matter, and each live row costs a decoder
-      // row at every step. (Not against ended ones: scores are length-normalised, so a
-      // hypothesis behind a shorter one may still overtake it.)
-      const floor = (cand.find((c) => c.token !== eos)?.logprob ?? -Infinity) - prune;
-      const next: typeof alive = [];
-      for (const c of cand) {
-        const ids = [...alive[c.parent]!.ids, c.token];
-        if (c.token === eos || len > maxLength) {
-          done.push({ ids, logprob: c.logprob, score: norm(c.logprob, ids.length - 1) });
-        } else if (next.length < width && c.logprob >= floor) {
-          next.push({ ids, logprob: c.logprob, row: c.parent });
-        }
-        if (next.length >= width && done.length >= width) break;
-      }
-      alive = next;
-      // Stop once `width` hypotheses have ended and the best live one, scored at its
-      // current length, no longer beats the worst of them (the usual beam-search rule:
-      // log-probabilities only fall as a hypothesis grows).
-      if (done.length >= width) {
-        done.sort((a, b) => b.score - a.score);
-        done.length = width;
-        const worst = done[width - 1]!.score;
-        const bestAlive = alive.reduce((m, h) => Math.max(m, h.logprob), -Infinity);
-        if (norm(bestAlive, len) <= worst) break;
-      }
+    } finally {
+      this.giveCache(cache);
     }
-    done.sort((a, b) => b.score - a.score);
-    return done.slice(0, width).map((h) => {
-      const ids = h.ids.slice(1).filter((v) => v !== eos);
-      const tokens = ids.map((v) => this.vocab[v] ?? '');
-      return { tokens, latex: detokenize(tokens), logprob: h.logprob, score: h.score };
-    });
+  }
+
+  /**
+   * A cleared cache of at least `width` slots per position, from those earlier
+   * searches gave back: searches of one recogniser may interleave (each awaits
+   * every step), so each has its own, and a process does not allocate and
+   * collect megabytes per image.
+   */
+  private takeCache(width: number): DecoderCache {
+    const i = this.spareCaches.findIndex((c) => c.width >= width);
+    const cache = i >= 0 ? this.spareCaches.splice(i, 1)[0]! : this.emptyCache(width);
+    cache.length = 0;
+    return cache;
+  }
+
+  private giveCache(cache: DecoderCache): void {
+    if (this.spareCaches.length < MAX_SPARE_CACHES) this.spareCaches.push(cache);
   }
 
   /** Recognise canvases, one after another: hypotheses best first, per canvas. */

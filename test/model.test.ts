@@ -56,7 +56,7 @@ describe('the shipped model in onnxruntime-node', () => {
       // PyTorch decoded without a cache; the exported step uses one.
       const one = (await model.recognize([canvases[i]!], { beam: 1 }))[0]![0]!;
       assert.deepEqual(one.tokens, parity.greedy[i]!.map((t) => model.vocab[t]));
-      const { logprobs: [lp] } = await model.step(encoded[i]!, [bos], model.emptyCache(encoded[i]!));
+      const [lp] = await model.step(encoded[i]!, [bos], model.emptyCache());
       const want = parity.first_logprobs[i]!;
       let worst = 0;
       want.forEach((w, k) => (worst = Math.max(worst, Math.abs(w - lp![k]!))));
@@ -71,13 +71,12 @@ describe('the shipped model in onnxruntime-node', () => {
     for (let i = 0; i < encoded.length; i++) {
       const path = [...parity.greedy[i]!, eos].slice(0, parity.greedy_path_logprobs[i]!.length);
       assert.ok(path.length > 10, 'a path long enough to exercise the cache');
-      let cache = model.emptyCache(encoded[i]!);
+      const cache = model.emptyCache();
       let prev = bos;
       let worst = 0;
       for (const [k, token] of path.entries()) {
-        const stepped = await model.step(encoded[i]!, [prev], cache);
-        worst = Math.max(worst, Math.abs(stepped.logprobs[0]![token]! - parity.greedy_path_logprobs[i]![k]!));
-        cache = stepped.cache;
+        const [lp] = await model.step(encoded[i]!, [prev], cache);
+        worst = Math.max(worst, Math.abs(lp![token]! - parity.greedy_path_logprobs[i]![k]!));
         prev = token;
       }
       assert.equal(cache.length, path.length);
@@ -85,40 +84,42 @@ describe('the shipped model in onnxruntime-node', () => {
     }
   });
 
-  it('continues the cache row each row names as its parent', async () => {
+  it('attends to the cache slots each row names, and to no others', async () => {
     const [image] = await model.encode([canvases[0]!]);
     const { bos } = model.manifest.specialTokens;
     const [a1, a2] = parity.greedy[0]!;
     const [b1, b2] = [10, 11];
     // Each path alone, one row at a time.
     const alone = async (path: number[]): Promise<Float32Array> => {
-      let cache = model.emptyCache(image!);
+      const cache = model.emptyCache();
       let lp: Float32Array | undefined;
-      for (const t of path) {
-        const s = await model.step(image!, [t], cache);
-        cache = s.cache;
-        lp = s.logprobs[0];
-      }
+      for (const t of path) [lp] = await model.step(image!, [t], cache);
       return lp!;
     };
     const pathA = await alone([bos, a1!, a2!]);
     const pathB = await alone([bos, b1, b2]);
-    // Both paths side by side, and then in another order, one of them twice.
-    const s1 = await model.step(image!, [bos], model.emptyCache(image!));
-    const s2 = await model.step(image!, [a1!, b1], s1.cache, [0, 0]);
-    const s3 = await model.step(image!, [b2, a2!, b2], s2.cache, [1, 0, 1]);
-    assert.deepEqual(s3.cache.k[0]!.dims, [3, s3.cache.k[0]!.dims[1], 3, s3.cache.k[0]!.dims[3]]);
+    // Both paths side by side in a cache three slots wide (slot = position * 3 + row), then
+    // in another order, one of them twice. Slot 0 is <bos>; 3 and 4 are a1 and b1.
+    const cache = model.emptyCache(3);
+    await model.step(image!, [bos], cache);
+    await model.step(image!, [a1!, b1], cache, [[0], [0]]);
+    const third = await model.step(image!, [b2, a2!, b2], cache, [[0, 4], [0, 3], [0, 4]]);
+    assert.equal(cache.length, 3);
     const worst = (x: Float32Array, y: Float32Array): number => x.reduce((m, v, k) => Math.max(m, Math.abs(v - y[k]!)), 0);
     const argmax = (x: Float32Array): number => x.reduce((best, v, k) => (v > x[best]! ? k : best), 0);
-    // The two paths read differently, so a row that continued the wrong one would show.
+    // The two paths read differently, so a row that attended to the other's slots would show.
     assert.ok(worst(pathA, pathB) > 1, `the two paths differ by only ${worst(pathA, pathB)}`);
     for (const [row, want] of [[0, pathB], [1, pathA], [2, pathB]] as const) {
-      const got = s3.logprobs[row]!;
+      const got = third[row]!;
       assert.equal(argmax(got), argmax(want), `row ${row}`);
       // int8 activations are quantized with one scale for all the rows of a step.
       assert.ok(worst(got, want) < parity.first_logprobs_tolerance, `row ${row} differs by ${worst(got, want)}`);
     }
-    await assert.rejects(model.step(image!, [a1!], s3.cache, [3]), RangeError);
+    // A slot of another position, too many rows, a short history: refused before the model runs.
+    await assert.rejects(model.step(image!, [a1!], cache, [[0, 4, 5]]), /slot 5 is not one of position 2/);
+    await assert.rejects(model.step(image!, [1, 2, 3, 4], cache), /4 rows for a cache of width 3/);
+    await assert.rejects(model.step(image!, [a1!], cache, [[0, 4]]), /names 2 earlier slots, not 3/);
+    assert.equal(cache.length, 3);
   });
 
   it('beam search returns distinct hypotheses, best first, with finite scores', async () => {
@@ -141,7 +142,7 @@ describe('the shipped model in onnxruntime-node', () => {
       await writeFile(join(dir, 'model.json'), JSON.stringify(manifest));
       await assert.rejects(
         Recognizer.load(dir),
-        (err: Error) => err instanceof ModelFileError && /decoder\.onnx has inputs image; this version of texmesh needs token, position, parent, cross_k0/.test(err.message),
+        (err: Error) => err instanceof ModelFileError && /decoder\.onnx has inputs image; this version of texmesh needs token, position, history, cross_k0/.test(err.message),
       );
     } finally {
       await removeDir(dir);

@@ -51,22 +51,22 @@ def main():
     # One image per run, every shape fixed: the shape arithmetic folds away at export, and
     # batching regions bought nothing on a CPU (four images took four times as long as one).
     torch.onnx.export(cross, (image,), enc_path, input_names=["image"], output_names=["memory", *ks, *vs], opset_version=17)
-    # The decoder step with a key/value cache per block; traced with two cached positions, two
-    # cache rows and three rows continuing them.
+    # The decoder step with a key/value cache per block; traced at position 2, with three rows
+    # attending to slots of a cache of six.
     step = M.CachedDecoderStep(net.decoder).eval()
     crossed = cross(image)[1:]
-    past = [torch.zeros(2, heads, 2, hd) for _ in range(2 * layers)]
+    past = [torch.zeros(6, net.decoder.d) for _ in range(2 * layers)]
     pk = [f"past_k{i}" for i in range(layers)]
     pv = [f"past_v{i}" for i in range(layers)]
-    nk = [f"next_k{i}" for i in range(layers)]
-    nv = [f"next_v{i}" for i in range(layers)]
-    dyn = {"token": {0: "rows"}, "parent": {0: "rows"}, "logprobs": {0: "rows"}}
-    dyn.update({name: {0: "past_rows", 2: "past"} for name in pk + pv})
-    dyn.update({name: {0: "rows", 2: "next"} for name in nk + nv})
+    nk = [f"new_k{i}" for i in range(layers)]
+    nv = [f"new_v{i}" for i in range(layers)]
+    dyn = {"token": {0: "rows"}, "history": {0: "rows", 1: "position"}, "logprobs": {0: "rows"}}
+    dyn.update({name: {0: "slots"} for name in pk + pv})
+    dyn.update({name: {0: "rows"} for name in nk + nv})
     dec_path = os.path.join(args.out, "decoder.onnx")
     torch.onnx.export(
-        step, (torch.tensor([5, 6, 7]), torch.tensor([2]), torch.tensor([1, 0, 1]), *crossed, *past), dec_path,
-        input_names=["token", "position", "parent", *ks, *vs, *pk, *pv], output_names=["logprobs", *nk, *nv],
+        step, (torch.tensor([5, 6, 7]), torch.tensor([2]), torch.tensor([[0, 3], [0, 4], [0, 3]]), *crossed, *past), dec_path,
+        input_names=["token", "position", "history", *ks, *vs, *pk, *pv], output_names=["logprobs", *nk, *nv],
         dynamic_axes=dyn, opset_version=17,
     )
     # The decoder runs once per token, so its linear layers go to int8 (quantize.py says why);

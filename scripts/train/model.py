@@ -255,45 +255,57 @@ class CrossMemory(nn.Module):
 class CachedDecoderStep(nn.Module):
     """For export: one decoder step with a key/value cache. Every row is at the same position.
 
-    Inputs: token [N] (the last token of each row), position [1] (its index), parent [N] (the
-    cache row each row continues: beam search keeps some hypotheses, repeats others), then
-    per block cross_k{i} [1, h, D/h, S] and cross_v{i} [1, h, S, D/h] (one image, shared by
-    the rows), then per block past_k{i} and past_v{i} [P, h, T, D/h] (T = position, P the rows
-    of the previous step).
-    Outputs: logprobs [N, V], then per block next_k{i} and next_v{i} [N, h, T + 1, D/h].
+    The cache lives with the caller, in slots of D floats: a step's rows write their keys and
+    values to slots of their own, and each row names the slots it attends to, one per earlier
+    position (its hypothesis's ancestors: beam search keeps some hypotheses and repeats others).
+    So nothing in the cache is ever copied or reordered, and a step returns only its own rows.
+
+    Inputs: token [N] (the last token of each row), position [1] (its index, T), history [N, T]
+    (per row, the slot of each earlier position), then per block cross_k{i} [1, h, D/h, S] and
+    cross_v{i} [1, h, S, D/h] (one image, shared by the rows), then per block past_k{i} and
+    past_v{i} [slots, D].
+    Outputs: logprobs [N, V], then per block new_k{i} and new_v{i} [N, D]: this step's keys and
+    values, for the caller to store.
 
     Built for onnxruntime's per-step cost, which is per operator and per copied byte rather
-    than arithmetic: one tensor per block (indexing a stacked cache copies all of it), the
-    cache rows picked here (Gather) rather than copied by the caller, rows as a 2-D [N, D]
-    stream (linear layers become one Gemm with the bias), head splits as plain reshapes (a
-    step has length 1), cross-attention with the rows as the rows of one matrix product per
-    head (the image is the same for all of them), and constant shapes (-1 for the rows;
-    sizes read from a traced tensor become Shape/Gather chains run every step)."""
+    than arithmetic: one tensor per block, rows as a 2-D [N, D] stream (linear layers become
+    one Gemm with the bias), self-attention without head reshapes (per-head sums and spreads
+    as products with constant 0/1 matrices), cross-attention with the rows as the rows of one
+    matrix product per head, and constant shapes (-1 for the rows; sizes read from a traced
+    tensor become Shape/Gather chains run every step)."""
 
     def __init__(self, decoder):
         super().__init__()
         self.dec = decoder
+        d, h = decoder.d, decoder.blocks[0].self_att.h
+        hd = d // h
+        # head_sum [D, h]: sums each head's channels (scaled for attention); head_spread [h, D]: the reverse.
+        onehot = torch.zeros(d, h)
+        onehot[torch.arange(d), torch.arange(d) // hd] = 1.0
+        self.register_buffer("head_sum", onehot / math.sqrt(hd), persistent=False)
+        self.register_buffer("head_spread", onehot.t().contiguous(), persistent=False)
 
-    def forward(self, token, position, parent, *tensors):
+    def forward(self, token, position, history, *tensors):
         dec = self.dec
         d, n = dec.d, len(dec.blocks)
         cross_k, cross_v = tensors[:n], tensors[n:2 * n]
         past_k, past_v = tensors[2 * n:3 * n], tensors[3 * n:]
         x = dec.embed(token) + dec.pos(position)  # N, D
-        next_k, next_v = [], []
+        new_k, new_v = [], []
         for i, blk in enumerate(dec.blocks):
             att, catt = blk.self_att, blk.cross_att
             h, hd = att.h, d // att.h
             scale = 1.0 / math.sqrt(hd)
             hn = blk.n1(x)
-            q = att.q(hn).reshape(-1, h, 1, hd)
+            q = att.q(hn)
             kv = att.kv(hn)
-            k = torch.cat([past_k[i].index_select(0, parent), kv[:, :d].reshape(-1, h, 1, hd)], dim=2)
-            v = torch.cat([past_v[i].index_select(0, parent), kv[:, d:].reshape(-1, h, 1, hd)], dim=2)
-            next_k.append(k)
-            next_v.append(v)
-            a = torch.softmax(torch.matmul(q * scale, k.transpose(-1, -2)), dim=-1)
-            x = x + att.o(torch.matmul(a, v).reshape(-1, d))
+            k_now, v_now = kv[:, :d], kv[:, d:]
+            new_k.append(k_now)
+            new_v.append(v_now)
+            k = torch.cat([nn.functional.embedding(history, past_k[i]), k_now.unsqueeze(1)], dim=1)  # N, T+1, D
+            v = torch.cat([nn.functional.embedding(history, past_v[i]), v_now.unsqueeze(1)], dim=1)
+            a = torch.softmax(torch.matmul(q.unsqueeze(1) * k, self.head_sum), dim=1)  # N, T+1, h
+            x = x + att.o((torch.matmul(a, self.head_spread) * v).sum(dim=1))
             # Per head, the rows' queries [h, N, hd] against the image's keys [h, hd, S].
             q = catt.q(blk.n2(x)).reshape(-1, h, hd).transpose(0, 1)
             a = torch.softmax(torch.matmul(q * scale, cross_k[i].reshape(h, hd, -1)), dim=-1)
@@ -301,4 +313,4 @@ class CachedDecoderStep(nn.Module):
             x = x + catt.o(y)
             x = x + blk.ff(blk.n3(x))
         logits = dec.out(dec.norm(x))
-        return (torch.log_softmax(logits, dim=-1), *next_k, *next_v)
+        return (torch.log_softmax(logits, dim=-1), *new_k, *new_v)
