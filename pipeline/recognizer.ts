@@ -32,6 +32,9 @@ export const LENGTH_ALPHA = 0.6;
  */
 export const BEAM_PRUNE = 2;
 
+/** Positions a new cache has room for; most formulas are shorter (the cache grows for the others). */
+const INITIAL_CACHE_POSITIONS = 64;
+
 /** Caches a recogniser keeps for its next searches: one per search that may run at once. */
 const MAX_SPARE_CACHES = 4;
 
@@ -66,16 +69,17 @@ export interface Encoded {
 }
 
 /**
- * The decoder's self-attention keys and values so far: per block, `capacity`
- * positions of `width` slots of D floats each. Slot `p * width + r` holds
- * what row r of the step at position p computed.
+ * The decoder's self-attention keys and values so far: per block, room for
+ * `capacity` positions of `width` slots of D floats each. Slot `p * width + r`
+ * holds what row r of the step at position p computed. A step past the room
+ * there is makes more (up to the model's longest output).
  */
 export interface DecoderCache {
   k: Float32Array[];
   v: Float32Array[];
   /** Slots per position: the most rows a step may have. */
   width: number;
-  /** Positions the cache holds. */
+  /** Positions there is room for now. */
   capacity: number;
   /** Positions written so far (the next step's position). */
   length: number;
@@ -212,11 +216,27 @@ export class Recognizer {
     return out;
   }
 
-  /** An empty key/value cache for steps of up to `width` rows, `capacity` positions long (the model's limit by default). */
-  emptyCache(width = 1, capacity = this.manifest.maxLength + 1): DecoderCache {
+  /** An empty key/value cache for steps of up to `width` rows, with room for `capacity` positions to begin with. */
+  emptyCache(width = 1, capacity = INITIAL_CACHE_POSITIONS): DecoderCache {
     const size = width * capacity * this.dim;
     const blocks = () => this.names.pastK.map(() => new Float32Array(size));
     return { k: blocks(), v: blocks(), width, capacity, length: 0 };
+  }
+
+  /** Make room for at least `positions` positions (doubling, up to the model's longest output). */
+  private grow(cache: DecoderCache, positions: number): void {
+    const limit = this.manifest.maxLength + 1;
+    if (positions > limit) throw new RangeError(`the cache holds at most ${limit} positions (the model's longest output)`);
+    if (positions <= cache.capacity) return;
+    const capacity = Math.min(limit, Math.max(positions, 2 * cache.capacity));
+    const more = (old: Float32Array) => {
+      const b = new Float32Array(cache.width * capacity * this.dim);
+      b.set(old.subarray(0, cache.length * cache.width * this.dim));
+      return b;
+    };
+    cache.k = cache.k.map(more);
+    cache.v = cache.v.map(more);
+    cache.capacity = capacity;
   }
 
   /**
@@ -230,9 +250,8 @@ export class Recognizer {
   async step(image: Encoded, tokens: readonly number[], cache: DecoderCache, history?: readonly (readonly number[])[]): Promise<Float32Array[]> {
     const n = tokens.length;
     const t = cache.length;
-    const { width, capacity } = cache;
+    const { width } = cache;
     if (n === 0 || n > width) throw new RangeError(`${n} rows for a cache of width ${width}`);
-    if (t >= capacity) throw new RangeError(`the cache holds ${capacity} positions, all used`);
     const slots = new BigInt64Array(n * t);
     for (let i = 0; i < n; i++) {
       const h = history?.[i];
@@ -243,6 +262,7 @@ export class Recognizer {
         slots[i * t + p] = BigInt(slot);
       }
     }
+    this.grow(cache, t + 1);
     const d = this.dim;
     const used = t * width;
     const feeds: Record<string, ort.Tensor> = {
