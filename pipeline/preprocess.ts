@@ -193,7 +193,8 @@ export async function preprocess(bytes: Uint8Array, file = '<image>', opts: Prep
     const failOn = format === 'tiff' ? 'error' : 'truncated';
     if (format === 'tiff' && tiffCutShort(bytes)) throw new Error('tiff: the directory lists data past the end of the file');
     gray = await rawGray(
-      sharp(bytes, { failOn, limitInputPixels: maxPixels, pages: 1 }).rotate().flatten({ background: '#ffffff' }),
+      // (sharp reads a limit of 0 as none: a limit under one pixel is one pixel, which refuses every image)
+      sharp(bytes, { failOn, limitInputPixels: maxPixels >= 1 ? maxPixels : 1, pages: 1 }).rotate().flatten({ background: '#ffffff' }),
     );
   } catch (err) {
     await refuse(bytes, file, maxPixels);

@@ -38,6 +38,9 @@ const INITIAL_CACHE_POSITIONS = 64;
 /** Caches a recogniser keeps for its next searches: one per search that may run at once. */
 const MAX_SPARE_CACHES = 4;
 
+/** The widest cache kept for later searches (wider beams allocate their own each time). */
+const MAX_SPARE_WIDTH = 16;
+
 export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'texmesh-v1');
 
 const Manifest = z.object({
@@ -93,8 +96,8 @@ export interface BeamOptions {
   /** Length normalisation exponent: score = logprob / length^alpha. */
   lengthAlpha?: number;
   /**
-   * Drop a live hypothesis whose log-probability is this far (in nats) below the best
-   * one's at its step, or below the best ended one's (default BEAM_PRUNE).
+   * Drop a live hypothesis whose log-probability is this far (in nats, >= 0) below the
+   * best live one's of the same length (default BEAM_PRUNE; Infinity keeps every one).
    */
   prune?: number;
 }
@@ -225,7 +228,7 @@ export class Recognizer {
 
   /** Make room for at least `positions` positions (doubling, up to the model's longest output). */
   private grow(cache: DecoderCache, positions: number): void {
-    const limit = this.manifest.maxLength + 1;
+    const limit = this.manifest.maxLength;
     if (positions > limit) throw new RangeError(`the cache holds at most ${limit} positions (the model's longest output)`);
     if (positions <= cache.capacity) return;
     const capacity = Math.min(limit, Math.max(positions, 2 * cache.capacity));
@@ -291,10 +294,11 @@ export class Recognizer {
 
   /** Beam search over one encoded image: hypotheses best first. */
   async beamSearch(image: Encoded, opts: BeamOptions = {}): Promise<Hypothesis[]> {
-    const width = Math.max(1, opts.beam ?? 5);
+    const width = Math.max(1, Math.floor(opts.beam ?? 5));
     const maxLength = Math.min(opts.maxLength ?? this.manifest.maxLength, this.manifest.maxLength - 1);
     const alpha = opts.lengthAlpha ?? LENGTH_ALPHA;
     const prune = opts.prune ?? BEAM_PRUNE;
+    if (!(prune >= 0)) throw new RangeError(`beam pruning margin ${prune}: must be a number of nats >= 0`);
     const { bos, eos, pad, unk } = this.manifest.specialTokens;
     const norm = (lp: number, len: number) => lp / Math.pow(Math.max(1, len), alpha);
     const cache = this.takeCache(width);
@@ -379,14 +383,18 @@ export class Recognizer {
    * collect megabytes per image.
    */
   private takeCache(width: number): DecoderCache {
-    const i = this.spareCaches.findIndex((c) => c.width >= width);
-    const cache = i >= 0 ? this.spareCaches.splice(i, 1)[0]! : this.emptyCache(width);
+    let best = -1;
+    this.spareCaches.forEach((c, i) => {
+      if (c.width >= width && (best < 0 || c.width < this.spareCaches[best]!.width)) best = i;
+    });
+    const cache = best >= 0 ? this.spareCaches.splice(best, 1)[0]! : this.emptyCache(width);
     cache.length = 0;
     return cache;
   }
 
   private giveCache(cache: DecoderCache): void {
-    if (this.spareCaches.length < MAX_SPARE_CACHES) this.spareCaches.push(cache);
+    // A cache for an unusually wide beam is not kept: it is large, and rarely wanted again.
+    if (this.spareCaches.length < MAX_SPARE_CACHES && cache.width <= MAX_SPARE_WIDTH) this.spareCaches.push(cache);
   }
 
   /** Recognise canvases, one after another: hypotheses best first, per canvas. */

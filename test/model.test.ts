@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { INPUT_HEIGHT, INPUT_WIDTH } from '../pipeline/model-input.js';
 import { canonicalTokens } from '../pipeline/latex/canonical.js';
-import { DEFAULT_MODEL_DIR, ModelFileError, Recognizer } from '../pipeline/recognizer.js';
+import { BEAM_PRUNE, DEFAULT_MODEL_DIR, LENGTH_ALPHA, ModelFileError, Recognizer, type Encoded, type Hypothesis } from '../pipeline/recognizer.js';
 import { calibrate, loadShippedCurve } from '../pipeline/confidence.js';
 import { OcrPipeline } from '../pipeline/ocr.js';
 import { CLI, collect, removeDir, tempDir } from './helpers.js';
@@ -122,6 +122,94 @@ describe('the shipped model in onnxruntime-node', () => {
     await assert.rejects(model.step(image!, [1, 2, 3, 4], cache), /4 rows for a cache of width 3/);
     await assert.rejects(model.step(image!, [a1!], cache, [[0, 4]]), /names 2 earlier slots, not 3/);
     assert.equal(cache.length, 3);
+  });
+
+  /**
+   * The beam search as it was before the slot cache: every hypothesis carries its own copy of
+   * its keys and values, laid out afresh in row order before each step (so each step sees the
+   * same rows in the same order, and int8 quantizes them alike).
+   */
+  async function referenceBeam(image: Encoded, width: number, prune: number): Promise<Array<[string, number, number]>> {
+    const maxLength = model.manifest.maxLength - 1;
+    const { bos, eos, pad, unk } = model.manifest.specialTokens;
+    const norm = (lp: number, len: number) => lp / Math.pow(Math.max(1, len), LENGTH_ALPHA);
+    const d = model.emptyCache(1, 1).k[0]!.length;
+    type Own = { k: Float32Array[]; v: Float32Array[] };
+    let alive: { ids: number[]; logprob: number; own: Own[] }[] = [{ ids: [bos], logprob: 0, own: [] }];
+    const done: { ids: number[]; logprob: number; score: number }[] = [];
+    for (let len = 1; len <= maxLength + 1 && alive.length > 0; len++) {
+      const t = len - 1;
+      const cache = model.emptyCache(width, t + 1);
+      alive.forEach((h, r) => h.own.forEach((o, p) => o.k.forEach((_, b) => {
+        cache.k[b]!.set(o.k[b]!, (p * width + r) * d);
+        cache.v[b]!.set(o.v[b]!, (p * width + r) * d);
+      })));
+      cache.length = t;
+      const logprobs = await model.step(image, alive.map((h) => h.ids[h.ids.length - 1]!), cache);
+      const slice = (a: Float32Array, r: number) => a.slice((t * width + r) * d, (t * width + r + 1) * d);
+      const mine = alive.map((_, r) => ({ k: cache.k.map((a) => slice(a, r)), v: cache.v.map((a) => slice(a, r)) }));
+      const cand: { parent: number; token: number; logprob: number }[] = [];
+      alive.forEach((h, i) => {
+        const lp = logprobs[i]!;
+        const top = [...lp.keys()].filter((v) => v !== pad && v !== bos && v !== unk).sort((a, b) => lp[b]! - lp[a]! || a - b).slice(0, width);
+        for (const v of top) cand.push({ parent: i, token: v, logprob: h.logprob + lp[v]! });
+      });
+      cand.sort((a, b) => b.logprob - a.logprob);
+      const floor = (cand.find((c) => c.token !== eos)?.logprob ?? -Infinity) - prune;
+      const next: typeof alive = [];
+      for (const c of cand) {
+        const parent = alive[c.parent]!;
+        const ids = [...parent.ids, c.token];
+        if (c.token === eos || len > maxLength) done.push({ ids, logprob: c.logprob, score: norm(c.logprob, ids.length - 1) });
+        else if (next.length < width && c.logprob >= floor) next.push({ ids, logprob: c.logprob, own: [...parent.own, mine[c.parent]!] });
+        if (next.length >= width && done.length >= width) break;
+      }
+      alive = next;
+      if (done.length >= width) {
+        done.sort((a, b) => b.score - a.score);
+        done.length = width;
+        if (norm(alive.reduce((m, h) => Math.max(m, h.logprob), -Infinity), len) <= done[width - 1]!.score) break;
+      }
+    }
+    done.sort((a, b) => b.score - a.score);
+    return done.slice(0, width).map((h) => [h.ids.slice(1).filter((v) => v !== eos).map((v) => model.vocab[v]).join(' '), h.logprob, h.score]);
+  }
+
+  const readings = (hyps: readonly Hypothesis[]) => hyps.map((h): [string, number, number] => [h.tokens.join(' '), h.logprob, h.score]);
+
+  it('beam search gives what a search with a copy of the cache per hypothesis gives, pruned or not', async () => {
+    const encoded = await model.encode(canvases);
+    for (const image of encoded) {
+      for (const [width, prune] of [[5, BEAM_PRUNE], [3, Infinity], [7, BEAM_PRUNE]] as const) {
+        const got = readings(await model.beamSearch(image, { beam: width, prune }));
+        assert.ok(got.length > 0);
+        assert.deepEqual(got, await referenceBeam(image, width, prune), `beam ${width}, prune ${prune}`);
+      }
+    }
+  });
+
+  it('searches running at once on one recogniser each give what they give alone', async () => {
+    const encoded = await model.encode([...canvases, ...canvases]);
+    const alone = [];
+    for (const image of encoded) alone.push(readings(await model.beamSearch(image, { beam: 5 })));
+    const together = await Promise.all(encoded.map(async (image) => readings(await model.beamSearch(image, { beam: 5 }))));
+    assert.deepEqual(together, alone);
+  });
+
+  it('grows a wide cache, keeping what it holds, and refuses a pruning margin that is not one', async () => {
+    const [image] = await model.encode([canvases[0]!]);
+    const run = async (capacity: number): Promise<Float32Array[][]> => {
+      const cache = model.emptyCache(5, capacity);
+      const out = [];
+      for (let t = 0; t < 8; t++) out.push(await model.step(image!, [1, 5, 6, 7, 8].map((x) => (t === 0 ? 1 : x + t)), cache));
+      assert.equal(cache.length, 8);
+      assert.ok(cache.capacity >= 8);
+      return out;
+    };
+    assert.deepEqual(await run(2), await run(64));
+    for (const prune of [-1, Number.NaN]) await assert.rejects(model.beamSearch(image!, { prune }), RangeError);
+    // Unpruned, the beam holds `width` readings to the end.
+    assert.equal((await model.beamSearch(image!, { beam: 4, prune: Infinity })).length, 4);
   });
 
   it('beam search returns distinct hypotheses, best first, with finite scores', async () => {

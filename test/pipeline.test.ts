@@ -151,7 +151,9 @@ describe('preprocess', () => {
       ['TIFF with an unknown compression', tiffBadCompression, 'corrupt'],
       ['corrupt PNG', corrupt, 'corrupt'],
       ['an SVG (not a raster format)', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'), 'not-an-image'],
-      ['over the pixel limit', png, 'too-large', { maxPixels: 1000 }]
+      ['over the pixel limit', png, 'too-large', { maxPixels: 1000 }],
+      // sharp's own limit of 0 means none; here it refuses everything
+      ['a pixel limit of 0', png, 'too-large', { maxPixels: 0 }]
     ]
     for (const [what, bytes, reason, opts] of cases) {
       const err = await refusal(bytes, opts)
