@@ -105,7 +105,7 @@ export async function readTruth(dir: string): Promise<z.infer<typeof TruthLine>[
 }
 
 /** Tokens of an answer: its canonical form, or, for one that is no TeX (unbalanced braces), its tokens as they are. */
-function answerTokens(latex: string): string[] {
+export function answerTokens(latex: string): string[] {
   try {
     return canonicalTokens(latex);
   } catch {
