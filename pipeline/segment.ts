@@ -188,6 +188,20 @@ function glyphSize(all: Component[], extent: (c: Component) => number): number {
   return Math.max(3, median((main.length > 0 ? main : all).map(extent)));
 }
 
+/** The larger side of a component's box. */
+function extentOf(c: Component): number {
+  return Math.max(c.right - c.left + 1, c.bottom - c.top + 1);
+}
+
+/**
+ * The typical glyph size of an ink map in pixels (0 when it has no ink): the scale that
+ * segmentation works in, and the one the model's input is normalised to (model-input.ts).
+ */
+export function glyphSizeOf(ink: Uint8Array, width: number, height: number, threshold = INK_THRESHOLD): number {
+  const all = components(ink, width, height, threshold);
+  return all.length === 0 ? 0 : glyphSize(all, extentOf);
+}
+
 /** Regions whose boxes overlap are one region (fragmented glyphs at low resolution can make such). */
 function mergeOverlapping(boxes: Component[]): void {
   for (let i = 0; i < boxes.length; i++) {
@@ -208,7 +222,7 @@ function mergeOverlapping(boxes: Component[]): void {
 export function segment(ink: Uint8Array, width: number, height: number): Region[] {
   const all = components(ink, width, height);
   if (all.length === 0) return [];
-  const extent = (c: Component) => Math.max(c.right - c.left + 1, c.bottom - c.top + 1);
+  const extent = extentOf;
   const size = glyphSize(all, extent);
   // Specks: much smaller than a glyph (noise, but also dots, periods and primes, which join a region).
   const isSpeck = (c: Component) => c.area <= 4 || (extent(c) < SPECK * size && c.area <= SPECK * SPECK * size * size / 2);

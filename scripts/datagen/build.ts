@@ -4,7 +4,12 @@
  *
  *   shards: DIR/shard-NNNN.bin (uint8 model canvases, N x 64 x 512, ink = 255)
  *           + DIR/shard-NNNN.jsonl ({latex, tokens, renderer}) for training;
- *   images: DIR/NNNNN.png|jpg + DIR/truth.jsonl ({file, latex}) for evaluation.
+ *   images: DIR/NNNNN.png|jpg + DIR/truth.jsonl ({file, latex}) for evaluation;
+ *   clean:  DIR/clean-NNNN.bin (clean renders' ink, 0..255, each cropped to its ink and scaled so its
+ *           typical glyph is STORE_GLYPH px) + DIR/clean-NNNN.jsonl ({latex, tokens, renderer, w, h,
+ *           offset}): the v2 trainer degrades and scales these itself, a new way for every step;
+ *   ink:    DIR/ink-NNNN.bin + .jsonl (the same fields and glyph): degraded images as the pipeline sees
+ *           them before scaling (decoded, ink map, cropped to the ink), for the v2 trainer's dev checks.
  *
  * Every shard has its own seed (seed * 100003 + shard), so shards can be built
  * by several processes in any order and come out the same.
@@ -15,7 +20,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { canonicalTokens } from '../../pipeline/latex/canonical.js';
-import { canvasFromInk, decodeGray, inkBox, inkMap, INPUT_HEIGHT, INPUT_WIDTH } from '../../pipeline/model-input.js';
+import { canvasFromInk, decodeGray, fromGray, inkBox, inkMap, rawGray, INPUT_HEIGHT, INPUT_WIDTH } from '../../pipeline/model-input.js';
+import { glyphSizeOf } from '../../pipeline/segment.js';
 import { augment, HELDOUT_B_AUGMENT, TRAIN_AUGMENT, type AugmentProfile } from './augment.js';
 import { FormulaGenerator } from './grammar.js';
 import { renderMathjax } from './render-mathjax.js';
@@ -43,7 +49,13 @@ export const PROFILES: Record<string, RenderProfile> = {
   'heldout-a': { mathjaxShare: 0.45, exPx: [4.5, 10], dpi: [80, 170], augment: TRAIN_AUGMENT },
   // Held-out B: other density ranges and stronger degradation.
   'heldout-b': { mathjaxShare: 0.45, exPx: [10, 12.5], dpi: [170, 210], augment: HELDOUT_B_AUGMENT },
+  // Clean renders for the v2 trainer (no degradation here: it degrades on the fly), dense enough
+  // that scaling them to STORE_GLYPH loses nothing.
+  clean: { mathjaxShare: 0.45, exPx: [14, 18], dpi: [220, 290], augment: { ...TRAIN_AUGMENT, pAny: 0 } },
 };
+
+/** The typical glyph size (segment.ts glyphSizeOf) of the clean renders in a clean shard. */
+export const STORE_GLYPH = 20;
 
 export interface Sample {
   latex: string;
@@ -158,6 +170,69 @@ async function buildShard(dir: string, shard: number, seed: number, count: numbe
   await rename(join(dir, `${name}.jsonl.tmp`), join(dir, `${name}.jsonl`));
 }
 
+interface InkCrop {
+  w: number;
+  h: number;
+  glyph: number;
+  data: Uint8Array;
+}
+
+/** An image as the pipeline sees it before scaling: decoded, ink map, cropped to the ink (null: no ink). */
+async function inkCrop(image: Buffer): Promise<InkCrop | null> {
+  const g = await decodeGray(image);
+  const ink = inkMap(g);
+  let box;
+  try {
+    box = inkBox(ink, g.width, g.height);
+  } catch {
+    return null;
+  }
+  const crop = await rawGray(fromGray({ width: g.width, height: g.height, data: ink }).extract(box));
+  const glyph = glyphSizeOf(crop.data, crop.width, crop.height);
+  return glyph > 0 ? { w: crop.width, h: crop.height, glyph, data: crop.data } : null;
+}
+
+/** A clean render's ink crop scaled so that its typical glyph is STORE_GLYPH pixels. */
+async function cleanCrop(image: Buffer): Promise<InkCrop | null> {
+  const c = await inkCrop(image);
+  if (!c) return null;
+  const s = STORE_GLYPH / c.glyph;
+  const w = Math.max(1, Math.round(c.w * s));
+  const h = Math.max(1, Math.round(c.h * s));
+  const scaled = await rawGray(
+    fromGray({ width: c.w, height: c.h, data: c.data }).resize(w, h, { fit: 'fill', kernel: s < 1 ? 'lanczos3' : 'cubic' }),
+  );
+  return { w, h, glyph: STORE_GLYPH, data: scaled.data };
+}
+
+/** A shard of ink crops (clean renders scaled to STORE_GLYPH, or degraded images as they are). */
+async function buildCropShard(dir: string, kind: 'clean' | 'ink', shard: number, seed: number, count: number, profile: RenderProfile): Promise<void> {
+  const name = `${kind}-${String(shard).padStart(4, '0')}`;
+  if (existsSync(join(dir, `${name}.jsonl`))) return;
+  const samples = await makeSamples(seed * 100003 + shard, count, profile);
+  const crops = await mapPool(samples, 6, async (s) => {
+    try {
+      return await (kind === 'clean' ? cleanCrop(s.image) : inkCrop(s.image));
+    } catch {
+      return null;
+    }
+  });
+  const parts: Uint8Array[] = [];
+  const lines: string[] = [];
+  let offset = 0;
+  samples.forEach((s, i) => {
+    const c = crops[i];
+    if (!c) return;
+    parts.push(c.data);
+    lines.push(JSON.stringify({ latex: s.latex, tokens: s.tokens.join(' '), renderer: s.renderer, w: c.w, h: c.h, glyph: c.glyph, offset }));
+    offset += c.data.length;
+  });
+  await writeFile(join(dir, `${name}.bin.tmp`), Buffer.concat(parts));
+  await rename(join(dir, `${name}.bin.tmp`), join(dir, `${name}.bin`));
+  await writeFile(join(dir, `${name}.jsonl.tmp`), lines.join('\n') + '\n');
+  await rename(join(dir, `${name}.jsonl.tmp`), join(dir, `${name}.jsonl`));
+}
+
 async function buildImages(dir: string, seed: number, count: number, profile: RenderProfile): Promise<void> {
   const samples = await makeSamples(seed * 100003, count, profile);
   const truth: string[] = [];
@@ -181,7 +256,7 @@ async function main(): Promise<void> {
   const cmd = new Command('build-dataset')
     .description('generate, render and degrade formula images')
     .requiredOption('--out <dir>', 'output folder')
-    .option('--format <kind>', 'shards (training) or images (evaluation)', 'shards')
+    .option('--format <kind>', 'shards (v1 training), clean (v2 training), ink (v2 dev checks) or images (evaluation)', 'shards')
     .option('--profile <name>', `one of ${Object.keys(PROFILES).join(', ')}`, 'train')
     .option('--seed <n>', 'dataset seed', '1')
     .option('--count <n>', 'samples per shard (or images in all)', '2000')
@@ -197,10 +272,12 @@ async function main(): Promise<void> {
     await buildImages(o.out, seed, count, profile);
     return;
   }
+  if (!['shards', 'clean', 'ink'].includes(o.format)) throw new Error(`unknown format ${o.format}`);
   const [a, b] = o.shards.split(':').map(Number) as [number, number];
   for (let s = a; s < b; s++) {
     const t = Date.now();
-    await buildShard(o.out, s, seed, count, profile);
+    if (o.format === 'shards') await buildShard(o.out, s, seed, count, profile);
+    else await buildCropShard(o.out, o.format as 'clean' | 'ink', s, seed, count, profile);
     await appendFile(join(o.out, 'build.log'), `shard ${s} ${((Date.now() - t) / 1000).toFixed(1)}s\n`);
   }
 }
