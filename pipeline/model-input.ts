@@ -166,6 +166,78 @@ export async function canvasFromInk(ink: Uint8Array, width: number, height: numb
   return canvas;
 }
 
+/**
+ * v2's input geometry: glyphs of one size whatever the formula's length. The crop is scaled so
+ * that its typical glyph (segment.ts glyphSizeOf) is `glyph` pixels, placed MARGIN in from the
+ * left and centred vertically on a canvas whose height is a multiple of ROW_STEP and width a
+ * multiple of COL_STEP (the encoder's strides). A crop taller than maxHeight is scaled down to
+ * fit; one wider than maxWidth is scaled down too, but the pipeline cuts such regions into
+ * pieces first (segment.ts readingPieces). scripts/train/glyph.py glyph_canvas is its twin.
+ */
+export interface GlyphGeometry {
+  glyph: number;
+  maxHeight: number;
+  maxWidth: number;
+}
+
+export const ROW_STEP = 16;
+export const COL_STEP = 32;
+
+/** A model input: ink 0..255, row-major. */
+export interface Canvas {
+  data: Uint8Array;
+  height: number;
+  width: number;
+}
+
+/** The scale glyphCanvas applies to a box whose typical glyph is `glyph` pixels. */
+export function glyphScale(box: { width: number; height: number }, glyph: number, g: GlyphGeometry): number {
+  return Math.min(g.glyph / Math.max(glyph, 1), (g.maxHeight - 2 * MARGIN) / box.height, (g.maxWidth - 2 * MARGIN) / box.width);
+}
+
+/**
+ * The v2 resize, as the trainer does it (scripts/train/glyph.py resize): down, sharp's Lanczos-3;
+ * up, bilinear with pixel centres aligned (sharp's upsampling has no twin in Python's libraries).
+ */
+export async function resizeInk(img: GrayImage, w: number, h: number): Promise<Uint8Array> {
+  if (w < img.width || h < img.height) return (await rawGray(fromGray(img).resize(w, h, { fit: 'fill', kernel: 'lanczos3' }))).data;
+  const out = new Uint8Array(w * h);
+  const sx = img.width / w;
+  const sy = img.height / h;
+  const src = img.data;
+  for (let y = 0; y < h; y++) {
+    const fy = Math.max(0, (y + 0.5) * sy - 0.5);
+    const y0 = Math.min(img.height - 1, Math.floor(fy));
+    const y1 = Math.min(img.height - 1, y0 + 1);
+    const ty = fy - y0;
+    for (let x = 0; x < w; x++) {
+      const fx = Math.max(0, (x + 0.5) * sx - 0.5);
+      const x0 = Math.min(img.width - 1, Math.floor(fx));
+      const x1 = Math.min(img.width - 1, x0 + 1);
+      const tx = fx - x0;
+      const top = src[y0 * img.width + x0]! * (1 - tx) + src[y0 * img.width + x1]! * tx;
+      const bottom = src[y1 * img.width + x0]! * (1 - tx) + src[y1 * img.width + x1]! * tx;
+      out[y * w + x] = Math.round(top * (1 - ty) + bottom * ty);
+    }
+  }
+  return out;
+}
+
+/** The v2 model canvas for an ink map's box whose typical glyph is `glyph` pixels. */
+export async function glyphCanvas(ink: Uint8Array, width: number, height: number, box: InkBox, glyph: number, g: GlyphGeometry): Promise<Canvas> {
+  const scale = glyphScale(box, glyph, g);
+  const w = Math.max(1, Math.min(g.maxWidth - 2 * MARGIN, Math.round(box.width * scale)));
+  const h = Math.max(1, Math.min(g.maxHeight - 2 * MARGIN, Math.round(box.height * scale)));
+  const crop = await rawGray(fromGray({ width, height, data: ink }).extract(box));
+  const resized = await resizeInk(crop, w, h);
+  const H = Math.min(g.maxHeight, ROW_STEP * Math.ceil((h + 2 * MARGIN) / ROW_STEP));
+  const W = Math.min(g.maxWidth, COL_STEP * Math.ceil((w + 2 * MARGIN) / COL_STEP));
+  const data = new Uint8Array(W * H);
+  const top = MARGIN + Math.floor((H - 2 * MARGIN - h) / 2);
+  for (let y = 0; y < h; y++) data.set(resized.subarray(y * w, (y + 1) * w), (top + y) * W + MARGIN);
+  return { data, height: H, width: W };
+}
+
 /** Decode an image and make its model input canvas (ink 0..255). Throws NoInkError for a blank image. */
 export async function modelCanvas(image: Buffer | Uint8Array): Promise<Uint8Array> {
   const gray = await decodeGray(image);

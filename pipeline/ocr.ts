@@ -12,10 +12,10 @@
 import { canonicalize, detokenize } from './latex/canonical.js';
 import { checkLatex } from './latex/validate.js';
 import { calibrate, IDENTITY_CURVE, loadShippedCurve, rawProbability, type CalibrationCurve } from './confidence.js';
-import { canvasFromInk } from './model-input.js';
+import { canvasFromInk, glyphCanvas } from './model-input.js';
 import { ImageError, preprocess } from './preprocess.js';
-import { DEFAULT_MODEL_DIR, LENGTH_ALPHA, Recognizer, type Hypothesis } from './recognizer.js';
-import { readingPieces, segment } from './segment.js';
+import { DEFAULT_MODEL_DIR, glyphGeometry, LENGTH_ALPHA, Recognizer, type Hypothesis } from './recognizer.js';
+import { glyphPieces, readingPieces, segment } from './segment.js';
 
 export const DEFAULT_BEAM = 5;
 
@@ -178,8 +178,13 @@ export class OcrPipeline {
     const regions = segment(img.ink, img.width, img.height);
     if (regions.length === 0) throw new ImageError(file, 'no-ink', 'the image has no ink (blank, or too little contrast)');
     // A region too wide for the canvas is read in pieces (segment.ts), joined again here.
-    const plans = regions.map((r) => readingPieces(img.ink, img.width, r));
-    const canvases = await Promise.all(plans.flat().map((box) => canvasFromInk(img.ink, img.width, img.height, box)));
+    const geometry = glyphGeometry(this.recognizer.manifest);
+    const plans = regions.map((r) => (geometry ? glyphPieces(img.ink, img.width, r, geometry) : readingPieces(img.ink, img.width, r)));
+    const canvases = await Promise.all(
+      regions.flatMap((r, i) =>
+        plans[i]!.map((box) => (geometry ? glyphCanvas(img.ink, img.width, img.height, box, r.glyph, geometry) : canvasFromInk(img.ink, img.width, img.height, box))),
+      ),
+    );
     const hyps = await this.recognizer.recognize(canvases, { beam });
     let next = 0;
     const results = regions.map((r, i) => {

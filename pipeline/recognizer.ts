@@ -17,7 +17,7 @@ import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { detokenize } from './latex/canonical.js';
 import { ModelFileError } from './model-error.js';
-import { canvasToTensorData, INPUT_HEIGHT, INPUT_WIDTH } from './model-input.js';
+import { canvasToTensorData, COL_STEP, INPUT_HEIGHT, INPUT_WIDTH, ROW_STEP, type Canvas, type GlyphGeometry } from './model-input.js';
 
 export { ModelFileError };
 
@@ -47,11 +47,25 @@ const Manifest = z.object({
   name: z.string(),
   version: z.string(),
   files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)),
-  input: z.object({ height: z.literal(INPUT_HEIGHT), width: z.literal(INPUT_WIDTH) }),
+  // v1: every formula scaled to fit one 64 x 512 canvas; v2: glyphs of one size on a canvas as wide as the formula.
+  input: z.union([
+    z.object({ height: z.literal(INPUT_HEIGHT), width: z.literal(INPUT_WIDTH) }),
+    z.object({
+      geometry: z.literal('glyph'),
+      glyph: z.number().positive(),
+      maxHeight: z.number().int().positive().multipleOf(ROW_STEP),
+      maxWidth: z.number().int().positive().multipleOf(COL_STEP),
+    }),
+  ]),
   specialTokens: z.object({ pad: z.number(), bos: z.number(), eos: z.number(), unk: z.number() }),
   maxLength: z.number().int().positive(),
 });
 export type ModelManifest = z.infer<typeof Manifest>;
+
+/** The model's input geometry: glyph-normalised (v2), or null for v1's fixed 64 x 512 canvas. */
+export function glyphGeometry(m: ModelManifest): GlyphGeometry | null {
+  return 'geometry' in m.input ? { glyph: m.input.glyph, maxHeight: m.input.maxHeight, maxWidth: m.input.maxWidth } : null;
+}
 
 export interface Hypothesis {
   tokens: string[];
@@ -202,18 +216,24 @@ export class Recognizer {
   }
 
   /**
-   * Encode canvases (ink 0..255, INPUT_HEIGHT x INPUT_WIDTH each): per image,
-   * its memory [1, S, D] and its cross-attention keys and values for every
-   * decoder block, which each decoder step reuses. The encoder takes one image
-   * per run: its shapes are fixed, so none of its graph is shape arithmetic,
-   * and on a CPU a batch of regions took as long as the regions one by one.
+   * Encode canvases (ink 0..255): per image, its memory [1, S, D] and its cross-attention keys
+   * and values for every decoder block, which each decoder step reuses. A v1 model takes
+   * INPUT_HEIGHT x INPUT_WIDTH canvases (a bare Uint8Array is one); a v2 model takes canvases
+   * of any size within its manifest's, in steps of ROW_STEP x COL_STEP. The encoder takes one
+   * image per run: on a CPU a batch of regions took as long as the regions one by one.
    */
-  async encode(canvases: readonly Uint8Array[]): Promise<Encoded[]> {
-    const size = INPUT_HEIGHT * INPUT_WIDTH;
+  async encode(canvases: readonly (Uint8Array | Canvas)[]): Promise<Encoded[]> {
+    const glyph = glyphGeometry(this.manifest);
     const out: Encoded[] = [];
-    for (const [i, c] of canvases.entries()) {
-      if (c.length !== size) throw new Error(`canvas ${i} has ${c.length} pixels, expected ${size}`);
-      const r = await this.encoder.run({ image: new ort.Tensor('float32', canvasToTensorData(c), [1, 1, INPUT_HEIGHT, INPUT_WIDTH]) });
+    for (const [i, item] of canvases.entries()) {
+      const c: Canvas = item instanceof Uint8Array ? { data: item, height: INPUT_HEIGHT, width: INPUT_WIDTH } : item;
+      if (c.data.length !== c.height * c.width) throw new Error(`canvas ${i} has ${c.data.length} pixels, not ${c.height} x ${c.width}`);
+      if (glyph == null ? c.height !== INPUT_HEIGHT || c.width !== INPUT_WIDTH
+        : c.height % ROW_STEP !== 0 || c.width % COL_STEP !== 0 || c.height > glyph.maxHeight || c.width > glyph.maxWidth || c.height === 0 || c.width === 0) {
+        const want = glyph == null ? `${INPUT_HEIGHT} x ${INPUT_WIDTH}` : `multiples of ${ROW_STEP} x ${COL_STEP} up to ${glyph.maxHeight} x ${glyph.maxWidth}`;
+        throw new Error(`canvas ${i} is ${c.height} x ${c.width}; this model reads ${want}`);
+      }
+      const r = await this.encoder.run({ image: new ort.Tensor('float32', canvasToTensorData(c.data), [1, 1, c.height, c.width]) });
       out.push({ memory: r.memory!, crossK: this.names.crossK.map((n) => r[n]!), crossV: this.names.crossV.map((n) => r[n]!) });
     }
     return out;
@@ -398,7 +418,7 @@ export class Recognizer {
   }
 
   /** Recognise canvases, one after another: hypotheses best first, per canvas. */
-  async recognize(canvases: readonly Uint8Array[], opts: BeamOptions = {}): Promise<Hypothesis[][]> {
+  async recognize(canvases: readonly (Uint8Array | Canvas)[], opts: BeamOptions = {}): Promise<Hypothesis[][]> {
     const out: Hypothesis[][] = [];
     for (const image of await this.encode(canvases)) out.push(await this.beamSearch(image, opts));
     return out;

@@ -19,7 +19,7 @@
  * around relations and operators; a fraction bar or a root's rule spans its
  * whole width, so no cut falls inside one.
  */
-import { INPUT_HEIGHT, INPUT_WIDTH, MARGIN, type InkBox } from './model-input.js';
+import { INPUT_HEIGHT, INPUT_WIDTH, MARGIN, type GlyphGeometry, type InkBox } from './model-input.js';
 
 /** Ink above this level (0..255) counts as ink, as in model-input's crop. */
 export const INK_THRESHOLD = 110;
@@ -275,6 +275,25 @@ export function readingPieces(ink: Uint8Array, width: number, region: Region, th
   const maxH = INPUT_HEIGHT - 2 * MARGIN;
   // Only a region whose scale is set by its width gains from pieces.
   if (maxW / box.width >= maxH / box.height || (glyph * maxW) / box.width >= PIECE_GLYPH_PX) return [box];
+  return piecesOf(ink, width, region, (glyph * maxW) / PIECE_GLYPH_PX, threshold);
+}
+
+/**
+ * How a v2 model (glyph-normalised canvases, model-input.ts glyphCanvas) reads a region: its own
+ * box, or, when scaling its glyphs to the model's size would make it wider than the widest
+ * canvas, pieces cut as readingPieces cuts them, each no wider than that canvas.
+ */
+export function glyphPieces(ink: Uint8Array, width: number, region: Region, g: GlyphGeometry, threshold = INK_THRESHOLD): InkBox[] {
+  const { box, glyph } = region;
+  const scale = g.glyph / Math.max(glyph, 1);
+  const room = g.maxWidth - 2 * MARGIN;
+  if (box.width * scale <= room) return [box];
+  return piecesOf(ink, width, region, room / scale, threshold);
+}
+
+/** A region cut at gaps through its whole height into as few pieces as keep each within `widest` pixels. */
+function piecesOf(ink: Uint8Array, width: number, region: Region, widest: number, threshold: number): InkBox[] {
+  const { box, glyph } = region;
   const empty = new Uint8Array(box.width);
   for (let x = 0; x < box.width; x++) {
     let clear = 1;
@@ -300,7 +319,6 @@ export function readingPieces(ink: Uint8Array, width: number, region: Region, th
   });
   // As few pieces as keep each within the widest it may be, about equally wide: each cut at the
   // gap nearest its share of the width (so that no piece is a lone glyph left at the end).
-  const widest = (glyph * maxW) / PIECE_GLYPH_PX;
   const n = Math.ceil(box.width / widest);
   const cuts = [0];
   for (let k = 1; k < n; k++) {

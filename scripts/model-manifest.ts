@@ -20,14 +20,22 @@ async function main(): Promise<void> {
   const training = JSON.parse(await readFile(join(dir, 'training.json'), 'utf8')) as {
     special_tokens: { pad: number; bos: number; eos: number; unk: number };
     max_length: number;
+    input?: { geometry?: string; glyph?: number; max_height?: number; max_width?: number };
   };
+  const layout = '[1, 1, height, width] float32 (one image per run), 1 = ink, 0 = paper';
+  const t = training.input;
+  // v2: glyph-normalised canvases of any size up to the maximum (pipeline/model-input.ts glyphCanvas).
+  const input =
+    t?.geometry === 'glyph'
+      ? { geometry: 'glyph', glyph: t.glyph, maxHeight: t.max_height, maxWidth: t.max_width, layout }
+      : { height: INPUT_HEIGHT, width: INPUT_WIDTH, layout };
   const name = basename(dir);
   const digest = createHash('sha256').update(FILES.map((f) => `${f}:${files[f]}`).join('\n')).digest('hex');
   const manifest = {
     name,
     version: `${name}+${digest.slice(0, 16)}`,
     files,
-    input: { height: INPUT_HEIGHT, width: INPUT_WIDTH, layout: '[1, 1, height, width] float32 (one image per run), 1 = ink, 0 = paper' },
+    input,
     specialTokens: training.special_tokens,
     maxLength: training.max_length,
   };

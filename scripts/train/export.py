@@ -1,4 +1,6 @@
-"""Export a trained recogniser to ONNX for onnxruntime-node.
+"""Export a trained recogniser to ONNX for onnxruntime-node: a v1 checkpoint (train.py, 64 x 512
+canvases) or a v2 one (train2.py, glyph-normalised canvases of any size: the encoder's height and
+width are dynamic, and its memory has as many positions as the canvas gives).
 
 Writes to OUT (models/NAME): encoder.onnx, decoder.onnx, vocab.json,
 training.json (recipe, steps, time, hardware), and parity.json: sample
@@ -19,6 +21,7 @@ import onnx
 import torch
 
 import model as M
+import model2 as M2
 from quantize import quantize
 
 H, W = 64, 512
@@ -35,8 +38,15 @@ def main():
 
     saved = torch.load(args.checkpoint, map_location="cpu")
     vocab = saved["vocab"]
-    net = M.Recognizer(len(vocab))
-    net.load_state_dict(saved["model"])
+    recipe = saved.get("state", {}).get("recipe", {})
+    v2 = recipe.get("arch", "v1") != "v1"
+    if v2:
+        net = M2.Recognizer2(len(vocab), recipe["arch"])
+        # The counting head is a training-only loss: not part of the model.
+        net.load_state_dict({k: v for k, v in saved["model"].items() if not k.startswith("count.")})
+    else:
+        net = M.Recognizer(len(vocab))
+        net.load_state_dict(saved["model"])
     net.eval()
     M.EXPORTING = True
     os.makedirs(args.out, exist_ok=True)
@@ -48,9 +58,17 @@ def main():
     hd = net.decoder.d // heads
     ks = [f"cross_k{i}" for i in range(layers)]
     vs = [f"cross_v{i}" for i in range(layers)]
-    # One image per run, every shape fixed: the shape arithmetic folds away at export, and
-    # batching regions bought nothing on a CPU (four images took four times as long as one).
-    torch.onnx.export(cross, (image,), enc_path, input_names=["image"], output_names=["memory", *ks, *vs], opset_version=17)
+    if v2:
+        # One image per run, of the canvas's own size.
+        dyn_enc = {"image": {2: "height", 3: "width"}, "memory": {1: "positions"}}
+        dyn_enc.update({k: {3: "positions"} for k in ks})
+        dyn_enc.update({v: {2: "positions"} for v in vs})
+        torch.onnx.export(cross, (torch.zeros(1, 1, 48, 320),), enc_path, input_names=["image"],
+                          output_names=["memory", *ks, *vs], dynamic_axes=dyn_enc, opset_version=17)
+    else:
+        # One image per run, every shape fixed: the shape arithmetic folds away at export, and
+        # batching regions bought nothing on a CPU (four images took four times as long as one).
+        torch.onnx.export(cross, (image,), enc_path, input_names=["image"], output_names=["memory", *ks, *vs], opset_version=17)
     # The decoder step with a key/value cache per block; traced at position 2, with three rows
     # attending to slots of a cache of six.
     step = M.CachedDecoderStep(net.decoder).eval()
@@ -82,25 +100,39 @@ def main():
 
     # Parity samples: PyTorch's greedy tokens and first-step log-probabilities.
     import glob
-    shard = sorted(glob.glob(os.path.join(args.dev, "shard-*.bin")))[0]
-    imgs = np.memmap(shard, dtype=np.uint8, mode="r").reshape(-1, H, W)[:3]
-    x = torch.from_numpy(imgs.astype(np.float32) / 255.0)[:, None]
+    shapes = None
+    if v2:
+        import glyph as G
+        from train2 import Crops
+        dev = Crops(args.dev, vocab, "ink")
+        dev.scan()
+        imgs = [G.glyph_canvas(*dev.crop(i), recipe["glyph"], recipe["max_h"], recipe["max_w"]) for i in range(3)]
+        shapes = [list(i.shape) for i in imgs]
+    else:
+        shard = sorted(glob.glob(os.path.join(args.dev, "shard-*.bin")))[0]
+        imgs = list(np.memmap(shard, dtype=np.uint8, mode="r").reshape(-1, H, W)[:3])
     with torch.no_grad():
-        mem = net.encoder(x)
-        seqs = M.greedy(net, x)
-        # Without the cache, so the test also checks the cached step against the plain one.
-        first = M.DecoderStep(net.decoder)(mem, torch.full((x.shape[0], 1), M.BOS, dtype=torch.long))
+        mems, seqs, firsts = [], [], []
+        for img in imgs:
+            x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)[None, None]
+            mem = net.encoder(x)
+            mems.append(mem[0])
+            seqs += M.greedy(net, x)
+            # Without the cache, so the test also checks the cached step against the plain one.
+            firsts.append(M.DecoderStep(net.decoder)(mem, torch.full((1, 1), M.BOS, dtype=torch.long))[0])
+        first = torch.stack(firsts)
         # The log-probability of each greedy token (and the end token) at its step, from one
         # uncached teacher-forced pass: the test follows the same path with the cached step.
         path_logprobs = []
         for i, seq in enumerate(seqs):
             ids = [M.BOS] + seq + ([M.EOS] if len(seq) < 159 else [])
-            lp = torch.log_softmax(net.decoder(mem[i:i + 1], torch.tensor([ids[:-1]])), dim=-1)[0]
+            lp = torch.log_softmax(net.decoder(mems[i][None], torch.tensor([ids[:-1]])), dim=-1)[0]
             path_logprobs.append([round(float(lp[k, t]), 5) for k, t in enumerate(ids[1:])])
     parity = {
         "images": [base64.b64encode(np.ascontiguousarray(i).tobytes()).decode() for i in imgs],
         "greedy": seqs,
-        "memory_sum": [float(m.sum()) for m in mem],
+        "memory_sum": [float(m.sum()) for m in mems],
+        **({"shapes": shapes} if shapes else {}),
         "first_logprobs": first.numpy().round(5).tolist(),
         "greedy_path_logprobs": path_logprobs,
         # PyTorch runs in float32 and the shipped decoder in int8: log-probabilities may differ by
@@ -111,21 +143,35 @@ def main():
         json.dump(parity, f)
 
     st = saved.get("state", {})
+    if v2:
+        a = net.arch
+        arch_text = (f"CNN (strided stem to 1/4, residual blocks {list(a['blocks'])[1:]} at 1/4 and 1/8, widths "
+                     f"{list(a['widths'])}, rows of 16 px and columns of 8 px) + fixed and learned 2-D position code + "
+                     f"{a['enc_layers']} transformer encoder blocks over the feature grid; {a['dec_layers']}-block transformer "
+                     f"decoder; d={a['d']}, {a['heads']} heads; glyph-normalised canvases of any width; exported decoder step "
+                     "with a key/value cache, its linear layers in int8 (per-column weight scales, activations quantized "
+                     "at run time)")
+        input_info = {"geometry": "glyph", "glyph": recipe["glyph"], "max_height": recipe["max_h"],
+                      "max_width": recipe["max_w"], "dtype": "float32", "ink": 1.0, "paper": 0.0}
+    else:
+        arch_text = ("CNN (4 strided conv stages) + fixed and learned 2-D position code + 1 transformer "
+                     "encoder block over a 4x64 grid; 3-block transformer decoder; d=192, 4 heads; "
+                     "exported decoder step with a key/value cache, its linear layers in int8 "
+                     "(per-column weight scales, activations quantized at run time)")
+        input_info = {"shape": [1, 1, H, W], "dtype": "float32", "ink": 1.0, "paper": 0.0}
     info = {
-        "architecture": "CNN (4 strided conv stages) + fixed and learned 2-D position code + 1 transformer "
-                        "encoder block over a 4x64 grid; 3-block transformer decoder; d=192, 4 heads; "
-                        "exported decoder step with a key/value cache, its linear layers in int8 "
-                        "(per-column weight scales, activations quantized at run time)",
+        "architecture": arch_text,
         "decoder_interface": {"layers": layers, "heads": heads, "head_dim": hd, "int8_linear_layers": quantized},
         "parameters": sum(p.numel() for p in net.parameters()),
-        "input": {"shape": [1, 1, H, W], "dtype": "float32", "ink": 1.0, "paper": 0.0},
+        "input": input_info,
         "special_tokens": {"pad": M.PAD, "bos": M.BOS, "eos": M.EOS, "unk": M.UNK},
         "max_length": 160,
         "training": {
             "steps": st.get("step"),
             "samples_seen": st.get("samples"),
             "minutes": round(st.get("elapsed", 0) / 60, 1),
-            "dev_history": st.get("history", []),
+            "dev_history": st.get("dev", []) if v2 else st.get("history", []),
+            **({"loss_history": st.get("history", [])[::10]} if v2 else {}),
             "final_dev_greedy_exact": st.get("final_dev_exact"),
             # Hyperparameters of this run, and the runs whose weights it started from (oldest first).
             "run": st.get("recipe"),

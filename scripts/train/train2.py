@@ -168,10 +168,15 @@ def evaluate(model, dev, device, n=None):
     items = dev if n is None else dev[:: max(1, len(dev) // n)]
     model.eval()
     right, bands = 0, {}
+    nll, ntok = 0.0, 0
     for b in range(0, len(items), 32):
         part = items[b: b + 32]
-        x, _ = collate([m[0] for m in part], [m[1] for m in part])
-        x = x.to(device).float() / 255.0
+        x, tok = collate([m[0] for m in part], [m[1] for m in part])
+        x, tok = x.to(device).float() / 255.0, tok.to(device)
+        logits = model(x, tok[:, :-1])
+        nll += nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tok[:, 1:].reshape(-1),
+                                           ignore_index=PAD, reduction="sum").item()
+        ntok += int((tok[:, 1:] != PAD).sum())
         out = greedy_cached(model, x, max_len=max(len(m[1]) for m in part) + 2)
         for m, seq in zip(part, out):
             ok = seq == m[1]
@@ -182,7 +187,7 @@ def evaluate(model, dev, device, n=None):
             t[0] += ok
             t[1] += 1
     model.train()
-    return right / len(items), {k: round(v[0] / v[1], 3) for k, v in sorted(bands.items())}
+    return right / len(items), {k: round(v[0] / v[1], 3) for k, v in sorted(bands.items())}, nll / ntok
 
 
 def symbol_counts(tok, vocab_size):
@@ -219,6 +224,10 @@ def main():
     ap.add_argument("--dev-count", type=int, default=600)
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
+    if args.arch == "v1" and args.count_loss > 0:
+        ap.error("--count-loss needs a v2 architecture (v1 has no counting head)")
+    if args.arch == "v1" and args.geometry != "squeeze":
+        ap.error("--arch v1 reads 64 x 512 canvases: use --geometry squeeze")
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
@@ -322,10 +331,10 @@ def main():
                 f"{state['samples']} samples {state['elapsed'] / 60:.1f}/{args.minutes:.0f} min", logf)
             losses = []
         if state["elapsed"] / 60 >= next_dev:
-            em, bands = evaluate(model, dev, device, n=200)
+            em, bands, dl = evaluate(model, dev, device, n=200)
             state["dev"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2),
-                                 "samples": state["samples"], "dev_exact": round(em, 4), "n": 200})
-            log(f"dev greedy exact match {em:.3f} (200) {bands}", logf)
+                                 "samples": state["samples"], "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": 200})
+            log(f"dev greedy exact match {em:.3f}, loss {dl:.4f} (200) {bands}", logf)
             next_dev += args.dev_minutes
             t0 = time.time()  # the check's time is not training time
         if time.time() - last_ckpt > args.checkpoint_minutes * 60:
@@ -336,14 +345,14 @@ def main():
         save()
         log(f"stopped at step {state['step']}, {state['elapsed'] / 60:.1f} min trained; run again to resume", logf)
         return
-    em, bands = evaluate(model, dev, device)
+    em, bands, dl = evaluate(model, dev, device)
     state["dev"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2), "samples": state["samples"],
-                         "dev_exact": round(em, 4), "n": len(dev), "bands": bands})
+                         "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": len(dev), "bands": bands})
     state["final_dev_exact"] = em
     save()
     torch.save({"model": model.state_dict(), "vocab": vocab, "state": state}, os.path.join(args.out, "final.pt"))
     log(f"done: {state['step']} steps, {state['samples']} samples, {state['elapsed'] / 60:.1f} min, "
-        f"dev exact {em:.4f} {bands}", logf)
+        f"dev exact {em:.4f}, loss {dl:.4f} {bands}", logf)
 
 
 if __name__ == "__main__":
