@@ -32,7 +32,8 @@ case "${1:-}" in
       set -- $spec
       name="$1-$2$([ "$3" = 0 ] || echo "-count$3")"
       [ -f "$V2/compare/$name/final.pt" ] && continue
-      train2 --out "../../$V2/compare/$name" --minutes "$m" --arch "$1" --geometry "$2" --count-loss "$3" >/dev/null 2>&1
+      train2 --out "../../$V2/compare/$name" --minutes "$m" --arch "$1" --geometry "$2" --count-loss "$3" \
+        --clock cpu >/dev/null 2>&1
     done
     grep -h "done:" "$V2"/compare/*/train.log
     ;;

@@ -219,7 +219,11 @@ def main():
     ap.add_argument("--init", help="start from this checkpoint's weights")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--checkpoint-minutes", type=float, default=5)
-    ap.add_argument("--max-step-seconds", type=float, default=8.0)
+    ap.add_argument("--max-step-seconds", type=float, default=8.0,
+                    help="the most one step counts against --minutes (a step slowed by other load counts less)")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="count --minutes as wall time of steps, or as this process's CPU time over its threads "
+                         "(for comparisons at equal compute while the machine does other work)")
     ap.add_argument("--dev-minutes", type=float, default=10, help="training minutes between dev checks")
     ap.add_argument("--dev-count", type=int, default=600)
     ap.add_argument("--workers", type=int, default=1)
@@ -267,7 +271,7 @@ def main():
             state["prior"] = st.get("prior", []) + [{"run": os.path.dirname(os.path.abspath(args.init)), "steps": st.get("step"),
                                                      "samples_seen": st.get("samples"), "minutes": round(st.get("elapsed", 0) / 60, 1)}]
     state["recipe"] = {k: getattr(args, k) for k in ("arch", "geometry", "glyph", "max_h", "max_w", "pixels", "max_batch",
-                                                      "lr", "warmup", "count_loss", "minutes")}
+                                                      "lr", "warmup", "count_loss", "minutes", "clock")}
     state["hardware"] = (torch.cuda.get_device_name(0) if device == "cuda" else
                          f"{platform.machine()} CPU, {torch.get_num_threads()} threads") + f", PyTorch {torch.__version__}"
     dev = dev_set(args.dev, vocab, args.geometry, args)
@@ -318,8 +322,11 @@ def main():
         now = time.time()
         state["step"] += 1
         state["samples"] += x.shape[0]
-        state["elapsed"] += min(now - t0, args.max_step_seconds)
         cpu = time.process_time()
+        if args.clock == "cpu":
+            state["elapsed"] += (cpu - t_cpu) / torch.get_num_threads()
+        else:
+            state["elapsed"] += min(now - t0, args.max_step_seconds)
         state["cpu"] += cpu - t_cpu
         t_cpu, t0 = cpu, now
         losses.append(loss.item())
@@ -336,11 +343,11 @@ def main():
                                  "samples": state["samples"], "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": 200})
             log(f"dev greedy exact match {em:.3f}, loss {dl:.4f} (200) {bands}", logf)
             next_dev += args.dev_minutes
-            t0 = time.time()  # the check's time is not training time
+            t0, t_cpu = time.time(), time.process_time()  # the check's time is not training time
         if time.time() - last_ckpt > args.checkpoint_minutes * 60:
             save()
             last_ckpt = time.time()
-            t0 = time.time()
+            t0, t_cpu = time.time(), time.process_time()
     if stop["asked"]:
         save()
         log(f"stopped at step {state['step']}, {state['elapsed'] / 60:.1f} min trained; run again to resume", logf)
