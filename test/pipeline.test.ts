@@ -4,12 +4,12 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { preprocess, ImageError, type ImageErrorReason } from '../pipeline/preprocess.js'
-import { PIECE_GLYPH_PX, readingPieces, segment } from '../pipeline/segment.js'
+import { glyphPieces, glyphSizeOf, PIECE_GLYPH_PX, readingPieces, segment } from '../pipeline/segment.js'
 import { checkLatex } from '../pipeline/latex/validate.js'
 import { ModelFileError } from '../pipeline/model-error.js'
 import { calibrate, CalibrationCurve, expectedCalibrationError, fitCalibration, loadShippedCurve, rawProbability, IDENTITY_CURVE } from '../pipeline/confidence.js'
 import { chooseAnswer, joinPieces } from '../pipeline/ocr.js'
-import { INPUT_WIDTH, MARGIN } from '../pipeline/model-input.js'
+import { COL_STEP, glyphCanvas, INPUT_WIDTH, MARGIN, resizeInk, ROW_STEP } from '../pipeline/model-input.js'
 import { readTruth } from '../scripts/eval.js'
 import { removeDir, tempDir } from './helpers.js'
 
@@ -250,6 +250,50 @@ describe('segment', () => {
     assert.deepEqual(readingPieces(ink, width, { box, glyph: 20 }), [box])
     // A region that fits the canvas well is read whole.
     assert.deepEqual(readingPieces(ink, width, { box: { left: 5, top: 5, width: 200, height: 20 }, glyph: 20 }), [{ left: 5, top: 5, width: 200, height: 20 }])
+  })
+
+  it('v2 geometry: glyphs of one size, whatever the length; pieces only past the widest canvas', async () => {
+    // Glyphs of 30 x 30 pixels, 15 apart: the typical glyph is 30, so the canvas scale is 16 / 30.
+    const geometry = { glyph: 16, maxHeight: 128, maxWidth: 512 }
+    const width = 1400
+    const height = 40
+    const ink = new Uint8Array(width * height)
+    const glyphsUpTo = (n: number): void => {
+      for (let k = 0; k < n; k++) for (let y = 5; y < 35; y++) ink.fill(255, y * width + 5 + 45 * k, y * width + 35 + 45 * k)
+    }
+    glyphsUpTo(30) // 1335 pixels of formula
+    assert.equal(glyphSizeOf(ink, width, height), 30)
+    const short = { left: 5, top: 5, width: 30 + 45 * 4, height: 30 }
+    const c = await glyphCanvas(ink, width, height, short, 30, geometry)
+    assert.equal(c.height % ROW_STEP, 0)
+    assert.equal(c.width % COL_STEP, 0)
+    assert.equal(c.data.length, c.height * c.width)
+    // 210 x 30 scaled by 16/30: 112 x 16, placed MARGIN in from the left, centred in 32 rows.
+    assert.deepEqual([c.height, c.width], [32, 128])
+    let rows = 0
+    for (let y = 0; y < c.height; y++) if (c.data.subarray(y * c.width, (y + 1) * c.width).some(v => v > 128)) rows++
+    assert.ok(rows >= 15 && rows <= 17, `${rows} rows of ink for a 16-pixel glyph`)
+    assert.ok(c.data[(c.height >> 1) * c.width + MARGIN + 1]! > 128, 'ink starts at the margin')
+    // The whole line is 1335 * 16 / 30 = 712 pixels: wider than 512, so read in two pieces, each within the canvas.
+    const box = { left: 5, top: 5, width: 1335, height: 30 }
+    const pieces = glyphPieces(ink, width, { box, glyph: 30 }, geometry)
+    assert.equal(pieces.length, 2)
+    for (const p of pieces) assert.ok(p.width * 16 / 30 <= 512 - 2 * MARGIN)
+    // With room for it, the same line is one piece, and its glyphs are as tall as the short one's.
+    const wide = { ...geometry, maxWidth: 1024 }
+    assert.deepEqual(glyphPieces(ink, width, { box, glyph: 30 }, wide), [box])
+    const whole = await glyphCanvas(ink, width, height, box, 30, wide)
+    assert.deepEqual([whole.height, whole.width], [32, 736])
+  })
+
+  it('v2 resize: bilinear up with pixel centres aligned, Lanczos down', async () => {
+    const img = { width: 2, height: 1, data: Uint8Array.from([0, 200]) }
+    // Centres of 4 output pixels fall at -0.25 (clamped to 0), 0.25, 0.75 and 1.25 (clamped to 1) of the input.
+    assert.deepEqual([...(await resizeInk(img, 4, 1))], [0, 50, 150, 200])
+    const big = { width: 40, height: 40, data: new Uint8Array(1600).fill(255) }
+    const small = await resizeInk(big, 10, 10)
+    assert.equal(small.length, 100)
+    assert.ok(small.every(v => v === 255))
   })
 
   it('finds exactly one region in every held-out image', async () => {

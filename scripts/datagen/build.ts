@@ -25,6 +25,7 @@ import { glyphSizeOf } from '../../pipeline/segment.js';
 import { augment, HELDOUT_B_AUGMENT, TRAIN_AUGMENT, type AugmentProfile } from './augment.js';
 import { FormulaGenerator } from './grammar.js';
 import { renderMathjax } from './render-mathjax.js';
+import { MATHJAX4_FONTS, renderMathjax4, type Mathjax4Font } from './render-mathjax4.js';
 import { renderTex, TEX_FONTS, type TexFont } from './render-tex.js';
 import { Rng } from './rng.js';
 
@@ -38,6 +39,10 @@ export interface RenderProfile {
   /** TeX dpi (12pt body). */
   dpi: [number, number];
   augment: AugmentProfile;
+  /** The grammar's mix (grammar.ts FormulaGenerator): 'v1' when not given. */
+  grammar?: 'v1' | 'v2';
+  /** MathJax's fonts to pick from (MathJax 3's TeX font, or a MathJax 4 font); only the TeX font when not given. */
+  mathjaxFonts?: readonly ('tex' | Mathjax4Font)[];
 }
 
 export const PROFILES: Record<string, RenderProfile> = {
@@ -51,7 +56,15 @@ export const PROFILES: Record<string, RenderProfile> = {
   'heldout-b': { mathjaxShare: 0.45, exPx: [10, 12.5], dpi: [170, 210], augment: HELDOUT_B_AUGMENT },
   // Clean renders for the v2 trainer (no degradation here: it degrades on the fly), dense enough
   // that scaling them to STORE_GLYPH loses nothing.
-  clean: { mathjaxShare: 0.45, exPx: [14, 18], dpi: [220, 290], augment: { ...TRAIN_AUGMENT, pAny: 0 } },
+  clean: {
+    mathjaxShare: 0.5, exPx: [14, 18], dpi: [220, 290], augment: { ...TRAIN_AUGMENT, pAny: 0 },
+    mathjaxFonts: ['tex', ...(Object.keys(MATHJAX4_FONTS) as Mathjax4Font[])],
+  },
+  // The same, with v2's grammar: random and long formulas besides the printed kinds.
+  clean2: {
+    mathjaxShare: 0.5, exPx: [14, 18], dpi: [220, 290], augment: { ...TRAIN_AUGMENT, pAny: 0 }, grammar: 'v2',
+    mathjaxFonts: ['tex', ...(Object.keys(MATHJAX4_FONTS) as Mathjax4Font[])],
+  },
 };
 
 /** The typical glyph size (segment.ts glyphSizeOf) of the clean renders in a clean shard. */
@@ -67,7 +80,7 @@ export interface Sample {
 /** Make `count` samples for one shard seed. */
 export async function makeSamples(seed: number, count: number, profile: RenderProfile): Promise<Sample[]> {
   const r = new Rng(seed);
-  const gen = new FormulaGenerator(r);
+  const gen = new FormulaGenerator(r, profile.grammar ?? 'v1');
   const formulas: { latex: string; tokens: string[] }[] = [];
   while (formulas.length < count) {
     const latex = gen.formula();
@@ -82,6 +95,8 @@ export async function makeSamples(seed: number, count: number, profile: RenderPr
     font: r.pick(fonts),
     exPx: r.range(profile.exPx[0], profile.exPx[1]),
     dpi: r.int(profile.dpi[0], profile.dpi[1]),
+    // Drawn only for profiles that name fonts, so older profiles make the same data as before.
+    mathjaxFont: profile.mathjaxFonts ? r.pick(profile.mathjaxFonts) : 'tex',
   }));
   const clean = new Map<number, { png: Buffer; renderer: string }>();
   for (const font of fonts) {
@@ -112,7 +127,10 @@ export async function makeSamples(seed: number, count: number, profile: RenderPr
       let c = clean.get(i);
       if (!c) {
         try {
-          c = { png: await renderMathjax(p.latex, p.exPx), renderer: `mathjax@${p.exPx.toFixed(1)}ex` };
+          c =
+            p.mathjaxFont === 'tex'
+              ? { png: await renderMathjax(p.latex, p.exPx), renderer: `mathjax@${p.exPx.toFixed(1)}ex` }
+              : { png: await renderMathjax4(p.latex, p.exPx, p.mathjaxFont), renderer: `mathjax4-${p.mathjaxFont}@${p.exPx.toFixed(1)}ex` };
         } catch {
           continue;
         }

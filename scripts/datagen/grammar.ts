@@ -24,9 +24,35 @@ const RELATIONS: readonly (readonly [number, string])[] = [
 const BB = ['R', 'N', 'Z', 'Q', 'C', 'E', 'P', 'F'];
 const ACCENTS = ['\\hat', '\\bar', '\\vec', '\\dot', '\\tilde'];
 const SPACES = ['\\,', '\\;', '\\quad', '\\,', ' '];
+// Random formulas (mix 'v2') draw from every symbol of the vocabulary.
+const RANDOM_BINARY = ['+', '-', '\\pm', '\\mp', '\\times', '\\cdot', '\\div', '\\ast', '\\star', '\\circ', '\\cup', '\\cap', '\\vee', '\\wedge'];
+const RANDOM_RELATIONS = [
+  '=', '<', '>', '\\leq', '\\geq', '\\neq', '\\approx', '\\equiv', '\\sim', '\\simeq', '\\cong', '\\propto', '\\ll', '\\gg',
+  '\\in', '\\notin', '\\ni', '\\subset', '\\subseteq', '\\supset', '\\supseteq', '\\prec', '\\succ', '\\perp', '\\parallel',
+  '\\mid', '\\models', '\\vdash',
+];
+const RANDOM_ARROWS = ['\\to', '\\leftarrow', '\\leftrightarrow', '\\Rightarrow', '\\Leftarrow', '\\Leftrightarrow', '\\implies', '\\mapsto'];
+const RANDOM_MISC = ['\\infty', '\\partial', '\\nabla', '\\emptyset', '\\angle', '\\ell', '\\hbar', '\\forall', '\\exists', '\\neg', '\\prime'];
+const RANDOM_FUNCS = [
+  '\\sin', '\\cos', '\\tan', '\\cot', '\\sec', '\\csc', '\\arcsin', '\\arccos', '\\arctan', '\\sinh', '\\cosh', '\\tanh',
+  '\\log', '\\ln', '\\exp', '\\det', '\\dim', '\\ker', '\\deg', '\\arg', '\\gcd', '\\Pr', '\\max', '\\min', '\\sup', '\\inf',
+  '\\lim', '\\liminf', '\\limsup',
+];
+const RANDOM_DELIMITERS: readonly (readonly [string, string])[] = [
+  ['(', ')'], ['[', ']'], ['\\{', '\\}'], ['|', '|'], ['\\|', '\\|'], ['\\langle', '\\rangle'], ['\\lfloor', '\\rfloor'], ['\\lceil', '\\rceil'],
+];
 
 export class FormulaGenerator {
-  constructor(private readonly r: Rng) {}
+  /**
+   * `mix` 'v1' writes the formulas v1 was trained on; 'v2' also writes formulas of random symbols
+   * and structures (every token of the vocabulary, in no learned order: they keep the decoder
+   * reading the image rather than guessing from its language prior) and long formulas of several
+   * clauses (40-150 tokens, where v1 read worst). 'v1' draws from the Rng exactly as before.
+   */
+  constructor(
+    private readonly r: Rng,
+    private readonly mix: 'v1' | 'v2' = 'v1',
+  ) {}
 
   // ---- writing style -------------------------------------------------
 
@@ -211,8 +237,18 @@ export class FormulaGenerator {
     ])();
   }
 
-  /** Formulas with structure of the kinds printed in papers and textbooks. */
+  /** A formula: of the kinds printed in papers and textbooks, and with mix 'v2' sometimes random or long. */
   formula(): string {
+    if (this.mix === 'v2') {
+      const k = this.r.next();
+      if (k < 0.1) return this.randomSymbols();
+      if (k < 0.25) return this.longFormula();
+    }
+    return this.printedFormula();
+  }
+
+  /** Formulas with structure of the kinds printed in papers and textbooks. */
+  printedFormula(): string {
     const r = this.r;
     const depth = r.weighted([[4, 0], [5, 1], [2, 2]] as const);
     const f = r.weighted<() => string>([
@@ -243,6 +279,67 @@ export class FormulaGenerator {
       [2, () => `${this.expr(0)} ${this.rel()} ${this.expr(0)} ${r.pick(['\\Rightarrow', '\\Leftrightarrow', '\\to', '\\implies'])} ${this.expr(0)} ${this.rel()} ${this.expr(0)}`],
     ])();
     return f.replace(/\s+/g, ' ').trim();
+  }
+
+  /** Two to four clauses, side by side (a system, a definition with its conditions, a chain). */
+  longFormula(): string {
+    const r = this.r;
+    const n = r.weighted([[5, 2], [3, 3], [1, 4]] as const);
+    const clauses = Array.from({ length: n }, () => this.printedFormula());
+    const joins = [', \\quad ', ',\\; ', ', \\qquad ', ' \\quad ', ', ', ' \\Rightarrow ', ' \\implies '];
+    return clauses.reduce((acc, c) => `${acc}${r.pick(joins)}${c}`).replace(/\s+/g, ' ').trim();
+  }
+
+  /** Symbols and structures in no learned order, each the vocabulary's, 3 to 40 items long. */
+  randomSymbols(): string {
+    const n = this.r.weighted([[4, () => this.r.int(3, 12)], [4, () => this.r.int(12, 25)], [2, () => this.r.int(25, 40)]])();
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(this.randomItem(2));
+    return out.join(' ').replace(/\s+/g, ' ').trim();
+  }
+
+  private randomBase(): string {
+    const r = this.r;
+    return r.weighted<() => string>([
+      [6, () => r.pick(LATIN)],
+      [3, () => r.pick(LATIN_UP)],
+      [3, () => r.pick([...GREEK, ...GREEK_UP, '\\vartheta', '\\Upsilon'])],
+      [3, () => String(r.int(0, r.pick([9, 99, 9999])))],
+      [1, () => r.pick(RANDOM_MISC)],
+    ])();
+  }
+
+  private randomItem(depth: number): string {
+    const r = this.r;
+    const inner = (): string => {
+      const m = r.int(1, depth > 1 ? 5 : 3);
+      return Array.from({ length: m }, () => this.randomItem(depth - 1)).join(' ');
+    };
+    const deep = depth > 0;
+    return r.weighted<() => string>([
+      [12, () => this.randomBase()],
+      [4, () => r.pick(RANDOM_BINARY)],
+      [3, () => r.pick(RANDOM_RELATIONS)],
+      [1.5, () => r.pick(RANDOM_ARROWS)],
+      [1.5, () => r.pick([',', ';', ':', '.', '!', '|', '/', '*', '\\ldots', '\\cdots'])],
+      [2, () => `${r.pick(RANDOM_FUNCS)} ${this.randomBase()}`],
+      [deep ? 4 : 0, () => `${this.randomBase()}^{${inner()}}`],
+      [deep ? 3 : 0, () => `${this.randomBase()}_{${inner()}}`],
+      [deep ? 2 : 0, () => `${this.randomBase()}_{${inner()}}^{${inner()}}`],
+      [1, () => `${r.pick(LATIN)}${r.pick(["'", "''", '^{\\prime}', '^{*}'])}`],
+      [deep ? 2 : 0, () => `\\frac{${inner()}}{${inner()}}`],
+      [deep ? 1 : 0, () => (r.chance(0.7) ? `\\sqrt{${inner()}}` : `\\sqrt[${r.pick(['3', 'n', 'k'])}]{${inner()}}`)],
+      [deep ? 0.5 : 0, () => `\\binom{${inner()}}{${inner()}}`],
+      [1, () => `${r.pick(ACCENTS)}{${r.pick([...LATIN, ...LATIN_UP, ...GREEK])}}`],
+      [0.7, () => `${r.pick(['\\mathbb', '\\mathbf', '\\mathrm'])}{${r.pick(LATIN_UP)}}`],
+      [deep ? 2.5 : 0, () => {
+        const [o, c] = r.pick(RANDOM_DELIMITERS);
+        return r.chance(0.3) ? `\\left${o} ${inner()} \\right${c}` : `${o} ${inner()} ${c}`;
+      }],
+      [deep ? 1 : 0, () => `${r.pick(['\\sum', '\\prod', '\\int', '\\oint', '\\iint', '\\lim', '\\max', '\\min', '\\sup', '\\inf'])}_{${inner()}}${r.chance(0.5) ? `^{${inner()}}` : ''}`],
+      [0.4, () => `${r.pick(LATIN)} \\bmod ${r.pick(LATIN)}`],
+      [0.4, () => `\\pmod{${r.pick(LATIN)}}`],
+    ])();
   }
 
   private poly(): string {
