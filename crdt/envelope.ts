@@ -117,7 +117,13 @@ export function decodeEnvelope (bytes: Uint8Array): Envelope {
   const r = new Reader(bytes)
   const version = r.u8()
   if (version !== VERSION) throw new EnvelopeError(`unknown envelope version ${version}`)
-  const author = new TextDecoder('utf-8', { fatal: true }).decode(r.bytes(MAX_AUTHOR_BYTES, 'author'))
+  let author: string
+  try {
+    author = new TextDecoder('utf-8', { fatal: true }).decode(r.bytes(MAX_AUTHOR_BYTES, 'author'))
+  } catch (err) {
+    if (err instanceof EnvelopeError) throw err
+    throw new EnvelopeError('author is not valid UTF-8')
+  }
   const incarnation = r.fixed(INCARNATION_BYTES)
   const client = r.u53()
   const first = r.u53()

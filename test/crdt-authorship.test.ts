@@ -66,7 +66,7 @@ describe('CRDT envelopes', () => {
 
   it('refuse malformed and oversized wire forms', async () => {
     const e = encodeEnvelope(await signEnvelope(alice.key, alice.id, { incarnation: alice.incarnation, client: alice.client, first: 0, seq: 0, update: Uint8Array.of(9) }))
-    for (const bad of [new Uint8Array(0), e.subarray(0, e.length - 1), Uint8Array.of(...e, 0), Uint8Array.of(2, ...e.subarray(1)), new Uint8Array(1000).fill(0xff)]) {
+    for (const bad of [new Uint8Array(0), e.subarray(0, e.length - 1), Uint8Array.of(...e, 0), Uint8Array.of(2, ...e.subarray(1)), new Uint8Array(1000).fill(0xff), Uint8Array.of(...e.subarray(0, 5), 0xff, 0xfe, ...e.subarray(7))]) {
       assert.throws(() => decodeEnvelope(bad), EnvelopeError)
     }
     await assert.rejects(signEnvelope(alice.key, alice.id, { incarnation: alice.incarnation, client: alice.client, first: 0, seq: 0, update: new Uint8Array(MAX_UPDATE_BYTES + 1) }), EnvelopeError)

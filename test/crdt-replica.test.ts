@@ -139,6 +139,10 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     // Garbage and truncation.
     await expectRefused(Uint8Array.of(1, 2, 3), 'malformed')
     await expectRefused(aliceWire[0]!.subarray(0, 40), 'malformed')
+    // An author that is not UTF-8 text: refused as malformed, not thrown.
+    const badAuthor = Uint8Array.of(...aliceWire[0]!)
+    badAuthor.set([0xff, 0xfe, 0xc3], 5)
+    await expectRefused(badAuthor, 'malformed')
     // Mallory, having seen Alice's entry, overwrites it and signs that as her own.
     let evil: Uint8Array | undefined
     const inc = new Uint8Array(16).fill(5)
@@ -172,7 +176,7 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     sDoc.on('update', (u: Uint8Array) => { su = u })
     sDoc.getMap('results').set(`h/${stranger}`, result('s'))
     await expectRefused(encodeEnvelope(await signEnvelope(strangerKey, stranger, { incarnation: sInc, client: sDoc.clientID, first: 0, seq: 0, update: su! })), 'not-a-member')
-    assert.deepEqual(refused, ['bad-signature', 'malformed', 'malformed', 'foreign-origin', 'broken-log', 'foreign-delete', 'oversized', 'not-a-member'])
+    assert.deepEqual(refused, ['bad-signature', 'malformed', 'malformed', 'malformed', 'foreign-origin', 'broken-log', 'foreign-delete', 'oversized', 'not-a-member'])
     // Still serving: a later honest write goes through.
     await alice.putResult('h2', result('y'))
     assert.equal((await bob.receive(aliceWire[1]!)).status, 'applied')
