@@ -24,6 +24,7 @@ import { canvasFromInk, decodeGray, fromGray, inkBox, inkMap, rawGray, INPUT_HEI
 import { glyphSizeOf } from '../../pipeline/segment.js';
 import { augment, HELDOUT_B_AUGMENT, TRAIN_AUGMENT, type AugmentProfile } from './augment.js';
 import { FormulaGenerator } from './grammar.js';
+import { isHeldoutC } from './heldout-c-guard.js';
 import { renderMathjax } from './render-mathjax.js';
 import { MATHJAX4_FONTS, renderMathjax4, type Mathjax4Font } from './render-mathjax4.js';
 import { renderTex, TEX_FONTS, type TexFont } from './render-tex.js';
@@ -86,6 +87,7 @@ export async function makeSamples(seed: number, count: number, profile: RenderPr
     const latex = gen.formula();
     const tokens = canonicalTokens(latex);
     if (tokens.length === 0 || tokens.length > MAX_TOKENS) continue;
+    if (isHeldoutC(tokens)) continue; // held-out C (real formulas, datasets/heldout-c) is never trained on
     formulas.push({ latex, tokens });
   }
   const fonts = Object.keys(TEX_FONTS) as TexFont[];
