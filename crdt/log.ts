@@ -16,6 +16,8 @@ export interface OwnState {
 }
 
 export interface StoredEnvelope {
+  /** its LevelDB key */
+  key: string
   logId: string
   first: number
   seq: number
@@ -23,6 +25,20 @@ export interface StoredEnvelope {
 }
 
 const hex = (n: number): string => n.toString(16).padStart(14, '0')
+
+/** An envelope set aside at start-up: it no longer decodes, or fails a check (Replica.rebuild). */
+export interface QuarantinedEnvelope {
+  /** where it was stored */
+  key: string
+  author: string | null
+  reason: string
+  /** ms since the epoch */
+  time: number
+  bytes: number
+}
+
+/** The most quarantined envelopes kept (the oldest go first); each is at most an envelope's size. */
+const MAX_QUARANTINED = 256
 
 export function logIdOf (e: Pick<Envelope, 'author' | 'incarnation'>): string {
   return `${e.author}!${Buffer.from(e.incarnation).toString('hex')}`
@@ -39,6 +55,40 @@ export class EnvelopeLog {
 
   private key (logId: string, first: number, seq: number): string {
     return `env!${logId}!${hex(first)}!${hex(seq)}`
+  }
+
+  /** The LevelDB key of a stored envelope. */
+  keyOf (logId: string, first: number, seq: number): string {
+    return this.key(logId, first, seq)
+  }
+
+  /**
+   * Set a stored envelope aside, atomically: out of the log, into `quarantine!` with its author
+   * and the reason, so the node starts without it and an operator can see what it was.
+   */
+  async quarantine (key: string, bytes: Uint8Array, author: string | undefined, reason: string): Promise<void> {
+    const time = Date.now()
+    const qkey = `quarantine!${hex(time)}!${key}`
+    const meta = JSON.stringify({ key, author: author ?? null, reason, time, bytes: bytes.length })
+    await this.db.batch([
+      { type: 'del', key },
+      { type: 'put', key: qkey, value: bytes },
+      { type: 'put', key: `quarantine-meta!${hex(time)}!${key}`, value: new TextEncoder().encode(meta) }
+    ])
+    // Bounded: the oldest quarantined envelopes are dropped past MAX_QUARANTINED.
+    const keys: string[] = []
+    for await (const k of this.db.keys({ gt: 'quarantine-meta!', lt: 'quarantine-meta"' })) keys.push(k)
+    const drop = keys.slice(0, Math.max(0, keys.length - MAX_QUARANTINED))
+    if (drop.length > 0) {
+      await this.db.batch(drop.flatMap(k => [{ type: 'del' as const, key: k }, { type: 'del' as const, key: `quarantine!${k.slice('quarantine-meta!'.length)}` }]))
+    }
+  }
+
+  /** The envelopes set aside at start-up, oldest first. */
+  async * quarantined (): AsyncGenerator<QuarantinedEnvelope> {
+    for await (const v of this.db.values({ gt: 'quarantine-meta!', lt: 'quarantine-meta"' })) {
+      yield JSON.parse(new TextDecoder().decode(v)) as QuarantinedEnvelope
+    }
   }
 
   /**
@@ -85,7 +135,7 @@ export class EnvelopeLog {
     // LevelDB iterators read a snapshot: a compaction meanwhile does not disturb them.
     for await (const [key, bytes] of this.db.iterator(inclusive ? { gte: gt, lt } : { gt, lt })) {
       const parts = key.split('!')
-      yield { logId: `${parts[1]}!${parts[2]}`, first: parseInt(parts[3]!, 16), seq: parseInt(parts[4]!, 16), bytes }
+      yield { key, logId: `${parts[1]}!${parts[2]}`, first: parseInt(parts[3]!, 16), seq: parseInt(parts[4]!, 16), bytes }
     }
   }
 

@@ -3,8 +3,9 @@ import { z } from 'zod'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { clientIdFor, decodeEnvelope, encodeEnvelope, EnvelopeError, MAX_ENVELOPE_BYTES, MAX_UPDATE_BYTES, newIncarnation, signEnvelope, verifyEnvelope, type Envelope } from './envelope.js'
-import { checkAuthorship, MAPS, type MapName } from './authorship.js'
-import { EnvelopeLog, logIdOf } from './log.js'
+import { checkAuthorship, MAPS, type MapName, type WrittenValue } from './authorship.js'
+import { EnvelopeLog, logIdOf, type QuarantinedEnvelope } from './log.js'
+import { checkValue } from './values.js'
 
 /**
  * This node's replica of what the network knows: one Yjs document with the
@@ -36,8 +37,8 @@ export const ResultEntry = z.object({
   })).max(MAX_RESULT_REGIONS).optional(),
   /** milliseconds the recognition took on the author's node */
   ms: z.number().nonnegative().optional(),
-  /** The quorum certificate, for critical images. */
-  certificate: z.unknown().optional()
+  /** The quorum certificate, for critical images (protocols/votes checks it when it reads one). */
+  certificate: z.lazy(() => CertificateShape).optional()
 })
 export type ResultEntry = z.infer<typeof ResultEntry>
 
@@ -57,8 +58,19 @@ export type CalibrationEntry = z.infer<typeof CalibrationEntry>
 export const MemberEntry = z.object({ certificate: z.string().min(1).max(8192), time: z.number().int().nonnegative() })
 export type MemberEntry = z.infer<typeof MemberEntry>
 
+/**
+ * The shapes of what protocols/votes puts in the store, bounded here without knowing the
+ * protocol (crdt imports nothing else): a signed vote is a flat record of scalars, and a quorum
+ * certificate a record of scalars and lists of scalars or votes. Whoever reads one checks its
+ * signatures; the store only makes sure it is small and shallow.
+ */
+const scalar = z.union([z.string().max(2 * MAX_RESULT_LATEX), z.number(), z.boolean(), z.null()])
+const FlatRecord = z.record(z.string().max(64), scalar).refine(r => Object.keys(r).length <= 32, 'more than 32 fields')
+const CertificateShape = z.record(z.string().max(64), z.union([scalar, z.array(z.union([scalar, FlatRecord])).max(128)]))
+  .refine(r => Object.keys(r).length <= 32, 'more than 32 fields')
+
 /** Two different signed votes of one voter on one task, as the reporting node saw them (checked by whoever reads them). */
-export const EvidenceEntry = z.object({ votes: z.array(z.unknown()).length(2), time: z.number().int().nonnegative() })
+export const EvidenceEntry = z.object({ votes: z.array(FlatRecord).length(2), time: z.number().int().nonnegative() })
 export type EvidenceEntry = z.infer<typeof EvidenceEntry>
 
 const SCHEMAS: Record<MapName, z.ZodType> = { results: ResultEntry, calibration: CalibrationEntry, corrections: CorrectionEntry, members: MemberEntry, evidence: EvidenceEntry }
@@ -248,15 +260,60 @@ export class Replica {
     }
   }
 
+  /**
+   * Rebuild the document from the log. Stored data never stops a start: an envelope that no
+   * longer decodes or passes the checks a remote one must pass (written by an older version,
+   * or straight into LevelDB) is quarantined, kept aside with its author and the reason, and
+   * the rest is applied.
+   */
   private async rebuild (): Promise<void> {
-    const updates: Uint8Array[] = []
+    const good: Array<{ logId: string, first: number, seq: number, e: Envelope }> = []
+    const bad: Array<{ key: string, bytes: Uint8Array, author: string | undefined, reason: string }> = []
     for await (const stored of this.log.all()) {
-      const e = decodeEnvelope(stored.bytes)
+      let e: Envelope
+      try {
+        e = decodeEnvelope(stored.bytes)
+      } catch (err) {
+        bad.push({ key: stored.key, bytes: stored.bytes, author: undefined, reason: `undecodable envelope: ${String((err as Error).message).slice(0, 200)}` })
+        continue
+      }
       this.clients.set(e.client, e.author)
-      this.coverageOf(stored.logId).add(stored.first, stored.seq)
-      updates.push(e.update)
+      good.push({ logId: stored.logId, first: stored.first, seq: stored.seq, e })
     }
-    if (updates.length > 0) this.apply(Y.mergeUpdates(updates))
+    const kept: typeof good = []
+    for (const g of good) {
+      const authored = checkAuthorship(g.e.update, g.e.author, c => this.clients.get(c) === g.e.author)
+      const reason = !authored.ok ? `${authored.reason}: ${authored.detail}` : this.checkShapes(authored.values.filter(v => v.map != null))
+      if (reason != null) {
+        bad.push({ key: this.log.keyOf(g.logId, g.first, g.seq), bytes: encodeEnvelope(g.e), author: g.e.author, reason })
+      } else {
+        kept.push(g)
+      }
+    }
+    let updates = kept
+    try {
+      if (updates.length > 0) this.apply(Y.mergeUpdates(updates.map(g => g.e.update)))
+    } catch {
+      // One of them cannot be applied with the rest: apply them one by one, setting aside what fails.
+      updates = []
+      for (const g of kept) {
+        try {
+          this.apply(g.e.update)
+          updates.push(g)
+        } catch (err) {
+          bad.push({ key: this.log.keyOf(g.logId, g.first, g.seq), bytes: encodeEnvelope(g.e), author: g.e.author, reason: `cannot be applied: ${String((err as Error).message).slice(0, 200)}` })
+        }
+      }
+    }
+    for (const g of updates) this.coverageOf(g.logId).add(g.first, g.seq)
+    for (const b of bad) await this.log.quarantine(b.key, b.bytes, b.author, b.reason)
+  }
+
+  /** Envelopes set aside at start-up (see rebuild), with their author and why. */
+  async quarantined (): Promise<QuarantinedEnvelope[]> {
+    const out: QuarantinedEnvelope[] = []
+    for await (const q of this.log.quarantined()) out.push(q)
+    return out
   }
 
   /**
@@ -314,6 +371,8 @@ export class Replica {
   /** Apply a local change, sign it, and resolve once its envelope is in LevelDB. */
   private async write (map: MapName, key: string, value: unknown): Promise<void> {
     if (this.closing) throw new ReplicaClosedError()
+    const refused = checkValue(value)
+    if (refused != null) throw new z.ZodError([{ code: 'custom', path: [], message: `${map} ${key}: ${refused.detail}`, input: value }])
     SCHEMAS[map].parse(value)
     let update: Uint8Array | undefined
     const capture = (u: Uint8Array, origin: unknown): void => {
@@ -508,12 +567,42 @@ export class Replica {
       this.poisoned.set(logId, authored.reason)
       return this.reject(authored.reason, authored.detail, e.author)
     }
+    const shape = this.checkShapes(authored.values)
+    if (shape != null) {
+      this.poisoned.set(logId, shape)
+      return this.reject('bad-value', shape, e.author)
+    }
     // A wider (compacted) envelope replaces the narrower ones of its log stored here.
     const covered = coverage?.ranges.filter(r => e.first <= r.first && r.seq <= e.seq) ?? []
     await this.log.append(e, bytes, { replaces: covered })
     this.coverageOf(logId).add(e.first, e.seq)
     this.apply(e.update)
     return { status: 'applied' }
+  }
+
+  /**
+   * Why values an update writes do not fit their map's schema (null when they all do). The map
+   * of an overwrite is its origin's, in the document or written by the same update.
+   */
+  private checkShapes (values: readonly WrittenValue[]): string | null {
+    for (const w of values) {
+      let map = w.map
+      if (map == null && w.origin != null) {
+        try {
+          const origin = Y.getItem(this.doc.store, w.origin)
+          if (typeof origin.parentSub === 'string') map = Y.findRootTypeKey(origin.parent as Y.AbstractType<unknown>)
+        } catch {
+          // not in the document: no map to tell
+        }
+      }
+      // An overwrite whose origin has not arrived yet (Yjs keeps it pending until it does) has no map to
+      // tell: it is bounded in depth and size all the same (values.ts), and readers check its shape.
+      if (map == null) continue
+      if (!MAPS.includes(map as MapName)) return 'a value outside the document\'s maps'
+      const parsed = SCHEMAS[map as MapName].safeParse(w.value)
+      if (!parsed.success) return `${map}: ${parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300)}`
+    }
+    return null
   }
 
   /** Is the author of this (validly signed) envelope allowed to write? */

@@ -7,7 +7,9 @@ import * as Y from 'yjs'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { Replica, type ResultEntry } from '../crdt/replica.js'
-import { clientIdFor, decodeEnvelope, encodeEnvelope, MAX_UPDATE_BYTES, signEnvelope } from '../crdt/envelope.js'
+import { clientIdFor, decodeEnvelope, encodeEnvelope, MAX_UPDATE_BYTES, newIncarnation, signEnvelope } from '../crdt/envelope.js'
+import { EnvelopeLog } from '../crdt/log.js'
+import { checkValue, MAX_VALUE_DEPTH } from '../crdt/values.js'
 import { removeDir, tempDir, waitFor } from './helpers.js'
 
 const WRITER = fileURLToPath(new URL('./children/crdt-writer.js', import.meta.url))
@@ -33,6 +35,29 @@ function tap (r: Replica): Uint8Array[] {
   const out: Uint8Array[] = []
   r.onEnvelope(b => out.push(b))
   return out
+}
+
+/**
+ * A validly signed envelope by `key` that writes, under its own evidence key, an array nested
+ * `depth` levels deep: built by splicing lib0's encoding of the nesting (array tag 117, length 1,
+ * ..., null 126) in place of a placeholder string, as an attacker would (encoding such a value
+ * with Yjs itself would overflow the encoder's stack).
+ */
+async function deepEnvelope (key: Ed25519PrivateKey, author: string, depth: number): Promise<Uint8Array> {
+  const incarnation = newIncarnation()
+  const client = clientIdFor(key.publicKey.raw, incarnation)
+  const doc = new Y.Doc()
+  doc.clientID = client
+  doc.getMap('evidence').set(`voter!task/${author}`, { votes: ['PLACEHOLDER-PLACEHOLDER', 'x'], time: 1 })
+  const update = Y.encodeStateAsUpdate(doc)
+  const marker = new TextEncoder().encode('PLACEHOLDER-PLACEHOLDER')
+  const at = Buffer.from(update).indexOf(Buffer.from(marker)) - 2 // the string tag (119) and its length (23)
+  assert.ok(at > 0 && update[at] === 119)
+  const deep = new Uint8Array(2 * depth + 1)
+  for (let i = 0; i < depth; i++) deep.set([117, 1], 2 * i)
+  deep[2 * depth] = 126
+  const spliced = Uint8Array.from([...update.subarray(0, at), ...deep, ...update.subarray(at + 2 + marker.length)])
+  return encodeEnvelope(await signEnvelope(key, author, { incarnation, client, first: 0, seq: 0, update: spliced }))
 }
 
 describe('the replicated store', { timeout: 120_000 }, () => {
@@ -182,6 +207,59 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     assert.equal((await bob.receive(aliceWire[1]!)).status, 'applied')
     assert.equal(bob.results('h2').get(alice.author)?.latex, 'y')
     for (const r of [alice, mallory, bob]) await r.close()
+  })
+
+  it('refuses values nested deeper than the bound, whether the decoder manages them or not', async () => {
+    const alice = await generateKeyPair('Ed25519')
+    const mallory = await generateKeyPair('Ed25519')
+    const bob = await Replica.open({ path: await dir(), key: alice })
+    const author = (await Replica.open({ path: await dir(), key: mallory })).author
+    const refusals: string[] = []
+    const check = async (depth: number): Promise<void> => {
+      const out = await bob.receive(await deepEnvelope(mallory, author, depth))
+      assert.equal(out.status, 'rejected', `depth ${depth}`)
+      refusals.push((out as { reason: string }).reason)
+    }
+    // Deeper than the bound but easy to decode, a few thousand deep (decoded warm, not cold), and far beyond any stack.
+    for (const depth of [MAX_VALUE_DEPTH + 2, 4600, 100_000]) await check(depth)
+    for (const r of refusals) assert.ok(['too-deep', 'undecodable'].includes(r), r)
+    assert.equal(refusals[0], 'too-deep')
+    assert.equal(bob.size('evidence'), 0)
+    // A value within the bound but not of the map's shape is refused too.
+    assert.equal(checkValue({ a: [[[1]]] }), null)
+    assert.equal(checkValue(JSON.parse('{"__proto__": 1}'))?.reason, 'bad-value')
+    await assert.rejects(bob.putEvidence('v', 't', { votes: [{ a: 1 }, { a: [[[[[[[[[[[[[[1]]]]]]]]]]]]]] } as never], time: 1 }))
+    await bob.close()
+  })
+
+  it('stored data never stops a start: an envelope that fails to decode or check is quarantined, the rest kept', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const mallory = await generateKeyPair('Ed25519')
+    const path = await dir()
+    const r = await Replica.open({ path, key })
+    await r.putResult('h1', result('x^{2}'))
+    const malloryId = (await Replica.open({ path: await dir(), key: mallory })).author
+    await r.close()
+    // Written straight into LevelDB, past every check: one far too deep to decode, one within reach of the decoder.
+    const log = await EnvelopeLog.open(path)
+    for (const depth of [100_000, MAX_VALUE_DEPTH + 5]) {
+      const bytes = await deepEnvelope(mallory, malloryId, depth)
+      await log.append(decodeEnvelope(bytes), bytes)
+    }
+    await log.close()
+    for (let start = 0; start < 2; start++) {
+      const again = await Replica.open({ path, key })
+      assert.equal(again.results('h1').get(again.author)?.latex, 'x^{2}')
+      assert.equal(again.size('evidence'), 0)
+      const q = await again.quarantined()
+      assert.equal(q.length, 2, 'both set aside, once')
+      for (const e of q) {
+        assert.equal(e.author, malloryId)
+        assert.match(e.reason, /undecodable|too-deep/)
+      }
+      await again.putResult('h2', result('y'))
+      await again.close()
+    }
   })
 
   it('a node that lost its data dir writes under a new client id, and its new entry replaces the old', async () => {

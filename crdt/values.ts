@@ -1,0 +1,45 @@
+/**
+ * Bounds on the plain values the store holds. Yjs's decoder, JSON, zod and the
+ * API all recurse over a value's nesting, and how deep a recursion may go
+ * before the stack runs out depends on what the JIT has warmed up: a value
+ * that decoded once may not decode at the next start. So no value deeper than
+ * MAX_VALUE_DEPTH, or with more than MAX_VALUE_NODES parts, ever enters the
+ * store; this check itself walks with an explicit stack, never recursing.
+ */
+
+/** Nesting a store value may have: a result with its certificate and votes is 6 deep. */
+export const MAX_VALUE_DEPTH = 12
+/** Arrays, objects and scalars in one value (a result with 64 regions and 16 alternatives is about 600). */
+export const MAX_VALUE_NODES = 20_000
+/** Keys that would reach an object's prototype if a reader copied the value carelessly. */
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
+
+export type ValueRefusal = { reason: 'too-deep' | 'too-large' | 'bad-value', detail: string }
+
+/** Why a value is refused, or null when it is a bounded plain JSON value. */
+export function checkValue (value: unknown, maxDepth = MAX_VALUE_DEPTH, maxNodes = MAX_VALUE_NODES): ValueRefusal | null {
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  let nodes = 0
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (++nodes > maxNodes) return { reason: 'too-large', detail: `a value of more than ${maxNodes} parts` }
+    if (v === null || v === undefined || typeof v === 'string' || typeof v === 'boolean') continue
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return { reason: 'bad-value', detail: 'a number that is not finite' }
+      continue
+    }
+    if (typeof v !== 'object') return { reason: 'bad-value', detail: `a ${typeof v}, not a JSON value` }
+    if (depth > maxDepth) return { reason: 'too-deep', detail: `a value nested deeper than ${maxDepth} levels` }
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push([x, depth + 1])
+    } else if (v instanceof Uint8Array) {
+      return { reason: 'bad-value', detail: 'binary content in a value' }
+    } else {
+      for (const [k, x] of Object.entries(v)) {
+        if (FORBIDDEN_KEYS.has(k)) return { reason: 'bad-value', detail: `a key named ${k}` }
+        stack.push([x, depth + 1])
+      }
+    }
+  }
+  return null
+}
