@@ -37,6 +37,8 @@ export interface ApiStatus {
   model?: string
   /** work sharing: this node's queue and its workers */
   tasks?: TasksStats
+  /** store entries set aside at start-up because they no longer decode or check (see the README, "What a node bounds") */
+  quarantined?: Array<{ author: string | null, reason: string, time: string, bytes: number }>
 }
 
 export interface ApiPeer {

@@ -177,6 +177,9 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         else storeLog.warn({ reason, detail, author }, 'refused a store update')
       }
     })
+    // What the start set aside (stored data never stops a start): said once here, and in status.
+    const quarantined = await replica.quarantined()
+    for (const q of quarantined) storeLog.warn({ author: q.author, reason: q.reason, key: q.key }, 'a stored store update was set aside (quarantined)')
     // This node's certificate goes into the members map, so peers can admit its envelopes when it is not connected to them.
     const publishCertificate = async (cert: MembershipCertificate): Promise<void> => {
       const text = encodeCertificateText(cert)
@@ -299,7 +302,8 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       uptimeS: Math.round((Date.now() - startedAt) / 1000),
       dataDir: dataDir.paths.root,
       model: compute.model,
-      tasks: nodeTasks.stats()
+      tasks: nodeTasks.stats(),
+      quarantined: quarantined.map(q => ({ author: q.author, reason: q.reason, time: new Date(q.time).toISOString(), bytes: q.bytes }))
     })
 
     const peers = async (): Promise<ApiPeer[]> => {

@@ -7,10 +7,10 @@ import * as Y from 'yjs'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { Replica, type ResultEntry } from '../crdt/replica.js'
-import { clientIdFor, decodeEnvelope, encodeEnvelope, MAX_UPDATE_BYTES, newIncarnation, signEnvelope } from '../crdt/envelope.js'
+import { clientIdFor, decodeEnvelope, encodeEnvelope, MAX_UPDATE_BYTES, signEnvelope } from '../crdt/envelope.js'
 import { EnvelopeLog } from '../crdt/log.js'
 import { checkValue, MAX_VALUE_DEPTH } from '../crdt/values.js'
-import { removeDir, tempDir, waitFor } from './helpers.js'
+import { deepEnvelope, removeDir, tempDir, waitFor } from './helpers.js'
 
 const WRITER = fileURLToPath(new URL('./children/crdt-writer.js', import.meta.url))
 
@@ -35,29 +35,6 @@ function tap (r: Replica): Uint8Array[] {
   const out: Uint8Array[] = []
   r.onEnvelope(b => out.push(b))
   return out
-}
-
-/**
- * A validly signed envelope by `key` that writes, under its own evidence key, an array nested
- * `depth` levels deep: built by splicing lib0's encoding of the nesting (array tag 117, length 1,
- * ..., null 126) in place of a placeholder string, as an attacker would (encoding such a value
- * with Yjs itself would overflow the encoder's stack).
- */
-async function deepEnvelope (key: Ed25519PrivateKey, author: string, depth: number): Promise<Uint8Array> {
-  const incarnation = newIncarnation()
-  const client = clientIdFor(key.publicKey.raw, incarnation)
-  const doc = new Y.Doc()
-  doc.clientID = client
-  doc.getMap('evidence').set(`voter!task/${author}`, { votes: ['PLACEHOLDER-PLACEHOLDER', 'x'], time: 1 })
-  const update = Y.encodeStateAsUpdate(doc)
-  const marker = new TextEncoder().encode('PLACEHOLDER-PLACEHOLDER')
-  const at = Buffer.from(update).indexOf(Buffer.from(marker)) - 2 // the string tag (119) and its length (23)
-  assert.ok(at > 0 && update[at] === 119)
-  const deep = new Uint8Array(2 * depth + 1)
-  for (let i = 0; i < depth; i++) deep.set([117, 1], 2 * i)
-  deep[2 * depth] = 126
-  const spliced = Uint8Array.from([...update.subarray(0, at), ...deep, ...update.subarray(at + 2 + marker.length)])
-  return encodeEnvelope(await signEnvelope(key, author, { incarnation, client, first: 0, seq: 0, update: spliced }))
 }
 
 describe('the replicated store', { timeout: 120_000 }, () => {

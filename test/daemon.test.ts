@@ -3,7 +3,11 @@ import assert from 'node:assert/strict'
 import { stat, readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { DataDir, processIdentity } from '../node/datadir.js'
-import { removeDir, startTestNode, tempDir, freePort, spawnCli, collect, runCli, waitFor } from './helpers.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { EnvelopeLog } from '../crdt/log.js'
+import { decodeEnvelope } from '../crdt/envelope.js'
+import { deepEnvelope, removeDir, startTestNode, tempDir, freePort, spawnCli, collect, runCli, waitFor } from './helpers.js'
 
 /** the daemon logs JSON on stderr up to the failure; the error itself is the last line */
 function lastLine (text: string): string {
@@ -30,6 +34,33 @@ describe('node identity and data dir', { timeout: 60_000 }, () => {
     assert.equal(second.peerId.type, 'Ed25519')
     await second.stop()
     assert.deepEqual(await readFile(keyFile), keyBytes)
+  })
+
+  it('starts and serves over a store entry that cannot be decoded, and shows it quarantined in status', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const first = await startTestNode(dir)
+    await first.replica.putResult('a'.repeat(64), { latex: 'x', confidence: 0.5, alternatives: [], model: 'm', time: 1 })
+    await first.stop()
+    // Written straight into LevelDB, past every check: a validly signed entry nested 100,000 deep.
+    const mallory = await generateKeyPair('Ed25519')
+    const bytes = await deepEnvelope(mallory, peerIdFromPrivateKey(mallory).toString(), 100_000)
+    const log = await EnvelopeLog.open(new DataDir(dir).paths.replica)
+    await log.append(decodeEnvelope(bytes), bytes)
+    await log.close()
+    for (let start = 0; start < 2; start++) {
+      const node = await startTestNode(dir)
+      try {
+        const status = await node.status()
+        assert.equal(status.quarantined?.length, 1)
+        assert.equal(status.quarantined[0]!.author, peerIdFromPrivateKey(mallory).toString())
+        assert.match(status.quarantined[0]!.reason, /undecodable/)
+        assert.equal(node.replica.results('a'.repeat(64)).size, 1)
+        assert.equal(node.replica.size('evidence'), 0)
+      } finally {
+        await node.stop()
+      }
+    }
   })
 
   it('refuses a second node on the same data dir, and a taken port, with a clear error', async () => {

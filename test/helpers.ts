@@ -6,6 +6,10 @@ import { fileURLToPath } from 'node:url'
 import { startNode, type RunningNode } from '../node/daemon.js'
 import { DEFAULT_CONFIG, type NodeConfig } from '../node/config.js'
 import { createLog } from '../node/log.js'
+import assert from 'node:assert/strict'
+import * as Y from 'yjs'
+import type { Ed25519PrivateKey } from '@libp2p/interface'
+import { clientIdFor, encodeEnvelope, newIncarnation, signEnvelope } from '../crdt/envelope.js'
 
 export const CLI = fileURLToPath(new URL('../node/bin.js', import.meta.url))
 
@@ -68,4 +72,27 @@ export async function collect (child: ChildProcess): Promise<CliResult> {
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
   const code = await new Promise<number | null>(resolve => child.once('close', resolve))
   return { code, stdout, stderr }
+}
+
+/**
+ * A validly signed envelope by `key` that writes, under its own evidence key, an array nested
+ * `depth` levels deep: built by splicing lib0's encoding of the nesting (array tag 117, length 1,
+ * ..., null 126) in place of a placeholder string, as an attacker would (encoding such a value
+ * with Yjs itself would overflow the encoder's stack).
+ */
+export async function deepEnvelope (key: Ed25519PrivateKey, author: string, depth: number): Promise<Uint8Array> {
+  const incarnation = newIncarnation()
+  const client = clientIdFor(key.publicKey.raw, incarnation)
+  const doc = new Y.Doc()
+  doc.clientID = client
+  doc.getMap('evidence').set(`voter!task/${author}`, { votes: ['PLACEHOLDER-PLACEHOLDER', 'x'], time: 1 })
+  const update = Y.encodeStateAsUpdate(doc)
+  const marker = new TextEncoder().encode('PLACEHOLDER-PLACEHOLDER')
+  const at = Buffer.from(update).indexOf(Buffer.from(marker)) - 2 // the string tag (119) and its length (23)
+  assert.ok(at > 0 && update[at] === 119)
+  const deep = new Uint8Array(2 * depth + 1)
+  for (let i = 0; i < depth; i++) deep.set([117, 1], 2 * i)
+  deep[2 * depth] = 126
+  const spliced = Uint8Array.from([...update.subarray(0, at), ...deep, ...update.subarray(at + 2 + marker.length)])
+  return encodeEnvelope(await signEnvelope(key, author, { incarnation, client, first: 0, seq: 0, update: spliced }))
 }
