@@ -34,6 +34,13 @@ export const MAX_VOTE_MESSAGE_BYTES = 8 * 1024
 export const DEFAULT_ROUND_MS = 30_000
 /** Votes of this many recent tasks are kept to catch equivocation. */
 export const RECENT_TASKS = 2048
+/**
+ * The bytes those votes may take, all tasks together (a vote with 4 KiB of LaTeX is about 9 KiB
+ * in memory): the oldest tasks go first, so a flood of valid votes cannot grow the heap.
+ */
+export const MAX_RECENT_VOTE_BYTES = 8 * 1024 * 1024
+/** Votes on a task this node neither originates nor votes on are kept this long: a few rounds, to catch equivocation. */
+export const FOREIGN_VOTES_MS = 5 * 60_000
 /** This node's own votes on this many recent ballots are kept, to be published again when a ballot is repeated. */
 export const REMEMBERED_VOTES = 4096
 /** Per task, the voter-image-model combinations whose votes are kept to catch equivocation (a voter can sign votes on any image) */
@@ -126,6 +133,11 @@ interface Poll {
 }
 
 
+/** About what a vote takes in memory: its strings (two bytes a character at worst) and the object around them. */
+function voteBytes (v: SignedVote): number {
+  return 2 * (v.task.length + v.image.length + v.model.length + v.latex.length + v.voter.length + v.sig.length) + 160
+}
+
 export class QuorumService {
   private readonly self: string
   private readonly f: number
@@ -142,8 +154,11 @@ export class QuorumService {
   private voteChain: Promise<void> = Promise.resolve()
   /** equivocators seen anywhere (their votes never count) */
   readonly equivocators = new Set<string>()
-  /** every verified vote of recent tasks, by task and VOTER!IMAGE!MODEL, to catch equivocation on any task */
-  private readonly recent = new Map<string, Map<string, SignedVote[]>>()
+  /** every verified vote of recent tasks, by task and VOTER!IMAGE!MODEL, to catch equivocation on any task; oldest task first */
+  private readonly recent = new Map<string, { byVoter: Map<string, SignedVote[]>, bytes: number, at: number }>()
+  private recentBytes = 0
+  /** tasks this node has voted on (their votes in `recent` are kept to the byte bound, not to FOREIGN_VOTES_MS) */
+  private readonly votedTasks = new Set<string>()
   private waitTimer: ReturnType<typeof setInterval> | undefined
   /** ms from the arrival of the vote that completed a quorum to the certificate, most recent last */
   readonly formationMs: number[] = []
@@ -302,9 +317,14 @@ export class QuorumService {
     for (const v of cast.votes) void this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson({ kind: 'vote', vote: v })).catch(() => {})
   }
 
-  private remember (task: string, cast: { votes: SignedVote[], at: number }): void {
-    this.cast.set(task, cast)
-    for (const old of this.cast.keys()) { if (this.cast.size <= REMEMBERED_VOTES) break; this.cast.delete(old) }
+  private remember (key: string, cast: { votes: SignedVote[], at: number }): void {
+    this.cast.set(key, cast)
+    for (const v of cast.votes) this.votedTasks.add(v.task)
+    for (const [old, c] of this.cast) {
+      if (this.cast.size <= REMEMBERED_VOTES) break
+      this.cast.delete(old)
+      for (const v of c.votes) this.votedTasks.delete(v.task)
+    }
   }
 
   /** Recognise the ballot's image and publish a signed vote (recorded in the ledger first). */
@@ -352,18 +372,23 @@ export class QuorumService {
       return
     }
     // Equivocation is caught on any task this node sees votes for, not only its own.
-    let byVoter = this.recent.get(v.task)
-    if (byVoter == null) {
-      this.recent.set(v.task, byVoter = new Map())
-      for (const old of this.recent.keys()) { if (this.recent.size <= RECENT_TASKS) break; this.recent.delete(old) }
-    }
+    let entry = this.recent.get(v.task)
+    if (entry == null) this.recent.set(v.task, entry = { byVoter: new Map(), bytes: 0, at: Date.now() })
+    const byVoter = entry.byVoter
     // Votes are compared within one voter, image and model: only there do two answers conflict.
     const ballotKey = `${v.voter}!${v.image}!${v.model}`
     const seen = byVoter.get(ballotKey) ?? []
     if (seen.some(m => m.sig === v.sig)) return // a replay or a duplicate delivery
     const conflicting = seen.find(m => isEquivocation(m, v))
     if (conflicting == null && seen.length > 0) return // the same vote signed again (a re-vote after a restart)
-    if (seen.length > 0 || byVoter.size < MAX_BALLOTS_PER_TASK) byVoter.set(ballotKey, [...seen, v].slice(-4))
+    if (seen.length > 0 || byVoter.size < MAX_BALLOTS_PER_TASK) {
+      const kept = [...seen, v].slice(-4)
+      const delta = kept.reduce((n, x) => n + voteBytes(x), 0) - seen.reduce((n, x) => n + voteBytes(x), 0)
+      byVoter.set(ballotKey, kept)
+      entry.bytes += delta
+      this.recentBytes += delta
+      this.trimRecent(v.task)
+    }
     if (conflicting != null && !this.equivocators.has(v.voter)) {
       this.equivocators.add(v.voter)
       this.init.log.warn({ voter: v.voter, task: v.task }, 'equivocation: two different signed votes on one task')
@@ -379,6 +404,28 @@ export class QuorumService {
     if (conflicting != null) poll.equivocators.add(v.voter)
     poll.arrived = arrived
     await this.tally(poll)
+  }
+
+  /**
+   * Keep `recent` within RECENT_TASKS and MAX_RECENT_VOTE_BYTES, dropping the oldest tasks first,
+   * and drop tasks this node neither originates nor voted on once FOREIGN_VOTES_MS old. The task
+   * a vote has just come in for stays (its votes are one task's: at most a few MiB).
+   */
+  private trimRecent (current: string): void {
+    const now = Date.now()
+    for (const [task, e] of this.recent) {
+      const over = this.recent.size > RECENT_TASKS || this.recentBytes > MAX_RECENT_VOTE_BYTES
+      const stale = now - e.at > FOREIGN_VOTES_MS && !this.polls.has(task) && !this.votedTasks.has(task)
+      if (!over && !stale) break
+      if (task === current) continue
+      this.recent.delete(task)
+      this.recentBytes -= e.bytes
+    }
+  }
+
+  /** Bytes of votes kept to catch equivocation, and on how many tasks (for tests and status). */
+  recentVotes (): { tasks: number, bytes: number } {
+    return { tasks: this.recent.size, bytes: this.recentBytes }
   }
 
   private counted (poll: Poll): SignedVote[] {
