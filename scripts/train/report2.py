@@ -1,0 +1,148 @@
+"""The v2 training record: the design comparison, the long run's learning curve and a forecast.
+
+Reads the comparison runs (training/v2/compare/*/last.pt) and the long run's checkpoint, and
+writes checkpoints/texmesh-v2/comparison.json, curve.json and TRAINING.md (what the model card
+of v2 takes over when v2 ships).
+
+  python3 scripts/train/report2.py [--v2 training/v2] [--checkpoint checkpoints/texmesh-v2/weights.pt] \
+      [--out checkpoints/texmesh-v2]
+
+The forecast fits the dev error rate (1 - greedy exact match) against training hours as a power
+law, err = a * hours^-b, on the later half of the curve, and solves it for 10 % error (the 90 %
+target); it says "never" when the error is not falling.
+"""
+import argparse
+import glob
+import json
+import math
+import os
+
+import torch
+
+TARGET = 0.90
+
+
+def load_state(path):
+    s = torch.load(path, map_location="cpu")
+    return s["state"]
+
+
+def comparison(v2):
+    rows = []
+    for ckpt in sorted(glob.glob(os.path.join(v2, "compare", "*", "last.pt"))):
+        st = load_state(ckpt)
+        r = st["recipe"]
+        dev = st.get("dev", [])
+        final = dev[-1] if dev else {}
+        rows.append({
+            "name": os.path.basename(os.path.dirname(ckpt)),
+            "arch": r["arch"], "geometry": r["geometry"], "count_loss": r.get("count_loss", 0),
+            "cpu_minutes": round(st["elapsed"] / 60, 1), "threads": 1,
+            "steps": st["step"], "samples": st["samples"],
+            "samples_per_cpu_second": round(st["samples"] / max(1.0, st["elapsed"]), 2),
+            "dev": dev,
+            "final_dev_exact": final.get("dev_exact"), "final_dev_loss": final.get("dev_loss"),
+            "final_bands": final.get("bands"),
+            "loss": [{"minutes": h["minutes"], "loss": h["loss"]} for h in st.get("history", [])[::8]],
+        })
+    return rows
+
+
+def forecast(curve):
+    """Hours of training (from the start of the run) at which the fitted dev error reaches 1 - TARGET."""
+    pts = [(c["hours"], 1 - c["dev_exact"]) for c in curve if c["hours"] > 0 and 0 < 1 - c["dev_exact"] < 1]
+    if len(pts) < 3:
+        return {"hours": None, "note": "too few dev checks to fit"}
+    pts = pts[len(pts) // 2:] if len(pts) >= 6 else pts
+    xs = [math.log(h) for h, _ in pts]
+    ys = [math.log(e) for _, e in pts]
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return {"hours": None, "note": "no spread in time to fit"}
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    if slope >= -1e-3:
+        return {"hours": None, "slope": round(slope, 3), "note": "never at this rate: the dev error is not falling"}
+    a = my - slope * mx
+    hours = math.exp((math.log(1 - TARGET) - a) / slope)
+    return {"hours": round(hours, 1), "slope": round(slope, 3), "fitted_on": len(pts)}
+
+
+def table(rows, header):
+    out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--v2", default="training/v2")
+    ap.add_argument("--checkpoint", default="checkpoints/texmesh-v2/weights.pt")
+    ap.add_argument("--out", default="checkpoints/texmesh-v2")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+
+    comp_path = os.path.join(args.out, "comparison.json")
+    comp = comparison(args.v2)
+    if comp:
+        json.dump(comp, open(comp_path, "w"), indent=1)
+    elif os.path.exists(comp_path):
+        comp = json.load(open(comp_path))  # the runs are gone from this machine: the record stays
+
+    lines = ["# texmesh v2: training record", "",
+             "Written by `scripts/train/report2.py`; the figures come from the runs' checkpoints.", ""]
+    if comp:
+        lines += ["## Design comparison", "",
+                  f"Each candidate trained from scratch on the same data (40 shards of clean renders, seed 1, degraded on the fly),"
+                  f" {comp[0]['cpu_minutes']:.0f} minutes of one core each (process CPU time, one thread), two at a time on cores of"
+                  " their own (`scripts/train/run2.sh compare`). Dev: 600 images of the training recipe (seed 3), greedy decoding.", ""]
+        rows = []
+        for c in comp:
+            b = c.get("final_bands") or {}
+            rows.append([f"`{c['name']}`", c["arch"], c["geometry"], c["count_loss"], c["samples"], c["samples_per_cpu_second"],
+                         c["final_dev_loss"], f"{100 * (c['final_dev_exact'] or 0):.1f} %",
+                         " / ".join(f"{100 * b[k]:.0f}" for k in ("1-20", "21-40", "41-60", "61-90", "91+") if k in b)])
+        lines += table(rows, ["candidate", "architecture", "geometry", "counting loss", "samples seen", "samples per CPU-second",
+                              "dev loss", "dev exact match", "by length 1-20 / 21-40 / 41-60 / 61-90 / 91+ (%)"])
+        lines += ["", "Dev loss and exact match over CPU minutes:", ""]
+        rows = []
+        for c in comp:
+            rows.append([f"`{c['name']}`"] + [f"{d['minutes']:.0f} min: {d['dev_loss']:.3f} / {100 * d['dev_exact']:.1f} %" for d in c["dev"]])
+        width = max(len(r) for r in rows)
+        rows = [r + [""] * (width - len(r)) for r in rows]
+        lines += table(rows, ["candidate"] + [f"check {i + 1} (loss / exact)" for i in range(width - 1)]) + [""]
+
+    if os.path.exists(args.checkpoint):
+        st = load_state(args.checkpoint)
+        prior_h = sum(p.get("minutes", 0) for p in st.get("prior", [])) / 60
+        curve = [{"step": d["step"], "samples": d["samples"], "hours": round(prior_h + d["minutes"] / 60, 3),
+                  "dev_exact": d["dev_exact"], "dev_loss": d.get("dev_loss"), "n": d.get("n")} for d in st.get("dev", [])]
+        fc = forecast(curve)
+        json.dump({"recipe": st["recipe"], "curve": curve, "forecast": fc, "hardware": st.get("hardware")},
+                  open(os.path.join(args.out, "curve.json"), "w"), indent=1)
+        r = st["recipe"]
+        lines += ["## The long run", "",
+                  f"Architecture `{r['arch']}`, {r['geometry']} geometry (glyph {r['glyph']} px, canvases up to {r['max_h']} x {r['max_w']}),"
+                  f" peak learning rate {r['lr']}, {r['pixels']} canvas pixels a batch (at most {r['max_batch']} images),"
+                  f" counting loss {r.get('count_loss', 0)}; budget {r['minutes']:.0f} minutes; {st.get('hardware')}.",
+                  f"So far: {st['step']} steps, {st['samples']} samples, {st['elapsed'] / 3600:.2f} hours of training.", "",
+                  "Learning curve (dev: greedy exact match on 200 or 600 images of the training recipe):", ""]
+        lines += table([[c["step"], c["samples"], f"{c['hours']:.2f}", f"{100 * c['dev_exact']:.1f} %",
+                         c["dev_loss"] if c["dev_loss"] is not None else "-"] for c in curve],
+                       ["step", "samples seen", "training hours", "dev exact match", "dev loss"])
+        lines += ["", "## Forecast", ""]
+        if fc.get("hours") is not None:
+            lines.append(f"A power law fitted to the dev error (slope {fc['slope']} in log-log, {fc['fitted_on']} checks) reaches"
+                         f" 90 % dev exact match after about {fc['hours']:.0f} training hours on this hardware. Dev is easier"
+                         " than held-out C (real formulas), so the held-out targets come later than that.")
+        else:
+            lines.append(f"No forecast yet: {fc['note']}.")
+        lines.append("")
+    with open(os.path.join(args.out, "TRAINING.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {args.out}/TRAINING.md")
+
+
+if __name__ == "__main__":
+    main()
