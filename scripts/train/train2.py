@@ -30,6 +30,7 @@ from model import BOS, EOS, PAD, UNK, Recognizer, greedy
 from model2 import ARCHS, Recognizer2, greedy_cached
 
 MAX_TOKENS = 150
+RESTART_WARMUP_STEPS = 300
 
 
 def log(msg, path):
@@ -40,17 +41,18 @@ def log(msg, path):
 
 
 class Crops:
-    """All finished crop shards (clean-*.jsonl or ink-*.jsonl + .bin) in a folder, memory-mapped."""
+    """All finished crop shards (clean-*.jsonl or ink-*.jsonl + .bin) in a folder, or in several
+    (comma-separated), memory-mapped."""
 
     def __init__(self, folder, vocab, prefix):
-        self.folder, self.prefix = folder, prefix
+        self.folders, self.prefix = [f for f in folder.split(",") if f], prefix
         self.index = {t: i for i, t in enumerate(vocab)}
         self.rows, self.labels, self.maps, self.names = [], [], [], set()
 
     def scan(self):
         added = 0
-        for jl in sorted(glob.glob(os.path.join(self.folder, f"{self.prefix}-*.jsonl"))):
-            name = os.path.basename(jl)
+        for jl in sorted(j for f in self.folders for j in glob.glob(os.path.join(f, f"{self.prefix}-*.jsonl"))):
+            name = os.path.abspath(jl)
             if name in self.names:
                 continue
             rows = [json.loads(l) for l in open(jl) if l.strip()]
@@ -123,11 +125,14 @@ class Batches(torch.utils.data.IterableDataset):
                         continue
                     canvas = canvas_for(a.geometry, got[0], got[1], a)
                     made.append((canvas, data.labels[i]))
-                made.sort(key=lambda m: (m[0].shape[1], m[0].shape[0]))
+                # Canvases of one height together, by width: a batch pads little (94 % of its pixels are
+                # canvas with a pool of 4,096, against 62 % sorting by width alone).
+                made.sort(key=lambda m: (m[0].shape[0], m[0].shape[1]))
                 groups, cur = [], []
                 for m in made:
                     h = max([m[0].shape[0]] + [q[0].shape[0] for q in cur])
-                    if cur and ((len(cur) + 1) * h * m[0].shape[1] > a.pixels or len(cur) >= a.max_batch):
+                    if cur and (m[0].shape[0] != cur[0][0].shape[0] or (len(cur) + 1) * h * m[0].shape[1] > a.pixels
+                                or len(cur) >= a.max_batch):
                         groups.append(cur)
                         cur = []
                     cur.append(m)
@@ -200,7 +205,7 @@ def symbol_counts(tok, vocab_size):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="folder of clean-*.jsonl/.bin shards")
+    ap.add_argument("--data", required=True, help="folder of clean-*.jsonl/.bin shards, or several, comma-separated")
     ap.add_argument("--dev", help="folder of ink-*.jsonl/.bin shards for the greedy exact-match check")
     ap.add_argument("--vocab", required=True)
     ap.add_argument("--out", required=True)
@@ -212,7 +217,7 @@ def main():
     ap.add_argument("--max-w", type=int, default=2048)
     ap.add_argument("--pixels", type=int, default=1 << 20, help="canvas pixels per batch")
     ap.add_argument("--max-batch", type=int, default=96)
-    ap.add_argument("--pool", type=int, default=1024, help="samples sorted together into batches")
+    ap.add_argument("--pool", type=int, default=4096, help="samples sorted together into batches")
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--warmup", type=float, default=0.03)
     ap.add_argument("--count-loss", type=float, default=0.0, help="weight of the symbol-counting loss (0: off)")
@@ -302,6 +307,11 @@ def main():
         if state["elapsed"] >= budget or stop["asked"]:
             break
         lr = lr_at(state["elapsed"] / budget, args.lr, args.warmup)
+        if state.get("restarts"):
+            # After checkpoint.py unpack the optimizer's moments start from nothing: ease back in.
+            since = state["step"] - state["restarts"][-1]["step"]
+            if since < RESTART_WARMUP_STEPS:
+                lr *= (since + 1) / RESTART_WARMUP_STEPS
         for g in opt.param_groups:
             g["lr"] = lr
         x = x.to(device, non_blocking=True).float() / 255.0
