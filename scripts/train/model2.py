@@ -45,16 +45,22 @@ def sinusoid(n, dim, device):
 class Encoder2(nn.Module):
     """CNN: strided stem to 1/4, stages of residual blocks, down to rows of 16 px and columns of 8 px."""
 
-    def __init__(self, d=192, widths=(32, 64, 128), blocks=(0, 1, 1), layers=2, heads=4, ff=512):
+    def __init__(self, d=192, widths=(32, 64, 128), blocks=(0, 1, 1), layers=2, heads=4, ff=512, layout="v2"):
         super().__init__()
-        c1, c2, c3 = widths
-        stages = [conv_bn(1, c1, 2), conv_bn(c1, c2, 2)]  # 1/4
-        stages += [Residual(c2) for _ in range(blocks[1])]
-        stages += [conv_bn(c2, c3, 2)]  # 1/8
-        stages += [Residual(c3) for _ in range(blocks[2])]
-        stages += [nn.Sequential(nn.Conv2d(c3, c3, 3, stride=(2, 1), padding=1, bias=False), nn.BatchNorm2d(c3),
-                                 nn.ReLU(inplace=True))]  # rows 1/16, columns 1/8
-        stages += [nn.Conv2d(c3, d, 1)]
+        if layout == "v1":
+            # v1's CNN exactly (model.py Encoder), so v1's weights load into it: fully convolutional,
+            # it reads canvases of any size.
+            stages = [conv_bn(1, 32, 2), conv_bn(32, 48, 2), conv_bn(48, 96, 2), conv_bn(96, 128), nn.MaxPool2d((2, 1)),
+                      nn.Conv2d(128, d, 1)]
+        else:
+            c1, c2, c3 = widths
+            stages = [conv_bn(1, c1, 2), conv_bn(c1, c2, 2)]  # 1/4
+            stages += [Residual(c2) for _ in range(blocks[1])]
+            stages += [conv_bn(c2, c3, 2)]  # 1/8
+            stages += [Residual(c3) for _ in range(blocks[2])]
+            stages += [nn.Sequential(nn.Conv2d(c3, c3, 3, stride=(2, 1), padding=1, bias=False), nn.BatchNorm2d(c3),
+                                     nn.ReLU(inplace=True))]  # rows 1/16, columns 1/8
+            stages += [nn.Conv2d(c3, d, 1)]
         self.cnn = nn.Sequential(*stages)
         self.d = d
         self.feat_norm = nn.LayerNorm(d)
@@ -98,6 +104,10 @@ ARCHS = {
                      enc_ff=512, dec_ff=768),
     "enc3dec2w": dict(d=256, widths=(32, 64, 160), blocks=(0, 1, 2), enc_layers=3, dec_layers=2, heads=4,
                       enc_ff=768, dec_ff=1024),
+    # v1's network itself (its CNN, one encoder block, three decoder blocks), on canvases of any size:
+    # v1's shipped weights load into it (train2.py --init with from_onnx.py's recovery).
+    "v1net": dict(d=192, widths=(32, 48, 128), blocks=(0, 0, 0), enc_layers=1, dec_layers=3, heads=4,
+                  enc_ff=384, dec_ff=768, layout="v1"),
 }
 
 
@@ -107,7 +117,7 @@ class Recognizer2(nn.Module):
         a = ARCHS[arch] if isinstance(arch, str) else arch
         self.arch = dict(a)
         self.encoder = Encoder2(d=a["d"], widths=a["widths"], blocks=a["blocks"], layers=a["enc_layers"],
-                                heads=a["heads"], ff=a["enc_ff"])
+                                heads=a["heads"], ff=a["enc_ff"], layout=a.get("layout", "v2"))
         self.decoder = Decoder(vocab, d=a["d"], layers=a["dec_layers"], heads=a["heads"], ff=a["dec_ff"])
         self.count = CountHead(a["d"], vocab) if count_head else None
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The v2 model recipe, step by step; every step can be re-run and resumes.
 #
-#   scripts/train/run2.sh data      # clean renders (40 shards of 2,000) and the dev sets, in training/v2
-#   scripts/train/run2.sh compare   # candidate designs, COMPARE_MINUTES (default 30) each from scratch, one after another
+#   scripts/train/run2.sh data      # clean renders (40 + 60 shards of 2,000) and the dev sets, in training/v2
+#   scripts/train/run2.sh compare   # candidate designs, COMPARE_MINUTES (default 30) of one core each from scratch
+#   scripts/train/run2.sh init      # v1's weights recovered from its ONNX files, to start v2 from
 #   scripts/train/run2.sh train     # the long run in the background (nohup), log in training/v2/run/train.log
-#   scripts/train/run2.sh export    # ONNX export, model.json, calibration, evaluation, model card
+#   scripts/train/run2.sh pack      # the checkpoint and training record to commit (checkpoints/texmesh-v2)
 #
-# Needs: Debian's python3-torch, python3-opencv, python3-onnx, libopenblas0-pthread; texlive + dvipng.
-# MINUTES (default 600) is the long run's budget, counted across restarts. ARCH (default enc2dec2).
+# Needs: Debian's python3-torch, python3-opencv, python3-pil, python3-onnx, libopenblas0-pthread; texlive + dvipng.
+# MINUTES (default 600) is the long run's budget, counted across restarts. ARCH (default v1net), INIT (weights to
+# start a new run from), CORE (the core it runs on), TRAIN_ARGS (more train2.py options).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -24,25 +26,48 @@ case "${1:-}" in
     node dist/scripts/datagen/build.js --format ink --profile train --out "$V2/dev" --seed 3 --count 600 --shards 0:1
     node dist/scripts/datagen/build.js --format ink --profile heldout-b --out "$V2/dev-b" --seed 5 --count 300 --shards 0:1
     node dist/scripts/datagen/build.js --format clean --profile clean --out "$V2/clean" --seed 1 --count 2000 --shards "0:$SHARDS"
+    # v2's grammar (random and long formulas) and MathJax 4's fonts: 60 more shards.
+    node dist/scripts/datagen/build.js --format clean --profile clean2 --out "$V2/clean2" --seed 2 --count 2000 --shards "0:${SHARDS2:-60}"
     echo "data ready in $V2"
     ;;
   compare)
+    # Candidate designs from scratch at equal compute: COMPARE_MINUTES (default 30) of one core each
+    # (process CPU time, one thread: on this model PyTorch's second thread bought almost nothing),
+    # one after another on core CORE (default 0), so that two queues can run side by side.
+    # CANDIDATES: "ARCH GEOMETRY COUNT_LOSS[ NAME]" separated by ";".
     m=${COMPARE_MINUTES:-30}
-    for spec in "v1 squeeze 0" "v1like glyph 0" "enc2dec2 glyph 0" "enc2dec2 glyph 0.1"; do
+    IFS=';' read -ra specs <<< "${CANDIDATES:-v1 squeeze 0;v1like glyph 0;enc2dec2 glyph 0;enc2dec2 glyph 0.1}"
+    for spec in "${specs[@]}"; do
       set -- $spec
-      name="$1-$2$([ "$3" = 0 ] || echo "-count$3")"
+      name=${4:-$1-$2$([ "$3" = 0 ] || echo "-count$3")}
       [ -f "$V2/compare/$name/final.pt" ] && continue
-      train2 --out "../../$V2/compare/$name" --minutes "$m" --arch "$1" --geometry "$2" --count-loss "$3" \
-        --clock cpu >/dev/null 2>&1
+      OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "$(declare -f train2); V2=$V2 VOCAB=$VOCAB PY=$PY; train2 \
+        --out ../../$V2/compare/$name --minutes $m --arch $1 --geometry $2 --count-loss $3 --clock cpu" >/dev/null 2>&1
     done
     grep -h "done:" "$V2"/compare/*/train.log
     ;;
+  init)
+    # v1's float weights, recovered from its ONNX files (BatchNorm set up again on v1-format dev canvases),
+    # for a v2 run that starts from them (ARCH=v1net INIT=training/v2/v1-init.pt).
+    [ -f training/data/dev/shard-0000.jsonl ] || node dist/scripts/datagen/build.js --out training/data/dev --seed 3 --count 512 --shards 0:1
+    (cd scripts/train && "$PY" from_onnx.py --model ../../models/texmesh-v1 --calibrate ../../training/data/dev --out "../../$V2/v1-init.pt")
+    ;;
   train)
+    # The long run, one thread pinned to core CORE (default 0), leaving the other core to everything else.
     mkdir -p "$V2/run"
-    nohup bash -c "cd scripts/train && exec nice -n 19 $PY train2.py --data ../../$V2/clean --dev ../../$V2/dev \
-      --vocab ../../$VOCAB --out ../../$V2/run --minutes ${MINUTES:-600} --arch ${ARCH:-enc2dec2} ${INIT:+--init ../../$INIT} \
-      ${TRAIN_ARGS:-}" >>"$V2/run/stdout.log" 2>&1 &
+    if [ ! -f "$V2/run/last.pt" ] && [ -f "${CHECKPOINT:-checkpoints/texmesh-v2/weights.pt}" ] && [ -z "${INIT:-}" ]; then
+      # A new machine: go on from the committed checkpoint.
+      (cd scripts/train && "$PY" checkpoint.py unpack "../../${CHECKPOINT:-checkpoints/texmesh-v2/weights.pt}" "../../$V2/run/last.pt")
+    fi
+    nohup env OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py \
+      --data ../../$V2/clean,../../$V2/clean2 --dev ../../$V2/dev --vocab ../../$VOCAB --out ../../$V2/run \
+      --minutes ${MINUTES:-600} --arch ${ARCH:-v1net} ${INIT:+--init ../../$INIT} ${TRAIN_ARGS:-}" >>"$V2/run/stdout.log" 2>&1 &
     echo "training in the background (pid $!); follow it with: tail -f $V2/run/train.log"
+    ;;
+  pack)
+    # The checkpoint to commit: half-precision weights and the run's record, and the training record beside it.
+    (cd scripts/train && "$PY" checkpoint.py pack "../../$V2/run/last.pt" ../../checkpoints/texmesh-v2/weights.pt)
+    "$PY" scripts/train/report2.py --v2 "$V2"
     ;;
   *)
     sed -n '2,10p' "$0"

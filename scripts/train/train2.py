@@ -270,11 +270,25 @@ def main():
         log(f"new run: {args.arch}, {args.geometry} geometry, {n / 1e6:.2f}M parameters on {device}", logf)
         if args.init:
             init = torch.load(args.init, map_location=device)
-            missing = model.load_state_dict(init["model"], strict=False)
-            log(f"weights from {args.init} (missing {len(missing.missing_keys)}, unexpected {len(missing.unexpected_keys)})", logf)
-            st = init.get("state", {})
-            state["prior"] = st.get("prior", []) + [{"run": os.path.dirname(os.path.abspath(args.init)), "steps": st.get("step"),
-                                                     "samples_seen": st.get("samples"), "minutes": round(st.get("elapsed", 0) / 60, 1)}]
+            own = model.state_dict()
+            weights = {}
+            for k, v in init["model"].items():
+                if k not in own:
+                    continue
+                if v.shape != own[k].shape and v.dim() == own[k].dim() and all(a <= b for a, b in zip(v.shape, own[k].shape)):
+                    # A smaller table (v1's 4 x 64 learned position code) fills the start of a larger one.
+                    grown = own[k].clone()
+                    grown[tuple(slice(0, n) for n in v.shape)] = v
+                    v = grown
+                weights[k] = v
+            missing = model.load_state_dict(weights, strict=False)
+            log(f"weights from {args.init} ({len(weights)} tensors; missing {len(missing.missing_keys)})", logf)
+            if "init" in init:  # from_onnx.py: the shipped model's record (v1 and the runs it continued)
+                state["prior"] = init["init"]["prior"]
+            else:
+                st = init.get("state", {})
+                state["prior"] = st.get("prior", []) + [{"run": os.path.dirname(os.path.abspath(args.init)), "steps": st.get("step"),
+                                                         "samples_seen": st.get("samples"), "minutes": round(st.get("elapsed", 0) / 60, 1)}]
     state["recipe"] = {k: getattr(args, k) for k in ("arch", "geometry", "glyph", "max_h", "max_w", "pixels", "max_batch",
                                                       "lr", "warmup", "count_loss", "minutes", "clock")}
     state["hardware"] = (torch.cuda.get_device_name(0) if device == "cuda" else
