@@ -18,12 +18,28 @@ interface Training {
     samples_seen: number;
     minutes: number;
     hardware: string;
-    dev_history: { step: number; minutes: number; dev_exact: number }[];
+    dev_history: { step: number; minutes: number; dev_exact: number; samples?: number; dev_loss?: number; n?: number }[];
     final_dev_greedy_exact: number | null;
-    run?: { batch: number; peak_lr: number; warmup: number; curriculum: number; label_smoothing: number } | null;
+    /** v1's train.py recipe, or v2's train2.py one (arch, geometry, lr, pixels a batch, ...) */
+    run?: ({ batch: number; peak_lr: number; warmup: number; curriculum: number; label_smoothing: number } | V2Run) | null;
     prior?: Prior[];
   };
   recipe: Record<string, unknown>;
+}
+
+/** train2.py's recipe. */
+interface V2Run {
+  arch: string;
+  geometry: string;
+  glyph: number;
+  max_h: number;
+  max_w: number;
+  pixels: number;
+  max_batch: number;
+  lr: number;
+  warmup: number;
+  count_loss: number;
+  minutes: number;
 }
 
 /** A run whose weights this model's training started from. */
@@ -52,6 +68,11 @@ function trainingText(tr: Training['training']): string[] {
     const minutes = prior.reduce((a, p) => a + p.minutes, tr.minutes);
     const samples = prior.reduce((a, p) => a + p.samples_seen, tr.samples_seen);
     lines.push(`In all: ${samples} samples seen in ${minutes.toFixed(1)} minutes of training.`);
+  }
+  if (run && 'arch' in run) {
+    lines.push(`AdamW (peak learning rate ${run.lr}, warm-up over ${Math.round(run.warmup * 100)} % then cosine over the time budget of ${run.minutes} minutes), label smoothing 0.1, batches of one canvas height grouped by width under ${run.pixels} canvas pixels (at most ${run.max_batch} images)${run.count_loss > 0 ? `, symbol-counting loss ${run.count_loss}` : ''}; clean renders degraded and scaled on the fly (\`scripts/train/glyph.py\`).`);
+    lines.push('Reproduce with `scripts/train/run2.sh data`, `scripts/train/run2.sh init` and `train` (or `train` alone from the committed checkpoint), then `scripts/train/run2.sh export`.');
+    return lines;
   }
   if (run) {
     const curriculum = run.curriculum > 0 ? `, curriculum from 24-token labels to all over the first ${Math.round(run.curriculum * 100)} %` : ', no curriculum';
@@ -152,6 +173,18 @@ async function main(): Promise<void> {
     () => null,
   );
   const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+  const run = t.training.run;
+  const v2 = run != null && 'arch' in run ? run : null;
+  // v2's training record (design comparison, learning curve, forecast), written by scripts/train/report2.py.
+  const record = await readFile(join(dir, 'TRAINING.md'), 'utf8').then((x) => x, () => null);
+  const canvas = v2
+    ? `a grayscale canvas on which its typical glyph is ${v2.glyph} pixels (height a multiple of 16 up to ${v2.max_h}, width a multiple of 32 up to ${v2.max_w}; see \`glyphCanvas\` in \`pipeline/model-input.ts\`)`
+    : 'a 64 × 512 grayscale canvas (see `pipeline/model-input.ts`)';
+  const shapes = v2
+    ? ['The encoder maps one `image` float32 [1, 1, H, W] (1 = ink) to `memory` [1, S, D] with S = (H / 16) × (W / 8) and, for',
+        'each decoder block i, its cross-attention keys `cross_k<i>` [1, h, D/h, S] and values `cross_v<i>` [1, h, S, D/h]. The']
+    : ['The encoder maps one `image` float32 [1, 1, 64, 512] (1 = ink) to `memory` [1, 256, 192] and, for each decoder',
+        'block i, its cross-attention keys `cross_k<i>` [1, 4, 48, 256] and values `cross_v<i>` [1, 4, 256, 48]. The'];
   const lines = [
     `# Model card: ${manifest.name}`,
     '',
@@ -159,10 +192,10 @@ async function main(): Promise<void> {
     '',
     '## What it does',
     '',
-    'Reads one printed display formula from a 64 × 512 grayscale canvas (see `pipeline/model-input.ts`) and writes',
-    'canonical LaTeX tokens (see `pipeline/latex/canonical.ts`). v1 notation: Latin and Greek letters, digits, primes,',
+    `Reads one printed display formula from ${canvas} and writes`,
+    'canonical LaTeX tokens (see `pipeline/latex/canonical.ts`). Notation: Latin and Greek letters, digits, primes,',
     'relations and operators, \\infty \\partial \\nabla \\hbar \\ell, dots, \\mathbb and \\mathbf, scripts, \\frac, \\sqrt,',
-    '\\binom, big operators with limits, delimiters, accents, named functions, \\bmod and \\pmod. Not v1: matrices,',
+    '\\binom, big operators with limits, delimiters, accents, named functions, \\bmod and \\pmod. Not yet: matrices,',
     '\\text, handwriting, several lines in one image (the pipeline segments those first).',
     '',
     '## Files',
@@ -171,8 +204,7 @@ async function main(): Promise<void> {
     '| --- | --- | --- |',
     ...Object.entries(manifest.files).map(([f, h]) => `| \`${f}\` | ${sizes.get(f)} | \`${h}\` |`),
     '',
-    'The encoder maps one `image` float32 [1, 1, 64, 512] (1 = ink) to `memory` [1, 256, 192] and, for each decoder',
-    'block i, its cross-attention keys `cross_k<i>` [1, 4, 48, 256] and values `cross_v<i>` [1, 4, 256, 48]. The',
+    ...shapes,
     'decoder step takes `token` int64 [rows] (the last token of each hypothesis, `<bos>` first), `position` int64 [1]',
     '(T), `history` int64 [rows, T] (per row, the cache slot of each earlier position), the cross-attention tensors',
     'and, per block, the key/value cache `past_k<i>`/`past_v<i>` [slots, 192], which the caller keeps; it gives',
@@ -190,10 +222,18 @@ async function main(): Promise<void> {
     '',
     '## Data',
     '',
-    'Everything is generated here (`scripts/datagen/`): formulas from a seeded grammar (`grammar.ts`), labelled with',
-    'their canonical form; rendered with MathJax (mathjax-full SVG, rasterised by sharp) or with TeX (latex + dvipng)',
-    'in five math fonts (Computer Modern, Palatino, Times, txfonts, pxfonts); then degraded (`augment.ts`: margins,',
-    'rotation, stroke thickness, gray and uneven paper, blur, noise, low resolution, JPEG, binarisation).',
+    ...(v2
+      ? ['Everything is generated here (`scripts/datagen/`): formulas from a seeded grammar (`grammar.ts`; mix `v2` adds',
+          'formulas of random symbols over the whole vocabulary and long multi-clause ones), labelled with their canonical',
+          'form; rendered clean with MathJax 3 (its TeX font), MathJax 4 (STIX Two, TeX Gyre Termes, New Computer Modern) or',
+          'TeX (latex + dvipng: Computer Modern, Palatino, Times, txfonts, pxfonts), stored at a 20-pixel glyph; degraded on',
+          'the fly by the trainer (`scripts/train/glyph.py`: source glyph 6-36 px, margins, rotation, stroke, paper and ink',
+          'levels, blur, low resolution, noise, binarisation, JPEG) and scaled as the pipeline scales. Held-out C is never',
+          'generated: the grammar never writes its formulas and data generation skips them.']
+      : ['Everything is generated here (`scripts/datagen/`): formulas from a seeded grammar (`grammar.ts`), labelled with',
+          'their canonical form; rendered with MathJax (mathjax-full SVG, rasterised by sharp) or with TeX (latex + dvipng)',
+          'in five math fonts (Computer Modern, Palatino, Times, txfonts, pxfonts); then degraded (`augment.ts`: margins,',
+          'rotation, stroke thickness, gray and uneven paper, blur, noise, low resolution, JPEG, binarisation).']),
     '',
     '```json',
     JSON.stringify(t.recipe, null, 2),
@@ -205,7 +245,7 @@ async function main(): Promise<void> {
     '',
     '| step | minutes | dev exact match (greedy) |',
     '| --- | --- | --- |',
-    ...t.training.dev_history.map((h) => `| ${h.step} | ${h.minutes.toFixed(1)} | ${pct(h.dev_exact)} |`),
+    ...t.training.dev_history.map((h) => `| ${h.step} | ${h.minutes.toFixed(1)} | ${pct(h.dev_exact)}${h.n != null ? ` (${h.n})` : ''} |`),
     ...(t.training.final_dev_greedy_exact != null ? [`| ${t.training.steps} (end) | ${t.training.minutes.toFixed(1)} | ${pct(t.training.final_dev_greedy_exact)} |`] : []),
     '',
     '## Measurements',
@@ -225,6 +265,7 @@ async function main(): Promise<void> {
     'is listed in `eval-NAME.json` next to this card.',
     '',
     ...lengthTable(evals),
+    ...(record != null ? [record.replace(/^# .*\n/, '').replace(/^## /gm, '### ').trim().replace(/^/, '## Training record (design comparison, learning curve, forecast)\n'), ''] : []),
     ...confidenceText(calibration, manifest.version, t.recipe['calibration'] as { seed?: number; profile?: string } | undefined, evals),
   ];
   await writeFile(join(dir, 'MODEL_CARD.md'), lines.join('\n'));
