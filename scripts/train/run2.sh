@@ -6,6 +6,7 @@
 #   scripts/train/run2.sh init      # v1's weights recovered from its ONNX files, to start v2 from
 #   scripts/train/run2.sh train     # the long run in the background (nohup), log in training/v2/run/train.log
 #   scripts/train/run2.sh pack      # the checkpoint and training record to commit (checkpoints/texmesh-v2)
+#   scripts/train/run2.sh export    # ONNX, model.json, calibration, held-out A/B/C evaluations, model card (models/texmesh-v2)
 #
 # Needs: Debian's python3-torch, python3-opencv, python3-pil, python3-onnx, libopenblas0-pthread; texlive + dvipng.
 # MINUTES (default 600) is the long run's budget, counted across restarts. ARCH (default v1net), INIT (weights to
@@ -69,8 +70,33 @@ case "${1:-}" in
     (cd scripts/train && "$PY" checkpoint.py pack "../../$V2/run/last.pt" ../../checkpoints/texmesh-v2/weights.pt)
     "$PY" scripts/train/report2.py --v2 "$V2"
     ;;
+  export)
+    # ONNX, model.json, calibration, the three held-out evaluations and the model card, in MODEL_DIR
+    # (default models/texmesh-v2), from CHECKPOINT (default the long run's last.pt).
+    out=${MODEL_DIR:-models/texmesh-v2}
+    ckpt=${CHECKPOINT_PT:-$V2/run/last.pt}
+    grammar_commit=$(git log -1 --format=%h -- scripts/datagen/grammar.ts 2>/dev/null || echo unknown)
+    recipe='{"grammar": "scripts/datagen/grammar.ts at commit '"$grammar_commit"'",
+      "clean": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "clean"},
+      "clean2": {"seed": 2, "shards": '"${SHARDS2:-60}"', "per_shard": 2000, "profile": "clean2"},
+      "dev": {"seed": 3, "count": 600, "profile": "train", "format": "ink"},
+      "heldout_a": {"seed": 1001, "count": 400, "profile": "heldout-a"}, "heldout_b": {"seed": 2002, "count": 300, "profile": "heldout-b"},
+      "heldout_c": {"source": "datasets/heldout-c/source.jsonl", "formulas": 287, "images": 2870},
+      "calibration": {"seed": 4004, "count": 400, "profile": "train"}}'
+    (cd scripts/train && OMP_NUM_THREADS=1 "$PY" export.py --checkpoint "../../$ckpt" --dev "../../$V2/dev" --out "../../$out" --recipe "$recipe")
+    npm run --silent build
+    node dist/scripts/model-manifest.js "$out"
+    node dist/scripts/calibrate.js datasets/calibration --model "$out"
+    for set in heldout-a heldout-b heldout-c; do
+      node dist/scripts/eval.js "datasets/$set" --model "$out" --report "$out/eval-$set.json"
+    done
+    "$PY" scripts/train/report2.py --v2 "$V2" --out checkpoints/texmesh-v2
+    cp checkpoints/texmesh-v2/TRAINING.md "$out/TRAINING.md"
+    node dist/scripts/model-card.js "$out"
+    echo "model card: $out/MODEL_CARD.md"
+    ;;
   *)
-    sed -n '2,10p' "$0"
+    sed -n '2,14p' "$0"
     exit 2
     ;;
 esac
