@@ -96,7 +96,7 @@ case "${1:-}" in
     echo "model card: $out/MODEL_CARD.md"
     ;;
   *)
-    sed -n '2,14p' "$0"
+    sed -n '2,13p' "$0"
     exit 2
     ;;
 esac
