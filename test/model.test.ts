@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { INPUT_HEIGHT, INPUT_WIDTH } from '../pipeline/model-input.js';
+import { INPUT_HEIGHT, INPUT_WIDTH, type Canvas } from '../pipeline/model-input.js';
 import { canonicalTokens } from '../pipeline/latex/canonical.js';
 import { BEAM_PRUNE, DEFAULT_MODEL_DIR, LENGTH_ALPHA, ModelFileError, Recognizer, type Encoded, type Hypothesis } from '../pipeline/recognizer.js';
 import { calibrate, loadShippedCurve } from '../pipeline/confidence.js';
@@ -13,6 +13,8 @@ import { spawn } from 'node:child_process';
 
 interface Parity {
   images: string[];
+  /** v2: each sample canvas's [height, width] */
+  shapes?: number[][];
   greedy: number[][];
   memory_sum: number[];
   first_logprobs: number[][];
@@ -27,21 +29,29 @@ const ROOT = join(DEFAULT_MODEL_DIR, '..', '..');
 describe('the shipped model in onnxruntime-node', () => {
   let model: Recognizer;
   let parity: Parity;
-  let canvases: Uint8Array[];
+  let canvases: (Uint8Array | Canvas)[];
 
   before(async () => {
     model = await Recognizer.load();
     parity = JSON.parse(await readFile(join(DEFAULT_MODEL_DIR, 'parity.json'), 'utf8')) as Parity;
-    canvases = parity.images.map((b) => new Uint8Array(Buffer.from(b, 'base64')));
+    // A v1 model's samples are 64 x 512 canvases; a v2 model's carry their shapes.
+    canvases = parity.images.map((b, i) => {
+      const data = new Uint8Array(Buffer.from(b, 'base64'));
+      const shape = parity.shapes?.[i];
+      return shape ? { data, height: shape[0]!, width: shape[1]! } : data;
+    });
   });
   after(async () => {
     await model.release();
   });
 
   it('loads with its files checked against model.json', () => {
-    assert.match(model.version, /^texmesh-v1\+[0-9a-f]{16}$/);
+    assert.match(model.version, /^texmesh-v\d+\+[0-9a-f]{16}$/);
     assert.ok(model.vocab.length > 100);
-    for (const c of canvases) assert.equal(c.length, INPUT_HEIGHT * INPUT_WIDTH);
+    for (const c of canvases) {
+      if (c instanceof Uint8Array) assert.equal(c.length, INPUT_HEIGHT * INPUT_WIDTH);
+      else assert.equal(c.data.length, c.height * c.width);
+    }
   });
 
   it('matches PyTorch on the export samples: encoder memory, first step, greedy decoding with the cache', async () => {
