@@ -163,6 +163,9 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
     }
   } finally {
     stopped = true
+    // The bar prints logged lines at its next redraw, and stop() does not redraw: draw once more so
+    // the last results are not lost with the bar.
+    multibar?.update()
     multibar?.stop()
     await pipeline.release()
   }

@@ -20,7 +20,8 @@ import { answerTokens, readTruth } from '../scripts/eval.js'
 import { normalizedEditDistance } from '../pipeline/latex/metrics.js'
 import { DataDir } from '../node/datadir.js'
 import type { RunningNode } from '../node/daemon.js'
-import { removeDir, runCli, startTestNode, tempDir } from './helpers.js'
+import { CLI, removeDir, runCli, startTestNode, tempDir } from './helpers.js'
+import { spawnSync } from 'node:child_process'
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
 const MODEL_JSON = join(DEFAULT_MODEL_DIR, 'model.json')
@@ -169,6 +170,24 @@ describe('texmesh ocr', { timeout: 120_000 }, () => {
     const bad = await runCli(['ocr', FIXTURES + 'sum.png', '--beam', '0'])
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /--beam must be a whole number/)
+  })
+})
+
+describe('texmesh ocr in a terminal', { timeout: 120_000 }, () => {
+  it('prints every result above the progress bar, the last ones too', async (t) => {
+    if (spawnSync('script', ['--version']).status !== 0) return t.skip('needs script (util-linux) for a pseudo-terminal')
+    const dir = await tempDir()
+    try {
+      for (let i = 0; i < 30; i++) await copyFile(FIXTURES + (i % 2 === 0 ? 'sum.png' : 'fraction.png'), join(dir, `${String(i).padStart(2, '0')}.png`))
+      // stdout and stderr both a terminal: the results share it with the bar.
+      const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} ocr ${JSON.stringify(dir)} --jobs 2`
+      const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 90_000 })
+      assert.equal(r.status, 0, r.stderr)
+      const printed = r.stdout.split(/\r|\n/).filter(l => /\.png\t.*\(confidence/.test(l)).map(l => l.replace(/^.*?(\/[^\t]*\.png)\t.*$/, '$1'))
+      assert.equal(new Set(printed).size, 30, `${new Set(printed).size} of 30 results printed`)
+    } finally {
+      await removeDir(dir)
+    }
   })
 })
 
