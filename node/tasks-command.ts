@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import cliProgress from 'cli-progress'
 import { ApiClient } from './client.js'
-import { MAX_TASK_NAME } from './api.js'
+import { MAX_IMAGE_BYTES, MAX_TASK_NAME } from './api.js'
 import { ApiError, TexmeshError } from './errors.js'
 import { expandInputs } from './ocr-command.js'
 import type { TaskView } from './tasks.js'
@@ -106,6 +106,12 @@ export async function runSubmit (client: ApiClient, inputs: readonly string[], o
       continue
     }
     try {
+      // Over the node's limit: refused here, one file's failure (the node would cut the upload short).
+      const size = (await stat(f.file)).size
+      if (size > MAX_IMAGE_BYTES) {
+        slots.push({ file: f.file, line: { file: f.file, error: `the image is ${(size / 2 ** 20).toFixed(1)} MiB, over the node's size limit (${MAX_IMAGE_BYTES / 2 ** 20} MiB)`, reason: 'too-large' } })
+        continue
+      }
       const bytes = await readFile(f.file)
       const query = `name=${encodeURIComponent(taskName(f.file))}${options.critical === true ? '&critical=true' : ''}`
       slots.push({ file: f.file, task: await client.postBytes<TaskView>(`/v1/tasks?${query}`, bytes) })
@@ -114,7 +120,7 @@ export async function runSubmit (client: ApiClient, inputs: readonly string[], o
         const body = err.body as { reason?: string } | undefined
         slots.push({ file: f.file, line: { file: f.file, error: err.message.replace(`${taskName(f.file)}: `, ''), reason: body?.reason ?? 'refused' } })
       } else if (err instanceof ApiError && err.status === 413) {
-        slots.push({ file: f.file, line: { file: f.file, error: 'the image is over the node\'s size limit (32 MiB)', reason: 'too-large' } })
+        slots.push({ file: f.file, line: { file: f.file, error: `the image is over the node's size limit (${MAX_IMAGE_BYTES / 2 ** 20} MiB)`, reason: 'too-large' } })
       } else if (err instanceof ApiError && err.status < 500) {
         slots.push({ file: f.file, line: { file: f.file, error: `the node refused it: ${err.message}`, reason: 'refused' } })
       } else if (typeof err?.code === 'string' && !(err instanceof TexmeshError)) {

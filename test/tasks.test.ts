@@ -145,6 +145,22 @@ describe('work sharing between real nodes', { timeout: 240_000 }, () => {
     assert.equal(view!.result?.by, c.peerId.toString())
   })
 
+  it('submit: a file over the size limit fails alone, and the files after it are submitted', async () => {
+    const dirA = await dir()
+    const a = await startTestNode(dirA, { workers: 0 })
+    nodes.push(a)
+    const inputs = await dir()
+    const { writeFile, copyFile } = await import('node:fs/promises')
+    const fixtures = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
+    await copyFile(fixtures + 'sum.png', join(inputs, 'a.png'))
+    await writeFile(join(inputs, 'b.png'), Buffer.alloc(34 * 1024 * 1024, 1))
+    await copyFile(fixtures + 'fraction.png', join(inputs, 'c.png'))
+    const r = await runCli(['submit', inputs, '--data-dir', dirA, '--json'], { timeoutMs: 60_000 })
+    assert.equal(r.code, 1, r.stderr)
+    const lines = r.stdout.trim().split('\n').map(l => JSON.parse(l) as { file: string, state?: string, reason?: string })
+    assert.deepEqual(lines.map(l => [l.file.replace(inputs + '/', ''), l.state ?? l.reason]), [['a.png', 'queued'], ['b.png', 'too-large'], ['c.png', 'queued']])
+  })
+
   it('an origin killed with SIGKILL resumes every unfinished task after restart', async () => {
     const dirA = await dir()
     const origin = await spawnNode(dirA, ['--workers', '0', '--modelled-compute', '20,40'])
