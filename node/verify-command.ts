@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { ApiClient } from './client.js'
 import { adminPublicKeyOf, type DataDir } from './datadir.js'
@@ -7,17 +8,36 @@ import { verifyQuorumCertificate, type QuorumCheck } from '../protocols/votes/in
 
 /**
  * `texmesh verify ID_OR_FILE`: check a quorum certificate offline, against the
- * network of this data dir (its admin public key decides who was a member).
- * FILE holds a certificate, or any JSON object with one under "certificate"
- * or "result.certificate" (what `texmesh result --json` prints); an ID is a
- * task of the running node.
+ * network of this data dir (its admin public key decides who was a member),
+ * or against a network named with its admin public key (an outside auditor
+ * needs no data dir). FILE holds a certificate, or any JSON object with one
+ * under "certificate" or "result.certificate" (what `texmesh submit --json`
+ * and `texmesh result --json` print); an ID is a task of the running node.
+ * The answer, image hash and model a file states must be the certificate's,
+ * and with --image the image's SHA-256 must be the one voted on.
  */
 function certificateIn (json: any): unknown {
   if (json?.votes != null) return json
   return json?.certificate ?? json?.result?.certificate
 }
 
-export async function loadCertificate (dataDir: DataDir, arg: string): Promise<{ certificate: unknown, source: string }> {
+/** What a result file states beside its certificate: its answer, image hash and model, where it says them. */
+export interface StatedResult {
+  latex?: unknown
+  hash?: unknown
+  model?: unknown
+}
+
+function statedIn (json: any): StatedResult {
+  if (json?.votes != null) return {} // a bare certificate states nothing else
+  const r = json?.result ?? {}
+  const pick = (k: string): unknown => json?.[k] ?? r?.[k]
+  const out: StatedResult = {}
+  for (const k of ['latex', 'hash', 'model'] as const) if (pick(k) !== undefined) out[k] = pick(k)
+  return out
+}
+
+export async function loadCertificate (dataDir: DataDir | undefined, arg: string): Promise<{ certificate: unknown, source: string, stated: StatedResult }> {
   const isFile = await stat(arg).then(s => s.isFile(), () => false)
   if (isFile) {
     let json: unknown
@@ -28,9 +48,10 @@ export async function loadCertificate (dataDir: DataDir, arg: string): Promise<{
     }
     const certificate = certificateIn(json)
     if (certificate == null) throw new TexmeshError(`${arg} holds no quorum certificate`)
-    return { certificate, source: arg }
+    return { certificate, source: arg, stated: statedIn(json) }
   }
   if (!/^[0-9a-z]{13}-[0-9a-f]{6}$/.test(arg)) throw new TexmeshError(`${arg} is neither a file nor a task id`)
+  if (dataDir == null) throw new TexmeshError(`${arg} is not a file (a task id needs a running node's data dir)`)
   const client = await ApiClient.forDataDir(dataDir)
   let task: TaskView
   try {
@@ -42,20 +63,64 @@ export async function loadCertificate (dataDir: DataDir, arg: string): Promise<{
   if (task.result?.certificate == null) {
     throw new TexmeshError(`task ${arg} has no quorum certificate (state ${task.state}${task.critical ? '' : ', not critical'})`)
   }
-  return { certificate: task.result.certificate, source: `task ${arg}` }
+  return { certificate: task.result.certificate, source: `task ${arg}`, stated: { latex: task.result.latex, hash: task.hash, model: task.result.model } }
 }
 
-export async function runVerify (dataDir: DataDir, arg: string, minF = 1): Promise<QuorumCheck> {
-  const { certificate } = await loadCertificate(dataDir, arg)
-  const network = await dataDir.network()
-  return await verifyQuorumCertificate(certificate, { minF, ...(network != null ? { network: { name: network.name, adminPublicKey: adminPublicKeyOf(network) } } : {}) })
+export interface VerifyOptions {
+  minF?: number
+  /** the image itself: its SHA-256 must be the image the certificate's votes are on */
+  image?: string
+  /** an outside auditor's network: its name and admin public key (base64url), instead of a data dir's */
+  network?: { name: string, admin: string }
 }
 
-export function describeCheck (check: QuorumCheck): string {
+export type VerifyCheck = (QuorumCheck & { checked?: string[] }) | { ok: false, reason: 'not-this-result', detail: string }
+
+export async function runVerify (dataDir: DataDir | undefined, arg: string, opts: VerifyOptions = {}): Promise<VerifyCheck> {
+  const { certificate, stated } = await loadCertificate(dataDir, arg)
+  let network: { name: string, adminPublicKey: Uint8Array } | undefined
+  if (opts.network != null) {
+    const key = Buffer.from(opts.network.admin, 'base64url')
+    if (!/^[A-Za-z0-9_-]{43}$/.test(opts.network.admin) || key.length !== 32) throw new TexmeshError('--admin-key must be the network\'s admin public key: 43 base64url characters (texmesh status shows it)')
+    network = { name: opts.network.name, adminPublicKey: new Uint8Array(key) }
+  } else if (dataDir != null) {
+    const own = await dataDir.network()
+    if (own != null) network = { name: own.name, adminPublicKey: adminPublicKeyOf(own) }
+  }
+  const check = await verifyQuorumCertificate(certificate, { minF: opts.minF ?? 1, ...(network != null ? { network } : {}) })
+  if (!check.ok) return check
+  const c = check.certificate
+  // The file's own answer, image and model must be what was voted on (as nodes require of a stored result).
+  const checked: string[] = []
+  const mismatch = (what: string, stated: unknown, certified: string): VerifyCheck =>
+    ({ ok: false, reason: 'not-this-result', detail: `the ${what} ${JSON.stringify(stated).slice(0, 120)} is not the certificate's (${certified.slice(0, 120)})` })
+  if (stated.latex !== undefined) {
+    if (stated.latex !== c.latex) return mismatch('answer', stated.latex, c.latex)
+    checked.push('answer')
+  }
+  if (stated.hash !== undefined) {
+    if (stated.hash !== c.image) return mismatch('image hash', stated.hash, c.image)
+    checked.push('image hash')
+  }
+  if (stated.model !== undefined) {
+    if (stated.model !== c.model) return mismatch('model', stated.model, c.model)
+    checked.push('model')
+  }
+  if (opts.image != null) {
+    const bytes = await readFile(opts.image).catch((err: Error) => { throw new TexmeshError(`--image ${opts.image}: ${err.message}`) })
+    const hash = createHash('sha256').update(bytes).digest('hex')
+    if (hash !== c.image) return mismatch(`image ${opts.image} (SHA-256)`, hash, c.image)
+    checked.push('the image itself')
+  }
+  return { ...check, checked }
+}
+
+export function describeCheck (check: VerifyCheck): string {
   if (!check.ok) return `the certificate does not hold (${check.reason}): ${check.detail}`
   const c = check.certificate
   return [
     `the certificate holds: ${check.voters.length} signed votes agree (${2 * c.f + 1} needed, f = ${c.f})`,
+    ...(check.checked != null && check.checked.length > 0 ? [`matches  ${check.checked.join(', ')}`] : []),
     `task    ${c.task}`,
     `image   ${c.image}`,
     `model   ${c.model}`,

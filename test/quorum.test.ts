@@ -167,6 +167,32 @@ describe('quorum for critical images between real nodes', { timeout: 240_000 }, 
     const tampered = await runCli(['verify', file, '--data-dir', net.dirs[1]!])
     assert.equal(tampered.code, 1)
     assert.match(tampered.stdout, /does not hold \(mismatch\)/)
+    // A result file whose own answer, image hash or model was edited does not verify, though its certificate is intact.
+    const submitted = JSON.parse(result.stdout)
+    for (const edit of [{ latex: 'x=1' }, { hash: '0'.repeat(64) }, { model: 'texmesh-v9+0000000000000000' }]) {
+      const edited = { ...submitted, ...edit }
+      await writeFile(file, JSON.stringify(edited))
+      const r = await runCli(['verify', file, '--data-dir', net.dirs[1]!])
+      assert.equal(r.code, 1, `${JSON.stringify(edit)}: ${r.stdout}`)
+      assert.match(r.stdout, /does not hold \(not-this-result\)/)
+    }
+    // The image itself: the one voted on, or not.
+    await writeFile(file, result.stdout)
+    const imageFile = join(net.dirs[0]!, 'sum.png')
+    await writeFile(imageFile, bytes)
+    const withImage = await runCli(['verify', file, '--image', imageFile, '--data-dir', net.dirs[1]!])
+    assert.equal(withImage.code, 0, withImage.stdout)
+    assert.match(withImage.stdout, /matches +answer, image hash, model, the image itself/)
+    const otherImage = await runCli(['verify', file, '--image', fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url)), '--data-dir', net.dirs[1]!])
+    assert.equal(otherImage.code, 1)
+    assert.match(otherImage.stdout, /not-this-result.*SHA-256/)
+    // An auditor names the network and its admin key instead of a data dir: this open network's certificate is not that network's.
+    const auditor = await runCli(['verify', file, '--network', 'lab', '--admin-key', 'A'.repeat(43)])
+    assert.equal(auditor.code, 1)
+    assert.match(auditor.stdout, /foreign-network/)
+    const badKey = await runCli(['verify', file, '--network', 'lab', '--admin-key', 'short'])
+    assert.equal(badKey.code, 1)
+    assert.match(badKey.stderr, /--admin-key must be/)
 
     // A member attaches that (valid) certificate to a wrong answer for another image: it certifies nothing.
     await net.nodes[1]!.stop()
