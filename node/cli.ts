@@ -426,12 +426,12 @@ Every run stops by itself and removes its processes and temp dirs.`)
       const dataDir = dataDirOf(opts)
       const cert = await admit(dataDir, peer, opts.days)
       const text = encodeCertificateText(cert)
-      print(opts.json, { certificate: text, peer: cert.peer, network: cert.network, expiresAt: new Date(cert.expiresAt).toISOString() }, () => [
-        `certificate for ${cert.peer} in "${cert.network}", valid until ${new Date(cert.expiresAt).toISOString()}`,
-        'on that node run: texmesh network install-cert CERTIFICATE',
-        '',
-        text
-      ].join('\n'))
+      // The certificate alone on stdout, the words on stderr: install-cert "$(texmesh network admit ID)" works.
+      if (opts.json !== true) {
+        process.stderr.write(`certificate for ${cert.peer} in "${cert.network}", valid until ${new Date(cert.expiresAt).toISOString()}\n` +
+          'on that node run: texmesh network install-cert CERTIFICATE\n')
+      }
+      print(opts.json, { certificate: text, peer: cert.peer, network: cert.network, expiresAt: new Date(cert.expiresAt).toISOString() }, () => text)
     })
 
   withJson(withDataDir(network.command('install-cert')))

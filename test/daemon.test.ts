@@ -234,6 +234,12 @@ describe('texmesh command line', { timeout: 120_000 }, () => {
     const cert = JSON.parse(admit.stdout)
     assert.equal(cert.peer, joined.peerId)
 
+    // Without --json: the certificate alone on stdout (words on stderr), so its output can be installed as it is.
+    const plain = await runCli(['network', 'admit', joined.peerId, '--data-dir', adminDir])
+    assert.equal(plain.code, 0, plain.stderr)
+    assert.match(plain.stdout, /^texmesh-cert-v1:\S+\n$/)
+    assert.match(plain.stderr, /install-cert/)
+
     const wrongNode = await runCli(['network', 'install-cert', cert.certificate, '--data-dir', adminDir])
     assert.equal(wrongNode.code, 1)
     assert.match(wrongNode.stderr, /wrong-peer/)
