@@ -183,6 +183,9 @@ export class Recognizer {
       return b;
     };
     const vocab = z.array(z.string()).parse(JSON.parse(need('vocab.json').toString('utf8')));
+    // onnxruntime-node 1.30's Linux library carries a telemetry client that leaves an empty
+    // /tmp/mat-debug-<pid>.log behind every process; it reads this switch when the first session is made.
+    if (!process.env.ORT_DISABLE_TELEMETRY) process.env.ORT_DISABLE_TELEMETRY = '1';
     const sessionOpts: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       intraOpNumThreads: opts.threads ?? 1,

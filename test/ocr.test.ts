@@ -20,7 +20,8 @@ import { answerTokens, readTruth } from '../scripts/eval.js'
 import { normalizedEditDistance } from '../pipeline/latex/metrics.js'
 import { DataDir } from '../node/datadir.js'
 import type { RunningNode } from '../node/daemon.js'
-import { CLI, removeDir, runCli, startTestNode, tempDir } from './helpers.js'
+import { CLI, collect, removeDir, runCli, spawnCli, startTestNode, tempDir } from './helpers.js'
+import { existsSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
@@ -153,6 +154,13 @@ describe('texmesh ocr', { timeout: 120_000 }, () => {
     assert.deepEqual(Object.keys(good.regions[0].bbox).sort(), ['height', 'width', 'x', 'y'])
     assert.equal(lines[5].regions.length, 3)
     for (const bad of lines.filter(l => l.error != null)) assert.equal(typeof bad.error, 'string')
+  })
+
+  it('leaves no onnxruntime telemetry file behind (/tmp/mat-debug-PID.log)', async () => {
+    const child = spawnCli(['ocr', FIXTURES + 'sum.png'], { ORT_DISABLE_TELEMETRY: '' })
+    const r = await collect(child)
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(existsSync(`/tmp/mat-debug-${child.pid}.log`), false)
   })
 
   it('prints one line per image without --json, and refuses a bad --beam', async () => {
