@@ -5,6 +5,7 @@ import { OcrPipeline, DEFAULT_BEAM, type OcrResult } from '../pipeline/ocr.js'
 import { OcrPool } from '../pipeline/pool.js'
 import { ImageError } from '../pipeline/preprocess.js'
 import { imagesPerCore } from './config.js'
+import { printable } from './terminal.js'
 
 /**
  * `texmesh ocr FILE_OR_DIR...`: recognise images on this machine with the
@@ -101,8 +102,10 @@ function lineOf (file: string, r: OcrResult): OcrLine {
   }
 }
 
-function human (line: OcrLine): string {
-  if ('error' in line) return `${line.file}: error: ${line.error}`
+function human (raw: OcrLine): string {
+  // File names come from the file system: their control characters are shown, not obeyed.
+  const line = { ...raw, file: printable(raw.file) } as OcrLine
+  if ('error' in line) return `${line.file}: error: ${printable(line.error)}`
   const conf = `(confidence ${line.confidence.toFixed(2)}, ${line.ms.toFixed(0)} ms)`
   if (line.regions.length === 1) return `${line.file}\t${line.latex}\t${conf}`
   return [`${line.file}\t${line.regions.length} regions\t${conf}`, ...line.regions.map((g, i) => `  ${i + 1}. ${g.latex}\t(confidence ${g.confidence.toFixed(2)})`)].join('\n')

@@ -4,6 +4,7 @@ import { ApiClient } from './client.js'
 import { MAX_IMAGE_BYTES, MAX_TASK_NAME } from './api.js'
 import { ApiError, TexmeshError } from './errors.js'
 import { expandInputs } from './ocr-command.js'
+import { printable } from './terminal.js'
 import type { TaskView } from './tasks.js'
 
 /**
@@ -24,6 +25,14 @@ export class WaitTimeoutError extends TexmeshError {
   static override readonly defaultName = 'WaitTimeoutError'
 }
 
+/** The same line with its file name, answer and error made safe for a terminal (terminal.ts). */
+function printableLine (line: TaskLine): TaskLine {
+  const out = { ...line, file: printable(line.file) } as TaskLine & { latex?: unknown, error?: unknown }
+  if (typeof out.latex === 'string') out.latex = printable(out.latex)
+  if (typeof out.error === 'string') out.error = printable(out.error)
+  return out
+}
+
 export function lineOfTask (t: TaskView, file = t.file): TaskLine {
   const line: TaskLine = { file, id: t.id, state: t.state, hash: t.hash, critical: t.critical }
   if (t.cached) line.cached = true
@@ -42,21 +51,22 @@ export function lineOfTask (t: TaskView, file = t.file): TaskLine {
   return line
 }
 
-function human (line: TaskLine): string {
+function human (raw: TaskLine): string {
+  const line = printableLine(raw)
   if (!('id' in line)) return `${line.file}: error: ${line.error}`
   if (line.state === 'failed' || line.state === 'no-consensus') {
     const votes = (line.votes ?? []) as Array<{ voter: string, latex: string }>
-    return [`${line.file}\t${line.id}\t${line.state}\t${line.error ?? ''}`, ...votes.map(v => `  ${v.voter}: ${v.latex}`)].join('\n')
+    return [`${line.file}\t${line.id}\t${line.state}\t${line.error ?? ''}`, ...votes.map(v => `  ${printable(String(v.voter))}: ${printable(String(v.latex))}`)].join('\n')
   }
   if (line.latex == null) {
     const q = line.quorum as { state?: string, reason?: string } | undefined
-    const failures = line.failures != null ? `\t(failed on ${line.failures.length} node${line.failures.length > 1 ? 's' : ''} so far: ${line.failures.map(f => f.reason).join('; ')})` : ''
+    const failures = line.failures != null ? `\t(failed on ${line.failures.length} node${line.failures.length > 1 ? 's' : ''} so far: ${line.failures.map(f => printable(String(f.reason))).join('; ')})` : ''
     return `${line.file}\t${line.id}\t${line.state}${q?.reason != null ? `\t${q.reason}` : q?.state != null ? `\t(quorum: ${q.state})` : ''}${failures}`
   }
   const regions = (line.regions ?? []) as Array<{ latex: string }>
   const how = `(confidence ${(line.confidence ?? 0).toFixed(2)}${line.cached === true ? ', from the store' : ''}${line.certificate != null ? `, certified by ${(line.certificate as { votes: unknown[] }).votes.length} voters` : ''})`
   if (regions.length <= 1) return `${line.file}\t${line.id}\t${line.latex}\t${how}`
-  return [`${line.file}\t${line.id}\t${regions.length} regions\t${how}`, ...regions.map((g, i) => `  ${i + 1}. ${g.latex}`)].join('\n')
+  return [`${line.file}\t${line.id}\t${regions.length} regions\t${how}`, ...regions.map((g, i) => `  ${i + 1}. ${printable(String(g.latex))}`)].join('\n')
 }
 
 const finished = (t: TaskView): boolean => t.state === 'done' || t.state === 'failed' || t.state === 'no-consensus'
@@ -196,7 +206,7 @@ export async function runTasks (client: ApiClient, options: { json?: boolean, li
   }
   // The node whose result finished the task; before that, the one it was last handed to.
   const worker = (t: TaskView): string => t.result?.by ?? t.workers[t.workers.length - 1] ?? '-'
-  const rows = tasks.map(t => [t.id, t.state + (t.cached ? ' (store)' : ''), t.submittedAt.slice(11, 19), worker(t).slice(-8), t.file])
+  const rows = tasks.map(t => [t.id, t.state + (t.cached ? ' (store)' : ''), t.submittedAt.slice(11, 19), worker(t).slice(-8), printable(t.file)])
   const header = ['TASK', 'STATE', 'SUBMITTED', 'WORKER', 'FILE']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
   process.stdout.write([header, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n')

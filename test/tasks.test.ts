@@ -145,6 +145,30 @@ describe('work sharing between real nodes', { timeout: 240_000 }, () => {
     assert.equal(view!.result?.by, c.peerId.toString())
   })
 
+  it('control characters in task and file names are shown escaped in human output, never sent to the terminal', async () => {
+    const dirA = await dir()
+    const a = await startTestNode(dirA, { workers: 0 })
+    nodes.push(a)
+    const fixtures = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
+    await a.submit(await readFile(fixtures + 'sum.png'), { file: 'evil\n\u001b[31mRED', critical: false })
+    const listed = await runCli(['tasks', '--data-dir', dirA], { timeoutMs: 30_000 })
+    assert.equal(listed.code, 0, listed.stderr)
+    assert.ok(!listed.stdout.includes('\u001b'), 'no escape character reaches the terminal')
+    assert.match(listed.stdout, /evil\\x0a\\x1b\[31mRED/)
+    assert.equal(listed.stdout.trim().split('\n').length, 2, 'one header and one row: no forged line')
+    // The same name in --json is the name as it is.
+    const json = await runCli(['tasks', '--data-dir', dirA, '--json'], { timeoutMs: 30_000 })
+    assert.equal(JSON.parse(json.stdout.trim()).file, 'evil\n\u001b[31mRED')
+    // A file name with one, read by texmesh ocr.
+    const inputs = await dir()
+    const { copyFile } = await import('node:fs/promises')
+    await copyFile(fixtures + 'sum.png', join(inputs, 'x\u001b[2Jy.png'))
+    const ocr = await runCli(['ocr', join(inputs, 'x\u001b[2Jy.png')], { timeoutMs: 60_000 })
+    assert.equal(ocr.code, 0, ocr.stderr)
+    assert.ok(!ocr.stdout.includes('\u001b'))
+    assert.match(ocr.stdout, /x\\x1b\[2Jy\.png\t/)
+  })
+
   it('submit: a file over the size limit fails alone, and the files after it are submitted', async () => {
     const dirA = await dir()
     const a = await startTestNode(dirA, { workers: 0 })
