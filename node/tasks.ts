@@ -313,7 +313,8 @@ export class NodeTasks {
     return best
   }
 
-  private view (t: TaskRecord, cached = false): TaskView {
+  private view (t: TaskRecord): TaskView {
+    const cached = t.cached === true
     const v: TaskView = {
       id: t.id,
       hash: t.hash,
@@ -386,7 +387,7 @@ export class NodeTasks {
       for (const [by, entry] of this.init.replica.results(hash)) if (entry.certificate != null) await this.checkCertified(hash, by, entry)
     }
     const known = this.bestResult(hash, this.init.compute.model, meta.critical)
-    if (known != null) return this.view(await this.queue.addDone(hash, { ...meta, doneBy: known.by }), true)
+    if (known != null) return this.view(await this.queue.addDone(hash, { ...meta, doneBy: known.by }))
     const pending = this.queue.pendingFor(hash)
     if (pending != null) {
       if (!meta.critical || pending.critical) return this.view(pending)

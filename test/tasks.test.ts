@@ -95,6 +95,9 @@ describe('work sharing between real nodes', { timeout: 240_000 }, () => {
     assert.equal(again.state, 'done')
     assert.equal(again.cached, true)
     assert.equal(again.result?.latex, done[5]!.result!.latex)
+    // It stays known as answered from the store: asked for again, and listed.
+    assert.equal((await b.task(again.id))?.cached, true)
+    assert.equal((await b.tasks(10)).find(t => t.id === again.id)?.cached, true)
     const stats = a.taskStats()
     assert.equal(stats.queued, 0)
     assert.equal(stats.done, 60)

@@ -48,7 +48,9 @@ export const TaskRecord = z.object({
   /** which nodes have been given it, in order (bounded) */
   workers: z.array(z.string()).max(16),
   /** a critical task that ended without agreement keeps the votes it got */
-  votes: z.array(z.unknown()).max(64).optional()
+  votes: z.array(z.unknown()).max(64).optional(),
+  /** answered at submission from a result already in the replicated store */
+  cached: z.boolean().optional()
 })
 export type TaskRecord = z.infer<typeof TaskRecord>
 
@@ -189,7 +191,7 @@ export class TaskQueue {
       const now = this.now()
       const t: TaskRecord = {
         id: newTaskId(now), hash, file: meta.file, critical: meta.critical, submittedAt: now,
-        state: 'done', grants: 0, regrants: 0, failures: [], workers: [], doneBy: meta.doneBy, doneAt: now
+        state: 'done', grants: 0, regrants: 0, failures: [], workers: [], doneBy: meta.doneBy, doneAt: now, cached: true
       }
       await this.tasks.put(t.id, t)
       this.counts.done++
