@@ -7,6 +7,7 @@ import { ImageError } from '../pipeline/preprocess.js'
 import type { OcrResult } from '../pipeline/ocr.js'
 import type { TaskView, TasksStats } from './tasks.js'
 import type { PeerMembership } from '../protocols/membership/index.js'
+import { checkValue } from '../crdt/values.js'
 
 /**
  * The local HTTP API: JSON on 127.0.0.1 only. Browsers are kept out (any
@@ -90,13 +91,13 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 export const MAX_IMAGE_BYTES = 32 * 1024 * 1024
 const MAX_BEAM = 32
 
+/** The longest file name a task, or an image posted to /v1/ocr, carries. */
+export const MAX_TASK_NAME = 1024
+
 const OcrQuery = z.object({
   beam: z.coerce.number().int().min(1).max(MAX_BEAM).optional(),
-  name: z.string().min(1).max(255).optional()
+  name: z.string().min(1).max(MAX_TASK_NAME).optional()
 }).strict()
-
-/** The longest file name a task carries. */
-export const MAX_TASK_NAME = 1024
 
 const SubmitQuery = z.object({
   name: z.string().min(1).max(MAX_TASK_NAME).optional(),
@@ -145,13 +146,16 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     }
   })
 
-  app.setErrorHandler(async (err, _request, reply) => {
+  app.setErrorHandler(async (err, request, reply) => {
     if (err instanceof TexmeshError) return await reply.code(400).send({ error: err.message, name: err.name })
     const status = typeof (err as any).statusCode === 'number' ? (err as any).statusCode as number : 500
     if (status >= 500) log.error({ err }, 'API handler failed')
     if ((err as any).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return await reply.code(415).send({ error: 'POST the image bytes as the body, with Content-Type image/... or application/octet-stream' })
+      // What this call takes: a JSON body, or an image.
+      const json = JSON_CALLS.has(request.url.split('?')[0]!)
+      return await reply.code(415).send({ error: json ? 'POST a JSON body, with Content-Type application/json' : 'POST the image bytes as the body, with Content-Type image/... or application/octet-stream' })
     }
+
     if ((err as any).code === 'FST_ERR_MAX_PARAM_LENGTH' || (err as any).code === 'FST_ERR_BAD_URL') {
       return await reply.code(400).send({ error: 'a path parameter is too long or malformed' })
     }
@@ -177,7 +181,27 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     return await reply.code(404).send({ error: `no such call: ${request.method} ${path.slice(0, 200)} (the README's "local API" lists them)` })
   })
 
+  // JSON bodies: parsed, then refused with the reason when they are deep, huge or carry a
+  // __proto__ or constructor key (crdt/values.ts's bounds, the same the store applies).
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (_request, body, done) => {
+    let json: unknown
+    try {
+      json = JSON.parse(body as string)
+    } catch {
+      done(Object.assign(new Error('the body is not valid JSON'), { statusCode: 400 }), undefined)
+      return
+    }
+    const refused = checkValue(json)
+    if (refused != null) {
+      done(Object.assign(new Error(`the JSON body is refused: ${refused.detail}`), { statusCode: 400 }), undefined)
+      return
+    }
+    done(null, json)
+  })
   // Images arrive as the raw request body (any image/* type or application/octet-stream).
+  // The calls that take a JSON body instead:
+  const JSON_CALLS = new Set(['/v1/membership/certificate'])
   app.addContentTypeParser(/^(image\/|application\/octet-stream)/, { parseAs: 'buffer', bodyLimit: MAX_IMAGE_BYTES }, (_request, body, done) => {
     done(null, body)
   })
@@ -194,7 +218,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
 
   app.post('/v1/ocr', async (request, reply) => {
     const query = OcrQuery.safeParse(request.query)
-    if (!query.success) return await reply.code(400).send({ error: `query: ${issues(query.error)} (beam: 1-${MAX_BEAM}; name: a file name of at most 255 characters)` })
+    if (!query.success) return await reply.code(400).send({ error: `query: ${issues(query.error)} (beam: 1-${MAX_BEAM}; name: a file name of at most ${MAX_TASK_NAME} characters)` })
     if (!Buffer.isBuffer(request.body)) {
       return await reply.code(415).send({ error: 'POST the image bytes as the body, with Content-Type image/... or application/octet-stream' })
     }

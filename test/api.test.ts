@@ -11,7 +11,9 @@ import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
 /** A raw request, so tests control every header (fetch adds its own Origin handling). */
 async function call (port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number, json: any, headers: Record<string, string | string[] | undefined> }> {
   return await new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers: { ...(body != null ? { 'content-type': 'application/json' } : {}), ...headers } }, (res) => {
+    // A header given as '' is left out (a request without that header).
+    const all = Object.fromEntries(Object.entries({ ...(body != null ? { 'content-type': 'application/json' } : {}), ...headers }).filter(([, v]) => v !== ''))
+    const req = request({ host: '127.0.0.1', port, method, path, headers: all }, (res) => {
       let data = ''
       res.on('data', (d: Buffer) => { data += d.toString() })
       res.on('end', () => { resolve({ status: res.statusCode ?? 0, json: data === '' ? null : JSON.parse(data), headers: res.headers }) })
@@ -109,6 +111,20 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
 
     const bad = await call(member.apiPort, 'POST', '/v1/membership/certificate', { authorization: `Bearer ${token}` }, JSON.stringify({ certificate: 'texmesh-cert-v1:AAAA' }))
     assert.equal(bad.status, 400)
+    // Refusals that say what this call takes: a JSON body (not an image), and no prototype keys.
+    const untyped = await call(member.apiPort, 'POST', '/v1/membership/certificate', { authorization: `Bearer ${token}`, 'content-type': '' }, body)
+    assert.equal(untyped.status, 415)
+    assert.match(untyped.json.error, /JSON body/)
+    const poisoned = await call(member.apiPort, 'POST', '/v1/membership/certificate', { authorization: `Bearer ${token}` }, '{"certificate": "x", "__proto__": {"admin": true}}')
+    assert.equal(poisoned.status, 400)
+    assert.match(poisoned.json.error, /__proto__/)
+    // One name limit for both calls that take an image.
+    const long = 'n'.repeat(600)
+    const ocrLong = await call(member.apiPort, 'POST', `/v1/ocr?name=${long}`, { authorization: `Bearer ${token}`, 'content-type': 'image/png' }, 'not an image')
+    assert.notEqual(ocrLong.status, 400, JSON.stringify(ocrLong.json))
+    const ocrTooLong = await call(member.apiPort, 'POST', `/v1/ocr?name=${'n'.repeat(1025)}`, { authorization: `Bearer ${token}`, 'content-type': 'image/png' }, 'not an image')
+    assert.equal(ocrTooLong.status, 400)
+    assert.match(ocrTooLong.json.error, /at most 1024 characters/)
     const ok = await call(member.apiPort, 'POST', '/v1/membership/certificate', { authorization: `Bearer ${token}` }, body)
     assert.equal(ok.status, 200, JSON.stringify(ok.json))
     assert.equal(ok.json.peer, member.peerId.toString())
