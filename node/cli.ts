@@ -1,6 +1,7 @@
 /**
- * The `texmesh` command. Every subcommand takes --data-dir; those whose output
- * is data take --json. Errors print one line on stderr and exit non-zero.
+ * The `texmesh` command. Every subcommand but ocr and simnet takes --data-dir;
+ * those whose output is data take --json. Errors, usage errors included, print
+ * one line on stderr and exit non-zero.
  */
 import { Command, Option } from 'commander'
 import { DataDir } from './datadir.js'
@@ -162,9 +163,9 @@ function formatPeers (peers: ApiPeer[]): string {
 
 async function runNode (cmd: Command): Promise<void> {
   const dataDir = dataDirOf(cmd.opts())
-  const { config } = await resolvedConfig(cmd, dataDir)
+  const { config, sources } = await resolvedConfig(cmd, dataDir)
   const log = createLog(config.logLevel)
-  const node = await startNode({ dataDir: dataDir.paths.root, config, log, simnet: cmd.opts().simnet === true, byzantine: cmd.opts().byzantine })
+  const node = await startNode({ dataDir: dataDir.paths.root, config, log, simnet: cmd.opts().simnet === true, byzantine: cmd.opts().byzantine, sources })
   const status = await node.status()
   process.stderr.write(`texmesh node ${status.peerId} running; network ${status.network.name ?? 'open'}; API http://127.0.0.1:${node.apiPort}\n`)
 
@@ -191,7 +192,6 @@ export function buildProgram (): Command {
     .name('texmesh')
     .description('A peer-to-peer network of nodes that turn images of printed mathematics into LaTeX.')
     .version(VERSION)
-    .showHelpAfterError()
     .addHelpText('after', `
 Environment:
   TEXMESH_HOME       data directory (default ~/.texmesh)
@@ -365,10 +365,20 @@ Every run stops by itself and removes its processes and temp dirs.`)
 
   const config = program.command('config').description('node configuration')
   withNodeFlags(withJson(withDataDir(config.command('show'))))
-    .description('print the effective configuration and where each value comes from (default, file, env, flag)')
+    .description('print the effective configuration and where each value comes from (default, file, env, flag): the running node\'s, or what a new start would use')
     .action(async (opts: CommonOptions, cmd: Command) => {
       const dataDir = dataDirOf(opts)
-      const resolved = await resolvedConfig(cmd, dataDir)
+      const running = await dataDir.runtime()
+      const flagsGiven = Object.keys(configFlags(cmd)).length > 0
+      // A node running on this data dir: what it actually uses (its flags included), unless flags ask what a new start would do.
+      const resolved = running?.config != null && !flagsGiven
+        ? { config: running.config as unknown as NodeConfig, sources: (running.sources ?? {}) as Record<keyof NodeConfig, string> }
+        : await resolvedConfig(cmd, dataDir)
+      if (running != null && opts.json !== true) {
+        process.stderr.write(running.config != null && !flagsGiven
+          ? `texmesh: the node running on this data dir (pid ${running.pid}) uses this configuration; changes take effect when it restarts\n`
+          : `texmesh: a node runs on this data dir (pid ${running.pid}); this is what a new start would use\n`)
+      }
       const network = await dataDir.network()
       const data = { dataDir: dataDir.paths.root, configFile: dataDir.paths.config, ...resolved, network: network?.name ?? null }
       // simnet's hooks are left out of the text while they are at their defaults.
@@ -464,7 +474,19 @@ Every run stops by itself and removes its processes and temp dirs.`)
       await warnIfRunning(dataDir)
     })
 
+  oneLineUsageErrors(program)
   return program
+}
+
+/**
+ * Usage errors (an unknown option, a missing argument) in one line like every other error,
+ * with the command whose --help says more, instead of commander's "error: ..." and the whole help.
+ */
+function oneLineUsageErrors (cmd: Command): void {
+  const names: string[] = []
+  for (let c: Command | null = cmd; c != null; c = c.parent) names.unshift(c.name())
+  cmd.configureOutput({ outputError: (str, write) => { write(`texmesh: ${str.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see ${names.join(' ')} --help)\n`) } })
+  for (const sub of cmd.commands) oneLineUsageErrors(sub)
 }
 
 async function main (): Promise<void> {

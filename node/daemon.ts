@@ -40,6 +40,8 @@ export interface NodeOptions {
   simnet?: boolean
   /** simnet: this node votes as a Byzantine node with this attack */
   byzantine?: Attack
+  /** where each config value came from (default, file, env, flag), for `texmesh config show` */
+  sources?: Record<string, string>
 }
 
 export interface RunningNode {
@@ -363,7 +365,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       handlers: { status, peers, installCertificate, ocr, submit, task, tasks: taskList, results: hash => replica!.results(hash), ...(simnet != null ? { simnet } : {}) }
     })
     const identity = processIdentity(process.pid)
-    await dataDir.writeRuntime({ pid: process.pid, ...(identity != null ? { process: identity } : {}), peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString() })
+    await dataDir.writeRuntime({ pid: process.pid, ...(identity != null ? { process: identity } : {}), peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString(), config: { ...config }, ...(options.sources != null ? { sources: options.sources } : {}) })
 
     const apiPort = api.port
     return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), stop }

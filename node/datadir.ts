@@ -148,7 +148,10 @@ export const RuntimeInfo = z.object({
   process: z.object({ boot: z.string(), start: z.string() }).optional(),
   peerId: z.string(),
   apiPort: z.number().int(),
-  startedAt: z.string()
+  startedAt: z.string(),
+  /** the configuration the node runs with, and where each value came from (config show reads them) */
+  config: z.record(z.string(), z.unknown()).optional(),
+  sources: z.record(z.string(), z.string()).optional()
 })
 export type RuntimeInfo = z.infer<typeof RuntimeInfo>
 

@@ -168,6 +168,12 @@ describe('texmesh command line', { timeout: 120_000 }, () => {
       assert.equal(c.config.mdns, false)
       assert.equal(c.sources.mdns, 'env')
       assert.equal(c.dataDir, dir)
+      // Without flags, config show shows what the running node uses: its own flags included.
+      const live = await runCli(['config', 'show', '--data-dir', dir])
+      assert.equal(live.code, 0, live.stderr)
+      assert.match(live.stderr, /the node running on this data dir \(pid \d+\) uses this configuration/)
+      assert.match(live.stdout, /mdns\s+false\s+\(flag\)/)
+      assert.match(live.stdout, /apiPort\s+0\s+\(flag\)/)
 
       const second = await runCli(['node', ...flags], { env })
       assert.equal(second.code, 1)
