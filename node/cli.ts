@@ -399,7 +399,12 @@ Every run stops by itself and removes its processes and temp dirs.`)
       const dataDir = dataDirOf(opts)
       const { config } = await resolvedConfig(cmd, dataDir)
       const { peerId } = await dataDir.identity()
-      const result = await initNetwork(dataDir, opts.name, dialableAddresses(config.listen, peerId.toString()), opts.days)
+      // A node running on this data dir: the addresses it really listens on, as network invite takes them.
+      const runtime = await dataDir.runtime()
+      const addresses = runtime != null
+        ? preferNonLoopback((await (await ApiClient.forDataDir(dataDir)).get<ApiStatus>('/v1/status')).addresses)
+        : dialableAddresses(config.listen, peerId.toString())
+      const result = await initNetwork(dataDir, opts.name, addresses, opts.days)
       print(opts.json, { invite: result.invite, network: result.network.name, peerId: result.peerId, admin: result.network.admin, bootstrap: result.network.bootstrap }, () => [
         `made network "${result.network.name}"; the admin key is ${dataDir.paths.adminKey} (keep it safe: it admits members)`,
         `this node (${result.peerId}) is its first member`,

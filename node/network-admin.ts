@@ -55,7 +55,12 @@ export async function initNetwork (dataDir: DataDir, name: string, bootstrap: st
 
 export async function makeInvite (dataDir: DataDir, addresses: string[]): Promise<{ network: NetworkDescriptor, invite: string }> {
   const network = await requireNetwork(dataDir)
-  const bootstrap = [...new Set([...addresses, ...network.bootstrap])].slice(0, MAX_INVITE_BOOTSTRAP)
+  // This node's addresses as they are now replace the ones it had when the network was made or
+  // last joined (a node moved to other ports must not leave dead entries for joiners to redial).
+  const { peerId } = await dataDir.identity()
+  const own = addresses.length > 0 ? `/p2p/${peerId.toString()}` : null
+  const others = network.bootstrap.filter(a => own == null || !a.endsWith(own))
+  const bootstrap = [...new Set([...addresses, ...others])].slice(0, MAX_INVITE_BOOTSTRAP)
   const withBootstrap = { ...network, bootstrap }
   return { network: withBootstrap, invite: encodeInvite(withBootstrap) }
 }

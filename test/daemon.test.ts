@@ -256,5 +256,8 @@ describe('texmesh command line', { timeout: 120_000 }, () => {
     const invite = await runCli(['network', 'invite', '--data-dir', memberDir, '--listen', '/ip4/127.0.0.1/tcp/8123', '--json'])
     const inv = JSON.parse(invite.stdout)
     assert.deepEqual(inv.bootstrap, [`/ip4/127.0.0.1/tcp/8123/p2p/${joined.peerId}`, `/ip4/127.0.0.1/tcp/7999/p2p/${made.peerId}`])
+    // The admin's node now listens elsewhere: its invite carries where it is, not where it was at init.
+    const moved = JSON.parse((await runCli(['network', 'invite', '--data-dir', adminDir, '--listen', '/ip4/127.0.0.1/tcp/8125', '--json'])).stdout)
+    assert.deepEqual(moved.bootstrap, [`/ip4/127.0.0.1/tcp/8125/p2p/${made.peerId}`])
   })
 })
