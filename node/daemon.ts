@@ -152,6 +152,8 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     const bootstrap = [...new Set([...config.bootstrap, ...(network?.bootstrap ?? [])])]
       .filter(addr => !addr.endsWith(`/p2p/${peerId.toString()}`))
     const peerLog = log.child({ component: 'protocols:membership' })
+    /** the membership state last logged per peer (bounded) */
+    const peerStates = new Map<string, string>()
 
     // Remote envelopes count only from members (in an open network, from anyone).
     let isMember: (author: string) => boolean = () => network == null
@@ -204,8 +206,15 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         network: network != null ? { name: network.name, adminPublicKey: adminPublicKeyOf(network) } : undefined,
         certificate: () => certificate,
         onPeerState: (peer, membership) => {
-          if (membership.state === 'refused') peerLog.warn({ peer: peer.toString(), reason: membership.reason, detail: membership.detail }, 'membership certificate refused')
-          else peerLog.info({ peer: peer.toString(), state: membership.state }, 'peer membership')
+          // Said once per change of state (both ends of a connection exchange certificates).
+          const said = `${membership.state}:${membership.state === 'refused' ? membership.reason : ''}`
+          if (peerStates.get(peer.toString()) !== said) {
+            peerStates.delete(peer.toString())
+            peerStates.set(peer.toString(), said)
+            for (const old of peerStates.keys()) { if (peerStates.size <= 4096) break; peerStates.delete(old) }
+            if (membership.state === 'refused') peerLog.warn({ peer: peer.toString(), reason: membership.reason, detail: membership.detail }, 'membership certificate refused')
+            else peerLog.info({ peer: peer.toString(), state: membership.state }, 'peer membership')
+          }
           if (membership.state === 'member') onMember(peer)
         }
       },
@@ -262,6 +271,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       leaseMs: config.leaseMs,
       admits: peer => isMember(peer),
       log: log.child({ component: 'node:tasks' }),
+      rootLog: log,
       quorum: {
         key,
         f: config.quorumF,

@@ -1,13 +1,30 @@
 import { pino, type Logger } from 'pino'
+import pretty from 'pino-pretty'
 import type { NodeConfig } from './config.js'
 
 /**
- * Structured JSON logs on stderr, one logger per component
- * (`log.child({ component: 'node:peers' })`), so stdout stays for data.
- * libp2p's own debug logs stay behind DEBUG=libp2p:*.
+ * Logs on stderr, one logger per component (`log.child({ component: 'node:peers' })`, always
+ * from the root logger: pino writes every ancestor's bindings, so a component's child of another
+ * component's logger would print "component" twice), so stdout stays for data. On a terminal
+ * they are for a person (pino-pretty: time, level, component, message, fields); otherwise, or
+ * with TEXMESH_LOG_FORMAT=json, one JSON object a line. libp2p's own debug logs stay behind
+ * DEBUG=libp2p:*.
  */
 export type Log = Logger
 
-export function createLog (level: NodeConfig['logLevel'], destination: number = 2): Log {
-  return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: destination, sync: true }))
+export type LogFormat = 'json' | 'pretty'
+
+/** The format for a destination: TEXMESH_LOG_FORMAT when set (json or pretty), else pretty on a terminal. */
+export function logFormat (destination: number, env: NodeJS.ProcessEnv = process.env): LogFormat {
+  const asked = env.TEXMESH_LOG_FORMAT
+  if (asked === 'json' || asked === 'pretty') return asked
+  return destination === 2 && process.stderr.isTTY === true ? 'pretty' : 'json'
+}
+
+export function createLog (level: NodeConfig['logLevel'], destination: number = 2, format: LogFormat = logFormat(destination)): Log {
+  const options = { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }
+  if (format === 'pretty') {
+    return pino(options, pretty({ destination, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', messageFormat: '{if component}[{component}] {end}{msg}' }))
+  }
+  return pino(options, pino.destination({ fd: destination, sync: true }))
 }

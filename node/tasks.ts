@@ -75,6 +75,8 @@ export interface NodeTasksInit {
   leaseMs: number
   admits?: (peer: string) => boolean
   log: Log
+  /** the root logger, for the protocols' own component loggers (default: children of `log`) */
+  rootLog?: Log
   quorum: {
     key: Ed25519PrivateKey
     /** f for critical images (n = 3f+1 voters) */
@@ -212,7 +214,7 @@ export class NodeTasks {
       throw err
     }
     const blobs = new BlobService(init.node, { get: async hash => await queue.blob(hash) }, {
-      log: init.log.child({ component: 'protocols:blob' }),
+      log: (init.rootLog ?? init.log).child({ component: 'protocols:blob' }),
       ...(init.admits != null ? { admits: init.admits } : {})
     })
     const service = new TaskService(init.node, {
@@ -220,7 +222,7 @@ export class NodeTasks {
       blobs,
       capacity: init.workers,
       admits: init.admits,
-      log: init.log.child({ component: 'protocols:tasks' }),
+      log: (init.rootLog ?? init.log).child({ component: 'protocols:tasks' }),
       process: async (work, image) => { await tasks.process(work, image) }
     })
     const tasks = new NodeTasks(init, queue, blobs, service, ledger)
@@ -251,7 +253,7 @@ export class NodeTasks {
       },
       ...(q.tamper != null ? { tamper: q.tamper } : {}),
       ledger,
-      log: init.log.child({ component: 'protocols:votes' })
+      log: (init.rootLog ?? init.log).child({ component: 'protocols:votes' })
     })
     try {
       // Serving images and hearing votes first: replaying results below may start a vote.

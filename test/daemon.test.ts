@@ -1,6 +1,8 @@
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { stat, readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { DataDir, processIdentity } from '../node/datadir.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -61,6 +63,40 @@ describe('node identity and data dir', { timeout: 60_000 }, () => {
         await node.stop()
       }
     }
+  })
+
+  it('logs: one JSON object a line with one component key, membership said once per change; pretty on request', async () => {
+    const { openSync, closeSync, readFileSync } = await import('node:fs')
+    const { startNode } = await import('../node/daemon.js')
+    const { createLog } = await import('../node/log.js')
+    const { DEFAULT_CONFIG } = await import('../node/config.js')
+    const dirA = await tempDir()
+    const dirB = await tempDir()
+    dirs.push(dirA, dirB)
+    const file = join(dirA, 'node.log')
+    const fd = openSync(file, 'w')
+    const config = { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'debug' as const, modelledCompute: [5, 10] as [number, number] }
+    const a = await startNode({ dataDir: dirA, config, log: createLog('debug', fd, 'json') })
+    const b = await startTestNode(dirB, { bootstrap: [a.libp2p.getMultiaddrs()[0]!.toString()] })
+    try {
+      await waitFor('b to connect', () => a.libp2p.getPeers().length === 1)
+      await b.submit(await readFile(fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url))), { file: 'sum.png', critical: false })
+      await new Promise(resolve => setTimeout(resolve, 1500))
+    } finally {
+      await b.stop()
+      await a.stop()
+      closeSync(fd)
+    }
+    const lines = readFileSync(file, 'utf8').trim().split('\n')
+    for (const line of lines) {
+      JSON.parse(line)
+      assert.ok((line.match(/"component":/g) ?? []).length <= 1, `a component key repeated: ${line}`)
+    }
+    const said = lines.filter(l => l.includes('"peer membership"') && l.includes(b.peerId.toString()))
+    assert.equal(said.length, 1, said.join('\n'))
+    const { logFormat } = await import('../node/log.js')
+    assert.equal(logFormat(2, { TEXMESH_LOG_FORMAT: 'pretty' }), 'pretty')
+    assert.equal(logFormat(5, {}), 'json')
   })
 
   it('refuses a second node on the same data dir, and a taken port, with a clear error', async () => {
