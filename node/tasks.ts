@@ -95,6 +95,8 @@ export interface NodeTasksInit {
 }
 
 const toIso = (ms: number): string => new Date(ms).toISOString()
+/** This node's own readings of images it voted on, kept for the certified result (see onCertified). */
+const MAX_KEPT_READINGS = 256
 
 export class NodeTasks {
   private readonly unsubscribe: () => void
@@ -226,6 +228,7 @@ export class NodeTasks {
       process: async (work, image) => { await tasks.process(work, image) }
     })
     const tasks = new NodeTasks(init, queue, blobs, service, ledger)
+    const readings = new Map<string, Awaited<ReturnType<Compute['recognize']>>>()
     const q = init.quorum
     tasks.quorum = new QuorumService(init.node, {
       f: q.f,
@@ -240,10 +243,27 @@ export class NodeTasks {
       localImage: async hash => await queue.blob(hash),
       recognise: async (image, file) => {
         const r = await init.compute.recognize(image, file)
+        // Kept (bounded) so that a certified answer this node also read carries its regions and time.
+        const hash = sha256Hex(image)
+        readings.delete(hash)
+        readings.set(hash, r)
+        for (const old of readings.keys()) { if (readings.size <= MAX_KEPT_READINGS) break; readings.delete(old) }
         return { latex: r.latex, confidence: r.confidence, model: r.model }
       },
       onCertified: async (task, certificate, confidence) => {
-        await init.replica.putResult(task.image, { latex: certificate.latex, confidence, alternatives: [], model: certificate.model, time: Date.now(), certificate })
+        // The votes carry the answer only; this node's own reading of the image, when it agrees,
+        // gives the regions, alternatives and time a result has.
+        const own = readings.get(task.image)
+        const agrees = own != null && own.latex === certificate.latex && own.model === certificate.model
+        await init.replica.putResult(task.image, {
+          latex: certificate.latex,
+          confidence,
+          alternatives: agrees ? own.alternatives.slice(0, 16).filter(a => Number.isFinite(a.score)) : [],
+          model: certificate.model,
+          time: Date.now(),
+          ...(agrees ? { regions: own.regions.slice(0, MAX_RESULT_REGIONS).map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence })), ms: own.ms } : {}),
+          certificate
+        })
       },
       onNoConsensus: async (task, votes) => { await queue.noConsensus(task.id, votes) },
       checkCertificate: async certificate => await verifyQuorumCertificate(certificate, tasks.quorumCtx),

@@ -146,6 +146,9 @@ describe('quorum for critical images between real nodes', { timeout: 240_000 }, 
     assert.ok(cert != null, 'the result carries its certificate')
     assert.equal(cert.latex, honest(bytes))
     assert.ok(cert.votes.length >= 3)
+    // The certified result has what an ordinary one has: the origin's own reading gives regions and time.
+    assert.equal(done.result?.regions.length, 1)
+    assert.equal(typeof done.result?.ms, 'number')
     const check = await verifyQuorumCertificate(JSON.parse(JSON.stringify(cert)))
     assert.equal(check.ok, true)
     for (const n of net.nodes) {
