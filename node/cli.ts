@@ -168,6 +168,13 @@ async function runNode (cmd: Command): Promise<void> {
   const node = await startNode({ dataDir: dataDir.paths.root, config, log, simnet: cmd.opts().simnet === true, byzantine: cmd.opts().byzantine, sources })
   const status = await node.status()
   process.stderr.write(`texmesh node ${status.peerId} running; network ${status.network.name ?? 'open'}; API http://127.0.0.1:${node.apiPort}\n`)
+  const reachable = config.listen.some(a => !/^\/ip[46]\/(127\.|::1\/)/.test(a))
+  if (!status.network.private && (reachable || config.mdns)) {
+    // Said once, at start: an open node on a LAN takes whoever comes.
+    process.stderr.write('texmesh: note: this node is in an open network: any host that reaches it' +
+      `${config.mdns ? ' (mDNS finds it on the LAN)' : ''} can join, read what the network has read, and be handed work. ` +
+      'For a campus network with members only: texmesh network init --name NAME (then texmesh join on the other nodes)\n')
+  }
 
   let signals = 0
   const onSignal = (signal: string): void => {

@@ -99,6 +99,23 @@ describe('node identity and data dir', { timeout: 60_000 }, () => {
     assert.equal(logFormat(5, {}), 'json')
   })
 
+  it('says once at start when a node is in an open network that other hosts can reach', async () => {
+    for (const [listen, warned] of [['/ip4/0.0.0.0/tcp/0', true], ['/ip4/127.0.0.1/tcp/0', false]] as const) {
+      const dir = await tempDir()
+      dirs.push(dir)
+      const daemon = spawnCli(['node', '--listen', listen, '--api-port', '0', '--no-mdns', '--data-dir', dir])
+      const done = collect(daemon)
+      try {
+        await waitFor('the node to start', async () => await new DataDir(dir).runtime(), 20_000)
+      } finally {
+        daemon.kill('SIGTERM')
+      }
+      const r = await done
+      assert.equal((r.stderr.match(/this node is in an open network/g) ?? []).length, warned ? 1 : 0, r.stderr)
+      if (warned) assert.match(r.stderr, /texmesh network init --name NAME/)
+    }
+  })
+
   it('refuses a second node on the same data dir, and a taken port, with a clear error', async () => {
     const dir = await tempDir()
     dirs.push(dir)
