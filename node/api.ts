@@ -86,6 +86,12 @@ export interface ApiServer {
 const BODY_LIMIT_BYTES = 64 * 1024
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]'])
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+/**
+ * Reads that show what users submitted (file names, answers) need the token too: on a shared lab
+ * machine any local user reaches 127.0.0.1, but only the data dir's owner can read its api-token.
+ * Status and peers, which say nothing of anybody's images, stay open.
+ */
+const PRIVATE_READS = /^\/v1\/(tasks|results)(\/|\?|$)/
 
 /** an image posted to /v1/ocr may be this large */
 export const MAX_IMAGE_BYTES = 32 * 1024 * 1024
@@ -141,7 +147,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     if (!hostIsLoopback(request.headers.host)) {
       return await reply.code(403).send({ error: 'the API answers only to loopback host names' })
     }
-    if (MUTATING.has(request.method) && !tokenMatches(request, init.token)) {
+    if ((MUTATING.has(request.method) || PRIVATE_READS.test(request.url)) && !tokenMatches(request, init.token)) {
       return await reply.code(401).send({ error: 'missing or wrong API token (see api-token in the data dir)' })
     }
   })

@@ -105,6 +105,12 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
     const body = JSON.stringify({ certificate: cert })
     const missing = await call(member.apiPort, 'POST', '/v1/membership/certificate', {}, body)
     assert.equal(missing.status, 401)
+    // Reads of what users submitted need the token too; status and peers do not.
+    for (const path of ['/v1/tasks', '/v1/tasks/0mhxk3f2a0000-3fa9c1', `/v1/results/${'a'.repeat(64)}`]) {
+      assert.equal((await call(member.apiPort, 'GET', path)).status, 401, path)
+      assert.notEqual((await call(member.apiPort, 'GET', path, { authorization: `Bearer ${token}` })).status, 401, path)
+    }
+    assert.equal((await call(member.apiPort, 'GET', '/v1/status')).status, 200)
     const wrong = await call(member.apiPort, 'POST', '/v1/membership/certificate', { authorization: 'Bearer nope' }, body)
     assert.equal(wrong.status, 401)
     assert.deepEqual((await call(member.apiPort, 'GET', '/v1/status')).json.network.membership, { state: 'none' })
