@@ -78,6 +78,15 @@ function parsePort (value: string): number {
   return Number(value)
 }
 
+/** A probability option (0-1). */
+function parseProbability (what: string) {
+  return (v: string): number => {
+    const n = Number(v)
+    if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new TexmeshError(`${what} must be a number from 0 to 1, not "${v}"`)
+    return n
+  }
+}
+
 function parsePositive (what: string, max: number) {
   return (value: string): number => {
     const n = Number(value)
@@ -106,7 +115,7 @@ function withNodeFlags (cmd: Command): Command {
     .addOption(new Option('--modelled-compute <p50[,p95]>', 'simnet: replace recognition by a sleep with this median and 95th percentile (ms)').argParser(v => parseModelledCompute('--modelled-compute', v)).hideHelp())
     .addOption(new Option('--slowdown <factor>', 'simnet: make this node this many times slower').argParser(Number).hideHelp())
     .option('--quorum-f <f>', 'faults a critical image tolerates: 3f+1 voters, 2f+1 must agree (default 1)', parsePositive('--quorum-f', 10))
-    .option('--critical-below <p>', 'send results less confident than this (0-1) to a quorum vote (default: never)', v => { const n = Number(v); if (!(n >= 0 && n <= 1)) throw new TexmeshError(`--critical-below must be a number from 0 to 1, not "${v}"`); return n })
+    .option('--critical-below <p>', 'send results less confident than this (0-1) to a quorum vote (default: never)', parseProbability('--critical-below'))
     .addOption(new Option('--simnet', 'simnet: fault hooks (partitions) in the local API').hideHelp())
     .addOption(new Option('--byzantine <attack>', 'simnet: vote as a Byzantine node').choices(['wrong', 'forge', 'equivocate', 'silent', 'replay', 'flood']).hideHelp())
 }
@@ -229,17 +238,22 @@ Environment:
     .option('--beam <n>', 'beam width (default 5; 1 is greedy)', parsePositive('--beam', 32))
     .option('--jobs <n>', 'images recognised at once (default: one per core, at most 8)', parsePositive('--jobs', 64))
     .option('--threads <n>', 'onnxruntime threads per image (default 1: faster for this model than splitting one image)', parsePositive('--threads', 256))
-    .option('--model <dir>', 'model folder (default: the shipped models/texmesh-v1)')
+    .option('--model <dir>', 'model folder (default: the shipped model)')
+    .option('--min-confidence <p>', 'an answer less confident than this (0-1) is a miss: marked, and the exit code is 1', parseProbability('--min-confidence'))
     .addHelpText('after', `
 With --json, one JSON object per image and line:
   {"file", "latex", "confidence", "alternatives": [{"latex", "score"}],
    "regions": [{"bbox": {"x", "y", "width", "height"}, "latex", "confidence", ...}], "model", "ms"}
-and for a file that failed {"file", "error", "reason"}. "score" is a log-probability.
-The exit code is 1 if any file failed; every other file is still processed.`)
-    .action(async (inputs: string[], opts: { json?: boolean, beam?: number, threads?: number, jobs?: number, model?: string }) => {
-      const { failed, total } = await runOcr(inputs, opts)
-      if (failed > 0) {
-        if (opts.json !== true) process.stderr.write(`texmesh: ${failed} of ${total} files failed\n`)
+(with "belowMinConfidence": true for a miss) and for a file that failed {"file", "error", "reason"}.
+"score" is a log-probability; "confidence" is calibrated: about that share of such answers is right.
+The exit code is 1 if any file failed or any answer is below --min-confidence; every file is still processed.`)
+    .action(async (inputs: string[], opts: { json?: boolean, beam?: number, threads?: number, jobs?: number, model?: string, minConfidence?: number }) => {
+      const { failed, below, total } = await runOcr(inputs, opts)
+      if (failed > 0 || below > 0) {
+        if (opts.json !== true) {
+          if (failed > 0) process.stderr.write(`texmesh: ${failed} of ${total} files failed\n`)
+          if (below > 0) process.stderr.write(`texmesh: ${below} of ${total} answers below --min-confidence ${opts.minConfidence!}\n`)
+        }
         process.exitCode = 1
       }
     })

@@ -23,9 +23,11 @@ export interface OcrCommandOptions {
   /** images recognised at once (default: imagesPerCore()) */
   jobs?: number
   model?: string
+  /** answers less confident than this are misses: marked, and counted in the exit code */
+  minConfidence?: number
 }
 
-export type OcrLine = ({ file: string } & Omit<OcrResult, 'regions'> & { regions: Array<{ bbox: OcrResult['regions'][number]['bbox'], latex: string, confidence: number }> }) | { file: string, error: string, reason: string }
+export type OcrLine = ({ file: string } & Omit<OcrResult, 'regions'> & { regions: Array<{ bbox: OcrResult['regions'][number]['bbox'], latex: string, confidence: number }>, belowMinConfidence?: true }) | { file: string, error: string, reason: string }
 
 /** Expand arguments into files: a directory gives its images (recursively, sorted); a missing path is an error entry. */
 function describeCode (err: any): string {
@@ -106,13 +108,13 @@ function human (raw: OcrLine): string {
   // File names come from the file system: their control characters are shown, not obeyed.
   const line = { ...raw, file: printable(raw.file) } as OcrLine
   if ('error' in line) return `${line.file}: error: ${printable(line.error)}`
-  const conf = `(confidence ${line.confidence.toFixed(2)}, ${line.ms.toFixed(0)} ms)`
+  const conf = `(confidence ${line.confidence.toFixed(2)}, ${line.ms.toFixed(0)} ms${line.belowMinConfidence === true ? ', below --min-confidence: not trusted' : ''})`
   if (line.regions.length === 1) return `${line.file}\t${line.latex}\t${conf}`
   return [`${line.file}\t${line.regions.length} regions\t${conf}`, ...line.regions.map((g, i) => `  ${i + 1}. ${g.latex}\t(confidence ${g.confidence.toFixed(2)})`)].join('\n')
 }
 
 /** Run the command; returns how many files failed. */
-export async function runOcr (inputs: readonly string[], options: OcrCommandOptions): Promise<{ failed: number, total: number }> {
+export async function runOcr (inputs: readonly string[], options: OcrCommandOptions): Promise<{ failed: number, below: number, total: number }> {
   const files = await expandInputs(inputs)
   // One image at a time runs in this thread; more run on a pool of worker threads (onnxruntime
   // blocks the thread that calls it, so images in one thread only take turns).
@@ -157,10 +159,15 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
   }
   for (let k = 0; k < jobs; k++) launch()
   let failed = 0
+  let below = 0
   try {
     for (let i = 0; i < files.length; i++) {
       const line = await lines[i]!
       if ('error' in line) failed++
+      else if (options.minConfidence != null && line.confidence < options.minConfidence) {
+        line.belowMinConfidence = true
+        below++
+      }
       emit(options.json === true ? JSON.stringify(line) : human(line), 'error' in line)
       bar?.increment()
     }
@@ -172,5 +179,5 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
     multibar?.stop()
     await pipeline.release()
   }
-  return { failed, total: files.length }
+  return { failed, below, total: files.length }
 }

@@ -156,6 +156,21 @@ describe('texmesh ocr', { timeout: 120_000 }, () => {
     for (const bad of lines.filter(l => l.error != null)) assert.equal(typeof bad.error, 'string')
   })
 
+  it('--min-confidence: an answer below it is a miss, marked, and the exit code says so', async () => {
+    const strict = await runCli(['ocr', FIXTURES + 'sum.png', '--json', '--min-confidence', '0.9999'], { timeoutMs: 60_000 })
+    assert.equal(strict.code, 1)
+    assert.equal(JSON.parse(strict.stdout).belowMinConfidence, true)
+    const lax = await runCli(['ocr', FIXTURES + 'sum.png', '--json', '--min-confidence', '0'], { timeoutMs: 60_000 })
+    assert.equal(lax.code, 0, lax.stderr)
+    assert.equal(JSON.parse(lax.stdout).belowMinConfidence, undefined)
+    const human = await runCli(['ocr', FIXTURES + 'sum.png', '--min-confidence', '0.9999'], { timeoutMs: 60_000 })
+    assert.match(human.stdout, /below --min-confidence: not trusted/)
+    assert.match(human.stderr, /1 of 1 answers below --min-confidence 0\.9999/)
+    const bad = await runCli(['ocr', FIXTURES + 'sum.png', '--min-confidence', '2'])
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /--min-confidence must be a number from 0 to 1/)
+  })
+
   it('leaves no onnxruntime telemetry file behind (/tmp/mat-debug-PID.log)', async () => {
     const child = spawnCli(['ocr', FIXTURES + 'sum.png'], { ORT_DISABLE_TELEMETRY: '' })
     const r = await collect(child)
