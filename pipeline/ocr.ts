@@ -55,6 +55,33 @@ export interface OcrResult {
   /** The model version (model.json), which results and votes carry. */
   model: string;
   ms: number;
+  /** The image was read turned by this many degrees (clockwise): its ink stood on its side. Boxes are in the turned image. */
+  rotated?: 90 | 270;
+}
+
+/** Ink this many times taller than wide is read turned on its side too. */
+export const TURNED_ASPECT = 1.5;
+
+function unionBox(boxes: readonly { left: number; top: number; width: number; height: number }[]): { width: number; height: number } {
+  const left = Math.min(...boxes.map((b) => b.left));
+  const top = Math.min(...boxes.map((b) => b.top));
+  const right = Math.max(...boxes.map((b) => b.left + b.width));
+  const bottom = Math.max(...boxes.map((b) => b.top + b.height));
+  return { width: right - left, height: bottom - top };
+}
+
+/** An ink map turned clockwise by 90 or 270 degrees (exact: pixels move, none is resampled). */
+export function turnInk(img: { ink: Uint8Array; width: number; height: number }, degrees: 90 | 270): { ink: Uint8Array; width: number; height: number } {
+  const { width: w, height: h, ink } = img;
+  const out = new Uint8Array(w * h);
+  // The turned image is h wide and w high.
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const [nx, ny] = degrees === 90 ? [h - 1 - y, x] : [y, w - 1 - x];
+      out[ny * h + nx] = ink[y * w + x]!;
+    }
+  }
+  return { ink: out, width: h, height: w };
 }
 
 export interface OcrOptions {
@@ -177,6 +204,24 @@ export class OcrPipeline {
     const img = await preprocess(bytes, file, opts.maxPixels ? { maxPixels: opts.maxPixels } : {});
     const regions = segment(img.ink, img.width, img.height);
     if (regions.length === 0) throw new ImageError(file, 'no-ink', 'the image has no ink (blank, or too little contrast)');
+    let best = await this.read(img, regions, beam);
+    // Ink much taller than wide is most likely a formula turned on its side (a page scanned
+    // sideways): it is read turned both ways too, and the likeliest reading wins.
+    const box = unionBox(regions.map((r) => r.box));
+    if (box.height > TURNED_ASPECT * box.width) {
+      for (const turn of [90, 270] as const) {
+        const turned = turnInk(img, turn);
+        const tr = segment(turned.ink, turned.width, turned.height);
+        if (tr.length === 0) continue;
+        const r = await this.read(turned, tr, beam);
+        if (r.confidence > best.confidence) best = { ...r, rotated: turn };
+      }
+    }
+    return { ...best, model: this.model, ms: Math.round((performance.now() - t0) * 10) / 10 };
+  }
+
+  /** Read the regions of an ink map: each region's answer, and the whole image's. */
+  private async read(img: { ink: Uint8Array; width: number; height: number }, regions: ReturnType<typeof segment>, beam: number): Promise<Omit<OcrResult, 'model' | 'ms'>> {
     // A region too wide for the canvas is read in pieces (segment.ts), joined again here.
     const geometry = glyphGeometry(this.recognizer.manifest);
     const plans = regions.map((r) => (geometry ? glyphPieces(img.ink, img.width, r, geometry) : readingPieces(img.ink, img.width, r)));
@@ -197,8 +242,6 @@ export class OcrPipeline {
       confidence: results.reduce((p, r) => p * r.confidence, 1),
       alternatives: single ? results[0]!.alternatives : combinedAlternatives(results, Math.max(0, beam - 1)),
       regions: results,
-      model: this.model,
-      ms: Math.round((performance.now() - t0) * 10) / 10,
     };
   }
 

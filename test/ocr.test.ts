@@ -109,6 +109,15 @@ describe('OCR pipeline with the shipped model', { timeout: 120_000 }, () => {
     assert.ok(pieced < whole, `edit distance to the truth: ${(pieced / 5).toFixed(3)} in pieces, ${(whole / 5).toFixed(3)} whole`)
   })
 
+  it('reads a formula turned on its side, and says it did', async () => {
+    const upright = await readFile(FIXTURES + 'one-formula.png')
+    const turned = await sharp(upright).rotate(90).png().toBuffer()
+    const r = await pipeline.recognize(turned, 'turned.png')
+    assert.equal(canonicalize(r.latex), canonicalize((await pipeline.recognize(upright, 'upright.png')).latex))
+    assert.ok(r.rotated === 90 || r.rotated === 270, `rotated: ${String(r.rotated)}`)
+    assert.equal((await pipeline.recognize(upright, 'upright.png')).rotated, undefined)
+  })
+
   it('refuses an image with no ink', async () => {
     const white = await sharp({ create: { width: 200, height: 60, channels: 3, background: '#f4f4f4' } }).png().toBuffer()
     await assert.rejects(pipeline.recognize(white, 'white.png'), (err: unknown) => err instanceof ImageError && err.reason === 'no-ink' && err.message.startsWith('white.png: '))
