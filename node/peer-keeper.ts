@@ -199,8 +199,9 @@ export class PeerKeeper {
     } catch (err) {
       if (!this.running) return
       w.attempts++
+      const hint = likelyOtherNetwork(err)
       if (!w.bootstrap && w.attempts >= this.maxAttempts) {
-        this.log.info({ peer, attempts: w.attempts, err: (err as Error).message }, 'giving up on peer until it is discovered again')
+        this.log.info({ peer, attempts: w.attempts, err: (err as Error).message, ...(hint != null ? { hint } : {}) }, 'giving up on peer until it is discovered again')
         w.attempts = 0
         w.notBefore = Date.now() + this.maxBackoffMs
         return
@@ -208,11 +209,27 @@ export class PeerKeeper {
       const delay = this.backoff(w.attempts)
       if (w.bootstrap && w.attempts === BOOTSTRAP_WARN_AFTER) {
         // Said once per streak of failures: the usual causes are all the operator's to fix.
-        this.log.warn({ peer, addresses: this.bootstrapPeers.get(peer), attempts: w.attempts, err: (err as Error).message },
+        this.log.warn({ peer, addresses: this.bootstrapPeers.get(peer), attempts: w.attempts, err: (err as Error).message, ...(hint != null ? { hint } : {}) },
           'cannot reach a bootstrap peer (node down, wrong address, or another network key); still trying')
       }
-      this.log.debug({ peer, attempts: w.attempts, retryInMs: delay, err: (err as Error).message }, 'dial failed')
+      this.log.debug({ peer, attempts: w.attempts, retryInMs: delay, err: (err as Error).message, ...(hint != null ? { hint } : {}) }, 'dial failed')
       this.schedule(peer, delay)
     }
   }
+}
+
+/**
+ * What a failed connection most likely means, when its error says so: a node behind another
+ * network key (or none) answers the private network's handshake with bytes that read as a
+ * nonsense frame length ("Message length too long - 14873 > 1024") or fail to decrypt.
+ */
+export function likelyOtherNetwork (err: unknown): string | undefined {
+  const text = String((err as Error)?.message ?? err)
+  if (/Message length too long|invalid (?:length|nonce)|decrypt|unexpected end|Noise|handshake/i.test(text)) {
+    return 'probably a node of another network (another network key, or an open node): it cannot join this one'
+  }
+  if (/ECONNRESET|EPIPE|stream reset|connection (?:was )?closed/i.test(text)) {
+    return 'the peer hung up during the handshake: probably a node of another network (another network key), or not a texmesh node'
+  }
+  return undefined
 }

@@ -1,4 +1,5 @@
 import { describe, it, after } from 'node:test'
+import { likelyOtherNetwork } from '../node/peer-keeper.js'
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DataDir } from '../node/datadir.js'
@@ -64,6 +65,9 @@ describe('private network on loopback', { timeout: 90_000 }, () => {
     const stranger = await startTestNode(strangerDir)
     nodes.push(stranger)
     await assert.rejects(stranger.libp2p.dial(a.libp2p.getMultiaddrs()[0]!, { signal: AbortSignal.timeout(5000) }))
+    // What the logs say of such failures (the error depends on which side gives up first).
+    for (const message of ['Message length too long - 14873 > 1024', 'read ECONNRESET']) assert.match(likelyOtherNetwork(new Error(message)) ?? '', /another network/)
+    assert.equal(likelyOtherNetwork(new Error('connect ECONNREFUSED 127.0.0.1:7474')), undefined)
     await assert.rejects(a.libp2p.dial(stranger.libp2p.getMultiaddrs()[0]!, { signal: AbortSignal.timeout(5000) }))
     assert.equal(stranger.libp2p.getPeers().length, 0)
     assert.ok(!a.libp2p.getPeers().some(p => p.equals(stranger.peerId)))
