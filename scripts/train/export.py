@@ -81,6 +81,10 @@ def main():
     dyn = {"token": {0: "rows"}, "history": {0: "rows", 1: "position"}, "logprobs": {0: "rows"}}
     dyn.update({name: {0: "slots"} for name in pk + pv})
     dyn.update({name: {0: "rows"} for name in nk + nv})
+    if v2:
+        # The image's positions vary with the canvas.
+        dyn.update({k: {3: "positions"} for k in ks})
+        dyn.update({v: {2: "positions"} for v in vs})
     dec_path = os.path.join(args.out, "decoder.onnx")
     torch.onnx.export(
         step, (torch.tensor([5, 6, 7]), torch.tensor([2]), torch.tensor([[0, 3], [0, 4], [0, 3]]), *crossed, *past), dec_path,
