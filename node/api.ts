@@ -52,9 +52,21 @@ export interface ApiPeer {
   equivocated?: boolean
 }
 
+/** A member of the network as the replicated store knows it (its certificate checked against the admin key). */
+export interface ApiMember {
+  peer: string
+  issuedAt: string
+  expiresAt: string
+  /** valid now: signed by the network's admin key and not expired */
+  valid: boolean
+  connected: boolean
+  equivocated: boolean
+}
+
 export interface ApiHandlers {
   status(): Promise<ApiStatus>
   peers(): Promise<ApiPeer[]>
+  members(): Promise<ApiMember[]>
   installCertificate(text: string): Promise<{ peer: string, network: string, issuedAt: number, expiresAt: number }>
   ocr(image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult>
   submit(image: Buffer, options: { file: string, critical: boolean }): Promise<TaskView>
@@ -214,6 +226,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
 
   app.get('/v1/status', async () => await init.handlers.status())
   app.get('/v1/peers', async () => await init.handlers.peers())
+  app.get('/v1/members', async () => await init.handlers.members())
   app.post('/v1/membership/certificate', async (request, reply) => {
     const body = CertificateBody.safeParse(request.body)
     if (!body.success) return await reply.code(400).send({ error: 'expected {"certificate": "texmesh-cert-v1:..."}' })

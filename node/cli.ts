@@ -15,7 +15,7 @@ import { ModelFileError } from '../pipeline/model-error.js'
 import { dialableAddresses, preferNonLoopback } from './addresses.js'
 import { admit, initNetwork, joinNetwork, makeInvite, requireNetwork, DEFAULT_CERTIFICATE_DAYS } from './network-admin.js'
 import { encodeCertificateText } from '../protocols/membership/index.js'
-import type { ApiPeer, ApiStatus } from './api.js'
+import type { ApiMember, ApiPeer, ApiStatus } from './api.js'
 import { VERSION } from './version.js'
 import { runOcr } from './ocr-command.js'
 import { DEFAULT_WAIT_SECONDS, runResult, runSubmit, runTasks } from './tasks-command.js'
@@ -162,12 +162,17 @@ function describeMembership (m: unknown): string {
   return v.state
 }
 
+/** Rows under a header, in columns as wide as their widest cell. */
+function table (header: string[], rows: string[][]): string {
+  const head = header.map(h => h.toUpperCase())
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
+  return [head, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+}
+
 function formatPeers (peers: ApiPeer[]): string {
   if (peers.length === 0) return 'no peers connected'
   const rows = peers.map(p => [p.id, describeMembership(p.membership) + (p.equivocated === true ? ' EQUIVOCATED' : ''), p.latencyMs == null ? '-' : `${p.latencyMs} ms`, p.addresses[0] ?? '-'])
-  const header = ['PEER', 'MEMBERSHIP', 'LATENCY', 'ADDRESS']
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
-  return [header, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+  return table(['peer', 'membership', 'latency', 'address'], rows)
 }
 
 async function runNode (cmd: Command): Promise<void> {
@@ -468,6 +473,17 @@ Every run stops by itself and removes its processes and temp dirs.`)
           'on that node run: texmesh network install-cert CERTIFICATE\n')
       }
       print(opts.json, { certificate: text, peer: cert.peer, network: cert.network, expiresAt: new Date(cert.expiresAt).toISOString() }, () => text)
+    })
+
+  withJson(withDataDir(network.command('members')))
+    .description('list the members the running node knows of (from the replicated store), with their certificates\' validity')
+    .action(async (opts: CommonOptions) => {
+      const dataDir = dataDirOf(opts)
+      await requireNetwork(dataDir)
+      const members = await (await ApiClient.forDataDir(dataDir)).get<ApiMember[]>('/v1/members')
+      print(opts.json, members, () => members.length === 0
+        ? 'no members known yet (a member is listed once its certificate is in the replicated store)'
+        : table(['peer', 'until', 'certificate', 'online', ''], members.map(m => [m.peer, m.expiresAt.slice(0, 10), m.valid ? 'valid' : 'INVALID', m.connected ? 'yes' : 'no', m.equivocated ? 'EQUIVOCATED' : ''])))
     })
 
   withJson(withDataDir(network.command('install-cert')))

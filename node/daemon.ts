@@ -4,13 +4,13 @@ import type { PeerId } from '@libp2p/interface'
 import { DataDir, adminPublicKeyOf, isLockError, processIdentity } from './datadir.js'
 import { buildLibp2p, type TexmeshLibp2p } from './libp2p.js'
 import { PeerKeeper } from './peer-keeper.js'
-import { membershipView, startApiServer, type ApiPeer, type ApiServer, type ApiStatus } from './api.js'
+import { membershipView, startApiServer, type ApiMember, type ApiPeer, type ApiServer, type ApiStatus } from './api.js'
 import { DataDirInUseError, DataDirStateError, ListenError, PortInUseError } from './errors.js'
 import type { NodeConfig } from './config.js'
 import type { Log } from './log.js'
 import type { NetworkDescriptor } from './invite.js'
-import { withExpiry, type MembershipCertificate, type PeerMembership } from '../protocols/membership/index.js'
-import { decodeCertificateText, verifyCertificate } from '../protocols/membership/index.js'
+import { withExpiry, type PeerMembership } from '../protocols/membership/index.js'
+import { decodeCertificateText, MembershipCertificate, verifyCertificate } from '../protocols/membership/index.js'
 import type { ExchangedPeer } from '../protocols/peer-exchange/index.js'
 import { VERSION } from './version.js'
 import type { OcrResult } from '../pipeline/ocr.js'
@@ -330,6 +330,28 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       return [...byPeer.values()].sort((a, b) => a.id.localeCompare(b.id))
     }
 
+    // Every member the store knows of: its own certificate, checked against the admin key.
+    const members = async (): Promise<ApiMember[]> => {
+      if (network == null) return []
+      const connected = new Set(node.getPeers().map(String))
+      const out: ApiMember[] = []
+      for (const [peer, entry] of replica!.members()) {
+        try {
+          const raw = MembershipCertificate.safeParse(decodeCertificateText(entry.certificate))
+          if (!raw.success) continue
+          const cert = raw.data
+          // Checked as of its own issue time (signature, network, peer), then dated against now.
+          const check = await verifyCertificate(cert, { network: network.name, adminPublicKey: adminPublicKeyOf(network), peer, now: cert.issuedAt })
+          if (!check.ok) continue
+          const valid = cert.expiresAt > Date.now()
+          out.push({ peer, issuedAt: new Date(cert.issuedAt).toISOString(), expiresAt: new Date(cert.expiresAt).toISOString(), valid, connected: connected.has(peer) || peer === peerId.toString(), equivocated: nodeTasks.equivocators().has(peer) })
+        } catch {
+          // an entry whose certificate does not even decode names nobody
+        }
+      }
+      return out.sort((a, b) => a.peer.localeCompare(b.peer))
+    }
+
     const installCertificate = async (text: string): Promise<MembershipCertificate> => {
       const onDisk = await dataDir.network()
       if (network == null || onDisk == null || onDisk.psk !== network.psk || onDisk.name !== network.name) {
@@ -372,7 +394,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       port: config.apiPort,
       token,
       log: log.child({ component: 'node:api' }),
-      handlers: { status, peers, installCertificate, ocr, submit, task, tasks: taskList, results: hash => replica!.results(hash), ...(simnet != null ? { simnet } : {}) }
+      handlers: { status, peers, members, installCertificate, ocr, submit, task, tasks: taskList, results: hash => replica!.results(hash), ...(simnet != null ? { simnet } : {}) }
     })
     const identity = processIdentity(process.pid)
     await dataDir.writeRuntime({ pid: process.pid, ...(identity != null ? { process: identity } : {}), peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString(), config: { ...config }, ...(options.sources != null ? { sources: options.sources } : {}) })

@@ -6,7 +6,7 @@ import { DataDir } from '../node/datadir.js'
 import { initNetwork, admit, joinNetwork } from '../node/network-admin.js'
 import { encodeCertificateText } from '../protocols/membership/index.js'
 import type { RunningNode } from '../node/daemon.js'
-import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
+import { removeDir, runCli, startTestNode, tempDir, waitFor } from './helpers.js'
 
 /** A raw request, so tests control every header (fetch adds its own Origin handling). */
 async function call (port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number, json: any, headers: Record<string, string | string[] | undefined> }> {
@@ -144,5 +144,16 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
     // the running node presents the new certificate to its peers at once
     await waitFor('the admin to see the member as a member', async () => (await admin.peers())[0]?.membership && ((await admin.peers())[0]!.membership as any).state === 'member')
     assert.deepEqual((await call(admin.apiPort, 'GET', '/v1/peers')).json[0].membership, { state: 'member', expiresAt: ok.json.expiresAt })
+    // The members the store knows of: both nodes, with their certificates' dates.
+    const members = await waitFor('both members in the admin\'s store', async () => {
+      const r = await call(admin.apiPort, 'GET', '/v1/members')
+      return r.json.length === 2 ? r.json : undefined
+    })
+    assert.deepEqual(members.map((m: { peer: string }) => m.peer).sort(), [admin.peerId.toString(), member.peerId.toString()].sort())
+    for (const m of members) assert.equal(m.valid, true)
+    assert.equal(members.find((m: { peer: string }) => m.peer === member.peerId.toString()).expiresAt, ok.json.expiresAt)
+    const listed = await runCli(['network', 'members', '--data-dir', adminDir])
+    assert.equal(listed.code, 0, listed.stderr)
+    assert.match(listed.stdout, new RegExp(`${member.peerId.toString()}\\s+\\d{4}-\\d\\d-\\d\\d\\s+valid\\s+yes`))
   })
 })
