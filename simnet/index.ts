@@ -14,10 +14,13 @@ import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TaskView } from '../node/tasks.js'
+import type { ApiStatus } from '../node/api.js'
+import { VERSION } from '../node/version.js'
 import { Cluster, SimnetError, stopAllNodes, type SimNode, type SimNodeSpec } from './cluster.js'
 import { generatedImages, imagesFromFolder, type WorkItem } from './workload.js'
 import type { Attack } from './byzantine.js'
 import type { OcrResult } from '../pipeline/ocr.js'
+import { HostSampler, hostInfo, type HostInfo, type HostSample } from './host.js'
 
 export interface SimnetOptions {
   nodes: number
@@ -58,6 +61,31 @@ export interface SimnetOptions {
 
 export interface Invariant { name: string, ok: boolean, detail: string }
 
+/** What a run was asked to do, and where and with what it ran. */
+export interface RunParameters {
+  /** when the run began (ISO 8601) */
+  startedAt: string
+  /** texmesh's version */
+  version: string
+  /** the model version the nodes report, or "modelled" (recognition replaced by a sleep) */
+  model: string
+  seed: number
+  /** every option of the run, as given or defaulted (milliseconds where the name says Ms) */
+  options: Record<string, string | number | boolean | number[]>
+  /** the command line's arguments */
+  argv: string[]
+  host: HostInfo
+}
+
+export interface Fault {
+  /** ms since the run's start */
+  atMs: number
+  what: string
+  /** tasks done when it fired, of `of` */
+  done?: number
+  of?: number
+}
+
 export interface SimnetReport {
   nodes: number
   tasks: number
@@ -79,11 +107,28 @@ export interface SimnetReport {
   equivocators?: string[]
   /** the Byzantine nodes' peer ids */
   byzantine?: string[]
-  faults: Array<{ atMs: number, what: string }>
+  faults: Fault[]
   /** for --crash: from the crash until every task the crashed nodes held was done */
   recoveryMs: number | null
   mode: 'model' | 'modelled'
+  /** tasks done over time (ms since the run's start), one point at each change */
   timeline: Array<{ atMs: number, done: number }>
+  parameters: RunParameters
+  /** when the origins released their queues (ms since the run's start): latency and makespan count from here */
+  releasedAtMs: number
+  /** task latencies (from the release), in bins of equal width */
+  latencyHistogram: Array<{ fromMs: number, toMs: number, count: number }>
+  /**
+   * When each node worked on tasks (ms since the run's start): a result is its
+   * recognition time, ending when the origin had it; a lease without a result
+   * of the node's own runs from when simnet first saw it to when the task was
+   * done elsewhere or the node was killed (seen every 500 ms).
+   */
+  work: Array<{ node: number, task: string, startMs: number, endMs: number, result: boolean }>
+  /** when nodes were down (killed; toMs: restarted, or null) */
+  downtime: Array<{ node: number, fromMs: number, toMs: number | null }>
+  /** the host's CPU and load, sampled every second while the run went on */
+  host: HostSample[]
 }
 
 const DEFAULTS = { seed: 1, workers: 1, leaseMs: 5_000, crash: 0, restartAfterMs: -1, partitionMs: 5_000, slow: 0, slowdown: 4, timeoutMs: 300_000 }
@@ -109,6 +154,7 @@ export async function runSimnet (options: SimnetOptions): Promise<SimnetReport> 
   if (byzantine >= o.nodes) throw new SimnetError('--byzantine must leave node 0 honest')
   if (o.critical === true && o.nodes < 3 * (o.quorumF ?? 1) + 1) throw new SimnetError(`critical tasks need at least 3f+1 = ${3 * (o.quorumF ?? 1) + 1} nodes`)
   const say = o.onProgress ?? (() => {})
+  const started: Started = { at: new Date(), host: hostInfo() }
   const root = await mkdtemp(join(tmpdir(), 'texmesh-simnet-'))
   let cluster: Cluster | undefined
   // Ctrl-C at any point, while images are made or nodes start too: stop every node, remove the temp dir.
@@ -137,7 +183,7 @@ export async function runSimnet (options: SimnetOptions): Promise<SimnetReport> 
     if (!await cluster.meshed(60_000)) say('warning: not every node sees every other after 60 s; going on')
     // gossipsub forms its mesh on its heartbeat; give load messages a moment to reach everyone
     await sleep(1500)
-    return await drive(cluster, work, o, say)
+    return await drive(cluster, work, o, say, started)
   } finally {
     process.removeListener('SIGINT', onSignal)
     process.removeListener('SIGTERM', onSignal)
@@ -149,22 +195,53 @@ export async function runSimnet (options: SimnetOptions): Promise<SimnetReport> 
 
 interface Submitted { origin: SimNode, id: string, hash: string }
 
-async function drive (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & SimnetOptions, say: (line: string) => void): Promise<SimnetReport> {
+/** When the run began, and the host as it was then. */
+interface Started { at: Date, host: HostInfo }
+
+async function drive (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & SimnetOptions, say: (line: string) => void, started: Started): Promise<SimnetReport> {
   const timers: Array<ReturnType<typeof setTimeout>> = []
   try {
-    return await driveWith(cluster, work, o, say, timers)
+    return await driveWith(cluster, work, o, say, timers, started)
   } finally {
     // A restart or a heal still pending must not outlive the run.
     for (const t of timers) clearTimeout(t)
   }
 }
 
-async function driveWith (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & SimnetOptions, say: (line: string) => void, timers: Array<ReturnType<typeof setTimeout>>): Promise<SimnetReport> {
+/** How often the origins' counts are read: often enough to print each change, cheap for the origin (its status, not its task list). */
+const POLL_MS = 100
+/** ... and while a fault is due within about a second of work, or a few tasks: so it fires within a task or two of its point. */
+const POLL_NEAR_MS = 20
+/** The full task lists (states, workers, results) are read this often. */
+const REFRESH_MS = 500
+/** Progress lines: at most one each this often (a change of the done count), and one at least this often. */
+const SAY_MIN_MS = 200
+const SAY_MAX_MS = 2000
+
+/** A task with its answer: a result, or (critical tasks) no consensus. */
+const ended = (state: string | undefined): boolean => state === 'done' || state === 'no-consensus'
+
+async function driveWith (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & SimnetOptions, say: (line: string) => void, timers: Array<ReturnType<typeof setTimeout>>, started: Started): Promise<SimnetReport> {
   const nodes = cluster.nodes
   const t0 = Date.now()
-  const faults: SimnetReport['faults'] = []
+  // Every node process running, a restarted one from its spawn on (its start-up is CPU time too).
+  const running = (n: SimNode): boolean => n.child?.pid != null && n.child.exitCode == null && n.child.signalCode == null
+  const sampler = new HostSampler(t0, () => nodes.filter(running).map(n => n.child!.pid!))
+  sampler.start()
+  try {
+    return await driveSampled(cluster, work, o, say, timers, started, t0, sampler)
+  } finally {
+    sampler.stop()
+  }
+}
+
+async function driveSampled (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & SimnetOptions, say: (line: string) => void, timers: Array<ReturnType<typeof setTimeout>>, started: Started, t0: number, sampler: HostSampler): Promise<SimnetReport> {
+  const nodes = cluster.nodes
+  const faults: Fault[] = []
   const origins = o.spread === true ? nodes : [nodes[0]!]
   const submitted: Submitted[] = []
+  const status0 = await nodes[0]!.client!.get<ApiStatus>('/v1/status').catch(() => undefined)
+  const model = status0?.model ?? (o.modelled != null ? 'modelled' : 'unknown')
   // The origins hold their queues until every task is in: the scheduler is measured from the
   // moment all the work is there, not limited by how fast one process can take submissions.
   await Promise.all(origins.map(async n => { await n.client!.post('/v1/simnet/pause', { paused: true }) }))
@@ -180,95 +257,203 @@ async function driveWith (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS
   say(`submitted ${submitted.length} tasks in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
   const released = Date.now()
   await Promise.all(origins.map(async n => { await n.client!.post('/v1/simnet/pause', { paused: false }) }))
+  const total = submitted.length
 
   const views = new Map<string, TaskView>()
   const unreachable = new Set<string>()
+  // Every (task, worker) simnet saw holding a lease: when first and last seen, for the per-node timelines.
+  const leasesSeen = new Map<string, { task: string, worker: string, first: number, last: number }>()
+  /** when a task list was last read */
+  let lastListed = Date.now()
   const refresh = async (): Promise<void> => {
     for (const origin of origins) {
       if (!origin.alive) continue
       try {
         const list = await origin.client!.get<TaskView[]>(`/v1/tasks?limit=${work.length + 10}`)
-        for (const v of list) views.set(v.id, v)
+        const now = Date.now()
+        lastListed = now
+        for (const v of list) {
+          views.set(v.id, v)
+          if (ended(v.state)) continue
+          for (const worker of v.workers) {
+            const key = `${v.id} ${worker}`
+            const seen = leasesSeen.get(key)
+            if (seen == null) leasesSeen.set(key, { task: v.id, worker, first: now, last: now })
+            else seen.last = now
+          }
+        }
         unreachable.delete(origin.peerId)
       } catch {
         unreachable.add(origin.peerId)
       }
     }
   }
-  const doneCount = (): number => submitted.filter(s => { const st = views.get(s.id)?.state; return st === 'done' || st === 'no-consensus' }).length
+  const doneCount = (): number => submitted.filter(s => ended(views.get(s.id)?.state)).length
+  // The done count as the origins keep it (their status: one small answer however many tasks), read
+  // every POLL_MS; the task lists, which carry every result, are read every REFRESH_MS beside it.
+  // An origin that is down or does not answer counts what its last list said.
+  const countDone = async (): Promise<number> => {
+    const counts = await Promise.all(origins.map(async origin => {
+      if (origin.alive) {
+        const s = await origin.client!.get<ApiStatus>('/v1/status').catch(() => undefined)
+        // A queue counts a task that ended without consensus as failed; only critical tasks can.
+        if (s?.tasks != null) return s.tasks.done + (o.critical === true ? s.tasks.failedTasks : 0)
+      }
+      return submitted.filter(x => x.origin === origin && ended(views.get(x.id)?.state)).length
+    }))
+    return Math.min(total, counts.reduce((a, b) => a + b, 0))
+  }
 
   const victims = o.crash > 0 ? pickVictims(nodes, o.crash, o.seed) : []
+  // The points the faults fire at, as their help says: a partition at a fifth of the tasks done, the crash at a third.
+  const partitionPoint = o.partition === true ? total / 5 : undefined
+  const crashPoint = victims.length > 0 ? total / 3 : undefined
   let crashAt: number | undefined
   let heldByVictims: string[] = []
   let partitioned = false
   let healed = false
+  const downtime: SimnetReport['downtime'] = []
   const timeline: SimnetReport['timeline'] = []
   const deadline = t0 + o.timeoutMs
   let lastSaid = 0
+  let lastSaidDone = -1
+  let done = 0
+  let lastRefresh = 0
+  let refreshing: Promise<void> | undefined
+  // Faults being made (see below); the run waits for them before it sums up.
+  const actions: Array<Promise<void>> = []
+  // The last second of counts, for the pace the work goes at.
+  const recent: Array<{ at: number, done: number }> = []
+  const nodeList = (list: SimNode[]): string => `node${list.length > 1 ? 's' : ''} ${list.map(v => v.index).join(', ')}`
+  // How long one round of the loop takes (a read of the counts and the pause after it), averaged.
+  let roundMs = POLL_MS
+  let lastRead = 0
+  let near = false
+  // Tasks done per ms over the last second.
+  let pace = 0
+  /**
+   * Whether a fault due at `point` tasks done fires now: once the count reaches
+   * it; or, where tasks end faster than the counts can be read, up to 2 tasks
+   * short of it when at the pace of the last second the next read would land
+   * more than a task past it, and further past than this one is short (the
+   * nearer of the two).
+   */
+  const due = (point: number): boolean => {
+    if (done >= point) return true
+    if (point - done > 2) return false
+    const over = done + pace * roundMs - point
+    return over > 1 && over > point - done
+  }
   for (;;) {
-    await refresh()
-    const done = doneCount()
-    timeline.push({ atMs: Date.now() - t0, done })
-    if (done === submitted.length) break
-    if (Date.now() > deadline) {
-      say(`timed out after ${o.timeoutMs / 1000} s with ${done} of ${submitted.length} done`)
+    // The task lists wait (up to a few seconds) while a fault is near: the origins answer the counts sooner.
+    if (refreshing == null && Date.now() - lastRefresh >= (near ? 4 * REFRESH_MS : REFRESH_MS)) {
+      lastRefresh = Date.now()
+      refreshing = refresh().finally(() => { refreshing = undefined })
+    }
+    done = Math.max(await countDone(), doneCount())
+    const now = Date.now()
+    if (lastRead > 0) roundMs = 0.7 * roundMs + 0.3 * (now - lastRead)
+    lastRead = now
+    if (timeline.length === 0 || timeline[timeline.length - 1]!.done !== done) timeline.push({ atMs: now - t0, done })
+    recent.push({ at: now, done })
+    while (recent.length > 2 && now - recent[0]!.at > 1000) recent.shift()
+    const first = recent[0]!
+    pace = now > first.at ? (done - first.done) / (now - first.at) : 0
+    if (done === total) break
+    if (now > deadline) {
+      say(`timed out after ${o.timeoutMs / 1000} s with ${done} of ${total} done`)
       break
     }
-    if (o.partition === true && !partitioned && done >= submitted.length / 5) {
+    // A fault's action runs beside the loop (its calls to the nodes take a while on a busy
+    // machine), so the counts and the progress lines go on while it is made.
+    if (partitionPoint != null && !partitioned && due(partitionPoint)) {
       partitioned = true
-      const half = Math.ceil(nodes.length / 2)
-      const sides = [nodes.slice(0, half), nodes.slice(half)]
-      await Promise.all(nodes.map(async (n, i) => {
-        const other = i < half ? sides[1]! : sides[0]!
-        await n.client!.post('/v1/simnet/partition', { deny: other.map(x => x.peerId) }).catch(() => {})
-      }))
-      faults.push({ atMs: Date.now() - t0, what: `partition: nodes 0-${half - 1} | ${half}-${nodes.length - 1}` })
-      say(`partitioned at ${done} done`)
-      timers.push(setTimeout(() => {
-        void (async () => {
-          await heal(cluster)
-          healed = true
-          faults.push({ atMs: Date.now() - t0, what: 'partition healed' })
-          say('partition healed')
-        })()
-      }, o.partitionMs))
-    }
-    if (victims.length > 0 && crashAt == null && done >= submitted.length / 3) {
-      heldByVictims = [...views.values()].filter(v => v.state === 'leased' && victims.some(x => x.peerId === v.workers[v.workers.length - 1])).map(v => v.id)
-      crashAt = Date.now()
-      await Promise.all(victims.map(async v => { await v.kill() }))
-      faults.push({ atMs: crashAt - t0, what: `SIGKILL node${victims.length > 1 ? 's' : ''} ${victims.map(v => v.index).join(', ')} holding ${heldByVictims.length} leases` })
-      say(`killed node${victims.length > 1 ? 's' : ''} ${victims.map(v => v.index).join(', ')} at ${done} done (${heldByVictims.length} leases held)`)
-      if (o.restartAfterMs >= 0) {
+      const firedAt = done
+      const at = Date.now()
+      actions.push((async () => {
+        const half = Math.ceil(nodes.length / 2)
+        const sides = [nodes.slice(0, half), nodes.slice(half)]
+        await Promise.all(nodes.map(async (n, i) => {
+          const other = i < half ? sides[1]! : sides[0]!
+          await n.client!.post('/v1/simnet/partition', { deny: other.map(x => x.peerId) }).catch(() => {})
+        }))
+        faults.push({ atMs: at - t0, what: `partition: nodes 0-${half - 1} | ${half}-${nodes.length - 1}`, done: firedAt, of: total })
+        say(`partitioned at ${firedAt} of ${total} done`)
         timers.push(setTimeout(() => {
-          void Promise.all(victims.map(async v => {
-            await v.start(cluster.seeds()).then(() => {
-              faults.push({ atMs: Date.now() - t0, what: `node ${v.index} restarted` })
-            }, err => { say(`restarting node ${v.index} failed: ${(err as Error).message}`) })
-          }))
-        }, o.restartAfterMs))
-      }
+          void (async () => {
+            if (healed) return
+            healed = true
+            await heal(cluster)
+            faults.push({ atMs: Date.now() - t0, what: 'partition healed', done, of: total })
+            say('partition healed')
+          })()
+        }, o.partitionMs))
+      })())
     }
-    if (Date.now() - lastSaid > 2000) {
-      lastSaid = Date.now()
-      say(`${done}/${submitted.length} done`)
+    if (crashPoint != null && crashAt == null && due(crashPoint)) {
+      const at = Date.now()
+      crashAt = at
+      const firedAt = done
+      const listedBefore = lastListed
+      // SIGKILL goes out now; kill() then waits for the processes to be gone.
+      const killed = Promise.all(victims.map(async v => { await v.kill() }))
+      for (const v of victims) downtime.push({ node: v.index, fromMs: at - t0, toMs: null })
+      actions.push((async () => {
+        await killed
+        // What the victims held, read just after the kill: their leases stay theirs at the origin until they run out.
+        await refresh()
+        const held = [...views.values()].filter(v => v.state === 'leased' && victims.some(x => x.peerId === v.workers[v.workers.length - 1]))
+        heldByVictims = held.map(v => v.id)
+        // A lease first seen after the kill was taken after the list before it: it began between the two.
+        for (const v of held) {
+          const seen = leasesSeen.get(`${v.id} ${v.workers[v.workers.length - 1]!}`)
+          if (seen != null && seen.first > at) seen.first = Math.min(at, listedBefore)
+        }
+        faults.push({ atMs: at - t0, what: `SIGKILL ${nodeList(victims)} holding ${heldByVictims.length} leases`, done: firedAt, of: total })
+        say(`killed ${nodeList(victims)} at ${firedAt} of ${total} done (${heldByVictims.length} leases held)`)
+        if (o.restartAfterMs >= 0) {
+          timers.push(setTimeout(() => {
+            void Promise.all(victims.map(async v => {
+              await v.start(cluster.seeds()).then(() => {
+                const back = Date.now() - t0
+                const down = downtime.find(d => d.node === v.index && d.toMs == null)
+                if (down != null) down.toMs = back
+                faults.push({ atMs: back, what: `node ${v.index} restarted`, done, of: total })
+              }, err => { say(`restarting node ${v.index} failed: ${(err as Error).message}`) })
+            }))
+          }, Math.max(0, o.restartAfterMs - (Date.now() - at))))
+        }
+      })())
     }
-    // Each poll lists every task with its result: often enough for the fault triggers, not so often that the origin is busy answering.
-    await sleep(500)
+    const saidAt = Date.now()
+    if ((done !== lastSaidDone && saidAt - lastSaid >= SAY_MIN_MS) || saidAt - lastSaid >= SAY_MAX_MS) {
+      lastSaid = saidAt
+      lastSaidDone = done
+      say(`${done}/${total} done`)
+    }
+    // A fault due within about a second of work (at the pace of the last second), or a few tasks:
+    // read the counts often, so it fires within a task or two of its point however fast tasks end.
+    near = [partitioned ? undefined : partitionPoint, crashAt != null ? undefined : crashPoint]
+      .some(point => point != null && point - done <= Math.max(3, pace * 1000))
+    await sleep(near ? POLL_NEAR_MS : POLL_MS)
   }
-  const makespanEnd = Math.max(...[...views.values()].filter(v => v.doneAt != null).map(v => Date.parse(v.doneAt!)), t0)
+  if (done !== lastSaidDone) say(`${done}/${total} done`)
+  await Promise.all(actions)
   if (partitioned && !healed) {
     // The run is over: heal now (the timer would outlive --timeout by up to --partition-ms).
+    healed = true
     await heal(cluster)
-    faults.push({ atMs: Date.now() - t0, what: 'partition healed (end of run)' })
+    faults.push({ atMs: Date.now() - t0, what: 'partition healed (end of run)', done, of: total })
   }
   // Faults asked for that the run ended before making: said, so a pass is not mistaken for one under fault.
   const notMade: string[] = []
-  if (o.partition === true && !partitioned) notMade.push('the partition')
-  if (victims.length > 0 && crashAt == null) notMade.push('the crash')
+  if (partitionPoint != null && !partitioned) notMade.push('the partition')
+  if (crashPoint != null && crashAt == null) notMade.push('the crash')
   for (const what of notMade) say(`warning: ${what} was not made: the work ended first (give more --tasks)`)
   // The final state, read fresh from every origin that still answers.
+  await refreshing
   await refresh()
+  const makespanEnd = Math.max(...[...views.values()].filter(v => v.doneAt != null).map(v => Date.parse(v.doneAt!)), t0)
 
   // Every result in every live replica: give gossip and catch-up time to deliver.
   const hashes = [...new Set(submitted.filter(s => views.get(s.id)?.state === 'done').map(s => s.hash))]
@@ -298,9 +483,12 @@ async function driveWith (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS
     ? (await nodes[0]!.client!.get<Array<{ id: string, equivocated?: boolean }>>('/v1/peers').catch(() => [])).filter(p => p.equivocated === true).map(p => p.id)
     : undefined
 
+  sampler.stop()
+  const parameters: RunParameters = { startedAt: started.at.toISOString(), version: VERSION, model, seed: o.seed, options: optionsOf(o), argv: process.argv.slice(2), host: started.host }
   return summarise(cluster, submitted, views, {
     honest, equivocators, quorumF: o.quorumF ?? 1, byzantine: o.byzantine ?? 0,
-    t0, released, makespanEnd, faults, missing, unreachable, crashAt, heldByVictims, timeline, modelled: o.modelled != null, slowdownOf: (i: number) => nodes[i]!.spec.slowdown, notMade
+    t0, released, makespanEnd, faults, missing, unreachable, crashAt, heldByVictims, timeline, modelled: o.modelled != null, slowdownOf: (i: number) => nodes[i]!.spec.slowdown, notMade,
+    parameters, leasesSeen: [...leasesSeen.values()], downtime, host: sampler.samples
   })
 }
 
@@ -341,6 +529,66 @@ interface Observed {
   slowdownOf: (index: number) => number
   /** faults asked for that did not happen */
   notMade: string[]
+  parameters: RunParameters
+  leasesSeen: Array<{ task: string, worker: string, first: number, last: number }>
+  downtime: SimnetReport['downtime']
+  host: HostSample[]
+}
+
+/** The options of a run as plain values (the progress callback left out), keys in order. */
+function optionsOf (o: typeof DEFAULTS & SimnetOptions): RunParameters['options'] {
+  const out: RunParameters['options'] = {}
+  for (const [k, v] of Object.entries(o).sort(([a], [b]) => a.localeCompare(b))) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v
+    else if (Array.isArray(v) && v.every(x => typeof x === 'number')) out[k] = [...v]
+  }
+  return out
+}
+
+/** A step of 1, 2 or 5 times a power of ten, near `span / parts`. */
+export function niceStep (span: number, parts: number): number {
+  const raw = Math.max(span, 1e-9) / Math.max(1, parts)
+  const p = 10 ** Math.floor(Math.log10(raw))
+  const f = raw / p
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p
+}
+
+/** Latencies in about 20 bins of a round width, from 0 to the largest. */
+function histogram (sorted: readonly number[]): SimnetReport['latencyHistogram'] {
+  if (sorted.length === 0) return []
+  const max = sorted[sorted.length - 1]!
+  const width = Math.max(1, niceStep(max, 20))
+  const bins = Math.max(1, Math.floor(max / width) + 1)
+  const out = Array.from({ length: bins }, (_, i) => ({ fromMs: i * width, toMs: (i + 1) * width, count: 0 }))
+  for (const ms of sorted) out[Math.min(bins - 1, Math.max(0, Math.floor(ms / width)))]!.count++
+  return out
+}
+
+/**
+ * When each node worked: its results (the recognition time it reported, ending
+ * when the origin had the result), and the leases it was seen to hold that did
+ * not end in a result of its own (until the task was done elsewhere, or the
+ * node was killed).
+ */
+function workIntervals (nodes: SimNode[], views: Map<string, TaskView>, ob: Observed): SimnetReport['work'] {
+  const index = new Map(nodes.map(n => [n.peerId, n.index]))
+  const out: SimnetReport['work'] = []
+  for (const v of views.values()) {
+    const i = index.get(v.result?.by ?? '')
+    if (v.state !== 'done' || v.doneAt == null || i == null) continue
+    const end = Date.parse(v.doneAt) - ob.t0
+    out.push({ node: i, task: v.id, startMs: Math.max(0, Math.round(end - (v.result?.ms ?? 0))), endMs: end, result: true })
+  }
+  for (const l of ob.leasesSeen) {
+    const i = index.get(l.worker)
+    const v = views.get(l.task)
+    if (i == null || (v?.state === 'done' && v.result?.by === l.worker)) continue
+    // Until the task was done (by another node), else as long as it was seen; cut short where the node was killed.
+    const died = ob.downtime.filter(d => d.node === i && d.fromMs + ob.t0 >= l.first).map(d => d.fromMs + ob.t0)
+    const end = Math.min(v?.doneAt != null ? Date.parse(v.doneAt) : l.last, ...died)
+    out.push({ node: i, task: l.task, startMs: l.first - ob.t0, endMs: Math.max(l.first, end) - ob.t0, result: false })
+  }
+  return out.sort((a, b) => a.node - b.node || a.startMs - b.startMs)
 }
 
 function summarise (cluster: Cluster, submitted: Submitted[], views: Map<string, TaskView>, ob: Observed): SimnetReport {
@@ -410,9 +658,16 @@ function summarise (cluster: Cluster, submitted: Submitted[], views: Map<string,
     efficiency: efficiency == null ? null : Math.round(efficiency * 1000) / 1000,
     regrants: [...views.values()].reduce((s, v) => s + v.regrants, 0),
     ...(certificates != null ? { certificates, noConsensus: noConsensus.length, equivocators: ob.equivocators ?? [], byzantine: nodes.filter(n => n.spec.byzantine != null).map(n => n.peerId) } : {}),
-    faults: ob.faults,
+    // In time order (a fault's entry is written once it is made); a copy, as a restart may still be on its way.
+    faults: [...ob.faults].sort((a, b) => a.atMs - b.atMs),
     recoveryMs,
     mode: ob.modelled ? 'modelled' : 'model',
-    timeline: ob.timeline
+    timeline: ob.timeline,
+    parameters: ob.parameters,
+    releasedAtMs: ob.released - ob.t0,
+    latencyHistogram: histogram(latencies),
+    work: workIntervals(nodes, views, ob),
+    downtime: ob.downtime,
+    host: ob.host
   }
 }
