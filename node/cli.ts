@@ -346,7 +346,8 @@ The exit code is 0 when the certificate holds, 1 when it does not.`)
 With --json, one JSON object: {"nodes", "tasks", "completed", "lost", "throughput",
 "latencyMs": {"p50", "p95", "p99"}, "perNode": [{"peerId", "tasks", ...}],
 "invariants": [{"name", "ok", "detail"}], "makespanMs", "efficiency", "regrants",
-"faults", "recoveryMs", ...}. The exit code is 1 when an invariant fails.
+"faults": [{"atMs", "done", "of", "what"}], "recoveryMs", "parameters" (date, version, model, seed,
+options, host), "latencyHistogram", "work", "downtime", "host", ...}. The exit code is 1 when an invariant fails.
 Every run stops by itself and removes its processes and temp dirs.`)
     .action(async (opts: { json?: boolean, nodes: number, tasks: number, images?: string, seed: number, modelled?: [number, number], crash: number, restart?: number, partition?: boolean, partitionMs: number, slow: number, slowdown: number, workers: number, leaseMs: number, spread?: boolean, critical?: boolean, quorumF?: number, byzantine: number, attack?: Attack, timeout: number, report?: string }) => {
       if (opts.byzantine > 0 && opts.attack == null) throw new TexmeshError('--byzantine needs --attack wrong|forge|equivocate|silent|replay|flood')
