@@ -59,8 +59,10 @@ export interface OcrResult {
   rotated?: 90 | 270;
 }
 
-/** Ink this many times taller than wide is read turned on its side too. */
+/** Ink this many times taller than wide is read turned on its side too, */
 export const TURNED_ASPECT = 1.5;
+/** when its upright reading is less likely than this per region. */
+export const TURN_BELOW = 0.6;
 
 function unionBox(boxes: readonly { left: number; top: number; width: number; height: number }[]): { width: number; height: number } {
   const left = Math.min(...boxes.map((b) => b.left));
@@ -205,16 +207,20 @@ export class OcrPipeline {
     const regions = segment(img.ink, img.width, img.height);
     if (regions.length === 0) throw new ImageError(file, 'no-ink', 'the image has no ink (blank, or too little contrast)');
     let best = await this.read(img, regions, beam);
-    // Ink much taller than wide is most likely a formula turned on its side (a page scanned
-    // sideways): it is read turned both ways too, and the likeliest reading wins.
+    // Ink much taller than wide may be a formula turned on its side (a page scanned sideways): it
+    // is read turned both ways too, and the likeliest reading wins, judged per region (a column of
+    // many short formulas is many likely regions upright; a turned formula is glyphs read as
+    // unlikely one-glyph regions upright, and one likely region turned).
     const box = unionBox(regions.map((r) => r.box));
-    if (box.height > TURNED_ASPECT * box.width) {
+    const perRegion = (r: { confidence: number; regions: unknown[] }): number => Math.pow(r.confidence, 1 / Math.max(1, r.regions.length));
+    // A confident upright reading is not second-guessed (a tall column of formulas costs one reading).
+    if (box.height > TURNED_ASPECT * box.width && perRegion(best) < TURN_BELOW) {
       for (const turn of [90, 270] as const) {
         const turned = turnInk(img, turn);
         const tr = segment(turned.ink, turned.width, turned.height);
         if (tr.length === 0) continue;
         const r = await this.read(turned, tr, beam);
-        if (r.confidence > best.confidence) best = { ...r, rotated: turn };
+        if (perRegion(r) > perRegion(best)) best = { ...r, rotated: turn };
       }
     }
     return { ...best, model: this.model, ms: Math.round((performance.now() - t0) * 10) / 10 };
