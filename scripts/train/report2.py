@@ -92,6 +92,9 @@ def main():
 
     lines = ["# texmesh v2: training record", "",
              "Written by `scripts/train/report2.py`; the figures come from the runs' checkpoints.", ""]
+    notes = os.path.join(args.out, "DECISIONS.md")
+    if os.path.exists(notes):
+        lines += [open(notes).read().strip(), ""]
     if comp:
         lines += ["## Design comparison", "",
                   f"Each candidate trained from scratch on the same data (40 shards of clean renders, seed 1, degraded on the fly),"
