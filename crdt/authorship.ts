@@ -19,7 +19,7 @@ import { checkValue } from './values.js'
  * caller caps its size, so a crafted update cannot crash or hang a node.
  */
 
-export const MAPS = ['results', 'calibration', 'corrections', 'members', 'evidence'] as const
+export const MAPS = ['results', 'calibration', 'corrections', 'members', 'evidence', 'revocations'] as const
 export type MapName = typeof MAPS[number]
 const MAP_SET: ReadonlySet<string> = new Set(MAPS)
 

@@ -73,7 +73,11 @@ const CertificateShape = z.record(z.string().max(64), z.union([scalar, z.array(z
 export const EvidenceEntry = z.object({ votes: z.array(FlatRecord).length(2), time: z.number().int().nonnegative() })
 export type EvidenceEntry = z.infer<typeof EvidenceEntry>
 
-const SCHEMAS: Record<MapName, z.ZodType> = { results: ResultEntry, calibration: CalibrationEntry, corrections: CorrectionEntry, members: MemberEntry, evidence: EvidenceEntry }
+/** A revocation the network's admin signed (protocols/membership checks it when it reads one), as a node relays it. */
+export const RevocationEntry = z.object({ revocation: z.string().min(1).max(2048), time: z.number().int().nonnegative() })
+export type RevocationEntry = z.infer<typeof RevocationEntry>
+
+const SCHEMAS: Record<MapName, z.ZodType> = { results: ResultEntry, calibration: CalibrationEntry, corrections: CorrectionEntry, members: MemberEntry, evidence: EvidenceEntry, revocations: RevocationEntry }
 
 export interface Change {
   map: MapName
@@ -441,6 +445,18 @@ export class Replica {
   putCorrection (imageHash: string, entry: CorrectionEntry): Promise<void> { return this.write('corrections', `${imageHash}/${this.author}`, entry) }
   putCalibration (modelVersion: string, entry: CalibrationEntry): Promise<void> { return this.write('calibration', `${modelVersion}/${this.author}`, entry) }
   putMember (entry: MemberEntry): Promise<void> { return this.write('members', this.author, entry) }
+  /** A revocation of `peer`'s membership, relayed by this node (the admin's signature is in the text). */
+  putRevocation (peer: string, entry: RevocationEntry): Promise<void> { return this.write('revocations', `${peer}/${this.author}`, entry) }
+  /** Every revocation in the store, from every relaying author. */
+  revocations (): Array<{ peer: string, author: string, entry: RevocationEntry }> {
+    const out: Array<{ peer: string, author: string, entry: RevocationEntry }> = []
+    for (const [key, value] of this.doc.getMap('revocations').entries()) {
+      const m = /^([^/]+)\/([^/]+)$/.exec(key)
+      const parsed = RevocationEntry.safeParse(value)
+      if (m != null && parsed.success) out.push({ peer: m[1]!, author: m[2]!, entry: parsed.data })
+    }
+    return out
+  }
   /** Equivocation evidence against `voter` on `task`, reported by this node. */
   putEvidence (voter: string, task: string, entry: EvidenceEntry): Promise<void> { return this.write('evidence', `${voter}!${task}/${this.author}`, entry) }
 
@@ -618,6 +634,11 @@ export class Replica {
       if (await this.certified(e.author, certificate, certifiedUntil)) return true
     }
     return false
+  }
+
+  /** Forget what certifiedUntil said of an author's certificates (its membership changed: it was revoked, say). */
+  forgetCertificates (author: string): void {
+    for (const memo of [...this.certificates.keys()]) if (memo.startsWith(`${author}\n`)) this.certificates.delete(memo)
   }
 
   private async certified (author: string, certificate: string, certifiedUntil: NonNullable<ReplicaOptions['certifiedUntil']>): Promise<boolean> {

@@ -57,8 +57,10 @@ export interface ApiMember {
   peer: string
   issuedAt: string
   expiresAt: string
-  /** valid now: signed by the network's admin key and not expired */
+  /** valid now: signed by the network's admin key, not expired and not revoked */
   valid: boolean
+  /** when the admin revoked it, if it did */
+  revokedAt?: string
   connected: boolean
   equivocated: boolean
 }
@@ -67,6 +69,10 @@ export interface ApiHandlers {
   status(): Promise<ApiStatus>
   peers(): Promise<ApiPeer[]>
   members(): Promise<ApiMember[]>
+  /** the revocations this node knows (checked against the admin key) */
+  revocations(): Promise<Array<{ peer: string, revokedAt: string, revocation: string }>>
+  /** take a revocation (texmesh-revoke-v1:...): check it, keep it, publish it in the replicated store */
+  installRevocation(text: string): Promise<{ peer: string, revokedAt: string }>
   installCertificate(text: string): Promise<{ peer: string, network: string, issuedAt: number, expiresAt: number }>
   ocr(image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult>
   submit(image: Buffer, options: { file: string, critical: boolean }): Promise<TaskView>
@@ -125,6 +131,7 @@ const SubmitQuery = z.object({
 const TasksQuery = z.object({ limit: z.coerce.number().int().min(1).max(10_000).optional() }).strict()
 
 const CertificateBody = z.object({ certificate: z.string().min(1).max(8192) }).strict()
+const RevocationBody = z.object({ revocation: z.string().min(1).max(2048) }).strict()
 
 /** What was wrong with a query, one clause per problem. */
 function issues (error: z.ZodError): string {
@@ -219,7 +226,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   })
   // Images arrive as the raw request body (any image/* type or application/octet-stream).
   // The calls that take a JSON body instead:
-  const JSON_CALLS = new Set(['/v1/membership/certificate'])
+  const JSON_CALLS = new Set(['/v1/membership/certificate', '/v1/membership/revocations'])
   app.addContentTypeParser(/^(image\/|application\/octet-stream)/, { parseAs: 'buffer', bodyLimit: MAX_IMAGE_BYTES }, (_request, body, done) => {
     done(null, body)
   })
@@ -227,6 +234,12 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   app.get('/v1/status', async () => await init.handlers.status())
   app.get('/v1/peers', async () => await init.handlers.peers())
   app.get('/v1/members', async () => await init.handlers.members())
+  app.get('/v1/revocations', async () => await init.handlers.revocations())
+  app.post('/v1/membership/revocations', async (request, reply) => {
+    const body = RevocationBody.safeParse(request.body)
+    if (!body.success) return await reply.code(400).send({ error: 'expected {"revocation": "texmesh-revoke-v1:..."}' })
+    return await init.handlers.installRevocation(body.data.revocation)
+  })
   app.post('/v1/membership/certificate', async (request, reply) => {
     const body = CertificateBody.safeParse(request.body)
     if (!body.success) return await reply.code(400).send({ error: 'expected {"certificate": "texmesh-cert-v1:..."}' })

@@ -13,8 +13,8 @@ import { ApiClient } from './client.js'
 import { ConfigError, TexmeshError } from './errors.js'
 import { ModelFileError } from '../pipeline/model-error.js'
 import { dialableAddresses, preferNonLoopback } from './addresses.js'
-import { admit, initNetwork, joinNetwork, makeInvite, requireNetwork, DEFAULT_CERTIFICATE_DAYS } from './network-admin.js'
-import { encodeCertificateText } from '../protocols/membership/index.js'
+import { admit, initNetwork, joinNetwork, makeInvite, requireNetwork, revoke, DEFAULT_CERTIFICATE_DAYS } from './network-admin.js'
+import { encodeCertificateText, encodeRevocationText } from '../protocols/membership/index.js'
 import type { ApiMember, ApiPeer, ApiStatus } from './api.js'
 import { VERSION } from './version.js'
 import { runOcr } from './ocr-command.js'
@@ -301,14 +301,15 @@ A file that could not be submitted gives {"file", "error", "reason"}. The exit c
     .option('--image <file>', 'also check that this image is the one voted on (its SHA-256)')
     .option('--network <name>', 'with --admin-key: the network the certificate must be of (an auditor needs no data dir)')
     .option('--admin-key <key>', 'with --network: that network\'s admin public key (base64url; texmesh status shows it)')
+    .option('--revocation <text>', 'a revocation (texmesh-revoke-v1:...) to apply: the revoked voter\'s later votes do not count (repeatable; the data dir\'s and its running node\'s are applied anyway)', (v: string, all: string[] = []) => [...all, v])
     .addHelpText('after', `
 A file's own answer ("latex"), image hash ("hash") and model must be the certificate's.
 The exit code is 0 when the certificate holds, 1 when it does not.`)
-    .action(async (arg: string, opts: CommonOptions & { minF: number, image?: string, network?: string, adminKey?: string }) => {
+    .action(async (arg: string, opts: CommonOptions & { minF: number, image?: string, network?: string, adminKey?: string, revocation?: string[] }) => {
       if ((opts.network == null) !== (opts.adminKey == null)) throw new ConfigError('--network and --admin-key go together')
       const auditor = opts.network != null && opts.adminKey != null ? { name: opts.network, admin: opts.adminKey } : undefined
       const check = await runVerify(auditor != null && opts.dataDir == null ? undefined : dataDirOf(opts), arg,
-        { minF: opts.minF, ...(opts.image != null ? { image: opts.image } : {}), ...(auditor != null ? { network: auditor } : {}) })
+        { minF: opts.minF, ...(opts.image != null ? { image: opts.image } : {}), ...(auditor != null ? { network: auditor } : {}), ...(opts.revocation != null ? { revocations: opts.revocation } : {}) })
       print(opts.json, check.ok ? { ok: true, voters: check.voters, certificate: check.certificate } : check, () => describeCheck(check))
       if (!check.ok) process.exitCode = 1
     })
@@ -476,6 +477,23 @@ Every run stops by itself and removes its processes and temp dirs.`)
       print(opts.json, { certificate: text, peer: cert.peer, network: cert.network, expiresAt: new Date(cert.expiresAt).toISOString() }, () => text)
     })
 
+  withJson(withDataDir(network.command('revoke')))
+    .description('revoke a member (run where the admin key is): from now on nodes refuse it leases, ballots and store writes, and certificates do not count its later votes')
+    .argument('<peer-id>', 'the member\'s peer id (texmesh network members lists them)')
+    .action(async (peer: string, opts: CommonOptions) => {
+      const dataDir = dataDirOf(opts)
+      const revocation = await revoke(dataDir, peer)
+      const text = encodeRevocationText(revocation)
+      // A node running here publishes it at once; otherwise it does when it starts (the data dir keeps it).
+      const runtime = await dataDir.runtime()
+      if (runtime != null) await (await ApiClient.forDataDir(dataDir)).post('/v1/membership/revocations', { revocation: text })
+      if (opts.json !== true) {
+        process.stderr.write(`revoked ${revocation.peer} in "${revocation.network}" as of ${new Date(revocation.revokedAt).toISOString()}; ` +
+          (runtime != null ? 'the running node publishes it now\n' : 'the node publishes it when it starts (or give the text to any member: POST /v1/membership/revocations)\n'))
+      }
+      print(opts.json, { revocation: text, peer: revocation.peer, network: revocation.network, revokedAt: new Date(revocation.revokedAt).toISOString(), published: runtime != null }, () => text)
+    })
+
   withJson(withDataDir(network.command('members')))
     .description('list the members the running node knows of (from the replicated store), with their certificates\' validity')
     .action(async (opts: CommonOptions) => {
@@ -484,7 +502,7 @@ Every run stops by itself and removes its processes and temp dirs.`)
       const members = await (await ApiClient.forDataDir(dataDir)).get<ApiMember[]>('/v1/members')
       print(opts.json, members, () => members.length === 0
         ? 'no members known yet (a member is listed once its certificate is in the replicated store)'
-        : table(['peer', 'until', 'certificate', 'online', ''], members.map(m => [m.peer, m.expiresAt.slice(0, 10), m.valid ? 'valid' : 'INVALID', m.connected ? 'yes' : 'no', m.equivocated ? 'EQUIVOCATED' : ''])))
+        : table(['peer', 'until', 'certificate', 'online', ''], members.map(m => [m.peer, m.expiresAt.slice(0, 10), m.revokedAt != null ? `REVOKED ${m.revokedAt.slice(0, 19)}` : m.valid ? 'valid' : 'EXPIRED', m.connected ? 'yes' : 'no', m.equivocated ? 'EQUIVOCATED' : ''])))
     })
 
   withJson(withDataDir(network.command('install-cert')))

@@ -10,7 +10,7 @@ import type { NodeConfig } from './config.js'
 import type { Log } from './log.js'
 import type { NetworkDescriptor } from './invite.js'
 import { withExpiry, type PeerMembership } from '../protocols/membership/index.js'
-import { decodeCertificateText, MembershipCertificate, verifyCertificate } from '../protocols/membership/index.js'
+import { decodeCertificateText, decodeRevocationText, MembershipCertificate, verifyCertificate, verifyRevocation } from '../protocols/membership/index.js'
 import type { ExchangedPeer } from '../protocols/peer-exchange/index.js'
 import { VERSION } from './version.js'
 import type { OcrResult } from '../pipeline/ocr.js'
@@ -157,18 +157,37 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
 
     // Remote envelopes count only from members (in an open network, from anyone).
     let isMember: (author: string) => boolean = () => network == null
+    // Members the admin revoked (peer -> time), from the replicated store and this data dir: from
+    // then on they are no members, whatever certificate they hold.
+    const revoked = new Map<string, number>()
+    const revokedNow = (peer: string): boolean => (revoked.get(peer) ?? Infinity) <= Date.now()
+    const noteRevocation = async (text: string): Promise<{ peer: string, revokedAt: number } | undefined> => {
+      if (network == null) return undefined
+      try {
+        const check = await verifyRevocation(decodeRevocationText(text), { network: network.name, adminPublicKey: adminPublicKeyOf(network) })
+        if (!check.ok) return undefined
+        const { peer, revokedAt } = check.revocation
+        if (revokedAt < (revoked.get(peer) ?? Infinity)) {
+          revoked.set(peer, revokedAt)
+          replica?.forgetCertificates(peer)
+        }
+        return { peer, revokedAt }
+      } catch {
+        return undefined
+      }
+    }
     const storeLog = log.child({ component: 'crdt' })
     replica = await Replica.open({
       path: dataDir.paths.replica,
       key,
-      admits: author => author === peerId.toString() || isMember(author),
+      admits: author => author === peerId.toString() || (isMember(author) && !revokedNow(author)),
       // An author offline or known only through a relay counts if its certificate (in the members map, or in the envelope) verifies.
       ...(network != null
         ? {
             certifiedUntil: async (author: string, text: string) => {
               try {
                 const check = await verifyCertificate(decodeCertificateText(text), { network: network.name, adminPublicKey: adminPublicKeyOf(network), peer: author })
-                return check.ok ? check.certificate.expiresAt : undefined
+                return check.ok ? Math.min(check.certificate.expiresAt, revoked.get(author) ?? Infinity) : undefined
               } catch {
                 return undefined
               }
@@ -243,12 +262,26 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
 
     if (network != null) {
       isMember = author => {
+        if (revokedNow(author)) return false
         try {
           return withExpiry(node.services.membership.stateOf(peerIdFromString(author)), Date.now()).state === 'member'
         } catch {
           return false
         }
       }
+      // Revocations: those in the store, those kept here (the admin's), and each new one that arrives.
+      for (const r of replica.revocations()) await noteRevocation(r.entry.revocation)
+      for (const text of await dataDir.revocations()) {
+        const noted = await noteRevocation(text)
+        if (noted != null && !replica.revocations().some(r => r.peer === noted.peer && r.author === peerId.toString())) {
+          await replica.putRevocation(noted.peer, { revocation: text.trim(), time: Date.now() })
+        }
+      }
+      replica.subscribe(change => {
+        if (change.map !== 'revocations') return
+        const entry = replica?.revocations().find(r => `${r.peer}/${r.author}` === change.key)
+        if (entry != null) void noteRevocation(entry.entry.revocation).then(noted => { if (noted != null) log.warn({ peer: noted.peer, revokedAt: new Date(noted.revokedAt).toISOString() }, 'a member was revoked') })
+      })
     }
     sync = new CrdtSync(node, replica, log.child({ component: 'protocols:crdt-sync' }))
     await sync.start()
@@ -283,6 +316,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
           ...node.getPeers().map(String).filter(p => network == null || isMember(p))
         ],
         isMember: peer => network == null || peer === peerId.toString() || isMember(peer),
+        revokedAt: peer => revoked.get(peer),
         certificateOf: peer => {
           if (peer === peerId.toString()) return certificate != null ? encodeCertificateText(certificate) : undefined
           const cert = node.services.membership.certificateOf(peerIdFromString(peer))
@@ -343,13 +377,35 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
           // Checked as of its own issue time (signature, network, peer), then dated against now.
           const check = await verifyCertificate(cert, { network: network.name, adminPublicKey: adminPublicKeyOf(network), peer, now: cert.issuedAt })
           if (!check.ok) continue
-          const valid = cert.expiresAt > Date.now()
-          out.push({ peer, issuedAt: new Date(cert.issuedAt).toISOString(), expiresAt: new Date(cert.expiresAt).toISOString(), valid, connected: connected.has(peer) || peer === peerId.toString(), equivocated: nodeTasks.equivocators().has(peer) })
+          const revokedAt = revoked.get(peer)
+          const valid = cert.expiresAt > Date.now() && !revokedNow(peer)
+          out.push({ peer, issuedAt: new Date(cert.issuedAt).toISOString(), expiresAt: new Date(cert.expiresAt).toISOString(), valid, ...(revokedAt != null ? { revokedAt: new Date(revokedAt).toISOString() } : {}), connected: connected.has(peer) || peer === peerId.toString(), equivocated: nodeTasks.equivocators().has(peer) })
         } catch {
           // an entry whose certificate does not even decode names nobody
         }
       }
       return out.sort((a, b) => a.peer.localeCompare(b.peer))
+    }
+
+    const revocations = async (): Promise<Array<{ peer: string, revokedAt: string, revocation: string }>> => {
+      const out = new Map<string, { peer: string, revokedAt: string, revocation: string }>()
+      for (const r of replica!.revocations()) {
+        const noted = await noteRevocation(r.entry.revocation)
+        if (noted != null && !out.has(noted.peer)) out.set(noted.peer, { peer: noted.peer, revokedAt: new Date(noted.revokedAt).toISOString(), revocation: r.entry.revocation })
+      }
+      return [...out.values()].sort((a, b) => a.peer.localeCompare(b.peer))
+    }
+
+    const installRevocation = async (text: string): Promise<{ peer: string, revokedAt: string }> => {
+      if (network == null) throw new DataDirStateError('this node is in an open network: there is nobody to revoke')
+      const noted = await noteRevocation(text)
+      if (noted == null) throw new DataDirStateError(`not a revocation signed by the admin of network "${network.name}"`)
+      await dataDir.addRevocation(text)
+      if (!replica!.revocations().some(r => r.peer === noted.peer && r.author === peerId.toString())) {
+        await replica!.putRevocation(noted.peer, { revocation: text.trim(), time: Date.now() })
+      }
+      log.warn({ peer: noted.peer, revokedAt: new Date(noted.revokedAt).toISOString() }, 'a member was revoked')
+      return { peer: noted.peer, revokedAt: new Date(noted.revokedAt).toISOString() }
     }
 
     const installCertificate = async (text: string): Promise<MembershipCertificate> => {
@@ -394,7 +450,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       port: config.apiPort,
       token,
       log: log.child({ component: 'node:api' }),
-      handlers: { status, peers, members, installCertificate, ocr, submit, task, tasks: taskList, results: hash => replica!.results(hash), ...(simnet != null ? { simnet } : {}) }
+      handlers: { status, peers, members, revocations, installRevocation, installCertificate, ocr, submit, task, tasks: taskList, results: hash => replica!.results(hash), ...(simnet != null ? { simnet } : {}) }
     })
     const identity = processIdentity(process.pid)
     await dataDir.writeRuntime({ pid: process.pid, ...(identity != null ? { process: identity } : {}), peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString(), config: { ...config }, ...(options.sources != null ? { sources: options.sources } : {}) })

@@ -61,6 +61,20 @@ export class DataDir {
     return (await loadOrCreateKey(this.paths.adminKey)).key
   }
 
+  /** The revocation texts kept here (see `addRevocation`), unchecked. */
+  async revocations (): Promise<string[]> {
+    const bytes = await readFileIfExists(this.paths.revocations)
+    return bytes == null ? [] : bytes.toString('utf8').split('\n').map(l => l.trim()).filter(l => l !== '')
+  }
+
+  /** Keep a revocation text (once). */
+  async addRevocation (text: string): Promise<void> {
+    const known = await this.revocations()
+    if (known.includes(text.trim())) return
+    await this.ensure()
+    await writeFileAtomic(this.paths.revocations, [...known, text.trim()].join('\n') + '\n')
+  }
+
   /** This node's certificate, if one is installed. Not re-verified here: see `installCertificate`. */
   async certificate (): Promise<MembershipCertificate | undefined> {
     const bytes = await readFileIfExists(this.paths.certificate)

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { PeerId } from '@libp2p/interface'
+import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
 import { DataDir, assertAdminKey, encodePublicKey } from './datadir.js'
 import { DataDirStateError, InvalidInviteError } from './errors.js'
 import { decodeInvite, encodeInvite, NetworkDescriptor } from './invite.js'
-import { issueCertificate, encodeCertificateText, type MembershipCertificate } from '../protocols/membership/index.js'
+import { issueCertificate, issueRevocation, encodeCertificateText, encodeRevocationText, type MembershipCertificate, type Revocation } from '../protocols/membership/index.js'
 
 /**
  * The network life cycle as data-dir operations: make a network, join one
@@ -94,7 +94,8 @@ export async function joinNetwork (dataDir: DataDir, invite: string): Promise<Jo
   return { network, peerId: peerId.toString(), joined: true }
 }
 
-export async function admit (dataDir: DataDir, peer: string, days = DEFAULT_CERTIFICATE_DAYS): Promise<MembershipCertificate> {
+/** The network and its admin key, where the admin key is (admit and revoke run there). */
+async function asAdmin (dataDir: DataDir): Promise<{ network: NetworkDescriptor, adminKey: Ed25519PrivateKey }> {
   const network = await requireNetwork(dataDir)
   const adminKey = await dataDir.adminKey()
   if (adminKey == null) {
@@ -103,14 +104,36 @@ export async function admit (dataDir: DataDir, peer: string, days = DEFAULT_CERT
   if (encodePublicKey(adminKey) !== network.admin) {
     throw new DataDirStateError(`${dataDir.paths.adminKey} is not the admin key of network "${network.name}"`)
   }
+  return { network, adminKey }
+}
+
+function texmeshPeerId (peer: string): PeerId {
   let id: PeerId
   try {
     id = peerIdFromString(peer)
   } catch {
-    throw new DataDirStateError(`"${peer}" is not a valid peer id (texmesh status --data-dir ... on the new node prints it)`)
+    throw new DataDirStateError(`"${peer}" is not a valid peer id (texmesh status --data-dir ... on the node prints it)`)
   }
-  // Texmesh nodes have Ed25519 keys; the certificate names the id as nodes print it (12D3KooW...).
-  if (id.type !== 'Ed25519') throw new DataDirStateError(`"${peer}" is a ${id.type} peer id; texmesh nodes have Ed25519 ids (texmesh status on the new node prints its id)`)
+  // Texmesh nodes have Ed25519 keys; certificates name the id as nodes print it (12D3KooW...).
+  if (id.type !== 'Ed25519') throw new DataDirStateError(`"${peer}" is a ${id.type} peer id; texmesh nodes have Ed25519 ids (texmesh status on the node prints its id)`)
+  return id
+}
+
+/**
+ * Revoke a member: the admin signs that `peer` is no member from now on, and the revocation is
+ * kept in the data dir (a node running here publishes it in the replicated store; see the daemon).
+ */
+export async function revoke (dataDir: DataDir, peer: string): Promise<Revocation> {
+  const { network, adminKey } = await asAdmin(dataDir)
+  const id = texmeshPeerId(peer)
+  const revocation = await issueRevocation(adminKey, { network: network.name, peer: id.toString(), revokedAt: Date.now() })
+  await dataDir.addRevocation(encodeRevocationText(revocation))
+  return revocation
+}
+
+export async function admit (dataDir: DataDir, peer: string, days = DEFAULT_CERTIFICATE_DAYS): Promise<MembershipCertificate> {
+  const { network, adminKey } = await asAdmin(dataDir)
+  const id = texmeshPeerId(peer)
   checkDays(days)
   const issuedAt = Date.now()
   return await issueCertificate(adminKey, { network: network.name, peer: id.toString(), issuedAt, expiresAt: issuedAt + Math.round(days * DAY_MS) })

@@ -19,6 +19,8 @@ export interface DataDirPaths {
   readonly adminKey: string
   /** this node's membership certificate, signed by the admin key */
   readonly certificate: string
+  /** revocations made or received here (texmesh-revoke-v1:... texts, one a line); the node publishes them */
+  readonly revocations: string
   /** bearer token for calls to the local API that change something, mode 0600 */
   readonly apiToken: string
   /** written by a running node: pid, API port, peer id; removed on shutdown */
@@ -42,6 +44,7 @@ export function dataDirPaths (root: string): DataDirPaths {
     network: join(dir, 'network.json'),
     adminKey: join(dir, 'admin.key'),
     certificate: join(dir, 'membership.cert'),
+    revocations: join(dir, 'revocations.txt'),
     apiToken: join(dir, 'api-token'),
     runtime: join(dir, 'node.json'),
     peerStore: join(dir, 'peerstore'),

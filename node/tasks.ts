@@ -88,6 +88,8 @@ export interface NodeTasksInit {
     network?: { name: string, adminPublicKey: Uint8Array }
     eligible: () => string[]
     isMember: (peer: string) => boolean
+    /** when the admin revoked a peer, if it did (its votes from then on do not count in a certificate) */
+    revokedAt?: (peer: string) => number | undefined
     certificateOf: (peer: string) => string | undefined
     onEquivocation?: (a: SignedVote, b: SignedVote) => Promise<void>
     tamper?: ConstructorParameters<typeof QuorumService>[1]['tamper']
@@ -121,7 +123,7 @@ export class NodeTasks {
     private readonly service: TaskService,
     private readonly ledger: VoteLedger
   ) {
-    this.quorumCtx = { minF: init.quorum.f, ...(init.quorum.network != null ? { network: init.quorum.network } : {}) }
+    this.quorumCtx = { minF: init.quorum.f, ...(init.quorum.network != null ? { network: init.quorum.network } : {}), ...(init.quorum.revokedAt != null ? { revokedAt: init.quorum.revokedAt } : {}) }
     // Any node's result for an image finishes this node's tasks for it (critical ones: a certified result).
     this.unsubscribe = init.replica.subscribe(change => {
       if (change.map === 'evidence') this.loadEvidence().catch(err => { init.log.warn({ err }, 'checking equivocation evidence failed') })

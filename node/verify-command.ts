@@ -5,6 +5,7 @@ import { adminPublicKeyOf, type DataDir } from './datadir.js'
 import { ApiError, TexmeshError } from './errors.js'
 import type { TaskView } from './tasks.js'
 import { verifyQuorumCertificate, type QuorumCheck } from '../protocols/votes/index.js'
+import { decodeRevocationText, verifyRevocation } from '../protocols/membership/index.js'
 
 /**
  * `texmesh verify ID_OR_FILE`: check a quorum certificate offline, against the
@@ -72,6 +73,8 @@ export interface VerifyOptions {
   image?: string
   /** an outside auditor's network: its name and admin public key (base64url), instead of a data dir's */
   network?: { name: string, admin: string }
+  /** revocations (texmesh-revoke-v1:...) to apply besides those the data dir and its running node know */
+  revocations?: string[]
 }
 
 export type VerifyCheck = (QuorumCheck & { checked?: string[] }) | { ok: false, reason: 'not-this-result', detail: string }
@@ -87,7 +90,33 @@ export async function runVerify (dataDir: DataDir | undefined, arg: string, opts
     const own = await dataDir.network()
     if (own != null) network = { name: own.name, adminPublicKey: adminPublicKeyOf(own) }
   }
-  const check = await verifyQuorumCertificate(certificate, { minF: opts.minF ?? 1, ...(network != null ? { network } : {}) })
+  // Revocations: a voter's votes after the admin revoked it do not count.
+  const revoked = new Map<string, number>()
+  if (network != null) {
+    const texts = [...(opts.revocations ?? [])]
+    if (dataDir != null) {
+      texts.push(...await dataDir.revocations())
+      if (await dataDir.runtime() != null) {
+        const known = await (await ApiClient.forDataDir(dataDir)).get<Array<{ revocation: string }>>('/v1/revocations').catch(() => [])
+        texts.push(...known.map(r => r.revocation))
+      }
+    }
+    for (const text of texts) {
+      let check
+      try {
+        check = await verifyRevocation(decodeRevocationText(text), { network: network.name, adminPublicKey: network.adminPublicKey })
+      } catch (err) {
+        throw new TexmeshError(`a revocation is not readable: ${(err as Error).message}`)
+      }
+      if (!check.ok) {
+        if (opts.revocations?.includes(text) === true) throw new TexmeshError(`--revocation: ${check.reason}: ${check.detail}`)
+        continue
+      }
+      const r = check.revocation
+      if (r.revokedAt < (revoked.get(r.peer) ?? Infinity)) revoked.set(r.peer, r.revokedAt)
+    }
+  }
+  const check = await verifyQuorumCertificate(certificate, { minF: opts.minF ?? 1, ...(network != null ? { network } : {}), revokedAt: peer => revoked.get(peer) })
   if (!check.ok) return check
   const c = check.certificate
   // The file's own answer, image and model must be what was voted on (as nodes require of a stored result).

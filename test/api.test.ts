@@ -155,5 +155,27 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
     const listed = await runCli(['network', 'members', '--data-dir', adminDir])
     assert.equal(listed.code, 0, listed.stderr)
     assert.match(listed.stdout, new RegExp(`${member.peerId.toString()}\\s+\\d{4}-\\d\\d-\\d\\d\\s+valid\\s+yes`))
+
+    // The admin revokes the member: it is no member from then on, on every node, whatever certificate it holds.
+    const notAdmin = await runCli(['network', 'revoke', admin.peerId.toString(), '--data-dir', memberDir])
+    assert.equal(notAdmin.code, 1)
+    assert.match(notAdmin.stderr, /no admin key/)
+    const revoked = await runCli(['network', 'revoke', member.peerId.toString(), '--data-dir', adminDir])
+    assert.equal(revoked.code, 0, revoked.stderr)
+    assert.match(revoked.stdout, /^texmesh-revoke-v1:\S+\n$/)
+    assert.match(revoked.stderr, /the running node publishes it now/)
+    const after = (await call(admin.apiPort, 'GET', '/v1/members')).json.find((m: { peer: string }) => m.peer === member.peerId.toString())
+    assert.equal(after.valid, false)
+    assert.match(after.revokedAt, /^\d{4}-/)
+    assert.match((await runCli(['network', 'members', '--data-dir', adminDir])).stdout, /REVOKED/)
+    // It reaches the member's replica too, and the admin takes no more store writes from it.
+    await waitFor('the revocation in the member\'s store', async () => (await call(member.apiPort, 'GET', '/v1/revocations')).json.length === 1)
+    const hash = 'b'.repeat(64)
+    await member.replica.putResult(hash, { latex: 'x', confidence: 0.5, alternatives: [], model: 'm', time: 1 })
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    assert.equal(admin.replica.results(hash).size, 0, 'a revoked member\'s write is refused')
+    // A bad revocation is refused with the reason.
+    const forged = await call(admin.apiPort, 'POST', '/v1/membership/revocations', { authorization: `Bearer ${(await readFile(new DataDir(adminDir).paths.apiToken, 'utf8')).trim()}` }, JSON.stringify({ revocation: 'texmesh-revoke-v1:AAAA' }))
+    assert.equal(forged.status, 400)
   })
 })

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
-import { encodeCertificateText, issueCertificate } from '../protocols/membership/index.js'
+import { decodeRevocationText, encodeCertificateText, encodeRevocationText, issueCertificate, issueRevocation, verifyRevocation } from '../protocols/membership/index.js'
 import { isEquivocation, signVote, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type SignedVote } from '../protocols/votes/index.js'
 import { sha256Hex } from '../protocols/blob/index.js'
 import { encodeJson } from '../protocols/json.js'
@@ -86,6 +86,27 @@ describe('votes and quorum certificates (offline)', () => {
     const one = await cert('\\sum_{i=1}^{n}i', 1)
     assert.equal(await reason({ ...one, f: 0 }), 'weak-quorum')
     assert.equal((await verifyQuorumCertificate({ ...one, f: 0 }, { ...lab(admin), minF: 0 })).ok, true, 'unless the verifier accepts f = 0')
+  })
+
+  it('a revoked voter\'s votes count only from before its revocation; revocations are the admin\'s alone', async () => {
+    const { admin, cert, ids } = await setup()
+    const good = await cert('\\sum_{i=1}^{n}i', 3)
+    const votedAt = good.votes[1]!.time
+    const revokedAt = (peer: string, at: number) => (p: string) => p === peer ? at : undefined
+    const with_ = async (at: number): Promise<string> => {
+      const r = await verifyQuorumCertificate(good, { ...lab(admin), revokedAt: revokedAt(good.votes[1]!.voter, at) })
+      return r.ok ? 'ok' : r.reason
+    }
+    assert.equal(await with_(votedAt + 1000), 'ok', 'revoked after it voted: the vote counts')
+    assert.equal(await with_(votedAt), 'revoked', 'revoked when it voted: it does not')
+    // Signed by the admin key only, for its network only.
+    const r = await issueRevocation(admin, { network: 'lab', peer: ids[1]!, revokedAt: 1 })
+    const ctx = { network: 'lab', adminPublicKey: admin.publicKey.raw }
+    assert.equal((await verifyRevocation(decodeRevocationText(encodeRevocationText(r)), ctx)).ok, true)
+    assert.equal(((await verifyRevocation(r, { ...ctx, network: 'other' })) as { reason: string }).reason, 'foreign-network')
+    const forger = await generateKeyPair('Ed25519')
+    assert.equal(((await verifyRevocation(await issueRevocation(forger, { network: 'lab', peer: ids[1]!, revokedAt: 1 }), ctx)) as { reason: string }).reason, 'bad-signature')
+    assert.equal(((await verifyRevocation({ ...r, peer: ids[2]! }, ctx)) as { reason: string }).reason, 'bad-signature', 'the peer is signed')
   })
 })
 

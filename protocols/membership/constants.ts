@@ -22,3 +22,8 @@ export const CLOCK_SKEW_MS = 5 * 60_000
 export const CERTIFICATE_SIGNING_CONTEXT = 'texmesh/membership-certificate/v1\n'
 
 export const CERTIFICATE_TEXT_PREFIX = 'texmesh-cert-v1:'
+
+/** Domain separation for revocations (a member's certificate withdrawn by the admin). */
+export const REVOCATION_SIGNING_CONTEXT = 'texmesh/membership-revocation/v1\n'
+
+export const REVOCATION_TEXT_PREFIX = 'texmesh-revoke-v1:'

@@ -23,6 +23,7 @@ import { verifyCertificate, type CertificateRefusal, type MembershipCertificate 
 import { decodeJson, encodeJson } from '../json.js'
 
 export * from './certificate.js'
+export * from './revocation.js'
 export { MEMBERSHIP_PROTOCOL } from './constants.js'
 
 export type PeerMembership =

@@ -103,7 +103,7 @@ export const QuorumCertificate = z.object({
 }).strict()
 export type QuorumCertificate = z.infer<typeof QuorumCertificate>
 
-export type CertificateFailure = 'malformed' | 'weak-quorum' | 'too-few-votes' | 'bad-signature' | 'duplicate-voter' | 'mismatch' | 'not-a-member' | 'foreign-network'
+export type CertificateFailure = 'malformed' | 'weak-quorum' | 'too-few-votes' | 'bad-signature' | 'duplicate-voter' | 'mismatch' | 'not-a-member' | 'revoked' | 'foreign-network'
 
 export type QuorumCheck =
   | { ok: true, certificate: QuorumCertificate, voters: string[] }
@@ -117,6 +117,8 @@ export interface QuorumContext {
    * one that claims f = 0 would need a single vote. @default DEFAULT_F
    */
   minF?: number
+  /** When the network's admin revoked a peer, if it did: its votes from then on do not count. */
+  revokedAt?: (peer: string) => number | undefined
 }
 
 /**
@@ -155,6 +157,10 @@ export async function verifyQuorumCertificate (input: unknown, ctx: QuorumContex
     for (const v of c.votes) {
       const check = await verifyCertificate(certs.get(v.voter), { network: ctx.network.name, adminPublicKey: ctx.network.adminPublicKey, peer: v.voter, now: v.time })
       if (!check.ok) return { ok: false, reason: 'not-a-member', detail: `${v.voter} was not a member when it voted (${check.reason}: ${check.detail})` }
+      const revokedAt = ctx.revokedAt?.(v.voter)
+      if (revokedAt != null && v.time >= revokedAt) {
+        return { ok: false, reason: 'revoked', detail: `${v.voter} voted at ${new Date(v.time).toISOString()}, after the admin revoked it (${new Date(revokedAt).toISOString()})` }
+      }
     }
   }
   const need = 2 * c.f + 1
