@@ -16,7 +16,7 @@ function lastLine (text: string): string {
   return text.trim().split('\n').pop() ?? ''
 }
 
-describe('node identity and data dir', { timeout: 60_000 }, () => {
+describe('node identity and data dir', { timeout: 120_000 }, () => {
   const dirs: string[] = []
   after(async () => { await Promise.all(dirs.map(removeDir)) })
 
@@ -165,7 +165,7 @@ describe('node identity and data dir', { timeout: 60_000 }, () => {
   })
 })
 
-describe('texmesh command line', { timeout: 120_000 }, () => {
+describe('texmesh command line', { timeout: 240_000 }, () => {
   const dirs: string[] = []
   after(async () => { await Promise.all(dirs.map(removeDir)) })
 
