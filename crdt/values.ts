@@ -34,6 +34,10 @@ export function checkValue (value: unknown, maxDepth = MAX_VALUE_DEPTH, maxNodes
       for (const x of v) stack.push([x, depth + 1])
     } else if (v instanceof Uint8Array) {
       return { reason: 'bad-value', detail: 'binary content in a value' }
+    } else if (Object.getPrototypeOf(v) !== Object.prototype) {
+      // Decoders assign keys (obj[key] = value), so a "__proto__" key arrives as the object's prototype:
+      // not an own key this walk would see, and anything hidden there would escape these bounds.
+      return { reason: 'bad-value', detail: 'an object that is not plain (a key named __proto__)' }
     } else {
       for (const [k, x] of Object.entries(v)) {
         if (FORBIDDEN_KEYS.has(k)) return { reason: 'bad-value', detail: `a key named ${k}` }

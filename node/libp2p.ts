@@ -2,13 +2,13 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
+import { safeYamux } from './muxer.js'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { mdns } from '@libp2p/mdns'
 import { bootstrap } from '@libp2p/bootstrap'
-import { preSharedKey } from '@libp2p/pnet'
+import { boundedPreSharedKey } from './pnet.js'
 import { createHash } from 'node:crypto'
 import type { Ed25519PrivateKey, PeerDiscovery, PeerInfo } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -109,8 +109,8 @@ export async function buildLibp2p (options: Libp2pOptions): Promise<TexmeshLibp2
     addresses: { listen: options.listen },
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    ...(options.network != null ? { connectionProtector: preSharedKey({ psk: swarmKeyFromPsk(options.network.psk) }) } : {}),
+    streamMuxers: [safeYamux()],
+    ...(options.network != null ? { connectionProtector: boundedPreSharedKey({ psk: swarmKeyFromPsk(options.network.psk) }) } : {}),
     // libp2p resets inbound connections past 5 per second per IP by default; simnet runs
     // dozens of nodes on one host, and a lab behind NAT looks like one IP.
     connectionManager: { dialTimeout: 10_000, inboundConnectionThreshold: 100 },

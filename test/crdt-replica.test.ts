@@ -11,6 +11,8 @@ import { clientIdFor, decodeEnvelope, encodeEnvelope, MAX_UPDATE_BYTES, signEnve
 import { EnvelopeLog } from '../crdt/log.js'
 import { checkValue, MAX_VALUE_DEPTH } from '../crdt/values.js'
 import { deepEnvelope, removeDir, tempDir, waitFor } from './helpers.js'
+import { newIncarnation, signingBytes } from '../crdt/envelope.js'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 
 const WRITER = fileURLToPath(new URL('./children/crdt-writer.js', import.meta.url))
 
@@ -118,6 +120,116 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     ), { numRuns: 15 })
   })
 
+  it('whatever a replica accepts, among hostile envelopes, duplicates and any order, it opens again on its data dir with the same maps (property)', async () => {
+    const keys = await Promise.all([0, 1, 2].map(async () => await generateKeyPair('Ed25519')))
+    const authors = keys.map(k => peerIdFromPrivateKey(k).toString())
+    const owner = await generateKeyPair('Ed25519')
+    /** A validly signed envelope of `key` that makes `write` in a fresh incarnation. */
+    const signed = async (key: Ed25519PrivateKey, write: (doc: Y.Doc, author: string) => void): Promise<Uint8Array> => {
+      const author = peerIdFromPrivateKey(key).toString()
+      const incarnation = newIncarnation()
+      const client = clientIdFor(key.publicKey.raw, incarnation)
+      const doc = new Y.Doc()
+      doc.clientID = client
+      write(doc, author)
+      return encodeEnvelope(await signEnvelope(key, author, { incarnation, client, first: 0, seq: 0, update: Y.encodeStateAsUpdate(doc) }))
+    }
+    const HOSTILE = ['deep', 'shape', 'foreign', 'oversized', 'proto', 'parent', 'garbage', 'forged'] as const
+    const hostile = async (kind: typeof HOSTILE[number], who: number, other: number, pool: Uint8Array[]): Promise<Uint8Array> => {
+      const key = keys[who]!
+      const author = authors[who]!
+      switch (kind) {
+        case 'deep': return await deepEnvelope(key, author, other === 0 ? MAX_VALUE_DEPTH + 1 : 3000)
+        case 'shape': return await signed(key, (doc, a) => { doc.getMap('results').set(`h/${a}`, { ...result('x'), confidence: 2 }) })
+        case 'foreign': return await signed(key, doc => { doc.getMap('results').set(`h/${authors[(who + 1 + other % 2) % 3]}`, result('stolen')) })
+        case 'proto': return await signed(key, (doc, a) => { doc.getMap('corrections').set(`h/${a}`, JSON.parse('{"__proto__": {"deep": [[[[[[[[[[[[[[1]]]]]]]]]]]]]]}, "latex": "x", "time": 1}')) })
+        case 'parent': return await signed(key, (doc, a) => { doc.getMap('elsewhere').set(`h/${a}`, result('x')) })
+        case 'garbage': return Uint8Array.from({ length: 1 + other * 37 }, (_, i) => (i * 31 + other) & 0xff)
+        case 'forged': {
+          const valid = pool[other % Math.max(1, pool.length)] ?? await signed(key, (doc, a) => { doc.getMap('results').set(`h/${a}`, result('x')) })
+          const forged = Uint8Array.from(valid)
+          forged[forged.length - 1] = forged[forged.length - 1]! ^ 1
+          return forged
+        }
+        case 'oversized': {
+          const incarnation = newIncarnation()
+          const fields = { author, incarnation, client: clientIdFor(key.publicKey.raw, incarnation), first: 0, seq: 0, update: new Uint8Array(MAX_UPDATE_BYTES + 1) }
+          return encodeEnvelope({ ...fields, signature: await key.sign(signingBytes(fields)) })
+        }
+      }
+    }
+    const op = fc.oneof(
+      { weight: 4, arbitrary: fc.record({ do: fc.constant('write' as const), who: fc.nat(2), image: fc.constantFrom('a', 'b', 'c'), latex: fc.string({ maxLength: 8 }), map: fc.constantFrom('results', 'corrections', 'members', 'evidence', 'calibration', 'big') }) },
+      { weight: 1, arbitrary: fc.record({ do: fc.constant('own' as const), image: fc.constantFrom('a', 'b', 'c'), latex: fc.string({ maxLength: 8 }) }) },
+      { weight: 2, arbitrary: fc.record({ do: fc.constant('hostile' as const), kind: fc.constantFrom(...HOSTILE), who: fc.nat(2), other: fc.nat(3) }) },
+      { weight: 3, arbitrary: fc.record({ do: fc.constant('deliver' as const), count: fc.integer({ min: 1, max: 5 }) }) }
+    )
+    await fc.assert(fc.asyncProperty(
+      fc.array(op, { minLength: 1, maxLength: 24 }),
+      fc.constantFrom(0, 2),
+      fc.infiniteStream(fc.nat()),
+      async (ops, compactEvery, order) => {
+        const pick = order[Symbol.iterator]()
+        const next = (): number => pick.next().value as number
+        const writers = await Promise.all(keys.map(async key => await Replica.open({ path: await dir(), key, compactEvery: 0 })))
+        const valid = writers.map(tap)
+        const bad: Uint8Array[] = []
+        const kinds = new Map<Uint8Array, string>()
+        const path = await dir()
+        const r = await Replica.open({ path, key: owner, compactEvery })
+        const deliver = async (bytes: Uint8Array): Promise<void> => {
+          const out = await r.receive(bytes)
+          // Refused whole; a forged copy of an envelope already applied is a duplicate (known by its position), ignored too.
+          if (bad.includes(bytes)) assert.ok(out.status === 'rejected' || (out.status === 'duplicate' && kinds.get(bytes) === 'forged'), `a hostile envelope (${kinds.get(bytes) ?? '?'}): ${JSON.stringify(out)}`)
+          else assert.notEqual(out.status, 'rejected', JSON.stringify(out))
+        }
+        for (const [i, o] of ops.entries()) {
+          if (o.do === 'write') {
+            const w = writers[o.who]!
+            if (o.map === 'results') await w.putResult(o.image, result(o.latex, i))
+            else if (o.map === 'corrections') await w.putCorrection(o.image, { latex: o.latex, time: i })
+            else if (o.map === 'members') await w.putMember({ certificate: `texmesh-cert-v1:${o.latex}x`, time: i })
+            else if (o.map === 'evidence') await w.putEvidence(`voter${o.image}`, `task${o.latex.length}`, { votes: [{ latex: o.latex }, { latex: `${o.latex}'` }], time: i })
+            else if (o.map === 'calibration') await w.putCalibration(`model-${o.image}`, { model: `model-${o.image}`, curve: [[0, 0], [1, 1]], fittedOn: [[0.5, 1]], time: i })
+            else await w.putResult(o.image, result(`${o.latex}${'x'.repeat(4000)}`, i)) // at the LaTeX cap
+          } else if (o.do === 'own') {
+            await r.putResult(o.image, result(o.latex, i))
+          } else if (o.do === 'hostile') {
+            const b = await hostile(o.kind, o.who, o.other, valid.flat())
+            bad.push(b)
+            kinds.set(b, o.kind)
+            await deliver(b)
+          } else {
+            const all = [...valid.flat(), ...bad]
+            for (let k = 0; k < o.count && all.length > 0; k++) await deliver(all[next() % all.length]!)
+          }
+        }
+        // Then everything, shuffled, some twice.
+        const all = [...valid.flat(), ...bad, ...valid.flat().filter(() => next() % 3 === 0)]
+        for (let i = all.length - 1; i > 0; i--) {
+          const j = next() % (i + 1);
+          [all[i], all[j]] = [all[j]!, all[i]!]
+        }
+        for (const b of all) await deliver(b)
+        const snapshot = r.snapshot()
+        const heads = r.heads()
+        for (const w of writers) await w.close()
+        await r.close()
+        const again = await Replica.open({ path, key: owner, compactEvery })
+        try {
+          assert.deepEqual(await again.quarantined(), [], 'nothing it accepted is set aside at the next start')
+          assert.deepEqual(again.snapshot(), snapshot)
+          assert.deepEqual(again.heads(), heads)
+          // Nothing hostile got in: no entry written under another author's key, no value with a foreign prototype.
+          assert.ok(!Object.values(snapshot.results as Record<string, ResultEntry>).some(v => v.latex === 'stolen'))
+          for (const map of Object.values(snapshot)) for (const v of Object.values(map)) assert.equal(checkValue(v), null)
+        } finally {
+          await again.close()
+        }
+      }
+    ), { numRuns: 40 })
+  })
+
   it('refuses forged, foreign, overwriting and garbage envelopes; state unchanged, still serving', async () => {
     const [ka, km, kx] = await Promise.all([0, 1, 2].map(async () => await generateKeyPair('Ed25519')))
     const stranger = (await Replica.open({ path: await dir(), key: kx! })).author
@@ -206,6 +318,26 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     assert.equal(checkValue({ a: [[[1]]] }), null)
     assert.equal(checkValue(JSON.parse('{"__proto__": 1}'))?.reason, 'bad-value')
     await assert.rejects(bob.putEvidence('v', 't', { votes: [{ a: 1 }, { a: [[[[[[[[[[[[[[1]]]]]]]]]]]]]] } as never], time: 1 }))
+    await bob.close()
+  })
+
+  it('refuses a value with a "__proto__" key, which the decoder makes its prototype (hidden from the bounds)', async () => {
+    const mallory = await generateKeyPair('Ed25519')
+    const author = (await Replica.open({ path: await dir(), key: mallory })).author
+    const bob = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    const incarnation = new Uint8Array(16).fill(7)
+    const client = clientIdFor(mallory.publicKey.raw, incarnation)
+    const doc = new Y.Doc()
+    doc.clientID = client
+    // A correction of the right shape, with a value deeper than the bound under "__proto__".
+    const deep = JSON.stringify(Array.from({ length: MAX_VALUE_DEPTH + 5 }).reduce<unknown>(x => [x], 1))
+    doc.getMap('corrections').set(`h/${author}`, JSON.parse(`{"__proto__": {"polluted": 1, "deep": ${deep}}, "latex": "x", "time": 1}`))
+    const bytes = encodeEnvelope(await signEnvelope(mallory, author, { incarnation, client, first: 0, seq: 0, update: Y.encodeStateAsUpdate(doc) }))
+    const out = await bob.receive(bytes)
+    assert.equal(out.status, 'rejected')
+    assert.equal((out as { reason: string }).reason, 'bad-value')
+    assert.equal(bob.size('corrections'), 0)
+    assert.equal(({} as Record<string, unknown>).polluted, undefined)
     await bob.close()
   })
 

@@ -3,6 +3,13 @@ import assert from 'node:assert/strict'
 import type { RunningNode } from '../node/daemon.js'
 import type { ResultEntry } from '../crdt/replica.js'
 import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { identify } from '@libp2p/identify'
+import type { Stream } from '@libp2p/interface'
+import { safeYamux } from '../node/muxer.js'
+import { CRDT_SYNC_PROTOCOL } from '../protocols/crdt-sync/index.js'
 
 function result (latex: string): ResultEntry {
   return { latex, confidence: 0.8, alternatives: [], model: 'texmesh-v1+test', time: Date.now() }
@@ -45,6 +52,34 @@ describe('replicated store between two real nodes', { timeout: 90_000 }, () => {
     assert.deepEqual([...img2.keys()].sort(), [a.peerId.toString(), b.peerId.toString()].sort())
     assert.equal(img2.get(b.peerId.toString())?.latex, 'a-b')
     assert.equal(b.replica.corrections('img1').get(a.peerId.toString())?.latex, 'x^{3}')
+  })
+
+  it('a catch-up answer that holds something other than envelopes is not read further', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const a = await startTestNode(dir)
+    nodes.push(a)
+    let stored = 0
+    const receive = a.replica.receive.bind(a.replica)
+    a.replica.receive = async (bytes: Uint8Array) => { stored++; return await receive(bytes) }
+    // A peer that answers every catch-up with 2000 frames of one byte: each would be a refusal, and a warning logged.
+    const peer = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [safeYamux()], services: { identify: identify() } })
+    try {
+      let asked = 0
+      await peer.handle(CRDT_SYNC_PROTOCOL, (stream: Stream) => {
+        asked++
+        const junk = new Uint8Array(4000)
+        for (let i = 0; i < junk.length; i += 2) junk.set([1, 0x2a], i)
+        stream.send(junk)
+        void stream.close().catch(() => {})
+      })
+      await peer.dial(a.libp2p.getMultiaddrs()[0]!)
+      await waitFor('the node to ask the peer to catch up', () => asked >= 1)
+      await new Promise(resolve => setTimeout(resolve, 1500))
+      assert.equal(stored, 0, `${stored} frames of ${asked} junk answers went to the store`)
+    } finally {
+      await Promise.resolve(peer.stop()).catch(() => {})
+    }
   })
 
   it('a node that was away catches up on a backlog of many megabytes', async () => {

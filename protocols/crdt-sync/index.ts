@@ -151,7 +151,10 @@ export class CrdtSync {
         if (msg.length === 0) break
         bytes += msg.length
         const at = this.store.position(msg)
-        if (at != null && at.seq > (heads[at.log] ?? -1)) {
+        // Nodes answer with envelopes only: whatever else comes, the rest of the answer is not read
+        // (each frame would be a refusal logged: a line of log for every 2 bytes a hostile peer sends).
+        if (at == null) throw new Error('the answer holds something that is not a store envelope')
+        if (at.seq > (heads[at.log] ?? -1)) {
           reached[at.log] = Math.max(reached[at.log] ?? -1, at.seq)
           moved = true
         }
