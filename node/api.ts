@@ -7,6 +7,7 @@ import { ImageError } from '../pipeline/preprocess.js'
 import type { OcrResult } from '../pipeline/ocr.js'
 import type { TaskView, TasksStats } from './tasks.js'
 import type { PeerMembership } from '../protocols/membership/index.js'
+import type { QuorumTimings } from '../protocols/votes/index.js'
 import { checkValue } from '../crdt/values.js'
 
 /**
@@ -38,6 +39,8 @@ export interface ApiStatus {
   model?: string
   /** work sharing: this node's queue and its workers */
   tasks?: TasksStats
+  /** critical tasks: where ballots' time goes on this node, as origin and as voter (percentiles of recent ones, ms) */
+  quorum?: QuorumTimings
   /** store entries set aside at start-up because they no longer decode or check (see the README, "What a node bounds") */
   quarantined?: Array<{ author: string | null, reason: string, time: string, bytes: number }>
 }

@@ -16,6 +16,7 @@ import { VERSION } from './version.js'
 import type { OcrResult } from '../pipeline/ocr.js'
 import { modelledCompute, pipelineCompute, shippedModelVersion, type Compute } from './compute.js'
 import { NodeTasks, type TaskView, type TasksStats } from './tasks.js'
+import type { QuorumTimings } from '../protocols/votes/index.js'
 import { sha256Hex } from '../protocols/blob/index.js'
 import { Replica } from '../crdt/replica.js'
 import { CRDT_SYNC_PROTOCOL, CrdtSync } from '../protocols/crdt-sync/index.js'
@@ -42,6 +43,8 @@ export interface NodeOptions {
   byzantine?: Attack
   /** where each config value came from (default, file, env, flag), for `texmesh config show` */
   sources?: Record<string, string>
+  /** tests: what the node recognises with, in place of what the config names */
+  compute?: Compute
 }
 
 export interface RunningNode {
@@ -63,6 +66,8 @@ export interface RunningNode {
   taskStats(): TasksStats
   /** ms from the vote that completed each quorum of this node's critical tasks to its certificate */
   certificateFormationMs(): readonly number[]
+  /** where ballots' time goes on this node */
+  quorumTimings(): QuorumTimings
   stop(): Promise<void>
 }
 
@@ -108,9 +113,9 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
   const { config, log } = options
   // The model first: a node with a model folder it cannot use refuses to start before it holds
   // anything. One onnxruntime session per process, loaded when the first image arrives.
-  const compute: Compute = config.modelledCompute != null
+  const compute: Compute = options.compute ?? (config.modelledCompute != null
     ? modelledCompute(config.modelledCompute, config.slowdown, sha256Hex)
-    : pipelineCompute(await shippedModelVersion(), config.slowdown, config.workers)
+    : pipelineCompute(await shippedModelVersion(), config.slowdown, config.workers))
   const dataDir = new DataDir(options.dataDir)
   await dataDir.ensure()
   // The LevelDB lock is the data dir lock: the OS drops it when the holder dies, even by kill -9.
@@ -349,6 +354,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       dataDir: dataDir.paths.root,
       model: compute.model,
       tasks: nodeTasks.stats(),
+      quorum: nodeTasks.quorumTimings(),
       quarantined: quarantined.map(q => ({ author: q.author, reason: q.reason, time: new Date(q.time).toISOString(), bytes: q.bytes }))
     })
 
@@ -456,7 +462,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     await dataDir.writeRuntime({ pid: process.pid, ...(identity != null ? { process: identity } : {}), peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString(), config: { ...config }, ...(options.sources != null ? { sources: options.sources } : {}) })
 
     const apiPort = api.port
-    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), stop }
+    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), quorumTimings: () => nodeTasks.quorumTimings(), stop }
   } catch (err) {
     await stop()
     throw err

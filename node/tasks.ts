@@ -7,7 +7,7 @@ import { ImageError, preprocess } from '../pipeline/preprocess.js'
 import type { Alternative, Box } from '../pipeline/ocr.js'
 import { MAX_RESULT_LATEX, MAX_RESULT_REGIONS, ResultEntry, type Replica } from '../crdt/replica.js'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
-import { QuorumService, isEquivocation, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type QuorumContext, type QuorumState, type SignedVote } from '../protocols/votes/index.js'
+import { QuorumService, isEquivocation, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type QuorumContext, type QuorumState, type QuorumTimings, type SignedVote } from '../protocols/votes/index.js'
 import { LevelVoteLedger, MemoryVoteLedger, type VoteLedger } from '../protocols/votes/ledger.js'
 import type { Compute } from './compute.js'
 import type { Log } from './log.js'
@@ -81,7 +81,8 @@ export interface NodeTasksInit {
     key: Ed25519PrivateKey
     /** f for critical images (n = 3f+1 voters) */
     f: number
-    roundMs?: number
+    /** how long a suspected voter asked again may stay silent before a ballot ends without it */
+    silenceMs?: number
     /** results less confident than this become critical (null: never automatically) */
     criticalBelow: number | null
     /** the network name and admin key (certificates are checked against them), or undefined when open */
@@ -234,7 +235,8 @@ export class NodeTasks {
     const q = init.quorum
     tasks.quorum = new QuorumService(init.node, {
       f: q.f,
-      ...(q.roundMs != null ? { roundMs: q.roundMs } : {}),
+      ...(q.silenceMs != null ? { silenceMs: q.silenceMs } : {}),
+      concurrency: Math.max(1, init.workers),
       key: q.key,
       model: init.compute.model,
       network: q.network?.name ?? null,
@@ -450,7 +452,13 @@ export class NodeTasks {
   }
 
   /** simnet: hold this node's queue (see TaskService.pause). */
-  pause (paused: boolean): void { this.service.pause(paused) }
+  pause (paused: boolean): void {
+    this.service.pause(paused)
+    this.quorum.pause(paused)
+  }
+
+  /** Where ballots' time goes on this node, as origin and as voter. */
+  quorumTimings (): QuorumTimings { return this.quorum.timings() }
 
   /** ms from the vote that completed each quorum of this node's tasks to its certificate. */
   certificateFormationMs (): readonly number[] { return this.quorum.formationMs }

@@ -1,20 +1,32 @@
 /**
  * The Byzantine quorum for critical images.
  *
- * The origin of a critical task picks n = 3f+1 distinct members (itself
- * included when it is one) and publishes a ballot on VOTES_TOPIC: task, image
- * hash, model version, voters. Each chosen voter fetches the image from the
- * origin (blob protocol), recognises it, signs a vote and publishes it on the
- * same topic. The origin counts verified votes from ballot voters; 2f+1 for
- * the same normalised LaTeX form a quorum certificate. A voter that signs two
+ * The origin of a critical task asks 2f+1 distinct members (itself included
+ * when it is one): it publishes a ballot on VOTES_TOPIC (task, image hash,
+ * model version, voters). Each chosen voter fetches the image from the origin
+ * (blob protocol), recognises it, signs a vote and publishes it on the same
+ * topic. The origin counts verified votes from ballot voters; 2f+1 for the
+ * same normalised LaTeX form a quorum certificate. A voter that signs two
  * different votes for one task is an equivocator: both votes are kept as
- * evidence and its votes stop counting. With no agreement once every voter
- * has voted (or after a deadline), the ballot grows by more voters up to
- * `maxVoters`; then the task ends with "no consensus" and its votes.
+ * evidence and its votes stop counting.
+ *
+ * Load (issue 20): the origin keeps at most VOTER_WINDOW of its ballots in
+ * flight to any one voter, and queues the rest of its critical tasks until a
+ * voter has room (backpressure), choosing the least loaded voters. Deadlines
+ * follow progress: every vote a voter signs, on any task, is seen on the topic,
+ * so a voter working through a queue is known to be alive. A voter is
+ * suspected when it has shown no progress for a while (a few of its typical
+ * reading times, at least MIN_SUSPECT_MS) or has voted SKIP_VOTES times since
+ * the ballot reached it without voting on it; a suspected voter is asked once
+ * more, and the ballot grows by as many voters as a quorum then lacks (its
+ * vote still counts if it comes). Once a quorum is out of reach with every
+ * member asked, and every suspected voter has stayed silent for `silenceMs`
+ * after being asked again, the task ends with "no consensus" and its votes.
  *
  * Messages (JSON; gossipsub signs them, so the sender is known):
  *   {"kind": "ballot", "task", "image", "model", "file", "voters": [PEER...], "round"}
  *   {"kind": "vote", "vote": SignedVote}
+ *   {"kind": "busy", "task", "image"}   (a voter whose queue is full: the origin asks another)
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, Ed25519PrivateKey } from '@libp2p/interface'
@@ -30,8 +42,24 @@ export * from './vote.js'
 export const VOTES_TOPIC = 'texmesh/votes/1'
 /** A ballot or a vote is well under 8 KiB (a vote carries at most 4 KiB of LaTeX). */
 export const MAX_VOTE_MESSAGE_BYTES = 8 * 1024
-/** How long a round waits for silent voters before the ballot grows. */
-export const DEFAULT_ROUND_MS = 30_000
+/**
+ * How long a suspected voter that was asked again may stay silent (no vote on any task) before it
+ * is given up on. Only the end of a ballot without consensus waits for it; a ballot that can still
+ * grow does so as soon as a voter is suspected.
+ */
+export const DEFAULT_SILENCE_MS = 30_000
+/** Ballots an origin keeps in flight to one voter (not yet voted on): its backpressure. At most MAX_PENDING_BALLOTS_PER_ORIGIN. */
+export const VOTER_WINDOW = 8
+/** No voter is suspected sooner than this after its last vote (on any task) or the ballot, whichever is later. */
+export const MIN_SUSPECT_MS = 2_000
+/** A voter is suspected after this many of its typical times from ballot to vote without progress. */
+export const SUSPECT_FACTOR = 4
+/** How often open ballots are looked at for silent voters. */
+export const SWEEP_MS = 250
+/** Voters whose progress is followed (members; an open network bounds it here). */
+const MAX_TRACKED_VOTERS = 4096
+/** A voter whose queue is full says so at most this often a second (a hostile origin cannot make it talk without end). */
+export const BUSY_PER_SECOND = 20
 /** Votes of this many recent tasks are kept to catch equivocation. */
 export const RECENT_TASKS = 2048
 /**
@@ -48,6 +76,8 @@ const MAX_BALLOTS_PER_TASK = 1024
 /** Ballots waiting for this node's vote, in all and from one origin: a member sending ballots in bulk cannot make it work without end. */
 export const MAX_PENDING_BALLOTS = 64
 export const MAX_PENDING_BALLOTS_PER_ORIGIN = 16
+/** A voter that has signed this many votes since one of our ballots reached it, but not on it, has skipped it (it reads ballots in order, at most MAX_PENDING_BALLOTS waiting). */
+export const SKIP_VOTES = MAX_PENDING_BALLOTS + VOTER_WINDOW
 /** A repeated ballot gets this node's vote again at most this often. */
 export const REPUBLISH_MS = 2_000
 /** How often a task waiting for enough online members looks again. */
@@ -65,7 +95,7 @@ export interface CriticalTask { id: string, image: string, file: string }
 
 export type QuorumState =
   | { state: 'waiting', reason: string }
-  | { state: 'voting', round: number, voters: string[], votes: number, needed: number }
+  | { state: 'voting', round: number, voters: string[], votes: number, needed: number, suspected: string[] }
   | { state: 'certified', voters: string[] }
   | { state: 'no-consensus', votes: SignedVote[] }
 
@@ -74,8 +104,10 @@ export interface QuorumInit {
   f?: number
   /** the most voters a ballot may grow to @default 3f+1+3 */
   maxVoters?: number
-  /** @default DEFAULT_ROUND_MS */
-  roundMs?: number
+  /** how long a suspected voter asked again may stay silent before it is given up on @default DEFAULT_SILENCE_MS */
+  silenceMs?: number
+  /** ballots this node reads at once as a voter (its workers) @default 1 */
+  concurrency?: number
   key: Ed25519PrivateKey
   /** the current model version (what this node votes with) */
   model: string
@@ -117,41 +149,103 @@ const Ballot = z.object({
 }).strict()
 const VoteMessage = z.object({ kind: z.literal('vote'), vote: z.unknown() }).strict()
 
+const BusyMessage = z.object({ kind: z.literal('busy'), task: z.string().min(1).max(64), image: z.string().regex(/^[0-9a-f]{64}$/) }).strict()
+
+/** Where a voter on a ballot stands, as the origin sees it. */
+interface Asked {
+  /** when the ballot went out to it (asked again: when it was asked again) */
+  at: number
+  /** its progress count then */
+  count: number
+  /** no progress for too long, skipped the ballot, or said it was busy: the ballot grows as if it would not vote */
+  suspected: boolean
+  /** asked again once suspected */
+  reasked: boolean
+  /** silent for `silenceMs` after being asked again: no longer waited for */
+  gaveUp: boolean
+}
+
 interface Poll {
   task: CriticalTask
+  /** when the task was handed to the quorum, and when its first ballot went out (performance.now()) */
+  began: number
+  ballotAt: number
   /** when the vote being counted arrived (performance.now()) */
   arrived?: number
   round: number
   voters: string[]
+  asked: Map<string, Asked>
   /** every distinct vote per voter (two or more: equivocation) */
   votes: Map<string, SignedVote[]>
   equivocators: Set<string>
-  timer?: ReturnType<typeof setTimeout>
   done: boolean
-  /** the ballot was published again to its silent voters */
-  reasked: boolean
 }
 
+/** Percentiles of recent timings (ms). */
+export interface TimingSummary { n: number, p50: number, p95: number, max: number }
+
+/**
+ * Where a ballot's time goes, on this node: as an origin, the wait for voters with room (queued), the
+ * time from the first ballot to the certificate, and from a ballot to each vote; as a voter, the wait
+ * in its queue, the image fetch, the reading, and signing and publishing.
+ */
+export interface QuorumTimings {
+  origin: { queuedMs: TimingSummary, ballotToCertificateMs: TimingSummary, ballotToVoteMs: TimingSummary, certified: number, noConsensus: number, grown: number, suspected: number, queued: number, open: number }
+  voter: { waitMs: TimingSummary, fetchMs: TimingSummary, readMs: TimingSummary, publishMs: TimingSummary, votes: number, busy: number }
+}
+
+/** A bounded record of recent timings. */
+class Samples {
+  private readonly xs: number[] = []
+  constructor (private readonly size = 2000) {}
+  add (ms: number): void {
+    this.xs.push(ms)
+    if (this.xs.length > this.size) this.xs.shift()
+  }
+
+  summary (): TimingSummary {
+    const s = [...this.xs].sort((a, b) => a - b)
+    const at = (q: number): number => s.length === 0 ? 0 : Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))]! * 10) / 10
+    return { n: s.length, p50: at(0.5), p95: at(0.95), max: at(1) }
+  }
+
+  median (): number | undefined {
+    if (this.xs.length === 0) return undefined
+    const s = [...this.xs].sort((a, b) => a - b)
+    return s[Math.floor((s.length - 1) / 2)]
+  }
+}
 
 /** About what a vote takes in memory: its strings (two bytes a character at worst) and the object around them. */
 function voteBytes (v: SignedVote): number {
   return 2 * (v.task.length + v.image.length + v.model.length + v.latex.length + v.voter.length + v.sig.length) + 160
 }
 
+type BallotMessage = z.infer<typeof Ballot>
+
 export class QuorumService {
   private readonly self: string
   private readonly f: number
   private readonly maxVoters: number
-  private readonly roundMs: number
+  private readonly silenceMs: number
+  private readonly concurrency: number
   private readonly polls = new Map<string, Poll>()
-  private readonly waiting = new Map<string, { task: CriticalTask, reason: string }>()
+  /** critical tasks waiting to be put to a vote (in order), with when they came */
+  private readonly queued = new Map<string, { task: CriticalTask, since: number }>()
+  /** why the queued tasks wait (too few members online, or every voter's window full) */
+  private queueReason = ''
+  private paused = false
   /** this node's votes by task and image (task!image), recently used: a repeated ballot gets them again, never a new vote */
   private readonly cast = new Map<string, { votes: SignedVote[], at: number }>()
   private readonly ledger: VoteLedger
-  /** ballots being voted on, and how many per origin */
+  /** ballots being voted on (waiting or read now), and how many per origin */
   private readonly voting = new Set<string>()
   private readonly pendingByOrigin = new Map<string, number>()
-  private voteChain: Promise<void> = Promise.resolve()
+  /** ballots waiting for a reading slot, in order of arrival */
+  private readonly ballotQueue: Array<{ origin: string, ballot: BallotMessage, key: string, at: number }> = []
+  private reading = 0
+  private busyTokens = BUSY_PER_SECOND
+  private busyRefilled = Date.now()
   /** equivocators seen anywhere (their votes never count) */
   readonly equivocators = new Set<string>()
   /** every verified vote of recent tasks, by task and VOTER!IMAGE!MODEL, to catch equivocation on any task; oldest task first */
@@ -159,16 +253,37 @@ export class QuorumService {
   private recentBytes = 0
   /** tasks this node has voted on (their votes in `recent` are kept to the byte bound, not to FOREIGN_VOTES_MS) */
   private readonly votedTasks = new Set<string>()
+  /** per voter: when it last signed a new vote on any task (performance.now()), and how many it has signed */
+  private readonly progress = new Map<string, { at: number, count: number }>()
+  /** voters suspected on one of this node's ballots and not heard from on one since: chosen last */
+  private readonly suspects = new Set<string>()
   private waitTimer: ReturnType<typeof setInterval> | undefined
+  private sweepTimer: ReturnType<typeof setInterval> | undefined
+  private sweeping = false
   /** ms from the arrival of the vote that completed a quorum to the certificate, most recent last */
   readonly formationMs: number[] = []
+  private readonly timing = {
+    queued: new Samples(),
+    toCertificate: new Samples(),
+    toVote: new Samples(),
+    /** from the later of the ballot and the voter's previous vote to its vote: a voter's time per ballot, which suspicion scales with */
+    service: new Samples(256),
+    wait: new Samples(),
+    fetch: new Samples(),
+    read: new Samples(),
+    publish: new Samples()
+  }
+
+  private readonly counts = { certified: 0, noConsensus: 0, grown: 0, suspected: 0, votes: 0, busy: 0 }
   private stopped = false
+  private started = false
 
   constructor (private readonly node: Libp2p<{ pubsub: GossipSub }>, private readonly init: QuorumInit) {
     this.self = node.peerId.toString()
     this.f = init.f ?? DEFAULT_F
     this.maxVoters = init.maxVoters ?? 3 * this.f + 1 + 3
-    this.roundMs = init.roundMs ?? DEFAULT_ROUND_MS
+    this.silenceMs = init.silenceMs ?? DEFAULT_SILENCE_MS
+    this.concurrency = Math.max(1, init.concurrency ?? 1)
     this.ledger = init.ledger ?? new MemoryVoteLedger(REMEMBERED_VOTES)
     this.onMessage = this.onMessage.bind(this)
   }
@@ -176,60 +291,66 @@ export class QuorumService {
   get needed (): number { return 2 * this.f + 1 }
   get size (): number { return 3 * this.f + 1 }
 
+  /** Idempotent. */
   start (): void {
+    if (this.started || this.stopped) return
+    this.started = true
     this.node.services.pubsub.subscribe(VOTES_TOPIC)
     this.node.services.pubsub.addEventListener('message', this.onMessage)
-    this.waitTimer = setInterval(() => { this.retryWaiting() }, WAIT_POLL_MS)
+    this.waitTimer = setInterval(() => { this.pump() }, WAIT_POLL_MS)
     this.waitTimer.unref()
+    this.sweepTimer = setInterval(() => { this.sweep() }, Math.min(SWEEP_MS, this.silenceMs))
+    this.sweepTimer.unref()
   }
 
-  /** Stop voting; a vote under way is dropped before it is signed into the ledger. */
+  /** Stop voting; a vote under way is dropped before it is signed into the ledger. Idempotent. */
   async stop (): Promise<void> {
+    if (this.stopped) return
     this.stopped = true
     if (this.waitTimer != null) clearInterval(this.waitTimer)
-    for (const p of this.polls.values()) if (p.timer != null) clearTimeout(p.timer)
+    if (this.sweepTimer != null) clearInterval(this.sweepTimer)
+    this.ballotQueue.length = 0
+    if (!this.started) return
     this.node.services.pubsub.removeEventListener('message', this.onMessage)
     this.node.services.pubsub.unsubscribe(VOTES_TOPIC)
   }
 
+  /** Hold (or release) this node's queued critical tasks: no new ballots go out while held (simnet). */
+  pause (paused: boolean): void {
+    this.paused = paused
+    if (!paused) this.pump()
+  }
+
   /** Where a critical task of this node stands. */
   stateOf (task: string): QuorumState | undefined {
-    const w = this.waiting.get(task)
-    if (w != null) return { state: 'waiting', reason: w.reason }
+    if (this.queued.has(task)) return { state: 'waiting', reason: this.queueReason }
     const p = this.polls.get(task)
     if (p == null) return undefined
-    return { state: 'voting', round: p.round, voters: p.voters, votes: [...p.votes.keys()].filter(v => !this.equivocators.has(v)).length, needed: this.needed }
+    return {
+      state: 'voting',
+      round: p.round,
+      voters: p.voters,
+      votes: [...p.votes.keys()].filter(v => !this.equivocators.has(v)).length,
+      needed: this.needed,
+      suspected: [...p.asked].filter(([v, a]) => a.suspected && !p.votes.has(v)).map(([v]) => v)
+    }
   }
 
   /** Stop voting on a task that finished another way (a certified result from elsewhere). */
   end (task: string): void {
-    this.waiting.delete(task)
+    this.queued.delete(task)
     const poll = this.polls.get(task)
     if (poll == null) return
     poll.done = true
-    if (poll.timer != null) clearTimeout(poll.timer)
     this.polls.delete(task)
+    this.pump()
   }
 
-  /** Start (or restart, after this node restarted) the quorum for one of this node's critical tasks. */
+  /** Put one of this node's critical tasks to a vote (again, after this node restarted): queued until voters have room. */
   begin (task: CriticalTask): void {
-    if (this.polls.has(task.id) || this.stopped) return
-    const eligible = this.eligibleVoters()
-    // Members proven to equivocate are online but never asked: when only they make the ballot short,
-    // it goes ahead with the others (a certificate still needs 2f+1 matching votes, so safety holds).
-    const excluded = [...new Set(this.init.eligible())].filter(p => this.equivocators.has(p)).length
-    const enough = eligible.length >= this.size || (eligible.length >= this.needed && eligible.length + excluded >= this.size)
-    if (!enough) {
-      const reason = `waiting for voters: ${this.size} members needed for f = ${this.f}, ${eligible.length} online${excluded > 0 ? ` (and ${excluded} excluded for equivocating)` : ''}`
-      if (!this.waiting.has(task.id)) this.init.log.info({ task: task.id, online: eligible.length, needed: this.size }, 'critical task waits for voters')
-      this.waiting.set(task.id, { task, reason })
-      return
-    }
-    this.waiting.delete(task.id)
-    const voters = pick(eligible, this.size)
-    const poll: Poll = { task, round: 1, voters, votes: new Map(), equivocators: new Set(), done: false, reasked: false }
-    this.polls.set(task.id, poll)
-    this.publishBallot(poll)
+    if (this.polls.has(task.id) || this.queued.has(task.id) || this.stopped) return
+    this.queued.set(task.id, { task, since: performance.now() })
+    this.pump()
   }
 
   /** Members that can hear a ballot now: subscribed to the vote topic (or this node), not caught equivocating. */
@@ -238,19 +359,124 @@ export class QuorumService {
     return [...new Set(this.init.eligible())].filter(p => (p === this.self || listening.has(p)) && !this.equivocators.has(p))
   }
 
-  private retryWaiting (): void {
-    for (const { task } of [...this.waiting.values()]) this.begin(task)
+  /** Ballots of this node's open polls that `voter` has not answered (and is not suspected on). */
+  private inFlight (): Map<string, number> {
+    const load = new Map<string, number>()
+    for (const poll of this.polls.values()) {
+      for (const [voter, a] of poll.asked) {
+        if (poll.votes.has(voter) || a.suspected) continue
+        load.set(voter, (load.get(voter) ?? 0) + 1)
+      }
+    }
+    return load
   }
 
-  private publishBallot (poll: Poll): void {
+  /**
+   * Candidates in the order they should be asked: not suspected first, then the least loaded, then
+   * this node (it holds the image, and its own reading gives the certified result its regions), ties
+   * at random.
+   */
+  private rank (candidates: string[], load: Map<string, number>): string[] {
+    return pick(candidates, candidates.length)
+      .map((p, i) => ({ p, i, key: [this.suspects.has(p) ? 1 : 0, load.get(p) ?? 0, p === this.self ? 0 : 1] as const }))
+      .sort((a, b) => a.key[0] - b.key[0] || a.key[1] - b.key[1] || a.key[2] - b.key[2] || a.i - b.i)
+      .map(x => x.p)
+  }
+
+  /** Put queued tasks to a vote while enough voters have room in their windows (backpressure). */
+  private pump (): void {
+    if (this.stopped || this.paused || this.queued.size === 0) return
+    const eligible = this.eligibleVoters()
+    // Members proven to equivocate are online but never asked: when only they make the network short,
+    // votes go ahead with the others (a certificate still needs 2f+1 matching votes, so safety holds).
+    const excluded = [...new Set(this.init.eligible())].filter(p => this.equivocators.has(p)).length
+    const enough = eligible.length >= this.size || (eligible.length >= this.needed && eligible.length + excluded >= this.size)
+    if (!enough) {
+      const reason = `waiting for voters: ${this.size} members needed for f = ${this.f}, ${eligible.length} online${excluded > 0 ? ` (and ${excluded} excluded for equivocating)` : ''}`
+      if (this.queueReason !== reason) this.init.log.info({ queued: this.queued.size, online: eligible.length, needed: this.size }, 'critical tasks wait for voters')
+      this.queueReason = reason
+      return
+    }
+    const load = this.inFlight()
+    for (const [id, { task, since }] of this.queued) {
+      const room = this.rank(eligible.filter(p => (load.get(p) ?? 0) < VOTER_WINDOW), load)
+      if (room.length < this.needed) {
+        this.queueReason = `queued: voters busy (${this.polls.size} ballots open, at most ${VOTER_WINDOW} in flight to a voter)`
+        return
+      }
+      this.queued.delete(id)
+      const voters = room.slice(0, this.needed)
+      for (const v of voters) load.set(v, (load.get(v) ?? 0) + 1)
+      const now = performance.now()
+      this.timing.queued.add(now - since)
+      const poll: Poll = { task, began: since, ballotAt: now, round: 1, voters: [], asked: new Map(), votes: new Map(), equivocators: new Set(), done: false }
+      this.polls.set(id, poll)
+      this.ask(poll, voters)
+    }
+  }
+
+  /** Add voters to a poll (none: ask the ones not yet heard from again) and publish its ballot. */
+  private ask (poll: Poll, more: string[]): void {
+    const now = performance.now()
+    for (const v of more) {
+      poll.voters.push(v)
+      poll.asked.set(v, { at: now, count: this.progress.get(v)?.count ?? 0, suspected: false, reasked: false, gaveUp: false })
+    }
     const ballot = { kind: 'ballot', task: poll.task.id, image: poll.task.image, model: this.init.model, file: poll.task.file, voters: poll.voters, round: poll.round }
     this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson(ballot)).catch(err => { this.init.log.debug({ err: (err as Error).message }, 'publishing a ballot failed') })
-    this.init.log.info({ task: poll.task.id, round: poll.round, voters: poll.voters.length }, 'ballot out')
-    if (poll.timer != null) clearTimeout(poll.timer)
-    poll.timer = setTimeout(() => { this.closeRound(poll).catch(err => { this.init.log.warn({ task: poll.task.id, err: (err as Error).message }, 'closing a voting round failed') }) }, this.roundMs)
-    poll.timer.unref()
+    this.init.log.debug({ task: poll.task.id, round: poll.round, voters: poll.voters.length }, 'ballot out')
     // This node votes on its own ballot too when chosen (gossipsub does not deliver our own messages).
     if (poll.voters.includes(this.self)) this.enqueueVote(this.self, Ballot.parse(ballot))
+  }
+
+  /** The time after which a voter without progress is suspected: a few of a voter's typical times per ballot. */
+  private suspectMs (): number {
+    const typical = this.timing.service.median() ?? 0
+    return Math.min(this.silenceMs, Math.max(MIN_SUSPECT_MS, SUSPECT_FACTOR * typical))
+  }
+
+  /** Look at every open ballot for voters that stopped making progress. */
+  private sweep (): void {
+    if (this.sweeping || this.stopped) return
+    this.sweeping = true
+    const run = async (): Promise<void> => {
+      const now = performance.now()
+      const suspectAfter = this.suspectMs()
+      for (const poll of [...this.polls.values()]) {
+        if (poll.done) continue
+        let changed = false
+        let reask = false
+        for (const [voter, a] of poll.asked) {
+          if (poll.votes.has(voter) || this.equivocators.has(voter) || a.gaveUp) continue
+          const p = this.progress.get(voter)
+          const quiet = now - Math.max(a.at, p?.at ?? 0)
+          const skipped = (p?.count ?? 0) - a.count > SKIP_VOTES
+          if (!a.suspected) {
+            if (quiet <= suspectAfter && !skipped) continue
+            a.suspected = true
+            this.suspects.add(voter)
+            this.counts.suspected++
+            this.init.log.info({ task: poll.task.id, voter, quietMs: Math.round(quiet), skipped }, 'a voter is suspected of silence: asked again, and the ballot grows')
+            changed = true
+          }
+          if (!a.reasked) {
+            // A voter may simply have missed the ballot: asked once more, from now on.
+            a.reasked = true
+            a.at = now
+            a.count = p?.count ?? 0
+            reask = true
+          } else if (quiet > this.silenceMs || skipped) {
+            a.gaveUp = true
+            changed = true
+          }
+        }
+        const round = poll.round
+        if (changed) await this.grow(poll)
+        // Growing published the ballot again; otherwise it goes out again now for the voters asked again.
+        if (reask && !poll.done && poll.round === round) this.ask(poll, [])
+      }
+    }
+    run().catch(err => { this.init.log.warn({ err: (err as Error).message }, 'looking at open ballots failed') }).finally(() => { this.sweeping = false })
   }
 
   private onMessage (evt: CustomEvent<Message>): void {
@@ -278,16 +504,35 @@ export class QuorumService {
       this.receiveVote(vote.data.vote, performance.now()).catch(err => { this.init.log.warn({ err: (err as Error).message }, 'counting a vote failed') })
       return
     }
+    const busy = BusyMessage.safeParse(json)
+    if (busy.success) {
+      this.onBusy(from, busy.data.task, busy.data.image).catch(err => { this.init.log.warn({ err: (err as Error).message }, 'handling a busy voter failed') })
+      return
+    }
     this.init.log.debug({ peer: from }, 'refused a malformed vote message')
   }
 
+  /** A voter on one of this node's ballots says its queue is full: the ballot grows now rather than wait for it. */
+  private async onBusy (from: string, task: string, image: string): Promise<void> {
+    const poll = this.polls.get(task)
+    const a = poll?.asked.get(from)
+    if (poll == null || a == null || poll.done || poll.task.image !== image || poll.votes.has(from) || a.suspected) return
+    a.suspected = true
+    a.reasked = true
+    a.at = performance.now()
+    a.count = this.progress.get(from)?.count ?? 0
+    this.suspects.add(from)
+    this.counts.suspected++
+    this.init.log.info({ task, voter: from }, 'a voter is busy: the ballot grows')
+    await this.grow(poll)
+  }
+
   /**
-   * A ballot naming this node: vote once per task and image (one ballot at a
-   * time, bounded in number), or, for one it has already voted on (the origin
-   * restarted or asks again), publish the same votes again, even after a
-   * restart with another model.
+   * A ballot naming this node: vote once per task and image (`concurrency` ballots at a time, in the
+   * order they came, bounded in number), or, for one it has already voted on (the origin restarted or
+   * asks again), publish the same votes again, even after a restart with another model.
    */
-  private enqueueVote (origin: string, ballot: z.infer<typeof Ballot>): void {
+  private enqueueVote (origin: string, ballot: BallotMessage): void {
     const key = `${ballot.task}!${ballot.image}`
     const cast = this.cast.get(key)
     if (cast != null) {
@@ -297,17 +542,42 @@ export class QuorumService {
     const fromOrigin = this.pendingByOrigin.get(origin) ?? 0
     if (this.voting.has(key) || this.stopped) return
     if (this.voting.size >= MAX_PENDING_BALLOTS || fromOrigin >= MAX_PENDING_BALLOTS_PER_ORIGIN) {
-      this.init.log.warn({ origin, task: ballot.task }, 'too many ballots waiting: this one is dropped (the origin asks again)')
+      this.init.log.debug({ origin, task: ballot.task }, 'too many ballots waiting: this one is refused (busy)')
+      this.sayBusy(ballot)
       return
     }
     this.voting.add(key)
     this.pendingByOrigin.set(origin, fromOrigin + 1)
-    this.voteChain = this.voteChain.then(async () => { await this.vote(origin, ballot, key) }).catch(() => {}).finally(() => {
-      this.voting.delete(key)
-      const left = (this.pendingByOrigin.get(origin) ?? 1) - 1
-      if (left <= 0) this.pendingByOrigin.delete(origin)
-      else this.pendingByOrigin.set(origin, left)
-    })
+    this.ballotQueue.push({ origin, ballot, key, at: performance.now() })
+    this.readNext()
+  }
+
+  /** Tell a ballot's origin this node's queue is full (rate-limited). */
+  private sayBusy (ballot: BallotMessage): void {
+    const now = Date.now()
+    this.busyTokens = Math.min(BUSY_PER_SECOND, this.busyTokens + (now - this.busyRefilled) * BUSY_PER_SECOND / 1000)
+    this.busyRefilled = now
+    if (this.busyTokens < 1) return
+    this.busyTokens--
+    this.counts.busy++
+    void this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson({ kind: 'busy', task: ballot.task, image: ballot.image })).catch(() => {})
+  }
+
+  /** Start reading queued ballots while a slot is free. */
+  private readNext (): void {
+    while (this.reading < this.concurrency && this.ballotQueue.length > 0 && !this.stopped) {
+      const next = this.ballotQueue.shift()!
+      this.reading++
+      this.timing.wait.add(performance.now() - next.at)
+      this.vote(next.origin, next.ballot, next.key).catch(() => {}).finally(() => {
+        this.reading--
+        this.voting.delete(next.key)
+        const left = (this.pendingByOrigin.get(next.origin) ?? 1) - 1
+        if (left <= 0) this.pendingByOrigin.delete(next.origin)
+        else this.pendingByOrigin.set(next.origin, left)
+        this.readNext()
+      })
+    }
   }
 
   /** This node's votes on a ballot again, for a ballot that asks again. */
@@ -328,7 +598,7 @@ export class QuorumService {
   }
 
   /** Recognise the ballot's image and publish a signed vote (recorded in the ledger first). */
-  private async vote (origin: string, ballot: z.infer<typeof Ballot>, key: string): Promise<void> {
+  private async vote (origin: string, ballot: BallotMessage, key: string): Promise<void> {
     if (this.stopped) return
     try {
       const earlier = await this.ledger.get(key)
@@ -339,11 +609,14 @@ export class QuorumService {
         this.republish(cast)
         return
       }
+      const t0 = performance.now()
       const image = origin === this.self
         ? await this.init.localImage(ballot.image)
         : await this.init.blobs.fetch(peerIdFromString(origin), ballot.image)
       if (image == null) throw new Error(`image ${ballot.image} is not here`)
+      const t1 = performance.now()
       const r = await this.init.recognise(image, ballot.file)
+      const t2 = performance.now()
       const honest = await signVote(this.init.key, { task: ballot.task, image: ballot.image, model: r.model, latex: r.latex, confidence: r.confidence, voter: this.self, time: Date.now() })
       const publish = async (bytes: Uint8Array): Promise<void> => { await this.node.services.pubsub.publish(VOTES_TOPIC, bytes).then(() => {}, () => {}) }
       const votes = this.init.tamper != null ? await this.init.tamper(honest, { voters: ballot.voters, publish }) : [honest]
@@ -354,6 +627,10 @@ export class QuorumService {
         await this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson({ kind: 'vote', vote: v })).catch(() => {})
         await this.receiveVote(v)
       }
+      this.timing.fetch.add(t1 - t0)
+      this.timing.read.add(t2 - t1)
+      this.timing.publish.add(performance.now() - t2)
+      this.counts.votes++
     } catch (err) {
       this.init.log.warn({ task: ballot.task, err: (err as Error).message }, 'could not vote')
     }
@@ -389,6 +666,11 @@ export class QuorumService {
       this.recentBytes += delta
       this.trimRecent(v.task)
     }
+    // A new vote: the voter is making progress (whatever the task), so its ballots here are not silent.
+    const before = this.progress.get(v.voter)
+    this.progress.delete(v.voter)
+    this.progress.set(v.voter, { at: arrived, count: (before?.count ?? 0) + 1 })
+    for (const old of this.progress.keys()) { if (this.progress.size <= MAX_TRACKED_VOTERS) break; this.progress.delete(old) }
     if (conflicting != null && !this.equivocators.has(v.voter)) {
       this.equivocators.add(v.voter)
       this.init.log.warn({ voter: v.voter, task: v.task }, 'equivocation: two different signed votes on one task')
@@ -396,14 +678,21 @@ export class QuorumService {
     }
     const poll = this.polls.get(v.task)
     if (poll == null || poll.done) return
-    if (!poll.voters.includes(v.voter) || v.image !== poll.task.image) {
+    const asked = poll.asked.get(v.voter)
+    if (asked == null || v.image !== poll.task.image) {
       this.init.log.debug({ task: v.task, voter: v.voter }, 'ignored a vote from a voter not on the ballot')
       return
+    }
+    if (!poll.votes.has(v.voter)) {
+      this.timing.toVote.add(arrived - asked.at)
+      if (!asked.suspected) this.timing.service.add(arrived - Math.max(asked.at, before?.at ?? 0))
+      this.suspects.delete(v.voter)
     }
     poll.votes.set(v.voter, [...(poll.votes.get(v.voter) ?? []), v])
     if (conflicting != null) poll.equivocators.add(v.voter)
     poll.arrived = arrived
     await this.tally(poll)
+    this.pump()
   }
 
   /**
@@ -428,6 +717,15 @@ export class QuorumService {
     return { tasks: this.recent.size, bytes: this.recentBytes }
   }
 
+  /** Where ballots' time goes on this node (see QuorumTimings). */
+  timings (): QuorumTimings {
+    const t = this.timing
+    return {
+      origin: { queuedMs: t.queued.summary(), ballotToCertificateMs: t.toCertificate.summary(), ballotToVoteMs: t.toVote.summary(), certified: this.counts.certified, noConsensus: this.counts.noConsensus, grown: this.counts.grown, suspected: this.counts.suspected, queued: this.queued.size, open: this.polls.size },
+      voter: { waitMs: t.wait.summary(), fetchMs: t.fetch.summary(), readMs: t.read.summary(), publishMs: t.publish.summary(), votes: this.counts.votes, busy: this.counts.busy }
+    }
+  }
+
   private counted (poll: Poll): SignedVote[] {
     const out: SignedVote[] = []
     for (const [voter, votes] of poll.votes) {
@@ -445,7 +743,6 @@ export class QuorumService {
     for (const [latex, votes] of byLatex) {
       if (votes.length < this.needed) continue
       poll.done = true
-      if (poll.timer != null) clearTimeout(poll.timer)
       const certificate: QuorumCertificate = {
         v: 1,
         task: poll.task.id,
@@ -470,49 +767,53 @@ export class QuorumService {
         continue
       }
       this.init.log.info({ task: poll.task.id, votes: votes.length, latex }, 'quorum certificate formed')
+      this.timing.toCertificate.add(performance.now() - poll.ballotAt)
+      this.counts.certified++
       try {
         await this.init.onCertified(poll.task, certificate, confidence)
       } finally {
         this.polls.delete(poll.task.id)
+        this.pump()
       }
       return
     }
-    // Everyone on the ballot has answered (or been caught equivocating) and nothing won: grow now.
-    if (poll.voters.every(v => poll.votes.has(v) || this.equivocators.has(v))) await this.closeRound(poll)
+    await this.grow(poll)
   }
 
-  /** A round without a quorum: more voters, or the end with "no consensus". */
-  private async closeRound (poll: Poll): Promise<void> {
+  /**
+   * No quorum yet: when the votes in and the voters still awaited (not suspected) cannot make one,
+   * ask as many more members as it lacks; with nobody left to ask and nobody left to wait for, the
+   * task ends with "no consensus".
+   */
+  private async grow (poll: Poll): Promise<void> {
     if (poll.done || this.stopped) return
-    // A silent voter may simply have missed the ballot: ask once more before growing.
-    const silent = poll.voters.filter(v => !poll.votes.has(v) && !this.equivocators.has(v))
-    if (silent.length > 0 && !poll.reasked) {
-      poll.reasked = true
-      this.init.log.info({ task: poll.task.id, silent: silent.length }, 'asking silent voters again')
-      this.publishBallot(poll)
-      return
-    }
-    const asked = new Set(poll.voters)
-    const fresh = this.eligibleVoters().filter(p => !asked.has(p))
-    const room = this.maxVoters - poll.voters.length
-    // Enough new voters that a quorum becomes reachable even if every vote so far was wrong is not
-    // always possible; grow by f+1 (at least one more honest voter) as long as there is room.
-    const more = pick(fresh, Math.min(room, this.f + 1))
+    const tallies = new Map<string, number>()
+    for (const v of this.counted(poll)) tallies.set(v.latex, (tallies.get(v.latex) ?? 0) + 1)
+    const best = Math.max(0, ...tallies.values())
+    const awaited = poll.voters.filter(v => !poll.votes.has(v) && !this.equivocators.has(v) && poll.asked.get(v)?.suspected !== true)
+    const lacking = this.needed - best - awaited.length
+    if (lacking <= 0) return
+    const fresh = this.eligibleVoters().filter(p => !poll.asked.has(p))
+    const more = this.rank(fresh, this.inFlight()).slice(0, Math.min(this.maxVoters - poll.voters.length, lacking))
     if (more.length > 0) {
       poll.round++
-      poll.voters = [...poll.voters, ...more]
-      this.init.log.info({ task: poll.task.id, round: poll.round, added: more.length }, 'no agreement yet: more voters')
-      this.publishBallot(poll)
+      this.counts.grown++
+      this.init.log.info({ task: poll.task.id, round: poll.round, added: more.length, votes: poll.votes.size }, 'no agreement yet: more voters')
+      this.ask(poll, more)
       return
     }
+    // Nobody left to ask: wait for suspected voters until they are given up on.
+    const waitingFor = poll.voters.filter(v => !poll.votes.has(v) && !this.equivocators.has(v) && poll.asked.get(v)?.gaveUp !== true)
+    if (waitingFor.length > 0) return
     poll.done = true
-    if (poll.timer != null) clearTimeout(poll.timer)
     const votes = [...poll.votes.values()].flat()
+    this.counts.noConsensus++
     this.init.log.warn({ task: poll.task.id, votes: votes.length }, 'no consensus')
     try {
       await this.init.onNoConsensus(poll.task, votes)
     } finally {
       this.polls.delete(poll.task.id)
+      this.pump()
     }
   }
 }
