@@ -337,7 +337,8 @@ The exit code is 0 when the certificate holds, 1 when it does not.`)
     .option('--workers <n>', 'images each node recognises at once', parsePositive('--workers', 64), 1)
     .option('--lease-ms <ms>', 'lease length', parsePositive('--lease-ms', 3_600_000), 5000)
     .option('--spread', 'submit to every node in turn instead of all to node 0')
-    .option('--critical', 'make every task critical: a quorum of 3f+1 voters must agree')
+    .option('--critical', 'make every task critical: a quorum must agree (2f+1 matching votes)')
+    .option('--critical-share <p>', 'make this share of the tasks critical (0-1, spread evenly; e.g. 0.2), the rest ordinary', parseProbability('--critical-share'))
     .option('--quorum-f <f>', 'f of the quorum (default 1)', parsePositive('--quorum-f', 10))
     .option('--byzantine <k>', 'k nodes (the last ones, never node 0) vote as Byzantine nodes', parseCount('--byzantine', 63), 0)
     .addOption(new Option('--attack <attack>', 'what the Byzantine nodes do').choices(['wrong', 'forge', 'equivocate', 'silent', 'replay', 'flood']))
@@ -350,10 +351,14 @@ With --json, one JSON object: {"nodes", "tasks", "completed", "lost", "throughpu
 "faults": [{"atMs", "done", "of", "what"}], "recoveryMs", "parameters" (date, version, model, seed,
 options, host), "latencyHistogram", "work", "downtime", "host", ...}. The exit code is 1 when an invariant fails.
 Every run stops by itself and removes its processes and temp dirs.`)
-    .action(async (opts: { json?: boolean, nodes: number, tasks: number, images?: string, seed: number, modelled?: [number, number], crash: number, restart?: number, partition?: boolean, partitionMs: number, slow: number, slowdown: number, workers: number, leaseMs: number, spread?: boolean, critical?: boolean, quorumF?: number, byzantine: number, attack?: Attack, timeout: number, report?: string }) => {
+    .action(async (opts: { json?: boolean, nodes: number, tasks: number, images?: string, seed: number, modelled?: [number, number], crash: number, restart?: number, partition?: boolean, partitionMs: number, slow: number, slowdown: number, workers: number, leaseMs: number, spread?: boolean, critical?: boolean, criticalShare?: number, quorumF?: number, byzantine: number, attack?: Attack, timeout: number, report?: string }) => {
       if (opts.byzantine > 0 && opts.attack == null) throw new TexmeshError('--byzantine needs --attack wrong|forge|equivocate|silent|replay|flood')
       if (opts.byzantine >= opts.nodes) throw new TexmeshError('--byzantine must leave node 0 honest: at most --nodes minus 1')
       const f = opts.quorumF ?? 1
+      if (opts.criticalShare != null) {
+        if (opts.criticalShare <= 0) throw new TexmeshError('--critical-share must be more than 0')
+        opts.critical = true
+      }
       if (opts.critical === true && opts.nodes < 3 * f + 1) throw new TexmeshError(`--critical needs at least 3f+1 = ${3 * f + 1} nodes`)
       if (!Number.isFinite(opts.slowdown) || opts.slowdown < 1) throw new TexmeshError('--slowdown must be a number of at least 1')
       if (opts.slow > opts.nodes) throw new TexmeshError('--slow cannot exceed --nodes')
@@ -374,6 +379,7 @@ Every run stops by itself and removes its processes and temp dirs.`)
         leaseMs: opts.leaseMs,
         spread: opts.spread === true,
         critical: opts.critical === true,
+        ...(opts.criticalShare != null ? { criticalShare: opts.criticalShare } : {}),
         ...(opts.quorumF != null ? { quorumF: opts.quorumF } : {}),
         byzantine: opts.byzantine,
         ...(opts.attack != null ? { attack: opts.attack } : {}),

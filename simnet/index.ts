@@ -20,6 +20,7 @@ import { Cluster, SimnetError, stopAllNodes, type SimNode, type SimNodeSpec } fr
 import { generatedImages, imagesFromFolder, type WorkItem } from './workload.js'
 import type { Attack } from './byzantine.js'
 import type { OcrResult } from '../pipeline/ocr.js'
+import type { QuorumTimings } from '../protocols/votes/index.js'
 import { HostSampler, hostInfo, type HostInfo, type HostSample } from './host.js'
 
 export interface SimnetOptions {
@@ -48,6 +49,8 @@ export interface SimnetOptions {
   spread?: boolean
   /** every task is critical: it goes to a quorum vote */
   critical?: boolean
+  /** this share of the tasks (0-1, spread evenly) is critical, the rest ordinary (mixed load); overrides `critical` */
+  criticalShare?: number
   /** f of the quorum (3f+1 voters) */
   quorumF?: number
   /** this many nodes (the last ones, never node 0) vote as Byzantine nodes with `attack` */
@@ -107,6 +110,8 @@ export interface SimnetReport {
   equivocators?: string[]
   /** the Byzantine nodes' peer ids */
   byzantine?: string[]
+  /** critical runs: how many tasks were critical, readings per critical task (2f+1 at best), latency of each kind, and where ballots' time went */
+  quorum?: QuorumReport
   faults: Fault[]
   /** for --crash: from the crash until every task the crashed nodes held was done */
   recoveryMs: number | null
@@ -131,6 +136,17 @@ export interface SimnetReport {
   host: HostSample[]
 }
 
+/** Where ballots' time went in a critical run (see QuorumTimings): the origins', and the voters' summed over nodes. */
+export interface QuorumReport {
+  critical: number
+  ordinary: number
+  /** votes read by all nodes, per critical task (2f+1 when every ballot agreed at once) */
+  readingsPerTask: number
+  latencyMs: { critical: { p50: number, p95: number }, ordinary: { p50: number, p95: number } }
+  origins: Array<QuorumTimings['origin'] & { node: number }>
+  voters: Array<QuorumTimings['voter'] & { node: number }>
+}
+
 const DEFAULTS = { seed: 1, workers: 1, leaseMs: 5_000, crash: 0, restartAfterMs: -1, partitionMs: 5_000, slow: 0, slowdown: 4, timeoutMs: 300_000 }
 
 export function percentile (sorted: readonly number[], q: number): number {
@@ -144,6 +160,10 @@ const sleep = async (ms: number): Promise<void> => { await new Promise(resolve =
 /** Run one simnet: start, load, break, check, report; always stops its processes and removes its temp dirs. */
 export async function runSimnet (options: SimnetOptions): Promise<SimnetReport> {
   const o = { ...DEFAULTS, ...options }
+  if (o.criticalShare != null) {
+    if (!(o.criticalShare > 0 && o.criticalShare <= 1)) throw new SimnetError('--critical-share must be more than 0 and at most 1')
+    o.critical = true
+  }
   if (o.nodes < 1 || o.nodes > 64) throw new SimnetError('--nodes must be 1-64')
   if (o.crash >= o.nodes) throw new SimnetError('--crash must leave at least the origin running')
   const byzantine = o.byzantine ?? 0
@@ -193,7 +213,12 @@ export async function runSimnet (options: SimnetOptions): Promise<SimnetReport> 
   }
 }
 
-interface Submitted { origin: SimNode, id: string, hash: string }
+interface Submitted { origin: SimNode, id: string, hash: string, critical: boolean }
+
+/** Is task i critical, for a share of critical tasks spread evenly over the run (1 in 5 for 0.2)? */
+export function isCriticalAt (i: number, share: number): boolean {
+  return Math.floor((i + 1) * share) > Math.floor(i * share)
+}
 
 /** When the run began, and the host as it was then. */
 interface Started { at: Date, host: HostInfo }
@@ -250,8 +275,9 @@ async function driveSampled (cluster: Cluster, work: WorkItem[], o: typeof DEFAU
   await Promise.all(Array.from({ length: 8 }, async () => {
     for (let i = next++; i < work.length; i = next++) {
       const origin = origins[i % origins.length]!
-      const t = await origin.client!.postBytes<TaskView>(`/v1/tasks?name=${encodeURIComponent(work[i]!.name)}${o.critical === true ? '&critical=true' : ''}`, work[i]!.bytes)
-      submitted[i] = { origin, id: t.id, hash: t.hash }
+      const critical = o.critical === true && isCriticalAt(i, o.criticalShare ?? 1)
+      const t = await origin.client!.postBytes<TaskView>(`/v1/tasks?name=${encodeURIComponent(work[i]!.name)}${critical ? '&critical=true' : ''}`, work[i]!.bytes)
+      submitted[i] = { origin, id: t.id, hash: t.hash, critical }
     }
   }))
   say(`submitted ${submitted.length} tasks in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
@@ -475,8 +501,17 @@ async function driveSampled (cluster: Cluster, work: WorkItem[], o: typeof DEFAU
   if (o.critical === true) {
     honest = new Map()
     for (const [i, s] of submitted.entries()) {
+      if (!s.critical) continue
       const r = await nodes[0]!.client!.postBytes<OcrResult>(`/v1/ocr?name=${encodeURIComponent(work[i]!.name)}`, work[i]!.bytes)
       honest.set(s.id, r.latex)
+    }
+  }
+  // Critical runs: where ballots' time went, as each live node measured it.
+  const timings: Array<{ node: number, quorum: QuorumTimings }> = []
+  if (o.critical === true) {
+    for (const n of cluster.live()) {
+      const st = await n.client!.get<ApiStatus>('/v1/status').catch(() => undefined)
+      if (st?.quorum != null) timings.push({ node: n.index, quorum: st.quorum })
     }
   }
   const equivocators = o.critical === true
@@ -486,7 +521,7 @@ async function driveSampled (cluster: Cluster, work: WorkItem[], o: typeof DEFAU
   sampler.stop()
   const parameters: RunParameters = { startedAt: started.at.toISOString(), version: VERSION, model, seed: o.seed, options: optionsOf(o), argv: process.argv.slice(2), host: started.host }
   return summarise(cluster, submitted, views, {
-    honest, equivocators, quorumF: o.quorumF ?? 1, byzantine: o.byzantine ?? 0,
+    honest, equivocators, timings, quorumF: o.quorumF ?? 1, byzantine: o.byzantine ?? 0,
     t0, released, makespanEnd, faults, missing, unreachable, crashAt, heldByVictims, timeline, modelled: o.modelled != null, slowdownOf: (i: number) => nodes[i]!.spec.slowdown, notMade,
     parameters, leasesSeen: [...leasesSeen.values()], downtime, host: sampler.samples
   })
@@ -512,6 +547,7 @@ function pickVictims (nodes: SimNode[], k: number, seed: number): SimNode[] {
 
 interface Observed {
   honest: Map<string, string> | undefined
+  timings: Array<{ node: number, quorum: QuorumTimings }>
   equivocators: string[] | undefined
   quorumF: number
   byzantine: number
@@ -627,15 +663,36 @@ function summarise (cluster: Cluster, submitted: Submitted[], views: Map<string,
     { name: 'every result is in every live replica', ok: ob.missing.length === 0, detail: ob.missing.length === 0 ? `${new Set(done.map(v => v.hash)).size} results on ${cluster.live().length} live nodes` : `${ob.missing.length} missing, e.g. ${ob.missing.slice(0, 3).join('; ')}` }
   ]
   let certificates: SimnetReport['certificates']
+  let quorum: QuorumReport | undefined
   if (ob.honest != null) {
     certificates = done.filter(v => v.result?.certificate != null).map(v => ({
       task: v.id, latex: v.result!.certificate!.latex, voters: v.result!.certificate!.votes.map(x => x.voter), honest: v.result!.certificate!.latex === ob.honest!.get(v.id)
     }))
     const wrong = certificates.filter(c => !c.honest)
     invariants.push({ name: 'no certificate for a wrong answer', ok: wrong.length === 0, detail: wrong.length === 0 ? `${certificates.length} certificates, all for the honest answer` : `${wrong.length} certificates for a wrong answer, e.g. ${wrong[0]!.task}: ${wrong[0]!.latex}` })
+    const critical = submitted.filter(s => s.critical)
     if (ob.byzantine <= ob.quorumF) {
-      const uncertified = submitted.filter(s => views.get(s.id)?.result?.certificate == null)
-      invariants.push({ name: 'every critical task certified (at most f Byzantine voters)', ok: uncertified.length === 0, detail: uncertified.length === 0 ? `${submitted.length} certified` : `${uncertified.length} without a certificate` })
+      const uncertified = critical.filter(s => views.get(s.id)?.result?.certificate == null)
+      invariants.push({ name: 'every critical task certified (at most f Byzantine voters)', ok: uncertified.length === 0, detail: uncertified.length === 0 ? `${critical.length} certified` : `${uncertified.length} of ${critical.length} without a certificate` })
+    }
+    const ordinary = submitted.filter(s => !s.critical)
+    if (ordinary.length > 0) {
+      const undone = ordinary.filter(s => views.get(s.id)?.state !== 'done')
+      invariants.push({ name: 'ordinary tasks beside critical ones all done (not starved)', ok: undone.length === 0, detail: undone.length === 0 ? `${ordinary.length} done` : `${undone.length} of ${ordinary.length} not done` })
+    }
+    const latencyOf = (xs: Submitted[]): { p50: number, p95: number } => {
+      const l = xs.map(x => views.get(x.id)).filter((v): v is TaskView => v?.state === 'done' && v.doneAt != null)
+        .map(v => Date.parse(v.doneAt!) - Math.max(ob.released, Date.parse(v.submittedAt))).sort((a, b) => a - b)
+      return { p50: percentile(l, 0.5), p95: percentile(l, 0.95) }
+    }
+    const readings = ob.timings.reduce((n, t) => n + t.quorum.voter.votes, 0)
+    quorum = {
+      critical: critical.length,
+      ordinary: ordinary.length,
+      readingsPerTask: critical.length > 0 ? Math.round(readings / critical.length * 100) / 100 : 0,
+      latencyMs: { critical: latencyOf(critical), ordinary: latencyOf(ordinary) },
+      origins: ob.timings.filter(t => t.quorum.origin.certified + t.quorum.origin.noConsensus > 0).map(t => ({ node: t.node, ...t.quorum.origin })),
+      voters: ob.timings.map(t => ({ node: t.node, ...t.quorum.voter }))
     }
   }
   if (ob.crashAt != null) {
@@ -658,6 +715,7 @@ function summarise (cluster: Cluster, submitted: Submitted[], views: Map<string,
     efficiency: efficiency == null ? null : Math.round(efficiency * 1000) / 1000,
     regrants: [...views.values()].reduce((s, v) => s + v.regrants, 0),
     ...(certificates != null ? { certificates, noConsensus: noConsensus.length, equivocators: ob.equivocators ?? [], byzantine: nodes.filter(n => n.spec.byzantine != null).map(n => n.peerId) } : {}),
+    ...(quorum != null ? { quorum } : {}),
     // In time order (a fault's entry is written once it is made); a copy, as a restart may still be on its way.
     faults: [...ob.faults].sort((a, b) => a.atMs - b.atMs),
     recoveryMs,

@@ -25,12 +25,34 @@ export function textReport (r: SimnetReport): string {
     `leases granted again ${r.regrants}` + (r.recoveryMs != null ? `, recovery after the crash ${(r.recoveryMs / 1000).toFixed(2)} s` : ''),
     ...r.faults.map(f => `fault at ${(f.atMs / 1000).toFixed(2)} s${f.done != null ? ` (${faultPoint(f)})` : ''}: ${f.what}`),
     ...(r.certificates != null ? [`certificates ${r.certificates.length} (${r.certificates.filter(c => !c.honest).length} for a wrong answer), no consensus ${r.noConsensus ?? 0}, equivocators detected ${r.equivocators?.length ?? 0}, Byzantine nodes ${r.byzantine?.length ?? 0}`] : []),
+    ...(r.quorum != null ? quorumLines(r.quorum) : []),
     'tasks per node:',
     ...r.perNode.map((n, i) => `  ${String(i).padStart(2)} ${n.peerId.slice(-10)} ${String(n.tasks).padStart(5)}${n.slowdown !== 1 ? `  (${n.slowdown}x slower)` : ''}${n.alive ? '' : '  (down)'}`),
     'invariants:',
     ...r.invariants.map(i => `  ${i.ok ? 'ok  ' : 'FAIL'} ${i.name}: ${i.detail}`)
   ]
   return lines.join('\n')
+}
+
+/** Where ballots' time went: the origins' side and the voters', summed up from every node. */
+function quorumLines (q: NonNullable<SimnetReport['quorum']>): string[] {
+  const pq = (t: { p50: number, p95: number }): string => `p50 ${t.p50} ms, p95 ${t.p95} ms`
+  const lines = [
+    `critical ${q.critical}${q.ordinary > 0 ? `, ordinary ${q.ordinary}` : ''}; readings per critical task ${q.readingsPerTask}; latency critical ${pq(q.latencyMs.critical)}${q.ordinary > 0 ? `, ordinary ${pq(q.latencyMs.ordinary)}` : ''}`,
+    'where ballots\' time went:'
+  ]
+  for (const o of q.origins) {
+    lines.push(`  origin node ${o.node}: queued for voters with room ${pq(o.queuedMs)}; first ballot to certificate ${pq(o.ballotToCertificateMs)}; ballot to each vote ${pq(o.ballotToVoteMs)}; ` +
+      `certified ${o.certified}, no consensus ${o.noConsensus}, voters suspected ${o.suspected}, ballots grown ${o.grown}`)
+  }
+  const sum = (f: (v: typeof q.voters[number]) => number): number => q.voters.reduce((n, v) => n + f(v), 0)
+  const worst = (f: (v: typeof q.voters[number]) => { p50: number, p95: number }): string => {
+    const xs = q.voters.filter(v => v.votes > 0).map(f)
+    return xs.length === 0 ? '-' : `p50 ${Math.max(...xs.map(x => x.p50))} ms, p95 ${Math.max(...xs.map(x => x.p95))} ms`
+  }
+  lines.push(`  voters (${q.voters.length} nodes, ${sum(v => v.votes)} votes, ${sum(v => v.busy)} ballots refused as busy; the slowest node's percentiles): ` +
+    `waiting in the queue ${worst(v => v.waitMs)}; image fetch ${worst(v => v.fetchMs)}; reading ${worst(v => v.readMs)}; signing and publishing ${worst(v => v.publishMs)}`)
+  return lines
 }
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)

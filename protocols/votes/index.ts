@@ -194,6 +194,29 @@ export interface QuorumTimings {
   voter: { waitMs: TimingSummary, fetchMs: TimingSummary, readMs: TimingSummary, publishMs: TimingSummary, votes: number, busy: number }
 }
 
+/** Ballots a voter fetches ahead of its reading slots, so a slot never waits for a fetch. */
+export const FETCH_AHEAD = 2
+
+/** Slots taken in the order they were asked for. */
+class Slots {
+  private used = 0
+  private readonly waiters: Array<() => void> = []
+  constructor (private readonly size: number) {}
+  async take (): Promise<void> {
+    if (this.used < this.size) {
+      this.used++
+      return
+    }
+    await new Promise<void>(resolve => { this.waiters.push(resolve) })
+  }
+
+  give (): void {
+    const next = this.waiters.shift()
+    if (next != null) next() // the slot passes straight on
+    else this.used--
+  }
+}
+
 /** A bounded record of recent timings. */
 class Samples {
   private readonly xs: number[] = []
@@ -241,9 +264,9 @@ export class QuorumService {
   /** ballots being voted on (waiting or read now), and how many per origin */
   private readonly voting = new Set<string>()
   private readonly pendingByOrigin = new Map<string, number>()
-  /** ballots waiting for a reading slot, in order of arrival */
-  private readonly ballotQueue: Array<{ origin: string, ballot: BallotMessage, key: string, at: number }> = []
-  private reading = 0
+  /** a voter's pipeline: ballots being fetched or waiting to be read (reading slots plus FETCH_AHEAD), and reading slots (its workers) */
+  private readonly preparing: Slots
+  private readonly readingSlots: Slots
   private busyTokens = BUSY_PER_SECOND
   private busyRefilled = Date.now()
   /** equivocators seen anywhere (their votes never count) */
@@ -284,6 +307,8 @@ export class QuorumService {
     this.maxVoters = init.maxVoters ?? 3 * this.f + 1 + 3
     this.silenceMs = init.silenceMs ?? DEFAULT_SILENCE_MS
     this.concurrency = Math.max(1, init.concurrency ?? 1)
+    this.preparing = new Slots(this.concurrency + FETCH_AHEAD)
+    this.readingSlots = new Slots(this.concurrency)
     this.ledger = init.ledger ?? new MemoryVoteLedger(REMEMBERED_VOTES)
     this.onMessage = this.onMessage.bind(this)
   }
@@ -309,7 +334,6 @@ export class QuorumService {
     this.stopped = true
     if (this.waitTimer != null) clearInterval(this.waitTimer)
     if (this.sweepTimer != null) clearInterval(this.sweepTimer)
-    this.ballotQueue.length = 0
     if (!this.started) return
     this.node.services.pubsub.removeEventListener('message', this.onMessage)
     this.node.services.pubsub.unsubscribe(VOTES_TOPIC)
@@ -548,8 +572,12 @@ export class QuorumService {
     }
     this.voting.add(key)
     this.pendingByOrigin.set(origin, fromOrigin + 1)
-    this.ballotQueue.push({ origin, ballot, key, at: performance.now() })
-    this.readNext()
+    this.vote(origin, ballot, key, performance.now()).catch(() => {}).finally(() => {
+      this.voting.delete(key)
+      const left = (this.pendingByOrigin.get(origin) ?? 1) - 1
+      if (left <= 0) this.pendingByOrigin.delete(origin)
+      else this.pendingByOrigin.set(origin, left)
+    })
   }
 
   /** Tell a ballot's origin this node's queue is full (rate-limited). */
@@ -561,23 +589,6 @@ export class QuorumService {
     this.busyTokens--
     this.counts.busy++
     void this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson({ kind: 'busy', task: ballot.task, image: ballot.image })).catch(() => {})
-  }
-
-  /** Start reading queued ballots while a slot is free. */
-  private readNext (): void {
-    while (this.reading < this.concurrency && this.ballotQueue.length > 0 && !this.stopped) {
-      const next = this.ballotQueue.shift()!
-      this.reading++
-      this.timing.wait.add(performance.now() - next.at)
-      this.vote(next.origin, next.ballot, next.key).catch(() => {}).finally(() => {
-        this.reading--
-        this.voting.delete(next.key)
-        const left = (this.pendingByOrigin.get(next.origin) ?? 1) - 1
-        if (left <= 0) this.pendingByOrigin.delete(next.origin)
-        else this.pendingByOrigin.set(next.origin, left)
-        this.readNext()
-      })
-    }
   }
 
   /** This node's votes on a ballot again, for a ballot that asks again. */
@@ -597,10 +608,21 @@ export class QuorumService {
     }
   }
 
-  /** Recognise the ballot's image and publish a signed vote (recorded in the ledger first). */
-  private async vote (origin: string, ballot: BallotMessage, key: string): Promise<void> {
+  /**
+   * Recognise the ballot's image and publish a signed vote (recorded in the ledger first). A pipeline,
+   * in the order ballots came: the image is fetched while earlier ballots are read, a reading slot
+   * is held only while reading, and signing and publishing happen outside it.
+   */
+  private async vote (origin: string, ballot: BallotMessage, key: string, queuedAt: number): Promise<void> {
     if (this.stopped) return
+    let t0 = 0
+    let t1 = 0
+    let t2 = 0
+    let fetchMs = 0
+    let r: Recognition
+    await this.preparing.take()
     try {
+      if (this.stopped) return
       const earlier = await this.ledger.get(key)
       if (earlier != null) {
         // Voted before this node last started: the same votes again, never new ones.
@@ -609,14 +631,28 @@ export class QuorumService {
         this.republish(cast)
         return
       }
-      const t0 = performance.now()
+      t0 = performance.now()
       const image = origin === this.self
         ? await this.init.localImage(ballot.image)
         : await this.init.blobs.fetch(peerIdFromString(origin), ballot.image)
       if (image == null) throw new Error(`image ${ballot.image} is not here`)
-      const t1 = performance.now()
-      const r = await this.init.recognise(image, ballot.file)
-      const t2 = performance.now()
+      fetchMs = performance.now() - t0
+      await this.readingSlots.take()
+      try {
+        if (this.stopped) return
+        t1 = performance.now()
+        r = await this.init.recognise(image, ballot.file)
+        t2 = performance.now()
+      } finally {
+        this.readingSlots.give()
+      }
+    } catch (err) {
+      this.init.log.warn({ task: ballot.task, err: (err as Error).message }, 'could not vote')
+      return
+    } finally {
+      this.preparing.give()
+    }
+    try {
       const honest = await signVote(this.init.key, { task: ballot.task, image: ballot.image, model: r.model, latex: r.latex, confidence: r.confidence, voter: this.self, time: Date.now() })
       const publish = async (bytes: Uint8Array): Promise<void> => { await this.node.services.pubsub.publish(VOTES_TOPIC, bytes).then(() => {}, () => {}) }
       const votes = this.init.tamper != null ? await this.init.tamper(honest, { voters: ballot.voters, publish }) : [honest]
@@ -627,7 +663,8 @@ export class QuorumService {
         await this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson({ kind: 'vote', vote: v })).catch(() => {})
         await this.receiveVote(v)
       }
-      this.timing.fetch.add(t1 - t0)
+      this.timing.wait.add(t1 - queuedAt - fetchMs)
+      this.timing.fetch.add(fetchMs)
       this.timing.read.add(t2 - t1)
       this.timing.publish.add(performance.now() - t2)
       this.counts.votes++
