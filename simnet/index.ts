@@ -685,7 +685,7 @@ function summarise (cluster: Cluster, submitted: Submitted[], views: Map<string,
         .map(v => Date.parse(v.doneAt!) - Math.max(ob.released, Date.parse(v.submittedAt))).sort((a, b) => a - b)
       return { p50: percentile(l, 0.5), p95: percentile(l, 0.95) }
     }
-    const readings = ob.timings.reduce((n, t) => n + t.quorum.voter.votes, 0)
+    const readings = ob.timings.reduce((n, t) => n + t.quorum.voter.readings, 0)
     quorum = {
       critical: critical.length,
       ordinary: ordinary.length,

@@ -47,10 +47,10 @@ function quorumLines (q: NonNullable<SimnetReport['quorum']>): string[] {
   }
   const sum = (f: (v: typeof q.voters[number]) => number): number => q.voters.reduce((n, v) => n + f(v), 0)
   const worst = (f: (v: typeof q.voters[number]) => { p50: number, p95: number }): string => {
-    const xs = q.voters.filter(v => v.votes > 0).map(f)
+    const xs = q.voters.filter(v => v.readings > 0).map(f)
     return xs.length === 0 ? '-' : `p50 ${Math.max(...xs.map(x => x.p50))} ms, p95 ${Math.max(...xs.map(x => x.p95))} ms`
   }
-  lines.push(`  voters (${q.voters.length} nodes, ${sum(v => v.votes)} votes, ${sum(v => v.busy)} ballots refused as busy; the slowest node's percentiles): ` +
+  lines.push(`  voters (${q.voters.length} nodes, ${sum(v => v.readings)} readings, ${sum(v => v.busy)} ballots refused as busy; the slowest node's percentiles): ` +
     `waiting in the queue ${worst(v => v.waitMs)}; image fetch ${worst(v => v.fetchMs)}; reading ${worst(v => v.readMs)}; signing and publishing ${worst(v => v.publishMs)}`)
   return lines
 }

@@ -278,7 +278,7 @@ describe('quorum for critical images between real nodes', { timeout: 240_000 }, 
           assert.ok(!done.result!.certificate!.votes.some(v => v.voter === byzantine))
         }
       }
-      assert.ok(net.nodes[3]!.quorumTimings().voter.votes > 0, 'the Byzantine node was asked to vote')
+      assert.ok(net.nodes[3]!.quorumTimings().voter.readings > 0, 'the Byzantine node was asked to vote')
       if (attack === 'equivocate') {
         const peers = await net.nodes[0]!.peers()
         await waitFor('the equivocator flagged', async () => (await net.nodes[0]!.peers()).find(p => p.id === byzantine)?.equivocated === true)

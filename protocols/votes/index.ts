@@ -58,6 +58,10 @@ export const SUSPECT_FACTOR = 4
 export const SWEEP_MS = 250
 /** Voters whose progress is followed (members; an open network bounds it here). */
 const MAX_TRACKED_VOTERS = 4096
+/** A voter whose votes disagreed with a certified answer is chosen last; that memory halves every this many ms. */
+export const DISSENT_HALF_LIFE_MS = 60_000
+/** A busy voter is sent the ballot again once it has signed this many new votes (its queue has room again). */
+export const BUSY_RETRY_VOTES = 4
 /** A voter whose queue is full says so at most this often a second (a hostile origin cannot make it talk without end). */
 export const BUSY_PER_SECOND = 20
 /** Votes of this many recent tasks are kept to catch equivocation. */
@@ -161,6 +165,8 @@ interface Asked {
   suspected: boolean
   /** asked again once suspected */
   reasked: boolean
+  /** it said its queue was full: sent the ballot again once it has made room */
+  busy: boolean
   /** silent for `silenceMs` after being asked again: no longer waited for */
   gaveUp: boolean
 }
@@ -178,6 +184,8 @@ interface Poll {
   /** every distinct vote per voter (two or more: equivocation) */
   votes: Map<string, SignedVote[]>
   equivocators: Set<string>
+  /** answers whose 2f+1 votes made a certificate that would not verify: they do not count toward a quorum */
+  failed: Set<string>
   done: boolean
 }
 
@@ -191,7 +199,7 @@ export interface TimingSummary { n: number, p50: number, p95: number, max: numbe
  */
 export interface QuorumTimings {
   origin: { queuedMs: TimingSummary, ballotToCertificateMs: TimingSummary, ballotToVoteMs: TimingSummary, certified: number, noConsensus: number, grown: number, suspected: number, queued: number, open: number }
-  voter: { waitMs: TimingSummary, fetchMs: TimingSummary, readMs: TimingSummary, publishMs: TimingSummary, votes: number, busy: number }
+  voter: { waitMs: TimingSummary, fetchMs: TimingSummary, readMs: TimingSummary, publishMs: TimingSummary, readings: number, busy: number }
 }
 
 /** Ballots a voter fetches ahead of its reading slots, so a slot never waits for a fetch. */
@@ -276,8 +284,15 @@ export class QuorumService {
   private recentBytes = 0
   /** tasks this node has voted on (their votes in `recent` are kept to the byte bound, not to FOREIGN_VOTES_MS) */
   private readonly votedTasks = new Set<string>()
-  /** per voter: when it last signed a new vote on any task (performance.now()), and how many it has signed */
-  private readonly progress = new Map<string, { at: number, count: number }>()
+  /**
+   * per voter: when a fresh vote of it last arrived (performance.now()), how many fresh votes it has
+   * signed, the newest signing time seen, and its own typical time from ballot (or its previous vote)
+   * to vote. Fresh: signed after every vote of it seen before, and recently, so replayed old votes
+   * (anyone can relay them) never count as progress.
+   */
+  private readonly progress = new Map<string, { at: number, count: number, newest: number, typical?: number }>()
+  /** per voter: how often its votes disagreed with certified answers lately (see DISSENT_HALF_LIFE_MS) */
+  private readonly dissent = new Map<string, { score: number, at: number }>()
   /** voters suspected on one of this node's ballots and not heard from on one since: chosen last */
   private readonly suspects = new Set<string>()
   private waitTimer: ReturnType<typeof setInterval> | undefined
@@ -297,7 +312,7 @@ export class QuorumService {
     publish: new Samples()
   }
 
-  private readonly counts = { certified: 0, noConsensus: 0, grown: 0, suspected: 0, votes: 0, busy: 0 }
+  private readonly counts = { certified: 0, noConsensus: 0, grown: 0, suspected: 0, readings: 0, busy: 0 }
   private stopped = false
   private started = false
 
@@ -383,12 +398,12 @@ export class QuorumService {
     return [...new Set(this.init.eligible())].filter(p => (p === this.self || listening.has(p)) && !this.equivocators.has(p))
   }
 
-  /** Ballots of this node's open polls that `voter` has not answered (and is not suspected on). */
+  /** Ballots of this node's open polls that each voter holds and has not answered (not those it refused as busy or was given up on). */
   private inFlight (): Map<string, number> {
     const load = new Map<string, number>()
     for (const poll of this.polls.values()) {
       for (const [voter, a] of poll.asked) {
-        if (poll.votes.has(voter) || a.suspected) continue
+        if (poll.votes.has(voter) || a.busy || a.gaveUp) continue
         load.set(voter, (load.get(voter) ?? 0) + 1)
       }
     }
@@ -402,9 +417,21 @@ export class QuorumService {
    */
   private rank (candidates: string[], load: Map<string, number>): string[] {
     return pick(candidates, candidates.length)
-      .map((p, i) => ({ p, i, key: [this.suspects.has(p) ? 1 : 0, load.get(p) ?? 0, p === this.self ? 0 : 1] as const }))
-      .sort((a, b) => a.key[0] - b.key[0] || a.key[1] - b.key[1] || a.key[2] - b.key[2] || a.i - b.i)
+      .map((p, i) => ({ p, i, key: [this.suspects.has(p) ? 1 : 0, this.dissenter(p) ? 1 : 0, load.get(p) ?? 0, p === this.self ? 0 : 1] as const }))
+      .sort((a, b) => a.key[0] - b.key[0] || a.key[1] - b.key[1] || a.key[2] - b.key[2] || a.key[3] - b.key[3] || a.i - b.i)
       .map(x => x.p)
+  }
+
+  /** Did this voter's votes disagree with certified answers lately? (Chosen last, and one ballot at a time: a wrong voter on a ballot costs extra readings.) */
+  private dissenter (voter: string): boolean {
+    const d = this.dissent.get(voter)
+    if (d == null) return false
+    return d.score * Math.pow(0.5, (performance.now() - d.at) / DISSENT_HALF_LIFE_MS) >= 0.5
+  }
+
+  /** The ballots a voter may hold: VOTER_WINDOW, or one while it dissents or is suspected. */
+  private windowOf (voter: string): number {
+    return this.dissenter(voter) || this.suspects.has(voter) ? 1 : VOTER_WINDOW
   }
 
   /** Put queued tasks to a vote while enough voters have room in their windows (backpressure). */
@@ -423,7 +450,7 @@ export class QuorumService {
     }
     const load = this.inFlight()
     for (const [id, { task, since }] of this.queued) {
-      const room = this.rank(eligible.filter(p => (load.get(p) ?? 0) < VOTER_WINDOW), load)
+      const room = this.rank(eligible.filter(p => (load.get(p) ?? 0) < this.windowOf(p)), load)
       if (room.length < this.needed) {
         this.queueReason = `queued: voters busy (${this.polls.size} ballots open, at most ${VOTER_WINDOW} in flight to a voter)`
         return
@@ -433,7 +460,7 @@ export class QuorumService {
       for (const v of voters) load.set(v, (load.get(v) ?? 0) + 1)
       const now = performance.now()
       this.timing.queued.add(now - since)
-      const poll: Poll = { task, began: since, ballotAt: now, round: 1, voters: [], asked: new Map(), votes: new Map(), equivocators: new Set(), done: false }
+      const poll: Poll = { task, began: since, ballotAt: now, round: 1, voters: [], asked: new Map(), votes: new Map(), equivocators: new Set(), failed: new Set(), done: false }
       this.polls.set(id, poll)
       this.ask(poll, voters)
     }
@@ -444,18 +471,20 @@ export class QuorumService {
     const now = performance.now()
     for (const v of more) {
       poll.voters.push(v)
-      poll.asked.set(v, { at: now, count: this.progress.get(v)?.count ?? 0, suspected: false, reasked: false, gaveUp: false })
+      poll.asked.set(v, { at: now, count: this.progress.get(v)?.count ?? 0, suspected: false, reasked: false, busy: false, gaveUp: false })
     }
     const ballot = { kind: 'ballot', task: poll.task.id, image: poll.task.image, model: this.init.model, file: poll.task.file, voters: poll.voters, round: poll.round }
     this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson(ballot)).catch(err => { this.init.log.debug({ err: (err as Error).message }, 'publishing a ballot failed') })
     this.init.log.debug({ task: poll.task.id, round: poll.round, voters: poll.voters.length }, 'ballot out')
-    // This node votes on its own ballot too when chosen (gossipsub does not deliver our own messages).
-    if (poll.voters.includes(this.self)) this.enqueueVote(this.self, Ballot.parse(ballot))
+    // This node votes on its own ballot too when chosen (gossipsub does not deliver our own messages);
+    // its own queue being full is its own "busy".
+    const own = poll.asked.get(this.self)
+    if (own != null && !poll.votes.has(this.self) && !this.enqueueVote(this.self, Ballot.parse(ballot))) this.refused(poll, this.self, own)
   }
 
-  /** The time after which a voter without progress is suspected: a few of a voter's typical times per ballot. */
-  private suspectMs (): number {
-    const typical = this.timing.service.median() ?? 0
+  /** The time after which a voter without progress is suspected: a few of its typical times per ballot (or all voters' median, whichever is longer). */
+  private suspectMs (voter: string): number {
+    const typical = Math.max(this.timing.service.median() ?? 0, this.progress.get(voter)?.typical ?? 0)
     return Math.min(this.silenceMs, Math.max(MIN_SUSPECT_MS, SUSPECT_FACTOR * typical))
   }
 
@@ -465,7 +494,6 @@ export class QuorumService {
     this.sweeping = true
     const run = async (): Promise<void> => {
       const now = performance.now()
-      const suspectAfter = this.suspectMs()
       for (const poll of [...this.polls.values()]) {
         if (poll.done) continue
         let changed = false
@@ -475,8 +503,21 @@ export class QuorumService {
           const p = this.progress.get(voter)
           const quiet = now - Math.max(a.at, p?.at ?? 0)
           const skipped = (p?.count ?? 0) - a.count > SKIP_VOTES
+          if (a.busy) {
+            // It refused the ballot: sent again once it has made room, given up only if it falls silent.
+            if (quiet > this.silenceMs) {
+              a.gaveUp = true
+              changed = true
+            } else if ((p?.count ?? 0) - a.count >= BUSY_RETRY_VOTES || quiet > this.suspectMs(voter)) {
+              a.busy = false
+              a.at = now
+              a.count = p?.count ?? 0
+              reask = true
+            }
+            continue
+          }
           if (!a.suspected) {
-            if (quiet <= suspectAfter && !skipped) continue
+            if (quiet <= this.suspectMs(voter) && !skipped) continue
             a.suspected = true
             this.suspects.add(voter)
             this.counts.suspected++
@@ -520,7 +561,7 @@ export class QuorumService {
     }
     const ballot = Ballot.safeParse(json)
     if (ballot.success) {
-      if (ballot.data.voters.includes(this.self) && this.init.isMember(from)) this.enqueueVote(from, ballot.data)
+      if (ballot.data.voters.includes(this.self) && this.init.isMember(from)) void this.enqueueVote(from, ballot.data)
       return
     }
     const vote = VoteMessage.safeParse(json)
@@ -540,14 +581,19 @@ export class QuorumService {
   private async onBusy (from: string, task: string, image: string): Promise<void> {
     const poll = this.polls.get(task)
     const a = poll?.asked.get(from)
-    if (poll == null || a == null || poll.done || poll.task.image !== image || poll.votes.has(from) || a.suspected) return
+    if (poll == null || a == null || poll.done || poll.task.image !== image || poll.votes.has(from) || a.busy) return
+    await this.refused(poll, from, a)
+  }
+
+  /** A voter refused a ballot (its queue is full): counted as not coming for now, sent again once it has room. */
+  private async refused (poll: Poll, voter: string, a: Asked): Promise<void> {
+    if (!a.suspected) this.counts.suspected++
     a.suspected = true
     a.reasked = true
+    a.busy = true
     a.at = performance.now()
-    a.count = this.progress.get(from)?.count ?? 0
-    this.suspects.add(from)
-    this.counts.suspected++
-    this.init.log.info({ task, voter: from }, 'a voter is busy: the ballot grows')
+    a.count = this.progress.get(voter)?.count ?? 0
+    this.init.log.debug({ task: poll.task.id, voter }, 'a voter is busy: the ballot grows')
     await this.grow(poll)
   }
 
@@ -556,19 +602,19 @@ export class QuorumService {
    * order they came, bounded in number), or, for one it has already voted on (the origin restarted or
    * asks again), publish the same votes again, even after a restart with another model.
    */
-  private enqueueVote (origin: string, ballot: BallotMessage): void {
+  private enqueueVote (origin: string, ballot: BallotMessage): boolean {
     const key = `${ballot.task}!${ballot.image}`
     const cast = this.cast.get(key)
     if (cast != null) {
       this.republish(cast)
-      return
+      return true
     }
     const fromOrigin = this.pendingByOrigin.get(origin) ?? 0
-    if (this.voting.has(key) || this.stopped) return
+    if (this.voting.has(key) || this.stopped) return true
     if (this.voting.size >= MAX_PENDING_BALLOTS || fromOrigin >= MAX_PENDING_BALLOTS_PER_ORIGIN) {
       this.init.log.debug({ origin, task: ballot.task }, 'too many ballots waiting: this one is refused (busy)')
-      this.sayBusy(ballot)
-      return
+      if (origin !== this.self) this.sayBusy(ballot)
+      return false
     }
     this.voting.add(key)
     this.pendingByOrigin.set(origin, fromOrigin + 1)
@@ -578,6 +624,7 @@ export class QuorumService {
       if (left <= 0) this.pendingByOrigin.delete(origin)
       else this.pendingByOrigin.set(origin, left)
     })
+    return true
   }
 
   /** Tell a ballot's origin this node's queue is full (rate-limited). */
@@ -667,7 +714,7 @@ export class QuorumService {
       this.timing.fetch.add(fetchMs)
       this.timing.read.add(t2 - t1)
       this.timing.publish.add(performance.now() - t2)
-      this.counts.votes++
+      this.counts.readings++
     } catch (err) {
       this.init.log.warn({ task: ballot.task, err: (err as Error).message }, 'could not vote')
     }
@@ -703,11 +750,14 @@ export class QuorumService {
       this.recentBytes += delta
       this.trimRecent(v.task)
     }
-    // A new vote: the voter is making progress (whatever the task), so its ballots here are not silent.
+    // A fresh vote: the voter is making progress (whatever the task), so its ballots here are not silent.
     const before = this.progress.get(v.voter)
-    this.progress.delete(v.voter)
-    this.progress.set(v.voter, { at: arrived, count: (before?.count ?? 0) + 1 })
-    for (const old of this.progress.keys()) { if (this.progress.size <= MAX_TRACKED_VOTERS) break; this.progress.delete(old) }
+    const fresh = v.time > (before?.newest ?? 0) && Math.abs(Date.now() - v.time) < 2 * this.silenceMs
+    if (fresh) {
+      this.progress.delete(v.voter)
+      this.progress.set(v.voter, { at: arrived, count: (before?.count ?? 0) + 1, newest: v.time, ...(before?.typical != null ? { typical: before.typical } : {}) })
+      for (const old of this.progress.keys()) { if (this.progress.size <= MAX_TRACKED_VOTERS) break; this.progress.delete(old) }
+    }
     if (conflicting != null && !this.equivocators.has(v.voter)) {
       this.equivocators.add(v.voter)
       this.init.log.warn({ voter: v.voter, task: v.task }, 'equivocation: two different signed votes on one task')
@@ -720,12 +770,20 @@ export class QuorumService {
       this.init.log.debug({ task: v.task, voter: v.voter }, 'ignored a vote from a voter not on the ballot')
       return
     }
-    if (!poll.votes.has(v.voter)) {
+    const had = poll.votes.get(v.voter) ?? []
+    // A second copy of a vote it holds, or the same answer signed again, changes nothing; only a conflicting one (equivocation) is added.
+    if (had.some(m => m.sig === v.sig || !isEquivocation(m, v))) return
+    if (had.length === 0) {
       this.timing.toVote.add(arrived - asked.at)
-      if (!asked.suspected) this.timing.service.add(arrived - Math.max(asked.at, before?.at ?? 0))
+      if (!asked.suspected && fresh) {
+        const service = arrived - Math.max(asked.at, before?.at ?? 0)
+        this.timing.service.add(service)
+        const p = this.progress.get(v.voter)
+        if (p != null) p.typical = p.typical == null ? service : 0.8 * p.typical + 0.2 * service
+      }
       this.suspects.delete(v.voter)
     }
-    poll.votes.set(v.voter, [...(poll.votes.get(v.voter) ?? []), v])
+    poll.votes.set(v.voter, [...had, v].slice(0, 4))
     if (conflicting != null) poll.equivocators.add(v.voter)
     poll.arrived = arrived
     await this.tally(poll)
@@ -743,7 +801,8 @@ export class QuorumService {
       const over = this.recent.size > RECENT_TASKS || this.recentBytes > MAX_RECENT_VOTE_BYTES
       const stale = now - e.at > FOREIGN_VOTES_MS && !this.polls.has(task) && !this.votedTasks.has(task)
       if (!over && !stale) break
-      if (task === current) continue
+      // The task a vote just came for, and this node's open ballots (bounded by the voters' windows), stay.
+      if (task === current || this.polls.has(task)) continue
       this.recent.delete(task)
       this.recentBytes -= e.bytes
     }
@@ -759,7 +818,22 @@ export class QuorumService {
     const t = this.timing
     return {
       origin: { queuedMs: t.queued.summary(), ballotToCertificateMs: t.toCertificate.summary(), ballotToVoteMs: t.toVote.summary(), certified: this.counts.certified, noConsensus: this.counts.noConsensus, grown: this.counts.grown, suspected: this.counts.suspected, queued: this.queued.size, open: this.polls.size },
-      voter: { waitMs: t.wait.summary(), fetchMs: t.fetch.summary(), readMs: t.read.summary(), publishMs: t.publish.summary(), votes: this.counts.votes, busy: this.counts.busy }
+      voter: { waitMs: t.wait.summary(), fetchMs: t.fetch.summary(), readMs: t.read.summary(), publishMs: t.publish.summary(), readings: this.counts.readings, busy: this.counts.busy }
+    }
+  }
+
+  /** A certificate formed: voters on its ballot whose votes disagreed with it are remembered as dissenters for a while. */
+  private noteDissent (poll: Poll, latex: string): void {
+    const now = performance.now()
+    for (const [voter, votes] of poll.votes) {
+      if (this.equivocators.has(voter)) continue
+      const agreed = votes.length === 1 && votes[0]!.latex === latex && votes[0]!.model === this.init.model
+      if (agreed) continue
+      const d = this.dissent.get(voter)
+      const score = (d == null ? 0 : d.score * Math.pow(0.5, (now - d.at) / DISSENT_HALF_LIFE_MS)) + 1
+      this.dissent.delete(voter)
+      this.dissent.set(voter, { score, at: now })
+      for (const old of this.dissent.keys()) { if (this.dissent.size <= MAX_TRACKED_VOTERS) break; this.dissent.delete(old) }
     }
   }
 
@@ -774,11 +848,11 @@ export class QuorumService {
   }
 
   private async tally (poll: Poll): Promise<void> {
-    if (poll.done) return
+    if (poll.done || this.stopped) return
     const byLatex = new Map<string, SignedVote[]>()
     for (const v of this.counted(poll)) byLatex.set(v.latex, [...(byLatex.get(v.latex) ?? []), v])
     for (const [latex, votes] of byLatex) {
-      if (votes.length < this.needed) continue
+      if (votes.length < this.needed || poll.failed.has(latex)) continue
       poll.done = true
       const certificate: QuorumCertificate = {
         v: 1,
@@ -797,12 +871,15 @@ export class QuorumService {
         if (this.formationMs.length > 10_000) this.formationMs.shift()
       }
       // Issued only if it passes the check every reader applies (a voter's membership certificate may be missing here).
-      const check = await this.init.checkCertificate(certificate)
+      const check = await this.init.checkCertificate(certificate).catch((err: unknown): QuorumCheck => ({ ok: false, reason: 'malformed', detail: (err as Error).message }))
       if (!check.ok) {
         poll.done = false
-        this.init.log.warn({ task: poll.task.id, reason: check.reason, detail: check.detail }, 'a quorum was reached but its certificate would not verify; waiting for more votes')
+        // Those votes do not count toward a quorum for this answer: the ballot grows instead.
+        poll.failed.add(latex)
+        this.init.log.warn({ task: poll.task.id, reason: check.reason, detail: check.detail }, 'a quorum was reached but its certificate would not verify; asking more voters')
         continue
       }
+      this.noteDissent(poll, latex)
       this.init.log.info({ task: poll.task.id, votes: votes.length, latex }, 'quorum certificate formed')
       this.timing.toCertificate.add(performance.now() - poll.ballotAt)
       this.counts.certified++
@@ -825,7 +902,7 @@ export class QuorumService {
   private async grow (poll: Poll): Promise<void> {
     if (poll.done || this.stopped) return
     const tallies = new Map<string, number>()
-    for (const v of this.counted(poll)) tallies.set(v.latex, (tallies.get(v.latex) ?? 0) + 1)
+    for (const v of this.counted(poll)) if (!poll.failed.has(v.latex)) tallies.set(v.latex, (tallies.get(v.latex) ?? 0) + 1)
     const best = Math.max(0, ...tallies.values())
     const awaited = poll.voters.filter(v => !poll.votes.has(v) && !this.equivocators.has(v) && poll.asked.get(v)?.suspected !== true)
     const lacking = this.needed - best - awaited.length
