@@ -89,6 +89,26 @@ describe('critical images under load', { timeout: 240_000 }, () => {
     nets.splice(nets.indexOf(net), 1)
   })
 
+  it('every node an origin (50 critical tasks each, at once): every one certified, no voter overrun', async () => {
+    const net = await startNet(4, { modelledCompute: [60, 90] })
+    nets.push(net)
+    const images = await imagesFromFolder(FIXTURES, 200)
+    const tasks = await Promise.all(images.map(async (w, i) => ({ origin: net.nodes[i % 4]!, view: await net.nodes[i % 4]!.submit(w.bytes, { file: w.name, critical: true }) })))
+    for (const origin of net.nodes) {
+      const mine = tasks.filter(t => t.origin === origin).map(t => t.view.id)
+      const views = await waitFor('every task of an origin to end', async () => {
+        const list = (await origin.tasks(300)).filter(t => mine.includes(t.id))
+        return list.length === mine.length && list.every(ended) ? list : undefined
+      }, 150_000, 250)
+      assert.deepEqual(views.filter(v => v.state !== 'done' || v.result?.certificate == null).map(v => `${v.id} ${v.state}`), [])
+      assert.equal(origin.quorumTimings().origin.certified, 50)
+    }
+    // Four origins with 8 ballots each in flight to a voter stay within its queue (16 from one origin, 64 in all).
+    assert.equal(net.nodes.reduce((n, x) => n + x.quorumTimings().voter.busy, 0), 0)
+    await stopNet(net)
+    nets.splice(nets.indexOf(net), 1)
+  })
+
   it('honest voters that read differently (two model versions): the ballot grows to every member, then ends without consensus', async () => {
     // Nodes 2 and 3 run another model version: their votes never count toward the origin's model.
     const other = (i: number): Compute | undefined => {

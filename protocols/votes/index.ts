@@ -449,8 +449,12 @@ export class QuorumService {
       return
     }
     const load = this.inFlight()
+    // While enough voters agree with certified answers, ballots wait for their room rather than go to
+    // dissenters: a dissenter on a ballot costs its reading and an honest one more.
+    const trusted = eligible.filter(p => !this.dissenter(p))
+    const pool = trusted.length >= this.needed ? trusted : eligible
     for (const [id, { task, since }] of this.queued) {
-      const room = this.rank(eligible.filter(p => (load.get(p) ?? 0) < this.windowOf(p)), load)
+      const room = this.rank(pool.filter(p => (load.get(p) ?? 0) < this.windowOf(p)), load)
       if (room.length < this.needed) {
         this.queueReason = `queued: voters busy (${this.polls.size} ballots open, at most ${VOTER_WINDOW} in flight to a voter)`
         return
