@@ -269,8 +269,8 @@ export class QuorumService {
   /** this node's votes by task and image (task!image), recently used: a repeated ballot gets them again, never a new vote */
   private readonly cast = new Map<string, { votes: SignedVote[], at: number }>()
   private readonly ledger: VoteLedger
-  /** ballots being voted on (waiting or read now), and how many per origin */
-  private readonly voting = new Set<string>()
+  /** ballots being voted on (waiting or read now), with every member that sent that ballot (the image is fetched from the first that has it) */
+  private readonly voting = new Map<string, string[]>()
   private readonly pendingByOrigin = new Map<string, number>()
   /** a voter's pipeline: ballots being fetched or waiting to be read (reading slots plus FETCH_AHEAD), and reading slots (its workers) */
   private readonly preparing: Slots
@@ -438,12 +438,14 @@ export class QuorumService {
   private pump (): void {
     if (this.stopped || this.paused || this.queued.size === 0) return
     const eligible = this.eligibleVoters()
-    // Members proven to equivocate are online but never asked: when only they make the network short,
-    // votes go ahead with the others (a certificate still needs 2f+1 matching votes, so safety holds).
-    const excluded = [...new Set(this.init.eligible())].filter(p => this.equivocators.has(p)).length
+    // Members online but not asked (proven to equivocate, or connected but not heard on the vote topic:
+    // gossipsub shuts out a peer that floods it): when only they make the network short, votes go
+    // ahead with the others (a certificate still needs 2f+1 matching votes, so safety holds).
+    const listening = new Set(eligible)
+    const excluded = [...new Set(this.init.eligible())].filter(p => !listening.has(p)).length
     const enough = eligible.length >= this.size || (eligible.length >= this.needed && eligible.length + excluded >= this.size)
     if (!enough) {
-      const reason = `waiting for voters: ${this.size} members needed for f = ${this.f}, ${eligible.length} online${excluded > 0 ? ` (and ${excluded} excluded for equivocating)` : ''}`
+      const reason = `waiting for voters: ${this.size} members needed for f = ${this.f}, ${eligible.length} online${excluded > 0 ? ` (and ${excluded} excluded: equivocating, or not heard on the vote topic)` : ''}`
       if (this.queueReason !== reason) this.init.log.info({ queued: this.queued.size, online: eligible.length, needed: this.size }, 'critical tasks wait for voters')
       this.queueReason = reason
       return
@@ -614,13 +616,20 @@ export class QuorumService {
       return true
     }
     const fromOrigin = this.pendingByOrigin.get(origin) ?? 0
-    if (this.voting.has(key) || this.stopped) return true
+    const senders = this.voting.get(key)
+    if (senders != null) {
+      // The same ballot from another member (any member may send one naming a task and image): one
+      // vote still, but its image may come from there too, should the first sender not have it.
+      if (!senders.includes(origin) && senders.length < 4) senders.push(origin)
+      return true
+    }
+    if (this.stopped) return true
     if (this.voting.size >= MAX_PENDING_BALLOTS || fromOrigin >= MAX_PENDING_BALLOTS_PER_ORIGIN) {
       this.init.log.debug({ origin, task: ballot.task }, 'too many ballots waiting: this one is refused (busy)')
       if (origin !== this.self) this.sayBusy(ballot)
       return false
     }
-    this.voting.add(key)
+    this.voting.set(key, [origin])
     this.pendingByOrigin.set(origin, fromOrigin + 1)
     this.vote(origin, ballot, key, performance.now()).catch(() => {}).finally(() => {
       this.voting.delete(key)
@@ -683,10 +692,17 @@ export class QuorumService {
         return
       }
       t0 = performance.now()
-      const image = origin === this.self
-        ? await this.init.localImage(ballot.image)
-        : await this.init.blobs.fetch(peerIdFromString(origin), ballot.image)
-      if (image == null) throw new Error(`image ${ballot.image} is not here`)
+      let image: Uint8Array | undefined
+      const failures: string[] = []
+      for (const from of this.voting.get(key) ?? [origin]) {
+        try {
+          image = from === this.self ? await this.init.localImage(ballot.image) : await this.init.blobs.fetch(peerIdFromString(from), ballot.image)
+        } catch (err) {
+          failures.push((err as Error).message)
+        }
+        if (image != null) break
+      }
+      if (image == null) throw new Error(`image ${ballot.image} is not here${failures.length > 0 ? ` (${failures.join('; ')})` : ''}`)
       fetchMs = performance.now() - t0
       await this.readingSlots.take()
       try {
