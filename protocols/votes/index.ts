@@ -60,6 +60,8 @@ export const SWEEP_MS = 250
 const MAX_TRACKED_VOTERS = 4096
 /** A voter whose votes disagreed with a certified answer is chosen last; that memory halves every this many ms. */
 export const DISSENT_HALF_LIFE_MS = 60_000
+/** A voter that goes SKIP_VOTES past a ballot it was asked again is asked this many more times before it is given up on. */
+export const MAX_REASKS = 3
 /** A busy voter is sent the ballot again once it has signed this many new votes (its queue has room again). */
 export const BUSY_RETRY_VOTES = 4
 /** A voter whose queue is full says so at most this often a second (a hostile origin cannot make it talk without end). */
@@ -165,6 +167,8 @@ interface Asked {
   suspected: boolean
   /** asked again once suspected */
   reasked: boolean
+  /** how many times it was asked again after going past the ballot (a ballot or vote lost on a loaded network) */
+  reasks: number
   /** it said its queue was full: sent the ballot again once it has made room */
   busy: boolean
   /** silent for `silenceMs` after being asked again: no longer waited for */
@@ -477,7 +481,7 @@ export class QuorumService {
     const now = performance.now()
     for (const v of more) {
       poll.voters.push(v)
-      poll.asked.set(v, { at: now, count: this.progress.get(v)?.count ?? 0, suspected: false, reasked: false, busy: false, gaveUp: false })
+      poll.asked.set(v, { at: now, count: this.progress.get(v)?.count ?? 0, suspected: false, reasked: false, reasks: 0, busy: false, gaveUp: false })
     }
     const ballot = { kind: 'ballot', task: poll.task.id, image: poll.task.image, model: this.init.model, file: poll.task.file, voters: poll.voters, round: poll.round }
     this.node.services.pubsub.publish(VOTES_TOPIC, encodeJson(ballot)).catch(err => { this.init.log.debug({ err: (err as Error).message }, 'publishing a ballot failed') })
@@ -533,6 +537,12 @@ export class QuorumService {
           if (!a.reasked) {
             // A voter may simply have missed the ballot: asked once more, from now on.
             a.reasked = true
+            a.at = now
+            a.count = p?.count ?? 0
+            reask = true
+          } else if (skipped && a.reasks < MAX_REASKS) {
+            // Alive, but past the ballot without a vote on it: the ballot or the vote may have been lost.
+            a.reasks++
             a.at = now
             a.count = p?.count ?? 0
             reask = true
