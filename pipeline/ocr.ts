@@ -213,8 +213,9 @@ export class OcrPipeline {
     // unlikely one-glyph regions upright, and one likely region turned).
     const box = unionBox(regions.map((r) => r.box));
     const perRegion = (r: { confidence: number; regions: unknown[] }): number => Math.pow(r.confidence, 1 / Math.max(1, r.regions.length));
-    // A confident upright reading is not second-guessed (a tall column of formulas costs one reading).
-    if (box.height > TURNED_ASPECT * box.width && perRegion(best) < TURN_BELOW) {
+    // A confident upright reading (every region of it) is not second-guessed (a tall column of formulas costs one reading).
+    const leastSure = Math.min(...best.regions.map((g) => g.confidence));
+    if (box.height > TURNED_ASPECT * box.width && leastSure < TURN_BELOW) {
       for (const turn of [90, 270] as const) {
         const turned = turnInk(img, turn);
         const tr = segment(turned.ink, turned.width, turned.height);

@@ -41,7 +41,7 @@ const MAX_SPARE_CACHES = 4;
 /** The widest cache kept for later searches (wider beams allocate their own each time). */
 const MAX_SPARE_WIDTH = 16;
 
-export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'texmesh-v1');
+export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'texmesh-v2');
 
 const Manifest = z.object({
   name: z.string(),

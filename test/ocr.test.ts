@@ -28,17 +28,18 @@ const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.u
 const MODEL_JSON = join(DEFAULT_MODEL_DIR, 'model.json')
 
 /**
- * A v2 model reads glyphs of one size on canvases up to its widest: a formula wider than that
- * (three of held-out A's longest side by side) is read in pieces cut at gaps, each within the
- * canvas, and their readings joined; closer to the truth than the formula squeezed into one canvas.
+ * A v2 model reads glyphs of one size on canvases up to its widest: a line wider than that (eight
+ * of held-out A's formulas of 25-40 tokens side by side, a length the model reads well) is read in
+ * pieces cut at gaps, each within the canvas, and their readings joined; closer to the truth than
+ * the line squeezed into one canvas (its glyphs shrunk below the size the model reads).
  */
 async function widerThanTheCanvas (pipeline: OcrPipeline, geometry: GlyphGeometry): Promise<void> {
   const dir = fileURLToPath(new URL('../../datasets/heldout-a/', import.meta.url))
-  const longest = (await readTruth(dir)).sort((a, b) => canonicalTokens(b.latex).length - canonicalTokens(a.latex).length).slice(0, 3)
+  const longest = (await readTruth(dir)).filter(t => { const n = canonicalTokens(t.latex).length; return n >= 25 && n <= 40 }).sort((a, b) => a.file.localeCompare(b.file)).slice(0, 8)
   const parts = await Promise.all(longest.map(async t => await sharp(await readFile(dir + t.file)).flatten({ background: '#ffffff' }).grayscale().png().toBuffer()))
   const metas = await Promise.all(parts.map(async p => await sharp(p).metadata()))
   const height = Math.max(...metas.map(m => m.height!))
-  const gap = 40
+  const gap = 12
   const width = metas.reduce((w, m) => w + m.width! + gap, gap)
   let left = gap
   const composite = metas.map((m, i) => { const c = { input: parts[i]!, left, top: Math.floor((height - m.height!) / 2) }; left += m.width! + gap; return c })

@@ -73,8 +73,9 @@ case "${1:-}" in
   export)
     # ONNX, model.json, calibration, the three held-out evaluations and the model card, in MODEL_DIR
     # (default models/texmesh-v2), from CHECKPOINT (default the long run's last.pt).
-    out=${MODEL_DIR:-models/texmesh-v2}
-    ckpt=${CHECKPOINT_PT:-$V2/run/last.pt}
+    # Absolute paths: export.py runs in scripts/train, the rest here.
+    out=$(realpath -m "${MODEL_DIR:-models/texmesh-v2}")
+    ckpt=$(realpath -m "${CHECKPOINT_PT:-$V2/run/last.pt}")
     grammar_commit=$(git log -1 --format=%h -- scripts/datagen/grammar.ts 2>/dev/null || echo unknown)
     recipe='{"grammar": "scripts/datagen/grammar.ts at commit '"$grammar_commit"'",
       "clean": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "clean"},
@@ -83,7 +84,7 @@ case "${1:-}" in
       "heldout_a": {"seed": 1001, "count": 400, "profile": "heldout-a"}, "heldout_b": {"seed": 2002, "count": 300, "profile": "heldout-b"},
       "heldout_c": {"source": "datasets/heldout-c/source.jsonl", "formulas": 287, "images": 2870},
       "calibration": {"seed": 4004, "count": 400, "profile": "train"}}'
-    (cd scripts/train && OMP_NUM_THREADS=1 "$PY" export.py --checkpoint "../../$ckpt" --dev "../../$V2/dev" --out "../../$out" --recipe "$recipe")
+    (cd scripts/train && OMP_NUM_THREADS=1 "$PY" export.py --checkpoint "$ckpt" --dev "../../$V2/dev" --out "$out" --recipe "$recipe")
     npm run --silent build
     node dist/scripts/model-manifest.js "$out"
     node dist/scripts/calibrate.js datasets/calibration --model "$out"
