@@ -41,7 +41,7 @@ export interface ApiStatus {
   tasks?: TasksStats
   /** critical tasks: where ballots' time goes on this node, as origin and as voter (percentiles of recent ones, ms) */
   quorum?: QuorumTimings
-  /** store entries set aside at start-up because they no longer decode or check (see the README, "What a node bounds") */
+  /** store entries set aside at start-up because they no longer decode or check (see the README: "Stored data never stops a start") */
   quarantined?: Array<{ author: string | null, reason: string, time: string, bytes: number }>
 }
 
