@@ -233,6 +233,9 @@ async function drive (cluster: Cluster, work: WorkItem[], o: typeof DEFAULTS & S
   }
 }
 
+/** Ordinary tasks are starved when, with some waiting, none finishes for longer than this share of the run (or STALL_MIN_MS). */
+const STALL_SHARE = 0.1
+const STALL_MIN_MS = 3_000
 /** How often the origins' counts are read: often enough to print each change, cheap for the origin (its status, not its task list). */
 const POLL_MS = 100
 /** ... and while a fault is due within about a second of work, or a few tasks: so it fires within a task or two of its point. */
@@ -678,7 +681,12 @@ function summarise (cluster: Cluster, submitted: Submitted[], views: Map<string,
     const ordinary = submitted.filter(s => !s.critical)
     if (ordinary.length > 0) {
       const undone = ordinary.filter(s => views.get(s.id)?.state !== 'done')
-      invariants.push({ name: 'ordinary tasks beside critical ones all done (not starved)', ok: undone.length === 0, detail: undone.length === 0 ? `${ordinary.length} done` : `${undone.length} of ${ordinary.length} not done` })
+      invariants.push({ name: 'ordinary tasks beside critical ones all done', ok: undone.length === 0, detail: undone.length === 0 ? `${ordinary.length} done` : `${undone.length} of ${ordinary.length} not done` })
+      if (critical.length > 0 && undone.length === 0) {
+        const stall = longestStall(ob.released, ordinary.map(s => Date.parse(views.get(s.id)!.doneAt ?? '')))
+        const bound = Math.max(STALL_MIN_MS, STALL_SHARE * makespanMs)
+        invariants.push({ name: 'ordinary tasks kept finishing while critical ones ran (not starved)', ok: stall <= bound, detail: `longest stretch with ordinary tasks waiting and none finishing ${(stall / 1000).toFixed(2)} s (bound ${(bound / 1000).toFixed(2)} s: the longer of ${STALL_MIN_MS / 1000} s and ${STALL_SHARE * 100} % of the run)` })
+      }
     }
     const latencyOf = (xs: Submitted[]): { p50: number, p95: number } => {
       const l = xs.map(x => views.get(x.id)).filter((v): v is TaskView => v?.state === 'done' && v.doneAt != null)
@@ -728,4 +736,15 @@ function summarise (cluster: Cluster, submitted: Submitted[], views: Map<string,
     downtime: ob.downtime,
     host: ob.host
   }
+}
+
+/** The longest time, from start, in which none of these tasks finished while some were still waiting. */
+export function longestStall (start: number, doneAt: number[]): number {
+  let last = start
+  let longest = 0
+  for (const t of [...doneAt].sort((a, b) => a - b)) {
+    longest = Math.max(longest, t - last)
+    last = Math.max(last, t)
+  }
+  return longest
 }

@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { removeDir, runCli, tempDir } from './helpers.js'
+import { longestStall } from '../simnet/index.js'
 
 /** The run's parameters, as --json prints them. */
 function assertParameters (j: any, argvStart: string[]): void {
@@ -120,6 +121,28 @@ describe('texmesh simnet', { timeout: 240_000 }, () => {
     for (const i of j.invariants) assert.equal(i.ok, true, `${i.name}: ${i.detail}`)
   })
 
+  it('mixed load: a share of the tasks critical, every one certified, the ordinary ones not starved', async () => {
+    const r = await runCli(['simnet', '--nodes', '4', '--tasks', '200', '--modelled', '40,80', '--critical-share', '0.2', '--json'], { timeoutMs: 200_000 })
+    assert.equal(r.code, 0, r.stderr + r.stdout)
+    const j = JSON.parse(r.stdout)
+    assert.equal(j.completed, 200)
+    assert.equal(j.quorum.critical, 40)
+    assert.equal(j.quorum.ordinary, 160)
+    assert.equal(j.certificates.length, 40)
+    assert.ok(j.quorum.readingsPerTask >= 3, `a critical task takes at least 2f+1 = 3 readings, got ${j.quorum.readingsPerTask}`)
+    const names = j.invariants.map((i: { name: string }) => i.name)
+    assert.ok(names.includes('every critical task certified (at most f Byzantine voters)'))
+    assert.ok(names.includes('ordinary tasks kept finishing while critical ones ran (not starved)'))
+    for (const i of j.invariants) assert.equal(i.ok, true, `${i.name}: ${i.detail}`)
+  })
+
+  it('starvation is the longest stretch with tasks waiting and none finishing', () => {
+    assert.equal(longestStall(0, []), 0)
+    assert.equal(longestStall(100, [300, 150, 1100, 1200]), 800)
+    // Finished before the start of the count: no negative stretch, and the clock does not go back.
+    assert.equal(longestStall(1000, [900, 1500]), 500)
+  })
+
   it('refuses bad options with a one-line error', async () => {
     const r = await runCli(['simnet', '--nodes', '2', '--crash', '2'])
     assert.equal(r.code, 1)
@@ -128,5 +151,8 @@ describe('texmesh simnet', { timeout: 240_000 }, () => {
     assert.equal(inverted.code, 1)
     assert.match(inverted.stderr, /--modelled=300,100: the 95th percentile must not be below the median/)
     assert.equal(inverted.stderr.trim().split('\n').length, 1, 'one line, before any node starts')
+    const share = await runCli(['simnet', '--critical-share', '1.5'])
+    assert.equal(share.code, 1)
+    assert.match(share.stderr, /--critical-share must be a number from 0 to 1, not "1.5"/)
   })
 })
