@@ -492,9 +492,9 @@ export class QuorumService {
     if (own != null && !poll.votes.has(this.self) && !this.enqueueVote(this.self, Ballot.parse(ballot))) this.refused(poll, this.self, own)
   }
 
-  /** The time after which a voter without progress is suspected: a few of its typical times per ballot (or all voters' median, whichever is longer). */
-  private suspectMs (voter: string): number {
-    const typical = Math.max(this.timing.service.median() ?? 0, this.progress.get(voter)?.typical ?? 0)
+  /** The time after which a voter without progress is suspected: a few of its typical times per ballot (or all voters' median, `median`, whichever is longer). */
+  private suspectMs (voter: string, median: number): number {
+    const typical = Math.max(median, this.progress.get(voter)?.typical ?? 0)
     return Math.min(this.silenceMs, Math.max(MIN_SUSPECT_MS, SUSPECT_FACTOR * typical))
   }
 
@@ -504,6 +504,7 @@ export class QuorumService {
     this.sweeping = true
     const run = async (): Promise<void> => {
       const now = performance.now()
+      const median = this.timing.service.median() ?? 0
       for (const poll of [...this.polls.values()]) {
         if (poll.done) continue
         let changed = false
@@ -518,7 +519,7 @@ export class QuorumService {
             if (quiet > this.silenceMs) {
               a.gaveUp = true
               changed = true
-            } else if ((p?.count ?? 0) - a.count >= BUSY_RETRY_VOTES || quiet > this.suspectMs(voter)) {
+            } else if ((p?.count ?? 0) - a.count >= BUSY_RETRY_VOTES || quiet > this.suspectMs(voter, median)) {
               a.busy = false
               a.at = now
               a.count = p?.count ?? 0
@@ -527,7 +528,7 @@ export class QuorumService {
             continue
           }
           if (!a.suspected) {
-            if (quiet <= this.suspectMs(voter) && !skipped) continue
+            if (quiet <= this.suspectMs(voter, median) && !skipped) continue
             a.suspected = true
             this.suspects.add(voter)
             this.counts.suspected++
