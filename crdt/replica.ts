@@ -37,6 +37,10 @@ export const ResultEntry = z.object({
   })).max(MAX_RESULT_REGIONS).optional(),
   /** milliseconds the recognition took on the author's node */
   ms: z.number().nonnegative().optional(),
+  /** the image was read turned by this many degrees (pipeline/ocr.ts) */
+  rotated: z.union([z.literal(90), z.literal(270)]).optional(),
+  /** why the reading is not to be trusted: the image is an array or prose, which the model cannot read (pipeline/unreadable.ts) */
+  unreadable: z.object({ reason: z.enum(['array', 'text']), detail: z.string().max(256) }).optional(),
   /** The quorum certificate, for critical images (protocols/votes checks it when it reads one). */
   certificate: z.lazy(() => CertificateShape).optional()
 })

@@ -249,7 +249,9 @@ Environment:
 With --json, one JSON object per image and line:
   {"file", "latex", "confidence", "alternatives": [{"latex", "score"}],
    "regions": [{"bbox": {"x", "y", "width", "height"}, "latex", "confidence", ...}], "model", "ms"}
-(with "belowMinConfidence": true for a miss) and for a file that failed {"file", "error", "reason"}.
+(with "rotated": 90 or 270 when read turned, "unreadable": {"reason": "array" | "text", "detail"}
+when the image is a matrix or prose, which the model cannot read (confidence 0), and
+"belowMinConfidence": true for a miss) and for a file that failed {"file", "error", "reason"}.
 "score" is a log-probability; "confidence" is calibrated: about that share of such answers is right.
 The exit code is 1 if any file failed or any answer is below --min-confidence; every file is still processed.`)
     .action(async (inputs: string[], opts: { json?: boolean, beam?: number, threads?: number, jobs?: number, model?: string, minConfidence?: number }) => {

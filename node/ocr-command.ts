@@ -101,7 +101,8 @@ function lineOf (file: string, r: OcrResult): OcrLine {
     regions: r.regions.map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence, parse: g.parse, alternatives: g.alternatives })),
     model: r.model,
     ms: r.ms,
-    ...(r.rotated != null ? { rotated: r.rotated } : {})
+    ...(r.rotated != null ? { rotated: r.rotated } : {}),
+    ...(r.unreadable != null ? { unreadable: r.unreadable } : {})
   }
 }
 
@@ -109,7 +110,7 @@ function human (raw: OcrLine): string {
   // File names come from the file system: their control characters are shown, not obeyed.
   const line = { ...raw, file: printable(raw.file) } as OcrLine
   if ('error' in line) return `${line.file}: error: ${printable(line.error)}`
-  const conf = `(confidence ${line.confidence.toFixed(2)}, ${line.ms.toFixed(0)} ms${line.rotated != null ? `, read turned ${line.rotated}°` : ''}${line.belowMinConfidence === true ? ', below --min-confidence: not trusted' : ''})`
+  const conf = `(confidence ${line.confidence.toFixed(2)}, ${line.ms.toFixed(0)} ms${line.rotated != null ? `, read turned ${line.rotated}°` : ''}${line.unreadable != null ? `, not read: ${line.unreadable.detail}` : ''}${line.belowMinConfidence === true ? ', below --min-confidence: not trusted' : ''})`
   if (line.regions.length === 1) return `${line.file}\t${line.latex}\t${conf}`
   return [`${line.file}\t${line.regions.length} regions\t${conf}`, ...line.regions.map((g, i) => `  ${i + 1}. ${g.latex}\t(confidence ${g.confidence.toFixed(2)})`)].join('\n')
 }

@@ -5,6 +5,7 @@ import { TaskQueue, type TaskRecord, type TaskState } from '../protocols/tasks/q
 import { TaskService, type TaskServiceStats, type WorkItem } from '../protocols/tasks/index.js'
 import { ImageError, preprocess } from '../pipeline/preprocess.js'
 import type { Alternative, Box } from '../pipeline/ocr.js'
+import type { Unreadable } from '../pipeline/unreadable.js'
 import { MAX_RESULT_LATEX, MAX_RESULT_REGIONS, ResultEntry, type Replica } from '../crdt/replica.js'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { QuorumService, isEquivocation, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type QuorumContext, type QuorumState, type QuorumTimings, type SignedVote } from '../protocols/votes/index.js'
@@ -30,6 +31,10 @@ export interface ResultView {
   ms: number | null
   /** the peer id of the node that recognised it (for a critical image: the origin that formed the certificate) */
   by: string
+  /** read turned by this many degrees */
+  rotated?: 90 | 270
+  /** not a formula this model can read (an array, or prose): the reading has confidence 0 */
+  unreadable?: Unreadable
   /** for a critical image: the quorum certificate (check it with texmesh verify) */
   certificate?: QuorumCertificate
 }
@@ -311,7 +316,9 @@ export class NodeTasks {
       model: r.model,
       time: Date.now(),
       regions: r.regions.map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence })),
-      ms: r.ms
+      ms: r.ms,
+      ...(r.rotated != null ? { rotated: r.rotated } : {}),
+      ...(r.unreadable != null ? { unreadable: r.unreadable } : {})
     }
     // A result the store would refuse (too long, say) fails the task now, as any other recognition
     // error does, rather than on every worker in turn after each lease runs out.
@@ -377,6 +384,8 @@ export class NodeTasks {
           model: r.model,
           ms: r.ms ?? null,
           by: r.by,
+          ...(r.rotated != null ? { rotated: r.rotated } : {}),
+          ...(r.unreadable != null ? { unreadable: r.unreadable } : {}),
           ...(r.certificate != null ? { certificate: r.certificate as QuorumCertificate } : {})
         }
       }

@@ -16,6 +16,7 @@ import { canvasFromInk, glyphCanvas } from './model-input.js';
 import { ImageError, preprocess } from './preprocess.js';
 import { DEFAULT_MODEL_DIR, glyphGeometry, LENGTH_ALPHA, Recognizer, type Hypothesis } from './recognizer.js';
 import { glyphPieces, readingPieces, segment } from './segment.js';
+import { unreadable, type Unreadable } from './unreadable.js';
 
 export const DEFAULT_BEAM = 5;
 
@@ -43,6 +44,8 @@ export interface RegionResult {
   score: number;
   parse: ParseOutcome;
   alternatives: Alternative[];
+  /** The region is not something this model can read (an array, or prose): its reading is kept, with confidence 0. */
+  unreadable?: Unreadable;
 }
 
 export interface OcrResult {
@@ -57,6 +60,8 @@ export interface OcrResult {
   ms: number;
   /** The image was read turned by this many degrees (clockwise): its ink stood on its side. Boxes are in the turned image. */
   rotated?: 90 | 270;
+  /** Why the answer is not to be trusted, when a region is something this model cannot read (the first such region's). */
+  unreadable?: Unreadable;
 }
 
 /** Ink this many times taller than wide is read turned on its side too, */
@@ -241,14 +246,18 @@ export class OcrPipeline {
     let next = 0;
     const results = regions.map((r, i) => {
       const parts = hyps.slice(next, (next += plans[i]!.length));
-      return chooseAnswer(joinPieces(parts, beam), { x: r.box.left, y: r.box.top, width: r.box.width, height: r.box.height }, this.curve);
+      const answer = chooseAnswer(joinPieces(parts, beam), { x: r.box.left, y: r.box.top, width: r.box.width, height: r.box.height }, this.curve);
+      const why = unreadable(img.ink, img.width, r.box, r.glyph, answer.confidence);
+      return why == null ? answer : { ...answer, confidence: 0, unreadable: why };
     });
     const single = results.length === 1;
+    const why = results.find((r) => r.unreadable != null)?.unreadable;
     return {
       latex: results.map((r) => r.latex).join(' \\\\ '),
       confidence: results.reduce((p, r) => p * r.confidence, 1),
       alternatives: single ? results[0]!.alternatives : combinedAlternatives(results, Math.max(0, beam - 1)),
       regions: results,
+      ...(why != null ? { unreadable: why } : {}),
     };
   }
 

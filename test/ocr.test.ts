@@ -156,6 +156,25 @@ describe('OCR pipeline with the shipped model', { timeout: 120_000 }, () => {
     assert.equal((await pipeline.recognize(upright, 'upright.png')).rotated, undefined)
   })
 
+  it('says what it cannot read (an array, prose), with no confidence, and still reads binomials and fractions in parentheses', async () => {
+    const dir = FIXTURES.replace(/ocr\/$/, 'unreadable/')
+    for (const [name, reason] of [['matrix.png', 'array'], ['determinant.png', 'array'], ['prose.png', 'text'], ['prose-sans.png', 'text']] as const) {
+      const r = await pipeline.recognize(await readFile(dir + name), name)
+      assert.equal(r.unreadable?.reason, reason, `${name}: ${r.latex}`)
+      assert.equal(r.confidence, 0, name)
+      assert.ok(r.regions.some(g => g.unreadable?.reason === reason && g.confidence === 0), name)
+    }
+    const matrix = await pipeline.recognize(await readFile(dir + 'matrix.png'), 'matrix.png')
+    assert.match(matrix.unreadable!.detail, /2 rows and 2 columns/)
+    for (const name of ['binomials.png', 'fractions-in-parentheses.png']) {
+      const r = await pipeline.recognize(await readFile(dir + name), name)
+      assert.equal(r.unreadable, undefined, `${name} is a formula the model reads: ${r.latex}`)
+      assert.ok(r.confidence > 0, name)
+    }
+    // The known formulas are not refused either (held-out A, B and C are checked the same way: see the README).
+    for (const name of Object.keys(KNOWN)) assert.equal((await pipeline.recognize(await readFile(FIXTURES + name), name)).unreadable, undefined, name)
+  })
+
   it('refuses an image with no ink', async () => {
     const white = await sharp({ create: { width: 200, height: 60, channels: 3, background: '#f4f4f4' } }).png().toBuffer()
     await assert.rejects(pipeline.recognize(white, 'white.png'), (err: unknown) => err instanceof ImageError && err.reason === 'no-ink' && err.message.startsWith('white.png: '))
@@ -213,6 +232,13 @@ describe('texmesh ocr', { timeout: 120_000 }, () => {
     const human = await runCli(['ocr', FIXTURES + 'sum.png', '--min-confidence', '0.9999'], { timeoutMs: 60_000 })
     assert.match(human.stdout, /below --min-confidence: not trusted/)
     assert.match(human.stderr, /1 of 1 answers below --min-confidence 0\.9999/)
+    // What the model cannot read is a miss at any --min-confidence, and says why.
+    const matrix = await runCli(['ocr', FIXTURES.replace(/ocr\/$/, 'unreadable/matrix.png'), '--min-confidence', '0.01'], { timeoutMs: 60_000 })
+    assert.equal(matrix.code, 1)
+    assert.match(matrix.stdout, /confidence 0\.00, .*not read: an array of 2 rows and 2 columns .*below --min-confidence: not trusted/)
+    const matrixJson = await runCli(['ocr', FIXTURES.replace(/ocr\/$/, 'unreadable/matrix.png'), '--json'], { timeoutMs: 60_000 })
+    assert.equal(matrixJson.code, 0)
+    assert.equal(JSON.parse(matrixJson.stdout).unreadable.reason, 'array')
     const bad = await runCli(['ocr', FIXTURES + 'sum.png', '--min-confidence', '2'])
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /--min-confidence must be a number from 0 to 1/)

@@ -172,6 +172,21 @@ describe('work sharing between real nodes', { timeout: 240_000 }, () => {
     assert.match(ocr.stdout, /x\\x1b\[2Jy\.png\t/)
   })
 
+  it('a result says when the image is not something the model can read (an array), in the store and on the command line', async () => {
+    const dirA = await dir()
+    const a = await startTestNode(dirA)
+    nodes.push(a)
+    const matrix = fileURLToPath(new URL('../../test/fixtures/unreadable/matrix.png', import.meta.url))
+    const r = await runCli(['submit', matrix, '--wait', '--data-dir', dirA], { timeoutMs: 90_000 })
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /confidence 0\.00, not read: an array of 2 rows and 2 columns/)
+    const json = await runCli(['submit', matrix, '--wait', '--json', '--data-dir', dirA], { timeoutMs: 90_000 })
+    const line = JSON.parse(json.stdout.trim())
+    assert.equal(line.cached, true, 'answered from the store, which kept the reason')
+    assert.equal(line.unreadable.reason, 'array')
+    assert.equal(line.confidence, 0)
+  })
+
   it('submit: a file over the size limit fails alone, and the files after it are submitted', async () => {
     const dirA = await dir()
     const a = await startTestNode(dirA, { workers: 0 })
