@@ -253,12 +253,14 @@ With --json, one JSON object per image and line:
 when the image is a matrix or prose, which the model cannot read (confidence 0), and
 "belowMinConfidence": true for a miss) and for a file that failed {"file", "error", "reason"}.
 "score" is a log-probability; "confidence" is calibrated: about that share of such answers is right.
-The exit code is 1 if any file failed or any answer is below --min-confidence; every file is still processed.`)
+The exit code is 1 if any file failed, was not a formula the model can read, or gave an answer below
+--min-confidence; every file is still processed.`)
     .action(async (inputs: string[], opts: { json?: boolean, beam?: number, threads?: number, jobs?: number, model?: string, minConfidence?: number }) => {
-      const { failed, below, total } = await runOcr(inputs, opts)
-      if (failed > 0 || below > 0) {
+      const { failed, unreadable, below, total } = await runOcr(inputs, opts)
+      if (failed > 0 || unreadable > 0 || below > 0) {
         if (opts.json !== true) {
           if (failed > 0) process.stderr.write(`texmesh: ${failed} of ${total} files failed\n`)
+          if (unreadable > 0) process.stderr.write(`texmesh: ${unreadable} of ${total} images are not formulas this model can read\n`)
           if (below > 0) process.stderr.write(`texmesh: ${below} of ${total} answers below --min-confidence ${opts.minConfidence!}\n`)
         }
         process.exitCode = 1

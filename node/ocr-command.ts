@@ -116,7 +116,7 @@ function human (raw: OcrLine): string {
 }
 
 /** Run the command; returns how many files failed. */
-export async function runOcr (inputs: readonly string[], options: OcrCommandOptions): Promise<{ failed: number, below: number, total: number }> {
+export async function runOcr (inputs: readonly string[], options: OcrCommandOptions): Promise<{ failed: number, unreadable: number, below: number, total: number }> {
   const files = await expandInputs(inputs)
   // One image at a time runs in this thread; more run on a pool of worker threads (onnxruntime
   // blocks the thread that calls it, so images in one thread only take turns).
@@ -162,13 +162,17 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
   for (let k = 0; k < jobs; k++) launch()
   let failed = 0
   let below = 0
+  let unreadable = 0
   try {
     for (let i = 0; i < files.length; i++) {
       const line = await lines[i]!
       if ('error' in line) failed++
-      else if (options.minConfidence != null && line.confidence < options.minConfidence) {
-        line.belowMinConfidence = true
-        below++
+      else {
+        if (line.unreadable != null) unreadable++
+        if (options.minConfidence != null && line.confidence < options.minConfidence) {
+          line.belowMinConfidence = true
+          below++
+        }
       }
       emit(options.json === true ? JSON.stringify(line) : human(line), 'error' in line)
       bar?.increment()
@@ -181,5 +185,5 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
     multibar?.stop()
     await pipeline.release()
   }
-  return { failed, below, total: files.length }
+  return { failed, unreadable, below, total: files.length }
 }
