@@ -90,6 +90,7 @@ class Reader {
     if (hi > 0x1fffff) throw new EnvelopeError('number out of range')
     return hi * 2 ** 32 + this.u32()
   }
+
   bytes (max: number, what: string): Uint8Array {
     const n = this.u32()
     if (n > max) throw new EnvelopeError(`${what} is ${n} bytes, over the limit of ${max}`)
@@ -98,6 +99,7 @@ class Reader {
     this.o += n
     return v
   }
+
   fixed (n: number): Uint8Array { this.need(n); const v = this.b.subarray(this.o, this.o + n); this.o += n; return v }
   end (): void { if (this.o !== this.b.length) throw new EnvelopeError('trailing bytes after the envelope') }
 }

@@ -461,6 +461,7 @@ export class Replica {
     }
     return out
   }
+
   /** Equivocation evidence against `voter` on `task`, reported by this node. */
   putEvidence (voter: string, task: string, entry: EvidenceEntry): Promise<void> { return this.write('evidence', `${voter}!${task}/${this.author}`, entry) }
 

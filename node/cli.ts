@@ -142,8 +142,10 @@ function formatStatus (s: ApiStatus): string {
     `peers     ${s.peers}`,
     `uptime    ${s.uptimeS}s`,
     ...(s.model != null ? [`model     ${s.model}`] : []),
-    ...(s.tasks != null ? [`tasks     ${s.tasks.queued} queued, ${s.tasks.leased} leased, ${s.tasks.done} done, ${s.tasks.failedTasks} failed; ${s.tasks.regrants} leases granted again`,
-      `workers   ${s.tasks.running}/${s.tasks.capacity} busy; ${s.tasks.processed} images read here (${s.tasks.stolen} for other nodes)`] : []),
+    ...(s.tasks != null
+      ? [`tasks     ${s.tasks.queued} queued, ${s.tasks.leased} leased, ${s.tasks.done} done, ${s.tasks.failedTasks} failed; ${s.tasks.regrants} leases granted again`,
+      `workers   ${s.tasks.running}/${s.tasks.capacity} busy; ${s.tasks.processed} images read here (${s.tasks.stolen} for other nodes)`]
+      : []),
     `data dir  ${s.dataDir}`,
     ...(s.quarantined != null && s.quarantined.length > 0
       ? [`quarantined store updates: ${s.quarantined.length} (set aside at start-up; see texmesh status --json)`,

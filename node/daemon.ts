@@ -341,7 +341,6 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       .map(p => ({ id: p.id, addrs: p.addresses.map(a => a.multiaddr) })))
     keeper.start()
 
-
     const status = async (): Promise<ApiStatus> => ({
       peerId: peerId.toString(),
       addresses: node.getMultiaddrs().map(String),

@@ -188,7 +188,7 @@ export async function runResult (client: ApiClient, id: string, options: { wait?
     if (err instanceof ApiError && err.status === 404) throw new TexmeshError(`this node has no task ${id} (texmesh tasks lists them)`)
     throw err
   }
-  if (options.wait === true) [task] = await waitAll(client, [task], options.timeout ?? DEFAULT_WAIT_SECONDS, () => {}, ` (it goes on; wait longer with --timeout S)`) as [TaskView]
+  if (options.wait === true) [task] = await waitAll(client, [task], options.timeout ?? DEFAULT_WAIT_SECONDS, () => {}, ' (it goes on; wait longer with --timeout S)') as [TaskView]
   const line = lineOfTask(task)
   process.stdout.write((options.json === true ? JSON.stringify(line) : human(line)) + '\n')
   return task

@@ -5,6 +5,7 @@
  */
 export function printable (text: string): string {
   // C0 controls, DEL and C1 controls; also the Unicode line and paragraph separators.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, c => {
     const code = c.charCodeAt(0)
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`

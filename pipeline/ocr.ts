@@ -9,16 +9,16 @@
  * One OcrPipeline holds one onnxruntime session pair; load it once per
  * process and reuse it.
  */
-import { canonicalize, detokenize } from './latex/canonical.js';
-import { checkLatex } from './latex/validate.js';
-import { calibrate, IDENTITY_CURVE, loadShippedCurve, rawProbability, type CalibrationCurve } from './confidence.js';
-import { canvasFromInk, glyphCanvas } from './model-input.js';
-import { ImageError, preprocess } from './preprocess.js';
-import { DEFAULT_MODEL_DIR, glyphGeometry, LENGTH_ALPHA, Recognizer, type Hypothesis } from './recognizer.js';
-import { glyphPieces, readingPieces, segment } from './segment.js';
-import { unreadable, type Unreadable } from './unreadable.js';
+import { canonicalize, detokenize } from './latex/canonical.js'
+import { checkLatex } from './latex/validate.js'
+import { calibrate, IDENTITY_CURVE, loadShippedCurve, rawProbability, type CalibrationCurve } from './confidence.js'
+import { canvasFromInk, glyphCanvas } from './model-input.js'
+import { ImageError, preprocess } from './preprocess.js'
+import { DEFAULT_MODEL_DIR, glyphGeometry, LENGTH_ALPHA, Recognizer, type Hypothesis } from './recognizer.js'
+import { glyphPieces, readingPieces, segment } from './segment.js'
+import { unreadable, type Unreadable } from './unreadable.js'
 
-export const DEFAULT_BEAM = 5;
+export const DEFAULT_BEAM = 5
 
 export interface Box {
   x: number;
@@ -35,7 +35,7 @@ export interface Alternative {
 }
 
 /** Which beam the answer came from: the best one, or (the best did not parse as TeX) a later one that does; none parsed. */
-export type ParseOutcome = 'best' | 'alternative' | 'none';
+export type ParseOutcome = 'best' | 'alternative' | 'none'
 
 export interface RegionResult {
   bbox: Box;
@@ -65,30 +65,30 @@ export interface OcrResult {
 }
 
 /** Ink this many times taller than wide is read turned on its side too, */
-export const TURNED_ASPECT = 1.5;
+export const TURNED_ASPECT = 1.5
 /** when its upright reading is less likely than this per region. */
-export const TURN_BELOW = 0.6;
+export const TURN_BELOW = 0.6
 
-function unionBox(boxes: readonly { left: number; top: number; width: number; height: number }[]): { width: number; height: number } {
-  const left = Math.min(...boxes.map((b) => b.left));
-  const top = Math.min(...boxes.map((b) => b.top));
-  const right = Math.max(...boxes.map((b) => b.left + b.width));
-  const bottom = Math.max(...boxes.map((b) => b.top + b.height));
-  return { width: right - left, height: bottom - top };
+function unionBox (boxes: readonly { left: number; top: number; width: number; height: number }[]): { width: number; height: number } {
+  const left = Math.min(...boxes.map((b) => b.left))
+  const top = Math.min(...boxes.map((b) => b.top))
+  const right = Math.max(...boxes.map((b) => b.left + b.width))
+  const bottom = Math.max(...boxes.map((b) => b.top + b.height))
+  return { width: right - left, height: bottom - top }
 }
 
 /** An ink map turned clockwise by 90 or 270 degrees (exact: pixels move, none is resampled). */
-export function turnInk(img: { ink: Uint8Array; width: number; height: number }, degrees: 90 | 270): { ink: Uint8Array; width: number; height: number } {
-  const { width: w, height: h, ink } = img;
-  const out = new Uint8Array(w * h);
+export function turnInk (img: { ink: Uint8Array; width: number; height: number }, degrees: 90 | 270): { ink: Uint8Array; width: number; height: number } {
+  const { width: w, height: h, ink } = img
+  const out = new Uint8Array(w * h)
   // The turned image is h wide and w high.
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const [nx, ny] = degrees === 90 ? [h - 1 - y, x] : [y, w - 1 - x];
-      out[ny * h + nx] = ink[y * w + x]!;
+      const [nx, ny] = degrees === 90 ? [h - 1 - y, x] : [y, w - 1 - x]
+      out[ny * h + nx] = ink[y * w + x]!
     }
   }
-  return { ink: out, width: h, height: w };
+  return { ink: out, width: h, height: w }
 }
 
 export interface OcrOptions {
@@ -106,31 +106,31 @@ export interface PipelineOptions {
   curve?: CalibrationCurve;
 }
 
-function canonicalOrRaw(latex: string): string {
+function canonicalOrRaw (latex: string): string {
   try {
-    return canonicalize(latex);
+    return canonicalize(latex)
   } catch {
-    return latex;
+    return latex
   }
 }
 
 /** Stage 4 and 5 for one region: canonical LaTeX, the parse check, alternatives and confidence. */
-export function chooseAnswer(hyps: readonly Hypothesis[], box: Box, curve: CalibrationCurve = IDENTITY_CURVE): RegionResult {
+export function chooseAnswer (hyps: readonly Hypothesis[], box: Box, curve: CalibrationCurve = IDENTITY_CURVE): RegionResult {
   // Canonical strings, best first; a later hypothesis with the same canonical form adds nothing.
-  const seen = new Set<string>();
-  const cands: Alternative[] = [];
+  const seen = new Set<string>()
+  const cands: Alternative[] = []
   for (const h of hyps) {
-    const latex = canonicalOrRaw(h.latex);
-    if (seen.has(latex)) continue;
-    seen.add(latex);
-    cands.push({ latex, score: h.logprob });
+    const latex = canonicalOrRaw(h.latex)
+    if (seen.has(latex)) continue
+    seen.add(latex)
+    cands.push({ latex, score: h.logprob })
   }
-  if (cands.length === 0) cands.push({ latex: '', score: -Infinity });
-  const parses = cands.map((c) => checkLatex(c.latex).ok);
-  let chosen = parses.indexOf(true);
-  const parse: ParseOutcome = chosen === 0 ? 'best' : chosen > 0 ? 'alternative' : 'none';
-  if (chosen < 0) chosen = 0;
-  const answer = cands[chosen]!;
+  if (cands.length === 0) cands.push({ latex: '', score: -Infinity })
+  const parses = cands.map((c) => checkLatex(c.latex).ok)
+  let chosen = parses.indexOf(true)
+  const parse: ParseOutcome = chosen === 0 ? 'best' : chosen > 0 ? 'alternative' : 'none'
+  if (chosen < 0) chosen = 0
+  const answer = cands[chosen]!
   // Alternatives in the beam's order; when something parses, only what parses.
   return {
     bbox: box,
@@ -140,23 +140,23 @@ export function chooseAnswer(hyps: readonly Hypothesis[], box: Box, curve: Calib
     confidence: Number.isFinite(answer.score) ? calibrate(rawProbability(answer.score), curve) : 0,
     parse,
     alternatives: cands.filter((_, i) => i !== chosen && (parse === 'none' || parses[i])),
-  };
+  }
 }
 
 /**
  * Whole-image alternatives for several regions: the answer with one region
  * swapped for one of its alternatives, likeliest first.
  */
-function combinedAlternatives(regions: readonly RegionResult[], limit: number): Alternative[] {
-  const total = regions.reduce((s, r) => s + r.score, 0);
-  const out: Alternative[] = [];
+function combinedAlternatives (regions: readonly RegionResult[], limit: number): Alternative[] {
+  const total = regions.reduce((s, r) => s + r.score, 0)
+  const out: Alternative[] = []
   regions.forEach((r, i) => {
     for (const a of r.alternatives) {
-      const parts = regions.map((q, j) => (j === i ? a.latex : q.latex));
-      out.push({ latex: parts.join(' \\\\ '), score: total - r.score + a.score });
+      const parts = regions.map((q, j) => (j === i ? a.latex : q.latex))
+      out.push({ latex: parts.join(' \\\\ '), score: total - r.score + a.score })
     }
-  });
-  return out.sort((a, b) => b.score - a.score).slice(0, limit);
+  })
+  return out.sort((a, b) => b.score - a.score).slice(0, limit)
 }
 
 /**
@@ -166,102 +166,102 @@ function combinedAlternatives(regions: readonly RegionResult[], limit: number): 
  * add, each piece's end token included, and the length counts those ends, as
  * the beam search counts a whole reading's.
  */
-export function joinPieces(pieces: readonly (readonly Hypothesis[])[], limit: number): Hypothesis[] {
-  if (pieces.length === 1) return [...pieces[0]!];
-  if (pieces.some((p) => p.length === 0)) return [];
+export function joinPieces (pieces: readonly (readonly Hypothesis[])[], limit: number): Hypothesis[] {
+  if (pieces.length === 1) return [...pieces[0]!]
+  if (pieces.some((p) => p.length === 0)) return []
   const join = (choice: readonly Hypothesis[]): Hypothesis => {
-    const tokens = choice.flatMap((h) => h.tokens);
-    const logprob = choice.reduce((s, h) => s + h.logprob, 0);
-    return { tokens, latex: detokenize(tokens), logprob, score: logprob / Math.pow(tokens.length + choice.length, LENGTH_ALPHA) };
-  };
-  const best = pieces.map((p) => p[0]!);
-  const swaps: Hypothesis[] = [];
+    const tokens = choice.flatMap((h) => h.tokens)
+    const logprob = choice.reduce((s, h) => s + h.logprob, 0)
+    return { tokens, latex: detokenize(tokens), logprob, score: logprob / Math.pow(tokens.length + choice.length, LENGTH_ALPHA) }
+  }
+  const best = pieces.map((p) => p[0]!)
+  const swaps: Hypothesis[] = []
   pieces.forEach((p, i) => {
-    for (const alt of p.slice(1)) swaps.push(join(best.map((h, j) => (j === i ? alt : h))));
-  });
-  swaps.sort((a, b) => b.score - a.score);
-  return [join(best), ...swaps].slice(0, Math.max(1, limit));
+    for (const alt of p.slice(1)) swaps.push(join(best.map((h, j) => (j === i ? alt : h))))
+  })
+  swaps.sort((a, b) => b.score - a.score)
+  return [join(best), ...swaps].slice(0, Math.max(1, limit))
 }
 
 export class OcrPipeline {
-  private constructor(
+  private constructor (
     readonly recognizer: Recognizer,
-    private readonly curve: CalibrationCurve,
+    private readonly curve: CalibrationCurve
   ) {}
 
-  static async load(opts: PipelineOptions = {}): Promise<OcrPipeline> {
-    const dir = opts.modelDir ?? DEFAULT_MODEL_DIR;
-    const recognizer = await Recognizer.load(dir, opts.threads ? { threads: opts.threads } : {});
+  static async load (opts: PipelineOptions = {}): Promise<OcrPipeline> {
+    const dir = opts.modelDir ?? DEFAULT_MODEL_DIR
+    const recognizer = await Recognizer.load(dir, opts.threads ? { threads: opts.threads } : {})
     try {
-      return new OcrPipeline(recognizer, opts.curve ?? (await loadShippedCurve(dir, recognizer.version)));
+      return new OcrPipeline(recognizer, opts.curve ?? (await loadShippedCurve(dir, recognizer.version)))
     } catch (err) {
-      await recognizer.release();
-      throw err;
+      await recognizer.release()
+      throw err
     }
   }
 
-  get model(): string {
-    return this.recognizer.version;
+  get model (): string {
+    return this.recognizer.version
   }
 
   /** Recognise one image. Throws ImageError (naming `file`) for input that is not a readable image with ink. */
-  async recognize(bytes: Uint8Array, file = '<image>', opts: OcrOptions = {}): Promise<OcrResult> {
-    const t0 = performance.now();
-    const beam = opts.beam ?? DEFAULT_BEAM;
-    const img = await preprocess(bytes, file, opts.maxPixels ? { maxPixels: opts.maxPixels } : {});
-    const regions = segment(img.ink, img.width, img.height);
-    if (regions.length === 0) throw new ImageError(file, 'no-ink', 'the image has no ink (blank, or too little contrast)');
-    let best = await this.read(img, regions, beam);
+  async recognize (bytes: Uint8Array, file = '<image>', opts: OcrOptions = {}): Promise<OcrResult> {
+    const t0 = performance.now()
+    const beam = opts.beam ?? DEFAULT_BEAM
+    const img = await preprocess(bytes, file, opts.maxPixels ? { maxPixels: opts.maxPixels } : {})
+    const regions = segment(img.ink, img.width, img.height)
+    if (regions.length === 0) throw new ImageError(file, 'no-ink', 'the image has no ink (blank, or too little contrast)')
+    let best = await this.read(img, regions, beam)
     // Ink much taller than wide may be a formula turned on its side (a page scanned sideways): it
     // is read turned both ways too, and the likeliest reading wins, judged per region (a column of
     // many short formulas is many likely regions upright; a turned formula is glyphs read as
     // unlikely one-glyph regions upright, and one likely region turned).
-    const box = unionBox(regions.map((r) => r.box));
-    const perRegion = (r: { confidence: number; regions: unknown[] }): number => Math.pow(r.confidence, 1 / Math.max(1, r.regions.length));
+    const box = unionBox(regions.map((r) => r.box))
+    const perRegion = (r: { confidence: number; regions: unknown[] }): number => Math.pow(r.confidence, 1 / Math.max(1, r.regions.length))
     // A confident upright reading (every region of it) is not second-guessed (a tall column of formulas costs one reading).
-    const leastSure = Math.min(...best.regions.map((g) => g.confidence));
+    const leastSure = Math.min(...best.regions.map((g) => g.confidence))
     if (box.height > TURNED_ASPECT * box.width && leastSure < TURN_BELOW) {
       for (const turn of [90, 270] as const) {
-        const turned = turnInk(img, turn);
-        const tr = segment(turned.ink, turned.width, turned.height);
-        if (tr.length === 0) continue;
-        const r = await this.read(turned, tr, beam);
-        if (perRegion(r) > perRegion(best)) best = { ...r, rotated: turn };
+        const turned = turnInk(img, turn)
+        const tr = segment(turned.ink, turned.width, turned.height)
+        if (tr.length === 0) continue
+        const r = await this.read(turned, tr, beam)
+        if (perRegion(r) > perRegion(best)) best = { ...r, rotated: turn }
       }
     }
-    return { ...best, model: this.model, ms: Math.round((performance.now() - t0) * 10) / 10 };
+    return { ...best, model: this.model, ms: Math.round((performance.now() - t0) * 10) / 10 }
   }
 
   /** Read the regions of an ink map: each region's answer, and the whole image's. */
-  private async read(img: { ink: Uint8Array; width: number; height: number }, regions: ReturnType<typeof segment>, beam: number): Promise<Omit<OcrResult, 'model' | 'ms'>> {
+  private async read (img: { ink: Uint8Array; width: number; height: number }, regions: ReturnType<typeof segment>, beam: number): Promise<Omit<OcrResult, 'model' | 'ms'>> {
     // A region too wide for the canvas is read in pieces (segment.ts), joined again here.
-    const geometry = glyphGeometry(this.recognizer.manifest);
-    const plans = regions.map((r) => (geometry ? glyphPieces(img.ink, img.width, r, geometry) : readingPieces(img.ink, img.width, r)));
+    const geometry = glyphGeometry(this.recognizer.manifest)
+    const plans = regions.map((r) => (geometry ? glyphPieces(img.ink, img.width, r, geometry) : readingPieces(img.ink, img.width, r)))
     const canvases = await Promise.all(
       regions.flatMap((r, i) =>
-        plans[i]!.map((box) => (geometry ? glyphCanvas(img.ink, img.width, img.height, box, r.glyph, geometry) : canvasFromInk(img.ink, img.width, img.height, box))),
-      ),
-    );
-    const hyps = await this.recognizer.recognize(canvases, { beam });
-    let next = 0;
+        plans[i]!.map((box) => (geometry ? glyphCanvas(img.ink, img.width, img.height, box, r.glyph, geometry) : canvasFromInk(img.ink, img.width, img.height, box)))
+      )
+    )
+    const hyps = await this.recognizer.recognize(canvases, { beam })
+    let next = 0
     const results = regions.map((r, i) => {
-      const parts = hyps.slice(next, (next += plans[i]!.length));
-      const answer = chooseAnswer(joinPieces(parts, beam), { x: r.box.left, y: r.box.top, width: r.box.width, height: r.box.height }, this.curve);
-      const why = unreadable(img.ink, img.width, r.box, r.glyph, answer.confidence);
-      return why == null ? answer : { ...answer, confidence: 0, unreadable: why };
-    });
-    const single = results.length === 1;
-    const why = results.find((r) => r.unreadable != null)?.unreadable;
+      const parts = hyps.slice(next, (next += plans[i]!.length))
+      const answer = chooseAnswer(joinPieces(parts, beam), { x: r.box.left, y: r.box.top, width: r.box.width, height: r.box.height }, this.curve)
+      const why = unreadable(img.ink, img.width, r.box, r.glyph, answer.confidence)
+      return why == null ? answer : { ...answer, confidence: 0, unreadable: why }
+    })
+    const single = results.length === 1
+    const why = results.find((r) => r.unreadable != null)?.unreadable
     return {
       latex: results.map((r) => r.latex).join(' \\\\ '),
       confidence: results.reduce((p, r) => p * r.confidence, 1),
       alternatives: single ? results[0]!.alternatives : combinedAlternatives(results, Math.max(0, beam - 1)),
       regions: results,
       ...(why != null ? { unreadable: why } : {}),
-    };
+    }
   }
 
-  async release(): Promise<void> {
-    await this.recognizer.release();
+  async release (): Promise<void> {
+    await this.recognizer.release()
   }
 }

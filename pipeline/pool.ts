@@ -9,10 +9,10 @@
  * images at once. Jobs wait in order for a free worker; a worker that dies
  * fails its image and is replaced.
  */
-import { Worker } from 'node:worker_threads';
-import type { OcrOptions, OcrResult, PipelineOptions } from './ocr.js';
-import { ImageError, type ImageErrorReason } from './preprocess.js';
-import { ModelFileError } from './model-error.js';
+import { Worker } from 'node:worker_threads'
+import type { OcrOptions, OcrResult, PipelineOptions } from './ocr.js'
+import { ImageError, type ImageErrorReason } from './preprocess.js'
+import { ModelFileError } from './model-error.js'
 
 export interface PoolOptions extends PipelineOptions {
   /** Images recognised at once: worker threads, each with its own model session (threads: onnxruntime threads of each, default 1). */
@@ -24,10 +24,10 @@ export type WorkerReply =
   | { type: 'ready'; model: string }
   | { type: 'load-failed'; name: string; message: string }
   | { type: 'done'; id: number; result: OcrResult }
-  | { type: 'failed'; id: number; error: { name: string; message: string; file?: string; reason?: ImageErrorReason } };
+  | { type: 'failed'; id: number; error: { name: string; message: string; file?: string; reason?: ImageErrorReason } }
 
 /** What a worker is asked. */
-export type WorkerJob = { type: 'recognize'; id: number; bytes: Uint8Array; file: string; options: OcrOptions };
+export type WorkerJob = { type: 'recognize'; id: number; bytes: Uint8Array; file: string; options: OcrOptions }
 
 interface Job {
   id: number;
@@ -43,155 +43,155 @@ interface Slot {
   job?: Job;
 }
 
-const WORKER_URL = new URL('./pool-worker.js', import.meta.url);
+const WORKER_URL = new URL('./pool-worker.js', import.meta.url)
 
 /** An error as it crossed the thread boundary: an image refusal stays an ImageError. */
-function revive(e: Extract<WorkerReply, { type: 'failed' }>['error']): Error {
+function revive (e: Extract<WorkerReply, { type: 'failed' }>['error']): Error {
   if (e.name === 'ImageError' && e.file != null && e.reason != null) {
-    return new ImageError(e.file, e.reason, e.message.startsWith(`${e.file}: `) ? e.message.slice(e.file.length + 2) : e.message);
+    return new ImageError(e.file, e.reason, e.message.startsWith(`${e.file}: `) ? e.message.slice(e.file.length + 2) : e.message)
   }
-  const err = new Error(e.message);
-  err.name = e.name;
-  return err;
+  const err = new Error(e.message)
+  err.name = e.name
+  return err
 }
 
 export class OcrPool {
-  private readonly slots: Slot[] = [];
-  private readonly queue: Job[] = [];
-  private nextId = 0;
-  private closed = false;
-  private busyPeak = 0;
+  private readonly slots: Slot[] = []
+  private readonly queue: Job[] = []
+  private nextId = 0
+  private closed = false
+  private busyPeak = 0
 
-  private constructor(
+  private constructor (
     private readonly options: PoolOptions,
     /** The model version (model.json), which results and votes carry. */
-    readonly model: string,
+    readonly model: string
   ) {}
 
   /** Start `size` workers and wait until each has loaded the model (a model that will not load fails here). */
-  static async load(options: PoolOptions): Promise<OcrPool> {
-    if (!Number.isInteger(options.size) || options.size < 1) throw new RangeError(`a pool needs at least one worker, not ${options.size}`);
-    const started = await Promise.allSettled(Array.from({ length: options.size }, async () => await OcrPool.spawn(options)));
-    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  static async load (options: PoolOptions): Promise<OcrPool> {
+    if (!Number.isInteger(options.size) || options.size < 1) throw new RangeError(`a pool needs at least one worker, not ${options.size}`)
+    const started = await Promise.allSettled(Array.from({ length: options.size }, async () => await OcrPool.spawn(options)))
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected')
     if (failed) {
-      await Promise.all(started.map(async (s) => (s.status === 'fulfilled' ? await s.value.worker.terminate() : undefined)));
-      throw failed.reason as Error;
+      await Promise.all(started.map(async (s) => (s.status === 'fulfilled' ? await s.value.worker.terminate() : undefined)))
+      throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason))
     }
-    const ready = started.map((s) => (s as PromiseFulfilledResult<{ worker: Worker; model: string }>).value);
-    const pool = new OcrPool(options, ready[0]!.model);
-    for (const r of ready) pool.adopt(r.worker);
-    return pool;
+    const ready = started.map((s) => (s as PromiseFulfilledResult<{ worker: Worker; model: string }>).value)
+    const pool = new OcrPool(options, ready[0]!.model)
+    for (const r of ready) pool.adopt(r.worker)
+    return pool
   }
 
   /** A worker thread with its pipeline loaded. */
-  private static async spawn(options: PoolOptions): Promise<{ worker: Worker; model: string }> {
-    const worker = new Worker(WORKER_URL, { workerData: { modelDir: options.modelDir, curve: options.curve, threads: options.threads } });
+  private static async spawn (options: PoolOptions): Promise<{ worker: Worker; model: string }> {
+    const worker = new Worker(WORKER_URL, { workerData: { modelDir: options.modelDir, curve: options.curve, threads: options.threads } })
     return await new Promise((resolve, reject) => {
       const onMessage = (m: WorkerReply) => {
-        cleanup();
-        if (m.type === 'ready') resolve({ worker, model: m.model });
+        cleanup()
+        if (m.type === 'ready') resolve({ worker, model: m.model })
         else {
-          void worker.terminate();
-          if (m.type !== 'load-failed') reject(new Error(`OCR worker sent ${m.type} before it was ready`));
+          void worker.terminate()
+          if (m.type !== 'load-failed') reject(new Error(`OCR worker sent ${m.type} before it was ready`))
           // A model folder that cannot be used is the same error on this side of the thread.
-          else reject(m.name === 'ModelFileError' ? new ModelFileError(m.message) : new Error(m.message));
+          else reject(m.name === 'ModelFileError' ? new ModelFileError(m.message) : new Error(m.message))
         }
-      };
+      }
       const onError = (err: Error) => {
-        cleanup();
-        reject(err);
-      };
+        cleanup()
+        reject(err)
+      }
       const onExit = (code: number) => {
-        cleanup();
-        reject(new Error(`OCR worker exited with code ${code} while loading the model`));
-      };
+        cleanup()
+        reject(new Error(`OCR worker exited with code ${code} while loading the model`))
+      }
       const cleanup = () => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-      };
-      worker.on('message', onMessage);
-      worker.once('error', onError);
-      worker.once('exit', onExit);
-    });
+        worker.off('message', onMessage)
+        worker.off('error', onError)
+        worker.off('exit', onExit)
+      }
+      worker.on('message', onMessage)
+      worker.once('error', onError)
+      worker.once('exit', onExit)
+    })
   }
 
-  private adopt(worker: Worker): void {
-    const slot: Slot = { worker };
-    this.slots.push(slot);
+  private adopt (worker: Worker): void {
+    const slot: Slot = { worker }
+    this.slots.push(slot)
     worker.on('message', (m: WorkerReply) => {
-      const job = slot.job;
-      if ((m.type !== 'done' && m.type !== 'failed') || job == null || m.id !== job.id) return;
-      slot.job = undefined;
-      if (m.type === 'done') job.resolve(m.result);
-      else job.reject(revive(m.error));
-      this.pump();
-    });
+      const job = slot.job
+      if ((m.type !== 'done' && m.type !== 'failed') || job == null || m.id !== job.id) return
+      slot.job = undefined
+      if (m.type === 'done') job.resolve(m.result)
+      else job.reject(revive(m.error))
+      this.pump()
+    })
     // A worker that dies (a crash in native code, out of memory) fails its image and is replaced.
     const lost = (why: string) => {
-      const at = this.slots.indexOf(slot);
-      if (at < 0) return;
-      this.slots.splice(at, 1);
-      slot.job?.reject(new Error(`the OCR worker ${why} while reading ${slot.job.file}`));
-      slot.job = undefined;
-      if (this.closed) return;
+      const at = this.slots.indexOf(slot)
+      if (at < 0) return
+      this.slots.splice(at, 1)
+      slot.job?.reject(new Error(`the OCR worker ${why} while reading ${slot.job.file}`))
+      slot.job = undefined
+      if (this.closed) return
       OcrPool.spawn(this.options).then(
         (r) => {
-          if (this.closed) void r.worker.terminate();
+          if (this.closed) void r.worker.terminate()
           else {
-            this.adopt(r.worker);
-            this.pump();
+            this.adopt(r.worker)
+            this.pump()
           }
         },
         () => {
           // No replacement: the pool goes on with fewer workers; with none, waiting images fail.
-          if (this.slots.length === 0) for (const j of this.queue.splice(0)) j.reject(new Error('no OCR worker could be started'));
-        },
-      );
-    };
-    worker.on('error', (err) => lost(`failed (${err.message})`));
-    worker.on('exit', (code) => lost(`exited with code ${code}`));
+          if (this.slots.length === 0) for (const j of this.queue.splice(0)) j.reject(new Error('no OCR worker could be started'))
+        }
+      )
+    }
+    worker.on('error', (err) => lost(`failed (${err.message})`))
+    worker.on('exit', (code) => lost(`exited with code ${code}`))
   }
 
   /** Workers in the pool. */
-  get size(): number {
-    return this.slots.length;
+  get size (): number {
+    return this.slots.length
   }
 
   /** The most images that were being recognised at the same moment. */
-  get peakBusy(): number {
-    return this.busyPeak;
+  get peakBusy (): number {
+    return this.busyPeak
   }
 
   /** Recognise one image on the next free worker. Throws ImageError (naming `file`) for input that is not a readable image with ink. */
-  async recognize(bytes: Uint8Array, file = '<image>', options: OcrOptions = {}): Promise<OcrResult> {
-    if (this.closed) throw new Error('the OCR pool is released');
+  async recognize (bytes: Uint8Array, file = '<image>', options: OcrOptions = {}): Promise<OcrResult> {
+    if (this.closed) throw new Error('the OCR pool is released')
     return await new Promise<OcrResult>((resolve, reject) => {
       // A copy the worker can own: the caller's buffer may be a slice of a shared pool.
-      this.queue.push({ id: this.nextId++, bytes: new Uint8Array(bytes), file, options, resolve, reject });
-      this.pump();
-    });
+      this.queue.push({ id: this.nextId++, bytes: new Uint8Array(bytes), file, options, resolve, reject })
+      this.pump()
+    })
   }
 
-  private pump(): void {
+  private pump (): void {
     for (const slot of this.slots) {
-      if (slot.job != null) continue;
-      const job = this.queue.shift();
-      if (job == null) break;
-      slot.job = job;
-      const msg: WorkerJob = { type: 'recognize', id: job.id, bytes: job.bytes, file: job.file, options: job.options };
-      slot.worker.postMessage(msg, [job.bytes.buffer as ArrayBuffer]);
+      if (slot.job != null) continue
+      const job = this.queue.shift()
+      if (job == null) break
+      slot.job = job
+      const msg: WorkerJob = { type: 'recognize', id: job.id, bytes: job.bytes, file: job.file, options: job.options }
+      slot.worker.postMessage(msg, [job.bytes.buffer as ArrayBuffer])
     }
-    this.busyPeak = Math.max(this.busyPeak, this.slots.filter((s) => s.job != null).length);
+    this.busyPeak = Math.max(this.busyPeak, this.slots.filter((s) => s.job != null).length)
   }
 
   /** Stop the workers. Images still waiting or running fail. */
-  async release(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const j of this.queue.splice(0)) j.reject(new Error('the OCR pool was released'));
-    const slots = this.slots.splice(0);
-    for (const s of slots) s.job?.reject(new Error('the OCR pool was released'));
-    await Promise.all(slots.map(async (s) => await s.worker.terminate()));
+  async release (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const j of this.queue.splice(0)) j.reject(new Error('the OCR pool was released'))
+    const slots = this.slots.splice(0)
+    for (const s of slots) s.job?.reject(new Error('the OCR pool was released'))
+    await Promise.all(slots.map(async (s) => await s.worker.terminate()))
   }
 }

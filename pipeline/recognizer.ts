@@ -9,20 +9,20 @@
  * The model folder holds encoder.onnx, decoder.onnx, vocab.json and
  * model.json (name, version, SHA-256 of each file, input contract).
  */
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
-import { z } from 'zod';
-import { detokenize } from './latex/canonical.js';
-import { ModelFileError } from './model-error.js';
-import { canvasToTensorData, COL_STEP, INPUT_HEIGHT, INPUT_WIDTH, ROW_STEP, type Canvas, type GlyphGeometry } from './model-input.js';
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as ort from 'onnxruntime-node'
+import { z } from 'zod'
+import { detokenize } from './latex/canonical.js'
+import { ModelFileError } from './model-error.js'
+import { canvasToTensorData, COL_STEP, INPUT_HEIGHT, INPUT_WIDTH, ROW_STEP, type Canvas, type GlyphGeometry } from './model-input.js'
 
-export { ModelFileError };
+export { ModelFileError }
 
 /** Beam scores are log-probability / length^LENGTH_ALPHA (the end token counted in the length). */
-export const LENGTH_ALPHA = 0.6;
+export const LENGTH_ALPHA = 0.6
 
 /**
  * Beam pruning margin in nats (BeamOptions.prune): a live hypothesis less than e^-2 (14 %)
@@ -30,18 +30,18 @@ export const LENGTH_ALPHA = 0.6;
  * exact match (38.8 % unpruned, 39.0 % pruned) and edit distance (0.131, 0.130) and cut the
  * decoder rows per step from 4.9 to 2.9.
  */
-export const BEAM_PRUNE = 2;
+export const BEAM_PRUNE = 2
 
 /** Positions a new cache has room for; most formulas are shorter (the cache grows for the others). */
-const INITIAL_CACHE_POSITIONS = 64;
+const INITIAL_CACHE_POSITIONS = 64
 
 /** Caches a recogniser keeps for its next searches: one per search that may run at once. */
-const MAX_SPARE_CACHES = 4;
+const MAX_SPARE_CACHES = 4
 
 /** The widest cache kept for later searches (wider beams allocate their own each time). */
-const MAX_SPARE_WIDTH = 16;
+const MAX_SPARE_WIDTH = 16
 
-export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'texmesh-v2');
+export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'texmesh-v2')
 
 const Manifest = z.object({
   name: z.string(),
@@ -59,12 +59,12 @@ const Manifest = z.object({
   ]),
   specialTokens: z.object({ pad: z.number(), bos: z.number(), eos: z.number(), unk: z.number() }),
   maxLength: z.number().int().positive(),
-});
-export type ModelManifest = z.infer<typeof Manifest>;
+})
+export type ModelManifest = z.infer<typeof Manifest>
 
 /** The model's input geometry: glyph-normalised (v2), or null for v1's fixed 64 x 512 canvas. */
-export function glyphGeometry(m: ModelManifest): GlyphGeometry | null {
-  return 'geometry' in m.input ? { glyph: m.input.glyph, maxHeight: m.input.maxHeight, maxWidth: m.input.maxWidth } : null;
+export function glyphGeometry (m: ModelManifest): GlyphGeometry | null {
+  return 'geometry' in m.input ? { glyph: m.input.glyph, maxHeight: m.input.maxHeight, maxWidth: m.input.maxWidth } : null
 }
 
 export interface Hypothesis {
@@ -135,13 +135,13 @@ interface BlockNames {
   newV: string[];
 }
 
-function blockNames(blocks: number): BlockNames {
-  const per = (prefix: string) => Array.from({ length: blocks }, (_, i) => `${prefix}${i}`);
-  return { crossK: per('cross_k'), crossV: per('cross_v'), pastK: per('past_k'), pastV: per('past_v'), newK: per('new_k'), newV: per('new_v') };
+function blockNames (blocks: number): BlockNames {
+  const per = (prefix: string) => Array.from({ length: blocks }, (_, i) => `${prefix}${i}`)
+  return { crossK: per('cross_k'), crossV: per('cross_v'), pastK: per('past_k'), pastV: per('past_v'), newK: per('new_k'), newV: per('new_v') }
 }
 
 export class Recognizer {
-  private constructor(
+  private constructor (
     readonly manifest: ModelManifest,
     readonly vocab: readonly string[],
     private readonly encoder: ort.InferenceSession,
@@ -149,73 +149,73 @@ export class Recognizer {
     /** Each decoder block has its own cross-attention and cache tensors. */
     private readonly names: BlockNames,
     /** Width of the model's keys and values (D). */
-    private readonly dim: number,
+    private readonly dim: number
   ) {}
 
   /** Caches of finished searches, for the next ones (takeCache). */
-  private readonly spareCaches: DecoderCache[] = [];
+  private readonly spareCaches: DecoderCache[] = []
 
   /** The model version results and votes carry. */
-  get version(): string {
-    return this.manifest.version;
+  get version (): string {
+    return this.manifest.version
   }
 
   /** Load a model folder, checking each file's SHA-256 against model.json. */
-  static async load(dir = DEFAULT_MODEL_DIR, opts: RecognizerOptions = {}): Promise<Recognizer> {
-    let manifest: ModelManifest;
+  static async load (dir = DEFAULT_MODEL_DIR, opts: RecognizerOptions = {}): Promise<Recognizer> {
+    let manifest: ModelManifest
     try {
-      manifest = Manifest.parse(JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')));
+      manifest = Manifest.parse(JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')))
     } catch (err) {
-      throw new ModelFileError(`model folder ${dir}: model.json is missing or invalid (${(err as Error).message})`);
+      throw new ModelFileError(`model folder ${dir}: model.json is missing or invalid (${(err as Error).message})`)
     }
-    const bytes: Record<string, Buffer> = {};
+    const bytes: Record<string, Buffer> = {}
     for (const [file, sha] of Object.entries(manifest.files)) {
       const b = await readFile(join(dir, file)).catch(() => {
-        throw new ModelFileError(`model folder ${dir}: ${file} is missing`);
-      });
-      const got = createHash('sha256').update(b).digest('hex');
-      if (got !== sha) throw new ModelFileError(`model folder ${dir}: ${file} has SHA-256 ${got}, model.json says ${sha}`);
-      bytes[file] = b;
+        throw new ModelFileError(`model folder ${dir}: ${file} is missing`)
+      })
+      const got = createHash('sha256').update(b).digest('hex')
+      if (got !== sha) throw new ModelFileError(`model folder ${dir}: ${file} has SHA-256 ${got}, model.json says ${sha}`)
+      bytes[file] = b
     }
     const need = (f: string): Buffer => {
-      const b = bytes[f];
-      if (!b) throw new ModelFileError(`model folder ${dir}: model.json does not list ${f}`);
-      return b;
-    };
-    const vocab = z.array(z.string()).parse(JSON.parse(need('vocab.json').toString('utf8')));
+      const b = bytes[f]
+      if (!b) throw new ModelFileError(`model folder ${dir}: model.json does not list ${f}`)
+      return b
+    }
+    const vocab = z.array(z.string()).parse(JSON.parse(need('vocab.json').toString('utf8')))
     // onnxruntime-node 1.30's Linux library carries a telemetry client that leaves an empty
     // /tmp/mat-debug-<pid>.log behind every process; it reads this switch when the first session is made.
-    if (!process.env.ORT_DISABLE_TELEMETRY) process.env.ORT_DISABLE_TELEMETRY = '1';
+    if (!process.env.ORT_DISABLE_TELEMETRY) process.env.ORT_DISABLE_TELEMETRY = '1'
     const sessionOpts: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       intraOpNumThreads: opts.threads ?? 1,
       interOpNumThreads: 1,
-    };
-    const encoder = await ort.InferenceSession.create(need('encoder.onnx'), sessionOpts);
-    const decoder = await ort.InferenceSession.create(need('decoder.onnx'), sessionOpts);
+    }
+    const encoder = await ort.InferenceSession.create(need('encoder.onnx'), sessionOpts)
+    const decoder = await ort.InferenceSession.create(need('decoder.onnx'), sessionOpts)
     // The step interface: one cross-attention and one cache tensor per block.
-    const blocks = encoder.outputNames.filter((n) => /^cross_k\d+$/.test(n)).length;
-    const names = blockNames(blocks);
+    const blocks = encoder.outputNames.filter((n) => /^cross_k\d+$/.test(n)).length
+    const names = blockNames(blocks)
     const checks = [
       { what: 'encoder.onnx has outputs', got: encoder.outputNames, want: ['memory', ...names.crossK, ...names.crossV] },
       { what: 'decoder.onnx has inputs', got: decoder.inputNames, want: ['token', 'position', 'history', ...names.crossK, ...names.crossV, ...names.pastK, ...names.pastV] },
       { what: 'decoder.onnx has outputs', got: decoder.outputNames, want: ['logprobs', ...names.newK, ...names.newV] },
-    ];
+    ]
     for (const c of checks) {
       if (blocks === 0 || [...c.got].sort().join() !== [...c.want].sort().join()) {
-        await encoder.release();
-        await decoder.release();
-        throw new ModelFileError(`model folder ${dir}: ${c.what} ${c.got.join(', ')}; this version of texmesh needs ${c.want.join(', ')}`);
+        await encoder.release()
+        await decoder.release()
+        throw new ModelFileError(`model folder ${dir}: ${c.what} ${c.got.join(', ')}; this version of texmesh needs ${c.want.join(', ')}`)
       }
     }
-    const meta = decoder.inputMetadata.find((m) => m.name === names.pastK[0]);
-    const dim = meta?.isTensor ? meta.shape[1] : undefined;
+    const meta = decoder.inputMetadata.find((m) => m.name === names.pastK[0])
+    const dim = meta?.isTensor ? meta.shape[1] : undefined
     if (typeof dim !== 'number' || dim < 1) {
-      await encoder.release();
-      await decoder.release();
-      throw new ModelFileError(`model folder ${dir}: decoder.onnx's ${names.pastK[0]} has no fixed width`);
+      await encoder.release()
+      await decoder.release()
+      throw new ModelFileError(`model folder ${dir}: decoder.onnx's ${names.pastK[0]} has no fixed width`)
     }
-    return new Recognizer(manifest, vocab, encoder, decoder, names, dim);
+    return new Recognizer(manifest, vocab, encoder, decoder, names, dim)
   }
 
   /**
@@ -225,44 +225,45 @@ export class Recognizer {
    * of any size within its manifest's, in steps of ROW_STEP x COL_STEP. The encoder takes one
    * image per run: on a CPU a batch of regions took as long as the regions one by one.
    */
-  async encode(canvases: readonly (Uint8Array | Canvas)[]): Promise<Encoded[]> {
-    const glyph = glyphGeometry(this.manifest);
-    const out: Encoded[] = [];
+  async encode (canvases: readonly (Uint8Array | Canvas)[]): Promise<Encoded[]> {
+    const glyph = glyphGeometry(this.manifest)
+    const out: Encoded[] = []
     for (const [i, item] of canvases.entries()) {
-      const c: Canvas = item instanceof Uint8Array ? { data: item, height: INPUT_HEIGHT, width: INPUT_WIDTH } : item;
-      if (c.data.length !== c.height * c.width) throw new Error(`canvas ${i} has ${c.data.length} pixels, not ${c.height} x ${c.width}`);
-      if (glyph == null ? c.height !== INPUT_HEIGHT || c.width !== INPUT_WIDTH
+      const c: Canvas = item instanceof Uint8Array ? { data: item, height: INPUT_HEIGHT, width: INPUT_WIDTH } : item
+      if (c.data.length !== c.height * c.width) throw new Error(`canvas ${i} has ${c.data.length} pixels, not ${c.height} x ${c.width}`)
+      if (glyph == null
+        ? c.height !== INPUT_HEIGHT || c.width !== INPUT_WIDTH
         : c.height % ROW_STEP !== 0 || c.width % COL_STEP !== 0 || c.height > glyph.maxHeight || c.width > glyph.maxWidth || c.height === 0 || c.width === 0) {
-        const want = glyph == null ? `${INPUT_HEIGHT} x ${INPUT_WIDTH}` : `multiples of ${ROW_STEP} x ${COL_STEP} up to ${glyph.maxHeight} x ${glyph.maxWidth}`;
-        throw new Error(`canvas ${i} is ${c.height} x ${c.width}; this model reads ${want}`);
+        const want = glyph == null ? `${INPUT_HEIGHT} x ${INPUT_WIDTH}` : `multiples of ${ROW_STEP} x ${COL_STEP} up to ${glyph.maxHeight} x ${glyph.maxWidth}`
+        throw new Error(`canvas ${i} is ${c.height} x ${c.width}; this model reads ${want}`)
       }
-      const r = await this.encoder.run({ image: new ort.Tensor('float32', canvasToTensorData(c.data), [1, 1, c.height, c.width]) });
-      out.push({ memory: r.memory!, crossK: this.names.crossK.map((n) => r[n]!), crossV: this.names.crossV.map((n) => r[n]!) });
+      const r = await this.encoder.run({ image: new ort.Tensor('float32', canvasToTensorData(c.data), [1, 1, c.height, c.width]) })
+      out.push({ memory: r.memory!, crossK: this.names.crossK.map((n) => r[n]!), crossV: this.names.crossV.map((n) => r[n]!) })
     }
-    return out;
+    return out
   }
 
   /** An empty key/value cache for steps of up to `width` rows, with room for `capacity` positions to begin with. */
-  emptyCache(width = 1, capacity = INITIAL_CACHE_POSITIONS): DecoderCache {
-    const size = width * capacity * this.dim;
-    const blocks = () => this.names.pastK.map(() => new Float32Array(size));
-    return { k: blocks(), v: blocks(), width, capacity, length: 0 };
+  emptyCache (width = 1, capacity = INITIAL_CACHE_POSITIONS): DecoderCache {
+    const size = width * capacity * this.dim
+    const blocks = () => this.names.pastK.map(() => new Float32Array(size))
+    return { k: blocks(), v: blocks(), width, capacity, length: 0 }
   }
 
   /** Make room for at least `positions` positions (doubling, up to the model's longest output). */
-  private grow(cache: DecoderCache, positions: number): void {
-    const limit = this.manifest.maxLength;
-    if (positions > limit) throw new RangeError(`the cache holds at most ${limit} positions (the model's longest output)`);
-    if (positions <= cache.capacity) return;
-    const capacity = Math.min(limit, Math.max(positions, 2 * cache.capacity));
+  private grow (cache: DecoderCache, positions: number): void {
+    const limit = this.manifest.maxLength
+    if (positions > limit) throw new RangeError(`the cache holds at most ${limit} positions (the model's longest output)`)
+    if (positions <= cache.capacity) return
+    const capacity = Math.min(limit, Math.max(positions, 2 * cache.capacity))
     const more = (old: Float32Array) => {
-      const b = new Float32Array(cache.width * capacity * this.dim);
-      b.set(old.subarray(0, cache.length * cache.width * this.dim));
-      return b;
-    };
-    cache.k = cache.k.map(more);
-    cache.v = cache.v.map(more);
-    cache.capacity = capacity;
+      const b = new Float32Array(cache.width * capacity * this.dim)
+      b.set(old.subarray(0, cache.length * cache.width * this.dim))
+      return b
+    }
+    cache.k = cache.k.map(more)
+    cache.v = cache.v.map(more)
+    cache.capacity = capacity
   }
 
   /**
@@ -273,129 +274,129 @@ export class Recognizer {
    * row i's keys and values go to slot `cache.length * width + i`, and the
    * cache grows by one position.
    */
-  async step(image: Encoded, tokens: readonly number[], cache: DecoderCache, history?: readonly (readonly number[])[]): Promise<Float32Array[]> {
-    const n = tokens.length;
-    const t = cache.length;
-    const { width } = cache;
-    if (n === 0 || n > width) throw new RangeError(`${n} rows for a cache of width ${width}`);
-    const slots = new BigInt64Array(n * t);
+  async step (image: Encoded, tokens: readonly number[], cache: DecoderCache, history?: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    const n = tokens.length
+    const t = cache.length
+    const { width } = cache
+    if (n === 0 || n > width) throw new RangeError(`${n} rows for a cache of width ${width}`)
+    const slots = new BigInt64Array(n * t)
     for (let i = 0; i < n; i++) {
-      const h = history?.[i];
-      if (history && (!h || h.length !== t)) throw new RangeError(`row ${i} names ${h?.length ?? 0} earlier slots, not ${t}`);
+      const h = history?.[i]
+      if (history && (!h || h.length !== t)) throw new RangeError(`row ${i} names ${h?.length ?? 0} earlier slots, not ${t}`)
       for (let p = 0; p < t; p++) {
-        const slot = h ? h[p]! : p * width + i;
-        if (!Number.isInteger(slot) || slot < p * width || slot >= (p + 1) * width) throw new RangeError(`row ${i}: slot ${slot} is not one of position ${p}`);
-        slots[i * t + p] = BigInt(slot);
+        const slot = h ? h[p]! : p * width + i
+        if (!Number.isInteger(slot) || slot < p * width || slot >= (p + 1) * width) throw new RangeError(`row ${i}: slot ${slot} is not one of position ${p}`)
+        slots[i * t + p] = BigInt(slot)
       }
     }
-    this.grow(cache, t + 1);
-    const d = this.dim;
-    const used = t * width;
+    this.grow(cache, t + 1)
+    const d = this.dim
+    const used = t * width
     const feeds: Record<string, ort.Tensor> = {
       token: new ort.Tensor('int64', BigInt64Array.from(tokens, (x) => BigInt(x)), [n]),
       position: new ort.Tensor('int64', BigInt64Array.of(BigInt(t)), [1]),
       history: new ort.Tensor('int64', slots, [n, t]),
-    };
-    const { crossK, crossV, pastK, pastV, newK, newV } = this.names;
+    }
+    const { crossK, crossV, pastK, pastV, newK, newV } = this.names
     crossK.forEach((name, i) => {
-      feeds[name] = image.crossK[i]!;
-      feeds[crossV[i]!] = image.crossV[i]!;
+      feeds[name] = image.crossK[i]!
+      feeds[crossV[i]!] = image.crossV[i]!
       // Views of the slots written so far: onnxruntime reads them where they are.
-      feeds[pastK[i]!] = new ort.Tensor('float32', cache.k[i]!.subarray(0, used * d), [used, d]);
-      feeds[pastV[i]!] = new ort.Tensor('float32', cache.v[i]!.subarray(0, used * d), [used, d]);
-    });
-    const out = await this.decoder.run(feeds);
+      feeds[pastK[i]!] = new ort.Tensor('float32', cache.k[i]!.subarray(0, used * d), [used, d])
+      feeds[pastV[i]!] = new ort.Tensor('float32', cache.v[i]!.subarray(0, used * d), [used, d])
+    })
+    const out = await this.decoder.run(feeds)
     newK.forEach((name, i) => {
-      cache.k[i]!.set(out[name]!.data as Float32Array, used * d);
-      cache.v[i]!.set(out[newV[i]!]!.data as Float32Array, used * d);
-    });
-    cache.length = t + 1;
-    const lp = out.logprobs!.data as Float32Array;
-    const v = this.vocab.length;
-    return tokens.map((_, i) => lp.subarray(i * v, (i + 1) * v));
+      cache.k[i]!.set(out[name]!.data as Float32Array, used * d)
+      cache.v[i]!.set(out[newV[i]!]!.data as Float32Array, used * d)
+    })
+    cache.length = t + 1
+    const lp = out.logprobs!.data as Float32Array
+    const v = this.vocab.length
+    return tokens.map((_, i) => lp.subarray(i * v, (i + 1) * v))
   }
 
   /** Beam search over one encoded image: hypotheses best first. */
-  async beamSearch(image: Encoded, opts: BeamOptions = {}): Promise<Hypothesis[]> {
-    const width = Math.max(1, Math.floor(opts.beam ?? 5));
-    const maxLength = Math.min(opts.maxLength ?? this.manifest.maxLength, this.manifest.maxLength - 1);
-    const alpha = opts.lengthAlpha ?? LENGTH_ALPHA;
-    const prune = opts.prune ?? BEAM_PRUNE;
-    if (!(prune >= 0)) throw new RangeError(`beam pruning margin ${prune}: must be a number of nats >= 0`);
-    const { bos, eos, pad, unk } = this.manifest.specialTokens;
-    const norm = (lp: number, len: number) => lp / Math.pow(Math.max(1, len), alpha);
-    const cache = this.takeCache(width);
+  async beamSearch (image: Encoded, opts: BeamOptions = {}): Promise<Hypothesis[]> {
+    const width = Math.max(1, Math.floor(opts.beam ?? 5))
+    const maxLength = Math.min(opts.maxLength ?? this.manifest.maxLength, this.manifest.maxLength - 1)
+    const alpha = opts.lengthAlpha ?? LENGTH_ALPHA
+    const prune = opts.prune ?? BEAM_PRUNE
+    if (!(prune >= 0)) throw new RangeError(`beam pruning margin ${prune}: must be a number of nats >= 0`)
+    const { bos, eos, pad, unk } = this.manifest.specialTokens
+    const norm = (lp: number, len: number) => lp / Math.pow(Math.max(1, len), alpha)
+    const cache = this.takeCache(width)
     try {
       /** A live hypothesis: its tokens, log-probability, and the cache slot of each of its positions so far. */
-      let alive: { ids: number[]; logprob: number; slots: number[] }[] = [{ ids: [bos], logprob: 0, slots: [] }];
-      const done: { ids: number[]; logprob: number; score: number }[] = [];
-      const topIds = new Int32Array(width);
-      const topLps = new Float64Array(width);
+      let alive: { ids: number[]; logprob: number; slots: number[] }[] = [{ ids: [bos], logprob: 0, slots: [] }]
+      const done: { ids: number[]; logprob: number; score: number }[] = []
+      const topIds = new Int32Array(width)
+      const topLps = new Float64Array(width)
       for (let len = 1; len <= maxLength + 1 && alive.length > 0; len++) {
-        const position = cache.length;
+        const position = cache.length
         const logprobs = await this.step(
           image,
           alive.map((h) => h.ids[h.ids.length - 1]!),
           cache,
-          alive.map((h) => h.slots),
-        );
-        const cand: { parent: number; token: number; logprob: number }[] = [];
+          alive.map((h) => h.slots)
+        )
+        const cand: { parent: number; token: number; logprob: number }[] = []
         alive.forEach((h, i) => {
-          const lp = logprobs[i]!;
+          const lp = logprobs[i]!
           // The top `width` tokens of each row are enough to fill the next beam (kept sorted by insertion).
-          let k = 0;
+          let k = 0
           for (let v = 0; v < lp.length; v++) {
-            const x = lp[v]!;
-            if ((k === width && x <= topLps[width - 1]!) || v === pad || v === bos || v === unk) continue;
-            let j = k < width ? k++ : width - 1;
+            const x = lp[v]!
+            if ((k === width && x <= topLps[width - 1]!) || v === pad || v === bos || v === unk) continue
+            let j = k < width ? k++ : width - 1
             while (j > 0 && topLps[j - 1]! < x) {
-              topLps[j] = topLps[j - 1]!;
-              topIds[j] = topIds[j - 1]!;
-              j--;
+              topLps[j] = topLps[j - 1]!
+              topIds[j] = topIds[j - 1]!
+              j--
             }
-            topLps[j] = x;
-            topIds[j] = v;
+            topLps[j] = x
+            topIds[j] = v
           }
-          for (let j = 0; j < k; j++) cand.push({ parent: i, token: topIds[j]!, logprob: h.logprob + topLps[j]! });
-        });
-        cand.sort((a, b) => b.logprob - a.logprob);
+          for (let j = 0; j < k; j++) cand.push({ parent: i, token: topIds[j]!, logprob: h.logprob + topLps[j]! })
+        })
+        cand.sort((a, b) => b.logprob - a.logprob)
         // A live hypothesis far less likely than the best one of the same length is dropped: it
         // would end as an alternative too unlikely to matter, and each live row costs a decoder
         // row at every step. (Not against ended ones: scores are length-normalised, so a
         // hypothesis behind a shorter one may still overtake it.)
-        const floor = (cand.find((c) => c.token !== eos)?.logprob ?? -Infinity) - prune;
-        const next: typeof alive = [];
+        const floor = (cand.find((c) => c.token !== eos)?.logprob ?? -Infinity) - prune
+        const next: typeof alive = []
         for (const c of cand) {
-          const parent = alive[c.parent]!;
-          const ids = [...parent.ids, c.token];
+          const parent = alive[c.parent]!
+          const ids = [...parent.ids, c.token]
           if (c.token === eos || len > maxLength) {
-            done.push({ ids, logprob: c.logprob, score: norm(c.logprob, ids.length - 1) });
+            done.push({ ids, logprob: c.logprob, score: norm(c.logprob, ids.length - 1) })
           } else if (next.length < width && c.logprob >= floor) {
             // It goes on from its parent, whose keys and values this step put in slot (position, parent row).
-            next.push({ ids, logprob: c.logprob, slots: [...parent.slots, position * cache.width + c.parent] });
+            next.push({ ids, logprob: c.logprob, slots: [...parent.slots, position * cache.width + c.parent] })
           }
-          if (next.length >= width && done.length >= width) break;
+          if (next.length >= width && done.length >= width) break
         }
-        alive = next;
+        alive = next
         // Stop once `width` hypotheses have ended and the best live one, scored at its
         // current length, no longer beats the worst of them (the usual beam-search rule:
         // log-probabilities only fall as a hypothesis grows).
         if (done.length >= width) {
-          done.sort((a, b) => b.score - a.score);
-          done.length = width;
-          const worst = done[width - 1]!.score;
-          const bestAlive = alive.reduce((m, h) => Math.max(m, h.logprob), -Infinity);
-          if (norm(bestAlive, len) <= worst) break;
+          done.sort((a, b) => b.score - a.score)
+          done.length = width
+          const worst = done[width - 1]!.score
+          const bestAlive = alive.reduce((m, h) => Math.max(m, h.logprob), -Infinity)
+          if (norm(bestAlive, len) <= worst) break
         }
       }
-      done.sort((a, b) => b.score - a.score);
+      done.sort((a, b) => b.score - a.score)
       return done.slice(0, width).map((h) => {
-        const ids = h.ids.slice(1).filter((v) => v !== eos);
-        const tokens = ids.map((v) => this.vocab[v] ?? '');
-        return { tokens, latex: detokenize(tokens), logprob: h.logprob, score: h.score };
-      });
+        const ids = h.ids.slice(1).filter((v) => v !== eos)
+        const tokens = ids.map((v) => this.vocab[v] ?? '')
+        return { tokens, latex: detokenize(tokens), logprob: h.logprob, score: h.score }
+      })
     } finally {
-      this.giveCache(cache);
+      this.giveCache(cache)
     }
   }
 
@@ -405,30 +406,30 @@ export class Recognizer {
    * every step), so each has its own, and a process does not allocate and
    * collect megabytes per image.
    */
-  private takeCache(width: number): DecoderCache {
-    let best = -1;
+  private takeCache (width: number): DecoderCache {
+    let best = -1
     this.spareCaches.forEach((c, i) => {
-      if (c.width >= width && (best < 0 || c.width < this.spareCaches[best]!.width)) best = i;
-    });
-    const cache = best >= 0 ? this.spareCaches.splice(best, 1)[0]! : this.emptyCache(width);
-    cache.length = 0;
-    return cache;
+      if (c.width >= width && (best < 0 || c.width < this.spareCaches[best]!.width)) best = i
+    })
+    const cache = best >= 0 ? this.spareCaches.splice(best, 1)[0]! : this.emptyCache(width)
+    cache.length = 0
+    return cache
   }
 
-  private giveCache(cache: DecoderCache): void {
+  private giveCache (cache: DecoderCache): void {
     // A cache for an unusually wide beam is not kept: it is large, and rarely wanted again.
-    if (this.spareCaches.length < MAX_SPARE_CACHES && cache.width <= MAX_SPARE_WIDTH) this.spareCaches.push(cache);
+    if (this.spareCaches.length < MAX_SPARE_CACHES && cache.width <= MAX_SPARE_WIDTH) this.spareCaches.push(cache)
   }
 
   /** Recognise canvases, one after another: hypotheses best first, per canvas. */
-  async recognize(canvases: readonly (Uint8Array | Canvas)[], opts: BeamOptions = {}): Promise<Hypothesis[][]> {
-    const out: Hypothesis[][] = [];
-    for (const image of await this.encode(canvases)) out.push(await this.beamSearch(image, opts));
-    return out;
+  async recognize (canvases: readonly (Uint8Array | Canvas)[], opts: BeamOptions = {}): Promise<Hypothesis[][]> {
+    const out: Hypothesis[][] = []
+    for (const image of await this.encode(canvases)) out.push(await this.beamSearch(image, opts))
+    return out
   }
 
-  async release(): Promise<void> {
-    await this.encoder.release();
-    await this.decoder.release();
+  async release (): Promise<void> {
+    await this.encoder.release()
+    await this.decoder.release()
   }
 }

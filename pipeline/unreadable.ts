@@ -12,10 +12,10 @@
  * and limits (no gap wide enough to be a column) do not make an array; text
  * needs many letters standing on one baseline and the model's own doubt.
  */
-import { components, INK_THRESHOLD } from './segment.js';
-import type { InkBox } from './model-input.js';
+import { components, INK_THRESHOLD } from './segment.js'
+import type { InkBox } from './model-input.js'
 
-export type UnreadableReason = 'array' | 'text';
+export type UnreadableReason = 'array' | 'text'
 
 export interface Unreadable {
   /** array: a matrix or determinant (rows and columns of entries); text: prose, not a formula. */
@@ -25,27 +25,27 @@ export interface Unreadable {
 }
 
 /** A delimiter around an array is at least this many glyph sizes tall, */
-export const DELIMITER_HEIGHT = 2;
+export const DELIMITER_HEIGHT = 2
 /** and at most this share of its height wide. */
-export const DELIMITER_ASPECT = 0.5;
+export const DELIMITER_ASPECT = 0.5
 /** Entries on one row are apart by at least this many glyph sizes (a matrix's column space is about an em, 1.3 to 1.7 glyph sizes; the space around a minus sign, at 110 dpi, up to 0.9), */
-export const COLUMN_SPACE = 1.1;
+export const COLUMN_SPACE = 1.1
 /** and rows by more than this many (the bar of a \le is closer to the rest of it). */
-export const ROW_SPACE = 0.25;
+export const ROW_SPACE = 0.25
 /** A component this many glyph sizes wide, and four times as wide as high, is a rule (a fraction's bar, a root's). */
-export const RULE_WIDTH = 2.5;
+export const RULE_WIDTH = 2.5
 /** A line of text has at least this many components (a paragraph two such lines or more, a lone line TEXT_LINE_COMPONENTS), */
-export const TEXT_COMPONENTS = 24;
-export const TEXT_LINE_COMPONENTS = 40;
+export const TEXT_COMPONENTS = 24
+export const TEXT_LINE_COMPONENTS = 40
 /** at least this share of them standing on the line's baseline (within BASELINE_SLACK glyph sizes), */
-export const TEXT_ON_BASELINE = 0.75;
-export const BASELINE_SLACK = 0.12;
+export const TEXT_ON_BASELINE = 0.75
+export const BASELINE_SLACK = 0.12
 /** (a lone line: this share) */
-export const TEXT_LINE_ON_BASELINE = 0.85;
+export const TEXT_LINE_ON_BASELINE = 0.85
 /** none taller than this many glyph sizes (no big operators, delimiters or stacked fractions), */
-export const TEXT_TALLEST = 2;
+export const TEXT_TALLEST = 2
 /** and the model's reading of it is less sure than this. */
-export const TEXT_DOUBT = 0.3;
+export const TEXT_DOUBT = 0.3
 
 interface Box {
   left: number;
@@ -54,20 +54,20 @@ interface Box {
   bottom: number;
 }
 
-const heightOf = (c: Box): number => c.bottom - c.top + 1;
-const widthOf = (c: Box): number => c.right - c.left + 1;
+const heightOf = (c: Box): number => c.bottom - c.top + 1
+const widthOf = (c: Box): number => c.right - c.left + 1
 
 /** Boxes grouped where a gap of more than `gap` (pixels) separates them along an axis. */
-function groups<T extends Box>(items: readonly T[], lo: (c: T) => number, hi: (c: T) => number, gap: number): T[][] {
-  const sorted = [...items].sort((a, b) => lo(a) - lo(b));
-  const out: T[][] = [];
-  let end = -Infinity;
+function groups<T extends Box> (items: readonly T[], lo: (c: T) => number, hi: (c: T) => number, gap: number): T[][] {
+  const sorted = [...items].sort((a, b) => lo(a) - lo(b))
+  const out: T[][] = []
+  let end = -Infinity
   for (const c of sorted) {
-    if (out.length === 0 || lo(c) - end > gap) out.push([c]);
-    else out[out.length - 1]!.push(c);
-    end = Math.max(end, hi(c));
+    if (out.length === 0 || lo(c) - end > gap) out.push([c])
+    else out[out.length - 1]!.push(c)
+    end = Math.max(end, hi(c))
   }
-  return out;
+  return out
 }
 
 /**
@@ -75,12 +75,12 @@ function groups<T extends Box>(items: readonly T[], lo: (c: T) => number, hi: (c
  * much wider than a glyph (in a blurred scan a bar runs into the root sign
  * below it, and is one component with it).
  */
-function isFractionBar(c: Box, others: readonly Box[], size: number): boolean {
-  if (widthOf(c) >= RULE_WIDTH * size && widthOf(c) >= 4 * heightOf(c)) return true;
+function isFractionBar (c: Box, others: readonly Box[], size: number): boolean {
+  if (widthOf(c) >= RULE_WIDTH * size && widthOf(c) >= 4 * heightOf(c)) return true
   // (at least most of a glyph wide: the foot of a 2 or a 3, broken off at a low resolution, is not one)
-  if (heightOf(c) > 0.2 * size || widthOf(c) < 3 * heightOf(c) || widthOf(c) < 0.7 * size) return false;
-  const under = (o: Box): boolean => o.left < c.right && c.left < o.right;
-  return others.some((o) => o !== c && under(o) && o.bottom < c.top) && others.some((o) => o !== c && under(o) && o.top > c.bottom);
+  if (heightOf(c) > 0.2 * size || widthOf(c) < 3 * heightOf(c) || widthOf(c) < 0.7 * size) return false
+  const under = (o: Box): boolean => o.left < c.right && c.left < o.right
+  return others.some((o) => o !== c && under(o) && o.bottom < c.top) && others.some((o) => o !== c && under(o) && o.top > c.bottom)
 }
 
 /**
@@ -91,54 +91,54 @@ function isFractionBar(c: Box, others: readonly Box[], size: number): boolean {
  * fraction bar among them (fractions side by side in parentheses are laid out
  * much like that).
  */
-export function findArray(glyphs: readonly Box[], size: number): { rows: number; columns: number } | null {
+export function findArray (glyphs: readonly Box[], size: number): { rows: number; columns: number } | null {
   const tall = glyphs
     .filter((c) => heightOf(c) >= DELIMITER_HEIGHT * size && widthOf(c) <= DELIMITER_ASPECT * heightOf(c))
-    .sort((a, b) => a.left - b.left);
+    .sort((a, b) => a.left - b.left)
   for (const [i, open] of tall.entries()) {
-    const h = heightOf(open);
-    const close = tall.slice(i + 1).find((c) => Math.abs(c.top - open.top) <= 0.15 * h && Math.abs(c.bottom - open.bottom) <= 0.15 * h);
-    if (close == null) continue;
-    const inside = glyphs.filter((c) => c.left > open.right && c.right < close.left && c.top >= open.top - 0.1 * h && c.bottom <= open.bottom + 0.1 * h);
-    if (inside.length < 4 || inside.some((c) => isFractionBar(c, inside, size))) continue;
+    const h = heightOf(open)
+    const close = tall.slice(i + 1).find((c) => Math.abs(c.top - open.top) <= 0.15 * h && Math.abs(c.bottom - open.bottom) <= 0.15 * h)
+    if (close == null) continue
+    const inside = glyphs.filter((c) => c.left > open.right && c.right < close.left && c.top >= open.top - 0.1 * h && c.bottom <= open.bottom + 0.1 * h)
+    if (inside.length < 4 || inside.some((c) => isFractionBar(c, inside, size))) continue
     // Rows: apart with empty space between them, together most of the delimiter's height.
-    const rows = groups(inside, (c) => c.top, (c) => c.bottom, ROW_SPACE * size);
-    if (rows.length < 2) continue;
-    const spanned = Math.max(...inside.map((c) => c.bottom)) - Math.min(...inside.map((c) => c.top)) + 1;
-    if (spanned < 0.6 * h) continue;
-    const columns = rows.map((row) => groups(row, (c) => c.left, (c) => c.right, COLUMN_SPACE * size).map((col) => ({ left: Math.min(...col.map((c) => c.left)), right: Math.max(...col.map((c) => c.right)) })));
-    const n = columns[0]!.length;
-    if (n < 2 || columns.some((cols) => cols.length !== n)) continue;
+    const rows = groups(inside, (c) => c.top, (c) => c.bottom, ROW_SPACE * size)
+    if (rows.length < 2) continue
+    const spanned = Math.max(...inside.map((c) => c.bottom)) - Math.min(...inside.map((c) => c.top)) + 1
+    if (spanned < 0.6 * h) continue
+    const columns = rows.map((row) => groups(row, (c) => c.left, (c) => c.right, COLUMN_SPACE * size).map((col) => ({ left: Math.min(...col.map((c) => c.left)), right: Math.max(...col.map((c) => c.right)) })))
+    const n = columns[0]!.length
+    if (n < 2 || columns.some((cols) => cols.length !== n)) continue
     // Column k of every row overlaps column k of the first row (entries are centred in their column).
-    const lined = columns.every((cols) => cols.every((col, k) => col.left <= columns[0]![k]!.right && columns[0]![k]!.left <= col.right));
-    if (lined) return { rows: rows.length, columns: n };
+    const lined = columns.every((cols) => cols.every((col, k) => col.left <= columns[0]![k]!.right && columns[0]![k]!.left <= col.right))
+    if (lined) return { rows: rows.length, columns: n }
   }
-  return null;
+  return null
 }
 
 /**
  * Prose: lines of many letters on one baseline with nothing tall, which the
  * model reads with doubt; two such lines or more (a paragraph), or one long one.
  */
-export function looksLikeText(glyphs: readonly Box[], size: number, confidence: number): boolean {
-  if (confidence >= TEXT_DOUBT) return false;
-  const lines = groups(glyphs, (c) => c.top, (c) => c.bottom, 0);
+export function looksLikeText (glyphs: readonly Box[], size: number, confidence: number): boolean {
+  if (confidence >= TEXT_DOUBT) return false
+  const lines = groups(glyphs, (c) => c.top, (c) => c.bottom, 0)
   const textLines = lines.filter((line) => {
-    if (line.length < TEXT_COMPONENTS || line.some((c) => heightOf(c) > TEXT_TALLEST * size)) return false;
-    const bottoms = line.map((c) => c.bottom).sort((a, b) => a - b);
-    const baseline = bottoms[Math.floor(bottoms.length / 2)]!;
-    return line.filter((c) => Math.abs(c.bottom - baseline) <= BASELINE_SLACK * size).length >= TEXT_ON_BASELINE * line.length;
-  });
-  const onText = textLines.reduce((n, l) => n + l.length, 0);
+    if (line.length < TEXT_COMPONENTS || line.some((c) => heightOf(c) > TEXT_TALLEST * size)) return false
+    const bottoms = line.map((c) => c.bottom).sort((a, b) => a - b)
+    const baseline = bottoms[Math.floor(bottoms.length / 2)]!
+    return line.filter((c) => Math.abs(c.bottom - baseline) <= BASELINE_SLACK * size).length >= TEXT_ON_BASELINE * line.length
+  })
+  const onText = textLines.reduce((n, l) => n + l.length, 0)
   // Most of the region's components are on lines of text.
-  if (onText < 0.6 * glyphs.length) return false;
-  if (textLines.length >= 2) return true;
+  if (onText < 0.6 * glyphs.length) return false
+  if (textLines.length >= 2) return true
   // A lone line: long, and more strictly on one baseline (a formula of many letters, say with
   // \bmod, is a line of letters too, but its operators stand off the baseline).
-  const [line] = textLines;
-  if (line == null || line.length < TEXT_LINE_COMPONENTS) return false;
-  const baseline = line.map((c) => c.bottom).sort((a, b) => a - b)[Math.floor(line.length / 2)]!;
-  return line.filter((c) => Math.abs(c.bottom - baseline) <= BASELINE_SLACK * size).length >= TEXT_LINE_ON_BASELINE * line.length;
+  const [line] = textLines
+  if (line == null || line.length < TEXT_LINE_COMPONENTS) return false
+  const baseline = line.map((c) => c.bottom).sort((a, b) => a - b)[Math.floor(line.length / 2)]!
+  return line.filter((c) => Math.abs(c.bottom - baseline) <= BASELINE_SLACK * size).length >= TEXT_LINE_ON_BASELINE * line.length
 }
 
 /**
@@ -146,13 +146,13 @@ export function looksLikeText(glyphs: readonly Box[], size: number, confidence: 
  * null when it may be a formula. `glyph` is the image's glyph size (segment.ts),
  * `confidence` the model's (calibrated) confidence in its reading of the region.
  */
-export function unreadable(ink: Uint8Array, width: number, box: InkBox, glyph: number, confidence: number): Unreadable | null {
-  const crop = new Uint8Array(box.width * box.height);
-  for (let y = 0; y < box.height; y++) crop.set(ink.subarray((box.top + y) * width + box.left, (box.top + y) * width + box.left + box.width), y * box.width);
+export function unreadable (ink: Uint8Array, width: number, box: InkBox, glyph: number, confidence: number): Unreadable | null {
+  const crop = new Uint8Array(box.width * box.height)
+  for (let y = 0; y < box.height; y++) crop.set(ink.subarray((box.top + y) * width + box.left, (box.top + y) * width + box.left + box.width), y * box.width)
   // Dots, primes and noise do not count.
-  const glyphs = components(crop, box.width, box.height, INK_THRESHOLD).filter((c) => c.area > 4 && Math.max(widthOf(c), heightOf(c)) >= 0.35 * glyph);
-  const array = findArray(glyphs, glyph);
-  if (array != null) return { reason: 'array', detail: `an array of ${array.rows} rows and ${array.columns} columns (a matrix or determinant), which this model cannot write` };
-  if (looksLikeText(glyphs, glyph, confidence)) return { reason: 'text', detail: 'lines of prose, not a formula' };
-  return null;
+  const glyphs = components(crop, box.width, box.height, INK_THRESHOLD).filter((c) => c.area > 4 && Math.max(widthOf(c), heightOf(c)) >= 0.35 * glyph)
+  const array = findArray(glyphs, glyph)
+  if (array != null) return { reason: 'array', detail: `an array of ${array.rows} rows and ${array.columns} columns (a matrix or determinant), which this model cannot write` }
+  if (looksLikeText(glyphs, glyph, confidence)) return { reason: 'text', detail: 'lines of prose, not a formula' }
+  return null
 }

@@ -55,7 +55,9 @@ async function measure (n: number, f: number, images: Buffer[], modelled: [numbe
     }
     await until('a full mesh', () => nodes.every(x => x.libp2p.getPeers().length === n - 1) ? true : undefined, 60_000, 100)
     await until('the topic meshes', () => nodes.every(x => x.libp2p.services.pubsub.getSubscribers('texmesh/votes/1').length === n - 1 &&
-      x.libp2p.services.pubsub.getSubscribers('texmesh/tasks/1').length === n - 1) ? true : undefined, 60_000, 100)
+      x.libp2p.services.pubsub.getSubscribers('texmesh/tasks/1').length === n - 1)
+      ? true
+      : undefined, 60_000, 100)
     await sleep(1500)
     const half = Math.floor(images.length / 2)
     const run = async (critical: boolean, batch: Buffer[]): Promise<number[]> => {
@@ -101,7 +103,13 @@ function lognormalMean ([p50, p95]: [number, number]): number {
 
 async function loadRun (n: number, f: number, tasks: number, modelled: [number, number], say: (s: string) => void): Promise<LoadRun> {
   const run = async (critical: boolean): Promise<SimnetReport> => await runSimnet({
-    nodes: n, tasks, modelled, quorumF: f, critical, seed: 11, timeoutMs: 600_000,
+    nodes: n,
+    tasks,
+    modelled,
+    quorumF: f,
+    critical,
+    seed: 11,
+    timeoutMs: 600_000,
     onProgress: line => { if (/^(starting|submitted)/.test(line)) say(`n = ${n} ${critical ? 'critical' : 'ordinary'}: ${line}`) }
   })
   const ordinary = await run(false)

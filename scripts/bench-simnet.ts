@@ -84,9 +84,19 @@ async function main (): Promise<void> {
   const summary = (m: Measured): Record<string, unknown> => {
     const r = m.report
     return {
-      nodes: r.nodes, tasks: r.tasks, completed: r.completed, lost: r.lost, makespanMs: r.makespanMs, throughput: r.throughput,
-      efficiency: r.efficiency, hostCpu: m.hostCpu == null ? null : Math.round(m.hostCpu * 1000) / 1000, latencyMs: r.latencyMs,
-      regrants: r.regrants, recoveryMs: r.recoveryMs, invariantsOk: r.invariants.every(i => i.ok), perNode: r.perNode.map(n => n.tasks)
+      nodes: r.nodes,
+      tasks: r.tasks,
+      completed: r.completed,
+      lost: r.lost,
+      makespanMs: r.makespanMs,
+      throughput: r.throughput,
+      efficiency: r.efficiency,
+      hostCpu: m.hostCpu == null ? null : Math.round(m.hostCpu * 1000) / 1000,
+      latencyMs: r.latencyMs,
+      regrants: r.regrants,
+      recoveryMs: r.recoveryMs,
+      invariantsOk: r.invariants.every(i => i.ok),
+      perNode: r.perNode.map(n => n.tasks)
     }
   }
   const all = [efficiency.report, ...(stress != null ? [stress.report] : []), crash]

@@ -10,18 +10,18 @@
  * report file. An image the pipeline reads as several regions is one answer
  * (the regions joined by \\), as a user gets it.
  */
-import { Command, InvalidArgumentError } from 'commander';
-import { readFile, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { z } from 'zod';
-import { canonicalTokens, detokenize, tokenize } from '../pipeline/latex/canonical.js';
-import { corpusBleu, normalizedEditDistance } from '../pipeline/latex/metrics.js';
-import { expectedCalibrationError, rawProbability } from '../pipeline/confidence.js';
-import { OcrPipeline } from '../pipeline/ocr.js';
-import { DEFAULT_MODEL_DIR } from '../pipeline/recognizer.js';
+import { Command, InvalidArgumentError } from 'commander'
+import { readFile, writeFile } from 'node:fs/promises'
+import { basename, join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { z } from 'zod'
+import { canonicalTokens, detokenize, tokenize } from '../pipeline/latex/canonical.js'
+import { corpusBleu, normalizedEditDistance } from '../pipeline/latex/metrics.js'
+import { expectedCalibrationError, rawProbability } from '../pipeline/confidence.js'
+import { OcrPipeline } from '../pipeline/ocr.js'
+import { DEFAULT_MODEL_DIR } from '../pipeline/recognizer.js'
 
-const TruthLine = z.object({ file: z.string().min(1), latex: z.string() });
+const TruthLine = z.object({ file: z.string().min(1), latex: z.string() })
 
 export interface EvalItem {
   file: string;
@@ -59,95 +59,95 @@ export interface LengthBand {
 }
 
 /** Length bands, in canonical tokens (v1 formulas run to about 150). */
-const BANDS: [number, number][] = [[1, 20], [21, 40], [41, 60], [61, 90], [91, Infinity]];
+const BANDS: [number, number][] = [[1, 20], [21, 40], [41, 60], [61, 90], [91, Infinity]]
 
-function byLength(items: EvalItem[], lengths: number[]): LengthBand[] {
+function byLength (items: EvalItem[], lengths: number[]): LengthBand[] {
   return BANDS.map(([lo, hi]) => {
-    const band = items.filter((_, i) => lengths[i]! >= lo && lengths[i]! <= hi);
-    const n = band.length;
+    const band = items.filter((_, i) => lengths[i]! >= lo && lengths[i]! <= hi)
+    const n = band.length
     return {
       tokens: hi === Infinity ? `${lo}+` : `${lo}-${hi}`,
       images: n,
       exactMatch: n ? band.filter((x) => x.exact).length / n : 0,
       normalizedEditDistance: n ? band.reduce((s, x) => s + x.ned, 0) / n : 0,
-    };
-  }).filter((b) => b.images > 0);
+    }
+  }).filter((b) => b.images > 0)
 }
 
-export function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
+export function positiveInt (v: string): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer')
+  return n
 }
 
 /** Progress on stderr: a counter on a terminal, a line every hundred images otherwise, a newline at the end. */
-export function stderrProgress(done: number, total: number): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r${done}/${total}${done === total ? '\n' : ''}`);
-  else if (done % 100 === 0 || done === total) process.stderr.write(`${done}/${total}\n`);
+export function stderrProgress (done: number, total: number): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r${done}/${total}${done === total ? '\n' : ''}`)
+  else if (done % 100 === 0 || done === total) process.stderr.write(`${done}/${total}\n`)
 }
 
-export async function readTruth(dir: string): Promise<z.infer<typeof TruthLine>[]> {
-  const path = join(dir, 'truth.jsonl');
+export async function readTruth (dir: string): Promise<z.infer<typeof TruthLine>[]> {
+  const path = join(dir, 'truth.jsonl')
   const text = await readFile(path, 'utf8').catch(() => {
-    throw new Error(`${path}: no truth file (one JSON object per line: {"file": NAME, "latex": TRUTH})`);
-  });
+    throw new Error(`${path}: no truth file (one JSON object per line: {"file": NAME, "latex": TRUTH})`)
+  })
   return text
     .split('\n')
     .map((l, i) => [l.trim(), i + 1] as const)
     .filter(([l]) => l.length > 0)
     .map(([l, n]) => {
       try {
-        return TruthLine.parse(JSON.parse(l));
+        return TruthLine.parse(JSON.parse(l))
       } catch {
-        throw new Error(`${path}:${n}: not a {"file", "latex"} JSON object`);
+        throw new Error(`${path}:${n}: not a {"file", "latex"} JSON object`)
       }
-    });
+    })
 }
 
 /** Tokens of an answer: its canonical form, or, for one that is no TeX (unbalanced braces), its tokens as they are. */
-export function answerTokens(latex: string): string[] {
+export function answerTokens (latex: string): string[] {
   try {
-    return canonicalTokens(latex);
+    return canonicalTokens(latex)
   } catch {
     try {
-      return tokenize(latex);
+      return tokenize(latex)
     } catch {
-      return [...latex]; // not even tokens (a lone backslash at the end): its characters
+      return [...latex] // not even tokens (a lone backslash at the end): its characters
     }
   }
 }
 
-export async function evaluate(
+export async function evaluate (
   dir: string,
   pipeline: OcrPipeline,
-  opts: { beam: number; limit?: number; progress?: (done: number, total: number) => void },
+  opts: { beam: number; limit?: number; progress?: (done: number, total: number) => void }
 ): Promise<{ summary: EvalSummary; items: EvalItem[] }> {
-  let truth = await readTruth(dir);
-  if (opts.limit) truth = truth.slice(0, opts.limit);
-  const items: EvalItem[] = [];
-  const pairs: { truth: string[]; output: string[] }[] = [];
-  const t0 = performance.now();
+  let truth = await readTruth(dir)
+  if (opts.limit) truth = truth.slice(0, opts.limit)
+  const items: EvalItem[] = []
+  const pairs: { truth: string[]; output: string[] }[] = []
+  const t0 = performance.now()
   for (const [i, t] of truth.entries()) {
-    const want = canonicalTokens(t.latex);
-    let item: EvalItem;
+    const want = canonicalTokens(t.latex)
+    let item: EvalItem
     try {
-      const r = await pipeline.recognize(await readFile(join(dir, t.file)), t.file, { beam: opts.beam });
-      const got = answerTokens(r.latex);
-      const exact = got.join(' ') === want.join(' ');
+      const r = await pipeline.recognize(await readFile(join(dir, t.file)), t.file, { beam: opts.beam })
+      const got = answerTokens(r.latex)
+      const exact = got.join(' ') === want.join(' ')
       // The model's own probability of the whole answer, before the curve (what calibration fits).
-      const raw = rawProbability(r.regions.reduce((s, g) => s + g.score, 0));
-      item = { file: t.file, truth: detokenize(want), output: detokenize(got), exact, ned: normalizedEditDistance(want, got), raw, confidence: r.confidence };
-      pairs.push({ truth: want, output: got });
+      const raw = rawProbability(r.regions.reduce((s, g) => s + g.score, 0))
+      item = { file: t.file, truth: detokenize(want), output: detokenize(got), exact, ned: normalizedEditDistance(want, got), raw, confidence: r.confidence }
+      pairs.push({ truth: want, output: got })
     } catch (err) {
-      item = { file: t.file, truth: detokenize(want), output: null, exact: false, ned: 1, raw: 0, confidence: 0, error: (err as Error).message };
-      pairs.push({ truth: want, output: [] });
+      item = { file: t.file, truth: detokenize(want), output: null, exact: false, ned: 1, raw: 0, confidence: 0, error: (err as Error).message }
+      pairs.push({ truth: want, output: [] })
     }
-    items.push(item);
-    opts.progress?.(i + 1, truth.length);
+    items.push(item)
+    opts.progress?.(i + 1, truth.length)
   }
-  const n = items.length;
+  const n = items.length
   // Confidence is measured on the answers there were: an unreadable image states none.
-  const answered = items.filter((x) => x.error == null);
+  const answered = items.filter((x) => x.error == null)
   const summary: EvalSummary = {
     dir: resolve(dir),
     model: { name: pipeline.recognizer.manifest.name, version: pipeline.model },
@@ -164,11 +164,11 @@ export async function evaluate(
       ece: expectedCalibrationError(answered.map((x) => ({ p: x.confidence, right: x.exact }))),
       eceRaw: expectedCalibrationError(answered.map((x) => ({ p: x.raw, right: x.exact }))),
     },
-  };
-  return { summary, items };
+  }
+  return { summary, items }
 }
 
-async function main(): Promise<void> {
+async function main (): Promise<void> {
   const cmd = new Command('eval')
     .description('measure the recogniser on a folder of images and its truth.jsonl')
     .argument('<dir>', 'folder with images and truth.jsonl')
@@ -177,37 +177,37 @@ async function main(): Promise<void> {
     .option('--limit <n>', 'only the first N images', positiveInt)
     .option('--report <file>', 'where to write the report (default: eval-report-DIRNAME.json)')
     .option('--json', 'print the summary as JSON')
-    .parse();
-  const dir = cmd.args[0]!;
-  const o = cmd.opts<{ model: string; beam: number; limit?: number; report?: string; json?: boolean }>();
-  const pipeline = await OcrPipeline.load({ modelDir: o.model });
+    .parse()
+  const dir = cmd.args[0]!
+  const o = cmd.opts<{ model: string; beam: number; limit?: number; report?: string; json?: boolean }>()
+  const pipeline = await OcrPipeline.load({ modelDir: o.model })
   const { summary, items } = await evaluate(dir, pipeline, {
     beam: o.beam,
     ...(o.limit ? { limit: o.limit } : {}),
     progress: stderrProgress,
-  });
-  const report = o.report ?? `eval-report-${basename(resolve(dir))}.json`;
-  await writeFile(report, JSON.stringify({ summary, failures: items.filter((x) => !x.exact) }, null, 2) + '\n');
+  })
+  const report = o.report ?? `eval-report-${basename(resolve(dir))}.json`
+  await writeFile(report, JSON.stringify({ summary, failures: items.filter((x) => !x.exact) }, null, 2) + '\n')
   if (o.json) {
-    console.log(JSON.stringify({ ...summary, report: resolve(report) }));
+    console.log(JSON.stringify({ ...summary, report: resolve(report) }))
   } else {
-    const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
-    console.log(`${summary.images} images in ${dir}, model ${summary.model.name} ${summary.model.version}, beam ${summary.beam}`);
-    console.log(`exact match (canonical)   ${pct(summary.exactMatch)}`);
-    console.log(`normalised edit distance  ${summary.normalizedEditDistance.toFixed(4)}`);
-    console.log(`BLEU-4                    ${summary.bleu.toFixed(4)}`);
-    console.log(`time per image            ${summary.msPerImage.toFixed(1)} ms`);
-    console.log('by length (tokens)        ' + summary.byLength.map((b) => `${b.tokens}: ${pct(b.exactMatch)} of ${b.images}`).join(', '));
-    const c = summary.calibration;
-    console.log(`confidence                mean ${c.meanConfidence.toFixed(3)}, calibration error ${c.ece.toFixed(3)} (raw probability ${c.eceRaw.toFixed(3)})`);
-    console.log(`${summary.failures} failures (truth vs output) in ${report}`);
+    const pct = (x: number) => `${(100 * x).toFixed(1)} %`
+    console.log(`${summary.images} images in ${dir}, model ${summary.model.name} ${summary.model.version}, beam ${summary.beam}`)
+    console.log(`exact match (canonical)   ${pct(summary.exactMatch)}`)
+    console.log(`normalised edit distance  ${summary.normalizedEditDistance.toFixed(4)}`)
+    console.log(`BLEU-4                    ${summary.bleu.toFixed(4)}`)
+    console.log(`time per image            ${summary.msPerImage.toFixed(1)} ms`)
+    console.log('by length (tokens)        ' + summary.byLength.map((b) => `${b.tokens}: ${pct(b.exactMatch)} of ${b.images}`).join(', '))
+    const c = summary.calibration
+    console.log(`confidence                mean ${c.meanConfidence.toFixed(3)}, calibration error ${c.ece.toFixed(3)} (raw probability ${c.eceRaw.toFixed(3)})`)
+    console.log(`${summary.failures} failures (truth vs output) in ${report}`)
   }
-  await pipeline.release();
+  await pipeline.release()
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((err: unknown) => {
-    console.error(`eval: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
+    console.error(`eval: ${err instanceof Error ? err.message : String(err)}`)
+    process.exit(1)
+  })
 }

@@ -430,8 +430,6 @@ function judgeJson (refusal: (reply: any) => boolean) {
 
 function profiles (ctx: { stolen: string[], knownHashes: string[], certS?: MembershipCertificate, certM?: MembershipCertificate, mLog?: string }): Map<string, Profile> {
   const map = new Map<string, Profile>()
-  const hostileList = (texts: string[], mustRefuse?: (t: string) => boolean): Array<{ bytes: Uint8Array[], mustRefuse?: boolean }> =>
-    texts.map(t => ({ bytes: [lpJson(t)], ...(mustRefuse?.(t) === true ? { mustRefuse: true } : {}) }))
 
   map.set(TASKS_PROTOCOL, {
     maxFrame: 1024,
@@ -814,7 +812,7 @@ class Attacker {
       used += n
     }
     const count1 = (cls: string, r: { outcome: Outcome, detail?: string }): void => {
-      if (process.env.FUZZ_DEBUG != null) process.stderr.write(`${target} ${cls} ${r.outcome} ${r.detail ?? ""}\n`)
+      if (process.env.FUZZ_DEBUG != null) process.stderr.write(`${target} ${cls} ${r.outcome} ${r.detail ?? ''}\n`)
       this.stats.count(target, 'stream', cls, r.outcome, r.detail)
     }
     const peer = this.nodePeer

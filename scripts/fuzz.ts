@@ -260,13 +260,24 @@ export async function runFuzz (options: FuzzOptions): Promise<FuzzReport> {
   let worker: Worker | undefined
   let poller: StatusPoller | undefined
   const report: FuzzReport = {
-    ok: false, seed: options.seed, count: options.count, network: options.network, durationS: 0, attackS: 0, protocols: [], targets: [],
+    ok: false,
+    seed: options.seed,
+    count: options.count,
+    network: options.network,
+    durationS: 0,
+    attackS: 0,
+    protocols: [],
+    targets: [],
     status: { requests: 0, failures: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 },
     heap: { startMiB: 0, endMiB: 0, growthMiB: 0, boundMiB: heapBoundMiB, peakMiB: 0 },
     fds: { start: 0, end: 0, growth: 0, bound: fdBound, beforeNode: 0, afterStop: 0 },
     logs: { error: 0, warn: 0, errorSamples: [], storeRefusals: {}, top: [] },
     store: { entries: 0, acceptedFuzzKeys: 0 },
-    uncaught, stalls: [], probe: null, checks, notes
+    uncaught,
+    stalls: [],
+    probe: null,
+    checks,
+    notes
   }
   try {
     report.fds.beforeNode = await openFds()

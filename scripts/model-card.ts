@@ -6,8 +6,8 @@
  *
  *   node dist/scripts/model-card.js models/texmesh-v1
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 
 interface Training {
   architecture: string;
@@ -53,56 +53,56 @@ interface Prior {
 }
 
 /** The training section: this run, the runs it continued, and the totals. */
-function trainingText(tr: Training['training']): string[] {
-  const prior = tr.prior ?? [];
-  const run = tr.run;
-  const perStep = Math.round(tr.samples_seen / Math.max(1, tr.steps));
+function trainingText (tr: Training['training']): string[] {
+  const prior = tr.prior ?? []
+  const run = tr.run
+  const perStep = Math.round(tr.samples_seen / Math.max(1, tr.steps))
   const lines = [
     `${prior.length ? 'This run: ' : ''}${tr.steps} steps of ${perStep}, ${tr.samples_seen} samples seen, ${tr.minutes} minutes on ${tr.hardware}.`,
-  ];
+  ]
   if (prior.length) {
     for (const p of prior) {
-      const from = p.model ? `\`${p.model}\`${p.sha256 ? ` (files ${p.sha256.slice(0, 16)})` : ''}` : 'an earlier run';
-      lines.push(`It continued from ${from}: ${p.steps} steps, ${p.samples_seen} samples, ${p.minutes} minutes${p.hardware ? ` on ${p.hardware}` : ''}.`);
+      const from = p.model ? `\`${p.model}\`${p.sha256 ? ` (files ${p.sha256.slice(0, 16)})` : ''}` : 'an earlier run'
+      lines.push(`It continued from ${from}: ${p.steps} steps, ${p.samples_seen} samples, ${p.minutes} minutes${p.hardware ? ` on ${p.hardware}` : ''}.`)
     }
-    const minutes = prior.reduce((a, p) => a + p.minutes, tr.minutes);
-    const samples = prior.reduce((a, p) => a + p.samples_seen, tr.samples_seen);
-    lines.push(`In all: ${samples} samples seen in ${minutes.toFixed(1)} minutes of training.`);
+    const minutes = prior.reduce((a, p) => a + p.minutes, tr.minutes)
+    const samples = prior.reduce((a, p) => a + p.samples_seen, tr.samples_seen)
+    lines.push(`In all: ${samples} samples seen in ${minutes.toFixed(1)} minutes of training.`)
   }
   if (run && 'arch' in run) {
-    lines.push(`AdamW (peak learning rate ${run.lr}, warm-up over ${Math.round(run.warmup * 100)} % then cosine over the time budget of ${run.minutes} minutes), label smoothing 0.1, batches of one canvas height grouped by width under ${run.pixels} canvas pixels (at most ${run.max_batch} images)${run.count_loss > 0 ? `, symbol-counting loss ${run.count_loss}` : ''}; clean renders degraded and scaled on the fly (\`scripts/train/glyph.py\`).`);
-    lines.push('Reproduce with `scripts/train/run2.sh data`, `scripts/train/run2.sh init` and `train` (or `train` alone from the committed checkpoint), then `scripts/train/run2.sh export`.');
-    return lines;
+    lines.push(`AdamW (peak learning rate ${run.lr}, warm-up over ${Math.round(run.warmup * 100)} % then cosine over the time budget of ${run.minutes} minutes), label smoothing 0.1, batches of one canvas height grouped by width under ${run.pixels} canvas pixels (at most ${run.max_batch} images)${run.count_loss > 0 ? `, symbol-counting loss ${run.count_loss}` : ''}; clean renders degraded and scaled on the fly (\`scripts/train/glyph.py\`).`)
+    lines.push('Reproduce with `scripts/train/run2.sh data`, `scripts/train/run2.sh init` and `train` (or `train` alone from the committed checkpoint), then `scripts/train/run2.sh export`.')
+    return lines
   }
   if (run) {
-    const curriculum = run.curriculum > 0 ? `, curriculum from 24-token labels to all over the first ${Math.round(run.curriculum * 100)} %` : ', no curriculum';
-    lines.push(`AdamW (peak learning rate ${run.peak_lr}, batch ${run.batch}${curriculum}, warm-up over ${Math.round(run.warmup * 100)} % then cosine over the time budget), label smoothing ${run.label_smoothing}.`);
+    const curriculum = run.curriculum > 0 ? `, curriculum from 24-token labels to all over the first ${Math.round(run.curriculum * 100)} %` : ', no curriculum'
+    lines.push(`AdamW (peak learning rate ${run.peak_lr}, batch ${run.batch}${curriculum}, warm-up over ${Math.round(run.warmup * 100)} % then cosine over the time budget), label smoothing ${run.label_smoothing}.`)
   } else {
-    lines.push('AdamW (peak learning rate 1.5e-3, batch 32, curriculum from 24-token labels to all over the first 35 %, warm-up then cosine over the time budget), label smoothing 0.1.');
+    lines.push('AdamW (peak learning rate 1.5e-3, batch 32, curriculum from 24-token labels to all over the first 35 %, warm-up then cosine over the time budget), label smoothing 0.1.')
   }
   lines.push(
     prior.length
       ? 'Reproduce with `scripts/train/run.sh data`, `scripts/train/run.sh resume` (from the model it continued), `scripts/train/run.sh export`.'
-      : 'Reproduce with `scripts/train/run.sh data`, `scripts/train/run.sh train`, `scripts/train/run.sh export`.',
-  );
-  return lines;
+      : 'Reproduce with `scripts/train/run.sh data`, `scripts/train/run.sh train`, `scripts/train/run.sh export`.'
+  )
+  return lines
 }
 
 /** How far stated confidence is from the share of right answers, before and after the shipped curve. */
-function confidenceText(
+function confidenceText (
   calibration: { model: string; curve: [number, number][]; fittedOn: unknown[]; set: string; beam: number } | null,
   version: string,
   recipe: { seed?: number; profile?: string } | undefined,
-  evals: [string, EvalReport][],
+  evals: [string, EvalReport][]
 ): string[] {
-  if (calibration == null) return ['## Confidence', '', 'No calibration curve is shipped: confidences are the raw sequence probabilities.', ''];
-  if (calibration.model !== version) throw new Error(`calibration.json was fitted for ${calibration.model}, not ${version}: run npm run calibrate first`);
-  const made = recipe?.seed != null ? ` of the ${recipe.profile ?? 'train'} profile with seed ${recipe.seed}` : '';
-  const rows = evals.filter(([, r]) => r.summary.calibration != null);
+  if (calibration == null) return ['## Confidence', '', 'No calibration curve is shipped: confidences are the raw sequence probabilities.', '']
+  if (calibration.model !== version) throw new Error(`calibration.json was fitted for ${calibration.model}, not ${version}: run npm run calibrate first`)
+  const made = recipe?.seed != null ? ` of the ${recipe.profile ?? 'train'} profile with seed ${recipe.seed}` : ''
+  const rows = evals.filter(([, r]) => r.summary.calibration != null)
   return [
     '## Confidence',
     '',
-    `A result's confidence is the model's probability of its answer through the calibration curve in \`calibration.json\`,`,
+    'A result\'s confidence is the model\'s probability of its answer through the calibration curve in `calibration.json`,',
     `fitted by isotonic regression on \`${calibration.set}\` (${calibration.fittedOn.length} images${made}, never trained on; beam`,
     `${calibration.beam}) with \`npm run calibrate\`; ${calibration.curve.length} points. Label smoothing in training keeps`,
     'raw probabilities low even for right answers, so the curve mostly lifts them. Calibration error: answers binned',
@@ -111,22 +111,22 @@ function confidenceText(
     '| held-out set | mean confidence | exact match | calibration error | (raw probability) |',
     '| --- | --- | --- | --- | --- |',
     ...rows.map(([name, r]) => {
-      const c = r.summary.calibration!;
-      return `| \`datasets/${name}\` | ${(100 * c.meanConfidence).toFixed(1)} % | ${(100 * r.summary.exactMatch).toFixed(1)} % | ${c.ece.toFixed(3)} | ${c.eceRaw.toFixed(3)} |`;
+      const c = r.summary.calibration!
+      return `| \`datasets/${name}\` | ${(100 * c.meanConfidence).toFixed(1)} % | ${(100 * r.summary.exactMatch).toFixed(1)} % | ${c.ece.toFixed(3)} | ${c.eceRaw.toFixed(3)} |`
     }),
     '',
-  ];
+  ]
 }
 
 /** Exact match by the truth's length: what a user can expect of short and long formulas. */
-function lengthTable(evals: [string, EvalReport][]): string[] {
-  const withBands = evals.filter(([, r]) => r.summary.byLength != null && r.summary.byLength.length > 0);
-  if (withBands.length === 0) return [];
-  const bands = [...new Set(withBands.flatMap(([, r]) => r.summary.byLength!.map((b) => b.tokens)))];
+function lengthTable (evals: [string, EvalReport][]): string[] {
+  const withBands = evals.filter(([, r]) => r.summary.byLength != null && r.summary.byLength.length > 0)
+  if (withBands.length === 0) return []
+  const bands = [...new Set(withBands.flatMap(([, r]) => r.summary.byLength!.map((b) => b.tokens)))]
   const cell = (r: EvalReport, band: string): string => {
-    const b = r.summary.byLength!.find((x) => x.tokens === band);
-    return b == null ? '-' : `${(100 * b.exactMatch).toFixed(1)} % (${b.images})`;
-  };
+    const b = r.summary.byLength!.find((x) => x.tokens === band)
+    return b == null ? '-' : `${(100 * b.exactMatch).toFixed(1)} % (${b.images})`
+  }
   return [
     'Exact match by the length of the formula in canonical tokens (images in each band in brackets):',
     '',
@@ -134,7 +134,7 @@ function lengthTable(evals: [string, EvalReport][]): string[] {
     `| --- | ${bands.map(() => '---').join(' | ')} |`,
     ...withBands.map(([name, r]) => `| \`datasets/${name}\` | ${bands.map((b) => cell(r, b)).join(' | ')} |`),
     '',
-  ];
+  ]
 }
 
 interface EvalReport {
@@ -155,36 +155,36 @@ const SETS: Record<string, string> = {
   'heldout-a': 'the generator with another seed (1001), rendered and degraded like the training data',
   'heldout-b': 'another seed (2002), rendered at a higher density (MathJax 10-12.5 px/ex, TeX 170-210 dpi) with stronger degradation (blur, noise, JPEG 20-45, rotation up to 2°)',
   'heldout-c': '287 real formulas typed by hand (calculus to machine learning), each by TeX in Computer Modern, Palatino and Times at 110, 160 and 220 dpi, plus a degraded scan-like copy; never generated',
-};
+}
 
-async function main(): Promise<void> {
-  const dir = process.argv[2];
-  if (!dir) throw new Error('usage: model-card MODEL_DIR');
-  const manifest = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { name: string; version: string; files: Record<string, string> };
-  const t = JSON.parse(await readFile(join(dir, 'training.json'), 'utf8')) as Training;
-  const sizes = new Map<string, number>();
-  for (const f of Object.keys(manifest.files)) sizes.set(f, (await readFile(join(dir, f))).length);
-  const evals: [string, EvalReport][] = [];
+async function main (): Promise<void> {
+  const dir = process.argv[2]
+  if (!dir) throw new Error('usage: model-card MODEL_DIR')
+  const manifest = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { name: string; version: string; files: Record<string, string> }
+  const t = JSON.parse(await readFile(join(dir, 'training.json'), 'utf8')) as Training
+  const sizes = new Map<string, number>()
+  for (const f of Object.keys(manifest.files)) sizes.set(f, (await readFile(join(dir, f))).length)
+  const evals: [string, EvalReport][] = []
   for (const f of (await readdir(dir)).filter((x) => /^eval-.*\.json$/.test(x)).sort()) {
-    evals.push([f.slice(5, -5), JSON.parse(await readFile(join(dir, f), 'utf8')) as EvalReport]);
+    evals.push([f.slice(5, -5), JSON.parse(await readFile(join(dir, f), 'utf8')) as EvalReport])
   }
   const calibration = await readFile(join(dir, 'calibration.json'), 'utf8').then(
     (text) => JSON.parse(text) as { model: string; curve: [number, number][]; fittedOn: unknown[]; set: string; beam: number },
-    () => null,
-  );
-  const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
-  const run = t.training.run;
-  const v2 = run != null && 'arch' in run ? run : null;
+    () => null
+  )
+  const pct = (x: number) => `${(100 * x).toFixed(1)} %`
+  const run = t.training.run
+  const v2 = run != null && 'arch' in run ? run : null
   // v2's training record (design comparison, learning curve, forecast), written by scripts/train/report2.py.
-  const record = await readFile(join(dir, 'TRAINING.md'), 'utf8').then((x) => x, () => null);
+  const record = await readFile(join(dir, 'TRAINING.md'), 'utf8').then((x) => x, () => null)
   const canvas = v2
     ? `a grayscale canvas on which its typical glyph is ${v2.glyph} pixels (height a multiple of 16 up to ${v2.max_h}, width a multiple of 32 up to ${v2.max_w}; see \`glyphCanvas\` in \`pipeline/model-input.ts\`)`
-    : 'a 64 × 512 grayscale canvas (see `pipeline/model-input.ts`)';
+    : 'a 64 × 512 grayscale canvas (see `pipeline/model-input.ts`)'
   const shapes = v2
     ? ['The encoder maps one `image` float32 [1, 1, H, W] (1 = ink) to `memory` [1, S, D] with S = (H / 16) × (W / 8) and, for',
         'each decoder block i, its cross-attention keys `cross_k<i>` [1, h, D/h, S] and values `cross_v<i>` [1, h, S, D/h]. The']
     : ['The encoder maps one `image` float32 [1, 1, 64, 512] (1 = ink) to `memory` [1, 256, 192] and, for each decoder',
-        'block i, its cross-attention keys `cross_k<i>` [1, 4, 48, 256] and values `cross_v<i>` [1, 4, 256, 48]. The'];
+        'block i, its cross-attention keys `cross_k<i>` [1, 4, 48, 256] and values `cross_v<i>` [1, 4, 256, 48]. The']
   const lines = [
     `# Model card: ${manifest.name}`,
     '',
@@ -258,7 +258,7 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...evals.map(
       ([name, r]) =>
-        `| \`datasets/${name}\` | ${SETS[name] ?? ''} | ${r.summary.images} | ${pct(r.summary.exactMatch)} | ${r.summary.normalizedEditDistance.toFixed(4)} | ${r.summary.bleu.toFixed(4)} | ${r.summary.msPerImage.toFixed(0)} |`,
+        `| \`datasets/${name}\` | ${SETS[name] ?? ''} | ${r.summary.images} | ${pct(r.summary.exactMatch)} | ${r.summary.normalizedEditDistance.toFixed(4)} | ${r.summary.bleu.toFixed(4)} | ${r.summary.msPerImage.toFixed(0)} |`
     ),
     '',
     'Target (issue 18): exact match ≥ 90 %, edit distance ≤ 0.03 and BLEU-4 ≥ 0.95 on every held-out set. Each failure, truth against output,',
@@ -267,11 +267,11 @@ async function main(): Promise<void> {
     ...lengthTable(evals),
     ...(record != null ? [record.replace(/^# .*\n/, '').replace(/^## /gm, '### ').trim().replace(/^/, '## Training record (design comparison, learning curve, forecast)\n'), ''] : []),
     ...confidenceText(calibration, manifest.version, t.recipe['calibration'] as { seed?: number; profile?: string } | undefined, evals),
-  ];
-  await writeFile(join(dir, 'MODEL_CARD.md'), lines.join('\n'));
+  ]
+  await writeFile(join(dir, 'MODEL_CARD.md'), lines.join('\n'))
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+  console.error(err instanceof Error ? err.message : err)
+  process.exit(1)
+})

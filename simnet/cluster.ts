@@ -71,7 +71,8 @@ const handedOut = new Set<number>()
 export async function freePort (): Promise<number> {
   const [lo] = EPHEMERAL
   const base = Math.max(10_000, lo - 12_000)
-  for (let tries = 0; lo - base >= 1000 && tries < 50; tries++) {
+  const tries = lo - base >= 1000 ? 50 : 0
+  for (let i = 0; i < tries; i++) {
     const port = base + Math.floor(Math.random() * (lo - base))
     if (handedOut.has(port) || (await probe(port)) == null) continue
     handedOut.add(port)

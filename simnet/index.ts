@@ -524,9 +524,27 @@ async function driveSampled (cluster: Cluster, work: WorkItem[], o: typeof DEFAU
   sampler.stop()
   const parameters: RunParameters = { startedAt: started.at.toISOString(), version: VERSION, model, seed: o.seed, options: optionsOf(o), argv: process.argv.slice(2), host: started.host }
   return summarise(cluster, submitted, views, {
-    honest, equivocators, timings, quorumF: o.quorumF ?? 1, byzantine: o.byzantine ?? 0,
-    t0, released, makespanEnd, faults, missing, unreachable, crashAt, heldByVictims, timeline, modelled: o.modelled != null, slowdownOf: (i: number) => nodes[i]!.spec.slowdown, notMade,
-    parameters, leasesSeen: [...leasesSeen.values()], downtime, host: sampler.samples
+    honest,
+    equivocators,
+    timings,
+    quorumF: o.quorumF ?? 1,
+    byzantine: o.byzantine ?? 0,
+    t0,
+    released,
+    makespanEnd,
+    faults,
+    missing,
+    unreachable,
+    crashAt,
+    heldByVictims,
+    timeline,
+    modelled: o.modelled != null,
+    slowdownOf: (i: number) => nodes[i]!.spec.slowdown,
+    notMade,
+    parameters,
+    leasesSeen: [...leasesSeen.values()],
+    downtime,
+    host: sampler.samples
   })
 }
 

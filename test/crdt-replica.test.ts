@@ -28,8 +28,11 @@ function result (latex: string, time = 1): ResultEntry {
 }
 
 async function first<T> (it: AsyncIterable<T>): Promise<T> {
-  for await (const x of it) return x
-  throw new Error('empty')
+  const iterator = it[Symbol.asyncIterator]()
+  const next = await iterator.next()
+  await iterator.return?.()
+  if (next.done === true) throw new Error('empty')
+  return next.value
 }
 
 /** Every own envelope a replica publishes. */
@@ -602,4 +605,3 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     await r.close()
   })
 })
-

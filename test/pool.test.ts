@@ -28,7 +28,7 @@ describe('OcrPool: pipelines on worker threads', { timeout: 120_000 }, () => {
   it('reads what one pipeline in this thread reads, with several images at once on separate workers', async () => {
     const single = await OcrPipeline.load({ threads: 1 })
     try {
-      const want: Awaited<ReturnType<OcrPipeline["recognize"]>>[] = []
+      const want: Awaited<ReturnType<OcrPipeline['recognize']>>[] = []
       for (const [i, img] of images.entries()) want.push(await single.recognize(img, NAMES[i]!))
       const got = await Promise.all(images.map(async (img, i) => await pool.recognize(img, NAMES[i]!)))
       assert.equal(pool.size, 2)

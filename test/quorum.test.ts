@@ -31,7 +31,13 @@ describe('votes and quorum certificates (offline)', () => {
     const members = await Promise.all(ids.slice(0, 4).map(async peer => encodeCertificateText(await issueCertificate(admin, { network: 'lab', peer, issuedAt: now - DAY, expiresAt: now + DAY }))))
     const image = sha256Hex(new TextEncoder().encode('an image'))
     const cert = async (latex: string, n: number): Promise<QuorumCertificate> => ({
-      v: 1, task: 't1', image, model: 'm1', latex, f: 1, network: 'lab',
+      v: 1,
+      task: 't1',
+      image,
+      model: 'm1',
+      latex,
+      f: 1,
+      network: 'lab',
       votes: await Promise.all(keys.slice(0, n).map(async (k, i) => await signVote(k, { task: 't1', image, model: 'm1', latex, confidence: 0.9, voter: ids[i]!, time: now }))),
       members: members.slice(0, n)
     })

@@ -78,7 +78,6 @@ const Response = z.discriminatedUnion('status', [
   z.object({ status: z.enum(['missing', 'refused']), reason: z.string().max(512) }).strict()
 ])
 
-
 export class BlobService {
   private readonly maxBytes: number
   private readonly timeoutMs: number

@@ -20,7 +20,7 @@
  */
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
+import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { z } from 'zod'
 import { decodeJson, encodeJson } from '../json.js'
@@ -123,7 +123,6 @@ const LoadMessage = z.object({
   backups: z.number().int().nonnegative(),
   tasks: z.array(z.object({ id: z.string().max(64), hash: z.string().regex(HASH) }).strict()).max(MAX_ANNOUNCED)
 }).strict()
-
 
 type TasksNode = Libp2p<{ pubsub: GossipSub }>
 

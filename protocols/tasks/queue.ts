@@ -173,8 +173,16 @@ export class TaskQueue {
     return this.enqueue(async () => {
       const now = this.now()
       const t: TaskRecord = {
-        id: newTaskId(now), hash, file: meta.file, critical: meta.critical, submittedAt: now,
-        state: 'queued', grants: 0, regrants: 0, failures: [], workers: []
+        id: newTaskId(now),
+        hash,
+        file: meta.file,
+        critical: meta.critical,
+        submittedAt: now,
+        state: 'queued',
+        grants: 0,
+        regrants: 0,
+        failures: [],
+        workers: []
       }
       const batch = this.db.batch()
       if (await this.blobs.get(hash) == null) batch.put(hash, image as any, { sublevel: this.blobs as any })
@@ -190,8 +198,19 @@ export class TaskQueue {
     return this.enqueue(async () => {
       const now = this.now()
       const t: TaskRecord = {
-        id: newTaskId(now), hash, file: meta.file, critical: meta.critical, submittedAt: now,
-        state: 'done', grants: 0, regrants: 0, failures: [], workers: [], doneBy: meta.doneBy, doneAt: now, cached: true
+        id: newTaskId(now),
+        hash,
+        file: meta.file,
+        critical: meta.critical,
+        submittedAt: now,
+        state: 'done',
+        grants: 0,
+        regrants: 0,
+        failures: [],
+        workers: [],
+        doneBy: meta.doneBy,
+        doneAt: now,
+        cached: true
       }
       await this.tasks.put(t.id, t)
       this.counts.done++

@@ -71,5 +71,6 @@ export class MemoryVoteLedger implements VoteLedger {
     this.votes.set(task, votes)
     for (const old of this.votes.keys()) { if (this.votes.size <= this.limit) break; this.votes.delete(old) }
   }
+
   async close (): Promise<void> {}
 }

@@ -4,8 +4,8 @@
  * resolution, JPEG artefacts, binarisation. Each effect's range comes from a
  * profile, so held-out data can be degraded differently from training data.
  */
-import { decodeGray, fromGray, rawGray } from '../../pipeline/model-input.js';
-import type { Rng } from './rng.js';
+import { decodeGray, fromGray, rawGray } from '../../pipeline/model-input.js'
+import type { Rng } from './rng.js'
 
 export interface AugmentProfile {
   name: string;
@@ -46,7 +46,7 @@ export const TRAIN_AUGMENT: AugmentProfile = {
   pJpeg: 0.3,
   jpegQuality: [30, 85],
   pBinarize: 0.08,
-};
+}
 
 /** Held-out set B: stronger and differently ranged degradation than training. */
 export const HELDOUT_B_AUGMENT: AugmentProfile = {
@@ -67,82 +67,82 @@ export const HELDOUT_B_AUGMENT: AugmentProfile = {
   pJpeg: 0.5,
   jpegQuality: [20, 45],
   pBinarize: 0.12,
-};
+}
 
-function morph(img: Uint8Array, w: number, h: number, dilateInk: boolean): Uint8Array {
+function morph (img: Uint8Array, w: number, h: number, dilateInk: boolean): Uint8Array {
   // Ink is dark: thickening the strokes is a min filter over a 2x2 neighbourhood.
-  const out = new Uint8Array(img.length);
+  const out = new Uint8Array(img.length)
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      let v = img[y * w + x]!;
+      let v = img[y * w + x]!
       for (const [dx, dy] of [[1, 0], [0, 1], [1, 1]] as const) {
-        const xx = Math.min(w - 1, x + dx);
-        const yy = Math.min(h - 1, y + dy);
-        const u = img[yy * w + xx]!;
-        v = dilateInk ? Math.min(v, u) : Math.max(v, u);
+        const xx = Math.min(w - 1, x + dx)
+        const yy = Math.min(h - 1, y + dy)
+        const u = img[yy * w + xx]!
+        v = dilateInk ? Math.min(v, u) : Math.max(v, u)
       }
-      out[y * w + x] = v;
+      out[y * w + x] = v
     }
   }
-  return out;
+  return out
 }
 
 /** Degrade a clean black-on-white render; returns an encoded image (PNG or JPEG). */
-export async function augment(clean: Buffer, r: Rng, p: AugmentProfile): Promise<Buffer> {
-  if (!r.chance(p.pAny)) return clean;
-  let g = await decodeGray(clean);
+export async function augment (clean: Buffer, r: Rng, p: AugmentProfile): Promise<Buffer> {
+  if (!r.chance(p.pAny)) return clean
+  let g = await decodeGray(clean)
   if (r.chance(p.pStroke) && g.width * g.height < 4_000_000) {
     // Thicken only: thinning erases the hairlines of small renders.
-    g = { ...g, data: morph(g.data, g.width, g.height, true) };
+    g = { ...g, data: morph(g.data, g.width, g.height, true) }
   }
   // Margins (asymmetric) on white paper.
-  const m = () => r.int(p.margin[0], p.margin[1]);
-  const white = { r: 255, g: 255, b: 255 };
-  g = await rawGray(fromGray(g).extend({ top: m(), bottom: m(), left: m(), right: m(), background: white }));
+  const m = () => r.int(p.margin[0], p.margin[1])
+  const white = { r: 255, g: 255, b: 255 }
+  g = await rawGray(fromGray(g).extend({ top: m(), bottom: m(), left: m(), right: m(), background: white }))
   if (r.chance(p.pRotate)) {
-    g = await rawGray(fromGray(g).rotate(r.range(-p.maxRotateDeg, p.maxRotateDeg), { background: white }));
+    g = await rawGray(fromGray(g).rotate(r.range(-p.maxRotateDeg, p.maxRotateDeg), { background: white }))
   }
-  const { width: w, height: h } = g;
-  const px = new Uint8Array(g.data);
+  const { width: w, height: h } = g
+  const px = new Uint8Array(g.data)
   // Paper and ink levels, maybe a gradient across the page.
   if (r.chance(p.pPaper) || r.chance(p.pUneven)) {
-    const paper0 = r.int(175, 255);
-    const paper1 = r.chance(p.pUneven) ? r.int(165, 255) : paper0;
-    const inkLevel = r.int(0, 80);
-    const horizontal = r.chance(0.5);
+    const paper0 = r.int(175, 255)
+    const paper1 = r.chance(p.pUneven) ? r.int(165, 255) : paper0
+    const inkLevel = r.int(0, 80)
+    const horizontal = r.chance(0.5)
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
-        const t = horizontal ? x / Math.max(1, w - 1) : y / Math.max(1, h - 1);
-        const paper = paper0 + (paper1 - paper0) * t;
-        const v = px[y * w + x]! / 255;
-        px[y * w + x] = Math.round(inkLevel + (paper - inkLevel) * v);
+        const t = horizontal ? x / Math.max(1, w - 1) : y / Math.max(1, h - 1)
+        const paper = paper0 + (paper1 - paper0) * t
+        const v = px[y * w + x]! / 255
+        px[y * w + x] = Math.round(inkLevel + (paper - inkLevel) * v)
       }
     }
   }
-  let s = fromGray({ width: w, height: h, data: px });
-  if (r.chance(p.pBlur)) s = s.blur(r.range(p.blurSigma[0], p.blurSigma[1]));
+  let s = fromGray({ width: w, height: h, data: px })
+  if (r.chance(p.pBlur)) s = s.blur(r.range(p.blurSigma[0], p.blurSigma[1]))
   if (r.chance(p.pLowRes)) {
-    const k = r.range(p.lowResScale[0], p.lowResScale[1]);
-    const small = await rawGray(s.resize(Math.max(8, Math.round(w * k)), Math.max(8, Math.round(h * k)), { fit: 'fill' }));
-    s = fromGray(small).resize(w, h, { fit: 'fill', kernel: 'linear' });
+    const k = r.range(p.lowResScale[0], p.lowResScale[1])
+    const small = await rawGray(s.resize(Math.max(8, Math.round(w * k)), Math.max(8, Math.round(h * k)), { fit: 'fill' }))
+    s = fromGray(small).resize(w, h, { fit: 'fill', kernel: 'linear' })
   }
-  const out = new Uint8Array((await rawGray(s)).data);
-  const binarize = r.chance(p.pBinarize);
+  const out = new Uint8Array((await rawGray(s)).data)
+  const binarize = r.chance(p.pBinarize)
   if (!binarize && r.chance(p.pNoise)) {
-    const std = r.range(p.noiseStd[0], p.noiseStd[1]);
-    for (let i = 0; i < out.length; i++) out[i] = Math.max(0, Math.min(255, Math.round(out[i]! + std * r.gauss())));
+    const std = r.range(p.noiseStd[0], p.noiseStd[1])
+    for (let i = 0; i < out.length; i++) out[i] = Math.max(0, Math.min(255, Math.round(out[i]! + std * r.gauss())))
   }
   if (binarize) {
-    let lo = 255;
-    let hi = 0;
+    let lo = 255
+    let hi = 0
     for (const v of out) {
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
+      if (v < lo) lo = v
+      if (v > hi) hi = v
     }
-    const t = (lo + hi) / 2;
-    for (let i = 0; i < out.length; i++) out[i] = out[i]! < t ? 0 : 255;
+    const t = (lo + hi) / 2
+    for (let i = 0; i < out.length; i++) out[i] = out[i]! < t ? 0 : 255
   }
-  const enc = fromGray({ width: w, height: h, data: out });
-  if (r.chance(p.pJpeg)) return enc.jpeg({ quality: r.int(p.jpegQuality[0], p.jpegQuality[1]) }).toBuffer();
-  return enc.png().toBuffer();
+  const enc = fromGray({ width: w, height: h, data: out })
+  if (r.chance(p.pJpeg)) return enc.jpeg({ quality: r.int(p.jpegQuality[0], p.jpegQuality[1]) }).toBuffer()
+  return enc.png().toBuffer()
 }

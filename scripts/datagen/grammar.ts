@@ -5,42 +5,42 @@
  * It writes raw LaTeX the way people do (x^2 or x^{2}, \le or \leq, \left( or (,
  * spacing commands); the canonical form is the label.
  */
-import { Rng } from './rng.js';
+import { Rng } from './rng.js'
 
-const LATIN = 'abcdefghijklmnopqrstuvwxyz'.split('');
-const LATIN_UP = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'.split('');
+const LATIN = 'abcdefghijklmnopqrstuvwxyz'.split('')
+const LATIN_UP = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'.split('')
 const GREEK = [
   'alpha', 'beta', 'gamma', 'delta', 'epsilon', 'varepsilon', 'zeta', 'eta', 'theta', 'iota', 'kappa',
   'lambda', 'mu', 'nu', 'xi', 'pi', 'rho', 'sigma', 'tau', 'upsilon', 'phi', 'varphi', 'chi', 'psi', 'omega',
-].map((g) => `\\${g}`);
+].map((g) => `\\${g}`)
 const GREEK_UP = ['Gamma', 'Delta', 'Theta', 'Lambda', 'Xi', 'Pi', 'Sigma', 'Upsilon', 'Phi', 'Psi', 'Omega'].map(
-  (g) => `\\${g}`,
-);
-const FUNCS = ['sin', 'cos', 'tan', 'arctan', 'log', 'ln', 'exp', 'min', 'max', 'det', 'gcd'].map((f) => `\\${f}`);
+  (g) => `\\${g}`
+)
+const FUNCS = ['sin', 'cos', 'tan', 'arctan', 'log', 'ln', 'exp', 'min', 'max', 'det', 'gcd'].map((f) => `\\${f}`)
 const RELATIONS: readonly (readonly [number, string])[] = [
   [30, '='], [4, '<'], [4, '>'], [5, '\\leq'], [5, '\\geq'], [4, '\\neq'], [4, '\\approx'], [3, '\\equiv'],
   [2, '\\sim'], [2, '\\propto'], [1, '\\le'], [1, '\\ge'], [1, '\\ne'],
-];
-const BB = ['R', 'N', 'Z', 'Q', 'C', 'E', 'P', 'F'];
-const ACCENTS = ['\\hat', '\\bar', '\\vec', '\\dot', '\\tilde'];
-const SPACES = ['\\,', '\\;', '\\quad', '\\,', ' '];
+]
+const BB = ['R', 'N', 'Z', 'Q', 'C', 'E', 'P', 'F']
+const ACCENTS = ['\\hat', '\\bar', '\\vec', '\\dot', '\\tilde']
+const SPACES = ['\\,', '\\;', '\\quad', '\\,', ' ']
 // Random formulas (mix 'v2') draw from every symbol of the vocabulary.
-const RANDOM_BINARY = ['+', '-', '\\pm', '\\mp', '\\times', '\\cdot', '\\div', '\\ast', '\\star', '\\circ', '\\cup', '\\cap', '\\vee', '\\wedge'];
+const RANDOM_BINARY = ['+', '-', '\\pm', '\\mp', '\\times', '\\cdot', '\\div', '\\ast', '\\star', '\\circ', '\\cup', '\\cap', '\\vee', '\\wedge']
 const RANDOM_RELATIONS = [
   '=', '<', '>', '\\leq', '\\geq', '\\neq', '\\approx', '\\equiv', '\\sim', '\\simeq', '\\cong', '\\propto', '\\ll', '\\gg',
   '\\in', '\\notin', '\\ni', '\\subset', '\\subseteq', '\\supset', '\\supseteq', '\\prec', '\\succ', '\\perp', '\\parallel',
   '\\mid', '\\models', '\\vdash',
-];
-const RANDOM_ARROWS = ['\\to', '\\leftarrow', '\\leftrightarrow', '\\Rightarrow', '\\Leftarrow', '\\Leftrightarrow', '\\implies', '\\mapsto'];
-const RANDOM_MISC = ['\\infty', '\\partial', '\\nabla', '\\emptyset', '\\angle', '\\ell', '\\hbar', '\\forall', '\\exists', '\\neg', '\\prime'];
+]
+const RANDOM_ARROWS = ['\\to', '\\leftarrow', '\\leftrightarrow', '\\Rightarrow', '\\Leftarrow', '\\Leftrightarrow', '\\implies', '\\mapsto']
+const RANDOM_MISC = ['\\infty', '\\partial', '\\nabla', '\\emptyset', '\\angle', '\\ell', '\\hbar', '\\forall', '\\exists', '\\neg', '\\prime']
 const RANDOM_FUNCS = [
   '\\sin', '\\cos', '\\tan', '\\cot', '\\sec', '\\csc', '\\arcsin', '\\arccos', '\\arctan', '\\sinh', '\\cosh', '\\tanh',
   '\\log', '\\ln', '\\exp', '\\det', '\\dim', '\\ker', '\\deg', '\\arg', '\\gcd', '\\Pr', '\\max', '\\min', '\\sup', '\\inf',
   '\\lim', '\\liminf', '\\limsup',
-];
+]
 const RANDOM_DELIMITERS: readonly (readonly [string, string])[] = [
   ['(', ')'], ['[', ']'], ['\\{', '\\}'], ['|', '|'], ['\\|', '\\|'], ['\\langle', '\\rangle'], ['\\lfloor', '\\rfloor'], ['\\lceil', '\\rceil'],
-];
+]
 
 export class FormulaGenerator {
   /**
@@ -49,56 +49,56 @@ export class FormulaGenerator {
    * reading the image rather than guessing from its language prior) and long formulas of several
    * clauses (40-150 tokens, where v1 read worst). 'v1' draws from the Rng exactly as before.
    */
-  constructor(
+  constructor (
     private readonly r: Rng,
-    private readonly mix: 'v1' | 'v2' = 'v1',
+    private readonly mix: 'v1' | 'v2' = 'v1'
   ) {}
 
   // ---- writing style -------------------------------------------------
 
   /** A script or argument: braces optional when it is one token. */
-  private arg(s: string): string {
-    const single = /^([A-Za-z0-9]|\\[a-zA-Z]+)$/.test(s);
-    if (single && this.r.chance(0.4)) return ` ${s}`;
-    return `{${s}}`;
+  private arg (s: string): string {
+    const single = /^([A-Za-z0-9]|\\[a-zA-Z]+)$/.test(s)
+    if (single && this.r.chance(0.4)) return ` ${s}`
+    return `{${s}}`
   }
 
-  private sup(s: string): string {
-    return `^${this.arg(s)}`;
+  private sup (s: string): string {
+    return `^${this.arg(s)}`
   }
 
-  private sub(s: string): string {
-    return `_${this.arg(s)}`;
+  private sub (s: string): string {
+    return `_${this.arg(s)}`
   }
 
   /** Parentheses, sized with \left...\right when the content is tall (and sometimes when not). */
-  private paren(s: string, kind: '(' | '[' | '{' | '|' = '('): string {
-    const [o, c] = kind === '(' ? ['(', ')'] : kind === '[' ? ['[', ']'] : kind === '{' ? ['\\{', '\\}'] : ['|', '|'];
-    const tall = /\\frac|\\sum|\\int|\\prod|\\binom|\\sqrt/.test(s);
-    if (tall ? this.r.chance(0.8) : this.r.chance(0.1)) return `\\left${o} ${s} \\right${c}`;
-    return `${o}${s}${c}`;
+  private paren (s: string, kind: '(' | '[' | '{' | '|' = '('): string {
+    const [o, c] = kind === '(' ? ['(', ')'] : kind === '[' ? ['[', ']'] : kind === '{' ? ['\\{', '\\}'] : ['|', '|']
+    const tall = /\\frac|\\sum|\\int|\\prod|\\binom|\\sqrt/.test(s)
+    if (tall ? this.r.chance(0.8) : this.r.chance(0.1)) return `\\left${o} ${s} \\right${c}`
+    return `${o}${s}${c}`
   }
 
-  private sp(): string {
-    return this.r.chance(0.08) ? ` ${this.r.pick(SPACES)} ` : ' ';
+  private sp (): string {
+    return this.r.chance(0.08) ? ` ${this.r.pick(SPACES)} ` : ' '
   }
 
-  private rel(): string {
-    return this.r.weighted(RELATIONS);
+  private rel (): string {
+    return this.r.weighted(RELATIONS)
   }
 
   // ---- atoms ----------------------------------------------------------
 
-  number(): string {
+  number (): string {
     return this.r.weighted([
       [6, () => String(this.r.int(0, 9))],
       [3, () => String(this.r.int(10, 99))],
       [1, () => String(this.r.int(100, 9999))],
       [1, () => `${this.r.int(0, 9)}.${this.r.int(0, 99)}`],
-    ])();
+    ])()
   }
 
-  letter(): string {
+  letter (): string {
     return this.r.weighted([
       [10, () => this.r.pick(['x', 'y', 'z', 'a', 'b', 'c', 'n', 'k', 'm', 't', 'i', 'j', 'f', 'g', 'p', 'q', 'r', 's', 'u', 'v', 'w'])],
       [3, () => this.r.pick(LATIN)],
@@ -106,15 +106,15 @@ export class FormulaGenerator {
       [4, () => this.r.pick(GREEK)],
       [1, () => this.r.pick(GREEK_UP)],
       [0.5, () => this.r.pick(['\\ell', '\\hbar'])],
-    ])();
+    ])()
   }
 
   /** A variable, maybe with an index, an accent, a prime or in bold. */
-  variable(): string {
-    let v = this.letter();
-    const k = this.r.next();
-    if (k < 0.06) v = `${this.r.pick(ACCENTS)}${this.arg(v)}`;
-    else if (k < 0.1 && /^[A-Za-z]$/.test(v)) v = `\\mathbf${this.arg(v)}`;
+  variable (): string {
+    let v = this.letter()
+    const k = this.r.next()
+    if (k < 0.06) v = `${this.r.pick(ACCENTS)}${this.arg(v)}`
+    else if (k < 0.1 && /^[A-Za-z]$/.test(v)) v = `\\mathbf${this.arg(v)}`
     if (this.r.chance(0.25)) {
       const idx = this.r.weighted([
         [5, () => this.r.pick(['i', 'j', 'k', 'n', '0', '1', '2'])],
@@ -122,18 +122,18 @@ export class FormulaGenerator {
         [2, () => `${this.r.pick(['i', 'j', 'n', 'k'])}${this.r.pick(['+', '-'])}1`],
         [1, () => `${this.r.pick(['i', 'j'])}${this.r.pick(['j', 'k'])}`],
         [1, () => `${this.r.pick(['i', 'n'])}_${this.r.pick(['1', '2', 'k'])}`],
-      ])();
-      v += this.sub(idx);
+      ])()
+      v += this.sub(idx)
     }
-    if (this.r.chance(0.04)) v += this.r.chance(0.7) ? "'" : "''";
-    return v;
+    if (this.r.chance(0.04)) v += this.r.chance(0.7) ? "'" : "''"
+    return v
   }
 
   // ---- expressions ---------------------------------------------------
 
   /** A factor: variable, number, power, function call, root, fraction, parenthesised sum. */
-  factor(depth: number): string {
-    const deep = depth > 0;
+  factor (depth: number): string {
+    const deep = depth > 0
     return this.r.weighted<() => string>([
       [10, () => this.variable()],
       [5, () => this.number()],
@@ -152,105 +152,105 @@ export class FormulaGenerator {
       [0.5, () => `${this.r.pick(['n', 'k', '(n-k)', 'm', '2n'])}!`],
       [0.5, () => this.r.pick(['\\infty', '\\pi', 'e', '\\partial', '\\nabla', '\\hbar'])],
       [0.5, () => `\\mathbb${this.arg(this.r.pick(BB))}`],
-    ])();
+    ])()
   }
 
-  private fnArg(depth: number): string {
+  private fnArg (depth: number): string {
     return this.r.weighted<() => string>([
       [3, () => this.paren(this.expr(Math.max(depth, 0)))],
       [2, () => ` ${this.variable()}`],
       [1, () => `${this.sup('2')} ${this.variable()}`],
       [1, () => ` ${this.r.int(2, 9)}${this.variable()}`],
-    ])();
+    ])()
   }
 
-  private args(depth: number): string {
-    const n = this.r.weighted([[5, 1], [3, 2], [1, 3]] as const);
-    return Array.from({ length: n }, () => this.expr(Math.max(depth, 0))).join(', ');
+  private args (depth: number): string {
+    const n = this.r.weighted([[5, 1], [3, 2], [1, 3]] as const)
+    return Array.from({ length: n }, () => this.expr(Math.max(depth, 0))).join(', ')
   }
 
-  exponent(depth: number): string {
+  exponent (depth: number): string {
     return this.r.weighted<() => string>([
       [6, () => this.r.pick(['2', '2', '3', 'n', 'k', '-1', '2n', 'n+1', 'x', '\\alpha', 'i', 'T', '*', '\\prime'])],
       [2, () => this.number()],
       [depth > 0 ? 2 : 0, () => this.expr(Math.min(depth - 1, 1))],
       [depth > 0 ? 0.7 : 0, () => `-${this.frac(0)}`],
       [depth > 0 ? 0.7 : 0, () => `${this.variable()}${this.sup(this.r.pick(['2', 'n', 'k']))}`],
-    ])();
+    ])()
   }
 
-  frac(depth: number): string {
-    const num = this.r.chance(0.2) ? this.r.pick(['1', 'd', '\\partial', '1']) : this.expr(depth);
-    const den = this.expr(depth);
-    const cmd = this.r.weighted([[12, '\\frac'], [1, '\\dfrac'], [1, '\\tfrac']] as const);
-    return `${cmd}${this.arg(num)}${this.arg(den)}`;
+  frac (depth: number): string {
+    const num = this.r.chance(0.2) ? this.r.pick(['1', 'd', '\\partial', '1']) : this.expr(depth)
+    const den = this.expr(depth)
+    const cmd = this.r.weighted([[12, '\\frac'], [1, '\\dfrac'], [1, '\\tfrac']] as const)
+    return `${cmd}${this.arg(num)}${this.arg(den)}`
   }
 
   /** A product of factors, maybe with a coefficient. */
-  term(depth: number): string {
-    const n = this.r.weighted([[6, 1], [4, 2], [1.5, 3]] as const);
+  term (depth: number): string {
+    const n = this.r.weighted([[6, 1], [4, 2], [1.5, 3]] as const)
     // A number only leads a product: juxtaposed numbers would read as one.
     const parts = Array.from({ length: n }, (_, k) => {
       for (;;) {
-        const f = this.factor(depth);
-        if (k === 0 || !/^[0-9.]+$/.test(f)) return f;
+        const f = this.factor(depth)
+        if (k === 0 || !/^[0-9.]+$/.test(f)) return f
       }
-    });
-    const sep = this.r.weighted([[12, ' '], [2, ' \\cdot '], [1, ' \\times ']] as const);
-    let t = parts.join(sep);
-    if (this.r.chance(0.15) && !/^[0-9.]/.test(t)) t = `${this.r.int(2, 12)}${t}`;
-    return t;
+    })
+    const sep = this.r.weighted([[12, ' '], [2, ' \\cdot '], [1, ' \\times ']] as const)
+    let t = parts.join(sep)
+    if (this.r.chance(0.15) && !/^[0-9.]/.test(t)) t = `${this.r.int(2, 12)}${t}`
+    return t
   }
 
   /** A sum of terms. */
-  expr(depth: number): string {
-    const n = this.r.weighted([[6, 1], [5, 2], [3, 3], [1, 4]] as const);
-    let s = this.r.chance(0.08) ? '-' : '';
+  expr (depth: number): string {
+    const n = this.r.weighted([[6, 1], [5, 2], [3, 3], [1, 4]] as const)
+    let s = this.r.chance(0.08) ? '-' : ''
     for (let k = 0; k < n; k++) {
-      if (k > 0) s += this.sp() + this.r.weighted([[10, '+'], [7, '-'], [1, '\\pm'], [0.5, '\\mp']] as const) + this.sp();
-      s += this.term(depth);
+      if (k > 0) s += this.sp() + this.r.weighted([[10, '+'], [7, '-'], [1, '\\pm'], [0.5, '\\mp']] as const) + this.sp()
+      s += this.term(depth)
     }
-    return s;
+    return s
   }
 
   // ---- formulas -------------------------------------------------------
 
-  private bigop(depth: number): string {
-    const i = this.r.pick(['i', 'k', 'n', 'j', 'm']);
+  private bigop (depth: number): string {
+    const i = this.r.pick(['i', 'k', 'n', 'j', 'm'])
     return this.r.weighted<() => string>([
       [4, () => `\\sum${this.sub(`${i}=${this.r.pick(['0', '1', '2'])}`)}${this.sup(this.r.pick(['n', 'N', '\\infty', 'k', 'n-1', 'm']))} ${this.expr(depth)}`],
       [1, () => `\\sum${this.sub(`${i} ${this.r.pick(['\\in', '\\leq', '<'])} ${this.r.pick(['S', 'n', 'N', 'A'])}`)} ${this.expr(depth)}`],
       [2, () => `\\prod${this.sub(`${i}=1`)}${this.sup(this.r.pick(['n', 'N', 'k', '\\infty']))} ${this.expr(depth)}`],
       [4, () => {
-        const v = this.r.pick(['x', 't', 'u', 's', 'y', 'r', '\\theta']);
-        const lo = this.r.pick(['0', '-\\infty', 'a', '1', '-1', '0']);
-        const hi = this.r.pick(['1', '\\infty', 'b', 'x', '\\pi', '2\\pi', 'T']);
-        const lims = this.r.chance(0.8) ? `${this.sub(lo)}${this.sup(hi)}` : '';
-        return `\\int${lims} ${this.expr(depth)} \\, ${this.r.pick(['d', 'd', '\\mathrm{d}'])}${v}`;
+        const v = this.r.pick(['x', 't', 'u', 's', 'y', 'r', '\\theta'])
+        const lo = this.r.pick(['0', '-\\infty', 'a', '1', '-1', '0'])
+        const hi = this.r.pick(['1', '\\infty', 'b', 'x', '\\pi', '2\\pi', 'T'])
+        const lims = this.r.chance(0.8) ? `${this.sub(lo)}${this.sup(hi)}` : ''
+        return `\\int${lims} ${this.expr(depth)} \\, ${this.r.pick(['d', 'd', '\\mathrm{d}'])}${v}`
       }],
       [1, () => `\\oint${this.sub(this.r.pick(['C', '\\gamma', '\\partial S']))} ${this.expr(depth)} \\, d${this.r.pick(['s', 'z', '\\ell'])}`],
       [3, () => {
-        const v = this.r.pick(['x', 'n', 'h', 't', 'k', '\\epsilon']);
-        const to = this.r.pick(['0', '\\infty', 'a', '1', '0^+', '-\\infty']);
-        return `\\lim${this.sub(`${v} ${this.r.chance(0.85) ? '\\to' : '\\rightarrow'} ${to}`)} ${this.expr(depth)}`;
+        const v = this.r.pick(['x', 'n', 'h', 't', 'k', '\\epsilon'])
+        const to = this.r.pick(['0', '\\infty', 'a', '1', '0^+', '-\\infty'])
+        return `\\lim${this.sub(`${v} ${this.r.chance(0.85) ? '\\to' : '\\rightarrow'} ${to}`)} ${this.expr(depth)}`
       }],
-    ])();
+    ])()
   }
 
   /** A formula: of the kinds printed in papers and textbooks, and with mix 'v2' sometimes random or long. */
-  formula(): string {
+  formula (): string {
     if (this.mix === 'v2') {
-      const k = this.r.next();
-      if (k < 0.1) return this.randomSymbols();
-      if (k < 0.25) return this.longFormula();
+      const k = this.r.next()
+      if (k < 0.1) return this.randomSymbols()
+      if (k < 0.25) return this.longFormula()
     }
-    return this.printedFormula();
+    return this.printedFormula()
   }
 
   /** Formulas with structure of the kinds printed in papers and textbooks. */
-  printedFormula(): string {
-    const r = this.r;
-    const depth = r.weighted([[4, 0], [5, 1], [2, 2]] as const);
+  printedFormula (): string {
+    const r = this.r
+    const depth = r.weighted([[4, 0], [5, 1], [2, 2]] as const)
     const f = r.weighted<() => string>([
       // An expression related to another.
       [20, () => `${this.expr(depth)} ${this.rel()} ${this.expr(depth)}`],
@@ -277,45 +277,45 @@ export class FormulaGenerator {
       [3, () => `${this.expr(depth)} ${this.rel()} ${this.expr(depth)}${r.pick([',', ', ', ' \\quad ', ',\\;'])} ${this.condition()}`],
       // Implications.
       [2, () => `${this.expr(0)} ${this.rel()} ${this.expr(0)} ${r.pick(['\\Rightarrow', '\\Leftrightarrow', '\\to', '\\implies'])} ${this.expr(0)} ${this.rel()} ${this.expr(0)}`],
-    ])();
-    return f.replace(/\s+/g, ' ').trim();
+    ])()
+    return f.replace(/\s+/g, ' ').trim()
   }
 
   /** Two to four clauses, side by side (a system, a definition with its conditions, a chain). */
-  longFormula(): string {
-    const r = this.r;
-    const n = r.weighted([[5, 2], [3, 3], [1, 4]] as const);
-    const clauses = Array.from({ length: n }, () => this.printedFormula());
-    const joins = [', \\quad ', ',\\; ', ', \\qquad ', ' \\quad ', ', ', ' \\Rightarrow ', ' \\implies '];
-    return clauses.reduce((acc, c) => `${acc}${r.pick(joins)}${c}`).replace(/\s+/g, ' ').trim();
+  longFormula (): string {
+    const r = this.r
+    const n = r.weighted([[5, 2], [3, 3], [1, 4]] as const)
+    const clauses = Array.from({ length: n }, () => this.printedFormula())
+    const joins = [', \\quad ', ',\\; ', ', \\qquad ', ' \\quad ', ', ', ' \\Rightarrow ', ' \\implies ']
+    return clauses.reduce((acc, c) => `${acc}${r.pick(joins)}${c}`).replace(/\s+/g, ' ').trim()
   }
 
   /** Symbols and structures in no learned order, each the vocabulary's, 3 to 40 items long. */
-  randomSymbols(): string {
-    const n = this.r.weighted([[4, () => this.r.int(3, 12)], [4, () => this.r.int(12, 25)], [2, () => this.r.int(25, 40)]])();
-    const out: string[] = [];
-    for (let i = 0; i < n; i++) out.push(this.randomItem(2));
-    return out.join(' ').replace(/\s+/g, ' ').trim();
+  randomSymbols (): string {
+    const n = this.r.weighted([[4, () => this.r.int(3, 12)], [4, () => this.r.int(12, 25)], [2, () => this.r.int(25, 40)]])()
+    const out: string[] = []
+    for (let i = 0; i < n; i++) out.push(this.randomItem(2))
+    return out.join(' ').replace(/\s+/g, ' ').trim()
   }
 
-  private randomBase(): string {
-    const r = this.r;
+  private randomBase (): string {
+    const r = this.r
     return r.weighted<() => string>([
       [6, () => r.pick(LATIN)],
       [3, () => r.pick(LATIN_UP)],
       [3, () => r.pick([...GREEK, ...GREEK_UP, '\\vartheta', '\\Upsilon'])],
       [3, () => String(r.int(0, r.pick([9, 99, 9999])))],
       [1, () => r.pick(RANDOM_MISC)],
-    ])();
+    ])()
   }
 
-  private randomItem(depth: number): string {
-    const r = this.r;
+  private randomItem (depth: number): string {
+    const r = this.r
     const inner = (): string => {
-      const m = r.int(1, depth > 1 ? 5 : 3);
-      return Array.from({ length: m }, () => this.randomItem(depth - 1)).join(' ');
-    };
-    const deep = depth > 0;
+      const m = r.int(1, depth > 1 ? 5 : 3)
+      return Array.from({ length: m }, () => this.randomItem(depth - 1)).join(' ')
+    }
+    const deep = depth > 0
     return r.weighted<() => string>([
       [12, () => this.randomBase()],
       [4, () => r.pick(RANDOM_BINARY)],
@@ -333,31 +333,31 @@ export class FormulaGenerator {
       [1, () => `${r.pick(ACCENTS)}{${r.pick([...LATIN, ...LATIN_UP, ...GREEK])}}`],
       [0.7, () => `${r.pick(['\\mathbb', '\\mathbf', '\\mathrm'])}{${r.pick(LATIN_UP)}}`],
       [deep ? 2.5 : 0, () => {
-        const [o, c] = r.pick(RANDOM_DELIMITERS);
-        return r.chance(0.3) ? `\\left${o} ${inner()} \\right${c}` : `${o} ${inner()} ${c}`;
+        const [o, c] = r.pick(RANDOM_DELIMITERS)
+        return r.chance(0.3) ? `\\left${o} ${inner()} \\right${c}` : `${o} ${inner()} ${c}`
       }],
       [deep ? 1 : 0, () => `${r.pick(['\\sum', '\\prod', '\\int', '\\oint', '\\iint', '\\lim', '\\max', '\\min', '\\sup', '\\inf'])}_{${inner()}}${r.chance(0.5) ? `^{${inner()}}` : ''}`],
       [0.4, () => `${r.pick(LATIN)} \\bmod ${r.pick(LATIN)}`],
       [0.4, () => `\\pmod{${r.pick(LATIN)}}`],
-    ])();
+    ])()
   }
 
-  private poly(): string {
-    const v = this.r.pick(['x', 'x', 'z', 't', 's', 'y']);
-    const deg = this.r.int(1, 4);
-    const terms: string[] = [];
+  private poly (): string {
+    const v = this.r.pick(['x', 'x', 'z', 't', 's', 'y'])
+    const deg = this.r.int(1, 4)
+    const terms: string[] = []
     for (let d = deg; d >= 0; d--) {
-      if (d < deg && this.r.chance(0.35)) continue;
-      const c = this.r.chance(0.5) ? '' : this.r.pick(['2', '3', '5', 'a', 'b', 'c', '4', '7', 'a_{' + d + '}']);
-      terms.push(d === 0 ? c || String(this.r.int(1, 9)) : d === 1 ? `${c}${v}` : `${c}${v}${this.sup(String(d))}`);
+      if (d < deg && this.r.chance(0.35)) continue
+      const c = this.r.chance(0.5) ? '' : this.r.pick(['2', '3', '5', 'a', 'b', 'c', '4', '7', 'a_{' + d + '}'])
+      terms.push(d === 0 ? c || String(this.r.int(1, 9)) : d === 1 ? `${c}${v}` : `${c}${v}${this.sup(String(d))}`)
     }
-    return terms.map((t, k) => (k === 0 ? t : ` ${this.r.pick(['+', '-'])} ${t}`)).join('');
+    return terms.map((t, k) => (k === 0 ? t : ` ${this.r.pick(['+', '-'])} ${t}`)).join('')
   }
 
-  private derivative(): string {
-    const r = this.r;
-    const f = r.pick(['f', 'y', 'u', 'g', '\\phi', '\\psi', 'F', 'V']);
-    const x = r.pick(['x', 't', 'r', 'z']);
+  private derivative (): string {
+    const r = this.r
+    const f = r.pick(['f', 'y', 'u', 'g', '\\phi', '\\psi', 'F', 'V'])
+    const x = r.pick(['x', 't', 'r', 'z'])
     return r.weighted<() => string>([
       [3, () => `\\frac{d${f}}{d${x}} = ${this.expr(1)}`],
       [2, () => `\\frac{d${this.sup('2')}${f}}{d${x}${this.sup('2')}} ${r.pick(['+', '-'])} ${this.term(0)} \\frac{d${f}}{d${x}} ${r.pick(['+', '-'])} ${this.term(0)} ${f} = ${this.expr(0)}`],
@@ -367,62 +367,62 @@ export class FormulaGenerator {
       [2, () => `\\frac{d}{d${x}} ${this.paren(this.expr(1))} = ${this.expr(1)}`],
       [1, () => `\\nabla ${r.pick(['\\cdot', '\\times'])} \\vec{${r.pick(['E', 'B', 'F', 'v', 'A'])}} = ${this.expr(1)}`],
       [1, () => `\\nabla${this.sup('2')} ${f} = ${this.expr(1)}`],
-    ])();
+    ])()
   }
 
-  private named(): (() => string)[] {
-    const r = this.r;
-    const v = () => this.variable();
+  private named (): (() => string)[] {
+    const r = this.r
+    const v = () => this.variable()
     return [
       () => `E = m c${this.sup('2')}`,
       () => `F = ${r.pick(['m a', 'G \\frac{m_1 m_2}{r^2}', '-k x', 'q(\\vec{E} + \\vec{v} \\times \\vec{B})'])}`,
-      () => `i \\hbar \\frac{\\partial}{\\partial t} \\psi = \\hat{H} \\psi`,
+      () => 'i \\hbar \\frac{\\partial}{\\partial t} \\psi = \\hat{H} \\psi',
       () => `-\\frac{\\hbar${this.sup('2')}}{2m} \\nabla${this.sup('2')} \\psi + V \\psi = E \\psi`,
-      () => `P(A \\mid B) = \\frac{P(B \\mid A) P(A)}{P(B)}`,
+      () => 'P(A \\mid B) = \\frac{P(B \\mid A) P(A)}{P(B)}',
       () => `\\bar{${r.pick(['x', 'y', 'X'])}} = \\frac{1}{n} \\sum_{i=1}^{n} ${r.pick(['x', 'y', 'X'])}_i`,
       () => `\\sigma${this.sup('2')} = \\frac{1}{${r.pick(['n', 'n-1', 'N'])}} \\sum_{i=1}^{${r.pick(['n', 'N'])}} (x_i - \\bar{x})^2`,
-      () => `f(x) = \\frac{1}{\\sqrt{2 \\pi \\sigma^2}} \\exp \\left( -\\frac{(x - \\mu)^2}{2 \\sigma^2} \\right)`,
+      () => 'f(x) = \\frac{1}{\\sqrt{2 \\pi \\sigma^2}} \\exp \\left( -\\frac{(x - \\mu)^2}{2 \\sigma^2} \\right)',
       () => `${r.pick(['X', 'Y', 'Z'])} \\sim ${r.pick(['N', '\\mathcal{N}'])}(${r.pick(['\\mu', '0'])}, ${r.pick(['\\sigma^2', '1', '\\sigma^{2}'])})`.replace('\\mathcal{N}', 'N'),
       () => `E[${r.pick(['X', 'Y'])}] = \\sum_{${r.pick(['x', 'k'])}} ${r.pick(['x', 'k'])} \\, p(${r.pick(['x', 'k'])})`,
-      () => `\\mathrm{Var}(X) = E[X^2] - (E[X])^2`.replace('\\mathrm{Var}', 'V'),
-      () => `x = \\frac{-b \\pm \\sqrt{b^2 - 4ac}}{2a}`,
+      () => '\\mathrm{Var}(X) = E[X^2] - (E[X])^2'.replace('\\mathrm{Var}', 'V'),
+      () => 'x = \\frac{-b \\pm \\sqrt{b^2 - 4ac}}{2a}',
       () => `e${this.sup('i \\pi')} + 1 = 0`,
-      () => `e^{i\\theta} = \\cos \\theta + i \\sin \\theta`,
+      () => 'e^{i\\theta} = \\cos \\theta + i \\sin \\theta',
       () => `\\sin${this.sup('2')} ${r.pick(['x', '\\theta', '\\alpha'])} + \\cos${this.sup('2')} ${r.pick(['x', '\\theta', '\\alpha'])} = 1`,
       () => `(a + b)${this.sup('n')} = \\sum_{k=0}^{n} \\binom{n}{k} a${this.sup('n-k')} b${this.sup('k')}`,
-      () => `\\binom{n}{k} = \\frac{n!}{k!(n-k)!}`,
-      () => `\\zeta(s) = \\sum_{n=1}^{\\infty} \\frac{1}{n^s}`,
+      () => '\\binom{n}{k} = \\frac{n!}{k!(n-k)!}',
+      () => '\\zeta(s) = \\sum_{n=1}^{\\infty} \\frac{1}{n^s}',
       () => `\\Gamma(${v()}) = \\int_0^\\infty t^{${v()} - 1} e^{-t} \\, dt`,
-      () => `\\oint_{\\partial S} \\vec{E} \\cdot d\\vec{A} = \\frac{Q}{\\varepsilon_0}`,
-      () => `\\nabla \\times \\vec{B} = \\mu_0 \\vec{J} + \\mu_0 \\varepsilon_0 \\frac{\\partial \\vec{E}}{\\partial t}`,
-      () => `p V = n R T`,
-      () => `S = k_B \\ln \\Omega`,
+      () => '\\oint_{\\partial S} \\vec{E} \\cdot d\\vec{A} = \\frac{Q}{\\varepsilon_0}',
+      () => '\\nabla \\times \\vec{B} = \\mu_0 \\vec{J} + \\mu_0 \\varepsilon_0 \\frac{\\partial \\vec{E}}{\\partial t}',
+      () => 'p V = n R T',
+      () => 'S = k_B \\ln \\Omega',
       () => `\\Delta ${r.pick(['x', 'E'])} \\, \\Delta ${r.pick(['p', 't'])} \\geq \\frac{\\hbar}{2}`,
-      () => `\\lambda = \\frac{h}{p}`,
-      () => `\\omega = 2 \\pi f`,
-      () => `\\mathbf{F} = m \\mathbf{a}`,
-      () => `|a + b| \\leq |a| + |b|`,
+      () => '\\lambda = \\frac{h}{p}',
+      () => '\\omega = 2 \\pi f',
+      () => '\\mathbf{F} = m \\mathbf{a}',
+      () => '|a + b| \\leq |a| + |b|',
       () => `\\|${v()} + ${v()}\\| \\leq \\|${v()}\\| + \\|${v()}\\|`,
       () => `\\langle ${v()}, ${v()} \\rangle = \\sum_i ${this.letter()}_i ${this.letter()}_i`.replace(/\\langle|\\rangle/g, (m) => (m === '\\langle' ? '(' : ')')),
-      () => `\\lim_{n \\to \\infty} \\left(1 + \\frac{1}{n}\\right)^n = e`,
-      () => `\\lim_{x \\to 0} \\frac{\\sin x}{x} = 1`,
-      () => `\\int_a^b f'(x) \\, dx = f(b) - f(a)`,
-      () => `\\frac{d}{dx} \\int_a^x f(t) \\, dt = f(x)`,
-      () => `\\det(A - \\lambda I) = 0`,
-      () => `\\tan \\theta = \\frac{\\sin \\theta}{\\cos \\theta}`,
+      () => '\\lim_{n \\to \\infty} \\left(1 + \\frac{1}{n}\\right)^n = e',
+      () => '\\lim_{x \\to 0} \\frac{\\sin x}{x} = 1',
+      () => '\\int_a^b f\'(x) \\, dx = f(b) - f(a)',
+      () => '\\frac{d}{dx} \\int_a^x f(t) \\, dt = f(x)',
+      () => '\\det(A - \\lambda I) = 0',
+      () => '\\tan \\theta = \\frac{\\sin \\theta}{\\cos \\theta}',
       () => `\\log_{${r.pick(['2', 'b', 'a', '10'])}} (${v()} ${v()}) = \\log_{${r.pick(['2', 'b', 'a', '10'])}} ${v()} + \\log_{${r.pick(['2', 'b'])}} ${v()}`,
-      () => `\\arctan x = \\sum_{n=0}^{\\infty} \\frac{(-1)^n x^{2n+1}}{2n+1}`,
+      () => '\\arctan x = \\sum_{n=0}^{\\infty} \\frac{(-1)^n x^{2n+1}}{2n+1}',
       () => `\\max_{${v()} \\in S} ${this.expr(1)} \\geq \\min_{${v()} \\in S} ${this.expr(1)}`,
       () => `\\gcd(${v()}, ${v()}) = 1`,
-      () => `\\rho \\left( \\frac{\\partial \\vec{v}}{\\partial t} + \\vec{v} \\cdot \\nabla \\vec{v} \\right) = -\\nabla p + \\mu \\nabla^2 \\vec{v}`,
+      () => '\\rho \\left( \\frac{\\partial \\vec{v}}{\\partial t} + \\vec{v} \\cdot \\nabla \\vec{v} \\right) = -\\nabla p + \\mu \\nabla^2 \\vec{v}',
       () => `\\hat{${r.pick(['\\theta', '\\beta', 'y', '\\mu'])}} = \\arg \\min_{${r.pick(['\\theta', '\\beta'])}} \\sum_{i=1}^{n} (y_i - ${this.term(0)})^2`.replace('\\arg ', ''),
-    ];
+    ]
   }
 
-  private sets(): string {
-    const r = this.r;
-    const S = () => r.pick(['A', 'B', 'C', 'S', 'X', 'Y', 'U', 'V']);
-    const bb = () => `\\mathbb${this.arg(r.pick(BB.slice(0, 5)))}`;
+  private sets (): string {
+    const r = this.r
+    const S = () => r.pick(['A', 'B', 'C', 'S', 'X', 'Y', 'U', 'V'])
+    const bb = () => `\\mathbb${this.arg(r.pick(BB.slice(0, 5)))}`
     return r.weighted<() => string>([
       [3, () => `\\forall ${this.variable()} \\in ${bb()}${r.pick([',', ':', ', '])} ${this.expr(0)} ${this.rel()} ${this.expr(0)}`],
       [2, () => `\\exists ${this.variable()} \\in ${r.pick([S(), bb()])} ${r.pick([':', '\\mid', ','])} ${this.expr(0)} ${this.rel()} ${this.expr(0)}`],
@@ -432,39 +432,39 @@ export class FormulaGenerator {
       [1, () => `f : ${bb()}${this.sup(r.pick(['n', '2', 'm']))} \\to ${bb()}`],
       [1, () => `${r.pick([S(), bb()])} \\subseteq ${r.pick([S(), bb()])}`],
       [1, () => `${S()} = \\{ ${this.list()} \\}`],
-    ])();
+    ])()
   }
 
-  private numberTheory(): string {
-    const r = this.r;
-    const v = () => this.r.pick(['a', 'b', 'x', 'n', 'p', 'k', 'm', 'c']);
+  private numberTheory (): string {
+    const r = this.r
+    const v = () => this.r.pick(['a', 'b', 'x', 'n', 'p', 'k', 'm', 'c'])
     return r.weighted<() => string>([
       [3, () => `${this.term(0)} \\equiv ${this.term(0)} \\pmod${this.arg(v())}`],
       [2, () => `${v()} \\bmod ${v()} = ${this.term(0)}`],
       [2, () => `\\gcd(${this.term(0)}, ${this.term(0)}) ${r.pick(['=', '\\mid'])} ${this.term(0)}`],
       [1, () => `${v()} \\mid ${this.term(0)}`],
-    ])();
+    ])()
   }
 
-  private list(): string {
-    const r = this.r;
-    const v = r.pick(['a', 'x', 'b', 'v', 'e', 'y', 'p']);
-    const dots = r.pick(['\\ldots', '\\dots', '\\ldots', '\\cdots']);
+  private list (): string {
+    const r = this.r
+    const v = r.pick(['a', 'x', 'b', 'v', 'e', 'y', 'p'])
+    const dots = r.pick(['\\ldots', '\\dots', '\\ldots', '\\cdots'])
     return r.weighted<() => string>([
       [3, () => `${v}_1, ${v}_2, ${dots}, ${v}_${this.arg(r.pick(['n', 'N', 'k', 'm']))}`],
       [2, () => `${v}_1 + ${v}_2 + \\cdots + ${v}_${this.arg(r.pick(['n', 'N', 'k']))}`],
       [1, () => `${this.number()}, ${this.number()}, ${this.number()}, \\ldots`],
-    ])();
+    ])()
   }
 
-  private condition(): string {
-    const r = this.r;
+  private condition (): string {
+    const r = this.r
     return r.weighted<() => string>([
       [3, () => `${this.variable()} ${r.pick(['>', '<', '\\geq', '\\neq', '\\leq'])} ${this.number()}`],
       [2, () => `${this.variable()} \\in ${r.pick(['\\mathbb{R}', '\\mathbb{N}', '\\mathbb{Z}', '[0, 1]', '(0, \\infty)', 'S'])}`],
       [1, () => `${r.pick(['n', 'k', 'i'])} = 1, \\ldots, ${r.pick(['N', 'n', 'm'])}`],
       [1, () => `\\forall ${this.variable()} \\in ${r.pick(['\\mathbb{R}', 'A', '\\Omega'])}`],
       [0.5, () => `${this.variable()} ${r.pick(['>', '\\geq'])} 0; ${this.variable()} ${r.pick(['<', '\\leq'])} ${this.number()}`],
-    ])();
+    ])()
   }
 }

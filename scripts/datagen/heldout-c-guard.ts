@@ -8,13 +8,13 @@
  * no repeated id, no repeated canonical form); heldout-c.ts adds the checks against the model
  * (vocabulary, length, KaTeX) before rendering.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
-import { canonicalTokens } from '../../pipeline/latex/canonical.js';
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { z } from 'zod'
+import { canonicalTokens } from '../../pipeline/latex/canonical.js'
 
 /** The source file, found from dist/scripts/datagen/ (where this module runs) up to the repository root. */
-export const HELDOUT_C_SOURCE = fileURLToPath(new URL('../../../datasets/heldout-c/source.jsonl', import.meta.url));
+export const HELDOUT_C_SOURCE = fileURLToPath(new URL('../../../datasets/heldout-c/source.jsonl', import.meta.url))
 
 export const HELDOUT_C_TOPICS = [
   'calculus',
@@ -28,8 +28,8 @@ export const HELDOUT_C_TOPICS = [
   'chemistry',
   'number-theory',
   'machine-learning',
-] as const;
-export type HeldoutCTopic = (typeof HELDOUT_C_TOPICS)[number];
+] as const
+export type HeldoutCTopic = (typeof HELDOUT_C_TOPICS)[number]
 
 const SourceLine = z
   .object({
@@ -37,7 +37,7 @@ const SourceLine = z
     topic: z.enum(HELDOUT_C_TOPICS),
     latex: z.string().trim().min(1, 'empty LaTeX'),
   })
-  .strict();
+  .strict()
 
 export interface HeldoutCFormula {
   id: string;
@@ -54,65 +54,65 @@ export interface HeldoutCFormula {
  * Parse the source text. Refuses the whole file, naming the line, on a line that is not such an
  * object, LaTeX the canonicaliser cannot read, a repeated id, or a repeated canonical form.
  */
-export function parseHeldoutC(text: string, name = HELDOUT_C_SOURCE): HeldoutCFormula[] {
-  const out: HeldoutCFormula[] = [];
-  const ids = new Map<string, number>();
-  const forms = new Map<string, number>();
+export function parseHeldoutC (text: string, name = HELDOUT_C_SOURCE): HeldoutCFormula[] {
+  const out: HeldoutCFormula[] = []
+  const ids = new Map<string, number>()
+  const forms = new Map<string, number>()
   text.split('\n').forEach((raw, i) => {
-    const line = i + 1;
-    if (raw.trim().length === 0) return;
-    const where = `${name}:${line}`;
-    let json: unknown;
+    const line = i + 1
+    if (raw.trim().length === 0) return
+    const where = `${name}:${line}`
+    let json: unknown
     try {
-      json = JSON.parse(raw);
+      json = JSON.parse(raw)
     } catch {
-      throw new Error(`${where}: not JSON`);
+      throw new Error(`${where}: not JSON`)
     }
-    const r = SourceLine.safeParse(json);
+    const r = SourceLine.safeParse(json)
     if (!r.success) {
-      const issues = r.error.issues.map((x) => `${x.path.join('.') || '(line)'}: ${x.message}`).join('; ');
-      throw new Error(`${where}: not a {"id", "topic", "latex"} object (${issues})`);
+      const issues = r.error.issues.map((x) => `${x.path.join('.') || '(line)'}: ${x.message}`).join('; ')
+      throw new Error(`${where}: not a {"id", "topic", "latex"} object (${issues})`)
     }
-    const { id, topic, latex } = r.data;
-    let tokens: string[];
+    const { id, topic, latex } = r.data
+    let tokens: string[]
     try {
-      tokens = canonicalTokens(latex);
+      tokens = canonicalTokens(latex)
     } catch (err) {
-      throw new Error(`${where}: ${id}: the canonicaliser cannot read its LaTeX (${(err as Error).message})`);
+      throw new Error(`${where}: ${id}: the canonicaliser cannot read its LaTeX (${(err as Error).message})`)
     }
-    if (tokens.length === 0) throw new Error(`${where}: ${id}: no tokens`);
-    const seenId = ids.get(id);
-    if (seenId !== undefined) throw new Error(`${where}: id ${id} is already on line ${seenId}`);
-    const form = tokens.join(' ');
-    const seenForm = forms.get(form);
-    if (seenForm !== undefined) throw new Error(`${where}: ${id} has the same canonical form as line ${seenForm}`);
-    ids.set(id, line);
-    forms.set(form, line);
-    out.push({ id, topic, latex, tokens, line });
-  });
-  return out;
+    if (tokens.length === 0) throw new Error(`${where}: ${id}: no tokens`)
+    const seenId = ids.get(id)
+    if (seenId !== undefined) throw new Error(`${where}: id ${id} is already on line ${seenId}`)
+    const form = tokens.join(' ')
+    const seenForm = forms.get(form)
+    if (seenForm !== undefined) throw new Error(`${where}: ${id} has the same canonical form as line ${seenForm}`)
+    ids.set(id, line)
+    forms.set(form, line)
+    out.push({ id, topic, latex, tokens, line })
+  })
+  return out
 }
 
 /** Read and parse the source file. */
-export function readHeldoutC(path = HELDOUT_C_SOURCE): HeldoutCFormula[] {
-  let text: string;
+export function readHeldoutC (path = HELDOUT_C_SOURCE): HeldoutCFormula[] {
+  let text: string
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(path, 'utf8')
   } catch (err) {
-    throw new Error(`held-out C: cannot read ${path} (${(err as Error).message})`);
+    throw new Error(`held-out C: cannot read ${path} (${(err as Error).message})`)
   }
-  return parseHeldoutC(text, path);
+  return parseHeldoutC(text, path)
 }
 
 /** The canonical forms of held-out C: canonical tokens joined by one space. */
-export function loadHeldoutC(path = HELDOUT_C_SOURCE): Set<string> {
-  return new Set(readHeldoutC(path).map((f) => f.tokens.join(' ')));
+export function loadHeldoutC (path = HELDOUT_C_SOURCE): Set<string> {
+  return new Set(readHeldoutC(path).map((f) => f.tokens.join(' ')))
 }
 
-let heldout: Set<string> | undefined;
+let heldout: Set<string> | undefined
 
 /** Is this canonical token sequence a held-out C formula? (The source file is read once, on first use.) */
-export function isHeldoutC(tokens: readonly string[]): boolean {
-  heldout ??= loadHeldoutC();
-  return heldout.has(tokens.join(' '));
+export function isHeldoutC (tokens: readonly string[]): boolean {
+  heldout ??= loadHeldoutC()
+  return heldout.has(tokens.join(' '))
 }

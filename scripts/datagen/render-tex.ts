@@ -3,13 +3,13 @@
  * several math fonts, so the model does not learn one renderer's glyphs.
  * A batch of formulas becomes one document with one formula per page.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 
-const run = promisify(execFile);
+const run = promisify(execFile)
 
 /** Math fonts available from Debian's texlive-fonts-recommended. */
 export const TEX_FONTS = {
@@ -18,11 +18,11 @@ export const TEX_FONTS = {
   times: '\\usepackage{amssymb}\\usepackage{mathptmx}',
   txfonts: '\\usepackage{txfonts}',
   pxfonts: '\\usepackage{pxfonts}',
-} as const;
-export type TexFont = keyof typeof TEX_FONTS;
+} as const
+export type TexFont = keyof typeof TEX_FONTS
 
-function documentFor(formulas: readonly string[], font: TexFont): string {
-  const pages = formulas.map((f) => `\\[ ${f} \\]\n\\clearpage`).join('\n');
+function documentFor (formulas: readonly string[], font: TexFont): string {
+  const pages = formulas.map((f) => `\\[ ${f} \\]\n\\clearpage`).join('\n')
   return [
     '\\documentclass[12pt]{article}',
     '\\usepackage{amsmath}',
@@ -31,40 +31,40 @@ function documentFor(formulas: readonly string[], font: TexFont): string {
     '\\begin{document}',
     pages,
     '\\end{document}',
-  ].join('\n');
+  ].join('\n')
 }
 
-async function renderDoc(dir: string, formulas: readonly string[], font: TexFont, dpi: number): Promise<Buffer[]> {
-  await writeFile(join(dir, 'f.tex'), documentFor(formulas, font));
-  await run('latex', ['-interaction=batchmode', '-halt-on-error', 'f.tex'], { cwd: dir, timeout: 120_000 });
+async function renderDoc (dir: string, formulas: readonly string[], font: TexFont, dpi: number): Promise<Buffer[]> {
+  await writeFile(join(dir, 'f.tex'), documentFor(formulas, font))
+  await run('latex', ['-interaction=batchmode', '-halt-on-error', 'f.tex'], { cwd: dir, timeout: 120_000 })
   await run('dvipng', ['-q', '-T', 'tight', '-D', String(dpi), '-bg', 'White', '-fg', 'Black', '-o', 'p%d.png', 'f.dvi'], {
     cwd: dir,
     timeout: 120_000,
-  });
-  return Promise.all(formulas.map((_, i) => readFile(join(dir, `p${i + 1}.png`))));
+  })
+  return Promise.all(formulas.map((_, i) => readFile(join(dir, `p${i + 1}.png`))))
 }
 
 /**
  * PNGs of each formula (null where TeX refused it), black on white, at `dpi`.
  * A batch that fails is rendered one formula at a time so one bad formula costs only itself.
  */
-export async function renderTex(formulas: readonly string[], font: TexFont, dpi: number): Promise<(Buffer | null)[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'texmesh-tex-'));
+export async function renderTex (formulas: readonly string[], font: TexFont, dpi: number): Promise<(Buffer | null)[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'texmesh-tex-'))
   try {
     try {
-      return await renderDoc(dir, formulas, font, dpi);
+      return await renderDoc(dir, formulas, font, dpi)
     } catch {
-      const out: (Buffer | null)[] = [];
+      const out: (Buffer | null)[] = []
       for (const f of formulas) {
         try {
-          out.push((await renderDoc(dir, [f], font, dpi))[0]!);
+          out.push((await renderDoc(dir, [f], font, dpi))[0]!)
         } catch {
-          out.push(null);
+          out.push(null)
         }
       }
-      return out;
+      return out
     }
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true })
   }
 }
