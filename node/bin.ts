@@ -6,4 +6,4 @@ if (major < 22) {
   process.stderr.write(`texmesh: needs Node.js 22 or newer; this is ${process.version}. Inside the project, npm scripts use the Node.js it installs (npm run texmesh -- ...).\n`)
   process.exit(1)
 }
-await import('./cli.js')
+await import('./cli/program.js')

@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino'
 import pretty from 'pino-pretty'
-import type { NodeConfig } from './config.js'
+import type { NodeConfig } from './datadir/config.js'
 
 /**
  * Logs on stderr, one logger per component (`log.child({ component: 'node:peers' })`, always

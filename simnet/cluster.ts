@@ -4,8 +4,8 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { ApiClient } from '../node/client.js'
-import { DataDir } from '../node/datadir.js'
+import { ApiClient } from '../node/cli/client.js'
+import { DataDir } from '../node/datadir/datadir.js'
 import { TexmeshError } from '../node/errors.js'
 
 /** A simnet run that cannot go on (a node that will not start, bad options, no images): one line for the user. */

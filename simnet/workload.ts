@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import sharp from 'sharp'
-import { expandInputs } from '../node/ocr-command.js'
+import { expandInputs } from '../node/cli/ocr.js'
 import { SimnetError } from './cluster.js'
 import { FormulaGenerator } from '../scripts/datagen/grammar.js'
 import { renderMathjax } from '../scripts/datagen/render-mathjax.js'

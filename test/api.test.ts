@@ -2,10 +2,10 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { request } from 'node:http'
-import { DataDir } from '../node/datadir.js'
-import { initNetwork, admit, joinNetwork } from '../node/network-admin.js'
+import { DataDir } from '../node/datadir/datadir.js'
+import { initNetwork, admit, joinNetwork } from '../node/datadir/network-admin.js'
 import { encodeCertificateText } from '../protocols/membership/index.js'
-import type { RunningNode } from '../node/daemon.js'
+import type { RunningNode } from '../node/daemon/start.js'
 import { removeDir, runCli, startTestNode, tempDir, waitFor } from './helpers.js'
 
 /** A raw request, so tests control every header (fetch adds its own Origin handling). */

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import sharp from 'sharp'
 import { fileURLToPath } from 'node:url'
 import { lpStream } from '@libp2p/utils'
-import type { RunningNode } from '../node/daemon.js'
+import type { RunningNode } from '../node/daemon/start.js'
 import { BLOB_PROTOCOL, BlobError, BlobService, sha256Hex } from '../protocols/blob/index.js'
 import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
 

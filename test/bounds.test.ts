@@ -8,7 +8,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { signVote } from '../protocols/votes/vote.js'
 import { MAX_RECENT_VOTE_BYTES, VOTES_TOPIC } from '../protocols/votes/index.js'
 import { encodeJson } from '../protocols/json.js'
-import type { RunningNode } from '../node/daemon.js'
+import type { RunningNode } from '../node/daemon/start.js'
 import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
 
 setFlagsFromString('--expose-gc')

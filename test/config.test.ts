@@ -2,8 +2,8 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { DEFAULT_CONFIG, configFromEnv, loadConfig, resolveConfig } from '../node/config.js'
-import { defaultDataDir } from '../node/paths.js'
+import { DEFAULT_CONFIG, configFromEnv, loadConfig, resolveConfig } from '../node/datadir/config.js'
+import { defaultDataDir } from '../node/datadir/paths.js'
 import { removeDir, tempDir } from './helpers.js'
 
 describe('configuration layers', () => {

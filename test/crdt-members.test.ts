@@ -2,10 +2,10 @@ import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Replica, type ResultEntry } from '../crdt/replica.js'
-import { DataDir } from '../node/datadir.js'
-import { admit, initNetwork, joinNetwork, makeInvite } from '../node/network-admin.js'
+import { DataDir } from '../node/datadir/datadir.js'
+import { admit, initNetwork, joinNetwork, makeInvite } from '../node/datadir/network-admin.js'
 import { encodeCertificateText } from '../protocols/membership/index.js'
-import type { RunningNode } from '../node/daemon.js'
+import type { RunningNode } from '../node/daemon/start.js'
 import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
 
 function result (latex: string): ResultEntry {

@@ -1,6 +1,6 @@
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
-import type { RunningNode } from '../node/daemon.js'
+import type { RunningNode } from '../node/daemon/start.js'
 import type { ResultEntry } from '../crdt/replica.js'
 import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
 import { createLibp2p } from 'libp2p'
@@ -8,7 +8,7 @@ import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { identify } from '@libp2p/identify'
 import type { Stream } from '@libp2p/interface'
-import { safeYamux } from '../node/muxer.js'
+import { safeYamux } from '../node/daemon/muxer.js'
 import { CRDT_SYNC_PROTOCOL } from '../protocols/crdt-sync/index.js'
 
 function result (latex: string): ResultEntry {

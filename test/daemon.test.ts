@@ -4,7 +4,7 @@ import { stat, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
-import { DataDir, processIdentity } from '../node/datadir.js'
+import { DataDir, processIdentity } from '../node/datadir/datadir.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { EnvelopeLog } from '../crdt/log.js'
@@ -67,9 +67,9 @@ describe('node identity and data dir', { timeout: 120_000 }, () => {
 
   it('logs: one JSON object a line with one component key, membership said once per change; pretty on request', async () => {
     const { openSync, closeSync, readFileSync } = await import('node:fs')
-    const { startNode } = await import('../node/daemon.js')
+    const { startNode } = await import('../node/daemon/start.js')
     const { createLog } = await import('../node/log.js')
-    const { DEFAULT_CONFIG } = await import('../node/config.js')
+    const { DEFAULT_CONFIG } = await import('../node/datadir/config.js')
     const dirA = await tempDir()
     const dirB = await tempDir()
     dirs.push(dirA, dirB)

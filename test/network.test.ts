@@ -1,10 +1,10 @@
 import { describe, it, after } from 'node:test'
-import { likelyOtherNetwork } from '../node/peer-keeper.js'
+import { likelyOtherNetwork } from '../node/daemon/peer-keeper.js'
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
-import { DataDir } from '../node/datadir.js'
-import { initNetwork, joinNetwork, makeInvite } from '../node/network-admin.js'
-import type { RunningNode } from '../node/daemon.js'
+import { DataDir } from '../node/datadir/datadir.js'
+import { initNetwork, joinNetwork, makeInvite } from '../node/datadir/network-admin.js'
+import type { RunningNode } from '../node/daemon/start.js'
 import { freePort, removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
 
 describe('private network on loopback', { timeout: 90_000 }, () => {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { OcrPipeline } from '../pipeline/ocr.js'
 import { DEFAULT_MODEL_DIR, glyphGeometry } from '../pipeline/recognizer.js'
-import { expandInputs } from '../node/ocr-command.js'
+import { expandInputs } from '../node/cli/ocr.js'
 import { ImageError } from '../pipeline/preprocess.js'
 import { calibrate, rawProbability } from '../pipeline/confidence.js'
 import { canonicalize, canonicalTokens, detokenize } from '../pipeline/latex/canonical.js'
@@ -15,16 +15,16 @@ import { canvasFromInk, glyphCanvas, type GlyphGeometry } from '../pipeline/mode
 import { ModelFileError } from '../pipeline/model-error.js'
 import { preprocess } from '../pipeline/preprocess.js'
 import { glyphPieces, readingPieces, segment } from '../pipeline/segment.js'
-import { shippedModelVersion } from '../node/compute.js'
+import { shippedModelVersion } from '../node/daemon/compute.js'
 import { answerTokens, readTruth } from '../scripts/eval.js'
 import { normalizedEditDistance } from '../pipeline/latex/metrics.js'
-import { DataDir } from '../node/datadir.js'
-import type { RunningNode } from '../node/daemon.js'
+import { DataDir } from '../node/datadir/datadir.js'
+import type { RunningNode } from '../node/daemon/start.js'
 import { CLI, collect, removeDir, runCli, spawnCli, startTestNode, tempDir } from './helpers.js'
 import { existsSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 
-const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr', import.meta.url))
 const MODEL_JSON = join(DEFAULT_MODEL_DIR, 'model.json')
 
 /**
@@ -34,7 +34,7 @@ const MODEL_JSON = join(DEFAULT_MODEL_DIR, 'model.json')
  * the line squeezed into one canvas (its glyphs shrunk below the size the model reads).
  */
 async function widerThanTheCanvas (pipeline: OcrPipeline, geometry: GlyphGeometry): Promise<void> {
-  const dir = fileURLToPath(new URL('../../datasets/heldout-a/', import.meta.url))
+  const dir = fileURLToPath(new URL('../../datasets/heldout-a', import.meta.url))
   const longest = (await readTruth(dir)).filter(t => { const n = canonicalTokens(t.latex).length; return n >= 25 && n <= 40 }).sort((a, b) => a.file.localeCompare(b.file)).slice(0, 8)
   const parts = await Promise.all(longest.map(async t => await sharp(await readFile(dir + t.file)).flatten({ background: '#ffffff' }).grayscale().png().toBuffer()))
   const metas = await Promise.all(parts.map(async p => await sharp(p).metadata()))
@@ -118,7 +118,7 @@ describe('OCR pipeline with the shipped model', { timeout: 120_000 }, () => {
       return
     }
     // v1: the five longest formulas of held-out A: scaled whole into 512 pixels their glyphs would be a few pixels high.
-    const dir = fileURLToPath(new URL('../../datasets/heldout-a/', import.meta.url))
+    const dir = fileURLToPath(new URL('../../datasets/heldout-a', import.meta.url))
     const longest = (await readTruth(dir)).sort((a, b) => canonicalTokens(b.latex).length - canonicalTokens(a.latex).length).slice(0, 5)
     let whole = 0
     let pieced = 0

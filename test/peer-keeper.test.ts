@@ -9,10 +9,10 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pino } from 'pino'
-import { PeerKeeper } from '../node/peer-keeper.js'
+import { PeerKeeper } from '../node/daemon/peer-keeper.js'
 import type { Log } from '../node/log.js'
 import { freePort, removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
-import type { RunningNode } from '../node/daemon.js'
+import type { RunningNode } from '../node/daemon/start.js'
 
 async function plainNode (listen: string[], privateKey?: Awaited<ReturnType<typeof generateKeyPair>>): Promise<Libp2p> {
   return await createLibp2p({

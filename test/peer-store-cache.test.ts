@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { Key } from 'interface-datastore'
-import { CachedLevelDatastore } from '../node/peer-store-cache.js'
+import { CachedLevelDatastore } from '../node/daemon/peer-store-cache.js'
 import { removeDir, tempDir } from './helpers.js'
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s)

@@ -5,12 +5,12 @@ import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import type { ChildProcess } from 'node:child_process'
-import type { RunningNode } from '../node/daemon.js'
-import type { TaskView } from '../node/tasks.js'
-import { DataDir } from '../node/datadir.js'
+import type { RunningNode } from '../node/daemon/start.js'
+import type { TaskView } from '../node/daemon/work.js'
+import { DataDir } from '../node/datadir/datadir.js'
 import { removeDir, runCli, spawnCli, startTestNode, tempDir, waitFor } from './helpers.js'
 
-const HELDOUT = fileURLToPath(new URL('../../datasets/heldout-a/', import.meta.url))
+const HELDOUT = fileURLToPath(new URL('../../datasets/heldout-a', import.meta.url))
 
 async function heldoutImages (n: number): Promise<Array<{ file: string, bytes: Buffer }>> {
   const files = (await readdir(HELDOUT)).filter(f => /\.(png|jpg)$/.test(f)).sort().slice(0, n)
@@ -152,7 +152,7 @@ describe('work sharing between real nodes', { timeout: 240_000 }, () => {
     const dirA = await dir()
     const a = await startTestNode(dirA, { workers: 0 })
     nodes.push(a)
-    const fixtures = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
+    const fixtures = fileURLToPath(new URL('../../test/fixtures/ocr', import.meta.url))
     await a.submit(await readFile(fixtures + 'sum.png'), { file: 'evil\n\u001b[31mRED', critical: false })
     const listed = await runCli(['tasks', '--data-dir', dirA], { timeoutMs: 30_000 })
     assert.equal(listed.code, 0, listed.stderr)
@@ -193,7 +193,7 @@ describe('work sharing between real nodes', { timeout: 240_000 }, () => {
     nodes.push(a)
     const inputs = await dir()
     const { writeFile, copyFile } = await import('node:fs/promises')
-    const fixtures = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
+    const fixtures = fileURLToPath(new URL('../../test/fixtures/ocr', import.meta.url))
     await copyFile(fixtures + 'sum.png', join(inputs, 'a.png'))
     await writeFile(join(inputs, 'b.png'), Buffer.alloc(34 * 1024 * 1024, 1))
     await copyFile(fixtures + 'fraction.png', join(inputs, 'c.png'))

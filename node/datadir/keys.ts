@@ -2,7 +2,7 @@ import { stat, chmod } from 'node:fs/promises'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { readFileIfExists, writeFileAtomic } from './files.js'
-import { DataDirStateError } from './errors.js'
+import { DataDirStateError } from '../errors.js'
 
 /**
  * Ed25519 keys kept in files of the data dir (libp2p protobuf encoding, mode 0600).

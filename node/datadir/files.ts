@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { FileError } from './errors.js'
+import { FileError } from '../errors.js'
 
 /**
  * Write a file atomically (temp file + rename) so a crash never leaves half a key

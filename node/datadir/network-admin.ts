@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
 import { DataDir, assertAdminKey, encodePublicKey } from './datadir.js'
-import { DataDirStateError, InvalidInviteError } from './errors.js'
+import { DataDirStateError, InvalidInviteError } from '../errors.js'
 import { decodeInvite, encodeInvite, NetworkDescriptor } from './invite.js'
-import { issueCertificate, issueRevocation, encodeCertificateText, encodeRevocationText, type MembershipCertificate, type Revocation } from '../protocols/membership/index.js'
+import { issueCertificate, issueRevocation, encodeCertificateText, encodeRevocationText, type MembershipCertificate, type Revocation } from '../../protocols/membership/index.js'
 
 /**
  * The network life cycle as data-dir operations: make a network, join one

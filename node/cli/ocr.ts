@@ -1,10 +1,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import cliProgress from 'cli-progress'
-import { OcrPipeline, DEFAULT_BEAM, type OcrResult } from '../pipeline/ocr.js'
-import { OcrPool } from '../pipeline/pool.js'
-import { ImageError } from '../pipeline/preprocess.js'
-import { imagesPerCore } from './config.js'
+import { OcrPipeline, DEFAULT_BEAM, type OcrResult } from '../../pipeline/ocr.js'
+import { OcrPool } from '../../pipeline/pool.js'
+import { ImageError } from '../../pipeline/preprocess.js'
+import { imagesPerCore } from '../datadir/config.js'
 import { printable } from './terminal.js'
 
 /**

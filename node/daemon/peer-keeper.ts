@@ -1,7 +1,7 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
-import type { Log } from './log.js'
+import type { Log } from '../log.js'
 
 /**
  * libp2p 3 has no auto-dialler: this dials every discovered peer (mDNS,

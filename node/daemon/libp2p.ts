@@ -12,10 +12,10 @@ import { boundedPreSharedKey } from './pnet.js'
 import { createHash } from 'node:crypto'
 import type { Ed25519PrivateKey, PeerDiscovery, PeerInfo } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
-import { membership, type Membership, type MembershipInit } from '../protocols/membership/index.js'
-import { peerExchange, type PeerExchange, type PeerExchangeInit } from '../protocols/peer-exchange/index.js'
-import { swarmKeyFromPsk, type NetworkDescriptor } from './invite.js'
-import { VERSION } from './version.js'
+import { membership, type Membership, type MembershipInit } from '../../protocols/membership/index.js'
+import { peerExchange, type PeerExchange, type PeerExchangeInit } from '../../protocols/peer-exchange/index.js'
+import { swarmKeyFromPsk, type NetworkDescriptor } from '../datadir/invite.js'
+import { VERSION } from '../version.js'
 
 /**
  * Mesh degrees. Every node forwards every message to its mesh peers, so the

@@ -8,9 +8,9 @@ import { readFileSync } from 'node:fs'
 import { dataDirPaths, type DataDirPaths } from './paths.js'
 import { readFileIfExists, writeFileAtomic } from './files.js'
 import { loadKey, loadOrCreateKey } from './keys.js'
-import { DataDirStateError, InvalidCertificateError } from './errors.js'
+import { DataDirStateError, InvalidCertificateError } from '../errors.js'
 import { NetworkDescriptor } from './invite.js'
-import { decodeCertificateText, encodeCertificateText, verifyCertificate, MembershipCertificate } from '../protocols/membership/index.js'
+import { decodeCertificateText, encodeCertificateText, verifyCertificate, MembershipCertificate } from '../../protocols/membership/index.js'
 
 /**
  * Everything a node keeps in its data dir apart from databases: identity,

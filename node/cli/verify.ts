@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { ApiClient } from './client.js'
-import { adminPublicKeyOf, type DataDir } from './datadir.js'
-import { ApiError, TexmeshError } from './errors.js'
-import type { TaskView } from './tasks.js'
-import { verifyQuorumCertificate, type QuorumCheck } from '../protocols/votes/index.js'
-import { decodeRevocationText, verifyRevocation } from '../protocols/membership/index.js'
+import { adminPublicKeyOf, type DataDir } from '../datadir/datadir.js'
+import { ApiError, TexmeshError } from '../errors.js'
+import type { TaskView } from '../daemon/work.js'
+import { verifyQuorumCertificate, type QuorumCheck } from '../../protocols/votes/index.js'
+import { decodeRevocationText, verifyRevocation } from '../../protocols/membership/index.js'
 
 /**
  * `texmesh verify ID_OR_FILE`: check a quorum certificate offline, against the

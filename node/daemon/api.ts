@@ -1,14 +1,14 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { timingSafeEqual } from 'node:crypto'
 import { z } from 'zod'
-import { PortInUseError, TexmeshError } from './errors.js'
-import type { Log } from './log.js'
-import { ImageError } from '../pipeline/preprocess.js'
-import type { OcrResult } from '../pipeline/ocr.js'
-import type { TaskView, TasksStats } from './tasks.js'
-import type { PeerMembership } from '../protocols/membership/index.js'
-import type { QuorumTimings } from '../protocols/votes/index.js'
-import { checkValue } from '../crdt/values.js'
+import { PortInUseError, TexmeshError } from '../errors.js'
+import type { Log } from '../log.js'
+import { ImageError } from '../../pipeline/preprocess.js'
+import type { OcrResult } from '../../pipeline/ocr.js'
+import type { TaskView, TasksStats } from './work.js'
+import type { PeerMembership } from '../../protocols/membership/index.js'
+import type { QuorumTimings } from '../../protocols/votes/index.js'
+import { checkValue } from '../../crdt/values.js'
 
 /**
  * The local HTTP API: JSON on 127.0.0.1 only. Browsers are kept out (any

@@ -1,6 +1,6 @@
 import { networkInterfaces } from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
-import { isLoopbackAddress } from '../protocols/address-scope.js'
+import { isLoopbackAddress } from '../../protocols/address-scope.js'
 
 /**
  * Addresses other machines can dial, made from listen addresses: a wildcard

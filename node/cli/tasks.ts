@@ -1,11 +1,11 @@
 import { readFile, stat } from 'node:fs/promises'
 import cliProgress from 'cli-progress'
 import { ApiClient } from './client.js'
-import { MAX_IMAGE_BYTES, MAX_TASK_NAME } from './api.js'
-import { ApiError, TexmeshError } from './errors.js'
-import { expandInputs } from './ocr-command.js'
+import { MAX_IMAGE_BYTES, MAX_TASK_NAME } from '../daemon/api.js'
+import { ApiError, TexmeshError } from '../errors.js'
+import { expandInputs } from './ocr.js'
 import { printable } from './terminal.js'
-import type { TaskView } from './tasks.js'
+import type { TaskView } from '../daemon/work.js'
 
 /**
  * `texmesh submit`, `texmesh result` and `texmesh tasks`: hand images to the

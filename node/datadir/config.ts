@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { multiaddr } from '@multiformats/multiaddr'
 import { readFileIfExists } from './files.js'
-import { ConfigError } from './errors.js'
+import { ConfigError } from '../errors.js'
 import { validateBootstrapAddr } from './invite.js'
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { InvalidInviteError } from './errors.js'
+import { InvalidInviteError } from '../errors.js'
 
 /**
  * What a node needs to join a private network: its name, the libp2p pre-shared

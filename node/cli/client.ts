@@ -1,5 +1,5 @@
-import { DataDir } from './datadir.js'
-import { ApiError, NodeNotRunningError } from './errors.js'
+import { DataDir } from '../datadir/datadir.js'
+import { ApiError, NodeNotRunningError } from '../errors.js'
 
 /** Talks to the node running on a data dir, found through its runtime file and API token. */
 export class ApiClient {

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { OcrResult } from '../pipeline/ocr.js'
-import { OcrPool } from '../pipeline/pool.js'
-import { DEFAULT_MODEL_DIR } from '../pipeline/recognizer.js'
-import { loadShippedCurve } from '../pipeline/confidence.js'
-import { ModelFileError } from '../pipeline/model-error.js'
+import type { OcrResult } from '../../pipeline/ocr.js'
+import { OcrPool } from '../../pipeline/pool.js'
+import { DEFAULT_MODEL_DIR } from '../../pipeline/recognizer.js'
+import { loadShippedCurve } from '../../pipeline/confidence.js'
+import { ModelFileError } from '../../pipeline/model-error.js'
 
 /**
  * What a node runs on an image: the real OCR pipeline, or (for simnet's

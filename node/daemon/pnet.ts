@@ -55,8 +55,8 @@ export function boundedPreSharedKey (init: { psk: Uint8Array }): () => Connectio
       async protect (connection, options) {
         const boxed = await inner.protect(connection, options) as MessageStream & { inboundXor?: Xor, outboundXor?: Xor }
         if (boxed.inboundXor == null || boxed.outboundXor == null) {
-          boxed.abort(new Error('@libp2p/pnet changed: its ciphers are not where node/pnet.ts bounds them'))
-          throw new Error('@libp2p/pnet changed: its ciphers are not where node/pnet.ts bounds them')
+          boxed.abort(new Error('@libp2p/pnet changed: its ciphers are not where node/daemon/pnet.ts bounds them'))
+          throw new Error('@libp2p/pnet changed: its ciphers are not where node/daemon/pnet.ts bounds them')
         }
         const inbound = windowed(boxed.inboundXor)
         const outbound = windowed(boxed.outboundXor)
