@@ -25,6 +25,7 @@ import { startNode, type RunningNode } from '../node/daemon/start.js'
 import { DEFAULT_CONFIG } from '../node/datadir/config.js'
 import { createLog } from '../node/log.js'
 import { generatedImages } from '../simnet/workload.js'
+import { modelledCompute } from '../simnet/compute.js'
 import { percentile, runSimnet, type SimnetReport } from '../simnet/index.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -49,8 +50,9 @@ async function measure (n: number, f: number, images: Buffer[], modelled: [numbe
       const bootstrap = nodes.length > 0 ? [nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()] : []
       nodes.push(await startNode({
         dataDir: join(root, `n${i}`),
-        config: { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'silent', modelledCompute: modelled, quorumF: f, workers: 1, bootstrap },
-        log: createLog('silent')
+        config: { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'silent', quorumF: f, workers: 1, bootstrap },
+        log: createLog('silent'),
+        hooks: { compute: modelledCompute(modelled) }
       }))
     }
     await until('a full mesh', () => nodes.every(x => x.libp2p.getPeers().length === n - 1) ? true : undefined, 60_000, 100)

@@ -16,11 +16,11 @@ export class SimnetError extends TexmeshError {
 /**
  * Real texmesh nodes as child processes on 127.0.0.1, each with its own data
  * dir and fixed ports (so a node killed and restarted comes back at the same
- * address). Every node bootstraps from the first two, and runs with simnet's
- * fault hooks (`--simnet`).
+ * address). Every node bootstraps from the first two, and runs simnet's node
+ * process (node-main.ts: `texmesh node` with simnet's hooks, faults on).
  */
 
-const CLI = fileURLToPath(new URL('../node/bin.js', import.meta.url))
+const NODE_MAIN = fileURLToPath(new URL('./node-main.js', import.meta.url))
 /** A node starts in about a second; on a loaded 2-core machine with dozens starting, much longer. */
 const START_TIMEOUT_MS = 90_000
 
@@ -125,8 +125,8 @@ export class SimNode {
 
   /** Start (or restart) the node process; resolves once its API answers. */
   async start (bootstrap: string[]): Promise<void> {
-    const args = [CLI, 'node', '--data-dir', this.dataDir, '--listen', `/ip4/127.0.0.1/tcp/${this.port}`,
-      '--api-port', String(this.apiPort), '--no-mdns', '--simnet', '--log-level', 'warn',
+    const args = [NODE_MAIN, 'node', '--data-dir', this.dataDir, '--listen', `/ip4/127.0.0.1/tcp/${this.port}`,
+      '--api-port', String(this.apiPort), '--no-mdns', '--faults', '--log-level', 'warn',
       '--workers', String(this.spec.workers), '--lease-ms', String(this.spec.leaseMs), '--slowdown', String(this.spec.slowdown)]
     if (this.spec.modelled != null) args.push('--modelled-compute', this.spec.modelled.join(','))
     if (this.spec.byzantine != null) args.push('--byzantine', this.spec.byzantine)

@@ -18,7 +18,7 @@ import type { ApiStatus } from '../node/daemon/api.js'
 import { VERSION } from '../node/version.js'
 import { Cluster, SimnetError, stopAllNodes, type SimNode, type SimNodeSpec } from './cluster.js'
 import { generatedImages, imagesFromFolder, type WorkItem } from './workload.js'
-import type { Attack } from './byzantine.js'
+import { ATTACKS, type Attack } from './byzantine.js'
 import type { OcrResult } from '../pipeline/ocr.js'
 import type { QuorumTimings } from '../protocols/votes/index.js'
 import { HostSampler, hostInfo, type HostInfo, type HostSample } from './host.js'
@@ -165,14 +165,16 @@ export async function runSimnet (options: SimnetOptions): Promise<SimnetReport> 
     o.critical = true
   }
   if (o.nodes < 1 || o.nodes > 64) throw new SimnetError('--nodes must be 1-64')
-  if (o.crash >= o.nodes) throw new SimnetError('--crash must leave at least the origin running')
+  if (o.crash >= o.nodes) throw new SimnetError('--crash must leave node 0 (the origin) running: at most --nodes minus 1')
+  if (!Number.isFinite(o.slowdown) || o.slowdown < 1) throw new SimnetError('--slowdown must be a number of at least 1')
+  if (o.slow > o.nodes) throw new SimnetError('--slow cannot exceed --nodes')
   const byzantine = o.byzantine ?? 0
-  if (byzantine > 0 && o.attack == null) throw new SimnetError('--byzantine needs --attack')
+  if (byzantine > 0 && o.attack == null) throw new SimnetError(`--byzantine needs --attack ${ATTACKS.join('|')}`)
   if (byzantine > 0 && o.critical !== true) throw new SimnetError('--byzantine needs --critical: Byzantine nodes act only in votes, and only critical tasks are voted on')
   if (byzantine === 0 && o.attack != null) throw new SimnetError('--attack needs --byzantine K')
   if (o.crash === 0 && options.restartAfterMs != null) throw new SimnetError('--restart needs --crash K')
-  if (byzantine >= o.nodes) throw new SimnetError('--byzantine must leave node 0 honest')
-  if (o.critical === true && o.nodes < 3 * (o.quorumF ?? 1) + 1) throw new SimnetError(`critical tasks need at least 3f+1 = ${3 * (o.quorumF ?? 1) + 1} nodes`)
+  if (byzantine >= o.nodes) throw new SimnetError('--byzantine must leave node 0 honest: at most --nodes minus 1')
+  if (o.critical === true && o.nodes < 3 * (o.quorumF ?? 1) + 1) throw new SimnetError(`--critical needs at least 3f+1 = ${3 * (o.quorumF ?? 1) + 1} nodes`)
   const say = o.onProgress ?? (() => {})
   const started: Started = { at: new Date(), host: hostInfo() }
   const root = await mkdtemp(join(tmpdir(), 'texmesh-simnet-'))

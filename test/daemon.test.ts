@@ -75,8 +75,9 @@ describe('node identity and data dir', { timeout: 120_000 }, () => {
     dirs.push(dirA, dirB)
     const file = join(dirA, 'node.log')
     const fd = openSync(file, 'w')
-    const config = { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'debug' as const, modelledCompute: [5, 10] as [number, number] }
-    const a = await startNode({ dataDir: dirA, config, log: createLog('debug', fd, 'json') })
+    const config = { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'debug' as const }
+    const { modelledCompute } = await import('../simnet/compute.js')
+    const a = await startNode({ dataDir: dirA, config, log: createLog('debug', fd, 'json'), hooks: { compute: modelledCompute([5, 10]) } })
     const b = await startTestNode(dirB, { bootstrap: [a.libp2p.getMultiaddrs()[0]!.toString()] })
     try {
       await waitFor('b to connect', () => a.libp2p.getPeers().length === 1)

@@ -6,12 +6,15 @@ import { fileURLToPath } from 'node:url'
 import { startNode, type RunningNode } from '../node/daemon/start.js'
 import { DEFAULT_CONFIG, type NodeConfig } from '../node/datadir/config.js'
 import { createLog } from '../node/log.js'
+import { modelledCompute } from '../simnet/compute.js'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { clientIdFor, encodeEnvelope, newIncarnation, signEnvelope } from '../crdt/envelope.js'
 
-export const CLI = fileURLToPath(new URL('../node/bin.js', import.meta.url))
+export const CLI = fileURLToPath(new URL('../bin/texmesh.js', import.meta.url))
+/** The process simnet starts for a node: `texmesh node` with simnet's options (--modelled-compute, --byzantine, ...). */
+export const SIMNET_NODE = fileURLToPath(new URL('../simnet/node-main.js', import.meta.url))
 
 /** A temp dir removed by the returned cleanup. */
 export async function tempDir (prefix = 'texmesh-test-'): Promise<string> {
@@ -39,11 +42,16 @@ export async function waitFor<T> (what: string, check: () => T | Promise<T>, tim
 }
 
 /** A node on loopback with OS-chosen ports and no LAN discovery unless asked. */
-export async function startTestNode (dataDir: string, config: Partial<NodeConfig> = {}): Promise<RunningNode> {
+/** Settings for a test node, and `modelledCompute`: a modelled sleep (simnet/compute.ts) in place of the model. */
+export type TestNodeOptions = Partial<NodeConfig> & { modelledCompute?: [number, number] }
+
+export async function startTestNode (dataDir: string, options: TestNodeOptions = {}): Promise<RunningNode> {
+  const { modelledCompute: modelled, ...config } = options
   return await startNode({
     dataDir,
     config: { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'silent', ...config },
-    log: createLog(process.env.TEXMESH_TEST_LOG_LEVEL as NodeConfig['logLevel'] ?? 'silent')
+    log: createLog(process.env.TEXMESH_TEST_LOG_LEVEL as NodeConfig['logLevel'] ?? 'silent'),
+    ...(modelled != null ? { hooks: { compute: modelledCompute(modelled) } } : {})
   })
 }
 
@@ -61,8 +69,8 @@ export async function runCli (args: string[], options: { env?: NodeJS.ProcessEnv
   return result
 }
 
-export function spawnCli (args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export function spawnCli (args: string[], env?: NodeJS.ProcessEnv, entry = CLI): ChildProcess {
+  return spawn(process.execPath, [entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
 export async function collect (child: ChildProcess): Promise<CliResult> {

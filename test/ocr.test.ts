@@ -24,7 +24,7 @@ import { CLI, collect, removeDir, runCli, spawnCli, startTestNode, tempDir } fro
 import { existsSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 
-const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr', import.meta.url))
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
 const MODEL_JSON = join(DEFAULT_MODEL_DIR, 'model.json')
 
 /**
@@ -34,7 +34,7 @@ const MODEL_JSON = join(DEFAULT_MODEL_DIR, 'model.json')
  * the line squeezed into one canvas (its glyphs shrunk below the size the model reads).
  */
 async function widerThanTheCanvas (pipeline: OcrPipeline, geometry: GlyphGeometry): Promise<void> {
-  const dir = fileURLToPath(new URL('../../datasets/heldout-a', import.meta.url))
+  const dir = fileURLToPath(new URL('../../datasets/heldout-a/', import.meta.url))
   const longest = (await readTruth(dir)).filter(t => { const n = canonicalTokens(t.latex).length; return n >= 25 && n <= 40 }).sort((a, b) => a.file.localeCompare(b.file)).slice(0, 8)
   const parts = await Promise.all(longest.map(async t => await sharp(await readFile(dir + t.file)).flatten({ background: '#ffffff' }).grayscale().png().toBuffer()))
   const metas = await Promise.all(parts.map(async p => await sharp(p).metadata()))
@@ -118,7 +118,7 @@ describe('OCR pipeline with the shipped model', { timeout: 120_000 }, () => {
       return
     }
     // v1: the five longest formulas of held-out A: scaled whole into 512 pixels their glyphs would be a few pixels high.
-    const dir = fileURLToPath(new URL('../../datasets/heldout-a', import.meta.url))
+    const dir = fileURLToPath(new URL('../../datasets/heldout-a/', import.meta.url))
     const longest = (await readTruth(dir)).sort((a, b) => canonicalTokens(b.latex).length - canonicalTokens(a.latex).length).slice(0, 5)
     let whole = 0
     let pieced = 0

@@ -13,8 +13,8 @@ import { COL_STEP, glyphCanvas, INPUT_WIDTH, MARGIN, resizeInk, ROW_STEP } from 
 import { readTruth } from '../scripts/eval.js'
 import { removeDir, tempDir } from './helpers.js'
 
-const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr', import.meta.url))
-const DATASETS = fileURLToPath(new URL('../../datasets', import.meta.url))
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
+const DATASETS = fileURLToPath(new URL('../../datasets/', import.meta.url))
 
 async function fixture (name: string): Promise<Buffer> {
   return await readFile(FIXTURES + name)

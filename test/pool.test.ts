@@ -10,7 +10,7 @@ import { ImageError } from '../pipeline/preprocess.js'
 import { DEFAULT_MODEL_DIR } from '../pipeline/recognizer.js'
 import { removeDir, tempDir, waitFor } from './helpers.js'
 
-const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr', import.meta.url))
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
 const NAMES = ['one-formula.png', 'fraction.png', 'sum.png', 'three-lines.png']
 
 /** The pool's worker threads (private): the tests kill one to see the pool replace it. */

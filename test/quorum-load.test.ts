@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url'
 import { startNode, type RunningNode } from '../node/daemon/start.js'
 import { DEFAULT_CONFIG, type NodeConfig } from '../node/datadir/config.js'
 import { createLog } from '../node/log.js'
-import { modelledCompute, type Compute } from '../node/daemon/compute.js'
+import type { Compute } from '../node/daemon/compute.js'
+import { modelledCompute } from '../simnet/compute.js'
 import { sha256Hex } from '../protocols/blob/index.js'
 import type { SignedVote } from '../protocols/votes/index.js'
 import type { TaskView } from '../node/daemon/work.js'
@@ -21,18 +22,18 @@ const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr', import.meta.ur
 
 interface Net { nodes: RunningNode[], dirs: string[] }
 
-async function startNet (count: number, extra: Partial<NodeConfig> = {}, computeOf: (i: number) => Compute | undefined = () => undefined): Promise<Net> {
+async function startNet (count: number, extra: Partial<NodeConfig> & { modelledCompute?: [number, number] } = {}, computeOf: (i: number) => Compute | undefined = () => undefined): Promise<Net> {
+  const { modelledCompute: modelled = [20, 40], ...settings } = extra
   const net: Net = { nodes: [], dirs: [] }
   for (let i = 0; i < count; i++) {
     const dir = await tempDir()
     net.dirs.push(dir)
     const bootstrap = net.nodes.length > 0 ? [net.nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()] : []
-    const compute = computeOf(i)
     net.nodes.push(await startNode({
       dataDir: dir,
-      config: { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'silent', modelledCompute: [20, 40], workers: 1, bootstrap, ...extra },
+      config: { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'silent', workers: 1, bootstrap, ...settings },
       log: createLog('silent'),
-      ...(compute != null ? { compute } : {})
+      hooks: { compute: computeOf(i) ?? modelledCompute(modelled) }
     }))
   }
   await waitFor('a full mesh', () => net.nodes.every(x => x.libp2p.getPeers().length === count - 1), 30_000)
@@ -113,7 +114,7 @@ describe('critical images under load', { timeout: 240_000 }, () => {
     // Nodes 2 and 3 run another model version: their votes never count toward the origin's model.
     const other = (i: number): Compute | undefined => {
       if (i < 2) return undefined
-      const base = modelledCompute([20, 40], 1, sha256Hex)
+      const base = modelledCompute([20, 40])
       return { ...base, model: 'modelled-b', recognize: async (image, file) => ({ ...await base.recognize(image, file), model: 'modelled-b' }) }
     }
     const net = await startNet(4, {}, other)

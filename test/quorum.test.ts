@@ -12,8 +12,8 @@ import { encodeJson } from '../protocols/json.js'
 import { startNode, type RunningNode } from '../node/daemon/start.js'
 import { DEFAULT_CONFIG, type NodeConfig } from '../node/datadir/config.js'
 import { createLog } from '../node/log.js'
-import type { Attack } from '../simnet/byzantine.js'
-import { wrongAnswer } from '../simnet/byzantine.js'
+import { byzantineVoter, wrongAnswer, type Attack } from '../simnet/byzantine.js'
+import { modelledCompute } from '../simnet/compute.js'
 import type { TaskView } from '../node/daemon/work.js'
 import { removeDir, runCli, tempDir, waitFor } from './helpers.js'
 import { writeFile } from 'node:fs/promises'
@@ -126,9 +126,9 @@ async function startNet (attacks: Array<Attack | undefined>, extra: Partial<Node
     const bootstrap = net.nodes.length > 0 ? [net.nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()] : []
     net.nodes.push(await startNode({
       dataDir: dir,
-      config: { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'silent', modelledCompute: [20, 40], workers: 0, bootstrap, ...extra },
+      config: { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'silent', workers: 0, bootstrap, ...extra },
       log: createLog('silent'),
-      ...(attack != null ? { byzantine: attack } : {})
+      hooks: { compute: modelledCompute([20, 40]), ...(attack != null ? { tamper: key => byzantineVoter(attack, key) } : {}) }
     }))
   }
   const n = net.nodes.length

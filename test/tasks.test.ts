@@ -8,9 +8,9 @@ import type { ChildProcess } from 'node:child_process'
 import type { RunningNode } from '../node/daemon/start.js'
 import type { TaskView } from '../node/daemon/work.js'
 import { DataDir } from '../node/datadir/datadir.js'
-import { removeDir, runCli, spawnCli, startTestNode, tempDir, waitFor } from './helpers.js'
+import { removeDir, runCli, SIMNET_NODE, spawnCli, startTestNode, tempDir, waitFor } from './helpers.js'
 
-const HELDOUT = fileURLToPath(new URL('../../datasets/heldout-a', import.meta.url))
+const HELDOUT = fileURLToPath(new URL('../../datasets/heldout-a/', import.meta.url))
 
 async function heldoutImages (n: number): Promise<Array<{ file: string, bytes: Buffer }>> {
   const files = (await readdir(HELDOUT)).filter(f => /\.(png|jpg)$/.test(f)).sort().slice(0, n)
@@ -26,7 +26,8 @@ async function waitDone (node: RunningNode, ids: string[], timeoutMs: number): P
 
 /** A node as a child process (so it can be killed with SIGKILL); resolves once it is up, with its peer id. */
 async function spawnNode (dataDir: string, flags: string[]): Promise<{ child: ChildProcess, peerId: string }> {
-  const child = spawnCli(['node', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0', '--no-mdns', '--log-level', 'warn', ...flags])
+  // simnet's node process: `texmesh node` that also takes --modelled-compute.
+  const child = spawnCli(['node', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0', '--no-mdns', '--log-level', 'warn', ...flags], undefined, SIMNET_NODE)
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
   const peerId = await waitFor(`the node in ${dataDir} to start`, () => {
@@ -152,7 +153,7 @@ describe('work sharing between real nodes', { timeout: 240_000 }, () => {
     const dirA = await dir()
     const a = await startTestNode(dirA, { workers: 0 })
     nodes.push(a)
-    const fixtures = fileURLToPath(new URL('../../test/fixtures/ocr', import.meta.url))
+    const fixtures = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
     await a.submit(await readFile(fixtures + 'sum.png'), { file: 'evil\n\u001b[31mRED', critical: false })
     const listed = await runCli(['tasks', '--data-dir', dirA], { timeoutMs: 30_000 })
     assert.equal(listed.code, 0, listed.stderr)
@@ -193,7 +194,7 @@ describe('work sharing between real nodes', { timeout: 240_000 }, () => {
     nodes.push(a)
     const inputs = await dir()
     const { writeFile, copyFile } = await import('node:fs/promises')
-    const fixtures = fileURLToPath(new URL('../../test/fixtures/ocr', import.meta.url))
+    const fixtures = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
     await copyFile(fixtures + 'sum.png', join(inputs, 'a.png'))
     await writeFile(join(inputs, 'b.png'), Buffer.alloc(34 * 1024 * 1024, 1))
     await copyFile(fixtures + 'fraction.png', join(inputs, 'c.png'))

@@ -4,8 +4,7 @@
  * one line on stderr and exit non-zero.
  */
 import { Command, Option } from 'commander'
-import { DataDir } from '../datadir/datadir.js'
-import { defaultDataDir } from '../datadir/paths.js'
+import type { DataDir } from '../datadir/datadir.js'
 import { ENV_VARS, LOG_LEVELS, loadConfig, type NodeConfig, type ResolvedConfig } from '../datadir/config.js'
 import { createLog } from '../log.js'
 import { startNode } from '../daemon/start.js'
@@ -19,40 +18,14 @@ import type { ApiMember, ApiPeer, ApiStatus } from '../daemon/api.js'
 import { VERSION } from '../version.js'
 import { runOcr } from './ocr.js'
 import { DEFAULT_WAIT_SECONDS, runResult, runSubmit, runTasks } from './tasks.js'
-import { parseModelledCompute } from '../datadir/config.js'
-import { runSimnet } from '../../simnet/index.js'
 import { describeCheck, runVerify } from './verify.js'
-import type { Attack } from '../../simnet/byzantine.js'
-import { htmlReport, textReport } from '../../simnet/report.js'
-import { writeFile } from 'node:fs/promises'
-
-interface CommonOptions { dataDir?: string, json?: boolean }
-
-function collect (value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value]
-}
-
-function dataDirOf (options: CommonOptions): DataDir {
-  if (options.dataDir?.trim() === '') throw new ConfigError('--data-dir is empty: give a directory (or leave the option out for $TEXMESH_HOME or ~/.texmesh)')
-  return new DataDir(options.dataDir ?? defaultDataDir())
-}
+import type { NodeHooks } from '../daemon/hooks.js'
+import { collect, dataDirOf, parseCount, parsePort, parsePositive, parseProbability, print, withDataDir, withJson, type CommonOptions } from './options.js'
 
 /** After a change of network: a node already running on the data dir goes on as it was until restarted. */
 async function warnIfRunning (dataDir: DataDir): Promise<void> {
   const running = await dataDir.runtime()
   if (running != null) process.stderr.write(`texmesh: note: the node running on this data dir (pid ${running.pid}) goes on in its old network until you restart it\n`)
-}
-
-function print (json: boolean | undefined, data: unknown, human: () => string): void {
-  process.stdout.write((json === true ? JSON.stringify(data, null, 2) : human()) + '\n')
-}
-
-function withDataDir (cmd: Command): Command {
-  return cmd.option('--data-dir <dir>', 'node data directory (default: $TEXMESH_HOME or ~/.texmesh)')
-}
-
-function withJson (cmd: Command): Command {
-  return cmd.option('--json', 'print JSON instead of text')
 }
 
 /** Flags given on the command line (not commander defaults) as a config layer. */
@@ -66,42 +39,15 @@ function configFlags (cmd: Command): Partial<NodeConfig> {
   if (o.logLevel != null) flags.logLevel = o.logLevel
   if (o.workers != null) flags.workers = o.workers
   if (o.leaseMs != null) flags.leaseMs = o.leaseMs
-  if (o.modelledCompute != null) flags.modelledCompute = o.modelledCompute
-  if (o.slowdown != null) flags.slowdown = o.slowdown
   if (o.quorumF != null) flags.quorumF = o.quorumF
   if (o.criticalBelow != null) flags.criticalBelow = o.criticalBelow
   return flags
-}
-
-function parsePort (value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new TexmeshError(`"${value}" is not a port number (0-65535)`)
-  return Number(value)
-}
-
-/** A probability option (0-1). */
-function parseProbability (what: string) {
-  return (v: string): number => {
-    const n = Number(v)
-    if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new TexmeshError(`${what} must be a number from 0 to 1, not "${v}"`)
-    return n
-  }
-}
-
-function parsePositive (what: string, max: number) {
-  return (value: string): number => {
-    const n = Number(value)
-    if (!/^\d+$/.test(value) || n < 1 || n > max) throw new TexmeshError(`${what} must be a whole number from 1 to ${max}, not "${value}"`)
-    return n
-  }
 }
 
 /** Commands that write invites: only where the node listens matters (its addresses become the invite's bootstrap). */
 function withListenFlag (cmd: Command): Command {
   return cmd.option('--listen <multiaddr>', 'the node\'s listen address, for the invite\'s bootstrap addresses; repeatable (default: from config, else /ip4/0.0.0.0/tcp/7474 and /ip4/0.0.0.0/tcp/7475/ws)', collect)
 }
-
-/** Settings that exist for simnet's fault injection, not for people running a node. */
-const SIMNET_SETTINGS = new Set(['modelledCompute', 'slowdown'])
 
 function withNodeFlags (cmd: Command): Command {
   return cmd
@@ -112,20 +58,8 @@ function withNodeFlags (cmd: Command): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
     .option('--workers <n>', 'images this node recognises at once, for itself and others (default: one per core, at most 8; 0 takes no work)', parseCount('--workers', 64))
     .option('--lease-ms <ms>', 'how long a worker may hold a task before it is granted again (default 30000)', parsePositive('--lease-ms', 3_600_000))
-    .addOption(new Option('--modelled-compute <p50[,p95]>', 'simnet: replace recognition by a sleep with this median and 95th percentile (ms)').argParser(v => parseModelledCompute('--modelled-compute', v)).hideHelp())
-    .addOption(new Option('--slowdown <factor>', 'simnet: make this node this many times slower').argParser(Number).hideHelp())
     .option('--quorum-f <f>', 'faults a critical image tolerates: 3f+1 voters, 2f+1 must agree (default 1)', parsePositive('--quorum-f', 10))
     .option('--critical-below <p>', 'send results less confident than this (0-1) to a quorum vote (default: never)', parseProbability('--critical-below'))
-    .addOption(new Option('--simnet', 'simnet: fault hooks (partitions) in the local API').hideHelp())
-    .addOption(new Option('--byzantine <attack>', 'simnet: vote as a Byzantine node').choices(['wrong', 'forge', 'equivocate', 'silent', 'replay', 'flood']).hideHelp())
-}
-
-function parseCount (what: string, max: number) {
-  return (value: string): number => {
-    const n = Number(value)
-    if (!/^\d+$/.test(value) || n > max) throw new TexmeshError(`${what} must be a whole number from 0 to ${max}, not "${value}"`)
-    return n
-  }
 }
 
 async function resolvedConfig (cmd: Command, dataDir: DataDir): Promise<ResolvedConfig> {
@@ -177,11 +111,21 @@ function formatPeers (peers: ApiPeer[]): string {
   return table(['peer', 'membership', 'latency', 'address'], rows)
 }
 
-async function runNode (cmd: Command): Promise<void> {
+/**
+ * How a harness starts its nodes through the `node` command (simnet/node-main.ts): options of
+ * its own, and the hooks (node/daemon/hooks.ts) it makes of them.
+ */
+export interface NodeCommandExtension {
+  options: (cmd: Command) => Command
+  hooks: (options: Record<string, unknown>, config: NodeConfig) => NodeHooks | Promise<NodeHooks>
+}
+
+async function runNode (cmd: Command, extension?: NodeCommandExtension): Promise<void> {
   const dataDir = dataDirOf(cmd.opts())
   const { config, sources } = await resolvedConfig(cmd, dataDir)
   const log = createLog(config.logLevel)
-  const node = await startNode({ dataDir: dataDir.paths.root, config, log, simnet: cmd.opts().simnet === true, byzantine: cmd.opts().byzantine, sources })
+  const hooks = extension != null ? await extension.hooks(cmd.opts(), config) : undefined
+  const node = await startNode({ dataDir: dataDir.paths.root, config, log, sources, ...(hooks != null ? { hooks } : {}) })
   const status = await node.status()
   process.stderr.write(`texmesh node ${status.peerId} running; network ${status.network.name ?? 'open'}; API http://127.0.0.1:${node.apiPort}\n`)
   const reachable = config.listen.some(a => !/^\/ip[46]\/(127\.|::1\/)/.test(a))
@@ -209,7 +153,8 @@ async function runNode (cmd: Command): Promise<void> {
   process.on('SIGTERM', onSignal)
 }
 
-export function buildProgram (): Command {
+/** The `texmesh` program; `extension` adds a harness's options and hooks to its `node` command. */
+export function buildProgram (extension?: NodeCommandExtension): Command {
   const program = new Command()
   program
     .name('texmesh')
@@ -221,9 +166,10 @@ Environment:
   ${Object.values(ENV_VARS).join(', ')}
                      node settings; flags win over these, these over <data-dir>/config.json`)
 
-  withNodeFlags(withDataDir(program.command('node')))
+  const node = withNodeFlags(withDataDir(program.command('node')))
     .description('run the node daemon in the foreground (Ctrl-C stops it)')
-    .action(async (_opts, cmd: Command) => { await runNode(cmd) })
+    .action(async (_opts, cmd: Command) => { await runNode(cmd, extension) })
+  extension?.options(node)
 
   withJson(withDataDir(program.command('status')))
     .description('show the running node: peer id, addresses, network, peer count')
@@ -327,82 +273,6 @@ The exit code is 0 when the certificate holds, 1 when it does not.`)
       await runTasks(await ApiClient.forDataDir(dataDirOf(opts)), opts)
     })
 
-  withJson(program.command('simnet'))
-    .description('start many real nodes on this machine, drive a workload, inject faults, check invariants')
-    .option('--nodes <n>', 'how many nodes', parsePositive('--nodes', 64), 4)
-    .option('--tasks <n>', 'how many images', parsePositive('--tasks', 100_000), 100)
-    .option('--images <dir>', 'a folder of images (cycled to --tasks); default: formulas generated on the fly')
-    .option('--seed <n>', 'seed for generated formulas and the choice of crashed nodes', parseCount('--seed', 2 ** 31), 1)
-    .option('--modelled <p50[,p95]>', 'replace recognition by a sleep with this median and 95th percentile in ms (for 32+ nodes)', v => parseModelledCompute('--modelled', v) ?? undefined)
-    .option('--crash <k>', 'SIGKILL k nodes (never node 0, the origin) once a third of the tasks are done', parseCount('--crash', 63), 0)
-    .option('--restart <ms>', 'with --crash, restart the killed nodes this long after', parseCount('--restart', 600_000))
-    .option('--partition', 'split the network in two halves at a fifth of the tasks, then heal it')
-    .option('--partition-ms <ms>', 'how long the partition lasts', parsePositive('--partition-ms', 600_000), 5000)
-    .option('--slow <k>', 'make k nodes artificially slow', parseCount('--slow', 64), 0)
-    .option('--slowdown <x>', 'how much slower --slow nodes are', Number, 4)
-    .option('--workers <n>', 'images each node recognises at once', parsePositive('--workers', 64), 1)
-    .option('--lease-ms <ms>', 'lease length', parsePositive('--lease-ms', 3_600_000), 5000)
-    .option('--spread', 'submit to every node in turn instead of all to node 0')
-    .option('--critical', 'make every task critical: a quorum must agree (2f+1 matching votes)')
-    .option('--critical-share <p>', 'make this share of the tasks critical (0-1, spread evenly; e.g. 0.2), the rest ordinary', parseProbability('--critical-share'))
-    .option('--quorum-f <f>', 'f of the quorum (default 1)', parsePositive('--quorum-f', 10))
-    .option('--byzantine <k>', 'k nodes (the last ones, never node 0) vote as Byzantine nodes', parseCount('--byzantine', 63), 0)
-    .addOption(new Option('--attack <attack>', 'what the Byzantine nodes do').choices(['wrong', 'forge', 'equivocate', 'silent', 'replay', 'flood']))
-    .option('--timeout <seconds>', 'stop the run after this long', parsePositive('--timeout', 86_400), 300)
-    .option('--report <file>', 'also write an HTML report with charts')
-    .addHelpText('after', `
-With --json, one JSON object: {"nodes", "tasks", "completed", "lost", "throughput",
-"latencyMs": {"p50", "p95", "p99"}, "perNode": [{"peerId", "tasks", ...}],
-"invariants": [{"name", "ok", "detail"}], "makespanMs", "efficiency", "regrants",
-"faults": [{"atMs", "done", "of", "what"}], "recoveryMs", "parameters" (date, version, model, seed,
-options, host), "latencyHistogram", "work", "downtime", "host", ...}. The exit code is 1 when an invariant fails.
-Every run stops by itself and removes its processes and temp dirs.`)
-    .action(async (opts: { json?: boolean, nodes: number, tasks: number, images?: string, seed: number, modelled?: [number, number], crash: number, restart?: number, partition?: boolean, partitionMs: number, slow: number, slowdown: number, workers: number, leaseMs: number, spread?: boolean, critical?: boolean, criticalShare?: number, quorumF?: number, byzantine: number, attack?: Attack, timeout: number, report?: string }) => {
-      if (opts.byzantine > 0 && opts.attack == null) throw new TexmeshError('--byzantine needs --attack wrong|forge|equivocate|silent|replay|flood')
-      if (opts.byzantine >= opts.nodes) throw new TexmeshError('--byzantine must leave node 0 honest: at most --nodes minus 1')
-      const f = opts.quorumF ?? 1
-      if (opts.criticalShare != null) {
-        if (opts.criticalShare <= 0) throw new TexmeshError('--critical-share must be more than 0')
-        opts.critical = true
-      }
-      if (opts.critical === true && opts.nodes < 3 * f + 1) throw new TexmeshError(`--critical needs at least 3f+1 = ${3 * f + 1} nodes`)
-      if (!Number.isFinite(opts.slowdown) || opts.slowdown < 1) throw new TexmeshError('--slowdown must be a number of at least 1')
-      if (opts.slow > opts.nodes) throw new TexmeshError('--slow cannot exceed --nodes')
-      if (opts.crash >= opts.nodes) throw new TexmeshError('--crash must leave node 0 (the origin) running: at most --nodes minus 1')
-      const report = await runSimnet({
-        nodes: opts.nodes,
-        tasks: opts.tasks,
-        ...(opts.images != null ? { images: opts.images } : {}),
-        seed: opts.seed,
-        ...(opts.modelled != null ? { modelled: opts.modelled } : {}),
-        crash: opts.crash,
-        ...(opts.restart != null ? { restartAfterMs: opts.restart } : {}),
-        partition: opts.partition === true,
-        partitionMs: opts.partitionMs,
-        slow: opts.slow,
-        slowdown: opts.slowdown,
-        workers: opts.workers,
-        leaseMs: opts.leaseMs,
-        spread: opts.spread === true,
-        critical: opts.critical === true,
-        ...(opts.criticalShare != null ? { criticalShare: opts.criticalShare } : {}),
-        ...(opts.quorumF != null ? { quorumF: opts.quorumF } : {}),
-        byzantine: opts.byzantine,
-        ...(opts.attack != null ? { attack: opts.attack } : {}),
-        timeoutMs: opts.timeout * 1000,
-        onProgress: line => { if (opts.json !== true || process.stderr.isTTY === true) process.stderr.write(`simnet: ${line}\n`) }
-      })
-      process.stdout.write((opts.json === true ? JSON.stringify(report) : textReport(report)) + '\n')
-      if (report.invariants.some(i => !i.ok)) process.exitCode = 1
-      if (opts.report != null) {
-        try {
-          await writeFile(opts.report, htmlReport(report))
-        } catch (err) {
-          throw new TexmeshError(`cannot write the report to ${opts.report}: ${(err as Error).message}`)
-        }
-      }
-    })
-
   const config = program.command('config').description('node configuration')
   withNodeFlags(withJson(withDataDir(config.command('show'))))
     .description('print the effective configuration and where each value comes from (default, file, env, flag): the running node\'s, or what a new start would use')
@@ -421,8 +291,7 @@ Every run stops by itself and removes its processes and temp dirs.`)
       }
       const network = await dataDir.network()
       const data = { dataDir: dataDir.paths.root, configFile: dataDir.paths.config, ...resolved, network: network?.name ?? null }
-      // simnet's hooks are left out of the text while they are at their defaults.
-      const shown = Object.entries(resolved.config).filter(([k]) => !(SIMNET_SETTINGS.has(k) && resolved.sources[k as keyof NodeConfig] === 'default'))
+      const shown = Object.entries(resolved.config)
       const rows: Array<[string, string]> = [['data dir', data.dataDir], ['config file', data.configFile], ['network', data.network ?? 'open'],
         ...shown.map(([k, v]): [string, string] => [k, `${JSON.stringify(v)}  (${resolved.sources[k as keyof NodeConfig]})`])]
       const width = Math.max(...rows.map(([k]) => k.length)) + 2
@@ -547,7 +416,6 @@ Every run stops by itself and removes its processes and temp dirs.`)
       await warnIfRunning(dataDir)
     })
 
-  oneLineUsageErrors(program)
   return program
 }
 
@@ -562,8 +430,9 @@ function oneLineUsageErrors (cmd: Command): void {
   for (const sub of cmd.commands) oneLineUsageErrors(sub)
 }
 
-async function main (): Promise<void> {
-  const program = buildProgram()
+/** Run a program on this process's arguments: errors as one line on stderr, and the exit code. */
+export async function runProgram (program: Command): Promise<void> {
+  oneLineUsageErrors(program)
   program.exitOverride()
   try {
     await program.parseAsync(process.argv)
@@ -580,5 +449,3 @@ async function main (): Promise<void> {
     process.exit(1)
   }
 }
-
-await main()

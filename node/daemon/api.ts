@@ -83,8 +83,8 @@ export interface ApiHandlers {
   tasks(limit: number): Promise<TaskView[]>
   /** every author's result for an image hash in the replicated store */
   results(hash: string): Map<string, unknown>
-  /** simnet's fault hooks, present only on nodes started for simnet */
-  simnet?: {
+  /** fault routes (partitions, pauses, dials), only on nodes started with the faults hook (simnet) */
+  faults?: {
     partition(deny: string[]): Promise<void>
     pause(paused: boolean): Promise<void>
     dial(addrs: string[]): Promise<void>
@@ -297,26 +297,26 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     return Object.fromEntries(init.handlers.results(request.params.hash))
   })
 
-  const simnet = init.handlers.simnet
-  if (simnet != null) {
+  const faults = init.handlers.faults
+  if (faults != null) {
     const Peers = z.object({ deny: z.array(z.string().max(128)).max(10_000) }).strict()
     const Addrs = z.object({ addrs: z.array(z.string().max(1024)).max(10_000) }).strict()
     app.post('/v1/simnet/partition', async (request, reply) => {
       const body = Peers.safeParse(request.body)
       if (!body.success) return await reply.code(400).send({ error: 'expected {"deny": [PEER_ID...]}' })
-      await simnet.partition(body.data.deny)
+      await faults.partition(body.data.deny)
       return { ok: true }
     })
     app.post('/v1/simnet/pause', async (request, reply) => {
       const body = z.object({ paused: z.boolean() }).strict().safeParse(request.body)
       if (!body.success) return await reply.code(400).send({ error: 'expected {"paused": true|false}' })
-      await simnet.pause(body.data.paused)
+      await faults.pause(body.data.paused)
       return { ok: true }
     })
     app.post('/v1/simnet/dial', async (request, reply) => {
       const body = Addrs.safeParse(request.body)
       if (!body.success) return await reply.code(400).send({ error: 'expected {"addrs": [MULTIADDR...]}' })
-      await simnet.dial(body.data.addrs)
+      await faults.dial(body.data.addrs)
       return { ok: true }
     })
   }

@@ -14,16 +14,15 @@ import { decodeCertificateText, decodeRevocationText, MembershipCertificate, ver
 import type { ExchangedPeer } from '../../protocols/peer-exchange/index.js'
 import { VERSION } from '../version.js'
 import type { OcrResult } from '../../pipeline/ocr.js'
-import { modelledCompute, pipelineCompute, shippedModelVersion, type Compute } from './compute.js'
+import { pipelineCompute, shippedModelVersion, type Compute } from './compute.js'
 import { NodeTasks, type TaskView, type TasksStats } from './work.js'
 import type { QuorumTimings } from '../../protocols/votes/index.js'
-import { sha256Hex } from '../../protocols/blob/index.js'
 import { Replica } from '../../crdt/replica.js'
 import { CRDT_SYNC_PROTOCOL, CrdtSync } from '../../protocols/crdt-sync/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { encodeCertificateText } from '../../protocols/membership/index.js'
-import { byzantineVoter, type Attack } from '../../simnet/byzantine.js'
+import type { NodeHooks } from './hooks.js'
 
 /**
  * The daemon: the one place where storage, libp2p, protocols and the local
@@ -37,14 +36,10 @@ export interface NodeOptions {
   dataDir: string
   config: NodeConfig
   log: Log
-  /** simnet's fault hooks in the local API (partitions); never on a real node */
-  simnet?: boolean
-  /** simnet: this node votes as a Byzantine node with this attack */
-  byzantine?: Attack
   /** where each config value came from (default, file, env, flag), for `texmesh config show` */
   sources?: Record<string, string>
-  /** tests: what the node recognises with, in place of what the config names */
-  compute?: Compute
+  /** what a harness (simnet, tests) changes in the node; none on a real node */
+  hooks?: NodeHooks
 }
 
 export interface RunningNode {
@@ -113,9 +108,8 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
   const { config, log } = options
   // The model first: a node with a model folder it cannot use refuses to start before it holds
   // anything. One onnxruntime session per process, loaded when the first image arrives.
-  const compute: Compute = options.compute ?? (config.modelledCompute != null
-    ? modelledCompute(config.modelledCompute, config.slowdown, sha256Hex)
-    : pipelineCompute(await shippedModelVersion(), config.slowdown, config.workers))
+  const hooks = options.hooks ?? {}
+  const compute: Compute = hooks.compute ?? pipelineCompute(await shippedModelVersion(), config.workers)
   const dataDir = new DataDir(options.dataDir)
   await dataDir.ensure()
   // The LevelDB lock is the data dir lock: the OS drops it when the holder dies, even by kill -9.
@@ -243,7 +237,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         }
       },
       peerExchange: { onPeers: (peers) => { offerPeers(peers) } },
-      ...(options.simnet === true ? { denied: (peer: string) => denied.has(peer) } : {})
+      ...(hooks.faults === true ? { denied: (peer: string) => denied.has(peer) } : {})
     })
     libp2p = node
     // Made before libp2p starts, so no mDNS answer that comes while the rest of the node starts is lost.
@@ -328,7 +322,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
           // Not connected any more: the certificate it published in the replicated store.
           return cert != null ? encodeCertificateText(cert) : replica?.members().get(peer)?.certificate
         },
-        ...(options.byzantine != null ? { tamper: byzantineVoter(options.byzantine, key) } : {})
+        ...(hooks.tamper != null ? { tamper: hooks.tamper(key) } : {})
       }
     })
     const nodeTasks = tasks
@@ -436,13 +430,13 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     const taskList = async (limit: number): Promise<TaskView[]> => await nodeTasks.list(limit)
     const taskStats = (): TasksStats => nodeTasks.stats()
 
-    const simnet = options.simnet === true
+    const faults = hooks.faults === true
       ? {
           partition: async (deny: string[]): Promise<void> => {
             denied.clear()
             for (const p of deny) denied.add(p)
             await Promise.all(node.getConnections().filter(c => denied.has(c.remotePeer.toString())).map(async c => { await c.close().catch(() => c.abort(new Error('partitioned'))) }))
-            log.info({ denied: deny.length }, 'simnet partition set')
+            log.info({ denied: deny.length }, 'partition set (fault hook)')
           },
           pause: async (paused: boolean): Promise<void> => { nodeTasks.pause(paused) },
           dial: async (addrs: string[]): Promise<void> => {
@@ -455,7 +449,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       port: config.apiPort,
       token,
       log: log.child({ component: 'node:api' }),
-      handlers: { status, peers, members, revocations, installRevocation, installCertificate, ocr, submit, task, tasks: taskList, results: hash => replica!.results(hash), ...(simnet != null ? { simnet } : {}) }
+      handlers: { status, peers, members, revocations, installRevocation, installCertificate, ocr, submit, task, tasks: taskList, results: hash => replica!.results(hash), ...(faults != null ? { faults } : {}) }
     })
     const identity = processIdentity(process.pid)
     await dataDir.writeRuntime({ pid: process.pid, ...(identity != null ? { process: identity } : {}), peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString(), config: { ...config }, ...(options.sources != null ? { sources: options.sources } : {}) })

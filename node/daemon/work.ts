@@ -8,7 +8,7 @@ import type { Alternative, Box } from '../../pipeline/ocr.js'
 import type { Unreadable } from '../../pipeline/unreadable.js'
 import { MAX_RESULT_LATEX, MAX_RESULT_REGIONS, ResultEntry, type Replica } from '../../crdt/replica.js'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
-import { QuorumService, isEquivocation, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type QuorumContext, type QuorumState, type QuorumTimings, type SignedVote } from '../../protocols/votes/index.js'
+import { QuorumService, isEquivocation, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type QuorumContext, type QuorumState, type QuorumTimings, type SignedVote, type VoteTamper } from '../../protocols/votes/index.js'
 import { LevelVoteLedger, MemoryVoteLedger, type VoteLedger } from '../../protocols/votes/ledger.js'
 import type { Compute } from './compute.js'
 import type { Log } from '../log.js'
@@ -98,7 +98,7 @@ export interface NodeTasksInit {
     revokedAt?: (peer: string) => number | undefined
     certificateOf: (peer: string) => string | undefined
     onEquivocation?: (a: SignedVote, b: SignedVote) => Promise<void>
-    tamper?: ConstructorParameters<typeof QuorumService>[1]['tamper']
+    tamper?: VoteTamper
   }
 }
 

@@ -41,14 +41,6 @@ export const NodeConfig = z.object({
   workers: z.number().int().min(0).max(64),
   /** how long a worker may hold a task before it is granted to another */
   leaseMs: z.number().int().min(500).max(3_600_000),
-  /**
-   * simnet: replace recognition by a sleep drawn from a log-normal with this median and
-   * 95th percentile in ms ([p50, p95]); null runs the real model
-   */
-  modelledCompute: z.tuple([z.number().positive(), z.number().positive()]).nullable()
-    .refine(v => v == null || v[1] >= v[0], { message: 'the 95th percentile must not be below the median' }),
-  /** simnet: make this node this many times slower than it is (1 = normal) */
-  slowdown: z.number().min(1).max(1000),
   /** faults a critical image's quorum tolerates: 3f+1 voters, 2f+1 matching votes */
   quorumF: z.number().int().min(1).max(10),
   /** a result less confident than this goes to a quorum vote as if submitted critical; null: never */
@@ -76,8 +68,6 @@ export const DEFAULT_CONFIG: NodeConfig = {
   logLevel: 'info',
   workers: imagesPerCore(),
   leaseMs: 30_000,
-  modelledCompute: null,
-  slowdown: 1,
   quorumF: 1,
   criticalBelow: null
 }
@@ -90,8 +80,6 @@ export const ENV_VARS: Record<ConfigKey, string> = {
   logLevel: 'TEXMESH_LOG_LEVEL',
   workers: 'TEXMESH_WORKERS',
   leaseMs: 'TEXMESH_LEASE_MS',
-  modelledCompute: 'TEXMESH_MODELLED_COMPUTE',
-  slowdown: 'TEXMESH_SLOWDOWN',
   quorumF: 'TEXMESH_QUORUM_F',
   criticalBelow: 'TEXMESH_CRITICAL_BELOW'
 }
@@ -136,17 +124,6 @@ function parseNumber (name: string, value: string): number {
   return n
 }
 
-/** "P50,P95" in ms, or "off" */
-export function parseModelledCompute (name: string, value: string): [number, number] | null {
-  if (/^(off|none|null)$/i.test(value)) return null
-  const parts = value.split(',').map(s => parseNumber(name, s))
-  if (!(parts[0]! > 0)) throw new ConfigError(`${name}=${value}: the median must be above 0 ms`)
-  if (parts.length === 1) return [parts[0]!, parts[0]!]
-  if (parts.length !== 2) throw new ConfigError(`${name}=${value}: expected P50MS or P50MS,P95MS`)
-  if (parts[1]! < parts[0]!) throw new ConfigError(`${name}=${value}: the 95th percentile must not be below the median`)
-  return [parts[0]!, parts[1]!]
-}
-
 function parseList (value: string): string[] {
   return value.split(',').map(s => s.trim()).filter(s => s !== '')
 }
@@ -164,8 +141,6 @@ export function configFromEnv (env: NodeJS.ProcessEnv): Partial<NodeConfig> {
   const logLevel = get('logLevel'); if (logLevel != null) out.logLevel = logLevel as NodeConfig['logLevel']
   const workers = get('workers'); if (workers != null) out.workers = parseNumber(ENV_VARS.workers, workers)
   const leaseMs = get('leaseMs'); if (leaseMs != null) out.leaseMs = parseNumber(ENV_VARS.leaseMs, leaseMs)
-  const modelled = get('modelledCompute'); if (modelled != null) out.modelledCompute = parseModelledCompute(ENV_VARS.modelledCompute, modelled)
-  const slowdown = get('slowdown'); if (slowdown != null) out.slowdown = parseNumber(ENV_VARS.slowdown, slowdown)
   const quorumF = get('quorumF'); if (quorumF != null) out.quorumF = parseNumber(ENV_VARS.quorumF, quorumF)
   const below = get('criticalBelow'); if (below != null) out.criticalBelow = /^(off|none|null)$/i.test(below) ? null : parseNumber(ENV_VARS.criticalBelow, below)
   return out

@@ -105,6 +105,12 @@ export type QuorumState =
   | { state: 'certified', voters: string[] }
   | { state: 'no-consensus', votes: SignedVote[] }
 
+/**
+ * simnet's Byzantine voters: given the honest vote, the votes to publish instead
+ * (none: stay silent); `publish` sends raw bytes on the topic.
+ */
+export type VoteTamper = (honest: SignedVote, ctx: { voters: string[], publish: (bytes: Uint8Array) => Promise<void> }) => Promise<SignedVote[]>
+
 export interface QuorumInit {
   /** faults tolerated: n = 3f+1 voters, 2f+1 matching votes certify @default DEFAULT_F */
   f?: number
@@ -136,11 +142,8 @@ export interface QuorumInit {
   onEquivocation: (a: SignedVote, b: SignedVote) => Promise<void>
   /** where this node keeps the votes it signed @default in memory, for the last REMEMBERED_VOTES tasks */
   ledger?: VoteLedger
-  /**
-   * simnet's Byzantine voters: given the honest vote, return the votes to
-   * publish instead (none: stay silent); `publish` sends raw bytes on the topic.
-   */
-  tamper?: (honest: SignedVote, ctx: { voters: string[], publish: (bytes: Uint8Array) => Promise<void> }) => Promise<SignedVote[]>
+  /** simnet's Byzantine voters (see VoteTamper) */
+  tamper?: VoteTamper
   log: QuorumLog
 }
 

@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// The package's entry point: node's commands and simnet's. Kept free of static
+// imports so an old Node.js gets a clear sentence instead of a stack trace from
+// deep inside libp2p.
+const major = Number(process.versions.node.split('.')[0])
+if (major < 22) {
+  process.stderr.write(`texmesh: needs Node.js 22 or newer; this is ${process.version}. Inside the project, npm scripts use the Node.js it installs (npm run texmesh -- ...).\n`)
+  process.exit(1)
+}
+const { buildProgram, runProgram } = await import('../node/cli/program.js')
+const { addSimnetCommand } = await import('../simnet/command.js')
+const program = buildProgram()
+addSimnetCommand(program)
+await runProgram(program)
