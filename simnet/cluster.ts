@@ -35,6 +35,8 @@ export interface SimNodeSpec {
   byzantine?: string
   /** f of critical images' quorums */
   quorumF?: number
+  /** the seed of the node's random source (its protocols' choices, modelled latencies) */
+  seed?: number
 }
 
 /** Bind `port` on 127.0.0.1 (0: any free one) and let it go: the port bound, or undefined when it is taken. */
@@ -131,6 +133,7 @@ export class SimNode {
     if (this.spec.modelled != null) args.push('--modelled-compute', this.spec.modelled.join(','))
     if (this.spec.byzantine != null) args.push('--byzantine', this.spec.byzantine)
     if (this.spec.quorumF != null) args.push('--quorum-f', String(this.spec.quorumF))
+    if (this.spec.seed != null) args.push('--seed', String(this.spec.seed))
     for (const b of bootstrap) if (this.peerId === '' || !b.endsWith(this.peerId)) args.push('--bootstrap', b)
     this.stderr = ''
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true })

@@ -26,7 +26,7 @@ export function addSimnetCommand (program: Command): void {
     .option('--nodes <n>', 'how many nodes', parsePositive('--nodes', 64), 4)
     .option('--tasks <n>', 'how many images', parsePositive('--tasks', 100_000), 100)
     .option('--images <dir>', 'a folder of images (cycled to --tasks); default: formulas generated on the fly')
-    .option('--seed <n>', 'seed for generated formulas and the choice of crashed nodes', parseCount('--seed', 2 ** 31), 1)
+    .option('--seed <n>', 'seed for generated formulas, the choice of crashed nodes and every node\'s random source (its protocols\' choices, modelled latencies)', parseCount('--seed', 2 ** 31), 1)
     .option('--modelled <p50[,p95]>', 'replace recognition by a sleep with this median and 95th percentile in ms (for 32+ nodes)', latencyOption('--modelled'))
     .option('--crash <k>', 'SIGKILL k nodes (never node 0, the origin) once a third of the tasks are done', parseCount('--crash', 63), 0)
     .option('--restart <ms>', 'with --crash, restart the killed nodes this long after', parseCount('--restart', 600_000))

@@ -27,12 +27,12 @@ export const MODELLED_VERSION = 'modelled'
 export const MODELLED_CONFIDENCE = 0.9
 
 /** Recognition replaced by a sleep; the "LaTeX" names the image, so every node writes the same answer for it. */
-export function modelledCompute (latency: readonly [number, number], hashOf: (image: Uint8Array) => string = sha256Hex): Compute {
+export function modelledCompute (latency: readonly [number, number], hashOf: (image: Uint8Array) => string = sha256Hex, random: () => number = Math.random): Compute {
   return {
     model: MODELLED_VERSION,
     async recognize (image, _file) {
       const t0 = performance.now()
-      await sleep(drawLatency(latency))
+      await sleep(drawLatency(latency, random))
       // What the sleep took, timer lateness included, as the real pipeline reports what it measured.
       const ms = performance.now() - t0
       const latex = `\\mathrm{image}_{${hashOf(image).slice(0, 12)}}`

@@ -198,6 +198,8 @@ export async function runSimnet (options: SimnetOptions): Promise<SimnetReport> 
       leaseMs: o.leaseMs,
       ...(o.modelled != null ? { modelled: o.modelled } : {}),
       ...(o.quorumF != null ? { quorumF: o.quorumF } : {}),
+      // Each node's random source from the run's seed, so that its protocol choices replay.
+      seed: o.seed * 1000 + i,
       ...(i >= o.nodes - byzantine && o.attack != null ? { byzantine: o.attack } : {})
     }))
     say(`starting ${o.nodes} nodes`)

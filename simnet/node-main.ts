@@ -11,19 +11,25 @@ import type { NodeHooks } from '../node/daemon/hooks.js'
 import { ATTACKS, byzantineVoter, type Attack } from './byzantine.js'
 import { latencyOption } from './command.js'
 import { modelledCompute, slowed } from './compute.js'
+import { Rng } from '../formulas/rng.js'
+import { sha256Hex } from '../protocols/blob/index.js'
 
 await runProgram(buildProgram({
   options: cmd => cmd
     .addOption(new Option('--modelled-compute <p50[,p95]>', 'replace recognition by a sleep with this median and 95th percentile (ms)').argParser(latencyOption('--modelled-compute')))
     .addOption(new Option('--slowdown <factor>', 'make this node this many times slower').argParser(Number).default(1))
     .addOption(new Option('--faults', 'fault routes (partitions, pauses, dials) in the local API'))
-    .addOption(new Option('--byzantine <attack>', 'vote as a Byzantine node').choices(ATTACKS)),
+    .addOption(new Option('--byzantine <attack>', 'vote as a Byzantine node').choices(ATTACKS))
+    .addOption(new Option('--seed <n>', 'seed of the node\'s random source (its protocols and modelled latencies); default: Math.random').argParser(Number)),
   hooks: async (o, config): Promise<NodeHooks> => {
-    const opts = o as { modelledCompute?: [number, number], slowdown: number, faults?: boolean, byzantine?: Attack }
-    const base = opts.modelledCompute != null ? modelledCompute(opts.modelledCompute) : pipelineCompute(await shippedModelVersion(), config.workers)
+    const opts = o as { modelledCompute?: [number, number], slowdown: number, faults?: boolean, byzantine?: Attack, seed?: number }
+    const rng = opts.seed != null ? new Rng(opts.seed) : undefined
+    const random = rng != null ? () => rng.next() : Math.random
+    const base = opts.modelledCompute != null ? modelledCompute(opts.modelledCompute, sha256Hex, random) : pipelineCompute(await shippedModelVersion(), config.workers)
     return {
       compute: slowed(base, opts.slowdown),
       faults: opts.faults === true,
+      ...(rng != null ? { random } : {}),
       ...(opts.byzantine != null ? { tamper: key => byzantineVoter(opts.byzantine!, key) } : {})
     }
   }

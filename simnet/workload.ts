@@ -3,9 +3,9 @@ import { basename } from 'node:path'
 import sharp from 'sharp'
 import { expandInputs } from '../node/cli/ocr.js'
 import { SimnetError } from './cluster.js'
-import { FormulaGenerator } from '../scripts/datagen/grammar.js'
-import { renderMathjax } from '../scripts/datagen/render-mathjax.js'
-import { Rng } from '../scripts/datagen/rng.js'
+import { FormulaGenerator } from '../formulas/grammar.js'
+import { renderMathjax } from '../formulas/render-mathjax.js'
+import { Rng } from '../formulas/rng.js'
 
 /**
  * simnet's workload: `count` distinct images, from a folder (cycled, each

@@ -8,10 +8,10 @@ import { INPUT_HEIGHT, INPUT_WIDTH, modelCanvas, NoInkError } from '../pipeline/
 import { DEFAULT_MODEL_DIR } from '../pipeline/recognizer.js'
 import { augment, HELDOUT_B_AUGMENT, TRAIN_AUGMENT } from '../scripts/datagen/augment.js'
 import { makeSamples, MAX_TOKENS, PROFILES } from '../scripts/datagen/build.js'
-import { FormulaGenerator } from '../scripts/datagen/grammar.js'
-import { renderMathjax } from '../scripts/datagen/render-mathjax.js'
+import { FormulaGenerator } from '../formulas/grammar.js'
+import { renderMathjax } from '../formulas/render-mathjax.js'
 import { renderTex, TEX_FONTS, type TexFont } from '../scripts/datagen/render-tex.js'
-import { Rng } from '../scripts/datagen/rng.js'
+import { Rng } from '../formulas/rng.js'
 
 function inkPixels (canvas: Uint8Array): number {
   return canvas.reduce((n, v) => n + (v > 128 ? 1 : 0), 0)

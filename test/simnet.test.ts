@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { removeDir, runCli, tempDir } from './helpers.js'
 import { longestStall } from '../simnet/index.js'
+import { drawLatency } from '../simnet/compute.js'
+import { Rng } from '../formulas/rng.js'
 
 /** The run's parameters, as --json prints them. */
 function assertParameters (j: any, argvStart: string[]): void {
@@ -134,6 +136,13 @@ describe('texmesh simnet', { timeout: 240_000 }, () => {
     assert.ok(names.includes('every critical task certified (at most f Byzantine voters)'))
     assert.ok(names.includes('ordinary tasks kept finishing while critical ones ran (not starved)'))
     for (const i of j.invariants) assert.equal(i.ok, true, `${i.name}: ${i.detail}`)
+  })
+
+  it('a seed replays a node\'s random draws; another seed draws others', () => {
+    const draws = (seed: number): number[] => { const rng = new Rng(seed); return Array.from({ length: 5 }, () => drawLatency([40, 80], () => rng.next())) }
+    assert.deepEqual(draws(7001), draws(7001))
+    assert.notDeepEqual(draws(7001), draws(7002))
+    for (const ms of draws(7001)) assert.ok(ms > 0)
   })
 
   it('starvation is the longest stretch with tasks waiting and none finishing', () => {

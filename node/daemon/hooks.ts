@@ -13,4 +13,6 @@ export interface NodeHooks {
   tamper?: (key: Ed25519PrivateKey) => VoteTamper
   /** Fault routes in the local API: partitions (refused connections), pausing the queues, dialling. */
   faults?: boolean
+  /** The random source of the node's protocols (peer choices, backoff jitter, voter order): simnet seeds it, so a run replays. */
+  random?: () => number
 }

@@ -13,6 +13,8 @@ import type { Log } from '../log.js'
 export interface PeerKeeperInit {
   /** bootstrap multiaddrs with /p2p/ peer ids */
   bootstrap: string[]
+  /** the random source (simnet seeds it, so a run replays) @default Math.random */
+  random?: () => number
   /** @default 1000 */
   minBackoffMs?: number
   /** @default 60000 */
@@ -52,8 +54,10 @@ export class PeerKeeper {
   private readonly dialTimeoutMs: number
   private readonly bootstrapPeers = new Map<string, string[]>()
   private running = false
+  private readonly random: () => number
 
   constructor (private readonly libp2p: Libp2p, init: PeerKeeperInit, private readonly log: Log) {
+    this.random = init.random ?? Math.random
     this.minBackoffMs = init.minBackoffMs ?? 1000
     this.maxBackoffMs = init.maxBackoffMs ?? 60_000
     this.maxAttempts = init.maxAttempts ?? 8
@@ -174,7 +178,7 @@ export class PeerKeeper {
 
   private backoff (attempts: number): number {
     const base = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** attempts)
-    return Math.round(base * (0.75 + Math.random() * 0.5))
+    return Math.round(base * (0.75 + this.random() * 0.5))
   }
 
   private schedule (peer: string, delayMs: number): void {

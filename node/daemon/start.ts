@@ -236,12 +236,12 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
           if (membership.state === 'member') onMember(peer)
         }
       },
-      peerExchange: { onPeers: (peers) => { offerPeers(peers) } },
+      peerExchange: { onPeers: (peers) => { offerPeers(peers) }, ...(hooks.random != null ? { random: hooks.random } : {}) },
       ...(hooks.faults === true ? { denied: (peer: string) => denied.has(peer) } : {})
     })
     libp2p = node
     // Made before libp2p starts, so no mDNS answer that comes while the rest of the node starts is lost.
-    keeper = new PeerKeeper(node, { bootstrap }, log.child({ component: 'node:peers' }))
+    keeper = new PeerKeeper(node, { bootstrap, ...(hooks.random != null ? { random: hooks.random } : {}) }, log.child({ component: 'node:peers' }))
     offerPeers = (peers) => { keeper?.offer(peers) }
     try {
       await node.start()
@@ -282,7 +282,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         if (entry != null) void noteRevocation(entry.entry.revocation).then(noted => { if (noted != null) log.warn({ peer: noted.peer, revokedAt: new Date(noted.revokedAt).toISOString() }, 'a member was revoked') })
       })
     }
-    sync = new CrdtSync(node, replica, log.child({ component: 'protocols:crdt-sync' }))
+    sync = new CrdtSync(node, replica, log.child({ component: 'protocols:crdt-sync' }), hooks.random)
     await sync.start()
     // A peer just shown to be a member: fetch what it has (its envelopes were refused before).
     onMember = (peer) => { void sync?.pull(peer) }
@@ -302,6 +302,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       workers: config.workers,
       leaseMs: config.leaseMs,
       admits: peer => isMember(peer),
+      ...(hooks.random != null ? { random: hooks.random } : {}),
       log: log.child({ component: 'node:tasks' }),
       rootLog: log,
       quorum: {

@@ -79,6 +79,8 @@ export interface NodeTasksInit {
   workers: number
   leaseMs: number
   admits?: (peer: string) => boolean
+  /** the random source (simnet seeds it, so a run replays) @default Math.random */
+  random?: () => number
   log: Log
   /** the root logger, for the protocols' own component loggers (default: children of `log`) */
   rootLog?: Log
@@ -232,6 +234,7 @@ export class NodeTasks {
       blobs,
       capacity: init.workers,
       admits: init.admits,
+      ...(init.random != null ? { random: init.random } : {}),
       log: (init.rootLog ?? init.log).child({ component: 'protocols:tasks' }),
       process: async (work, image) => { await tasks.process(work, image) }
     })
@@ -240,6 +243,7 @@ export class NodeTasks {
     const q = init.quorum
     tasks.quorum = new QuorumService(init.node, {
       f: q.f,
+      ...(init.random != null ? { random: init.random } : {}),
       ...(q.silenceMs != null ? { silenceMs: q.silenceMs } : {}),
       concurrency: Math.max(1, init.workers),
       key: q.key,

@@ -69,7 +69,8 @@ export class CrdtSync {
   private unsubscribe: () => void = () => {}
   private stopped = false
 
-  constructor (private readonly node: SyncNode, private readonly store: SyncStore, private readonly log: SyncLog) {
+  /** `random`: the random source for the anti-entropy peer (simnet seeds it, so a run replays). */
+  constructor (private readonly node: SyncNode, private readonly store: SyncStore, private readonly log: SyncLog, private readonly random: () => number = Math.random) {
     this.onMessage = this.onMessage.bind(this)
     this.onIdentify = this.onIdentify.bind(this)
   }
@@ -84,7 +85,7 @@ export class CrdtSync {
     })
     const timer = setInterval(() => {
       const peers = this.node.getPeers()
-      const peer = peers[Math.floor(Math.random() * peers.length)]
+      const peer = peers[Math.floor(this.random() * peers.length)]
       if (peer != null) void this.pull(peer)
     }, ANTI_ENTROPY_MS)
     timer.unref()

@@ -40,6 +40,8 @@ export interface ExchangedPeer { id: PeerId, addrs: Multiaddr[] }
 export interface PeerExchangeInit {
   /** called with the valid peers a remote told us about (never ourselves or the remote) */
   onPeers: (peers: ExchangedPeer[], from: PeerId) => void
+  /** the random source (simnet seeds it, so a run replays) @default Math.random */
+  random?: () => number
 }
 
 export interface PeerExchangeComponents {
@@ -100,7 +102,7 @@ class PeerExchangeService implements PeerExchange, Startable {
     this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
     const refresh = setInterval(() => {
       const peers = this.components.connectionManager.getConnections().map(c => c.remotePeer)
-      const peer = peers[Math.floor(Math.random() * peers.length)]
+      const peer = peers[Math.floor((this.init.random ?? Math.random)() * peers.length)]
       if (peer != null && this.asked.has(peer.toString())) void this.ask(peer)
     }, REFRESH_MS)
     refresh.unref()

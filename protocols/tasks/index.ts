@@ -71,6 +71,8 @@ export interface TasksLog {
 
 export interface TaskServiceInit {
   queue: TaskQueue
+  /** the random source (simnet seeds it, so a run replays) @default Math.random */
+  random?: () => number
   blobs: BlobService
   /** Recognise one image and write its result to the replicated store; reject if it cannot be processed. */
   process: (work: WorkItem, image: Uint8Array) => Promise<void>
@@ -471,7 +473,7 @@ export class TaskService {
       candidates.push([peer, l[what]])
     }
     const total = candidates.reduce((s, [, q]) => s + q, 0)
-    let r = Math.random() * total
+    let r = (this.init.random ?? Math.random)() * total
     for (const [peer, q] of candidates) {
       r -= q
       if (r < 0) return peer

@@ -114,6 +114,8 @@ export type VoteTamper = (honest: SignedVote, ctx: { voters: string[], publish: 
 export interface QuorumInit {
   /** faults tolerated: n = 3f+1 voters, 2f+1 matching votes certify @default DEFAULT_F */
   f?: number
+  /** the random source (simnet seeds it, so a run replays) @default Math.random */
+  random?: () => number
   /** the most voters a ballot may grow to @default 3f+1+3 */
   maxVoters?: number
   /** how long a suspected voter asked again may stay silent before it is given up on @default DEFAULT_SILENCE_MS */
@@ -423,7 +425,7 @@ export class QuorumService {
    * at random.
    */
   private rank (candidates: string[], load: Map<string, number>): string[] {
-    return pick(candidates, candidates.length)
+    return pick(candidates, candidates.length, this.init.random ?? Math.random)
       .map((p, i) => ({ p, i, key: [this.suspects.has(p) ? 1 : 0, this.dissenter(p) ? 1 : 0, load.get(p) ?? 0, p === this.self ? 0 : 1] as const }))
       .sort((a, b) => a.key[0] - b.key[0] || a.key[1] - b.key[1] || a.key[2] - b.key[2] || a.key[3] - b.key[3] || a.i - b.i)
       .map(x => x.p)
@@ -972,10 +974,10 @@ function median (xs: number[]): number {
 }
 
 /** k distinct entries at random. */
-function pick<T> (xs: readonly T[], k: number): T[] {
+function pick<T> (xs: readonly T[], k: number, random: () => number): T[] {
   const a = [...xs]
   for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
+    const j = Math.floor(random() * (i + 1));
     [a[i], a[j]] = [a[j]!, a[i]!]
   }
   return a.slice(0, Math.max(0, k))

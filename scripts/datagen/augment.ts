@@ -5,7 +5,7 @@
  * profile, so held-out data can be degraded differently from training data.
  */
 import { decodeGray, fromGray, rawGray } from '../../pipeline/model-input.js'
-import type { Rng } from './rng.js'
+import type { Rng } from '../../formulas/rng.js'
 
 export interface AugmentProfile {
   name: string;

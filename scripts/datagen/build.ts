@@ -23,12 +23,12 @@ import { canonicalTokens } from '../../pipeline/latex/canonical.js'
 import { canvasFromInk, decodeGray, fromGray, inkBox, inkMap, rawGray, INPUT_HEIGHT, INPUT_WIDTH } from '../../pipeline/model-input.js'
 import { glyphSizeOf } from '../../pipeline/segment.js'
 import { augment, HELDOUT_B_AUGMENT, TRAIN_AUGMENT, type AugmentProfile } from './augment.js'
-import { FormulaGenerator } from './grammar.js'
+import { FormulaGenerator } from '../../formulas/grammar.js'
 import { isHeldoutC } from './heldout-c-guard.js'
-import { renderMathjax } from './render-mathjax.js'
+import { renderMathjax } from '../../formulas/render-mathjax.js'
 import { MATHJAX4_FONTS, renderMathjax4, type Mathjax4Font } from './render-mathjax4.js'
 import { renderTex, TEX_FONTS, type TexFont } from './render-tex.js'
-import { Rng } from './rng.js'
+import { Rng } from '../../formulas/rng.js'
 
 export const MAX_TOKENS = 150
 

@@ -14,9 +14,9 @@ import { Command, InvalidArgumentError } from 'commander'
 import { pathToFileURL } from 'node:url'
 import { canonicalTokens } from '../../pipeline/latex/canonical.js'
 import { MAX_TOKENS } from './build.js'
-import { FormulaGenerator } from './grammar.js'
+import { FormulaGenerator } from '../../formulas/grammar.js'
 import { HELDOUT_C_SOURCE, readHeldoutC } from './heldout-c-guard.js'
-import { Rng } from './rng.js'
+import { Rng } from '../../formulas/rng.js'
 
 export type GrammarMix = 'v1' | 'v2'
 

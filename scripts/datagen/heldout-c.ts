@@ -25,7 +25,7 @@ import { augment, HELDOUT_B_AUGMENT } from './augment.js'
 import { MAX_TOKENS } from './build.js'
 import { HELDOUT_C_SOURCE, readHeldoutC, type HeldoutCFormula } from './heldout-c-guard.js'
 import { renderTex, type TexFont } from './render-tex.js'
-import { Rng } from './rng.js'
+import { Rng } from '../../formulas/rng.js'
 
 /** The math fonts and densities of the clean renders: 9 images per formula. */
 export const HELDOUT_C_FONTS: readonly TexFont[] = ['cm', 'palatino', 'times']

@@ -16,7 +16,7 @@ import '@mathjax/src/mjs/input/tex/newcommand/NewcommandConfiguration.js'
 import { MathJaxStix2Font } from '@mathjax/mathjax-stix2-font/js/svg.js'
 import { MathJaxTermesFont } from '@mathjax/mathjax-termes-font/js/svg.js'
 import { MathJaxNewcmFont } from '@mathjax/mathjax-newcm-font/js/svg.js'
-import { RenderError } from './render-mathjax.js'
+import { RenderError } from '../../formulas/render-mathjax.js'
 
 export const MATHJAX4_FONTS = { stix2: MathJaxStix2Font, termes: MathJaxTermesFont, newcm: MathJaxNewcmFont } as const
 export type Mathjax4Font = keyof typeof MATHJAX4_FONTS

@@ -5,8 +5,8 @@
  */
 import { writeFileSync } from 'node:fs'
 import { canonicalTokens, SYMBOLS } from '../../pipeline/latex/canonical.js'
-import { FormulaGenerator } from './grammar.js'
-import { Rng } from './rng.js'
+import { FormulaGenerator } from '../../formulas/grammar.js'
+import { Rng } from '../../formulas/rng.js'
 
 export const SPECIAL_TOKENS = ['<pad>', '<bos>', '<eos>', '<unk>'] as const
 
