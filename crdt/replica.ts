@@ -6,6 +6,7 @@ import { clientIdFor, decodeEnvelope, encodeEnvelope, EnvelopeError, MAX_ENVELOP
 import { checkAuthorship, MAPS, type MapName, type WrittenValue } from './authorship.js'
 import { EnvelopeLog, logIdOf, type QuarantinedEnvelope } from './log.js'
 import { checkValue } from './values.js'
+import { SerialQueue } from '../util/serial.js'
 
 /**
  * This node's replica of what the network knows: one Yjs document with the
@@ -208,7 +209,7 @@ export class Replica {
   private dispatching = false
   private readonly listeners = new Set<(c: Change) => void>()
   private readonly envelopeListeners = new Set<(bytes: Uint8Array) => void>()
-  private serial: Promise<unknown> = Promise.resolve()
+  private readonly serial = new SerialQueue()
   private closing = false
   private closed = false
   private closeDone: Promise<void> | undefined
@@ -368,12 +369,10 @@ export class Replica {
   }
 
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.serial.then(async () => {
+    return this.serial.run(async () => {
       if (this.closed) throw new ReplicaClosedError()
       return await job()
     })
-    this.serial = run.catch(() => {})
-    return run
   }
 
   /** Apply a local change, sign it, and resolve once its envelope is in LevelDB. */
@@ -820,10 +819,7 @@ export class Replica {
     this.closing = true
     this.closeDone ??= (async () => {
       // Jobs queued before closing (acknowledged writes among them) finish; later ones reject.
-      for (let last; last !== this.serial;) {
-        last = this.serial
-        await last
-      }
+      await this.serial.idle()
       if (this.storeRetry != null) clearTimeout(this.storeRetry)
       // One last try for changes a failed write left in memory; what still fails is lost with the
       // process, as its writers were told.

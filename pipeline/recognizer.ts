@@ -9,7 +9,6 @@
  * The model folder holds encoder.onnx, decoder.onnx, vocab.json and
  * model.json (name, version, SHA-256 of each file, input contract).
  */
-import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -18,6 +17,7 @@ import { z } from 'zod'
 import { detokenize } from './latex/canonical.js'
 import { ModelFileError } from './model-error.js'
 import { canvasToTensorData, COL_STEP, INPUT_HEIGHT, INPUT_WIDTH, ROW_STEP, type Canvas, type GlyphGeometry } from './model-input.js'
+import { SHA256_HEX, sha256Hex } from '../util/sha256.js'
 
 export { ModelFileError }
 
@@ -46,7 +46,7 @@ export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), '
 const Manifest = z.object({
   name: z.string(),
   version: z.string(),
-  files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)),
+  files: z.record(z.string(), z.string().regex(SHA256_HEX)),
   // v1: every formula scaled to fit one 64 x 512 canvas; v2: glyphs of one size on a canvas as wide as the formula.
   input: z.union([
     z.object({ height: z.literal(INPUT_HEIGHT), width: z.literal(INPUT_WIDTH) }),
@@ -173,7 +173,7 @@ export class Recognizer {
       const b = await readFile(join(dir, file)).catch(() => {
         throw new ModelFileError(`model folder ${dir}: ${file} is missing`)
       })
-      const got = createHash('sha256').update(b).digest('hex')
+      const got = sha256Hex(b)
       if (got !== sha) throw new ModelFileError(`model folder ${dir}: ${file} has SHA-256 ${got}, model.json says ${sha}`)
       bytes[file] = b
     }

@@ -26,7 +26,6 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import net from 'node:net'
-import { createHash } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -52,6 +51,7 @@ import { clientIdFor, encodeEnvelope, newIncarnation, signEnvelope, signingBytes
 import { swarmKeyFromPsk } from '../node/datadir/invite.js'
 import { boundedPreSharedKey } from '../node/daemon/pnet.js'
 import { safeYamux } from '../node/daemon/muxer.js'
+import { sha256Hex } from '../util/sha256.js'
 
 export const IDENTIFY_PROTOCOL = '/ipfs/id/1.0.0'
 export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
@@ -139,7 +139,6 @@ export class Rng {
 const enc = new TextEncoder()
 const utf8 = (s: string): Uint8Array => enc.encode(s)
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
 function concat (parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))

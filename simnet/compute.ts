@@ -5,7 +5,7 @@
  * Handed to a node as its compute hook (node/daemon/hooks.ts).
  */
 import type { Compute } from '../node/daemon/compute.js'
-import { sha256Hex } from '../protocols/blob/index.js'
+import { sha256Hex } from '../util/sha256.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 

@@ -12,7 +12,7 @@ import { ATTACKS, byzantineVoter, type Attack } from './byzantine.js'
 import { latencyOption } from './command.js'
 import { modelledCompute, slowed } from './compute.js'
 import { Rng } from '../formulas/rng.js'
-import { sha256Hex } from '../protocols/blob/index.js'
+import { sha256Hex } from '../util/sha256.js'
 
 await runProgram(buildProgram({
   options: cmd => cmd

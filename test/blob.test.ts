@@ -6,7 +6,8 @@ import sharp from 'sharp'
 import { fileURLToPath } from 'node:url'
 import { lpStream } from '@libp2p/utils'
 import type { RunningNode } from '../node/daemon/start.js'
-import { BLOB_PROTOCOL, BlobError, BlobService, sha256Hex } from '../protocols/blob/index.js'
+import { BLOB_PROTOCOL, BlobError, BlobService } from '../protocols/blob/index.js'
+import { sha256Hex } from '../util/sha256.js'
 import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
 
 const IMAGE = fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url))

@@ -2,7 +2,7 @@ import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { TaskQueue, MAX_FAILURES, MAX_LEASES_PER_PEER } from '../protocols/tasks/queue.js'
-import { sha256Hex } from '../protocols/blob/index.js'
+import { sha256Hex } from '../util/sha256.js'
 import { removeDir, tempDir } from './helpers.js'
 
 const image = (n: number): Uint8Array => new TextEncoder().encode(`image ${n}`)

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { sha256Hex } from '../../util/sha256.js'
 import { readFile, stat } from 'node:fs/promises'
 import { ApiClient } from './client.js'
 import { adminPublicKeyOf, type DataDir } from '../datadir/datadir.js'
@@ -137,7 +137,7 @@ export async function runVerify (dataDir: DataDir | undefined, arg: string, opts
   }
   if (opts.image != null) {
     const bytes = await readFile(opts.image).catch((err: Error) => { throw new TexmeshError(`--image ${opts.image}: ${err.message}`) })
-    const hash = createHash('sha256').update(bytes).digest('hex')
+    const hash = sha256Hex(bytes)
     if (hash !== c.image) return mismatch(`image ${opts.image} (SHA-256)`, hash, c.image)
     checked.push('the image itself')
   }

@@ -9,6 +9,7 @@ import type { TaskView, TasksStats } from './work.js'
 import type { PeerMembership } from '../../protocols/membership/index.js'
 import type { QuorumTimings } from '../../protocols/votes/index.js'
 import { checkValue } from '../../crdt/values.js'
+import { MAX_IMAGE_BYTES } from '../../protocols/blob/index.js'
 
 /**
  * The local HTTP API: JSON on 127.0.0.1 only. Browsers are kept out (any
@@ -114,8 +115,6 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
  */
 const PRIVATE_READS = /^\/v1\/(tasks|results)(\/|\?|$)/
 
-/** an image posted to /v1/ocr may be this large */
-export const MAX_IMAGE_BYTES = 32 * 1024 * 1024
 const MAX_BEAM = 32
 
 /** The longest file name a task, or an image posted to /v1/ocr, carries. */

@@ -1,6 +1,7 @@
 import { LevelDatastore } from 'datastore-level'
 import { Key, type Batch, type KeyQuery, type Pair, type Query } from 'interface-datastore'
 import type { AbortOptions } from '@libp2p/interface'
+import { SerialQueue } from '../../util/serial.js'
 
 /** How long a changed peer record may wait in memory before it is written to LevelDB. */
 export const PEER_STORE_FLUSH_MS = 5_000
@@ -21,7 +22,8 @@ export class CachedLevelDatastore extends LevelDatastore {
   private readonly cache = new Map<string, Uint8Array>()
   private readonly dirty = new Set<string>()
   private timer: ReturnType<typeof setTimeout> | undefined
-  private flushing: Promise<void> = Promise.resolve()
+  /** flushes, one at a time */
+  private readonly flushing = new SerialQueue()
   /** Bumped by every delete and batch: a LevelDB read that began before one must not be cached. */
   private generation = 0
 
@@ -53,7 +55,7 @@ export class CachedLevelDatastore extends LevelDatastore {
     this.dirty.delete(k)
     this.generation++
     // A flush under way may still hold the old value: let it land first.
-    await this.flushing.catch(() => {})
+    await this.flushing.idle()
     await super.delete(key, options)
   }
 
@@ -97,7 +99,7 @@ export class CachedLevelDatastore extends LevelDatastore {
 
   /** Write every changed record (one LevelDB batch); a failed write stays pending. */
   async flush (): Promise<void> {
-    this.flushing = this.flushing.catch(() => {}).then(async () => {
+    await this.flushing.run(async () => {
       if (this.dirty.size === 0) return
       const keys = [...this.dirty]
       this.dirty.clear()
@@ -112,7 +114,6 @@ export class CachedLevelDatastore extends LevelDatastore {
         throw err
       }
     })
-    await this.flushing
   }
 
   private schedule (): void {

@@ -1,6 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
-import { BlobService, sha256Hex } from '../../protocols/blob/index.js'
+import { BlobService } from '../../protocols/blob/index.js'
+import { sha256Hex } from '../../util/sha256.js'
 import { TaskQueue, type TaskRecord, type TaskState } from '../../protocols/tasks/queue.js'
 import { TaskService, type TaskServiceStats, type WorkItem } from '../../protocols/tasks/index.js'
 import { ImageError, preprocess } from '../../pipeline/preprocess.js'

@@ -18,29 +18,23 @@
  * const bytes = await blobs.fetch(peerId, hash, { signal: AbortSignal.timeout(30_000) })
  * ```
  */
-import { createHash } from 'node:crypto'
 import { lpStream } from '@libp2p/utils'
 import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import { z } from 'zod'
 import { decodeJson, encodeJson } from '../json.js'
+import { SHA256_HEX, sha256Hex } from '../../util/sha256.js'
 
 export const BLOB_PROTOCOL = '/texmesh/blob/1.0.0'
 /** A request is one hash in JSON; anything larger is not a request. */
 export const MAX_REQUEST_BYTES = 256
 /** Chunks keep a transfer streaming without holding a second copy of a large image in a frame. */
 export const CHUNK_BYTES = 64 * 1024
-/** The largest image a node accepts (the local API's limit). */
-export const DEFAULT_MAX_BLOB_BYTES = 32 * 1024 * 1024
+/** The largest image a node accepts, from its local API or from another node: the one place this limit is set. */
+export const MAX_IMAGE_BYTES = 32 * 1024 * 1024
 /** A 32 MiB image over a slow LAN link with margin. */
 export const BLOB_TIMEOUT_MS = 60_000
 /** Workers fetch one or two images at a time; a few streams leave room without letting a peer pile up work. */
 export const BLOB_MAX_INBOUND_STREAMS = 8
-
-export const HASH = /^[0-9a-f]{64}$/
-
-export function sha256Hex (bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex')
-}
 
 /** Why a fetch failed; `reason` is stable and meant for code, the message for people. */
 export type BlobFailure = 'missing' | 'refused' | 'too-large' | 'hash-mismatch' | 'malformed' | 'transport'
@@ -65,14 +59,14 @@ export interface BlobLog {
 export interface BlobServiceInit {
   /** May this peer fetch blobs? (members only in a private network) @default everyone */
   admits?: (peer: string) => boolean
-  /** @default DEFAULT_MAX_BLOB_BYTES */
+  /** @default MAX_IMAGE_BYTES */
   maxBytes?: number
   /** @default BLOB_TIMEOUT_MS */
   timeoutMs?: number
   log?: BlobLog
 }
 
-const Request = z.object({ hash: z.string().regex(HASH) }).strict()
+const Request = z.object({ hash: z.string().regex(SHA256_HEX) }).strict()
 const Response = z.discriminatedUnion('status', [
   z.object({ status: z.literal('ok'), size: z.number().int().nonnegative() }).strict(),
   z.object({ status: z.enum(['missing', 'refused']), reason: z.string().max(512) }).strict()
@@ -86,7 +80,7 @@ export class BlobService {
   private started = false
 
   constructor (private readonly node: Libp2p, private readonly source: BlobSource, init: BlobServiceInit = {}) {
-    this.maxBytes = init.maxBytes ?? DEFAULT_MAX_BLOB_BYTES
+    this.maxBytes = init.maxBytes ?? MAX_IMAGE_BYTES
     this.timeoutMs = init.timeoutMs ?? BLOB_TIMEOUT_MS
     this.log = init.log ?? { debug: () => {}, warn: () => {} }
     this.admits = init.admits ?? (() => true)
@@ -108,7 +102,7 @@ export class BlobService {
 
   /** Fetch the blob `hash` from `peer`; resolves only with bytes whose SHA-256 is `hash`. */
   async fetch (peer: PeerId, hash: string, options: { signal?: AbortSignal, maxBytes?: number } = {}): Promise<Uint8Array> {
-    if (!HASH.test(hash)) throw new BlobError('malformed', `not a SHA-256 hex digest: ${hash.slice(0, 80)}`)
+    if (!SHA256_HEX.test(hash)) throw new BlobError('malformed', `not a SHA-256 hex digest: ${hash.slice(0, 80)}`)
     const maxBytes = options.maxBytes ?? this.maxBytes
     const signal = options.signal ?? AbortSignal.timeout(this.timeoutMs)
     let stream: Stream | undefined

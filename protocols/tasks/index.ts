@@ -24,7 +24,8 @@ import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { z } from 'zod'
 import { decodeJson, encodeJson } from '../json.js'
-import { BlobError, HASH, type BlobService } from '../blob/index.js'
+import { BlobError, type BlobService } from '../blob/index.js'
+import { SHA256_HEX } from '../../util/sha256.js'
 import type { TaskQueue, TaskRecord } from './queue.js'
 
 export const TASKS_PROTOCOL = '/texmesh/tasks/1.0.0'
@@ -100,7 +101,7 @@ export interface TaskServiceStats {
 
 const Lease = z.object({
   id: z.string().max(64),
-  hash: z.string().regex(HASH),
+  hash: z.string().regex(SHA256_HEX),
   file: z.string().max(1024),
   critical: z.boolean(),
   expiresAt: z.number()
@@ -123,7 +124,7 @@ const LoadMessage = z.object({
   capacity: z.number().int().nonnegative(),
   /** leased tasks that could take a backup worker */
   backups: z.number().int().nonnegative(),
-  tasks: z.array(z.object({ id: z.string().max(64), hash: z.string().regex(HASH) }).strict()).max(MAX_ANNOUNCED)
+  tasks: z.array(z.object({ id: z.string().max(64), hash: z.string().regex(SHA256_HEX) }).strict()).max(MAX_ANNOUNCED)
 }).strict()
 
 type TasksNode = Libp2p<{ pubsub: GossipSub }>

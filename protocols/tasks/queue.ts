@@ -16,7 +16,8 @@
 import { randomBytes } from 'node:crypto'
 import { Level } from 'level'
 import { z } from 'zod'
-import { HASH } from '../blob/index.js'
+import { SHA256_HEX } from '../../util/sha256.js'
+import { SerialQueue } from '../../util/serial.js'
 
 /** A worker that cannot process an image says so; after this many reports the task fails for good. */
 export const MAX_FAILURES = 3
@@ -29,7 +30,7 @@ export type TaskState = 'queued' | 'leased' | 'done' | 'failed' | 'no-consensus'
 
 export const TaskRecord = z.object({
   id: z.string(),
-  hash: z.string().regex(HASH),
+  hash: z.string().regex(SHA256_HEX),
   file: z.string().max(1024),
   critical: z.boolean(),
   submittedAt: z.number(),
@@ -101,7 +102,7 @@ export class TaskQueue {
   private readonly pace = new Map<string, number>()
   private readonly leaseMs: number
   private readonly now: () => number
-  private serial: Promise<unknown> = Promise.resolve()
+  private readonly serial = new SerialQueue()
   private closed = false
 
   private constructor (private readonly db: Level<string, unknown>, private readonly init: TaskQueueInit) {
@@ -163,9 +164,7 @@ export class TaskQueue {
   /** Changes run one at a time, each written before the next starts. */
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the task queue is closed'))
-    const run = this.serial.then(job)
-    this.serial = run.catch(() => {})
-    return run
+    return this.serial.run(job)
   }
 
   /** Store the image (if new) and a queued task for it; resolves once both are in LevelDB. */
@@ -249,7 +248,7 @@ export class TaskQueue {
   }
 
   async blob (hash: string): Promise<Uint8Array | undefined> {
-    if (!HASH.test(hash)) return undefined
+    if (!SHA256_HEX.test(hash)) return undefined
     return (await this.blobs.get(hash) as Uint8Array | undefined) ?? undefined
   }
 
@@ -495,7 +494,7 @@ export class TaskQueue {
     if (this.closed) return
     // Refuse new changes first, then let the queued ones finish.
     this.closed = true
-    await this.serial
+    await this.serial.idle()
     await this.db.close()
   }
 }

@@ -36,6 +36,7 @@ import { decodeJson, encodeJson } from '../json.js'
 import type { BlobService } from '../blob/index.js'
 import { DEFAULT_F, SignedVote, isEquivocation, signVote, verifyVote, type QuorumCertificate, type QuorumCheck } from './vote.js'
 import { MemoryVoteLedger, type VoteLedger } from './ledger.js'
+import { SHA256_HEX } from '../../util/sha256.js'
 
 export * from './vote.js'
 
@@ -152,7 +153,7 @@ export interface QuorumInit {
 const Ballot = z.object({
   kind: z.literal('ballot'),
   task: z.string().min(1).max(64),
-  image: z.string().regex(/^[0-9a-f]{64}$/),
+  image: z.string().regex(SHA256_HEX),
   model: z.string().min(1).max(128),
   file: z.string().max(1024),
   voters: z.array(z.string().max(128)).min(1).max(64),
@@ -160,7 +161,7 @@ const Ballot = z.object({
 }).strict()
 const VoteMessage = z.object({ kind: z.literal('vote'), vote: z.unknown() }).strict()
 
-const BusyMessage = z.object({ kind: z.literal('busy'), task: z.string().min(1).max(64), image: z.string().regex(/^[0-9a-f]{64}$/) }).strict()
+const BusyMessage = z.object({ kind: z.literal('busy'), task: z.string().min(1).max(64), image: z.string().regex(SHA256_HEX) }).strict()
 
 /** Where a voter on a ballot stands, as the origin sees it. */
 interface Asked {

@@ -19,6 +19,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { z } from 'zod'
 import { decodeCertificateText, verifyCertificate } from '../membership/index.js'
+import { SHA256_HEX } from '../../util/sha256.js'
 
 /** Domain separation: vote bytes can never be mistaken for a certificate or a CRDT update signed by the same key. */
 export const VOTE_SIGNING_CONTEXT = 'texmesh/vote/v1\n'
@@ -26,7 +27,7 @@ export const VOTE_SIGNING_CONTEXT = 'texmesh/vote/v1\n'
 export const DEFAULT_F = 1
 export const MAX_F = 10
 
-const hash = z.string().regex(/^[0-9a-f]{64}$/)
+const hash = z.string().regex(SHA256_HEX)
 
 export const Vote = z.object({
   task: z.string().min(1).max(64),

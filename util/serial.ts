@@ -1,0 +1,26 @@
+/**
+ * Small helpers every folder may use (util/ imports nothing of the project).
+ *
+ * SerialQueue: jobs that run one at a time in the order given, each starting
+ * when the one before it has ended, failed or not; a job's failure is its own
+ * caller's. The task queue, the replica and the peer store's write-back use it
+ * to keep their LevelDB writes in order.
+ */
+export class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve()
+
+  /** Run `job` after every job given before it; resolves or rejects as the job does. */
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(job)
+    this.tail = run.catch(() => {})
+    return await run
+  }
+
+  /** Resolves once every job given so far has ended, and any job given while they ran. */
+  async idle (): Promise<void> {
+    for (let last; last !== this.tail;) {
+      last = this.tail
+      await last
+    }
+  }
+}
