@@ -18,6 +18,7 @@ import { detokenize } from './latex/canonical.js'
 import { ModelFileError } from './model-error.js'
 import { canvasToTensorData, COL_STEP, INPUT_HEIGHT, INPUT_WIDTH, ROW_STEP, type Canvas, type GlyphGeometry } from './model-input.js'
 import { SHA256_HEX, sha256Hex } from '../util/sha256.js'
+import { beamSearch, type BeamStep } from './beam.js'
 
 export { ModelFileError }
 
@@ -316,83 +317,33 @@ export class Recognizer {
     return tokens.map((_, i) => lp.subarray(i * v, (i + 1) * v))
   }
 
-  /** Beam search over one encoded image: hypotheses best first. */
+  /** Beam search over one encoded image (pipeline/beam.ts) on the decoder and a cache its rows share by slot: hypotheses best first. */
   async beamSearch (image: Encoded, opts: BeamOptions = {}): Promise<Hypothesis[]> {
     const width = Math.max(1, Math.floor(opts.beam ?? 5))
-    const maxLength = Math.min(opts.maxLength ?? this.manifest.maxLength, this.manifest.maxLength - 1)
-    const alpha = opts.lengthAlpha ?? LENGTH_ALPHA
-    const prune = opts.prune ?? BEAM_PRUNE
-    if (!(prune >= 0)) throw new RangeError(`beam pruning margin ${prune}: must be a number of nats >= 0`)
     const { bos, eos, pad, unk } = this.manifest.specialTokens
-    const norm = (lp: number, len: number) => lp / Math.pow(Math.max(1, len), alpha)
     const cache = this.takeCache(width)
     try {
-      /** A live hypothesis: its tokens, log-probability, and the cache slot of each of its positions so far. */
-      let alive: { ids: number[]; logprob: number; slots: number[] }[] = [{ ids: [bos], logprob: 0, slots: [] }]
-      const done: { ids: number[]; logprob: number; score: number }[] = []
-      const topIds = new Int32Array(width)
-      const topLps = new Float64Array(width)
-      for (let len = 1; len <= maxLength + 1 && alive.length > 0; len++) {
+      // Each row's cache slots, one per position so far: a row goes on from its parent, whose keys
+      // and values the step before put in slot (that step's position, parent row).
+      let before: { position: number, slots: number[][] } | undefined
+      const step: BeamStep = async (tokens, parents) => {
+        const slots = parents.map(p => before == null ? [] : [...before.slots[p]!, before.position * cache.width + p])
         const position = cache.length
-        const logprobs = await this.step(
-          image,
-          alive.map((h) => h.ids[h.ids.length - 1]!),
-          cache,
-          alive.map((h) => h.slots)
-        )
-        const cand: { parent: number; token: number; logprob: number }[] = []
-        alive.forEach((h, i) => {
-          const lp = logprobs[i]!
-          // The top `width` tokens of each row are enough to fill the next beam (kept sorted by insertion).
-          let k = 0
-          for (let v = 0; v < lp.length; v++) {
-            const x = lp[v]!
-            if ((k === width && x <= topLps[width - 1]!) || v === pad || v === bos || v === unk) continue
-            let j = k < width ? k++ : width - 1
-            while (j > 0 && topLps[j - 1]! < x) {
-              topLps[j] = topLps[j - 1]!
-              topIds[j] = topIds[j - 1]!
-              j--
-            }
-            topLps[j] = x
-            topIds[j] = v
-          }
-          for (let j = 0; j < k; j++) cand.push({ parent: i, token: topIds[j]!, logprob: h.logprob + topLps[j]! })
-        })
-        cand.sort((a, b) => b.logprob - a.logprob)
-        // A live hypothesis far less likely than the best one of the same length is dropped: it
-        // would end as an alternative too unlikely to matter, and each live row costs a decoder
-        // row at every step. (Not against ended ones: scores are length-normalised, so a
-        // hypothesis behind a shorter one may still overtake it.)
-        const floor = (cand.find((c) => c.token !== eos)?.logprob ?? -Infinity) - prune
-        const next: typeof alive = []
-        for (const c of cand) {
-          const parent = alive[c.parent]!
-          const ids = [...parent.ids, c.token]
-          if (c.token === eos || len > maxLength) {
-            done.push({ ids, logprob: c.logprob, score: norm(c.logprob, ids.length - 1) })
-          } else if (next.length < width && c.logprob >= floor) {
-            // It goes on from its parent, whose keys and values this step put in slot (position, parent row).
-            next.push({ ids, logprob: c.logprob, slots: [...parent.slots, position * cache.width + c.parent] })
-          }
-          if (next.length >= width && done.length >= width) break
-        }
-        alive = next
-        // Stop once `width` hypotheses have ended and the best live one, scored at its
-        // current length, no longer beats the worst of them (the usual beam-search rule:
-        // log-probabilities only fall as a hypothesis grows).
-        if (done.length >= width) {
-          done.sort((a, b) => b.score - a.score)
-          done.length = width
-          const worst = done[width - 1]!.score
-          const bestAlive = alive.reduce((m, h) => Math.max(m, h.logprob), -Infinity)
-          if (norm(bestAlive, len) <= worst) break
-        }
+        const out = await this.step(image, tokens, cache, slots)
+        before = { position, slots }
+        return out
       }
-      done.sort((a, b) => b.score - a.score)
-      return done.slice(0, width).map((h) => {
-        const ids = h.ids.slice(1).filter((v) => v !== eos)
-        const tokens = ids.map((v) => this.vocab[v] ?? '')
+      const found = await beamSearch(step, {
+        width,
+        maxLength: Math.min(opts.maxLength ?? this.manifest.maxLength, this.manifest.maxLength - 1),
+        alpha: opts.lengthAlpha ?? LENGTH_ALPHA,
+        prune: opts.prune ?? BEAM_PRUNE,
+        bos,
+        eos,
+        never: [pad, bos, unk]
+      })
+      return found.map((h) => {
+        const tokens = h.ids.map((v) => this.vocab[v] ?? '')
         return { tokens, latex: detokenize(tokens), logprob: h.logprob, score: h.score }
       })
     } finally {

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { INPUT_HEIGHT, INPUT_WIDTH, type Canvas } from '../pipeline/model-input.js'
 import { canonicalTokens } from '../pipeline/latex/canonical.js'
+import { beamSearch, type BeamStep } from '../pipeline/beam.js'
 import { BEAM_PRUNE, DEFAULT_MODEL_DIR, LENGTH_ALPHA, ModelFileError, Recognizer, type Encoded, type Hypothesis } from '../pipeline/recognizer.js'
 import { calibrate, loadShippedCurve } from '../pipeline/confidence.js'
 import { OcrPipeline } from '../pipeline/ocr.js'
@@ -135,54 +136,34 @@ describe('the shipped model in onnxruntime-node', () => {
   })
 
   /**
-   * The beam search as it was before the slot cache: every hypothesis carries its own copy of
-   * its keys and values, laid out afresh in row order before each step (so each step sees the
-   * same rows in the same order, and int8 quantizes them alike).
+   * The search of pipeline/beam.ts on the decoder as it was before the slot cache: every
+   * hypothesis carries its own copy of its keys and values, laid out afresh in row order before
+   * each step (so each step sees the same rows in the same order, and int8 quantizes them alike).
    */
-  async function referenceBeam (image: Encoded, width: number, prune: number): Promise<Array<[string, number, number]>> {
-    const maxLength = model.manifest.maxLength - 1
+  async function copyingBeam (image: Encoded, width: number, prune: number): Promise<Array<[string, number, number]>> {
     const { bos, eos, pad, unk } = model.manifest.specialTokens
-    const norm = (lp: number, len: number) => lp / Math.pow(Math.max(1, len), LENGTH_ALPHA)
     const d = model.emptyCache(1, 1).k[0]!.length
-    type Own = { k: Float32Array[]; v: Float32Array[] }
-    let alive: { ids: number[]; logprob: number; own: Own[] }[] = [{ ids: [bos], logprob: 0, own: [] }]
-    const done: { ids: number[]; logprob: number; score: number }[] = []
-    for (let len = 1; len <= maxLength + 1 && alive.length > 0; len++) {
-      const t = len - 1
+    interface Own { k: Float32Array[], v: Float32Array[] }
+    let owns: Own[][] = [[]]
+    let mine: Own[] = []
+    const step: BeamStep = async (tokens, parents) => {
+      // Each row: its parent's copies, and what the step before wrote for the parent.
+      const rows = parents.map(p => p < 0 ? [] : [...owns[p]!, mine[p]!])
+      const t = rows[0]!.length
       const cache = model.emptyCache(width, t + 1)
-      alive.forEach((h, r) => h.own.forEach((o, p) => o.k.forEach((_, b) => {
+      rows.forEach((own, r) => own.forEach((o, p) => o.k.forEach((_, b) => {
         cache.k[b]!.set(o.k[b]!, (p * width + r) * d)
         cache.v[b]!.set(o.v[b]!, (p * width + r) * d)
       })))
       cache.length = t
-      const logprobs = await model.step(image, alive.map((h) => h.ids[h.ids.length - 1]!), cache)
-      const slice = (a: Float32Array, r: number) => a.slice((t * width + r) * d, (t * width + r + 1) * d)
-      const mine = alive.map((_, r) => ({ k: cache.k.map((a) => slice(a, r)), v: cache.v.map((a) => slice(a, r)) }))
-      const cand: { parent: number; token: number; logprob: number }[] = []
-      alive.forEach((h, i) => {
-        const lp = logprobs[i]!
-        const top = [...lp.keys()].filter((v) => v !== pad && v !== bos && v !== unk).sort((a, b) => lp[b]! - lp[a]! || a - b).slice(0, width)
-        for (const v of top) cand.push({ parent: i, token: v, logprob: h.logprob + lp[v]! })
-      })
-      cand.sort((a, b) => b.logprob - a.logprob)
-      const floor = (cand.find((c) => c.token !== eos)?.logprob ?? -Infinity) - prune
-      const next: typeof alive = []
-      for (const c of cand) {
-        const parent = alive[c.parent]!
-        const ids = [...parent.ids, c.token]
-        if (c.token === eos || len > maxLength) done.push({ ids, logprob: c.logprob, score: norm(c.logprob, ids.length - 1) })
-        else if (next.length < width && c.logprob >= floor) next.push({ ids, logprob: c.logprob, own: [...parent.own, mine[c.parent]!] })
-        if (next.length >= width && done.length >= width) break
-      }
-      alive = next
-      if (done.length >= width) {
-        done.sort((a, b) => b.score - a.score)
-        done.length = width
-        if (norm(alive.reduce((m, h) => Math.max(m, h.logprob), -Infinity), len) <= done[width - 1]!.score) break
-      }
+      const out = await model.step(image, tokens, cache)
+      const slice = (a: Float32Array, r: number): Float32Array => a.slice((t * width + r) * d, (t * width + r + 1) * d)
+      owns = rows
+      mine = tokens.map((_, r) => ({ k: cache.k.map(a => slice(a, r)), v: cache.v.map(a => slice(a, r)) }))
+      return out
     }
-    done.sort((a, b) => b.score - a.score)
-    return done.slice(0, width).map((h) => [h.ids.slice(1).filter((v) => v !== eos).map((v) => model.vocab[v]).join(' '), h.logprob, h.score])
+    const found = await beamSearch(step, { width, maxLength: model.manifest.maxLength - 1, alpha: LENGTH_ALPHA, prune, bos, eos, never: [pad, bos, unk] })
+    return found.map(h => [h.ids.map(v => model.vocab[v]).join(' '), h.logprob, h.score])
   }
 
   const readings = (hyps: readonly Hypothesis[]) => hyps.map((h): [string, number, number] => [h.tokens.join(' '), h.logprob, h.score])
@@ -193,7 +174,7 @@ describe('the shipped model in onnxruntime-node', () => {
       for (const [width, prune] of [[5, BEAM_PRUNE], [3, Infinity], [7, BEAM_PRUNE]] as const) {
         const got = readings(await model.beamSearch(image, { beam: width, prune }))
         assert.ok(got.length > 0)
-        assert.deepEqual(got, await referenceBeam(image, width, prune), `beam ${width}, prune ${prune}`)
+        assert.deepEqual(got, await copyingBeam(image, width, prune), `beam ${width}, prune ${prune}`)
       }
     }
   })
