@@ -6,6 +6,8 @@ import { OcrPool } from '../../pipeline/pool.js'
 import { ImageError } from '../../pipeline/preprocess.js'
 import { imagesPerCore } from '../datadir/config.js'
 import { printable } from './terminal.js'
+import type { Command } from 'commander'
+import { parsePositive, parseProbability, withJson } from './options.js'
 
 /**
  * `texmesh ocr FILE_OR_DIR...`: recognise images on this machine with the
@@ -186,4 +188,36 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
     await pipeline.release()
   }
   return { failed, unreadable, below, total: files.length }
+}
+
+export function addOcrCommand (program: Command): void {
+  withJson(program.command('ocr'))
+    .description('recognise images of formulas on this machine (no daemon or network needed)')
+    .argument('<file-or-dir...>', 'images (PNG, JPEG, WebP, TIFF, GIF) or directories of them')
+    .option('--beam <n>', 'beam width (default 5; 1 is greedy)', parsePositive('--beam', 32))
+    .option('--jobs <n>', 'images recognised at once (default: one per core, at most 8)', parsePositive('--jobs', 64))
+    .option('--threads <n>', 'onnxruntime threads per image (default 1: faster for this model than splitting one image)', parsePositive('--threads', 256))
+    .option('--model <dir>', 'model folder (default: the shipped model)')
+    .option('--min-confidence <p>', 'an answer less confident than this (0-1) is a miss: marked, and the exit code is 1', parseProbability('--min-confidence'))
+    .addHelpText('after', `
+With --json, one JSON object per image and line:
+  {"file", "latex", "confidence", "alternatives": [{"latex", "score"}],
+   "regions": [{"bbox": {"x", "y", "width", "height"}, "latex", "confidence", ...}], "model", "ms"}
+(with "rotated": 90 or 270 when read turned, "unreadable": {"reason": "array" | "text", "detail"}
+when the image is a matrix or prose, which the model cannot read (confidence 0), and
+"belowMinConfidence": true for a miss) and for a file that failed {"file", "error", "reason"}.
+"score" is a log-probability; "confidence" is calibrated: about that share of such answers is right.
+The exit code is 1 if any file failed, was not a formula the model can read, or gave an answer below
+--min-confidence; every file is still processed.`)
+    .action(async (inputs: string[], opts: { json?: boolean, beam?: number, threads?: number, jobs?: number, model?: string, minConfidence?: number }) => {
+      const { failed, unreadable, below, total } = await runOcr(inputs, opts)
+      if (failed > 0 || unreadable > 0 || below > 0) {
+        if (opts.json !== true) {
+          if (failed > 0) process.stderr.write(`texmesh: ${failed} of ${total} files failed\n`)
+          if (unreadable > 0) process.stderr.write(`texmesh: ${unreadable} of ${total} images are not formulas this model can read\n`)
+          if (below > 0) process.stderr.write(`texmesh: ${below} of ${total} answers below --min-confidence ${opts.minConfidence!}\n`)
+        }
+        process.exitCode = 1
+      }
+    })
 }

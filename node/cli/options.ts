@@ -56,3 +56,10 @@ export function parseCount (what: string, max: number) {
     return n
   }
 }
+
+/** Rows under a header, in columns as wide as their widest cell. */
+export function table (header: string[], rows: string[][]): string {
+  const head = header.map(h => h.toUpperCase())
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
+  return [head, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+}

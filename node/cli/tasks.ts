@@ -7,6 +7,8 @@ import { ApiError, TexmeshError } from '../errors.js'
 import { expandInputs } from './ocr.js'
 import { printable } from './terminal.js'
 import type { TaskView } from '../daemon/work.js'
+import type { Command } from 'commander'
+import { dataDirOf, parsePositive, withDataDir, withJson, type CommonOptions } from './options.js'
 
 /**
  * `texmesh submit`, `texmesh result` and `texmesh tasks`: hand images to the
@@ -211,4 +213,48 @@ export async function runTasks (client: ApiClient, options: { json?: boolean, li
   const header = ['TASK', 'STATE', 'SUBMITTED', 'WORKER', 'FILE']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
   process.stdout.write([header, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n')
+}
+
+/** `texmesh submit` and `texmesh result`. */
+export function addSubmitCommands (program: Command): void {
+  withJson(withDataDir(program.command('submit')))
+    .description("hand images to the running node's network; each gets a task id")
+    .argument('<file-or-dir...>', 'images (PNG, JPEG, WebP, TIFF, GIF) or directories of them')
+    .option('--critical', 'mark the images critical (several nodes must agree; see the README)')
+    .option('--wait', 'wait for every result (a progress bar on a terminal), then print them in input order')
+    .option('--timeout <seconds>', `with --wait, give up after this long (default ${DEFAULT_WAIT_SECONDS})`, parsePositive('--timeout', 86_400))
+    .addHelpText('after', `
+An image that the network has already read (same bytes, same model) is answered at once.
+With --json, one JSON object per image and line: {"file", "id", "state", "hash", "critical"}
+and, once known, the result in the shape texmesh ocr --json uses ("latex", "confidence",
+"alternatives", "regions", "model", "ms") and "by" (the peer that read it).
+A file that could not be submitted gives {"file", "error", "reason"}. The exit code is 1 if any failed.`)
+    .action(async (inputs: string[], opts: CommonOptions & { critical?: boolean, wait?: boolean, timeout?: number }) => {
+      const client = await ApiClient.forDataDir(dataDirOf(opts))
+      const { failed, total } = await runSubmit(client, inputs, opts)
+      if (failed > 0) {
+        if (opts.json !== true) process.stderr.write(`texmesh: ${failed} of ${total} images failed\n`)
+        process.exitCode = 1
+      }
+    })
+
+  withJson(withDataDir(program.command('result')))
+    .description('show a submitted task and its result')
+    .argument('<id>', 'the task id texmesh submit printed')
+    .option('--wait', 'wait until the task has finished')
+    .option('--timeout <seconds>', `with --wait, give up after this long (default ${DEFAULT_WAIT_SECONDS})`, parsePositive('--timeout', 86_400))
+    .action(async (id: string, opts: CommonOptions & { wait?: boolean, timeout?: number }) => {
+      const task = await runResult(await ApiClient.forDataDir(dataDirOf(opts)), id, opts)
+      if (task.state === 'failed' || task.state === 'no-consensus') process.exitCode = 1
+    })
+}
+
+/** `texmesh tasks`. */
+export function addTasksCommand (program: Command): void {
+  withJson(withDataDir(program.command('tasks')))
+    .description('list the tasks submitted to the running node, newest first')
+    .option('--limit <n>', 'how many (default 50)', parsePositive('--limit', 10_000))
+    .action(async (opts: CommonOptions & { limit?: number }) => {
+      await runTasks(await ApiClient.forDataDir(dataDirOf(opts)), opts)
+    })
 }

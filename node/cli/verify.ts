@@ -6,6 +6,9 @@ import { ApiError, TexmeshError } from '../errors.js'
 import type { TaskView } from '../daemon/work.js'
 import { verifyQuorumCertificate, type QuorumCheck } from '../../protocols/votes/index.js'
 import { decodeRevocationText, verifyRevocation } from '../../protocols/membership/index.js'
+import type { Command } from 'commander'
+import { dataDirOf, parsePositive, print, withDataDir, withJson, type CommonOptions } from './options.js'
+import { ConfigError } from '../errors.js'
 
 /**
  * `texmesh verify ID_OR_FILE`: check a quorum certificate offline, against the
@@ -158,4 +161,26 @@ export function describeCheck (check: VerifyCheck): string {
     'voters',
     ...c.votes.map(v => `  ${v.voter}  ${new Date(v.time).toISOString()}  confidence ${v.confidence.toFixed(2)}`)
   ].join('\n')
+}
+
+export function addVerifyCommand (program: Command): void {
+  withJson(withDataDir(program.command('verify')))
+    .description('check a quorum certificate offline: its votes, signatures and voters (against this data dir\'s network, or one named with its admin key)')
+    .argument('<id-or-file>', 'a task id of the running node, or a JSON file with a certificate (e.g. from texmesh submit --critical --wait --json)')
+    .option('--min-f <f>', 'refuse certificates that tolerate fewer faults than this', parsePositive('--min-f', 10), 1)
+    .option('--image <file>', 'also check that this image is the one voted on (its SHA-256)')
+    .option('--network <name>', 'with --admin-key: the network the certificate must be of (an auditor needs no data dir)')
+    .option('--admin-key <key>', 'with --network: that network\'s admin public key (base64url; texmesh status shows it)')
+    .option('--revocation <text>', 'a revocation (texmesh-revoke-v1:...) to apply: the revoked voter\'s later votes do not count (repeatable; the data dir\'s and its running node\'s are applied anyway)', (v: string, all: string[] = []) => [...all, v])
+    .addHelpText('after', `
+A file's own answer ("latex"), image hash ("hash") and model must be the certificate's.
+The exit code is 0 when the certificate holds, 1 when it does not.`)
+    .action(async (arg: string, opts: CommonOptions & { minF: number, image?: string, network?: string, adminKey?: string, revocation?: string[] }) => {
+      if ((opts.network == null) !== (opts.adminKey == null)) throw new ConfigError('--network and --admin-key go together')
+      const auditor = opts.network != null && opts.adminKey != null ? { name: opts.network, admin: opts.adminKey } : undefined
+      const check = await runVerify(auditor != null && opts.dataDir == null ? undefined : dataDirOf(opts), arg,
+        { minF: opts.minF, ...(opts.image != null ? { image: opts.image } : {}), ...(auditor != null ? { network: auditor } : {}), ...(opts.revocation != null ? { revocations: opts.revocation } : {}) })
+      print(opts.json, check.ok ? { ok: true, voters: check.voters, certificate: check.certificate } : check, () => describeCheck(check))
+      if (!check.ok) process.exitCode = 1
+    })
 }
