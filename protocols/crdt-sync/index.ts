@@ -67,6 +67,7 @@ export class CrdtSync {
   /** peers asked for again while a pull from them was running: pulled once more when it ends */
   private readonly pullAgain = new Set<string>()
   private unsubscribe: () => void = () => {}
+  private started = false
   private stopped = false
 
   /** `random`: the random source for the anti-entropy peer (simnet seeds it, so a run replays). */
@@ -75,7 +76,10 @@ export class CrdtSync {
     this.onIdentify = this.onIdentify.bind(this)
   }
 
+  /** Start serving and syncing; a second call, or one after stop, does nothing. */
   async start (): Promise<void> {
+    if (this.started || this.stopped) return
+    this.started = true
     await this.node.handle(CRDT_SYNC_PROTOCOL, (stream: Stream, connection: Connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
     this.node.services.pubsub.subscribe(CRDT_TOPIC)
     this.node.services.pubsub.addEventListener('message', this.onMessage)
@@ -94,8 +98,11 @@ export class CrdtSync {
     for (const peer of this.node.getPeers()) void this.pull(peer)
   }
 
+  /** Stop; a second call does nothing. */
   async stop (): Promise<void> {
+    if (this.stopped) return
     this.stopped = true
+    if (!this.started) return
     for (const t of this.timers) clearInterval(t)
     this.unsubscribe()
     this.node.removeEventListener('peer:identify', this.onIdentify)
