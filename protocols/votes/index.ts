@@ -37,58 +37,14 @@ import type { BlobService } from '../blob/index.js'
 import { DEFAULT_F, SignedVote, isEquivocation, signVote, verifyVote, type QuorumCertificate, type QuorumCheck } from './vote.js'
 import { MemoryVoteLedger, type VoteLedger } from './ledger.js'
 import { SHA256_HEX } from '../../util/sha256.js'
+import { VOTES_TOPIC, MAX_VOTE_MESSAGE_BYTES, DEFAULT_SILENCE_MS, VOTER_WINDOW, SWEEP_MS, MAX_TRACKED_VOTERS, MAX_REASKS, BUSY_RETRY_VOTES, BUSY_PER_SECOND, RECENT_TASKS, MAX_RECENT_VOTE_BYTES, FOREIGN_VOTES_MS, REMEMBERED_VOTES, MAX_BALLOTS_PER_TASK, MAX_PENDING_BALLOTS, MAX_PENDING_BALLOTS_PER_ORIGIN, SKIP_VOTES, REPUBLISH_MS, WAIT_POLL_MS, FETCH_AHEAD } from './constants.js'
+import { dissentNow, median, quorums, rankVoters, Samples, Slots, suspicionMs, votersLacking, type TimingSummary } from './policy.js'
+
+export type { TimingSummary } from './policy.js'
+
+export * from './constants.js'
 
 export * from './vote.js'
-
-export const VOTES_TOPIC = 'texmesh/votes/1'
-/** A ballot or a vote is well under 8 KiB (a vote carries at most 4 KiB of LaTeX). */
-export const MAX_VOTE_MESSAGE_BYTES = 8 * 1024
-/**
- * How long a suspected voter that was asked again may stay silent (no vote on any task) before it
- * is given up on. Only the end of a ballot without consensus waits for it; a ballot that can still
- * grow does so as soon as a voter is suspected.
- */
-export const DEFAULT_SILENCE_MS = 30_000
-/** Ballots an origin keeps in flight to one voter (not yet voted on): its backpressure. At most MAX_PENDING_BALLOTS_PER_ORIGIN. */
-export const VOTER_WINDOW = 8
-/** No voter is suspected sooner than this after its last vote (on any task) or the ballot, whichever is later. */
-export const MIN_SUSPECT_MS = 2_000
-/** A voter is suspected after this many of its typical times from ballot to vote without progress. */
-export const SUSPECT_FACTOR = 4
-/** How often open ballots are looked at for silent voters. */
-export const SWEEP_MS = 250
-/** Voters whose progress is followed (members; an open network bounds it here). */
-const MAX_TRACKED_VOTERS = 4096
-/** A voter whose votes disagreed with a certified answer is chosen last; that memory halves every this many ms. */
-export const DISSENT_HALF_LIFE_MS = 60_000
-/** A voter that goes SKIP_VOTES past a ballot it was asked again is asked this many more times before it is given up on. */
-export const MAX_REASKS = 3
-/** A busy voter is sent the ballot again once it has signed this many new votes (its queue has room again). */
-export const BUSY_RETRY_VOTES = 4
-/** A voter whose queue is full says so at most this often a second (a hostile origin cannot make it talk without end). */
-export const BUSY_PER_SECOND = 20
-/** Votes of this many recent tasks are kept to catch equivocation. */
-export const RECENT_TASKS = 2048
-/**
- * The bytes those votes may take, all tasks together (a vote with 4 KiB of LaTeX is about 9 KiB
- * in memory): the oldest tasks go first, so a flood of valid votes cannot grow the heap.
- */
-export const MAX_RECENT_VOTE_BYTES = 8 * 1024 * 1024
-/** Votes on a task this node neither originates nor votes on are kept this long: a few rounds, to catch equivocation. */
-export const FOREIGN_VOTES_MS = 5 * 60_000
-/** This node's own votes on this many recent ballots are kept, to be published again when a ballot is repeated. */
-export const REMEMBERED_VOTES = 4096
-/** Per task, the voter-image-model combinations whose votes are kept to catch equivocation (a voter can sign votes on any image) */
-const MAX_BALLOTS_PER_TASK = 1024
-/** Ballots waiting for this node's vote, in all and from one origin: a member sending ballots in bulk cannot make it work without end. */
-export const MAX_PENDING_BALLOTS = 64
-export const MAX_PENDING_BALLOTS_PER_ORIGIN = 16
-/** A voter that has signed this many votes since one of our ballots reached it, but not on it, has skipped it (it reads ballots in order, at most MAX_PENDING_BALLOTS waiting). */
-export const SKIP_VOTES = MAX_PENDING_BALLOTS + VOTER_WINDOW
-/** A repeated ballot gets this node's vote again at most this often. */
-export const REPUBLISH_MS = 2_000
-/** How often a task waiting for enough online members looks again. */
-export const WAIT_POLL_MS = 2_000
 
 export interface QuorumLog {
   debug(obj: object, msg: string): void
@@ -199,9 +155,6 @@ interface Poll {
   done: boolean
 }
 
-/** Percentiles of recent timings (ms). */
-export interface TimingSummary { n: number, p50: number, p95: number, max: number }
-
 /**
  * Where a ballot's time goes, on this node: as an origin, the wait for voters with room (queued), the
  * time from the first ballot to the certificate, and from a ballot to each vote; as a voter, the wait
@@ -210,51 +163,6 @@ export interface TimingSummary { n: number, p50: number, p95: number, max: numbe
 export interface QuorumTimings {
   origin: { queuedMs: TimingSummary, ballotToCertificateMs: TimingSummary, ballotToVoteMs: TimingSummary, certified: number, noConsensus: number, grown: number, suspected: number, queued: number, open: number }
   voter: { waitMs: TimingSummary, fetchMs: TimingSummary, readMs: TimingSummary, publishMs: TimingSummary, readings: number, busy: number }
-}
-
-/** Ballots a voter fetches ahead of its reading slots, so a slot never waits for a fetch. */
-export const FETCH_AHEAD = 2
-
-/** Slots taken in the order they were asked for. */
-class Slots {
-  private used = 0
-  private readonly waiters: Array<() => void> = []
-  constructor (private readonly size: number) {}
-  async take (): Promise<void> {
-    if (this.used < this.size) {
-      this.used++
-      return
-    }
-    await new Promise<void>(resolve => { this.waiters.push(resolve) })
-  }
-
-  give (): void {
-    const next = this.waiters.shift()
-    if (next != null) next() // the slot passes straight on
-    else this.used--
-  }
-}
-
-/** A bounded record of recent timings. */
-class Samples {
-  private readonly xs: number[] = []
-  constructor (private readonly size = 2000) {}
-  add (ms: number): void {
-    this.xs.push(ms)
-    if (this.xs.length > this.size) this.xs.shift()
-  }
-
-  summary (): TimingSummary {
-    const s = [...this.xs].sort((a, b) => a - b)
-    const at = (q: number): number => s.length === 0 ? 0 : Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))]! * 10) / 10
-    return { n: s.length, p50: at(0.5), p95: at(0.95), max: at(1) }
-  }
-
-  median (): number | undefined {
-    if (this.xs.length === 0) return undefined
-    const s = [...this.xs].sort((a, b) => a - b)
-    return s[Math.floor((s.length - 1) / 2)]
-  }
 }
 
 /** About what a vote takes in memory: its strings (two bytes a character at worst) and the object around them. */
@@ -426,17 +334,14 @@ export class QuorumService {
    * at random.
    */
   private rank (candidates: string[], load: Map<string, number>): string[] {
-    return pick(candidates, candidates.length, this.init.random ?? Math.random)
-      .map((p, i) => ({ p, i, key: [this.suspects.has(p) ? 1 : 0, this.dissenter(p) ? 1 : 0, load.get(p) ?? 0, p === this.self ? 0 : 1] as const }))
-      .sort((a, b) => a.key[0] - b.key[0] || a.key[1] - b.key[1] || a.key[2] - b.key[2] || a.key[3] - b.key[3] || a.i - b.i)
-      .map(x => x.p)
+    return rankVoters(candidates, p => ({ suspected: this.suspects.has(p), dissenter: this.dissenter(p), load: load.get(p) ?? 0, self: p === this.self }), this.init.random ?? Math.random)
   }
 
   /** Did this voter's votes disagree with certified answers lately? (Chosen last, and one ballot at a time: a wrong voter on a ballot costs extra readings.) */
   private dissenter (voter: string): boolean {
     const d = this.dissent.get(voter)
     if (d == null) return false
-    return d.score * Math.pow(0.5, (performance.now() - d.at) / DISSENT_HALF_LIFE_MS) >= 0.5
+    return dissentNow(d.score, d.at, performance.now()) >= 0.5
   }
 
   /** The ballots a voter may hold: VOTER_WINDOW, or one while it dissents or is suspected. */
@@ -500,8 +405,7 @@ export class QuorumService {
 
   /** The time after which a voter without progress is suspected: a few of its typical times per ballot (or all voters' median, `median`, whichever is longer). */
   private suspectMs (voter: string, median: number): number {
-    const typical = Math.max(median, this.progress.get(voter)?.typical ?? 0)
-    return Math.min(this.silenceMs, Math.max(MIN_SUSPECT_MS, SUSPECT_FACTOR * typical))
+    return suspicionMs(this.progress.get(voter)?.typical ?? 0, median, this.silenceMs)
   }
 
   /** Look at every open ballot for voters that stopped making progress. */
@@ -867,7 +771,7 @@ export class QuorumService {
       const agreed = votes.length === 1 && votes[0]!.latex === latex && votes[0]!.model === this.init.model
       if (agreed) continue
       const d = this.dissent.get(voter)
-      const score = (d == null ? 0 : d.score * Math.pow(0.5, (now - d.at) / DISSENT_HALF_LIFE_MS)) + 1
+      const score = (d == null ? 0 : dissentNow(d.score, d.at, now)) + 1
       this.dissent.delete(voter)
       this.dissent.set(voter, { score, at: now })
       for (const old of this.dissent.keys()) { if (this.dissent.size <= MAX_TRACKED_VOTERS) break; this.dissent.delete(old) }
@@ -886,10 +790,7 @@ export class QuorumService {
 
   private async tally (poll: Poll): Promise<void> {
     if (poll.done || this.stopped) return
-    const byLatex = new Map<string, SignedVote[]>()
-    for (const v of this.counted(poll)) byLatex.set(v.latex, [...(byLatex.get(v.latex) ?? []), v])
-    for (const [latex, votes] of byLatex) {
-      if (votes.length < this.needed || poll.failed.has(latex)) continue
+    for (const { latex, votes } of quorums(this.counted(poll), this.needed, poll.failed)) {
       poll.done = true
       const certificate: QuorumCertificate = {
         v: 1,
@@ -938,11 +839,8 @@ export class QuorumService {
    */
   private async grow (poll: Poll): Promise<void> {
     if (poll.done || this.stopped) return
-    const tallies = new Map<string, number>()
-    for (const v of this.counted(poll)) if (!poll.failed.has(v.latex)) tallies.set(v.latex, (tallies.get(v.latex) ?? 0) + 1)
-    const best = Math.max(0, ...tallies.values())
     const awaited = poll.voters.filter(v => !poll.votes.has(v) && !this.equivocators.has(v) && poll.asked.get(v)?.suspected !== true)
-    const lacking = this.needed - best - awaited.length
+    const lacking = votersLacking(this.counted(poll), poll.failed, awaited.length, this.needed)
     if (lacking <= 0) return
     const fresh = this.eligibleVoters().filter(p => !poll.asked.has(p))
     const more = this.rank(fresh, this.inFlight()).slice(0, Math.min(this.maxVoters - poll.voters.length, lacking))
@@ -967,21 +865,6 @@ export class QuorumService {
       this.pump()
     }
   }
-}
-
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length === 0 ? 0 : s[Math.floor((s.length - 1) / 2)]!
-}
-
-/** k distinct entries at random. */
-function pick<T> (xs: readonly T[], k: number, random: () => number): T[] {
-  const a = [...xs]
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!]
-  }
-  return a.slice(0, Math.max(0, k))
 }
 
 export { SignedVote as SignedVoteSchema }

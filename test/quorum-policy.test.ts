@@ -1,0 +1,66 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { dissentNow, median, pick, quorums, rankVoters, suspicionMs, votersLacking, type VoterStanding } from '../protocols/votes/policy.js'
+import { DISSENT_HALF_LIFE_MS, MIN_SUSPECT_MS, SUSPECT_FACTOR } from '../protocols/votes/constants.js'
+import { Rng } from '../formulas/rng.js'
+
+/** The quorum's policy (protocols/votes/policy.ts), without a network. */
+describe('quorum policy', () => {
+  const standing = (table: Record<string, Partial<VoterStanding>>) => (p: string): VoterStanding => ({ suspected: false, dissenter: false, load: 0, self: false, ...table[p] })
+
+  it('asks the trusted before the suspected and the dissenting, the least loaded first, this node on ties', () => {
+    const rng = new Rng(1)
+    const order = rankVoters(['a', 'b', 'c', 'd', 'e', 'me'], standing({
+      a: { load: 3 }, b: { load: 1 }, c: { suspected: true }, d: { dissenter: true }, e: { load: 1 }, me: { load: 1, self: true }
+    }), () => rng.next())
+    assert.deepEqual(order.slice(0, 1), ['me'])
+    assert.deepEqual(new Set(order.slice(1, 3)), new Set(['b', 'e']))
+    assert.deepEqual(order.slice(3), ['a', 'd', 'c'])
+  })
+
+  it('breaks ties at random, and the same seed breaks them the same way', () => {
+    const ties = ['p', 'q', 'r', 's', 't']
+    const with_ = (seed: number): string[] => { const rng = new Rng(seed); return rankVoters(ties, standing({}), () => rng.next()) }
+    assert.deepEqual(with_(5), with_(5))
+    const orders = new Set(Array.from({ length: 20 }, (_, i) => with_(i).join('')))
+    assert.ok(orders.size > 1, 'ties are not always broken the same way')
+    assert.deepEqual([...with_(5)].sort(), ties)
+  })
+
+  it('suspects a voter after a few of its typical times, never sooner than the minimum nor later than the silence', () => {
+    assert.equal(suspicionMs(10, 5, 30_000), MIN_SUSPECT_MS)
+    assert.equal(suspicionMs(1_000, 500, 30_000), SUSPECT_FACTOR * 1_000)
+    assert.equal(suspicionMs(500, 1_000, 30_000), SUSPECT_FACTOR * 1_000, 'the median of all voters when longer than its own')
+    assert.equal(suspicionMs(60_000, 0, 30_000), 30_000)
+  })
+
+  it('lets dissent fade by half every half-life', () => {
+    assert.equal(dissentNow(2, 0, 0), 2)
+    assert.ok(Math.abs(dissentNow(2, 0, DISSENT_HALF_LIFE_MS) - 1) < 1e-12)
+    assert.ok(Math.abs(dissentNow(2, 0, 2 * DISSENT_HALF_LIFE_MS) - 0.5) < 1e-12)
+  })
+
+  it('finds the answers with a quorum, leaving out those whose certificate failed', () => {
+    const votes = [{ latex: 'x', voter: 1 }, { latex: 'y', voter: 2 }, { latex: 'x', voter: 3 }, { latex: 'x', voter: 4 }, { latex: 'y', voter: 5 }]
+    assert.deepEqual(quorums(votes, 3, new Set()).map(q => [q.latex, q.votes.map(v => v.voter)]), [['x', [1, 3, 4]]])
+    assert.deepEqual(quorums(votes, 3, new Set(['x'])), [])
+    assert.deepEqual(quorums(votes, 2, new Set()).map(q => q.latex), ['x', 'y'])
+  })
+
+  it('grows a ballot by what a quorum lacks after the leading answer and the voters still awaited', () => {
+    const v = (latex: string): { latex: string } => ({ latex })
+    // 2f+1 = 3: one vote for x, one for y, nobody awaited: two more voters.
+    assert.equal(votersLacking([v('x'), v('y')], new Set(), 0, 3), 2)
+    assert.equal(votersLacking([v('x'), v('x')], new Set(), 1, 3), 0, 'one awaited voter may still make it')
+    assert.equal(votersLacking([v('x'), v('x')], new Set(['x']), 0, 3), 3, 'votes for a failed answer do not count')
+    assert.equal(votersLacking([], new Set(), 0, 5), 5)
+  })
+
+  it('picks distinct entries and takes the lower median', () => {
+    const rng = new Rng(3)
+    const two = pick([1, 2, 3, 4], 2, () => rng.next())
+    assert.equal(new Set(two).size, 2)
+    assert.equal(median([3, 1, 2]), 2)
+    assert.equal(median([4, 1, 3, 2]), 2)
+  })
+})
