@@ -27,32 +27,10 @@ import { decodeJson, encodeJson } from '../json.js'
 import { BlobError, type BlobService } from '../blob/index.js'
 import { SHA256_HEX } from '../../util/sha256.js'
 import type { TaskQueue, TaskRecord } from './queue.js'
+import { TASKS_PROTOCOL, TASKS_TOPIC, MAX_REQUEST_BYTES, MAX_REPLY_BYTES, MAX_GRANT, MAX_ANNOUNCED, MAX_LOAD_MESSAGE_BYTES, STEAL_TIMEOUT_MS, DEFAULT_ANNOUNCE_MS, IDLE_POLL_MS, ANNOUNCE_MIN_MS, MAX_ORIGINS, FETCH_BACKOFF_MS } from './constants.js'
+import { fetchBackoffMs, originsWithWork, weightedChoice } from './policy.js'
 
-export const TASKS_PROTOCOL = '/texmesh/tasks/1.0.0'
-export const TASKS_TOPIC = 'texmesh/tasks/1'
-/** Requests are a few dozen bytes; replies carry at most MAX_GRANT leases of ~200 bytes. */
-export const MAX_REQUEST_BYTES = 1024
-export const MAX_REPLY_BYTES = 64 * 1024
-/** A thief asks for what it can start soon; more than this per request is never granted. */
-export const MAX_GRANT = 16
-/** A load message: counts and at most MAX_ANNOUNCED task ids and hashes. */
-export const MAX_ANNOUNCED = 16
-export const MAX_LOAD_MESSAGE_BYTES = 4096
-/** Loopback or LAN round trips take milliseconds; a stuck peer must not hold a slot long. */
-export const STEAL_TIMEOUT_MS = 5_000
-/** Load is gossiped at once when tasks are added or come back and when the queue runs dry, and at least this often while tasks wait. */
-export const DEFAULT_ANNOUNCE_MS = 2_000
-/** An origin's load older than this is not trusted for stealing. */
-export const LOAD_STALE_MS = 15_000
-/** An idle slot looks again after this long even if no load message arrived. */
-export const IDLE_POLL_MS = 1_000
-/** Load messages from one node are at least this far apart (a burst of grants gives one message). */
-export const ANNOUNCE_MIN_MS = 50
-/** Origins whose load is tracked (a campus network has tens of nodes). */
-export const MAX_ORIGINS = 1024
-/** After a failed fetch a slot waits this long before it takes work again. */
-export const FETCH_BACKOFF_MS = 500
-export const MAX_FETCH_BACKOFF_MS = 30_000
+export * from './constants.js'
 
 export interface WorkItem {
   /** the origin's peer id (this node's own for local tasks) */
@@ -411,7 +389,7 @@ export class TaskService {
    */
   private async backoff (failures: number): Promise<void> {
     if (this.stopped) return
-    const ms = Math.min(MAX_FETCH_BACKOFF_MS, FETCH_BACKOFF_MS * 2 ** failures)
+    const ms = fetchBackoffMs(failures)
     await new Promise<void>(resolve => {
       const timer = setTimeout(() => { this.stopWaiters.delete(done); resolve() }, ms)
       timer.unref()
@@ -466,20 +444,8 @@ export class TaskService {
 
   /** An origin with waiting tasks (or backup candidates), chosen at random weighted by how many (busiest most often). */
   private pickOrigin (what: 'queued' | 'backups'): string | undefined {
-    const now = Date.now()
-    const candidates: Array<[string, number]> = []
-    for (const [peer, l] of this.load) {
-      if (l[what] <= 0 || now - l.at > LOAD_STALE_MS || this.init.admits?.(peer) === false) continue
-      if (this.node.getConnections(peerIdFromString(peer)).length === 0) continue
-      candidates.push([peer, l[what]])
-    }
-    const total = candidates.reduce((s, [, q]) => s + q, 0)
-    let r = (this.init.random ?? Math.random)() * total
-    for (const [peer, q] of candidates) {
-      r -= q
-      if (r < 0) return peer
-    }
-    return candidates[candidates.length - 1]?.[0]
+    const candidates = originsWithWork(this.load, what, Date.now(), peer => this.init.admits?.(peer) !== false && this.node.getConnections(peerIdFromString(peer)).length > 0)
+    return weightedChoice(candidates, this.init.random ?? Math.random)
   }
 
   private async request (peer: string, body: unknown, maxReply: number): Promise<unknown> {

@@ -1,0 +1,26 @@
+/** Work sharing's limits and timings (protocols/tasks/index.ts explains the protocol). */
+export const TASKS_PROTOCOL = '/texmesh/tasks/1.0.0'
+export const TASKS_TOPIC = 'texmesh/tasks/1'
+/** Requests are a few dozen bytes; replies carry at most MAX_GRANT leases of ~200 bytes. */
+export const MAX_REQUEST_BYTES = 1024
+export const MAX_REPLY_BYTES = 64 * 1024
+/** A thief asks for what it can start soon; more than this per request is never granted. */
+export const MAX_GRANT = 16
+/** A load message: counts and at most MAX_ANNOUNCED task ids and hashes. */
+export const MAX_ANNOUNCED = 16
+export const MAX_LOAD_MESSAGE_BYTES = 4096
+/** Loopback or LAN round trips take milliseconds; a stuck peer must not hold a slot long. */
+export const STEAL_TIMEOUT_MS = 5_000
+/** Load is gossiped at once when tasks are added or come back and when the queue runs dry, and at least this often while tasks wait. */
+export const DEFAULT_ANNOUNCE_MS = 2_000
+/** An origin's load older than this is not trusted for stealing. */
+export const LOAD_STALE_MS = 15_000
+/** An idle slot looks again after this long even if no load message arrived. */
+export const IDLE_POLL_MS = 1_000
+/** Load messages from one node are at least this far apart (a burst of grants gives one message). */
+export const ANNOUNCE_MIN_MS = 50
+/** Origins whose load is tracked (a campus network has tens of nodes). */
+export const MAX_ORIGINS = 1024
+/** After a failed fetch a slot waits this long before it takes work again. */
+export const FETCH_BACKOFF_MS = 500
+export const MAX_FETCH_BACKOFF_MS = 30_000
