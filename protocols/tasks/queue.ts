@@ -167,22 +167,16 @@ export class TaskQueue {
     return this.serial.run(job)
   }
 
+  /** A task submitted now, never granted. */
+  private newTask (hash: string, meta: { file: string, critical: boolean }, state: TaskRecord['state']): TaskRecord {
+    const now = this.now()
+    return { id: newTaskId(now), hash, file: meta.file, critical: meta.critical, submittedAt: now, state, grants: 0, regrants: 0, failures: [], workers: [] }
+  }
+
   /** Store the image (if new) and a queued task for it; resolves once both are in LevelDB. */
   add (image: Uint8Array, hash: string, meta: { file: string, critical: boolean }): Promise<TaskRecord> {
     return this.enqueue(async () => {
-      const now = this.now()
-      const t: TaskRecord = {
-        id: newTaskId(now),
-        hash,
-        file: meta.file,
-        critical: meta.critical,
-        submittedAt: now,
-        state: 'queued',
-        grants: 0,
-        regrants: 0,
-        failures: [],
-        workers: []
-      }
+      const t = this.newTask(hash, meta, 'queued')
       const batch = this.db.batch()
       if (await this.blobs.get(hash) == null) batch.put(hash, image as any, { sublevel: this.blobs as any })
       batch.put(t.id, t as any, { sublevel: this.tasks as any })
@@ -195,22 +189,8 @@ export class TaskQueue {
   /** Record a task that was answered at once from the replicated store (done from the start). */
   addDone (hash: string, meta: { file: string, critical: boolean, doneBy: string }): Promise<TaskRecord> {
     return this.enqueue(async () => {
-      const now = this.now()
-      const t: TaskRecord = {
-        id: newTaskId(now),
-        hash,
-        file: meta.file,
-        critical: meta.critical,
-        submittedAt: now,
-        state: 'done',
-        grants: 0,
-        regrants: 0,
-        failures: [],
-        workers: [],
-        doneBy: meta.doneBy,
-        doneAt: now,
-        cached: true
-      }
+      const fresh = this.newTask(hash, meta, 'done')
+      const t: TaskRecord = { ...fresh, doneBy: meta.doneBy, doneAt: fresh.submittedAt, cached: true }
       await this.tasks.put(t.id, t)
       this.counts.done++
       return t
