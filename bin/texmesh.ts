@@ -9,6 +9,4 @@ if (major < 22) {
 }
 const { buildProgram, runProgram } = await import('../node/cli/program.js')
 const { addSimnetCommand } = await import('../simnet/command.js')
-const program = buildProgram()
-addSimnetCommand(program)
-await runProgram(program)
+await runProgram(buildProgram(undefined, addSimnetCommand))

@@ -223,14 +223,14 @@ async function main (): Promise<void> {
     '## Data',
     '',
     ...(v2
-      ? ['Everything is generated here (`scripts/datagen/`): formulas from a seeded grammar (`grammar.ts`; mix `v2` adds',
+      ? ['Everything is generated here (`scripts/datagen/`): formulas from a seeded grammar (`formulas/grammar.ts`; mix `v2` adds',
           'formulas of random symbols over the whole vocabulary and long multi-clause ones), labelled with their canonical',
           'form; rendered clean with MathJax 3 (its TeX font), MathJax 4 (STIX Two, TeX Gyre Termes, New Computer Modern) or',
           'TeX (latex + dvipng: Computer Modern, Palatino, Times, txfonts, pxfonts), stored at a 20-pixel glyph; degraded on',
           'the fly by the trainer (`scripts/train/glyph.py`: source glyph 6-36 px, margins, rotation, stroke, paper and ink',
           'levels, blur, low resolution, noise, binarisation, JPEG) and scaled as the pipeline scales. Held-out C is never',
           'generated: the grammar never writes its formulas and data generation skips them.']
-      : ['Everything is generated here (`scripts/datagen/`): formulas from a seeded grammar (`grammar.ts`), labelled with',
+      : ['Everything is generated here (`scripts/datagen/`): formulas from a seeded grammar (`formulas/grammar.ts`), labelled with',
           'their canonical form; rendered with MathJax (mathjax-full SVG, rasterised by sharp) or with TeX (latex + dvipng)',
           'in five math fonts (Computer Modern, Palatino, Times, txfonts, pxfonts); then degraded (`augment.ts`: margins,',
           'rotation, stroke thickness, gray and uneven paper, blur, noise, low resolution, JPEG, binarisation).']),

@@ -7,18 +7,9 @@ import { Option, type Command } from 'commander'
 import { TexmeshError } from '../node/errors.js'
 import { parseCount, parsePositive, parseProbability, withJson } from '../node/cli/options.js'
 import { ATTACKS, type Attack } from './byzantine.js'
-import { parseLatency } from './compute.js'
+import { latencyOption } from './compute.js'
 import { runSimnet } from './index.js'
 import { htmlReport, textReport } from './report.js'
-
-/** A "P50[,P95]" option in ms, refused in one line when it is not that. */
-export function latencyOption (name: string) {
-  return (value: string): [number, number] => {
-    const latency = parseLatency(value)
-    if (typeof latency === 'string') throw new TexmeshError(`${name}=${value}: ${latency}`)
-    return latency
-  }
-}
 
 export function addSimnetCommand (program: Command): void {
   withJson(program.command('simnet'))

@@ -6,6 +6,7 @@
  */
 import type { Compute } from '../node/daemon/compute.js'
 import { sha256Hex } from '../util/sha256.js'
+import { TexmeshError } from '../node/errors.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
@@ -72,4 +73,13 @@ export function parseLatency (value: string): [number, number] | string {
   if (parts.length === 1) return [parts[0]!, parts[0]!]
   if (parts[1]! < parts[0]!) return 'the 95th percentile must not be below the median'
   return [parts[0]!, parts[1]!]
+}
+
+/** A "P50[,P95]" option in ms, refused in one line when it is not that. */
+export function latencyOption (name: string) {
+  return (value: string): [number, number] => {
+    const latency = parseLatency(value)
+    if (typeof latency === 'string') throw new TexmeshError(`${name}=${value}: ${latency}`)
+    return latency
+  }
 }

@@ -100,7 +100,7 @@ function lineOf (file: string, r: OcrResult): OcrLine {
     latex: r.latex,
     confidence: r.confidence,
     alternatives: r.alternatives,
-    regions: r.regions.map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence, parse: g.parse, alternatives: g.alternatives })),
+    regions: r.regions.map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence, parse: g.parse, alternatives: g.alternatives, ...(g.unreadable != null ? { unreadable: g.unreadable } : {}) })),
     model: r.model,
     ms: r.ms,
     ...(r.rotated != null ? { rotated: r.rotated } : {}),

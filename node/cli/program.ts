@@ -18,8 +18,11 @@ import { addVerifyCommand } from './verify.js'
 
 export type { NodeCommandExtension } from './node.js'
 
-/** The `texmesh` program, one file per command; `extension` adds a harness's options and hooks to its `node` command. */
-export function buildProgram (extension?: NodeCommandExtension): Command {
+/**
+ * The `texmesh` program, one file per command; `extension` adds a harness's options and hooks to
+ * its `node` command, and `more` adds commands of other folders (the entry point: simnet's).
+ */
+export function buildProgram (extension?: NodeCommandExtension, more?: (program: Command) => void): Command {
   const program = new Command()
   program
     .name('texmesh')
@@ -36,6 +39,7 @@ Environment:
   addSubmitCommands(program)
   addVerifyCommand(program)
   addTasksCommand(program)
+  more?.(program)
   addConfigCommand(program)
   addNetworkCommands(program)
   return program

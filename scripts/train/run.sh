@@ -63,7 +63,7 @@ case "${1:-}" in
   export)
     ckpt=${CHECKPOINT:-$TRAIN_DIR/run/final.pt}
     [ -f "$ckpt" ] || ckpt="$TRAIN_DIR/run/last.pt"
-    grammar_commit=$(git log -1 --format=%h -- formulas/grammar.ts 2>/dev/null || echo unknown)
+    grammar_commit=$(git log -1 --follow --format=%h -- formulas/grammar.ts 2>/dev/null || echo unknown)
     recipe='{"grammar": "formulas/grammar.ts at commit '"$grammar_commit"'", "train": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "train"},
       "train_hires": {"seed": 1, "shards": "'"$SHARDS:$((SHARDS + HIRES))"'", "per_shard": 2000, "profile": "train-hires"},
       "dev": {"seed": 3, "count": 512}, "heldout_a": {"seed": 1001, "count": 400, "profile": "heldout-a"},

@@ -76,7 +76,7 @@ case "${1:-}" in
     # Absolute paths: export.py runs in scripts/train, the rest here.
     out=$(realpath -m "${MODEL_DIR:-models/texmesh-v2}")
     ckpt=$(realpath -m "${CHECKPOINT_PT:-$V2/run/last.pt}")
-    grammar_commit=$(git log -1 --format=%h -- formulas/grammar.ts 2>/dev/null || echo unknown)
+    grammar_commit=$(git log -1 --follow --format=%h -- formulas/grammar.ts 2>/dev/null || echo unknown)
     recipe='{"grammar": "formulas/grammar.ts at commit '"$grammar_commit"'",
       "clean": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "clean"},
       "clean2": {"seed": 2, "shards": '"${SHARDS2:-60}"', "per_shard": 2000, "profile": "clean2"},
