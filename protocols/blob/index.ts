@@ -23,6 +23,7 @@ import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import { z } from 'zod'
 import { decodeJson, encodeJson } from '../json.js'
 import { SHA256_HEX, sha256Hex } from '../../util/sha256.js'
+import { SILENT_LOG, type ComponentLog } from '../log.js'
 
 export const BLOB_PROTOCOL = '/texmesh/blob/1.0.0'
 /** A request is one hash in JSON; anything larger is not a request. */
@@ -51,11 +52,6 @@ export interface BlobSource {
   get(hash: string): Promise<Uint8Array | undefined>
 }
 
-export interface BlobLog {
-  debug(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-}
-
 export interface BlobServiceInit {
   /** May this peer fetch blobs? (members only in a private network) @default everyone */
   admits?: (peer: string) => boolean
@@ -63,7 +59,7 @@ export interface BlobServiceInit {
   maxBytes?: number
   /** @default BLOB_TIMEOUT_MS */
   timeoutMs?: number
-  log?: BlobLog
+  log?: ComponentLog
 }
 
 const Request = z.object({ hash: z.string().regex(SHA256_HEX) }).strict()
@@ -75,14 +71,14 @@ const Response = z.discriminatedUnion('status', [
 export class BlobService {
   private readonly maxBytes: number
   private readonly timeoutMs: number
-  private readonly log: BlobLog
+  private readonly log: ComponentLog
   private readonly admits: (peer: string) => boolean
   private started = false
 
   constructor (private readonly node: Libp2p, private readonly source: BlobSource, init: BlobServiceInit = {}) {
     this.maxBytes = init.maxBytes ?? MAX_IMAGE_BYTES
     this.timeoutMs = init.timeoutMs ?? BLOB_TIMEOUT_MS
-    this.log = init.log ?? { debug: () => {}, warn: () => {} }
+    this.log = init.log ?? SILENT_LOG
     this.admits = init.admits ?? (() => true)
   }
 

@@ -20,6 +20,7 @@ import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { z } from 'zod'
 import { decodeJson, encodeJson } from '../json.js'
+import type { ComponentLog } from '../log.js'
 
 export const CRDT_SYNC_PROTOCOL = '/texmesh/crdt-sync/1.0.0'
 export const CRDT_TOPIC = 'texmesh/crdt/1'
@@ -52,11 +53,6 @@ export interface SyncStore {
   onEnvelope(listener: (bytes: Uint8Array) => void): () => void
 }
 
-export interface SyncLog {
-  debug(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-}
-
 const Heads = z.record(z.string().max(256), z.number().int().min(-1))
 
 type SyncNode = Libp2p<{ pubsub: GossipSub }>
@@ -71,7 +67,7 @@ export class CrdtSync {
   private stopped = false
 
   /** `random`: the random source for the anti-entropy peer (simnet seeds it, so a run replays). */
-  constructor (private readonly node: SyncNode, private readonly store: SyncStore, private readonly log: SyncLog, private readonly random: () => number = Math.random) {
+  constructor (private readonly node: SyncNode, private readonly store: SyncStore, private readonly log: ComponentLog, private readonly random: () => number = Math.random) {
     this.onMessage = this.onMessage.bind(this)
     this.onIdentify = this.onIdentify.bind(this)
   }

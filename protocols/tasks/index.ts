@@ -29,6 +29,7 @@ import { SHA256_HEX } from '../../util/sha256.js'
 import type { TaskQueue, TaskRecord } from './queue.js'
 import { TASKS_PROTOCOL, TASKS_TOPIC, MAX_REQUEST_BYTES, MAX_REPLY_BYTES, MAX_GRANT, MAX_ANNOUNCED, MAX_LOAD_MESSAGE_BYTES, STEAL_TIMEOUT_MS, DEFAULT_ANNOUNCE_MS, IDLE_POLL_MS, ANNOUNCE_MIN_MS, MAX_ORIGINS, FETCH_BACKOFF_MS } from './constants.js'
 import { fetchBackoffMs, originsWithWork, weightedChoice } from './policy.js'
+import type { ComponentLog } from '../log.js'
 
 export * from './constants.js'
 
@@ -40,12 +41,6 @@ export interface WorkItem {
   file: string
   critical: boolean
   expiresAt: number
-}
-
-export interface TasksLog {
-  debug(obj: object, msg: string): void
-  info(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
 }
 
 export interface TaskServiceInit {
@@ -63,7 +58,7 @@ export interface TaskServiceInit {
   prefetch?: number
   /** @default DEFAULT_ANNOUNCE_MS */
   announceMs?: number
-  log: TasksLog
+  log: ComponentLog
 }
 
 export interface TaskServiceStats {

@@ -39,18 +39,13 @@ import { MemoryVoteLedger, type VoteLedger } from './ledger.js'
 import { SHA256_HEX } from '../../util/sha256.js'
 import { VOTES_TOPIC, MAX_VOTE_MESSAGE_BYTES, DEFAULT_SILENCE_MS, VOTER_WINDOW, SWEEP_MS, MAX_TRACKED_VOTERS, MAX_REASKS, BUSY_RETRY_VOTES, BUSY_PER_SECOND, RECENT_TASKS, MAX_RECENT_VOTE_BYTES, FOREIGN_VOTES_MS, REMEMBERED_VOTES, MAX_BALLOTS_PER_TASK, MAX_PENDING_BALLOTS, MAX_PENDING_BALLOTS_PER_ORIGIN, SKIP_VOTES, REPUBLISH_MS, WAIT_POLL_MS, FETCH_AHEAD } from './constants.js'
 import { dissentNow, median, quorums, rankVoters, Samples, Slots, suspicionMs, votersLacking, type TimingSummary } from './policy.js'
+import type { ComponentLog } from '../log.js'
 
 export type { TimingSummary } from './policy.js'
 
 export * from './constants.js'
 
 export * from './vote.js'
-
-export interface QuorumLog {
-  debug(obj: object, msg: string): void
-  info(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-}
 
 export interface Recognition { latex: string, confidence: number, model: string }
 
@@ -103,7 +98,7 @@ export interface QuorumInit {
   ledger?: VoteLedger
   /** simnet's Byzantine voters (see VoteTamper) */
   tamper?: VoteTamper
-  log: QuorumLog
+  log: ComponentLog
 }
 
 const Ballot = z.object({
