@@ -52,6 +52,7 @@ import { swarmKeyFromPsk } from '../node/datadir/invite.js'
 import { boundedPreSharedKey } from '../node/daemon/pnet.js'
 import { safeYamux } from '../node/daemon/muxer.js'
 import { sha256Hex } from '../util/sha256.js'
+import { Rng as BaseRng } from '../formulas/rng.js'
 
 export const IDENTIFY_PROTOCOL = '/ipfs/id/1.0.0'
 export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
@@ -110,30 +111,21 @@ export const ACCEPTED_PREFIX = 'fuzz-ok-'
 // Small tools
 
 /** mulberry32: a seeded generator, so a run can be repeated with --seed. */
-export class Rng {
-  private s: number
-  constructor (seed: number) { this.s = (seed >>> 0) || 1 }
-  next (): number {
-    let t = (this.s += 0x6D2B79F5) >>> 0
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-
-  int (n: number): number { return Math.floor(this.next() * n) }
-  chance (p: number): boolean { return this.next() < p }
-  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]! }
+/** The seeded source of formulas/rng.ts, with what the attacker needs on top: integers below n, bytes, hex, independent forks. */
+export class Rng extends BaseRng {
+  /** An integer in [0, n). */
+  below (n: number): number { return Math.floor(this.next() * n) }
   bytes (n: number): Uint8Array {
     const out = new Uint8Array(n)
     const view = new DataView(out.buffer)
     let i = 0
     for (; i + 4 <= n; i += 4) view.setUint32(i, (this.next() * 4294967296) >>> 0)
-    for (; i < n; i++) out[i] = this.int(256)
+    for (; i < n; i++) out[i] = this.below(256)
     return out
   }
 
   hex (chars: number): string { return Buffer.from(this.bytes(Math.ceil(chars / 2))).toString('hex').slice(0, chars) }
-  fork (): Rng { return new Rng(this.int(2 ** 32)) }
+  fork (): Rng { return new Rng(this.below(2 ** 32)) }
 }
 
 const enc = new TextEncoder()
@@ -211,7 +203,7 @@ function pngVariant (png: Uint8Array, text: string): Uint8Array {
 function pngBomb (rng: Rng): Uint8Array {
   const ihdr = new Uint8Array(13)
   const v = new DataView(ihdr.buffer)
-  v.setUint32(0, 60_000 + rng.int(1000))
+  v.setUint32(0, 60_000 + rng.below(1000))
   v.setUint32(4, 60_000)
   ihdr.set([8, 0, 0, 0, 0], 8)
   const type = utf8('IHDR')
@@ -434,7 +426,7 @@ function profiles (ctx: { stolen: string[], knownHashes: string[], certS?: Membe
     maxFrame: 1024,
     timeoutMs: 5000,
     valid: rng => [lpJson(rng.chance(0.7)
-      ? JSON.stringify({ kind: 'steal', want: 1 + rng.int(16), ...(rng.chance(0.3) ? { backups: rng.chance(0.5) } : {}) })
+      ? JSON.stringify({ kind: 'steal', want: 1 + rng.below(16), ...(rng.chance(0.3) ? { backups: rng.chance(0.5) } : {}) })
       : JSON.stringify(rng.chance(0.5) ? { kind: 'release', id: ctx.stolen.length > 0 ? rng.pick(ctx.stolen) : rng.hex(20) } : { kind: 'failed', id: ctx.stolen.length > 0 ? rng.pick(ctx.stolen) : rng.hex(20), reason: 'fuzz' }))],
     hostile: rng => {
       const id = ctx.stolen.length > 0 ? rng.pick(ctx.stolen) : rng.hex(24)
@@ -478,11 +470,11 @@ function profiles (ctx: { stolen: string[], knownHashes: string[], certS?: Membe
   map.set(CRDT_SYNC_PROTOCOL, {
     maxFrame: 1024 * 1024,
     timeoutMs: 60_000,
-    valid: rng => [lpJson(rng.chance(0.5) ? '{}' : JSON.stringify({ [ctx.mLog ?? `${rng.hex(52)}!${rng.hex(32)}`]: rng.int(5) - 1 }))],
+    valid: rng => [lpJson(rng.chance(0.5) ? '{}' : JSON.stringify({ [ctx.mLog ?? `${rng.hex(52)}!${rng.hex(32)}`]: rng.below(5) - 1 }))],
     hostile: rng => {
       const big = (keys: number, keyLen: number): string => {
         const parts: string[] = []
-        for (let i = 0; i < keys; i++) parts.push(`"${rng.hex(keyLen - 8)}${String(i).padStart(8, '0')}":${rng.int(1000)}`)
+        for (let i = 0; i < keys; i++) parts.push(`"${rng.hex(keyLen - 8)}${String(i).padStart(8, '0')}":${rng.below(1000)}`)
         return `{${parts.join(',')}}`
       }
       const texts = [
@@ -491,7 +483,7 @@ function profiles (ctx: { stolen: string[], knownHashes: string[], certS?: Membe
         JSON.stringify({ ['k'.repeat(256)]: 1 }), JSON.stringify({ ['k'.repeat(257)]: 1 }), JSON.stringify({ x: -2 }), JSON.stringify({ x: 2 ** 53 }),
         '[1,2,3]', '"heads"', 'null'
       ]
-      const r = rng.int(20)
+      const r = rng.below(20)
       // Heads near the 1 MiB cap: many logs (fine), and just over it (the frame is refused).
       if (r === 0) return [{ bytes: [lpJson(big(4000, 250))] }]
       if (r === 1) return [{ bytes: [lpJson(big(4300, 250))], mustRefuse: true }]
@@ -553,7 +545,7 @@ function profiles (ctx: { stolen: string[], knownHashes: string[], certS?: Membe
 function hostileRpc (rng: Rng, from: PeerId): Uint8Array {
   const topic = rng.pick([TASKS_TOPIC, VOTES_TOPIC, CRDT_TOPIC, rng.hex(16), '', longString(rng, 200)])
   const ids = (n: number): Uint8Array[] => Array.from({ length: n }, () => rng.bytes(rng.pick([0, 8, 40, 200])))
-  const r = rng.int(12)
+  const r = rng.below(12)
   const rpc: RPC = { subscriptions: [], messages: [] }
   switch (r) {
     case 0: rpc.subscriptions = Array.from({ length: rng.pick([10, 1000, 5000, 5001]) }, () => ({ subscribe: rng.chance(0.9), topic: rng.hex(rng.pick([4, 16, 64])) })); break
@@ -618,7 +610,7 @@ async function deepSpliced (who: Keyed, key: string, depth: number): Promise<Uin
 }
 
 function resultEntry (rng: Rng, over: Record<string, unknown> = {}): Record<string, unknown> {
-  return { latex: `x^{${rng.int(100)}}`, confidence: 0.5, alternatives: [], model: 'texmesh-fuzz', time: Date.now(), ...over }
+  return { latex: `x^{${rng.below(100)}}`, confidence: 0.5, alternatives: [], model: 'texmesh-fuzz', time: Date.now(), ...over }
 }
 
 /** Votes signed over any fields (schemas bypassed): values just above a cap still carry a valid signature. */
@@ -832,7 +824,7 @@ class Attacker {
       })
       await pool(Array.from({ length: slow }, (_, i) => i), Math.max(1, Math.floor(limit / 2)) * streamers.length, this.deadline, async (i) => {
         const payload = profile.trickle?.(rng) ?? profile.valid(rng)[0] ?? rng.bytes(64)
-        await run({ cls: 'slowloris', steps: [{ trickle: payload, everyMs: 150 + rng.int(350), maxMs: 3000 }], closeWrite: true, waitMs: 1500 }, i)
+        await run({ cls: 'slowloris', steps: [{ trickle: payload, everyMs: 150 + rng.below(350), maxMs: 3000 }], closeWrite: true, waitMs: 1500 }, i)
       })
     })()
     const width = isGossip ? 1 : Math.max(1, Math.floor(limit / 2)) * streamers.length
@@ -840,7 +832,7 @@ class Attacker {
       const from = index
       switch (cls) {
         case 'random': {
-          const n = rng.chance(0.05) ? rng.int(2 * 1024 * 1024) : rng.int(2 * (max ?? 1024) + 2)
+          const n = rng.chance(0.05) ? rng.below(2 * 1024 * 1024) : rng.below(2 * (max ?? 1024) + 2)
           await run({ cls, steps: [rng.bytes(n)], closeWrite: rng.chance(0.8), waitMs: waitShort }, from)
           break
         }
@@ -885,7 +877,7 @@ class Attacker {
   private framing (rng: Rng, max: number, profile: Profile): Probe {
     const cls = 'framing'
     const body = profile.valid(rng)[0] ?? lp(rng.bytes(16))
-    const v = rng.int(10)
+    const v = rng.below(10)
     switch (v) {
       case 0: return { cls, steps: [varint(100), rng.bytes(10)], closeWrite: true, waitMs: 1000 } // the prefix lies: EOF mid-frame
       case 1: return { cls, steps: [varint(Math.min(max, 200)), rng.bytes(5)], closeWrite: false, waitMs: 300 } // truncated, then silence
@@ -893,7 +885,7 @@ class Attacker {
       case 3: return { cls, steps: [varint(rng.pick([2 ** 31, 2 ** 32 + 7, 2 ** 53 - 1])), rng.bytes(8)], closeWrite: true, waitMs: 1000, mustRefuse: true }
       case 4: return { cls, steps: [new Uint8Array(11).fill(0xff)], closeWrite: true, waitMs: 1000, mustRefuse: true } // a varint that never ends
       case 5: return { cls, steps: [varint(0)], closeWrite: true, waitMs: 1000 }
-      case 6: return { cls, steps: [concat(Array.from({ length: 2000 }, () => lp(rng.bytes(rng.int(2)))))], closeWrite: true, waitMs: 1000 } // many tiny frames
+      case 6: return { cls, steps: [concat(Array.from({ length: 2000 }, () => lp(rng.bytes(rng.below(2)))))], closeWrite: true, waitMs: 1000 } // many tiny frames
       case 7: return { cls, steps: [body, body, body], closeWrite: true, waitMs: 1000 }
       case 8: return { cls, steps: [body.subarray(0, Math.max(1, body.length - 1))], closeWrite: true, waitMs: 1000 } // one byte short
       default: return { cls, steps: [concat([varint(max), rng.bytes(Math.min(max, 64 * 1024))])], closeWrite: true, waitMs: 1000 } // at the cap, cut
@@ -935,7 +927,7 @@ class Attacker {
           }
         }
         // Floods go out fast; other inputs are paced, so ballots and loads keep coming while the other campaigns run.
-        if (!flood) await sleep(5 + rng.int(40))
+        if (!flood) await sleep(5 + rng.below(40))
         else await sleep(50)
         if (sent % 200 === 0) this.report()
       }
@@ -951,11 +943,11 @@ class Attacker {
     return async () => {
       const r = rng.next()
       if (r < 0.12) return [this.tag('random', rng.bytes(rng.pick([0, 1, 100, 4096, 4097, 20_000])))]
-      if (r < 0.14) return Array.from({ length: 25 }, () => this.tag('flood', rng.chance(0.5) ? rng.bytes(rng.int(300)) : utf8(JSON.stringify({ ...base, queued: rng.int(5) }))))
+      if (r < 0.14) return Array.from({ length: 25 }, () => this.tag('flood', rng.chance(0.5) ? rng.bytes(rng.below(300)) : utf8(JSON.stringify({ ...base, queued: rng.below(5) }))))
       if (r < 0.35) {
         // Valid load: the node steals from M, which answers with hostile replies and blobs.
-        const tasks = Array.from({ length: rng.int(17) }, () => ({ id: rng.hex(20), hash: rng.hex(64) }))
-        return [this.tag('valid', utf8(JSON.stringify({ ...base, queued: 1 + rng.int(50), backups: rng.int(3), tasks })))]
+        const tasks = Array.from({ length: rng.below(17) }, () => ({ id: rng.hex(20), hash: rng.hex(64) }))
+        return [this.tag('valid', utf8(JSON.stringify({ ...base, queued: 1 + rng.below(50), backups: rng.below(3), tasks })))]
       }
       const texts = [
         ...hostileObjects(base),
@@ -981,12 +973,12 @@ class Attacker {
         await signVote(m.key, { task: `t-${rng.hex(10)}`, image: rng.hex(64), model, latex: 'x', confidence: 0.5, voter: m.id, time: Date.now(), ...over } as any)
       const wrap = (v: unknown): Uint8Array => utf8(JSON.stringify({ kind: 'vote', vote: v }))
       if (r < 0.1) return [this.tag('random', rng.bytes(rng.pick([0, 3, 500, 8192, 8193, 30_000])))]
-      if (r < 0.12) return Array.from({ length: 25 }, () => this.tag('flood', rng.chance(0.3) ? rng.bytes(rng.int(9000)) : utf8(JSON.stringify({ kind: 'vote', vote: { task: 'x' } }))))
+      if (r < 0.12) return Array.from({ length: 25 }, () => this.tag('flood', rng.chance(0.3) ? rng.bytes(rng.below(9000)) : utf8(JSON.stringify({ kind: 'vote', vote: { task: 'x' } }))))
       if (r < 0.3) {
         // A ballot naming the node: it fetches the image from M (hostile blob answers) and votes.
         const image = this.serve(rng)
         const voters = [nodeId, ...Array.from({ length: 3 }, () => rng.pick([m.id, this.who.s.id, this.who.p.id]))]
-        return [this.tag('valid', utf8(JSON.stringify({ kind: 'ballot', task: `b-${rng.hex(12)}`, image, model, file: longString(rng, rng.int(1025)), voters, round: 1 })))]
+        return [this.tag('valid', utf8(JSON.stringify({ kind: 'ballot', task: `b-${rng.hex(12)}`, image, model, file: longString(rng, rng.below(1025)), voters, round: 1 })))]
       }
       if (r < 0.42) {
         // Signed votes at and over the caps (4096 characters of LaTeX), with every field hostile in turn.
@@ -1050,7 +1042,7 @@ class Attacker {
           const k = key(REFUSED_PREFIX)
           const ghost = await envelope(m, doc => { doc.getMap('results').set(k, resultEntry(rng)) })
           const held = await envelope(m, doc => { doc.getMap('results').set(k, resultEntry(rng)) }, { base: ghost.update })
-          out.push(this.tag('flood', rng.chance(0.8) ? held.bytes : held.bytes.subarray(0, rng.int(held.bytes.length))))
+          out.push(this.tag('flood', rng.chance(0.8) ? held.bytes : held.bytes.subarray(0, rng.below(held.bytes.length))))
         }
         return out
       }
@@ -1058,10 +1050,10 @@ class Attacker {
         // Framing of the envelope itself: truncations, lying lengths, another version, trailing bytes.
         const e = await envelope(m, doc => { doc.getMap('results').set(key(REFUSED_PREFIX), resultEntry(rng)) })
         const b = Uint8Array.from(e.bytes)
-        const v = rng.int(6)
-        if (v === 0) return [this.tag('framing', b.subarray(0, rng.int(b.length)))]
+        const v = rng.below(6)
+        if (v === 0) return [this.tag('framing', b.subarray(0, rng.below(b.length)))]
         if (v === 1) { b[0] = 2; return [this.tag('framing', b)] }
-        if (v === 2) return [this.tag('framing', concat([b, rng.bytes(1 + rng.int(10))]))]
+        if (v === 2) return [this.tag('framing', concat([b, rng.bytes(1 + rng.below(10))]))]
         if (v === 3) { new DataView(b.buffer).setUint32(1, 0xffffffff); return [this.tag('framing', b)] } // author length lies
         if (v === 4) { const at = 1 + 4 + m.id.length + 16 + 24; new DataView(b.buffer).setUint32(at, 0xfffffff0); return [this.tag('framing', b)] } // update length lies
         b[b.length - 1] = b[b.length - 1]! ^ 1
@@ -1086,7 +1078,7 @@ class Attacker {
       // Validly signed, hostile: every one must be refused whole.
       const k = key(REFUSED_PREFIX)
       this.keys.push(k)
-      const v = rng.int(16)
+      const v = rng.below(16)
       let e: Uint8Array
       switch (v) {
         case 0: e = (await envelope(m, doc => { doc.getMap('results').set(k, { ...resultEntry(rng), confidence: 2 }) })).bytes; break
@@ -1143,8 +1135,8 @@ class Attacker {
     let bytes: Uint8Array | undefined
     if (r < 0.15) bytes = pngVariant(this.init.fixture, rng.hex(16))
     else if (r < 0.22) bytes = pngBomb(rng)
-    else if (r < 0.3) bytes = this.init.fixture.subarray(0, rng.int(this.init.fixture.length))
-    else if (r < 0.36) bytes = rng.bytes(rng.int(5000))
+    else if (r < 0.3) bytes = this.init.fixture.subarray(0, rng.below(this.init.fixture.length))
+    else if (r < 0.36) bytes = rng.bytes(rng.below(5000))
     else if (r < 0.4) bytes = concat([utf8('GIF89a'), rng.bytes(200)])
     const hash = bytes != null ? sha256Hex(bytes) : rng.hex(64)
     if (this.served.size > 4096) this.served.delete(this.served.keys().next().value!)
@@ -1199,13 +1191,13 @@ class Attacker {
   private async answerTasks (stream: Stream, rng: Rng): Promise<string> {
     const req = json(await this.request(stream))
     if (req?.kind !== 'steal') {
-      await this.reply(stream, [rng.chance(0.5) ? lpJson('{"ok":true}') : lp(rng.bytes(rng.int(100)))])
+      await this.reply(stream, [rng.chance(0.5) ? lpJson('{"ok":true}') : lp(rng.bytes(rng.below(100)))])
       return 'report'
     }
-    const lease = (): Record<string, unknown> => ({ id: `m-${rng.hex(12)}`, hash: this.serve(rng), file: longString(rng, rng.int(1025)), critical: false, expiresAt: Date.now() + 30_000 })
-    const v = rng.int(12)
+    const lease = (): Record<string, unknown> => ({ id: `m-${rng.hex(12)}`, hash: this.serve(rng), file: longString(rng, rng.below(1025)), critical: false, expiresAt: Date.now() + 30_000 })
+    const v = rng.below(12)
     switch (v) {
-      case 0: await this.reply(stream, [lp(rng.bytes(rng.int(2000)))]); return 'random'
+      case 0: await this.reply(stream, [lp(rng.bytes(rng.below(2000)))]); return 'random'
       case 1: await this.reply(stream, [lpJson(JSON.stringify({ leases: Array.from({ length: 17 }, lease), queued: 1, backups: 0 }))]); return 'too-many-leases'
       case 2: await this.reply(stream, [lpJson(withField({ leases: [lease()], queued: 1, backups: 0 }, rng.pick(['queued', 'backups']), rng.pick(HOSTILE_SCALARS)))]); return 'hostile'
       case 3: await this.reply(stream, [lpJson(JSON.stringify({ leases: [withField(lease(), rng.pick(['id', 'hash', 'file', 'critical', 'expiresAt']), rng.pick(HOSTILE_SCALARS))].map(t => JSON.parse(t)), queued: 1, backups: 0 }))]); return 'hostile-lease'
@@ -1213,7 +1205,7 @@ class Attacker {
       case 5: await this.reply(stream, [lpJson(JSON.stringify({ leases: [lease()], queued: 1, backups: 0 }))], { trickleMs: 100 }); return 'slowloris'
       case 6: await sleep(6000); return 'stall'
       case 7: await this.reply(stream, [lpJson(JSON.stringify({ leases: [], queued: 2 ** 53, backups: 2 ** 53 }))]); return 'huge-counts'
-      default: await this.reply(stream, [lpJson(JSON.stringify({ leases: [lease()], queued: rng.int(10), backups: 0 }))]); return 'lease'
+      default: await this.reply(stream, [lpJson(JSON.stringify({ leases: [lease()], queued: rng.below(10), backups: 0 }))]); return 'lease'
     }
   }
 
@@ -1231,9 +1223,9 @@ class Attacker {
     }
     const b = entry?.bytes ?? rng.bytes(1000)
     const ok = (size: unknown): Uint8Array => lpJson(JSON.stringify({ status: 'ok', size }))
-    const v = rng.int(13)
+    const v = rng.below(13)
     switch (v) {
-      case 0: await this.reply(stream, [lp(rng.bytes(rng.int(300)))]); return 'random'
+      case 0: await this.reply(stream, [lp(rng.bytes(rng.below(300)))]); return 'random'
       case 1: await this.reply(stream, [ok(32 * 1024 * 1024 + 1)]); return 'too-large'
       case 2: await this.reply(stream, [lpJson(withField({ status: 'ok', size: b.length }, 'size', rng.pick(HOSTILE_SCALARS)))]); return 'hostile-size'
       case 3: await this.reply(stream, [ok(b.length), lp(b), lp(rng.bytes(10)), lp(new Uint8Array(0))]); return 'more-than-announced'
@@ -1266,9 +1258,9 @@ class Attacker {
       const k = valid ? `${ACCEPTED_PREFIX}${rng.hex(8)}/${m.id}` : `${REFUSED_PREFIX}${rng.hex(8)}/${rng.chance(0.5) ? m.id : this.init.node.peerId}`
       return (await envelope(m, doc => { doc.getMap('results').set(k, resultEntry(rng, { confidence: valid ? 0.5 : rng.pick([2, -1]) })) })).bytes
     }
-    const v = rng.int(10)
+    const v = rng.below(10)
     switch (v) {
-      case 0: await this.reply(stream, [lp(rng.bytes(rng.int(4000))), lp(new Uint8Array(0))]); return 'random'
+      case 0: await this.reply(stream, [lp(rng.bytes(rng.below(4000))), lp(new Uint8Array(0))]); return 'random'
       case 1: await this.reply(stream, [varint(256 * 1024 + 1025), rng.bytes(256 * 1024 + 1025)]); return 'oversized-frame'
       case 2: await this.reply(stream, [varint(1000), rng.bytes(10)]); return 'truncated'
       case 3: {
@@ -1314,10 +1306,10 @@ class Attacker {
    */
   private async peerList (rng: Rng): Promise<{ bytes: Uint8Array, cls: string }> {
     const fakeId = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-    const local = (): string => rng.pick([`/ip4/127.0.0.1/tcp/${1 + rng.int(1023)}`, `/ip4/127.0.0.1/tcp/${this.init.node.tcpPort}`, this.m.getMultiaddrs()[0]?.toString() ?? '/ip4/127.0.0.1/tcp/9'])
-    const v = rng.int(8)
+    const local = (): string => rng.pick([`/ip4/127.0.0.1/tcp/${1 + rng.below(1023)}`, `/ip4/127.0.0.1/tcp/${this.init.node.tcpPort}`, this.m.getMultiaddrs()[0]?.toString() ?? '/ip4/127.0.0.1/tcp/9'])
+    const v = rng.below(8)
     switch (v) {
-      case 0: return { bytes: lp(rng.bytes(rng.int(3000))), cls: 'random' }
+      case 0: return { bytes: lp(rng.bytes(rng.below(3000))), cls: 'random' }
       case 1: return { bytes: lpJson(JSON.stringify(Array.from({ length: 1025 }, () => ({ id: 'x', addrs: [] })))), cls: 'too-many' }
       case 2: return { bytes: concat([varint(64 * 1024 + 1), rng.bytes(64 * 1024 + 1)]), cls: 'oversized' }
       case 3: {
@@ -1368,17 +1360,17 @@ class Attacker {
           ...protocols.map(p => pb.string(3, p)), pb.bytes(2, multiaddr('/ip4/127.0.0.1/tcp/9').bytes)
         ])
         // Plausible answers half the time, so that the node goes on to ask for the rest (ping, certificates, peers, catch-up).
-        const v = rng.chance(0.5) ? 99 : rng.int(11)
+        const v = rng.chance(0.5) ? 99 : rng.below(11)
         const useful = [MEMBERSHIP_PROTOCOL, PEER_EXCHANGE_PROTOCOL, CRDT_SYNC_PROTOCOL, PING_PROTOCOL]
         switch (v) {
-          case 0: await this.reply(stream, [lp(rng.bytes(rng.int(500)))]); return 'random'
+          case 0: await this.reply(stream, [lp(rng.bytes(rng.below(500)))]); return 'random'
           case 1: await this.reply(stream, [lp(concat([pb.string(6, 'x'), pb.bytes(1, rng.bytes(36))]))]); return 'garbage-key'
           case 2: await this.reply(stream, [lp(concat([pb.string(6, 'x'), ...useful.map(p => pb.string(3, p))]))]); return 'no-key'
           case 3: await this.reply(stream, [lp(concat([pb.bytes(1, publicKeyToProtobuf(this.who.m.key.publicKey)), ...useful.map(p => pb.string(3, p))]))]); return 'another-key'
           case 4: await this.reply(stream, [varint(8193), rng.bytes(8193)]); return 'oversized'
           case 5: await this.reply(stream, [lp(concat([honest(useful), ...Array.from({ length: 300 }, () => pb.string(3, `/fuzz/${rng.hex(12)}`))]))]); return 'many-protocols'
-          case 6: await this.reply(stream, [lp(concat([honest(useful), ...Array.from({ length: 200 }, () => pb.bytes(2, rng.bytes(rng.int(30))))]))]); return 'bad-addrs'
-          case 7: await this.reply(stream, [lp(concat([honest(useful), pb.bytes(8, rng.bytes(rng.int(2000))), pb.bytes(4, rng.bytes(20))]))]); return 'bad-record'
+          case 6: await this.reply(stream, [lp(concat([honest(useful), ...Array.from({ length: 200 }, () => pb.bytes(2, rng.bytes(rng.below(30))))]))]); return 'bad-addrs'
+          case 7: await this.reply(stream, [lp(concat([honest(useful), pb.bytes(8, rng.bytes(rng.below(2000))), pb.bytes(4, rng.bytes(20))]))]); return 'bad-record'
           case 8: await this.reply(stream, Array.from({ length: 12 }, () => lp(honest(useful)))); return 'many-messages'
           case 9: await this.reply(stream, [lp(honest(useful))], { trickleMs: 150 }); return 'slowloris'
           case 10: await this.reply(stream, [lp(honest([...useful, ...nodeProtocols, 'x'.repeat(1000)]))]); return 'long-protocol'
@@ -1388,7 +1380,7 @@ class Attacker {
       await handle(PING_PROTOCOL, async stream => {
         const got = collect(stream)
         await Promise.race([got.ended, sleep(300)])
-        const v = rng.int(5)
+        const v = rng.below(5)
         if (v === 0) { await this.reply(stream, [rng.bytes(32)]); return 'wrong-echo' }
         if (v === 1) { await sleep(6000); return 'stall' }
         if (v === 2) { await this.reply(stream, [rng.bytes(rng.pick([31, 33, 1024 * 1024]))]); return 'wrong-length' }
@@ -1399,10 +1391,10 @@ class Attacker {
       await handle(MEMBERSHIP_PROTOCOL, async stream => {
         await this.request(stream)
         const base = this.certM ?? { v: 1, network: 'fuzz', peer: peerIdFromPrivateKey(key).toString(), issuedAt: 1, expiresAt: 2 ** 40, sig: 'A'.repeat(86) }
-        const v = rng.int(8)
+        const v = rng.below(8)
         const msg = (cert: string): Uint8Array => lpJson(`{"certificate":${cert}}`)
         switch (v) {
-          case 0: await this.reply(stream, [lp(rng.bytes(rng.int(5000)))]); return 'random'
+          case 0: await this.reply(stream, [lp(rng.bytes(rng.below(5000)))]); return 'random'
           case 1: await this.reply(stream, [msg(rng.pick(hostileObjects(base as unknown as Record<string, unknown>)))]); return 'hostile-certificate'
           case 2: await this.reply(stream, [msg(JSON.stringify(this.certM ?? base))]); return 'another-peers-certificate'
           case 3: await this.reply(stream, [varint(4097), rng.bytes(4097)]); return 'oversized'
@@ -1417,7 +1409,7 @@ class Attacker {
       await liar.start()
       await liar.dial(this.nodeAddr, { signal: AbortSignal.timeout(10_000) })
       // The node identifies, pings, exchanges certificates and peers and pulls; some of it again a few seconds later.
-      await sleep(rng.chance(0.5) ? 2000 + rng.int(1000) : 5000 + rng.int(2000))
+      await sleep(rng.chance(0.5) ? 2000 + rng.below(1000) : 5000 + rng.below(2000))
     } finally {
       await Promise.resolve(liar.stop()).catch(() => {})
     }
@@ -1447,8 +1439,8 @@ class Attacker {
     // Four sockets at a time, a few per second: libp2p keeps 10 connections pending at most and takes
     // 100 per second from one IP, and the other campaigns connect from 127.0.0.1 too.
     await pool(jobs, 4, this.deadline, async () => {
-      const v = rng.int(6)
-      if (v === 0) await one('random', async s => { s.end(Buffer.from(rng.bytes(rng.int(4096)))) }, 2000)
+      const v = rng.below(6)
+      if (v === 0) await one('random', async s => { s.end(Buffer.from(rng.bytes(rng.below(4096)))) }, 2000)
       else if (v === 1) await one('multistream-garbage', async s => { s.write('\x13/multistream/1.0.0\n'); s.write(Buffer.from(rng.bytes(200))) }, 2000)
       else if (v === 2) await one('slowloris', async s => { for (let i = 0; i < 20 && !s.destroyed; i++) { s.write(Buffer.from(rng.bytes(1))); await sleep(100) } }, 2500)
       else if (v === 3) await one('half-close', async s => { s.end() }, 1000)
@@ -1532,7 +1524,7 @@ class Attacker {
 }
 
 function genericProfile (): Profile {
-  return { timeoutMs: 10_000, valid: rng => [lp(rng.bytes(32))], hostile: rng => [{ bytes: [lp(rng.bytes(rng.int(1000)))] }] }
+  return { timeoutMs: 10_000, valid: rng => [lp(rng.bytes(32))], hostile: rng => [{ bytes: [lp(rng.bytes(rng.below(1000)))] }] }
 }
 
 async function main (): Promise<void> {
