@@ -1,7 +1,7 @@
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import type { RunningNode } from '../node/daemon/start.js'
-import type { ResultEntry } from '../crdt/replica.js'
+import type { ResultEntry } from '../crdt/schemas.js'
 import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
