@@ -26,7 +26,8 @@ import { DEFAULT_CONFIG } from '../node/datadir/config.js'
 import { createLog } from '../node/log.js'
 import { generatedImages } from '../simnet/workload.js'
 import { modelledCompute } from '../simnet/compute.js'
-import { percentile, runSimnet, type SimnetReport } from '../simnet/index.js'
+import { runSimnet, type SimnetReport } from '../simnet/index.js'
+import { percentile } from '../simnet/summary.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 

@@ -1,4 +1,5 @@
-import { niceStep, type Fault, type SimnetReport } from './index.js'
+import type { Fault, SimnetReport } from './index.js'
+import { niceStep } from './summary.js'
 
 /**
  * simnet's report as text for a terminal, and as one self-contained HTML page:

@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { removeDir, runCli, tempDir } from './helpers.js'
-import { longestStall } from '../simnet/index.js'
+import { longestStall } from '../simnet/summary.js'
 import { drawLatency } from '../simnet/compute.js'
 import { Rng } from '../formulas/rng.js'
 
