@@ -131,19 +131,15 @@ function merge (a: Component, b: Component): Component {
   }
 }
 
-/** Group components into runs along one axis: a gap of at least `gap` starts a new run. */
-function runs (items: Component[], lo: (c: Component) => number, hi: (c: Component) => number, gap: number): Component[][] {
+/** Group items into runs along one axis: a gap of more than `gap` starts a new run. */
+export function runs<T> (items: readonly T[], lo: (c: T) => number, hi: (c: T) => number, gap: number): T[][] {
   const sorted = [...items].sort((a, b) => lo(a) - lo(b))
-  const out: Component[][] = []
+  const out: T[][] = []
   let end = -Infinity
   for (const c of sorted) {
-    if (out.length === 0 || lo(c) - end > gap) {
-      out.push([c])
-      end = hi(c)
-    } else {
-      out[out.length - 1]!.push(c)
-      end = Math.max(end, hi(c))
-    }
+    if (out.length === 0 || lo(c) - end > gap) out.push([c])
+    else out[out.length - 1]!.push(c)
+    end = Math.max(end, hi(c))
   }
   return out
 }

@@ -12,7 +12,7 @@
  * and limits (no gap wide enough to be a column) do not make an array; text
  * needs many letters standing on one baseline and the model's own doubt.
  */
-import { components, INK_THRESHOLD } from './segment.js'
+import { components, INK_THRESHOLD, runs } from './segment.js'
 import type { InkBox } from './model-input.js'
 
 export type UnreadableReason = 'array' | 'text'
@@ -57,19 +57,6 @@ interface Box {
 const heightOf = (c: Box): number => c.bottom - c.top + 1
 const widthOf = (c: Box): number => c.right - c.left + 1
 
-/** Boxes grouped where a gap of more than `gap` (pixels) separates them along an axis. */
-function groups<T extends Box> (items: readonly T[], lo: (c: T) => number, hi: (c: T) => number, gap: number): T[][] {
-  const sorted = [...items].sort((a, b) => lo(a) - lo(b))
-  const out: T[][] = []
-  let end = -Infinity
-  for (const c of sorted) {
-    if (out.length === 0 || lo(c) - end > gap) out.push([c])
-    else out[out.length - 1]!.push(c)
-    end = Math.max(end, hi(c))
-  }
-  return out
-}
-
 /**
  * A fraction bar: a thin rule with ink straight above and below it, or a rule
  * much wider than a glyph (in a blurred scan a bar runs into the root sign
@@ -102,11 +89,11 @@ export function findArray (glyphs: readonly Box[], size: number): { rows: number
     const inside = glyphs.filter((c) => c.left > open.right && c.right < close.left && c.top >= open.top - 0.1 * h && c.bottom <= open.bottom + 0.1 * h)
     if (inside.length < 4 || inside.some((c) => isFractionBar(c, inside, size))) continue
     // Rows: apart with empty space between them, together most of the delimiter's height.
-    const rows = groups(inside, (c) => c.top, (c) => c.bottom, ROW_SPACE * size)
+    const rows = runs(inside, (c) => c.top, (c) => c.bottom, ROW_SPACE * size)
     if (rows.length < 2) continue
     const spanned = Math.max(...inside.map((c) => c.bottom)) - Math.min(...inside.map((c) => c.top)) + 1
     if (spanned < 0.6 * h) continue
-    const columns = rows.map((row) => groups(row, (c) => c.left, (c) => c.right, COLUMN_SPACE * size).map((col) => ({ left: Math.min(...col.map((c) => c.left)), right: Math.max(...col.map((c) => c.right)) })))
+    const columns = rows.map((row) => runs(row, (c) => c.left, (c) => c.right, COLUMN_SPACE * size).map((col) => ({ left: Math.min(...col.map((c) => c.left)), right: Math.max(...col.map((c) => c.right)) })))
     const n = columns[0]!.length
     if (n < 2 || columns.some((cols) => cols.length !== n)) continue
     // Column k of every row overlaps column k of the first row (entries are centred in their column).
@@ -122,7 +109,7 @@ export function findArray (glyphs: readonly Box[], size: number): { rows: number
  */
 export function looksLikeText (glyphs: readonly Box[], size: number, confidence: number): boolean {
   if (confidence >= TEXT_DOUBT) return false
-  const lines = groups(glyphs, (c) => c.top, (c) => c.bottom, 0)
+  const lines = runs(glyphs, (c) => c.top, (c) => c.bottom, 0)
   const textLines = lines.filter((line) => {
     if (line.length < TEXT_COMPONENTS || line.some((c) => heightOf(c) > TEXT_TALLEST * size)) return false
     const bottoms = line.map((c) => c.bottom).sort((a, b) => a - b)
