@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { dissentNow, median, pick, quorums, rankVoters, suspicionMs, votersLacking, type VoterStanding } from '../protocols/votes/policy.js'
+import { dissentNow, FairSlots, median, pick, quorums, rankVoters, suspicionMs, votersLacking, type VoterStanding } from '../protocols/votes/policy.js'
 import { DISSENT_HALF_LIFE_MS, MIN_SUSPECT_MS, SUSPECT_FACTOR } from '../protocols/votes/constants.js'
 import { Rng } from '../formulas/rng.js'
 
@@ -54,6 +54,40 @@ describe('quorum policy', () => {
     assert.equal(votersLacking([v('x'), v('x')], new Set(), 1, 3), 0, 'one awaited voter may still make it')
     assert.equal(votersLacking([v('x'), v('x')], new Set(['x']), 0, 3), 3, 'votes for a failed answer do not count')
     assert.equal(votersLacking([], new Set(), 0, 5), 5)
+  })
+
+  it('shares a voter\'s pipeline between origins: a freed slot goes to the origin holding the fewest', async () => {
+    const slots = new FairSlots(3)
+    const order: string[] = []
+    // Origin A fills every slot (its images slow to come), then queues four more ballots; B queues two.
+    for (let i = 0; i < 3; i++) await slots.take('A')
+    const waits = [...['A', 'A', 'A', 'A'], ...['B', 'B']].map(async (o, i) => { await slots.take(o); order.push(`${o}${i}`) })
+    await new Promise(resolve => setImmediate(resolve))
+    assert.deepEqual(order, [], 'no slot is free')
+    const give = async (owner: string): Promise<void> => { slots.give(owner); await new Promise(resolve => setImmediate(resolve)) }
+    await give('A')
+    assert.deepEqual(order, ['B4'], 'B holds none: it goes first though A asked earlier')
+    await give('A')
+    assert.deepEqual(order, ['B4', 'A0'], 'A and B hold one each: the longest waiting goes first')
+    await give('B')
+    assert.deepEqual(order, ['B4', 'A0', 'B5'], 'B holds none again')
+    for (const owner of ['A', 'B', 'A']) await give(owner)
+    await Promise.all(waits)
+    assert.deepEqual(order, ['B4', 'A0', 'B5', 'A1', 'A2', 'A3'], 'each origin in its own order')
+  })
+
+  it('hands out free slots at once, and no more than it has', async () => {
+    const slots = new FairSlots(2)
+    await slots.take('A')
+    await slots.take('B')
+    assert.deepEqual(slots.holders(), new Map([['A', 1], ['B', 1]]))
+    let third = false
+    const waiting = slots.take('C').then(() => { third = true })
+    await new Promise(resolve => setImmediate(resolve))
+    assert.equal(third, false)
+    slots.give('A')
+    await waiting
+    assert.deepEqual(slots.holders(), new Map([['B', 1], ['C', 1]]))
   })
 
   it('picks distinct entries and takes the lower median', () => {

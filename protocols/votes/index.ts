@@ -38,7 +38,7 @@ import { DEFAULT_F, SignedVote, isEquivocation, signVote, verifyVote, type Quoru
 import { MemoryVoteLedger, type VoteLedger } from './ledger.js'
 import { SHA256_HEX } from '../../util/sha256.js'
 import { VOTES_TOPIC, MAX_VOTE_MESSAGE_BYTES, DEFAULT_SILENCE_MS, VOTER_WINDOW, SWEEP_MS, MAX_TRACKED_VOTERS, MAX_REASKS, BUSY_RETRY_VOTES, BUSY_PER_SECOND, RECENT_TASKS, MAX_RECENT_VOTE_BYTES, FOREIGN_VOTES_MS, REMEMBERED_VOTES, MAX_BALLOTS_PER_TASK, MAX_PENDING_BALLOTS, MAX_PENDING_BALLOTS_PER_ORIGIN, SKIP_VOTES, REPUBLISH_MS, WAIT_POLL_MS, FETCH_AHEAD } from './constants.js'
-import { dissentNow, median, quorums, rankVoters, Samples, Slots, suspicionMs, votersLacking, type TimingSummary } from './policy.js'
+import { FairSlots, dissentNow, median, quorums, rankVoters, Samples, Slots, suspicionMs, votersLacking, type TimingSummary } from './policy.js'
 import type { ComponentLog } from '../log.js'
 
 export type { TimingSummary } from './policy.js'
@@ -186,7 +186,7 @@ export class QuorumService {
   private readonly voting = new Map<string, string[]>()
   private readonly pendingByOrigin = new Map<string, number>()
   /** a voter's pipeline: ballots being fetched or waiting to be read (reading slots plus FETCH_AHEAD), and reading slots (its workers) */
-  private readonly preparing: Slots
+  private readonly preparing: FairSlots
   private readonly readingSlots: Slots
   private busyTokens = BUSY_PER_SECOND
   private busyRefilled = Date.now()
@@ -235,7 +235,7 @@ export class QuorumService {
     this.maxVoters = init.maxVoters ?? 3 * this.f + 1 + 3
     this.silenceMs = init.silenceMs ?? DEFAULT_SILENCE_MS
     this.concurrency = Math.max(1, init.concurrency ?? 1)
-    this.preparing = new Slots(this.concurrency + FETCH_AHEAD)
+    this.preparing = new FairSlots(this.concurrency + FETCH_AHEAD)
     this.readingSlots = new Slots(this.concurrency)
     this.ledger = init.ledger ?? new MemoryVoteLedger(REMEMBERED_VOTES)
     this.onMessage = this.onMessage.bind(this)
@@ -586,7 +586,9 @@ export class QuorumService {
 
   /**
    * Recognise the ballot's image and publish a signed vote (recorded in the ledger first). A pipeline,
-   * in the order ballots came: the image is fetched while earlier ballots are read, a reading slot
+   * each origin's ballots in the order they came, origins taking turns (FairSlots: one slow to serve
+   * its images, or with many ballots, does not hold up the others): the image is fetched while earlier
+   * ballots are read, a reading slot
    * is held only while reading, and signing and publishing happen outside it.
    */
   private async vote (origin: string, ballot: BallotMessage, key: string, queuedAt: number): Promise<void> {
@@ -596,7 +598,7 @@ export class QuorumService {
     let t2 = 0
     let fetchMs = 0
     let r: Recognition
-    await this.preparing.take()
+    await this.preparing.take(origin)
     try {
       if (this.stopped) return
       const earlier = await this.ledger.get(key)
@@ -633,7 +635,7 @@ export class QuorumService {
       this.init.log.warn({ task: ballot.task, err: (err as Error).message }, 'could not vote')
       return
     } finally {
-      this.preparing.give()
+      this.preparing.give(origin)
     }
     try {
       const honest = await signVote(this.init.key, { task: ballot.task, image: ballot.image, model: r.model, latex: r.latex, confidence: r.confidence, voter: this.self, time: Date.now() })

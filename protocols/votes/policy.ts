@@ -77,6 +77,53 @@ export class Slots {
   }
 }
 
+/**
+ * Slots shared by owners (a voter's pipeline, shared by the origins whose ballots it holds): a slot
+ * given back goes to the waiting owner that holds the fewest, the longest waiting first among equals,
+ * so an origin with a long queue, or one slow to serve its images, cannot keep the others waiting.
+ */
+export class FairSlots {
+  private used = 0
+  private readonly held = new Map<string, number>()
+  private readonly waiting: Array<{ owner: string, resolve: () => void }> = []
+  constructor (private readonly size: number) {}
+
+  async take (owner: string): Promise<void> {
+    if (this.used < this.size && this.waiting.length === 0) {
+      this.used++
+      this.hold(owner, 1)
+      return
+    }
+    await new Promise<void>(resolve => { this.waiting.push({ owner, resolve }) })
+  }
+
+  give (owner: string): void {
+    this.hold(owner, -1)
+    if (this.waiting.length === 0) {
+      this.used--
+      return
+    }
+    const holds = (i: number): number => this.held.get(this.waiting[i]!.owner) ?? 0
+    let next = 0
+    for (let i = 1; i < this.waiting.length; i++) if (holds(i) < holds(next)) next = i
+    const [w] = this.waiting.splice(next, 1)
+    // The slot passes straight on.
+    this.hold(w!.owner, 1)
+    w!.resolve()
+  }
+
+  /** Slots each owner holds now. */
+  holders (): Map<string, number> {
+    return new Map(this.held)
+  }
+
+  private hold (owner: string, delta: number): void {
+    const n = (this.held.get(owner) ?? 0) + delta
+    if (n <= 0) this.held.delete(owner)
+    else this.held.set(owner, n)
+  }
+}
+
 /** A bounded record of recent timings. */
 export class Samples {
   private readonly xs: number[] = []
