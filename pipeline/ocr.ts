@@ -251,13 +251,13 @@ export class OcrPipeline {
       return why == null ? answer : { ...answer, confidence: 0, unreadable: why }
     })
     const single = results.length === 1
-    const why = results.find((r) => r.unreadable != null)?.unreadable
+    const first = results.find((r) => r.unreadable != null)?.unreadable
     return {
       latex: results.map((r) => r.latex).join(' \\\\ '),
       confidence: results.reduce((p, r) => p * r.confidence, 1),
       alternatives: single ? results[0]!.alternatives : combinedAlternatives(results, Math.max(0, beam - 1)),
       regions: results,
-      ...(why != null ? { unreadable: why } : {}),
+      ...(first != null ? { unreadable: first } : {}),
     }
   }
 

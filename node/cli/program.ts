@@ -16,8 +16,6 @@ import { addStatusCommands } from './status.js'
 import { addSubmitCommands, addTasksCommand } from './tasks.js'
 import { addVerifyCommand } from './verify.js'
 
-export type { NodeCommandExtension } from './node.js'
-
 /**
  * The `texmesh` program, one file per command; `extension` adds a harness's options and hooks to
  * its `node` command, and `more` adds commands of other folders (the entry point: simnet's).

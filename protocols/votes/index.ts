@@ -38,7 +38,7 @@ import { DEFAULT_F, SignedVote, isEquivocation, signVote, verifyVote, type Quoru
 import { MemoryVoteLedger, type VoteLedger } from './ledger.js'
 import { SHA256_HEX } from '../../util/sha256.js'
 import { VOTES_TOPIC, MAX_VOTE_MESSAGE_BYTES, DEFAULT_SILENCE_MS, VOTER_WINDOW, SWEEP_MS, MAX_TRACKED_VOTERS, MAX_REASKS, BUSY_RETRY_VOTES, BUSY_PER_SECOND, RECENT_TASKS, MAX_RECENT_VOTE_BYTES, FOREIGN_VOTES_MS, REMEMBERED_VOTES, MAX_BALLOTS_PER_TASK, MAX_PENDING_BALLOTS, MAX_PENDING_BALLOTS_PER_ORIGIN, SKIP_VOTES, REPUBLISH_MS, WAIT_POLL_MS, FETCH_AHEAD } from './constants.js'
-import { FairSlots, dissentNow, median, quorums, rankVoters, Samples, Slots, suspicionMs, votersLacking, type TimingSummary } from './policy.js'
+import { FairSlots, dissentNow, median, quorums, rankVoters, Samples, suspicionMs, votersLacking, type TimingSummary } from './policy.js'
 import type { ComponentLog } from '../log.js'
 
 export type { TimingSummary } from './policy.js'
@@ -187,7 +187,7 @@ export class QuorumService {
   private readonly pendingByOrigin = new Map<string, number>()
   /** a voter's pipeline: ballots being fetched or waiting to be read (reading slots plus FETCH_AHEAD), and reading slots (its workers) */
   private readonly preparing: FairSlots
-  private readonly readingSlots: Slots
+  private readonly readingSlots: FairSlots
   private busyTokens = BUSY_PER_SECOND
   private busyRefilled = Date.now()
   /** equivocators seen anywhere (their votes never count) */
@@ -236,7 +236,7 @@ export class QuorumService {
     this.silenceMs = init.silenceMs ?? DEFAULT_SILENCE_MS
     this.concurrency = Math.max(1, init.concurrency ?? 1)
     this.preparing = new FairSlots(this.concurrency + FETCH_AHEAD)
-    this.readingSlots = new Slots(this.concurrency)
+    this.readingSlots = new FairSlots(this.concurrency)
     this.ledger = init.ledger ?? new MemoryVoteLedger(REMEMBERED_VOTES)
     this.onMessage = this.onMessage.bind(this)
   }
@@ -622,14 +622,15 @@ export class QuorumService {
       }
       if (image == null) throw new Error(`image ${ballot.image} is not here${failures.length > 0 ? ` (${failures.join('; ')})` : ''}`)
       fetchMs = performance.now() - t0
-      await this.readingSlots.take()
+      // One owner: reading slots go first come, first served (the turns were taken for the pipeline).
+      await this.readingSlots.take('')
       try {
         if (this.stopped) return
         t1 = performance.now()
         r = await this.init.recognise(image, ballot.file)
         t2 = performance.now()
       } finally {
-        this.readingSlots.give()
+        this.readingSlots.give('')
       }
     } catch (err) {
       this.init.log.warn({ task: ballot.task, err: (err as Error).message }, 'could not vote')

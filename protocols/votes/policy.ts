@@ -57,26 +57,6 @@ export function votersLacking (votes: ReadonlyArray<{ latex: string }>, failed: 
   return needed - Math.max(0, ...tallies.values()) - awaited
 }
 
-/** Slots taken in the order they were asked for. */
-export class Slots {
-  private used = 0
-  private readonly waiters: Array<() => void> = []
-  constructor (private readonly size: number) {}
-  async take (): Promise<void> {
-    if (this.used < this.size) {
-      this.used++
-      return
-    }
-    await new Promise<void>(resolve => { this.waiters.push(resolve) })
-  }
-
-  give (): void {
-    const next = this.waiters.shift()
-    if (next != null) next() // the slot passes straight on
-    else this.used--
-  }
-}
-
 /**
  * Slots shared by owners (a voter's pipeline, shared by the origins whose ballots it holds): a slot
  * given back goes to the waiting owner that holds the fewest, the longest waiting first among equals,
