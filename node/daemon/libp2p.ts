@@ -16,6 +16,7 @@ import { membership, type Membership, type MembershipInit } from '../../protocol
 import { peerExchange, type PeerExchange, type PeerExchangeInit } from '../../protocols/peer-exchange/index.js'
 import { swarmKeyFromPsk, type NetworkDescriptor } from '../datadir/invite.js'
 import { VERSION } from '../version.js'
+import { ListenError, PortInUseError } from '../errors.js'
 
 /**
  * Mesh degrees. Every node forwards every message to its mesh peers, so the
@@ -139,4 +140,25 @@ export async function buildLibp2p (options: Libp2pOptions): Promise<TexmeshLibp2
       peerExchange: peerExchange(options.peerExchange)
     }
   })
+}
+
+/** libp2p's error when it cannot listen, said as a user can act on it (which port, which address). */
+export function describeListenError (err: unknown, listen: string[]): Error {
+  const where = `cannot listen on ${listen.join(', ')}`
+  for (let e: any = err, depth = 0; e != null && depth < 5; e = e.cause, depth++) {
+    const text = String(e.message)
+    if (e.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(text)) {
+      return new PortInUseError(`${where}: a port is already in use (another texmesh node? choose others with --listen)`, { cause: err })
+    }
+    if (e.code === 'EADDRNOTAVAIL' || /EADDRNOTAVAIL/.test(text)) {
+      return new ListenError(`${where}: an address is not one of this machine's (0.0.0.0 listens on all of them)`, { cause: err })
+    }
+    if (e.code === 'EACCES' || /EACCES/.test(text)) {
+      return new ListenError(`${where}: permission denied (ports below 1024 need privileges)`, { cause: err })
+    }
+    if (e.name === 'UnsupportedListenAddressesError' || e.name === 'UnsupportedListenAddressError') {
+      return new ListenError(`${where}: ${text.split(' - ')[0]!.split('. ')[0]!}`, { cause: err })
+    }
+  }
+  return err as Error
 }

@@ -1,28 +1,25 @@
-import { CachedLevelDatastore } from './peer-store-cache.js'
-import { Level } from 'level'
 import type { PeerId } from '@libp2p/interface'
-import { DataDir, adminPublicKeyOf, isLockError, processIdentity } from '../datadir/datadir.js'
-import { buildLibp2p, type TexmeshLibp2p } from './libp2p.js'
+import { DataDir, processIdentity } from '../datadir/datadir.js'
+import { buildLibp2p, describeListenError, type TexmeshLibp2p } from './libp2p.js'
 import { PeerKeeper } from './peer-keeper.js'
-import { membershipView, startApiServer, type ApiMember, type ApiPeer, type ApiServer, type ApiStatus } from './api.js'
-import { DataDirInUseError, DataDirStateError, ListenError, PortInUseError } from '../errors.js'
+import { membershipView, startApiServer, type ApiPeer, type ApiServer, type ApiStatus } from './api.js'
 import type { NodeConfig } from '../datadir/config.js'
 import type { Log } from '../log.js'
 import type { NetworkDescriptor } from '../datadir/invite.js'
-import { withExpiry, type PeerMembership } from '../../protocols/membership/index.js'
-import { decodeCertificateText, decodeRevocationText, MembershipCertificate, verifyCertificate, verifyRevocation } from '../../protocols/membership/index.js'
+import type { MembershipCertificate, PeerMembership } from '../../protocols/membership/index.js'
 import type { ExchangedPeer } from '../../protocols/peer-exchange/index.js'
 import { VERSION } from '../version.js'
 import type { OcrResult } from '../../pipeline/ocr.js'
 import { pipelineCompute, shippedModelVersion, type Compute } from './compute.js'
 import { NodeTasks, type TaskView, type TasksStats } from './work.js'
 import type { QuorumTimings } from '../../protocols/votes/index.js'
-import { Replica } from '../../crdt/replica.js'
+import type { Replica } from '../../crdt/replica.js'
 import { CRDT_SYNC_PROTOCOL, CrdtSync } from '../../protocols/crdt-sync/index.js'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
-import { encodeCertificateText } from '../../protocols/membership/index.js'
 import type { NodeHooks } from './hooks.js'
+import { Trust } from './trust.js'
+import { openPeerStore, openReplica } from './storage.js'
+import { faultHandlers } from './faults.js'
+import { peersView, trackLatency } from './views.js'
 
 /**
  * The daemon: the one place where storage, libp2p, protocols and the local
@@ -66,42 +63,19 @@ export interface RunningNode {
   stop(): Promise<void>
 }
 
-async function openPeerStore (dataDir: DataDir): Promise<CachedLevelDatastore> {
-  // Opened here rather than by LevelDatastore, whose open() drops the error's cause.
-  const db = new Level<string, Uint8Array>(dataDir.paths.peerStore, { keyEncoding: 'utf8', valueEncoding: 'view' })
-  try {
-    await db.open()
-  } catch (err) {
-    if (isLockError(err)) {
-      const runtime = await dataDir.runtime()
-      const who = runtime != null ? ` (pid ${runtime.pid}, API port ${runtime.apiPort})` : ''
-      throw new DataDirInUseError(`data dir ${dataDir.paths.root} is in use by another running texmesh node${who}; stop it or choose another with --data-dir`)
-    }
-    throw err
+/** Logs each peer's membership once per change of state (both ends of a connection exchange certificates). */
+function peerStateLogger (peerLog: Log): (peer: PeerId, membership: PeerMembership) => void {
+  /** the membership state last logged per peer (bounded) */
+  const peerStates = new Map<string, string>()
+  return (peer, membership) => {
+    const said = `${membership.state}:${membership.state === 'refused' ? membership.reason : ''}`
+    if (peerStates.get(peer.toString()) === said) return
+    peerStates.delete(peer.toString())
+    peerStates.set(peer.toString(), said)
+    for (const old of peerStates.keys()) { if (peerStates.size <= 4096) break; peerStates.delete(old) }
+    if (membership.state === 'refused') peerLog.warn({ peer: peer.toString(), reason: membership.reason, detail: membership.detail }, 'membership certificate refused')
+    else peerLog.info({ peer: peer.toString(), state: membership.state }, 'peer membership')
   }
-  const datastore = new CachedLevelDatastore(db)
-  await datastore.open()
-  return datastore
-}
-
-function describeListenError (err: unknown, listen: string[]): Error {
-  const where = `cannot listen on ${listen.join(', ')}`
-  for (let e: any = err, depth = 0; e != null && depth < 5; e = e.cause, depth++) {
-    const text = String(e.message)
-    if (e.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(text)) {
-      return new PortInUseError(`${where}: a port is already in use (another texmesh node? choose others with --listen)`, { cause: err })
-    }
-    if (e.code === 'EADDRNOTAVAIL' || /EADDRNOTAVAIL/.test(text)) {
-      return new ListenError(`${where}: an address is not one of this machine's (0.0.0.0 listens on all of them)`, { cause: err })
-    }
-    if (e.code === 'EACCES' || /EACCES/.test(text)) {
-      return new ListenError(`${where}: permission denied (ports below 1024 need privileges)`, { cause: err })
-    }
-    if (e.name === 'UnsupportedListenAddressesError' || e.name === 'UnsupportedListenAddressError') {
-      return new ListenError(`${where}: ${text.split(' - ')[0]!.split('. ')[0]!}`, { cause: err })
-    }
-  }
-  return err as Error
 }
 
 export async function startNode (options: NodeOptions): Promise<RunningNode> {
@@ -112,7 +86,6 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
   const compute: Compute = hooks.compute ?? pipelineCompute(await shippedModelVersion(), config.workers)
   const dataDir = new DataDir(options.dataDir)
   await dataDir.ensure()
-  // The LevelDB lock is the data dir lock: the OS drops it when the holder dies, even by kill -9.
   const datastore = await openPeerStore(dataDir)
   const startedAt = Date.now()
   let libp2p: TexmeshLibp2p | undefined
@@ -146,71 +119,21 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     const { key, peerId, created } = await dataDir.identity()
     log.info({ peerId: peerId.toString(), created }, created ? 'made a new node identity' : 'loaded node identity')
     const network = await dataDir.network()
-    let certificate = await dataDir.certificate()
+    const trust = new Trust(peerId, network, await dataDir.certificate(), dataDir, log)
     const token = await dataDir.apiToken()
     const bootstrap = [...new Set([...config.bootstrap, ...(network?.bootstrap ?? [])])]
       .filter(addr => !addr.endsWith(`/p2p/${peerId.toString()}`))
-    const peerLog = log.child({ component: 'protocols:membership' })
-    /** the membership state last logged per peer (bounded) */
-    const peerStates = new Map<string, string>()
 
-    // Remote envelopes count only from members (in an open network, from anyone).
-    let isMember: (author: string) => boolean = () => network == null
-    // Members the admin revoked (peer -> time), from the replicated store and this data dir: from
-    // then on they are no members, whatever certificate they hold.
-    const revoked = new Map<string, number>()
-    const revokedNow = (peer: string): boolean => (revoked.get(peer) ?? Infinity) <= Date.now()
-    const noteRevocation = async (text: string): Promise<{ peer: string, revokedAt: number } | undefined> => {
-      if (network == null) return undefined
-      try {
-        const check = await verifyRevocation(decodeRevocationText(text), { network: network.name, adminPublicKey: adminPublicKeyOf(network) })
-        if (!check.ok) return undefined
-        const { peer, revokedAt } = check.revocation
-        if (revokedAt < (revoked.get(peer) ?? Infinity)) {
-          revoked.set(peer, revokedAt)
-          replica?.forgetCertificates(peer)
-        }
-        return { peer, revokedAt }
-      } catch {
-        return undefined
-      }
-    }
     const storeLog = log.child({ component: 'crdt' })
-    replica = await Replica.open({
-      path: dataDir.paths.replica,
-      key,
-      admits: author => author === peerId.toString() || (isMember(author) && !revokedNow(author)),
-      // An author offline or known only through a relay counts if its certificate (in the members map, or in the envelope) verifies.
-      ...(network != null
-        ? {
-            certifiedUntil: async (author: string, text: string) => {
-              try {
-                const check = await verifyCertificate(decodeCertificateText(text), { network: network.name, adminPublicKey: adminPublicKeyOf(network), peer: author })
-                return check.ok ? Math.min(check.certificate.expiresAt, revoked.get(author) ?? Infinity) : undefined
-              } catch {
-                return undefined
-              }
-            }
-          }
-        : {}),
-      onReject: (reason, detail, author, held) => {
-        // Held updates are the normal case while a member's certificate spreads: not worth a warning.
-        if (held) storeLog.debug({ reason, detail, author }, 'holding a store update until its author is known as a member')
-        else storeLog.warn({ reason, detail, author }, 'refused a store update')
-      }
-    })
+    replica = await openReplica(dataDir, key, trust, storeLog)
     // What the start set aside (stored data never stops a start): said once here, and in status.
     const quarantined = await replica.quarantined()
     for (const q of quarantined) storeLog.warn({ author: q.author, reason: q.reason, key: q.key }, 'a stored store update was set aside (quarantined)')
-    // This node's certificate goes into the members map, so peers can admit its envelopes when it is not connected to them.
-    const publishCertificate = async (cert: MembershipCertificate): Promise<void> => {
-      const text = encodeCertificateText(cert)
-      if (replica!.members().get(peerId.toString())?.certificate !== text) await replica!.putMember({ certificate: text, time: Date.now() })
-    }
-    if (certificate != null) await publishCertificate(certificate)
-    let onMember: (peer: PeerId) => void = () => {}
+    await trust.publishCertificate()
 
+    let onMember: (peer: PeerId) => void = () => {}
     let offerPeers: (peers: ExchangedPeer[]) => void = () => {}
+    const logPeerState = peerStateLogger(log.child({ component: 'protocols:membership' }))
     const denied = new Set<string>()
     const node = await buildLibp2p({
       privateKey: key,
@@ -221,18 +144,10 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       network,
       datastore,
       membership: {
-        network: network != null ? { name: network.name, adminPublicKey: adminPublicKeyOf(network) } : undefined,
-        certificate: () => certificate,
+        network: trust.admin,
+        certificate: () => trust.certificate,
         onPeerState: (peer, membership) => {
-          // Said once per change of state (both ends of a connection exchange certificates).
-          const said = `${membership.state}:${membership.state === 'refused' ? membership.reason : ''}`
-          if (peerStates.get(peer.toString()) !== said) {
-            peerStates.delete(peer.toString())
-            peerStates.set(peer.toString(), said)
-            for (const old of peerStates.keys()) { if (peerStates.size <= 4096) break; peerStates.delete(old) }
-            if (membership.state === 'refused') peerLog.warn({ peer: peer.toString(), reason: membership.reason, detail: membership.detail }, 'membership certificate refused')
-            else peerLog.info({ peer: peer.toString(), state: membership.state }, 'peer membership')
-          }
+          logPeerState(peer, membership)
           if (membership.state === 'member') onMember(peer)
         }
       },
@@ -249,51 +164,15 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       throw describeListenError(err, config.listen)
     }
     log.info({ addresses: node.getMultiaddrs().map(String) }, 'libp2p listening')
+    const pinged = trackLatency(node)
 
-    // The connection monitor records rtt every 10 s; one ping right after identify fills the gap before that.
-    const pinged = new Map<string, number>()
-    node.addEventListener('peer:identify', (evt) => {
-      const peer = evt.detail.peerId
-      node.services.ping.ping(peer, { signal: AbortSignal.timeout(5000) })
-        .then(rtt => { if (node.getConnections(peer).length > 0) pinged.set(peer.toString(), rtt) }, () => {})
-    })
-    node.addEventListener('peer:disconnect', (evt) => { pinged.delete(evt.detail.toString()) })
-
-    if (network != null) {
-      isMember = author => {
-        if (revokedNow(author)) return false
-        try {
-          return withExpiry(node.services.membership.stateOf(peerIdFromString(author)), Date.now()).state === 'member'
-        } catch {
-          return false
-        }
-      }
-      // Revocations: those in the store, those kept here (the admin's), and each new one that arrives.
-      for (const r of replica.revocations()) await noteRevocation(r.entry.revocation)
-      for (const text of await dataDir.revocations()) {
-        const noted = await noteRevocation(text)
-        if (noted != null && !replica.revocations().some(r => r.peer === noted.peer && r.author === peerId.toString())) {
-          await replica.putRevocation(noted.peer, { revocation: text.trim(), time: Date.now() })
-        }
-      }
-      replica.subscribe(change => {
-        if (change.map !== 'revocations') return
-        const entry = replica?.revocations().find(r => `${r.peer}/${r.author}` === change.key)
-        if (entry != null) void noteRevocation(entry.entry.revocation).then(noted => { if (noted != null) log.warn({ peer: noted.peer, revokedAt: new Date(noted.revokedAt).toISOString() }, 'a member was revoked') })
-      })
-    }
+    await trust.attachMembership(peer => node.services.membership.stateOf(peer))
     sync = new CrdtSync(node, replica, log.child({ component: 'protocols:crdt-sync' }), hooks.random)
     await sync.start()
     // A peer just shown to be a member: fetch what it has (its envelopes were refused before).
     onMember = (peer) => { void sync?.pull(peer) }
 
-    const ownMembership = (): PeerMembership | undefined => {
-      if (network == null) return undefined
-      if (certificate == null) return { state: 'none' }
-      return withExpiry({ state: 'member', expiresAt: certificate.expiresAt }, Date.now())
-    }
-
-    tasks = await NodeTasks.open({
+    const nodeTasks = tasks = await NodeTasks.open({
       node,
       replica,
       compute,
@@ -301,7 +180,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       votesPath: dataDir.paths.votes,
       workers: config.workers,
       leaseMs: config.leaseMs,
-      admits: peer => isMember(peer),
+      admits: peer => trust.isMember(peer),
       ...(hooks.random != null ? { random: hooks.random } : {}),
       log: log.child({ component: 'node:tasks' }),
       rootLog: log,
@@ -309,24 +188,19 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         key,
         f: config.quorumF,
         criticalBelow: config.criticalBelow,
-        ...(network != null ? { network: { name: network.name, adminPublicKey: adminPublicKeyOf(network) } } : {}),
+        ...(trust.admin != null ? { network: trust.admin } : {}),
         // Voters: this node when it is a member, and every connected member.
         eligible: () => [
-          ...(network == null || ownMembership()?.state === 'member' ? [peerId.toString()] : []),
-          ...node.getPeers().map(String).filter(p => network == null || isMember(p))
+          ...(trust.selfVotes() ? [peerId.toString()] : []),
+          ...node.getPeers().map(String).filter(p => trust.isMember(p))
         ],
-        isMember: peer => network == null || peer === peerId.toString() || isMember(peer),
-        revokedAt: peer => revoked.get(peer),
-        certificateOf: peer => {
-          if (peer === peerId.toString()) return certificate != null ? encodeCertificateText(certificate) : undefined
-          const cert = node.services.membership.certificateOf(peerIdFromString(peer))
-          // Not connected any more: the certificate it published in the replicated store.
-          return cert != null ? encodeCertificateText(cert) : replica?.members().get(peer)?.certificate
-        },
+        isMember: peer => peer === peerId.toString() || trust.isMember(peer),
+        revokedAt: peer => trust.revokedAt(peer),
+        // Not connected any more: the certificate it published in the replicated store.
+        certificateOf: peer => trust.certificateOf(peer, p => node.services.membership.certificateOf(p)),
         ...(hooks.tamper != null ? { tamper: hooks.tamper(key) } : {})
       }
     })
-    const nodeTasks = tasks
 
     // Texmesh peers met in earlier runs: libp2p redials none of them by itself, and without
     // mDNS or a reachable bootstrap node they would be out of reach after a restart.
@@ -340,7 +214,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       peerId: peerId.toString(),
       addresses: node.getMultiaddrs().map(String),
       network: network != null
-        ? { name: network.name, private: true, admin: network.admin, membership: membershipView(ownMembership() ?? { state: 'none' }) }
+        ? { name: network.name, private: true, admin: network.admin, membership: membershipView(trust.ownMembership() ?? { state: 'none' }) }
         : { name: null, private: false },
       peers: node.getPeers().length,
       version: VERSION,
@@ -351,76 +225,12 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       quorum: nodeTasks.quorumTimings(),
       quarantined: quarantined.map(q => ({ author: q.author, reason: q.reason, time: new Date(q.time).toISOString(), bytes: q.bytes }))
     })
-
-    const peers = async (): Promise<ApiPeer[]> => {
-      const byPeer = new Map<string, ApiPeer>()
-      for (const conn of node.getConnections()) {
-        const id = conn.remotePeer.toString()
-        const entry = byPeer.get(id) ?? { id, addresses: [], latencyMs: pinged.get(id) ?? null, direction: conn.direction, membership: membershipView(withExpiry(node.services.membership.stateOf(conn.remotePeer), Date.now())), equivocated: nodeTasks.equivocators().has(id) }
-        entry.addresses.push(conn.remoteAddr.toString())
-        if (conn.rtt != null) entry.latencyMs = conn.rtt
-        byPeer.set(id, entry)
-      }
-      return [...byPeer.values()].sort((a, b) => a.id.localeCompare(b.id))
-    }
-
-    // Every member the store knows of: its own certificate, checked against the admin key.
-    const members = async (): Promise<ApiMember[]> => {
-      if (network == null) return []
-      const connected = new Set(node.getPeers().map(String))
-      const out: ApiMember[] = []
-      for (const [peer, entry] of replica!.members()) {
-        try {
-          const raw = MembershipCertificate.safeParse(decodeCertificateText(entry.certificate))
-          if (!raw.success) continue
-          const cert = raw.data
-          // Checked as of its own issue time (signature, network, peer), then dated against now.
-          const check = await verifyCertificate(cert, { network: network.name, adminPublicKey: adminPublicKeyOf(network), peer, now: cert.issuedAt })
-          if (!check.ok) continue
-          const revokedAt = revoked.get(peer)
-          const valid = cert.expiresAt > Date.now() && !revokedNow(peer)
-          out.push({ peer, issuedAt: new Date(cert.issuedAt).toISOString(), expiresAt: new Date(cert.expiresAt).toISOString(), valid, ...(revokedAt != null ? { revokedAt: new Date(revokedAt).toISOString() } : {}), connected: connected.has(peer) || peer === peerId.toString(), equivocated: nodeTasks.equivocators().has(peer) })
-        } catch {
-          // an entry whose certificate does not even decode names nobody
-        }
-      }
-      return out.sort((a, b) => a.peer.localeCompare(b.peer))
-    }
-
-    const revocations = async (): Promise<Array<{ peer: string, revokedAt: string, revocation: string }>> => {
-      const out = new Map<string, { peer: string, revokedAt: string, revocation: string }>()
-      for (const r of replica!.revocations()) {
-        const noted = await noteRevocation(r.entry.revocation)
-        if (noted != null && !out.has(noted.peer)) out.set(noted.peer, { peer: noted.peer, revokedAt: new Date(noted.revokedAt).toISOString(), revocation: r.entry.revocation })
-      }
-      return [...out.values()].sort((a, b) => a.peer.localeCompare(b.peer))
-    }
-
-    const installRevocation = async (text: string): Promise<{ peer: string, revokedAt: string }> => {
-      if (network == null) throw new DataDirStateError('this node is in an open network: there is nobody to revoke')
-      const noted = await noteRevocation(text)
-      if (noted == null) throw new DataDirStateError(`not a revocation signed by the admin of network "${network.name}"`)
-      await dataDir.addRevocation(text)
-      if (!replica!.revocations().some(r => r.peer === noted.peer && r.author === peerId.toString())) {
-        await replica!.putRevocation(noted.peer, { revocation: text.trim(), time: Date.now() })
-      }
-      log.warn({ peer: noted.peer, revokedAt: new Date(noted.revokedAt).toISOString() }, 'a member was revoked')
-      return { peer: noted.peer, revokedAt: new Date(noted.revokedAt).toISOString() }
-    }
-
+    const peers = async (): Promise<ApiPeer[]> => peersView(node, pinged, nodeTasks.equivocators())
     const installCertificate = async (text: string): Promise<MembershipCertificate> => {
-      const onDisk = await dataDir.network()
-      if (network == null || onDisk == null || onDisk.psk !== network.psk || onDisk.name !== network.name) {
-        throw new DataDirStateError(`this node started ${network == null ? 'in an open network' : `in network "${network.name}"`}; restart it to use the network in ${dataDir.paths.network}, then install the certificate`)
-      }
-      const installed = await dataDir.installCertificate(text)
-      certificate = installed
-      await publishCertificate(installed)
-      log.info({ expiresAt: new Date(installed.expiresAt).toISOString() }, 'installed membership certificate')
+      const installed = await trust.installCertificate(text)
       void node.services.membership.reannounce()
       return installed
     }
-
     const ocr = async (image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult> => {
       const result = await compute.recognize(image, options.file, options.beam != null ? { beam: options.beam } : {})
       log.debug({ file: options.file, ms: result.ms, regions: result.regions.length }, 'recognised an image')
@@ -430,27 +240,27 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     const task = async (id: string): Promise<TaskView | undefined> => await nodeTasks.get(id)
     const taskList = async (limit: number): Promise<TaskView[]> => await nodeTasks.list(limit)
     const taskStats = (): TasksStats => nodeTasks.stats()
+    const faults = hooks.faults === true ? faultHandlers(node, nodeTasks, denied, log) : undefined
 
-    const faults = hooks.faults === true
-      ? {
-          partition: async (deny: string[]): Promise<void> => {
-            denied.clear()
-            for (const p of deny) denied.add(p)
-            await Promise.all(node.getConnections().filter(c => denied.has(c.remotePeer.toString())).map(async c => { await c.close().catch(() => c.abort(new Error('partitioned'))) }))
-            log.info({ denied: deny.length }, 'partition set (fault hook)')
-          },
-          pause: async (paused: boolean): Promise<void> => { nodeTasks.pause(paused) },
-          dial: async (addrs: string[]): Promise<void> => {
-            await Promise.all(addrs.map(async a => { await node.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }).catch(() => {}) }))
-          }
-        }
-      : undefined
-
+    const results = replica
     api = await startApiServer({
       port: config.apiPort,
       token,
       log: log.child({ component: 'node:api' }),
-      handlers: { status, peers, members, revocations, installRevocation, installCertificate, ocr, submit, task, tasks: taskList, results: hash => replica!.results(hash), ...(faults != null ? { faults } : {}) }
+      handlers: {
+        status,
+        peers,
+        members: async () => await trust.members(new Set(node.getPeers().map(String)), nodeTasks.equivocators()),
+        revocations: async () => await trust.revocations(),
+        installRevocation: async (text) => await trust.installRevocation(text),
+        installCertificate,
+        ocr,
+        submit,
+        task,
+        tasks: taskList,
+        results: hash => results.results(hash),
+        ...(faults != null ? { faults } : {})
+      }
     })
     const identity = processIdentity(process.pid)
     await dataDir.writeRuntime({ pid: process.pid, ...(identity != null ? { process: identity } : {}), peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString(), config: { ...config }, ...(options.sources != null ? { sources: options.sources } : {}) })

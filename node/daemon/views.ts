@@ -1,0 +1,36 @@
+import type { TexmeshLibp2p } from './libp2p.js'
+import { withExpiry } from '../../protocols/membership/index.js'
+import { membershipView, type ApiPeer } from './api.js'
+
+/**
+ * What the API shows of this node's peers: their addresses, membership and
+ * latency, measured here.
+ */
+
+/**
+ * Latency per connected peer, in ms. The connection monitor records rtt every 10 s; one ping
+ * right after identify fills the gap before that.
+ */
+export function trackLatency (node: TexmeshLibp2p): Map<string, number> {
+  const pinged = new Map<string, number>()
+  node.addEventListener('peer:identify', (evt) => {
+    const peer = evt.detail.peerId
+    node.services.ping.ping(peer, { signal: AbortSignal.timeout(5000) })
+      .then(rtt => { if (node.getConnections(peer).length > 0) pinged.set(peer.toString(), rtt) }, () => {})
+  })
+  node.addEventListener('peer:disconnect', (evt) => { pinged.delete(evt.detail.toString()) })
+  return pinged
+}
+
+/** Every connected peer, once, with all its connections' addresses. */
+export function peersView (node: TexmeshLibp2p, pinged: ReadonlyMap<string, number>, equivocated: ReadonlySet<string>): ApiPeer[] {
+  const byPeer = new Map<string, ApiPeer>()
+  for (const conn of node.getConnections()) {
+    const id = conn.remotePeer.toString()
+    const entry = byPeer.get(id) ?? { id, addresses: [], latencyMs: pinged.get(id) ?? null, direction: conn.direction, membership: membershipView(withExpiry(node.services.membership.stateOf(conn.remotePeer), Date.now())), equivocated: equivocated.has(id) }
+    entry.addresses.push(conn.remoteAddr.toString())
+    if (conn.rtt != null) entry.latencyMs = conn.rtt
+    byPeer.set(id, entry)
+  }
+  return [...byPeer.values()].sort((a, b) => a.id.localeCompare(b.id))
+}
