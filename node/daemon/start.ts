@@ -18,7 +18,7 @@ import { pipelineCompute, shippedModelVersion, type Compute } from './compute.js
 import { NodeTasks, type TaskView, type TasksStats } from './work.js'
 import type { QuorumTimings } from '../../protocols/votes/index.js'
 import { Replica } from '../../crdt/replica.js'
-import { CRDT_SYNC_PROTOCOL, CrdtSync } from '../../protocols/crdt-sync/index.js'
+import { CRDT_SYNC_PROTOCOL, crdtSync, type CrdtSync } from '../../protocols/crdt-sync/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { encodeCertificateText } from '../../protocols/membership/index.js'
@@ -282,7 +282,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         if (entry != null) void noteRevocation(entry.entry.revocation).then(noted => { if (noted != null) log.warn({ peer: noted.peer, revokedAt: new Date(noted.revokedAt).toISOString() }, 'a member was revoked') })
       })
     }
-    sync = new CrdtSync(node, replica, log.child({ component: 'protocols:crdt-sync' }), hooks.random)
+    sync = crdtSync({ store: replica, random: hooks.random })({ node, log: log.child({ component: 'protocols:crdt-sync' }) })
     await sync.start()
     // A peer just shown to be a member: fetch what it has (its envelopes were refused before).
     onMember = (peer) => { void sync?.pull(peer) }
