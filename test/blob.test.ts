@@ -6,7 +6,8 @@ import sharp from 'sharp'
 import { fileURLToPath } from 'node:url'
 import { lpStream } from '@libp2p/utils'
 import type { RunningNode } from '../node/daemon/start.js'
-import { BLOB_PROTOCOL, BlobError, BlobService } from '../protocols/blob/index.js'
+import { BLOB_PROTOCOL, BlobError, blobService } from '../protocols/blob/index.js'
+import { SILENT_LOG } from '../protocols/log.js'
 import { sha256Hex } from '../util/sha256.js'
 import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
 
@@ -38,7 +39,7 @@ describe('blob protocol', { timeout: 60_000 }, () => {
     assert.equal(task.hash, sha256Hex(bytes))
 
     // B fetches with a client of its own (B's node already serves the protocol).
-    const client = new BlobService(b.libp2p, { get: async () => undefined })
+    const client = blobService({ source: { get: async () => undefined } })({ node: b.libp2p, log: SILENT_LOG })
     assert.deepEqual(Buffer.from(await client.fetch(a.peerId, task.hash)), bytes)
     // Images of many chunks (64 KiB each) arrive whole, every time.
     const noise = await sharp(randomBytes(700 * 700 * 3), { raw: { width: 700, height: 700, channels: 3 } }).png().toBuffer()
@@ -65,7 +66,7 @@ describe('blob protocol', { timeout: 60_000 }, () => {
     const c = await startTestNode(dirC, { workers: 0, modelledCompute: [10, 10], bootstrap: [b.libp2p.getMultiaddrs()[0]!.toString()] })
     nodes.push(c)
     await c.libp2p.unhandle(BLOB_PROTOCOL)
-    const liar = new BlobService(c.libp2p, { get: async () => new TextEncoder().encode('not the image') })
+    const liar = blobService({ source: { get: async () => new TextEncoder().encode('not the image') } })({ node: c.libp2p, log: SILENT_LOG })
     await liar.start()
     await waitFor('C to connect', () => b.libp2p.getPeers().some(p => p.equals(c.peerId)))
     await assert.rejects(client.fetch(c.peerId, task.hash), isBlobError('hash-mismatch'))

@@ -14,7 +14,7 @@ import { pipelineCompute, shippedModelVersion, type Compute } from './compute.js
 import { NodeTasks, type TaskView, type TasksStats } from './work.js'
 import type { QuorumTimings } from '../../protocols/votes/index.js'
 import type { Replica } from '../../crdt/replica.js'
-import { CRDT_SYNC_PROTOCOL, CrdtSync } from '../../protocols/crdt-sync/index.js'
+import { CRDT_SYNC_PROTOCOL, crdtSync, type CrdtSync } from '../../protocols/crdt-sync/index.js'
 import type { NodeHooks } from './hooks.js'
 import { Trust } from './trust.js'
 import { openPeerStore, openReplica } from './storage.js'
@@ -167,7 +167,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     const pinged = trackLatency(node)
 
     await trust.attachMembership(peer => node.services.membership.stateOf(peer))
-    sync = new CrdtSync(node, replica, log.child({ component: 'protocols:crdt-sync' }), hooks.random)
+    sync = crdtSync({ store: replica, ...(hooks.random != null ? { random: hooks.random } : {}) })({ node, log: log.child({ component: 'protocols:crdt-sync' }) })
     await sync.start()
     // A peer just shown to be a member: fetch what it has (its envelopes were refused before).
     onMember = (peer) => { void sync?.pull(peer) }

@@ -1,6 +1,6 @@
 import type { Libp2p } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
-import { BlobService } from '../../protocols/blob/index.js'
+import { blobService, type BlobService } from '../../protocols/blob/index.js'
 import { sha256Hex } from '../../util/sha256.js'
 import { TaskQueue, type TaskRecord, type TaskState } from '../../protocols/tasks/queue.js'
 import { TaskService, type TaskServiceStats, type WorkItem } from '../../protocols/tasks/index.js'
@@ -227,10 +227,10 @@ export class NodeTasks {
       await queue.close()
       throw err
     }
-    const blobs = new BlobService(init.node, { get: async hash => await queue.blob(hash) }, {
-      log: (init.rootLog ?? init.log).child({ component: 'protocols:blob' }),
+    const blobs = blobService({
+      source: { get: async hash => await queue.blob(hash) },
       ...(init.admits != null ? { admits: init.admits } : {})
-    })
+    })({ node: init.node, log: (init.rootLog ?? init.log).child({ component: 'protocols:blob' }) })
     const service = new TaskService(init.node, {
       queue,
       blobs,

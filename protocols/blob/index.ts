@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts
- * const blobs = new BlobService(node, { get: hash => store.blob(hash) })
+ * const blobs = blobService({ source: { get: hash => store.blob(hash) } })({ node, log })
  * await blobs.start()
  * const bytes = await blobs.fetch(peerId, hash, { signal: AbortSignal.timeout(30_000) })
  * ```
@@ -23,19 +23,10 @@ import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import { z } from 'zod'
 import { decodeJson, encodeJson } from '../json.js'
 import { SHA256_HEX, sha256Hex } from '../../util/sha256.js'
-import { SILENT_LOG, type ComponentLog } from '../log.js'
+import type { ComponentLog } from '../log.js'
+import { BLOB_MAX_INBOUND_STREAMS, BLOB_PROTOCOL, BLOB_TIMEOUT_MS, CHUNK_BYTES, MAX_IMAGE_BYTES, MAX_REQUEST_BYTES } from './constants.js'
 
-export const BLOB_PROTOCOL = '/texmesh/blob/1.0.0'
-/** A request is one hash in JSON; anything larger is not a request. */
-export const MAX_REQUEST_BYTES = 256
-/** Chunks keep a transfer streaming without holding a second copy of a large image in a frame. */
-export const CHUNK_BYTES = 64 * 1024
-/** The largest image a node accepts, from its local API or from another node: the one place this limit is set. */
-export const MAX_IMAGE_BYTES = 32 * 1024 * 1024
-/** A 32 MiB image over a slow LAN link with margin. */
-export const BLOB_TIMEOUT_MS = 60_000
-/** Workers fetch one or two images at a time; a few streams leave room without letting a peer pile up work. */
-export const BLOB_MAX_INBOUND_STREAMS = 8
+export * from './constants.js'
 
 /** Why a fetch failed; `reason` is stable and meant for code, the message for people. */
 export type BlobFailure = 'missing' | 'refused' | 'too-large' | 'hash-mismatch' | 'malformed' | 'transport'
@@ -53,13 +44,31 @@ export interface BlobSource {
 }
 
 export interface BlobServiceInit {
+  /** where the blobs this node serves come from */
+  source: BlobSource
   /** May this peer fetch blobs? (members only in a private network) @default everyone */
   admits?: (peer: string) => boolean
   /** @default MAX_IMAGE_BYTES */
   maxBytes?: number
   /** @default BLOB_TIMEOUT_MS */
   timeoutMs?: number
-  log?: ComponentLog
+}
+
+export interface BlobServiceComponents {
+  node: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol'>
+  log: ComponentLog
+}
+
+export interface BlobService {
+  /** Serve blobs; a second call does nothing. */
+  start(): Promise<void>
+  /** Stop serving; a second call does nothing. */
+  stop(): Promise<void>
+  /**
+   * Fetch the blob `hash` from `peer`; resolves only with bytes whose SHA-256 is `hash`.
+   * `maxBytes` defaults to the service's cap, `signal` to a timeout of `timeoutMs`.
+   */
+  fetch(peer: PeerId, hash: string, options?: { signal?: AbortSignal, maxBytes?: number }): Promise<Uint8Array>
 }
 
 const Request = z.object({ hash: z.string().regex(SHA256_HEX) }).strict()
@@ -68,17 +77,21 @@ const Response = z.discriminatedUnion('status', [
   z.object({ status: z.enum(['missing', 'refused']), reason: z.string().max(512) }).strict()
 ])
 
-export class BlobService {
+class BlobTransfer implements BlobService {
+  private readonly node: BlobServiceComponents['node']
+  private readonly log: ComponentLog
+  private readonly source: BlobSource
   private readonly maxBytes: number
   private readonly timeoutMs: number
-  private readonly log: ComponentLog
   private readonly admits: (peer: string) => boolean
   private started = false
 
-  constructor (private readonly node: Libp2p, private readonly source: BlobSource, init: BlobServiceInit = {}) {
+  constructor (components: BlobServiceComponents, init: BlobServiceInit) {
+    this.node = components.node
+    this.log = components.log
+    this.source = init.source
     this.maxBytes = init.maxBytes ?? MAX_IMAGE_BYTES
     this.timeoutMs = init.timeoutMs ?? BLOB_TIMEOUT_MS
-    this.log = init.log ?? SILENT_LOG
     this.admits = init.admits ?? (() => true)
   }
 
@@ -168,4 +181,8 @@ export class BlobService {
       stream.abort(err as Error)
     }
   }
+}
+
+export function blobService (init: BlobServiceInit): (components: BlobServiceComponents) => BlobService {
+  return (components) => new BlobTransfer(components, init)
 }

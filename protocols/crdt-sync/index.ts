@@ -14,6 +14,13 @@
  * node pulls from one random peer, so what gossip dropped is repaired.
  *
  * The store (crdt/replica.ts) does all checking; this module only moves bytes.
+ *
+ * @example
+ * ```ts
+ * const sync = crdtSync({ store: replica })({ node, log: log.child({ component: 'protocols:crdt-sync' }) })
+ * await sync.start()
+ * await sync.pull(peerId) // how many envelopes were applied
+ * ```
  */
 import { lpStream } from '@libp2p/utils'
 import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
@@ -21,28 +28,12 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { z } from 'zod'
 import { decodeJson, encodeJson } from '../json.js'
 import type { ComponentLog } from '../log.js'
+import {
+  ANTI_ENTROPY_MS, CRDT_SYNC_MAX_STREAMS, CRDT_SYNC_PROTOCOL, CRDT_TOPIC, MAX_ANSWER_BYTES, MAX_ENVELOPE_MESSAGE,
+  MAX_HEADS_BYTES, PAGE_BYTES, PULL_AGAIN_MS, PULL_RETRIES, PULL_RETRY_MS, SYNC_TIMEOUT_MS
+} from './constants.js'
 
-export const CRDT_SYNC_PROTOCOL = '/texmesh/crdt-sync/1.0.0'
-export const CRDT_TOPIC = 'texmesh/crdt/1'
-/** an envelope is at most 256 KiB of update plus its header */
-export const MAX_ENVELOPE_MESSAGE = 256 * 1024 + 1024
-/** One catch-up answer stops after this many bytes of envelopes. */
-export const PAGE_BYTES = 2 * 1024 * 1024
-/** What a puller may have to buffer: a page, the envelope that crosses its end, the end mark. */
-const MAX_ANSWER_BYTES = PAGE_BYTES + 2 * MAX_ENVELOPE_MESSAGE
-/** heads of up to ~10,000 logs */
-export const MAX_HEADS_BYTES = 1024 * 1024
-export const SYNC_TIMEOUT_MS = 60_000
-export const ANTI_ENTROPY_MS = 30_000
-/** A failed catch-up is tried again this much later (times the attempt), this many times. */
-export const PULL_RETRY_MS = 1_000
-export const PULL_RETRIES = 3
-/**
- * A node pulls from a peer when it meets it, and once more this much later: until each side
- * has the other's gossip subscription, an envelope published meanwhile reaches no one, and
- * the first catch-up may have been served before it was written.
- */
-export const PULL_AGAIN_MS = 2_000
+export * from './constants.js'
 
 export interface SyncStore {
   heads(): Record<string, number>
@@ -53,11 +44,35 @@ export interface SyncStore {
   onEnvelope(listener: (bytes: Uint8Array) => void): () => void
 }
 
+export interface CrdtSyncInit {
+  /** the replicated store whose envelopes this moves (crdt/replica.ts) */
+  store: SyncStore
+  /** the random source for the anti-entropy peer (simnet seeds it, so a run replays) @default Math.random */
+  random?: () => number
+}
+
+export interface CrdtSyncComponents {
+  /** the libp2p node, its gossipsub as `services.pubsub` */
+  node: Pick<Libp2p<{ pubsub: GossipSub }>, 'handle' | 'unhandle' | 'dialProtocol' | 'getPeers' | 'getConnections' | 'addEventListener' | 'removeEventListener' | 'services'>
+  log: ComponentLog
+}
+
+export interface CrdtSync {
+  /** Start serving and syncing; a second call, or one after stop, does nothing. */
+  start(): Promise<void>
+  /** Stop; a second call does nothing. */
+  stop(): Promise<void>
+  /** Ask `peer` for every envelope this node lacks. Resolves with how many were applied. */
+  pull(peer: PeerId): Promise<number>
+}
+
 const Heads = z.record(z.string().max(256), z.number().int().min(-1))
 
-type SyncNode = Libp2p<{ pubsub: GossipSub }>
-
-export class CrdtSync {
+class CrdtSyncService implements CrdtSync {
+  private readonly node: CrdtSyncComponents['node']
+  private readonly log: ComponentLog
+  private readonly store: SyncStore
+  private readonly random: () => number
   private readonly timers = new Set<ReturnType<typeof setInterval>>()
   private readonly pulling = new Set<string>()
   /** peers asked for again while a pull from them was running: pulled once more when it ends */
@@ -66,8 +81,11 @@ export class CrdtSync {
   private started = false
   private stopped = false
 
-  /** `random`: the random source for the anti-entropy peer (simnet seeds it, so a run replays). */
-  constructor (private readonly node: SyncNode, private readonly store: SyncStore, private readonly log: ComponentLog, private readonly random: () => number = Math.random) {
+  constructor (components: CrdtSyncComponents, init: CrdtSyncInit) {
+    this.node = components.node
+    this.log = components.log
+    this.store = init.store
+    this.random = init.random ?? Math.random
     this.onMessage = this.onMessage.bind(this)
     this.onIdentify = this.onIdentify.bind(this)
   }
@@ -76,7 +94,7 @@ export class CrdtSync {
   async start (): Promise<void> {
     if (this.started || this.stopped) return
     this.started = true
-    await this.node.handle(CRDT_SYNC_PROTOCOL, (stream: Stream, connection: Connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
+    await this.node.handle(CRDT_SYNC_PROTOCOL, (stream: Stream, connection: Connection) => { void this.serve(stream, connection) }, { maxInboundStreams: CRDT_SYNC_MAX_STREAMS, maxOutboundStreams: CRDT_SYNC_MAX_STREAMS })
     this.node.services.pubsub.subscribe(CRDT_TOPIC)
     this.node.services.pubsub.addEventListener('message', this.onMessage)
     this.node.addEventListener('peer:identify', this.onIdentify)
@@ -209,4 +227,8 @@ export class CrdtSync {
       stream.abort(err as Error)
     }
   }
+}
+
+export function crdtSync (init: CrdtSyncInit): (components: CrdtSyncComponents) => CrdtSync {
+  return (components) => new CrdtSyncService(components, init)
 }

@@ -12,28 +12,17 @@
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
+import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
-import type { PeerStore } from '@libp2p/interface'
 import { z } from 'zod'
 import { isLinkLocalAddress, isLoopbackAddress } from '../address-scope.js'
 import { decodeJson, encodeJson } from '../json.js'
+import {
+  FOLLOW_UP_MS, MAX_ADDRS_PER_PEER, MAX_EXCHANGED_PEERS, MAX_PEER_EXCHANGE_BYTES, PEER_EXCHANGE_MAX_STREAMS,
+  PEER_EXCHANGE_PROTOCOL, PEER_EXCHANGE_TIMEOUT_MS, REFRESH_MS
+} from './constants.js'
 
-export const PEER_EXCHANGE_PROTOCOL = '/texmesh/peer-exchange/1.0.0'
-/** enough to seed a mesh; a peer that sends more is truncated, not trusted more */
-export const MAX_EXCHANGED_PEERS = 32
-export const MAX_ADDRS_PER_PEER = 8
-/** 32 peers x 8 addresses x ~120 bytes, with room to spare */
-export const MAX_PEER_EXCHANGE_BYTES = 64 * 1024
-export const PEER_EXCHANGE_TIMEOUT_MS = 10_000
-/**
- * A peer that connected a moment before another may not know that one's
- * addresses yet when it answers (identify still running): ask once more a few
- * seconds after the first exchange, and every REFRESH_MS ask one connected
- * peer at random, so late joiners are always found.
- */
-export const FOLLOW_UP_MS = 3_000
-export const REFRESH_MS = 30_000
+export * from './constants.js'
 
 export interface ExchangedPeer { id: PeerId, addrs: Multiaddr[] }
 
@@ -97,7 +86,7 @@ class PeerExchangeService implements PeerExchange, Startable {
 
   async start (): Promise<void> {
     if (this.started) return
-    await this.components.registrar.handle(PEER_EXCHANGE_PROTOCOL, this.handle, { maxInboundStreams: 2, maxOutboundStreams: 2 })
+    await this.components.registrar.handle(PEER_EXCHANGE_PROTOCOL, this.handle, { maxInboundStreams: PEER_EXCHANGE_MAX_STREAMS, maxOutboundStreams: PEER_EXCHANGE_MAX_STREAMS })
     this.components.events.addEventListener('peer:identify', this.onIdentify)
     this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
     const refresh = setInterval(() => {
