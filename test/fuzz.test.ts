@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { formatReport, runFuzz } from '../scripts/fuzz.js'
+import { formatReport } from '../scripts/fuzz/report.js'
+import { runFuzz } from '../scripts/fuzz/run.js'
 
 /**
- * The fuzz harness of `npm run fuzz` (scripts/fuzz.ts), CI-sized: 20 inputs per protocol and topic
+ * The fuzz harness of `npm run fuzz` (scripts/fuzz/), CI-sized: 20 inputs per protocol and topic
  * against a real node in a private network, with the hostile peer a member. Every check must pass,
  * and every protocol the node speaks, every topic and every kind of answer must have been exercised.
  */
