@@ -1,7 +1,8 @@
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { TaskQueue, MAX_FAILURES, MAX_LEASES_PER_PEER } from '../protocols/tasks/queue.js'
+import { TaskQueue } from '../protocols/tasks/queue.js'
+import { MAX_FAILURES, MAX_LEASES_PER_PEER } from '../protocols/tasks/constants.js'
 import { sha256Hex } from '../util/sha256.js'
 import { removeDir, tempDir } from './helpers.js'
 

@@ -3,7 +3,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { blobService, type BlobService } from '../../protocols/blob/index.js'
 import { sha256Hex } from '../../util/sha256.js'
 import { TaskQueue, type TaskRecord, type TaskState } from '../../protocols/tasks/queue.js'
-import { TaskService, type TaskServiceStats, type WorkItem } from '../../protocols/tasks/index.js'
+import { taskService, type TaskService, type TaskServiceStats, type WorkItem } from '../../protocols/tasks/index.js'
 import { ImageError, preprocess } from '../../pipeline/preprocess.js'
 import type { Alternative, Box } from '../../pipeline/ocr.js'
 import type { Unreadable } from '../../pipeline/unreadable.js'
@@ -231,15 +231,14 @@ export class NodeTasks {
       source: { get: async hash => await queue.blob(hash) },
       ...(init.admits != null ? { admits: init.admits } : {})
     })({ node: init.node, log: (init.rootLog ?? init.log).child({ component: 'protocols:blob' }) })
-    const service = new TaskService(init.node, {
+    const service = taskService({
       queue,
       blobs,
       capacity: init.workers,
       admits: init.admits,
       ...(init.random != null ? { random: init.random } : {}),
-      log: (init.rootLog ?? init.log).child({ component: 'protocols:tasks' }),
       process: async (work, image) => { await tasks.process(work, image) }
-    })
+    })({ node: init.node, log: (init.rootLog ?? init.log).child({ component: 'protocols:tasks' }) })
     const tasks = new NodeTasks(init, queue, blobs, service, ledger)
     const readings = new Map<string, Awaited<ReturnType<Compute['recognize']>>>()
     const q = init.quorum

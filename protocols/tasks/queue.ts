@@ -12,48 +12,21 @@
  * (the origin may try its own task twice, for a passing fault), so a task that
  * fails everywhere cannot go round a small network for ever. A result for its image hash, from any
  * node, makes it done (the caller watches the replicated store).
+ *
+ * What to grant, back up, fail or expire is decided in policy.ts; this file keeps the records
+ * (record.ts) and the images in LevelDB.
  */
-import { randomBytes } from 'node:crypto'
 import { Level } from 'level'
-import { z } from 'zod'
 import { SHA256_HEX } from '../../util/sha256.js'
 import { SerialQueue } from '../../util/serial.js'
+import { DEFAULT_LEASE_MS } from './constants.js'
+import { TASK_ID, TaskRecord, newTask } from './record.js'
+import {
+  afterFailure, backupsFor, grantedTo, isBackupCandidate, isBackupOf, isWaiting, leaseAllowance, leaseRanOut,
+  loadCounts, movingAverage, nextExpiry, queuedFor
+} from './policy.js'
 
-/** A worker that cannot process an image says so; after this many reports the task fails for good. */
-export const MAX_FAILURES = 3
-/** A worker holds at most this many leases of one origin at once (a member cannot hoard the queue). */
-export const MAX_LEASES_PER_PEER = 8
-/** How long a worker may hold a task before it is granted to another; an image takes well under a second. */
-export const DEFAULT_LEASE_MS = 30_000
-
-export type TaskState = 'queued' | 'leased' | 'done' | 'failed' | 'no-consensus'
-
-export const TaskRecord = z.object({
-  id: z.string(),
-  hash: z.string().regex(SHA256_HEX),
-  file: z.string().max(1024),
-  critical: z.boolean(),
-  submittedAt: z.number(),
-  state: z.enum(['queued', 'leased', 'done', 'failed', 'no-consensus']),
-  lease: z.object({ peer: z.string(), grantedAt: z.number(), expiresAt: z.number() }).optional(),
-  /** a second worker given the task when nothing else waited (a straggler's backup; first result wins) */
-  backup: z.object({ peer: z.string(), grantedAt: z.number() }).optional(),
-  /** times a lease was given out */
-  grants: z.number().int().nonnegative(),
-  /** leases that ran out and were granted again */
-  regrants: z.number().int().nonnegative(),
-  failures: z.array(z.object({ peer: z.string(), reason: z.string().max(512) })).max(MAX_FAILURES),
-  /** who wrote the result that finished it, and when the origin saw it */
-  doneBy: z.string().optional(),
-  doneAt: z.number().optional(),
-  /** which nodes have been given it, in order (bounded) */
-  workers: z.array(z.string()).max(16),
-  /** a critical task that ended without agreement keeps the votes it got */
-  votes: z.array(z.unknown()).max(64).optional(),
-  /** answered at submission from a result already in the replicated store */
-  cached: z.boolean().optional()
-})
-export type TaskRecord = z.infer<typeof TaskRecord>
+export { TaskRecord, newTaskId, type TaskState } from './record.js'
 
 export interface QueueStats {
   queued: number
@@ -71,21 +44,6 @@ export interface TaskQueueInit {
   leaseMs?: number
   /** @default Date.now */
   now?: () => number
-}
-
-const ID = /^[0-9a-z]{13}-[0-9a-f]{6}$/
-let lastMs = 0
-let seqInMs = 0
-
-/** Task ids sort by submission order (base36 milliseconds, then a counter) and are unique (random tail). */
-export function newTaskId (now: number): string {
-  if (now > lastMs) {
-    lastMs = now
-    seqInMs = 0
-  } else {
-    seqInMs++
-  }
-  return lastMs.toString(36).padStart(9, '0') + seqInMs.toString(36).padStart(4, '0') + '-' + randomBytes(3).toString('hex')
 }
 
 export class TaskQueue {
@@ -167,16 +125,10 @@ export class TaskQueue {
     return this.serial.run(job)
   }
 
-  /** A task submitted now, never granted. */
-  private newTask (hash: string, meta: { file: string, critical: boolean }, state: TaskRecord['state']): TaskRecord {
-    const now = this.now()
-    return { id: newTaskId(now), hash, file: meta.file, critical: meta.critical, submittedAt: now, state, grants: 0, regrants: 0, failures: [], workers: [] }
-  }
-
   /** Store the image (if new) and a queued task for it; resolves once both are in LevelDB. */
   add (image: Uint8Array, hash: string, meta: { file: string, critical: boolean }): Promise<TaskRecord> {
     return this.enqueue(async () => {
-      const t = this.newTask(hash, meta, 'queued')
+      const t = newTask(hash, meta, 'queued', this.now())
       const batch = this.db.batch()
       if (await this.blobs.get(hash) == null) batch.put(hash, image as any, { sublevel: this.blobs as any })
       batch.put(t.id, t as any, { sublevel: this.tasks as any })
@@ -189,7 +141,7 @@ export class TaskQueue {
   /** Record a task that was answered at once from the replicated store (done from the start). */
   addDone (hash: string, meta: { file: string, critical: boolean, doneBy: string }): Promise<TaskRecord> {
     return this.enqueue(async () => {
-      const fresh = this.newTask(hash, meta, 'done')
+      const fresh = newTask(hash, meta, 'done', this.now())
       const t: TaskRecord = { ...fresh, doneBy: meta.doneBy, doneAt: fresh.submittedAt, cached: true }
       await this.tasks.put(t.id, t)
       this.counts.done++
@@ -200,7 +152,7 @@ export class TaskQueue {
   async get (id: string): Promise<TaskRecord | undefined> {
     const open = this.open.get(id)
     if (open != null) return structuredClone(open)
-    if (!ID.test(id)) return undefined
+    if (!TASK_ID.test(id)) return undefined
     const value = await this.tasks.get(id)
     const parsed = TaskRecord.safeParse(value)
     return parsed.success ? parsed.data : undefined
@@ -235,20 +187,13 @@ export class TaskQueue {
   /** Tasks waiting for a worker right now. */
   queued (): number {
     let n = 0
-    for (const t of this.open.values()) if (t.state === 'queued' && !t.critical) n++
+    for (const t of this.open.values()) if (isWaiting(t)) n++
     return n
   }
 
   /** queued() and backupCandidates() in one pass, for a load message. */
   loadCounts (): { queued: number, backups: number } {
-    let queued = 0
-    let backups = 0
-    for (const t of this.open.values()) {
-      if (t.critical) continue
-      if (t.state === 'queued') queued++
-      else if (t.state === 'leased' && t.backup == null) backups++
-    }
-    return { queued, backups }
+    return loadCounts(this.open.values())
   }
 
   /** A few queued tasks (id and hash), oldest first, for announcing. */
@@ -256,7 +201,7 @@ export class TaskQueue {
     const out: Array<{ id: string, hash: string }> = []
     for (const t of this.open.values()) {
       if (out.length >= max) break
-      if (t.state === 'queued' && !t.critical) out.push({ id: t.id, hash: t.hash })
+      if (isWaiting(t)) out.push({ id: t.id, hash: t.hash })
     }
     return out
   }
@@ -264,7 +209,7 @@ export class TaskQueue {
   /** Leased tasks that could still get a backup worker. */
   backupCandidates (): number {
     let n = 0
-    for (const t of this.open.values()) if (t.state === 'leased' && t.backup == null && !t.critical) n++
+    for (const t of this.open.values()) if (isBackupCandidate(t)) n++
     return n
   }
 
@@ -279,34 +224,12 @@ export class TaskQueue {
   grant (peer: string, want: number, options: { backups?: boolean } = {}): Promise<TaskRecord[]> {
     return this.enqueue(async () => {
       const now = this.now()
-      const granted: TaskRecord[] = []
-      let held = 0
-      for (const t of this.open.values()) if (t.state === 'leased' && (t.lease?.peer === peer || t.backup?.peer === peer)) held++
-      if (peer !== this.init.self) want = Math.min(want, MAX_LEASES_PER_PEER - held)
+      want = leaseAllowance(this.open.values(), peer, this.init.self, want)
       if (want <= 0) return []
-      for (const t of this.open.values()) {
-        if (granted.length >= want) break
-        // Critical tasks go to a quorum of voters, never to a single worker.
-        if (t.state !== 'queued' || t.critical || (peer !== this.init.self && failedBy(t, peer))) continue
-        granted.push(t)
-      }
-      const backups: TaskRecord[] = []
-      if (granted.length === 0 && options.backups === true) {
-        // Overdue tasks first (the holder is stuck, or never got the lease), most overdue first;
-        // then the task expected to finish last (its holder is slow, or has it queued behind
-        // another), unless the asker would not finish it sooner itself. A holder without figures
-        // yet is expected to take what the others take on average.
-        const mine = this.pace.get(peer)
-        const known = [...this.turnaround.values()]
-        const typical = known.length > 0 ? known.reduce((a, b) => a + b, 0) / known.length : this.leaseMs
-        const leased = [...this.open.values()]
-          .filter(t => t.state === 'leased' && t.backup == null && !t.critical && t.lease != null && t.lease.peer !== peer && !failedBy(t, peer))
-          .map(t => ({ t, due: t.lease!.grantedAt + (this.turnaround.get(t.lease!.peer) ?? typical) }))
-          .filter(({ due }) => mine == null || due < now || now + mine < due)
-          .map(({ t, due }) => ({ t, urgency: due < now ? 1e12 + (now - due) : due - now }))
-          .sort((a, b) => b.urgency - a.urgency)
-        backups.push(...leased.slice(0, want).map(({ t }) => t))
-      }
+      const granted = queuedFor(this.open.values(), peer, this.init.self, want)
+      const backups = granted.length === 0 && options.backups === true
+        ? backupsFor(this.open.values(), peer, want, now, { turnaround: this.turnaround, pace: this.pace }, this.leaseMs)
+        : []
       if (granted.length === 0 && backups.length === 0) return []
       const updated = [
         ...granted.map(t => ({
@@ -330,7 +253,7 @@ export class TaskQueue {
       const now = this.now()
       const expired: TaskRecord[] = []
       for (const t of this.open.values()) {
-        if (t.state === 'leased' && t.lease != null && t.lease.expiresAt <= now) {
+        if (leaseRanOut(t, now)) {
           const { lease: _gone, backup: _backup, ...rest } = t
           expired.push({ ...rest, state: 'queued', regrants: t.regrants + 1 })
         }
@@ -345,11 +268,7 @@ export class TaskQueue {
 
   /** The earliest lease expiry, to time the next `expire`. */
   nextExpiry (): number | undefined {
-    let next: number | undefined
-    for (const t of this.open.values()) {
-      if (t.state === 'leased' && t.lease != null && (next == null || t.lease.expiresAt < next)) next = t.lease.expiresAt
-    }
-    return next
+    return nextExpiry(this.open.values())
   }
 
   /**
@@ -368,10 +287,10 @@ export class TaskQueue {
       if (done.length === 0) return []
       for (const id of ids) {
         const t = this.open.get(id)!
-        const grantedAt = t.lease?.peer === by ? t.lease.grantedAt : t.backup?.peer === by ? t.backup.grantedAt : undefined
-        if (grantedAt != null) average(this.turnaround, by, now - grantedAt)
+        const grantedAt = grantedTo(t, by)
+        if (grantedAt != null) this.turnaround.set(by, movingAverage(this.turnaround.get(by), now - grantedAt))
       }
-      if (options.ms != null && Number.isFinite(options.ms) && options.ms >= 0) average(this.pace, by, options.ms)
+      if (options.ms != null && Number.isFinite(options.ms) && options.ms >= 0) this.pace.set(by, movingAverage(this.pace.get(by), options.ms))
       await this.tasks.batch(done.map(t => ({ type: 'put' as const, key: t.id, value: t })))
       for (const t of done) this.untrack(t)
       this.counts.done += done.length
@@ -417,11 +336,7 @@ export class TaskQueue {
       if (t != null && isBackupOf(t, peer)) return await this.dropBackup(t)
       if (t == null || t.state !== 'leased' || t.lease?.peer !== peer) return undefined
       const { lease: _gone, backup: _backup, ...rest } = t
-      // Only reports from distinct workers count: one member cannot fail a task on its own.
-      // The origin trusts itself: its own second failure is final.
-      const again = failedBy(t, peer)
-      const failures = again ? t.failures : [...t.failures, { peer, reason: reason.slice(0, 512) }]
-      const final = failures.length >= MAX_FAILURES || (again && peer === this.init.self)
+      const { failures, final } = afterFailure(t, peer, this.init.self, reason)
       const next: TaskRecord = { ...rest, failures, state: final ? 'failed' : 'queued' }
       await this.tasks.put(next.id, next)
       if (next.state === 'failed') {
@@ -477,20 +392,4 @@ export class TaskQueue {
     await this.serial.idle()
     await this.db.close()
   }
-}
-
-/** Fold a new sample into a per-worker moving average (recent samples weigh most). */
-function average (into: Map<string, number>, worker: string, sample: number): void {
-  const before = into.get(worker)
-  into.set(worker, before == null ? sample : 0.7 * before + 0.3 * sample)
-}
-
-/** Whether `peer` holds a task only as its backup worker. */
-function isBackupOf (t: TaskRecord, peer: string): boolean {
-  return t.state === 'leased' && t.backup?.peer === peer && t.lease?.peer !== peer
-}
-
-/** Whether `peer` has reported a failure on this task. */
-function failedBy (t: TaskRecord, peer: string): boolean {
-  return t.failures.some(f => f.peer === peer)
 }
