@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { dissentNow, FairSlots, median, pick, quorums, rankVoters, suspicionMs, votersLacking, type VoterStanding } from '../protocols/votes/policy.js'
+import { ballotsInFlight, countedVotes, dissentNow, FairSlots, median, pick, quorums, RateLimit, rankVoters, suspicionMs, votersLacking, type VoterStanding } from '../protocols/votes/policy.js'
 import { DISSENT_HALF_LIFE_MS, MIN_SUSPECT_MS, SUSPECT_FACTOR } from '../protocols/votes/constants.js'
 import { Rng } from '../formulas/rng.js'
 
@@ -54,6 +54,45 @@ describe('quorum policy', () => {
     assert.equal(votersLacking([v('x'), v('x')], new Set(), 1, 3), 0, 'one awaited voter may still make it')
     assert.equal(votersLacking([v('x'), v('x')], new Set(['x']), 0, 3), 3, 'votes for a failed answer do not count')
     assert.equal(votersLacking([], new Set(), 0, 5), 5)
+  })
+
+  it('counts one vote per voter, none of an equivocator nor of another model', () => {
+    const v = (latex: string, model = 'm1'): { latex: string, model: string } => ({ latex, model })
+    const votes = new Map([
+      ['a', [v('x')]],
+      ['b', [v('x'), v('y')]], // two different votes: equivocation on this ballot
+      ['c', [v('x')]], // proven to equivocate elsewhere
+      ['d', [v('x', 'm0')]], // read with another model
+      ['e', [v('y')]]
+    ])
+    assert.deepEqual(countedVotes(votes, new Set(['c']), 'm1'), [v('x'), v('y')])
+    assert.deepEqual(countedVotes(votes, new Set(), 'm0'), [v('x', 'm0')])
+    assert.deepEqual(countedVotes(new Map(), new Set(), 'm1'), [])
+  })
+
+  it('counts the ballots each voter holds unanswered, not those it refused as busy or was given up on', () => {
+    const a = (over: Partial<{ busy: boolean, gaveUp: boolean }> = {}): { busy: boolean, gaveUp: boolean } => ({ busy: false, gaveUp: false, ...over })
+    const load = ballotsInFlight([
+      { asked: new Map([['p', a()], ['q', a()], ['r', a({ busy: true })]]), votes: new Map([['q', []]]) },
+      { asked: new Map([['p', a()], ['s', a({ gaveUp: true })]]), votes: new Map() }
+    ])
+    assert.deepEqual(load, new Map([['p', 2]]))
+    assert.deepEqual(ballotsInFlight([]), new Map())
+  })
+
+  it('lets "busy" out at most a given rate, a full second\'s worth at once', () => {
+    let now = 1_000
+    const limit = new RateLimit(4, () => now)
+    const taken = (): number => { let n = 0; while (limit.take()) n++; return n }
+    assert.equal(taken(), 4, 'a full bucket at first')
+    now += 500
+    assert.equal(taken(), 2, 'half a second: half the rate')
+    now += 100
+    assert.equal(taken(), 0, 'under one token')
+    now += 150
+    assert.equal(taken(), 1, 'the fraction left over adds up')
+    now += 10_000
+    assert.equal(taken(), 4, 'never more than a second\'s worth')
   })
 
   it('shares a voter\'s pipeline between origins: a freed slot goes to the origin holding the fewest', async () => {

@@ -10,7 +10,7 @@ import type { Unreadable } from '../../pipeline/unreadable.js'
 import { type Replica } from '../../crdt/replica.js'
 import { MAX_RESULT_LATEX, MAX_RESULT_REGIONS, ResultEntry } from '../../crdt/schemas.js'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
-import { QuorumService, isEquivocation, verifyQuorumCertificate, verifyVote, type QuorumCertificate, type QuorumContext, type QuorumState, type QuorumTimings, type SignedVote, type VoteTamper } from '../../protocols/votes/index.js'
+import { quorum, isEquivocation, verifyQuorumCertificate, verifyVote, type Quorum, type QuorumCertificate, type QuorumContext, type QuorumState, type QuorumTimings, type SignedVote, type VoteTamper } from '../../protocols/votes/index.js'
 import { LevelVoteLedger, MemoryVoteLedger, type VoteLedger } from '../../protocols/votes/ledger.js'
 import type { Compute } from './compute.js'
 import type { Log } from '../log.js'
@@ -113,7 +113,7 @@ const MAX_KEPT_READINGS = 256
 export class NodeTasks {
   private readonly unsubscribe: () => void
 
-  private quorum!: QuorumService
+  private quorum!: Quorum
   private readonly quorumCtx: QuorumContext
   /** results whose certificate was checked: "HASH/AUTHOR" -> what was checked and whether it holds for that result */
   private readonly certified = new Map<string, { fingerprint: string, ok: boolean }>()
@@ -242,7 +242,7 @@ export class NodeTasks {
     const tasks = new NodeTasks(init, queue, blobs, service, ledger)
     const readings = new Map<string, Awaited<ReturnType<Compute['recognize']>>>()
     const q = init.quorum
-    tasks.quorum = new QuorumService(init.node, {
+    tasks.quorum = quorum({
       f: q.f,
       ...(init.random != null ? { random: init.random } : {}),
       ...(q.silenceMs != null ? { silenceMs: q.silenceMs } : {}),
@@ -286,9 +286,8 @@ export class NodeTasks {
         await q.onEquivocation?.(a, b)
       },
       ...(q.tamper != null ? { tamper: q.tamper } : {}),
-      ledger,
-      log: (init.rootLog ?? init.log).child({ component: 'protocols:votes' })
-    })
+      ledger
+    })({ node: init.node, log: (init.rootLog ?? init.log).child({ component: 'protocols:votes' }) })
     try {
       // Serving images and hearing votes first: replaying results below may start a vote.
       await blobs.start()

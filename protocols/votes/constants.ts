@@ -1,5 +1,14 @@
 /** The quorum's limits and timings (protocols/votes/index.ts explains the protocol). */
 export const VOTES_TOPIC = 'texmesh/votes/1'
+/** Domain separation: vote bytes can never be mistaken for a certificate or a CRDT update signed by the same key. */
+export const VOTE_SIGNING_CONTEXT = 'texmesh/vote/v1\n'
+/** f = 1 tolerates one faulty voter among four; larger networks may choose more. */
+export const DEFAULT_F = 1
+export const MAX_F = 10
+/** A ballot may grow to this many voters beyond 3f+1 (suspected, busy or dissenting voters replaced). */
+export const EXTRA_VOTERS = 3
+/** Ballots a voter reads at once unless told its number of workers. */
+export const DEFAULT_CONCURRENCY = 1
 /** A ballot or a vote is well under 8 KiB (a vote carries at most 4 KiB of LaTeX). */
 export const MAX_VOTE_MESSAGE_BYTES = 8 * 1024
 /**

@@ -1,8 +1,9 @@
 /**
  * The quorum's policy as pure functions, testable without a network: the order
  * in which members are asked, when a silent voter is suspected, how a voter's
- * dissent fades, which answer has a quorum and how many voters a ballot lacks;
- * and the small bookkeeping the service keeps (timings, reading slots).
+ * dissent fades, which votes count, which answer has a quorum and how many
+ * voters a ballot lacks, the ballots each voter holds; and the small
+ * bookkeeping the service keeps (timings, reading slots, the rate of "busy").
  */
 import { DISSENT_HALF_LIFE_MS, MIN_SUSPECT_MS, SUSPECT_FACTOR } from './constants.js'
 
@@ -45,6 +46,38 @@ export function quorums<V extends { latex: string }> (votes: readonly V[], neede
   const byLatex = new Map<string, V[]>()
   for (const v of votes) byLatex.set(v.latex, [...(byLatex.get(v.latex) ?? []), v])
   return [...byLatex].filter(([latex, vs]) => vs.length >= needed && !failed.has(latex)).map(([latex, vs]) => ({ latex, votes: vs }))
+}
+
+/**
+ * The votes that count on a ballot (`votes`: every distinct vote per voter): one per voter (two or
+ * more is equivocation), not of a known equivocator, read with the origin's model.
+ */
+export function countedVotes<V extends { model: string }> (votes: ReadonlyMap<string, readonly V[]>, equivocators: ReadonlySet<string>, model: string): V[] {
+  const out: V[] = []
+  for (const [voter, vs] of votes) {
+    if (equivocators.has(voter) || vs.length !== 1) continue
+    if (vs[0]!.model !== model) continue
+    out.push(vs[0]!)
+  }
+  return out
+}
+
+/** What counting a voter's load needs to know of a ballot: who was asked (and how it stands) and who voted. */
+export interface BallotLoad {
+  asked: ReadonlyMap<string, { busy: boolean, gaveUp: boolean }>
+  votes: ReadonlyMap<string, unknown>
+}
+
+/** Ballots that each voter holds and has not answered (not those it refused as busy or was given up on). */
+export function ballotsInFlight (ballots: Iterable<BallotLoad>): Map<string, number> {
+  const load = new Map<string, number>()
+  for (const ballot of ballots) {
+    for (const [voter, a] of ballot.asked) {
+      if (ballot.votes.has(voter) || a.busy || a.gaveUp) continue
+      load.set(voter, (load.get(voter) ?? 0) + 1)
+    }
+  }
+  return load
 }
 
 /**
@@ -101,6 +134,26 @@ export class FairSlots {
     const n = (this.held.get(owner) ?? 0) + delta
     if (n <= 0) this.held.delete(owner)
     else this.held.set(owner, n)
+  }
+}
+
+/** A token bucket: at most `perSecond` a second on average, and as many at once after a quiet second. */
+export class RateLimit {
+  private tokens: number
+  private refilled: number
+  constructor (private readonly perSecond: number, private readonly now: () => number = Date.now) {
+    this.tokens = perSecond
+    this.refilled = now()
+  }
+
+  /** May one more go now? (Taken if so.) */
+  take (): boolean {
+    const now = this.now()
+    this.tokens = Math.min(this.perSecond, this.tokens + (now - this.refilled) * this.perSecond / 1000)
+    this.refilled = now
+    if (this.tokens < 1) return false
+    this.tokens--
+    return true
   }
 }
 

@@ -20,12 +20,7 @@ import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { z } from 'zod'
 import { decodeCertificateText, verifyCertificate } from '../membership/index.js'
 import { SHA256_HEX } from '../../util/sha256.js'
-
-/** Domain separation: vote bytes can never be mistaken for a certificate or a CRDT update signed by the same key. */
-export const VOTE_SIGNING_CONTEXT = 'texmesh/vote/v1\n'
-/** f = 1 tolerates one faulty voter among four; larger networks may choose more. */
-export const DEFAULT_F = 1
-export const MAX_F = 10
+import { DEFAULT_F, MAX_F, VOTE_SIGNING_CONTEXT } from './constants.js'
 
 const hash = z.string().regex(SHA256_HEX)
 
