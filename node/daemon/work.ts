@@ -2,18 +2,22 @@ import type { Libp2p } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { blobService, type BlobService } from '../../protocols/blob/index.js'
 import { sha256Hex } from '../../util/sha256.js'
-import { TaskQueue, type TaskRecord, type TaskState } from '../../protocols/tasks/queue.js'
-import { taskService, type TaskService, type TaskServiceStats, type WorkItem } from '../../protocols/tasks/index.js'
+import { TaskQueue, type TaskRecord } from '../../protocols/tasks/queue.js'
+import { taskService, type TaskService, type WorkItem } from '../../protocols/tasks/index.js'
 import { ImageError, preprocess } from '../../pipeline/preprocess.js'
-import type { Alternative, Box } from '../../pipeline/ocr.js'
-import type { Unreadable } from '../../pipeline/unreadable.js'
-import { type Replica } from '../../crdt/replica.js'
+import type { Replica } from '../../crdt/replica.js'
 import { MAX_RESULT_LATEX, MAX_RESULT_REGIONS, ResultEntry } from '../../crdt/schemas.js'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
-import { quorum, isEquivocation, verifyQuorumCertificate, verifyVote, type Quorum, type QuorumCertificate, type QuorumContext, type QuorumState, type QuorumTimings, type SignedVote, type VoteTamper } from '../../protocols/votes/index.js'
+import type { Quorum, QuorumTimings, SignedVote, VoteTamper } from '../../protocols/votes/index.js'
 import { LevelVoteLedger, MemoryVoteLedger, type VoteLedger } from '../../protocols/votes/ledger.js'
 import type { Compute } from './compute.js'
 import type { Log } from '../log.js'
+import { CertifiedResults } from './certified.js'
+import { EvidenceCheck } from './evidence.js'
+import { criticalQuorum } from './critical.js'
+import { taskView, type TaskView, type TasksStats } from './task-view.js'
+
+export type { ResultView, TaskView, TasksStats } from './task-view.js'
 
 /**
  * The node's work sharing, wired: submitted images go into the task queue
@@ -21,55 +25,6 @@ import type { Log } from '../log.js'
  * `compute` recognises, and results go into the replicated store, where the
  * origin sees them and marks its tasks done.
  */
-
-/** A result as `texmesh ocr --json` shows it, plus who wrote it. */
-export interface ResultView {
-  file: string
-  latex: string
-  confidence: number
-  alternatives: Alternative[]
-  regions: Array<{ bbox: Box, latex: string, confidence: number }>
-  model: string
-  ms: number | null
-  /** the peer id of the node that recognised it (for a critical image: the origin that formed the certificate) */
-  by: string
-  /** read turned by this many degrees */
-  rotated?: 90 | 270
-  /** not a formula this model can read (an array, or prose): the reading has confidence 0 */
-  unreadable?: Unreadable
-  /** for a critical image: the quorum certificate (check it with texmesh verify) */
-  certificate?: QuorumCertificate
-}
-
-export interface TaskView {
-  id: string
-  hash: string
-  file: string
-  state: TaskState
-  critical: boolean
-  submittedAt: string
-  /** leases given out, and how many of them ran out and were granted again */
-  grants: number
-  regrants: number
-  workers: string[]
-  failures: Array<{ peer: string, reason: string }>
-  doneAt?: string
-  /** true when the answer was already in the replicated store at submission */
-  cached: boolean
-  result?: ResultView
-  /** critical tasks: where the quorum stands */
-  quorum?: QuorumState
-  /** a critical task that ended without agreement: the votes it got */
-  votes?: unknown[]
-}
-
-export interface TasksStats extends TaskServiceStats {
-  queued: number
-  leased: number
-  done: number
-  failedTasks: number
-  regrants: number
-}
 
 export interface NodeTasksInit {
   node: Libp2p<{ pubsub: GossipSub }>
@@ -106,25 +61,15 @@ export interface NodeTasksInit {
   }
 }
 
-const toIso = (ms: number): string => new Date(ms).toISOString()
-/** This node's own readings of images it voted on, kept for the certified result (see onCertified). */
-const MAX_KEPT_READINGS = 256
-
 export class NodeTasks {
   private readonly unsubscribe: () => void
-
   private quorum!: Quorum
-  private readonly quorumCtx: QuorumContext
-  /** results whose certificate was checked: "HASH/AUTHOR" -> what was checked and whether it holds for that result */
-  private readonly certified = new Map<string, { fingerprint: string, ok: boolean }>()
+  private readonly certified: CertifiedResults
+  private readonly evidence: EvidenceCheck
   /** result writes still in flight (a slot does not wait for them) */
   private readonly writes = new Set<Promise<void>>()
   /** submissions under way, by image hash */
   private readonly submitting = new Map<string, Promise<TaskView>>()
-  private evidenceRun: Promise<void> | undefined
-  private evidenceAgain = false
-  /** evidence entries verified already (and found not to prove anything, or their voter flagged) */
-  private readonly evidenceChecked = new Set<string>()
 
   private constructor (
     private readonly init: NodeTasksInit,
@@ -133,76 +78,21 @@ export class NodeTasks {
     private readonly service: TaskService,
     private readonly ledger: VoteLedger
   ) {
-    this.quorumCtx = { minF: init.quorum.f, ...(init.quorum.network != null ? { network: init.quorum.network } : {}), ...(init.quorum.revokedAt != null ? { revokedAt: init.quorum.revokedAt } : {}) }
+    this.certified = new CertifiedResults(init.replica, { minF: init.quorum.f, ...(init.quorum.network != null ? { network: init.quorum.network } : {}), ...(init.quorum.revokedAt != null ? { revokedAt: init.quorum.revokedAt } : {}) }, init.log)
+    this.evidence = new EvidenceCheck(init.replica, () => this.quorum.equivocators, init.log)
     // Any node's result for an image finishes this node's tasks for it (critical ones: a certified result).
     this.unsubscribe = init.replica.subscribe(change => {
-      if (change.map === 'evidence') this.loadEvidence().catch(err => { init.log.warn({ err }, 'checking equivocation evidence failed') })
+      if (change.map === 'evidence') this.evidence.load().catch(err => { init.log.warn({ err }, 'checking equivocation evidence failed') })
       if (change.map !== 'results') return
       const hash = change.key.slice(0, change.key.lastIndexOf('/'))
       void this.onResult(hash, change.author).catch(err => { init.log.warn({ err }, 'marking tasks done failed') })
     })
   }
 
-  /**
-   * Equivocation evidence in the store, from any node, checked here: proven
-   * equivocators' votes stop counting. One check at a time (changes that come
-   * meanwhile are seen by one more pass), and an entry is verified once.
-   */
-  private loadEvidence (): Promise<void> {
-    if (this.evidenceRun != null) {
-      this.evidenceAgain = true
-      return this.evidenceRun
-    }
-    this.evidenceRun = (async () => {
-      do {
-        this.evidenceAgain = false
-        await this.checkEvidence()
-      } while (this.evidenceAgain)
-    })().finally(() => { this.evidenceRun = undefined })
-    return this.evidenceRun
-  }
-
-  private async checkEvidence (): Promise<void> {
-    for (const e of this.init.replica.evidence()) {
-      if (this.quorum.equivocators.has(e.voter)) continue
-      const seen = `${e.voter}|${e.task}|${e.reporter}|${JSON.stringify(e.entry.votes)}`
-      if (this.evidenceChecked.has(seen)) continue
-      this.evidenceChecked.add(seen)
-      const [a, b] = await Promise.all(e.entry.votes.map(async v => await verifyVote(v)))
-      if (a?.ok === true && b?.ok === true && a.vote.voter === e.voter && isEquivocation(a.vote, b.vote)) {
-        this.quorum.equivocators.add(e.voter)
-        this.init.log.warn({ voter: e.voter, task: e.task, reporter: e.reporter }, 'equivocation evidence: the voter no longer counts')
-      }
-    }
-  }
-
-  /**
-   * Does this result carry a certificate that holds, for this very image,
-   * LaTeX and model? (A member could attach someone else's certificate to a
-   * wrong answer.) Remembered, so reads can ask synchronously.
-   */
-  private async checkCertified (hash: string, author: string, entry: ResultEntry): Promise<boolean> {
-    if (entry.certificate == null) return false
-    const c = entry.certificate as Partial<QuorumCertificate>
-    const fingerprint = `${entry.time}|${entry.model}|${entry.latex}|${c.votes?.map(v => v.sig).join(',') ?? ''}`
-    const key = `${hash}/${author}`
-    const known = this.certified.get(key)
-    if (known?.fingerprint === fingerprint) return known.ok
-    const check = await verifyQuorumCertificate(entry.certificate, this.quorumCtx)
-    const ok = check.ok && check.certificate.image === hash && check.certificate.latex === entry.latex && check.certificate.model === entry.model
-    if (!ok) this.init.log.warn({ hash, author, reason: check.ok ? 'not this result\'s certificate' : check.reason }, 'a result carries a certificate that does not hold')
-    this.certified.set(key, { fingerprint, ok })
-    return ok
-  }
-
-  private isCertified (hash: string, author: string): boolean {
-    return this.certified.get(`${hash}/${author}`)?.ok === true
-  }
-
   private async onResult (hash: string, author: string): Promise<void> {
     const entry = this.init.replica.results(hash).get(author)
     if (entry == null) return
-    const certified = await this.checkCertified(hash, author, entry)
+    const certified = await this.certified.check(hash, author, entry)
     const threshold = this.init.quorum.criticalBelow
     if (!certified && threshold != null && entry.confidence < threshold) {
       // Not sure enough: the network votes on it instead.
@@ -240,54 +130,7 @@ export class NodeTasks {
       process: async (work, image) => { await tasks.process(work, image) }
     })({ node: init.node, log: (init.rootLog ?? init.log).child({ component: 'protocols:tasks' }) })
     const tasks = new NodeTasks(init, queue, blobs, service, ledger)
-    const readings = new Map<string, Awaited<ReturnType<Compute['recognize']>>>()
-    const q = init.quorum
-    tasks.quorum = quorum({
-      f: q.f,
-      ...(init.random != null ? { random: init.random } : {}),
-      ...(q.silenceMs != null ? { silenceMs: q.silenceMs } : {}),
-      concurrency: Math.max(1, init.workers),
-      key: q.key,
-      model: init.compute.model,
-      network: q.network?.name ?? null,
-      eligible: q.eligible,
-      isMember: q.isMember,
-      certificateOf: q.certificateOf,
-      blobs,
-      localImage: async hash => await queue.blob(hash),
-      recognise: async (image, file) => {
-        const r = await init.compute.recognize(image, file)
-        // Kept (bounded) so that a certified answer this node also read carries its regions and time.
-        const hash = sha256Hex(image)
-        readings.delete(hash)
-        readings.set(hash, r)
-        for (const old of readings.keys()) { if (readings.size <= MAX_KEPT_READINGS) break; readings.delete(old) }
-        return { latex: r.latex, confidence: r.confidence, model: r.model }
-      },
-      onCertified: async (task, certificate, confidence) => {
-        // The votes carry the answer only; this node's own reading of the image, when it agrees,
-        // gives the regions, alternatives and time a result has.
-        const own = readings.get(task.image)
-        const agrees = own != null && own.latex === certificate.latex && own.model === certificate.model
-        await init.replica.putResult(task.image, {
-          latex: certificate.latex,
-          confidence,
-          alternatives: agrees ? own.alternatives.slice(0, 16).filter(a => Number.isFinite(a.score)) : [],
-          model: certificate.model,
-          time: Date.now(),
-          ...(agrees ? { regions: own.regions.slice(0, MAX_RESULT_REGIONS).map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence })), ms: own.ms } : {}),
-          certificate
-        })
-      },
-      onNoConsensus: async (task, votes) => { await queue.noConsensus(task.id, votes) },
-      checkCertificate: async certificate => await verifyQuorumCertificate(certificate, tasks.quorumCtx),
-      onEquivocation: async (a, b) => {
-        await init.replica.putEvidence(a.voter, a.task, { votes: [a, b], time: Date.now() })
-        await q.onEquivocation?.(a, b)
-      },
-      ...(q.tamper != null ? { tamper: q.tamper } : {}),
-      ledger
-    })({ node: init.node, log: (init.rootLog ?? init.log).child({ component: 'protocols:votes' }) })
+    tasks.quorum = criticalQuorum(init, queue, blobs, ledger, tasks.certified.context)
     try {
       // Serving images and hearing votes first: replaying results below may start a vote.
       await blobs.start()
@@ -297,8 +140,8 @@ export class NodeTasks {
         for (const by of init.replica.results(t.hash).keys()) await tasks.onResult(t.hash, by)
       }
       // Certificates already in the store of the newest tasks, checked now; older ones when read.
-      for (const t of await queue.list(1000)) await tasks.checkTask(t)
-      await tasks.loadEvidence()
+      for (const t of await queue.list(1000)) await tasks.certified.checkTask(t)
+      await tasks.evidence.load()
       await service.start()
       // Critical tasks still open after a restart go to a vote again.
       for (const t of queue.unfinished()) if (t.critical) tasks.quorum.begin({ id: t.id, image: t.hash, file: t.file })
@@ -339,62 +182,8 @@ export class NodeTasks {
     void write.finally(() => { this.writes.delete(write) })
   }
 
-  /** The answer for an image: for `model` when given (certified only, when asked), the earliest written, ties by author. */
-  private bestResult (hash: string, model: string | undefined, certifiedOnly = false): (ResultEntry & { by: string }) | undefined {
-    let best: (ResultEntry & { by: string }) | undefined
-    for (const [by, entry] of this.init.replica.results(hash)) {
-      if (model != null && entry.model !== model) continue
-      if (certifiedOnly && !this.isCertified(hash, by)) continue
-      if (best == null || entry.time < best.time || (entry.time === best.time && by < best.by)) best = { ...entry, by }
-    }
-    return best
-  }
-
   private view (t: TaskRecord): TaskView {
-    const cached = t.cached === true
-    const v: TaskView = {
-      id: t.id,
-      hash: t.hash,
-      file: t.file,
-      state: t.state,
-      critical: t.critical,
-      submittedAt: toIso(t.submittedAt),
-      grants: t.grants,
-      regrants: t.regrants,
-      workers: t.workers,
-      failures: t.failures,
-      cached
-    }
-    if (t.doneAt != null) v.doneAt = toIso(t.doneAt)
-    if (t.votes != null) v.votes = t.votes
-    if (t.critical && t.state !== 'done' && t.state !== 'no-consensus') {
-      const q = this.quorum.stateOf(t.id)
-      if (q != null) v.quorum = q
-    }
-    if (t.state === 'done') {
-      // The result that finished the task (for a critical one: a certified one), else the best there is.
-      const finisher = t.doneBy != null ? this.init.replica.results(t.hash).get(t.doneBy) : undefined
-      const r = (t.critical
-        ? (finisher != null && this.isCertified(t.hash, t.doneBy!) ? { ...finisher, by: t.doneBy! } : this.bestResult(t.hash, undefined, true))
-        : (finisher != null ? { ...finisher, by: t.doneBy! } : undefined)) ??
-        (t.critical ? undefined : this.bestResult(t.hash, this.init.compute.model) ?? this.bestResult(t.hash, undefined))
-      if (r != null) {
-        v.result = {
-          file: t.file,
-          latex: r.latex,
-          confidence: r.confidence,
-          alternatives: r.alternatives,
-          regions: r.regions ?? [],
-          model: r.model,
-          ms: r.ms ?? null,
-          by: r.by,
-          ...(r.rotated != null ? { rotated: r.rotated } : {}),
-          ...(r.unreadable != null ? { unreadable: r.unreadable } : {}),
-          ...(r.certificate != null ? { certificate: r.certificate as QuorumCertificate } : {})
-        }
-      }
-    }
-    return v
+    return taskView(t, { replica: this.init.replica, certified: this.certified, model: this.init.compute.model, quorumState: id => this.quorum.stateOf(id) })
   }
 
   /**
@@ -423,9 +212,9 @@ export class NodeTasks {
     if (!ink.ink.some(v => v > 0)) throw new ImageError(meta.file, 'no-ink', 'the image has no ink (blank, or too little contrast)')
     if (meta.critical) {
       // Certificates for this image not yet checked (it was never submitted here): check them now.
-      for (const [by, entry] of this.init.replica.results(hash)) if (entry.certificate != null) await this.checkCertified(hash, by, entry)
+      await this.certified.checkImage(hash)
     }
-    const known = this.bestResult(hash, this.init.compute.model, meta.critical)
+    const known = this.certified.best(hash, this.init.compute.model, meta.critical)
     if (known != null) return this.view(await this.queue.addDone(hash, { ...meta, doneBy: known.by }))
     const pending = this.queue.pendingFor(hash)
     if (pending != null) {
@@ -443,20 +232,14 @@ export class NodeTasks {
   async get (id: string): Promise<TaskView | undefined> {
     const t = await this.queue.get(id)
     if (t == null) return undefined
-    await this.checkTask(t)
+    await this.certified.checkTask(t)
     return this.view(t)
   }
 
   async list (limit: number): Promise<TaskView[]> {
     const tasks = await this.queue.list(limit)
-    for (const t of tasks) await this.checkTask(t)
+    for (const t of tasks) await this.certified.checkTask(t)
     return tasks.map(t => this.view(t))
-  }
-
-  /** The certificates of a critical task's results, checked once per run (start only checks the newest tasks). */
-  private async checkTask (t: TaskRecord): Promise<void> {
-    if (!t.critical) return
-    for (const [by, entry] of this.init.replica.results(t.hash)) if (entry.certificate != null) await this.checkCertified(t.hash, by, entry)
   }
 
   stats (): TasksStats {

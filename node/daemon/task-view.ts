@@ -1,0 +1,120 @@
+import type { Alternative, Box } from '../../pipeline/ocr.js'
+import type { Unreadable } from '../../pipeline/unreadable.js'
+import type { Replica } from '../../crdt/replica.js'
+import type { TaskRecord, TaskState } from '../../protocols/tasks/queue.js'
+import type { TaskServiceStats } from '../../protocols/tasks/index.js'
+import type { QuorumCertificate, QuorumState } from '../../protocols/votes/index.js'
+import type { CertifiedResults } from './certified.js'
+
+/**
+ * What the API and the CLI show of a task and its result (times as ISO 8601
+ * strings), made from the queue's record and the replicated store.
+ */
+
+/** A result as `texmesh ocr --json` shows it, plus who wrote it. */
+export interface ResultView {
+  file: string
+  latex: string
+  confidence: number
+  alternatives: Alternative[]
+  regions: Array<{ bbox: Box, latex: string, confidence: number }>
+  model: string
+  ms: number | null
+  /** the peer id of the node that recognised it (for a critical image: the origin that formed the certificate) */
+  by: string
+  /** read turned by this many degrees */
+  rotated?: 90 | 270
+  /** not a formula this model can read (an array, or prose): the reading has confidence 0 */
+  unreadable?: Unreadable
+  /** for a critical image: the quorum certificate (check it with texmesh verify) */
+  certificate?: QuorumCertificate
+}
+
+export interface TaskView {
+  id: string
+  hash: string
+  file: string
+  state: TaskState
+  critical: boolean
+  submittedAt: string
+  /** leases given out, and how many of them ran out and were granted again */
+  grants: number
+  regrants: number
+  workers: string[]
+  failures: Array<{ peer: string, reason: string }>
+  doneAt?: string
+  /** true when the answer was already in the replicated store at submission */
+  cached: boolean
+  result?: ResultView
+  /** critical tasks: where the quorum stands */
+  quorum?: QuorumState
+  /** a critical task that ended without agreement: the votes it got */
+  votes?: unknown[]
+}
+
+export interface TasksStats extends TaskServiceStats {
+  queued: number
+  leased: number
+  done: number
+  failedTasks: number
+  regrants: number
+}
+
+const toIso = (ms: number): string => new Date(ms).toISOString()
+
+/** What a task's view is made from besides its record. */
+export interface TaskViewSources {
+  replica: Replica
+  certified: CertifiedResults
+  /** the model version this node reads with */
+  model: string
+  /** where a critical task's quorum stands, if it is under way here */
+  quorumState: (id: string) => QuorumState | undefined
+}
+
+export function taskView (t: TaskRecord, from: TaskViewSources): TaskView {
+  const cached = t.cached === true
+  const v: TaskView = {
+    id: t.id,
+    hash: t.hash,
+    file: t.file,
+    state: t.state,
+    critical: t.critical,
+    submittedAt: toIso(t.submittedAt),
+    grants: t.grants,
+    regrants: t.regrants,
+    workers: t.workers,
+    failures: t.failures,
+    cached
+  }
+  if (t.doneAt != null) v.doneAt = toIso(t.doneAt)
+  if (t.votes != null) v.votes = t.votes
+  if (t.critical && t.state !== 'done' && t.state !== 'no-consensus') {
+    const q = from.quorumState(t.id)
+    if (q != null) v.quorum = q
+  }
+  if (t.state === 'done') {
+    // The result that finished the task (for a critical one: a certified one), else the best there is.
+    const finisher = t.doneBy != null ? from.replica.results(t.hash).get(t.doneBy) : undefined
+    const r = (t.critical
+      ? (finisher != null && from.certified.holds(t.hash, t.doneBy!) ? { ...finisher, by: t.doneBy! } : from.certified.best(t.hash, undefined, true))
+      : (finisher != null ? { ...finisher, by: t.doneBy! } : undefined)) ??
+      (t.critical ? undefined : from.certified.best(t.hash, from.model) ?? from.certified.best(t.hash, undefined))
+    if (r != null) {
+      v.result = {
+        file: t.file,
+        latex: r.latex,
+        confidence: r.confidence,
+        alternatives: r.alternatives,
+        regions: r.regions ?? [],
+        model: r.model,
+        ms: r.ms ?? null,
+        by: r.by,
+        ...(r.rotated != null ? { rotated: r.rotated } : {}),
+        ...(r.unreadable != null ? { unreadable: r.unreadable } : {}),
+        ...(r.certificate != null ? { certificate: r.certificate as QuorumCertificate } : {})
+      }
+    }
+  }
+  return v
+}
