@@ -4,45 +4,17 @@
  * derivatives, physics and statistics formulas, set notation, congruences.
  * It writes raw LaTeX the way people do (x^2 or x^{2}, \le or \leq, \left( or (,
  * spacing commands); the canonical form is the label.
+ *
+ * Whole formulas are made here; their symbols are in vocabulary.ts, their
+ * expressions and writing style in expressions.ts, and random formulas (mix
+ * 'v2') in random-symbols.ts.
  */
-import { Rng } from './rng.js'
+import type { Rng } from './rng.js'
+import { ExpressionWriter, singleSpaced } from './expressions.js'
+import { randomSymbols } from './random-symbols.js'
+import { BB } from './vocabulary.js'
 
-const LATIN = 'abcdefghijklmnopqrstuvwxyz'.split('')
-const LATIN_UP = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'.split('')
-const GREEK = [
-  'alpha', 'beta', 'gamma', 'delta', 'epsilon', 'varepsilon', 'zeta', 'eta', 'theta', 'iota', 'kappa',
-  'lambda', 'mu', 'nu', 'xi', 'pi', 'rho', 'sigma', 'tau', 'upsilon', 'phi', 'varphi', 'chi', 'psi', 'omega',
-].map((g) => `\\${g}`)
-const GREEK_UP = ['Gamma', 'Delta', 'Theta', 'Lambda', 'Xi', 'Pi', 'Sigma', 'Upsilon', 'Phi', 'Psi', 'Omega'].map(
-  (g) => `\\${g}`
-)
-const FUNCS = ['sin', 'cos', 'tan', 'arctan', 'log', 'ln', 'exp', 'min', 'max', 'det', 'gcd'].map((f) => `\\${f}`)
-const RELATIONS: readonly (readonly [number, string])[] = [
-  [30, '='], [4, '<'], [4, '>'], [5, '\\leq'], [5, '\\geq'], [4, '\\neq'], [4, '\\approx'], [3, '\\equiv'],
-  [2, '\\sim'], [2, '\\propto'], [1, '\\le'], [1, '\\ge'], [1, '\\ne'],
-]
-const BB = ['R', 'N', 'Z', 'Q', 'C', 'E', 'P', 'F']
-const ACCENTS = ['\\hat', '\\bar', '\\vec', '\\dot', '\\tilde']
-const SPACES = ['\\,', '\\;', '\\quad', '\\,', ' ']
-// Random formulas (mix 'v2') draw from every symbol of the vocabulary.
-const RANDOM_BINARY = ['+', '-', '\\pm', '\\mp', '\\times', '\\cdot', '\\div', '\\ast', '\\star', '\\circ', '\\cup', '\\cap', '\\vee', '\\wedge']
-const RANDOM_RELATIONS = [
-  '=', '<', '>', '\\leq', '\\geq', '\\neq', '\\approx', '\\equiv', '\\sim', '\\simeq', '\\cong', '\\propto', '\\ll', '\\gg',
-  '\\in', '\\notin', '\\ni', '\\subset', '\\subseteq', '\\supset', '\\supseteq', '\\prec', '\\succ', '\\perp', '\\parallel',
-  '\\mid', '\\models', '\\vdash',
-]
-const RANDOM_ARROWS = ['\\to', '\\leftarrow', '\\leftrightarrow', '\\Rightarrow', '\\Leftarrow', '\\Leftrightarrow', '\\implies', '\\mapsto']
-const RANDOM_MISC = ['\\infty', '\\partial', '\\nabla', '\\emptyset', '\\angle', '\\ell', '\\hbar', '\\forall', '\\exists', '\\neg', '\\prime']
-const RANDOM_FUNCS = [
-  '\\sin', '\\cos', '\\tan', '\\cot', '\\sec', '\\csc', '\\arcsin', '\\arccos', '\\arctan', '\\sinh', '\\cosh', '\\tanh',
-  '\\log', '\\ln', '\\exp', '\\det', '\\dim', '\\ker', '\\deg', '\\arg', '\\gcd', '\\Pr', '\\max', '\\min', '\\sup', '\\inf',
-  '\\lim', '\\liminf', '\\limsup',
-]
-const RANDOM_DELIMITERS: readonly (readonly [string, string])[] = [
-  ['(', ')'], ['[', ']'], ['\\{', '\\}'], ['|', '|'], ['\\|', '\\|'], ['\\langle', '\\rangle'], ['\\lfloor', '\\rfloor'], ['\\lceil', '\\rceil'],
-]
-
-export class FormulaGenerator {
+export class FormulaGenerator extends ExpressionWriter {
   /**
    * `mix` 'v1' writes the formulas v1 was trained on; 'v2' also writes formulas of random symbols
    * and structures (every token of the vocabulary, in no learned order: they keep the decoder
@@ -50,167 +22,10 @@ export class FormulaGenerator {
    * clauses (40-150 tokens, where v1 read worst). 'v1' draws from the Rng exactly as before.
    */
   constructor (
-    private readonly r: Rng,
+    r: Rng,
     private readonly mix: 'v1' | 'v2' = 'v1'
-  ) {}
-
-  // ---- writing style -------------------------------------------------
-
-  /** A script or argument: braces optional when it is one token. */
-  private arg (s: string): string {
-    const single = /^([A-Za-z0-9]|\\[a-zA-Z]+)$/.test(s)
-    if (single && this.r.chance(0.4)) return ` ${s}`
-    return `{${s}}`
-  }
-
-  private sup (s: string): string {
-    return `^${this.arg(s)}`
-  }
-
-  private sub (s: string): string {
-    return `_${this.arg(s)}`
-  }
-
-  /** Parentheses, sized with \left...\right when the content is tall (and sometimes when not). */
-  private paren (s: string, kind: '(' | '[' | '{' | '|' = '('): string {
-    const [o, c] = kind === '(' ? ['(', ')'] : kind === '[' ? ['[', ']'] : kind === '{' ? ['\\{', '\\}'] : ['|', '|']
-    const tall = /\\frac|\\sum|\\int|\\prod|\\binom|\\sqrt/.test(s)
-    if (tall ? this.r.chance(0.8) : this.r.chance(0.1)) return `\\left${o} ${s} \\right${c}`
-    return `${o}${s}${c}`
-  }
-
-  private sp (): string {
-    return this.r.chance(0.08) ? ` ${this.r.pick(SPACES)} ` : ' '
-  }
-
-  private rel (): string {
-    return this.r.weighted(RELATIONS)
-  }
-
-  // ---- atoms ----------------------------------------------------------
-
-  number (): string {
-    return this.r.weighted([
-      [6, () => String(this.r.int(0, 9))],
-      [3, () => String(this.r.int(10, 99))],
-      [1, () => String(this.r.int(100, 9999))],
-      [1, () => `${this.r.int(0, 9)}.${this.r.int(0, 99)}`],
-    ])()
-  }
-
-  letter (): string {
-    return this.r.weighted([
-      [10, () => this.r.pick(['x', 'y', 'z', 'a', 'b', 'c', 'n', 'k', 'm', 't', 'i', 'j', 'f', 'g', 'p', 'q', 'r', 's', 'u', 'v', 'w'])],
-      [3, () => this.r.pick(LATIN)],
-      [3, () => this.r.pick(LATIN_UP)],
-      [4, () => this.r.pick(GREEK)],
-      [1, () => this.r.pick(GREEK_UP)],
-      [0.5, () => this.r.pick(['\\ell', '\\hbar'])],
-    ])()
-  }
-
-  /** A variable, maybe with an index, an accent, a prime or in bold. */
-  variable (): string {
-    let v = this.letter()
-    const k = this.r.next()
-    if (k < 0.06) v = `${this.r.pick(ACCENTS)}${this.arg(v)}`
-    else if (k < 0.1 && /^[A-Za-z]$/.test(v)) v = `\\mathbf${this.arg(v)}`
-    if (this.r.chance(0.25)) {
-      const idx = this.r.weighted([
-        [5, () => this.r.pick(['i', 'j', 'k', 'n', '0', '1', '2'])],
-        [2, () => this.number()],
-        [2, () => `${this.r.pick(['i', 'j', 'n', 'k'])}${this.r.pick(['+', '-'])}1`],
-        [1, () => `${this.r.pick(['i', 'j'])}${this.r.pick(['j', 'k'])}`],
-        [1, () => `${this.r.pick(['i', 'n'])}_${this.r.pick(['1', '2', 'k'])}`],
-      ])()
-      v += this.sub(idx)
-    }
-    if (this.r.chance(0.04)) v += this.r.chance(0.7) ? "'" : "''"
-    return v
-  }
-
-  // ---- expressions ---------------------------------------------------
-
-  /** A factor: variable, number, power, function call, root, fraction, parenthesised sum. */
-  factor (depth: number): string {
-    const deep = depth > 0
-    return this.r.weighted<() => string>([
-      [10, () => this.variable()],
-      [5, () => this.number()],
-      [6, () => `${this.variable()}${this.sup(this.exponent(depth))}`],
-      [deep ? 3 : 0, () => `${this.r.pick(FUNCS)}${this.fnArg(depth - 1)}`],
-      [deep ? 2 : 0, () => `\\sqrt${this.arg(this.expr(depth - 1))}`],
-      [deep ? 0.7 : 0, () => `\\sqrt[${this.r.pick(['3', 'n', '4', 'k'])}]${this.arg(this.expr(depth - 1))}`],
-      [deep ? 3 : 0, () => this.frac(depth - 1)],
-      [deep ? 3 : 0, () => this.paren(this.expr(depth - 1), this.r.pick(['(', '(', '(', '[']))],
-      [deep ? 1.5 : 0, () => `${this.paren(this.expr(depth - 1))}${this.sup(this.exponent(depth - 1))}`],
-      [deep ? 1 : 0, () => `${this.r.pick(['f', 'g', 'h', 'F', 'G', 'u', 'p'])}${this.paren(this.args(depth - 1))}`],
-      [deep ? 0.3 : 0, () => `${this.r.pick(['f', 'p', 'L', 'g'])}(${this.variable()}; ${this.r.pick(['\\theta', '\\mu, \\sigma', '\\lambda', 'a, b'])})`],
-      [deep ? 0.8 : 0, () => this.paren(this.expr(depth - 1), '|')],
-      [deep ? 0.5 : 0, () => `\\|${this.expr(depth - 1)}\\|`],
-      [deep ? 0.6 : 0, () => `\\binom${this.arg(this.term(0))}${this.arg(this.term(0))}`],
-      [0.5, () => `${this.r.pick(['n', 'k', '(n-k)', 'm', '2n'])}!`],
-      [0.5, () => this.r.pick(['\\infty', '\\pi', 'e', '\\partial', '\\nabla', '\\hbar'])],
-      [0.5, () => `\\mathbb${this.arg(this.r.pick(BB))}`],
-    ])()
-  }
-
-  private fnArg (depth: number): string {
-    return this.r.weighted<() => string>([
-      [3, () => this.paren(this.expr(Math.max(depth, 0)))],
-      [2, () => ` ${this.variable()}`],
-      [1, () => `${this.sup('2')} ${this.variable()}`],
-      [1, () => ` ${this.r.int(2, 9)}${this.variable()}`],
-    ])()
-  }
-
-  private args (depth: number): string {
-    const n = this.r.weighted([[5, 1], [3, 2], [1, 3]] as const)
-    return Array.from({ length: n }, () => this.expr(Math.max(depth, 0))).join(', ')
-  }
-
-  exponent (depth: number): string {
-    return this.r.weighted<() => string>([
-      [6, () => this.r.pick(['2', '2', '3', 'n', 'k', '-1', '2n', 'n+1', 'x', '\\alpha', 'i', 'T', '*', '\\prime'])],
-      [2, () => this.number()],
-      [depth > 0 ? 2 : 0, () => this.expr(Math.min(depth - 1, 1))],
-      [depth > 0 ? 0.7 : 0, () => `-${this.frac(0)}`],
-      [depth > 0 ? 0.7 : 0, () => `${this.variable()}${this.sup(this.r.pick(['2', 'n', 'k']))}`],
-    ])()
-  }
-
-  frac (depth: number): string {
-    const num = this.r.chance(0.2) ? this.r.pick(['1', 'd', '\\partial', '1']) : this.expr(depth)
-    const den = this.expr(depth)
-    const cmd = this.r.weighted([[12, '\\frac'], [1, '\\dfrac'], [1, '\\tfrac']] as const)
-    return `${cmd}${this.arg(num)}${this.arg(den)}`
-  }
-
-  /** A product of factors, maybe with a coefficient. */
-  term (depth: number): string {
-    const n = this.r.weighted([[6, 1], [4, 2], [1.5, 3]] as const)
-    // A number only leads a product: juxtaposed numbers would read as one.
-    const parts = Array.from({ length: n }, (_, k) => {
-      for (;;) {
-        const f = this.factor(depth)
-        if (k === 0 || !/^[0-9.]+$/.test(f)) return f
-      }
-    })
-    const sep = this.r.weighted([[12, ' '], [2, ' \\cdot '], [1, ' \\times ']] as const)
-    let t = parts.join(sep)
-    if (this.r.chance(0.15) && !/^[0-9.]/.test(t)) t = `${this.r.int(2, 12)}${t}`
-    return t
-  }
-
-  /** A sum of terms. */
-  expr (depth: number): string {
-    const n = this.r.weighted([[6, 1], [5, 2], [3, 3], [1, 4]] as const)
-    let s = this.r.chance(0.08) ? '-' : ''
-    for (let k = 0; k < n; k++) {
-      if (k > 0) s += this.sp() + this.r.weighted([[10, '+'], [7, '-'], [1, '\\pm'], [0.5, '\\mp']] as const) + this.sp()
-      s += this.term(depth)
-    }
-    return s
+  ) {
+    super(r)
   }
 
   // ---- formulas -------------------------------------------------------
@@ -278,7 +93,7 @@ export class FormulaGenerator {
       // Implications.
       [2, () => `${this.expr(0)} ${this.rel()} ${this.expr(0)} ${r.pick(['\\Rightarrow', '\\Leftrightarrow', '\\to', '\\implies'])} ${this.expr(0)} ${this.rel()} ${this.expr(0)}`],
     ])()
-    return f.replace(/\s+/g, ' ').trim()
+    return singleSpaced(f)
   }
 
   /** Two to four clauses, side by side (a system, a definition with its conditions, a chain). */
@@ -287,59 +102,12 @@ export class FormulaGenerator {
     const n = r.weighted([[5, 2], [3, 3], [1, 4]] as const)
     const clauses = Array.from({ length: n }, () => this.printedFormula())
     const joins = [', \\quad ', ',\\; ', ', \\qquad ', ' \\quad ', ', ', ' \\Rightarrow ', ' \\implies ']
-    return clauses.reduce((acc, c) => `${acc}${r.pick(joins)}${c}`).replace(/\s+/g, ' ').trim()
+    return singleSpaced(clauses.reduce((acc, c) => `${acc}${r.pick(joins)}${c}`))
   }
 
   /** Symbols and structures in no learned order, each the vocabulary's, 3 to 40 items long. */
   randomSymbols (): string {
-    const n = this.r.weighted([[4, () => this.r.int(3, 12)], [4, () => this.r.int(12, 25)], [2, () => this.r.int(25, 40)]])()
-    const out: string[] = []
-    for (let i = 0; i < n; i++) out.push(this.randomItem(2))
-    return out.join(' ').replace(/\s+/g, ' ').trim()
-  }
-
-  private randomBase (): string {
-    const r = this.r
-    return r.weighted<() => string>([
-      [6, () => r.pick(LATIN)],
-      [3, () => r.pick(LATIN_UP)],
-      [3, () => r.pick([...GREEK, ...GREEK_UP, '\\vartheta', '\\Upsilon'])],
-      [3, () => String(r.int(0, r.pick([9, 99, 9999])))],
-      [1, () => r.pick(RANDOM_MISC)],
-    ])()
-  }
-
-  private randomItem (depth: number): string {
-    const r = this.r
-    const inner = (): string => {
-      const m = r.int(1, depth > 1 ? 5 : 3)
-      return Array.from({ length: m }, () => this.randomItem(depth - 1)).join(' ')
-    }
-    const deep = depth > 0
-    return r.weighted<() => string>([
-      [12, () => this.randomBase()],
-      [4, () => r.pick(RANDOM_BINARY)],
-      [3, () => r.pick(RANDOM_RELATIONS)],
-      [1.5, () => r.pick(RANDOM_ARROWS)],
-      [1.5, () => r.pick([',', ';', ':', '.', '!', '|', '/', '*', '\\ldots', '\\cdots'])],
-      [2, () => `${r.pick(RANDOM_FUNCS)} ${this.randomBase()}`],
-      [deep ? 4 : 0, () => `${this.randomBase()}^{${inner()}}`],
-      [deep ? 3 : 0, () => `${this.randomBase()}_{${inner()}}`],
-      [deep ? 2 : 0, () => `${this.randomBase()}_{${inner()}}^{${inner()}}`],
-      [1, () => `${r.pick(LATIN)}${r.pick(["'", "''", '^{\\prime}', '^{*}'])}`],
-      [deep ? 2 : 0, () => `\\frac{${inner()}}{${inner()}}`],
-      [deep ? 1 : 0, () => (r.chance(0.7) ? `\\sqrt{${inner()}}` : `\\sqrt[${r.pick(['3', 'n', 'k'])}]{${inner()}}`)],
-      [deep ? 0.5 : 0, () => `\\binom{${inner()}}{${inner()}}`],
-      [1, () => `${r.pick(ACCENTS)}{${r.pick([...LATIN, ...LATIN_UP, ...GREEK])}}`],
-      [0.7, () => `${r.pick(['\\mathbb', '\\mathbf', '\\mathrm'])}{${r.pick(LATIN_UP)}}`],
-      [deep ? 2.5 : 0, () => {
-        const [o, c] = r.pick(RANDOM_DELIMITERS)
-        return r.chance(0.3) ? `\\left${o} ${inner()} \\right${c}` : `${o} ${inner()} ${c}`
-      }],
-      [deep ? 1 : 0, () => `${r.pick(['\\sum', '\\prod', '\\int', '\\oint', '\\iint', '\\lim', '\\max', '\\min', '\\sup', '\\inf'])}_{${inner()}}${r.chance(0.5) ? `^{${inner()}}` : ''}`],
-      [0.4, () => `${r.pick(LATIN)} \\bmod ${r.pick(LATIN)}`],
-      [0.4, () => `\\pmod{${r.pick(LATIN)}}`],
-    ])()
+    return randomSymbols(this.r)
   }
 
   private poly (): string {

@@ -1,4 +1,4 @@
-import type { Fault, SimnetReport } from './index.js'
+import type { Fault, SimnetReport } from './types.js'
 import { niceStep } from './summary.js'
 
 /**

@@ -8,7 +8,7 @@ import type { TaskView } from '../node/daemon/work.js'
 import type { QuorumTimings } from '../protocols/votes/index.js'
 import type { Cluster, SimNode } from './cluster.js'
 import type { HostSample } from './host.js'
-import type { Invariant, QuorumReport, RunParameters, SimnetReport, Submitted } from './index.js'
+import type { Invariant, QuorumReport, RunParameters, SimnetReport, Submitted } from './types.js'
 
 export function percentile (sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return 0

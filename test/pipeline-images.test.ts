@@ -1,17 +1,14 @@
+// The pipeline's image side: decoding and refusing images (preprocess), and finding
+// formulas and pieces of them in the ink (segment), with the model's input geometry.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { preprocess, ImageError, type ImageErrorReason } from '../pipeline/preprocess.js'
 import { glyphPieces, glyphSizeOf, PIECE_GLYPH_PX, readingPieces, segment } from '../pipeline/segment.js'
-import { checkLatex } from '../pipeline/latex/validate.js'
-import { ModelFileError } from '../pipeline/model-error.js'
-import { calibrate, CalibrationCurve, expectedCalibrationError, fitCalibration, loadShippedCurve, rawProbability, IDENTITY_CURVE } from '../pipeline/confidence.js'
-import { chooseAnswer, joinPieces } from '../pipeline/ocr.js'
 import { COL_STEP, glyphCanvas, INPUT_WIDTH, MARGIN, resizeInk, ROW_STEP } from '../pipeline/model-input.js'
 import { readTruth } from '../scripts/eval.js'
-import { removeDir, tempDir } from './helpers.js'
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
 const DATASETS = fileURLToPath(new URL('../../datasets/', import.meta.url))
@@ -302,118 +299,6 @@ describe('segment', () => {
         const n = (await regionsOf(await readFile(`${DATASETS}${set}/${t.file}`))).length
         assert.equal(n, 1, `${set}/${t.file}: ${n} regions`)
       }
-    }
-  })
-})
-
-describe('LaTeX check and answer choice', () => {
-  it('accepts TeX math and refuses broken strings', () => {
-    for (const ok of ['x^{2}+1', "x'^{2}_{0}", '\\frac{a}{b}', '\\sqrt[3]{x}', '\\left(x\\right.', '\\mathbb{R}', 'a\\pmod{n}']) {
-      assert.ok(checkLatex(ok).ok, ok)
-    }
-    for (const bad of ['x^{2', '\\frac{a}', "x'_{0}^{2}", '', 'a}']) {
-      assert.equal(checkLatex(bad).ok, false, bad)
-    }
-  })
-
-  it('takes the best beam that parses and says so', () => {
-    const box = { x: 0, y: 0, width: 10, height: 10 }
-    const hyp = (latex: string, logprob: number) => ({ tokens: [], latex, logprob, score: logprob })
-    const fallback = chooseAnswer([hyp('\\frac{a}', -1), hyp('\\frac{a}{b}', -2), hyp('x^{2', -3), hyp('a+b', -4)], box)
-    assert.equal(fallback.latex, '\\frac{a}{b}')
-    assert.equal(fallback.parse, 'alternative')
-    assert.deepEqual(fallback.alternatives.map(a => a.latex), ['a+b'])
-    const best = chooseAnswer([hyp('x^2', -0.5), hyp('x^{2}', -0.7), hyp('x^{3}', -2)], box)
-    assert.equal(best.latex, 'x^{2}', 'canonical form, and one entry per canonical string')
-    assert.equal(best.parse, 'best')
-    assert.deepEqual(best.alternatives, [{ latex: 'x^{3}', score: -2 }])
-    assert.ok(Math.abs(best.confidence - Math.exp(-0.5)) < 1e-12)
-    const none = chooseAnswer([hyp('x^{2', -1), hyp('\\frac{a}', -2)], box)
-    assert.equal(none.parse, 'none')
-    assert.equal(none.latex, 'x^{2')
-  })
-})
-
-describe('a region read in pieces', () => {
-  const hyp = (tokens: string[], logprob: number) => ({ tokens, latex: tokens.join(' '), logprob, score: logprob })
-  it('joins the pieces\' readings, the best first, then one piece swapped at a time, likeliest first', () => {
-    const joined = joinPieces([[hyp(['x', '='], -1), hyp(['x', '-'], -3)], [hyp(['1'], -0.5), hyp(['l'], -2), hyp(['I'], -4)]], 3)
-    assert.deepEqual(joined.map(h => [h.tokens.join(' '), h.logprob]), [['x = 1', -1.5], ['x = l', -3], ['x - 1', -3.5]])
-    assert.equal(joined[0]!.latex, 'x=1')
-    // scored as the beam scores a reading: log-probability over length^0.6, each piece's end counted
-    assert.ok(Math.abs(joined[0]!.score - -1.5 / Math.pow(3 + 2, 0.6)) < 1e-12)
-    // a longer swap can outrank a likelier shorter one, as in the beam
-    const longer = joinPieces([[hyp(['x', '='], -1)], [hyp(['1'], -0.5), hyp(['l'], -2), hyp(['1', '1', '1'], -2.2)]], 3)
-    assert.deepEqual(longer.map(h => h.tokens.join(' ')), ['x = 1', 'x = 1 1 1', 'x = l'])
-    assert.deepEqual(joinPieces([[hyp(['a'], -1)]], 5), [hyp(['a'], -1)], 'one piece: its own readings')
-    assert.deepEqual(joinPieces([[hyp(['a'], -1)], []], 5), [], 'a piece without a reading: none')
-  })
-})
-
-describe('confidence', () => {
-  it('is the sequence probability through the calibration curve', () => {
-    assert.equal(rawProbability(0), 1)
-    assert.ok(Math.abs(rawProbability(Math.log(0.25)) - 0.25) < 1e-12)
-    assert.equal(calibrate(0.3), 0.3, 'identity by default')
-    const curve = CalibrationCurve.parse({ points: [[0, 0], [0.5, 0.2], [1, 0.9]] })
-    assert.ok(Math.abs(calibrate(0.25, curve) - 0.1) < 1e-12)
-    assert.ok(Math.abs(calibrate(0.75, curve) - 0.55) < 1e-12)
-    assert.equal(calibrate(1, curve), 0.9)
-  })
-
-  it('refuses curves that decrease or leave [0, 1]', () => {
-    assert.equal(CalibrationCurve.safeParse({ points: [[0, 0.5], [1, 0.2]] }).success, false)
-    assert.equal(CalibrationCurve.safeParse({ points: [[0.5, 0], [0.2, 1]] }).success, false)
-    assert.equal(CalibrationCurve.safeParse({ points: [[0, 0], [1, 1.5]] }).success, false)
-  })
-
-  it('fits a rising curve that says how often answers of each raw probability were right', () => {
-    // A model that is right 10 % of the time at raw 0.01, 50 % at 0.1 and 90 % at 0.5, out of order.
-    const outcomes: Array<{ raw: number, right: boolean }> = []
-    for (const [raw, rate] of [[0.5, 0.9], [0.01, 0.1], [0.1, 0.5]] as const) {
-      for (let i = 0; i < 100; i++) outcomes.push({ raw, right: i < rate * 100 })
-    }
-    const curve = fitCalibration(outcomes)
-    assert.deepEqual(curve.points.map(p => Number(p[0].toFixed(9))), [0.01, 0.1, 0.5])
-    assert.deepEqual(curve.points.map(p => p[1]), [11 / 102, 51 / 102, 91 / 102], 'each rate with one right and one wrong pseudo-answer')
-    const stated = (f: (r: number) => number): number => expectedCalibrationError(outcomes.map(o => ({ p: f(o.raw), right: o.right })))
-    assert.ok(Math.abs(stated(r => r) - (0.09 + 0.4 + 0.4) / 3) < 1e-9, 'the raw probability is far off')
-    assert.ok(stated(r => calibrate(r, curve)) < 0.01, 'the curve is close')
-  })
-
-  it('pools answers that would make the curve fall', () => {
-    // Right at 0.2, wrong at 0.3: a falling pair, pooled into one point at their mean.
-    const curve = fitCalibration([{ raw: 0.1, right: false }, { raw: 0.2, right: true }, { raw: 0.3, right: false }, { raw: 0.9, right: true }])
-    assert.deepEqual(curve.points, [[0.1, 1 / 3], [0.25, 2 / 4], [0.9, 2 / 3]])
-    assert.deepEqual(fitCalibration([{ raw: 0.4, right: true }, { raw: 0.4, right: false }]).points, [[0, 0.5], [1, 0.5]], 'one pool is a constant')
-    assert.deepEqual(fitCalibration([]), IDENTITY_CURVE)
-  })
-
-  it('gives no confidence where there is no probability, and a curve is fitted around one', () => {
-    assert.equal(rawProbability(NaN), 0)
-    const curve = CalibrationCurve.parse({ points: [[0, 0.1], [1, 0.9]] })
-    assert.equal(calibrate(NaN, curve), 0)
-    const fitted = fitCalibration([{ raw: NaN, right: true }, { raw: 0.2, right: false }, { raw: 0.6, right: true }])
-    assert.deepEqual(fitted.points, [[0.2, 1 / 3], [0.6, 2 / 3]], 'the NaN left out (it never pools: NaN !== NaN)')
-    assert.equal(expectedCalibrationError([{ p: NaN, right: true }, { p: 0.25, right: false }]), 0.25)
-    const box = { x: 0, y: 0, width: 1, height: 1 }
-    assert.equal(chooseAnswer([], box, curve).confidence, 0, 'an empty beam: no answer, no confidence')
-  })
-
-  it('loads the curve a model folder ships, and refuses one fitted for another model version', async () => {
-    const dir = await tempDir()
-    try {
-      assert.deepEqual(await loadShippedCurve(dir, 'm+1'), IDENTITY_CURVE, 'none shipped: the identity')
-      const file = { model: 'm+1', curve: [[0.01, 0.1], [0.2, 0.9]], fittedOn: [[0.01, 0], [0.2, 1]], set: 'datasets/calibration', beam: 5 }
-      await writeFile(dir + '/calibration.json', JSON.stringify(file))
-      assert.deepEqual(await loadShippedCurve(dir, 'm+1'), { points: file.curve })
-      await assert.rejects(loadShippedCurve(dir, 'm+2'), /calibration\.json was fitted for model m\+1, not m\+2/)
-      await writeFile(dir + '/calibration.json', JSON.stringify({ ...file, curve: [[0.2, 0.9], [0.01, 0.1]] }))
-      await assert.rejects(loadShippedCurve(dir, 'm+1'), (err: unknown) => err instanceof ModelFileError && /calibration\.json is not a calibration curve \(raw values must increase; the curve must not decrease\)/.test(err.message))
-      await writeFile(dir + '/calibration.json', '{"model":')
-      await assert.rejects(loadShippedCurve(dir, 'm+1'), /calibration\.json is not a calibration curve \(Unexpected end of JSON input\)/)
-    } finally {
-      await removeDir(dir)
     }
   })
 })
