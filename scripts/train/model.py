@@ -210,8 +210,13 @@ def greedy(model, images, max_len=160):
         done |= nxt == EOS
         if bool(done.all()):
             break
+    return until_end(tokens[:, 1:].tolist())
+
+
+def until_end(rows):
+    """Each row of token ids up to (not including) its first EOS or PAD."""
     out = []
-    for row in tokens[:, 1:].tolist():
+    for row in rows:
         seq = []
         for t in row:
             if t in (EOS, PAD):

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from model import Block, Decoder, DecoderStep, BOS, EOS, PAD, UNK, greedy  # noqa: F401  (re-exported)
+from model import Block, Decoder, DecoderStep, BOS, EOS, PAD, UNK, greedy, until_end  # noqa: F401  (re-exported)
 
 MAX_ROWS = 16  # H <= 256
 MAX_COLS = 512  # W <= 4096
@@ -174,12 +174,4 @@ def greedy_cached(model, images, max_len=160):
         done |= nxt == EOS
         if bool(done.all()):
             break
-    seqs = []
-    for row in torch.stack(out, 1).tolist():
-        seq = []
-        for t in row:
-            if t in (EOS, PAD):
-                break
-            seq.append(t)
-        seqs.append(seq)
-    return seqs
+    return until_end(torch.stack(out, 1).tolist())

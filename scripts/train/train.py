@@ -23,17 +23,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from common import log, lr_at
 from model import BOS, EOS, PAD, UNK, Recognizer, greedy
 
 H, W = 64, 512
 MAX_TOKENS = 150
-
-
-def log(msg, path):
-    line = f"{time.strftime('%H:%M:%S')} {msg}"
-    print(line, flush=True)
-    with open(path, "a") as f:
-        f.write(line + "\n")
 
 
 class Shards:
@@ -98,13 +92,6 @@ def curriculum_len(frac, until, start=24):
     if until <= 0 or frac >= until:
         return None
     return int(start + (MAX_TOKENS - start) * frac / until)
-
-
-def lr_at(frac, peak, warmup_frac):
-    if frac < warmup_frac:
-        return peak * frac / warmup_frac
-    p = min(1.0, (frac - warmup_frac) / (1 - warmup_frac))
-    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
 def evaluate(model, dev, device, vocab, n=128):

@@ -26,18 +26,12 @@ import torch
 from torch import nn
 
 import glyph as G
+from common import log, lr_at
 from model import BOS, EOS, PAD, UNK, Recognizer, greedy
 from model2 import ARCHS, Recognizer2, greedy_cached
 
 MAX_TOKENS = 150
 RESTART_WARMUP_STEPS = 300
-
-
-def log(msg, path):
-    line = f"{time.strftime('%H:%M:%S')} {msg}"
-    print(line, flush=True)
-    with open(path, "a") as f:
-        f.write(line + "\n")
 
 
 class Crops:
@@ -146,13 +140,6 @@ class Batches(torch.utils.data.IterableDataset):
                 for grp in groups:
                     yield collate([m[0] for m in grp], [m[1] for m in grp])
             data.scan()
-
-
-def lr_at(frac, peak, warmup_frac):
-    if frac < warmup_frac:
-        return peak * frac / warmup_frac
-    p = min(1.0, (frac - warmup_frac) / (1 - warmup_frac))
-    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
 def dev_set(folder, vocab, geometry, args):
