@@ -2,8 +2,8 @@
  * crdt/: the replicated store. What the network knows (results, corrections,
  * calibration, members, evidence, revocations) lives in one Yjs document per
  * node, written only through signed envelopes, each entry by its author alone,
- * and persisted as a log of envelopes in LevelDB. Nothing here knows libp2p:
- * protocols/crdt-sync carries the envelopes, node/ opens the replica.
+ * and persisted as a log of envelopes in LevelDB. Nothing here speaks to the
+ * network: protocols/crdt-sync carries the envelopes, node/ opens the replica.
  *
  * Where to look:
  * - replica.ts      `Replica`, the one API the rest of the project uses: open, put*, read, receive, heads/missing, compact, close
