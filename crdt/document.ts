@@ -1,0 +1,204 @@
+/**
+ * The Yjs document behind a replica: the maps themselves, an index of their
+ * keys by prefix, the changes handed to listeners once a transaction is over,
+ * applying updates under the node's bound client id, capturing the update of
+ * a local write, checking the shape of written values, and reading entries
+ * back typed. It knows nothing of envelopes, signatures or LevelDB.
+ */
+import * as Y from 'yjs'
+import { MAPS, type MapName, type WrittenValue } from './authorship.js'
+import { EvidenceEntry, RevocationEntry, SCHEMAS } from './schemas.js'
+
+export interface Change {
+  map: MapName
+  key: string
+  author: string
+  /** true when this node wrote it */
+  local: boolean
+}
+
+const LOCAL = Symbol('local')
+const REMOTE = Symbol('remote')
+
+export class ReplicaDocument {
+  private readonly doc = new Y.Doc({ gc: true })
+  /** map -> key prefix (up to and with the last "/") -> keys present */
+  private readonly index = new Map<MapName, Map<string, Set<string>>>(MAPS.map(m => [m, new Map()]))
+  /** changes seen inside Yjs transactions, handed to listeners once the transaction is over */
+  private readonly changes: Change[] = []
+  private dispatching = false
+  private readonly listeners = new Set<(c: Change) => void>()
+
+  /**
+   * @param clientID the client id bound to this node's key and incarnation
+   * @param memberChanged told, inside the transaction, of each author whose member entry changed
+   */
+  constructor (clientID: number, memberChanged: (author: string) => void) {
+    this.doc.clientID = clientID
+    for (const name of MAPS) {
+      const map = this.doc.getMap(name)
+      const index = this.index.get(name)!
+      map.observe((event, tx) => {
+        for (const key of event.keysChanged) {
+          const cut = key.lastIndexOf('/') + 1
+          const prefix = key.slice(0, cut)
+          let keys = index.get(prefix)
+          if (map.has(key)) {
+            if (keys == null) index.set(prefix, keys = new Set())
+            keys.add(key)
+          } else if (keys != null) {
+            keys.delete(key)
+            if (keys.size === 0) index.delete(prefix)
+          }
+          const author = key.slice(cut)
+          if (name === 'members') memberChanged(author)
+          // Listeners run after the transaction (and after apply() gives the doc its id back), so they may write.
+          this.changes.push({ map: name, key, author, local: tx.origin === LOCAL })
+        }
+      })
+    }
+  }
+
+  /** This node's client id in the document. */
+  get clientID (): number { return this.doc.clientID }
+
+  /**
+   * Apply stored or remote updates. Yjs takes structs of its own client id
+   * arriving from outside for another writer and draws a new random client id;
+   * here they are this node's own signed history, so the bound id is kept and
+   * the next write continues after them.
+   */
+  apply (update: Uint8Array): void {
+    const own = this.doc.clientID
+    // While applying, the doc wears id 0 (no derived id is 0 but with odds of 2^-53), so Yjs sees no clash.
+    this.doc.clientID = 0
+    try {
+      Y.applyUpdate(this.doc, update, REMOTE)
+    } finally {
+      this.doc.clientID = own
+    }
+    this.dispatch()
+  }
+
+  /**
+   * Set `key` in `map` as a local write and return the Yjs update it made; undefined when Yjs
+   * reported none. Listeners are not told yet: the caller dispatches once the write is queued.
+   */
+  setLocal (map: MapName, key: string, value: unknown): Uint8Array | undefined {
+    let update: Uint8Array | undefined
+    const capture = (u: Uint8Array, origin: unknown): void => {
+      if (origin === LOCAL) update = update == null ? u : Y.mergeUpdates([update, u])
+    }
+    this.doc.on('update', capture)
+    try {
+      this.doc.transact(() => { this.doc.getMap(map).set(key, value) }, LOCAL)
+    } finally {
+      this.doc.off('update', capture)
+    }
+    return update
+  }
+
+  /** Hand the changes of finished transactions to the listeners; a listener that writes adds more, delivered in turn. */
+  dispatch (): void {
+    if (this.dispatching) return
+    this.dispatching = true
+    try {
+      for (let c = this.changes.shift(); c != null; c = this.changes.shift()) {
+        for (const l of this.listeners) {
+          try {
+            l(c)
+          } catch {
+            // A failing listener must not undo a stored write or block the other listeners.
+          }
+        }
+      }
+    } finally {
+      this.dispatching = false
+    }
+  }
+
+  /** Be told of every change, local or remote. Returns the unsubscribe function. */
+  subscribe (listener: (c: Change) => void): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  /**
+   * Why values an update writes do not fit their map's schema (null when they all do). The map
+   * of an overwrite is its origin's, in the document or written by the same update.
+   */
+  checkShapes (values: readonly WrittenValue[]): string | null {
+    for (const w of values) {
+      let map = w.map
+      if (map == null && w.origin != null) {
+        try {
+          const origin = Y.getItem(this.doc.store, w.origin)
+          if (typeof origin.parentSub === 'string') map = Y.findRootTypeKey(origin.parent as Y.AbstractType<unknown>)
+        } catch {
+          // not in the document: no map to tell
+        }
+      }
+      // An overwrite whose origin has not arrived yet (Yjs keeps it pending until it does) has no map to
+      // tell: it is bounded in depth and size all the same (values.ts), and readers check its shape.
+      if (map == null) continue
+      if (!MAPS.includes(map as MapName)) return 'a value outside the document\'s maps'
+      const parsed = SCHEMAS[map as MapName].safeParse(w.value)
+      if (!parsed.success) return `${map}: ${parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300)}`
+    }
+    return null
+  }
+
+  /** The raw value under `key` in `map` (unchecked). */
+  get (map: MapName, key: string): unknown {
+    return this.doc.getMap(map).get(key)
+  }
+
+  /**
+   * Entries of one map under a prefix ("IMAGE_HASH/"), by author: only keys
+   * that are the prefix and one peer id (no further "/"); values that do not
+   * fit the schema are skipped.
+   */
+  byAuthor<T>(map: MapName, prefix: string): Map<string, T> {
+    const out = new Map<string, T>()
+    const ymap = this.doc.getMap(map)
+    for (const key of this.index.get(map)!.get(prefix) ?? []) {
+      const parsed = SCHEMAS[map].safeParse(ymap.get(key))
+      if (parsed.success) out.set(key.slice(prefix.length), parsed.data as T)
+    }
+    return out
+  }
+
+  /** Every revocation in the store, from every relaying author. */
+  revocations (): Array<{ peer: string, author: string, entry: RevocationEntry }> {
+    const out: Array<{ peer: string, author: string, entry: RevocationEntry }> = []
+    for (const [key, value] of this.doc.getMap('revocations').entries()) {
+      const m = /^([^/]+)\/([^/]+)$/.exec(key)
+      const parsed = RevocationEntry.safeParse(value)
+      if (m != null && parsed.success) out.push({ peer: m[1]!, author: m[2]!, entry: parsed.data })
+    }
+    return out
+  }
+
+  /** Every piece of equivocation evidence, from every reporter. */
+  evidence (): Array<{ voter: string, task: string, reporter: string, entry: EvidenceEntry }> {
+    const out: Array<{ voter: string, task: string, reporter: string, entry: EvidenceEntry }> = []
+    for (const [key, value] of this.doc.getMap('evidence').entries()) {
+      const m = /^([^!/]+)!([^/]+)\/([^/]+)$/.exec(key)
+      const parsed = EvidenceEntry.safeParse(value)
+      if (m != null && parsed.success) out.push({ voter: m[1]!, task: m[2]!, reporter: m[3]!, entry: parsed.data })
+    }
+    return out
+  }
+
+  /** How many entries a map holds (all authors). */
+  size (map: MapName): number { return this.doc.getMap(map).size }
+
+  /** Every key and value of every map, for comparing replicas. */
+  snapshot (): Record<MapName, Record<string, unknown>> {
+    return Object.fromEntries(MAPS.map(m => [m, this.doc.getMap(m).toJSON()])) as Record<MapName, Record<string, unknown>>
+  }
+
+  destroy (): void {
+    this.doc.destroy()
+  }
+}

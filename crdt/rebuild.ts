@@ -1,0 +1,71 @@
+/**
+ * Start-up: the document rebuilt from the envelope log in LevelDB, with what
+ * no longer passes set aside in quarantine so that stored data never stops a
+ * start.
+ */
+import * as Y from 'yjs'
+import { decodeEnvelope, encodeEnvelope, type Envelope } from './envelope.js'
+import { checkAuthorship, type WrittenValue } from './authorship.js'
+import type { EnvelopeLog } from './log.js'
+
+/** What the rebuild fills in, of the replica it rebuilds. */
+export interface RebuildTarget {
+  /** client id -> author, for every incarnation seen */
+  clients: Map<number, string>
+  /** why written values do not fit their map (ReplicaDocument.checkShapes) */
+  checkShapes: (values: readonly WrittenValue[]) => string | null
+  /** apply an update to the document (ReplicaDocument.apply); throws when it cannot be applied */
+  apply: (update: Uint8Array) => void
+  /** an envelope covering `first`..`seq` of a log is applied */
+  covered: (logId: string, first: number, seq: number) => void
+}
+
+/**
+ * Rebuild the document from the log. Stored data never stops a start: an envelope that no
+ * longer decodes or passes the checks a remote one must pass (written by an older version,
+ * or straight into LevelDB) is quarantined, kept aside with its author and the reason, and
+ * the rest is applied.
+ */
+export async function rebuild (log: EnvelopeLog, target: RebuildTarget): Promise<void> {
+  const { clients } = target
+  const good: Array<{ logId: string, first: number, seq: number, e: Envelope }> = []
+  const bad: Array<{ key: string, bytes: Uint8Array, author: string | undefined, reason: string }> = []
+  for await (const stored of log.all()) {
+    let e: Envelope
+    try {
+      e = decodeEnvelope(stored.bytes)
+    } catch (err) {
+      bad.push({ key: stored.key, bytes: stored.bytes, author: undefined, reason: `undecodable envelope: ${String((err as Error).message).slice(0, 200)}` })
+      continue
+    }
+    clients.set(e.client, e.author)
+    good.push({ logId: stored.logId, first: stored.first, seq: stored.seq, e })
+  }
+  const kept: typeof good = []
+  for (const g of good) {
+    const authored = checkAuthorship(g.e.update, g.e.author, c => clients.get(c) === g.e.author)
+    const reason = !authored.ok ? `${authored.reason}: ${authored.detail}` : target.checkShapes(authored.values.filter(v => v.map != null))
+    if (reason != null) {
+      bad.push({ key: log.keyOf(g.logId, g.first, g.seq), bytes: encodeEnvelope(g.e), author: g.e.author, reason })
+    } else {
+      kept.push(g)
+    }
+  }
+  let updates = kept
+  try {
+    if (updates.length > 0) target.apply(Y.mergeUpdates(updates.map(g => g.e.update)))
+  } catch {
+    // One of them cannot be applied with the rest: apply them one by one, setting aside what fails.
+    updates = []
+    for (const g of kept) {
+      try {
+        target.apply(g.e.update)
+        updates.push(g)
+      } catch (err) {
+        bad.push({ key: log.keyOf(g.logId, g.first, g.seq), bytes: encodeEnvelope(g.e), author: g.e.author, reason: `cannot be applied: ${String((err as Error).message).slice(0, 200)}` })
+      }
+    }
+  }
+  for (const g of updates) target.covered(g.logId, g.first, g.seq)
+  for (const b of bad) await log.quarantine(b.key, b.bytes, b.author, b.reason)
+}
