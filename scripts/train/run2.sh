@@ -2,6 +2,7 @@
 # The v2 model recipe, step by step; every step can be re-run and resumes.
 #
 #   scripts/train/run2.sh data      # clean renders (40 + 60 shards of 2,000) and the dev sets, in training/v2
+#   scripts/train/run2.sh data3     # grammar v3's topic formulas (SHARDS3, default 40 shards of 2,000), in training/v2/clean3
 #   scripts/train/run2.sh compare   # candidate designs, COMPARE_MINUTES (default 30) of one core each from scratch
 #   scripts/train/run2.sh init      # v1's weights recovered from its ONNX files, to start v2 from
 #   scripts/train/run2.sh train     # the long run in the background (nohup), log in training/v2/run/train.log
@@ -30,6 +31,15 @@ case "${1:-}" in
     # v2's grammar (random and long formulas) and MathJax 4's fonts: 60 more shards.
     node dist/scripts/datagen/build.js --format clean --profile clean2 --out "$V2/clean2" --seed 2 --count 2000 --shards "0:${SHARDS2:-60}"
     echo "data ready in $V2"
+    ;;
+  data3)
+    # Grammar v3 (formulas of the topics people scan: inner products, multiple integrals, inline
+    # fractions, brackets, ...), MathJax 4's fonts. A running training picks up each shard as it lands
+    # when started with the folder there (train adds it to --data once it exists).
+    npm run --silent build
+    mkdir -p "$V2/clean3"
+    nice -n 10 node dist/scripts/datagen/build.js --format clean --profile clean3 --out "$V2/clean3" --seed 6 --count 2000 --shards "0:${SHARDS3:-40}"
+    echo "v3 data ready in $V2/clean3"
     ;;
   compare)
     # Candidate designs from scratch at equal compute: COMPARE_MINUTES (default 30) of one core each
@@ -61,7 +71,7 @@ case "${1:-}" in
       (cd scripts/train && "$PY" checkpoint.py unpack "../../${CHECKPOINT:-checkpoints/texmesh-v2/weights.pt}" "../../$V2/run/last.pt")
     fi
     nohup env OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py \
-      --data ../../$V2/clean,../../$V2/clean2 --dev ../../$V2/dev --vocab ../../$VOCAB --out ../../$V2/run \
+      --data ../../$V2/clean,../../$V2/clean2$([ -d "$V2/clean3" ] && echo ",../../$V2/clean3") --dev ../../$V2/dev --vocab ../../$VOCAB --out ../../$V2/run \
       --minutes ${MINUTES:-600} --arch ${ARCH:-v1net} ${INIT:+--init ../../$INIT} ${TRAIN_ARGS:-}" >>"$V2/run/stdout.log" 2>&1 &
     echo "training in the background (pid $!); follow it with: tail -f $V2/run/train.log"
     ;;
@@ -76,10 +86,12 @@ case "${1:-}" in
     # Absolute paths: export.py runs in scripts/train, the rest here.
     out=$(realpath -m "${MODEL_DIR:-models/texmesh-v2}")
     ckpt=$(realpath -m "${CHECKPOINT_PT:-$V2/run/last.pt}")
-    grammar_commit=$(git log -1 --follow --format=%h -- formulas/grammar.ts 2>/dev/null || echo unknown)
-    recipe='{"grammar": "formulas/grammar.ts at commit '"$grammar_commit"'",
+    grammar_commit=$(git log -1 --format=%h -- formulas/ 2>/dev/null || echo unknown)
+    clean3=$(ls "$V2"/clean3/clean-*.jsonl 2>/dev/null | wc -l || true)
+    recipe='{"grammar": "formulas/ at commit '"$grammar_commit"'",
       "clean": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "clean"},
       "clean2": {"seed": 2, "shards": '"${SHARDS2:-60}"', "per_shard": 2000, "profile": "clean2"},
+      "clean3": {"seed": 6, "shards": '"$clean3"', "per_shard": 2000, "profile": "clean3"},
       "dev": {"seed": 3, "count": 600, "profile": "train", "format": "ink"},
       "heldout_a": {"seed": 1001, "count": 400, "profile": "heldout-a"}, "heldout_b": {"seed": 2002, "count": 300, "profile": "heldout-b"},
       "heldout_c": {"source": "datasets/heldout-c/source.jsonl", "formulas": 287, "images": 2870},
