@@ -84,6 +84,8 @@ export interface ApiHandlers {
   tasks(limit: number): Promise<TaskView[]>
   /** every author's result for an image hash in the replicated store */
   results(hash: string): Map<string, unknown>
+  /** the node's metrics in Prometheus text format */
+  metrics?(): Promise<{ contentType: string, text: string }>
   /** fault routes (partitions, pauses, dials), only on nodes started with the faults hook (simnet) */
   faults?: {
     partition(deny: string[]): Promise<void>
@@ -234,6 +236,13 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   })
 
   app.get('/v1/status', async () => await init.handlers.status())
+  // Counts and times only (nothing of anybody's images), so as open as status: any local user.
+  app.get('/metrics', async (_request, reply) => {
+    const metrics = init.handlers.metrics
+    if (metrics == null) return await reply.code(404).send({ error: 'this node keeps no metrics' })
+    const { contentType, text } = await metrics()
+    return await reply.type(contentType).send(text)
+  })
   app.get('/v1/peers', async () => await init.handlers.peers())
   app.get('/v1/members', async () => await init.handlers.members())
   app.get('/v1/revocations', async () => await init.handlers.revocations())

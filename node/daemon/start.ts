@@ -20,6 +20,8 @@ import { Trust } from './trust.js'
 import { openPeerStore, openReplica } from './storage.js'
 import { faultHandlers } from './faults.js'
 import { peersView, trackLatency } from './views.js'
+import { NodeMetrics } from './metrics.js'
+import { withExpiry } from '../../protocols/membership/index.js'
 
 /**
  * The daemon: the one place where storage, libp2p, protocols and the local
@@ -172,10 +174,23 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     // A peer just shown to be a member: fetch what it has (its envelopes were refused before).
     onMember = (peer) => { void sync?.pull(peer) }
 
+    const store = replica
+    const metrics = new NodeMetrics({
+      version: VERSION,
+      model: compute.model,
+      tasks: () => tasks!.stats(),
+      quorum: () => tasks!.quorumTimings(),
+      equivocators: () => tasks?.equivocators().size ?? 0,
+      peers: () => node.getPeers().map(p => withExpiry(node.services.membership.stateOf(p), Date.now()).state),
+      store: { size: map => store.size(map), heldEnvelopes: () => store.heldEnvelopes(), unstoredChanges: () => store.unstoredChanges() }
+    })
+    replica.subscribe(change => { metrics.noteStoreChange(change.map, change.local) })
+    const timed = metrics.timed(compute)
+
     const nodeTasks = tasks = await NodeTasks.open({
       node,
       replica,
-      compute,
+      compute: timed,
       path: dataDir.paths.tasks,
       votesPath: dataDir.paths.votes,
       workers: config.workers,
@@ -232,7 +247,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       return installed
     }
     const ocr = async (image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult> => {
-      const result = await compute.recognize(image, options.file, options.beam != null ? { beam: options.beam } : {})
+      const result = await timed.recognize(image, options.file, options.beam != null ? { beam: options.beam } : {})
       log.debug({ file: options.file, ms: result.ms, regions: result.regions.length }, 'recognised an image')
       return result
     }
@@ -259,6 +274,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         task,
         tasks: taskList,
         results: hash => results.results(hash),
+        metrics: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
         ...(faults != null ? { faults } : {})
       }
     })

@@ -58,6 +58,8 @@ export interface TasksStats extends TaskServiceStats {
   done: number
   failedTasks: number
   regrants: number
+  /** leases given out, over all of this node's tasks */
+  grants: number
 }
 
 const toIso = (ms: number): string => new Date(ms).toISOString()

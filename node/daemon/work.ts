@@ -244,7 +244,7 @@ export class NodeTasks {
 
   stats (): TasksStats {
     const q = this.queue.stats()
-    return { ...this.service.stats(), queued: q.queued, leased: q.leased, done: q.done, failedTasks: q.failed, regrants: q.regrants }
+    return { ...this.service.stats(), queued: q.queued, leased: q.leased, done: q.done, failedTasks: q.failed, regrants: q.regrants, grants: q.grants }
   }
 
   /** simnet: hold this node's queue (see TaskService.pause). */

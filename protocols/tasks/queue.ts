@@ -35,6 +35,8 @@ export interface QueueStats {
   failed: number
   /** leases that ran out and were granted again, over all tasks */
   regrants: number
+  /** leases given out (backups included), over all tasks */
+  grants: number
 }
 
 export interface TaskQueueInit {
@@ -53,7 +55,7 @@ export class TaskQueue {
   private readonly open = new Map<string, TaskRecord>()
   /** image hash -> ids of unfinished tasks */
   private readonly byHash = new Map<string, Set<string>>()
-  private counts = { done: 0, failed: 0, regrants: 0 }
+  private counts = { done: 0, failed: 0, regrants: 0, grants: 0 }
   /** Each worker's recent time from grant to result (an EWMA, ms): where a backup helps most. */
   private readonly turnaround = new Map<string, number>()
   /** Each worker's recent recognition time (an EWMA of what its results say they took, ms): how long a task it starts at once takes it. */
@@ -97,6 +99,7 @@ export class TaskQueue {
         this.track(t)
       }
       this.counts.regrants += t.regrants
+      this.counts.grants += t.grants
     }
     for (const t of own) {
       t.state = 'queued'
@@ -243,6 +246,7 @@ export class TaskQueue {
       ]
       await this.tasks.batch(updated.map(t => ({ type: 'put' as const, key: t.id, value: t })))
       for (const t of updated) this.open.set(t.id, t)
+      this.counts.grants += updated.length
       return updated.map(t => structuredClone(t))
     })
   }
@@ -382,7 +386,7 @@ export class TaskQueue {
       if (t.state === 'queued') queued++
       else leased++
     }
-    return { queued, leased, done: this.counts.done, failed: this.counts.failed, regrants: this.counts.regrants }
+    return { queued, leased, done: this.counts.done, failed: this.counts.failed, regrants: this.counts.regrants, grants: this.counts.grants }
   }
 
   async close (): Promise<void> {
