@@ -117,6 +117,34 @@ describe('node identity and data dir', { timeout: 120_000 }, () => {
     }
   })
 
+  it('texmesh stop stops a running node cleanly and waits for it; a second stop says none is running', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const daemon = spawnCli(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0', '--no-mdns', '--data-dir', dir])
+    const done = collect(daemon)
+    try {
+      const runtime = await waitFor('the node to start', async () => await new DataDir(dir).runtime(), 20_000)
+      const stop = await runCli(['stop', '--data-dir', dir, '--json'])
+      assert.equal(stop.code, 0, stop.stderr)
+      const said = JSON.parse(stop.stdout)
+      assert.equal(said.stopped, true)
+      assert.equal(said.pid, runtime.pid)
+      assert.equal(said.peerId, runtime.peerId)
+      // stop returned once the process had gone: it exited as after Ctrl-C, and left no runtime file
+      assert.equal((await done).code, 0)
+      assert.equal(await new DataDir(dir).runtime(), undefined)
+      await assert.rejects(stat(new DataDir(dir).paths.runtime), { code: 'ENOENT' })
+    } finally {
+      daemon.kill('SIGKILL')
+    }
+    const again = await runCli(['stop', '--data-dir', dir])
+    assert.notEqual(again.code, 0)
+    assert.match(again.stderr, /no texmesh node is running on data dir/)
+    const bad = await runCli(['stop', '--data-dir', dir, '--timeout', '0'])
+    assert.notEqual(bad.code, 0)
+    assert.match(bad.stderr, /--timeout must be a whole number from 1 to 3600/)
+  })
+
   it('refuses a second node on the same data dir, and a taken port, with a clear error', async () => {
     const dir = await tempDir()
     dirs.push(dir)

@@ -13,6 +13,7 @@ import { addNetworkCommands } from './network.js'
 import { addNodeCommand, type NodeCommandExtension } from './node.js'
 import { addOcrCommand } from './ocr.js'
 import { addStatusCommands } from './status.js'
+import { addStopCommand } from './stop.js'
 import { addSubmitCommands, addTasksCommand } from './tasks.js'
 import { addVerifyCommand } from './verify.js'
 
@@ -32,6 +33,7 @@ Environment:
   ${Object.values(ENV_VARS).join(', ')}
                      node settings; flags win over these, these over <data-dir>/config.json`)
   addNodeCommand(program, extension)
+  addStopCommand(program)
   addStatusCommands(program)
   addOcrCommand(program)
   addSubmitCommands(program)
