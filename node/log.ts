@@ -1,5 +1,7 @@
 import { pino, type Logger } from 'pino'
 import pretty from 'pino-pretty'
+import roll from 'pino-roll'
+import { resolve } from 'node:path'
 import type { NodeConfig } from './datadir/config.js'
 
 /**
@@ -27,4 +29,17 @@ export function createLog (level: NodeConfig['logLevel'], destination: number = 
     return pino(options, pretty({ destination, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', messageFormat: '{if component}[{component}] {end}{msg}' }))
   }
   return pino(options, pino.destination({ fd: destination, sync: true }))
+}
+
+/** A log file is rolled at this size, and this many earlier files are kept beside it. */
+export const LOG_FILE_BYTES = '10m'
+export const LOG_FILES_KEPT = 5
+
+/**
+ * A log written to `file` as JSON lines, for a node run in the background: rolled by size into
+ * FILE.1.log, FILE.2.log, ... (pino-roll), the newest also reachable as current.log beside them.
+ */
+export async function createFileLog (level: NodeConfig['logLevel'], file: string, roll_: { size?: string, keep?: number } = {}): Promise<Log> {
+  const stream = await roll({ file: resolve(file), size: roll_.size ?? LOG_FILE_BYTES, limit: { count: roll_.keep ?? LOG_FILES_KEPT }, mkdir: true, symlink: true, sync: true })
+  return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, stream)
 }

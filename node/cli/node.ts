@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander'
 import type { DataDir } from '../datadir/datadir.js'
 import { LOG_LEVELS, loadConfig, type NodeConfig, type ResolvedConfig } from '../datadir/config.js'
-import { createLog } from '../log.js'
+import { createFileLog, createLog } from '../log.js'
 import { startNode } from '../daemon/start.js'
 import type { NodeHooks } from '../daemon/hooks.js'
 import { collect, dataDirOf, parseCount, parsePort, parsePositive, parseProbability, withDataDir } from './options.js'
@@ -16,6 +16,7 @@ export function configFlags (cmd: Command): Partial<NodeConfig> {
   if (o.apiPort != null) flags.apiPort = o.apiPort
   if (cmd.getOptionValueSource('mdns') === 'cli') flags.mdns = o.mdns as boolean
   if (o.logLevel != null) flags.logLevel = o.logLevel
+  if (o.logFile != null) flags.logFile = o.logFile
   if (o.workers != null) flags.workers = o.workers
   if (o.leaseMs != null) flags.leaseMs = o.leaseMs
   if (o.quorumF != null) flags.quorumF = o.quorumF
@@ -30,6 +31,7 @@ export function withNodeFlags (cmd: Command): Command {
     .option('--bootstrap <multiaddr>', 'peer to dial at start and keep redialling, with /p2p/ID; repeatable', collect)
     .option('--no-mdns', 'do not look for peers on the LAN with multicast DNS')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
+    .option('--log-file <path>', 'write the log to this file (JSON lines, rotated at 10 MB, 5 kept) instead of stderr, for a node run in the background')
     .option('--workers <n>', 'images this node recognises at once, for itself and others (default: one per core, at most 8; 0 takes no work)', parseCount('--workers', 64))
     .option('--lease-ms <ms>', 'how long a worker may hold a task before it is granted again (default 30000)', parsePositive('--lease-ms', 3_600_000))
     .option('--quorum-f <f>', 'faults a critical image tolerates: 3f+1 voters, 2f+1 must agree (default 1)', parsePositive('--quorum-f', 10))
@@ -52,7 +54,7 @@ export interface NodeCommandExtension {
 async function runNode (cmd: Command, extension?: NodeCommandExtension): Promise<void> {
   const dataDir = dataDirOf(cmd.opts())
   const { config, sources } = await resolvedConfig(cmd, dataDir)
-  const log = createLog(config.logLevel)
+  const log = config.logFile != null ? await createFileLog(config.logLevel, config.logFile) : createLog(config.logLevel)
   const hooks = extension != null ? await extension.hooks(cmd.opts(), config) : undefined
   const node = await startNode({ dataDir: dataDir.paths.root, config, log, sources, ...(hooks != null ? { hooks } : {}) })
   const status = await node.status()

@@ -37,6 +37,8 @@ export const NodeConfig = z.object({
   /** find peers on the LAN with multicast DNS */
   mdns: z.boolean(),
   logLevel: z.enum(LOG_LEVELS),
+  /** write the log here (JSON lines, rotated at 10 MB, 5 files kept) instead of stderr; null: stderr */
+  logFile: z.string().min(1).max(4096).nullable(),
   /** images this node recognises at once, for itself and for others; 0 takes no work */
   workers: z.number().int().min(0).max(64),
   /** how long a worker may hold a task before it is granted to another */
@@ -66,6 +68,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   bootstrap: [],
   mdns: true,
   logLevel: 'info',
+  logFile: null,
   workers: imagesPerCore(),
   leaseMs: 30_000,
   quorumF: 1,
@@ -78,6 +81,7 @@ export const ENV_VARS: Record<ConfigKey, string> = {
   bootstrap: 'TEXMESH_BOOTSTRAP',
   mdns: 'TEXMESH_MDNS',
   logLevel: 'TEXMESH_LOG_LEVEL',
+  logFile: 'TEXMESH_LOG_FILE',
   workers: 'TEXMESH_WORKERS',
   leaseMs: 'TEXMESH_LEASE_MS',
   quorumF: 'TEXMESH_QUORUM_F',
@@ -139,6 +143,7 @@ export function configFromEnv (env: NodeJS.ProcessEnv): Partial<NodeConfig> {
   const bootstrap = get('bootstrap'); if (bootstrap != null) out.bootstrap = parseList(bootstrap)
   const mdns = get('mdns'); if (mdns != null) out.mdns = parseBoolean(ENV_VARS.mdns, mdns)
   const logLevel = get('logLevel'); if (logLevel != null) out.logLevel = logLevel as NodeConfig['logLevel']
+  const logFile = get('logFile'); if (logFile != null) out.logFile = logFile
   const workers = get('workers'); if (workers != null) out.workers = parseNumber(ENV_VARS.workers, workers)
   const leaseMs = get('leaseMs'); if (leaseMs != null) out.leaseMs = parseNumber(ENV_VARS.leaseMs, leaseMs)
   const quorumF = get('quorumF'); if (quorumF != null) out.quorumF = parseNumber(ENV_VARS.quorumF, quorumF)
