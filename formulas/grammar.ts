@@ -6,26 +6,35 @@
  * spacing commands); the canonical form is the label.
  *
  * Whole formulas are made here; their symbols are in vocabulary.ts, their
- * expressions and writing style in expressions.ts, and random formulas (mix
- * 'v2') in random-symbols.ts.
+ * expressions and writing style in expressions.ts, random formulas (mix
+ * 'v2') in random-symbols.ts, and topic formulas (mix 'v3') in topics.ts.
  */
 import type { Rng } from './rng.js'
 import { ExpressionWriter, singleSpaced } from './expressions.js'
 import { randomSymbols } from './random-symbols.js'
+import { TopicWriter, type Topic } from './topics.js'
 import { BB } from './vocabulary.js'
 
+/** The share of topic formulas in mix 'v3'; the rest are drawn as mix 'v2' draws its formulas. */
+export const V3_TOPIC_SHARE = 0.35
+
 export class FormulaGenerator extends ExpressionWriter {
+  private readonly topics: TopicWriter
+
   /**
    * `mix` 'v1' writes the formulas v1 was trained on; 'v2' also writes formulas of random symbols
    * and structures (every token of the vocabulary, in no learned order: they keep the decoder
    * reading the image rather than guessing from its language prior) and long formulas of several
-   * clauses (40-150 tokens, where v1 read worst). 'v1' draws from the Rng exactly as before.
+   * clauses (40-150 tokens, where v1 read worst); 'v3' also writes topic formulas (topics.ts: the
+   * notation of textbooks and papers by topic, V3_TOPIC_SHARE of its formulas). 'v1' and 'v2'
+   * draw from the Rng exactly as before 'v3' was added.
    */
   constructor (
     r: Rng,
-    private readonly mix: 'v1' | 'v2' = 'v1'
+    private readonly mix: 'v1' | 'v2' | 'v3' = 'v1'
   ) {
     super(r)
+    this.topics = new TopicWriter(r) // draws nothing until a topic formula is asked for
   }
 
   // ---- formulas -------------------------------------------------------
@@ -52,14 +61,27 @@ export class FormulaGenerator extends ExpressionWriter {
     ])()
   }
 
-  /** A formula: of the kinds printed in papers and textbooks, and with mix 'v2' sometimes random or long. */
+  /** A formula: of the kinds printed in papers and textbooks, with mix 'v2' sometimes random or long, with 'v3' also of a topic. */
   formula (): string {
+    if (this.mix === 'v3') {
+      // One draw, as 'v2' makes it: below the topic share a topic formula, above it v2's choice, rescaled.
+      const k = this.r.next()
+      if (k < V3_TOPIC_SHARE) return this.topicFormula()
+      const k2 = (k - V3_TOPIC_SHARE) / (1 - V3_TOPIC_SHARE)
+      if (k2 < 0.1) return this.randomSymbols()
+      if (k2 < 0.25) return this.longFormula()
+    }
     if (this.mix === 'v2') {
       const k = this.r.next()
       if (k < 0.1) return this.randomSymbols()
       if (k < 0.25) return this.longFormula()
     }
     return this.printedFormula()
+  }
+
+  /** A topic formula (mix 'v3'): of the topic given, or of one drawn by weight. */
+  topicFormula (topic?: Topic): string {
+    return this.topics.topicFormula(topic)
   }
 
   /** Formulas with structure of the kinds printed in papers and textbooks. */
@@ -152,7 +174,7 @@ export class FormulaGenerator extends ExpressionWriter {
       () => 'f(x) = \\frac{1}{\\sqrt{2 \\pi \\sigma^2}} \\exp \\left( -\\frac{(x - \\mu)^2}{2 \\sigma^2} \\right)',
       () => `${r.pick(['X', 'Y', 'Z'])} \\sim ${r.pick(['N', '\\mathcal{N}'])}(${r.pick(['\\mu', '0'])}, ${r.pick(['\\sigma^2', '1', '\\sigma^{2}'])})`.replace('\\mathcal{N}', 'N'),
       () => `E[${r.pick(['X', 'Y'])}] = \\sum_{${r.pick(['x', 'k'])}} ${r.pick(['x', 'k'])} \\, p(${r.pick(['x', 'k'])})`,
-      () => '\\mathrm{Var}(X) = E[X^2] - (E[X])^2'.replace('\\mathrm{Var}', 'V'),
+      () => this.asBefore('\\mathrm{Var}(X) = E[X^2] - (E[X])^2', (s) => s.replace('\\mathrm{Var}', 'V')),
       () => 'x = \\frac{-b \\pm \\sqrt{b^2 - 4ac}}{2a}',
       () => `e${this.sup('i \\pi')} + 1 = 0`,
       () => 'e^{i\\theta} = \\cos \\theta + i \\sin \\theta',
@@ -171,7 +193,7 @@ export class FormulaGenerator extends ExpressionWriter {
       () => '\\mathbf{F} = m \\mathbf{a}',
       () => '|a + b| \\leq |a| + |b|',
       () => `\\|${v()} + ${v()}\\| \\leq \\|${v()}\\| + \\|${v()}\\|`,
-      () => `\\langle ${v()}, ${v()} \\rangle = \\sum_i ${this.letter()}_i ${this.letter()}_i`.replace(/\\langle|\\rangle/g, (m) => (m === '\\langle' ? '(' : ')')),
+      () => this.asBefore(`\\langle ${v()}, ${v()} \\rangle = \\sum_i ${this.letter()}_i ${this.letter()}_i`, (s) => s.replace(/\\langle|\\rangle/g, (m) => (m === '\\langle' ? '(' : ')'))),
       () => '\\lim_{n \\to \\infty} \\left(1 + \\frac{1}{n}\\right)^n = e',
       () => '\\lim_{x \\to 0} \\frac{\\sin x}{x} = 1',
       () => '\\int_a^b f\'(x) \\, dx = f(b) - f(a)',
@@ -183,8 +205,13 @@ export class FormulaGenerator extends ExpressionWriter {
       () => `\\max_{${v()} \\in S} ${this.expr(1)} \\geq \\min_{${v()} \\in S} ${this.expr(1)}`,
       () => `\\gcd(${v()}, ${v()}) = 1`,
       () => '\\rho \\left( \\frac{\\partial \\vec{v}}{\\partial t} + \\vec{v} \\cdot \\nabla \\vec{v} \\right) = -\\nabla p + \\mu \\nabla^2 \\vec{v}',
-      () => `\\hat{${r.pick(['\\theta', '\\beta', 'y', '\\mu'])}} = \\arg \\min_{${r.pick(['\\theta', '\\beta'])}} \\sum_{i=1}^{n} (y_i - ${this.term(0)})^2`.replace('\\arg ', ''),
+      () => this.asBefore(`\\hat{${r.pick(['\\theta', '\\beta', 'y', '\\mu'])}} = \\arg \\min_{${r.pick(['\\theta', '\\beta'])}} \\sum_{i=1}^{n} (y_i - ${this.term(0)})^2`, (s) => s.replace('\\arg ', '')),
     ]
+  }
+
+  /** A formula as mixes 'v1' and 'v2' write it (rewritten), and as 'v3' does (as it is: \langle, \mathrm{Var}, \arg are the vocabulary's). */
+  private asBefore (s: string, rewrite: (s: string) => string): string {
+    return this.mix === 'v3' ? s : rewrite(s)
   }
 
   private sets (): string {

@@ -41,7 +41,7 @@ export interface RenderProfile {
   dpi: [number, number];
   augment: AugmentProfile;
   /** The grammar's mix (grammar.ts FormulaGenerator): 'v1' when not given. */
-  grammar?: 'v1' | 'v2';
+  grammar?: 'v1' | 'v2' | 'v3';
   /** MathJax's fonts to pick from (MathJax 3's TeX font, or a MathJax 4 font); only the TeX font when not given. */
   mathjaxFonts?: readonly ('tex' | Mathjax4Font)[];
 }
@@ -71,6 +71,15 @@ export const PROFILES: Record<string, RenderProfile> = {
     dpi: [220, 290],
     augment: { ...TRAIN_AUGMENT, pAny: 0 },
     grammar: 'v2',
+    mathjaxFonts: ['tex', ...(Object.keys(MATHJAX4_FONTS) as Mathjax4Font[])],
+  },
+  // The same, with v3's grammar: v2's formulas and topic formulas (grammar.ts, topics.ts) besides.
+  clean3: {
+    mathjaxShare: 0.5,
+    exPx: [14, 18],
+    dpi: [220, 290],
+    augment: { ...TRAIN_AUGMENT, pAny: 0 },
+    grammar: 'v3',
     mathjaxFonts: ['tex', ...(Object.keys(MATHJAX4_FONTS) as Mathjax4Font[])],
   },
 }
