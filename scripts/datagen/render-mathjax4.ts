@@ -52,6 +52,9 @@ export async function renderMathjax4 (latex: string, exPx: number, font: Mathjax
   let out = adaptor.innerHTML(node as never)
   if (/data-mjx-error|merror/.test(out)) throw new RenderError(`MathJax could not typeset: ${latex}`)
   out = out.replace(/(width|height)="([0-9.]+)ex"/g, (_m, k: string, v: string) => `${k}="${(Number(v) * exPx).toFixed(2)}"`)
+  // The lite adaptor leaves '<' unescaped in attribute values (data-latex="x < 1"), which the SVG
+  // parser refuses: every formula with a '<' was lost in MathJax 4's fonts.
+  out = out.replace(/="([^"]*)"/g, (_m, v: string) => `="${v.replace(/</g, '&lt;')}"`)
   out = out.replace(/style="[^"]*"/, '')
   out = out.replace('<svg ', '<svg color="black" fill="black" stroke="black" ')
   return sharp(Buffer.from(out), { density: 72 }).flatten({ background: '#ffffff' }).grayscale().png().toBuffer()
