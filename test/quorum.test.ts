@@ -187,6 +187,12 @@ describe('quorum for critical images between real nodes', { timeout: 240_000 }, 
     assert.equal(byId.code, 0, byId.stderr)
     assert.match(byId.stdout, /the certificate holds: \d signed votes agree \(3 needed, f = 1\)/)
     for (const v of cert.votes) assert.ok(byId.stdout.includes(v.voter))
+    // and as the web interface asks the node: POST /v1/tasks/ID/verify
+    const apiToken = (await readFile(join(net.dirs[0]!, 'api-token'), 'utf8')).trim()
+    const viaApi = await (await fetch(`http://127.0.0.1:${net.nodes[0]!.apiPort}/v1/tasks/${t.id}/verify`, { method: 'POST', headers: { authorization: `Bearer ${apiToken}` } })).json() as { ok: boolean, voters: string[], checked: string[] }
+    assert.equal(viaApi.ok, true)
+    assert.ok(viaApi.voters.length >= 3)
+    assert.deepEqual(viaApi.checked, ['answer', 'image hash', 'model'])
     const file = join(net.dirs[0]!, 'result.json')
     const result = await runCli(['result', t.id, '--json', '--data-dir', net.dirs[0]!])
     await writeFile(file, result.stdout)

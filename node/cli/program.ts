@@ -12,6 +12,7 @@ import { addConfigCommand } from './config.js'
 import { addNetworkCommands } from './network.js'
 import { addNodeCommand, type NodeCommandExtension } from './node.js'
 import { addOcrCommand } from './ocr.js'
+import { addOpenCommand } from './open.js'
 import { addStatusCommands } from './status.js'
 import { addStopCommand } from './stop.js'
 import { addSubmitCommands, addTasksCommand } from './tasks.js'
@@ -35,6 +36,7 @@ Environment:
   addNodeCommand(program, extension)
   addStopCommand(program)
   addStatusCommands(program)
+  addOpenCommand(program)
   addOcrCommand(program)
   addSubmitCommands(program)
   addVerifyCommand(program)

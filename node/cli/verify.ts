@@ -93,17 +93,28 @@ export async function runVerify (dataDir: DataDir | undefined, arg: string, opts
     const own = await dataDir.network()
     if (own != null) network = { name: own.name, adminPublicKey: adminPublicKeyOf(own) }
   }
+  const texts: string[] = []
+  if (network != null && dataDir != null) {
+    texts.push(...await dataDir.revocations())
+    if (await dataDir.runtime() != null) {
+      const known = await (await ApiClient.forDataDir(dataDir)).get<Array<{ revocation: string }>>('/v1/revocations').catch(() => [])
+      texts.push(...known.map(r => r.revocation))
+    }
+  }
+  return await checkCertificate(certificate, stated, { ...opts, network, known: texts })
+}
+
+/**
+ * Check a certificate (what `texmesh verify` and the node's POST /v1/tasks/ID/verify do): its votes
+ * against the network (revocations: those `opts.revocations` gives, which must be valid, and those
+ * known, which are skipped when they are not), and the answer, image hash and model stated beside it.
+ */
+export async function checkCertificate (certificate: unknown, stated: StatedResult, opts: Omit<VerifyOptions, 'network'> & { network: { name: string, adminPublicKey: Uint8Array } | undefined, known?: string[] }): Promise<VerifyCheck> {
+  const network = opts.network
   // Revocations: a voter's votes after the admin revoked it do not count.
   const revoked = new Map<string, number>()
   if (network != null) {
-    const texts = [...(opts.revocations ?? [])]
-    if (dataDir != null) {
-      texts.push(...await dataDir.revocations())
-      if (await dataDir.runtime() != null) {
-        const known = await (await ApiClient.forDataDir(dataDir)).get<Array<{ revocation: string }>>('/v1/revocations').catch(() => [])
-        texts.push(...known.map(r => r.revocation))
-      }
-    }
+    const texts = [...(opts.revocations ?? []), ...(opts.known ?? [])]
     for (const text of texts) {
       let check
       try {

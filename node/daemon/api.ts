@@ -10,12 +10,17 @@ import type { PeerMembership } from '../../protocols/membership/index.js'
 import type { QuorumTimings } from '../../protocols/votes/index.js'
 import { checkValue } from '../../crdt/values.js'
 import { MAX_IMAGE_BYTES } from '../../protocols/blob/index.js'
+import { cookieValue, sessionCookieName, Sessions } from './sessions.js'
+import { serveWeb } from './web.js'
+import type { VerifyCheck } from '../cli/verify.js'
 
 /**
- * The local HTTP API: JSON on 127.0.0.1 only. Browsers are kept out (any
- * request carrying an Origin header or a cross-site Sec-Fetch-Site is refused,
- * and the Host header must name loopback, which defeats DNS rebinding), and
- * every call that changes something needs the bearer token from the data dir.
+ * The local HTTP API: JSON on 127.0.0.1 only, and the web interface beside it.
+ * Other origins are kept out (a request whose Origin header is not the API's own,
+ * or whose Sec-Fetch-Site is cross-site or same-site, is refused, and the Host
+ * header must name loopback, which defeats DNS rebinding), and every call that
+ * changes something needs the bearer token from the data dir, or a browser session
+ * (see sessions.ts) together with the header `X-Texmesh: 1`.
  */
 
 /** A membership state as the API shows it: times as ISO 8601 strings, like every time the API gives. */
@@ -84,6 +89,8 @@ export interface ApiHandlers {
   tasks(limit: number): Promise<TaskView[]>
   /** every author's result for an image hash in the replicated store */
   results(hash: string): Map<string, unknown>
+  /** check a task's quorum certificate, as `texmesh verify ID` does; undefined when there is no such task */
+  verify?(id: string): Promise<VerifyCheck | { ok: false, reason: 'no-certificate', detail: string } | undefined>
   /** the node's metrics in Prometheus text format */
   metrics?(): Promise<{ contentType: string, text: string }>
   /** fault routes (partitions, pauses, dials), only on nodes started with the faults hook (simnet) */
@@ -115,7 +122,13 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
  * machine any local user reaches 127.0.0.1, but only the data dir's owner can read its api-token.
  * Status and peers, which say nothing of anybody's images, stay open.
  */
-const PRIVATE_READS = /^\/v1\/(tasks|results)(\/|\?|$)/
+const PRIVATE_READS = /^\/v1\/(tasks|results|events)(\/|\?|$)/
+/** The header a browser session must send with every change (a form or link from elsewhere cannot set it). */
+export const SESSION_CHANGE_HEADER = 'x-texmesh'
+/** How often the event stream looks for changed tasks while someone listens. */
+const EVENTS_POLL_MS = 250
+/** and sends the node's status. */
+const EVENTS_STATUS_MS = 2000
 
 const MAX_BEAM = 32
 
@@ -151,6 +164,11 @@ function tokenMatches (request: FastifyRequest, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected)
 }
 
+/** An Origin header is allowed only when it is the API's own origin, as the Host header names it. */
+function originIsOwn (origin: string | undefined, host: string | undefined): boolean {
+  return origin == null || (host != null && hostIsLoopback(host) && origin.toLowerCase() === `http://${host.toLowerCase()}`)
+}
+
 function hostIsLoopback (host: string | undefined): boolean {
   if (host == null) return false
   const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]
@@ -160,18 +178,33 @@ function hostIsLoopback (host: string | undefined): boolean {
 export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES })
   const log = init.log
+  const sessions = new Sessions()
+  // Set once listening (the port may be 0 until then).
+  let cookieName = sessionCookieName(init.port)
+  const sessionOf = (request: FastifyRequest): string | undefined => cookieValue(request.headers.cookie, cookieName)
+  /** authenticated: the token, or a live browser session (with the change header on changes) */
+  const authenticated = (request: FastifyRequest): boolean => {
+    if (tokenMatches(request, init.token)) return true
+    if (!sessions.valid(sessionOf(request))) return false
+    return !MUTATING.has(request.method) || request.headers[SESSION_CHANGE_HEADER] === '1'
+  }
 
   app.addHook('onRequest', async (request, reply) => {
     const site = request.headers['sec-fetch-site']
-    if (request.headers.origin != null || (site != null && site !== 'none' && site !== 'same-origin')) {
-      log.warn({ method: request.method, url: request.url, origin: request.headers.origin }, 'refused cross-origin API request')
+    const origin = request.headers.origin
+    if (!originIsOwn(origin, request.headers.host) || (site != null && site !== 'none' && site !== 'same-origin')) {
+      log.warn({ method: request.method, url: request.url, origin }, 'refused cross-origin API request')
       return await reply.code(403).send({ error: 'cross-origin requests are refused' })
     }
     if (!hostIsLoopback(request.headers.host)) {
       return await reply.code(403).send({ error: 'the API answers only to loopback host names' })
     }
-    if ((MUTATING.has(request.method) || PRIVATE_READS.test(request.url)) && !tokenMatches(request, init.token)) {
-      return await reply.code(401).send({ error: 'missing or wrong API token (see api-token in the data dir)' })
+    // Nothing the API answers may be framed, sniffed or cached by a browser.
+    void reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer')
+    if (request.url.startsWith('/v1/')) void reply.header('cache-control', 'no-store')
+    if ((MUTATING.has(request.method) || PRIVATE_READS.test(request.url)) && !authenticated(request)) {
+      const session = sessions.valid(sessionOf(request))
+      return await reply.code(401).send({ error: session ? `a browser session must send the header ${SESSION_CHANGE_HEADER}: 1 with changes` : 'missing or wrong API token (see api-token in the data dir), and no browser session (texmesh open signs a browser in)' })
     }
   })
 
@@ -233,6 +266,78 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   const JSON_CALLS = new Set(['/v1/membership/certificate', '/v1/membership/revocations'])
   app.addContentTypeParser(/^(image\/|application\/octet-stream)/, { parseAs: 'buffer', bodyLimit: MAX_IMAGE_BYTES }, (_request, body, done) => {
     done(null, body)
+  })
+
+  // Browser sessions: `texmesh open` asks for a link with the token; the browser trades its code for a cookie.
+  app.post('/v1/session-link', async (request, reply) => {
+    if (!tokenMatches(request, init.token)) return await reply.code(401).send({ error: 'a sign-in link needs the API token itself (texmesh open)' })
+    const { code, expiresAt } = sessions.createCode()
+    return { url: `http://127.0.0.1:${port}/signin?code=${code}`, expiresAt: new Date(expiresAt).toISOString() }
+  })
+  app.get('/signin', async (request, reply) => {
+    const code = (request.query as Record<string, unknown>).code
+    const id = typeof code === 'string' && code.length <= 128 ? sessions.redeem(code) : undefined
+    void reply.header('cache-control', 'no-store')
+    if (id == null) {
+      return await reply.code(403).type('text/plain; charset=utf-8').send('This sign-in link is used or expired (links work once, for a minute). Run `texmesh open` again.\n')
+    }
+    return await reply.code(303)
+      .header('set-cookie', `${cookieName}=${id}; HttpOnly; SameSite=Strict; Path=/`)
+      .header('location', '/').send()
+  })
+  app.get('/v1/session', async (request) => ({ signedIn: sessions.valid(sessionOf(request)) || tokenMatches(request, init.token) }))
+  app.post('/v1/signout', async (request, reply) => {
+    sessions.end(sessionOf(request))
+    return await reply.header('set-cookie', `${cookieName}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).send({ signedOut: true })
+  })
+
+  // Live changes for the web interface: server-sent events. `task` carries a task that changed
+  // (or is new), `status` the node's status every few seconds. One poll serves every listener.
+  const listeners = new Set<(event: string, data: unknown) => void>()
+  let lastTasks = new Map<string, string>()
+  let pollTimer: NodeJS.Timeout | undefined
+  let lastStatus = 0
+  const poll = async (): Promise<void> => {
+    try {
+      const tasks = await init.handlers.tasks(200)
+      const seen = new Map<string, string>()
+      for (const t of tasks) {
+        const json = JSON.stringify(t)
+        seen.set(t.id, json)
+        if (lastTasks.get(t.id) !== json) for (const l of listeners) l('task', t)
+      }
+      lastTasks = seen
+      if (Date.now() - lastStatus >= EVENTS_STATUS_MS) {
+        lastStatus = Date.now()
+        const status = await init.handlers.status()
+        for (const l of listeners) l('status', status)
+      }
+    } catch (err) {
+      log.debug({ err }, 'event stream poll failed')
+    }
+    if (listeners.size > 0) pollTimer = setTimeout(() => { void poll() }, EVENTS_POLL_MS)
+    else pollTimer = undefined
+  }
+  app.get('/v1/events', async (request, reply) => {
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'keep-alive' })
+    res.write('retry: 2000\n\n')
+    // A newcomer gets every current task first.
+    for (const t of await init.handlers.tasks(200)) res.write(`event: task\ndata: ${JSON.stringify(t)}\n\n`)
+    const listener = (event: string, data: unknown): void => { res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) }
+    listeners.add(listener)
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
+    request.raw.on('close', () => { listeners.delete(listener); clearInterval(keepAlive) })
+    lastStatus = 0
+    if (pollTimer == null) void poll()
+  })
+
+  app.post<{ Params: { id: string } }>('/v1/tasks/:id/verify', async (request, reply) => {
+    if (init.handlers.verify == null) return await reply.code(404).send({ error: 'this node does not verify certificates' })
+    const check = await init.handlers.verify(request.params.id)
+    if (check == null) return await reply.code(404).send({ error: `no task ${request.params.id.slice(0, 80)} on this node` })
+    return check
   })
 
   app.get('/v1/status', async () => await init.handlers.status())
@@ -329,6 +434,9 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     })
   }
 
+  serveWeb(app)
+
+  let port = init.port
   try {
     await app.listen({ host: '127.0.0.1', port: init.port })
   } catch (err: any) {
@@ -339,10 +447,17 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     throw err
   }
   const address = app.server.address()
-  const port = typeof address === 'object' && address != null ? address.port : init.port
+  port = typeof address === 'object' && address != null ? address.port : init.port
+  cookieName = sessionCookieName(port)
   log.info({ url: `http://127.0.0.1:${port}` }, 'local API listening')
   return {
     port,
-    close: async () => { await app.close() }
+    close: async () => {
+      listeners.clear()
+      if (pollTimer != null) clearTimeout(pollTimer)
+      // Open event streams would keep close() waiting.
+      app.server.closeAllConnections?.()
+      await app.close()
+    }
   }
 }

@@ -1,5 +1,5 @@
 import type { PeerId } from '@libp2p/interface'
-import { DataDir, processIdentity } from '../datadir/datadir.js'
+import { adminPublicKeyOf, DataDir, processIdentity } from '../datadir/datadir.js'
 import { buildLibp2p, describeListenError, type TexmeshLibp2p } from './libp2p.js'
 import { PeerKeeper } from './peer-keeper.js'
 import { membershipView, startApiServer, type ApiPeer, type ApiServer, type ApiStatus } from './api.js'
@@ -22,6 +22,7 @@ import { faultHandlers } from './faults.js'
 import { peersView, trackLatency } from './views.js'
 import { NodeMetrics } from './metrics.js'
 import { withExpiry } from '../../protocols/membership/index.js'
+import { checkCertificate } from '../cli/verify.js'
 
 /**
  * The daemon: the one place where storage, libp2p, protocols and the local
@@ -274,6 +275,14 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         task,
         tasks: taskList,
         results: hash => results.results(hash),
+        verify: async (id) => {
+          const t = await nodeTasks.get(id)
+          if (t == null) return undefined
+          if (t.result?.certificate == null) return { ok: false, reason: 'no-certificate', detail: `task ${id} has no quorum certificate (state ${t.state}${t.critical ? '' : ', not critical'})` }
+          const known = [...await dataDir.revocations(), ...(await trust.revocations()).map(r => r.revocation)]
+          const admin = network != null ? { name: network.name, adminPublicKey: adminPublicKeyOf(network) } : undefined
+          return await checkCertificate(t.result.certificate, { latex: t.result.latex, hash: t.hash, model: t.result.model }, { network: admin, known })
+        },
         metrics: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
         ...(faults != null ? { faults } : {})
       }

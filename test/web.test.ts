@@ -1,0 +1,127 @@
+/**
+ * The web interface in a real browser: Debian's chromium (CHROMIUM, default /usr/bin/chromium),
+ * driven by puppeteer-core, against a real node with the shipped model. Screenshots go to
+ * test-artifacts/web/ (git-ignored). Skipped when there is no chromium.
+ */
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import puppeteer, { type Browser, type Page } from 'puppeteer-core'
+import { DataDir } from '../node/datadir/datadir.js'
+import type { RunningNode } from '../node/daemon/start.js'
+import { removeDir, startTestNode, tempDir } from './helpers.js'
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/web/', import.meta.url))
+const FIXTURE = fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url))
+const FIXTURE_TASK = fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url))
+
+describe('web interface in chromium', { timeout: 120_000, skip: existsSync(CHROMIUM) ? false : `no chromium at ${CHROMIUM}` }, () => {
+  let dir: string
+  let profile: string
+  let node: RunningNode
+  let browser: Browser
+  let page: Page
+  let base: string
+  let token: string
+
+  const shot = async (name: string): Promise<void> => { await page.screenshot({ path: `${ARTIFACTS}${name}.png` }) }
+
+  before(async () => {
+    await mkdir(ARTIFACTS, { recursive: true })
+    dir = await tempDir()
+    profile = await tempDir('texmesh-chromium-')
+    node = await startTestNode(dir)
+    base = `http://127.0.0.1:${node.apiPort}`
+    token = (await readFile(new DataDir(dir).paths.apiToken, 'utf8')).trim()
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      userDataDir: profile,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+    })
+    page = await browser.newPage()
+    await page.setViewport({ width: 1280, height: 800 })
+  })
+
+  after(async () => {
+    await browser?.close()
+    await node?.stop()
+    await removeDir(dir)
+    await removeDir(profile)
+  })
+
+  it('refuses a browser without a session', async () => {
+    await page.goto(base + '/')
+    await page.waitForSelector('[data-testid=signed-out]')
+    const csp = (await page.goto(base + '/'))?.headers()['content-security-policy']
+    assert.match(csp ?? '', /default-src 'self'/)
+    await page.waitForSelector('[data-testid=signed-out]')
+    const answer = await page.evaluate(async () => {
+      const r = await fetch('/v1/tasks')
+      const w = await fetch('/v1/ocr', { method: 'POST', headers: { 'x-texmesh': '1', 'content-type': 'image/png' }, body: new Uint8Array([1]) })
+      return [r.status, w.status]
+    })
+    assert.deepEqual(answer, [401, 401])
+    await shot('signed-out')
+  })
+
+  it('signs in through the link of texmesh open', async () => {
+    const link = await (await fetch(base + '/v1/session-link', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' })).json() as { url: string }
+    await page.goto(link.url)
+    assert.equal(page.url(), base + '/')
+    await page.waitForSelector('nav a[aria-current=page]')
+    const cookies = await browser.cookies()
+    const session = cookies.find(c => c.name === `texmesh_session_${node.apiPort}`)
+    assert.ok(session != null && session.httpOnly && session.sameSite === 'Strict')
+    // The cookie is not readable by the page.
+    assert.equal(await page.evaluate(() => document.cookie), '')
+  })
+
+  it('reads a dropped image: the typeset answer, its source, confidence and boxes', async () => {
+    const bytes = (await readFile(FIXTURE)).toString('base64')
+    await page.evaluate((b64: string) => {
+      const data = Uint8Array.from(atob(b64), c => c.charCodeAt(0))
+      const transfer = new DataTransfer()
+      transfer.items.add(new File([data], 'sum.png', { type: 'image/png' }))
+      document.querySelector('[data-testid=drop]')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }))
+    }, bytes)
+    await page.waitForSelector('.reading.done .answer .katex', { timeout: 60_000 })
+    const seen = await page.evaluate(() => ({
+      source: document.querySelector('.reading .source code')?.textContent ?? '',
+      confidence: document.querySelector('.reading .confidence')?.textContent ?? '',
+      boxes: document.querySelectorAll('.reading svg rect').length,
+      katexFont: getComputedStyle(document.querySelector('.reading .katex')!).fontFamily
+    }))
+    assert.ok(seen.source.length > 0)
+    assert.match(seen.confidence, /confidence [01]\.\d\d/)
+    assert.ok(seen.boxes >= 1)
+    assert.match(seen.katexFont, /KaTeX_Main/)
+    await shot('read')
+    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }])
+    await shot('read-dark')
+    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'light' }])
+  })
+
+  it('submits a task and follows it live to done', async () => {
+    await page.click('nav a[href="#/tasks"]')
+    const input = await page.waitForSelector('form.submit input[type=file]')
+    await input!.uploadFile(FIXTURE_TASK)
+    await page.click('form.submit button[type=submit]')
+    await page.waitForFunction(() => document.querySelector('[data-testid=task-state]')?.textContent === 'done', { timeout: 60_000 })
+    await page.waitForSelector('.details .answer .katex')
+    const row = await page.evaluate(() => document.querySelector('table.tasks tbody tr')?.getAttribute('data-state'))
+    assert.equal(row, 'done')
+    await shot('tasks')
+  })
+
+  it('shows the network page', async () => {
+    await page.click('nav a[href="#/network"]')
+    await page.waitForSelector('[data-testid=load]', { timeout: 10_000 })
+    const text = await page.evaluate(() => document.querySelector('main')?.textContent ?? '')
+    assert.ok(text.includes(node.peerId.toString()))
+    await shot('network')
+  })
+})
