@@ -1,7 +1,7 @@
 /**
  * The web interface in a real browser: Debian's chromium (CHROMIUM, default /usr/bin/chromium),
  * driven by puppeteer-core, against a real node with the shipped model. Screenshots go to
- * test-artifacts/web/ (git-ignored). Skipped when there is no chromium.
+ * test-artifacts/web/ (git-ignored). Without chromium it fails, saying so: .ci/run installs it.
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -18,7 +18,7 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/web/', import.meta
 const FIXTURE = fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url))
 const FIXTURE_TASK = fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url))
 
-describe('web interface in chromium', { timeout: 120_000, skip: existsSync(CHROMIUM) ? false : `no chromium at ${CHROMIUM}` }, () => {
+describe('web interface in chromium', { timeout: 120_000 }, () => {
   let dir: string
   let profile: string
   let node: RunningNode
@@ -30,6 +30,7 @@ describe('web interface in chromium', { timeout: 120_000, skip: existsSync(CHROM
   const shot = async (name: string): Promise<void> => { await page.screenshot({ path: `${ARTIFACTS}${name}.png` }) }
 
   before(async () => {
+    assert.ok(existsSync(CHROMIUM), `no chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium), as .ci/run does, or set CHROMIUM`)
     await mkdir(ARTIFACTS, { recursive: true })
     dir = await tempDir()
     profile = await tempDir('texmesh-chromium-')
