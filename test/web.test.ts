@@ -94,11 +94,15 @@ describe('web interface in chromium', { timeout: 120_000 }, () => {
       source: document.querySelector('.reading .source code')?.textContent ?? '',
       confidence: document.querySelector('.reading .confidence')?.textContent ?? '',
       boxes: document.querySelectorAll('.reading svg rect').length,
+      box: ['x', 'y', 'width', 'height'].map(k => Number(document.querySelector('.reading svg rect')?.getAttribute(k))),
       katexFont: getComputedStyle(document.querySelector('.reading .katex')!).fontFamily
     }))
     assert.ok(seen.source.length > 0)
     assert.match(seen.confidence, /confidence [01]\.\d\d/)
     assert.ok(seen.boxes >= 1)
+    // The box is the pipeline's region, in the image's pixels (sum.png's formula is at 16,12, 49 x 72).
+    const regions = (await node.ocr(await readFile(FIXTURE), { file: 'sum.png' })).regions
+    assert.deepEqual(seen.box, [regions[0]!.bbox.x, regions[0]!.bbox.y, regions[0]!.bbox.width, regions[0]!.bbox.height])
     assert.match(seen.katexFont, /KaTeX_Main/)
     await shot('read')
     await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }])

@@ -28,7 +28,7 @@ export async function post<T> (path: string, body?: Blob | object): Promise<T> {
   }))
 }
 
-export interface Box { left: number, top: number, width: number, height: number }
+export interface Box { x: number, y: number, width: number, height: number }
 export interface Alternative { latex: string, score: number }
 export interface Region { bbox: Box, latex: string, confidence: number, alternatives?: Alternative[] }
 export interface OcrResult {

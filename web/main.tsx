@@ -109,7 +109,7 @@ function BoxedImage ({ url, result, name }: { url: string, result?: OcrResult, n
       <img src={url} alt={name} onLoad={(e) => { const i = e.currentTarget; setSize({ w: i.naturalWidth, h: i.naturalHeight }) }} />
       {size != null && result != null && result.rotated == null && (
         <svg viewBox={`0 0 ${size.w} ${size.h}`} preserveAspectRatio='none' aria-hidden='true'>
-          {result.regions.map((r, i) => <rect key={i} class={`region ${confidenceClass(r.confidence)}`} x={r.bbox.left} y={r.bbox.top} width={r.bbox.width} height={r.bbox.height} />)}
+          {result.regions.map((r, i) => <rect key={i} class={`region ${confidenceClass(r.confidence)}`} x={r.bbox.x} y={r.bbox.y} width={r.bbox.width} height={r.bbox.height} />)}
         </svg>
       )}
     </div>
