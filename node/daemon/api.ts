@@ -1,18 +1,18 @@
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
-import { timingSafeEqual } from 'node:crypto'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { PortInUseError, TexmeshError } from '../errors.js'
+import { PortInUseError } from '../errors.js'
 import type { Log } from '../log.js'
 import { ImageError } from '../../pipeline/preprocess.js'
 import type { OcrResult } from '../../pipeline/ocr.js'
 import type { TaskView, TasksStats } from './work.js'
 import type { PeerMembership } from '../../protocols/membership/index.js'
 import type { QuorumTimings } from '../../protocols/votes/index.js'
-import { checkValue } from '../../crdt/values.js'
-import { MAX_IMAGE_BYTES } from '../../protocols/blob/index.js'
-import { cookieValue, sessionCookieName, Sessions } from './sessions.js'
+import { browserSide } from './api-browser.js'
+import { answerUnknownCalls, BODY_LIMIT_BYTES, guardRequests, handleErrors, parseBodies } from './http.js'
 import { serveWeb } from './web.js'
 import type { VerifyCheck } from '../cli/verify.js'
+
+export { SESSION_CHANGE_HEADER } from './http.js'
 
 /**
  * The local HTTP API: JSON on 127.0.0.1 only, and the web interface beside it.
@@ -21,6 +21,8 @@ import type { VerifyCheck } from '../cli/verify.js'
  * header must name loopback, which defeats DNS rebinding), and every call that
  * changes something needs the bearer token from the data dir, or a browser session
  * (see sessions.ts) together with the header `X-Texmesh: 1`.
+ * This file has the /v1 routes and the API's types; http.ts the guards, error handler and
+ * body parsers every route shares; api-browser.ts the browser sessions and the event stream.
  */
 
 /** A membership state as the API shows it: times as ISO 8601 strings, like every time the API gives. */
@@ -113,23 +115,6 @@ export interface ApiServer {
   close(): Promise<void>
 }
 
-/** the API carries small JSON documents only (for now) */
-const BODY_LIMIT_BYTES = 64 * 1024
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]'])
-const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
-/**
- * Reads that show what users submitted (file names, answers) need the token too: on a shared lab
- * machine any local user reaches 127.0.0.1, but only the data dir's owner can read its api-token.
- * Status and peers, which say nothing of anybody's images, stay open.
- */
-const PRIVATE_READS = /^\/v1\/(tasks|results|events)(\/|\?|$)/
-/** The header a browser session must send with every change (a form or link from elsewhere cannot set it). */
-export const SESSION_CHANGE_HEADER = 'x-texmesh'
-/** How often the event stream looks for changed tasks while someone listens. */
-const EVENTS_POLL_MS = 250
-/** and sends the node's status. */
-const EVENTS_STATUS_MS = 2000
-
 const MAX_BEAM = 32
 
 /** The longest file name a task, or an image posted to /v1/ocr, carries. */
@@ -155,183 +140,18 @@ function issues (error: z.ZodError): string {
   return error.issues.map(i => i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message).join('; ')
 }
 
-function tokenMatches (request: FastifyRequest, token: string): boolean {
-  const header = request.headers.authorization
-  const match = header?.match(/^bearer\s+(\S+)\s*$/i)
-  if (match?.[1] == null) return false
-  const given = Buffer.from(match[1])
-  const expected = Buffer.from(token)
-  return given.length === expected.length && timingSafeEqual(given, expected)
-}
-
-/** An Origin header is allowed only when it is the API's own origin, as the Host header names it. */
-function originIsOwn (origin: string | undefined, host: string | undefined): boolean {
-  return origin == null || (host != null && hostIsLoopback(host) && origin.toLowerCase() === `http://${host.toLowerCase()}`)
-}
-
-function hostIsLoopback (host: string | undefined): boolean {
-  if (host == null) return false
-  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]
-  return name != null && LOOPBACK_HOSTS.has(name.toLowerCase())
-}
-
 export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES })
   const log = init.log
-  const sessions = new Sessions()
-  // Set once listening (the port may be 0 until then).
-  let cookieName = sessionCookieName(init.port)
-  const sessionOf = (request: FastifyRequest): string | undefined => cookieValue(request.headers.cookie, cookieName)
-  /** authenticated: the token, or a live browser session (with the change header on changes) */
-  const authenticated = (request: FastifyRequest): boolean => {
-    if (tokenMatches(request, init.token)) return true
-    if (!sessions.valid(sessionOf(request))) return false
-    return !MUTATING.has(request.method) || request.headers[SESSION_CHANGE_HEADER] === '1'
-  }
+  const browser = browserSide({ port: init.port, token: init.token, handlers: init.handlers, log })
 
-  app.addHook('onRequest', async (request, reply) => {
-    const site = request.headers['sec-fetch-site']
-    const origin = request.headers.origin
-    if (!originIsOwn(origin, request.headers.host) || (site != null && site !== 'none' && site !== 'same-origin')) {
-      log.warn({ method: request.method, url: request.url, origin }, 'refused cross-origin API request')
-      return await reply.code(403).send({ error: 'cross-origin requests are refused' })
-    }
-    if (!hostIsLoopback(request.headers.host)) {
-      return await reply.code(403).send({ error: 'the API answers only to loopback host names' })
-    }
-    // Nothing the API answers may be framed, sniffed or cached by a browser.
-    void reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer')
-    if (request.url.startsWith('/v1/')) void reply.header('cache-control', 'no-store')
-    if ((MUTATING.has(request.method) || PRIVATE_READS.test(request.url)) && !authenticated(request)) {
-      const session = sessions.valid(sessionOf(request))
-      return await reply.code(401).send({ error: session ? `a browser session must send the header ${SESSION_CHANGE_HEADER}: 1 with changes` : 'missing or wrong API token (see api-token in the data dir), and no browser session (texmesh open signs a browser in)' })
-    }
-  })
+  guardRequests(app, browser, log)
+  handleErrors(app, log)
+  answerUnknownCalls(app)
+  parseBodies(app)
 
-  app.setErrorHandler(async (err, request, reply) => {
-    if (err instanceof TexmeshError) return await reply.code(400).send({ error: err.message, name: err.name })
-    const status = typeof (err as any).statusCode === 'number' ? (err as any).statusCode as number : 500
-    if (status >= 500) log.error({ err }, 'API handler failed')
-    if ((err as any).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      // What this call takes: a JSON body, or an image.
-      const json = JSON_CALLS.has(request.url.split('?')[0]!)
-      return await reply.code(415).send({ error: json ? 'POST a JSON body, with Content-Type application/json' : 'POST the image bytes as the body, with Content-Type image/... or application/octet-stream' })
-    }
-
-    if ((err as any).code === 'FST_ERR_MAX_PARAM_LENGTH' || (err as any).code === 'FST_ERR_BAD_URL') {
-      return await reply.code(400).send({ error: 'a path parameter is too long or malformed' })
-    }
-    return await reply.code(status).send({ error: (err as Error).message })
-  })
-  // Unknown calls answer in the API's own shape, without echoing a long URL back.
-  // A known path called with another method gets 405 and the methods it has (Allow), not 404.
-  const routes: { pattern: RegExp, methods: string[] }[] = []
-  app.addHook('onRoute', (route) => {
-    const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+')}$`)
-    const methods = Array.isArray(route.method) ? route.method : [route.method]
-    const known = routes.find(r => r.pattern.source === pattern.source)
-    if (known != null) known.methods.push(...methods)
-    else routes.push({ pattern, methods: [...methods] })
-  })
-  app.setNotFoundHandler(async (request, reply) => {
-    const path = request.url.split('?')[0]!
-    const allowed = routes.find(r => r.pattern.test(path))?.methods
-    if (allowed != null) {
-      const allow = [...new Set(allowed)].sort().join(', ')
-      return await reply.code(405).header('allow', allow).send({ error: `${request.method} is not a method of ${path.slice(0, 200)} (it takes ${allow})` })
-    }
-    return await reply.code(404).send({ error: `no such call: ${request.method} ${path.slice(0, 200)} (the README's "local API" lists them)` })
-  })
-
-  // JSON bodies: parsed, then refused with the reason when they are deep, huge or carry a
-  // __proto__ or constructor key (crdt/values.ts's bounds, the same the store applies).
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (_request, body, done) => {
-    let json: unknown
-    try {
-      json = JSON.parse(body as string)
-    } catch {
-      done(Object.assign(new Error('the body is not valid JSON'), { statusCode: 400 }), undefined)
-      return
-    }
-    const refused = checkValue(json)
-    if (refused != null) {
-      done(Object.assign(new Error(`the JSON body is refused: ${refused.detail}`), { statusCode: 400 }), undefined)
-      return
-    }
-    done(null, json)
-  })
-  // Images arrive as the raw request body (any image/* type or application/octet-stream).
-  // The calls that take a JSON body instead:
-  const JSON_CALLS = new Set(['/v1/membership/certificate', '/v1/membership/revocations'])
-  app.addContentTypeParser(/^(image\/|application\/octet-stream)/, { parseAs: 'buffer', bodyLimit: MAX_IMAGE_BYTES }, (_request, body, done) => {
-    done(null, body)
-  })
-
-  // Browser sessions: `texmesh open` asks for a link with the token; the browser trades its code for a cookie.
-  app.post('/v1/session-link', async (request, reply) => {
-    if (!tokenMatches(request, init.token)) return await reply.code(401).send({ error: 'a sign-in link needs the API token itself (texmesh open)' })
-    const { code, expiresAt } = sessions.createCode()
-    return { url: `http://127.0.0.1:${port}/signin?code=${code}`, expiresAt: new Date(expiresAt).toISOString() }
-  })
-  app.get('/signin', async (request, reply) => {
-    const code = (request.query as Record<string, unknown>).code
-    const id = typeof code === 'string' && code.length <= 128 ? sessions.redeem(code) : undefined
-    void reply.header('cache-control', 'no-store')
-    if (id == null) {
-      return await reply.code(403).type('text/plain; charset=utf-8').send('This sign-in link is used or expired (links work once, for a minute). Run `texmesh open` again.\n')
-    }
-    return await reply.code(303)
-      .header('set-cookie', `${cookieName}=${id}; HttpOnly; SameSite=Strict; Path=/`)
-      .header('location', '/').send()
-  })
-  app.get('/v1/session', async (request) => ({ signedIn: sessions.valid(sessionOf(request)) || tokenMatches(request, init.token) }))
-  app.post('/v1/signout', async (request, reply) => {
-    sessions.end(sessionOf(request))
-    return await reply.header('set-cookie', `${cookieName}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).send({ signedOut: true })
-  })
-
-  // Live changes for the web interface: server-sent events. `task` carries a task that changed
-  // (or is new), `status` the node's status every few seconds. One poll serves every listener.
-  const listeners = new Set<(event: string, data: unknown) => void>()
-  let lastTasks = new Map<string, string>()
-  let pollTimer: NodeJS.Timeout | undefined
-  let lastStatus = 0
-  const poll = async (): Promise<void> => {
-    try {
-      const tasks = await init.handlers.tasks(200)
-      const seen = new Map<string, string>()
-      for (const t of tasks) {
-        const json = JSON.stringify(t)
-        seen.set(t.id, json)
-        if (lastTasks.get(t.id) !== json) for (const l of listeners) l('task', t)
-      }
-      lastTasks = seen
-      if (Date.now() - lastStatus >= EVENTS_STATUS_MS) {
-        lastStatus = Date.now()
-        const status = await init.handlers.status()
-        for (const l of listeners) l('status', status)
-      }
-    } catch (err) {
-      log.debug({ err }, 'event stream poll failed')
-    }
-    if (listeners.size > 0) pollTimer = setTimeout(() => { void poll() }, EVENTS_POLL_MS)
-    else pollTimer = undefined
-  }
-  app.get('/v1/events', async (request, reply) => {
-    reply.hijack()
-    const res = reply.raw
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'keep-alive' })
-    res.write('retry: 2000\n\n')
-    // A newcomer gets every current task first.
-    for (const t of await init.handlers.tasks(200)) res.write(`event: task\ndata: ${JSON.stringify(t)}\n\n`)
-    const listener = (event: string, data: unknown): void => { res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) }
-    listeners.add(listener)
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
-    request.raw.on('close', () => { listeners.delete(listener); clearInterval(keepAlive) })
-    lastStatus = 0
-    if (pollTimer == null) void poll()
-  })
+  // Browser sessions and the event stream (api-browser.ts).
+  browser.addRoutes(app)
 
   app.post<{ Params: { id: string } }>('/v1/tasks/:id/verify', async (request, reply) => {
     if (init.handlers.verify == null) return await reply.code(404).send({ error: 'this node does not verify certificates' })
@@ -436,7 +256,6 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
 
   serveWeb(app)
 
-  let port = init.port
   try {
     await app.listen({ host: '127.0.0.1', port: init.port })
   } catch (err: any) {
@@ -447,14 +266,13 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     throw err
   }
   const address = app.server.address()
-  port = typeof address === 'object' && address != null ? address.port : init.port
-  cookieName = sessionCookieName(port)
+  const port = typeof address === 'object' && address != null ? address.port : init.port
+  browser.listening(port)
   log.info({ url: `http://127.0.0.1:${port}` }, 'local API listening')
   return {
     port,
     close: async () => {
-      listeners.clear()
-      if (pollTimer != null) clearTimeout(pollTimer)
+      browser.close()
       // Open event streams would keep close() waiting.
       app.server.closeAllConnections?.()
       await app.close()
