@@ -84,6 +84,8 @@ describe('GET /metrics', { timeout: 120_000 }, () => {
   })
 
   it('counts grow between scrapes and never go back', async () => {
+    // A backup reading of the first test's task may still run on b: let it end, so only b.ocr counts.
+    await waitFor('both nodes idle', () => a.taskStats().running === 0 && b.taskStats().running === 0, 60_000)
     const before = parsePrometheusTextFormat((await scrape(b.apiPort)).text)
     const r = await b.ocr(await readFile(IMAGE), { file: 'fraction.png' })
     assert.ok(r.latex.length > 0)
