@@ -37,9 +37,10 @@ export const LOG_FILES_KEPT = 5
 
 /**
  * A log written to `file` as JSON lines, for a node run in the background: rolled by size into
- * FILE.1.log, FILE.2.log, ... (pino-roll), the newest also reachable as current.log beside them.
+ * FILE.1.log, FILE.2.log, ... (pino-roll), the newest also reachable as current.log beside them;
+ * older files, earlier runs' included, are removed; readable by the node's user only.
  */
 export async function createFileLog (level: NodeConfig['logLevel'], file: string, roll_: { size?: string, keep?: number } = {}): Promise<Log> {
-  const stream = await roll({ file: resolve(file), size: roll_.size ?? LOG_FILE_BYTES, limit: { count: roll_.keep ?? LOG_FILES_KEPT }, mkdir: true, symlink: true, sync: true })
+  const stream = await roll({ file: resolve(file), size: roll_.size ?? LOG_FILE_BYTES, limit: { count: roll_.keep ?? LOG_FILES_KEPT, removeOtherLogFiles: true }, mkdir: true, symlink: true, sync: true, mode: 0o600 })
   return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, stream)
 }

@@ -110,6 +110,10 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
       assert.equal((await call(member.apiPort, 'GET', path)).status, 401, path)
       assert.notEqual((await call(member.apiPort, 'GET', path, { authorization: `Bearer ${token}` })).status, 401, path)
     }
+    // However the path is spelt: the router decodes %-escapes, and so does the guard.
+    for (const path of ['/v1/%74asks', '/v1/t%61sks/0mhxk3f2a0000-3fa9c1', `/v1/r%65sults/${'a'.repeat(64)}`, '/v1/events', '/v1/%65vents', '/v1/tasks?limit=1']) {
+      assert.equal((await call(member.apiPort, 'GET', path)).status, 401, path)
+    }
     assert.equal((await call(member.apiPort, 'GET', '/v1/status')).status, 200)
     const wrong = await call(member.apiPort, 'POST', '/v1/membership/certificate', { authorization: 'Bearer nope' }, body)
     assert.equal(wrong.status, 401)

@@ -26,6 +26,12 @@ function value (families: PromFamily[], name: string, labels: Record<string, str
   return Number(sample.value)
 }
 
+/** The same for a labelled counter, whose sample appears only once it has counted something. */
+function counted (families: PromFamily[], name: string, labels: Record<string, string>): number {
+  const sample = family(families, name).metrics.find(m => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))
+  return Number(sample?.value ?? 0)
+}
+
 describe('GET /metrics', { timeout: 120_000 }, () => {
   let dirA: string
   let dirB: string
@@ -72,7 +78,7 @@ describe('GET /metrics', { timeout: 120_000 }, () => {
 
     // Exactly one node read the image, whichever took it; its histogram counted it.
     const processed = value(families, 'texmesh_tasks_processed_total')
-    assert.equal(value(families, 'texmesh_ocr_total', { outcome: 'read' }), processed)
+    assert.equal(counted(families, 'texmesh_ocr_total', { outcome: 'read' }), processed)
     const ocr = family(families, 'texmesh_ocr_seconds')
     assert.equal(ocr.type, 'HISTOGRAM')
     assert.equal(Number(ocr.metrics[0]?.count), processed)
@@ -92,8 +98,15 @@ describe('GET /metrics', { timeout: 120_000 }, () => {
     const after = parsePrometheusTextFormat((await scrape(b.apiPort)).text)
     const count = (fams: PromFamily[]): number => Number(family(fams, 'texmesh_ocr_seconds').metrics[0]?.count ?? 0)
     assert.equal(count(after), count(before) + 1)
-    const read = (fams: PromFamily[]): number => Number(family(fams, 'texmesh_ocr_total').metrics.find(m => m.labels?.outcome === 'read')?.value ?? 0)
+    const read = (fams: PromFamily[]): number => counted(fams, 'texmesh_ocr_total', { outcome: 'read' })
     assert.equal(read(after), read(before) + 1)
+    // Counters never go back between scrapes.
+    for (const f of after.filter(f => f.type === 'COUNTER')) {
+      for (const m of f.metrics) {
+        const old = before.find(b => b.name === f.name)?.metrics.find(b => JSON.stringify(b.labels ?? {}) === JSON.stringify(m.labels ?? {}))
+        assert.ok(Number(m.value) >= Number(old?.value ?? 0), `${f.name} went back`)
+      }
+    }
   })
 
   it('is refused to a browser of another origin, like the rest of the API', async () => {

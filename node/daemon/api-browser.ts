@@ -15,6 +15,10 @@ import { cookieValue, sessionCookieName, Sessions } from './sessions.js'
 const EVENTS_POLL_MS = 250
 /** and sends the node's status. */
 const EVENTS_STATUS_MS = 2000
+/** Event streams open at once (browser tabs): each costs a listener and a keep-alive timer. */
+const MAX_EVENT_STREAMS = 16
+/** Bytes an event stream may hold unread before it is dropped (the browser reconnects and starts afresh). */
+const MAX_EVENT_BUFFER = 1024 * 1024
 
 export interface BrowserSide extends RequestAuth {
   /** adds the session routes and the event stream */
@@ -45,6 +49,8 @@ export function browserSide (init: { port: number, token: string, handlers: Pick
   const listeners = new Set<(event: string, data: unknown) => void>()
   let lastTasks = new Map<string, string>()
   let pollTimer: NodeJS.Timeout | undefined
+  /** a poll is under way or scheduled (set before its first wait, so two streams never start two) */
+  let polling = false
   let lastStatus = 0
   const poll = async (): Promise<void> => {
     try {
@@ -65,7 +71,10 @@ export function browserSide (init: { port: number, token: string, handlers: Pick
       log.debug({ err }, 'event stream poll failed')
     }
     if (listeners.size > 0) pollTimer = setTimeout(() => { void poll() }, EVENTS_POLL_MS)
-    else pollTimer = undefined
+    else {
+      pollTimer = undefined
+      polling = false
+    }
   }
 
   const addRoutes = (app: FastifyInstance): void => {
@@ -93,18 +102,31 @@ export function browserSide (init: { port: number, token: string, handlers: Pick
     })
 
     app.get('/v1/events', async (request, reply) => {
+      if (listeners.size >= MAX_EVENT_STREAMS) return await reply.code(503).send({ error: `${MAX_EVENT_STREAMS} event streams are open already; close a browser tab` })
       reply.hijack()
       const res = reply.raw
+      let keepAlive: NodeJS.Timeout | undefined
+      // A stream whose reader stops reading is dropped rather than buffered without end.
+      const send = (text: string): void => { if (res.writableLength > MAX_EVENT_BUFFER) res.destroy(); else res.write(text) }
+      const listener = (event: string, data: unknown): void => { send(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) }
+      // Cleaned up however the stream ends, even while the first tasks are being read.
+      res.on('close', () => { listeners.delete(listener); clearInterval(keepAlive) })
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'keep-alive' })
       res.write('retry: 2000\n\n')
-      // A newcomer gets every current task first.
-      for (const t of await init.handlers.tasks(200)) res.write(`event: task\ndata: ${JSON.stringify(t)}\n\n`)
-      const listener = (event: string, data: unknown): void => { res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) }
+      try {
+        // A newcomer gets every current task first.
+        for (const t of await init.handlers.tasks(200)) send(`event: task\ndata: ${JSON.stringify(t)}\n\n`)
+      } catch (err) {
+        log.debug({ err }, 'event stream: reading the tasks failed')
+      }
+      if (res.destroyed) return
       listeners.add(listener)
-      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
-      request.raw.on('close', () => { listeners.delete(listener); clearInterval(keepAlive) })
+      keepAlive = setInterval(() => { send(': keep-alive\n\n') }, 15_000)
       lastStatus = 0
-      if (pollTimer == null) void poll()
+      if (!polling) {
+        polling = true
+        void poll()
+      }
     })
   }
 

@@ -59,6 +59,14 @@ export interface RequestAuth {
   hasSession(request: FastifyRequest): boolean
 }
 
+function decodePath (url: string): string {
+  try {
+    return decodeURIComponent(url)
+  } catch {
+    return url
+  }
+}
+
 /** Refuses other origins, other host names and unauthenticated changes or private reads; sets the security headers. */
 export function guardRequests (app: FastifyInstance, auth: RequestAuth, log: Log): void {
   app.addHook('onRequest', async (request, reply) => {
@@ -74,7 +82,9 @@ export function guardRequests (app: FastifyInstance, auth: RequestAuth, log: Log
     // Nothing the API answers may be framed, sniffed or cached by a browser.
     void reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer')
     if (request.url.startsWith('/v1/')) void reply.header('cache-control', 'no-store')
-    if ((MUTATING.has(request.method) || PRIVATE_READS.test(request.url)) && !auth.authenticated(request)) {
+    // The route matched, not the raw URL: the router decodes %-escapes (/v1/%74asks is /v1/tasks).
+    const route = request.routeOptions.url ?? decodePath(request.url)
+    if ((MUTATING.has(request.method) || PRIVATE_READS.test(route)) && !auth.authenticated(request)) {
       const session = auth.hasSession(request)
       return await reply.code(401).send({ error: session ? `a browser session must send the header ${SESSION_CHANGE_HEADER}: 1 with changes` : 'missing or wrong API token (see api-token in the data dir), and no browser session (texmesh open signs a browser in)' })
     }

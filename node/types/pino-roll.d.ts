@@ -14,6 +14,8 @@ declare module 'pino-roll' {
     mkdir?: boolean
     /** write synchronously (sonic-boom), so nothing is lost when the process exits */
     sync?: boolean
+    /** the files' mode */
+    mode?: number
   }
   export default function build (options: RollOptions): Promise<DestinationStream & { end(): void, flushSync(): void }>
 }
