@@ -105,12 +105,12 @@ export function browserSide (init: { port: number, token: string, handlers: Pick
       if (listeners.size >= MAX_EVENT_STREAMS) return await reply.code(503).send({ error: `${MAX_EVENT_STREAMS} event streams are open already; close a browser tab` })
       reply.hijack()
       const res = reply.raw
-      let keepAlive: NodeJS.Timeout | undefined
+      const timer: { keepAlive?: NodeJS.Timeout } = {}
       // A stream whose reader stops reading is dropped rather than buffered without end.
       const send = (text: string): void => { if (res.writableLength > MAX_EVENT_BUFFER) res.destroy(); else res.write(text) }
       const listener = (event: string, data: unknown): void => { send(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) }
       // Cleaned up however the stream ends, even while the first tasks are being read.
-      res.on('close', () => { listeners.delete(listener); clearInterval(keepAlive) })
+      res.on('close', () => { listeners.delete(listener); clearInterval(timer.keepAlive) })
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'keep-alive' })
       res.write('retry: 2000\n\n')
       try {
@@ -121,7 +121,7 @@ export function browserSide (init: { port: number, token: string, handlers: Pick
       }
       if (res.destroyed) return
       listeners.add(listener)
-      keepAlive = setInterval(() => { send(': keep-alive\n\n') }, 15_000)
+      timer.keepAlive = setInterval(() => { send(': keep-alive\n\n') }, 15_000)
       lastStatus = 0
       if (!polling) {
         polling = true
