@@ -28,45 +28,17 @@ export async function post<T> (path: string, body?: Blob | object): Promise<T> {
   }))
 }
 
-export interface Box { x: number, y: number, width: number, height: number }
-export interface Alternative { latex: string, score: number }
-export interface Region { bbox: Box, latex: string, confidence: number, alternatives?: Alternative[] }
-export interface OcrResult {
-  latex: string
-  confidence: number
-  alternatives: Alternative[]
-  regions: Region[]
-  model: string
-  ms: number | null
-  rotated?: 90 | 270
-  unreadable?: { reason: string, detail?: string }
-  by?: string
-  certificate?: Certificate
-}
-export interface Vote { voter: string, time: number, confidence: number }
-export interface Certificate { task: string, image: string, model: string, latex: string, f: number, network?: string | null, votes: Vote[] }
-export type QuorumState =
-  | { state: 'waiting', reason: string }
-  | { state: 'voting', round: number, voters: string[], votes: number, needed: number, suspected: string[] }
-  | { state: 'certified', voters: string[] }
-  | { state: 'no-consensus', votes: unknown[] }
-export interface Task {
-  id: string
-  hash: string
-  file: string
-  state: string
-  critical: boolean
-  submittedAt: string
-  grants: number
-  regrants: number
-  workers: string[]
-  failures: Array<{ peer: string, reason: string }>
-  doneAt?: string
-  cached: boolean
-  result?: OcrResult
-  quorum?: QuorumState
-  votes?: unknown[]
-}
+// The shapes the API answers in are the server's own types (type-only imports: nothing of the
+// server is bundled), so the page cannot drift from what the node sends.
+import type { Box, Alternative } from '../pipeline/ocr.js'
+import type { ResultView, TaskView } from '../node/daemon/task-view.js'
+import type { QuorumState, QuorumCertificate } from '../protocols/votes/index.js'
+export type { Box, Alternative, QuorumState }
+export type OcrResult = Omit<ResultView, 'file' | 'by'> & { by?: string, regions: Array<ResultView['regions'][number] & { alternatives?: Alternative[] }> }
+export type Certificate = QuorumCertificate
+export type Vote = QuorumCertificate['votes'][number]
+export type Region = OcrResult['regions'][number]
+export type Task = TaskView
 export type VerifyCheck = { ok: true, voters: string[], checked?: string[] } | { ok: false, reason: string, detail: string }
 export interface Membership { state: string, expiresAt?: string, reason?: string, detail?: string }
 export interface Status {
