@@ -2,21 +2,11 @@
 import type { Command } from 'commander'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { NodeNotRunningError, TexmeshError } from '../errors.js'
-import { processIdentity } from '../datadir/datadir.js'
+import { isRunning } from '../datadir/datadir.js'
 import { dataDirOf, parsePositive, print, withDataDir, withJson, type CommonOptions } from './options.js'
 
 /** How often the stopping node is looked at. */
 const POLL_MS = 100
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: it exists, but belongs to another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 export function addStopCommand (program: Command): void {
   withJson(withDataDir(program.command('stop')))
@@ -35,14 +25,8 @@ export function addStopCommand (program: Command): void {
         throw new NodeNotRunningError(`the node on ${dataDir.paths.root} (pid ${pid}) has just stopped`)
       }
       const started = Date.now()
-      // Still the node: alive, and (where the system says) the same process, not a new one with its pid.
-      const same = (): boolean => {
-        if (!alive(pid)) return false
-        if (runtime.process == null) return true
-        const now = processIdentity(pid)
-        return now == null || (now.boot === runtime.process.boot && now.start === runtime.process.start)
-      }
-      while (same()) {
+      // Until the process has gone (a new process given its pid meanwhile is not it).
+      while (isRunning(runtime)) {
         if (Date.now() - started > opts.timeout * 1000) {
           throw new TexmeshError(`the node (pid ${pid}) has not stopped after ${opts.timeout} s: it may still be finishing tasks; wait, or force it with: kill -9 ${pid}`)
         }

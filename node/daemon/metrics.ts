@@ -34,8 +34,6 @@ const OCR_BUCKETS_S = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30]
 
 export class NodeMetrics {
   readonly registry = new Registry()
-  /** the gauges with labels (each registered; kept here to say so) */
-  private readonly labelled: Array<Gauge<string>> = []
   private readonly ocrSeconds: Histogram
   private readonly ocrOutcomes: Counter<'outcome'>
   private readonly storeChanges: Counter<'map' | 'origin'>
@@ -45,22 +43,12 @@ export class NodeMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'texmesh_' })
     const info = new Gauge({ name: 'texmesh_info', help: 'this node: its version and the model version its results carry (always 1)', labelNames: ['version', 'model'], registers })
     info.set({ version: sources.version, model: sources.model }, 1)
-    this.labelled.push(info)
 
     // Tasks this node accepted (its queue), and the work its slots did.
-    this.labelled.push(new Gauge({
-      name: 'texmesh_tasks',
-      help: 'tasks this node accepted, by state (done and failed: since the queue was made)',
-      labelNames: ['state'],
-      registers,
-      collect () {
-        const t = sources.tasks()
-        this.set({ state: 'queued' }, t.queued)
-        this.set({ state: 'leased' }, t.leased)
-        this.set({ state: 'done' }, t.done)
-        this.set({ state: 'failed' }, t.failedTasks)
-      }
-    }))
+    labelled(registers, 'texmesh_tasks', 'tasks this node accepted, by state (done and failed: since the queue was made)', 'state', () => {
+      const t = sources.tasks()
+      return [['queued', t.queued], ['leased', t.leased], ['done', t.done], ['failed', t.failedTasks]]
+    })
     gauge(registers, 'texmesh_task_slots_running', 'worker slots recognising an image now', () => sources.tasks().running)
     gauge(registers, 'texmesh_task_slots', 'worker slots (the workers setting)', () => sources.tasks().capacity)
     gauge(registers, 'texmesh_task_origins_waiting', 'origins heard of with tasks waiting', () => sources.tasks().origins.length)
@@ -82,13 +70,7 @@ export class NodeMetrics {
     gauge(registers, 'texmesh_equivocators', 'voters proven to have signed two different votes on a task', sources.equivocators)
 
     // The replicated store.
-    this.labelled.push(new Gauge({
-      name: 'texmesh_store_entries',
-      help: 'entries in the replicated store, by map',
-      labelNames: ['map'],
-      registers,
-      collect () { for (const map of MAPS) this.set({ map }, sources.store.size(map)) }
-    }))
+    labelled(registers, 'texmesh_store_entries', 'entries in the replicated store, by map', 'map', () => MAPS.map(map => [map, sources.store.size(map)]))
     gauge(registers, 'texmesh_store_held_envelopes', 'store updates held back (waiting for an earlier one, or for their author to be known as a member)', () => {
       const h = sources.store.heldEnvelopes()
       return h.pending + h.notAdmitted
@@ -98,17 +80,11 @@ export class NodeMetrics {
     this.storeChanges = new Counter({ name: 'texmesh_store_changes_total', help: 'entries changed in the replicated store, by map, written here (local) or applied from another node (remote)', labelNames: ['map', 'origin'], registers })
 
     // Peers.
-    this.labelled.push(new Gauge({
-      name: 'texmesh_peers',
-      help: 'connected peers, by membership state (open: a network without an admin key)',
-      labelNames: ['membership'],
-      registers,
-      collect () {
-        const counts = new Map<string, number>(MEMBERSHIP_STATES.map(s => [s, 0]))
-        for (const s of sources.peers()) counts.set(s, (counts.get(s) ?? 0) + 1)
-        for (const [membership, n] of counts) this.set({ membership }, n)
-      }
-    }))
+    labelled(registers, 'texmesh_peers', 'connected peers, by membership state (open: a network without an admin key)', 'membership', () => {
+      const counts = new Map<string, number>(MEMBERSHIP_STATES.map(s => [s, 0]))
+      for (const s of sources.peers()) counts.set(s, (counts.get(s) ?? 0) + 1)
+      return counts
+    })
 
     this.ocrSeconds = new Histogram({ name: 'texmesh_ocr_seconds', help: 'time to recognise one image on this node, whole pipeline (tasks, votes and /v1/ocr), errors included', buckets: OCR_BUCKETS_S, registers })
     this.ocrOutcomes = new Counter({ name: 'texmesh_ocr_total', help: 'images recognised on this node, by outcome: read, unreadable (not a formula this model reads), error', labelNames: ['outcome'], registers })
@@ -144,6 +120,11 @@ export class NodeMetrics {
   get contentType (): string { return this.registry.contentType }
 
   async text (): Promise<string> { return await this.registry.metrics() }
+}
+
+/** A gauge with one label, set from `read` (label value -> value) at each scrape. */
+function labelled (registers: Registry[], name: string, help: string, label: string, read: () => Iterable<readonly [string, number]>): Gauge {
+  return new Gauge({ name, help, labelNames: [label], registers, collect () { for (const [value, n] of read()) this.set({ [label]: value }, n) } })
 }
 
 function gauge (registers: Registry[], name: string, help: string, read: () => number): Gauge {

@@ -258,7 +258,6 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     const taskStats = (): TasksStats => nodeTasks.stats()
     const faults = hooks.faults === true ? faultHandlers(node, nodeTasks, denied, log) : undefined
 
-    const results = replica
     api = await startApiServer({
       port: config.apiPort,
       token,
@@ -274,7 +273,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         submit,
         task,
         tasks: taskList,
-        results: hash => results.results(hash),
+        results: hash => store.results(hash),
         verify: async (id) => {
           const t = await nodeTasks.get(id)
           if (t == null) return undefined

@@ -139,12 +139,7 @@ export class DataDir {
     } catch {
       return undefined
     }
-    if (!processAlive(info.pid)) return undefined
-    if (info.process != null) {
-      const now = processIdentity(info.pid)
-      if (now != null && (now.boot !== info.process.boot || now.start !== info.process.start)) return undefined
-    }
-    return info
+    return isRunning(info) ? info : undefined
   }
 
   async writeRuntime (info: RuntimeInfo): Promise<void> {
@@ -191,6 +186,17 @@ export function processIdentity (pid: number): { boot: string, start: string } |
   } catch {
     return undefined
   }
+}
+
+/**
+ * Whether the node a runtime file describes still runs: its pid is alive and, where the system
+ * tells boot and start times, is the same process (not a new one given the pid since).
+ */
+export function isRunning (info: RuntimeInfo): boolean {
+  if (!processAlive(info.pid)) return false
+  if (info.process == null) return true
+  const now = processIdentity(info.pid)
+  return now == null || (now.boot === info.process.boot && now.start === info.process.start)
 }
 
 function processAlive (pid: number): boolean {
