@@ -142,6 +142,7 @@ describe('membership certificates', () => {
         privateKey: key,
         listen: ['/ip4/127.0.0.1/tcp/0'],
         bootstrap: [],
+        model: 'test-model',
         mdns: false,
         network,
         datastore,

@@ -1,7 +1,9 @@
 /**
  * The web interface in a real browser: Debian's chromium (CHROMIUM, default /usr/bin/chromium),
- * driven by puppeteer-core, against a real node with the shipped model. Screenshots go to
- * test-artifacts/web/ (git-ignored). Without chromium it fails, saying so: .ci/run installs it.
+ * driven by puppeteer-core, against a real node with the shipped model and three peers (also
+ * with the shipped model), so that a critical task gets a quorum certificate (f = 1, 4 voters).
+ * Screenshots go to test-artifacts/web/ (git-ignored). Without chromium it fails, saying so:
+ * .ci/run installs it.
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -11,17 +13,18 @@ import { fileURLToPath } from 'node:url'
 import puppeteer, { type Browser, type Page } from 'puppeteer-core'
 import { DataDir } from '../node/datadir/datadir.js'
 import type { RunningNode } from '../node/daemon/start.js'
-import { removeDir, startTestNode, tempDir } from './helpers.js'
+import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/web/', import.meta.url))
 const FIXTURE = fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url))
 const FIXTURE_TASK = fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url))
 
-describe('web interface in chromium', { timeout: 120_000 }, () => {
+describe('web interface in chromium', { timeout: 180_000 }, () => {
   let dir: string
   let profile: string
   let node: RunningNode
+  const peers: Array<{ dir: string, node: RunningNode }> = []
   let browser: Browser
   let page: Page
   let base: string
@@ -35,6 +38,14 @@ describe('web interface in chromium', { timeout: 120_000 }, () => {
     dir = await tempDir()
     profile = await tempDir('texmesh-chromium-')
     node = await startTestNode(dir)
+    const bootstrap = [node.libp2p.getMultiaddrs()[0]!.toString()]
+    for (let i = 0; i < 3; i++) {
+      const peerDir = await tempDir()
+      peers.push({ dir: peerDir, node: await startTestNode(peerDir, { bootstrap }) })
+    }
+    const all = [node, ...peers.map(p => p.node)]
+    await waitFor('a full mesh of four', () => all.every(x => x.libp2p.getPeers().length === 3), 30_000)
+    await waitFor('the vote topic mesh', () => all.every(x => x.libp2p.services.pubsub.getSubscribers('texmesh/votes/1').length === 3), 20_000)
     base = `http://127.0.0.1:${node.apiPort}`
     token = (await readFile(new DataDir(dir).paths.apiToken, 'utf8')).trim()
     browser = await puppeteer.launch({
@@ -50,7 +61,9 @@ describe('web interface in chromium', { timeout: 120_000 }, () => {
   after(async () => {
     await browser?.close()
     await node?.stop()
+    for (const p of peers) await p.node.stop()
     await removeDir(dir)
+    for (const p of peers) await removeDir(p.dir)
     await removeDir(profile)
   })
 
@@ -122,11 +135,43 @@ describe('web interface in chromium', { timeout: 120_000 }, () => {
     await shot('tasks')
   })
 
-  it('shows the network page', async () => {
+  it('opens a critical task\'s certificate, with its voters, and verifies it', async () => {
+    const input = await page.waitForSelector('form.submit input[type=file]')
+    await input!.uploadFile(FIXTURE)
+    await page.click('form.submit input[type=checkbox]')
+    await page.click('form.submit button[type=submit]')
+    // The newest task is selected; its details follow it live to a certificate.
+    await page.waitForFunction(() => document.querySelector('.details h3')?.textContent?.startsWith('sum.png') === true &&
+      document.querySelector('[data-testid=task-state]')?.textContent === 'done', { timeout: 90_000 })
+    await page.waitForSelector('.details section.certificate')
+    const voters = await page.evaluate(() => Array.from(document.querySelectorAll('.details section.certificate tbody tr')).map(r => r.textContent ?? ''))
+    assert.ok(voters.length >= 3, `${voters.length} voters shown`)
+    const ids = [node, ...peers.map(p => p.node)].map(n => n.peerId.toString())
+    const shown = (await page.evaluate(() => Array.from(document.querySelectorAll('.details section.certificate tbody tr td:first-child [title]')).map(e => e.getAttribute('title') ?? '')))
+    assert.ok(shown.length >= 3 && shown.every(v => ids.includes(v)), `voters ${shown.join(', ')} are the four nodes'`)
+    await page.click('.details section.certificate button')
+    await page.waitForSelector('[data-testid=verified]')
+    const verdict = await page.evaluate(() => ({ cls: document.querySelector('[data-testid=verified]')!.className, text: document.querySelector('[data-testid=verified]')!.textContent ?? '' }))
+    assert.equal(verdict.cls, 'ok', verdict.text)
+    assert.match(verdict.text, /The certificate holds: \d signed votes agree; matches answer, image hash, model/)
+    await shot('certificate')
+  })
+
+  it('shows the network page: this node, and each peer\'s load, workers and model', async () => {
     await page.click('nav a[href="#/network"]')
     await page.waitForSelector('[data-testid=load]', { timeout: 10_000 })
     const text = await page.evaluate(() => document.querySelector('main')?.textContent ?? '')
     assert.ok(text.includes(node.peerId.toString()))
+    // Peers say their load on joining the task topic and then every 30 s; the page refreshes with each status.
+    const rows = await page.waitForFunction(() => {
+      const cells = Array.from(document.querySelectorAll('[data-testid=peer]')).map(r => [r.querySelector('[data-testid=peer-load]')?.textContent ?? '', r.querySelector('[data-testid=peer-model]')?.textContent ?? ''])
+      return cells.length === 3 && cells.every(([load]) => load !== 'not heard yet') ? cells : false
+    }, { timeout: 20_000 }).then(async h => await h.jsonValue() as string[][])
+    const { model, tasks } = await peers[0]!.node.status()
+    for (const [load, shownModel] of rows) {
+      assert.match(load!, new RegExp(`^\\d/${tasks!.capacity} busy, \\d+ queued`))
+      assert.ok(shownModel!.endsWith(`, ${model!}`), shownModel)
+    }
     await shot('network')
   })
 })

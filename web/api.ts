@@ -33,6 +33,7 @@ export async function post<T> (path: string, body?: Blob | object): Promise<T> {
 import type { Box, Alternative } from '../pipeline/ocr.js'
 import type { ResultView, TaskView } from '../node/daemon/task-view.js'
 import type { QuorumState, QuorumCertificate } from '../protocols/votes/index.js'
+import type { ApiMember, ApiPeer, ApiStatus, MembershipView } from '../node/daemon/api.js'
 export type { Box, Alternative, QuorumState }
 export type OcrResult = Omit<ResultView, 'file' | 'by'> & { by?: string, regions: Array<ResultView['regions'][number] & { alternatives?: Alternative[] }> }
 export type Certificate = QuorumCertificate
@@ -40,18 +41,8 @@ export type Vote = QuorumCertificate['votes'][number]
 export type Region = OcrResult['regions'][number]
 export type Task = TaskView
 export type VerifyCheck = { ok: true, voters: string[], checked?: string[] } | { ok: false, reason: string, detail: string }
-export interface Membership { state: string, expiresAt?: string, reason?: string, detail?: string }
-export interface Status {
-  peerId: string
-  addresses: string[]
-  network: { name: string | null, private: boolean, admin?: string, membership?: Membership }
-  peers: number
-  version: string
-  uptimeS: number
-  dataDir: string
-  model?: string
-  tasks?: { queued: number, leased: number, done: number, failedTasks: number, running: number, capacity: number, processed: number, stolen: number }
-}
-export interface Peer { id: string, addresses: string[], latencyMs: number | null, direction: string, membership: Membership, equivocated?: boolean }
-export interface Member { peer: string, issuedAt: string, expiresAt: string, valid: boolean, revokedAt?: string, connected: boolean, equivocated: boolean }
+export type Membership = MembershipView
+export type Status = ApiStatus
+export type Peer = ApiPeer
+export type Member = ApiMember
 export interface Revocation { peer: string, revokedAt: string }

@@ -3,14 +3,20 @@
  * private network its members and the admin's revocations.
  */
 import { useEffect, useState } from 'preact/hooks'
-import { get, type Member, type Peer, type Revocation, type Status } from './api.js'
+import { get, type Member, type Membership, type Peer, type Revocation, type Status } from './api.js'
 import { Peerid } from './ui.js'
 
-function membershipText (m: { state: string, expiresAt?: string, reason?: string } | undefined): string {
+function membershipText (m: Membership | undefined): string {
   if (m == null) return '-'
-  if (m.state === 'member' && m.expiresAt != null) return `member until ${m.expiresAt.slice(0, 10)}`
-  if (m.state === 'refused') return `refused (${m.reason ?? '?'})`
+  if (m.state === 'member') return `member until ${m.expiresAt.slice(0, 10)}`
+  if (m.state === 'refused') return `refused (${m.reason})`
   return m.state
+}
+
+/** A peer's load as it last gossiped it. */
+function loadText (load: Peer['load']): string {
+  if (load == null) return 'not heard yet'
+  return `${load.running}/${load.capacity} busy, ${load.queued} queued` + (load.heardS >= 5 ? ` (${load.heardS} s ago)` : '')
 }
 
 export function NetworkPage ({ status }: { status: Status | null }) {
@@ -40,8 +46,19 @@ export function NetworkPage ({ status }: { status: Status | null }) {
       </dl>
       <h3>Peers ({peers.length})</h3>
       <table>
-        <thead><tr><th scope='col'>peer</th><th scope='col'>latency</th><th scope='col'>direction</th><th scope='col'>membership</th></tr></thead>
-        <tbody>{peers.map(p => <tr key={p.id}><td><Peerid id={p.id} />{p.equivocated === true && <span class='tag bad'>equivocated</span>}</td><td>{p.latencyMs != null ? `${p.latencyMs} ms` : '-'}</td><td>{p.direction}</td><td>{membershipText(p.membership)}</td></tr>)}</tbody>
+        <thead><tr><th scope='col'>peer</th><th scope='col'>latency</th><th scope='col'>direction</th><th scope='col'>membership</th><th scope='col'>load (workers)</th><th scope='col'>version, model</th></tr></thead>
+        <tbody>
+          {peers.map(p => (
+            <tr key={p.id} data-testid='peer'>
+              <td><Peerid id={p.id} />{p.equivocated === true && <span class='tag bad'>equivocated</span>}</td>
+              <td>{p.latencyMs != null ? `${p.latencyMs} ms` : '-'}</td>
+              <td>{p.direction}</td>
+              <td>{membershipText(p.membership)}</td>
+              <td data-testid='peer-load'>{loadText(p.load)}</td>
+              <td data-testid='peer-model'>{p.version != null ? `${p.version}${p.model != null ? `, ${p.model}` : ''}` : (p.agent ?? '-')}</td>
+            </tr>
+          ))}
+        </tbody>
       </table>
       {status.network.private && (
         <>

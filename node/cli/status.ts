@@ -38,8 +38,15 @@ function describeMembership (m: unknown): string {
 
 function formatPeers (peers: ApiPeer[]): string {
   if (peers.length === 0) return 'no peers connected'
-  const rows = peers.map(p => [p.id, describeMembership(p.membership) + (p.equivocated === true ? ' EQUIVOCATED' : ''), p.latencyMs == null ? '-' : `${p.latencyMs} ms`, p.addresses[0] ?? '-'])
-  return table(['peer', 'membership', 'latency', 'address'], rows)
+  const rows = peers.map(p => [
+    p.id,
+    describeMembership(p.membership) + (p.equivocated === true ? ' EQUIVOCATED' : ''),
+    p.latencyMs == null ? '-' : `${p.latencyMs} ms`,
+    p.load == null ? '-' : `${p.load.running}/${p.load.capacity} busy, ${p.load.queued} queued`,
+    p.model ?? p.agent ?? '-',
+    p.addresses[0] ?? '-'
+  ])
+  return table(['peer', 'membership', 'latency', 'load', 'model', 'address'], rows)
 }
 
 export function addStatusCommands (program: Command): void {
@@ -51,7 +58,7 @@ export function addStatusCommands (program: Command): void {
     })
 
   withJson(withDataDir(program.command('peers')))
-    .description('list connected peers with address, latency and membership')
+    .description('list connected peers: membership, latency, load (busy/total workers, queued tasks), model and address')
     .action(async (opts: CommonOptions) => {
       const peers = await (await ApiClient.forDataDir(dataDirOf(opts))).get<ApiPeer[]>('/v1/peers')
       print(opts.json, peers, () => formatPeers(peers))

@@ -61,6 +61,12 @@ export interface ApiPeer {
   membership: MembershipView
   /** caught signing two different votes on one task: its votes no longer count */
   equivocated?: boolean
+  /** what identify says the peer runs: its texmesh version and model (agent: anything else it said) */
+  version?: string
+  model?: string
+  agent?: string
+  /** its load as it last gossiped it: tasks queued, worker slots busy of all, seconds ago */
+  load?: { queued: number, running: number, capacity: number, heardS: number }
 }
 
 /** A member of the network as the replicated store knows it (its certificate checked against the admin key). */

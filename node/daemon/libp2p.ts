@@ -59,6 +59,8 @@ export interface Libp2pOptions {
   privateKey: Ed25519PrivateKey
   listen: string[]
   bootstrap: string[]
+  /** the model version this node's results carry: peers read it, with the version, in identify's agent */
+  model: string
   mdns: boolean
   /**
    * Every mDNS sighting of a peer, the first and each one after. libp2p's own
@@ -72,6 +74,19 @@ export interface Libp2pOptions {
   peerExchange: PeerExchangeInit
   /** simnet's partitions: connections to and from these peers are refused */
   denied?: (peer: string) => boolean
+}
+
+/** What identify tells peers of this node: `texmesh/VERSION model/MODEL` (agentParts reads it back). */
+export function agentOf (version: string, model: string): string {
+  return `texmesh/${version} model/${model}`
+}
+
+/** A peer's version and model from its identify agent, when it is a texmesh node's. */
+export function agentParts (agent: string): { version: string, model?: string } | undefined {
+  const m = /^texmesh\/(\S{1,64})(?: model\/(\S{1,128}))?$/.exec(agent)
+  const [, version, model] = m ?? []
+  if (version == null) return undefined
+  return model != null ? { version, model } : { version }
 }
 
 /**
@@ -120,7 +135,7 @@ export async function buildLibp2p (options: Libp2pOptions): Promise<TexmeshLibp2
     peerStore: { maxAddressAge: PEER_ADDRESS_AGE_MS, maxPeerAge: PEER_ADDRESS_AGE_MS },
     peerDiscovery,
     ...(options.denied != null ? { connectionGater: gaterOf(options.denied) } : {}),
-    nodeInfo: { name: 'texmesh', version: VERSION },
+    nodeInfo: { name: 'texmesh', version: VERSION, userAgent: agentOf(VERSION, options.model) },
     services: {
       identify: identify(),
       ping: ping(),

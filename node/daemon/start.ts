@@ -142,6 +142,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       privateKey: key,
       listen: config.listen,
       bootstrap,
+      model: compute.model,
       mdns: config.mdns,
       onLanPeer: (peer) => { keeper?.discovered(peer) },
       network,
@@ -241,7 +242,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       quorum: nodeTasks.quorumTimings(),
       quarantined: quarantined.map(q => ({ author: q.author, reason: q.reason, time: new Date(q.time).toISOString(), bytes: q.bytes }))
     })
-    const peers = async (): Promise<ApiPeer[]> => peersView(node, pinged, nodeTasks.equivocators())
+    const peers = async (): Promise<ApiPeer[]> => await peersView(node, pinged, nodeTasks.equivocators(), nodeTasks.peerLoads())
     const installCertificate = async (text: string): Promise<MembershipCertificate> => {
       const installed = await trust.installCertificate(text)
       void node.services.membership.reannounce()

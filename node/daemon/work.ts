@@ -3,7 +3,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { blobService, type BlobService } from '../../protocols/blob/index.js'
 import { sha256Hex } from '../../util/sha256.js'
 import { TaskQueue, type TaskRecord } from '../../protocols/tasks/queue.js'
-import { taskService, type TaskService, type WorkItem } from '../../protocols/tasks/index.js'
+import { taskService, type PeerLoad, type TaskService, type WorkItem } from '../../protocols/tasks/index.js'
 import { ImageError, preprocess } from '../../pipeline/preprocess.js'
 import type { Replica } from '../../crdt/replica.js'
 import { MAX_RESULT_LATEX, MAX_RESULT_REGIONS, ResultEntry } from '../../crdt/schemas.js'
@@ -245,6 +245,11 @@ export class NodeTasks {
   stats (): TasksStats {
     const q = this.queue.stats()
     return { ...this.service.stats(), queued: q.queued, leased: q.leased, done: q.done, failedTasks: q.failed, regrants: q.regrants, grants: q.grants }
+  }
+
+  /** what each connected peer last said of its load */
+  peerLoads (): Map<string, PeerLoad> {
+    return this.service.peerLoads()
   }
 
   /** simnet: hold this node's queue (see TaskService.pause). */

@@ -16,6 +16,10 @@ export const MAX_LOAD_MESSAGE_BYTES = 4096
 export const STEAL_TIMEOUT_MS = 5_000
 /** Load is gossiped at once when tasks are added or come back and when the queue runs dry, and at least this often while tasks wait. */
 export const DEFAULT_ANNOUNCE_MS = 2_000
+/** An idle node still says its load (its workers, none queued) this often, so that peers know it. */
+export const LOAD_HEARTBEAT_MS = 30_000
+/** A peer that joins TASKS_TOPIC hears every node's load within this long (joins in one window give one message). */
+export const GREET_MS = 1_000
 /** An origin's load older than this is not trusted for stealing. */
 export const LOAD_STALE_MS = 15_000
 /** An idle slot looks again after this long even if no load message arrived. */

@@ -3,7 +3,9 @@
  * it, in a TaskQueue) and a worker (it runs `capacity` slots that take work).
  *
  * - Origins gossip their load on TASKS_TOPIC: how many tasks wait, and the ids
- *   and hashes of a few of them, never image bytes.
+ *   and hashes of a few of them, never image bytes; their busy and total slots.
+ *   An idle node says so every LOAD_HEARTBEAT_MS, and soon after a peer joins
+ *   the topic, so every node knows its peers' workers (peerLoads()).
  * - A slot takes from its own node's queue first; otherwise it steals from the
  *   busiest origin it has heard of: a direct stream to TASKS_PROTOCOL asking for
  *   `want` tasks, answered with that many leases (or fewer). It then fetches
@@ -35,7 +37,7 @@
  * ```
  */
 import type { Libp2p, Stream, Connection } from '@libp2p/interface'
-import type { GossipSub } from '@libp2p/gossipsub'
+import type { GossipSub, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { BlobService } from '../blob/index.js'
 import type { ComponentLog } from '../log.js'
 import {
@@ -44,12 +46,12 @@ import {
 } from './constants.js'
 import { TaskOrigin } from './origin.js'
 import type { TaskQueue } from './queue.js'
-import type { WorkItem } from './wire.js'
+import type { PeerLoad, WorkItem } from './wire.js'
 import { TaskWorker } from './worker.js'
 
 export * from './constants.js'
 export { TaskQueue, TaskRecord, newTaskId, type TaskState, type QueueStats, type TaskQueueInit } from './queue.js'
-export type { WorkItem } from './wire.js'
+export type { PeerLoad, WorkItem } from './wire.js'
 
 export interface TaskServiceInit {
   /** this node's own tasks, which the origin's side shares out */
@@ -100,6 +102,8 @@ export interface TaskService {
   /** A task was added to this node's queue: wake the slots and tell the network. */
   submitted(): void
   stats(): TaskServiceStats
+  /** what each connected peer last said of its load: queued tasks, busy and total worker slots */
+  peerLoads(): Map<string, PeerLoad>
 }
 
 class TasksService implements TaskService {
@@ -144,6 +148,11 @@ class TasksService implements TaskService {
 
   readonly [Symbol.toStringTag] = 'texmesh:tasks'
 
+  /** A peer that joins TASKS_TOPIC is told this node's load (its workers) without waiting for the heartbeat. */
+  private readonly onSubscription = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    if (evt.detail.subscriptions.some(s => s.topic === TASKS_TOPIC && s.subscribe)) this.origin.greet()
+  }
+
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
@@ -153,6 +162,7 @@ class TasksService implements TaskService {
     })
     node.services.pubsub.subscribe(TASKS_TOPIC)
     node.services.pubsub.addEventListener('message', this.worker.onMessage)
+    node.services.pubsub.addEventListener('subscription-change', this.onSubscription)
     this.origin.start()
     this.worker.start()
   }
@@ -164,6 +174,7 @@ class TasksService implements TaskService {
     this.origin.stop()
     this.worker.interrupt()
     node.services.pubsub.removeEventListener('message', this.worker.onMessage)
+    node.services.pubsub.removeEventListener('subscription-change', this.onSubscription)
     node.services.pubsub.unsubscribe(TASKS_TOPIC)
     await node.unhandle(TASKS_PROTOCOL)
     await this.worker.drained()
@@ -183,6 +194,10 @@ class TasksService implements TaskService {
 
   stats (): TaskServiceStats {
     return this.worker.stats()
+  }
+
+  peerLoads (): Map<string, PeerLoad> {
+    return this.worker.peerLoads()
   }
 }
 

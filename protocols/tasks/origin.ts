@@ -9,7 +9,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { lpStream } from '@libp2p/utils'
 import { decodeJson, encodeJson } from '../json.js'
 import type { ComponentLog } from '../log.js'
-import { TASKS_TOPIC, MAX_REQUEST_BYTES, MAX_ANNOUNCED, STEAL_TIMEOUT_MS, FETCH_BACKOFF_MS } from './constants.js'
+import { TASKS_TOPIC, MAX_REQUEST_BYTES, MAX_ANNOUNCED, STEAL_TIMEOUT_MS, FETCH_BACKOFF_MS, LOAD_HEARTBEAT_MS, GREET_MS } from './constants.js'
 import { announceDelay, loadForThief } from './policy.js'
 import type { TaskQueue } from './queue.js'
 import { TaskRequest, leaseOf } from './wire.js'
@@ -36,20 +36,36 @@ export class TaskOrigin {
   private announceQueued = false
   private lastAnnounced = -1
   private lastAnnounceAt = 0
+  private greeting: ReturnType<typeof setTimeout> | undefined
 
   constructor (private readonly init: OriginInit) {}
 
-  /** Gossip the load every announceMs while tasks wait (and once more when none do), and expire leases. */
+  /**
+   * Gossip the load every announceMs while tasks wait (and once more when none do), every
+   * LOAD_HEARTBEAT_MS when idle, and expire leases.
+   */
   start (): void {
     const heartbeat = setInterval(() => {
-      if (this.init.queue.queued() > 0 || this.init.queue.backupCandidates() > 0 || this.lastAnnounced !== 0) this.announce()
+      const waiting = this.init.queue.queued() > 0 || this.init.queue.backupCandidates() > 0 || this.lastAnnounced !== 0
+      if (waiting || Date.now() - this.lastAnnounceAt >= LOAD_HEARTBEAT_MS) this.announce()
     }, this.init.announceMs)
     heartbeat.unref()
     this.timers.add(heartbeat)
     this.scheduleExpiry()
   }
 
+  /** A peer joined TASKS_TOPIC: it hears this node's load soon (one message for every join within GREET_MS). */
+  greet (): void {
+    if (this.greeting != null || this.init.state.stopped) return
+    this.greeting = setTimeout(() => {
+      this.greeting = undefined
+      this.announce()
+    }, GREET_MS)
+    this.greeting.unref()
+  }
+
   stop (): void {
+    if (this.greeting != null) clearTimeout(this.greeting)
     for (const t of this.timers) clearInterval(t)
     if (this.expiryTimer != null) clearTimeout(this.expiryTimer)
   }

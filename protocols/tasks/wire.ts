@@ -56,6 +56,9 @@ export const LoadMessage = z.object({
 }).strict()
 export type LoadMessage = z.infer<typeof LoadMessage>
 
+/** What a peer said of itself in its last load message, and when (ms) it was heard. */
+export interface PeerLoad { queued: number, running: number, capacity: number, at: number }
+
 /** The lease a steal reply carries for a task just granted. */
 export function leaseOf (t: TaskRecord): Lease {
   return { id: t.id, hash: t.hash, file: t.file, critical: t.critical, expiresAt: t.lease?.expiresAt ?? 0 }

@@ -15,7 +15,7 @@ import type { ComponentLog } from '../log.js'
 import { TASKS_PROTOCOL, TASKS_TOPIC, MAX_REQUEST_BYTES, MAX_REPLY_BYTES, MAX_LOAD_MESSAGE_BYTES, STEAL_TIMEOUT_MS, IDLE_POLL_MS, MAX_ORIGINS, STEAL_ATTEMPTS } from './constants.js'
 import { fetchBackoffMs, fetchFailureBlamesTask, originsWithWork, weightedChoice, type OriginLoad } from './policy.js'
 import type { TaskQueue } from './queue.js'
-import { LoadMessage, StealReply, workOf, type Lease, type WorkItem } from './wire.js'
+import { LoadMessage, StealReply, workOf, type Lease, type PeerLoad, type WorkItem } from './wire.js'
 
 export interface WorkerInit {
   node: Pick<Libp2p, 'getConnections' | 'dialProtocol'>
@@ -41,6 +41,8 @@ interface Ready { work: WorkItem, image: Uint8Array }
 export class TaskWorker {
   /** what each origin last said it holds (from its load messages and steal replies) */
   private readonly load = new Map<string, OriginLoad>()
+  /** what each peer said in its last load message (bounded like `load`: only peers whose load is tracked) */
+  private readonly said = new Map<string, PeerLoad>()
   private readonly slots: Array<Promise<void>> = []
   private wakers: Array<() => void> = []
   /** slots pausing after a failure, ended early only by stop() */
@@ -87,6 +89,16 @@ export class TaskWorker {
     }
   }
 
+  /** What each connected peer last said of its load (the Network page shows it). */
+  peerLoads (): Map<string, PeerLoad> {
+    const out = new Map<string, PeerLoad>()
+    for (const [peer, l] of this.said) {
+      if (this.init.node.getConnections(peerIdFromString(peer)).length > 0) out.set(peer, l)
+      else this.said.delete(peer)
+    }
+    return out
+  }
+
   /** Work may wait now: the idle slots look again. */
   wake (): void {
     const wakers = this.wakers
@@ -127,6 +139,7 @@ export class TaskWorker {
       return
     }
     this.load.set(from, { queued: load.queued, backups: load.backups, at: Date.now() })
+    this.said.set(from, { queued: load.queued, running: load.running, capacity: load.capacity, at: Date.now() })
     if (load.queued > 0 || load.backups > 0) this.wake()
   }
 
