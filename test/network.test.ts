@@ -1,5 +1,6 @@
 import { describe, it, after } from 'node:test'
 import { likelyOtherNetwork } from '../node/daemon/peer-keeper.js'
+import { agentOf, agentParts } from '../node/daemon/libp2p.js'
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DataDir } from '../node/datadir/datadir.js'
@@ -84,12 +85,20 @@ describe('private network on loopback', { timeout: 90_000 }, () => {
       const list = await a.peers()
       return list.length >= 2 && list.filter(p => (p.membership as any).state === 'member' || (p.membership as any).state === 'none').length === 2 && list.every(p => p.latencyMs != null) ? list : undefined
     })
+    const { version, model } = await a.status()
     for (const p of peers) {
       assert.match(p.id, /^12D3KooW/)
       assert.ok(p.addresses[0]?.startsWith('/ip4/127.0.0.1/tcp/'))
       // b and c joined but were never admitted: they present no certificate
       assert.deepEqual(p.membership, { state: 'none' })
+      // What they run, from identify; their load is not listened to, since they are not members.
+      assert.equal(p.version, version)
+      assert.equal(p.model, model)
+      assert.equal(p.load, undefined)
     }
+    assert.deepEqual(agentParts(agentOf('1.2.3', 'texmesh-v2+0123456789abcdef')), { version: '1.2.3', model: 'texmesh-v2+0123456789abcdef' })
+    assert.deepEqual(agentParts('texmesh/0.1.0'), { version: '0.1.0' })
+    assert.equal(agentParts('js-libp2p/3.0.0 UserAgent=v24.0.0'), undefined)
   })
 
   it('redials a bootstrap peer that went away and came back', async () => {
