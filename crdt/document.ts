@@ -7,7 +7,7 @@
  */
 import * as Y from 'yjs'
 import { MAPS, type MapName, type WrittenValue } from './authorship.js'
-import { EvidenceEntry, RevocationEntry, SCHEMAS } from './schemas.js'
+import { CorrectionEntry, EvidenceEntry, RevocationEntry, SCHEMAS } from './schemas.js'
 
 export interface Change {
   map: MapName
@@ -175,6 +175,17 @@ export class ReplicaDocument {
       const m = /^([^/]+)\/([^/]+)$/.exec(key)
       const parsed = RevocationEntry.safeParse(value)
       if (m != null && parsed.success) out.push({ peer: m[1]!, author: m[2]!, entry: parsed.data })
+    }
+    return out
+  }
+
+  /** Every review (corrections map), from every reviewer. */
+  reviews (): Array<{ hash: string, author: string, entry: CorrectionEntry }> {
+    const out: Array<{ hash: string, author: string, entry: CorrectionEntry }> = []
+    for (const [key, value] of this.doc.getMap('corrections').entries()) {
+      const m = /^([^/]+)\/([^/]+)$/.exec(key)
+      const parsed = CorrectionEntry.safeParse(value)
+      if (m != null && parsed.success) out.push({ hash: m[1]!, author: m[2]!, entry: parsed.data })
     }
     return out
   }

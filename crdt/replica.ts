@@ -197,6 +197,8 @@ export class Replica {
 
   /** Every piece of equivocation evidence, from every reporter. */
   evidence (): Array<{ voter: string, task: string, reporter: string, entry: EvidenceEntry }> { return this.doc.evidence() }
+  /** Every review (corrections map) of every image, from every reviewer. */
+  reviews (): Array<{ hash: string, author: string, entry: CorrectionEntry }> { return this.doc.reviews() }
 
   /** How many entries a map holds (all authors). */
   size (map: MapName): number { return this.doc.size(map) }

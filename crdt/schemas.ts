@@ -33,7 +33,23 @@ export const ResultEntry = z.object({
 })
 export type ResultEntry = z.infer<typeof ResultEntry>
 
-export const CorrectionEntry = z.object({ latex, time: z.number().int().nonnegative(), note: z.string().max(1024).optional() })
+/**
+ * A person's review of an image's answer, under "IMAGE_HASH/REVIEWER" (one per reviewer and
+ * image, the latest): the LaTeX they say is right, canonical (a confirmation when it is the
+ * reviewed answer itself), and what they reviewed, so that every node derives the same verdict
+ * (review/verdict.ts) without the result it came from.
+ */
+export const CorrectionEntry = z.object({
+  latex,
+  reviewed: z.object({
+    latex,
+    model: z.string().min(1).max(128),
+    confidence: z.number().min(0).max(1),
+    alternatives: z.array(latex).max(16)
+  }),
+  time: z.number().int().nonnegative(),
+  note: z.string().max(1024).optional()
+})
 export type CorrectionEntry = z.infer<typeof CorrectionEntry>
 
 export const CalibrationEntry = z.object({

@@ -106,7 +106,7 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
     const missing = await call(member.apiPort, 'POST', '/v1/membership/certificate', {}, body)
     assert.equal(missing.status, 401)
     // Reads of what users submitted need the token too; status and peers do not.
-    for (const path of ['/v1/tasks', '/v1/tasks/0mhxk3f2a0000-3fa9c1', `/v1/results/${'a'.repeat(64)}`]) {
+    for (const path of ['/v1/tasks', '/v1/tasks/0mhxk3f2a0000-3fa9c1', `/v1/results/${'a'.repeat(64)}`, `/v1/reviews/${'a'.repeat(64)}`]) {
       assert.equal((await call(member.apiPort, 'GET', path)).status, 401, path)
       assert.notEqual((await call(member.apiPort, 'GET', path, { authorization: `Bearer ${token}` })).status, 401, path)
     }
@@ -115,6 +115,7 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
       assert.equal((await call(member.apiPort, 'GET', path)).status, 401, path)
     }
     assert.equal((await call(member.apiPort, 'GET', '/v1/status')).status, 200)
+    assert.equal((await call(member.apiPort, 'GET', '/v1/stats')).status, 200)
     const wrong = await call(member.apiPort, 'POST', '/v1/membership/certificate', { authorization: 'Bearer nope' }, body)
     assert.equal(wrong.status, 401)
     assert.deepEqual((await call(member.apiPort, 'GET', '/v1/status')).json.network.membership, { state: 'none' })
@@ -135,8 +136,15 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
     const ocrTooLong = await call(member.apiPort, 'POST', `/v1/ocr?name=${'n'.repeat(1025)}`, { authorization: `Bearer ${token}`, 'content-type': 'image/png' }, 'not an image')
     assert.equal(ocrTooLong.status, 400)
     assert.match(ocrTooLong.json.error, /at most 1024 characters/)
+    // A node that is not a member may not review: the others would refuse its store writes.
+    const review = JSON.stringify({ target: 'a'.repeat(64), latex: 'x' })
+    const outsider = await call(member.apiPort, 'POST', '/v1/reviews', { authorization: `Bearer ${token}` }, review)
+    assert.equal(outsider.status, 403)
+    assert.match(outsider.json.error, /not a member of network api-lab/)
     const ok = await call(member.apiPort, 'POST', '/v1/membership/certificate', { authorization: `Bearer ${token}` }, body)
     assert.equal(ok.status, 200, JSON.stringify(ok.json))
+    // A member may (this image has no result: nothing to review).
+    assert.equal((await call(member.apiPort, 'POST', '/v1/reviews', { authorization: `Bearer ${token}` }, review)).status, 404)
     assert.equal(ok.json.peer, member.peerId.toString())
     // times are ISO 8601 strings, as everywhere in the API
     const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/

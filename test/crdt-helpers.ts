@@ -4,7 +4,7 @@
  * a replica publishes.
  */
 import type { Replica } from '../crdt/replica.js'
-import { type ResultEntry } from '../crdt/schemas.js'
+import { type CorrectionEntry, type ResultEntry } from '../crdt/schemas.js'
 import { removeDir, tempDir } from './helpers.js'
 
 /** Temporary data dirs, all removed by `removeAll` (call it in `after`). */
@@ -37,4 +37,9 @@ export function tap (r: Replica): Uint8Array[] {
   const out: Uint8Array[] = []
   r.onEnvelope(b => out.push(b))
   return out
+}
+
+/** A review entry (corrections map) naming `latex`, of an answer 'x' by model texmesh-v1+test. */
+export function review (latex: string, time = 1): CorrectionEntry {
+  return { latex, reviewed: { latex: 'x', model: 'texmesh-v1+test', confidence: 0.5, alternatives: [] }, time }
 }

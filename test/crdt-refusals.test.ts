@@ -16,7 +16,7 @@ import { clientIdFor, decodeEnvelope, encodeEnvelope, MAX_UPDATE_BYTES, newIncar
 import { EnvelopeLog } from '../crdt/log.js'
 import { checkValue, MAX_VALUE_DEPTH } from '../crdt/values.js'
 import { deepEnvelope } from './helpers.js'
-import { result, tap, tempDirs } from './crdt-helpers.js'
+import { result, review, tap, tempDirs } from './crdt-helpers.js'
 
 const { dir, removeAll } = tempDirs()
 
@@ -90,7 +90,7 @@ describe('the replicated store: refusals and quarantine', { timeout: 120_000 }, 
           if (o.do === 'write') {
             const w = writers[o.who]!
             if (o.map === 'results') await w.putResult(o.image, result(o.latex, i))
-            else if (o.map === 'corrections') await w.putCorrection(o.image, { latex: o.latex, time: i })
+            else if (o.map === 'corrections') await w.putCorrection(o.image, review(o.latex, i))
             else if (o.map === 'members') await w.putMember({ certificate: `texmesh-cert-v1:${o.latex}x`, time: i })
             else if (o.map === 'evidence') await w.putEvidence(`voter${o.image}`, `task${o.latex.length}`, { votes: [{ latex: o.latex }, { latex: `${o.latex}'` }], time: i })
             else if (o.map === 'calibration') await w.putCalibration(`model-${o.image}`, { model: `model-${o.image}`, curve: [[0, 0], [1, 1]], fittedOn: [[0.5, 1]], time: i })

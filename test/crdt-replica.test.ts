@@ -13,7 +13,7 @@ import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { Replica } from '../crdt/replica.js'
 import { clientIdFor, decodeEnvelope } from '../crdt/envelope.js'
 import { waitFor } from './helpers.js'
-import { first, result, tap, tempDirs } from './crdt-helpers.js'
+import { first, result, review, tap, tempDirs } from './crdt-helpers.js'
 
 const WRITER = fileURLToPath(new URL('./children/crdt-writer.js', import.meta.url))
 
@@ -29,7 +29,7 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     const seen: string[] = []
     r.subscribe(c => seen.push(`${c.map}:${c.key}:${String(c.local)}`))
     await r.putResult('h1', result('x^{2}'))
-    await r.putCorrection('h1', { latex: 'x^{3}', time: 2 })
+    await r.putCorrection('h1', review('x^{3}', 2))
     await r.putCalibration('texmesh-v1+test', { model: 'texmesh-v1+test', curve: [[0, 0], [1, 1]], fittedOn: [[0.9, 1]], time: 3 })
     await r.putMember({ certificate: 'texmesh-cert-v1:abc', time: 4 })
     assert.deepEqual(seen, [`results:h1/${r.author}:true`, `corrections:h1/${r.author}:true`, `calibration:texmesh-v1+test/${r.author}:true`, `members:${r.author}:true`])
@@ -80,7 +80,7 @@ describe('the replicated store', { timeout: 120_000 }, () => {
             const all = wire.flat()
             for (let k = 0; k < o.count && all.length > 0; k++) await deliver(r, all[next() % all.length]!)
           } else if (o.kind === 'result') await r.putResult(o.image, result(o.latex, i))
-          else await r.putCorrection(o.image, { latex: o.latex, time: i })
+          else await r.putCorrection(o.image, review(o.latex, i))
         }
         const all = wire.flat()
         // Then every replica gets every envelope, shuffled, some twice.
@@ -131,7 +131,7 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     const writes: Array<Promise<void>> = []
     // Alice calibrates after each of her own results; Bob corrects each result he receives.
     alice.subscribe(c => { if (c.local && c.map === 'results') writes.push(alice.putCalibration('m', { model: 'm', curve: [[0, 0], [1, 1]], fittedOn: [], time: 1 })) })
-    bob.subscribe(c => { if (!c.local && c.map === 'results') writes.push(bob.putCorrection(c.key.slice(0, c.key.indexOf('/')), { latex: 'seen', time: 2 })) })
+    bob.subscribe(c => { if (!c.local && c.map === 'results') writes.push(bob.putCorrection(c.key.slice(0, c.key.indexOf('/')), review('seen', 2))) })
     await alice.putResult('h', result('x'))
     await Promise.all(writes)
     assert.equal(aliceWire.length, 2, 'the listener\'s write has its own envelope')

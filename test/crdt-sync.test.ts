@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import type { RunningNode } from '../node/daemon/start.js'
 import type { ResultEntry } from '../crdt/schemas.js'
 import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
+import { review } from './crdt-helpers.js'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -40,7 +41,7 @@ describe('replicated store between two real nodes', { timeout: 90_000 }, () => {
     // Partition: B goes down; both write (B as it comes back, and redials A from its peer store); they converge.
     await b.stop()
     await a.replica.putResult('img2', result('a+b'))
-    await a.replica.putCorrection('img1', { latex: 'x^{3}', time: Date.now() })
+    await a.replica.putCorrection('img1', review('x^{3}', Date.now()))
     b = await startTestNode(dirB)
     nodes.push(b)
     await b.replica.putResult('img2', result('a-b'))

@@ -13,6 +13,7 @@ import { addNetworkCommands } from './network.js'
 import { addNodeCommand, type NodeCommandExtension } from './node.js'
 import { addOcrCommand } from './ocr.js'
 import { addOpenCommand } from './open.js'
+import { addReviewCommands } from './review.js'
 import { addStatusCommands } from './status.js'
 import { addStopCommand } from './stop.js'
 import { addSubmitCommands, addTasksCommand } from './tasks.js'
@@ -40,6 +41,7 @@ Environment:
   addOcrCommand(program)
   addSubmitCommands(program)
   addVerifyCommand(program)
+  addReviewCommands(program)
   addTasksCommand(program)
   more?.(program)
   addConfigCommand(program)

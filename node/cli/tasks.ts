@@ -6,6 +6,7 @@ import { MAX_IMAGE_BYTES } from '../../protocols/blob/index.js'
 import { ApiError, TexmeshError } from '../errors.js'
 import { expandInputs } from './ocr.js'
 import { printable } from './terminal.js'
+import type { ReviewView } from '../daemon/task-view.js'
 import type { TaskView } from '../daemon/work.js'
 import type { Command } from 'commander'
 import { dataDirOf, parsePositive, withDataDir, withJson, type CommonOptions } from './options.js'
@@ -21,7 +22,7 @@ export const DEFAULT_WAIT_SECONDS = 600
 
 /** One line of output: the task and, once known, its result in the shape `texmesh ocr --json` uses. */
 export type TaskLine =
-  | { file: string, id: string, state: string, hash: string, critical: boolean, cached?: boolean, latex?: string, confidence?: number, alternatives?: unknown[], regions?: unknown[], model?: string, ms?: number | null, by?: string, unreadable?: { reason: string, detail: string }, certificate?: unknown, votes?: unknown[], quorum?: unknown, failures?: Array<{ peer: string, reason: string }>, error?: string }
+  | { file: string, id: string, state: string, hash: string, critical: boolean, cached?: boolean, latex?: string, confidence?: number, alternatives?: unknown[], regions?: unknown[], model?: string, ms?: number | null, by?: string, unreadable?: { reason: string, detail: string }, certificate?: unknown, review?: ReviewView, votes?: unknown[], quorum?: unknown, failures?: Array<{ peer: string, reason: string }>, error?: string }
   | { file: string, error: string, reason: string }
 
 export class WaitTimeoutError extends TexmeshError {
@@ -67,9 +68,19 @@ function human (raw: TaskLine): string {
     return `${line.file}\t${line.id}\t${line.state}${q?.reason != null ? `\t${q.reason}` : q?.state != null ? `\t(quorum: ${q.state})` : ''}${failures}`
   }
   const regions = (line.regions ?? []) as Array<{ latex: string }>
-  const how = `(confidence ${(line.confidence ?? 0).toFixed(2)}${line.unreadable != null ? `, not read: ${printable(line.unreadable.detail)}` : ''}${line.cached === true ? ', from the store' : ''}${line.certificate != null ? `, certified by ${(line.certificate as { votes: unknown[] }).votes.length} voters` : ''})`
+  const how = `(confidence ${(line.confidence ?? 0).toFixed(2)}${line.unreadable != null ? `, not read: ${printable(line.unreadable.detail)}` : ''}${line.cached === true ? ', from the store' : ''}${line.certificate != null ? `, certified by ${(line.certificate as { votes: unknown[] }).votes.length} voters` : ''}${reviewText(line.review)})`
   if (regions.length <= 1) return `${line.file}\t${line.id}\t${line.latex}\t${how}`
   return [`${line.file}\t${line.id}\t${regions.length} regions\t${how}`, ...regions.map((g, i) => `  ${i + 1}. ${printable(String(g.latex))}`)].join('\n')
+}
+
+/** What reviews say, as the human line shows it. */
+function reviewText (r: ReviewView | undefined): string {
+  if (r == null) return ''
+  const who = `${r.by.length} reviewer${r.by.length > 1 ? 's' : ''} (${r.by.map(b => `…${b.slice(-8)}`).join(', ')})`
+  const others = r.others.length > 0 ? `; ${r.others.reduce((n, o) => n + o.by.length, 0)} disagree` : ''
+  if (r.state === 'corrected') return `, corrected by ${who}; the model said ${printable(r.original?.latex ?? '?')}${others}`
+  if (r.state === 'disputed') return `, disputed: ${who} say ${printable(r.latex)}${others}`
+  return `, confirmed by ${who}${others}`
 }
 
 const finished = (t: TaskView): boolean => t.state === 'done' || t.state === 'failed' || t.state === 'no-consensus'

@@ -8,6 +8,7 @@ import type { TaskView, TasksStats } from './work.js'
 import type { PeerMembership } from '../../protocols/membership/index.js'
 import type { QuorumTimings } from '../../protocols/votes/index.js'
 import { browserSide } from './api-browser.js'
+import { addReviewRoutes, type ReviewHandlers } from './api-reviews.js'
 import { answerUnknownCalls, BODY_LIMIT_BYTES, guardRequests, handleErrors, parseBodies } from './http.js'
 import { serveWeb } from './web.js'
 import type { VerifyCheck } from '../cli/verify.js'
@@ -101,6 +102,8 @@ export interface ApiHandlers {
   verify?(id: string): Promise<VerifyCheck | { ok: false, reason: 'no-certificate', detail: string } | undefined>
   /** the node's metrics in Prometheus text format */
   metrics?(): Promise<{ contentType: string, text: string }>
+  /** people's reviews: correct or confirm an answer, an image's reviews, statistics per model (api-reviews.ts) */
+  reviews?: ReviewHandlers
   /** fault routes (partitions, pauses, dials), only on nodes started with the faults hook (simnet) */
   faults?: {
     partition(deny: string[]): Promise<void>
@@ -158,6 +161,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
 
   // Browser sessions and the event stream (api-browser.ts).
   browser.addRoutes(app)
+  if (init.handlers.reviews != null) addReviewRoutes(app, init.handlers.reviews)
 
   app.post<{ Params: { id: string } }>('/v1/tasks/:id/verify', async (request, reply) => {
     if (init.handlers.verify == null) return await reply.code(404).send({ error: 'this node does not verify certificates' })

@@ -21,15 +21,15 @@ export const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 /**
  * Reads that show what users submitted (file names, answers) need the token too: on a shared lab
  * machine any local user reaches 127.0.0.1, but only the data dir's owner can read its api-token.
- * Status and peers, which say nothing of anybody's images, stay open.
+ * Status, peers and review statistics, which say nothing of anybody's images, stay open.
  */
-const PRIVATE_READS = /^\/v1\/(tasks|results|events)(\/|\?|$)/
+const PRIVATE_READS = /^\/v1\/(tasks|results|events|reviews)(\/|\?|$)/
 /** The header a browser session must send with every change (a form or link from elsewhere cannot set it). */
 export const SESSION_CHANGE_HEADER = 'x-texmesh'
 
 // Images arrive as the raw request body (any image/* type or application/octet-stream).
 // The calls that take a JSON body instead:
-const JSON_CALLS = new Set(['/v1/membership/certificate', '/v1/membership/revocations'])
+const JSON_CALLS = new Set(['/v1/membership/certificate', '/v1/membership/revocations', '/v1/reviews'])
 
 export function tokenMatches (request: FastifyRequest, token: string): boolean {
   const header = request.headers.authorization

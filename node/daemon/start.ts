@@ -12,11 +12,14 @@ import { VERSION } from '../version.js'
 import type { OcrResult } from '../../pipeline/ocr.js'
 import { pipelineCompute, shippedModelVersion, type Compute } from './compute.js'
 import { NodeTasks, type TaskView, type TasksStats } from './work.js'
+import type { ResultView } from './task-view.js'
+import type { ReviewOutcome } from '../../review/served.js'
 import type { QuorumTimings } from '../../protocols/votes/index.js'
 import type { Replica } from '../../crdt/replica.js'
 import { CRDT_SYNC_PROTOCOL, crdtSync, type CrdtSync } from '../../protocols/crdt-sync/index.js'
 import type { NodeHooks } from './hooks.js'
 import { Trust } from './trust.js'
+import { Reviews } from './reviews.js'
 import { openPeerStore, openReplica } from './storage.js'
 import { faultHandlers } from './faults.js'
 import { peersView, trackLatency } from './views.js'
@@ -189,7 +192,13 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     replica.subscribe(change => { metrics.noteStoreChange(change.map, change.local) })
     const timed = metrics.timed(compute)
 
-    const nodeTasks = tasks = await NodeTasks.open({
+    // People's reviews: served in place of (or beside) the answers they review (review/served.ts).
+    const reviews: Reviews = new Reviews({
+      replica,
+      refusal: () => trust.selfVotes() ? undefined : `this node is not a member of network ${network?.name ?? '?'} (texmesh network install-cert): the others would refuse its reviews`,
+      answer: async (target: string): Promise<{ hash: string, result: ResultView } | undefined> => await nodeTasks.answer(target)
+    })
+    const nodeTasks: NodeTasks = tasks = await NodeTasks.open({
       node,
       replica,
       compute: timed,
@@ -198,6 +207,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       workers: config.workers,
       leaseMs: config.leaseMs,
       admits: peer => trust.isMember(peer),
+      reviewOf: (hash, answer): ReviewOutcome | undefined => reviews.outcome(hash, answer),
       ...(hooks.random != null ? { random: hooks.random } : {}),
       log: log.child({ component: 'node:tasks' }),
       rootLog: log,
@@ -284,6 +294,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
           return await checkCertificate(t.result.certificate, { latex: t.result.latex, hash: t.hash, model: t.result.model }, { network: admin, known })
         },
         metrics: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
+        reviews: { review: async (target, request) => await reviews.review(target, request), reviews: hash => reviews.list(hash), stats: () => reviews.stats() },
         ...(faults != null ? { faults } : {})
       }
     })

@@ -5,6 +5,8 @@ import type { TaskRecord, TaskState } from '../../protocols/tasks/queue.js'
 import type { TaskServiceStats } from '../../protocols/tasks/index.js'
 import type { QuorumCertificate, QuorumState } from '../../protocols/votes/index.js'
 import type { CertifiedResults } from './certified.js'
+import type { ResultEntry } from '../../crdt/schemas.js'
+import type { ReviewOutcome } from '../../review/served.js'
 
 /**
  * What the API and the CLI show of a task and its result (times as ISO 8601
@@ -28,7 +30,12 @@ export interface ResultView {
   unreadable?: Unreadable
   /** for a critical image: the quorum certificate (check it with texmesh verify) */
   certificate?: QuorumCertificate
+  /** what people's reviews say (review/served.ts): corrected (latex is the correction), confirmed, or disputed */
+  review?: ReviewView
 }
+
+/** The reviews' outcome as a result shows it; a corrected one keeps the model's own answer as `original`. */
+export type ReviewView = ReviewOutcome & { original?: { latex: string, confidence: number } }
 
 export interface TaskView {
   id: string
@@ -72,6 +79,8 @@ export interface TaskViewSources {
   model: string
   /** where a critical task's quorum stands, if it is under way here */
   quorumState: (id: string) => QuorumState | undefined
+  /** what people's reviews of an image say of an answer */
+  reviewOf: (hash: string, answer: { latex: string, certified: boolean }) => ReviewOutcome | undefined
 }
 
 export function taskView (t: TaskRecord, from: TaskViewSources): TaskView {
@@ -101,22 +110,35 @@ export function taskView (t: TaskRecord, from: TaskViewSources): TaskView {
     const r = (t.critical
       ? (finisher != null && from.certified.holds(t.hash, t.doneBy!) ? { ...finisher, by: t.doneBy! } : from.certified.best(t.hash, undefined, true))
       : (finisher != null ? { ...finisher, by: t.doneBy! } : undefined)) ??
-      (t.critical ? undefined : from.certified.best(t.hash, from.model) ?? from.certified.best(t.hash, undefined))
-    if (r != null) {
-      v.result = {
-        file: t.file,
-        latex: r.latex,
-        confidence: r.confidence,
-        alternatives: r.alternatives,
-        regions: r.regions ?? [],
-        model: r.model,
-        ms: r.ms ?? null,
-        by: r.by,
-        ...(r.rotated != null ? { rotated: r.rotated } : {}),
-        ...(r.unreadable != null ? { unreadable: r.unreadable } : {}),
-        ...(r.certificate != null ? { certificate: r.certificate as QuorumCertificate } : {})
-      }
-    }
+      (t.critical ? undefined : bestAnswer(t.hash, from))
+    if (r != null) v.result = resultView(t.file, t.hash, r, from)
   }
   return v
+}
+
+/** The answer a node gives for an image it has no task for: certified first, then its own model's, then any. */
+export function bestAnswer (hash: string, from: Pick<TaskViewSources, 'certified' | 'model'>): (ResultEntry & { by: string }) | undefined {
+  return from.certified.best(hash, undefined, true) ?? from.certified.best(hash, from.model) ?? from.certified.best(hash, undefined)
+}
+
+/** A stored result as the API shows it, with what reviews say of it (a correction replaces the answer; see review/served.ts). */
+export function resultView (file: string, hash: string, r: ResultEntry & { by: string }, from: Pick<TaskViewSources, 'certified' | 'reviewOf'>): ResultView {
+  const view: ResultView = {
+    file,
+    latex: r.latex,
+    confidence: r.confidence,
+    alternatives: r.alternatives,
+    regions: r.regions ?? [],
+    model: r.model,
+    ms: r.ms ?? null,
+    by: r.by,
+    ...(r.rotated != null ? { rotated: r.rotated } : {}),
+    ...(r.unreadable != null ? { unreadable: r.unreadable } : {}),
+    ...(r.certificate != null ? { certificate: r.certificate as QuorumCertificate } : {})
+  }
+  const outcome = from.reviewOf(hash, { latex: r.latex, certified: r.certificate != null && from.certified.holds(hash, r.by) })
+  if (outcome == null) return view
+  // A person's correction is served at confidence 1; the model's answer stays beside it.
+  if (outcome.state === 'corrected') return { ...view, latex: outcome.latex, confidence: 1, review: { ...outcome, original: { latex: r.latex, confidence: r.confidence } } }
+  return { ...view, review: outcome }
 }

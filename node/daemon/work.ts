@@ -1,7 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { blobService, type BlobService } from '../../protocols/blob/index.js'
-import { sha256Hex } from '../../util/sha256.js'
+import { SHA256_HEX, sha256Hex } from '../../util/sha256.js'
 import { TaskQueue, type TaskRecord } from '../../protocols/tasks/queue.js'
 import { taskService, type PeerLoad, type TaskService, type WorkItem } from '../../protocols/tasks/index.js'
 import { ImageError, preprocess } from '../../pipeline/preprocess.js'
@@ -15,7 +15,7 @@ import type { Log } from '../log.js'
 import { CertifiedResults } from './certified.js'
 import { EvidenceCheck } from './evidence.js'
 import { criticalQuorum } from './critical.js'
-import { taskView, type TaskView, type TasksStats } from './task-view.js'
+import { bestAnswer, resultView, taskView, type ResultView, type TaskView, type TaskViewSources, type TasksStats } from './task-view.js'
 
 export type { ResultView, TaskView, TasksStats } from './task-view.js'
 
@@ -38,6 +38,8 @@ export interface NodeTasksInit {
   admits?: (peer: string) => boolean
   /** the random source (simnet seeds it, so a run replays) @default Math.random */
   random?: () => number
+  /** what people's reviews of an image say of an answer (node/daemon/reviews.ts) @default none */
+  reviewOf?: TaskViewSources['reviewOf']
   log: Log
   /** the root logger, for the protocols' own component loggers (default: children of `log`) */
   rootLog?: Log
@@ -182,8 +184,23 @@ export class NodeTasks {
     void write.finally(() => { this.writes.delete(write) })
   }
 
+  private get sources (): TaskViewSources {
+    return { replica: this.init.replica, certified: this.certified, model: this.init.compute.model, quorumState: id => this.quorum.stateOf(id), reviewOf: this.init.reviewOf ?? (() => undefined) }
+  }
+
   private view (t: TaskRecord): TaskView {
-    return taskView(t, { replica: this.init.replica, certified: this.certified, model: this.init.compute.model, quorumState: id => this.quorum.stateOf(id) })
+    return taskView(t, this.sources)
+  }
+
+  /** The answer served for a task id of this node, or an image hash (what a reviewer reviews). */
+  async answer (target: string): Promise<{ hash: string, result: ResultView } | undefined> {
+    if (SHA256_HEX.test(target)) {
+      await this.certified.checkImage(target)
+      const r = bestAnswer(target, this.sources)
+      return r != null ? { hash: target, result: resultView(target.slice(0, 12), target, r, this.sources) } : undefined
+    }
+    const t = await this.get(target)
+    return t?.result != null ? { hash: t.hash, result: t.result } : undefined
   }
 
   /**

@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { MAX_RESULT_LATEX } from '../../crdt/schemas.js'
+import type { ModelStats } from '../../review/stats.js'
+import type { Verdict } from '../../review/verdict.js'
+import { ReviewError, type ReviewRequest, type WrittenReview } from './reviews.js'
+
+/**
+ * The API's review calls: POST /v1/reviews (correct, confirm, or pick an alternative of the
+ * answer served for a task id or an image hash), GET /v1/reviews/HASH (an image's reviews and
+ * their verdicts), GET /v1/stats (per model version: reviews, verdicts, accuracy, calibration).
+ */
+
+export interface ReviewHandlers {
+  review(target: string, request: ReviewRequest): Promise<WrittenReview>
+  reviews(hash: string): Array<{ by: string, latex: string, verdict: Verdict, rank?: number, time: string }>
+  stats(): ModelStats[]
+}
+
+const ReviewBody = z.object({
+  /** a task id of this node, or an image's SHA-256 */
+  target: z.string().min(1).max(128),
+  latex: z.string().min(1).max(MAX_RESULT_LATEX).optional(),
+  alternative: z.number().int().min(1).max(16).optional(),
+  note: z.string().max(1024).optional()
+}).strict()
+
+export function addReviewRoutes (app: FastifyInstance, handlers: ReviewHandlers): void {
+  app.post('/v1/reviews', async (request, reply) => {
+    const body = ReviewBody.safeParse(request.body)
+    if (!body.success) return await reply.code(400).send({ error: 'expected {"target": TASK_ID_OR_IMAGE_HASH} to confirm, with "latex": "..." to correct, or "alternative": N to pick one' })
+    const { target, ...rest } = body.data
+    try {
+      return await handlers.review(target, rest)
+    } catch (err) {
+      if (err instanceof ReviewError) return await reply.code(err.status).send({ error: err.message })
+      throw err
+    }
+  })
+  app.get<{ Params: { hash: string } }>('/v1/reviews/:hash', async (request) => handlers.reviews(request.params.hash))
+  app.get('/v1/stats', async () => handlers.stats())
+}

@@ -1,0 +1,116 @@
+import type { Replica } from '../../crdt/replica.js'
+import { MAX_RESULT_LATEX, type CorrectionEntry } from '../../crdt/schemas.js'
+import { canonicalize } from '../../pipeline/latex/canonical.js'
+import { checkLatex } from '../../pipeline/latex/validate.js'
+import { reviewOutcome, type ReviewOutcome } from '../../review/served.js'
+import { reviewStats, type ModelStats } from '../../review/stats.js'
+import { verdictOf, type Review, type Verdict } from '../../review/verdict.js'
+import type { ResultView } from './task-view.js'
+
+/**
+ * People's reviews on this node: writing one (a correction, a confirmation,
+ * or an alternative picked) into the replicated store, what the reviews of an
+ * image say of an answer, and the statistics of every review in the store.
+ */
+
+/** What a reviewer asks: confirm the answer (neither field), pick alternative N (1-based), or give the right LaTeX. */
+export interface ReviewRequest { latex?: string, alternative?: number, note?: string }
+
+/** A review that cannot be taken: why, and the HTTP status the API answers with. */
+export class ReviewError extends Error {
+  constructor (message: string, readonly status: 400 | 403 | 404 | 409) { super(message) }
+}
+
+/** A written review, as the API answers it. */
+export interface WrittenReview {
+  hash: string
+  by: string
+  latex: string
+  verdict: Verdict
+  /** for a suboptimal verdict: where the right formula was among the alternatives (1 = first) */
+  rank?: number
+  reviewed: CorrectionEntry['reviewed']
+  time: string
+}
+
+export interface ReviewsInit {
+  replica: Replica
+  /** why this node may not review now (a private network's non-member), or undefined */
+  refusal: () => string | undefined
+  /** the answer served for a task id of this node or an image hash */
+  answer: (target: string) => Promise<{ hash: string, result: ResultView } | undefined>
+}
+
+export class Reviews {
+  private readonly replica: Replica
+  constructor (private readonly init: ReviewsInit) { this.replica = init.replica }
+
+  /** An image's reviews, by reviewer. */
+  of (hash: string): Map<string, Review> {
+    return this.replica.corrections(hash)
+  }
+
+  /** What an image's reviews say of `answer` (undefined: none). */
+  outcome (hash: string, answer: { latex: string, certified: boolean }): ReviewOutcome | undefined {
+    const reviews = this.of(hash)
+    return reviews.size === 0 ? undefined : reviewOutcome(answer, reviews)
+  }
+
+  /** Review the answer served for `target` (a task id of this node, or an image hash). */
+  async review (target: string, request: ReviewRequest): Promise<WrittenReview> {
+    const refused = this.init.refusal()
+    if (refused != null) throw new ReviewError(refused, 403)
+    const found = await this.init.answer(target)
+    if (found == null) throw new ReviewError(`no result for ${target.slice(0, 80)} to review (a task id of this node, or the SHA-256 of an image the network has read)`, 404)
+    return await this.write(found.hash, found.result, request)
+  }
+
+  /** An image's reviews with their verdicts, newest first. */
+  list (hash: string): Array<{ by: string, latex: string, verdict: Verdict, rank?: number, time: string }> {
+    return [...this.of(hash)].sort(([, a], [, b]) => b.time - a.time).map(([by, r]) => {
+      const { verdict, rank } = verdictOf(r)
+      return { by, latex: r.latex, verdict, ...(rank != null ? { rank } : {}), time: new Date(r.time).toISOString() }
+    })
+  }
+
+  /**
+   * Review `answer` (the result served for the image, as the reviewer saw it): store the LaTeX
+   * they say is right, canonical, with what they reviewed, under this node's id.
+   */
+  private async write (hash: string, answer: ResultView, request: ReviewRequest): Promise<WrittenReview> {
+    // What was reviewed is the model's answer, not an earlier correction served in its place.
+    const reviewed = {
+      latex: answer.review?.original?.latex ?? answer.latex,
+      model: answer.model,
+      confidence: answer.review?.original?.confidence ?? answer.confidence,
+      alternatives: answer.alternatives.slice(0, 16).map(a => a.latex)
+    }
+    let latex: string
+    if (request.latex != null && request.alternative != null) throw new ReviewError('give the right LaTeX or an alternative\'s number, not both', 400)
+    if (request.alternative != null) {
+      const alt = answer.alternatives[request.alternative - 1]
+      if (alt == null) throw new ReviewError(`the answer has ${answer.alternatives.length} alternatives; there is no number ${request.alternative}`, 400)
+      latex = alt.latex
+    } else {
+      latex = request.latex ?? reviewed.latex
+    }
+    if (latex.length > MAX_RESULT_LATEX) throw new ReviewError(`the LaTeX is longer than ${MAX_RESULT_LATEX} characters`, 400)
+    const parse = checkLatex(latex)
+    if (!parse.ok) throw new ReviewError(`the LaTeX does not parse: ${parse.error ?? '?'}`, 400)
+    let canonical: string
+    try {
+      canonical = canonicalize(latex)
+    } catch (err) {
+      throw new ReviewError(`the LaTeX does not parse: ${(err as Error).message}`, 400)
+    }
+    const entry: CorrectionEntry = { latex: canonical, reviewed, time: Date.now(), ...(request.note != null ? { note: request.note } : {}) }
+    await this.replica.putCorrection(hash, entry)
+    const { verdict, rank } = verdictOf(entry)
+    return { hash, by: this.replica.author, latex: canonical, verdict, ...(rank != null ? { rank } : {}), reviewed, time: new Date(entry.time).toISOString() }
+  }
+
+  /** Per model version: reviews, verdicts, accuracy and calibration, from every review in the store. */
+  stats (): ModelStats[] {
+    return reviewStats(this.replica.reviews().map(r => r.entry))
+  }
+}

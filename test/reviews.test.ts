@@ -1,0 +1,161 @@
+/**
+ * People's reviews: verdicts, the rule when reviewers disagree, statistics (pure), and between
+ * real nodes with the shipped model: a correction made on one node is served by another, the
+ * documented rule for disagreement, the CLI.
+ */
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { verdictOf, type Review } from '../review/verdict.js'
+import { rankReviews, reviewOutcome } from '../review/served.js'
+import { reviewStats } from '../review/stats.js'
+import type { RunningNode } from '../node/daemon/start.js'
+import type { TaskView } from '../node/daemon/work.js'
+import { DataDir } from '../node/datadir/datadir.js'
+import { removeDir, runCli, startTestNode, tempDir, waitFor } from './helpers.js'
+
+const SUM = fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url))
+const FRACTION = fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url))
+
+const review = (latex: string, answer: string, confidence: number, alternatives: string[] = [], time = 1): Review =>
+  ({ latex, reviewed: { latex: answer, model: 'm1', confidence, alternatives }, time })
+
+describe('review verdicts, disagreement and statistics', () => {
+  it('gives the design\'s five verdicts, comparing canonical forms', () => {
+    assert.deepEqual(verdictOf(review('x^{2}', 'x^2', 0.97)), { verdict: 'success' })
+    assert.deepEqual(verdictOf(review('x^{2}', 'x^{2}', 0.95)), { verdict: 'success' })
+    assert.deepEqual(verdictOf(review('x^{2}', 'x^{2}', 0.9)), { verdict: 'acceptable' })
+    assert.deepEqual(verdictOf(review('x^{2}', 'x^{2}', 0.8)), { verdict: 'acceptable' })
+    assert.deepEqual(verdictOf(review('x^{2}', 'x^{2}', 0.79)), { verdict: 'low-confidence' })
+    assert.deepEqual(verdictOf(review('\\frac{a}{b}', 'a/b', 0.6, ['ab', '\\frac ab'])), { verdict: 'suboptimal', rank: 2 })
+    assert.deepEqual(verdictOf(review('\\alpha', 'a', 0.6, ['ab'])), { verdict: 'failed' })
+  })
+
+  it('the formula with the most reviewers wins, then the latest; one reviewer counts once', () => {
+    const two = new Map([['p1', review('y', 'x', 0.5, [], 5)], ['p2', review('y', 'x', 0.5, [], 1)], ['p3', review('z', 'x', 0.5, [], 9)]])
+    assert.deepEqual(rankReviews(two).map(b => [b.latex, b.by]), [['y', ['p1', 'p2']], ['z', ['p3']]])
+    const tie = new Map([['p1', review('y', 'x', 0.5, [], 5)], ['p3', review('z', 'x', 0.5, [], 9)]])
+    assert.equal(rankReviews(tie)[0]!.latex, 'z')
+    // The outcome for the answer: corrected, confirmed, or (a certified answer) disputed.
+    assert.deepEqual(reviewOutcome({ latex: 'x', certified: false }, two), { state: 'corrected', latex: 'y', by: ['p1', 'p2'], others: [{ latex: 'z', by: ['p3'] }] })
+    assert.equal(reviewOutcome({ latex: 'y', certified: false }, two)?.state, 'confirmed')
+    assert.equal(reviewOutcome({ latex: 'x', certified: true }, two)?.state, 'disputed')
+    assert.equal(reviewOutcome({ latex: 'x', certified: false }, new Map()), undefined)
+  })
+
+  it('statistics per model: verdicts, accuracy and the calibration error over ten bins', () => {
+    // Five answers at 0.9 of which four right, five at 0.3 of which one right.
+    const reviews = [
+      ...[1, 2, 3, 4].map(() => review('x', 'x', 0.9)), review('y', 'x', 0.9, ['y']),
+      review('x', 'x', 0.3), ...[1, 2, 3, 4].map(() => review('y', 'x', 0.3)),
+      { ...review('x', 'x', 0.99), reviewed: { latex: 'x', model: 'm2', confidence: 0.99, alternatives: [] } }
+    ]
+    const [m1, m2] = reviewStats(reviews)
+    assert.equal(m1!.model, 'm1')
+    assert.equal(m1!.reviews, 10)
+    assert.deepEqual(m1!.verdicts, { success: 0, acceptable: 4, 'low-confidence': 1, suboptimal: 1, failed: 4 })
+    assert.equal(m1!.accuracy, 0.5)
+    // |0.8 - 0.9| and |0.2 - 0.3|, each half the reviews.
+    assert.ok(Math.abs(m1!.calibrationError - 0.1) < 1e-9, String(m1!.calibrationError))
+    assert.equal(m1!.bins.filter(b => b.reviews > 0).length, 2)
+    assert.deepEqual(m2!.verdicts.success, 1)
+  })
+})
+
+describe('reviews between real nodes', { timeout: 120_000 }, () => {
+  const dirs: string[] = []
+  const nodes: RunningNode[] = []
+  let a: RunningNode, b: RunningNode, c: RunningNode
+
+  before(async () => {
+    for (let i = 0; i < 3; i++) {
+      const dir = await tempDir()
+      dirs.push(dir)
+      nodes.push(await startTestNode(dir, i === 0 ? {} : { bootstrap: [nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()] }))
+    }
+    [a, b, c] = nodes as [RunningNode, RunningNode, RunningNode]
+    await waitFor('three connected nodes', () => nodes.every(n => n.libp2p.getPeers().length === 2), 30_000)
+  })
+  after(async () => {
+    for (const n of nodes) await n.stop()
+    for (const d of dirs) await removeDir(d)
+  })
+
+  const post = async (node: RunningNode, dir: string, body: unknown): Promise<{ status: number, json: any }> => {
+    const token = (await readFile(new DataDir(dir).paths.apiToken, 'utf8')).trim()
+    const r = await fetch(`http://127.0.0.1:${node.apiPort}/v1/reviews`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    return { status: r.status, json: await r.json() }
+  }
+  const done = async (node: RunningNode, id: string): Promise<TaskView> =>
+    await waitFor(`task ${id} done`, async () => { const t = await node.task(id); return t?.state === 'done' ? t : undefined }, 60_000)
+
+  it('a correction made on B is served by A for that image, saying so and by whom; A\'s cache answers with it too', async () => {
+    const bytes = await readFile(FRACTION)
+    const t = await done(a, (await a.submit(bytes, { file: 'fraction.png', critical: false })).id)
+    const model = t.result!.latex
+    // B has no task for it: it reviews by the image's hash, what the network answers for it.
+    const wrong = await post(b, dirs[1]!, { target: t.hash, latex: '\\frac{1}{' })
+    assert.equal(wrong.status, 400)
+    assert.match(wrong.json.error, /does not parse/)
+    const unknown = await post(b, dirs[1]!, { target: 'f'.repeat(64), latex: 'x' })
+    assert.equal(unknown.status, 404)
+    const fix = await post(b, dirs[1]!, { target: t.hash, latex: '\\dfrac{x+1}{y} ', note: 'test' })
+    assert.equal(fix.status, 200, JSON.stringify(fix.json))
+    assert.equal(fix.json.latex, '\\frac{x+1}{y}', 'stored in canonical form')
+    assert.equal(fix.json.verdict, 'failed')
+    assert.equal(fix.json.reviewed.latex, model)
+    assert.equal(fix.json.by, b.peerId.toString())
+
+    const served = await waitFor('A to serve B\'s correction', async () => { const v = await a.task(t.id); return v?.result?.review != null ? v : undefined })
+    assert.equal(served.result!.latex, '\\frac{x+1}{y}')
+    assert.equal(served.result!.confidence, 1)
+    assert.deepEqual(served.result!.review, { state: 'corrected', latex: '\\frac{x+1}{y}', by: [b.peerId.toString()], others: [], original: { latex: model, confidence: t.result!.confidence } })
+    const again = await a.submit(bytes, { file: 'again.png', critical: false })
+    assert.equal(again.cached, true)
+    assert.equal(again.result?.latex, '\\frac{x+1}{y}')
+    assert.equal(again.result?.review?.state, 'corrected')
+    // The CLI says it.
+    const shown = await runCli(['result', t.id, '--data-dir', dirs[0]!])
+    assert.equal(shown.code, 0, shown.stderr)
+    assert.match(shown.stdout, /\\frac\{x\+1\}\{y\}.*corrected by 1 reviewer .*the model said/)
+  })
+
+  it('when reviewers disagree, the formula most of them named wins, then the latest; confirm and stats from the CLI', async () => {
+    const bytes = await readFile(SUM)
+    const t = await done(a, (await a.submit(bytes, { file: 'sum.png', critical: false })).id)
+    const answer = t.result!.latex
+    // A confirms what its model said (from the CLI); then B corrects it: one against one, the latest wins.
+    const confirm = await runCli(['confirm', t.id, '--data-dir', dirs[0]!])
+    assert.equal(confirm.code, 0, confirm.stderr)
+    assert.match(confirm.stdout, /^confirmed /)
+    assert.match(confirm.stdout, /verdict +(success|acceptable|low-confidence)/)
+    await new Promise(resolve => setTimeout(resolve, 5))
+    const other = await runCli(['correct', t.hash, '\\sum_{i=0}^{n}i', '--json', '--data-dir', dirs[1]!])
+    assert.equal(other.code, 0, other.stderr)
+    assert.equal(JSON.parse(other.stdout).verdict, 'failed')
+    const latest = await waitFor('A to see B\'s later correction', async () => { const v = await a.task(t.id); return v?.result?.review?.state === 'corrected' ? v : undefined })
+    assert.equal(latest.result!.latex, '\\sum_{i=0}^{n}i')
+    assert.deepEqual(latest.result!.review!.others, [{ latex: answer, by: [a.peerId.toString()] }])
+    // C sides with A: two against one, A's answer stands, confirmed.
+    await waitFor('C to have the result', () => [...c.replica.results(t.hash).keys()].length > 0)
+    const side = await post(c, dirs[2]!, { target: t.hash })
+    assert.equal(side.status, 200, JSON.stringify(side.json))
+    const settled = await waitFor('A to see two reviewers confirm', async () => { const v = await a.task(t.id); return v?.result?.review?.by.length === 2 ? v : undefined })
+    assert.equal(settled.result!.review!.state, 'confirmed')
+    assert.equal(settled.result!.latex, answer)
+    assert.deepEqual(settled.result!.review!.by, [a.peerId.toString(), c.peerId.toString()].sort())
+
+    // Statistics: the same on every node once the reviews have travelled.
+    const stats = await waitFor('every node to count the 4 reviews', async () => {
+      const all = await Promise.all(dirs.map(async d => await runCli(['stats', '--json', '--data-dir', d])))
+      const parsed = all.map(r => JSON.parse(r.stdout))
+      return parsed.every(p => p[0]?.reviews === 4) ? parsed : undefined
+    })
+    assert.deepEqual(stats[1], stats[0])
+    assert.deepEqual(stats[2], stats[0])
+    assert.equal(stats[0][0].verdicts.failed, 2)
+    const human = await runCli(['stats', '--data-dir', dirs[0]!])
+    assert.match(human.stdout, /4 reviews; accuracy of reviewed answers 50\.0 %/)
+  })
+})
