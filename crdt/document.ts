@@ -15,6 +15,12 @@ export interface Change {
   author: string
   /** true when this node wrote it */
   local: boolean
+  /**
+   * When its author wrote it: the entry's own `time` (ms since the epoch, on the author's clock;
+   * every map's entries have one, signed with the rest). Undefined when the key was removed, or
+   * its value has no such number.
+   */
+  time?: number
 }
 
 const LOCAL = Symbol('local')
@@ -52,8 +58,9 @@ export class ReplicaDocument {
           }
           const author = key.slice(cut)
           if (name === 'members') memberChanged(author)
+          const time = timeOf(map.get(key))
           // Listeners run after the transaction (and after apply() gives the doc its id back), so they may write.
-          this.changes.push({ map: name, key, author, local: tx.origin === LOCAL })
+          this.changes.push({ map: name, key, author, local: tx.origin === LOCAL, ...(time != null ? { time } : {}) })
         }
       })
     }
@@ -212,4 +219,10 @@ export class ReplicaDocument {
   destroy (): void {
     this.doc.destroy()
   }
+}
+
+/** A value's `time` field, when it has a finite number there (values are checked on receipt, but read here unchecked). */
+function timeOf (value: unknown): number | undefined {
+  const time = typeof value === 'object' && value != null ? (value as { time?: unknown }).time : undefined
+  return typeof time === 'number' && Number.isFinite(time) ? time : undefined
 }

@@ -24,6 +24,8 @@ export interface Held {
   author: string
   /** the unknown client ids it waits for, or 'admission' */
   waitsFor: number[] | 'admission'
+  /** when it was first held (ms since the epoch; now, unless given): one tried again and held again keeps its first time */
+  since?: number
 }
 
 /** The key a held envelope is kept under: its log and the positions it covers. */
@@ -50,7 +52,7 @@ export class HeldEnvelopes {
     const perAuthor = this.caps.maxHeldBytesPerAuthor ?? DEFAULT_MAX_HELD_BYTES_PER_AUTHOR
     const total = this.caps.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES
     if (h.bytes.length > perAuthor || h.bytes.length > total) return false
-    this.held.set(key, h)
+    this.held.set(key, { ...h, since: h.since ?? Date.now() })
     this.heldBytes += h.bytes.length
     this.heldBytesOf.set(h.author, (this.heldBytesOf.get(h.author) ?? 0) + h.bytes.length)
     const index = <K>(m: Map<K, Set<string>>, k: K): void => {
@@ -112,6 +114,13 @@ export class HeldEnvelopes {
     }
     this.newMembers.clear()
     return keys
+  }
+
+  /** When the envelope held longest was first held (ms since the epoch); undefined when none is held. */
+  oldest (): number | undefined {
+    let oldest: number | undefined
+    for (const h of this.held.values()) if (h.since != null && (oldest == null || h.since < oldest)) oldest = h.since
+    return oldest
   }
 
   /** Envelopes held back now, and their bytes. */

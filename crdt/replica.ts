@@ -247,7 +247,8 @@ export class Replica {
     return { status: 'rejected', reason, detail }
   }
 
-  private async receiveNow (bytes: Uint8Array): Promise<ReceiveOutcome> {
+  /** `heldSince`: when an envelope tried again was first held (it keeps that time if it is held again). */
+  private async receiveNow (bytes: Uint8Array, heldSince?: number): Promise<ReceiveOutcome> {
     if (bytes.length > MAX_ENVELOPE_BYTES) return this.reject('oversized', `envelope is ${bytes.length} bytes, over the limit of ${MAX_ENVELOPE_BYTES}`)
     let e: Envelope
     try {
@@ -265,7 +266,7 @@ export class Replica {
     if (!check.ok) return this.reject(check.reason, check.detail, e.author)
     const key = heldKey(logId, e.first, e.seq)
     if (!await this.admission.admitted(e)) {
-      const held = this.held.hold(key, { bytes, author: e.author, waitsFor: 'admission' })
+      const held = this.held.hold(key, { bytes, author: e.author, waitsFor: 'admission', ...(heldSince != null ? { since: heldSince } : {}) })
       return this.reject('not-a-member', `${e.author} is not a member${held ? ' (held in case its certificate arrives)' : ''}`, e.author, held)
     }
     if (!this.clients.has(e.client)) {
@@ -281,7 +282,7 @@ export class Replica {
     if (!authored.ok) {
       if (unknown.size > 0) {
         // It builds on an incarnation not seen yet: hold it until that incarnation's envelopes arrive.
-        this.held.hold(key, { bytes, author: e.author, waitsFor: [...unknown] })
+        this.held.hold(key, { bytes, author: e.author, waitsFor: [...unknown], ...(heldSince != null ? { since: heldSince } : {}) })
         return { status: 'pending' }
       }
       this.poisoned.set(logId, authored.reason)
@@ -310,13 +311,16 @@ export class Replica {
       if (keys.size === 0) return
       for (const k of keys) {
         const h = this.held.unhold(k)
-        if (h != null) await this.receiveNow(h.bytes)
+        if (h != null) await this.receiveNow(h.bytes, h.since)
       }
     }
   }
 
   /** Envelopes held back now, and their bytes. */
   heldEnvelopes (): { pending: number, notAdmitted: number, bytes: number } { return this.held.counts() }
+
+  /** When the envelope held back longest was first held (ms since the epoch); undefined when none is. */
+  heldSince (): number | undefined { return this.held.oldest() }
 
   /** How far this replica has each log: log id ("AUTHOR!INCARNATION") -> last complete position. */
   heads (): Record<string, number> { return this.coverage.heads() }

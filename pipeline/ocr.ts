@@ -16,6 +16,7 @@ import { canvasFromInk, glyphCanvas } from './model-input.js'
 import { ImageError, preprocess } from './preprocess.js'
 import { DEFAULT_MODEL_DIR, glyphGeometry, LENGTH_ALPHA, Recognizer, type Hypothesis } from './recognizer.js'
 import { glyphPieces, readingPieces, segment } from './segment.js'
+import { StageClock, type OcrTimings } from './timings.js'
 import { unreadable, type Unreadable } from './unreadable.js'
 
 export const DEFAULT_BEAM = 5
@@ -62,6 +63,8 @@ export interface OcrResult {
   rotated?: 90 | 270;
   /** Why the answer is not to be trusted, when a region is something this model cannot read (the first such region's). */
   unreadable?: Unreadable;
+  /** Where the time went, stage by stage (timings.ts); the node's metrics take it, its API does not answer with it. */
+  timings?: OcrTimings;
 }
 
 /** Ink this many times taller than wide is read turned on its side too, */
@@ -207,11 +210,12 @@ export class OcrPipeline {
   /** Recognise one image. Throws ImageError (naming `file`) for input that is not a readable image with ink. */
   async recognize (bytes: Uint8Array, file = '<image>', opts: OcrOptions = {}): Promise<OcrResult> {
     const t0 = performance.now()
+    const clock = new StageClock()
     const beam = opts.beam ?? DEFAULT_BEAM
-    const img = await preprocess(bytes, file, opts.maxPixels ? { maxPixels: opts.maxPixels } : {})
-    const regions = segment(img.ink, img.width, img.height)
+    const img = await clock.time('preprocess', async () => await preprocess(bytes, file, opts.maxPixels ? { maxPixels: opts.maxPixels } : {}))
+    const regions = clock.timeSync('segment', () => segment(img.ink, img.width, img.height))
     if (regions.length === 0) throw new ImageError(file, 'no-ink', 'the image has no ink (blank, or too little contrast)')
-    let best = await this.read(img, regions, beam)
+    let best = await this.read(img, regions, beam, clock)
     // Ink much taller than wide may be a formula turned on its side (a page scanned sideways): it
     // is read turned both ways too, and the likeliest reading wins, judged per region (a column of
     // many short formulas is many likely regions upright; a turned formula is glyphs read as
@@ -222,27 +226,37 @@ export class OcrPipeline {
     const leastSure = Math.min(...best.regions.map((g) => g.confidence))
     if (box.height > TURNED_ASPECT * box.width && leastSure < TURN_BELOW) {
       for (const turn of [90, 270] as const) {
-        const turned = turnInk(img, turn)
-        const tr = segment(turned.ink, turned.width, turned.height)
+        const { turned, tr } = clock.timeSync('segment', () => {
+          const turned = turnInk(img, turn)
+          return { turned, tr: segment(turned.ink, turned.width, turned.height) }
+        })
         if (tr.length === 0) continue
-        const r = await this.read(turned, tr, beam)
+        const r = await this.read(turned, tr, beam, clock)
         if (perRegion(r) > perRegion(best)) best = { ...r, rotated: turn }
       }
     }
-    return { ...best, model: this.model, ms: Math.round((performance.now() - t0) * 10) / 10 }
+    return { ...best, model: this.model, ms: Math.round((performance.now() - t0) * 10) / 10, timings: clock.ms }
   }
 
-  /** Read the regions of an ink map: each region's answer, and the whole image's. */
-  private async read (img: { ink: Uint8Array; width: number; height: number }, regions: ReturnType<typeof segment>, beam: number): Promise<Omit<OcrResult, 'model' | 'ms'>> {
+  /** Read the regions of an ink map: each region's answer, and the whole image's. Each stage's time goes to `clock`. */
+  private async read (img: { ink: Uint8Array; width: number; height: number }, regions: ReturnType<typeof segment>, beam: number, clock: StageClock): Promise<Omit<OcrResult, 'model' | 'ms' | 'timings'>> {
     // A region too wide for the canvas is read in pieces (segment.ts), joined again here.
     const geometry = glyphGeometry(this.recognizer.manifest)
-    const plans = regions.map((r) => (geometry ? glyphPieces(img.ink, img.width, r, geometry) : readingPieces(img.ink, img.width, r)))
-    const canvases = await Promise.all(
+    const plans = clock.timeSync('segment', () => regions.map((r) => (geometry ? glyphPieces(img.ink, img.width, r, geometry) : readingPieces(img.ink, img.width, r))))
+    const canvases = await clock.time('canvas', async () => await Promise.all(
       regions.flatMap((r, i) =>
         plans[i]!.map((box) => (geometry ? glyphCanvas(img.ink, img.width, img.height, box, r.glyph, geometry) : canvasFromInk(img.ink, img.width, img.height, box)))
       )
-    )
-    const hyps = await this.recognizer.recognize(canvases, { beam })
+    ))
+    // Recognizer.recognize's steps, timed apart: every canvas encoded, then a beam search over each.
+    const encoded = await clock.time('encoder', async () => await this.recognizer.encode(canvases))
+    const hyps: Hypothesis[][] = []
+    for (const image of encoded) hyps.push(await clock.time('decoder', async () => await this.recognizer.beamSearch(image, { beam })))
+    return clock.timeSync('answer', () => this.answer(img, regions, plans, hyps, beam))
+  }
+
+  /** Each region's answer from its pieces' hypotheses, and the whole image's. */
+  private answer (img: { ink: Uint8Array; width: number }, regions: ReturnType<typeof segment>, plans: readonly unknown[][], hyps: readonly Hypothesis[][], beam: number): Omit<OcrResult, 'model' | 'ms' | 'timings'> {
     let next = 0
     const results = regions.map((r, i) => {
       const parts = hyps.slice(next, (next += plans[i]!.length))

@@ -34,6 +34,10 @@ interface Job {
   bytes: Uint8Array;
   file: string;
   options: OcrOptions;
+  /** performance.now() when it was queued */
+  queued: number;
+  /** milliseconds it waited for a free worker (set when it is handed to one) */
+  waited?: number;
   resolve: (r: OcrResult) => void;
   reject: (err: Error) => void;
 }
@@ -123,7 +127,8 @@ export class OcrPool {
       const job = slot.job
       if ((m.type !== 'done' && m.type !== 'failed') || job == null || m.id !== job.id) return
       slot.job = undefined
-      if (m.type === 'done') job.resolve(m.result)
+      // The wait for a worker is a stage of its own, measured here; the worker timed the rest (timings.ts).
+      if (m.type === 'done') job.resolve({ ...m.result, timings: { queue: job.waited ?? 0, ...m.result.timings } })
       else job.reject(revive(m.error))
       this.pump()
     })
@@ -168,7 +173,7 @@ export class OcrPool {
     if (this.closed) throw new Error('the OCR pool is released')
     return await new Promise<OcrResult>((resolve, reject) => {
       // A copy the worker can own: the caller's buffer may be a slice of a shared pool.
-      this.queue.push({ id: this.nextId++, bytes: new Uint8Array(bytes), file, options, resolve, reject })
+      this.queue.push({ id: this.nextId++, bytes: new Uint8Array(bytes), file, options, queued: performance.now(), resolve, reject })
       this.pump()
     })
   }
@@ -179,6 +184,7 @@ export class OcrPool {
       const job = this.queue.shift()
       if (job == null) break
       slot.job = job
+      job.waited = performance.now() - job.queued
       const msg: WorkerJob = { type: 'recognize', id: job.id, bytes: job.bytes, file: job.file, options: job.options }
       slot.worker.postMessage(msg, [job.bytes.buffer as ArrayBuffer])
     }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Replica } from '../crdt/replica.js'
 import { clientIdFor, encodeEnvelope, signEnvelope } from '../crdt/envelope.js'
 import { DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_HELD_BYTES_PER_AUTHOR, HeldEnvelopes, heldKey, type Held, type HeldCaps } from '../crdt/held.js'
@@ -51,6 +52,45 @@ describe('the replicated store: held envelopes', { timeout: 120_000 }, () => {
     assert.equal(again.filter(s => s === 'duplicate').length, kept)
     assert.equal(again.filter(s => s === 'applied').length, 40 - kept)
     for (let i = 0; i < 40; i++) assert.ok(peer.results(`h${i}`).get(author)?.latex.startsWith(`new${i} `))
+    await peer.close()
+  })
+
+  it('keeps the time an envelope was first held when it is tried again and held again', async () => {
+    const key = await generateKeyPair('Ed25519') as Ed25519PrivateKey
+    const author = peerIdFromPrivateKey(key).toString()
+    // Two incarnations write an entry each; a third overwrites both in one envelope, which waits for both.
+    const docs = [1, 2, 3].map(n => {
+      const doc = new Y.Doc()
+      doc.clientID = clientIdFor(key.publicKey.raw, new Uint8Array(16).fill(n))
+      return doc
+    })
+    docs[0]!.getMap('results').set(`h1/${author}`, result('one'))
+    docs[1]!.getMap('results').set(`h2/${author}`, result('two'))
+    const firsts = docs.slice(0, 2).map(d => Y.encodeStateAsUpdate(d))
+    for (const u of firsts) Y.applyUpdate(docs[2]!, u)
+    let last: Uint8Array | undefined
+    docs[2]!.on('update', (u: Uint8Array) => { last = u })
+    docs[2]!.transact(() => {
+      docs[2]!.getMap('results').set(`h1/${author}`, result('three'))
+      docs[2]!.getMap('results').set(`h2/${author}`, result('four'))
+    })
+    const [one, two, three] = await Promise.all([...firsts, last!].map(async (update, i) =>
+      encodeEnvelope(await signEnvelope(key, author, { incarnation: new Uint8Array(16).fill(i + 1), client: docs[i]!.clientID, first: 0, seq: 0, update }))))
+    const peer = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    assert.equal(peer.heldSince(), undefined)
+    const before = Date.now()
+    assert.equal((await peer.receive(three!)).status, 'pending')
+    const since = peer.heldSince()
+    assert.ok(since != null && since >= before && since <= Date.now())
+    await new Promise(resolve => setTimeout(resolve, 20))
+    // The first incarnation arrives: the held envelope is tried again, and held again for the second.
+    assert.equal((await peer.receive(one!)).status, 'applied')
+    assert.equal(peer.heldEnvelopes().pending, 1)
+    assert.equal(peer.heldSince(), since)
+    assert.equal((await peer.receive(two!)).status, 'applied')
+    assert.equal(peer.heldSince(), undefined)
+    assert.equal(peer.results('h1').get(author)?.latex, 'three')
+    assert.equal(peer.results('h2').get(author)?.latex, 'four')
     await peer.close()
   })
 })
@@ -127,6 +167,22 @@ describe('HeldEnvelopes', () => {
     h.memberChanged('a')
     assert.deepEqual(h.due(), new Set())
     assert.deepEqual(h.counts(), { pending: 0, notAdmitted: 0, bytes: 0 })
+  })
+
+  it('tells when the envelope held longest was first held', () => {
+    const h = new HeldEnvelopes({})
+    assert.equal(h.oldest(), undefined)
+    h.hold('a', { ...held('a', 1), since: 200 })
+    h.hold('b', { ...held('b', 1), since: 100 })
+    const before = Date.now()
+    h.hold('c', held('c', 1))
+    assert.equal(h.oldest(), 100)
+    h.unhold('b')
+    assert.equal(h.oldest(), 200)
+    h.unhold('a')
+    assert.ok(h.oldest()! >= before && h.oldest()! <= Date.now(), 'held now when no time is given')
+    h.unhold('c')
+    assert.equal(h.oldest(), undefined)
   })
 
   it('keys a held envelope by its log and positions', () => {

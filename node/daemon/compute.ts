@@ -13,6 +13,7 @@ import { ModelFileError } from '../../pipeline/model-error.js'
 export interface Compute {
   /** the model version results carry */
   readonly model: string
+  /** The result may carry where the time went (`timings`, pipeline/timings.ts): NodeMetrics.timed observes it and takes it off. */
   recognize(image: Uint8Array, file: string, options?: { beam?: number }): Promise<OcrResult>
   release(): Promise<void>
 }

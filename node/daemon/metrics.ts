@@ -1,5 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { MAPS, type MapName } from '../../crdt/authorship.js'
+import type { Change } from '../../crdt/replica.js'
+import { OCR_STAGES } from '../../pipeline/timings.js'
 import type { QuorumTimings } from '../../protocols/votes/index.js'
 import type { PeerMembership } from '../../protocols/membership/index.js'
 import type { TasksStats } from './task-view.js'
@@ -8,7 +10,8 @@ import type { Compute } from './compute.js'
 /**
  * The node's metrics in Prometheus text format (`GET /metrics`), with
  * prom-client. Most are read from the parts' own counts when scraped; OCR
- * latency and store changes are observed as they happen. Every metric is
+ * latency (whole and by stage) and store changes (with how late those from
+ * other nodes arrived) are observed as they happen. Every metric is
  * listed, with what it means, in the README ("Metrics").
  */
 
@@ -24,6 +27,8 @@ export interface MetricSources {
   store: {
     size: (map: MapName) => number
     heldEnvelopes: () => { pending: number, notAdmitted: number, bytes: number }
+    /** when the update held back longest was first held (ms since the epoch); undefined when none is */
+    heldSince: () => number | undefined
     unstoredChanges: () => number
   }
 }
@@ -31,12 +36,18 @@ export interface MetricSources {
 const MEMBERSHIP_STATES: ReadonlyArray<PeerMembership['state']> = ['open', 'pending', 'none', 'member', 'refused']
 /** OCR times span 10 ms (a short formula, one core) to tens of seconds (a large page under load). */
 const OCR_BUCKETS_S = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30]
+/** A stage takes from well under a millisecond (a queue with a free worker, a small image's decoding) to the whole time. */
+const STAGE_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30]
+/** Gossip brings an entry in milliseconds; catch-up after a partition or downtime, minutes to days later. */
+const LAG_BUCKETS_S = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400]
 
 export class NodeMetrics {
   readonly registry = new Registry()
   private readonly ocrSeconds: Histogram
   private readonly ocrOutcomes: Counter<'outcome'>
+  private readonly ocrStageSeconds: Histogram<'stage'>
   private readonly storeChanges: Counter<'map' | 'origin'>
+  private readonly syncLagSeconds: Histogram
 
   constructor (sources: MetricSources) {
     const registers = [this.registry]
@@ -77,7 +88,12 @@ export class NodeMetrics {
     })
     gauge(registers, 'texmesh_store_held_bytes', 'bytes of held-back store updates', () => sources.store.heldEnvelopes().bytes)
     gauge(registers, 'texmesh_store_unstored_changes', 'own changes LevelDB has not yet stored (non-zero: is the disk full?)', sources.store.unstoredChanges)
-    this.storeChanges = new Counter({ name: 'texmesh_store_changes_total', help: 'entries changed in the replicated store, by map, written here (local) or applied from another node (remote)', labelNames: ['map', 'origin'], registers })
+    gauge(registers, 'texmesh_store_held_oldest_seconds', 'how long the store update held back longest has waited (0: none held); it counts from when it was first held, tries again included', () => {
+      const since = sources.store.heldSince()
+      return since == null ? 0 : Math.max(0, Date.now() - since) / 1000
+    })
+    this.storeChanges = new Counter({ name: 'texmesh_store_changes_total', help: 'entries changed in the replicated store, by map, written here (local) or applied from another node (remote; its rate is the apply rate)', labelNames: ['map', 'origin'], registers })
+    this.syncLagSeconds = new Histogram({ name: 'texmesh_store_sync_lag_seconds', help: 'entries from other nodes: time applied here minus the time their author wrote them (the entry\'s signed time field, on the author\'s clock; clock skew adds to it, and below 0 counts as 0)', buckets: LAG_BUCKETS_S, registers })
 
     // Peers.
     labelled(registers, 'texmesh_peers', 'connected peers, by membership state (open: a network without an admin key)', 'membership', () => {
@@ -87,24 +103,30 @@ export class NodeMetrics {
     })
 
     this.ocrSeconds = new Histogram({ name: 'texmesh_ocr_seconds', help: 'time to recognise one image on this node, whole pipeline (tasks, votes and /v1/ocr), errors included', buckets: OCR_BUCKETS_S, registers })
+    this.ocrStageSeconds = new Histogram({ name: 'texmesh_ocr_stage_seconds', help: 'time one image spent in each stage of the pipeline (pipeline/timings.ts), images read without error: queue (waiting for a free worker), preprocess, segment, canvas, encoder, decoder (beam search), answer', labelNames: ['stage'], buckets: STAGE_BUCKETS_S, registers })
     this.ocrOutcomes = new Counter({ name: 'texmesh_ocr_total', help: 'images recognised on this node, by outcome: read, unreadable (not a formula this model reads), error', labelNames: ['outcome'], registers })
   }
 
-  /** A store change, as the replica announces it. */
-  noteStoreChange (map: MapName, local: boolean): void {
-    this.storeChanges.inc({ map, origin: local ? 'local' : 'remote' })
+  /** A store change, as the replica announces it; one from another node, with how late it arrived. */
+  noteStoreChange (change: Pick<Change, 'map' | 'local' | 'time'>, now = Date.now()): void {
+    this.storeChanges.inc({ map: change.map, origin: change.local ? 'local' : 'remote' })
+    if (!change.local && change.time != null) this.syncLagSeconds.observe(Math.max(0, now - change.time) / 1000)
   }
 
-  /** `compute`, with every recognition timed. */
+  /** `compute`, with every recognition timed, as a whole and by stage (the stages' times are taken off the result). */
   timed (compute: Compute): Compute {
-    const { ocrSeconds, ocrOutcomes } = this
+    const { ocrSeconds, ocrOutcomes, ocrStageSeconds } = this
     return {
       model: compute.model,
       async recognize (image, file, options) {
         const end = ocrSeconds.startTimer()
         try {
-          const r = await compute.recognize(image, file, options)
+          const { timings, ...r } = await compute.recognize(image, file, options)
           ocrOutcomes.inc({ outcome: r.unreadable != null ? 'unreadable' : 'read' })
+          for (const stage of OCR_STAGES) {
+            const ms = timings?.[stage]
+            if (ms != null) ocrStageSeconds.observe({ stage }, ms / 1000)
+          }
           return r
         } catch (err) {
           ocrOutcomes.inc({ outcome: 'error' })

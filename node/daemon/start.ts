@@ -187,9 +187,9 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       quorum: () => tasks!.quorumTimings(),
       equivocators: () => tasks?.equivocators().size ?? 0,
       peers: () => node.getPeers().map(p => withExpiry(node.services.membership.stateOf(p), Date.now()).state),
-      store: { size: map => store.size(map), heldEnvelopes: () => store.heldEnvelopes(), unstoredChanges: () => store.unstoredChanges() }
+      store: { size: map => store.size(map), heldEnvelopes: () => store.heldEnvelopes(), heldSince: () => store.heldSince(), unstoredChanges: () => store.unstoredChanges() }
     })
-    replica.subscribe(change => { metrics.noteStoreChange(change.map, change.local) })
+    replica.subscribe(change => { metrics.noteStoreChange(change) })
     const timed = metrics.timed(compute)
 
     // People's reviews: served in place of (or beside) the answers they review (review/served.ts).
