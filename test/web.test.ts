@@ -157,6 +157,43 @@ describe('web interface in chromium', { timeout: 180_000 }, () => {
     await shot('certificate')
   })
 
+  it('corrects a result in the inline editor, with a live preview; every page then shows the correction, and the Reviews page counts it', async () => {
+    await page.click('button[aria-label="details of fraction.png"]')
+    await page.waitForSelector('[data-testid=review-state]')
+    const model = await page.evaluate(() => document.querySelector('.details .source code')?.textContent ?? '')
+    await page.click('[data-testid=correct]')
+    const box = await page.waitForSelector('.editor textarea')
+    // What does not parse cannot be saved, and says why.
+    await box!.click({ count: 3 })
+    await page.keyboard.press('Backspace')
+    await box!.type('\\frac{1}{')
+    await page.waitForFunction(() => document.querySelector('[data-testid=preview] .error')?.textContent?.startsWith('Does not parse') === true)
+    assert.equal(await page.evaluate(() => (document.querySelector('.editor button[type=submit]') as HTMLButtonElement).disabled), true)
+    await box!.type('2}+x')
+    await page.waitForSelector('[data-testid=preview] .katex')
+    await shot('review-editor')
+    await page.click('.editor button[type=submit]')
+    await page.waitForSelector('[data-testid=reviewed]')
+    // The event stream brings the task back corrected: the answer is the correction, the model's answer beside it.
+    await page.waitForSelector('[data-testid=review-state][data-state=corrected]', { timeout: 10_000 })
+    const seen = await page.evaluate(() => ({ source: document.querySelector('.details .source code')?.textContent ?? '', confidence: document.querySelector('.details .meta .confidence')?.textContent ?? '' }))
+    assert.equal(seen.source, '\\frac{1}{2}+x')
+    assert.match(seen.confidence, /confidence 1\.00/)
+    assert.notEqual(model, seen.source)
+    const task = (await node.tasks(10)).find(t => t.file === 'fraction.png')!
+    assert.equal(task.result?.review?.state, 'corrected')
+    assert.deepEqual(task.result?.review?.by, [node.peerId.toString()])
+    await shot('review')
+
+    await page.click('nav a[href="#/reviews"]')
+    await page.waitForSelector('[data-testid=model-stats]')
+    const stats = await page.evaluate(() => ({ text: document.querySelector('[data-testid=model-stats]')?.textContent ?? '', bars: document.querySelectorAll('.plot rect.bar').length }))
+    assert.match(stats.text, /reviews1/)
+    assert.match(stats.text, /accuracy0\.0 % of reviewed answers/)
+    assert.equal(stats.bars, 1)
+    await shot('reviews')
+  })
+
   it('shows the network page: this node, and each peer\'s load, workers and model', async () => {
     await page.click('nav a[href="#/network"]')
     await page.waitForSelector('[data-testid=load]', { timeout: 10_000 })

@@ -5,6 +5,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { post, type Task, type VerifyCheck } from './api.js'
 import { Confidence, Peerid, ResultView } from './ui.js'
+import { ReviewPanel } from './review.js'
 
 function quorumText (t: Task): string {
   const q = t.quorum
@@ -67,6 +68,7 @@ function TaskDetails ({ task, onClose }: { task: Task, onClose: () => void }) {
         <><h4>Failures</h4><ul>{task.failures.map((f, i) => <li key={i}><Peerid id={f.peer} />: {f.reason}</li>)}</ul></>
       )}
       {task.result != null && <ResultView result={task.result} />}
+      <ReviewPanel task={task} />
       <Certificate task={task} />
     </section>
   )
