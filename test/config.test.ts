@@ -52,6 +52,15 @@ describe('configuration layers', () => {
         assert.throws(() => resolveConfig({ flags: { listen: [listen] } }), { name: 'ConfigError', message: /listen/ }, listen)
       }
       assert.equal(resolveConfig({ flags: { listen: ['/ip6/::1/tcp/7000/ws', '/ip4/0.0.0.0/tcp/7001'] } }).config.listen.length, 2)
+      // --critical-below: a probability, auto (the network's threshold) or off.
+      assert.equal(configFromEnv({ TEXMESH_CRITICAL_BELOW: 'auto' }).criticalBelow, 'auto')
+      assert.equal(configFromEnv({ TEXMESH_CRITICAL_BELOW: 'off' }).criticalBelow, null)
+      assert.equal(configFromEnv({ TEXMESH_CRITICAL_BELOW: '0.7' }).criticalBelow, 0.7)
+      assert.throws(() => configFromEnv({ TEXMESH_CRITICAL_BELOW: 'often' }), { name: 'ConfigError', message: /TEXMESH_CRITICAL_BELOW/ })
+      await writeFile(file, JSON.stringify({ criticalBelow: 'auto' }))
+      assert.equal((await loadConfig(file, {}, {})).config.criticalBelow, 'auto')
+      await writeFile(file, JSON.stringify({ criticalBelow: 'sometimes' }))
+      await assert.rejects(loadConfig(file, {}, {}), { name: 'ConfigError', message: /criticalBelow/ })
     } finally {
       await removeDir(dir)
     }

@@ -35,8 +35,9 @@ import type { ResultView, TaskView } from '../node/daemon/task-view.js'
 import type { QuorumState, QuorumCertificate } from '../protocols/votes/index.js'
 import type { ApiMember, ApiPeer, ApiStatus, MembershipView } from '../node/daemon/api.js'
 import type { WrittenReview } from '../node/daemon/reviews.js'
-import type { ModelStats } from '../review/stats.js'
-export type { WrittenReview, ModelStats }
+import type { StatsView } from '../node/daemon/api-reviews.js'
+export type { WrittenReview }
+export type ModelStats = StatsView
 export type { Box, Alternative, QuorumState }
 export type OcrResult = Omit<ResultView, 'file' | 'by'> & { by?: string, regions: Array<ResultView['regions'][number] & { alternatives?: Alternative[] }> }
 export type Certificate = QuorumCertificate

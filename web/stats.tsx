@@ -55,6 +55,11 @@ export function StatsPage ({ status }: { status: Status | null }) {
             <dt>reviews</dt><dd>{s.reviews}</dd>
             <dt>accuracy</dt><dd data-testid='accuracy'>{pct(s.accuracy)} of reviewed answers were right (mean confidence {pct(s.confidence)})</dd>
             <dt>calibration error</dt><dd data-testid='calibration-error'>{pct(s.calibrationError)}</dd>
+            <dt>network curve</dt>
+            <dd>{s.calibration == null
+              ? 'not yet: the shipped curve stands until there are enough reviews'
+              : `fitted on ${s.calibration.reviews} reviews; answers are right 95 % of the time from confidence ${s.calibration.threshold?.toFixed(3) ?? '(none)'}`}
+            </dd>
           </dl>
           <div class='pair'>
             <table>

@@ -35,7 +35,7 @@ export function withNodeFlags (cmd: Command): Command {
     .option('--workers <n>', 'images this node recognises at once, for itself and others (default: one per core, at most 8; 0 takes no work)', parseCount('--workers', 64))
     .option('--lease-ms <ms>', 'how long a worker may hold a task before it is granted again (default 30000)', parsePositive('--lease-ms', 3_600_000))
     .option('--quorum-f <f>', 'faults a critical image tolerates: 3f+1 voters, 2f+1 must agree (default 1)', parsePositive('--quorum-f', 10))
-    .option('--critical-below <p>', 'send results less confident than this (0-1) to a quorum vote (default: never)', parseProbability('--critical-below'))
+    .option('--critical-below <p>', 'send results less confident than this (0-1) to a quorum vote, or "auto": below the confidence from which the network\'s reviews say answers are right 95 % of the time (default: never)', (v: string) => /^auto$/i.test(v) ? 'auto' : parseProbability('--critical-below')(v))
 }
 
 export async function resolvedConfig (cmd: Command, dataDir: DataDir): Promise<ResolvedConfig> {

@@ -1,6 +1,7 @@
 /** `texmesh correct`, `texmesh confirm` and `texmesh stats`: people's reviews of answers, and what they say of each model. */
 import type { Command } from 'commander'
-import type { ModelStats } from '../../review/stats.js'
+import type { StatsView } from '../daemon/api-reviews.js'
+import { MIN_REVIEW_WEIGHT } from '../../review/calibration.js'
 import type { WrittenReview } from '../daemon/reviews.js'
 import { ApiClient } from './client.js'
 import { dataDirOf, parsePositive, print, table, withDataDir, withJson, type CommonOptions } from './options.js'
@@ -18,10 +19,13 @@ function formatReview (r: WrittenReview): string {
 
 function percent (x: number): string { return `${(100 * x).toFixed(1)} %` }
 
-function formatStats (stats: ModelStats[]): string {
+function formatStats (stats: StatsView[]): string {
   if (stats.length === 0) return 'no reviews yet (texmesh confirm / texmesh correct)'
   return stats.map(s => [
     `model ${s.model}: ${s.reviews} reviews; accuracy of reviewed answers ${percent(s.accuracy)} (mean confidence ${percent(s.confidence)}); calibration error ${percent(s.calibrationError)}`,
+    s.calibration == null
+      ? `network calibration: not yet (the shipped curve stands until reviews weigh ${MIN_REVIEW_WEIGHT})`
+      : `network calibration: fitted on ${s.calibration.reviews} reviews (weight ${s.calibration.weight}); answers right 95 % of the time from confidence ${s.calibration.threshold?.toFixed(3) ?? '(none)'}`,
     table(['verdict', 'reviews'], Object.entries(s.verdicts).map(([v, n]) => [v, String(n)])),
     table(['confidence', 'reviews', 'right'], s.bins.filter(b => b.reviews > 0).map(b => [`${b.from.toFixed(1)}-${b.to.toFixed(1)}`, String(b.reviews), percent(b.accuracy ?? 0)]))
   ].join('\n')).join('\n\n')
@@ -59,7 +63,7 @@ low-confidence (confirmed, below 0.80), suboptimal (the right formula was an alt
 failed (it was not among them). Calibration error: over ten confidence bins, the gap between
 the confidence given and the share right, weighted by the bin's reviews.`)
     .action(async (opts: CommonOptions) => {
-      const stats = await (await ApiClient.forDataDir(dataDirOf(opts))).get<ModelStats[]>('/v1/stats')
+      const stats = await (await ApiClient.forDataDir(dataDirOf(opts))).get<StatsView[]>('/v1/stats')
       print(opts.json, stats, () => formatStats(stats))
     })
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { MAX_RESULT_LATEX } from '../../crdt/schemas.js'
 import type { ModelStats } from '../../review/stats.js'
+import type { CalibrationView } from './calibration.js'
 import type { Verdict } from '../../review/verdict.js'
 import { ReviewError, type ReviewRequest, type WrittenReview } from './reviews.js'
 
@@ -11,10 +12,13 @@ import { ReviewError, type ReviewRequest, type WrittenReview } from './reviews.j
  * their verdicts), GET /v1/stats (per model version: reviews, verdicts, accuracy, calibration).
  */
 
+/** A model's review statistics, and the network's calibration curve for it once reviews suffice. */
+export type StatsView = ModelStats & { calibration: CalibrationView | null }
+
 export interface ReviewHandlers {
   review(target: string, request: ReviewRequest): Promise<WrittenReview>
   reviews(hash: string): Array<{ by: string, latex: string, verdict: Verdict, rank?: number, time: string }>
-  stats(): ModelStats[]
+  stats(): StatsView[]
 }
 
 const ReviewBody = z.object({

@@ -82,7 +82,8 @@ export class Reviews {
     const reviewed = {
       latex: answer.review?.original?.latex ?? answer.latex,
       model: answer.model,
-      confidence: answer.review?.original?.confidence ?? answer.confidence,
+      // and its own confidence, before the network's calibration: the curve is fitted on that scale
+      confidence: answer.review?.original?.confidence ?? answer.calibration?.from ?? answer.confidence,
       alternatives: answer.alternatives.slice(0, 16).map(a => a.latex)
     }
     let latex: string

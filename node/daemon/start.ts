@@ -20,6 +20,7 @@ import { CRDT_SYNC_PROTOCOL, crdtSync, type CrdtSync } from '../../protocols/crd
 import type { NodeHooks } from './hooks.js'
 import { Trust } from './trust.js'
 import { Reviews } from './reviews.js'
+import { calibrationView, NetworkCalibration } from './calibration.js'
 import { openPeerStore, openReplica } from './storage.js'
 import { faultHandlers } from './faults.js'
 import { peersView, trackLatency } from './views.js'
@@ -101,6 +102,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
   let tasks: NodeTasks | undefined
   let replica: Replica | undefined
   let sync: CrdtSync | undefined
+  let calibration: NetworkCalibration | undefined
 
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
@@ -108,6 +110,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       await api?.close().catch(err => log.warn({ err }, 'closing the API failed'))
       // Running tasks finish and write their results before the store closes.
       await tasks?.stop().catch(err => log.warn({ err }, 'stopping task sharing failed'))
+      await calibration?.stop()
       await sync?.stop().catch(err => log.warn({ err }, 'stopping store sync failed'))
       await Promise.resolve(libp2p?.stop()).catch((err: unknown) => log.warn({ err }, 'stopping libp2p failed'))
       await replica?.close().catch(err => log.warn({ err }, 'closing the replicated store failed'))
@@ -192,7 +195,9 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     replica.subscribe(change => { metrics.noteStoreChange(change) })
     const timed = metrics.timed(compute)
 
-    // People's reviews: served in place of (or beside) the answers they review (review/served.ts).
+    // People's reviews: served in place of (or beside) the answers they review (review/served.ts),
+    // and the confidence curve the network fits on them (review/calibration.ts).
+    const netCalibration = calibration = new NetworkCalibration(replica, log.child({ component: 'node:calibration' }))
     const reviews: Reviews = new Reviews({
       replica,
       refusal: () => trust.selfVotes() ? undefined : `this node is not a member of network ${network?.name ?? '?'} (texmesh network install-cert): the others would refuse its reviews`,
@@ -208,6 +213,8 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       leaseMs: config.leaseMs,
       admits: peer => trust.isMember(peer),
       reviewOf: (hash, answer): ReviewOutcome | undefined => reviews.outcome(hash, answer),
+      calibrate: (model, confidence) => netCalibration.calibrate(model, confidence),
+      autoThreshold: model => netCalibration.autoThreshold(model),
       ...(hooks.random != null ? { random: hooks.random } : {}),
       log: log.child({ component: 'node:tasks' }),
       rootLog: log,
@@ -294,7 +301,11 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
           return await checkCertificate(t.result.certificate, { latex: t.result.latex, hash: t.hash, model: t.result.model }, { network: admin, known })
         },
         metrics: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
-        reviews: { review: async (target, request) => await reviews.review(target, request), reviews: hash => reviews.list(hash), stats: () => reviews.stats() },
+        reviews: {
+          review: async (target, request) => await reviews.review(target, request),
+          reviews: hash => reviews.list(hash),
+          stats: () => reviews.stats().map(s => ({ ...s, calibration: calibrationView(netCalibration.curve(s.model)) }))
+        },
         ...(faults != null ? { faults } : {})
       }
     })

@@ -32,6 +32,8 @@ export interface ResultView {
   certificate?: QuorumCertificate
   /** what people's reviews say (review/served.ts): corrected (latex is the correction), confirmed, or disputed */
   review?: ReviewView
+  /** the confidence is the network's calibration (fitted on `reviews` reviews) of `from`, the model's own */
+  calibration?: { from: number, reviews: number }
 }
 
 /** The reviews' outcome as a result shows it; a corrected one keeps the model's own answer as `original`. */
@@ -81,6 +83,8 @@ export interface TaskViewSources {
   quorumState: (id: string) => QuorumState | undefined
   /** what people's reviews of an image say of an answer */
   reviewOf: (hash: string, answer: { latex: string, certified: boolean }) => ReviewOutcome | undefined
+  /** a model's confidence through the network's calibration curve, once there is one */
+  calibrate: (model: string, confidence: number) => { confidence: number, reviews: number } | undefined
 }
 
 export function taskView (t: TaskRecord, from: TaskViewSources): TaskView {
@@ -122,11 +126,12 @@ export function bestAnswer (hash: string, from: Pick<TaskViewSources, 'certified
 }
 
 /** A stored result as the API shows it, with what reviews say of it (a correction replaces the answer; see review/served.ts). */
-export function resultView (file: string, hash: string, r: ResultEntry & { by: string }, from: Pick<TaskViewSources, 'certified' | 'reviewOf'>): ResultView {
+export function resultView (file: string, hash: string, r: ResultEntry & { by: string }, from: Pick<TaskViewSources, 'certified' | 'reviewOf' | 'calibrate'>): ResultView {
+  const calibrated = r.unreadable == null ? from.calibrate(r.model, r.confidence) : undefined
   const view: ResultView = {
     file,
     latex: r.latex,
-    confidence: r.confidence,
+    confidence: calibrated?.confidence ?? r.confidence,
     alternatives: r.alternatives,
     regions: r.regions ?? [],
     model: r.model,
@@ -134,7 +139,8 @@ export function resultView (file: string, hash: string, r: ResultEntry & { by: s
     by: r.by,
     ...(r.rotated != null ? { rotated: r.rotated } : {}),
     ...(r.unreadable != null ? { unreadable: r.unreadable } : {}),
-    ...(r.certificate != null ? { certificate: r.certificate as QuorumCertificate } : {})
+    ...(r.certificate != null ? { certificate: r.certificate as QuorumCertificate } : {}),
+    ...(calibrated != null ? { calibration: { from: r.confidence, reviews: calibrated.reviews } } : {})
   }
   const outcome = from.reviewOf(hash, { latex: r.latex, certified: r.certificate != null && from.certified.holds(hash, r.by) })
   if (outcome == null) return view

@@ -40,6 +40,10 @@ export interface NodeTasksInit {
   random?: () => number
   /** what people's reviews of an image say of an answer (node/daemon/reviews.ts) @default none */
   reviewOf?: TaskViewSources['reviewOf']
+  /** the network's calibration (node/daemon/calibration.ts) @default none */
+  calibrate?: TaskViewSources['calibrate']
+  /** --critical-below auto: the threshold for a model's results @default none (auto sends nothing to the quorum) */
+  autoThreshold?: (model: string) => number
   log: Log
   /** the root logger, for the protocols' own component loggers (default: children of `log`) */
   rootLog?: Log
@@ -49,8 +53,8 @@ export interface NodeTasksInit {
     f: number
     /** how long a suspected voter asked again may stay silent before a ballot ends without it */
     silenceMs?: number
-    /** results less confident than this become critical (null: never automatically) */
-    criticalBelow: number | null
+    /** results less confident than this become critical (null: never automatically; auto: the network's threshold) */
+    criticalBelow: number | 'auto' | null
     /** the network name and admin key (certificates are checked against them), or undefined when open */
     network?: { name: string, adminPublicKey: Uint8Array }
     eligible: () => string[]
@@ -95,7 +99,8 @@ export class NodeTasks {
     const entry = this.init.replica.results(hash).get(author)
     if (entry == null) return
     const certified = await this.certified.check(hash, author, entry)
-    const threshold = this.init.quorum.criticalBelow
+    const below = this.init.quorum.criticalBelow
+    const threshold = below === 'auto' ? this.init.autoThreshold?.(entry.model) ?? null : below
     if (!certified && threshold != null && entry.confidence < threshold) {
       // Not sure enough: the network votes on it instead.
       for (const t of await this.queue.makeCritical(hash)) {
@@ -185,7 +190,7 @@ export class NodeTasks {
   }
 
   private get sources (): TaskViewSources {
-    return { replica: this.init.replica, certified: this.certified, model: this.init.compute.model, quorumState: id => this.quorum.stateOf(id), reviewOf: this.init.reviewOf ?? (() => undefined) }
+    return { replica: this.init.replica, certified: this.certified, model: this.init.compute.model, quorumState: id => this.quorum.stateOf(id), reviewOf: this.init.reviewOf ?? (() => undefined), calibrate: this.init.calibrate ?? (() => undefined) }
   }
 
   private view (t: TaskRecord): TaskView {

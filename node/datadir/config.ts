@@ -45,8 +45,8 @@ export const NodeConfig = z.object({
   leaseMs: z.number().int().min(500).max(3_600_000),
   /** faults a critical image's quorum tolerates: 3f+1 voters, 2f+1 matching votes */
   quorumF: z.number().int().min(1).max(10),
-  /** a result less confident than this goes to a quorum vote as if submitted critical; null: never */
-  criticalBelow: z.number().min(0).max(1).nullable()
+  /** a result less confident than this goes to a quorum vote as if submitted critical; null: never; auto: the network's threshold (README: Reviewing results) */
+  criticalBelow: z.union([z.number().min(0).max(1), z.literal('auto')]).nullable()
 }).strict()
 export type NodeConfig = z.infer<typeof NodeConfig>
 export type ConfigKey = keyof NodeConfig
@@ -147,7 +147,7 @@ export function configFromEnv (env: NodeJS.ProcessEnv): Partial<NodeConfig> {
   const workers = get('workers'); if (workers != null) out.workers = parseNumber(ENV_VARS.workers, workers)
   const leaseMs = get('leaseMs'); if (leaseMs != null) out.leaseMs = parseNumber(ENV_VARS.leaseMs, leaseMs)
   const quorumF = get('quorumF'); if (quorumF != null) out.quorumF = parseNumber(ENV_VARS.quorumF, quorumF)
-  const below = get('criticalBelow'); if (below != null) out.criticalBelow = /^(off|none|null)$/i.test(below) ? null : parseNumber(ENV_VARS.criticalBelow, below)
+  const below = get('criticalBelow'); if (below != null) out.criticalBelow = /^(off|none|null)$/i.test(below) ? null : /^auto$/i.test(below) ? 'auto' : parseNumber(ENV_VARS.criticalBelow, below)
   return out
 }
 

@@ -1,0 +1,85 @@
+import type { Replica } from '../../crdt/replica.js'
+import { fitCalibration, applyCurve, TARGET_PRECISION, type FittedCurve } from '../../review/calibration.js'
+import type { Review } from '../../review/verdict.js'
+import type { Log } from '../log.js'
+
+/**
+ * The network's calibration on this node: per model version, the curve fitted on every review in
+ * the store (review/calibration.ts), refitted when reviews change; recorded in the store's
+ * `calibration` map (with the points it was fitted on) unless an identical record is there
+ * already, since every node fits the same curve; applied to the confidence of every answer
+ * served; and the threshold `--critical-below auto` uses.
+ */
+
+/** Reviews arrive in bursts (a catch-up, someone reviewing a page): the curve is recorded this long after the last. */
+export const RECORD_DELAY_MS = 2_000
+
+export class NetworkCalibration {
+  private readonly fitted = new Map<string, FittedCurve | undefined>()
+  private readonly unsubscribe: () => void
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private recording: Promise<void> = Promise.resolve()
+
+  constructor (private readonly replica: Replica, private readonly log: Log, private readonly recordDelayMs = RECORD_DELAY_MS) {
+    this.unsubscribe = replica.subscribe(change => {
+      if (change.map !== 'corrections') return
+      this.fitted.clear()
+      if (this.timer != null) clearTimeout(this.timer)
+      this.timer = setTimeout(() => { this.recording = this.recording.then(async () => { await this.record() }) }, this.recordDelayMs)
+      this.timer.unref()
+    })
+  }
+
+  /** The network's curve for a model, once its reviews are enough. */
+  curve (model: string): FittedCurve | undefined {
+    if (!this.fitted.has(model)) this.fitted.set(model, fitCalibration(model, this.reviews()))
+    return this.fitted.get(model)
+  }
+
+  /** A confidence the model gave, as the network's curve maps it (undefined: no curve yet, the shipped one stands). */
+  calibrate (model: string, confidence: number): { confidence: number, reviews: number } | undefined {
+    const c = this.curve(model)
+    return c == null ? undefined : { confidence: applyCurve(c.curve, confidence), reviews: c.reviews }
+  }
+
+  /**
+   * `--critical-below auto`: below this confidence a result goes to the quorum. The network's
+   * threshold once there is a curve (1, every result, when no confidence reaches the target);
+   * before that, the target itself on the shipped curve's scale.
+   */
+  autoThreshold (model: string): number {
+    const c = this.curve(model)
+    return c == null ? TARGET_PRECISION : c.threshold ?? 1
+  }
+
+  /** Record every model's curve in the store, unless the same curve is there already. */
+  async record (): Promise<void> {
+    const models = new Set(this.reviews().map(r => r.review.reviewed.model))
+    for (const model of models) {
+      const c = this.curve(model)
+      if (c == null) continue
+      const same = [...this.replica.calibration(model).values()].some(e => JSON.stringify(e.curve) === JSON.stringify(c.curve))
+      if (same) continue
+      await this.replica.putCalibration(model, { model, curve: c.curve, fittedOn: c.fittedOn, time: Date.now() })
+        .catch(err => { this.log.warn({ err, model }, 'recording the calibration curve failed') })
+      this.log.info({ model, reviews: c.reviews, threshold: c.threshold }, 'recorded the network\'s calibration curve')
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.unsubscribe()
+    if (this.timer != null) clearTimeout(this.timer)
+    await this.recording
+  }
+
+  private reviews (): Array<{ author: string, review: Review }> {
+    return this.replica.reviews().map(r => ({ author: r.author, review: r.entry }))
+  }
+}
+
+/** The network's curve of a model as the API shows it (null: not enough reviews yet, the shipped curve stands). */
+export interface CalibrationView { curve: Array<[number, number]>, reviews: number, weight: number, threshold: number | null }
+
+export function calibrationView (c: FittedCurve | undefined): CalibrationView | null {
+  return c == null ? null : { curve: c.curve, reviews: c.reviews, weight: c.weight, threshold: c.threshold }
+}
