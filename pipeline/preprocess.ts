@@ -45,7 +45,7 @@ export interface InkImage {
 }
 
 /** The accepted format the first bytes announce, if any. */
-function magicFormat (b: Uint8Array): string | undefined {
+export function magicFormat (b: Uint8Array): string | undefined {
   const ascii = (at: number, text: string) => [...text].every((c, i) => b[at + i] === c.charCodeAt(0))
   if (b[0] === 0x89 && ascii(1, 'PNG\r\n\x1a\n')) return 'png'
   if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg'

@@ -13,7 +13,10 @@ import { reviewStats } from '../review/stats.js'
 import type { RunningNode } from '../node/daemon/start.js'
 import type { TaskView } from '../node/daemon/work.js'
 import { DataDir } from '../node/datadir/datadir.js'
-import { removeDir, runCli, startTestNode, tempDir, waitFor } from './helpers.js'
+import { collect, removeDir, runCli, startTestNode, tempDir, waitFor } from './helpers.js'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { sha256Hex } from '../util/sha256.js'
 
 const SUM = fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url))
 const FRACTION = fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url))
@@ -157,5 +160,25 @@ describe('reviews between real nodes', { timeout: 120_000 }, () => {
     assert.equal(stats[0][0].verdicts.failed, 2)
     const human = await runCli(['stats', '--data-dir', dirs[0]!])
     assert.match(human.stdout, /4 reviews; accuracy of reviewed answers 50\.0 %/)
+  })
+
+  it('corrections export writes the reviewed images with a truth.jsonl that npm run eval reads', async () => {
+    const out = join(dirs[0]!, 'export')
+    const exported = await runCli(['corrections', 'export', out, '--json', '--data-dir', dirs[0]!])
+    assert.equal(exported.code, 0, exported.stderr)
+    assert.deepEqual(JSON.parse(exported.stdout), { dir: out, exported: 2, reviewed: 2, notHeld: 0 })
+    const truth = (await readFile(join(out, 'truth.jsonl'), 'utf8')).trim().split('\n').map(l => JSON.parse(l) as { file: string, latex: string, hash: string, reviewers: string[] })
+    assert.deepEqual(truth.map(t => t.latex).sort(), ['\\frac{x+1}{y}', (await a.task((await a.tasks(10)).find(t => t.file === 'sum.png')!.id))!.result!.latex].sort())
+    for (const t of truth) assert.equal(sha256Hex(await readFile(join(out, t.file))), t.hash)
+    // B holds neither image (they were A's tasks): it says so.
+    const fromB = await runCli(['corrections', 'export', join(dirs[1]!, 'export'), '--data-dir', dirs[1]!])
+    assert.match(fromB.stdout, /exported 0 of 2 reviewed images .*; 2 not held by this node/)
+    assert.match((await runCli(['corrections', 'export', out, '--data-dir', dirs[0]!])).stderr, /exists already/)
+    // The round trip: the model read the sum right (confirmed), the fraction wrong (corrected).
+    const evaluated = await collect(spawn(process.execPath, [fileURLToPath(new URL('../scripts/eval.js', import.meta.url)), out, '--json', '--report', join(out, 'report.json')], { stdio: ['ignore', 'pipe', 'pipe'] }))
+    assert.equal(evaluated.code, 0, evaluated.stderr)
+    const summary = JSON.parse(evaluated.stdout) as { images: number, exactMatch: number }
+    assert.equal(summary.images, 2)
+    assert.equal(summary.exactMatch, 0.5)
   })
 })

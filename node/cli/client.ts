@@ -32,6 +32,19 @@ export class ApiClient {
     return await this.request<T>('POST', path, bytes, contentType)
   }
 
+  /** GET raw bytes (an image); undefined when the node answers 404. */
+  async getBytes (path: string): Promise<Uint8Array | undefined> {
+    let response: Response
+    try {
+      response = await fetch(this.baseUrl + path, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(120_000) })
+    } catch (err) {
+      throw new NodeNotRunningError(`the texmesh node of data dir ${this.dataDir} does not answer at ${this.baseUrl} (is it running?)`, { cause: err })
+    }
+    if (response.status === 404) return undefined
+    if (!response.ok) throw new ApiError(`the node answered ${response.status} for ${path}`, response.status)
+    return new Uint8Array(await response.arrayBuffer())
+  }
+
   private async request<T> (method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     let response: Response
     const raw = body instanceof Uint8Array

@@ -1,8 +1,13 @@
-/** `texmesh correct`, `texmesh confirm` and `texmesh stats`: people's reviews of answers, and what they say of each model. */
+/** `texmesh correct`, `confirm`, `stats` and `corrections export`: people's reviews of answers, what they say of each model, and the reviewed images as a labelled set. */
 import type { Command } from 'commander'
 import type { StatsView } from '../daemon/api-reviews.js'
 import { MIN_REVIEW_WEIGHT } from '../../review/calibration.js'
 import type { WrittenReview } from '../daemon/reviews.js'
+import { mkdir, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { magicFormat } from '../../pipeline/preprocess.js'
+import { TexmeshError } from '../errors.js'
+import type { ReviewedImage } from '../daemon/reviews.js'
 import { ApiClient } from './client.js'
 import { dataDirOf, parsePositive, print, table, withDataDir, withJson, type CommonOptions } from './options.js'
 import { printable } from './terminal.js'
@@ -31,7 +36,45 @@ function formatStats (stats: StatsView[]): string {
   ].join('\n')).join('\n\n')
 }
 
+/** `texmesh corrections export DIR`: the reviewed images this node holds, with a truth.jsonl. */
+async function exportReviews (client: ApiClient, dir: string, opts: { force?: boolean, json?: boolean }): Promise<void> {
+  const truthPath = join(dir, 'truth.jsonl')
+  if (opts.force !== true && await stat(truthPath).then(() => true, () => false)) {
+    throw new TexmeshError(`${truthPath} exists already; choose an empty folder, or --force to write over it`)
+  }
+  await mkdir(dir, { recursive: true })
+  const reviewed = await client.get<ReviewedImage[]>('/v1/reviews')
+  const lines: string[] = []
+  let missing = 0
+  for (const r of reviewed) {
+    const bytes = await client.getBytes(`/v1/images/${r.hash}`)
+    if (bytes == null) { missing++; continue }
+    const format = magicFormat(bytes)
+    const file = `${r.hash.slice(0, 16)}.${format === 'jpeg' ? 'jpg' : format === 'tiff' ? 'tif' : format ?? 'bin'}`
+    await writeFile(join(dir, file), bytes)
+    lines.push(JSON.stringify({ file, latex: r.latex, hash: r.hash, reviewers: r.by }))
+  }
+  await writeFile(truthPath, lines.map(l => l + '\n').join(''))
+  const summary = { dir, exported: lines.length, reviewed: reviewed.length, notHeld: missing }
+  print(opts.json, summary, () => `exported ${lines.length} of ${reviewed.length} reviewed images to ${dir} (truth.jsonl beside them)` +
+    (missing > 0 ? `; ${missing} not held by this node (only its own tasks' images are: export where they were submitted)` : '') +
+    `\nEvaluate the model on them: npm run eval -- ${dir}`)
+}
+
 export function addReviewCommands (program: Command): void {
+  const corrections = program.command('corrections').description('what people reviewed: export it as a labelled set')
+  withJson(withDataDir(corrections.command('export')))
+    .description('write the reviewed images this node holds, and a truth.jsonl of the formulas their reviewers settled on, to DIR')
+    .argument('<dir>', 'the folder to write (made if missing)')
+    .option('--force', 'write over a truth.jsonl already there')
+    .addHelpText('after', `
+The folder is a labelled set as npm run eval and the trainer read it: one image per reviewed image
+(named by its SHA-256), and truth.jsonl with {"file", "latex", "hash", "reviewers"} per line, the
+LaTeX in canonical form. Only the images of this node's own tasks are there to export.`)
+    .action(async (dir: string, opts: CommonOptions & { force?: boolean }) => {
+      await exportReviews(await ApiClient.forDataDir(dataDirOf(opts)), dir, opts)
+    })
+
   withJson(withDataDir(program.command('correct')))
     .description('say what an answer should have been: every node then answers that image with it')
     .argument('<id-or-hash>', TARGET_HELP)

@@ -4,12 +4,15 @@ import { MAX_RESULT_LATEX } from '../../crdt/schemas.js'
 import type { ModelStats } from '../../review/stats.js'
 import type { CalibrationView } from './calibration.js'
 import type { Verdict } from '../../review/verdict.js'
-import { ReviewError, type ReviewRequest, type WrittenReview } from './reviews.js'
+import { magicFormat } from '../../pipeline/preprocess.js'
+import { ReviewError, type ReviewedImage, type ReviewRequest, type WrittenReview } from './reviews.js'
 
 /**
  * The API's review calls: POST /v1/reviews (correct, confirm, or pick an alternative of the
  * answer served for a task id or an image hash), GET /v1/reviews/HASH (an image's reviews and
- * their verdicts), GET /v1/stats (per model version: reviews, verdicts, accuracy, calibration).
+ * their verdicts), GET /v1/reviews (every reviewed image and its settled formula), GET
+ * /v1/images/HASH (an image this node holds), GET /v1/stats (per model version: reviews,
+ * verdicts, accuracy, calibration).
  */
 
 /** A model's review statistics, and the network's calibration curve for it once reviews suffice. */
@@ -19,6 +22,10 @@ export interface ReviewHandlers {
   review(target: string, request: ReviewRequest): Promise<WrittenReview>
   reviews(hash: string): Array<{ by: string, latex: string, verdict: Verdict, rank?: number, time: string }>
   stats(): StatsView[]
+  /** every reviewed image and the formula its reviewers settled on */
+  reviewed(): ReviewedImage[]
+  /** an image's bytes, when this node holds them (its own tasks' images) */
+  image(hash: string): Promise<Uint8Array | undefined>
 }
 
 const ReviewBody = z.object({
@@ -43,4 +50,11 @@ export function addReviewRoutes (app: FastifyInstance, handlers: ReviewHandlers)
   })
   app.get<{ Params: { hash: string } }>('/v1/reviews/:hash', async (request) => handlers.reviews(request.params.hash))
   app.get('/v1/stats', async () => handlers.stats())
+  app.get('/v1/reviews', async () => handlers.reviewed())
+  app.get<{ Params: { hash: string } }>('/v1/images/:hash', async (request, reply) => {
+    const bytes = await handlers.image(request.params.hash)
+    if (bytes == null) return await reply.code(404).send({ error: 'this node does not hold that image (only its own tasks\' images)' })
+    const format = magicFormat(bytes)
+    return await reply.type(format != null ? `image/${format}` : 'application/octet-stream').send(Buffer.from(bytes))
+  })
 }

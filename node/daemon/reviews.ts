@@ -2,7 +2,7 @@ import type { Replica } from '../../crdt/replica.js'
 import { MAX_RESULT_LATEX, type CorrectionEntry } from '../../crdt/schemas.js'
 import { canonicalize } from '../../pipeline/latex/canonical.js'
 import { checkLatex } from '../../pipeline/latex/validate.js'
-import { reviewOutcome, type ReviewOutcome } from '../../review/served.js'
+import { rankReviews, reviewOutcome, type ReviewOutcome } from '../../review/served.js'
 import { reviewStats, type ModelStats } from '../../review/stats.js'
 import { verdictOf, type Review, type Verdict } from '../../review/verdict.js'
 import type { ResultView } from './task-view.js'
@@ -20,6 +20,9 @@ export interface ReviewRequest { latex?: string, alternative?: number, note?: st
 export class ReviewError extends Error {
   constructor (message: string, readonly status: 400 | 403 | 404 | 409) { super(message) }
 }
+
+/** A reviewed image, as `texmesh corrections export` lists it. */
+export interface ReviewedImage { hash: string, latex: string, by: string[], reviews: number }
 
 /** A written review, as the API answers it. */
 export interface WrittenReview {
@@ -108,6 +111,20 @@ export class Reviews {
     await this.replica.putCorrection(hash, entry)
     const { verdict, rank } = verdictOf(entry)
     return { hash, by: this.replica.author, latex: canonical, verdict, ...(rank != null ? { rank } : {}), reviewed, time: new Date(entry.time).toISOString() }
+  }
+
+  /** Every reviewed image: the formula its reviewers settled on (the rule of review/served.ts), who named it, and how many reviewed it. */
+  reviewed (): ReviewedImage[] {
+    const byImage = new Map<string, Map<string, Review>>()
+    for (const { hash, author, entry } of this.replica.reviews()) {
+      const m = byImage.get(hash) ?? new Map<string, Review>()
+      m.set(author, entry)
+      byImage.set(hash, m)
+    }
+    return [...byImage].sort(([a], [b]) => a < b ? -1 : 1).map(([hash, reviews]) => {
+      const [winner] = rankReviews(reviews)
+      return { hash, latex: winner!.latex, by: winner!.by, reviews: reviews.size }
+    })
   }
 
   /** Per model version: reviews, verdicts, accuracy and calibration, from every review in the store. */

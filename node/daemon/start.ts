@@ -304,7 +304,9 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         reviews: {
           review: async (target, request) => await reviews.review(target, request),
           reviews: hash => reviews.list(hash),
-          stats: () => reviews.stats().map(s => ({ ...s, calibration: calibrationView(netCalibration.curve(s.model)) }))
+          stats: () => reviews.stats().map(s => ({ ...s, calibration: calibrationView(netCalibration.curve(s.model)) })),
+          reviewed: () => reviews.reviewed(),
+          image: async hash => await nodeTasks.image(hash)
         },
         ...(faults != null ? { faults } : {})
       }

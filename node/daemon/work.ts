@@ -197,6 +197,11 @@ export class NodeTasks {
     return taskView(t, this.sources)
   }
 
+  /** An image this node holds (its own tasks'). */
+  async image (hash: string): Promise<Uint8Array | undefined> {
+    return await this.queue.blob(hash)
+  }
+
   /** The answer served for a task id of this node, or an image hash (what a reviewer reviews). */
   async answer (target: string): Promise<{ hash: string, result: ResultView } | undefined> {
     if (SHA256_HEX.test(target)) {
