@@ -17,9 +17,11 @@ import { collect, removeDir, runCli, startTestNode, tempDir, waitFor } from './h
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { sha256Hex } from '../util/sha256.js'
+import { canonicalize } from '../pipeline/latex/canonical.js'
 
 const SUM = fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url))
 const FRACTION = fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url))
+const ONE = fileURLToPath(new URL('../../test/fixtures/ocr/one-formula.png', import.meta.url))
 
 const review = (latex: string, answer: string, confidence: number, alternatives: string[] = [], time = 1): Review =>
   ({ latex, reviewed: { latex: answer, model: 'm1', confidence, alternatives }, time })
@@ -140,9 +142,9 @@ describe('reviews between real nodes', { timeout: 120_000 }, () => {
     const latest = await waitFor('A to see B\'s later correction', async () => { const v = await a.task(t.id); return v?.result?.review?.state === 'corrected' ? v : undefined })
     assert.equal(latest.result!.latex, '\\sum_{i=0}^{n}i')
     assert.deepEqual(latest.result!.review!.others, [{ latex: answer, by: [a.peerId.toString()] }])
-    // C sides with A: two against one, A's answer stands, confirmed.
+    // C sides with A, naming the model's answer (confirming would confirm what is served now, B's): two against one, A's answer stands, confirmed.
     await waitFor('C to have the result', () => [...c.replica.results(t.hash).keys()].length > 0)
-    const side = await post(c, dirs[2]!, { target: t.hash })
+    const side = await post(c, dirs[2]!, { target: t.hash, latex: answer })
     assert.equal(side.status, 200, JSON.stringify(side.json))
     const settled = await waitFor('A to see two reviewers confirm', async () => { const v = await a.task(t.id); return v?.result?.review?.by.length === 2 ? v : undefined })
     assert.equal(settled.result!.review!.state, 'confirmed')
@@ -180,5 +182,26 @@ describe('reviews between real nodes', { timeout: 120_000 }, () => {
     const summary = JSON.parse(evaluated.stdout) as { images: number, exactMatch: number }
     assert.equal(summary.images, 2)
     assert.equal(summary.exactMatch, 0.5)
+  })
+
+  it('ranks up an alternative the network settled on for another image; confirming it is a suboptimal verdict', async () => {
+    const bytes = await readFile(ONE)
+    const t = await done(a, (await a.submit(bytes, { file: 'one-formula.png', critical: false })).id)
+    const model = t.result!.latex
+    assert.equal(t.result!.rankedUp, undefined)
+    const alternative = t.result!.alternatives[1]
+    assert.ok(alternative != null, 'the fixture has two alternatives or more')
+    // B settles that formula for another image (a review written to its store, as the API would).
+    await b.replica.putCorrection(sha256Hex(new TextEncoder().encode('another image')), { latex: canonicalize(alternative.latex), reviewed: { latex: 'x', model: t.result!.model, confidence: 0.5, alternatives: [] }, time: Date.now() })
+    const ranked = await waitFor('A to rank the alternative up', async () => { const v = await a.task(t.id); return v?.result?.rankedUp != null ? v : undefined })
+    assert.equal(ranked.result!.latex, alternative.latex)
+    assert.deepEqual(ranked.result!.rankedUp, { from: model, alternative: 2 })
+    // Confirming what is served: the model was suboptimal, the right formula its second alternative.
+    const confirmed = await post(a, dirs[0]!, { target: t.id })
+    assert.equal(confirmed.status, 200, JSON.stringify(confirmed.json))
+    assert.deepEqual([confirmed.json.verdict, confirmed.json.rank, confirmed.json.reviewed.latex], ['suboptimal', 2, model])
+    const after = await a.task(t.id)
+    assert.equal(after?.result?.review?.state, 'corrected')
+    assert.equal(after?.result?.latex, canonicalize(alternative.latex))
   })
 })

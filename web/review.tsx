@@ -21,6 +21,15 @@ function parseError (latex: string): string | null {
 
 function ReviewState ({ task }: { task: Task }) {
   const r = task.result?.review
+  const up = task.result?.rankedUp
+  if (r == null && up != null) {
+    return (
+      <div data-testid='review-state' data-state='ranked-up'>
+        <p>Not reviewed yet. Shown: the model's alternative {up.alternative}, a formula the network's reviewers settled on before. The model's first answer was:</p>
+        <div class='answer original'><Tex latex={up.from} /></div>
+      </div>
+    )
+  }
   if (r == null) return <p class='meta' data-testid='review-state'>Not reviewed yet.</p>
   const by = <>{r.by.map(b => <Peerid key={b} id={b} />)}</>
   const others = r.others.length > 0 ? <> ({r.others.reduce((n, o) => n + o.by.length, 0)} other reviewer{r.others.length === 1 && r.others[0]!.by.length === 1 ? '' : 's'} disagree)</> : null

@@ -46,7 +46,22 @@ export interface ReviewsInit {
 
 export class Reviews {
   private readonly replica: Replica
-  constructor (private readonly init: ReviewsInit) { this.replica = init.replica }
+  /** the formulas the network settled on, canonical (rebuilt when reviews change) */
+  private settled: Set<string> | undefined
+  private readonly unsubscribe: () => void
+
+  constructor (private readonly init: ReviewsInit) {
+    this.replica = init.replica
+    this.unsubscribe = init.replica.subscribe(change => { if (change.map === 'corrections') this.settled = undefined })
+  }
+
+  /** Is this canonical formula one the network settled on for some image (ranking, review/ranking.ts)? */
+  known (canonical: string): boolean {
+    this.settled ??= new Set(this.reviewed().map(r => r.latex))
+    return this.settled.has(canonical)
+  }
+
+  stop (): void { this.unsubscribe() }
 
   /** An image's reviews, by reviewer. */
   of (hash: string): Map<string, Review> {
@@ -81,9 +96,9 @@ export class Reviews {
    * they say is right, canonical, with what they reviewed, under this node's id.
    */
   private async write (hash: string, answer: ResultView, request: ReviewRequest): Promise<WrittenReview> {
-    // What was reviewed is the model's answer, not an earlier correction served in its place.
+    // What was reviewed is the model's answer, not a correction or a ranked-up alternative served in its place.
     const reviewed = {
-      latex: answer.review?.original?.latex ?? answer.latex,
+      latex: answer.review?.original?.latex ?? answer.rankedUp?.from ?? answer.latex,
       model: answer.model,
       // and its own confidence, before the network's calibration: the curve is fitted on that scale
       confidence: answer.review?.original?.confidence ?? answer.calibration?.from ?? answer.confidence,
@@ -96,7 +111,8 @@ export class Reviews {
       if (alt == null) throw new ReviewError(`the answer has ${answer.alternatives.length} alternatives; there is no number ${request.alternative}`, 400)
       latex = alt.latex
     } else {
-      latex = request.latex ?? reviewed.latex
+      // Confirming confirms what was served (a correction, a ranked-up alternative, or the model's answer).
+      latex = request.latex ?? answer.latex
     }
     if (latex.length > MAX_RESULT_LATEX) throw new ReviewError(`the LaTeX is longer than ${MAX_RESULT_LATEX} characters`, 400)
     const parse = checkLatex(latex)

@@ -103,6 +103,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
   let replica: Replica | undefined
   let sync: CrdtSync | undefined
   let calibration: NetworkCalibration | undefined
+  let reviewsOf: Reviews | undefined
 
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
@@ -111,6 +112,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       // Running tasks finish and write their results before the store closes.
       await tasks?.stop().catch(err => log.warn({ err }, 'stopping task sharing failed'))
       await calibration?.stop()
+      reviewsOf?.stop()
       await sync?.stop().catch(err => log.warn({ err }, 'stopping store sync failed'))
       await Promise.resolve(libp2p?.stop()).catch((err: unknown) => log.warn({ err }, 'stopping libp2p failed'))
       await replica?.close().catch(err => log.warn({ err }, 'closing the replicated store failed'))
@@ -198,7 +200,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     // People's reviews: served in place of (or beside) the answers they review (review/served.ts),
     // and the confidence curve the network fits on them (review/calibration.ts).
     const netCalibration = calibration = new NetworkCalibration(replica, log.child({ component: 'node:calibration' }))
-    const reviews: Reviews = new Reviews({
+    const reviews: Reviews = reviewsOf = new Reviews({
       replica,
       refusal: () => trust.selfVotes() ? undefined : `this node is not a member of network ${network?.name ?? '?'} (texmesh network install-cert): the others would refuse its reviews`,
       answer: async (target: string): Promise<{ hash: string, result: ResultView } | undefined> => await nodeTasks.answer(target)
@@ -214,6 +216,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       admits: peer => trust.isMember(peer),
       reviewOf: (hash, answer): ReviewOutcome | undefined => reviews.outcome(hash, answer),
       calibrate: (model, confidence) => netCalibration.calibrate(model, confidence),
+      known: canonical => reviews.known(canonical),
       autoThreshold: model => netCalibration.autoThreshold(model),
       ...(hooks.random != null ? { random: hooks.random } : {}),
       log: log.child({ component: 'node:tasks' }),

@@ -7,6 +7,7 @@ import type { QuorumCertificate, QuorumState } from '../../protocols/votes/index
 import type { CertifiedResults } from './certified.js'
 import type { ResultEntry } from '../../crdt/schemas.js'
 import type { ReviewOutcome } from '../../review/served.js'
+import { rankUp } from '../../review/ranking.js'
 
 /**
  * What the API and the CLI show of a task and its result (times as ISO 8601
@@ -34,6 +35,8 @@ export interface ResultView {
   review?: ReviewView
   /** the confidence is the network's calibration (fitted on `reviews` reviews) of `from`, the model's own */
   calibration?: { from: number, reviews: number }
+  /** the answer is the model's alternative number `alternative`, ranked up over `from` (review/ranking.ts) */
+  rankedUp?: { from: string, alternative: number }
 }
 
 /** The reviews' outcome as a result shows it; a corrected one keeps the model's own answer as `original`. */
@@ -83,6 +86,8 @@ export interface TaskViewSources {
   quorumState: (id: string) => QuorumState | undefined
   /** what people's reviews of an image say of an answer */
   reviewOf: (hash: string, answer: { latex: string, certified: boolean }) => ReviewOutcome | undefined
+  /** is a canonical formula one the network's reviewers settled on (for any image)? */
+  known: (canonical: string) => boolean
   /** a model's confidence through the network's calibration curve, once there is one */
   calibrate: (model: string, confidence: number) => { confidence: number, reviews: number } | undefined
 }
@@ -126,7 +131,7 @@ export function bestAnswer (hash: string, from: Pick<TaskViewSources, 'certified
 }
 
 /** A stored result as the API shows it, with what reviews say of it (a correction replaces the answer; see review/served.ts). */
-export function resultView (file: string, hash: string, r: ResultEntry & { by: string }, from: Pick<TaskViewSources, 'certified' | 'reviewOf' | 'calibrate'>): ResultView {
+export function resultView (file: string, hash: string, r: ResultEntry & { by: string }, from: Pick<TaskViewSources, 'certified' | 'reviewOf' | 'calibrate' | 'known'>): ResultView {
   const calibrated = r.unreadable == null ? from.calibrate(r.model, r.confidence) : undefined
   const view: ResultView = {
     file,
@@ -142,8 +147,13 @@ export function resultView (file: string, hash: string, r: ResultEntry & { by: s
     ...(r.certificate != null ? { certificate: r.certificate as QuorumCertificate } : {}),
     ...(calibrated != null ? { calibration: { from: r.confidence, reviews: calibrated.reviews } } : {})
   }
-  const outcome = from.reviewOf(hash, { latex: r.latex, certified: r.certificate != null && from.certified.holds(hash, r.by) })
-  if (outcome == null) return view
+  const certified = r.certificate != null && from.certified.holds(hash, r.by)
+  const outcome = from.reviewOf(hash, { latex: r.latex, certified })
+  if (outcome == null) {
+    // Nobody reviewed this image: an alternative the network settled on elsewhere goes first (never over a certificate).
+    const up = certified || r.unreadable != null || (r.regions?.length ?? 0) > 1 ? undefined : rankUp(r.latex, r.alternatives.map(a => a.latex), from.known)
+    return up == null ? view : { ...view, latex: up.latex, rankedUp: { from: r.latex, alternative: up.alternative } }
+  }
   // A person's correction is served at confidence 1; the model's answer stays beside it.
   if (outcome.state === 'corrected') return { ...view, latex: outcome.latex, confidence: 1, review: { ...outcome, original: { latex: r.latex, confidence: r.confidence } } }
   return { ...view, review: outcome }

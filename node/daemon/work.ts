@@ -40,6 +40,8 @@ export interface NodeTasksInit {
   random?: () => number
   /** what people's reviews of an image say of an answer (node/daemon/reviews.ts) @default none */
   reviewOf?: TaskViewSources['reviewOf']
+  /** formulas the network's reviewers settled on, canonical (ranking) @default none */
+  known?: TaskViewSources['known']
   /** the network's calibration (node/daemon/calibration.ts) @default none */
   calibrate?: TaskViewSources['calibrate']
   /** --critical-below auto: the threshold for a model's results @default none (auto sends nothing to the quorum) */
@@ -190,7 +192,7 @@ export class NodeTasks {
   }
 
   private get sources (): TaskViewSources {
-    return { replica: this.init.replica, certified: this.certified, model: this.init.compute.model, quorumState: id => this.quorum.stateOf(id), reviewOf: this.init.reviewOf ?? (() => undefined), calibrate: this.init.calibrate ?? (() => undefined) }
+    return { replica: this.init.replica, certified: this.certified, model: this.init.compute.model, quorumState: id => this.quorum.stateOf(id), reviewOf: this.init.reviewOf ?? (() => undefined), calibrate: this.init.calibrate ?? (() => undefined), known: this.init.known ?? (() => false) }
   }
 
   private view (t: TaskRecord): TaskView {
