@@ -8,11 +8,16 @@ import { cookieValue, sessionCookieName, Sessions } from './sessions.js'
  * The local API's browser side: sessions (POST /v1/session-link for `texmesh open`, GET /signin
  * trading a code for a cookie, GET /v1/session, POST /v1/signout), whether a request is
  * authenticated by the token or a session (http.ts's request guard asks), and the server-sent
- * event stream (GET /v1/events) with the one poller that serves every listener.
+ * event stream (GET /v1/events), one look at the tasks serving every listener, pushed by changes.
  */
 
-/** How often the event stream looks for changed tasks while someone listens. */
-const EVENTS_POLL_MS = 250
+/**
+ * The event stream looks for changed tasks when told something changed (the task queue or the
+ * replicated store), at most this often; a burst of changes gives one look.
+ */
+const EVENTS_COALESCE_MS = 100
+/** and at least this often while someone listens (a quorum's progress, a lease running out). */
+const EVENTS_POLL_MS = 1000
 /** and sends the node's status. */
 const EVENTS_STATUS_MS = 2000
 /** Event streams open at once (browser tabs): each costs a listener and a keep-alive timer. */
@@ -29,7 +34,14 @@ export interface BrowserSide extends RequestAuth {
   close(): void
 }
 
-export function browserSide (init: { port: number, token: string, handlers: Pick<ApiHandlers, 'tasks' | 'status'>, log: Log }): BrowserSide {
+export interface BrowserSideInit {
+  port: number
+  token: string
+  handlers: Pick<ApiHandlers, 'tasks' | 'status' | 'changes'>
+  log: Log
+}
+
+export function browserSide (init: BrowserSideInit): BrowserSide {
   const log = init.log
   const sessions = new Sessions()
   // Set once listening (the port may be 0 until then).
@@ -45,14 +57,33 @@ export function browserSide (init: { port: number, token: string, handlers: Pick
   }
 
   // Live changes for the web interface: server-sent events. `task` carries a task that changed
-  // (or is new), `status` the node's status every few seconds. One poll serves every listener.
+  // (or is new), `status` the node's status every few seconds. One look at the tasks serves every
+  // listener: when the task queue or the replicated store says something changed (a burst gives
+  // one look), and every second besides.
   const listeners = new Set<(event: string, data: unknown) => void>()
   let lastTasks = new Map<string, string>()
   let pollTimer: NodeJS.Timeout | undefined
   /** a poll is under way or scheduled (set before its first wait, so two streams never start two) */
   let polling = false
   let lastStatus = 0
+  /** when the next look is due (ms), and whether a change came while a look was under way */
+  let nextAt = 0
+  let dirty = false
+  const schedule = (ms: number): void => {
+    if (pollTimer != null) clearTimeout(pollTimer)
+    nextAt = Date.now() + ms
+    pollTimer = setTimeout(() => { void poll() }, ms)
+  }
+  /** told of a change: look again soon, unless a look is due sooner */
+  const changed = (): void => {
+    if (!polling || listeners.size === 0) return
+    if (pollTimer == null) dirty = true
+    else if (nextAt - Date.now() > EVENTS_COALESCE_MS) schedule(EVENTS_COALESCE_MS)
+  }
+  const unsubscribe = init.handlers.changes?.(changed)
   const poll = async (): Promise<void> => {
+    pollTimer = undefined
+    dirty = false
     try {
       const tasks = await init.handlers.tasks(200)
       const seen = new Map<string, string>()
@@ -70,7 +101,7 @@ export function browserSide (init: { port: number, token: string, handlers: Pick
     } catch (err) {
       log.debug({ err }, 'event stream poll failed')
     }
-    if (listeners.size > 0) pollTimer = setTimeout(() => { void poll() }, EVENTS_POLL_MS)
+    if (listeners.size > 0) schedule(dirty ? EVENTS_COALESCE_MS : EVENTS_POLL_MS)
     else {
       pollTimer = undefined
       polling = false
@@ -139,6 +170,7 @@ export function browserSide (init: { port: number, token: string, handlers: Pick
       cookieName = sessionCookieName(listeningOn)
     },
     close: (): void => {
+      unsubscribe?.()
       listeners.clear()
       if (pollTimer != null) clearTimeout(pollTimer)
     }

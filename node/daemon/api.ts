@@ -102,6 +102,8 @@ export interface ApiHandlers {
   verify?(id: string): Promise<VerifyCheck | { ok: false, reason: 'no-certificate', detail: string } | undefined>
   /** the node's metrics in Prometheus text format */
   metrics?(): Promise<{ contentType: string, text: string }>
+  /** be told when tasks or their results may have changed (the event stream); returns the unsubscribe function */
+  changes?(listener: () => void): () => void
   /** people's reviews: correct or confirm an answer, an image's reviews, statistics per model (api-reviews.ts) */
   reviews?: ReviewHandlers
   /** fault routes (partitions, pauses, dials), only on nodes started with the faults hook (simnet) */

@@ -205,7 +205,12 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       refusal: () => trust.selfVotes() ? undefined : `this node is not a member of network ${network?.name ?? '?'} (texmesh network install-cert): the others would refuse its reviews`,
       answer: async (target: string): Promise<{ hash: string, result: ResultView } | undefined> => await nodeTasks.answer(target)
     })
+    // Changes to tasks and to what their views are made of, for the web interface's event stream.
+    const taskChanges = new Set<() => void>()
+    const taskChanged = (): void => { for (const l of taskChanges) l() }
+    replica.subscribe(taskChanged)
     const nodeTasks: NodeTasks = tasks = await NodeTasks.open({
+      onChange: taskChanged,
       node,
       replica,
       compute: timed,
@@ -304,6 +309,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
           return await checkCertificate(t.result.certificate, { latex: t.result.latex, hash: t.hash, model: t.result.model }, { network: admin, known })
         },
         metrics: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
+        changes: listener => { taskChanges.add(listener); return () => { taskChanges.delete(listener) } },
         reviews: {
           review: async (target, request) => await reviews.review(target, request),
           reviews: hash => reviews.list(hash),

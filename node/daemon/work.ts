@@ -40,6 +40,8 @@ export interface NodeTasksInit {
   random?: () => number
   /** what people's reviews of an image say of an answer (node/daemon/reviews.ts) @default none */
   reviewOf?: TaskViewSources['reviewOf']
+  /** called after every change to this node's tasks (the web interface's event stream listens) @default none */
+  onChange?: () => void
   /** formulas the network's reviewers settled on, canonical (ranking) @default none */
   known?: TaskViewSources['known']
   /** the network's calibration (node/daemon/calibration.ts) @default none */
@@ -118,7 +120,7 @@ export class NodeTasks {
 
   static async open (init: NodeTasksInit): Promise<NodeTasks> {
     const self = init.node.peerId.toString()
-    const queue = await TaskQueue.open(init.path, { self, leaseMs: init.leaseMs })
+    const queue = await TaskQueue.open(init.path, { self, leaseMs: init.leaseMs, ...(init.onChange != null ? { onChange: init.onChange } : {}) })
     let ledger: VoteLedger
     try {
       ledger = init.votesPath != null ? await LevelVoteLedger.open(init.votesPath) : new MemoryVoteLedger()

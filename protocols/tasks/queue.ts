@@ -5,13 +5,12 @@
  * is still here: queued ones stay queued, and leases run out and are granted
  * again as if the node had never stopped.
  *
- * A task goes queued -> leased -> done; a lease that runs out, or a worker
- * that reports a failure, puts it back in the queue; after MAX_FAILURES
- * reported failures from distinct workers, or a second one from the origin
- * itself, it ends as failed. A worker is not granted a task it failed again
- * (the origin may try its own task twice, for a passing fault), so a task that
- * fails everywhere cannot go round a small network for ever. A result for its image hash, from any
- * node, makes it done (the caller watches the replicated store).
+ * A task goes queued -> leased -> done; a lease that runs out, or a worker that reports a
+ * failure, puts it back in the queue; after MAX_FAILURES reported failures from distinct
+ * workers, or a second one from the origin itself, it ends as failed. A worker is not granted
+ * a task it failed again (the origin may try its own task twice, for a passing fault), so a
+ * task that fails everywhere cannot go round a small network for ever. A result for its image
+ * hash, from any node, makes it done (the caller watches the replicated store).
  *
  * What to grant, back up, fail or expire is decided in policy.ts; this file keeps the records
  * (record.ts) and the images in LevelDB.
@@ -21,10 +20,8 @@ import { SHA256_HEX } from '../../util/sha256.js'
 import { SerialQueue } from '../../util/serial.js'
 import { DEFAULT_LEASE_MS } from './constants.js'
 import { TASK_ID, TaskRecord, newTask } from './record.js'
-import {
-  afterFailure, backupsFor, grantedTo, isBackupCandidate, isBackupOf, isWaiting, leaseAllowance, leaseRanOut,
-  loadCounts, movingAverage, nextExpiry, queuedFor
-} from './policy.js'
+import { afterFailure, backupsFor, grantedTo, isBackupCandidate, isBackupOf, isWaiting, leaseAllowance } from './policy.js'
+import { leaseRanOut, loadCounts, movingAverage, nextExpiry, queuedFor } from './policy.js'
 
 export { TaskRecord, newTaskId, type TaskState } from './record.js'
 
@@ -46,6 +43,8 @@ export interface TaskQueueInit {
   leaseMs?: number
   /** @default Date.now */
   now?: () => number
+  /** called after every change (of any task), written or failed: the web interface's event stream listens */
+  onChange?: () => void
 }
 
 export class TaskQueue {
@@ -125,7 +124,7 @@ export class TaskQueue {
   /** Changes run one at a time, each written before the next starts. */
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the task queue is closed'))
-    return this.serial.run(job)
+    return this.serial.run(job).finally(() => this.init.onChange?.())
   }
 
   /** Store the image (if new) and a queued task for it; resolves once both are in LevelDB. */
