@@ -13,7 +13,8 @@
  *   stream, never the image's own.
  * - calibration: the network's curve (review/calibration.ts) fitted on the reviews of the first
  *   half of the stream, and the calibration error on the second half before (the shipped curve)
- *   and after (the network's curve on top), goal <= 0.02.
+ *   and after (the network's curve on top), goal <= 0.02; and, for scale, what a curve fitted
+ *   on the measured half itself reaches (the floor that sampling noise leaves at this size).
  *
  * Not measured here: top-1 after fine-tuning on the exported corrections (that needs a training
  * run; see the README's "Reviewing results").
@@ -25,7 +26,7 @@ import { fileURLToPath } from 'node:url'
 import { Rng } from '../formulas/rng.js'
 import { expectedCalibrationError } from '../pipeline/confidence.js'
 import { OcrPipeline } from '../pipeline/ocr.js'
-import { applyCurve, fitCalibration } from '../review/calibration.js'
+import { applyCurve, fitCalibration, isotonic } from '../review/calibration.js'
 import { rankUp } from '../review/ranking.js'
 import { canonicalOrSelf, type Review } from '../review/verdict.js'
 import { readTruth, stderrProgress } from './eval.js'
@@ -46,7 +47,8 @@ interface Replay {
   rankedUp: number
   madeRight: number
   madeWrong: number
-  calibration: { fittedOn: number, eceBefore: number, eceAfter: number | null }
+  /** eceFloor: a curve fitted on the measured half itself (in-sample), what this many answers let the measure reach at best */
+  calibration: { fittedOn: number, eceBefore: number, eceAfter: number | null, eceFloor: number }
 }
 
 function replay (reads: Read[], model: string, reviewRate: number, rng: Rng): Replay {
@@ -81,8 +83,10 @@ function replay (reads: Read[], model: string, reviewRate: number, rng: Rng): Re
   }
   const eceBefore = expectedCalibrationError(second.map(s => ({ p: s.confidence, right: s.right })))
   const eceAfter = fitted == null ? null : expectedCalibrationError(second.map(s => ({ p: applyCurve(fitted!.curve, s.confidence), right: s.right })))
+  const inSample = isotonic(second.map(s => ({ x: s.confidence, y: s.right ? 1 : 0, w: 1 })))
+  const eceFloor = expectedCalibrationError(second.map(s => ({ p: applyCurve(inSample, s.confidence), right: s.right })))
   const n = reads.length
-  return { reviewRate, images: n, reviews: reviews.length, top1Model: top1Model / n, top1Ranked: top1Ranked / n, rankedUp, madeRight, madeWrong, calibration: { fittedOn: fitted?.reviews ?? 0, eceBefore, eceAfter } }
+  return { reviewRate, images: n, reviews: reviews.length, top1Model: top1Model / n, top1Ranked: top1Ranked / n, rankedUp, madeRight, madeWrong, calibration: { fittedOn: fitted?.reviews ?? 0, eceBefore, eceAfter, eceFloor } }
 }
 
 const positiveInt = (v: string): number => {
@@ -130,7 +134,8 @@ async function main (): Promise<void> {
     console.log(`  top-1 with ranking        ${pct(r.top1Ranked)}  (${r.rankedUp} answers ranked up: ${r.madeRight} made right, ${r.madeWrong} made wrong)`)
     const c = r.calibration
     console.log(`  calibration error         ${c.eceBefore.toFixed(4)} with the shipped curve; ` +
-      (c.eceAfter == null ? `no network curve (the first half gave ${c.fittedOn === 0 ? 'too few' : c.fittedOn} reviews)` : `${c.eceAfter.toFixed(4)} with the network's, fitted on ${c.fittedOn} reviews (target <= ${TARGET_ECE}: ratio ${(c.eceAfter / TARGET_ECE).toFixed(2)})`))
+      (c.eceAfter == null ? `no network curve (the first half gave ${c.fittedOn === 0 ? 'too few' : c.fittedOn} reviews)` : `${c.eceAfter.toFixed(4)} with the network's, fitted on ${c.fittedOn} reviews (target <= ${TARGET_ECE}: ratio ${(c.eceAfter / TARGET_ECE).toFixed(2)})`) +
+      `; a curve fitted on the measured half itself reaches ${c.eceFloor.toFixed(4)} (the measure's floor at this size)`)
   }
 }
 
