@@ -56,8 +56,10 @@ export const CalibrationEntry = z.object({
   model: z.string().min(1).max(128),
   /** [raw, calibrated] points of the curve */
   curve: z.array(z.tuple([z.number(), z.number()])).min(2).max(256),
-  /** the points it was fitted on: [raw confidence, 1 if the answer was right else 0] */
+  /** the points it was fitted on: [raw confidence, 1 if the answer was right else 0] (evenly thinned past 4,096) */
   fittedOn: z.array(z.tuple([z.number(), z.number()])).max(4096),
+  /** how many reviews it was fitted on (the network's curves, review/calibration.ts) */
+  reviews: z.number().int().nonnegative().optional(),
   time: z.number().int().nonnegative()
 })
 export type CalibrationEntry = z.infer<typeof CalibrationEntry>

@@ -4,9 +4,10 @@
  * violators on every review of that model in the store. Pure and deterministic: every node
  * fits the same curve from the same reviews, whatever order it learnt them in.
  *
- * - Each reviewer's reviews together weigh at most as much as the median reviewer's (and at
- *   least FLOOD_CAP_MIN): a member that floods the store with reviews moves the curve no more
- *   than one typical member can.
+ * - Each reviewer's reviews together weigh at most as much as the median reviewer's (the lower
+ *   median, and at least FLOOD_CAP_MIN): a member that floods the store with reviews moves the
+ *   curve no more than one typical member can (with two reviewers, no more than the other).
+ * - Reviews of unreadable images (confidence 0: nothing was read) are left out.
  * - The curve replaces the shipped one once the reviews weigh MIN_REVIEW_WEIGHT or more.
  * - The threshold is the lowest confidence from which the curve says answers are right at
  *   least TARGET_PRECISION of the time (`texmesh node --critical-below auto` sends results
@@ -42,24 +43,24 @@ interface Point { x: number, y: number, w: number }
 
 /** The curve for one model from its reviews, by reviewer; undefined below MIN_REVIEW_WEIGHT. */
 export function fitCalibration (model: string, reviews: ReadonlyArray<{ author: string, review: Review }>): FittedCurve | undefined {
-  const mine = reviews.filter(r => r.review.reviewed.model === model)
+  const mine = reviews.filter(r => r.review.reviewed.model === model && r.review.reviewed.confidence > 0)
   const perAuthor = new Map<string, number>()
   for (const r of mine) perAuthor.set(r.author, (perAuthor.get(r.author) ?? 0) + 1)
   const counts = [...perAuthor.values()].sort((a, b) => a - b)
   if (counts.length === 0) return undefined
-  const median = counts.length % 2 === 1 ? counts[(counts.length - 1) / 2]! : (counts[counts.length / 2 - 1]! + counts[counts.length / 2]!) / 2
-  const cap = Math.max(FLOOD_CAP_MIN, median)
+  const cap = Math.max(FLOOD_CAP_MIN, counts[Math.floor((counts.length - 1) / 2)]!)
+  // The weight, exactly (whole numbers: the same on every node, whatever the order of arrival).
+  const weight = counts.reduce((s, n) => s + Math.min(n, cap), 0)
+  if (weight < MIN_REVIEW_WEIGHT) return undefined
   const points: Point[] = mine.map(r => ({
-    x: Math.min(1, Math.max(0, r.review.reviewed.confidence)),
+    x: Math.min(1, r.review.reviewed.confidence),
     y: isConfirmation(r.review) ? 1 : 0,
     w: Math.min(1, cap / perAuthor.get(r.author)!)
   }))
-  const weight = points.reduce((s, p) => s + p.w, 0)
-  if (weight < MIN_REVIEW_WEIGHT) return undefined
   const curve = isotonic(points)
   const all = points.map(p => [p.x, p.y] as [number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1])
   const fittedOn = all.length <= MAX_FITTED_ON ? all : Array.from({ length: MAX_FITTED_ON }, (_, i) => all[Math.round(i * (all.length - 1) / (MAX_FITTED_ON - 1))]!)
-  return { model, curve, fittedOn, reviews: mine.length, weight: round(weight), threshold: thresholdOf(curve, TARGET_PRECISION) }
+  return { model, curve, fittedOn, reviews: mine.length, weight, threshold: thresholdOf(curve, TARGET_PRECISION) }
 }
 
 /**

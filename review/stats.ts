@@ -4,7 +4,10 @@
  * was calibrated (expected calibration error over equal-width bins, and the
  * bins themselves for a reliability plot). Pure.
  */
+import { expectedCalibrationError } from '../pipeline/confidence.js'
 import { isConfirmation, verdictOf, VERDICTS, type Review, type Verdict } from './verdict.js'
+
+const cmp = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
 
 /** Confidence bins of the reliability plot and the calibration error. */
 export const RELIABILITY_BINS = 10
@@ -44,7 +47,9 @@ export function reviewStats (reviews: Iterable<Review>): ModelStats[] {
     .sort((a, b) => b.reviews - a.reviews || (a.model < b.model ? -1 : 1))
 }
 
-function modelStats (model: string, list: Review[]): ModelStats {
+function modelStats (model: string, unordered: Review[]): ModelStats {
+  // Summed in one order on every node (floating-point sums depend on it): by confidence, then formulas.
+  const list = [...unordered].sort((a, b) => a.reviewed.confidence - b.reviewed.confidence || cmp(a.latex, b.latex) || cmp(a.reviewed.latex, b.reviewed.latex))
   const verdicts = Object.fromEntries(VERDICTS.map(v => [v, 0])) as Record<Verdict, number>
   const bins = Array.from({ length: RELIABILITY_BINS }, (_, i) => ({ from: i / RELIABILITY_BINS, to: (i + 1) / RELIABILITY_BINS, n: 0, conf: 0, right: 0 }))
   let right = 0
@@ -63,7 +68,7 @@ function modelStats (model: string, list: Review[]): ModelStats {
     conf += c
   }
   const n = list.length
-  const calibrationError = bins.reduce((e, b) => b.n === 0 ? e : e + (b.n / n) * Math.abs(b.right / b.n - b.conf / b.n), 0)
+  const calibrationError = expectedCalibrationError(list.map(r => ({ p: Math.min(1, Math.max(0, r.reviewed.confidence)), right: isConfirmation(r) })), RELIABILITY_BINS)
   return {
     model,
     reviews: n,

@@ -32,12 +32,22 @@ export function sameFormula (a: string, b: string): boolean {
   return canonicalOrSelf(a) === canonicalOrSelf(b)
 }
 
+/** Canonical forms computed lately: every view, fit and statistic asks again for the same reviews' formulas. */
+const CANONICAL_CACHE = 20_000
+const canonicalCache = new Map<string, string>()
+
 export function canonicalOrSelf (latex: string): string {
+  const known = canonicalCache.get(latex)
+  if (known != null) return known
+  let canonical: string
   try {
-    return canonicalize(latex)
+    canonical = canonicalize(latex)
   } catch {
-    return latex.trim()
+    canonical = latex.trim()
   }
+  if (canonicalCache.size >= CANONICAL_CACHE) canonicalCache.delete(canonicalCache.keys().next().value!)
+  canonicalCache.set(latex, canonical)
+  return canonical
 }
 
 /** Was the reviewed answer confirmed (the review names the same formula)? */

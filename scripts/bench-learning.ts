@@ -65,7 +65,7 @@ function replay (reads: Read[], model: string, reviewRate: number, rng: Rng): Re
   for (const [i, r] of reads.entries()) {
     if (i === half) fitted = fitCalibration(model, reviews)
     const modelRight = canonicalOrSelf(r.latex) === r.truth
-    const up = rankUp(r.latex, r.alternatives, c => known.has(c))
+    const up = rankUp(r, r.alternatives, c => known.has(c))
     const served = up?.latex ?? r.latex
     const servedRight = canonicalOrSelf(served) === r.truth
     if (modelRight) top1Model++

@@ -106,7 +106,7 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
     const missing = await call(member.apiPort, 'POST', '/v1/membership/certificate', {}, body)
     assert.equal(missing.status, 401)
     // Reads of what users submitted need the token too; status and peers do not.
-    for (const path of ['/v1/tasks', '/v1/tasks/0mhxk3f2a0000-3fa9c1', `/v1/results/${'a'.repeat(64)}`, `/v1/reviews/${'a'.repeat(64)}`]) {
+    for (const path of ['/v1/tasks', '/v1/tasks/0mhxk3f2a0000-3fa9c1', `/v1/results/${'a'.repeat(64)}`, `/v1/reviews/${'a'.repeat(64)}`, '/v1/reviews', `/v1/images/${'a'.repeat(64)}`]) {
       assert.equal((await call(member.apiPort, 'GET', path)).status, 401, path)
       assert.notEqual((await call(member.apiPort, 'GET', path, { authorization: `Bearer ${token}` })).status, 401, path)
     }

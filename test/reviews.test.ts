@@ -18,10 +18,12 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { sha256Hex } from '../util/sha256.js'
 import { canonicalize } from '../pipeline/latex/canonical.js'
+import { RANK_UP_BELOW } from '../review/ranking.js'
 
 const SUM = fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url))
 const FRACTION = fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url))
-const ONE = fileURLToPath(new URL('../../test/fixtures/ocr/one-formula.png', import.meta.url))
+const HELDOUT_C = fileURLToPath(new URL('../../datasets/heldout-c/', import.meta.url))
+const UNSURE = ['00020.png', '00021.png', '00025.png', '00018.png', '00023.png', '00024.png']
 
 const review = (latex: string, answer: string, confidence: number, alternatives: string[] = [], time = 1): Review =>
   ({ latex, reviewed: { latex: answer, model: 'm1', confidence, alternatives }, time })
@@ -37,16 +39,21 @@ describe('review verdicts, disagreement and statistics', () => {
     assert.deepEqual(verdictOf(review('\\alpha', 'a', 0.6, ['ab'])), { verdict: 'failed' })
   })
 
-  it('the formula with the most reviewers wins, then the latest; one reviewer counts once', () => {
+  it('the formula with the most reviewers wins; a tie keeps the answer; one reviewer counts once; no clock decides', () => {
     const two = new Map([['p1', review('y', 'x', 0.5, [], 5)], ['p2', review('y', 'x', 0.5, [], 1)], ['p3', review('z', 'x', 0.5, [], 9)]])
     assert.deepEqual(rankReviews(two).map(b => [b.latex, b.by]), [['y', ['p1', 'p2']], ['z', ['p3']]])
-    const tie = new Map([['p1', review('y', 'x', 0.5, [], 5)], ['p3', review('z', 'x', 0.5, [], 9)]])
-    assert.equal(rankReviews(tie)[0]!.latex, 'z')
     // The outcome for the answer: corrected, confirmed, or (a certified answer) disputed.
     assert.deepEqual(reviewOutcome({ latex: 'x', certified: false }, two), { state: 'corrected', latex: 'y', by: ['p1', 'p2'], others: [{ latex: 'z', by: ['p3'] }] })
     assert.equal(reviewOutcome({ latex: 'y', certified: false }, two)?.state, 'confirmed')
     assert.equal(reviewOutcome({ latex: 'x', certified: true }, two)?.state, 'disputed')
     assert.equal(reviewOutcome({ latex: 'x', certified: false }, new Map()), undefined)
+    // One against one: the answer stands, however late (or far in the future) the other review is dated.
+    const tie = new Map([['p1', review('x', 'x', 0.5, [], 5)], ['p3', review('z', 'x', 0.5, [], 9e15)]])
+    assert.deepEqual(reviewOutcome({ latex: 'x', certified: false }, tie), { state: 'confirmed', latex: 'x', by: ['p1'], others: [{ latex: 'z', by: ['p3'] }] })
+    // Tied between two formulas, neither the answer: the smaller canonical string, on every node.
+    const neither = new Map([['p1', review('z', 'x', 0.5, [], 1)], ['p3', review('y', 'x', 0.5, [], 9)]])
+    assert.equal(reviewOutcome({ latex: 'x', certified: false }, neither)?.latex, 'y')
+    assert.equal(reviewOutcome({ latex: 'x', certified: false }, new Map([...neither].reverse()))?.latex, 'y')
   })
 
   it('statistics per model: verdicts, accuracy and the calibration error over ten bins', () => {
@@ -126,11 +133,11 @@ describe('reviews between real nodes', { timeout: 120_000 }, () => {
     assert.match(shown.stdout, /\\frac\{x\+1\}\{y\}.*corrected by 1 reviewer .*the model said/)
   })
 
-  it('when reviewers disagree, the formula most of them named wins, then the latest; confirm and stats from the CLI', async () => {
+  it('when reviewers disagree, the formula most of them named wins, a tie keeps the answer; confirm and stats from the CLI', async () => {
     const bytes = await readFile(SUM)
     const t = await done(a, (await a.submit(bytes, { file: 'sum.png', critical: false })).id)
     const answer = t.result!.latex
-    // A confirms what its model said (from the CLI); then B corrects it: one against one, the latest wins.
+    // A confirms what its model said (from the CLI); then B corrects it: one against one, the answer stands.
     const confirm = await runCli(['confirm', t.id, '--data-dir', dirs[0]!])
     assert.equal(confirm.code, 0, confirm.stderr)
     assert.match(confirm.stdout, /^confirmed /)
@@ -139,12 +146,14 @@ describe('reviews between real nodes', { timeout: 120_000 }, () => {
     const other = await runCli(['correct', t.hash, '\\sum_{i=0}^{n}i', '--json', '--data-dir', dirs[1]!])
     assert.equal(other.code, 0, other.stderr)
     assert.equal(JSON.parse(other.stdout).verdict, 'failed')
-    const latest = await waitFor('A to see B\'s later correction', async () => { const v = await a.task(t.id); return v?.result?.review?.state === 'corrected' ? v : undefined })
-    assert.equal(latest.result!.latex, '\\sum_{i=0}^{n}i')
-    assert.deepEqual(latest.result!.review!.others, [{ latex: answer, by: [a.peerId.toString()] }])
-    // C sides with A, naming the model's answer (confirming would confirm what is served now, B's): two against one, A's answer stands, confirmed.
+    assert.equal(JSON.parse(other.stdout).served.state, 'confirmed', 'B is told its review is outweighed')
+    const tied = await waitFor('A to see B\'s correction', async () => { const v = await a.task(t.id); return v?.result?.review?.others.length === 1 ? v : undefined })
+    assert.equal(tied.result!.latex, answer)
+    assert.equal(tied.result!.review!.state, 'confirmed')
+    assert.deepEqual(tied.result!.review!.others, [{ latex: '\\sum_{i=0}^{n}i', by: [b.peerId.toString()] }])
+    // C sides with A: two against one, A's answer stands, confirmed by both.
     await waitFor('C to have the result', () => [...c.replica.results(t.hash).keys()].length > 0)
-    const side = await post(c, dirs[2]!, { target: t.hash, latex: answer })
+    const side = await post(c, dirs[2]!, { target: t.hash })
     assert.equal(side.status, 200, JSON.stringify(side.json))
     const settled = await waitFor('A to see two reviewers confirm', async () => { const v = await a.task(t.id); return v?.result?.review?.by.length === 2 ? v : undefined })
     assert.equal(settled.result!.review!.state, 'confirmed')
@@ -168,7 +177,7 @@ describe('reviews between real nodes', { timeout: 120_000 }, () => {
     const out = join(dirs[0]!, 'export')
     const exported = await runCli(['corrections', 'export', out, '--json', '--data-dir', dirs[0]!])
     assert.equal(exported.code, 0, exported.stderr)
-    assert.deepEqual(JSON.parse(exported.stdout), { dir: out, exported: 2, reviewed: 2, notHeld: 0 })
+    assert.deepEqual(JSON.parse(exported.stdout), { dir: out, exported: 2, reviewed: 2, notHeld: 0, unsettled: 0 })
     const truth = (await readFile(join(out, 'truth.jsonl'), 'utf8')).trim().split('\n').map(l => JSON.parse(l) as { file: string, latex: string, hash: string, reviewers: string[] })
     assert.deepEqual(truth.map(t => t.latex).sort(), ['\\frac{x+1}{y}', (await a.task((await a.tasks(10)).find(t => t.file === 'sum.png')!.id))!.result!.latex].sort())
     for (const t of truth) assert.equal(sha256Hex(await readFile(join(out, t.file))), t.hash)
@@ -185,8 +194,13 @@ describe('reviews between real nodes', { timeout: 120_000 }, () => {
   })
 
   it('ranks up an alternative the network settled on for another image; confirming it is a suboptimal verdict', async () => {
-    const bytes = await readFile(ONE)
-    const t = await done(a, (await a.submit(bytes, { file: 'one-formula.png', critical: false })).id)
+    // An image the model is unsure of (ranking passes over confident answers): the first of a few held-out C renderings.
+    let t: TaskView | undefined
+    for (const file of UNSURE) {
+      const read = await done(a, (await a.submit(await readFile(join(HELDOUT_C, file)), { file, critical: false })).id)
+      if (read.result!.confidence < RANK_UP_BELOW && read.result!.alternatives.length >= 2 && read.result!.regions.length === 1) { t = read; break }
+    }
+    assert.ok(t != null, `none of ${UNSURE.join(', ')} is read with confidence below ${RANK_UP_BELOW}`)
     const model = t.result!.latex
     assert.equal(t.result!.rankedUp, undefined)
     const alternative = t.result!.alternatives[1]

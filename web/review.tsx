@@ -52,6 +52,13 @@ function ReviewState ({ task }: { task: Task }) {
   return <p data-testid='review-state' data-state='confirmed'>Confirmed by {by}{others}.</p>
 }
 
+/** What the image is answered with after a review, every review counted. */
+function servedText (r: WrittenReview): string {
+  if (r.served.state === 'disputed') return 'The certified answer stands; your review is shown beside it.'
+  if (r.served.latex !== r.latex) return 'Other reviewers outweigh it: the network keeps their answer.'
+  return r.served.state === 'corrected' ? 'Every node now answers this image with it.' : 'Every node shows the answer as confirmed.'
+}
+
 export function ReviewPanel ({ task }: { task: Task }) {
   const result = task.result
   const [editing, setEditing] = useState(false)
@@ -69,7 +76,7 @@ export function ReviewPanel ({ task }: { task: Task }) {
       <h4>Review</h4>
       <ReviewState task={task} />
       <div class='actions'>
-        <button type='button' onClick={() => send({})} data-testid='confirm'>Confirm this answer</button>
+        <button type='button' onClick={() => send({ latex: result.latex })} data-testid='confirm'>Confirm this answer</button>
         <button type='button' onClick={() => { setDraft(result.latex); setEditing(!editing) }} aria-expanded={editing} data-testid='correct'>Correct it…</button>
       </div>
       {result.alternatives.length > 0 && (
@@ -90,7 +97,7 @@ export function ReviewPanel ({ task }: { task: Task }) {
           <button type='submit' disabled={problem != null}>Save the correction</button>
         </form>
       )}
-      {saved != null && <p class='ok' role='status' data-testid='reviewed'>Saved ({saved.verdict}{saved.rank != null ? `, alternative ${saved.rank}` : ''}): every node now answers this image with it.</p>}
+      {saved != null && <p class='ok' role='status' data-testid='reviewed'>Saved ({saved.verdict}{saved.rank != null ? `, alternative ${saved.rank}` : ''}). {servedText(saved)}</p>}
       {error != null && <p class='error' role='alert'>{error}</p>}
     </section>
   )

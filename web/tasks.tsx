@@ -122,7 +122,7 @@ export function TasksPage ({ tasks }: { tasks: Map<string, Task> }) {
             ))}
           </tbody>
         </table>
-        {task != null && <TaskDetails task={task} onClose={() => setSelected(null)} />}
+        {task != null && <TaskDetails key={task.id} task={task} onClose={() => setSelected(null)} />}
       </div>
     </section>
   )

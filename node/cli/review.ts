@@ -19,7 +19,12 @@ function formatReview (r: WrittenReview): string {
     ? `confirmed ${printable(r.latex)}`
     : `corrected ${printable(r.reviewed.latex)} to ${printable(r.latex)}`
   const verdict = r.verdict + (r.rank != null ? ` (alternative ${r.rank})` : '')
-  return `${what}\nverdict  ${verdict}; the model (${r.reviewed.model}) said ${r.reviewed.confidence.toFixed(2)}\nimage    ${r.hash}\nEvery node now answers this image with it (texmesh result shows "corrected by").`
+  const served = r.served.state === 'disputed'
+    ? 'The image keeps its certified answer; your review is shown beside it (disputed).'
+    : r.served.latex !== r.latex
+      ? `Other reviewers outweigh this review: every node answers ${printable(r.served.latex)}.`
+      : r.served.state === 'corrected' ? 'Every node now answers this image with it (texmesh result says "corrected by").' : 'Every node shows the answer as confirmed.'
+  return `${what}\nverdict  ${verdict}; the model (${r.reviewed.model}) said it with confidence ${r.reviewed.confidence.toFixed(2)}\nimage    ${r.hash}\n${served}`
 }
 
 function percent (x: number): string { return `${(100 * x).toFixed(1)} %` }
@@ -43,7 +48,9 @@ async function exportReviews (client: ApiClient, dir: string, opts: { force?: bo
     throw new TexmeshError(`${truthPath} exists already; choose an empty folder, or --force to write over it`)
   }
   await mkdir(dir, { recursive: true })
-  const reviewed = await client.get<ReviewedImage[]>('/v1/reviews')
+  const all = await client.get<ReviewedImage[]>('/v1/reviews')
+  // An image whose reviewers are tied between formulas has no truth to export.
+  const reviewed = all.filter(r => r.settled)
   const lines: string[] = []
   let missing = 0
   for (const r of reviewed) {
@@ -55,9 +62,10 @@ async function exportReviews (client: ApiClient, dir: string, opts: { force?: bo
     lines.push(JSON.stringify({ file, latex: r.latex, hash: r.hash, reviewers: r.by }))
   }
   await writeFile(truthPath, lines.map(l => l + '\n').join(''))
-  const summary = { dir, exported: lines.length, reviewed: reviewed.length, notHeld: missing }
-  print(opts.json, summary, () => `exported ${lines.length} of ${reviewed.length} reviewed images to ${dir} (truth.jsonl beside them)` +
+  const summary = { dir, exported: lines.length, reviewed: all.length, notHeld: missing, unsettled: all.length - reviewed.length }
+  print(opts.json, summary, () => `exported ${lines.length} of ${all.length} reviewed images to ${dir} (truth.jsonl beside them)` +
     (missing > 0 ? `; ${missing} not held by this node (only its own tasks' images are: export where they were submitted)` : '') +
+    (summary.unsettled > 0 ? `; ${summary.unsettled} left out, their reviewers tied between formulas` : '') +
     `\nEvaluate the model on them: npm run eval -- ${dir}`)
 }
 

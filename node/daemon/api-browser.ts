@@ -15,7 +15,7 @@ import { cookieValue, sessionCookieName, Sessions } from './sessions.js'
  * The event stream looks for changed tasks when told something changed (the task queue or the
  * replicated store), at most this often; a burst of changes gives one look.
  */
-const EVENTS_COALESCE_MS = 100
+const EVENTS_COALESCE_MS = 250
 /** and at least this often while someone listens (a quorum's progress, a lease running out). */
 const EVENTS_POLL_MS = 1000
 /** and sends the node's status. */

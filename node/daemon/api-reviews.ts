@@ -3,9 +3,8 @@ import { z } from 'zod'
 import { MAX_RESULT_LATEX } from '../../crdt/schemas.js'
 import type { ModelStats } from '../../review/stats.js'
 import type { CalibrationView } from './calibration.js'
-import type { Verdict } from '../../review/verdict.js'
 import { magicFormat } from '../../pipeline/preprocess.js'
-import { ReviewError, type ReviewedImage, type ReviewRequest, type WrittenReview } from './reviews.js'
+import { ReviewError, type ListedReview, type ReviewedImage, type ReviewRequest, type WrittenReview } from './reviews.js'
 
 /**
  * The API's review calls: POST /v1/reviews (correct, confirm, or pick an alternative of the
@@ -20,7 +19,7 @@ export type StatsView = ModelStats & { calibration: CalibrationView | null }
 
 export interface ReviewHandlers {
   review(target: string, request: ReviewRequest): Promise<WrittenReview>
-  reviews(hash: string): Array<{ by: string, latex: string, verdict: Verdict, rank?: number, time: string }>
+  reviews(hash: string): ListedReview[]
   stats(): StatsView[]
   /** every reviewed image and the formula its reviewers settled on */
   reviewed(): ReviewedImage[]

@@ -5,14 +5,18 @@ import type { Log } from '../log.js'
 
 /**
  * The network's calibration on this node: per model version, the curve fitted on every review in
- * the store (review/calibration.ts), refitted when reviews change; recorded in the store's
- * `calibration` map (with the points it was fitted on) unless an identical record is there
- * already, since every node fits the same curve; applied to the confidence of every answer
- * served; and the threshold `--critical-below auto` uses.
+ * the store (review/calibration.ts), refitted when reviews change; applied to the confidence of
+ * every answer served; and the threshold `--critical-below auto` uses.
+ *
+ * Every node fits the same curve, so one records it in the store's `calibration` map (with the
+ * points it was fitted on), for the record: the reviewer of that model with the smallest peer id,
+ * when the curve changed and its reviews grew by RECORD_GROWTH since its last record.
  */
 
-/** Reviews arrive in bursts (a catch-up, someone reviewing a page): the curve is recorded this long after the last. */
+/** Reviews arrive in bursts (a catch-up, someone reviewing a page): the curve is recorded this long after a burst's first. */
 export const RECORD_DELAY_MS = 2_000
+/** A curve is recorded again once it stands on this share more reviews than the last record. */
+export const RECORD_GROWTH = 0.1
 
 export class NetworkCalibration {
   private readonly fitted = new Map<string, FittedCurve | undefined>()
@@ -24,8 +28,11 @@ export class NetworkCalibration {
     this.unsubscribe = replica.subscribe(change => {
       if (change.map !== 'corrections') return
       this.fitted.clear()
-      if (this.timer != null) clearTimeout(this.timer)
-      this.timer = setTimeout(() => { this.recording = this.recording.then(async () => { await this.record() }) }, this.recordDelayMs)
+      if (this.timer != null) return
+      this.timer = setTimeout(() => {
+        this.timer = undefined
+        this.recording = this.recording.then(async () => { await this.record() }).catch(err => { this.log.warn({ err }, 'recording the calibration curve failed') })
+      }, this.recordDelayMs)
       this.timer.unref()
     })
   }
@@ -52,16 +59,22 @@ export class NetworkCalibration {
     return c == null ? TARGET_PRECISION : c.threshold ?? 1
   }
 
-  /** Record every model's curve in the store, unless the same curve is there already. */
+  /** Record the curve of every model this node is the recorder of (the smallest reviewer id), when it grew enough. */
   async record (): Promise<void> {
-    const models = new Set(this.reviews().map(r => r.review.reviewed.model))
-    for (const model of models) {
+    const reviews = this.reviews()
+    const recorder = new Map<string, string>()
+    for (const r of reviews) {
+      const m = r.review.reviewed.model
+      const current = recorder.get(m)
+      if (current == null || r.author < current) recorder.set(m, r.author)
+    }
+    for (const [model, author] of recorder) {
+      if (author !== this.replica.author) continue
       const c = this.curve(model)
       if (c == null) continue
-      const same = [...this.replica.calibration(model).values()].some(e => JSON.stringify(e.curve) === JSON.stringify(c.curve))
-      if (same) continue
-      await this.replica.putCalibration(model, { model, curve: c.curve, fittedOn: c.fittedOn, time: Date.now() })
-        .catch(err => { this.log.warn({ err, model }, 'recording the calibration curve failed') })
+      const last = this.replica.calibration(model).get(this.replica.author)
+      if (last != null && (JSON.stringify(last.curve) === JSON.stringify(c.curve) || c.reviews < (last.reviews ?? last.fittedOn.length) * (1 + RECORD_GROWTH))) continue
+      await this.replica.putCalibration(model, { model, curve: c.curve, fittedOn: c.fittedOn, reviews: c.reviews, time: Date.now() })
       this.log.info({ model, reviews: c.reviews, threshold: c.threshold }, 'recorded the network\'s calibration curve')
     }
   }

@@ -2,7 +2,7 @@ import type { Replica } from '../../crdt/replica.js'
 import { MAX_RESULT_LATEX, type CorrectionEntry } from '../../crdt/schemas.js'
 import { canonicalize } from '../../pipeline/latex/canonical.js'
 import { checkLatex } from '../../pipeline/latex/validate.js'
-import { rankReviews, reviewOutcome, type ReviewOutcome } from '../../review/served.js'
+import { rankReviews, reviewOutcome, type ReviewOutcome, type ReviewState } from '../../review/served.js'
 import { reviewStats, type ModelStats } from '../../review/stats.js'
 import { verdictOf, type Review, type Verdict } from '../../review/verdict.js'
 import type { ResultView } from './task-view.js'
@@ -21,8 +21,14 @@ export class ReviewError extends Error {
   constructor (message: string, readonly status: 400 | 403 | 404 | 409) { super(message) }
 }
 
-/** A reviewed image, as `texmesh corrections export` lists it. */
-export interface ReviewedImage { hash: string, latex: string, by: string[], reviews: number }
+/**
+ * A reviewed image, as `texmesh corrections export` lists it: the formula most of its reviewers
+ * named, who did, and whether it is settled (not tied with another formula).
+ */
+export interface ReviewedImage { hash: string, latex: string, by: string[], reviews: number, settled: boolean }
+
+/** One review of an image, as GET /v1/reviews/HASH lists it. */
+export interface ListedReview { by: string, latex: string, verdict: Verdict, rank?: number, time: string, note?: string }
 
 /** A written review, as the API answers it. */
 export interface WrittenReview {
@@ -34,6 +40,8 @@ export interface WrittenReview {
   rank?: number
   reviewed: CorrectionEntry['reviewed']
   time: string
+  /** what the image is answered with now, every review counted (review/served.ts) */
+  served: { state: ReviewState, latex: string }
 }
 
 export interface ReviewsInit {
@@ -46,25 +54,25 @@ export interface ReviewsInit {
 
 export class Reviews {
   private readonly replica: Replica
-  /** the formulas the network settled on, canonical (rebuilt when reviews change) */
-  private settled: Set<string> | undefined
+  /** what is derived from every review, made again when reviews change */
+  private cache: { reviewed?: ReviewedImage[], settled?: Set<string>, stats?: ModelStats[] } = {}
   private readonly unsubscribe: () => void
 
   constructor (private readonly init: ReviewsInit) {
     this.replica = init.replica
-    this.unsubscribe = init.replica.subscribe(change => { if (change.map === 'corrections') this.settled = undefined })
+    this.unsubscribe = init.replica.subscribe(change => { if (change.map === 'corrections') this.cache = {} })
   }
 
-  /** Is this canonical formula one the network settled on for some image (ranking, review/ranking.ts)? */
-  known (canonical: string): boolean {
-    this.settled ??= new Set(this.reviewed().map(r => r.latex))
-    return this.settled.has(canonical)
+  /** Whether a canonical formula is one the network settled on for some image (ranking, review/ranking.ts); undefined while none is. */
+  knownFormulas (): ((canonical: string) => boolean) | undefined {
+    const settled = this.cache.settled ??= new Set(this.reviewed().filter(r => r.settled).map(r => r.latex))
+    return settled.size === 0 ? undefined : canonical => settled.has(canonical)
   }
 
   stop (): void { this.unsubscribe() }
 
   /** An image's reviews, by reviewer. */
-  of (hash: string): Map<string, Review> {
+  of (hash: string): Map<string, CorrectionEntry> {
     return this.replica.corrections(hash)
   }
 
@@ -84,10 +92,10 @@ export class Reviews {
   }
 
   /** An image's reviews with their verdicts, newest first. */
-  list (hash: string): Array<{ by: string, latex: string, verdict: Verdict, rank?: number, time: string }> {
+  list (hash: string): ListedReview[] {
     return [...this.of(hash)].sort(([, a], [, b]) => b.time - a.time).map(([by, r]) => {
       const { verdict, rank } = verdictOf(r)
-      return { by, latex: r.latex, verdict, ...(rank != null ? { rank } : {}), time: new Date(r.time).toISOString() }
+      return { by, latex: r.latex, verdict, ...(rank != null ? { rank } : {}), time: new Date(r.time).toISOString(), ...(r.note != null ? { note: r.note } : {}) }
     })
   }
 
@@ -123,28 +131,36 @@ export class Reviews {
     } catch (err) {
       throw new ReviewError(`the LaTeX does not parse: ${(err as Error).message}`, 400)
     }
+    // What is stored must parse too (the canonical form only drops ways of writing).
+    const stored = checkLatex(canonical)
+    if (!stored.ok) throw new ReviewError(`the LaTeX's canonical form, ${canonical.slice(0, 200)}, does not parse: ${stored.error ?? '?'}`, 400)
     const entry: CorrectionEntry = { latex: canonical, reviewed, time: Date.now(), ...(request.note != null ? { note: request.note } : {}) }
     await this.replica.putCorrection(hash, entry)
     const { verdict, rank } = verdictOf(entry)
-    return { hash, by: this.replica.author, latex: canonical, verdict, ...(rank != null ? { rank } : {}), reviewed, time: new Date(entry.time).toISOString() }
+    // What the image is answered with now, all reviews counted (this one may be outvoted, or meet a certificate).
+    const served = reviewOutcome({ latex: reviewed.latex, certified: answer.certificate != null && answer.review?.state !== 'corrected' }, this.of(hash))!
+    return { hash, by: this.replica.author, latex: canonical, verdict, ...(rank != null ? { rank } : {}), reviewed, time: new Date(entry.time).toISOString(), served: { state: served.state, latex: served.latex } }
   }
 
   /** Every reviewed image: the formula its reviewers settled on (the rule of review/served.ts), who named it, and how many reviewed it. */
   reviewed (): ReviewedImage[] {
+    if (this.cache.reviewed != null) return this.cache.reviewed
     const byImage = new Map<string, Map<string, Review>>()
     for (const { hash, author, entry } of this.replica.reviews()) {
       const m = byImage.get(hash) ?? new Map<string, Review>()
       m.set(author, entry)
       byImage.set(hash, m)
     }
-    return [...byImage].sort(([a], [b]) => a < b ? -1 : 1).map(([hash, reviews]) => {
-      const [winner] = rankReviews(reviews)
-      return { hash, latex: winner!.latex, by: winner!.by, reviews: reviews.size }
+    this.cache.reviewed = [...byImage].sort(([a], [b]) => a < b ? -1 : 1).map(([hash, reviews]) => {
+      const [winner, second] = rankReviews(reviews)
+      return { hash, latex: winner!.latex, by: winner!.by, reviews: reviews.size, settled: second == null || second.by.length < winner!.by.length }
     })
+    return this.cache.reviewed
   }
 
   /** Per model version: reviews, verdicts, accuracy and calibration, from every review in the store. */
   stats (): ModelStats[] {
-    return reviewStats(this.replica.reviews().map(r => r.entry))
+    this.cache.stats ??= reviewStats(this.replica.reviews().map(r => r.entry))
+    return this.cache.stats
   }
 }

@@ -221,7 +221,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       admits: peer => trust.isMember(peer),
       reviewOf: (hash, answer): ReviewOutcome | undefined => reviews.outcome(hash, answer),
       calibrate: (model, confidence) => netCalibration.calibrate(model, confidence),
-      known: canonical => reviews.known(canonical),
+      known: () => reviews.knownFormulas(),
       autoThreshold: model => netCalibration.autoThreshold(model),
       ...(hooks.random != null ? { random: hooks.random } : {}),
       log: log.child({ component: 'node:tasks' }),

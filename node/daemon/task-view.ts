@@ -86,8 +86,8 @@ export interface TaskViewSources {
   quorumState: (id: string) => QuorumState | undefined
   /** what people's reviews of an image say of an answer */
   reviewOf: (hash: string, answer: { latex: string, certified: boolean }) => ReviewOutcome | undefined
-  /** is a canonical formula one the network's reviewers settled on (for any image)? */
-  known: (canonical: string) => boolean
+  /** is a canonical formula one the network's reviewers settled on (for any image)? (undefined: none is yet) */
+  known: ((canonical: string) => boolean) | undefined
   /** a model's confidence through the network's calibration curve, once there is one */
   calibrate: (model: string, confidence: number) => { confidence: number, reviews: number } | undefined
 }
@@ -150,11 +150,15 @@ export function resultView (file: string, hash: string, r: ResultEntry & { by: s
   const certified = r.certificate != null && from.certified.holds(hash, r.by)
   const outcome = from.reviewOf(hash, { latex: r.latex, certified })
   if (outcome == null) {
-    // Nobody reviewed this image: an alternative the network settled on elsewhere goes first (never over a certificate).
-    const up = certified || r.unreadable != null || (r.regions?.length ?? 0) > 1 ? undefined : rankUp(r.latex, r.alternatives.map(a => a.latex), from.known)
+    // Nobody reviewed this image: an alternative the network settled on elsewhere goes first (never
+    // over a certificate). The confidence stays the model's for its own answer (below 0.9 by then).
+    const rankable = !certified && r.unreadable == null && (r.regions?.length ?? 0) <= 1 && r.alternatives.length > 0 && from.known != null
+    const up = rankable ? rankUp(r, r.alternatives.map(a => a.latex), from.known!) : undefined
     return up == null ? view : { ...view, latex: up.latex, rankedUp: { from: r.latex, alternative: up.alternative } }
   }
-  // A person's correction is served at confidence 1; the model's answer stays beside it.
-  if (outcome.state === 'corrected') return { ...view, latex: outcome.latex, confidence: 1, review: { ...outcome, original: { latex: r.latex, confidence: r.confidence } } }
-  return { ...view, review: outcome }
+  if (outcome.state !== 'corrected') return { ...view, review: outcome }
+  // A person's correction is served at confidence 1, as the image's one region; the model's answer stays beside it.
+  const { calibration: _, ...rest } = view
+  const region = view.regions.length === 1 ? [{ ...view.regions[0]!, latex: outcome.latex, confidence: 1 }] : []
+  return { ...rest, latex: outcome.latex, confidence: 1, regions: region, review: { ...outcome, original: { latex: r.latex, confidence: r.confidence } } }
 }

@@ -42,8 +42,8 @@ export interface NodeTasksInit {
   reviewOf?: TaskViewSources['reviewOf']
   /** called after every change to this node's tasks (the web interface's event stream listens) @default none */
   onChange?: () => void
-  /** formulas the network's reviewers settled on, canonical (ranking) @default none */
-  known?: TaskViewSources['known']
+  /** whether a canonical formula is one the network's reviewers settled on (ranking; undefined while none is) @default none */
+  known?: () => TaskViewSources['known']
   /** the network's calibration (node/daemon/calibration.ts) @default none */
   calibrate?: TaskViewSources['calibrate']
   /** --critical-below auto: the threshold for a model's results @default none (auto sends nothing to the quorum) */
@@ -194,7 +194,7 @@ export class NodeTasks {
   }
 
   private get sources (): TaskViewSources {
-    return { replica: this.init.replica, certified: this.certified, model: this.init.compute.model, quorumState: id => this.quorum.stateOf(id), reviewOf: this.init.reviewOf ?? (() => undefined), calibrate: this.init.calibrate ?? (() => undefined), known: this.init.known ?? (() => false) }
+    return { replica: this.init.replica, certified: this.certified, model: this.init.compute.model, quorumState: id => this.quorum.stateOf(id), reviewOf: this.init.reviewOf ?? (() => undefined), calibrate: this.init.calibrate ?? (() => undefined), known: this.init.known?.() }
   }
 
   private view (t: TaskRecord): TaskView {
