@@ -7,7 +7,7 @@
  */
 import * as Y from 'yjs'
 import { MAPS, type MapName, type WrittenValue } from './authorship.js'
-import { CorrectionEntry, EvidenceEntry, RevocationEntry, SCHEMAS } from './schemas.js'
+import { CorrectionEntry, EvidenceEntry, ResultEntry, RevocationEntry, SCHEMAS } from './schemas.js'
 
 export interface Change {
   map: MapName
@@ -182,6 +182,17 @@ export class ReplicaDocument {
       const m = /^([^/]+)\/([^/]+)$/.exec(key)
       const parsed = RevocationEntry.safeParse(value)
       if (m != null && parsed.success) out.push({ peer: m[1]!, author: m[2]!, entry: parsed.data })
+    }
+    return out
+  }
+
+  /** Every result of every image, from every author (values that do not fit the schema skipped). */
+  allResults (): Array<{ hash: string, author: string, entry: ResultEntry }> {
+    const out: Array<{ hash: string, author: string, entry: ResultEntry }> = []
+    for (const [key, value] of this.doc.getMap('results').entries()) {
+      const m = /^([^/]+)\/([^/]+)$/.exec(key)
+      const parsed = ResultEntry.safeParse(value)
+      if (m != null && parsed.success) out.push({ hash: m[1]!, author: m[2]!, entry: parsed.data })
     }
     return out
   }

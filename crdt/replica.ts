@@ -197,6 +197,8 @@ export class Replica {
 
   /** Every piece of equivocation evidence, from every reporter. */
   evidence (): Array<{ voter: string, task: string, reporter: string, entry: EvidenceEntry }> { return this.doc.evidence() }
+  /** Every result of every image, from every author. */
+  allResults (): Array<{ hash: string, author: string, entry: ResultEntry }> { return this.doc.allResults() }
   /** Every review (corrections map) of every image, from every reviewer. */
   reviews (): Array<{ hash: string, author: string, entry: CorrectionEntry }> { return this.doc.reviews() }
 

@@ -14,6 +14,7 @@ import { addNodeCommand, type NodeCommandExtension } from './node.js'
 import { addOcrCommand } from './ocr.js'
 import { addOpenCommand } from './open.js'
 import { addReviewCommands } from './review.js'
+import { addSearchCommand } from './search.js'
 import { addStatusCommands } from './status.js'
 import { addStopCommand } from './stop.js'
 import { addSubmitCommands, addTasksCommand } from './tasks.js'
@@ -42,6 +43,7 @@ Environment:
   addSubmitCommands(program)
   addVerifyCommand(program)
   addReviewCommands(program)
+  addSearchCommand(program)
   addTasksCommand(program)
   more?.(program)
   addConfigCommand(program)

@@ -9,6 +9,7 @@ import type { PeerMembership } from '../../protocols/membership/index.js'
 import type { QuorumTimings } from '../../protocols/votes/index.js'
 import { browserSide } from './api-browser.js'
 import { addReviewRoutes, type ReviewHandlers } from './api-reviews.js'
+import { addMemoryRoutes, type MemoryHandlers } from './api-memory.js'
 import { answerUnknownCalls, BODY_LIMIT_BYTES, guardRequests, handleErrors, parseBodies } from './http.js'
 import { serveWeb } from './web.js'
 import type { VerifyCheck } from '../cli/verify.js'
@@ -102,6 +103,8 @@ export interface ApiHandlers {
   verify?(id: string): Promise<VerifyCheck | { ok: false, reason: 'no-certificate', detail: string } | undefined>
   /** the node's metrics in Prometheus text format */
   metrics?(): Promise<{ contentType: string, text: string }>
+  /** formula search over everything the store holds (api-memory.ts) */
+  memory?: MemoryHandlers
   /** be told when tasks or their results may have changed (the event stream); returns the unsubscribe function */
   changes?(listener: () => void): () => void
   /** people's reviews: correct or confirm an answer, an image's reviews, statistics per model (api-reviews.ts) */
@@ -164,6 +167,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   // Browser sessions and the event stream (api-browser.ts).
   browser.addRoutes(app)
   if (init.handlers.reviews != null) addReviewRoutes(app, init.handlers.reviews)
+  if (init.handlers.memory != null) addMemoryRoutes(app, init.handlers.memory)
 
   app.post<{ Params: { id: string } }>('/v1/tasks/:id/verify', async (request, reply) => {
     if (init.handlers.verify == null) return await reply.code(404).send({ error: 'this node does not verify certificates' })

@@ -23,7 +23,7 @@ export const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
  * machine any local user reaches 127.0.0.1, but only the data dir's owner can read its api-token.
  * Status, peers and review statistics, which say nothing of anybody's images, stay open.
  */
-const PRIVATE_READS = /^\/v1\/(tasks|results|events|reviews|images)(\/|\?|$)/
+const PRIVATE_READS = /^\/v1\/(tasks|results|events|reviews|images|search)(\/|\?|$)/
 /** The header a browser session must send with every change (a form or link from elsewhere cannot set it). */
 export const SESSION_CHANGE_HEADER = 'x-texmesh'
 

@@ -20,6 +20,7 @@ import { CRDT_SYNC_PROTOCOL, crdtSync, type CrdtSync } from '../../protocols/crd
 import type { NodeHooks } from './hooks.js'
 import { Trust } from './trust.js'
 import { Reviews } from './reviews.js'
+import { FormulaMemory } from './memory.js'
 import { calibrationView, NetworkCalibration } from './calibration.js'
 import { openPeerStore, openReplica } from './storage.js'
 import { faultHandlers } from './faults.js'
@@ -104,6 +105,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
   let sync: CrdtSync | undefined
   let calibration: NetworkCalibration | undefined
   let reviewsOf: Reviews | undefined
+  let memory: FormulaMemory | undefined
 
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
@@ -113,6 +115,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       await tasks?.stop().catch(err => log.warn({ err }, 'stopping task sharing failed'))
       await calibration?.stop()
       reviewsOf?.stop()
+      memory?.stop()
       await sync?.stop().catch(err => log.warn({ err }, 'stopping store sync failed'))
       await Promise.resolve(libp2p?.stop()).catch((err: unknown) => log.warn({ err }, 'stopping libp2p failed'))
       await replica?.close().catch(err => log.warn({ err }, 'closing the replicated store failed'))
@@ -200,6 +203,8 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     // People's reviews: served in place of (or beside) the answers they review (review/served.ts),
     // and the confidence curve the network fits on them (review/calibration.ts).
     const netCalibration = calibration = new NetworkCalibration(replica, log.child({ component: 'node:calibration' }))
+    // Formula memory: every formula the store holds, searchable by similarity (memory/).
+    const formulas = memory = new FormulaMemory(replica, log.child({ component: 'node:memory' }))
     const reviews: Reviews = reviewsOf = new Reviews({
       replica,
       refusal: () => trust.selfVotes() ? undefined : `this node is not a member of network ${network?.name ?? '?'} (texmesh network install-cert): the others would refuse its reviews`,
@@ -309,6 +314,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
           return await checkCertificate(t.result.certificate, { latex: t.result.latex, hash: t.hash, model: t.result.model }, { network: admin, known })
         },
         metrics: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
+        memory: { search: (latex, k) => formulas.search(latex, k), size: () => formulas.size },
         changes: listener => { taskChanges.add(listener); return () => { taskChanges.delete(listener) } },
         reviews: {
           review: async (target, request) => await reviews.review(target, request),
