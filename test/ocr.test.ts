@@ -21,7 +21,7 @@ import { normalizedEditDistance } from '../pipeline/latex/metrics.js'
 import { DataDir } from '../node/datadir/datadir.js'
 import type { RunningNode } from '../node/daemon/start.js'
 import { CLI, collect, removeDir, runCli, spawnCli, startTestNode, tempDir } from './helpers.js'
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
@@ -249,10 +249,13 @@ describe('texmesh ocr', { timeout: 120_000 }, () => {
   })
 
   it('leaves no onnxruntime telemetry file behind (/tmp/mat-debug-PID.log)', async () => {
+    const started = Date.now()
     const child = spawnCli(['ocr', FIXTURES + 'sum.png'], { ORT_DISABLE_TELEMETRY: '' })
     const r = await collect(child)
     assert.equal(r.code, 0, r.stderr)
-    assert.equal(existsSync(`/tmp/mat-debug-${child.pid}.log`), false)
+    // A file of that name from before the child started is another process's that had the same pid.
+    const file = `/tmp/mat-debug-${child.pid}.log`
+    assert.equal(existsSync(file) && statSync(file).mtimeMs >= started - 1000, false)
   })
 
   it('prints one line per image without --json, and refuses a bad --beam', async () => {
