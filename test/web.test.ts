@@ -194,6 +194,22 @@ describe('web interface in chromium', { timeout: 180_000 }, () => {
     await shot('reviews')
   })
 
+  it('searches what the network has read: the correction just made comes first, marked corrected', async () => {
+    await page.click('nav a[href="#/search"]')
+    const box = await page.waitForSelector('#query')
+    await box!.type('\\frac{1}{2}+y')
+    await page.waitForSelector('.editor .preview .katex')
+    await page.click('form[role=search] button[type=submit]')
+    await page.waitForSelector('[data-testid=hit]')
+    const first = await page.evaluate(() => {
+      const hit = document.querySelector('[data-testid=hit]')!
+      return { source: hit.querySelector('.source code')?.textContent ?? '', tags: Array.from(hit.querySelectorAll('.tag')).map(t => t.textContent) }
+    })
+    assert.equal(first.source, '\\frac{1}{2}+x')
+    assert.ok(first.tags.includes('corrected'), first.tags.join(', '))
+    await shot('search')
+  })
+
   it('shows the network page: this node, and each peer\'s load, workers and model', async () => {
     await page.click('nav a[href="#/network"]')
     await page.waitForSelector('[data-testid=load]', { timeout: 10_000 })

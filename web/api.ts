@@ -36,7 +36,9 @@ import type { QuorumState, QuorumCertificate } from '../protocols/votes/index.js
 import type { ApiMember, ApiPeer, ApiStatus, MembershipView } from '../node/daemon/api.js'
 import type { WrittenReview } from '../node/daemon/reviews.js'
 import type { StatsView } from '../node/daemon/api-reviews.js'
-export type { WrittenReview }
+import type { FormulaHit } from '../node/daemon/memory.js'
+export type { WrittenReview, FormulaHit }
+export interface SearchAnswer { formulas: number, hits: FormulaHit[] }
 export type ModelStats = StatsView
 export type { Box, Alternative, QuorumState }
 export type OcrResult = Omit<ResultView, 'file' | 'by'> & { by?: string, regions: Array<ResultView['regions'][number] & { alternatives?: Alternative[] }> }

@@ -1,17 +1,19 @@
 /**
  * texmesh's web interface: Read (drop or paste images), Tasks (the node's tasks, live, and
  * reviewing their results), Network (this node, its peers, members and revocations) and Reviews
- * (what reviews say of each model). Pages are chosen by the URL's hash (#/read, #/tasks,
- * #/network, #/reviews); more pages (search, documents) join `PAGES`.
+ * (what reviews say of each model) and Search (formulas like one typed, among everything the
+ * network has read). Pages are chosen by the URL's hash (#/read, #/tasks, #/network, #/reviews,
+ * #/search); more pages (documents) join `PAGES`.
  * This file is the app shell (sign-in, the pages' navigation, the live event stream) and `PAGES`;
- * the pages are read.tsx, tasks.tsx (review.tsx), network.tsx and stats.tsx, the pieces they
- * share ui.tsx.
+ * the pages are read.tsx, tasks.tsx (review.tsx), network.tsx, stats.tsx and search.tsx, the
+ * pieces they share ui.tsx.
  */
 import { render, type ComponentChildren } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { ApiError, get, post, type Status, type Task } from './api.js'
 import { NetworkPage } from './network.js'
 import { ReadPage } from './read.js'
+import { SearchPage } from './search.js'
 import { StatsPage } from './stats.js'
 import { TasksPage } from './tasks.js'
 
@@ -19,7 +21,8 @@ const PAGES = [
   { path: 'read', title: 'Read' },
   { path: 'tasks', title: 'Tasks' },
   { path: 'network', title: 'Network' },
-  { path: 'reviews', title: 'Reviews' }
+  { path: 'reviews', title: 'Reviews' },
+  { path: 'search', title: 'Search' }
 ] as const
 type PagePath = typeof PAGES[number]['path']
 
@@ -102,6 +105,7 @@ function App () {
       {page === 'tasks' && <TasksPage tasks={live.tasks} />}
       {page === 'network' && <NetworkPage status={live.status} />}
       {page === 'reviews' && <StatsPage status={live.status} />}
+      {page === 'search' && <SearchPage />}
     </Shell>
   )
 }

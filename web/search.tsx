@@ -1,0 +1,52 @@
+/**
+ * The Search page: formulas like the one typed, among everything the network has read
+ * (GET /v1/search): each typeset, with its similarity, where it came from, and whether it was
+ * corrected or certified. The query is typeset as it is typed.
+ */
+import { useState } from 'preact/hooks'
+import { get, type SearchAnswer } from './api.js'
+import { Peerid, Source, Tex } from './ui.js'
+
+export function SearchPage () {
+  const [query, setQuery] = useState('')
+  const [answer, setAnswer] = useState<SearchAnswer | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const search = (e: Event): void => {
+    e.preventDefault()
+    setError(null)
+    setBusy(true)
+    get<SearchAnswer>(`/v1/search?latex=${encodeURIComponent(query)}&k=20`)
+      .then(setAnswer, (err: Error) => { setAnswer(null); setError(err.message) })
+      .finally(() => setBusy(false))
+  }
+  return (
+    <section aria-labelledby='search-title'>
+      <h2 id='search-title'>Search</h2>
+      <form class='editor' onSubmit={search} role='search'>
+        <label for='query'>A formula in LaTeX</label>
+        <textarea id='query' rows={2} value={query} onInput={(e) => setQuery(e.currentTarget.value)} spellcheck={false} placeholder='\int_0^1 x^n \, dx' />
+        {query.trim() !== '' && <div class='answer preview' aria-hidden='true'><Tex latex={query} /></div>}
+        <button type='submit' disabled={busy || query.trim() === ''}>Search what the network has read</button>
+      </form>
+      {error != null && <p class='error' role='alert'>{error}</p>}
+      {answer != null && (
+        <>
+          <p class='meta' data-testid='search-summary'>{answer.hits.length} of {answer.formulas} formulas in the network's memory, most similar first (1.000: the same features).</p>
+          <ol class='readings hits'>
+            {answer.hits.map(h => (
+              <li key={h.latex} class='reading' data-testid='hit'>
+                <h3>{h.score.toFixed(3)} · {h.sources.length} source{h.sources.length === 1 ? '' : 's'}{h.sources.some(s => s.kind === 'correction') && <span class='tag'>corrected</span>}{h.sources.some(s => s.certified) && <span class='tag'>certified</span>}</h3>
+                <div class='answer'><Tex latex={h.latex} /></div>
+                <Source latex={h.latex} />
+                <ul class='plain meta'>
+                  {h.sources.slice(0, 3).map(s => <li key={`${s.kind}${s.hash}${s.by}`}>{s.kind} of image <code>{s.hash.slice(0, 12)}…</code> by <Peerid id={s.by} />, {new Date(s.time).toLocaleString()}</li>)}
+                </ul>
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
+    </section>
+  )
+}
