@@ -90,6 +90,21 @@ describe('formula memory between real nodes', { timeout: 90_000 }, () => {
     // Where it came from: that image, read by whichever node's worker took the task (either may have).
     for (const s of found.hits[0]!.sources) assert.deepEqual([s.hash, s.kind], [t.hash, 'result'])
     assert.ok(found.hits[0]!.sources.some(s => s.by === t.result!.by))
+    // A review is a source of the formula it names: a correction, then (rewritten) a confirmation, which leaves the first.
+    const review = (latex: string): Parameters<typeof b.replica.putCorrection>[1] => ({ latex, reviewed: { latex: answer, model: t.result!.model, confidence: 0.5, alternatives: [] }, time: Date.now() })
+    await b.replica.putCorrection(t.hash, review('\\zeta(s)=\\sum_{n=1}^{\\infty}n^{-s}'))
+    const corrected = await waitFor('A to index the correction', async () => {
+      const hits = (await a.search('\\zeta(s)=\\sum_{n=1}^{\\infty}n^{-s}', 1))
+      return hits[0]?.latex.startsWith('\\zeta') === true ? hits[0] : undefined
+    }, 20_000)
+    assert.deepEqual(corrected.sources.map(s => s.kind), ['correction'])
+    await b.replica.putCorrection(t.hash, review(answer))
+    const confirmed = await waitFor('A to see it rewritten as a confirmation', async () => {
+      const hits = await a.search(answer, 3)
+      return hits[0]?.sources.some(s => s.kind === 'confirmation') === true ? hits : undefined
+    }, 20_000)
+    assert.equal(confirmed[0]!.latex, answer)
+    assert.ok(!(await a.search('\\zeta(s)=\\sum_{n=1}^{\\infty}n^{-s}', 3)).some(h => h.latex.startsWith('\\zeta')), 'a formula left by its only source is not found')
     // A nearby formula finds it too.
     const near = await runCli(['search', answer.replace(/b/g, 'c'), '--data-dir', dirs[0]!])
     assert.equal(near.code, 0, near.stderr)

@@ -194,7 +194,7 @@ describe('web interface in chromium', { timeout: 180_000 }, () => {
     await shot('reviews')
   })
 
-  it('searches what the network has read: the correction just made comes first, marked corrected', async () => {
+  it('searches what the network has read: the correction just made comes first, marked as a correction', async () => {
     await page.click('nav a[href="#/search"]')
     const box = await page.waitForSelector('#query')
     await box!.type('\\frac{1}{2}+y')
@@ -206,7 +206,7 @@ describe('web interface in chromium', { timeout: 180_000 }, () => {
       return { source: hit.querySelector('.source code')?.textContent ?? '', tags: Array.from(hit.querySelectorAll('.tag')).map(t => t.textContent) }
     })
     assert.equal(first.source, '\\frac{1}{2}+x')
-    assert.ok(first.tags.includes('corrected'), first.tags.join(', '))
+    assert.ok(first.tags.includes('a correction'), first.tags.join(', '))
     await shot('search')
   })
 

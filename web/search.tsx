@@ -36,7 +36,7 @@ export function SearchPage () {
           <ol class='readings hits'>
             {answer.hits.map(h => (
               <li key={h.latex} class='reading' data-testid='hit'>
-                <h3>{h.score.toFixed(3)} · {h.sources.length} source{h.sources.length === 1 ? '' : 's'}{h.sources.some(s => s.kind === 'correction') && <span class='tag'>corrected</span>}{h.sources.some(s => s.certified) && <span class='tag'>certified</span>}</h3>
+                <h3>{h.score.toFixed(3)} · {h.sourceCount} source{h.sourceCount === 1 ? '' : 's'}{h.sources.some(s => s.kind === 'correction') && <span class='tag'>a correction</span>}{h.sources.some(s => s.kind === 'confirmation') && <span class='tag'>confirmed</span>}{h.sources.some(s => s.certified) && <span class='tag'>certified</span>}</h3>
                 <div class='answer'><Tex latex={h.latex} /></div>
                 <Source latex={h.latex} />
                 <ul class='plain meta'>

@@ -9,10 +9,10 @@ function formatHits (r: { formulas: number, hits: FormulaHit[] }): string {
   if (r.hits.length === 0) return `nothing found (the network's memory holds ${r.formulas} formulas)`
   const lines = r.hits.map((h, i) => {
     const kinds = new Set(h.sources.map(s => s.kind))
-    const tags = [kinds.has('correction') ? 'corrected' : '', h.sources.some(s => s.certified) ? 'certified' : ''].filter(t => t !== '').join(', ')
+    const tags = [kinds.has('correction') ? 'a correction' : '', kinds.has('confirmation') ? 'confirmed' : '', h.sources.some(s => s.certified) ? 'certified' : ''].filter(t => t !== '').join(', ')
     const latest = h.sources[0]
-    const where = latest != null ? `image ${latest.hash.slice(0, 12)}… by …${latest.by.slice(-8)}, ${latest.time.slice(0, 10)}` : ''
-    return `${String(i + 1).padStart(2)}. ${h.score.toFixed(3)}  ${printable(h.latex)}\n      ${h.sources.length} source${h.sources.length === 1 ? '' : 's'}${tags !== '' ? ` (${tags})` : ''}; latest: ${where}`
+    const where = latest != null ? printable(`${latest.kind} of image ${latest.hash.slice(0, 12)}… by …${latest.by.slice(-8)}, ${latest.time.slice(0, 10)}`) : ''
+    return `${String(i + 1).padStart(2)}. ${h.score.toFixed(3)}  ${printable(h.latex)}\n      ${h.sourceCount} source${h.sourceCount === 1 ? '' : 's'}${tags !== '' ? ` (${tags})` : ''}; latest: ${where}`
   })
   return [...lines, `(${r.formulas} formulas in the network's memory)`].join('\n')
 }

@@ -2,6 +2,7 @@
 import type { Command } from 'commander'
 import type { ApiPeer, ApiStatus } from '../daemon/api.js'
 import { ApiClient } from './client.js'
+import { printable } from './terminal.js'
 import { dataDirOf, print, table, withDataDir, withJson, type CommonOptions } from './options.js'
 
 function formatStatus (s: ApiStatus): string {
@@ -43,7 +44,7 @@ function formatPeers (peers: ApiPeer[]): string {
     describeMembership(p.membership) + (p.equivocated === true ? ' EQUIVOCATED' : ''),
     p.latencyMs == null ? '-' : `${p.latencyMs} ms`,
     p.load == null ? '-' : `${p.load.running}/${p.load.capacity} busy, ${p.load.queued} queued`,
-    p.model ?? p.agent ?? '-',
+    printable(p.model ?? p.agent ?? '-'),
     p.addresses[0] ?? '-'
   ])
   return table(['peer', 'membership', 'latency', 'load', 'model', 'address'], rows)

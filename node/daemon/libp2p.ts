@@ -83,7 +83,7 @@ export function agentOf (version: string, model: string): string {
 
 /** A peer's version and model from its identify agent, when it is a texmesh node's. */
 export function agentParts (agent: string): { version: string, model?: string } | undefined {
-  const m = /^texmesh\/(\S{1,64})(?: model\/(\S{1,128}))?$/.exec(agent)
+  const m = /^texmesh\/([\x21-\x7e]{1,64})(?: model\/([\x21-\x7e]{1,128}))?$/.exec(agent)
   const [, version, model] = m ?? []
   if (version == null) return undefined
   return model != null ? { version, model } : { version }

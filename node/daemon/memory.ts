@@ -1,4 +1,7 @@
 import type { Replica } from '../../crdt/replica.js'
+import type { CorrectionEntry, ResultEntry } from '../../crdt/schemas.js'
+import { isConfirmation } from '../../review/verdict.js'
+import { SHA256_HEX } from '../../util/sha256.js'
 import { canonicalize, LatexSyntaxError } from '../../pipeline/latex/canonical.js'
 import { DIMENSIONS, embedFormula } from '../../memory/embedding.js'
 import { VectorIndex } from '../../memory/index.js'
@@ -11,18 +14,18 @@ import type { Log } from '../log.js'
  * start and kept current as entries arrive; and search by LaTeX.
  */
 
-/** Where a formula came from: an image's result (by the node that read it) or a reviewer's correction. */
+/** Where a formula came from: an image's result (by the node that read it) or a reviewer's correction or confirmation. */
 export interface FormulaSource {
   hash: string
   by: string
   time: string
-  kind: 'result' | 'region' | 'correction'
-  /** the result carries a quorum certificate */
+  kind: 'result' | 'region' | 'correction' | 'confirmation'
+  /** the result carries a quorum certificate that this node checked and that holds */
   certified: boolean
 }
 
-/** One search hit: a formula (canonical), its similarity to the query (cosine, 1 = same features), and its sources. */
-export interface FormulaHit { latex: string, score: number, sources: FormulaSource[] }
+/** One search hit: a formula (canonical), its similarity to the query (cosine, 1 = same features), its sources (the latest MAX_SOURCES) and how many there are. */
+export interface FormulaHit { latex: string, score: number, sources: FormulaSource[], sourceCount: number }
 
 /** Sources listed per formula in a hit (the rest are counted). */
 const MAX_SOURCES = 20
@@ -36,21 +39,20 @@ export class FormulaMemory {
   private readonly index = new VectorIndex(DIMENSIONS)
   private readonly byFormula = new Map<string, { id: number, sources: Map<string, FormulaSource> }>()
   private readonly formulas: string[] = []
+  /** each store entry ("map:HASH/AUTHOR") -> the formulas it gave, so that a rewritten entry leaves its old ones */
+  private readonly byEntry = new Map<string, string[]>()
   private readonly unsubscribe: () => void
 
-  constructor (private readonly replica: Replica, private readonly log: Log) {
-    for (const { hash, author, entry } of replica.allResults()) this.addResult(hash, author, entry)
-    for (const { hash, author, entry } of replica.reviews()) this.add(entry.latex, { hash, by: author, time: iso(entry.time), kind: 'correction', certified: false })
+  /** `holds`: whether a result's certificate was checked here and holds (node/daemon/certified.ts) */
+  constructor (private readonly replica: Replica, private readonly holds: (hash: string, author: string) => boolean, private readonly log: Log) {
+    for (const { hash, author, entry } of replica.allResults()) this.setResult(hash, author, entry)
+    for (const { hash, author, entry } of replica.reviews()) this.setReview(hash, author, entry)
     this.unsubscribe = replica.subscribe(change => {
       const slash = change.key.lastIndexOf('/')
       const hash = change.key.slice(0, slash)
-      if (change.map === 'results') {
-        const entry = replica.results(hash).get(change.author)
-        if (entry != null) this.addResult(hash, change.author, entry)
-      } else if (change.map === 'corrections') {
-        const entry = replica.corrections(hash).get(change.author)
-        if (entry != null) this.add(entry.latex, { hash, by: change.author, time: iso(entry.time), kind: 'correction', certified: false })
-      }
+      if (slash < 0 || !SHA256_HEX.test(hash)) return
+      if (change.map === 'results') this.setResult(hash, change.author, replica.results(hash).get(change.author))
+      else if (change.map === 'corrections') this.setReview(hash, change.author, replica.corrections(hash).get(change.author))
     })
   }
 
@@ -70,34 +72,55 @@ export class FormulaMemory {
       throw err
     }
     if (!query.some(x => x !== 0)) throw new SearchError('the query has no symbols to search by')
-    return this.index.search(query, k).map(({ id, score }) => {
+    // Formulas whose every source was rewritten since stay in the graph, without sources: fetch a few more.
+    return this.index.search(query, k + 8).flatMap(({ id, score }) => {
       const formula = this.formulas[id]!
-      const sources = [...this.byFormula.get(formula)!.sources.values()].sort((a, b) => b.time.localeCompare(a.time)).slice(0, MAX_SOURCES)
-      return { latex: formula, score: Math.round(score * 1e4) / 1e4, sources }
-    })
+      const all = [...this.byFormula.get(formula)!.sources.values()]
+      if (all.length === 0) return []
+      const sources = all.sort((a, b) => b.time.localeCompare(a.time)).slice(0, MAX_SOURCES)
+        .map(s => s.kind === 'result' || s.kind === 'region' ? { ...s, certified: this.holds(s.hash, s.by) } : s)
+      return [{ latex: formula, score: Math.round(score * 1e4) / 1e4, sources, sourceCount: all.length }]
+    }).slice(0, k)
   }
 
   stop (): void { this.unsubscribe() }
 
-  private addResult (hash: string, author: string, entry: { latex: string, time: number, certificate?: unknown, unreadable?: unknown, regions?: Array<{ latex: string }> | undefined }): void {
-    if (entry.unreadable != null) return
-    const certified = entry.certificate != null
+  private setResult (hash: string, author: string, entry: ResultEntry | undefined): void {
+    const key = `results:${hash}/${author}`
+    this.drop(key)
+    if (entry == null || entry.unreadable != null || !SHA256_HEX.test(hash)) return
+    const time = iso(entry.time)
     const regions = entry.regions ?? []
-    if (regions.length > 1) {
-      for (const r of regions) this.add(r.latex, { hash, by: author, time: iso(entry.time), kind: 'region', certified })
-    } else {
-      this.add(entry.latex, { hash, by: author, time: iso(entry.time), kind: 'result', certified })
-    }
+    const gave = regions.length > 1
+      ? regions.map(r => this.add(r.latex, key, { hash, by: author, time, kind: 'region', certified: false }))
+      : [this.add(entry.latex, key, { hash, by: author, time, kind: 'result', certified: false })]
+    this.byEntry.set(key, gave.filter((f): f is string => f != null))
   }
 
-  private add (latex: string, source: FormulaSource): void {
+  private setReview (hash: string, author: string, entry: CorrectionEntry | undefined): void {
+    const key = `corrections:${hash}/${author}`
+    this.drop(key)
+    if (entry == null || !SHA256_HEX.test(hash)) return
+    const kind = isConfirmation(entry) ? 'confirmation' : 'correction'
+    const f = this.add(entry.latex, key, { hash, by: author, time: iso(entry.time), kind, certified: false })
+    if (f != null) this.byEntry.set(key, [f])
+  }
+
+  /** An entry rewritten or removed: its formulas lose it as a source. */
+  private drop (key: string): void {
+    for (const f of this.byEntry.get(key) ?? []) this.byFormula.get(f)?.sources.delete(key)
+    this.byEntry.delete(key)
+  }
+
+  /** Add a formula from a store entry; the canonical formula, or undefined when there is nothing to search it by. */
+  private add (latex: string, key: string, source: FormulaSource): string | undefined {
     let formula: string
     try {
       formula = canonicalize(latex)
     } catch {
-      return // not balanced: nothing to search it by
+      return undefined // not balanced: nothing to search it by
     }
-    if (formula === '') return
+    if (formula === '') return undefined
     let held = this.byFormula.get(formula)
     if (held == null) {
       let vector: Float32Array
@@ -105,14 +128,19 @@ export class FormulaMemory {
         vector = embedFormula(formula)
       } catch (err) {
         this.log.debug({ err, formula: formula.slice(0, 200) }, 'a formula could not be embedded')
-        return
+        return undefined
       }
       held = { id: this.index.add(vector), sources: new Map() }
       this.byFormula.set(formula, held)
       this.formulas.push(formula)
     }
-    held.sources.set(`${source.kind}:${source.hash}/${source.by}`, source)
+    held.sources.set(key, source)
+    return formula
   }
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString()
+/** An entry's time as ISO 8601 (a time no date can hold, which an author could write, as the epoch). */
+function iso (ms: number): string {
+  const d = new Date(ms)
+  return Number.isNaN(d.getTime()) ? new Date(0).toISOString() : d.toISOString()
+}

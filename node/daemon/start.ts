@@ -20,7 +20,7 @@ import { CRDT_SYNC_PROTOCOL, crdtSync, type CrdtSync } from '../../protocols/crd
 import type { NodeHooks } from './hooks.js'
 import { Trust } from './trust.js'
 import { Reviews } from './reviews.js'
-import { FormulaMemory } from './memory.js'
+import { FormulaMemory, type FormulaHit } from './memory.js'
 import { calibrationView, NetworkCalibration } from './calibration.js'
 import { openPeerStore, openReplica } from './storage.js'
 import { faultHandlers } from './faults.js'
@@ -57,6 +57,8 @@ export interface RunningNode {
   status(): Promise<ApiStatus>
   peers(): Promise<ApiPeer[]>
   installCertificate(text: string): Promise<MembershipCertificate>
+  /** Formulas like `latex` among everything the store holds (node/daemon/memory.ts). */
+  search(latex: string, k?: number): FormulaHit[]
   /** Recognise an image on this node (the model loads on first use). */
   ocr(image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult>
   /** Hand an image to the network: answered from the store, or queued as a task that any node may take. */
@@ -144,6 +146,9 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     const quarantined = await replica.quarantined()
     for (const q of quarantined) storeLog.warn({ author: q.author, reason: q.reason, key: q.key }, 'a stored store update was set aside (quarantined)')
     await trust.publishCertificate()
+    // Formula memory: every formula the store holds, searchable by similarity (memory/). Built
+    // here, before the network starts, since the first build takes the event loop a while.
+    const formulas = memory = new FormulaMemory(replica, (hash, author) => tasks?.certifiedHolds(hash, author) ?? false, log.child({ component: 'node:memory' }))
 
     let onMember: (peer: PeerId) => void = () => {}
     let offerPeers: (peers: ExchangedPeer[]) => void = () => {}
@@ -203,8 +208,6 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     // People's reviews: served in place of (or beside) the answers they review (review/served.ts),
     // and the confidence curve the network fits on them (review/calibration.ts).
     const netCalibration = calibration = new NetworkCalibration(replica, log.child({ component: 'node:calibration' }))
-    // Formula memory: every formula the store holds, searchable by similarity (memory/).
-    const formulas = memory = new FormulaMemory(replica, log.child({ component: 'node:memory' }))
     const reviews: Reviews = reviewsOf = new Reviews({
       replica,
       refusal: () => trust.selfVotes() ? undefined : `this node is not a member of network ${network?.name ?? '?'} (texmesh network install-cert): the others would refuse its reviews`,
@@ -330,7 +333,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     await dataDir.writeRuntime({ pid: process.pid, ...(identity != null ? { process: identity } : {}), peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString(), config: { ...config }, ...(options.sources != null ? { sources: options.sources } : {}) })
 
     const apiPort = api.port
-    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), quorumTimings: () => nodeTasks.quorumTimings(), stop }
+    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, search: (latex, k) => formulas.search(latex, k), ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), quorumTimings: () => nodeTasks.quorumTimings(), stop }
   } catch (err) {
     await stop()
     throw err

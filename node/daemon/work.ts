@@ -201,6 +201,11 @@ export class NodeTasks {
     return taskView(t, this.sources)
   }
 
+  /** Whether a result's quorum certificate was checked here and holds. */
+  certifiedHolds (hash: string, author: string): boolean {
+    return this.certified.holds(hash, author)
+  }
+
   /** An image this node holds (its own tasks'). */
   async image (hash: string): Promise<Uint8Array | undefined> {
     return await this.queue.blob(hash)

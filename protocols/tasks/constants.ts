@@ -18,7 +18,7 @@ export const STEAL_TIMEOUT_MS = 5_000
 export const DEFAULT_ANNOUNCE_MS = 2_000
 /** An idle node still says its load (its workers, none queued) this often, so that peers know it. */
 export const LOAD_HEARTBEAT_MS = 30_000
-/** A peer that joins TASKS_TOPIC hears every node's load within this long (joins in one window give one message). */
+/** A peer that joins TASKS_TOPIC hears its neighbours' load within this long (joins in one window give one message). */
 export const GREET_MS = 1_000
 /** An origin's load older than this is not trusted for stealing. */
 export const LOAD_STALE_MS = 15_000

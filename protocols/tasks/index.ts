@@ -112,9 +112,12 @@ class TasksService implements TaskService {
   private readonly origin: TaskOrigin
   private readonly worker: TaskWorker
   private started = false
+  /** may this peer be leased tasks and hear this node's load (undefined: everyone) */
+  private readonly admits: ((peer: string) => boolean) | undefined
 
   constructor (private readonly components: TaskServiceComponents, init: TaskServiceInit) {
     const { node, log } = components
+    this.admits = init.admits
     const capacity = init.capacity ?? DEFAULT_CAPACITY
     this.worker = new TaskWorker({
       node,
@@ -150,6 +153,7 @@ class TasksService implements TaskService {
 
   /** A peer that joins TASKS_TOPIC is told this node's load (its workers) without waiting for the heartbeat. */
   private readonly onSubscription = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    if (this.admits?.(evt.detail.peerId.toString()) === false) return
     if (evt.detail.subscriptions.some(s => s.topic === TASKS_TOPIC && s.subscribe)) this.origin.greet()
   }
 

@@ -124,7 +124,7 @@ export class TaskQueue {
   /** Changes run one at a time, each written before the next starts. */
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the task queue is closed'))
-    return this.serial.run(job).finally(() => this.init.onChange?.())
+    return this.serial.run(job).finally(() => { try { this.init.onChange?.() } catch {} })
   }
 
   /** Store the image (if new) and a queued task for it; resolves once both are in LevelDB. */
