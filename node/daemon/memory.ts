@@ -2,6 +2,7 @@ import type { Replica } from '../../crdt/replica.js'
 import type { CorrectionEntry, ResultEntry } from '../../crdt/schemas.js'
 import { isConfirmation } from '../../review/verdict.js'
 import { SHA256_HEX } from '../../util/sha256.js'
+import { isoTime } from '../../util/time.js'
 import { canonicalize, LatexSyntaxError } from '../../pipeline/latex/canonical.js'
 import { DIMENSIONS, embedFormula } from '../../memory/embedding.js'
 import { VectorIndex } from '../../memory/index.js'
@@ -89,7 +90,7 @@ export class FormulaMemory {
     const key = `results:${hash}/${author}`
     this.drop(key)
     if (entry == null || entry.unreadable != null || !SHA256_HEX.test(hash)) return
-    const time = iso(entry.time)
+    const time = isoTime(entry.time)
     const regions = entry.regions ?? []
     const gave = regions.length > 1
       ? regions.map(r => this.add(r.latex, key, { hash, by: author, time, kind: 'region', certified: false }))
@@ -102,7 +103,7 @@ export class FormulaMemory {
     this.drop(key)
     if (entry == null || !SHA256_HEX.test(hash)) return
     const kind = isConfirmation(entry) ? 'confirmation' : 'correction'
-    const f = this.add(entry.latex, key, { hash, by: author, time: iso(entry.time), kind, certified: false })
+    const f = this.add(entry.latex, key, { hash, by: author, time: isoTime(entry.time), kind, certified: false })
     if (f != null) this.byEntry.set(key, [f])
   }
 
@@ -139,8 +140,3 @@ export class FormulaMemory {
   }
 }
 
-/** An entry's time as ISO 8601 (a time no date can hold, which an author could write, as the epoch). */
-function iso (ms: number): string {
-  const d = new Date(ms)
-  return Number.isNaN(d.getTime()) ? new Date(0).toISOString() : d.toISOString()
-}

@@ -6,6 +6,7 @@ import { rankReviews, reviewOutcome, type ReviewOutcome, type ReviewState } from
 import { reviewStats, type ModelStats } from '../../review/stats.js'
 import { verdictOf, type Review, type Verdict } from '../../review/verdict.js'
 import type { ResultView } from './task-view.js'
+import { isoTime } from '../../util/time.js'
 
 /**
  * People's reviews on this node: writing one (a correction, a confirmation,
@@ -95,7 +96,7 @@ export class Reviews {
   list (hash: string): ListedReview[] {
     return [...this.of(hash)].sort(([, a], [, b]) => b.time - a.time).map(([by, r]) => {
       const { verdict, rank } = verdictOf(r)
-      return { by, latex: r.latex, verdict, ...(rank != null ? { rank } : {}), time: new Date(r.time).toISOString(), ...(r.note != null ? { note: r.note } : {}) }
+      return { by, latex: r.latex, verdict, ...(rank != null ? { rank } : {}), time: isoTime(r.time), ...(r.note != null ? { note: r.note } : {}) }
     })
   }
 
@@ -139,7 +140,7 @@ export class Reviews {
     const { verdict, rank } = verdictOf(entry)
     // What the image is answered with now, all reviews counted (this one may be outvoted, or meet a certificate).
     const served = reviewOutcome({ latex: reviewed.latex, certified: answer.certificate != null && answer.review?.state !== 'corrected' }, this.of(hash))!
-    return { hash, by: this.replica.author, latex: canonical, verdict, ...(rank != null ? { rank } : {}), reviewed, time: new Date(entry.time).toISOString(), served: { state: served.state, latex: served.latex } }
+    return { hash, by: this.replica.author, latex: canonical, verdict, ...(rank != null ? { rank } : {}), reviewed, time: isoTime(entry.time), served: { state: served.state, latex: served.latex } }
   }
 
   /** Every reviewed image: the formula its reviewers settled on (the rule of review/served.ts), who named it, and how many reviewed it. */
