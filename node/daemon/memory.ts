@@ -139,4 +139,3 @@ export class FormulaMemory {
     return formula
   }
 }
-
