@@ -13,7 +13,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { FormulaGenerator } from '../formulas/grammar.js'
 import { Rng } from '../formulas/rng.js'
 import { embedFormula } from '../memory/embedding.js'
-import { HNSW_EF_SEARCH, VectorIndex } from '../memory/index.js'
+import { HNSW_EF_SEARCH, HNSW_M, VectorIndex } from '../memory/index.js'
 import { canonicalize } from '../pipeline/latex/canonical.js'
 
 const TARGET_RECALL = 0.95
@@ -46,9 +46,10 @@ async function main (): Promise<void> {
     .option('--formulas <n>', 'formulas in the index; repeatable (default 100000)', positiveInt)
     .option('--queries <n>', 'queries, each also searched exhaustively (default 500)', (v: string) => positiveInt(v)[0]!, 500)
     .option('--ef <n>', `ef_search (default ${HNSW_EF_SEARCH})`, (v: string) => positiveInt(v)[0]!, HNSW_EF_SEARCH)
+    .option('--m <n>', `HNSW M (default ${HNSW_M})`, (v: string) => positiveInt(v)[0]!, HNSW_M)
     .option('--json', 'print the results as JSON')
     .parse()
-  const o = cmd.opts<{ formulas?: number[], queries: number, ef: number, json?: boolean }>()
+  const o = cmd.opts<{ formulas?: number[], queries: number, ef: number, m: number, json?: boolean }>()
   const results = []
   for (const n of o.formulas ?? [100_000]) {
     const gen = new FormulaGenerator(new Rng(25), 'v3')
@@ -58,7 +59,7 @@ async function main (): Promise<void> {
     const vectors = corpus.map(f => embedFormula(f))
     const embedPerS = corpus.length / ((performance.now() - t0) / 1000)
     const rssBefore = process.memoryUsage().rss
-    const index = new VectorIndex(vectors[0]!.length, 1024, o.ef)
+    const index = new VectorIndex(vectors[0]!.length, 1024, o.ef, o.m)
     t0 = performance.now()
     for (const v of vectors) index.add(v)
     const buildPerS = corpus.length / ((performance.now() - t0) / 1000)
@@ -91,7 +92,7 @@ async function main (): Promise<void> {
   }
   if (o.json === true) { console.log(JSON.stringify(results, null, 2)); return }
   for (const r of results) {
-    console.log(`${r.formulas} formulas, ${r.queries} queries, ef_search ${o.ef}`)
+    console.log(`${r.formulas} formulas, ${r.queries} queries, M ${o.m}, ef_search ${o.ef}`)
     console.log(`  recall@10          ${r.recallAt10.toFixed(3)}  (target >= ${TARGET_RECALL}: ratio ${r.ratios.recall.toFixed(2)})`)
     console.log(`  query p50 / p99    ${r.p50Ms.toFixed(3)} / ${r.p99Ms.toFixed(3)} ms  (target p99 <= ${targetP99(r.formulas)} ms: ratio ${r.ratios.p99.toFixed(2)})`)
     console.log(`  embed, insert      ${Math.round(r.embedPerS)} / ${Math.round(r.insertPerS)} formulas a second`)
