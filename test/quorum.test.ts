@@ -193,6 +193,14 @@ describe('quorum for critical images between real nodes', { timeout: 240_000 }, 
     assert.equal(viaApi.ok, true)
     assert.ok(viaApi.voters.length >= 3)
     assert.deepEqual(viaApi.checked, ['answer', 'image hash', 'model'])
+    // A reviewer's correction meets the certificate: the certified answer stands, the correction beside it (disputed).
+    const reviewerToken = (await readFile(join(net.dirs[1]!, 'api-token'), 'utf8')).trim()
+    const correction = await (await fetch(`http://127.0.0.1:${net.nodes[1]!.apiPort}/v1/reviews`, { method: 'POST', headers: { authorization: `Bearer ${reviewerToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ target: t.hash, latex: 'x+1' }) })).json() as { served: { state: string, latex: string } }
+    assert.deepEqual(correction.served, { state: 'disputed', latex: 'x+1' })
+    const disputed = await waitFor('the origin to show the dispute', async () => { const v = await net.nodes[0]!.task(t.id); return v?.result?.review?.state === 'disputed' ? v : undefined })
+    assert.equal(disputed.result!.latex, cert.latex, 'a certified answer is never replaced')
+    assert.deepEqual([disputed.result!.review!.latex, disputed.result!.review!.by], ['x+1', [net.nodes[1]!.peerId.toString()]])
+    assert.ok(disputed.result!.certificate != null)
     const file = join(net.dirs[0]!, 'result.json')
     const result = await runCli(['result', t.id, '--json', '--data-dir', net.dirs[0]!])
     await writeFile(file, result.stdout)
