@@ -7,7 +7,10 @@
  */
 import * as Y from 'yjs'
 import { MAPS, type MapName, type WrittenValue } from './authorship.js'
-import { CorrectionEntry, EvidenceEntry, ResultEntry, RevocationEntry, SCHEMAS } from './schemas.js'
+import { SCHEMAS, type CorrectionEntry, type EvidenceEntry, type ResultEntry, type RevocationEntry } from './schemas.js'
+
+/** A key "SUBJECT/AUTHOR": the subject (an image hash, a revoked peer) and its author. */
+const BY_AUTHOR = /^([^/]+)\/([^/]+)$/
 
 export interface Change {
   map: MapName
@@ -175,48 +178,35 @@ export class ReplicaDocument {
     return out
   }
 
-  /** Every revocation in the store, from every relaying author. */
-  revocations (): Array<{ peer: string, author: string, entry: RevocationEntry }> {
-    const out: Array<{ peer: string, author: string, entry: RevocationEntry }> = []
-    for (const [key, value] of this.doc.getMap('revocations').entries()) {
-      const m = /^([^/]+)\/([^/]+)$/.exec(key)
-      const parsed = RevocationEntry.safeParse(value)
-      if (m != null && parsed.success) out.push({ peer: m[1]!, author: m[2]!, entry: parsed.data })
+  /** Every entry of a map whose key matches `key` (its groups returned), values that do not fit the schema skipped. */
+  private every<T>(map: MapName, key: RegExp): Array<{ parts: string[], entry: T }> {
+    const out: Array<{ parts: string[], entry: T }> = []
+    for (const [k, value] of this.doc.getMap(map).entries()) {
+      const m = key.exec(k)
+      const parsed = SCHEMAS[map].safeParse(value)
+      if (m != null && parsed.success) out.push({ parts: m.slice(1), entry: parsed.data as T })
     }
     return out
   }
 
-  /** Every result of every image, from every author (values that do not fit the schema skipped). */
+  /** Every revocation in the store, from every relaying author. */
+  revocations (): Array<{ peer: string, author: string, entry: RevocationEntry }> {
+    return this.every<RevocationEntry>('revocations', BY_AUTHOR).map(({ parts: [peer, author], entry }) => ({ peer: peer!, author: author!, entry }))
+  }
+
+  /** Every result of every image, from every author. */
   allResults (): Array<{ hash: string, author: string, entry: ResultEntry }> {
-    const out: Array<{ hash: string, author: string, entry: ResultEntry }> = []
-    for (const [key, value] of this.doc.getMap('results').entries()) {
-      const m = /^([^/]+)\/([^/]+)$/.exec(key)
-      const parsed = ResultEntry.safeParse(value)
-      if (m != null && parsed.success) out.push({ hash: m[1]!, author: m[2]!, entry: parsed.data })
-    }
-    return out
+    return this.every<ResultEntry>('results', BY_AUTHOR).map(({ parts: [hash, author], entry }) => ({ hash: hash!, author: author!, entry }))
   }
 
   /** Every review (corrections map), from every reviewer. */
   reviews (): Array<{ hash: string, author: string, entry: CorrectionEntry }> {
-    const out: Array<{ hash: string, author: string, entry: CorrectionEntry }> = []
-    for (const [key, value] of this.doc.getMap('corrections').entries()) {
-      const m = /^([^/]+)\/([^/]+)$/.exec(key)
-      const parsed = CorrectionEntry.safeParse(value)
-      if (m != null && parsed.success) out.push({ hash: m[1]!, author: m[2]!, entry: parsed.data })
-    }
-    return out
+    return this.every<CorrectionEntry>('corrections', BY_AUTHOR).map(({ parts: [hash, author], entry }) => ({ hash: hash!, author: author!, entry }))
   }
 
   /** Every piece of equivocation evidence, from every reporter. */
   evidence (): Array<{ voter: string, task: string, reporter: string, entry: EvidenceEntry }> {
-    const out: Array<{ voter: string, task: string, reporter: string, entry: EvidenceEntry }> = []
-    for (const [key, value] of this.doc.getMap('evidence').entries()) {
-      const m = /^([^!/]+)!([^/]+)\/([^/]+)$/.exec(key)
-      const parsed = EvidenceEntry.safeParse(value)
-      if (m != null && parsed.success) out.push({ voter: m[1]!, task: m[2]!, reporter: m[3]!, entry: parsed.data })
-    }
-    return out
+    return this.every<EvidenceEntry>('evidence', /^([^!/]+)!([^/]+)\/([^/]+)$/).map(({ parts: [voter, task, reporter], entry }) => ({ voter: voter!, task: task!, reporter: reporter!, entry }))
   }
 
   /** How many entries a map holds (all authors). */

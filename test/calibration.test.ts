@@ -12,7 +12,7 @@ import type { Review } from '../review/verdict.js'
 import type { RunningNode } from '../node/daemon/start.js'
 import { DataDir } from '../node/datadir/datadir.js'
 import { sha256Hex } from '../util/sha256.js'
-import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
+import { startConnectedNodes, stopNodes, waitFor } from './helpers.js'
 
 const SUM = fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url))
 
@@ -68,17 +68,9 @@ describe('calibration between real nodes', { timeout: 120_000 }, () => {
   const dirs: string[] = []
   const nodes: RunningNode[] = []
   before(async () => {
-    for (let i = 0; i < 3; i++) {
-      const dir = await tempDir()
-      dirs.push(dir)
-      nodes.push(await startTestNode(dir, i === 0 ? {} : { bootstrap: [nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()] }))
-    }
-    await waitFor('three connected nodes', () => nodes.every(n => n.libp2p.getPeers().length === 2), 30_000)
+    await startConnectedNodes(3, dirs, nodes)
   })
-  after(async () => {
-    for (const n of nodes) await n.stop()
-    for (const d of dirs) await removeDir(d)
-  })
+  after(async () => { await stopNodes(dirs, nodes) })
 
   it('every node fits the same curve from the reviews of two, one records it, and every node serves confidences through it', async () => {
     const [a, b, c] = nodes as [RunningNode, RunningNode, RunningNode]

@@ -55,6 +55,24 @@ export async function startTestNode (dataDir: string, options: TestNodeOptions =
   })
 }
 
+/**
+ * `count` test nodes, each bootstrapped from the first, once every one is connected to all the
+ * others; their data dirs and nodes are pushed onto `dirs` and `nodes` (for stopNodes to end).
+ */
+export async function startConnectedNodes (count: number, dirs: string[], nodes: RunningNode[]): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const dir = await tempDir()
+    dirs.push(dir)
+    nodes.push(await startTestNode(dir, i === 0 ? {} : { bootstrap: [nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()] }))
+  }
+  await waitFor(`${count} connected nodes`, () => nodes.every(n => n.libp2p.getPeers().length === count - 1), 30_000)
+}
+
+export async function stopNodes (dirs: string[], nodes: RunningNode[]): Promise<void> {
+  for (const n of nodes) await n.stop()
+  for (const d of dirs) await removeDir(d)
+}
+
 /** A TCP port free right now on 127.0.0.1. */
 export { freePort } from '../simnet/cluster.js'
 

@@ -13,7 +13,7 @@ import { VectorIndex } from '../memory/index.js'
 import { Rng } from '../formulas/rng.js'
 import type { RunningNode } from '../node/daemon/start.js'
 import { DataDir } from '../node/datadir/datadir.js'
-import { removeDir, runCli, startTestNode, tempDir, waitFor } from './helpers.js'
+import { runCli, startConnectedNodes, stopNodes, waitFor } from './helpers.js'
 
 const FRACTION = fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url))
 const cos = (a: Float32Array, b: Float32Array): number => a.reduce((s, x, i) => s + x * b[i]!, 0)
@@ -62,17 +62,9 @@ describe('formula memory between real nodes', { timeout: 90_000 }, () => {
   const dirs: string[] = []
   const nodes: RunningNode[] = []
   before(async () => {
-    for (let i = 0; i < 2; i++) {
-      const dir = await tempDir()
-      dirs.push(dir)
-      nodes.push(await startTestNode(dir, i === 0 ? {} : { bootstrap: [nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()] }))
-    }
-    await waitFor('two connected nodes', () => nodes.every(n => n.libp2p.getPeers().length === 1), 30_000)
+    await startConnectedNodes(2, dirs, nodes)
   })
-  after(async () => {
-    for (const n of nodes) await n.stop()
-    for (const d of dirs) await removeDir(d)
-  })
+  after(async () => { await stopNodes(dirs, nodes) })
 
   it('finds on A a formula read on B, with where it came from; bad queries get clear errors', async () => {
     const [a, b] = nodes as [RunningNode, RunningNode]

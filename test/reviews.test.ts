@@ -13,7 +13,7 @@ import { reviewStats } from '../review/stats.js'
 import type { RunningNode } from '../node/daemon/start.js'
 import type { TaskView } from '../node/daemon/work.js'
 import { DataDir } from '../node/datadir/datadir.js'
-import { collect, removeDir, runCli, startTestNode, tempDir, waitFor } from './helpers.js'
+import { collect, runCli, startConnectedNodes, stopNodes, waitFor } from './helpers.js'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { sha256Hex } from '../util/sha256.js'
@@ -81,18 +81,10 @@ describe('reviews between real nodes', { timeout: 120_000 }, () => {
   let a: RunningNode, b: RunningNode, c: RunningNode
 
   before(async () => {
-    for (let i = 0; i < 3; i++) {
-      const dir = await tempDir()
-      dirs.push(dir)
-      nodes.push(await startTestNode(dir, i === 0 ? {} : { bootstrap: [nodes[0]!.libp2p.getMultiaddrs()[0]!.toString()] }))
-    }
-    [a, b, c] = nodes as [RunningNode, RunningNode, RunningNode]
-    await waitFor('three connected nodes', () => nodes.every(n => n.libp2p.getPeers().length === 2), 30_000)
+    await startConnectedNodes(3, dirs, nodes)
+    ;[a, b, c] = nodes as [RunningNode, RunningNode, RunningNode]
   })
-  after(async () => {
-    for (const n of nodes) await n.stop()
-    for (const d of dirs) await removeDir(d)
-  })
+  after(async () => { await stopNodes(dirs, nodes) })
 
   const post = async (node: RunningNode, dir: string, body: unknown): Promise<{ status: number, json: any }> => {
     const token = (await readFile(new DataDir(dir).paths.apiToken, 'utf8')).trim()
