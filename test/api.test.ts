@@ -168,6 +168,17 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
     assert.equal(listed.code, 0, listed.stderr)
     assert.match(listed.stdout, new RegExp(`${member.peerId.toString()}\\s+\\d{4}-\\d\\d-\\d\\d\\s+valid\\s+yes`))
 
+    // A review the member writes as a member counts on the admin's node...
+    const adminToken = (await readFile(new DataDir(adminDir).paths.apiToken, 'utf8')).trim()
+    const reviewed = 'c'.repeat(64)
+    await member.replica.putCorrection(reviewed, { latex: 'y', reviewed: { latex: 'x', model: 'm', confidence: 0.5, alternatives: [] }, time: Date.now() })
+    const counted = await waitFor('the member\'s review on the admin\'s node', async () => {
+      const r = await call(admin.apiPort, 'GET', `/v1/reviews/${reviewed}`, { authorization: `Bearer ${adminToken}` })
+      return Array.isArray(r.json) && r.json.length === 1 ? r.json : undefined
+    })
+    assert.equal(counted[0].revoked, undefined)
+    assert.equal((await call(admin.apiPort, 'GET', '/v1/stats')).json.find((s: { model: string }) => s.model === 'm')?.reviews, 1)
+
     // The admin revokes the member: it is no member from then on, on every node, whatever certificate it holds.
     const notAdmin = await runCli(['network', 'revoke', admin.peerId.toString(), '--data-dir', memberDir])
     assert.equal(notAdmin.code, 1)
@@ -182,6 +193,11 @@ describe('local HTTP API', { timeout: 60_000 }, () => {
     assert.match((await runCli(['network', 'members', '--data-dir', adminDir])).stdout, /REVOKED/)
     // It reaches the member's replica too, and the admin takes no more store writes from it.
     await waitFor('the revocation in the member\'s store', async () => (await call(member.apiPort, 'GET', '/v1/revocations')).json.length === 1)
+    // ...and no longer once it is revoked: listed, marked revoked, left out of what is served and of the statistics.
+    const uncounted = await call(admin.apiPort, 'GET', `/v1/reviews/${reviewed}`, { authorization: `Bearer ${adminToken}` })
+    assert.equal(uncounted.json[0].revoked, true)
+    assert.equal((await call(admin.apiPort, 'GET', '/v1/stats')).json.find((s: { model: string }) => s.model === 'm'), undefined)
+    assert.deepEqual((await call(admin.apiPort, 'GET', '/v1/reviews', { authorization: `Bearer ${adminToken}` })).json.filter((r: { hash: string }) => r.hash === reviewed), [])
     const hash = 'b'.repeat(64)
     await member.replica.putResult(hash, { latex: 'x', confidence: 0.5, alternatives: [], model: 'm', time: 1 })
     await new Promise(resolve => setTimeout(resolve, 1500))

@@ -1,6 +1,7 @@
 import type { Replica } from '../../crdt/replica.js'
 import { fitCalibration, applyCurve, TARGET_PRECISION, type FittedCurve } from '../../review/calibration.js'
 import type { Review } from '../../review/verdict.js'
+import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
 import type { Log } from '../log.js'
 
 /**
@@ -10,7 +11,8 @@ import type { Log } from '../log.js'
  *
  * Every node fits the same curve, so one records it in the store's `calibration` map (with the
  * points it was fitted on), for the record: the reviewer of that model with the smallest peer id,
- * when the curve changed and its reviews grew by RECORD_GROWTH since its last record.
+ * when the curve changed and its reviews grew by RECORD_GROWTH since its last record (or shrank:
+ * a revoked member's reviews stop counting, node/daemon/trust.ts).
  */
 
 /** Reviews arrive in bursts (a catch-up, someone reviewing a page): the curve is recorded this long after a burst's first. */
@@ -20,21 +22,26 @@ export const RECORD_GROWTH = 0.1
 
 export class NetworkCalibration {
   private readonly fitted = new Map<string, FittedCurve | undefined>()
-  private readonly unsubscribe: () => void
+  private readonly unsubscribe: Array<() => void>
   private timer: ReturnType<typeof setTimeout> | undefined
   private recording: Promise<void> = Promise.resolve()
 
-  constructor (private readonly replica: Replica, private readonly log: Log, private readonly recordDelayMs = RECORD_DELAY_MS) {
-    this.unsubscribe = replica.subscribe(change => {
-      if (change.map !== 'corrections') return
-      this.fitted.clear()
-      if (this.timer != null) return
-      this.timer = setTimeout(() => {
-        this.timer = undefined
-        this.recording = this.recording.then(async () => { await this.record() }).catch(err => { this.log.warn({ err }, 'recording the calibration curve failed') })
-      }, this.recordDelayMs)
-      this.timer.unref()
-    })
+  constructor (private readonly replica: Replica, private readonly log: Log, private readonly reviewers: Reviewers = EVERY_REVIEWER, private readonly recordDelayMs = RECORD_DELAY_MS) {
+    this.unsubscribe = [
+      replica.subscribe(change => { if (change.map === 'corrections') this.changed() }),
+      reviewers.onChange(() => { this.changed() })
+    ]
+  }
+
+  /** The reviews changed (or whose count): fit again, and record the curve a little later. */
+  private changed (): void {
+    this.fitted.clear()
+    if (this.timer != null) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.recording = this.recording.then(async () => { await this.record() }).catch(err => { this.log.warn({ err }, 'recording the calibration curve failed') })
+    }, this.recordDelayMs)
+    this.timer.unref()
   }
 
   /** The network's curve for a model, once its reviews are enough. */
@@ -73,20 +80,22 @@ export class NetworkCalibration {
       const c = this.curve(model)
       if (c == null) continue
       const last = this.replica.calibration(model).get(this.replica.author)
-      if (last != null && (JSON.stringify(last.curve) === JSON.stringify(c.curve) || c.reviews < (last.reviews ?? last.fittedOn.length) * (1 + RECORD_GROWTH))) continue
+      const lastReviews = last?.reviews ?? last?.fittedOn.length ?? 0
+      // Recorded again when it grew enough, or when it stands on fewer reviews (a reviewer revoked).
+      if (last != null && (JSON.stringify(last.curve) === JSON.stringify(c.curve) || (c.reviews >= lastReviews && c.reviews < lastReviews * (1 + RECORD_GROWTH)))) continue
       await this.replica.putCalibration(model, { model, curve: c.curve, fittedOn: c.fittedOn, reviews: c.reviews, time: Date.now() })
       this.log.info({ model, reviews: c.reviews, threshold: c.threshold }, 'recorded the network\'s calibration curve')
     }
   }
 
   async stop (): Promise<void> {
-    this.unsubscribe()
+    for (const u of this.unsubscribe) u()
     if (this.timer != null) clearTimeout(this.timer)
     await this.recording
   }
 
   private reviews (): Array<{ author: string, review: Review }> {
-    return this.replica.reviews().map(r => ({ author: r.author, review: r.entry }))
+    return this.replica.reviews().filter(r => this.reviewers.counts(r.author)).map(r => ({ author: r.author, review: r.entry }))
   }
 }
 

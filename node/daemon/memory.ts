@@ -7,6 +7,7 @@ import { canonicalize, LatexSyntaxError } from '../../pipeline/latex/canonical.j
 import { DIMENSIONS, embedFormula } from '../../memory/embedding.js'
 import { VectorIndex } from '../../memory/index.js'
 import type { Log } from '../log.js'
+import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
 
 /**
  * Formula memory on a node: every formula the replicated store holds (results, each region of a
@@ -45,7 +46,8 @@ export class FormulaMemory {
   private readonly unsubscribe: () => void
 
   /** `holds`: whether a result's certificate was checked here and holds (node/daemon/certified.ts) */
-  constructor (private readonly replica: Replica, private readonly holds: (hash: string, author: string) => boolean, private readonly log: Log) {
+  /** `reviewers`: whose reviews count (a revoked member's corrections are no source) */
+  constructor (private readonly replica: Replica, private readonly holds: (hash: string, author: string) => boolean, private readonly log: Log, private readonly reviewers: Reviewers = EVERY_REVIEWER) {
     for (const { hash, author, entry } of replica.allResults()) this.setResult(hash, author, entry)
     for (const { hash, author, entry } of replica.reviews()) this.setReview(hash, author, entry)
     this.unsubscribe = replica.subscribe(change => {
@@ -76,7 +78,7 @@ export class FormulaMemory {
     // Formulas whose every source was rewritten since stay in the graph, without sources: fetch a few more.
     return this.index.search(query, k + 8).flatMap(({ id, score }) => {
       const formula = this.formulas[id]!
-      const all = [...this.byFormula.get(formula)!.sources.values()]
+      const all = [...this.byFormula.get(formula)!.sources.values()].filter(s => s.kind === 'result' || s.kind === 'region' || this.reviewers.counts(s.by))
       if (all.length === 0) return []
       const sources = all.sort((a, b) => b.time.localeCompare(a.time)).slice(0, MAX_SOURCES)
         .map(s => s.kind === 'result' || s.kind === 'region' ? { ...s, certified: this.holds(s.hash, s.by) } : s)

@@ -29,7 +29,16 @@ export class ReviewError extends Error {
 export interface ReviewedImage { hash: string, latex: string, by: string[], reviews: number, settled: boolean }
 
 /** One review of an image, as GET /v1/reviews/HASH lists it. */
-export interface ListedReview { by: string, latex: string, verdict: Verdict, rank?: number, time: string, note?: string }
+export interface ListedReview {
+  by: string
+  latex: string
+  verdict: Verdict
+  rank?: number
+  time: string
+  note?: string
+  /** the admin revoked the reviewer: the review no longer counts */
+  revoked?: true
+}
 
 /** A written review, as the API answers it. */
 export interface WrittenReview {
@@ -45,8 +54,20 @@ export interface WrittenReview {
   served: { state: ReviewState, latex: string }
 }
 
+/** Whose reviews count (a revoked member's do not), and a way to hear when that changes. */
+export interface Reviewers {
+  counts: (author: string) => boolean
+  /** call `listener` when an author stops counting; answers how to stop listening */
+  onChange: (listener: () => void) => () => void
+}
+
+/** Everyone's reviews count: an open network, where nobody is revoked. */
+export const EVERY_REVIEWER: Reviewers = { counts: () => true, onChange: () => () => {} }
+
 export interface ReviewsInit {
   replica: Replica
+  /** whose reviews count (default: everyone's) */
+  reviewers?: Reviewers
   /** why this node may not review now (a private network's non-member), or undefined */
   refusal: () => string | undefined
   /** the answer served for a task id of this node or an image hash */
@@ -57,11 +78,16 @@ export class Reviews {
   private readonly replica: Replica
   /** what is derived from every review, made again when reviews change */
   private cache: { reviewed?: ReviewedImage[], settled?: Set<string>, stats?: ModelStats[] } = {}
-  private readonly unsubscribe: () => void
+  private readonly reviewers: Reviewers
+  private readonly unsubscribe: Array<() => void>
 
   constructor (private readonly init: ReviewsInit) {
     this.replica = init.replica
-    this.unsubscribe = init.replica.subscribe(change => { if (change.map === 'corrections') this.cache = {} })
+    this.reviewers = init.reviewers ?? EVERY_REVIEWER
+    this.unsubscribe = [
+      init.replica.subscribe(change => { if (change.map === 'corrections') this.cache = {} }),
+      this.reviewers.onChange(() => { this.cache = {} })
+    ]
   }
 
   /** Whether a canonical formula is one the network settled on for some image (ranking, review/ranking.ts); undefined while none is. */
@@ -70,11 +96,11 @@ export class Reviews {
     return settled.size === 0 ? undefined : canonical => settled.has(canonical)
   }
 
-  stop (): void { this.unsubscribe() }
+  stop (): void { for (const u of this.unsubscribe) u() }
 
-  /** An image's reviews, by reviewer. */
+  /** An image's reviews that count, by reviewer. */
   of (hash: string): Map<string, CorrectionEntry> {
-    return this.replica.corrections(hash)
+    return new Map([...this.replica.corrections(hash)].filter(([by]) => this.reviewers.counts(by)))
   }
 
   /** What an image's reviews say of `answer` (undefined: none). */
@@ -92,11 +118,12 @@ export class Reviews {
     return await this.write(found.hash, found.result, request)
   }
 
-  /** An image's reviews with their verdicts, newest first. */
+  /** An image's reviews with their verdicts, newest first; those of revoked members too, marked. */
   list (hash: string): ListedReview[] {
-    return [...this.of(hash)].sort(([, a], [, b]) => b.time - a.time).map(([by, r]) => {
+    return [...this.replica.corrections(hash)].sort(([, a], [, b]) => b.time - a.time).map(([by, r]) => {
       const { verdict, rank } = verdictOf(r)
-      return { by, latex: r.latex, verdict, ...(rank != null ? { rank } : {}), time: isoTime(r.time), ...(r.note != null ? { note: r.note } : {}) }
+      const listed: ListedReview = { by, latex: r.latex, verdict, ...(rank != null ? { rank } : {}), time: isoTime(r.time), ...(r.note != null ? { note: r.note } : {}) }
+      return this.reviewers.counts(by) ? listed : { ...listed, revoked: true }
     })
   }
 
@@ -147,7 +174,7 @@ export class Reviews {
   reviewed (): ReviewedImage[] {
     if (this.cache.reviewed != null) return this.cache.reviewed
     const byImage = new Map<string, Map<string, Review>>()
-    for (const { hash, author, entry } of this.replica.reviews()) {
+    for (const { hash, author, entry } of this.counted()) {
       const m = byImage.get(hash) ?? new Map<string, Review>()
       m.set(author, entry)
       byImage.set(hash, m)
@@ -161,7 +188,12 @@ export class Reviews {
 
   /** Per model version: reviews, verdicts, accuracy and calibration, from every review in the store. */
   stats (): ModelStats[] {
-    this.cache.stats ??= reviewStats(this.replica.reviews().map(r => r.entry))
+    this.cache.stats ??= reviewStats(this.counted().map(r => r.entry))
     return this.cache.stats
+  }
+
+  /** Every review in the store that counts. */
+  private counted (): ReturnType<Replica['reviews']> {
+    return this.replica.reviews().filter(r => this.reviewers.counts(r.author))
   }
 }

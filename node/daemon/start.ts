@@ -148,7 +148,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     await trust.publishCertificate()
     // Formula memory: every formula the store holds, searchable by similarity (memory/). Built
     // here, before the network starts, since the first build takes the event loop a while.
-    const formulas = memory = new FormulaMemory(replica, (hash, author) => tasks?.certifiedHolds(hash, author) ?? false, log.child({ component: 'node:memory' }))
+    const formulas = memory = new FormulaMemory(replica, (hash, author) => tasks?.certifiedHolds(hash, author) ?? false, log.child({ component: 'node:memory' }), trust.reviewers)
 
     let onMember: (peer: PeerId) => void = () => {}
     let offerPeers: (peers: ExchangedPeer[]) => void = () => {}
@@ -207,9 +207,10 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
 
     // People's reviews: served in place of (or beside) the answers they review (review/served.ts),
     // and the confidence curve the network fits on them (review/calibration.ts).
-    const netCalibration = calibration = new NetworkCalibration(replica, log.child({ component: 'node:calibration' }))
+    const netCalibration = calibration = new NetworkCalibration(replica, log.child({ component: 'node:calibration' }), trust.reviewers)
     const reviews: Reviews = reviewsOf = new Reviews({
       replica,
+      reviewers: trust.reviewers,
       refusal: () => trust.selfVotes() ? undefined : `this node is not a member of network ${network?.name ?? '?'} (texmesh network install-cert): the others would refuse its reviews`,
       answer: async (target: string): Promise<{ hash: string, result: ResultView } | undefined> => await nodeTasks.answer(target)
     })

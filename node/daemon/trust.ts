@@ -10,6 +10,7 @@ import type { NetworkDescriptor } from '../datadir/invite.js'
 import { DataDirStateError } from '../errors.js'
 import type { Log } from '../log.js'
 import type { ApiMember } from './api.js'
+import type { Reviewers } from './reviews.js'
 
 /**
  * Who counts, on one node: its network and certificate, the members the
@@ -26,6 +27,7 @@ export class Trust {
   certificate: MembershipCertificate | undefined
   /** members the admin revoked (peer -> time): from then on they are no members, whatever certificate they hold */
   private readonly revoked = new Map<string, number>()
+  private readonly revocationListeners = new Set<() => void>()
   private stateOf: ((peer: PeerId) => PeerMembership) | undefined
   private replica: Replica | undefined
 
@@ -41,6 +43,19 @@ export class Trust {
   revokedAt (peer: string): number | undefined { return this.revoked.get(peer) }
 
   revokedNow (peer: string): boolean { return (this.revoked.get(peer) ?? Infinity) <= Date.now() }
+
+  /**
+   * Whether an author's reviews count (node/daemon/reviews.ts): not once the admin revoked it, none
+   * of them, those written before the revocation included. An admin revokes a member it no longer
+   * trusts; what that member said of answers goes with it (its reviews stay in the store, listed).
+   */
+  readonly reviewers: Reviewers = {
+    counts: author => !this.revoked.has(author),
+    onChange: listener => {
+      this.revocationListeners.add(listener)
+      return () => { this.revocationListeners.delete(listener) }
+    }
+  }
 
   /**
    * Whether a peer counts as a member now: in an open network everyone does; in a private one, a
@@ -100,6 +115,7 @@ export class Trust {
       if (revokedAt < (this.revoked.get(peer) ?? Infinity)) {
         this.revoked.set(peer, revokedAt)
         this.replica?.forgetCertificates(peer)
+        for (const l of this.revocationListeners) l()
       }
       return { peer, revokedAt }
     } catch {
