@@ -9,7 +9,9 @@
  *   that command's own place (subtree paths: `\frac#1>x`, `^>n`, `\sqrt#1>\frac#2>b`).
  * Counts are damped (1 + log n), so a long formula does not drown in repeated symbols.
  */
+import { createHash } from 'node:crypto'
 import { canonicalTokens } from '../pipeline/latex/canonical.js'
+import { quantize } from './quantize.js'
 
 /** Slots of the embedding (chosen by measurement: bench:memory). */
 export const DIMENSIONS = 128
@@ -89,4 +91,18 @@ export function embedTokens (tokens: readonly string[], dimensions = DIMENSIONS)
 /** The embedding of a LaTeX formula (its canonical form; throws LatexSyntaxError when it does not balance). */
 export function embedFormula (latex: string, dimensions = DIMENSIONS): Float32Array {
   return embedTokens(canonicalTokens(latex), dimensions)
+}
+
+let fingerprint: string | undefined
+
+/**
+ * What identifies this embedding: a hash of the vectors it gives a few probe formulas. A change to
+ * the features, weights or dimensions changes it, and a saved index of the old vectors is not used
+ * (memory/snapshot.ts).
+ */
+export function embeddingFingerprint (): string {
+  fingerprint ??= createHash('sha256').update([
+    '\\int_{0}^{1} x^{n} d x', '\\frac{a+b}{\\sqrt{c}}', 'e^{i \\pi}+1=0', '\\sum_{k=1}^{n} k^{2}', '\\mathbf{F}=m \\mathbf{a}'
+  ].map(f => Array.from(quantize(embedFormula(f))).join(',')).join(';')).digest('hex').slice(0, 16)
+  return fingerprint
 }

@@ -1,5 +1,6 @@
 /**
- * npm run bench:learning -- [DIR] [--limit N] [--beam N] [--seed S] [--json]
+ * npm run bench:learning -- [DIR...] [--limit N] [--beam N] [--seed S] [--cache FILE] [--json]
+ *                           [--tune-half DIR | --fine-tuned MODEL_DIR]
  *
  * What the learning loop of reviews buys (issue 24), on a labelled set (default
  * datasets/heldout-c: 287 hand-typed formulas, each rendered ten ways, so a formula reviewed
@@ -14,14 +15,22 @@
  * - calibration: the network's curve (review/calibration.ts) fitted on the reviews of the first
  *   half of the stream, and the calibration error on the second half before (the shipped curve)
  *   and after (the network's curve on top), goal <= 0.02; and, for scale, what a curve fitted
- *   on the measured half itself reaches (the floor that sampling noise leaves at this size).
+ *   on the measured half itself reaches, and what a perfect curve would measure on this many
+ *   answers (sampling noise). Several folders make one longer stream, for example held-out C
+ *   and a generated one (`datagen/build.js --format images --profile learning`); `--cache`
+ *   keeps the reads for the next run.
  *
- * Not measured here: top-1 after fine-tuning on the exported corrections (that needs a training
- * run; see the README's "Reviewing results").
+ * - fine-tuning: the set's formulas are split in two halves (by a hash of the canonical formula,
+ *   so every rendering of a formula falls in the same half). `--tune-half DIR` writes the first
+ *   half as `texmesh corrections export` would (images and truth.jsonl), for
+ *   `scripts/train/run2.sh finetune`; `--fine-tuned MODEL_DIR` then reports top-1 on the other
+ *   half, formulas the fine-tune never saw, by the shipped model and by the fine-tuned one.
  */
 import { Command, InvalidArgumentError } from 'commander'
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { z } from 'zod'
+import { createHash } from 'node:crypto'
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Rng } from '../formulas/rng.js'
 import { expectedCalibrationError } from '../pipeline/confidence.js'
@@ -34,6 +43,7 @@ import { readTruth, stderrProgress } from './eval.js'
 const DEFAULT_DIR = fileURLToPath(new URL('../../datasets/heldout-c', import.meta.url))
 const TARGET_ECE = 0.02
 const REVIEWERS = 5
+const NOISE_DRAWS = 20
 
 interface Read { truth: string, latex: string, confidence: number, alternatives: string[] }
 
@@ -47,8 +57,12 @@ interface Replay {
   rankedUp: number
   madeRight: number
   madeWrong: number
-  /** eceFloor: a curve fitted on the measured half itself (in-sample), what this many answers let the measure reach at best */
-  calibration: { fittedOn: number, eceBefore: number, eceAfter: number | null, eceFloor: number }
+  /**
+   * eceFloor: a curve fitted on the measured half itself (in-sample); eceNoise: the error measured
+   * on answers right exactly as often as the network's curve says (outcomes drawn from it, mean of
+   * NOISE_DRAWS draws), what sampling alone leaves on this many answers with a perfect curve
+   */
+  calibration: { fittedOn: number, eceBefore: number, eceAfter: number | null, eceFloor: number, eceNoise: number | null }
 }
 
 function replay (reads: Read[], model: string, reviewRate: number, rng: Rng): Replay {
@@ -85,8 +99,82 @@ function replay (reads: Read[], model: string, reviewRate: number, rng: Rng): Re
   const eceAfter = fitted == null ? null : expectedCalibrationError(second.map(s => ({ p: applyCurve(fitted!.curve, s.confidence), right: s.right })))
   const inSample = isotonic(second.map(s => ({ x: s.confidence, y: s.right ? 1 : 0, w: 1 })))
   const eceFloor = expectedCalibrationError(second.map(s => ({ p: applyCurve(inSample, s.confidence), right: s.right })))
+  let eceNoise: number | null = null
+  if (fitted != null) {
+    const draws = new Rng(7)
+    eceNoise = 0
+    for (let d = 0; d < NOISE_DRAWS; d++) {
+      eceNoise += expectedCalibrationError(second.map(s => {
+        const p = applyCurve(fitted!.curve, s.confidence)
+        return { p, right: draws.next() < p }
+      })) / NOISE_DRAWS
+    }
+  }
   const n = reads.length
-  return { reviewRate, images: n, reviews: reviews.length, top1Model: top1Model / n, top1Ranked: top1Ranked / n, rankedUp, madeRight, madeWrong, calibration: { fittedOn: fitted?.reviews ?? 0, eceBefore, eceAfter, eceFloor } }
+  return { reviewRate, images: n, reviews: reviews.length, top1Model: top1Model / n, top1Ranked: top1Ranked / n, rankedUp, madeRight, madeWrong, calibration: { fittedOn: fitted?.reviews ?? 0, eceBefore, eceAfter, eceFloor, eceNoise } }
+}
+
+/** Whether a formula is in the half a fine-tune learns from (`--tune-half`); the other half measures it. */
+function inTuneHalf (canonical: string): boolean {
+  return createHash('sha256').update(canonical).digest()[0]! < 128
+}
+
+/** Write the tune half of a labelled set as a labelled folder (images linked, truth.jsonl). */
+async function writeTuneHalf (dir: string, out: string): Promise<number> {
+  const half = (await readTruth(dir)).filter(t => inTuneHalf(canonicalOrSelf(t.latex)))
+  await mkdir(out, { recursive: true })
+  for (const t of half) await symlink(resolve(dir, t.file), join(out, t.file)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err })
+  await writeFile(join(out, 'truth.jsonl'), half.map(t => JSON.stringify({ file: t.file, latex: t.latex })).join('\n') + '\n')
+  return half.length
+}
+
+/** Top-1 on the half a fine-tune never saw: the shipped model's reads, and the fine-tuned model's. */
+async function fineTuneTop1 (reads: Labelled[], modelDir: string, beam: number): Promise<{ model: string, images: number, before: number, after: number }> {
+  const other = reads.filter(r => !inTuneHalf(r.truth))
+  const tuned = await OcrPipeline.load({ modelDir })
+  let before = 0
+  let after = 0
+  for (const [i, r] of other.entries()) {
+    const got = await tuned.recognize(await readFile(r.path), r.path, { beam })
+    if (canonicalOrSelf(r.latex) === r.truth) before++
+    if (canonicalOrSelf(got.latex) === r.truth) after++
+    stderrProgress(i + 1, other.length)
+  }
+  await tuned.release()
+  return { model: tuned.model, images: other.length, before: before / other.length, after: after / other.length }
+}
+
+/** A read of a labelled image, and where the image is. */
+type Labelled = Read & { path: string }
+
+/** `--cache FILE`: reads by the same model and beam kept between runs (a long stream is read once). */
+const Cache = z.object({ model: z.string(), beam: z.number(), reads: z.record(z.string(), z.object({ latex: z.string(), confidence: z.number(), alternatives: z.array(z.string()) })) })
+
+/** Every image of the folders read by the shipped model (or taken from the cache), in folder order. */
+async function readAll (dirs: string[], limit: number | undefined, beam: number, cacheFile: string | undefined): Promise<{ model: string, reads: Labelled[] }> {
+  const pipeline = await OcrPipeline.load({})
+  const model = pipeline.model
+  let cache: z.infer<typeof Cache> = { model, beam, reads: {} }
+  if (cacheFile != null) {
+    const saved = await readFile(cacheFile, 'utf8').then(t => Cache.parse(JSON.parse(t)), () => undefined)
+    if (saved != null && saved.model === model && saved.beam === beam) cache = saved
+  }
+  const all: Array<{ path: string, latex: string }> = []
+  for (const dir of dirs) for (const t of await readTruth(dir)) all.push({ path: resolve(dir, t.file), latex: t.latex })
+  const truth = limit != null ? all.slice(0, limit) : all
+  const reads: Labelled[] = []
+  for (const [i, t] of truth.entries()) {
+    let r = cache.reads[t.path]
+    if (r == null) {
+      const got = await pipeline.recognize(await readFile(t.path), t.path, { beam })
+      r = cache.reads[t.path] = { latex: got.latex, confidence: got.confidence, alternatives: got.alternatives.map(a => a.latex) }
+    }
+    reads.push({ path: t.path, truth: canonicalOrSelf(t.latex), ...r })
+    stderrProgress(i + 1, truth.length)
+  }
+  await pipeline.release()
+  if (cacheFile != null) await writeFile(cacheFile, JSON.stringify(cache))
+  return { model, reads }
 }
 
 const positiveInt = (v: string): number => {
@@ -97,37 +185,37 @@ const positiveInt = (v: string): number => {
 
 async function main (): Promise<void> {
   const cmd = new Command('bench:learning')
-    .argument('[dir]', 'a labelled folder (images and truth.jsonl)', DEFAULT_DIR)
+    .argument('[dirs...]', 'labelled folders (images and truth.jsonl), replayed as one stream', [DEFAULT_DIR])
     .option('--limit <n>', 'only the first N images', positiveInt)
     .option('--beam <n>', 'beam width', positiveInt, 5)
     .option('--seed <n>', 'the replay order\'s seed', positiveInt, 24)
+    .option('--cache <file>', 'keep the reads in FILE, and take them from there on the next run with the same model and beam')
+    .option('--tune-half <dir>', 'write the half of the (one) set a fine-tune learns from to DIR (images and truth.jsonl), and stop')
+    .option('--fine-tuned <modelDir>', 'also report top-1 on the other half by this fine-tuned model')
     .option('--json', 'print the results as JSON')
     .parse()
-  const dir = cmd.processedArgs[0] as string
-  const o = cmd.opts<{ limit?: number, beam: number, seed: number, json?: boolean }>()
-  let truth = await readTruth(dir)
-  if (o.limit != null) truth = truth.slice(0, o.limit)
-  const pipeline = await OcrPipeline.load({})
-  const reads: Read[] = []
-  for (const [i, t] of truth.entries()) {
-    const r = await pipeline.recognize(await readFile(join(dir, t.file)), t.file, { beam: o.beam })
-    reads.push({ truth: canonicalOrSelf(t.latex), latex: r.latex, confidence: r.confidence, alternatives: r.alternatives.map(a => a.latex) })
-    stderrProgress(i + 1, truth.length)
+  const dirs = cmd.processedArgs[0] as string[]
+  const o = cmd.opts<{ limit?: number, beam: number, seed: number, json?: boolean, tuneHalf?: string, fineTuned?: string, cache?: string }>()
+  if (o.tuneHalf != null) {
+    if (dirs.length !== 1) cmd.error('--tune-half takes one labelled folder')
+    console.log(`${await writeTuneHalf(dirs[0]!, o.tuneHalf)} images of ${dirs[0]!} written to ${o.tuneHalf} (the half a fine-tune learns from)`)
+    return
   }
-  await pipeline.release()
+  const { model, reads } = await readAll(dirs, o.limit, o.beam, o.cache)
   // The same seeded order for both replays.
   const order = new Rng(o.seed)
   for (let i = reads.length - 1; i > 0; i--) {
     const j = order.int(0, i)
     ;[reads[i], reads[j]] = [reads[j]!, reads[i]!]
   }
-  const results = [1, 0.1].map(rate => replay(reads, pipeline.model, rate, new Rng(o.seed + 1)))
+  const results = [1, 0.1].map(rate => replay(reads, model, rate, new Rng(o.seed + 1)))
+  const fineTuned = o.fineTuned != null ? await fineTuneTop1(reads, o.fineTuned, o.beam) : undefined
   if (o.json === true) {
-    console.log(JSON.stringify({ dir, model: pipeline.model, beam: o.beam, seed: o.seed, targetEce: TARGET_ECE, results }, null, 2))
+    console.log(JSON.stringify({ dirs, model, beam: o.beam, seed: o.seed, targetEce: TARGET_ECE, results, ...(fineTuned != null ? { fineTuned } : {}) }, null, 2))
     return
   }
   const pct = (x: number): string => `${(100 * x).toFixed(1)} %`
-  console.log(`${reads.length} images of ${dir}, model ${pipeline.model}, beam ${o.beam}, replay seed ${o.seed}`)
+  console.log(`${reads.length} images of ${dirs.join(', ')}, model ${model}, beam ${o.beam}, replay seed ${o.seed}`)
   for (const r of results) {
     console.log(`\nusers who review ${r.reviewRate === 1 ? 'every result' : `1 in ${Math.round(1 / r.reviewRate)}`} (${r.reviews} reviews)`)
     console.log(`  top-1 of the model        ${pct(r.top1Model)}`)
@@ -135,7 +223,13 @@ async function main (): Promise<void> {
     const c = r.calibration
     console.log(`  calibration error         ${c.eceBefore.toFixed(4)} with the shipped curve; ` +
       (c.eceAfter == null ? `no network curve (the first half gave ${c.fittedOn === 0 ? 'too few' : c.fittedOn} reviews)` : `${c.eceAfter.toFixed(4)} with the network's, fitted on ${c.fittedOn} reviews (target <= ${TARGET_ECE}: ratio ${(c.eceAfter / TARGET_ECE).toFixed(2)})`) +
-      `; a curve fitted on the measured half itself reaches ${c.eceFloor.toFixed(4)} (the measure's floor at this size)`)
+      `; a curve fitted on the measured half itself reaches ${c.eceFloor.toFixed(4)}` +
+      (c.eceNoise != null ? `, and a perfect curve would measure ${c.eceNoise.toFixed(4)} on this many answers (sampling noise)` : ''))
+  }
+  if (fineTuned != null) {
+    console.log(`\nfine-tuned on the corrections of half the formulas (${fineTuned.model}), on the ${fineTuned.images} images of the other half`)
+    console.log(`  top-1 of the shipped model ${pct(fineTuned.before)}`)
+    console.log(`  top-1 after the fine-tune  ${pct(fineTuned.after)}`)
   }
 }
 

@@ -7,7 +7,8 @@
  * the same vectors. Reports recall@10, query latency p50/p99, the build rate, RSS and the bytes
  * of vector storage per formula, with the ratios to issue 25's targets: recall@10 >= 0.95 and
  * p99 <= 2 ms at 100,000 (<= 5 ms at 1,000,000); under 200 bytes of vector storage per formula.
- * Not measured yet: start-up from a persisted index (the index is rebuilt at start).
+ * Start-up: the index saved as a node saves it (memory/snapshot.ts, with the formulas beside it)
+ * and loaded back, against building it again; the bytes it takes on disk per formula.
  */
 import { Command, InvalidArgumentError } from 'commander'
 import { FormulaGenerator } from '../formulas/grammar.js'
@@ -15,6 +16,10 @@ import { Rng } from '../formulas/rng.js'
 import { embedFormula } from '../memory/embedding.js'
 import { HNSW_EF_SEARCH, HNSW_M, VectorIndex } from '../memory/index.js'
 import { canonicalize } from '../pipeline/latex/canonical.js'
+import { readSnapshot, writeSnapshot } from '../memory/snapshot.js'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const TARGET_RECALL = 0.95
 const TARGET_BYTES = 200
@@ -76,6 +81,22 @@ async function main (): Promise<void> {
     }
     times.sort((a, b) => a - b)
     const recall = found / (queries.length * 10)
+    // Saved and loaded back, as a node does at stop and start.
+    const dir = mkdtempSync(join(tmpdir(), 'texmesh-bench-memory-'))
+    let saveMs: number, loadMs: number, diskBytes: number
+    try {
+      t0 = performance.now()
+      writeSnapshot(dir, index, 'bench', { formulas: corpus })
+      saveMs = performance.now() - t0
+      const snap = readdirSync(dir).find(n => n.startsWith('snap-'))!
+      diskBytes = readdirSync(join(dir, snap)).reduce((s, f) => s + statSync(join(dir, snap, f)).size, 0)
+      t0 = performance.now()
+      const loaded = readSnapshot(dir, vectors[0]!.length, 'bench', d => d)
+      loadMs = performance.now() - t0
+      if ('unusable' in loaded || loaded.index.size !== index.size) throw new Error(`the saved index did not load back: ${JSON.stringify(loaded)}`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
     const bytes = index.bytesPerVector()
     results.push({
       formulas: corpus.length,
@@ -85,6 +106,7 @@ async function main (): Promise<void> {
       p99Ms: percentile(times, 0.99),
       embedPerS,
       insertPerS: buildPerS,
+      startup: { buildS: corpus.length / embedPerS + corpus.length / buildPerS, saveS: saveMs / 1000, loadS: loadMs / 1000, diskBytesPerFormula: diskBytes / corpus.length },
       rssIndexMiB: rssIndex / 2 ** 20,
       bytesPerFormula: { int8Vectors: bytes.int8, graph: bytes.graph, rss: rssIndex / corpus.length },
       ratios: { recall: recall / TARGET_RECALL, p99: percentile(times, 0.99) / targetP99(n), bytes: bytes.int8 / TARGET_BYTES }
@@ -96,6 +118,7 @@ async function main (): Promise<void> {
     console.log(`  recall@10          ${r.recallAt10.toFixed(3)}  (target >= ${TARGET_RECALL}: ratio ${r.ratios.recall.toFixed(2)})`)
     console.log(`  query p50 / p99    ${r.p50Ms.toFixed(3)} / ${r.p99Ms.toFixed(3)} ms  (target p99 <= ${targetP99(r.formulas)} ms: ratio ${r.ratios.p99.toFixed(2)})`)
     console.log(`  embed, insert      ${Math.round(r.embedPerS)} / ${Math.round(r.insertPerS)} formulas a second`)
+    console.log(`  start-up           ${r.startup.loadS.toFixed(2)} s from the saved index, against ${r.startup.buildS.toFixed(1)} s to build it (saving took ${r.startup.saveS.toFixed(2)} s; ${Math.round(r.startup.diskBytesPerFormula)} bytes on disk per formula)`)
     console.log(`  bytes per formula  ${r.bytesPerFormula.int8Vectors} of int8 vector (target < ${TARGET_BYTES}: ratio ${r.ratios.bytes.toFixed(2)}); the HNSW graph's own float copy and links ${r.bytesPerFormula.graph}; RSS ${Math.round(r.bytesPerFormula.rss)} (${r.rssIndexMiB.toFixed(0)} MiB)`)
   }
 }

@@ -1,11 +1,14 @@
 /**
  * Formula memory: the structural embedding puts related formulas near each other, int8 storage
  * keeps scores, the HNSW index agrees with exhaustive search; between real nodes, a formula read
- * on one node is found by search on another, and bad queries get clear errors.
+ * on one node is found by search on another, and bad queries get clear errors; the index saved
+ * in the data dir is loaded at start, repaired from the store after a kill -9, and not used when
+ * damaged or made by another embedding.
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { embedFormula, DIMENSIONS } from '../memory/embedding.js'
 import { dot, quantize } from '../memory/quantize.js'
@@ -13,7 +16,9 @@ import { VectorIndex } from '../memory/index.js'
 import { Rng } from '../formulas/rng.js'
 import type { RunningNode } from '../node/daemon/start.js'
 import { DataDir } from '../node/datadir/datadir.js'
-import { runCli, startConnectedNodes, stopNodes, waitFor } from './helpers.js'
+import { collect, removeDir, runCli, spawnCli, startConnectedNodes, startTestNode, stopNodes, tempDir, waitFor } from './helpers.js'
+import { sha256Hex } from '../util/sha256.js'
+import { writeSnapshot, readSnapshot } from '../memory/snapshot.js'
 
 const FRACTION = fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url))
 const cos = (a: Float32Array, b: Float32Array): number => a.reduce((s, x, i) => s + x * b[i]!, 0)
@@ -109,7 +114,102 @@ describe('formula memory between real nodes', { timeout: 90_000 }, () => {
     assert.deepEqual(await ask('latex='), { status: 400, error: 'an empty query: give a formula in LaTeX' })
     assert.match((await ask(`latex=${'x'.repeat(5000)}`)).error, /at most 4096 characters/)
     assert.match((await ask('latex=%5Cfrac%7B1%7D%7B')).error, /not LaTeX this reader can take/)
+    assert.match((await ask(`latex=${encodeURIComponent('integral of x squared')}`)).error, /reads as prose \("integral of"\): give a formula in LaTeX/)
     assert.equal((await ask('latex=x&k=1000')).status, 400)
     assert.equal((await fetch(`http://127.0.0.1:${a.apiPort}/v1/search?latex=x`)).status, 401, 'search shows answers: it needs the token')
+  })
+})
+
+describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
+  const dirs: string[] = []
+  after(async () => { await Promise.all(dirs.map(removeDir)) })
+  const hashOf = (i: number): string => sha256Hex(new TextEncoder().encode(`memory test ${i}`))
+  const result = (latex: string): { latex: string, confidence: number, alternatives: [], model: string, time: number } => ({ latex, confidence: 0.9, alternatives: [], model: 'm', time: Date.now() })
+  const INTEGRAL = '\\int_{0}^{1} x^{n} d x'
+  const EULER = 'e^{i \\pi}+1=0'
+
+  it('a node starts from its saved index, repairs it from the store after a kill -9, and builds it again when the copy is damaged', async () => {
+    const dir = await tempDir()
+    const peerDir = await tempDir()
+    dirs.push(dir, peerDir)
+    // A first start builds it; a clean stop saves it.
+    const first = await startTestNode(dir)
+    assert.equal(first.memoryStarted.from, 'built')
+    await first.replica.putResult(hashOf(1), result(INTEGRAL))
+    await first.stop()
+    assert.match(await readFile(join(new DataDir(dir).paths.memory, 'CURRENT'), 'utf8'), /^snap-\d+$/)
+
+    // The node as a daemon loads it; a result arrives from a peer; the daemon is killed (SIGKILL) before it saves again.
+    const daemon = spawnCli(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0', '--no-mdns', '--data-dir', dir])
+    const done = collect(daemon)
+    let peer: RunningNode | undefined
+    try {
+      const runtime = await waitFor('the daemon to start', async () => await new DataDir(dir).runtime(), 30_000)
+      const status = await (await fetch(`http://127.0.0.1:${runtime.apiPort}/v1/status`)).json() as { addresses: string[] }
+      peer = await startTestNode(peerDir, { bootstrap: [status.addresses[0]!] })
+      await peer.replica.putResult(hashOf(2), result(EULER))
+      const token = (await readFile(new DataDir(dir).paths.apiToken, 'utf8')).trim()
+      await waitFor('the daemon to index the peer\'s result', async () => {
+        const r = await (await fetch(`http://127.0.0.1:${runtime.apiPort}/v1/search?latex=${encodeURIComponent(EULER)}&k=1`, { headers: { authorization: `Bearer ${token}` } })).json() as { hits: Array<{ score: number }> }
+        return (r.hits[0]?.score ?? 0) > 0.99
+      }, 30_000)
+    } finally {
+      await peer?.stop()
+      daemon.kill('SIGKILL')
+    }
+    const log = await done
+    assert.match(log.stderr + log.stdout, /formula memory loaded/)
+
+    // Started again: the saved copy, with the result written after it added from the store.
+    const again = await startTestNode(dir)
+    try {
+      assert.deepEqual([again.memoryStarted.from, again.memoryStarted.formulas, again.memoryStarted.added, again.memoryStarted.reused], ['saved', 2, 1, 1])
+      for (const [latex, hash] of [[INTEGRAL, hashOf(1)], [EULER, hashOf(2)]] as const) {
+        const hit = again.search(latex, 1)[0]!
+        assert.ok(hit.score > 0.99, latex)
+        assert.deepEqual(hit.sources.map(s => s.hash), [hash])
+      }
+    } finally {
+      await again.stop()
+    }
+
+    // A damaged copy is not used: the memory is built from the store, and finds the same.
+    const memoryDir = new DataDir(dir).paths.memory
+    const current = (await readFile(join(memoryDir, 'CURRENT'), 'utf8')).trim()
+    await truncate(join(memoryDir, current, 'graph.hnsw'), 100)
+    const rebuilt = await startTestNode(dir)
+    try {
+      assert.equal(rebuilt.memoryStarted.from, 'built')
+      assert.match(rebuilt.memoryStarted.unusable ?? '', /corrupted/)
+      assert.ok(rebuilt.search(EULER, 1)[0]!.score > 0.99)
+    } finally {
+      await rebuilt.stop()
+    }
+    // The rebuilt copy was saved at that stop, over the damaged one.
+    const after = await startTestNode(dir)
+    try {
+      assert.deepEqual([after.memoryStarted.from, after.memoryStarted.added], ['saved', 0])
+    } finally {
+      await after.stop()
+    }
+  })
+
+  it('a copy half-written when a crash came is ignored, the last complete one used, and cleared by the next save', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const index = new VectorIndex(DIMENSIONS)
+    index.add(embedFormula(INTEGRAL))
+    writeSnapshot(dir, index, 'e', { n: 1 })
+    // What a kill -9 in the middle of the next save leaves: a half-written copy, and a pointer not yet renamed.
+    await mkdir(join(dir, 'snap-2.tmp'))
+    await writeFile(join(dir, 'snap-2.tmp', 'graph.hnsw'), 'half')
+    await writeFile(join(dir, 'CURRENT.tmp'), 'snap-2')
+    const read = readSnapshot(dir, DIMENSIONS, 'e', d => d)
+    assert.ok(!('unusable' in read), JSON.stringify(read))
+    assert.deepEqual([read.data, read.index.size], [{ n: 1 }, 1])
+    // Another embedding's copy is not used.
+    assert.match((readSnapshot(dir, DIMENSIONS, 'other', d => d) as { unusable: string }).unusable, /another embedding/)
+    writeSnapshot(dir, index, 'e', { n: 2 })
+    assert.deepEqual((await readdir(dir)).sort(), ['CURRENT', 'snap-3'])
   })
 })

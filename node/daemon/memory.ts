@@ -4,8 +4,9 @@ import { isConfirmation } from '../../review/verdict.js'
 import { SHA256_HEX } from '../../util/sha256.js'
 import { isoTime } from '../../util/time.js'
 import { canonicalize, LatexSyntaxError } from '../../pipeline/latex/canonical.js'
-import { DIMENSIONS, embedFormula } from '../../memory/embedding.js'
+import { DIMENSIONS, embedFormula, embeddingFingerprint } from '../../memory/embedding.js'
 import { VectorIndex } from '../../memory/index.js'
+import { readSnapshot, writeSnapshot } from '../../memory/snapshot.js'
 import type { Log } from '../log.js'
 import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
 
@@ -14,6 +15,13 @@ import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
  * many-formula image, and reviewers' corrections), one entry per canonical form, with where it
  * came from; a vector index over their structural embeddings (memory/), built from the replica at
  * start and kept current as entries arrive; and search by LaTeX.
+ *
+ * With a folder to keep it in, the index is saved there (memory/snapshot.ts) a while after it
+ * changes and when the node stops, with the formulas and, per store entry, a print of what it
+ * held and the formulas it gave. A start then loads the saved index and goes over the store:
+ * entries whose print is unchanged take their formulas from the copy (no parsing, embedding or
+ * indexing); the others (written since, for example before a kill -9) are added as new. A copy
+ * that cannot be used (another embedding, missing or damaged files) means a full build.
  */
 
 /** Where a formula came from: an image's result (by the node that read it) or a reviewer's correction or confirmation. */
@@ -37,26 +45,84 @@ export const MAX_K = 100
 
 export class SearchError extends Error {}
 
+/** After a change, the index is saved once this long has passed, and at least SAVE_SPACING times as long as the last save took. */
+export const SAVE_AFTER_MS = 30_000
+const SAVE_SPACING = 20
+
+/** What the saved copy holds beside the index: the formulas by id, and per store entry its print and the ids it gave. */
+interface Saved { formulas: string[], entries: Array<[string, string, number[]]> }
+function parseSaved (d: unknown): Saved {
+  const o = d as Partial<Saved>
+  if (!Array.isArray(o.formulas) || !Array.isArray(o.entries)) throw new Error('data.json is not a saved formula memory')
+  return o as Saved
+}
+
+/** How the memory started: from a saved copy (and how many store entries it had as they are), or built. */
+export interface MemoryStart { from: 'saved' | 'built', formulas: number, added: number, reused: number, ms: number, unusable?: string }
+
 export class FormulaMemory {
-  private readonly index = new VectorIndex(DIMENSIONS)
+  private readonly index: VectorIndex
   private readonly byFormula = new Map<string, { id: number, sources: Map<string, FormulaSource> }>()
   private readonly formulas: string[] = []
-  /** each store entry ("map:HASH/AUTHOR") -> the formulas it gave, so that a rewritten entry leaves its old ones */
-  private readonly byEntry = new Map<string, string[]>()
+  /** each store entry ("map:HASH/AUTHOR") -> a print of what it held, and the formulas it gave (so that a rewritten entry leaves its old ones) */
+  private readonly byEntry = new Map<string, { print: string, formulas: string[] }>()
   private readonly unsubscribe: () => void
+  /** during the start, the saved copy's entries (print and formula ids) */
+  private saved: Map<string, { print: string, ids: number[] }> | undefined
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private lastSaveMs = 0
+  private changed = false
+  readonly started: MemoryStart
 
-  /** `holds`: whether a result's certificate was checked here and holds (node/daemon/certified.ts) */
-  /** `reviewers`: whose reviews count (a revoked member's corrections are no source) */
-  constructor (private readonly replica: Replica, private readonly holds: (hash: string, author: string) => boolean, private readonly log: Log, private readonly reviewers: Reviewers = EVERY_REVIEWER) {
-    for (const { hash, author, entry } of replica.allResults()) this.setResult(hash, author, entry)
-    for (const { hash, author, entry } of replica.reviews()) this.setReview(hash, author, entry)
+  /**
+   * `holds`: whether a result's certificate was checked here and holds (node/daemon/certified.ts);
+   * `reviewers`: whose reviews count (a revoked member's corrections are no source);
+   * `dir`: where the index is saved (none: built at every start, never saved).
+   */
+  constructor (replica: Replica, private readonly holds: (hash: string, author: string) => boolean, private readonly log: Log,
+    private readonly reviewers: Reviewers = EVERY_REVIEWER, private readonly dir?: string) {
+    const t0 = performance.now()
+    const copy = dir != null ? readSnapshot(dir, DIMENSIONS, embeddingFingerprint(), parseSaved) : undefined
+    let usable = copy != null && !('unusable' in copy) ? copy : undefined
+    let unusable = copy != null && 'unusable' in copy ? copy.unusable : undefined
+    if (usable != null && usable.data.formulas.length !== usable.index.size) {
+      unusable = `${usable.data.formulas.length} formulas for ${usable.index.size} vectors`
+      usable = undefined
+    }
+    if (usable != null) {
+      this.index = usable.index
+      this.formulas = usable.data.formulas
+      for (const [id, f] of this.formulas.entries()) this.byFormula.set(f, { id, sources: new Map() })
+      this.saved = new Map(usable.data.entries.map(([key, print, ids]) => [key, { print, ids }]))
+    } else {
+      this.index = new VectorIndex(DIMENSIONS)
+    }
+    const before = this.formulas.length
+    let reused = 0
+    let entries = 0
+    for (const { hash, author, entry } of replica.allResults()) { entries++; if (this.setResult(hash, author, entry)) reused++ }
+    for (const { hash, author, entry } of replica.reviews()) { entries++; if (this.setReview(hash, author, entry)) reused++ }
+    this.saved = undefined
+    this.changed = usable == null || reused < entries || this.byEntry.size !== usable.data.entries.length
+    this.started = {
+      from: usable != null ? 'saved' : 'built',
+      formulas: this.formulas.length,
+      added: this.formulas.length - before,
+      reused,
+      ms: Math.round(performance.now() - t0),
+      ...(unusable != null ? { unusable } : {})
+    }
     this.unsubscribe = replica.subscribe(change => {
       const slash = change.key.lastIndexOf('/')
       const hash = change.key.slice(0, slash)
       if (slash < 0 || !SHA256_HEX.test(hash)) return
       if (change.map === 'results') this.setResult(hash, change.author, replica.results(hash).get(change.author))
       else if (change.map === 'corrections') this.setReview(hash, change.author, replica.corrections(hash).get(change.author))
+      else return
+      this.changed = true
+      this.scheduleSave()
     })
+    if (this.changed) this.scheduleSave()
   }
 
   /** Distinct formulas held. */
@@ -67,6 +133,8 @@ export class FormulaMemory {
     if (latex.trim() === '') throw new SearchError('an empty query: give a formula in LaTeX')
     if (latex.length > MAX_QUERY_LATEX) throw new SearchError(`a query of ${latex.length} characters; at most ${MAX_QUERY_LATEX}`)
     if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new SearchError(`k must be a whole number from 1 to ${MAX_K}`)
+    const prose = proseIn(latex)
+    if (prose != null) throw new SearchError(`the query reads as prose ("${prose}"): give a formula in LaTeX, such as \\int_0^1 x^n dx`)
     let query: Float32Array
     try {
       query = embedFormula(latex)
@@ -86,32 +154,76 @@ export class FormulaMemory {
     }).slice(0, k)
   }
 
-  stop (): void { this.unsubscribe() }
-
-  private setResult (hash: string, author: string, entry: ResultEntry | undefined): void {
-    const key = `results:${hash}/${author}`
-    this.drop(key)
-    if (entry == null || entry.unreadable != null || !SHA256_HEX.test(hash)) return
-    const time = isoTime(entry.time)
-    const regions = entry.regions ?? []
-    const gave = regions.length > 1
-      ? regions.map(r => this.add(r.latex, key, { hash, by: author, time, kind: 'region', certified: false }))
-      : [this.add(entry.latex, key, { hash, by: author, time, kind: 'result', certified: false })]
-    this.byEntry.set(key, gave.filter((f): f is string => f != null))
+  /** Stop following the store, and save the index if it changed since the last save. */
+  stop (): void {
+    this.unsubscribe()
+    if (this.timer != null) clearTimeout(this.timer)
+    this.timer = undefined
+    this.save()
   }
 
-  private setReview (hash: string, author: string, entry: CorrectionEntry | undefined): void {
+  /** Save the index now if it changed (and there is a folder for it); a failure is logged, and the next start builds it. */
+  save (): void {
+    if (this.dir == null || !this.changed) return
+    const t0 = performance.now()
+    try {
+      const entries: Saved['entries'] = [...this.byEntry].map(([key, e]) => [key, e.print, e.formulas.map(f => this.byFormula.get(f)!.id)])
+      writeSnapshot(this.dir, this.index, embeddingFingerprint(), { formulas: this.formulas, entries } satisfies Saved)
+      this.changed = false
+      this.lastSaveMs = performance.now() - t0
+      this.log.debug({ formulas: this.formulas.length, ms: Math.round(this.lastSaveMs) }, 'saved the formula memory')
+    } catch (err) {
+      this.log.warn({ err, dir: this.dir }, 'saving the formula memory failed (the next start builds it again)')
+    }
+  }
+
+  private scheduleSave (): void {
+    if (this.dir == null || this.timer != null) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.save()
+    }, Math.max(SAVE_AFTER_MS, this.lastSaveMs * SAVE_SPACING))
+    this.timer.unref()
+  }
+
+  /** Take a result entry (or its removal); true when its formulas came from the saved copy. */
+  private setResult (hash: string, author: string, entry: ResultEntry | undefined): boolean {
+    const key = `results:${hash}/${author}`
+    this.drop(key)
+    if (entry == null || entry.unreadable != null || !SHA256_HEX.test(hash)) return false
+    const time = isoTime(entry.time)
+    const regions = entry.regions ?? []
+    const kind = regions.length > 1 ? 'region' : 'result'
+    const latex = regions.length > 1 ? regions.map(r => r.latex) : [entry.latex]
+    return this.setEntry(key, printOf(entry.time, latex), latex, { hash, by: author, time, kind, certified: false })
+  }
+
+  /** Take a review entry (or its removal); true when its formula came from the saved copy. */
+  private setReview (hash: string, author: string, entry: CorrectionEntry | undefined): boolean {
     const key = `corrections:${hash}/${author}`
     this.drop(key)
-    if (entry == null || !SHA256_HEX.test(hash)) return
+    if (entry == null || !SHA256_HEX.test(hash)) return false
     const kind = isConfirmation(entry) ? 'confirmation' : 'correction'
-    const f = this.add(entry.latex, key, { hash, by: author, time: isoTime(entry.time), kind, certified: false })
-    if (f != null) this.byEntry.set(key, [f])
+    return this.setEntry(key, printOf(entry.time, [entry.latex]), [entry.latex], { hash, by: author, time: isoTime(entry.time), kind, certified: false })
+  }
+
+  /** An entry's formulas: from the saved copy when it holds the entry as it is (true), else parsed and added. */
+  private setEntry (key: string, print: string, latex: readonly string[], source: FormulaSource): boolean {
+    const saved = this.saved?.get(key)
+    if (saved != null && saved.print === print && saved.ids.every(id => id < this.formulas.length)) {
+      const gave = saved.ids.map(id => this.formulas[id]!)
+      for (const f of gave) this.byFormula.get(f)!.sources.set(key, source)
+      this.byEntry.set(key, { print, formulas: gave })
+      return true
+    }
+    const gave = latex.map(l => this.add(l, key, source)).filter((f): f is string => f != null)
+    this.byEntry.set(key, { print, formulas: gave })
+    return false
   }
 
   /** An entry rewritten or removed: its formulas lose it as a source. */
   private drop (key: string): void {
-    for (const f of this.byEntry.get(key) ?? []) this.byFormula.get(f)?.sources.delete(key)
+    for (const f of this.byEntry.get(key)?.formulas ?? []) this.byFormula.get(f)?.sources.delete(key)
     this.byEntry.delete(key)
   }
 
@@ -140,4 +252,25 @@ export class FormulaMemory {
     held.sources.set(key, source)
     return formula
   }
+}
+
+/** What a store entry held, in short: its time and a hash (FNV-1a, 32 bits) of its formulas. */
+function printOf (time: number, latex: readonly string[]): string {
+  let h = 0x811c9dc5
+  for (const l of latex) {
+    for (let i = 0; i < l.length; i++) h = Math.imul(h ^ l.charCodeAt(i), 0x01000193)
+    h = Math.imul(h ^ 0x1f, 0x01000193)
+  }
+  return `${time}:${(h >>> 0).toString(36)}`
+}
+
+/**
+ * Words of prose in a query, if it has any, outside commands and their text arguments
+ * (`\text{...}`, `\mathrm{...}`): two words side by side, one of them of four letters or
+ * more ("integral of", "what is the"). Formulas name things with a letter or two, with commands,
+ * or with single words (`softmax(x)`), not with phrases.
+ */
+export function proseIn (query: string): string | undefined {
+  const bare = query.replace(/\\(?:text|textrm|textit|textbf|mathrm|operatorname|mbox|mathit|mathbf)\s*\{[^{}]*\}/g, ' ').replace(/\\[a-zA-Z]+/g, ' ')
+  return /(?<![a-zA-Z])(?:[a-zA-Z]{4,}\s+[a-zA-Z]{2,}|[a-zA-Z]{2,}\s+[a-zA-Z]{4,})(?![a-zA-Z])/.exec(bare)?.[0]
 }

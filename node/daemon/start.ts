@@ -20,7 +20,7 @@ import { CRDT_SYNC_PROTOCOL, crdtSync, type CrdtSync } from '../../protocols/crd
 import type { NodeHooks } from './hooks.js'
 import { Trust } from './trust.js'
 import { Reviews } from './reviews.js'
-import { FormulaMemory, type FormulaHit } from './memory.js'
+import { FormulaMemory, type FormulaHit, type MemoryStart } from './memory.js'
 import { calibrationView, NetworkCalibration } from './calibration.js'
 import { openPeerStore, openReplica } from './storage.js'
 import { faultHandlers } from './faults.js'
@@ -59,6 +59,8 @@ export interface RunningNode {
   installCertificate(text: string): Promise<MembershipCertificate>
   /** Formulas like `latex` among everything the store holds (node/daemon/memory.ts). */
   search(latex: string, k?: number): FormulaHit[]
+  /** how the formula memory started: from its saved copy (repaired from the store) or built */
+  readonly memoryStarted: MemoryStart
   /** Recognise an image on this node (the model loads on first use). */
   ocr(image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult>
   /** Hand an image to the network: answered from the store, or queued as a task that any node may take. */
@@ -148,7 +150,9 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     await trust.publishCertificate()
     // Formula memory: every formula the store holds, searchable by similarity (memory/). Built
     // here, before the network starts, since the first build takes the event loop a while.
-    const formulas = memory = new FormulaMemory(replica, (hash, author) => tasks?.certifiedHolds(hash, author) ?? false, log.child({ component: 'node:memory' }), trust.reviewers)
+    const memoryLog = log.child({ component: 'node:memory' })
+    const formulas = memory = new FormulaMemory(replica, (hash, author) => tasks?.certifiedHolds(hash, author) ?? false, memoryLog, trust.reviewers, dataDir.paths.memory)
+    memoryLog.info({ ...formulas.started }, formulas.started.from === 'saved' ? 'formula memory loaded' : 'formula memory built')
 
     let onMember: (peer: PeerId) => void = () => {}
     let offerPeers: (peers: ExchangedPeer[]) => void = () => {}
@@ -334,7 +338,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     await dataDir.writeRuntime({ pid: process.pid, ...(identity != null ? { process: identity } : {}), peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString(), config: { ...config }, ...(options.sources != null ? { sources: options.sources } : {}) })
 
     const apiPort = api.port
-    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, search: (latex, k) => formulas.search(latex, k), ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), quorumTimings: () => nodeTasks.quorumTimings(), stop }
+    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, search: (latex, k) => formulas.search(latex, k), memoryStarted: formulas.started, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), quorumTimings: () => nodeTasks.quorumTimings(), stop }
   } catch (err) {
     await stop()
     throw err

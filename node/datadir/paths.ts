@@ -33,6 +33,8 @@ export interface DataDirPaths {
   readonly tasks: string
   /** LevelDB holding the votes this node signed, so it never signs a second one on a task */
   readonly votes: string
+  /** the formula memory's saved index (memory/snapshot.ts); rebuilt from the store when missing */
+  readonly memory: string
 }
 
 export function dataDirPaths (root: string): DataDirPaths {
@@ -50,6 +52,7 @@ export function dataDirPaths (root: string): DataDirPaths {
     peerStore: join(dir, 'peerstore'),
     replica: join(dir, 'replica'),
     tasks: join(dir, 'tasks'),
-    votes: join(dir, 'votes')
+    votes: join(dir, 'votes'),
+    memory: join(dir, 'memory')
   }
 }

@@ -82,6 +82,16 @@ export const PROFILES: Record<string, RenderProfile> = {
     grammar: 'v3',
     mathjaxFonts: ['tex', ...(Object.keys(MATHJAX4_FONTS) as Mathjax4Font[])],
   },
+  // A stream of what a campus reads, for bench:learning's calibration: v3's topic formulas at the
+  // training densities, degraded as training degrades them (another seed than any training set).
+  learning: {
+    mathjaxShare: 0.45,
+    exPx: [4.5, 12],
+    dpi: [80, 210],
+    augment: TRAIN_AUGMENT,
+    grammar: 'v3',
+    mathjaxFonts: ['tex', ...(Object.keys(MATHJAX4_FONTS) as Mathjax4Font[])],
+  },
 }
 
 /** The typical glyph size (segment.ts glyphSizeOf) of the clean renders in a clean shard. */
@@ -229,7 +239,7 @@ async function inkCrop (image: Buffer): Promise<InkCrop | null> {
 }
 
 /** A clean render's ink crop scaled so that its typical glyph is STORE_GLYPH pixels. */
-async function cleanCrop (image: Buffer): Promise<InkCrop | null> {
+export async function cleanCrop (image: Buffer): Promise<InkCrop | null> {
   const c = await inkCrop(image)
   if (!c) return null
   const s = STORE_GLYPH / c.glyph

@@ -8,6 +8,7 @@
 #   scripts/train/run2.sh train     # the long run in the background (nohup), log in training/v2/run/train.log
 #   scripts/train/run2.sh pack      # the checkpoint and training record to commit (checkpoints/texmesh-v2)
 #   scripts/train/run2.sh export    # ONNX, model.json, calibration, held-out A/B/C evaluations, model card (models/texmesh-v2)
+#   scripts/train/run2.sh finetune DIR  # a short run on people's corrections (texmesh corrections export DIR), in training/v2/finetune
 #
 # Needs: Debian's python3-torch, python3-opencv, python3-pil, python3-onnx, libopenblas0-pthread; texlive + dvipng.
 # MINUTES (default 600) is the long run's budget, counted across restarts. ARCH (default v1net), INIT (weights to
@@ -108,8 +109,38 @@ case "${1:-}" in
     node dist/scripts/model-card.js "$out"
     echo "model card: $out/MODEL_CARD.md"
     ;;
+  finetune)
+    # A short run from FT_INIT (default the long run's last.pt) on a labelled folder (texmesh corrections
+    # export DIR) beside FT_REPLAY shards of the usual data (so the model keeps what it knew), the
+    # corrections repeated FT_REPEAT times; FT_MINUTES (default 15) on core CORE (default 1), then
+    # ONNX, model.json and the shipped curve in $V2/finetune/model. FT_ALLOW_HELDOUT_C=1 only for
+    # npm run bench:learning's measurement (that model must never ship).
+    corrections=${2:?usage: run2.sh finetune LABELLED_DIR}
+    ft=$V2/finetune
+    rm -rf "$ft/data" "$ft/run" "$ft/model"
+    mkdir -p "$ft/data/replay"
+    node dist/scripts/datagen/from-labelled.js "$corrections" --out "$ft/corrections" ${FT_ALLOW_HELDOUT_C:+--allow-heldout-c}
+    for k in $(seq 1 "${FT_REPEAT:-3}"); do
+      mkdir -p "$ft/data/corrections-$k"
+      ln -s "$(realpath "$ft/corrections/clean-0000.bin")" "$ft/data/corrections-$k/clean-0000.bin"
+      ln -s "$(realpath "$ft/corrections/clean-0000.jsonl")" "$ft/data/corrections-$k/clean-0000.jsonl"
+    done
+    for f in $(ls "$V2"/clean3/clean-*.jsonl "$V2"/clean2/clean-*.jsonl | shuf -n "${FT_REPLAY:-2}" --random-source=<(yes)); do
+      n=clean-$(basename "$(dirname "$f")")-$(basename "$f" .jsonl | sed 's/^clean-//')
+      ln -s "$(realpath "$f")" "$ft/data/replay/$n.jsonl"; ln -s "$(realpath "${f%.jsonl}.bin")" "$ft/data/replay/$n.bin"
+    done
+    data=$(ls -d "$ft"/data/*/ | sed 's|^|../../|; s|/$||' | paste -sd,)
+    OMP_NUM_THREADS=1 taskset -c "${CORE:-1}" bash -c "cd scripts/train && exec nice -n 10 $PY train2.py --data $data --dev ../../$V2/dev \
+      --vocab ../../$VOCAB --out ../../$ft/run --minutes ${FT_MINUTES:-15} --arch ${ARCH:-v1net} --lr ${FT_LR:-3e-4} --warmup 0.05 \
+      --dev-minutes 5 --checkpoint-minutes 5 --init $(realpath "${FT_INIT:-$V2/run/last.pt}")" >"$ft/stdout.log" 2>&1
+    (cd scripts/train && OMP_NUM_THREADS=1 "$PY" export.py --checkpoint "../../$ft/run/last.pt" --dev "../../$V2/dev" --out "../../$ft/model" \
+      --recipe '{"finetune": "corrections '"$corrections"' x'"${FT_REPEAT:-3}"' and '"${FT_REPLAY:-2}"' replay shards"}')
+    node dist/scripts/model-manifest.js "$ft/model"
+    node dist/scripts/calibrate.js datasets/calibration --model "$ft/model"
+    echo "fine-tuned model: $ft/model"
+    ;;
   *)
-    sed -n '2,13p' "$0"
+    sed -n '2,14p' "$0"
     exit 2
     ;;
 esac

@@ -1,0 +1,77 @@
+/**
+ * Saved copies of a vector index and of what goes with it, so that a node starts without
+ * embedding and indexing everything again. In a folder of their own:
+ *
+ *   DIR/snap-N/   the index (memory/index.ts), meta.json, and data.json (the caller's)
+ *   DIR/CURRENT   "snap-N": the newest complete copy
+ *
+ * A copy is written in full under a new name, then CURRENT is replaced by a rename, then older
+ * copies are removed: a crash at any point (kill -9 included) leaves the last complete copy
+ * current, and the next write clears what a crash left behind. A copy made by another embedding
+ * (its fingerprint differs), or whose files are missing or disagree, is not used.
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { VectorIndex } from './index.js'
+
+const FORMAT = 1
+const Meta = z.object({
+  format: z.literal(FORMAT),
+  /** memory/embedding.ts's fingerprint when the copy was written */
+  embedding: z.string(),
+  dimensions: z.number().int().positive(),
+  count: z.number().int().nonnegative(),
+  time: z.number()
+})
+export type SnapshotMeta = z.infer<typeof Meta>
+
+export interface Snapshot<T> { index: VectorIndex, data: T, meta: SnapshotMeta }
+
+/** Write a copy of `index` and `data` (JSON) in `dir`, and make it the current one. Synchronous: nothing changes meanwhile. */
+export function writeSnapshot (dir: string, index: VectorIndex, embedding: string, data: unknown): SnapshotMeta {
+  mkdirSync(dir, { recursive: true })
+  const generation = Math.max(0, ...readdirSync(dir).map(n => /^snap-(\d+)(\.tmp)?$/.exec(n)).filter(m => m != null).map(m => Number(m[1]))) + 1
+  const name = `snap-${generation}`
+  const tmp = join(dir, `${name}.tmp`)
+  rmSync(tmp, { recursive: true, force: true })
+  mkdirSync(tmp)
+  index.save(tmp)
+  writeFileSync(join(tmp, 'data.json'), JSON.stringify(data))
+  const meta: SnapshotMeta = { format: FORMAT, embedding, dimensions: index.dimensions, count: index.size, time: Date.now() }
+  writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta))
+  renameSync(tmp, join(dir, name))
+  writeFileSync(join(dir, 'CURRENT.tmp'), name)
+  renameSync(join(dir, 'CURRENT.tmp'), join(dir, 'CURRENT'))
+  // What is no longer current: the copy before, and whatever a crash left.
+  for (const n of readdirSync(dir)) {
+    if (n !== name && n !== 'CURRENT' && (n.startsWith('snap-') || n === 'CURRENT.tmp')) rmSync(join(dir, n), { recursive: true, force: true })
+  }
+  return meta
+}
+
+/** The current copy in `dir`, or why there is none to use. */
+export function readSnapshot<T> (dir: string, dimensions: number, embedding: string, parse: (data: unknown) => T): Snapshot<T> | { unusable: string } {
+  const name = currentName(dir)
+  if (name == null) return { unusable: 'none saved' }
+  const at = join(dir, name)
+  try {
+    const meta = Meta.parse(JSON.parse(readFileSync(join(at, 'meta.json'), 'utf8')))
+    if (meta.embedding !== embedding) return { unusable: `made by another embedding (${meta.embedding}; this one is ${embedding})` }
+    if (meta.dimensions !== dimensions) return { unusable: `of ${meta.dimensions} dimensions, not ${dimensions}` }
+    const index = VectorIndex.load(at, dimensions)
+    if (index.size !== meta.count) return { unusable: `${index.size} vectors where ${meta.count} were saved` }
+    return { index, data: parse(JSON.parse(readFileSync(join(at, 'data.json'), 'utf8'))), meta }
+  } catch (err) {
+    return { unusable: `${at}: ${(err as Error).message}` }
+  }
+}
+
+function currentName (dir: string): string | undefined {
+  try {
+    const name = readFileSync(join(dir, 'CURRENT'), 'utf8').trim()
+    return /^snap-\d+$/.test(name) ? name : undefined
+  } catch {
+    return undefined
+  }
+}
