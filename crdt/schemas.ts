@@ -22,6 +22,8 @@ export const ResultEntry = z.object({
     latex,
     confidence: z.number().min(0).max(1)
   })).max(MAX_RESULT_REGIONS).optional(),
+  /** the task it answered (an id of the node that took the image: `texmesh result ID` there) */
+  task: z.string().min(1).max(128).optional(),
   /** milliseconds the recognition took on the author's node */
   ms: z.number().nonnegative().optional(),
   /** the image was read turned by this many degrees (pipeline/ocr.ts) */

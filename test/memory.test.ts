@@ -86,6 +86,9 @@ describe('formula memory between real nodes', { timeout: 90_000 }, () => {
     assert.ok(found.hits[0]!.score > 0.99)
     // Where it came from: that image, read by whichever node's worker took the task (either may have).
     for (const s of found.hits[0]!.sources) assert.deepEqual([s.hash, s.kind], [t.hash, 'result'])
+    // and the task it answered: one of B's (the image was handed to B), whichever node read it
+    const bTasks = new Set((await b.tasks(100)).map(v => v.id))
+    for (const s of found.hits[0]!.sources) assert.ok(bTasks.has((s as { task?: string }).task ?? ''), JSON.stringify(s))
     assert.ok(found.hits[0]!.sources.some(s => s.by === t.result!.by))
     // A review is a source of the formula it names: a correction, then (rewritten) a confirmation, which leaves the first.
     const review = (latex: string): Parameters<typeof b.replica.putCorrection>[1] => ({ latex, reviewed: { latex: answer, model: t.result!.model, confidence: 0.5, alternatives: [] }, time: Date.now() })

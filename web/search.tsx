@@ -40,7 +40,7 @@ export function SearchPage () {
                 <div class='answer'><Tex latex={h.latex} /></div>
                 <Source latex={h.latex} />
                 <ul class='plain meta'>
-                  {h.sources.slice(0, 3).map(s => <li key={`${s.kind}${s.hash}${s.by}`}>{s.kind} of image <code>{s.hash.slice(0, 12)}…</code> by <Peerid id={s.by} />, {new Date(s.time).toLocaleString()}</li>)}
+                  {h.sources.slice(0, 3).map(s => <li key={`${s.kind}${s.hash}${s.by}`}>{s.kind} of image <code>{s.hash.slice(0, 12)}…</code>{s.task != null && <> (task <code>{s.task}</code>)</>} by <Peerid id={s.by} />, {new Date(s.time).toLocaleString()}</li>)}
                 </ul>
               </li>
             ))}

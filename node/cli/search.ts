@@ -11,7 +11,7 @@ function formatHits (r: { formulas: number, hits: FormulaHit[] }): string {
     const kinds = new Set(h.sources.map(s => s.kind))
     const tags = [kinds.has('correction') ? 'a correction' : '', kinds.has('confirmation') ? 'confirmed' : '', h.sources.some(s => s.certified) ? 'certified' : ''].filter(t => t !== '').join(', ')
     const latest = h.sources[0]
-    const where = latest != null ? printable(`${latest.kind} of image ${latest.hash.slice(0, 12)}… by …${latest.by.slice(-8)}, ${latest.time.slice(0, 10)}`) : ''
+    const where = latest != null ? printable(`${latest.kind} of image ${latest.hash.slice(0, 12)}…${latest.task != null ? ` (task ${latest.task})` : ''} by …${latest.by.slice(-8)}, ${latest.time.slice(0, 10)}`) : ''
     return `${String(i + 1).padStart(2)}. ${h.score.toFixed(3)}  ${printable(h.latex)}\n      ${h.sourceCount} source${h.sourceCount === 1 ? '' : 's'}${tags !== '' ? ` (${tags})` : ''}; latest: ${where}`
   })
   return [...lines, `(${r.formulas} formulas in the network's memory)`].join('\n')

@@ -53,6 +53,7 @@ export function criticalQuorum (init: NodeTasksInit, queue: TaskQueue, blobs: Bl
         alternatives: agrees ? own.alternatives.slice(0, 16).filter(a => Number.isFinite(a.score)) : [],
         model: certificate.model,
         time: Date.now(),
+        task: task.id,
         ...(agrees ? { regions: own.regions.slice(0, MAX_RESULT_REGIONS).map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence })), ms: own.ms } : {}),
         certificate
       })

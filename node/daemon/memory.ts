@@ -30,6 +30,8 @@ export interface FormulaSource {
   by: string
   time: string
   kind: 'result' | 'region' | 'correction' | 'confirmation'
+  /** for a result: the task it answered, an id of the node the image was handed to */
+  task?: string
   /** the result carries a quorum certificate that this node checked and that holds */
   certified: boolean
 }
@@ -195,7 +197,7 @@ export class FormulaMemory {
     const regions = entry.regions ?? []
     const kind = regions.length > 1 ? 'region' : 'result'
     const latex = regions.length > 1 ? regions.map(r => r.latex) : [entry.latex]
-    return this.setEntry(key, printOf(entry.time, latex), latex, { hash, by: author, time, kind, certified: false })
+    return this.setEntry(key, printOf(entry.time, latex), latex, { hash, by: author, time, kind, ...(entry.task != null ? { task: entry.task } : {}), certified: false })
   }
 
   /** Take a review entry (or its removal); true when its formula came from the saved copy. */

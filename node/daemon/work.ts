@@ -173,6 +173,7 @@ export class NodeTasks {
       alternatives: r.alternatives.slice(0, 16).filter(a => Number.isFinite(a.score)),
       model: r.model,
       time: Date.now(),
+      task: work.id,
       regions: r.regions.map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence })),
       ms: r.ms,
       ...(r.rotated != null ? { rotated: r.rotated } : {}),
