@@ -1,12 +1,13 @@
 /**
- * npm run bench:learning -- [DIR...] [--limit N] [--beam N] [--seed S] [--cache FILE] [--json]
+ * npm run bench:learning -- [DIR...] [--limit N] [--beam N] [--seed S] [--orders N] [--cache FILE] [--json]
  *                           [--tune-half DIR | --fine-tuned MODEL_DIR]
  *
  * What the learning loop of reviews buys (issue 24), on a labelled set (default
  * datasets/heldout-c: 287 hand-typed formulas, each rendered ten ways, so a formula reviewed
  * once comes back in other renderings, as it would from other textbooks). The images are read
- * once by the shipped model; then the set is replayed, in a seeded random order, as users who
- * review every result, and as users who review one in ten (five reviewers taking turns):
+ * once by the shipped model; then the set is replayed, in seeded random orders (`--orders`,
+ * default 10: the figures are their means), as users who review every result, and as users who
+ * review one in ten (five reviewers taking turns):
  *
  * - ranking: each answer as served before any review (top-1 of the model) and as served with
  *   what was reviewed until then ranked up (review/ranking.ts: an alternative the network has
@@ -114,6 +115,33 @@ function replay (reads: Read[], model: string, reviewRate: number, rng: Rng): Re
   return { reviewRate, images: n, reviews: reviews.length, top1Model: top1Model / n, top1Ranked: top1Ranked / n, rankedUp, madeRight, madeWrong, calibration: { fittedOn: fitted?.reviews ?? 0, eceBefore, eceAfter, eceFloor, eceNoise } }
 }
 
+/** Replays of several orders in one: their means (and the range of the calibration error after). */
+type Summary = Replay & { calibration: Replay['calibration'] & { eceAfterRange: [number, number] | null } }
+function summarise (runs: Replay[]): Summary {
+  const mean = (f: (r: Replay) => number): number => runs.reduce((s, r) => s + f(r), 0) / runs.length
+  const after = runs.map(r => r.calibration.eceAfter)
+  const fitted = after.every(a => a != null)
+  const noise = runs.map(r => r.calibration.eceNoise)
+  return {
+    reviewRate: runs[0]!.reviewRate,
+    images: runs[0]!.images,
+    reviews: mean(r => r.reviews),
+    top1Model: mean(r => r.top1Model),
+    top1Ranked: mean(r => r.top1Ranked),
+    rankedUp: mean(r => r.rankedUp),
+    madeRight: mean(r => r.madeRight),
+    madeWrong: mean(r => r.madeWrong),
+    calibration: {
+      fittedOn: mean(r => r.calibration.fittedOn),
+      eceBefore: mean(r => r.calibration.eceBefore),
+      eceAfter: fitted ? mean(r => r.calibration.eceAfter!) : null,
+      eceAfterRange: fitted ? [Math.min(...after as number[]), Math.max(...after as number[])] : null,
+      eceFloor: mean(r => r.calibration.eceFloor),
+      eceNoise: noise.every(n => n != null) ? mean(r => r.calibration.eceNoise!) : null
+    }
+  }
+}
+
 /** Whether a formula is in the half a fine-tune learns from (`--tune-half`); the other half measures it. */
 function inTuneHalf (canonical: string): boolean {
   return createHash('sha256').update(canonical).digest()[0]! < 128
@@ -188,41 +216,47 @@ async function main (): Promise<void> {
     .argument('[dirs...]', 'labelled folders (images and truth.jsonl), replayed as one stream', [DEFAULT_DIR])
     .option('--limit <n>', 'only the first N images', positiveInt)
     .option('--beam <n>', 'beam width', positiveInt, 5)
-    .option('--seed <n>', 'the replay order\'s seed', positiveInt, 24)
+    .option('--seed <n>', 'the first replay order\'s seed', positiveInt, 24)
+    .option('--orders <n>', 'replay orders to average over', positiveInt, 10)
     .option('--cache <file>', 'keep the reads in FILE, and take them from there on the next run with the same model and beam')
     .option('--tune-half <dir>', 'write the half of the (one) set a fine-tune learns from to DIR (images and truth.jsonl), and stop')
     .option('--fine-tuned <modelDir>', 'also report top-1 on the other half by this fine-tuned model')
     .option('--json', 'print the results as JSON')
     .parse()
   const dirs = cmd.processedArgs[0] as string[]
-  const o = cmd.opts<{ limit?: number, beam: number, seed: number, json?: boolean, tuneHalf?: string, fineTuned?: string, cache?: string }>()
+  const o = cmd.opts<{ limit?: number, beam: number, seed: number, orders: number, json?: boolean, tuneHalf?: string, fineTuned?: string, cache?: string }>()
   if (o.tuneHalf != null) {
     if (dirs.length !== 1) cmd.error('--tune-half takes one labelled folder')
     console.log(`${await writeTuneHalf(dirs[0]!, o.tuneHalf)} images of ${dirs[0]!} written to ${o.tuneHalf} (the half a fine-tune learns from)`)
     return
   }
   const { model, reads } = await readAll(dirs, o.limit, o.beam, o.cache)
-  // The same seeded order for both replays.
-  const order = new Rng(o.seed)
-  for (let i = reads.length - 1; i > 0; i--) {
-    const j = order.int(0, i)
-    ;[reads[i], reads[j]] = [reads[j]!, reads[i]!]
+  // Each replay order is a seeded shuffle, the same for both review rates; the figures are means over the orders.
+  const shuffled = (k: number): Labelled[] => {
+    const order = new Rng(o.seed + 2 * k)
+    const out = [...reads]
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = order.int(0, i)
+      ;[out[i], out[j]] = [out[j]!, out[i]!]
+    }
+    return out
   }
-  const results = [1, 0.1].map(rate => replay(reads, model, rate, new Rng(o.seed + 1)))
+  const orders = Array.from({ length: o.orders }, (_, k) => shuffled(k))
+  const results = [1, 0.1].map(rate => summarise(orders.map((r, k) => replay(r, model, rate, new Rng(o.seed + 2 * k + 1)))))
   const fineTuned = o.fineTuned != null ? await fineTuneTop1(reads, o.fineTuned, o.beam) : undefined
   if (o.json === true) {
-    console.log(JSON.stringify({ dirs, model, beam: o.beam, seed: o.seed, targetEce: TARGET_ECE, results, ...(fineTuned != null ? { fineTuned } : {}) }, null, 2))
+    console.log(JSON.stringify({ dirs, model, beam: o.beam, seed: o.seed, orders: o.orders, targetEce: TARGET_ECE, results, ...(fineTuned != null ? { fineTuned } : {}) }, null, 2))
     return
   }
   const pct = (x: number): string => `${(100 * x).toFixed(1)} %`
-  console.log(`${reads.length} images of ${dirs.join(', ')}, model ${model}, beam ${o.beam}, replay seed ${o.seed}`)
+  console.log(`${reads.length} images of ${dirs.join(', ')}, model ${model}, beam ${o.beam}; means over ${o.orders} replay orders (seeds from ${o.seed})`)
   for (const r of results) {
-    console.log(`\nusers who review ${r.reviewRate === 1 ? 'every result' : `1 in ${Math.round(1 / r.reviewRate)}`} (${r.reviews} reviews)`)
+    console.log(`\nusers who review ${r.reviewRate === 1 ? 'every result' : `1 in ${Math.round(1 / r.reviewRate)}`} (${Math.round(r.reviews)} reviews)`)
     console.log(`  top-1 of the model        ${pct(r.top1Model)}`)
-    console.log(`  top-1 with ranking        ${pct(r.top1Ranked)}  (${r.rankedUp} answers ranked up: ${r.madeRight} made right, ${r.madeWrong} made wrong)`)
+    console.log(`  top-1 with ranking        ${pct(r.top1Ranked)}  (${Math.round(r.rankedUp)} answers ranked up: ${Math.round(r.madeRight)} made right, ${Math.round(r.madeWrong)} made wrong)`)
     const c = r.calibration
     console.log(`  calibration error         ${c.eceBefore.toFixed(4)} with the shipped curve; ` +
-      (c.eceAfter == null ? `no network curve (the first half gave ${c.fittedOn === 0 ? 'too few' : c.fittedOn} reviews)` : `${c.eceAfter.toFixed(4)} with the network's, fitted on ${c.fittedOn} reviews (target <= ${TARGET_ECE}: ratio ${(c.eceAfter / TARGET_ECE).toFixed(2)})`) +
+      (c.eceAfter == null ? `no network curve (the first half gave ${c.fittedOn === 0 ? 'too few' : Math.round(c.fittedOn)} reviews)` : `${c.eceAfter.toFixed(4)} with the network's (${c.eceAfterRange![0].toFixed(4)}-${c.eceAfterRange![1].toFixed(4)}), fitted on ${Math.round(c.fittedOn)} reviews (target <= ${TARGET_ECE}: ratio ${(c.eceAfter / TARGET_ECE).toFixed(2)})`) +
       `; a curve fitted on the measured half itself reaches ${c.eceFloor.toFixed(4)}` +
       (c.eceNoise != null ? `, and a perfect curve would measure ${c.eceNoise.toFixed(4)} on this many answers (sampling noise)` : ''))
   }
