@@ -183,6 +183,16 @@ describe('reviews between real nodes', { timeout: 120_000 }, () => {
     const summary = JSON.parse(evaluated.stdout) as { images: number, exactMatch: number }
     assert.equal(summary.images, 2)
     assert.equal(summary.exactMatch, 0.5)
+    // And on to the trainer: the export as a shard of its crops (scripts/train/run2.sh finetune's first step).
+    const shard = join(dirs[0]!, 'shard')
+    const converted = await collect(spawn(process.execPath, [fileURLToPath(new URL('../scripts/datagen/from-labelled.js', import.meta.url)), out, '--out', shard], { stdio: ['ignore', 'pipe', 'pipe'] }))
+    assert.equal(converted.code, 0, converted.stderr)
+    assert.match(converted.stdout, /^2 of 2 images written to /)
+    const rows = (await readFile(join(shard, 'clean-0000.jsonl'), 'utf8')).trim().split('\n').map(l => JSON.parse(l) as { latex: string, tokens: string, w: number, h: number, glyph: number, offset: number })
+    assert.deepEqual(rows.map(r => r.latex).sort(), truth.map(t => t.latex).sort())
+    const bytes = (await readFile(join(shard, 'clean-0000.bin'))).length
+    assert.equal(bytes, rows.reduce((n, r) => n + r.w * r.h, 0))
+    for (const r of rows) assert.ok(r.tokens.split(' ').length > 3 && r.glyph === 20, JSON.stringify(r))
   })
 
   it('ranks up an alternative the network settled on for another image; confirming it is a suboptimal verdict', async () => {
