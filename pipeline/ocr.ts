@@ -69,8 +69,11 @@ export interface OcrResult {
 
 /** Ink this many times taller than wide is read turned on its side too, */
 export const TURNED_ASPECT = 1.5
-/** when its upright reading is less likely than this per region. */
-export const TURN_BELOW = 0.6
+/**
+ * when its upright reading is less likely than this per region. 0.8 since texmesh-v2+4b2cadc1, which
+ * reads a formula on its side upright as two regions at 0.96 and 0.66 (0.6 was enough before).
+ */
+export const TURN_BELOW = 0.8
 
 function unionBox (boxes: readonly { left: number; top: number; width: number; height: number }[]): { width: number; height: number } {
   const left = Math.min(...boxes.map((b) => b.left))
