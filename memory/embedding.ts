@@ -95,14 +95,23 @@ export function embedFormula (latex: string, dimensions = DIMENSIONS): Float32Ar
 
 let fingerprint: string | undefined
 
+/** Raise when the features change in a way the probes below might not show. */
+const EMBEDDING_VERSION = 1
+const PROBES = [
+  '\\int_{0}^{1} x^{n} d x', '\\frac{a+b}{\\sqrt{c}}', 'e^{i \\pi}+1=0', '\\sum_{k=1}^{n} k^{2}', '\\mathbf{F}=m \\mathbf{a}',
+  '\\lim_{x \\to 0} \\frac{\\sin x}{x}=1', '\\left( \\frac{n}{e} \\right)^{n}', '\\langle \\psi | \\hat{H} | \\psi \\rangle',
+  '\\alpha \\beta \\gamma \\Delta \\Omega', '\\binom{n}{k} p^{k}(1-p)^{n-k}', 'x^2+\\frac12'
+]
+
 /**
- * What identifies this embedding: a hash of the vectors it gives a few probe formulas. A change to
- * the features, weights or dimensions changes it, and a saved index of the old vectors is not used
- * (memory/snapshot.ts).
+ * What identifies this embedding: its version, and a hash of the canonical forms and vectors it
+ * gives a set of probe formulas. A change to the features, weights, dimensions or canonical form
+ * changes it, and a saved index of the old vectors is not used (memory/snapshot.ts).
  */
 export function embeddingFingerprint (): string {
-  fingerprint ??= createHash('sha256').update([
-    '\\int_{0}^{1} x^{n} d x', '\\frac{a+b}{\\sqrt{c}}', 'e^{i \\pi}+1=0', '\\sum_{k=1}^{n} k^{2}', '\\mathbf{F}=m \\mathbf{a}'
-  ].map(f => Array.from(quantize(embedFormula(f))).join(',')).join(';')).digest('hex').slice(0, 16)
+  fingerprint ??= createHash('sha256').update(`v${EMBEDDING_VERSION}:${DIMENSIONS};` + PROBES.map(f => {
+    const canonical = canonicalTokens(f).join(' ')
+    return `${canonical}=${Array.from(quantize(embedFormula(f))).join(',')}`
+  }).join(';')).digest('hex').slice(0, 16)
   return fingerprint
 }

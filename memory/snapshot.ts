@@ -7,7 +7,7 @@
  *
  * A copy is written in full under a new name, then CURRENT is replaced by a rename, then older
  * copies are removed: a crash at any point (kill -9 included) leaves the last complete copy
- * current, and the next write clears what a crash left behind. A copy made by another embedding
+ * current, and the next write first clears what a crash or a failed write left behind. A copy made by another embedding
  * (its fingerprint differs), or whose files are missing or disagree, is not used.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
@@ -31,23 +31,35 @@ export interface Snapshot<T> { index: VectorIndex, data: T, meta: SnapshotMeta }
 /** Write a copy of `index` and `data` (JSON) in `dir`, and make it the current one. Synchronous: nothing changes meanwhile. */
 export function writeSnapshot (dir: string, index: VectorIndex, embedding: string, data: unknown): SnapshotMeta {
   mkdirSync(dir, { recursive: true })
-  const generation = Math.max(0, ...readdirSync(dir).map(n => /^snap-(\d+)(\.tmp)?$/.exec(n)).filter(m => m != null).map(m => Number(m[1]))) + 1
+  const current = currentName(dir)
+  // What a crash or a failed write left (anything but the current copy) goes first, so leftovers never pile up.
+  clear(dir, current)
+  const generation = Math.max(0, ...readdirSync(dir).map(n => /^snap-(\d+)$/.exec(n)).filter(m => m != null).map(m => Number(m[1]))) + 1
   const name = `snap-${generation}`
   const tmp = join(dir, `${name}.tmp`)
-  rmSync(tmp, { recursive: true, force: true })
-  mkdirSync(tmp)
-  index.save(tmp)
-  writeFileSync(join(tmp, 'data.json'), JSON.stringify(data))
   const meta: SnapshotMeta = { format: FORMAT, embedding, dimensions: index.dimensions, count: index.size, time: Date.now() }
-  writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta))
-  renameSync(tmp, join(dir, name))
-  writeFileSync(join(dir, 'CURRENT.tmp'), name)
-  renameSync(join(dir, 'CURRENT.tmp'), join(dir, 'CURRENT'))
-  // What is no longer current: the copy before, and whatever a crash left.
-  for (const n of readdirSync(dir)) {
-    if (n !== name && n !== 'CURRENT' && (n.startsWith('snap-') || n === 'CURRENT.tmp')) rmSync(join(dir, n), { recursive: true, force: true })
+  try {
+    mkdirSync(tmp)
+    index.save(tmp)
+    writeFileSync(join(tmp, 'data.json'), JSON.stringify(data))
+    writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta))
+    renameSync(tmp, join(dir, name))
+    writeFileSync(join(dir, 'CURRENT.tmp'), name)
+    renameSync(join(dir, 'CURRENT.tmp'), join(dir, 'CURRENT'))
+  } catch (err) {
+    clear(dir, current)
+    throw err
   }
+  // The copy before is no longer current.
+  clear(dir, name)
   return meta
+}
+
+/** Remove every copy and leftover in `dir` but `keep` (and CURRENT). */
+function clear (dir: string, keep: string | undefined): void {
+  for (const n of readdirSync(dir)) {
+    if (n !== keep && n !== 'CURRENT' && (n.startsWith('snap-') || n === 'CURRENT.tmp')) rmSync(join(dir, n), { recursive: true, force: true })
+  }
 }
 
 /** The current copy in `dir`, or why there is none to use. */

@@ -31,7 +31,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { z } from 'zod'
 import { createHash } from 'node:crypto'
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Rng } from '../formulas/rng.js'
 import { expectedCalibrationError } from '../pipeline/confidence.js'
@@ -194,7 +194,10 @@ function inTuneHalf (canonical: string): boolean {
 async function writeTuneHalf (dir: string, out: string): Promise<number> {
   const half = (await readTruth(dir)).filter(t => inTuneHalf(canonicalOrSelf(t.latex)))
   await mkdir(out, { recursive: true })
-  for (const t of half) await symlink(resolve(dir, t.file), join(out, t.file)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err })
+  for (const t of half) {
+    await mkdir(dirname(join(out, t.file)), { recursive: true })
+    await symlink(resolve(dir, t.file), join(out, t.file)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err })
+  }
   await writeFile(join(out, 'truth.jsonl'), half.map(t => JSON.stringify({ file: t.file, latex: t.latex })).join('\n') + '\n')
   return half.length
 }
@@ -235,10 +238,13 @@ async function readAll (dirs: string[], limit: number | undefined, beam: number,
   const truth = limit != null ? all.slice(0, limit) : all
   const reads: Labelled[] = []
   for (const [i, t] of truth.entries()) {
-    let r = cache.reads[t.path]
+    // Keyed by the image's bytes: a folder made again in place is read again.
+    const bytes = await readFile(t.path)
+    const key = createHash('sha256').update(bytes).digest('hex')
+    let r = cache.reads[key]
     if (r == null) {
-      const got = await pipeline.recognize(await readFile(t.path), t.path, { beam })
-      r = cache.reads[t.path] = { latex: got.latex, confidence: got.confidence, alternatives: got.alternatives.map(a => a.latex) }
+      const got = await pipeline.recognize(bytes, t.path, { beam })
+      r = cache.reads[key] = { latex: got.latex, confidence: got.confidence, alternatives: got.alternatives.map(a => a.latex) }
     }
     reads.push({ path: t.path, truth: canonicalOrSelf(t.latex), ...r })
     stderrProgress(i + 1, truth.length)
@@ -268,8 +274,8 @@ async function main (): Promise<void> {
     .parse()
   const dirs = cmd.processedArgs[0] as string[]
   const o = cmd.opts<{ limit?: number, beam: number, seed: number, orders: number, json?: boolean, tuneHalf?: string, fineTuned?: string, cache?: string }>()
+  if ((o.tuneHalf != null || o.fineTuned != null) && dirs.length !== 1) cmd.error('--tune-half and --fine-tuned take one labelled folder (the set whose halves they split)')
   if (o.tuneHalf != null) {
-    if (dirs.length !== 1) cmd.error('--tune-half takes one labelled folder')
     console.log(`${await writeTuneHalf(dirs[0]!, o.tuneHalf)} images of ${dirs[0]!} written to ${o.tuneHalf} (the half a fine-tune learns from)`)
     return
   }

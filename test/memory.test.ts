@@ -195,6 +195,19 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     } finally {
       await after.stop()
     }
+    // A copy whose data is readable but wrong (a formula id out of range) is not used either, nor does it stop the start.
+    const dataFile = join(memoryDir, (await readFile(join(memoryDir, 'CURRENT'), 'utf8')).trim(), 'data.json')
+    const data = JSON.parse(await readFile(dataFile, 'utf8')) as { entries: Array<[string, string, number[]]> }
+    data.entries[0]![2] = [-1]
+    await writeFile(dataFile, JSON.stringify(data))
+    const wrong = await startTestNode(dir)
+    try {
+      assert.equal(wrong.memoryStarted.from, 'built')
+      assert.match(wrong.memoryStarted.unusable ?? '', /malformed entry/)
+      assert.equal(wrong.search(INTEGRAL, 1)[0]!.sources[0]!.hash, hashOf(1))
+    } finally {
+      await wrong.stop()
+    }
   })
 
   it('a copy half-written when a crash came is ignored, the last complete one used, and cleared by the next save', async () => {
@@ -213,6 +226,6 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     // Another embedding's copy is not used.
     assert.match((readSnapshot(dir, DIMENSIONS, 'other', d => d) as { unusable: string }).unusable, /another embedding/)
     writeSnapshot(dir, index, 'e', { n: 2 })
-    assert.deepEqual((await readdir(dir)).sort(), ['CURRENT', 'snap-3'])
+    assert.deepEqual((await readdir(dir)).sort(), ['CURRENT', 'snap-2'])
   })
 })

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { Replica } from '../../crdt/replica.js'
 import type { CorrectionEntry, ResultEntry } from '../../crdt/schemas.js'
 import { isConfirmation } from '../../review/verdict.js'
@@ -54,18 +55,27 @@ const SAVE_SPACING = 20
 /** What the saved copy holds beside the index: the formulas by id, and per store entry its print and the ids it gave. */
 interface Saved { formulas: string[], entries: Array<[string, string, number[]]> }
 function parseSaved (d: unknown): Saved {
-  const o = d as Partial<Saved>
-  if (!Array.isArray(o.formulas) || !Array.isArray(o.entries)) throw new Error('data.json is not a saved formula memory')
+  const o = d as Partial<Saved> | null
+  if (o == null || !Array.isArray(o.formulas) || !Array.isArray(o.entries)) throw new Error('data.json is not a saved formula memory')
+  const n = o.formulas.length
+  if (!o.formulas.every(f => typeof f === 'string') || new Set(o.formulas).size !== n) throw new Error('data.json: its formulas are not distinct strings')
+  for (const e of o.entries) {
+    if (!Array.isArray(e) || e.length !== 3 || typeof e[0] !== 'string' || typeof e[1] !== 'string' || !Array.isArray(e[2]) ||
+      !e[2].every(id => Number.isInteger(id) && id >= 0 && id < n)) throw new Error(`data.json: a malformed entry ${JSON.stringify(e).slice(0, 200)}`)
+  }
   return o as Saved
 }
+
+/** A saved copy in which more than this share of the formulas has no entry left in the store is dropped, and the memory built afresh. */
+const MAX_ORPHANS = 0.2
 
 /** How the memory started: from a saved copy (and how many store entries it had as they are), or built. */
 export interface MemoryStart { from: 'saved' | 'built', formulas: number, added: number, reused: number, ms: number, unusable?: string }
 
 export class FormulaMemory {
-  private readonly index: VectorIndex
+  private index: VectorIndex
   private readonly byFormula = new Map<string, { id: number, sources: Map<string, FormulaSource> }>()
-  private readonly formulas: string[] = []
+  private formulas: string[] = []
   /** each store entry ("map:HASH/AUTHOR") -> a print of what it held, and the formulas it gave (so that a rewritten entry leaves its old ones) */
   private readonly byEntry = new Map<string, { print: string, formulas: string[] }>()
   private readonly unsubscribe: () => void
@@ -91,26 +101,22 @@ export class FormulaMemory {
       unusable = `${usable.data.formulas.length} formulas for ${usable.index.size} vectors`
       usable = undefined
     }
-    if (usable != null) {
-      this.index = usable.index
-      this.formulas = usable.data.formulas
-      for (const [id, f] of this.formulas.entries()) this.byFormula.set(f, { id, sources: new Map() })
-      this.saved = new Map(usable.data.entries.map(([key, print, ids]) => [key, { print, ids }]))
-    } else {
-      this.index = new VectorIndex(DIMENSIONS)
+    this.index = new VectorIndex(DIMENSIONS)
+    let done = this.build(replica, usable)
+    // Formulas whose every entry was rewritten or removed stay in a saved graph, without sources;
+    // when they pile up, the copy is dropped and the memory built afresh.
+    const orphans = this.formulas.filter(f => this.byFormula.get(f)!.sources.size === 0).length
+    if (usable != null && orphans > MAX_ORPHANS * this.formulas.length) {
+      unusable = `${orphans} of its ${this.formulas.length} formulas are no longer in the store`
+      usable = undefined
+      done = this.build(replica, undefined)
     }
-    const before = this.formulas.length
-    let reused = 0
-    let entries = 0
-    for (const { hash, author, entry } of replica.allResults()) { entries++; if (this.setResult(hash, author, entry)) reused++ }
-    for (const { hash, author, entry } of replica.reviews()) { entries++; if (this.setReview(hash, author, entry)) reused++ }
-    this.saved = undefined
-    this.changed = usable == null || reused < entries || this.byEntry.size !== usable.data.entries.length
+    this.changed = usable == null || done.reused < done.entries || this.byEntry.size !== usable.data.entries.length
     this.started = {
       from: usable != null ? 'saved' : 'built',
       formulas: this.formulas.length,
-      added: this.formulas.length - before,
-      reused,
+      added: this.formulas.length - done.before,
+      reused: done.reused,
       ms: Math.round(performance.now() - t0),
       ...(unusable != null ? { unusable } : {})
     }
@@ -125,6 +131,24 @@ export class FormulaMemory {
       this.scheduleSave()
     })
     if (this.changed) this.scheduleSave()
+  }
+
+  /** Take every entry of the store, from a saved copy where it holds them as they are, or from nothing. */
+  private build (replica: Replica, copy: { index: VectorIndex, data: Saved } | undefined): { before: number, entries: number, reused: number } {
+    this.byFormula.clear()
+    this.byEntry.clear()
+    this.index = copy?.index ?? new VectorIndex(DIMENSIONS)
+    this.formulas = copy?.data.formulas ?? []
+    for (const [id, f] of this.formulas.entries()) this.byFormula.set(f, { id, sources: new Map() })
+    this.saved = copy != null ? new Map(copy.data.entries.map(([key, print, ids]) => [key, { print, ids }])) : undefined
+    const before = this.formulas.length
+    let reused = 0
+    let entries = 0
+    const took = (r: boolean | undefined): void => { if (r != null) entries++; if (r === true) reused++ }
+    for (const { hash, author, entry } of replica.allResults()) took(this.setResult(hash, author, entry))
+    for (const { hash, author, entry } of replica.reviews()) took(this.setReview(hash, author, entry))
+    this.saved = undefined
+    return { before, entries, reused }
   }
 
   /** Distinct formulas held. */
@@ -145,15 +169,20 @@ export class FormulaMemory {
       throw err
     }
     if (!query.some(x => x !== 0)) throw new SearchError('the query has no symbols to search by')
-    // Formulas whose every source was rewritten since stay in the graph, without sources: fetch a few more.
-    return this.index.search(query, k + 8).flatMap(({ id, score }) => {
-      const formula = this.formulas[id]!
-      const all = [...this.byFormula.get(formula)!.sources.values()].filter(s => s.kind === 'result' || s.kind === 'region' || this.reviewers.counts(s.by))
-      if (all.length === 0) return []
-      const sources = all.sort((a, b) => b.time.localeCompare(a.time)).slice(0, MAX_SOURCES)
-        .map(s => s.kind === 'result' || s.kind === 'region' ? { ...s, certified: this.holds(s.hash, s.by) } : s)
-      return [{ latex: formula, score: Math.round(score * 1e4) / 1e4, sources, sourceCount: all.length }]
-    }).slice(0, k)
+    // Formulas without a source that counts (their entries rewritten, or only a revoked member's)
+    // stay in the graph: fetch more candidates until k hits remain or the index is spent.
+    for (let want = k + 8; ; want *= 4) {
+      const candidates = this.index.search(query, want)
+      const hits = candidates.flatMap(({ id, score }) => {
+        const formula = this.formulas[id]!
+        const all = [...this.byFormula.get(formula)!.sources.values()].filter(s => s.kind === 'result' || s.kind === 'region' || this.reviewers.counts(s.by))
+        if (all.length === 0) return []
+        const sources = all.sort((a, b) => b.time.localeCompare(a.time)).slice(0, MAX_SOURCES)
+          .map(s => s.kind === 'result' || s.kind === 'region' ? { ...s, certified: this.holds(s.hash, s.by) } : s)
+        return [{ latex: formula, score: Math.round(score * 1e4) / 1e4, sources, sourceCount: all.length }]
+      })
+      if (hits.length >= k || candidates.length < want) return hits.slice(0, k)
+    }
   }
 
   /** Stop following the store, and save the index if it changed since the last save. */
@@ -188,11 +217,11 @@ export class FormulaMemory {
     this.timer.unref()
   }
 
-  /** Take a result entry (or its removal); true when its formulas came from the saved copy. */
-  private setResult (hash: string, author: string, entry: ResultEntry | undefined): boolean {
+  /** Take a result entry (or its removal); true when its formulas came from the saved copy, undefined when it gives none. */
+  private setResult (hash: string, author: string, entry: ResultEntry | undefined): boolean | undefined {
     const key = `results:${hash}/${author}`
     this.drop(key)
-    if (entry == null || entry.unreadable != null || !SHA256_HEX.test(hash)) return false
+    if (entry == null || entry.unreadable != null || !SHA256_HEX.test(hash)) return undefined
     const time = isoTime(entry.time)
     const regions = entry.regions ?? []
     const kind = regions.length > 1 ? 'region' : 'result'
@@ -200,11 +229,11 @@ export class FormulaMemory {
     return this.setEntry(key, printOf(entry.time, latex), latex, { hash, by: author, time, kind, ...(entry.task != null ? { task: entry.task } : {}), certified: false })
   }
 
-  /** Take a review entry (or its removal); true when its formula came from the saved copy. */
-  private setReview (hash: string, author: string, entry: CorrectionEntry | undefined): boolean {
+  /** Take a review entry (or its removal); true when its formula came from the saved copy, undefined when it gives none. */
+  private setReview (hash: string, author: string, entry: CorrectionEntry | undefined): boolean | undefined {
     const key = `corrections:${hash}/${author}`
     this.drop(key)
-    if (entry == null || !SHA256_HEX.test(hash)) return false
+    if (entry == null || !SHA256_HEX.test(hash)) return undefined
     const kind = isConfirmation(entry) ? 'confirmation' : 'correction'
     return this.setEntry(key, printOf(entry.time, [entry.latex]), [entry.latex], { hash, by: author, time: isoTime(entry.time), kind, certified: false })
   }
@@ -256,14 +285,9 @@ export class FormulaMemory {
   }
 }
 
-/** What a store entry held, in short: its time and a hash (FNV-1a, 32 bits) of its formulas. */
+/** What a store entry held, in short: its time and a hash (SHA-256, 64 bits) of its formulas. */
 function printOf (time: number, latex: readonly string[]): string {
-  let h = 0x811c9dc5
-  for (const l of latex) {
-    for (let i = 0; i < l.length; i++) h = Math.imul(h ^ l.charCodeAt(i), 0x01000193)
-    h = Math.imul(h ^ 0x1f, 0x01000193)
-  }
-  return `${time}:${(h >>> 0).toString(36)}`
+  return `${time}:${createHash('sha256').update(latex.join('\u0000')).digest('base64url').slice(0, 11)}`
 }
 
 /**
@@ -273,6 +297,6 @@ function printOf (time: number, latex: readonly string[]): string {
  * or with single words (`softmax(x)`), not with phrases.
  */
 export function proseIn (query: string): string | undefined {
-  const bare = query.replace(/\\(?:text|textrm|textit|textbf|mathrm|operatorname|mbox|mathit|mathbf)\s*\{[^{}]*\}/g, ' ').replace(/\\[a-zA-Z]+/g, ' ')
+  const bare = query.replace(/\\(?:text[a-z]*|math[a-z]*|operatorname\*?|mbox|hbox)\s*\{[^{}]*\}/g, ' ').replace(/\\[a-zA-Z]+\*?/g, ' ')
   return /(?<![a-zA-Z])(?:[a-zA-Z]{4,}\s+[a-zA-Z]{2,}|[a-zA-Z]{2,}\s+[a-zA-Z]{4,})(?![a-zA-Z])/.exec(bare)?.[0]
 }

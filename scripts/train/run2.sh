@@ -119,7 +119,9 @@ case "${1:-}" in
     ft=$V2/finetune
     rm -rf "$ft/data" "$ft/run" "$ft/model"
     mkdir -p "$ft/data/replay"
-    node dist/scripts/datagen/from-labelled.js "$corrections" --out "$ft/corrections" ${FT_ALLOW_HELDOUT_C:+--allow-heldout-c}
+    allow=""; [ "${FT_ALLOW_HELDOUT_C:-0}" = 1 ] && allow=--allow-heldout-c
+    npm run --silent build
+    node dist/scripts/datagen/from-labelled.js "$corrections" --out "$ft/corrections" $allow
     for k in $(seq 1 "${FT_REPEAT:-3}"); do
       mkdir -p "$ft/data/corrections-$k"
       ln -s "$(realpath "$ft/corrections/clean-0000.bin")" "$ft/data/corrections-$k/clean-0000.bin"
@@ -132,9 +134,11 @@ case "${1:-}" in
     data=$(ls -d "$ft"/data/*/ | sed 's|^|../../|; s|/$||' | paste -sd,)
     OMP_NUM_THREADS=1 taskset -c "${CORE:-1}" bash -c "cd scripts/train && exec nice -n 10 $PY train2.py --data $data --dev ../../$V2/dev \
       --vocab ../../$VOCAB --out ../../$ft/run --minutes ${FT_MINUTES:-15} --arch ${ARCH:-v1net} --lr ${FT_LR:-3e-4} --warmup 0.05 \
-      --dev-minutes 5 --checkpoint-minutes 5 --init $(realpath "${FT_INIT:-$V2/run/last.pt}")" >"$ft/stdout.log" 2>&1
+      --dev-minutes 5 --checkpoint-minutes 5 --init $(realpath "${FT_INIT:-$V2/run/last.pt}")" >"$ft/stdout.log" 2>&1 \
+      || { echo "the fine-tune failed: $ft/stdout.log says why" >&2; tail -5 "$ft/stdout.log" >&2; exit 1; }
     (cd scripts/train && OMP_NUM_THREADS=1 "$PY" export.py --checkpoint "../../$ft/run/last.pt" --dev "../../$V2/dev" --out "../../$ft/model" \
-      --recipe '{"finetune": "corrections '"$corrections"' x'"${FT_REPEAT:-3}"' and '"${FT_REPLAY:-2}"' replay shards"}')
+      --recipe "$("$PY" -c 'import json, sys; print(json.dumps({"finetune": {"corrections": sys.argv[1], "repeat": int(sys.argv[2]), "replay_shards": int(sys.argv[3]), "heldout_c_allowed": sys.argv[4] == "1"}}))' \
+        "$corrections" "${FT_REPEAT:-3}" "${FT_REPLAY:-2}" "${FT_ALLOW_HELDOUT_C:-0}")")
     node dist/scripts/model-manifest.js "$ft/model"
     node dist/scripts/calibrate.js datasets/calibration --model "$ft/model"
     echo "fine-tuned model: $ft/model"
