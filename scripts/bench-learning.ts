@@ -139,16 +139,18 @@ function replay (reads: Read[], model: string, reviewRate: number, rng: Rng): Re
     }
   }
   const eceBefore = expectedCalibrationError(second.map(s => ({ p: s.confidence, right: s.right })))
-  const eceAfter = fitted == null ? null : expectedCalibrationError(second.map(s => ({ p: applyCurve(fitted!.curve, s.confidence), right: s.right })))
+  // Served as a node serves them: an unreadable answer (confidence 0) is not calibrated (node/daemon/task-view.ts).
+  const calibrated = (curve: ReadonlyArray<readonly [number, number]>, confidence: number): number => confidence > 0 ? applyCurve(curve, confidence) : 0
+  const eceAfter = fitted == null ? null : expectedCalibrationError(second.map(s => ({ p: calibrated(fitted!.curve, s.confidence), right: s.right })))
   const inSample = isotonic(second.map(s => ({ x: s.confidence, y: s.right ? 1 : 0, w: 1 })))
-  const eceFloor = expectedCalibrationError(second.map(s => ({ p: applyCurve(inSample, s.confidence), right: s.right })))
+  const eceFloor = expectedCalibrationError(second.map(s => ({ p: calibrated(inSample, s.confidence), right: s.right })))
   let eceNoise: number | null = null
   if (fitted != null) {
     const draws = new Rng(7)
     eceNoise = 0
     for (let d = 0; d < NOISE_DRAWS; d++) {
       eceNoise += expectedCalibrationError(second.map(s => {
-        const p = applyCurve(fitted!.curve, s.confidence)
+        const p = calibrated(fitted!.curve, s.confidence)
         return { p, right: draws.next() < p }
       })) / NOISE_DRAWS
     }
