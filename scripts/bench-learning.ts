@@ -42,6 +42,7 @@ import { DIMENSIONS, embedFormula } from '../memory/embedding.js'
 import { VectorIndex } from '../memory/index.js'
 import { canonicalOrSelf, type Review } from '../review/verdict.js'
 import { readTruth, stderrProgress } from './eval.js'
+import { sha256Hex } from '../util/sha256.js'
 
 const DEFAULT_DIR = fileURLToPath(new URL('../../datasets/heldout-c', import.meta.url))
 const TARGET_ECE = 0.02
@@ -242,7 +243,7 @@ async function readAll (dirs: string[], limit: number | undefined, beam: number,
   for (const [i, t] of truth.entries()) {
     // Keyed by the image's bytes: a folder made again in place is read again.
     const bytes = await readFile(t.path)
-    const key = createHash('sha256').update(bytes).digest('hex')
+    const key = sha256Hex(bytes)
     let r = cache.reads[key]
     if (r == null) {
       const got = await pipeline.recognize(bytes, t.path, { beam })
