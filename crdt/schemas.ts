@@ -31,7 +31,18 @@ export const ResultEntry = z.object({
   /** why the reading is not to be trusted: the image is an array or prose, which the model cannot read (pipeline/unreadable.ts) */
   unreadable: z.object({ reason: z.enum(['array', 'text']), detail: z.string().max(256) }).optional(),
   /** The quorum certificate, for critical images (protocols/votes checks it when it reads one). */
-  certificate: z.lazy(() => CertificateShape).optional()
+  certificate: z.lazy(() => CertificateShape).optional(),
+  /** an image of one formula: what the model's encoder made of it (pipeline/image-embedding.ts, 128 int8 as base64), for formula memory */
+  embedding: z.string().length(172).regex(/^[A-Za-z0-9+/]+=*$/).optional(),
+  /** the answer was not read but taken from memory: the image is a near duplicate of one whose answer people reviewed or a quorum certified (node/daemon/reuse.ts) */
+  reused: z.object({
+    hash: z.string().regex(/^[0-9a-f]{64}$/),
+    kind: z.enum(['reviewed', 'certified']),
+    by: z.array(z.string().min(1).max(128)).max(16),
+    cosine: z.number().min(-1).max(1),
+    /** the model's own reading, which the remembered answer replaced */
+    read: latex
+  }).optional()
 })
 export type ResultEntry = z.infer<typeof ResultEntry>
 

@@ -15,6 +15,8 @@ import { calibrate, IDENTITY_CURVE, loadShippedCurve, rawProbability, type Calib
 import { canvasFromInk, glyphCanvas } from './model-input.js'
 import { ImageError, preprocess } from './preprocess.js'
 import { DEFAULT_MODEL_DIR, glyphGeometry, LENGTH_ALPHA, Recognizer, type Hypothesis } from './recognizer.js'
+import { forcedScore, tokenIds, type ForcedScore } from './forced.js'
+import { encodeEmbedding, imageEmbedding } from './image-embedding.js'
 import { glyphPieces, readingPieces, segment } from './segment.js'
 import { StageClock, type OcrTimings } from './timings.js'
 import { unreadable, type Unreadable } from './unreadable.js'
@@ -65,6 +67,8 @@ export interface OcrResult {
   unreadable?: Unreadable;
   /** Where the time went, stage by stage (timings.ts); the node's metrics take it, its API does not answer with it. */
   timings?: OcrTimings;
+  /** An image of one formula, read upright in one piece: its embedding (image-embedding.ts, int8 as base64), for formula memory. */
+  embedding?: string;
 }
 
 /** Ink this many times taller than wide is read turned on its side too, */
@@ -95,6 +99,11 @@ export function turnInk (img: { ink: Uint8Array; width: number; height: number }
     }
   }
   return { ink: out, width: h, height: w }
+}
+
+function withoutEmbedding<T extends { embedding?: string }> (r: T): Omit<T, 'embedding'> {
+  const { embedding: _, ...rest } = r
+  return rest
 }
 
 export interface OcrOptions {
@@ -235,15 +244,15 @@ export class OcrPipeline {
         })
         if (tr.length === 0) continue
         const r = await this.read(turned, tr, beam, clock)
-        if (perRegion(r) > perRegion(best)) best = { ...r, rotated: turn }
+        // A turned reading carries no embedding: score() reads images upright.
+        if (perRegion(r) > perRegion(best)) best = { ...withoutEmbedding(r), rotated: turn }
       }
     }
     return { ...best, model: this.model, ms: Math.round((performance.now() - t0) * 10) / 10, timings: clock.ms }
   }
 
-  /** Read the regions of an ink map: each region's answer, and the whole image's. Each stage's time goes to `clock`. */
-  private async read (img: { ink: Uint8Array; width: number; height: number }, regions: ReturnType<typeof segment>, beam: number, clock: StageClock): Promise<Omit<OcrResult, 'model' | 'ms' | 'timings'>> {
-    // A region too wide for the canvas is read in pieces (segment.ts), joined again here.
+  /** The canvases of an ink map's regions (a region too wide for the canvas is read in pieces, segment.ts), and each region's pieces. */
+  private async canvases (img: { ink: Uint8Array; width: number; height: number }, regions: ReturnType<typeof segment>, clock: StageClock) {
     const geometry = glyphGeometry(this.recognizer.manifest)
     const plans = clock.timeSync('segment', () => regions.map((r) => (geometry ? glyphPieces(img.ink, img.width, r, geometry) : readingPieces(img.ink, img.width, r))))
     const canvases = await clock.time('canvas', async () => await Promise.all(
@@ -251,11 +260,43 @@ export class OcrPipeline {
         plans[i]!.map((box) => (geometry ? glyphCanvas(img.ink, img.width, img.height, box, r.glyph, geometry) : canvasFromInk(img.ink, img.width, img.height, box)))
       )
     ))
+    return { plans, canvases }
+  }
+
+  /** Read the regions of an ink map: each region's answer, and the whole image's. Each stage's time goes to `clock`. */
+  private async read (img: { ink: Uint8Array; width: number; height: number }, regions: ReturnType<typeof segment>, beam: number, clock: StageClock): Promise<Omit<OcrResult, 'model' | 'ms' | 'timings'>> {
+    const { plans, canvases } = await this.canvases(img, regions, clock)
     // Recognizer.recognize's steps, timed apart: every canvas encoded, then a beam search over each.
     const encoded = await clock.time('encoder', async () => await this.recognizer.encode(canvases))
     const hyps: Hypothesis[][] = []
     for (const image of encoded) hyps.push(await clock.time('decoder', async () => await this.recognizer.beamSearch(image, { beam })))
-    return clock.timeSync('answer', () => this.answer(img, regions, plans, hyps, beam))
+    const c = canvases[0]!
+    const embedding = canvases.length === 1 && !(c instanceof Uint8Array)
+      ? imageEmbedding(encoded[0]!.memory.data as Float32Array, c.height, c.width, encoded[0]!.memory.dims[2]!)
+      : undefined
+    const answer = clock.timeSync('answer', () => this.answer(img, regions, plans, hyps, beam))
+    return embedding != null ? { ...answer, embedding: encodeEmbedding(embedding) } : answer
+  }
+
+  /**
+   * The model's score of each LaTeX on an image of one formula (one teacher-forced decoder pass
+   * each, forced.ts): undefined for a LaTeX it cannot score (does not parse, or holds a token the
+   * model does not know). Undefined in all when the image is not one formula read in one piece.
+   */
+  async score (bytes: Uint8Array, latex: readonly string[], file = '<image>', opts: Pick<OcrOptions, 'maxPixels'> = {}): Promise<Array<ForcedScore | undefined> | undefined> {
+    const clock = new StageClock()
+    const img = await preprocess(bytes, file, opts.maxPixels ? { maxPixels: opts.maxPixels } : {})
+    const regions = segment(img.ink, img.width, img.height)
+    if (regions.length !== 1) return undefined
+    const { canvases } = await this.canvases(img, regions, clock)
+    if (canvases.length !== 1) return undefined
+    const [image] = await this.recognizer.encode(canvases)
+    const out: Array<ForcedScore | undefined> = []
+    for (const l of latex) {
+      const ids = tokenIds(this.recognizer, l)
+      out.push(ids == null ? undefined : await forcedScore(this.recognizer, image!, ids))
+    }
+    return out
   }
 
   /** Each region's answer from its pieces' hypotheses, and the whole image's. */

@@ -1,6 +1,6 @@
 /**
  * One OcrPool worker thread (pool.ts): loads a pipeline on one onnxruntime
- * thread, then recognises the images it is sent, one at a time.
+ * thread, then recognises (or scores LaTeX on) the images it is sent, one at a time.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import type { CalibrationCurve } from './confidence.js'
@@ -27,8 +27,11 @@ try {
 }
 
 port.on('message', (job: WorkerJob) => {
-  pipeline.recognize(job.bytes, job.file, job.options).then(
-    (result) => reply({ type: 'done', id: job.id, result }),
+  const work: Promise<WorkerReply> = job.type === 'score'
+    ? pipeline.score(job.bytes, job.latex, job.file, job.options).then(scores => ({ type: 'scored', id: job.id, scores }))
+    : pipeline.recognize(job.bytes, job.file, job.options).then(result => ({ type: 'done', id: job.id, result }))
+  work.then(
+    reply,
     (err: unknown) => {
       const e = err instanceof Error ? err : new Error(String(err))
       reply({

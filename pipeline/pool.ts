@@ -10,6 +10,7 @@
  * fails its image and is replaced.
  */
 import { Worker } from 'node:worker_threads'
+import type { ForcedScore } from './forced.js'
 import type { OcrOptions, OcrResult, PipelineOptions } from './ocr.js'
 import { ImageError, type ImageErrorReason } from './preprocess.js'
 import { ModelFileError } from './model-error.js'
@@ -24,21 +25,25 @@ export type WorkerReply =
   | { type: 'ready'; model: string }
   | { type: 'load-failed'; name: string; message: string }
   | { type: 'done'; id: number; result: OcrResult }
+  | { type: 'scored'; id: number; scores: Array<ForcedScore | undefined> | undefined }
   | { type: 'failed'; id: number; error: { name: string; message: string; file?: string; reason?: ImageErrorReason } }
 
-/** What a worker is asked. */
-export type WorkerJob = { type: 'recognize'; id: number; bytes: Uint8Array; file: string; options: OcrOptions }
+/** What a worker is asked: to read an image, or to score LaTeX on it (OcrPipeline.score). */
+export type WorkerJob = { type: 'recognize'; id: number; bytes: Uint8Array; file: string; options: OcrOptions; latex?: undefined }
+  | { type: 'score'; id: number; bytes: Uint8Array; file: string; options: OcrOptions; latex: string[] }
 
 interface Job {
   id: number;
   bytes: Uint8Array;
   file: string;
   options: OcrOptions;
+  /** LaTeX to score on the image rather than read it */
+  latex?: string[];
   /** performance.now() when it was queued */
   queued: number;
   /** milliseconds it waited for a free worker (set when it is handed to one) */
   waited?: number;
-  resolve: (r: OcrResult) => void;
+  resolve: (r: OcrResult | Array<ForcedScore | undefined> | undefined) => void;
   reject: (err: Error) => void;
 }
 
@@ -125,10 +130,11 @@ export class OcrPool {
     this.slots.push(slot)
     worker.on('message', (m: WorkerReply) => {
       const job = slot.job
-      if ((m.type !== 'done' && m.type !== 'failed') || job == null || m.id !== job.id) return
+      if ((m.type !== 'done' && m.type !== 'failed' && m.type !== 'scored') || job == null || m.id !== job.id) return
       slot.job = undefined
       // The wait for a worker is a stage of its own, measured here; the worker timed the rest (timings.ts).
       if (m.type === 'done') job.resolve({ ...m.result, timings: { queue: job.waited ?? 0, ...m.result.timings } })
+      else if (m.type === 'scored') job.resolve(m.scores)
       else job.reject(revive(m.error))
       this.pump()
     })
@@ -170,10 +176,19 @@ export class OcrPool {
 
   /** Recognise one image on the next free worker. Throws ImageError (naming `file`) for input that is not a readable image with ink. */
   async recognize (bytes: Uint8Array, file = '<image>', options: OcrOptions = {}): Promise<OcrResult> {
+    return await this.enqueue(bytes, file, options) as OcrResult
+  }
+
+  /** The model's score of each LaTeX on an image of one formula, on the next free worker (OcrPipeline.score). */
+  async score (bytes: Uint8Array, latex: readonly string[], file = '<image>', options: Pick<OcrOptions, 'maxPixels'> = {}): Promise<Array<ForcedScore | undefined> | undefined> {
+    return await this.enqueue(bytes, file, options, [...latex]) as Array<ForcedScore | undefined> | undefined
+  }
+
+  private async enqueue (bytes: Uint8Array, file: string, options: OcrOptions, latex?: string[]): Promise<OcrResult | Array<ForcedScore | undefined> | undefined> {
     if (this.closed) throw new Error('the OCR pool is released')
-    return await new Promise<OcrResult>((resolve, reject) => {
+    return await new Promise((resolve, reject) => {
       // A copy the worker can own: the caller's buffer may be a slice of a shared pool.
-      this.queue.push({ id: this.nextId++, bytes: new Uint8Array(bytes), file, options, queued: performance.now(), resolve, reject })
+      this.queue.push({ id: this.nextId++, bytes: new Uint8Array(bytes), file, options, ...(latex != null ? { latex } : {}), queued: performance.now(), resolve, reject })
       this.pump()
     })
   }
@@ -185,7 +200,9 @@ export class OcrPool {
       if (job == null) break
       slot.job = job
       job.waited = performance.now() - job.queued
-      const msg: WorkerJob = { type: 'recognize', id: job.id, bytes: job.bytes, file: job.file, options: job.options }
+      const msg: WorkerJob = job.latex != null
+        ? { type: 'score', id: job.id, bytes: job.bytes, file: job.file, options: job.options, latex: job.latex }
+        : { type: 'recognize', id: job.id, bytes: job.bytes, file: job.file, options: job.options }
       slot.worker.postMessage(msg, [job.bytes.buffer as ArrayBuffer])
     }
     this.busyPeak = Math.max(this.busyPeak, this.slots.filter((s) => s.job != null).length)

@@ -30,6 +30,15 @@ function ReviewState ({ task }: { task: Task }) {
       </div>
     )
   }
+  const reused = task.result?.reused
+  if (r == null && reused != null) {
+    return (
+      <div data-testid='review-state' data-state='reused'>
+        <p>Not reviewed yet. Shown: the answer of a near-duplicate image (cosine {reused.cosine.toFixed(3)}), which was {reused.kind}. The model read:</p>
+        <div class='answer original'><Tex latex={reused.read} /></div>
+      </div>
+    )
+  }
   if (r == null) return <p class='meta' data-testid='review-state'>Not reviewed yet.</p>
   const by = <>{r.by.map(b => <Peerid key={b} id={b} />)}</>
   const others = r.others.length > 0 ? <> ({r.others.reduce((n, o) => n + o.by.length, 0)} other reviewer{r.others.length === 1 && r.others[0]!.by.length === 1 ? '' : 's'} disagree)</> : null

@@ -22,7 +22,7 @@ export const DEFAULT_WAIT_SECONDS = 600
 
 /** One line of output: the task and, once known, its result in the shape `texmesh ocr --json` uses. */
 export type TaskLine =
-  | { file: string, id: string, state: string, hash: string, critical: boolean, cached?: boolean, latex?: string, confidence?: number, alternatives?: unknown[], regions?: unknown[], model?: string, ms?: number | null, by?: string, unreadable?: { reason: string, detail: string }, certificate?: unknown, review?: ReviewView, rankedUp?: { from: string, alternative: number }, votes?: unknown[], quorum?: unknown, failures?: Array<{ peer: string, reason: string }>, error?: string }
+  | { file: string, id: string, state: string, hash: string, critical: boolean, cached?: boolean, latex?: string, confidence?: number, alternatives?: unknown[], regions?: unknown[], model?: string, ms?: number | null, by?: string, unreadable?: { reason: string, detail: string }, certificate?: unknown, review?: ReviewView, rankedUp?: { from: string, alternative: number }, reused?: { hash: string, kind: string, cosine: number, read: string }, votes?: unknown[], quorum?: unknown, failures?: Array<{ peer: string, reason: string }>, error?: string }
   | { file: string, error: string, reason: string }
 
 export class WaitTimeoutError extends TexmeshError {
@@ -68,7 +68,7 @@ function human (raw: TaskLine): string {
     return `${line.file}\t${line.id}\t${line.state}${q?.reason != null ? `\t${q.reason}` : q?.state != null ? `\t(quorum: ${q.state})` : ''}${failures}`
   }
   const regions = (line.regions ?? []) as Array<{ latex: string }>
-  const how = `(confidence ${(line.confidence ?? 0).toFixed(2)}${line.unreadable != null ? `, not read: ${printable(line.unreadable.detail)}` : ''}${line.cached === true ? ', from the store' : ''}${line.certificate != null ? `, certified by ${(line.certificate as { votes: unknown[] }).votes.length} voters` : ''}${reviewText(line.review)}${line.rankedUp != null ? `, alternative ${line.rankedUp.alternative} ranked up (a formula reviewers settled on before; the model said ${printable(line.rankedUp.from)})` : ''})`
+  const how = `(confidence ${(line.confidence ?? 0).toFixed(2)}${line.unreadable != null ? `, not read: ${printable(line.unreadable.detail)}` : ''}${line.cached === true ? ', from the store' : ''}${line.certificate != null ? `, certified by ${(line.certificate as { votes: unknown[] }).votes.length} voters` : ''}${reviewText(line.review)}${line.rankedUp != null ? `, alternative ${line.rankedUp.alternative} ranked up (a formula reviewers settled on before; the model said ${printable(line.rankedUp.from)})` : ''}${line.reused != null ? `, from memory: a near duplicate (cosine ${line.reused.cosine.toFixed(3)}) of image ${line.reused.hash.slice(0, 12)}, whose answer was ${line.reused.kind}; the model read ${printable(line.reused.read)}` : ''})`
   if (regions.length <= 1) return `${line.file}\t${line.id}\t${line.latex}\t${how}`
   return [`${line.file}\t${line.id}\t${regions.length} regions\t${how}`, ...regions.map((g, i) => `  ${i + 1}. ${printable(String(g.latex))}`)].join('\n')
 }

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { ForcedScore } from '../../pipeline/forced.js'
 import type { OcrResult } from '../../pipeline/ocr.js'
 import { OcrPool } from '../../pipeline/pool.js'
 import { DEFAULT_MODEL_DIR } from '../../pipeline/recognizer.js'
@@ -15,6 +16,8 @@ export interface Compute {
   readonly model: string
   /** The result may carry where the time went (`timings`, pipeline/timings.ts): NodeMetrics.timed observes it and takes it off. */
   recognize(image: Uint8Array, file: string, options?: { beam?: number }): Promise<OcrResult>
+  /** The model's score of each LaTeX on an image of one formula (pipeline/forced.ts); absent where the compute cannot (simnet's modelled ones). */
+  score?(image: Uint8Array, file: string, latex: readonly string[]): Promise<Array<ForcedScore | undefined> | undefined>
   release(): Promise<void>
 }
 
@@ -41,12 +44,18 @@ export async function shippedModelVersion (modelDir = DEFAULT_MODEL_DIR): Promis
  */
 export function pipelineCompute (model: string, size = 1): Compute {
   let pipeline: Promise<OcrPool> | undefined
+  const pool = async (): Promise<OcrPool> => {
+    pipeline ??= OcrPool.load({ size: Math.max(1, size) })
+    pipeline.catch(() => { pipeline = undefined })
+    return await pipeline
+  }
   return {
     model,
     async recognize (image, file, options = {}) {
-      pipeline ??= OcrPool.load({ size: Math.max(1, size) })
-      pipeline.catch(() => { pipeline = undefined })
-      return await (await pipeline).recognize(image, file, options.beam != null ? { beam: options.beam } : {})
+      return await (await pool()).recognize(image, file, options.beam != null ? { beam: options.beam } : {})
+    },
+    async score (image, file, latex) {
+      return await (await pool()).score(image, latex, file)
     },
     async release () {
       if (pipeline != null) await pipeline.then(async p => { await p.release() }, () => {})

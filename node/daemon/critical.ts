@@ -55,6 +55,7 @@ export function criticalQuorum (init: NodeTasksInit, queue: TaskQueue, blobs: Bl
         time: Date.now(),
         task: task.id,
         ...(agrees ? { regions: own.regions.slice(0, MAX_RESULT_REGIONS).map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence })), ms: own.ms } : {}),
+        ...(agrees && own.embedding != null ? { embedding: own.embedding } : {}),
         certificate
       })
     },

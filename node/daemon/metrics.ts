@@ -135,6 +135,7 @@ export class NodeMetrics {
           end()
         }
       },
+      ...(compute.score != null ? { score: compute.score.bind(compute) } : {}),
       release: async () => { await compute.release() }
     }
   }

@@ -21,6 +21,8 @@ import type { NodeHooks } from './hooks.js'
 import { Trust } from './trust.js'
 import { Reviews } from './reviews.js'
 import { FormulaMemory, type FormulaHit, type MemoryStart } from './memory.js'
+import { ImageMemory } from './image-memory.js'
+import { rememberedAnswers, reuseFromMemory } from './reuse.js'
 import { calibrationView, NetworkCalibration } from './calibration.js'
 import { openPeerStore, openReplica } from './storage.js'
 import { faultHandlers } from './faults.js'
@@ -110,6 +112,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
   let calibration: NetworkCalibration | undefined
   let reviewsOf: Reviews | undefined
   let memory: FormulaMemory | undefined
+  let imageMemory: ImageMemory | undefined
 
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
@@ -120,6 +123,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       await calibration?.stop()
       reviewsOf?.stop()
       memory?.stop()
+      imageMemory?.stop()
       await sync?.stop().catch(err => log.warn({ err }, 'stopping store sync failed'))
       await Promise.resolve(libp2p?.stop()).catch((err: unknown) => log.warn({ err }, 'stopping libp2p failed'))
       await replica?.close().catch(err => log.warn({ err }, 'closing the replicated store failed'))
@@ -153,6 +157,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     const memoryLog = log.child({ component: 'node:memory' })
     const formulas = memory = new FormulaMemory(replica, (hash, author) => tasks?.certifiedHolds(hash, author) ?? false, memoryLog, trust.reviewers, dataDir.paths.memory)
     memoryLog.info({ ...formulas.started }, formulas.started.from === 'saved' ? 'formula memory loaded' : 'formula memory built')
+    const images = imageMemory = new ImageMemory(replica)
 
     let onMember: (peer: PeerId) => void = () => {}
     let offerPeers: (peers: ExchangedPeer[]) => void = () => {}
@@ -222,8 +227,16 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     const taskChanges = new Set<() => void>()
     const taskChanged = (): void => { for (const l of taskChanges) l() }
     replica.subscribe(taskChanged)
+    // Near-duplicate reuse (reuse.ts): images nearly identical to one whose answer the network stands by.
+    const reuseInit = {
+      images,
+      remembered: rememberedAnswers(replica, (hash, author) => tasks?.certifiedHolds(hash, author) ?? false, (hash, answer) => reviews.outcome(hash, answer)),
+      compute: timed,
+      log: log.child({ component: 'node:memory' })
+    }
     const nodeTasks: NodeTasks = tasks = await NodeTasks.open({
       onChange: taskChanged,
+      reuse: async (image, file, read) => await reuseFromMemory(reuseInit, image, file, read),
       node,
       replica,
       compute: timed,

@@ -37,6 +37,8 @@ export interface ResultView {
   calibration?: { from: number, reviews: number }
   /** the answer is the model's alternative number `alternative`, ranked up over `from` (review/ranking.ts) */
   rankedUp?: { from: string, alternative: number }
+  /** the answer was taken from memory: the image is a near duplicate of image `hash`, whose answer was reviewed or certified (node/daemon/reuse.ts); `read` is the model's own reading */
+  reused?: NonNullable<ResultEntry['reused']>
 }
 
 /** The reviews' outcome as a result shows it; a corrected one keeps the model's own answer as `original`. */
@@ -132,7 +134,8 @@ export function bestAnswer (hash: string, from: Pick<TaskViewSources, 'certified
 
 /** A stored result as the API shows it, with what reviews say of it (a correction replaces the answer; see review/served.ts). */
 export function resultView (file: string, hash: string, r: ResultEntry & { by: string }, from: Pick<TaskViewSources, 'certified' | 'reviewOf' | 'calibrate' | 'known'>): ResultView {
-  const calibrated = r.unreadable == null ? from.calibrate(r.model, r.confidence) : undefined
+  // A remembered answer's confidence is reuse's measured precision, not the model's: it is not calibrated.
+  const calibrated = r.unreadable == null && r.reused == null ? from.calibrate(r.model, r.confidence) : undefined
   const view: ResultView = {
     file,
     latex: r.latex,
@@ -145,6 +148,7 @@ export function resultView (file: string, hash: string, r: ResultEntry & { by: s
     ...(r.rotated != null ? { rotated: r.rotated } : {}),
     ...(r.unreadable != null ? { unreadable: r.unreadable } : {}),
     ...(r.certificate != null ? { certificate: r.certificate as QuorumCertificate } : {}),
+    ...(r.reused != null ? { reused: r.reused } : {}),
     ...(calibrated != null ? { calibration: { from: r.confidence, reviews: calibrated.reviews } } : {})
   }
   const certified = r.certificate != null && from.certified.holds(hash, r.by)
@@ -152,7 +156,7 @@ export function resultView (file: string, hash: string, r: ResultEntry & { by: s
   if (outcome == null) {
     // Nobody reviewed this image: an alternative the network settled on elsewhere goes first (never
     // over a certificate). The confidence stays the model's for its own answer (below 0.9 by then).
-    const rankable = !certified && r.unreadable == null && (r.regions?.length ?? 0) <= 1 && r.alternatives.length > 0 && from.known != null
+    const rankable = !certified && r.unreadable == null && r.reused == null && (r.regions?.length ?? 0) <= 1 && r.alternatives.length > 0 && from.known != null
     const up = rankable ? rankUp(r, r.alternatives.map(a => a.latex), from.known!) : undefined
     return up == null ? view : { ...view, latex: up.latex, rankedUp: { from: r.latex, alternative: up.alternative } }
   }

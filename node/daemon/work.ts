@@ -10,6 +10,7 @@ import { MAX_RESULT_LATEX, MAX_RESULT_REGIONS, ResultEntry } from '../../crdt/sc
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import type { Quorum, QuorumTimings, SignedVote, VoteTamper } from '../../protocols/votes/index.js'
 import { LevelVoteLedger, MemoryVoteLedger, type VoteLedger } from '../../protocols/votes/ledger.js'
+import type { OcrResult } from '../../pipeline/ocr.js'
 import type { Compute } from './compute.js'
 import type { Log } from '../log.js'
 import { CertifiedResults } from './certified.js'
@@ -46,6 +47,8 @@ export interface NodeTasksInit {
   known?: () => TaskViewSources['known']
   /** the network's calibration (node/daemon/calibration.ts) @default none */
   calibrate?: TaskViewSources['calibrate']
+  /** near-duplicate reuse (node/daemon/reuse.ts): a reading, or a remembered answer in its place @default none */
+  reuse?: (image: Uint8Array, file: string, read: OcrResult) => Promise<{ result: OcrResult, reused?: ResultEntry['reused'] }>
   /** --critical-below auto: the threshold for a model's results @default none (auto sends nothing to the quorum) */
   autoThreshold?: (model: string) => number
   log: Log
@@ -166,7 +169,13 @@ export class NodeTasks {
   private async process (work: WorkItem, image: Uint8Array): Promise<void> {
     // Another worker (a backup, or the first holder of a lease that ran out) may have finished it meanwhile.
     if ([...this.init.replica.results(work.hash).values()].some(r => r.model === this.init.compute.model)) return
-    const r = await this.init.compute.recognize(image, work.file)
+    const read = await this.init.compute.recognize(image, work.file)
+    const { result: r, reused } = this.init.reuse == null
+      ? { result: read }
+      : await this.init.reuse(image, work.file, read).catch((err: unknown) => {
+        this.init.log.warn({ task: work.id, err: (err as Error).message }, 'looking the image up in memory failed; its own reading stands')
+        return { result: read, reused: undefined }
+      })
     const entry: ResultEntry = {
       latex: r.latex,
       confidence: r.confidence,
@@ -177,7 +186,9 @@ export class NodeTasks {
       regions: r.regions.map(g => ({ bbox: g.bbox, latex: g.latex, confidence: g.confidence })),
       ms: r.ms,
       ...(r.rotated != null ? { rotated: r.rotated } : {}),
-      ...(r.unreadable != null ? { unreadable: r.unreadable } : {})
+      ...(r.unreadable != null ? { unreadable: r.unreadable } : {}),
+      ...(r.embedding != null ? { embedding: r.embedding } : {}),
+      ...(reused != null ? { reused } : {})
     }
     // A result the store would refuse (too long, say) fails the task now, as any other recognition
     // error does, rather than on every worker in turn after each lease runs out.
