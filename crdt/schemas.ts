@@ -32,16 +32,21 @@ export const ResultEntry = z.object({
   unreadable: z.object({ reason: z.enum(['array', 'text']), detail: z.string().max(256) }).optional(),
   /** The quorum certificate, for critical images (protocols/votes checks it when it reads one). */
   certificate: z.lazy(() => CertificateShape).optional(),
-  /** an image of one formula: what the model's encoder made of it (pipeline/image-embedding.ts, 128 int8 as base64), for formula memory */
-  embedding: z.string().length(172).regex(/^[A-Za-z0-9+/]+=*$/).optional(),
+  /**
+   * an image of one formula: what the model's encoder made of it (pipeline/image-embedding.ts: int8
+   * as base64; a size this version does not know is ignored, not refused), for formula memory
+   */
+  embedding: z.string().max(1024).regex(/^[A-Za-z0-9+/]*=*$/).optional(),
   /** the answer was not read but taken from memory: the image is a near duplicate of one whose answer people reviewed or a quorum certified (node/daemon/reuse.ts) */
   reused: z.object({
     hash: z.string().regex(/^[0-9a-f]{64}$/),
-    kind: z.enum(['reviewed', 'certified']),
+    /** reviewed or certified (open-ended, so that a later kind does not make older nodes refuse the entry) */
+    kind: z.string().min(1).max(32),
     by: z.array(z.string().min(1).max(128)).max(16),
     cosine: z.number().min(-1).max(1),
-    /** the model's own reading, which the remembered answer replaced */
-    read: latex
+    /** the model's own reading, which the remembered answer replaced, and its confidence */
+    read: latex,
+    confidence: z.number().min(0).max(1)
   }).optional()
 })
 export type ResultEntry = z.infer<typeof ResultEntry>

@@ -5,7 +5,8 @@
  * whose answer was corrected or certified gets that answer, if it passes two checks: its image
  * embedding (pipeline/image-embedding.ts) is within a cosine threshold of the remembered image's,
  * and the model, fed the remembered answer on the new image (one teacher-forced pass,
- * pipeline/forced.ts), finds no token of it less likely than a floor.
+ * pipeline/forced.ts), finds no token of it less likely than a floor. The rule is reuse.ts's own
+ * (chooseReuse: the most similar first; one that agrees with the model's reading ends the search).
  *
  * The test: an index of remembered images (default held-out C and the first 2,000 images of the
  * learning stream, with their true LaTeX as the remembered answers); as queries, re-scans of
@@ -23,13 +24,13 @@ import sharp from 'sharp'
 import { Rng } from '../formulas/rng.js'
 import { decodeEmbedding } from '../pipeline/image-embedding.js'
 import { OcrPipeline } from '../pipeline/ocr.js'
+import { chooseReuse, scoringOrder, type ReuseCandidate } from '../node/daemon/reuse.js'
 import { dot } from '../memory/quantize.js'
 import { canonicalOrSelf } from '../review/verdict.js'
 import { readTruth, stderrProgress } from './eval.js'
 
 const HERE = fileURLToPath(new URL('../..', import.meta.url))
-/** Candidates scored per query (the nearest remembered images with distinct answers), and the least cosine scored at all. */
-const CANDIDATES = 3
+/** The least cosine at which remembered images are checked at all. */
 const SCORED_FROM = 0.8
 const COSINES = [0.8, 0.85, 0.88, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99]
 const FLOORS = [-0.5, -1, -1.5, -2, -3, -4, -5, -6, -8, -Infinity]
@@ -37,8 +38,8 @@ const FLOORS = [-0.5, -1, -1.5, -2, -3, -4, -5, -6, -8, -Infinity]
 const TUNE_WRONG = 1 / 2000
 
 interface Item { dir: string, file: string, truth: string }
-interface Candidate { cos: number, right: boolean, worst?: number }
-interface Query { kind: 'rescan' | 'tune' | 'check', candidates: Candidate[] }
+/** A query: its true LaTeX and the model's reading (canonical), and the remembered answers in the order reuse checks them. */
+interface Query { kind: 'rescan' | 'tune' | 'check', truth: string, reading: string, nearest: number, candidates: ReuseCandidate[] }
 
 function spec (s: string): { dir: string, from: number, to: number } {
   const [dir, a, b] = s.split(':')
@@ -65,13 +66,19 @@ async function rescan (bytes: Buffer, rng: Rng): Promise<Buffer> {
   return rng.next() < 0.5 ? await img.jpeg({ quality: 50 + Math.floor(41 * rng.next()) }).toBuffer() : await img.png().toBuffer()
 }
 
+function positive (v: string): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number, 1 or more')
+  return n
+}
+
 const opts = new Command('bench:near-duplicates')
   .description('choose and check the thresholds of near-duplicate reuse')
   .option('--index <dir[:n]>', 'remembered images (repeatable)', (v, p: string[]) => [...p, v], [] as string[])
-  .option('--rescans <n>', 're-scans of index images', v => Number(v), 1000)
+  .option('--rescans <n>', 're-scans of index images', positive, 1000)
   .option('--tune <spec>', 'distinct formulas to choose thresholds on', 'training/learning/stream:2000:6000')
   .option('--check <spec>', 'distinct formulas to report on', 'training/learning/stream2:0:4000')
-  .option('--seed <n>', 'seed of the re-scans', v => Number(v), 25)
+  .option('--seed <n>', 'seed of the re-scans', positive, 25)
   .option('--json <file>', 'write every query\'s candidates here')
   .parse().opts<{ index: string[], rescans: number, tune: string, check: string, seed: number, json?: string }>()
 
@@ -87,24 +94,18 @@ for (const [i, it] of all.entries()) {
 }
 console.log(`index: ${index.length} of ${all.length} images have an embedding (one formula, read in one piece)`)
 
-/** The query's nearest remembered images with distinct answers, those at SCORED_FROM or more scored with the remembered answer. */
+/** The query's remembered images at SCORED_FROM or more, as reuse orders them (reuse.ts), each scored with its answer. */
 async function query (bytes: Buffer, truth: string, kind: Query['kind']): Promise<Query | undefined> {
   const r = await pipeline.recognize(bytes)
   if (r.embedding == null) return undefined
+  const reading = canonicalOrSelf(r.latex)
   const q = Float32Array.from(decodeEmbedding(r.embedding)!, x => x / 127)
-  const near = index.map(e => ({ e, cos: dot(q, e.vec) })).sort((a, b) => b.cos - a.cos)
-  const picked: Array<{ e: Item, cos: number }> = []
-  for (const n of near) {
-    if (picked.length === CANDIDATES || n.cos < SCORED_FROM) break
-    if (!picked.some(p => p.e.truth === n.e.truth)) picked.push(n)
-  }
-  const scores = picked.length > 0 ? await pipeline.score(bytes, picked.map(p => p.e.truth)) : []
-  return {
-    kind,
-    candidates: [{ cos: near[0]?.cos ?? 0, right: near[0]?.e.truth === truth }, ...picked.map((p, i) => ({
-      cos: p.cos, right: p.e.truth === truth, ...(scores?.[i] != null ? { worst: scores[i]!.worst } : {})
-    }))]
-  }
+  const near = index.map(e => ({ latex: e.truth, cosine: dot(q, e.vec) })).sort((a, b) => b.cosine - a.cosine)
+  const candidates: ReuseCandidate[] = scoringOrder(reading, near.filter(n => n.cosine >= SCORED_FROM))
+  const toScore = candidates.filter(c => c.latex !== reading)
+  const scores = toScore.length > 0 ? await pipeline.score(bytes, toScore.map(c => c.latex)) : []
+  for (const [i, c] of toScore.entries()) if (scores?.[i] != null) c.worst = scores[i]!.worst
+  return { kind, truth, reading, nearest: near[0]?.cosine ?? 0, candidates }
 }
 
 const queries: Query[] = []
@@ -127,10 +128,10 @@ for (const kind of ['tune', 'check'] as const) {
 await pipeline.release()
 if (opts.json) await writeFile(opts.json, JSON.stringify(queries))
 
-/** What a rule does to one query: the first scored candidate at cosine >= c whose worst token is >= floor is reused. */
+/** What the rule (reuse.ts) does to one query at cosine c and floor f: no reuse, or a reuse of the right or a wrong answer. */
 function decide (q: Query, c: number, floor: number): 'none' | 'right' | 'wrong' {
-  const hit = q.candidates.slice(1).find(k => k.cos >= c && k.worst != null && k.worst >= floor)
-  return hit == null ? 'none' : hit.right ? 'right' : 'wrong'
+  const at = chooseReuse(q.reading, q.candidates, c, floor)
+  return at == null ? 'none' : q.candidates[at]!.latex === q.truth ? 'right' : 'wrong'
 }
 function tally (kind: Query['kind'], c: number, floor: number): { n: number, right: number, wrong: number } {
   const qs = queries.filter(q => q.kind === kind)

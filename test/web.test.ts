@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import puppeteer, { type Browser, type Page } from 'puppeteer-core'
+import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core'
 import { DataDir } from '../node/datadir/datadir.js'
 import type { RunningNode } from '../node/daemon/start.js'
 import { removeDir, startTestNode, tempDir, waitFor } from './helpers.js'
@@ -208,6 +208,20 @@ describe('web interface in chromium', { timeout: 180_000 }, () => {
     assert.equal(first.source, '\\frac{1}{2}+x')
     assert.ok(first.tags.includes('a correction'), first.tags.join(', '))
     await shot('search')
+
+    // By image: the image read as a task comes back first, with its correction, marked as one.
+    const input = await page.waitForSelector('input[data-testid=search-image]') as ElementHandle<HTMLInputElement> | null
+    await input!.uploadFile(FIXTURE_TASK)
+    await page.waitForFunction(() => /of the \d+ images/.test(document.querySelector('[data-testid=search-summary]')?.textContent ?? ''), { timeout: 30_000 })
+    const byImage = await page.evaluate(() => ({
+      summary: document.querySelector('[data-testid=search-summary]')?.textContent ?? '',
+      first: document.querySelector('[data-testid=hit] .source code')?.textContent ?? '',
+      score: document.querySelector('[data-testid=hit] h3')?.textContent ?? '',
+      tags: Array.from(document.querySelectorAll('[data-testid=hit]:first-child .tag')).map(t => t.textContent)
+    }))
+    assert.equal(byImage.first, '\\frac{1}{2}+x')
+    assert.match(byImage.score, /^(1\.000|0\.99\d)/)
+    assert.ok(byImage.tags.includes('a correction'), byImage.tags.join(', '))
   })
 
   it('shows the network page: this node, and each peer\'s load, workers and model', async () => {

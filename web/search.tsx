@@ -1,10 +1,11 @@
 /**
  * The Search page: formulas like the one typed, among everything the network has read
- * (GET /v1/search): each typeset, with its similarity, where it came from, and whether it was
- * corrected or certified. The query is typeset as it is typed.
+ * (GET /v1/search), or like an image of one formula (POST /v1/search/image): each typeset, with
+ * its similarity, where it came from, and whether it was corrected or certified. The query is
+ * typeset as it is typed.
  */
 import { useState } from 'preact/hooks'
-import { get, type SearchAnswer } from './api.js'
+import { get, post, type SearchAnswer } from './api.js'
 import { Peerid, Source, Tex } from './ui.js'
 
 export function SearchPage () {
@@ -12,13 +13,20 @@ export function SearchPage () {
   const [answer, setAnswer] = useState<SearchAnswer | null>(null)
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
-  const search = (e: Event): void => {
-    e.preventDefault()
+  const [what, setWhat] = useState<'formulas' | 'images'>('formulas')
+  const run = (request: Promise<SearchAnswer>, kind: 'formulas' | 'images'): void => {
     setError(null)
     setBusy(true)
-    get<SearchAnswer>(`/v1/search?latex=${encodeURIComponent(query)}&k=20`)
-      .then(setAnswer, (err: Error) => { setAnswer(null); setError(err.message) })
+    request.then(a => { setAnswer(a); setWhat(kind) }, (err: Error) => { setAnswer(null); setError(err.message) })
       .finally(() => setBusy(false))
+  }
+  const search = (e: Event): void => {
+    e.preventDefault()
+    run(get<SearchAnswer>(`/v1/search?latex=${encodeURIComponent(query)}&k=20`), 'formulas')
+  }
+  const byImage = (file: File | undefined): void => {
+    if (file == null) return
+    run(post<{ images: number, hits: SearchAnswer['hits'] }>('/v1/search/image?k=20', file).then(r => ({ formulas: r.images, hits: r.hits })), 'images')
   }
   return (
     <section aria-labelledby='search-title'>
@@ -28,11 +36,12 @@ export function SearchPage () {
         <textarea id='query' rows={2} value={query} onInput={(e) => setQuery(e.currentTarget.value)} spellcheck={false} placeholder='\int_0^1 x^n \, dx' />
         {query.trim() !== '' && <div class='answer preview' aria-hidden='true'><Tex latex={query} /></div>}
         <button type='submit' disabled={busy || query.trim() === ''}>Search what the network has read</button>
+        <label>Or by an image of one formula <input type='file' accept='image/*' data-testid='search-image' disabled={busy} onChange={(e) => { byImage(e.currentTarget.files?.[0]); e.currentTarget.value = '' }} /></label>
       </form>
       {error != null && <p class='error' role='alert'>{error}</p>}
       {answer != null && (
         <>
-          <p class='meta' data-testid='search-summary'>{answer.hits.length} of {answer.formulas} formulas in the network's memory, most similar first (1.000: the same features).</p>
+          <p class='meta' data-testid='search-summary'>{answer.hits.length} formulas {what === 'images' ? `of the ${answer.formulas} images` : `of ${answer.formulas}`} in the network's memory, most similar first ({what === 'images' ? 'cosine of the image embeddings; a re-scan scores about 0.95 or more' : '1.000: the same features'}).</p>
           <ol class='readings hits'>
             {answer.hits.map(h => (
               <li key={h.latex} class='reading' data-testid='hit'>

@@ -1,18 +1,55 @@
 import type { Replica } from '../../crdt/replica.js'
 import type { ResultEntry } from '../../crdt/schemas.js'
 import { decodeEmbedding } from '../../pipeline/image-embedding.js'
-import { dot } from '../../memory/quantize.js'
+import { dot, SCALE } from '../../memory/quantize.js'
 import { SHA256_HEX } from '../../util/sha256.js'
+import { isoTime } from '../../util/time.js'
+import { canonicalOrSelf } from '../../review/verdict.js'
+import { SearchError, type FormulaHit, type FormulaSource } from './memory.js'
+import type { Compute } from './compute.js'
 
 /**
  * The image side of formula memory: the embedding every result of a one-formula image carries
- * (pipeline/image-embedding.ts), by image and author, kept current as results arrive. Search is
- * exact (a scan of int8 vectors: 128 multiply-adds per result, about 15 ms per 100,000 results on
- * this project's machines); embeddings of different model versions are never compared.
+ * (pipeline/image-embedding.ts), by image and author, kept current as results arrive (and taken
+ * from the replica at start: decoding only, no model run). Search is exact, a scan of the int8
+ * vectors; embeddings of different model versions are never compared.
  */
 export interface ImageHit { hash: string, author: string, cosine: number }
 
-interface Held { hash: string, author: string, model: string, vec: Int8Array }
+/** What an image is answered with (its served answer), what backs it, and whether a quorum certificate that holds here does. */
+export interface ServedAnswer { latex: string, kind: FormulaSource['kind'], certified: boolean }
+
+/**
+ * Search by image: `compute` reads the image (the embedding is its encoder's), then the answers
+ * served for the most similar images read before by the same model. SearchError for an image
+ * that has no embedding (not one formula read upright in one piece).
+ */
+export async function searchByImage (init: { images: ImageMemory, compute: Compute, answerOf: (hash: string) => Promise<ServedAnswer | undefined> },
+  image: Uint8Array, k: number): Promise<{ images: number, hits: FormulaHit[] }> {
+  const { embedding: e, regions, rotated, model } = await init.compute.recognize(image, 'search')
+  const vec = e != null ? decodeEmbedding(e) : undefined
+  if (vec == null) {
+    throw new SearchError(regions.length !== 1
+      ? `search by image takes an image of one formula; this one reads as ${regions.length} formulas (crop it to one)`
+      : `search by image takes an image of one formula read upright in one piece; this one was ${rotated != null ? 'read turned on its side' : 'too wide to read in one piece, or the model gives no embedding'}`)
+  }
+  const hits = await init.images.search(Float32Array.from(vec, x => x / SCALE), model, k, init.answerOf)
+  return { images: init.images.size(model), hits }
+}
+
+/** Sources listed per hit (the rest are counted). */
+const MAX_SOURCES = 20
+
+interface Held { hash: string, author: string, model: string, vec: Int8Array, norm: number }
+
+/** Images a search by image resolves (the nearest; the rest are not counted as sources). */
+const SEARCH_IMAGES_PER_HIT = 20
+
+function norm (v: ArrayLike<number>): number {
+  let s = 0
+  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!
+  return Math.sqrt(s)
+}
 
 export class ImageMemory {
   private readonly held = new Map<string, Held>()
@@ -32,26 +69,60 @@ export class ImageMemory {
   private set (hash: string, author: string, entry: ResultEntry | undefined): void {
     const key = `${hash}/${author}`
     const vec = entry?.embedding != null ? decodeEmbedding(entry.embedding) : undefined
-    if (entry == null || vec == null) this.held.delete(key)
-    else this.held.set(key, { hash, author, model: entry.model, vec })
+    const n = vec != null ? norm(vec) / SCALE : 0
+    if (entry == null || vec == null || !(n > 0)) this.held.delete(key)
+    else this.held.set(key, { hash, author, model: entry.model, vec, norm: n })
   }
 
-  /** Images embedded (results that carry an embedding). */
-  get size (): number { return this.held.size }
+  /** Results embedded by model `model` (every model's when not given). */
+  size (model?: string): number {
+    if (model == null) return this.held.size
+    let n = 0
+    for (const h of this.held.values()) if (h.model === model) n++
+    return n
+  }
 
   /**
-   * The images nearest a unit query of model `model`, most similar first: at most `k`, at
-   * `minCosine` or more, one hit per image (its most similar result), among those `keep` accepts.
+   * The images nearest a query of model `model`, most similar first (cosine, at most 1): at most
+   * `k`, at `minCosine` or more, one hit per image (its most similar result), among those `keep`
+   * accepts (asked only of images at `minCosine` or more).
    */
   near (query: Float32Array, model: string, k: number, minCosine = -1, keep: (hash: string) => boolean = () => true): ImageHit[] {
+    const qn = norm(query)
+    if (!(qn > 0)) return []
     const best = new Map<string, ImageHit>()
     for (const h of this.held.values()) {
       if (h.model !== model) continue
-      const cosine = dot(query, h.vec)
+      const cosine = Math.min(1, dot(query, h.vec) / (qn * h.norm))
       if (cosine < minCosine || (best.get(h.hash)?.cosine ?? -2) >= cosine || !keep(h.hash)) continue
       best.set(h.hash, { hash: h.hash, author: h.author, cosine })
     }
     return [...best.values()].sort((a, b) => b.cosine - a.cosine).slice(0, k)
+  }
+
+  /**
+   * Search by image: the answers served for the images nearest a query (`answerOf`: the image's
+   * served answer, what backs it, and whether it is certified), one hit per formula (canonical),
+   * scored by its most similar image's cosine, with the images as its sources (counted among the
+   * nearest SEARCH_IMAGES_PER_HIT x k images).
+   */
+  async search (query: Float32Array, model: string, k: number, answerOf: (hash: string) => Promise<ServedAnswer | undefined>): Promise<FormulaHit[]> {
+    const hits = new Map<string, FormulaHit>()
+    for (const h of this.near(query, model, SEARCH_IMAGES_PER_HIT * k)) {
+      const entry = this.replica.results(h.hash).get(h.author)
+      const answer = entry != null ? await answerOf(h.hash) : undefined
+      if (entry == null || answer == null) continue
+      const latex = canonicalOrSelf(answer.latex)
+      const source: FormulaSource = { hash: h.hash, by: h.author, time: isoTime(entry.time), kind: answer.kind, ...(entry.task != null ? { task: entry.task } : {}), certified: answer.certified }
+      const hit = hits.get(latex)
+      if (hit != null) {
+        hit.sourceCount++
+        if (hit.sources.length < MAX_SOURCES) hit.sources.push(source)
+      } else if (hits.size < k) {
+        hits.set(latex, { latex, score: Math.round(h.cosine * 1e4) / 1e4, sources: [source], sourceCount: 1 })
+      }
+    }
+    return [...hits.values()]
   }
 
   stop (): void { this.unsubscribe() }

@@ -24,7 +24,7 @@ export const REUSE_MIN_COSINE = 0.9
 export const REUSE_MIN_TOKEN_LOGPROB = -4
 /** Remembered images checked per image, the most similar first. */
 const CANDIDATES = 3
-/** The confidence a reused answer carries: the measured share of reuses that were right. */
+/** The confidence a reused answer carries (not calibrated: it is not the model's): the measured share of reuses that were right. */
 export const REUSE_CONFIDENCE = 0.99
 
 /** An answer the network stands by for an image: what reviewers settled on, or a certified result. */
@@ -50,6 +50,33 @@ export function rememberedAnswers (replica: Replica, holds: (hash: string, autho
   }
 }
 
+/** A remembered answer that may replace a reading: its LaTeX (canonical), cosine, and its worst token's log-probability on the new image (undefined: not scored, or cannot be). */
+export interface ReuseCandidate { latex: string, cosine: number, worst?: number }
+
+/**
+ * The rule, shared with bench:near-duplicates: candidates go most similar first; one whose answer
+ * is the model's own reading ends the search (the reading stands, confirmed by memory); otherwise
+ * the first whose worst token is at least REUSE_MIN_TOKEN_LOGPROB is reused. Gives its index.
+ */
+export function chooseReuse (reading: string, candidates: readonly ReuseCandidate[], minCosine = REUSE_MIN_COSINE, floor = REUSE_MIN_TOKEN_LOGPROB): number | undefined {
+  for (const [i, c] of candidates.entries()) {
+    if (c.cosine < minCosine || c.latex === reading) return undefined
+    if (c.worst != null && c.worst >= floor) return i
+  }
+  return undefined
+}
+
+/** The candidates worth scoring: up to CANDIDATES distinct answers, most similar first, up to (and with) one that agrees with the reading. */
+export function scoringOrder<T extends { latex: string }> (reading: string, nearest: Iterable<T>): T[] {
+  const out: T[] = []
+  for (const c of nearest) {
+    if (out.some(o => o.latex === c.latex)) continue
+    out.push(c)
+    if (c.latex === reading || out.length === CANDIDATES) break
+  }
+  return out
+}
+
 export interface ReuseInit {
   images: ImageMemory
   remembered: (hash: string) => Remembered | undefined
@@ -60,29 +87,31 @@ export interface ReuseInit {
 /** `read`, or the remembered answer of a near-duplicate image in its place (with what it replaced). */
 export async function reuseFromMemory (init: ReuseInit, image: Uint8Array, file: string, read: OcrResult): Promise<{ result: OcrResult, reused?: Reused }> {
   const vec = read.embedding != null ? decodeEmbedding(read.embedding) : undefined
-  if (vec == null || init.compute.score == null || read.regions.length !== 1) return { result: read }
+  // An image the model cannot read (an array, prose) is not one a remembered formula answers.
+  if (vec == null || init.compute.score == null || read.regions.length !== 1 || read.unreadable != null) return { result: read }
   const own = sha256Hex(image)
-  const answer = canonicalOrSelf(read.latex)
+  const reading = canonicalOrSelf(read.latex)
   const query = Float32Array.from(vec, x => x / SCALE)
-  const candidates: Array<Remembered & { hash: string, cosine: number }> = []
-  for (const hit of init.images.near(query, read.model, 4 * CANDIDATES, REUSE_MIN_COSINE, hash => hash !== own)) {
-    const m = init.remembered(hit.hash)
-    // An image whose remembered answer is the model's own reading gains nothing from reuse.
-    if (m == null || canonicalOrSelf(m.latex) === answer || candidates.some(c => c.latex === m.latex)) continue
-    candidates.push({ ...m, hash: hit.hash, cosine: hit.cosine })
-    if (candidates.length === CANDIDATES) break
-  }
-  if (candidates.length === 0) return { result: read }
-  const scores = await init.compute.score(image, file, candidates.map(c => c.latex))
-  const at = candidates.findIndex((_, i) => (scores?.[i]?.worst ?? -Infinity) >= REUSE_MIN_TOKEN_LOGPROB)
-  if (at < 0) return { result: read }
-  const c = candidates[at]!
-  const confidence = Math.max(REUSE_CONFIDENCE, read.confidence)
+  const nearest = init.images.near(query, read.model, 4 * CANDIDATES, REUSE_MIN_COSINE, hash => hash !== own && init.remembered(hash) != null)
+  const candidates = scoringOrder(reading, nearest.map(hit => {
+    const m = init.remembered(hit.hash)!
+    return { ...m, latex: canonicalOrSelf(m.latex), hash: hit.hash, cosine: hit.cosine }
+  }))
+  const toScore = candidates.filter(c => c.latex !== reading)
+  if (toScore.length === 0) return { result: read }
+  const scores = await init.compute.score(image, file, toScore.map(c => c.latex))
+  const scored = candidates.map(c => {
+    const worst = scores?.[toScore.indexOf(c)]?.worst
+    return { ...c, ...(worst != null ? { worst } : {}) }
+  })
+  const at = chooseReuse(reading, scored)
+  if (at == null) return { result: read }
+  const c = scored[at]!
   init.log.info({ file, from: c.hash, kind: c.kind, cosine: Number(c.cosine.toFixed(4)), read: read.latex.slice(0, 200) }, 'answered a near-duplicate image from memory')
   const region = read.regions[0]!
-  const alternatives = [{ latex: answer, score: region.score }, ...read.alternatives.filter(a => a.latex !== c.latex)]
+  const alternatives = [{ latex: reading, score: region.score }, ...read.alternatives.filter(a => a.latex !== c.latex)]
   return {
-    result: { ...read, latex: c.latex, confidence, alternatives, regions: [{ ...region, latex: c.latex, confidence, alternatives }] },
-    reused: { hash: c.hash, kind: c.kind, by: c.by, cosine: Math.min(1, c.cosine), read: read.latex.slice(0, 4096) }
+    result: { ...read, latex: c.latex, confidence: REUSE_CONFIDENCE, alternatives, regions: [{ ...region, latex: c.latex, confidence: REUSE_CONFIDENCE, alternatives }] },
+    reused: { hash: c.hash, kind: c.kind, by: c.by, cosine: Math.min(1, c.cosine), read: read.latex.slice(0, 4096), confidence: read.confidence }
   }
 }

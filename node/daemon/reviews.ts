@@ -132,12 +132,14 @@ export class Reviews {
    * they say is right, canonical, with what they reviewed, under this node's id.
    */
   private async write (hash: string, answer: ResultView, request: ReviewRequest): Promise<WrittenReview> {
-    // What was reviewed is the model's answer, not a correction or a ranked-up alternative served in its place.
+    // What was reviewed is the model's answer, not a correction, a ranked-up alternative or a
+    // remembered answer (node/daemon/reuse.ts) served in its place,
+    const result = answer.review?.original?.latex ?? answer.rankedUp?.from ?? answer.latex
     const reviewed = {
-      latex: answer.review?.original?.latex ?? answer.rankedUp?.from ?? answer.latex,
+      latex: answer.reused?.read ?? result,
       model: answer.model,
       // and its own confidence, before the network's calibration: the curve is fitted on that scale
-      confidence: answer.review?.original?.confidence ?? answer.calibration?.from ?? answer.confidence,
+      confidence: answer.reused?.confidence ?? answer.review?.original?.confidence ?? answer.calibration?.from ?? answer.confidence,
       alternatives: answer.alternatives.slice(0, 16).map(a => a.latex)
     }
     let latex: string
@@ -166,7 +168,7 @@ export class Reviews {
     await this.replica.putCorrection(hash, entry)
     const { verdict, rank } = verdictOf(entry)
     // What the image is answered with now, all reviews counted (this one may be outvoted, or meet a certificate).
-    const served = reviewOutcome({ latex: reviewed.latex, certified: answer.certificate != null && answer.review?.state !== 'corrected' }, this.of(hash))!
+    const served = reviewOutcome({ latex: result, certified: answer.certificate != null && answer.review?.state !== 'corrected' }, this.of(hash))!
     return { hash, by: this.replica.author, latex: canonical, verdict, ...(rank != null ? { rank } : {}), reviewed, time: isoTime(entry.time), served: { state: served.state, latex: served.latex } }
   }
 

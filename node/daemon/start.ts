@@ -21,7 +21,7 @@ import type { NodeHooks } from './hooks.js'
 import { Trust } from './trust.js'
 import { Reviews } from './reviews.js'
 import { FormulaMemory, type FormulaHit, type MemoryStart } from './memory.js'
-import { ImageMemory } from './image-memory.js'
+import { ImageMemory, searchByImage } from './image-memory.js'
 import { rememberedAnswers, reuseFromMemory } from './reuse.js'
 import { calibrationView, NetworkCalibration } from './calibration.js'
 import { openPeerStore, openReplica } from './storage.js'
@@ -61,6 +61,8 @@ export interface RunningNode {
   installCertificate(text: string): Promise<MembershipCertificate>
   /** Formulas like `latex` among everything the store holds (node/daemon/memory.ts). */
   search(latex: string, k?: number): FormulaHit[]
+  /** search by image (POST /v1/search/image): the formulas of the most similar images read before */
+  searchImage(image: Buffer, k: number): Promise<{ images: number, hits: FormulaHit[] }>
   /** how the formula memory started: from its saved copy (repaired from the store) or built */
   readonly memoryStarted: MemoryStart
   /** Recognise an image on this node (the model loads on first use). */
@@ -300,10 +302,22 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       return installed
     }
     const ocr = async (image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult> => {
-      const result = await timed.recognize(image, options.file, options.beam != null ? { beam: options.beam } : {})
+      // The embedding is formula memory's (results carry it); a reading here answers without it.
+      const { embedding: _, ...result } = await timed.recognize(image, options.file, options.beam != null ? { beam: options.beam } : {})
       log.debug({ file: options.file, ms: result.ms, regions: result.regions.length }, 'recognised an image')
       return result
     }
+    // Search by image (image-memory.ts): each image's answer as this node serves it.
+    const searchImage = async (image: Buffer, k: number): Promise<{ images: number, hits: FormulaHit[] }> => await searchByImage({
+      images,
+      compute: timed,
+      answerOf: async hash => {
+        const served = (await nodeTasks.answer(hash))?.result
+        if (served == null) return undefined
+        const state = served.review?.state
+        return { latex: served.latex, kind: state === 'corrected' ? 'correction' : state === 'confirmed' ? 'confirmation' : 'result', certified: served.certificate != null && nodeTasks.certifiedHolds(hash, served.by) }
+      }
+    }, image, k)
     const submit = async (image: Buffer, options: { file: string, critical: boolean }): Promise<TaskView> => await nodeTasks.submit(image, options)
     const task = async (id: string): Promise<TaskView | undefined> => await nodeTasks.get(id)
     const taskList = async (limit: number): Promise<TaskView[]> => await nodeTasks.list(limit)
@@ -335,7 +349,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
           return await checkCertificate(t.result.certificate, { latex: t.result.latex, hash: t.hash, model: t.result.model }, { network: admin, known })
         },
         metrics: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
-        memory: { search: (latex, k) => formulas.search(latex, k), size: () => formulas.size },
+        memory: { search: (latex, k) => formulas.search(latex, k), size: () => formulas.size, searchImage },
         changes: listener => { taskChanges.add(listener); return () => { taskChanges.delete(listener) } },
         reviews: {
           review: async (target, request) => await reviews.review(target, request),
@@ -351,7 +365,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     await dataDir.writeRuntime({ pid: process.pid, ...(identity != null ? { process: identity } : {}), peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString(), config: { ...config }, ...(options.sources != null ? { sources: options.sources } : {}) })
 
     const apiPort = api.port
-    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, search: (latex, k) => formulas.search(latex, k), memoryStarted: formulas.started, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), quorumTimings: () => nodeTasks.quorumTimings(), stop }
+    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, search: (latex, k) => formulas.search(latex, k), searchImage, memoryStarted: formulas.started, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), quorumTimings: () => nodeTasks.quorumTimings(), stop }
   } catch (err) {
     await stop()
     throw err
