@@ -1,7 +1,7 @@
 import type { Replica } from '../../crdt/replica.js'
 import type { ResultEntry } from '../../crdt/schemas.js'
 import { canonicalOrSelf } from '../../review/verdict.js'
-import type { ReviewOutcome } from '../../review/served.js'
+import type { ResultView } from './task-view.js'
 import type { OcrResult } from '../../pipeline/ocr.js'
 import { decodeEmbedding } from '../../pipeline/image-embedding.js'
 import { SCALE } from '../../memory/quantize.js'
@@ -19,9 +19,9 @@ import type { Log } from '../log.js'
  * measured on re-scans and on images of distinct formulas, they reuse
  * fewer than 1 in 1,000 distinct images wrongly.
  */
-export const REUSE_MIN_COSINE = 0.9
+export const REUSE_MIN_COSINE = 0.92
 /** The least log-probability any token of the remembered answer may have on the new image. */
-export const REUSE_MIN_TOKEN_LOGPROB = -4
+export const REUSE_MIN_TOKEN_LOGPROB = -2
 /** Remembered images checked per image, the most similar first. */
 const CANDIDATES = 3
 /** The confidence a reused answer carries (not calibrated: it is not the model's): the measured share of reuses that were right. */
@@ -33,21 +33,22 @@ export interface Remembered { latex: string, kind: 'reviewed' | 'certified', by:
 export type Reused = NonNullable<ResultEntry['reused']>
 
 /**
- * What the network stands by for an image, if anything: its reviewers' answer (confirmed or
- * corrected), or else the answer of a result whose quorum certificate holds here (a certified
- * answer that reviewers dispute stays the certified one, as everywhere).
+ * What the network stands by for an image, from the answer this node serves for it (`served`:
+ * NodeTasks.answer, which checks the image's certificates first): its reviewers' answer (confirmed
+ * or corrected), or else a certified answer (one that reviewers dispute stays the certified one).
  */
-export function rememberedAnswers (replica: Replica, holds: (hash: string, author: string) => boolean,
-  reviewOf: (hash: string, answer: { latex: string, certified: boolean }) => ReviewOutcome | undefined): (hash: string) => Remembered | undefined {
-  return hash => {
-    const results = [...replica.results(hash)]
-    const certified = results.find(([author, r]) => r.certificate != null && holds(hash, author))
-    const answer = certified?.[1] ?? results[0]?.[1]
-    if (answer == null) return undefined
-    const outcome = reviewOf(hash, { latex: answer.latex, certified: certified != null })
-    if (outcome != null && outcome.state !== 'disputed') return { latex: outcome.latex, kind: 'reviewed', by: outcome.by.slice(0, 16) }
-    return certified != null ? { latex: certified[1].latex, kind: 'certified', by: [certified[0]] } : undefined
-  }
+export function rememberedAnswer (served: ResultView | undefined, certifiedHolds: (by: string) => boolean): Remembered | undefined {
+  if (served == null) return undefined
+  const review = served.review
+  if (review != null && review.state !== 'disputed') return { latex: review.latex, kind: 'reviewed', by: review.by.slice(0, 16) }
+  return served.certificate != null && certifiedHolds(served.by) ? { latex: served.latex, kind: 'certified', by: [served.by] } : undefined
+}
+
+/** Whether the store may hold an answer the network stands by for an image (reviews, or a certificate): cheap, asked of every near image. */
+export function mayRemember (replica: Replica, hash: string): boolean {
+  if (replica.corrections(hash).size > 0) return true
+  for (const r of replica.results(hash).values()) if (r.certificate != null) return true
+  return false
 }
 
 /** A remembered answer that may replace a reading: its LaTeX (canonical), cosine, and its worst token's log-probability on the new image (undefined: not scored, or cannot be). */
@@ -79,7 +80,9 @@ export function scoringOrder<T extends { latex: string }> (reading: string, near
 
 export interface ReuseInit {
   images: ImageMemory
-  remembered: (hash: string) => Remembered | undefined
+  /** a cheap first filter (mayRemember) */
+  mayRemember: (hash: string) => boolean
+  remembered: (hash: string) => Promise<Remembered | undefined>
   compute: Compute
   log: Log
 }
@@ -92,11 +95,12 @@ export async function reuseFromMemory (init: ReuseInit, image: Uint8Array, file:
   const own = sha256Hex(image)
   const reading = canonicalOrSelf(read.latex)
   const query = Float32Array.from(vec, x => x / SCALE)
-  const nearest = init.images.near(query, read.model, 4 * CANDIDATES, REUSE_MIN_COSINE, hash => hash !== own && init.remembered(hash) != null)
-  const candidates = scoringOrder(reading, nearest.map(hit => {
-    const m = init.remembered(hit.hash)!
-    return { ...m, latex: canonicalOrSelf(m.latex), hash: hit.hash, cosine: hit.cosine }
-  }))
+  const remembered: Array<Remembered & { hash: string, cosine: number }> = []
+  for (const hit of init.images.near(query, read.model, 4 * CANDIDATES, REUSE_MIN_COSINE, hash => hash !== own && init.mayRemember(hash))) {
+    const m = await init.remembered(hit.hash)
+    if (m != null) remembered.push({ ...m, latex: canonicalOrSelf(m.latex), hash: hit.hash, cosine: hit.cosine })
+  }
+  const candidates = scoringOrder(reading, remembered)
   const toScore = candidates.filter(c => c.latex !== reading)
   if (toScore.length === 0) return { result: read }
   const scores = await init.compute.score(image, file, toScore.map(c => c.latex))

@@ -22,7 +22,7 @@ import { Trust } from './trust.js'
 import { Reviews } from './reviews.js'
 import { FormulaMemory, type FormulaHit, type MemoryStart } from './memory.js'
 import { ImageMemory, searchByImage } from './image-memory.js'
-import { rememberedAnswers, reuseFromMemory } from './reuse.js'
+import { mayRemember, rememberedAnswer, reuseFromMemory } from './reuse.js'
 import { calibrationView, NetworkCalibration } from './calibration.js'
 import { openPeerStore, openReplica } from './storage.js'
 import { faultHandlers } from './faults.js'
@@ -230,9 +230,11 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     const taskChanged = (): void => { for (const l of taskChanges) l() }
     replica.subscribe(taskChanged)
     // Near-duplicate reuse (reuse.ts): images nearly identical to one whose answer the network stands by.
+    const served = async (hash: string): Promise<ResultView | undefined> => (await nodeTasks.answer(hash))?.result
     const reuseInit = {
       images,
-      remembered: rememberedAnswers(replica, (hash, author) => tasks?.certifiedHolds(hash, author) ?? false, (hash, answer) => reviews.outcome(hash, answer)),
+      mayRemember: (hash: string) => mayRemember(store, hash),
+      remembered: async (hash: string) => rememberedAnswer(await served(hash), by => nodeTasks.certifiedHolds(hash, by)),
       compute: timed,
       log: log.child({ component: 'node:memory' })
     }
@@ -312,10 +314,10 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       images,
       compute: timed,
       answerOf: async hash => {
-        const served = (await nodeTasks.answer(hash))?.result
-        if (served == null) return undefined
-        const state = served.review?.state
-        return { latex: served.latex, kind: state === 'corrected' ? 'correction' : state === 'confirmed' ? 'confirmation' : 'result', certified: served.certificate != null && nodeTasks.certifiedHolds(hash, served.by) }
+        const answer = await served(hash)
+        if (answer == null) return undefined
+        const state = answer.review?.state
+        return { latex: answer.latex, kind: state === 'corrected' ? 'correction' : state === 'confirmed' ? 'confirmation' : 'result', certified: answer.certificate != null && nodeTasks.certifiedHolds(hash, answer.by) }
       }
     }, image, k)
     const submit = async (image: Buffer, options: { file: string, critical: boolean }): Promise<TaskView> => await nodeTasks.submit(image, options)
