@@ -89,7 +89,7 @@ describe('near-duplicate images', { timeout: 300_000 }, () => {
       const copy = await pipeline.recognize(again)
       if (copy.embedding == null) continue
       rescans++
-      const cosine = dot(unit(copy.embedding), decodeEmbedding(original.embedding)!) 
+      const cosine = dot(unit(copy.embedding), decodeEmbedding(original.embedding)!)
       const [score] = (await pipeline.score(again, [t.latex]))!
       if (cosine >= REUSE_MIN_COSINE) near++
       if (reusable == null && cosine >= REUSE_MIN_COSINE && canonicalOrSelf(copy.latex) !== t.latex && original.latex !== t.latex &&

@@ -8,6 +8,7 @@ import { imagesPerCore } from '../datadir/config.js'
 import { printable } from './terminal.js'
 import type { Command } from 'commander'
 import { parsePositive, parseProbability, withJson } from './options.js'
+import { documentLine, humanDocument, isPdf, type DocumentLine } from './ocr-document.js'
 
 /**
  * `texmesh ocr FILE_OR_DIR...`: recognise images on this machine with the
@@ -16,7 +17,7 @@ import { parsePositive, parseProbability, withJson } from './options.js'
  */
 
 /** File name endings taken from a directory (a file named on the command line is always tried). */
-export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif'])
+export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif', '.pdf'])
 
 export interface OcrCommandOptions {
   beam?: number
@@ -29,7 +30,7 @@ export interface OcrCommandOptions {
   minConfidence?: number
 }
 
-export type OcrLine = ({ file: string } & Omit<OcrResult, 'regions'> & { regions: Array<{ bbox: OcrResult['regions'][number]['bbox'], latex: string, confidence: number }>, belowMinConfidence?: true }) | { file: string, error: string, reason: string }
+export type OcrLine = DocumentLine | ({ file: string } & Omit<OcrResult, 'regions'> & { regions: Array<{ bbox: OcrResult['regions'][number]['bbox'], latex: string, confidence: number }>, belowMinConfidence?: true }) | { file: string, error: string, reason: string }
 
 /** Expand arguments into files: a directory gives its images (recursively, sorted); a missing path is an error entry. */
 function describeCode (err: any): string {
@@ -112,6 +113,7 @@ function human (raw: OcrLine): string {
   // File names come from the file system: their control characters are shown, not obeyed.
   const line = { ...raw, file: printable(raw.file) } as OcrLine
   if ('error' in line) return `${line.file}: error: ${printable(line.error)}`
+  if ('formulas' in line) return humanDocument(raw as DocumentLine)
   const conf = `(confidence ${line.confidence.toFixed(2)}, ${line.ms.toFixed(0)} ms${line.rotated != null ? `, read turned ${line.rotated}°` : ''}${line.unreadable != null ? `, not read: ${line.unreadable.detail}` : ''}${line.belowMinConfidence === true ? ', below --min-confidence: not trusted' : ''})`
   if (line.regions.length === 1) return `${line.file}\t${line.latex}\t${conf}`
   return [`${line.file}\t${line.regions.length} regions\t${conf}`, ...line.regions.map((g, i) => `  ${i + 1}. ${g.latex}\t(confidence ${g.confidence.toFixed(2)})`)].join('\n')
@@ -144,6 +146,7 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
     if (f.error != null) return { file: f.file, error: f.error, reason: 'unreadable' }
     try {
       const bytes = await readFile(f.file)
+      if (isPdf(bytes)) return await documentLine(bytes, f.file, async (png, name) => await pipeline.recognize(png, name, { beam: options.beam ?? DEFAULT_BEAM }))
       return lineOf(f.file, await pipeline.recognize(bytes, f.file, { beam: options.beam ?? DEFAULT_BEAM }))
     } catch (err: any) {
       if (err instanceof ImageError) return { file: f.file, error: err.message.replace(`${f.file}: `, ''), reason: err.reason }
@@ -169,7 +172,7 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
     for (let i = 0; i < files.length; i++) {
       const line = await lines[i]!
       if ('error' in line) failed++
-      else {
+      else if (!('formulas' in line)) {
         if (line.unreadable != null) unreadable++
         if (options.minConfidence != null && line.confidence < options.minConfidence) {
           line.belowMinConfidence = true
@@ -193,7 +196,7 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
 export function addOcrCommand (program: Command): void {
   withJson(program.command('ocr'))
     .description('recognise images of formulas on this machine (no daemon or network needed)')
-    .argument('<file-or-dir...>', 'images (PNG, JPEG, WebP, TIFF, GIF) or directories of them')
+    .argument('<file-or-dir...>', 'images (PNG, JPEG, WebP, TIFF, GIF), born-digital PDFs, or directories of them')
     .option('--beam <n>', 'beam width (default 5; 1 is greedy)', parsePositive('--beam', 32))
     .option('--jobs <n>', 'images recognised at once (default: one per core, at most 8)', parsePositive('--jobs', 64))
     .option('--threads <n>', 'onnxruntime threads per image (default 1: faster for this model than splitting one image)', parsePositive('--threads', 256))
@@ -206,6 +209,10 @@ With --json, one JSON object per image and line:
 (with "rotated": 90 or 270 when read turned, "unreadable": {"reason": "array" | "text", "detail"}
 when the image is a matrix or prose, which the model cannot read (confidence 0), and
 "belowMinConfidence": true for a miss) and for a file that failed {"file", "error", "reason"}.
+A PDF gives one object: {"file", "pages": [{"page", "formulas", "scanned"}], "formulas": [{"page",
+"box": {"x", "y", "width", "height"} (points from the page's top left), "display", "latex",
+"confidence", "alternatives"}], "ms"}, its formulas in reading order. Formulas are found in the
+PDF's text layer (math fonts); pages without one (scans) give none yet.
 "score" is a log-probability; "confidence" is calibrated: about that share of such answers is right.
 The exit code is 1 if any file failed, was not a formula the model can read, or gave an answer below
 --min-confidence; every file is still processed.`)

@@ -1,0 +1,142 @@
+/**
+ * Formulas on a born-digital page, from its text layer (documents/pdf.ts): TeX and most math
+ * typesetting set math in math fonts (Computer Modern's CMMI, CMSY, CMEX, the AMS symbol fonts,
+ * the math fonts of other families), so characters in those fonts seed formulas. A formula then
+ * takes in what touches it and belongs to math: upright digits and operators of the text font
+ * (TeX sets `=`, `+`, `(`, digits from the text font), smaller characters beside or above and below
+ * it (scripts, limits, the parts of a fraction), operator names (`sin`, `lim`), and the rules of
+ * fraction bars. Text words are never taken in. A formula alone on its lines (but for an equation
+ * number) is a display formula; one inside a line of text is inline.
+ */
+import type { PageChar, PtBox } from './pdf.js'
+
+/** Font names of math fonts (the subset prefix dropped): Computer Modern and Latin Modern, AMS, Euler, RSFS, the txfonts/pxfonts/newtx families, STIX, Cambria, XITS and others named Math. */
+const MATH_FONT = /^(CMMI|CMSY|CMEX|CMBSY|CMMIB|MSAM|MSBM|EUFM|EUFB|EURM|EURB|EUSM|EUSB|EUEX|RSFS|LMMathItalic|LMMathSymbols|LMMathExtension|TXMI|TXSY|TXEX|PXMI|PXSY|PXEX|RTXMI|RTXSY|NTXMI|NTXSY|NTXEXX|ZPLMR7M|ZPLMR7Y|MnSymbol|STIXMath|STIXTwoMath)|Math/i
+/** Characters of the text font that belong to a formula they touch. */
+const MATH_TEXT_CHARS = /^[0-9=+\-−×÷<>≤≥≠±∓()[\]{}|/!'′,.;:]$/u
+/** Operator names set in the text font. */
+const OPERATOR_NAMES = new Set(['sin', 'cos', 'tan', 'cot', 'sec', 'csc', 'sinh', 'cosh', 'tanh', 'arcsin', 'arccos', 'arctan', 'log', 'ln', 'lg', 'exp',
+  'lim', 'liminf', 'limsup', 'max', 'min', 'sup', 'inf', 'det', 'dim', 'ker', 'deg', 'gcd', 'arg', 'Pr', 'mod', 'tr', 'rank', 'diag', 'sgn', 'Var', 'Cov', 'erf'])
+/** Punctuation that ends a sentence after a formula rather than belonging to it. */
+const TRAILING = /^[,.;:]$/
+
+export function isMathFont (font: string): boolean {
+  return MATH_FONT.test(font)
+}
+
+export interface PageFormula {
+  /** the formula's box on the page, in points */
+  box: PtBox
+  display: boolean
+  /** the text layer's characters of it, in reading order (for checks; the LaTeX comes from reading the rendered box) */
+  text: string
+  /** boxes of other characters within PAD of the box (text beside an inline formula), to blank out of a crop */
+  foreign: PtBox[]
+}
+
+/** How far around a formula's box a crop reaches, in body sizes. */
+export const PAD = 0.3
+
+const right = (b: PtBox): number => b.x + b.width
+const bottom = (b: PtBox): number => b.y + b.height
+const overlapY = (a: PtBox, b: PtBox): number => Math.min(bottom(a), bottom(b)) - Math.max(a.y, b.y)
+const overlapX = (a: PtBox, b: PtBox): number => Math.min(right(a), right(b)) - Math.max(a.x, b.x)
+const gapX = (a: PtBox, b: PtBox): number => Math.max(a.x - right(b), b.x - right(a))
+const gapY = (a: PtBox, b: PtBox): number => Math.max(a.y - bottom(b), b.y - bottom(a))
+
+function union (boxes: readonly PtBox[]): PtBox {
+  const x = Math.min(...boxes.map(b => b.x))
+  const y = Math.min(...boxes.map(b => b.y))
+  return { x, y, width: Math.max(...boxes.map(right)) - x, height: Math.max(...boxes.map(bottom)) - y }
+}
+
+/** The most common character size: the body text's. */
+function bodySize (chars: readonly PageChar[]): number {
+  const counts = new Map<number, number>()
+  for (const c of chars) if (c.c.trim() !== '') counts.set(Math.round(c.size * 2) / 2, (counts.get(Math.round(c.size * 2) / 2) ?? 0) + 1)
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 10
+}
+
+interface Glyph { c: string, font: string, size: number, box: PtBox, math: boolean, word: string }
+
+/** The formulas of one page, top to bottom and left to right, and the page's body text size (points). */
+export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[]): { body: number, formulas: PageFormula[] } {
+  const body = bodySize(chars)
+  const small = 0.85 * body
+  // Characters with the word (run of letters of one font, no space between) each letter is in.
+  const glyphs: Glyph[] = []
+  let run: Glyph[] = []
+  const endRun = (): void => { const w = run.map(g => g.c).join(''); for (const g of run) g.word = w; run = [] }
+  for (const ch of chars) {
+    if (ch.c.trim() === '') { endRun(); continue }
+    const g: Glyph = { c: ch.c, font: ch.font, size: ch.size, box: ch.box, math: isMathFont(ch.font), word: '' }
+    if (/^\p{L}$/u.test(ch.c) && !g.math && (run.length === 0 || (run[0]!.font === ch.font && gapX(run[run.length - 1]!.box, ch.box) < 0.1 * body))) run.push(g)
+    else { endRun(); if (/^\p{L}$/u.test(ch.c) && !g.math) run.push(g) }
+    glyphs.push(g)
+  }
+  endRun()
+  const joins = (g: Glyph): boolean => g.math || MATH_TEXT_CHARS.test(g.c) || g.size < small || OPERATOR_NAMES.has(g.word)
+  // Big operators (CMEX) hang below their quad, which covers only the font's line box: a display
+  // integral or sum reaches about two body sizes down.
+  const isBig = (g: Glyph): boolean => /^(CMEX|EUEX|TXEX|PXEX|NTXEXX)|MathExtension/i.test(g.font)
+  for (const g of glyphs) if (isBig(g)) g.box = { ...g.box, height: Math.max(g.box.height, 2.2 * g.size) }
+  const bars = rules.filter(r => r.height < 0.15 * body && r.width > 0.2 * body)
+  const n = glyphs.length
+  const isBar = (i: number): boolean => i >= n
+  const boxOf = (i: number): PtBox => isBar(i) ? bars[i - n]! : glyphs[i]!.box
+  /** Whether b joins a formula that holds a. */
+  const touches = (a: number, b: number): boolean => {
+    const [ab, bb] = [boxOf(a), boxOf(b)]
+    if (isBar(a) && isBar(b)) return false
+    if (isBar(a) || isBar(b)) {
+      // A fraction bar: beside a member at its height, or a member right above or below it.
+      const [bar, other] = isBar(a) ? [ab, bb] : [bb, ab]
+      const level = bar.y >= other.y - 0.2 * body && bar.y <= bottom(other) + 0.2 * body
+      return (level && gapX(bar, other) < 0.5 * body) || (overlapX(bar, other) > 0 && gapY(bar, other) < 0.4 * body)
+    }
+    const [ga, gb] = [glyphs[a]!, glyphs[b]!]
+    // A big operator's quad is narrower than its glyph too.
+    const big = isBig(ga) || isBig(gb)
+    if (overlapY(ab, bb) > 0.2 * Math.min(ab.height, bb.height) && gapX(ab, bb) < (big ? 1.2 : 0.5) * body) return true
+    // Above or below: scripts and limits (smaller), and big operators.
+    return overlapX(ab, bb) > 0 && gapY(ab, bb) < 0.5 * body && (ga.size < small || gb.size < small || big)
+  }
+
+  // Grow a formula from each math character not taken yet.
+  const total = n + bars.length
+  const taken = new Int32Array(total).fill(-1)
+  const groups: number[][] = []
+  for (let s = 0; s < n; s++) {
+    if (!glyphs[s]!.math || taken[s]! >= 0) continue
+    const id = groups.length
+    const members = [s]
+    taken[s] = id
+    for (let i = 0; i < members.length; i++) {
+      for (let j = 0; j < total; j++) {
+        if (taken[j]! >= 0 || (!isBar(j) && !joins(glyphs[j]!)) || !touches(members[i]!, j)) continue
+        taken[j] = id
+        members.push(j)
+      }
+    }
+    groups.push(members)
+  }
+
+  const formulas: PageFormula[] = []
+  for (const members of groups) {
+    // Reading order within the formula, and sentence punctuation before or after it left out.
+    const ordered = members.filter(i => !isBar(i)).map(i => glyphs[i]!).sort((a, b) => a.box.x - b.box.x)
+    while (ordered.length > 1 && TRAILING.test(ordered[ordered.length - 1]!.c) && !ordered[ordered.length - 1]!.math) ordered.pop()
+    while (ordered.length > 1 && TRAILING.test(ordered[0]!.c) && !ordered[0]!.math) ordered.shift()
+    const text = ordered.map(g => g.c).join('')
+    const box = union([...ordered.map(g => g.box), ...members.filter(isBar).map(boxOf)])
+    // Display: nothing else on its lines but an equation number.
+    const others = glyphs.filter((g, i) => !members.includes(i) && overlapY(g.box, box) > 0.3 * g.box.height)
+    const display = others.length === 0 || /^\(\d+(\.\d+)*[a-z]?\)$/.test(others.map(g => g.c).join(''))
+    const padded = { x: box.x - PAD * body, y: box.y - PAD * body, width: box.width + 2 * PAD * body, height: box.height + 2 * PAD * body }
+    const kept = new Set(ordered)
+    const foreign = glyphs.filter(g => !kept.has(g) && overlapX(g.box, padded) > 0 && overlapY(g.box, padded) > 0).map(g => g.box)
+    formulas.push({ box, display, text, foreign })
+  }
+  formulas.sort((a, b) => (overlapY(a.box, b.box) > 0.5 * Math.min(a.box.height, b.box.height) ? a.box.x - b.box.x : a.box.y - b.box.y))
+  return { body, formulas }
+}

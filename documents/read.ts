@@ -1,0 +1,85 @@
+/**
+ * A born-digital PDF's formulas, read: each page's formulas found in its text layer
+ * (born-digital.ts), its rendering cropped to each (other characters near the box blanked out),
+ * and each crop read by the OCR pipeline. Formulas come back in reading order: page by page, top
+ * to bottom, left to right.
+ */
+import sharp from 'sharp'
+import type { Alternative, OcrResult } from '../pipeline/ocr.js'
+import { findFormulas, PAD } from './born-digital.js'
+import type { GrayPage, PdfDocument, PtBox } from './pdf.js'
+
+/** Pages are rendered at this density: the model reads formulas typeset at 110-220 dpi best (held-out C's densities). */
+export const RENDER_DPI = 200
+
+export interface DocumentFormula {
+  /** 1-based page number */
+  page: number
+  /** the formula's box on its page, in points (1/72 inch) from the top left */
+  box: PtBox
+  display: boolean
+  latex: string
+  confidence: number
+  alternatives: Alternative[]
+}
+
+export interface DocumentPage { page: number, formulas: number, scanned: boolean }
+
+/** A page with no text layer at all: a scan, whose formulas this version does not find. */
+function scanned (chars: number): boolean { return chars === 0 }
+
+/** The crop of a formula from a page's rendering, with foreign characters blanked, as PNG. */
+export async function cropFormula (page: GrayPage, box: PtBox, foreign: readonly PtBox[], body: number): Promise<Buffer> {
+  const k = page.dpi / 72
+  const pad = PAD * body
+  const left = Math.max(0, Math.floor((box.x - pad) * k))
+  const top = Math.max(0, Math.floor((box.y - pad) * k))
+  const width = Math.max(1, Math.min(page.width - left, Math.ceil((box.width + 2 * pad) * k)))
+  const height = Math.max(1, Math.min(page.height - top, Math.ceil((box.height + 2 * pad) * k)))
+  const out = new Uint8Array(width * height)
+  for (let y = 0; y < height; y++) out.set(page.data.subarray((top + y) * page.width + left, (top + y) * page.width + left + width), y * width)
+  for (const f of foreign) {
+    const x0 = Math.max(0, Math.floor(f.x * k) - left)
+    const x1 = Math.min(width, Math.ceil((f.x + f.width) * k) - left)
+    const y0 = Math.max(0, Math.floor(f.y * k) - top)
+    const y1 = Math.min(height, Math.ceil((f.y + f.height) * k) - top)
+    for (let y = y0; y < y1; y++) out.fill(255, y * width + x0, y * width + Math.max(x0, x1))
+  }
+  return await sharp(Buffer.from(out.buffer), { raw: { width, height, channels: 1 } }).png().toBuffer()
+}
+
+export interface ReadOptions {
+  /** read one crop (the OCR pipeline, or a node's pool) */
+  recognize: (png: Uint8Array, file: string) => Promise<OcrResult>
+  /** called after each page */
+  onPage?: (done: number, total: number) => void
+  /** only these pages (1-based); every page when not given */
+  pages?: readonly number[]
+}
+
+/** Every formula of a document, in reading order, and what each page gave. */
+export async function readDocument (doc: PdfDocument, opts: ReadOptions): Promise<{ pages: DocumentPage[], formulas: DocumentFormula[] }> {
+  const wanted = opts.pages ?? Array.from({ length: doc.pages }, (_, i) => i + 1)
+  const pages: DocumentPage[] = []
+  const formulas: DocumentFormula[] = []
+  for (const [done, number] of wanted.entries()) {
+    const { chars, rules } = doc.text(number - 1)
+    const { body, formulas: found } = findFormulas(chars, rules)
+    if (found.length > 0) {
+      const rendering = doc.render(number - 1, RENDER_DPI)
+      for (const [i, f] of found.entries()) {
+        const png = await cropFormula(rendering, f.box, f.foreign, body)
+        const r = await opts.recognize(png, `${doc.file}#page=${number}&formula=${i + 1}`)
+        formulas.push({ page: number, box: roundBox(f.box), display: f.display, latex: r.latex, confidence: r.confidence, alternatives: r.alternatives })
+      }
+    }
+    pages.push({ page: number, formulas: found.length, scanned: scanned(chars.length) })
+    opts.onPage?.(done + 1, wanted.length)
+  }
+  return { pages, formulas }
+}
+
+function roundBox (b: PtBox): PtBox {
+  const r = (x: number): number => Math.round(x * 10) / 10
+  return { x: r(b.x), y: r(b.y), width: r(b.width), height: r(b.height) }
+}

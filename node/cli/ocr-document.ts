@@ -1,0 +1,41 @@
+/** `texmesh ocr paper.pdf`: a born-digital PDF's formulas, found in its text layer and read here (documents/). */
+import type { OcrResult } from '../../pipeline/ocr.js'
+import { DocumentError, PdfDocument } from '../../documents/pdf.js'
+import { readDocument, type DocumentFormula, type DocumentPage } from '../../documents/read.js'
+import { printable } from './terminal.js'
+
+export interface DocumentLine { file: string, pages: DocumentPage[], formulas: DocumentFormula[], ms: number }
+
+/** Whether bytes are a PDF (its header, within the first kilobyte as readers allow). */
+export function isPdf (bytes: Uint8Array): boolean {
+  return Buffer.from(bytes.subarray(0, 1024)).indexOf('%PDF-') >= 0
+}
+
+/** Read a PDF's formulas with `recognize`; a PDF that cannot be read is an error line, as an unreadable image is. */
+export async function documentLine (bytes: Uint8Array, file: string, recognize: (png: Uint8Array, name: string) => Promise<OcrResult>,
+  onPage?: (done: number, total: number) => void): Promise<DocumentLine | { file: string, error: string, reason: string }> {
+  const t0 = performance.now()
+  let doc: PdfDocument
+  try {
+    doc = PdfDocument.open(bytes, file)
+  } catch (err) {
+    if (err instanceof DocumentError) return { file, error: err.message.replace(`${file}: `, ''), reason: err.reason }
+    throw err
+  }
+  try {
+    const { pages, formulas } = await readDocument(doc, { recognize, ...(onPage != null ? { onPage } : {}) })
+    return { file, pages, formulas, ms: Math.round(performance.now() - t0) }
+  } catch (err) {
+    if (err instanceof DocumentError) return { file, error: err.message.replace(`${file}: `, ''), reason: err.reason }
+    throw err
+  } finally {
+    doc.close()
+  }
+}
+
+/** A document's formulas for a terminal: one line each, page and kind first. */
+export function humanDocument (line: DocumentLine): string {
+  const scans = line.pages.filter(p => p.scanned).length
+  const head = `${printable(line.file)}\t${line.pages.length} page${line.pages.length === 1 ? '' : 's'}, ${line.formulas.length} formula${line.formulas.length === 1 ? '' : 's'}\t(${line.ms} ms${scans > 0 ? `; ${scans} page${scans === 1 ? ' has' : 's have'} no text layer (a scan): formulas on scanned pages are not found yet` : ''})`
+  return [head, ...line.formulas.map(f => `  p${f.page} ${f.display ? 'display' : 'inline '}\t${printable(f.latex)}\t(confidence ${f.confidence.toFixed(2)})`)].join('\n')
+}

@@ -1,0 +1,117 @@
+/**
+ * Whole documents (issue 26), born-digital PDFs: pages and their text layer through mupdf, the
+ * formulas found from math fonts (display and inline, no text), each read by the shipped model
+ * in reading order, `texmesh ocr paper.pdf`, and bad PDFs refused with a reason.
+ */
+import { describe, it, before } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as mupdf from 'mupdf'
+import { DEFAULT_PDF_LIMITS, DocumentError, PdfDocument } from '../documents/pdf.js'
+import { findFormulas, isMathFont } from '../documents/born-digital.js'
+import { readDocument } from '../documents/read.js'
+import { OcrPipeline } from '../pipeline/ocr.js'
+import { canonicalize } from '../pipeline/latex/canonical.js'
+import { runCli, tempDir } from './helpers.js'
+
+const PDF = fileURLToPath(new URL('../../test/fixtures/documents/two-pages.pdf', import.meta.url))
+/** The fixture's formulas (two-pages.tex), in reading order: page, display, the text layer's characters, the LaTeX. */
+const EXPECTED = [
+  [1, false, 'f', 'f'],
+  [1, false, 'f(x)=x2+1', 'f(x) = x^2 + 1'],
+  [1, true, '�01f(x)dx=43', '\\int_0^1 f(x)dx = \\frac{4}{3}'],
+  [1, false, '�∞n=1n12=π62', '\\sum_{n=1}^\\infty \\frac{1}{n^2} = \\frac{\\pi^2}{6}'],
+  [1, true, 'E=mc2', 'E = mc^2'],
+  [2, true, 'sin2θ+cos2θ=1', '\\sin^2 \\theta + \\cos^2 \\theta = 1'],
+  [2, false, 'limx→0sinxx=1', '\\lim_{x \\to 0} \\frac{\\sin x}{x} = 1']
+] as const
+
+async function refusal (bytes: Uint8Array, limits = DEFAULT_PDF_LIMITS): Promise<DocumentError> {
+  try {
+    const doc = PdfDocument.open(bytes, 'bad.pdf', limits)
+    try { for (let i = 0; i < doc.pages; i++) doc.text(i) } finally { doc.close() }
+  } catch (err) {
+    assert.ok(err instanceof DocumentError, String(err))
+    return err
+  }
+  assert.fail('the PDF was read')
+}
+
+describe('born-digital PDFs', { timeout: 120_000 }, () => {
+  let bytes: Buffer
+  before(async () => { bytes = await readFile(PDF) })
+
+  it('finds every formula from the math fonts, display or inline, in reading order, and no text', () => {
+    const doc = PdfDocument.open(bytes, 'two-pages.pdf')
+    try {
+      assert.equal(doc.pages, 2)
+      assert.deepEqual(doc.size(0), { width: 595.2760009765625, height: 841.8900146484375 })
+      const found = [0, 1].flatMap(p => {
+        const { chars, rules } = doc.text(p)
+        assert.ok(chars.some(c => c.font === 'CMR10') && chars.some(c => isMathFont(c.font)))
+        return findFormulas(chars, rules).formulas.map(f => [p + 1, f.display, f.text])
+      })
+      assert.deepEqual(found, EXPECTED.map(([p, d, t]) => [p, d, t]))
+      assert.ok(!isMathFont('CMR10') && isMathFont('CMMI7') && isMathFont('LMMathItalic10-Regular') && isMathFont('CambriaMath'))
+    } finally { doc.close() }
+  })
+
+  it('reads each formula with the shipped model', async () => {
+    const pipeline = await OcrPipeline.load()
+    const doc = PdfDocument.open(bytes, 'two-pages.pdf')
+    try {
+      const pages: number[] = []
+      const r = await readDocument(doc, { recognize: async (png, file) => await pipeline.recognize(png, file), onPage: done => pages.push(done) })
+      assert.deepEqual(pages, [1, 2])
+      assert.deepEqual(r.pages, [{ page: 1, formulas: 5, scanned: false }, { page: 2, formulas: 2, scanned: false }])
+      assert.deepEqual(r.formulas.map(f => [f.page, f.display]), EXPECTED.map(([p, d]) => [p, d]))
+      const right = r.formulas.filter((f, i) => f.latex === canonicalize(EXPECTED[i]![3]))
+      // The model reads most of them exactly (the inline sum with its scripts beside it, and lim, are hard for it).
+      assert.ok(right.length >= 5, r.formulas.map(f => f.latex).join('  |  '))
+      for (const f of r.formulas) assert.ok(f.box.width > 0 && f.box.height > 0 && f.box.x > 100 && f.box.y > 100, JSON.stringify(f.box))
+      // Only the pages asked for.
+      assert.deepEqual((await readDocument(doc, { recognize: async (png, file) => await pipeline.recognize(png, file), pages: [2] })).formulas.map(f => f.page), [2, 2])
+    } finally {
+      doc.close()
+      await pipeline.release()
+    }
+  })
+
+  it('refuses bad PDFs with a reason: not a PDF, damaged, truncated, encrypted, too many pages, a page too large', async () => {
+    assert.equal((await refusal(new TextEncoder().encode('hello, not a pdf'))).reason, 'not-pdf')
+    assert.equal((await refusal(new TextEncoder().encode('%PDF-1.4 and then nothing'))).reason, 'damaged')
+    assert.equal((await refusal(bytes.subarray(0, 20_000))).reason, 'damaged')
+    const locked = (mupdf.Document.openDocument(bytes, 'application/pdf') as mupdf.PDFDocument).saveToBuffer('encrypt=aes-256,user-password=secret').asUint8Array()
+    const encrypted = await refusal(locked)
+    assert.equal(encrypted.reason, 'encrypted')
+    assert.match(encrypted.message, /^bad\.pdf: is encrypted/)
+    assert.equal((await refusal(bytes, { ...DEFAULT_PDF_LIMITS, maxPages: 1 })).reason, 'too-many-pages')
+    assert.equal((await refusal(bytes, { ...DEFAULT_PDF_LIMITS, maxSidePt: 500 })).reason, 'page-too-large')
+    // A rendering is kept within the pixel budget by lowering the density.
+    const doc = PdfDocument.open(bytes, 'two-pages.pdf', { ...DEFAULT_PDF_LIMITS, maxPixels: 1_000_000 })
+    try {
+      const page = doc.render(0, 300)
+      assert.ok(page.dpi < 300 && page.width * page.height <= 1_000_000 && page.data.length === page.width * page.height)
+    } finally { doc.close() }
+  })
+
+  it('texmesh ocr paper.pdf gives the formulas, as JSON too; a bad PDF is a failed file', async () => {
+    const human = await runCli(['ocr', PDF])
+    assert.equal(human.code, 0, human.stderr)
+    assert.match(human.stdout, /two-pages\.pdf\t2 pages, 7 formulas/)
+    assert.match(human.stdout, /\n {2}p1 display\tE=mc\^\{2\}\t\(confidence 0\.\d\d\)/)
+    const json = JSON.parse((await runCli(['ocr', PDF, '--json'])).stdout) as { pages: unknown[], formulas: Array<{ page: number, display: boolean, latex: string, box: { x: number } }> }
+    assert.equal(json.pages.length, 2)
+    assert.equal(json.formulas.length, 7)
+    assert.equal(json.formulas[4]!.latex, 'E=mc^{2}')
+    const bad = join(await tempDir(), 'bad.pdf')
+    await writeFile(bad, '%PDF-1.4 and then nothing')
+    const refused = await runCli(['ocr', bad])
+    assert.equal(refused.code, 1)
+    assert.equal(refused.stdout, '')
+    assert.match(refused.stderr, /bad\.pdf: error: cannot be opened as a PDF/)
+    assert.doesNotMatch(refused.stderr, /repairing|syntax error/)
+  })
+})
