@@ -11,12 +11,26 @@
 import type { PageChar, PtBox } from './pdf.js'
 
 /** Font names of math fonts (the subset prefix dropped): Computer Modern and Latin Modern, AMS, Euler, RSFS, the txfonts/pxfonts/newtx families, STIX, Cambria, XITS and others named Math. */
-const MATH_FONT = /^(CMMI|CMSY|CMEX|CMBSY|CMMIB|MSAM|MSBM|EUFM|EUFB|EURM|EURB|EUSM|EUSB|EUEX|RSFS|LMMathItalic|LMMathSymbols|LMMathExtension|TXMI|TXSY|TXEX|PXMI|PXSY|PXEX|RTXMI|RTXSY|NTXMI|NTXSY|NTXEXX|ZPLMR7M|ZPLMR7Y|MnSymbol|STIXMath|STIXTwoMath)|Math/i
+const MATH_FONT = /^(CMMI|CMSY|CMEX|CMBSY|CMMIB|MSAM|MSBM|EUFM|EUFB|EURM|EURB|EUSM|EUSB|EUEX|RSFS|LMMathItalic|LMMathSymbols|LMMathExtension|TXMI|TXSY|TXEX|PXMI|PXSY|PXEX|RTXMI|RTXSY|NTXMI|NTXSY|NTXEXX|ZPLMR7M|ZPLMR7Y|MnSymbol|STIXMath|STIXTwoMath|StandardSymL|Symbol|MTMI|MTSY|MTEX)|Math/i
+/**
+ * Italic and bold text fonts: some math setups (mathptmx, mathpazo) take their math letters from
+ * the text italic, and bold vectors and matrices (\mathbf) come from the text bold, which also set
+ * emphasised words and headings. Their letters are formulas only as a lone letter in upright
+ * text, or with math beside them.
+ */
+const WEAK_FONT = /Ital|Italic|Oblique|-It$|-Slant|Bold|Medi|Semibold|-Bd$|^CMBX|^CMTI/i
+const EXTENSION_FONT = /^(CMEX|EUEX|TXEX|PXEX|NTXEXX)|MathExtension/i
+/** Big operators, whatever their font (TeX's come from CMEX; other families have their own). */
+const BIG_OPS = /^[∑∏∐∫∬∭∮⋃⋂⨁⨂⨀]$/u
 /** Characters of the text font that belong to a formula they touch. */
-const MATH_TEXT_CHARS = /^[0-9=+\-−×÷<>≤≥≠±∓()[\]{}|/!'′,.;:]$/u
+const MATH_TEXT_CHARS = /^[0-9=+\-−×÷<>≤≥≠±∓()[\]{}|/!'′,.;:ˆ˜¯˙¨`´ˇ˘]$/u
+/** Characters that are evidence of a formula on their own (not letters, digits or brackets). */
+const OPERATORS = /^[=+−×÷<>≤≥≠±∓→←↔⇒⇔∈∉⊂⊆∪∩∑∏∫√∞∂∇·]$/u
 /** Operator names set in the text font. */
 const OPERATOR_NAMES = new Set(['sin', 'cos', 'tan', 'cot', 'sec', 'csc', 'sinh', 'cosh', 'tanh', 'arcsin', 'arccos', 'arctan', 'log', 'ln', 'lg', 'exp',
   'lim', 'liminf', 'limsup', 'max', 'min', 'sup', 'inf', 'det', 'dim', 'ker', 'deg', 'gcd', 'arg', 'Pr', 'mod', 'tr', 'rank', 'diag', 'sgn', 'Var', 'Cov', 'erf'])
+/** Operator names whose limits go below them in display style. */
+const LIMIT_NAMES = new Set(['lim', 'liminf', 'limsup', 'max', 'min', 'sup', 'inf'])
 /** Punctuation that ends a sentence after a formula rather than belonging to it. */
 const TRAILING = /^[,.;:]$/
 
@@ -32,6 +46,8 @@ export interface PageFormula {
   text: string
   /** boxes of other characters within PAD of the box (text beside an inline formula), to blank out of a crop */
   foreign: PtBox[]
+  /** its characters: indexes into the page's characters */
+  chars: number[]
 }
 
 /** How far around a formula's box a crop reaches, in body sizes. */
@@ -57,7 +73,7 @@ function bodySize (chars: readonly PageChar[]): number {
   return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 10
 }
 
-interface Glyph { c: string, font: string, size: number, box: PtBox, math: boolean, word: string }
+interface Glyph { c: string, font: string, size: number, box: PtBox, math: boolean, weak: boolean, word: string, index: number, big: boolean }
 
 /** The formulas of one page, top to bottom and left to right, and the page's body text size (points). */
 export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[]): { body: number, formulas: PageFormula[] } {
@@ -67,19 +83,26 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
   const glyphs: Glyph[] = []
   let run: Glyph[] = []
   const endRun = (): void => { const w = run.map(g => g.c).join(''); for (const g of run) g.word = w; run = [] }
-  for (const ch of chars) {
+  for (const [index, ch] of chars.entries()) {
     if (ch.c.trim() === '') { endRun(); continue }
-    const g: Glyph = { c: ch.c, font: ch.font, size: ch.size, box: ch.box, math: isMathFont(ch.font), word: '' }
+    const math = isMathFont(ch.font)
+    // Boxes from the baseline and the size (a font's line box, which the text layer gives, can reach
+    // into the lines above and below).
+    const core = { x: ch.box.x, width: ch.box.width, y: ch.baseline - 0.75 * ch.size, height: ch.size }
+    // Big operators and delimiters of TeX's extension fonts hang from their baseline, about two sizes in display style.
+    const box = EXTENSION_FONT.test(ch.font) ? { ...core, y: Math.min(core.y, ch.box.y), height: 2.8 * ch.size } : core
+    const g: Glyph = { c: ch.c, font: ch.font, size: ch.size, box, math, weak: !math && WEAK_FONT.test(ch.font) && /^\p{L}$/u.test(ch.c), word: '', index, big: false }
     if (/^\p{L}$/u.test(ch.c) && !g.math && (run.length === 0 || (run[0]!.font === ch.font && gapX(run[run.length - 1]!.box, ch.box) < 0.1 * body))) run.push(g)
     else { endRun(); if (/^\p{L}$/u.test(ch.c) && !g.math) run.push(g) }
     glyphs.push(g)
   }
   endRun()
-  const joins = (g: Glyph): boolean => g.math || MATH_TEXT_CHARS.test(g.c) || g.size < small || OPERATOR_NAMES.has(g.word)
+  const joins = (g: Glyph): boolean => g.math || g.weak || MATH_TEXT_CHARS.test(g.c) || g.size < small || OPERATOR_NAMES.has(g.word)
   // Big operators (CMEX) hang below their quad, which covers only the font's line box: a display
   // integral or sum reaches about two body sizes down.
-  const isBig = (g: Glyph): boolean => /^(CMEX|EUEX|TXEX|PXEX|NTXEXX)|MathExtension/i.test(g.font)
-  for (const g of glyphs) if (isBig(g)) g.box = { ...g.box, height: Math.max(g.box.height, 2.2 * g.size) }
+  for (const g of glyphs) {
+    g.big = EXTENSION_FONT.test(g.font) || (g.math && BIG_OPS.test(g.c))
+  }
   const bars = rules.filter(r => r.height < 0.15 * body && r.width > 0.2 * body)
   const n = glyphs.length
   const isBar = (i: number): boolean => i >= n
@@ -96,10 +119,14 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
     }
     const [ga, gb] = [glyphs[a]!, glyphs[b]!]
     // A big operator's quad is narrower than its glyph too.
-    const big = isBig(ga) || isBig(gb)
-    if (overlapY(ab, bb) > 0.2 * Math.min(ab.height, bb.height) && gapX(ab, bb) < (big ? 1.2 : 0.5) * body) return true
-    // Above or below: scripts and limits (smaller), and big operators.
-    return overlapX(ab, bb) > 0 && gapY(ab, bb) < 0.5 * body && (ga.size < small || gb.size < small || big)
+    const big = ga.big || gb.big
+    if (overlapY(ab, bb) > 0.2 * Math.min(ab.height, bb.height) && gapX(ab, bb) < (big ? 2 : 0.5) * body) return true
+    // Above or below: a limit (script size, centred) under or over a big operator or an operator name such as lim.
+    // (An operator name's limit sits right under it: a script of the next line is a little further.)
+    const limit = (op: Glyph, l: Glyph): boolean => l.size < small &&
+      (op.big ? gapY(op.box, l.box) < 0.4 * body : LIMIT_NAMES.has(op.word) && l.box.y > op.box.y && gapY(op.box, l.box) < 0.05 * body) &&
+      Math.abs(op.box.x + op.box.width / 2 - (l.box.x + l.box.width / 2)) < 0.6 * Math.max(op.box.width, l.box.width, LIMIT_NAMES.has(op.word) ? 1.5 * body : 0)
+    return limit(ga, gb) || limit(gb, ga)
   }
 
   // Grow a formula from each math character not taken yet.
@@ -107,7 +134,7 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
   const taken = new Int32Array(total).fill(-1)
   const groups: number[][] = []
   for (let s = 0; s < n; s++) {
-    if (!glyphs[s]!.math || taken[s]! >= 0) continue
+    if (!(glyphs[s]!.math || glyphs[s]!.weak) || taken[s]! >= 0) continue
     const id = groups.length
     const members = [s]
     taken[s] = id
@@ -121,21 +148,45 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
     groups.push(members)
   }
 
-  const formulas: PageFormula[] = []
-  for (const members of groups) {
-    // Reading order within the formula, and sentence punctuation before or after it left out.
+  // Each group's characters in reading order, sentence punctuation before or after left out, and
+  // groups that are italic letters alone dropped unless a lone letter or with evidence of math (an
+  // emphasised word is not a formula).
+  const parts = groups.map(members => {
     const ordered = members.filter(i => !isBar(i)).map(i => glyphs[i]!).sort((a, b) => a.box.x - b.box.x)
     while (ordered.length > 1 && TRAILING.test(ordered[ordered.length - 1]!.c) && !ordered[ordered.length - 1]!.math) ordered.pop()
     while (ordered.length > 1 && TRAILING.test(ordered[0]!.c) && !ordered[0]!.math) ordered.shift()
+    return { members: new Set(members), ordered, bars: members.filter(isBar).map(boxOf) }
+  }).filter(p => p.ordered.some(g => g.math || OPERATORS.test(g.c) || g.size < small) || (p.ordered.length === 1 && p.ordered[0]!.weak && p.ordered[0]!.word.length <= 1))
+  const boxOfPart = (p: typeof parts[number]): PtBox => union([...p.ordered.map(g => g.box), ...p.bars])
+  // Its middle band (a tall formula reaches the lines around it), and what else is on it.
+  const middle = (b: PtBox): PtBox => ({ ...b, y: b.y + 0.25 * b.height, height: 0.5 * b.height })
+  const onLine = (b: PtBox, except: (i: number) => boolean): Glyph[] => glyphs.filter((g, i) => !except(i) && overlapY(g.box, middle(b)) > 0.3 * Math.min(g.box.height, 0.5 * b.height))
+  const numberOnly = (gs: Glyph[]): boolean => gs.length === 0 || /^[,.;]?\(\d+(\.\d+)*[a-z]?\)$/.test(gs.map(g => g.c).join(''))
+  // A display line of several groups (two formulas set side by side, "..., \quad ...") is one formula.
+  for (let i = 0; i < parts.length; i++) {
+    for (let j = i + 1; j < parts.length; j++) {
+      const [a, b] = [parts[i]!, parts[j]!]
+      const both = union([boxOfPart(a), boxOfPart(b)])
+      if (overlapY(middle(boxOfPart(a)), middle(boxOfPart(b))) <= 0) continue
+      const rest = onLine(both, k => a.members.has(k) || b.members.has(k)).filter(g => !TRAILING.test(g.c))
+      if (!numberOnly(rest)) continue
+      for (const k of b.members) a.members.add(k)
+      a.ordered = [...a.ordered, ...b.ordered].sort((x, y) => x.box.x - y.box.x)
+      a.bars.push(...b.bars)
+      parts.splice(j, 1)
+      j = i
+    }
+  }
+  const formulas: PageFormula[] = []
+  for (const { members, ordered, bars: partBars } of parts) {
     const text = ordered.map(g => g.c).join('')
-    const box = union([...ordered.map(g => g.box), ...members.filter(isBar).map(boxOf)])
+    const box = union([...ordered.map(g => g.box), ...partBars])
     // Display: nothing else on its lines but an equation number.
-    const others = glyphs.filter((g, i) => !members.includes(i) && overlapY(g.box, box) > 0.3 * g.box.height)
-    const display = others.length === 0 || /^\(\d+(\.\d+)*[a-z]?\)$/.test(others.map(g => g.c).join(''))
+    const display = numberOnly(onLine(box, k => members.has(k)))
     const padded = { x: box.x - PAD * body, y: box.y - PAD * body, width: box.width + 2 * PAD * body, height: box.height + 2 * PAD * body }
     const kept = new Set(ordered)
     const foreign = glyphs.filter(g => !kept.has(g) && overlapX(g.box, padded) > 0 && overlapY(g.box, padded) > 0).map(g => g.box)
-    formulas.push({ box, display, text, foreign })
+    formulas.push({ box, display, text, foreign, chars: ordered.map(g => g.index) })
   }
   formulas.sort((a, b) => (overlapY(a.box, b.box) > 0.5 * Math.min(a.box.height, b.box.height) ? a.box.x - b.box.x : a.box.y - b.box.y))
   return { body, formulas }

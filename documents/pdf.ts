@@ -45,8 +45,12 @@ export const DEFAULT_PDF_LIMITS: PdfLimits = { maxPages: 2000, maxSidePt: 200 * 
 /** A box in page points, top-left origin. */
 export interface PtBox { x: number, y: number, width: number, height: number }
 
-/** A character of the text layer: what it is, its font (the subset prefix dropped), its size, and its box. */
-export interface PageChar { c: string, font: string, size: number, box: PtBox }
+/**
+ * A character of the text layer: what it is, its font (the subset prefix dropped), its size, its
+ * box (the font's whole line box: often taller than the glyph), its baseline, and its colour
+ * (components 0-1).
+ */
+export interface PageChar { c: string, font: string, size: number, box: PtBox, baseline: number, color: number[] }
 
 /** A grey rendering: one byte a pixel (0 black, 255 white), row after row, at `dpi`. */
 export interface GrayPage { data: Uint8Array, width: number, height: number, dpi: number }
@@ -123,12 +127,12 @@ export class PdfDocument {
       const st = page.toStructuredText('preserve-whitespace,vectors')
       try {
         st.walk({
-          onChar (c, _origin, font, size, quad) {
+          onChar (c, origin, font, size, quad, color) {
             const xs = [quad[0], quad[2], quad[4], quad[6]]
             const ys = [quad[1], quad[3], quad[5], quad[7]]
             const x = Math.min(...xs)
             const y = Math.min(...ys)
-            chars.push({ c, font: baseFontName(font.getName()), size, box: { x, y, width: Math.max(...xs) - x, height: Math.max(...ys) - y } })
+            chars.push({ c, font: baseFontName(font.getName()), size, box: { x, y, width: Math.max(...xs) - x, height: Math.max(...ys) - y }, baseline: origin[1], color: [...color] })
           },
           onVector (bbox) {
             const [x0, y0, x1, y1] = bbox as [number, number, number, number]

@@ -1,0 +1,98 @@
+/**
+ * npm run bench:documents -- [--dir DIR] [--count N] [--pages N] [--no-read]
+ *
+ * Formulas in whole documents (issue 26), on generated born-digital PDFs (datagen/documents.ts:
+ * prose with held-out C's formulas, in Computer Modern, Palatino and Times math, one and two
+ * columns; DIR, made there when it holds none). The truth of each formula's characters is its
+ * colour in the PDF (the detector never looks at colour). It reports:
+ *
+ * - detection: a formula is found when one detection holds at least 80 % of its characters and
+ *   is at least 80 % its characters; precision = such detections / all detections, recall = such
+ *   formulas / all formulas (goal: both >= 0.95 on born-digital pages), and how often display
+ *   and inline were told apart right;
+ * - reading: exact match (canonical forms) of the formulas found, read by the shipped model;
+ * - speed: pages a second on one core, finding and reading.
+ */
+import { Command } from 'commander'
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { findFormulas } from '../documents/born-digital.js'
+import { PdfDocument } from '../documents/pdf.js'
+import { cropFormula, RENDER_DPI } from '../documents/read.js'
+import { OcrPipeline } from '../pipeline/ocr.js'
+import { canonicalOrSelf } from '../review/verdict.js'
+import { generateDocuments, type DocumentTruth } from './datagen/documents.js'
+
+const CLEAN = 0.8
+const GOAL = 0.95
+
+const opts = new Command('bench:documents')
+  .description('formula detection precision and recall, exact match and speed on generated PDFs')
+  .option('--dir <dir>', 'generated documents (made there when missing)', 'training/documents')
+  .option('--count <n>', 'documents to generate when missing', v => Number(v), 12)
+  .option('--pages <n>', 'pages a generated document', v => Number(v), 2)
+  .option('--no-read', 'detection only')
+  .parse().opts<{ dir: string, count: number, pages: number, read: boolean }>()
+
+const truthFile = join(opts.dir, 'truth.jsonl')
+const docs: DocumentTruth[] = await stat(truthFile).then(
+  async () => (await readFile(truthFile, 'utf8')).trim().split('\n').map(l => JSON.parse(l) as DocumentTruth),
+  async () => await generateDocuments(opts.dir, opts.count, opts.pages, 26))
+const pipeline = opts.read ? await OcrPipeline.load() : undefined
+
+interface Tally { truth: number, found: number, clean: number, displayRight: number, read: number, exact: number }
+const tally = (): Tally => ({ truth: 0, found: 0, clean: 0, displayRight: 0, read: 0, exact: 0 })
+const byKind = new Map<string, Tally>()
+const all = tally()
+let pages = 0
+const t0 = performance.now()
+for (const d of docs) {
+  const doc = PdfDocument.open(await readFile(join(opts.dir, d.file)), d.file)
+  const kinds = [`${d.font}, ${d.columns} column${d.columns === 1 ? '' : 's'}`]
+  try {
+    for (let p = 0; p < doc.pages; p++) {
+      pages++
+      const { chars, rules } = doc.text(p)
+      // The truth: each formula's characters, by colour (RGB 0, 0, id).
+      const idOf = chars.map(c => c.c.trim() === '' || c.color.length !== 3 || c.color[0]! > 0.01 || c.color[1]! > 0.01 ? 0 : Math.round(c.color[2]! * 255))
+      const truthChars = new Map<number, number>()
+      for (const id of idOf) if (id > 0) truthChars.set(id, (truthChars.get(id) ?? 0) + 1)
+      const { body, formulas } = findFormulas(chars, rules)
+      const rendering = pipeline != null && formulas.length > 0 ? doc.render(p, RENDER_DPI) : undefined
+      const t: Tally = tally()
+      t.truth = truthChars.size
+      t.found = formulas.length
+      for (const f of formulas) {
+        const ids = new Map<number, number>()
+        for (const i of f.chars) ids.set(idOf[i]!, (ids.get(idOf[i]!) ?? 0) + 1)
+        const [id, n] = [...ids].filter(([k]) => k > 0).sort((a, b) => b[1] - a[1])[0] ?? [0, 0]
+        if (id === 0 || n < CLEAN * f.chars.length || n < CLEAN * truthChars.get(id)!) continue
+        t.clean++
+        const truth = d.formulas.find(x => x.id === id)!
+        if (truth.display === f.display) t.displayRight++
+        if (pipeline != null && rendering != null) {
+          const r = await pipeline.recognize(await cropFormula(rendering, f.box, f.foreign, body), `${d.file}#${id}`)
+          t.read++
+          if (canonicalOrSelf(r.latex) === canonicalOrSelf(truth.latex)) t.exact++
+        }
+      }
+      for (const into of [all, ...kinds.map(k => byKind.get(k) ?? (byKind.set(k, tally()).get(k)!))]) {
+        for (const key of Object.keys(t) as Array<keyof Tally>) into[key] += t[key]
+      }
+    }
+  } finally { doc.close() }
+}
+const seconds = (performance.now() - t0) / 1000
+await pipeline?.release()
+
+const pct = (a: number, b: number): string => b === 0 ? '-' : `${(100 * a / b).toFixed(1)} %`
+console.log(`${docs.length} documents, ${pages} pages, ${all.truth} formulas (${opts.dir})\n`)
+console.log('| documents | formulas | precision | recall | display/inline right | exact match of those found |')
+console.log('| --- | --- | --- | --- | --- | --- |')
+for (const [k, t] of [...byKind, ['all', all] as const]) {
+  console.log(`| ${k} | ${t.truth} | ${pct(t.clean, t.found)} | ${pct(t.clean, t.truth)} | ${pct(t.displayRight, t.clean)} | ${pipeline != null ? pct(t.exact, t.read) : '-'} |`)
+}
+const precision = all.clean / Math.max(1, all.found)
+const recall = all.clean / Math.max(1, all.truth)
+console.log(`\nprecision ${precision.toFixed(3)} (goal ${GOAL}: ratio ${(precision / GOAL).toFixed(2)}), recall ${recall.toFixed(3)} (ratio ${(recall / GOAL).toFixed(2)}) on born-digital pages`)
+console.log(`${(pages / seconds).toFixed(2)} pages/s on one core (${opts.read ? 'finding and reading' : 'finding only'}; ${seconds.toFixed(1)} s)`)
