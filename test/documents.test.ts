@@ -3,7 +3,7 @@
  * formulas found from math fonts (display and inline, no text), each read by the shipped model
  * in reading order, `texmesh ocr paper.pdf`, and bad PDFs refused with a reason.
  */
-import { describe, it, before } from 'node:test'
+import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -14,7 +14,8 @@ import { findFormulas, isMathFont } from '../documents/born-digital.js'
 import { readDocument } from '../documents/read.js'
 import { OcrPipeline } from '../pipeline/ocr.js'
 import { canonicalize } from '../pipeline/latex/canonical.js'
-import { runCli, tempDir } from './helpers.js'
+import { runCli, startConnectedNodes, stopNodes, tempDir } from './helpers.js'
+import type { RunningNode } from '../node/daemon/start.js'
 
 const PDF = fileURLToPath(new URL('../../test/fixtures/documents/two-pages.pdf', import.meta.url))
 /** The fixture's formulas (two-pages.tex), in reading order: page, display, the text layer's characters, the LaTeX. */
@@ -115,3 +116,38 @@ describe('born-digital PDFs', { timeout: 120_000 }, () => {
     assert.doesNotMatch(refused.stderr, /repairing|syntax error/)
   })
 })
+
+describe('documents through the network', { timeout: 180_000 }, () => {
+  const dirs: string[] = []
+  const nodes: RunningNode[] = []
+  before(async () => { await startConnectedNodes(2, dirs, nodes) })
+  after(async () => { await stopNodes(dirs, nodes) })
+
+  it('texmesh submit paper.pdf --wait hands each formula to the network; texmesh result follows the document', async () => {
+    const submitted = await runCli(['submit', PDF, '--wait', '--json', '--data-dir', dirs[0]!], { timeoutMs: 120_000 })
+    assert.equal(submitted.code, 0, submitted.stderr)
+    const doc = JSON.parse(submitted.stdout) as { id: string, state: string, pages: unknown[], pagesDone: number, formulas: Array<{ page: number, display: boolean, task: string, state: string, latex?: string }> }
+    assert.match(doc.id, /^d[0-9a-f]{16}$/)
+    assert.equal(doc.state, 'done')
+    assert.deepEqual([doc.pages.length, doc.pagesDone], [2, 2])
+    assert.deepEqual(doc.formulas.map(f => [f.page, f.display, f.state]), EXPECTED.map(([p, d]) => [p, d, 'done']))
+    assert.ok(doc.formulas.filter((f, i) => f.latex === canonicalize(EXPECTED[i]![3])).length >= 5, doc.formulas.map(f => f.latex).join('  |  '))
+    // Each formula is a task of its own, which either node may have read.
+    const task = await nodes[0]!.task(doc.formulas[4]!.task)
+    assert.equal(task?.result?.latex, 'E=mc^{2}')
+    const shown = await runCli(['result', doc.id, '--data-dir', dirs[0]!])
+    assert.equal(shown.code, 0, shown.stderr)
+    assert.match(shown.stdout, new RegExp(`two-pages\\.pdf\\t${doc.id}\\tdone\\t2 pages \\(2 done\\), 7 formulas`))
+    assert.match(shown.stdout, /\n {2}p1 display\tE=mc\^\{2\}\t\(confidence/)
+    // Bad input: a damaged PDF is refused with the reason, an unknown document id is said to be unknown.
+    const bad = join(await tempDir(), 'bad.pdf')
+    await writeFile(bad, '%PDF-1.4 and then nothing')
+    const refused = await runCli(['submit', bad, '--data-dir', dirs[0]!])
+    assert.equal(refused.code, 1)
+    assert.match(refused.stderr, /bad\.pdf: .*cannot be opened as a PDF/)
+    const unknown = await runCli(['result', 'd0123456789abcdef', '--data-dir', dirs[0]!])
+    assert.equal(unknown.code, 1)
+    assert.match(unknown.stderr, /no document d0123456789abcdef/)
+  })
+})
+

@@ -5,6 +5,9 @@ import { MAX_TASK_NAME } from '../daemon/api.js'
 import { MAX_IMAGE_BYTES } from '../../protocols/blob/index.js'
 import { ApiError, TexmeshError } from '../errors.js'
 import { expandInputs } from './ocr.js'
+import { isPdf } from './ocr-document.js'
+import { DOCUMENT_ID, humanDocumentView, runDocumentResult, waitDocuments } from './documents.js'
+import type { DocumentView } from '../daemon/documents.js'
 import { printable } from './terminal.js'
 import type { ReviewView } from '../daemon/task-view.js'
 import type { TaskView } from '../daemon/work.js'
@@ -115,6 +118,9 @@ async function waitAll (client: ApiClient, out: TaskView[], seconds: number, onD
 
 export interface SubmitOptions { critical?: boolean, wait?: boolean, json?: boolean, timeout?: number }
 
+/** A file submitted: an image's task, a document, or why it was not submitted. */
+interface Slot { file: string, task?: TaskView, doc?: DocumentView, line?: TaskLine }
+
 /** Submit every image; returns how many failed (unreadable, refused, or a task that failed). */
 export async function runSubmit (client: ApiClient, inputs: readonly string[], options: SubmitOptions): Promise<{ failed: number, total: number }> {
   const files = await expandInputs(inputs)
@@ -123,7 +129,7 @@ export async function runSubmit (client: ApiClient, inputs: readonly string[], o
     if (!('id' in line) && options.json !== true) process.stderr.write(text + '\n')
     else process.stdout.write(text + '\n')
   }
-  const slots: Array<{ file: string, task?: TaskView, line?: TaskLine }> = []
+  const slots: Slot[] = []
   for (const f of files) {
     if (f.error != null) {
       slots.push({ file: f.file, line: { file: f.file, error: f.error, reason: 'unreadable' } })
@@ -137,6 +143,11 @@ export async function runSubmit (client: ApiClient, inputs: readonly string[], o
         continue
       }
       const bytes = await readFile(f.file)
+      if (isPdf(bytes)) {
+        // A document: the node finds its formulas and hands each to the network as a task.
+        slots.push({ file: f.file, doc: await client.postBytes<DocumentView>(`/v1/documents?name=${encodeURIComponent(taskName(f.file))}`, bytes, 'application/pdf') })
+        continue
+      }
       const query = `name=${encodeURIComponent(taskName(f.file))}${options.critical === true ? '&critical=true' : ''}`
       slots.push({ file: f.file, task: await client.postBytes<TaskView>(`/v1/tasks?${query}`, bytes) })
     } catch (err: any) {
@@ -151,9 +162,23 @@ export async function runSubmit (client: ApiClient, inputs: readonly string[], o
         slots.push({ file: f.file, line: { file: f.file, error: `cannot read (${String(err.message)})`, reason: 'unreadable' } })
       } else {
         // The node went away: say what was handed over before it did.
-        report(slots, emit)
+        report(slots, emit, options.json === true)
         throw err
       }
+    }
+  }
+  const docs = slots.filter(s => s.doc != null).map(s => s.doc!)
+  if (options.wait === true && docs.length > 0) {
+    const pages = docs.reduce((n, d) => n + d.pages.length, 0)
+    const bar = process.stderr.isTTY === true
+      ? new cliProgress.SingleBar({ stream: process.stderr, format: 'pages [{bar}] {value}/{total} done | {eta_formatted} left', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
+      : undefined
+    bar?.start(pages, 0)
+    try {
+      await waitDocuments(client, docs, options.timeout ?? DEFAULT_WAIT_SECONDS, done => { bar?.update(done) })
+    } finally {
+      bar?.stop()
+      for (const s of slots) if (s.doc != null) s.doc = docs.find(d => d.id === s.doc!.id) ?? s.doc
     }
   }
   const submitted = slots.filter(s => s.task != null)
@@ -169,19 +194,23 @@ export async function runSubmit (client: ApiClient, inputs: readonly string[], o
       // A wait that times out or loses the node still prints every task, in its latest state.
       bar?.stop()
       submitted.forEach((s, i) => { s.task = tasks[i] })
-      report(slots, emit)
+      report(slots, emit, options.json === true)
       throw err
     }
     bar?.stop()
     submitted.forEach((s, i) => { s.task = tasks[i] })
   }
-  return { failed: report(slots, emit), total: slots.length }
+  return { failed: report(slots, emit, options.json === true), total: slots.length }
 }
 
 /** One line per file, in input order; how many of them failed. */
-function report (slots: Array<{ file: string, task?: TaskView, line?: TaskLine }>, emit: (line: TaskLine) => void): number {
+function report (slots: Slot[], emit: (line: TaskLine) => void, json: boolean): number {
   let failed = 0
   for (const s of slots) {
+    if (s.doc != null) {
+      process.stdout.write((json ? JSON.stringify({ ...s.doc, file: s.file }) : humanDocumentView(s.doc)) + '\n')
+      continue
+    }
     const line = s.line ?? lineOfTask(s.task!, s.file)
     if ('error' in line && line.error != null) failed++
     emit(line)
@@ -229,8 +258,8 @@ export async function runTasks (client: ApiClient, options: { json?: boolean, li
 /** `texmesh submit` and `texmesh result`. */
 export function addSubmitCommands (program: Command): void {
   withJson(withDataDir(program.command('submit')))
-    .description("hand images to the running node's network; each gets a task id")
-    .argument('<file-or-dir...>', 'images (PNG, JPEG, WebP, TIFF, GIF) or directories of them')
+    .description("hand images and PDFs to the running node's network; each image gets a task id, each PDF a document id")
+    .argument('<file-or-dir...>', 'images (PNG, JPEG, WebP, TIFF, GIF), born-digital PDFs, or directories of them')
     .option('--critical', 'mark the images critical (several nodes must agree; see the README)')
     .option('--wait', 'wait for every result (a progress bar on a terminal), then print them in input order')
     .option('--timeout <seconds>', `with --wait, give up after this long (default ${DEFAULT_WAIT_SECONDS})`, parsePositive('--timeout', 86_400))
@@ -239,7 +268,12 @@ An image that the network has already read (same bytes, same model) is answered 
 With --json, one JSON object per image and line: {"file", "id", "state", "hash", "critical"}
 and, once known, the result in the shape texmesh ocr --json uses ("latex", "confidence",
 "alternatives", "regions", "model", "ms") and "by" (the peer that read it).
-A file that could not be submitted gives {"file", "error", "reason"}. The exit code is 1 if any failed.`)
+A file that could not be submitted gives {"file", "error", "reason"}. The exit code is 1 if any failed.
+
+A PDF: the node finds its formulas (in its text layer) and hands each to the network as a task; the
+document gets an id that texmesh result follows. --wait shows a progress bar by pages. With --json:
+{"file", "id", "state", "pages", "pagesDone", "formulas": [{"page", "box", "display", "task",
+"state", "latex", "confidence", "alternatives"}]}, formulas in reading order.`)
     .action(async (inputs: string[], opts: CommonOptions & { critical?: boolean, wait?: boolean, timeout?: number }) => {
       const client = await ApiClient.forDataDir(dataDirOf(opts))
       const { failed, total } = await runSubmit(client, inputs, opts)
@@ -250,12 +284,18 @@ A file that could not be submitted gives {"file", "error", "reason"}. The exit c
     })
 
   withJson(withDataDir(program.command('result')))
-    .description('show a submitted task and its result')
-    .argument('<id>', 'the task id texmesh submit printed')
+    .description('show a submitted task and its result, or a submitted document and its formulas')
+    .argument('<id>', 'the task or document id texmesh submit printed')
     .option('--wait', 'wait until the task has finished')
     .option('--timeout <seconds>', `with --wait, give up after this long (default ${DEFAULT_WAIT_SECONDS})`, parsePositive('--timeout', 86_400))
     .action(async (id: string, opts: CommonOptions & { wait?: boolean, timeout?: number }) => {
-      const task = await runResult(await ApiClient.forDataDir(dataDirOf(opts)), id, opts)
+      const client = await ApiClient.forDataDir(dataDirOf(opts))
+      if (DOCUMENT_ID.test(id)) {
+        const doc = await runDocumentResult(client, id, opts, DEFAULT_WAIT_SECONDS)
+        if (doc.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus')) process.exitCode = 1
+        return
+      }
+      const task = await runResult(client, id, opts)
       if (task.state === 'failed' || task.state === 'no-consensus') process.exitCode = 1
     })
 }

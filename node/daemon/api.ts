@@ -10,6 +10,7 @@ import type { QuorumTimings } from '../../protocols/votes/index.js'
 import { browserSide } from './api-browser.js'
 import { addReviewRoutes, type ReviewHandlers } from './api-reviews.js'
 import { addMemoryRoutes, type MemoryHandlers } from './api-memory.js'
+import { addDocumentRoutes, type DocumentHandlers } from './api-documents.js'
 import { answerUnknownCalls, BODY_LIMIT_BYTES, guardRequests, handleErrors, parseBodies } from './http.js'
 import { serveWeb } from './web.js'
 import type { VerifyCheck } from '../cli/verify.js'
@@ -105,6 +106,8 @@ export interface ApiHandlers {
   metrics?(): Promise<{ contentType: string, text: string }>
   /** formula search over everything the store holds (api-memory.ts) */
   memory?: MemoryHandlers
+  /** documents (api-documents.ts): PDFs whose formulas become tasks */
+  documents?: DocumentHandlers
   /** be told when tasks or their results may have changed (the event stream); returns the unsubscribe function */
   changes?(listener: () => void): () => void
   /** people's reviews: correct or confirm an answer, an image's reviews, statistics per model (api-reviews.ts) */
@@ -168,6 +171,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   browser.addRoutes(app)
   if (init.handlers.reviews != null) addReviewRoutes(app, init.handlers.reviews)
   if (init.handlers.memory != null) addMemoryRoutes(app, init.handlers.memory)
+  if (init.handlers.documents != null) addDocumentRoutes(app, init.handlers.documents)
 
   app.post<{ Params: { id: string } }>('/v1/tasks/:id/verify', async (request, reply) => {
     if (init.handlers.verify == null) return await reply.code(404).send({ error: 'this node does not verify certificates' })

@@ -23,7 +23,7 @@ export const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
  * machine any local user reaches 127.0.0.1, but only the data dir's owner can read its api-token.
  * Status, peers and review statistics, which say nothing of anybody's images, stay open.
  */
-const PRIVATE_READS = /^\/v1\/(tasks|results|events|reviews|images|search)(\/|\?|$)/
+const PRIVATE_READS = /^\/v1\/(tasks|results|events|reviews|images|search|documents)(\/|\?|$)/
 /** The header a browser session must send with every change (a form or link from elsewhere cannot set it). */
 export const SESSION_CHANGE_HEADER = 'x-texmesh'
 
@@ -154,7 +154,7 @@ export function parseBodies (app: FastifyInstance): void {
     done(null, json)
   })
   // Images (JSON_CALLS above lists the calls that take JSON instead).
-  app.addContentTypeParser(/^(image\/|application\/octet-stream)/, { parseAs: 'buffer', bodyLimit: MAX_IMAGE_BYTES }, (_request, body, done) => {
+  app.addContentTypeParser(/^(image\/|application\/octet-stream|application\/pdf)/, { parseAs: 'buffer', bodyLimit: MAX_IMAGE_BYTES }, (_request, body, done) => {
     done(null, body)
   })
 }

@@ -22,6 +22,7 @@ import { Trust } from './trust.js'
 import { Reviews } from './reviews.js'
 import { FormulaMemory, type FormulaHit, type MemoryStart } from './memory.js'
 import { ImageMemory, searchByImage } from './image-memory.js'
+import { NodeDocuments } from './documents.js'
 import { mayRemember, rememberedAnswer, reuseFromMemory } from './reuse.js'
 import { calibrationView, NetworkCalibration } from './calibration.js'
 import { openPeerStore, openReplica } from './storage.js'
@@ -320,6 +321,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         return { latex: answer.latex, kind: state === 'corrected' ? 'correction' : state === 'confirmed' ? 'confirmation' : 'result', certified: answer.certificate != null && nodeTasks.certifiedHolds(hash, answer.by) }
       }
     }, image, k)
+    const docs = new NodeDocuments(dataDir.paths.documents, nodeTasks, log.child({ component: 'node:documents' }))
     const submit = async (image: Buffer, options: { file: string, critical: boolean }): Promise<TaskView> => await nodeTasks.submit(image, options)
     const task = async (id: string): Promise<TaskView | undefined> => await nodeTasks.get(id)
     const taskList = async (limit: number): Promise<TaskView[]> => await nodeTasks.list(limit)
@@ -352,6 +354,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         },
         metrics: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
         memory: { search: (latex, k) => formulas.search(latex, k), size: () => formulas.size, searchImage },
+        documents: { submit: async (pdf, file) => await docs.submit(pdf, file), get: async id => await docs.get(id), list: async limit => await docs.list(limit) },
         changes: listener => { taskChanges.add(listener); return () => { taskChanges.delete(listener) } },
         reviews: {
           review: async (target, request) => await reviews.review(target, request),

@@ -35,6 +35,8 @@ export interface DataDirPaths {
   readonly votes: string
   /** the formula memory's saved index (memory/snapshot.ts); rebuilt from the store when missing */
   readonly memory: string
+  /** documents submitted here (node/daemon/documents.ts): one JSON file each, naming its formulas' tasks */
+  readonly documents: string
 }
 
 export function dataDirPaths (root: string): DataDirPaths {
@@ -53,6 +55,7 @@ export function dataDirPaths (root: string): DataDirPaths {
     replica: join(dir, 'replica'),
     tasks: join(dir, 'tasks'),
     votes: join(dir, 'votes'),
-    memory: join(dir, 'memory')
+    memory: join(dir, 'memory'),
+    documents: join(dir, 'documents')
   }
 }

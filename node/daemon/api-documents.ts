@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { DocumentError } from '../../documents/pdf.js'
+import type { DocumentView } from './documents.js'
+
+/**
+ * The API's documents (node/daemon/documents.ts): POST /v1/documents?name=FILE with a PDF,
+ * GET /v1/documents?limit=N, GET /v1/documents/ID.
+ */
+export interface DocumentHandlers {
+  submit(pdf: Buffer, file: string): Promise<DocumentView>
+  get(id: string): Promise<DocumentView | undefined>
+  list(limit: number): Promise<DocumentView[]>
+}
+
+const SubmitQuery = z.object({ name: z.string().min(1).max(1024).optional() }).strict()
+const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }).strict()
+
+export function addDocumentRoutes (app: FastifyInstance, handlers: DocumentHandlers): void {
+  app.post('/v1/documents', async (request, reply) => {
+    const query = SubmitQuery.safeParse(request.query)
+    if (!query.success) return await reply.code(400).send({ error: 'expected optionally ?name=FILE (a file name of at most 1024 characters)' })
+    if (!Buffer.isBuffer(request.body)) {
+      return await reply.code(415).send({ error: 'POST the PDF bytes as the body, with Content-Type application/pdf or application/octet-stream' })
+    }
+    const file = query.data.name ?? 'document.pdf'
+    try {
+      return await handlers.submit(request.body, file)
+    } catch (err) {
+      if (err instanceof DocumentError) return await reply.code(422).send({ file, error: err.message, reason: err.reason })
+      throw err
+    }
+  })
+  app.get('/v1/documents', async (request, reply) => {
+    const query = ListQuery.safeParse(request.query)
+    if (!query.success) return await reply.code(400).send({ error: 'expected optionally ?limit=1-1000' })
+    return await handlers.list(query.data.limit ?? 50)
+  })
+  app.get<{ Params: { id: string } }>('/v1/documents/:id', async (request, reply) => {
+    const d = await handlers.get(request.params.id)
+    return d ?? await reply.code(404).send({ error: `no document ${request.params.id.slice(0, 80)} on this node (GET /v1/documents lists them)` })
+  })
+}
