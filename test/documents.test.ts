@@ -150,4 +150,3 @@ describe('documents through the network', { timeout: 180_000 }, () => {
     assert.match(unknown.stderr, /no document d0123456789abcdef/)
   })
 })
-
