@@ -50,7 +50,17 @@ export interface PtBox { x: number, y: number, width: number, height: number }
  * box (the font's whole line box: often taller than the glyph), its baseline, and its colour
  * (components 0-1).
  */
-export interface PageChar { c: string, font: string, size: number, box: PtBox, baseline: number, color: number[] }
+export interface PageChar {
+  c: string
+  font: string
+  size: number
+  box: PtBox
+  baseline: number
+  color: number[]
+  /** the text block and line MuPDF put it in (numbered through the page, in MuPDF's reading order) */
+  block: number
+  line: number
+}
 
 /** A grey rendering: one byte a pixel (0 black, 255 white), row after row, at `dpi`. */
 export interface GrayPage { data: Uint8Array, width: number, height: number, dpi: number }
@@ -123,16 +133,20 @@ export class PdfDocument {
     const page = this.page(index)
     const chars: PageChar[] = []
     const rules: PtBox[] = []
+    let block = -1
+    let line = -1
     try {
       const st = page.toStructuredText('preserve-whitespace,vectors')
       try {
         st.walk({
+          beginTextBlock () { block++ },
+          beginLine () { line++ },
           onChar (c, origin, font, size, quad, color) {
             const xs = [quad[0], quad[2], quad[4], quad[6]]
             const ys = [quad[1], quad[3], quad[5], quad[7]]
             const x = Math.min(...xs)
             const y = Math.min(...ys)
-            chars.push({ c, font: baseFontName(font.getName()), size, box: { x, y, width: Math.max(...xs) - x, height: Math.max(...ys) - y }, baseline: origin[1], color: [...color] })
+            chars.push({ c, font: baseFontName(font.getName()), size, box: { x, y, width: Math.max(...xs) - x, height: Math.max(...ys) - y }, baseline: origin[1], color: [...color], block, line })
           },
           onVector (bbox) {
             const [x0, y0, x1, y1] = bbox as [number, number, number, number]

@@ -7,6 +7,7 @@
 import sharp from 'sharp'
 import type { Alternative, OcrResult } from '../pipeline/ocr.js'
 import { findFormulas, PAD } from './born-digital.js'
+import { pageTemplate } from './export.js'
 import type { GrayPage, PdfDocument, PtBox } from './pdf.js'
 
 /** Pages are rendered at this density: the model reads formulas typeset at 110-220 dpi best (held-out C's densities). */
@@ -57,11 +58,12 @@ export interface ReadOptions {
   pages?: readonly number[]
 }
 
-/** Every formula of a document, in reading order, and what each page gave. */
-export async function readDocument (doc: PdfDocument, opts: ReadOptions): Promise<{ pages: DocumentPage[], formulas: DocumentFormula[] }> {
+/** Every formula of a document, in reading order, what each page gave, and each page's text with its formulas' slots (export.ts). */
+export async function readDocument (doc: PdfDocument, opts: ReadOptions): Promise<{ pages: DocumentPage[], formulas: DocumentFormula[], templates: string[] }> {
   const wanted = opts.pages ?? Array.from({ length: doc.pages }, (_, i) => i + 1)
   const pages: DocumentPage[] = []
   const formulas: DocumentFormula[] = []
+  const templates: string[] = []
   for (const [done, number] of wanted.entries()) {
     const { chars, rules } = doc.text(number - 1)
     const { body, formulas: found } = findFormulas(chars, rules)
@@ -74,9 +76,10 @@ export async function readDocument (doc: PdfDocument, opts: ReadOptions): Promis
       }
     }
     pages.push({ page: number, formulas: found.length, scanned: scanned(chars.length) })
+    templates.push(pageTemplate(chars, found))
     opts.onPage?.(done + 1, wanted.length)
   }
-  return { pages, formulas }
+  return { pages, formulas, templates }
 }
 
 function roundBox (b: PtBox): PtBox {

@@ -6,9 +6,9 @@ import { OcrPool } from '../../pipeline/pool.js'
 import { ImageError } from '../../pipeline/preprocess.js'
 import { imagesPerCore } from '../datadir/config.js'
 import { printable } from './terminal.js'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { parsePositive, parseProbability, withJson } from './options.js'
-import { documentLine, humanDocument, isPdf, type DocumentLine } from './ocr-document.js'
+import { documentLine, humanDocument, isPdf, type DocumentLine, type ExportFormat } from './ocr-document.js'
 
 /**
  * `texmesh ocr FILE_OR_DIR...`: recognise images on this machine with the
@@ -28,6 +28,8 @@ export interface OcrCommandOptions {
   model?: string
   /** answers less confident than this are misses: marked, and counted in the exit code */
   minConfidence?: number
+  /** a PDF as Markdown with its formulas in place, or a LaTeX file of them, instead of the list */
+  export?: ExportFormat
 }
 
 export type OcrLine = DocumentLine | ({ file: string } & Omit<OcrResult, 'regions'> & { regions: Array<{ bbox: OcrResult['regions'][number]['bbox'], latex: string, confidence: number }>, belowMinConfidence?: true }) | { file: string, error: string, reason: string }
@@ -146,7 +148,7 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
     if (f.error != null) return { file: f.file, error: f.error, reason: 'unreadable' }
     try {
       const bytes = await readFile(f.file)
-      if (isPdf(bytes)) return await documentLine(bytes, f.file, async (png, name) => await pipeline.recognize(png, name, { beam: options.beam ?? DEFAULT_BEAM }))
+      if (isPdf(bytes)) return await documentLine(bytes, f.file, async (png, name) => await pipeline.recognize(png, name, { beam: options.beam ?? DEFAULT_BEAM }), options.export)
       return lineOf(f.file, await pipeline.recognize(bytes, f.file, { beam: options.beam ?? DEFAULT_BEAM }))
     } catch (err: any) {
       if (err instanceof ImageError) return { file: f.file, error: err.message.replace(`${f.file}: `, ''), reason: err.reason }
@@ -202,6 +204,7 @@ export function addOcrCommand (program: Command): void {
     .option('--threads <n>', 'onnxruntime threads per image (default 1: faster for this model than splitting one image)', parsePositive('--threads', 256))
     .option('--model <dir>', 'model folder (default: the shipped model)')
     .option('--min-confidence <p>', 'an answer less confident than this (0-1) is a miss: marked, and the exit code is 1', parseProbability('--min-confidence'))
+    .addOption(new Option('--export <format>', 'a PDF as Markdown with its formulas in place ($...$, $$...$$), or as a LaTeX file of its formulas, instead of the list').choices(['markdown', 'latex']))
     .addHelpText('after', `
 With --json, one JSON object per image and line:
   {"file", "latex", "confidence", "alternatives": [{"latex", "score"}],
@@ -216,7 +219,8 @@ PDF's text layer (math fonts); pages without one (scans) give none yet.
 "score" is a log-probability; "confidence" is calibrated: about that share of such answers is right.
 The exit code is 1 if any file failed, was not a formula the model can read, or gave an answer below
 --min-confidence; every file is still processed.`)
-    .action(async (inputs: string[], opts: { json?: boolean, beam?: number, threads?: number, jobs?: number, model?: string, minConfidence?: number }) => {
+    .action(async (inputs: string[], opts: { json?: boolean, beam?: number, threads?: number, jobs?: number, model?: string, minConfidence?: number, export?: ExportFormat }, cmd: Command) => {
+      if (opts.export != null && opts.json === true) cmd.error('--export and --json: choose one')
       const { failed, unreadable, below, total } = await runOcr(inputs, opts)
       if (failed > 0 || unreadable > 0 || below > 0) {
         if (opts.json !== true) {
