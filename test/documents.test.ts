@@ -14,7 +14,7 @@ import { findFormulas, isMathFont } from '../documents/born-digital.js'
 import { readDocument } from '../documents/read.js'
 import { OcrPipeline } from '../pipeline/ocr.js'
 import { canonicalize } from '../pipeline/latex/canonical.js'
-import { runCli, startConnectedNodes, stopNodes, tempDir } from './helpers.js'
+import { removeDir, runCli, startConnectedNodes, stopNodes, tempDir } from './helpers.js'
 import type { RunningNode } from '../node/daemon/start.js'
 
 const PDF = fileURLToPath(new URL('../../test/fixtures/documents/two-pages.pdf', import.meta.url))
@@ -42,7 +42,9 @@ async function refusal (bytes: Uint8Array, limits = DEFAULT_PDF_LIMITS): Promise
 
 describe('born-digital PDFs', { timeout: 120_000 }, () => {
   let bytes: Buffer
-  before(async () => { bytes = await readFile(PDF) })
+  let scratch: string
+  before(async () => { bytes = await readFile(PDF); scratch = await tempDir() })
+  after(async () => { await removeDir(scratch) })
 
   it('finds every formula from the math fonts, display or inline, in reading order, and no text', () => {
     const doc = PdfDocument.open(bytes, 'two-pages.pdf')
@@ -120,7 +122,7 @@ describe('born-digital PDFs', { timeout: 120_000 }, () => {
     const both = await runCli(['ocr', PDF, '--export', 'latex', '--json'])
     assert.equal(both.code, 1)
     assert.match(both.stderr, /--export and --json: choose one/)
-    const bad = join(await tempDir(), 'bad.pdf')
+    const bad = join(scratch, 'bad.pdf')
     await writeFile(bad, '%PDF-1.4 and then nothing')
     const refused = await runCli(['ocr', bad])
     assert.equal(refused.code, 1)
@@ -153,7 +155,7 @@ describe('documents through the network', { timeout: 180_000 }, () => {
     assert.match(shown.stdout, new RegExp(`two-pages\\.pdf\\t${doc.id}\\tdone\\t2 pages \\(2 done\\), 7 formulas`))
     assert.match(shown.stdout, /\n {2}p1 display\tE=mc\^\{2\}\t\(confidence/)
     // Bad input: a damaged PDF is refused with the reason, an unknown document id is said to be unknown.
-    const bad = join(await tempDir(), 'bad.pdf')
+    const bad = join(dirs[0]!, 'bad.pdf')
     await writeFile(bad, '%PDF-1.4 and then nothing')
     const refused = await runCli(['submit', bad, '--data-dir', dirs[0]!])
     assert.equal(refused.code, 1)

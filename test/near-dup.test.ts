@@ -18,7 +18,7 @@ import { canonicalize } from '../pipeline/latex/canonical.js'
 import { canonicalOrSelf } from '../review/verdict.js'
 import type { RunningNode } from '../node/daemon/start.js'
 import type { TaskView } from '../node/daemon/work.js'
-import { runCli, startConnectedNodes, stopNodes, tempDir, waitFor } from './helpers.js'
+import { runCli, startConnectedNodes, stopNodes, waitFor } from './helpers.js'
 import { sha256Hex } from '../util/sha256.js'
 
 const HELDOUT_C = fileURLToPath(new URL('../../datasets/heldout-c/', import.meta.url))
@@ -149,7 +149,7 @@ describe('near-duplicate images', { timeout: 300_000 }, () => {
       assert.ok(found.images >= 3, `${found.images} images held`)
       assert.equal(found.hits[0]!.latex, reusable.truth)
       assert.ok(found.hits[0]!.sources.some(s => s.hash === first.hash || s.hash === again.hash))
-      const file = join(await tempDir(), 'rescan.jpg')
+      const file = join(dirs[2]!, 'rescan.jpg')
       await writeFile(file, reusable.again)
       const cli = await runCli(['search', '--image', file, '--k', '2', '--data-dir', dirs[2]!])
       assert.equal(cli.code, 0, cli.stderr)

@@ -19,6 +19,7 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/web/', import.meta.url))
 const FIXTURE = fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url))
 const FIXTURE_TASK = fileURLToPath(new URL('../../test/fixtures/ocr/fraction.png', import.meta.url))
+const FIXTURE_PDF = fileURLToPath(new URL('../../test/fixtures/documents/two-pages.pdf', import.meta.url))
 
 describe('web interface in chromium', { timeout: 180_000 }, () => {
   let dir: string
@@ -222,6 +223,24 @@ describe('web interface in chromium', { timeout: 180_000 }, () => {
     assert.equal(byImage.first, '\\frac{1}{2}+x')
     assert.match(byImage.score, /^(1\.000|0\.99\d)/)
     assert.ok(byImage.tags.includes('a correction'), byImage.tags.join(', '))
+  })
+
+  it('hands a PDF to the network on the Documents page, and shows its formulas in reading order as they are read', async () => {
+    await page.click('nav a[href="#/documents"]')
+    const input = await page.waitForSelector('form.submit input[type=file]') as ElementHandle<HTMLInputElement> | null
+    await input!.uploadFile(FIXTURE_PDF)
+    await page.click('form.submit button[type=submit]')
+    await page.waitForFunction(() => document.querySelector('[data-testid=document-progress]')?.textContent?.startsWith('done: 2 of 2 pages done, 7 formulas') === true, { timeout: 60_000 })
+    const formulas = await page.evaluate(() => Array.from(document.querySelectorAll('[data-testid=document-formula]')).map(li => ({
+      head: li.querySelector('h4')?.textContent ?? '',
+      source: li.querySelector('.source code')?.textContent ?? '',
+      typeset: li.querySelector('.katex') != null
+    })))
+    assert.equal(formulas.length, 7)
+    assert.match(formulas[4]!.head, /^page 1, display · done · /)
+    assert.equal(formulas[4]!.source, 'E=mc^{2}')
+    assert.ok(formulas.every(f => f.typeset))
+    await shot('documents')
   })
 
   it('shows the network page: this node, and each peer\'s load, workers and model', async () => {

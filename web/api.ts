@@ -37,6 +37,8 @@ import type { ApiMember, ApiPeer, ApiStatus, MembershipView } from '../node/daem
 import type { WrittenReview } from '../node/daemon/reviews.js'
 import type { StatsView } from '../node/daemon/api-reviews.js'
 import type { FormulaHit } from '../node/daemon/memory.js'
+import type { DocumentView } from '../node/daemon/documents.js'
+export type { DocumentView }
 export type { WrittenReview, FormulaHit }
 export interface SearchAnswer { formulas: number, hits: FormulaHit[] }
 export type ModelStats = StatsView

@@ -2,10 +2,10 @@
  * texmesh's web interface: Read (drop or paste images), Tasks (the node's tasks, live, and
  * reviewing their results), Network (this node, its peers, members and revocations) and Reviews
  * (what reviews say of each model) and Search (formulas like one typed, among everything the
- * network has read). Pages are chosen by the URL's hash (#/read, #/tasks, #/network, #/reviews,
- * #/search); more pages (documents) join `PAGES`.
+ * network has read) and Documents (PDFs handed to the network). Pages are chosen by the URL's
+ * hash (#/read, #/tasks, #/network, #/reviews, #/search, #/documents).
  * This file is the app shell (sign-in, the pages' navigation, the live event stream) and `PAGES`;
- * the pages are read.tsx, tasks.tsx (review.tsx), network.tsx, stats.tsx and search.tsx, the
+ * the pages are read.tsx, tasks.tsx (review.tsx), network.tsx, stats.tsx, search.tsx and documents.tsx, the
  * pieces they share ui.tsx.
  */
 import { render, type ComponentChildren } from 'preact'
@@ -16,13 +16,15 @@ import { ReadPage } from './read.js'
 import { SearchPage } from './search.js'
 import { StatsPage } from './stats.js'
 import { TasksPage } from './tasks.js'
+import { DocumentsPage } from './documents.js'
 
 const PAGES = [
   { path: 'read', title: 'Read' },
   { path: 'tasks', title: 'Tasks' },
   { path: 'network', title: 'Network' },
   { path: 'reviews', title: 'Reviews' },
-  { path: 'search', title: 'Search' }
+  { path: 'search', title: 'Search' },
+  { path: 'documents', title: 'Documents' }
 ] as const
 type PagePath = typeof PAGES[number]['path']
 
@@ -106,6 +108,7 @@ function App () {
       {page === 'network' && <NetworkPage status={live.status} />}
       {page === 'reviews' && <StatsPage status={live.status} />}
       {page === 'search' && <SearchPage />}
+      {page === 'documents' && <DocumentsPage />}
     </Shell>
   )
 }

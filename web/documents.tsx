@@ -1,0 +1,89 @@
+/**
+ * The Documents page: hand a PDF to the network (POST /v1/documents): its formulas are found and
+ * each becomes a task. The node's documents, newest first, followed while they run, and one
+ * document's formulas in reading order, typeset, with their page, kind and state.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks'
+import { get, post, type DocumentView } from './api.js'
+import { Confidence, Source, Tex } from './ui.js'
+
+function DocumentDetails ({ doc }: { doc: DocumentView }) {
+  return (
+    <section class='details' aria-labelledby='document-title'>
+      <h3 id='document-title'>{doc.file} <small>{doc.id}</small></h3>
+      <p class='meta' data-testid='document-progress'>{doc.state}: {doc.pagesDone} of {doc.pages.length} pages done, {doc.formulas.length} formulas{doc.pages.some(p => p.scanned) ? '; pages without a text layer (scans) give none yet' : ''}</p>
+      <ol class='readings'>
+        {doc.formulas.map((f, i) => (
+          <li key={i} class='reading' data-testid='document-formula' data-state={f.state}>
+            <h4>page {f.page}, {f.display ? 'display' : 'inline'} · {f.state}{f.confidence != null && <> · <Confidence value={f.confidence} /></>}</h4>
+            {f.latex != null && <><div class='answer'><Tex latex={f.latex} display={f.display} /></div><Source latex={f.latex} /></>}
+            {f.error != null && <p class='error'>{f.error}</p>}
+          </li>
+        ))}
+      </ol>
+    </section>
+  )
+}
+
+export function DocumentsPage () {
+  const [docs, setDocs] = useState<DocumentView[]>([])
+  const [selected, setSelected] = useState<string | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const input = useRef<HTMLInputElement>(null)
+  const refresh = (): void => { get<DocumentView[]>('/v1/documents?limit=50').then(setDocs, (e: Error) => setError(e.message)) }
+  useEffect(refresh, [])
+  // Followed every 2 s while one runs.
+  const running = docs.some(d => d.state === 'running')
+  useEffect(() => {
+    if (!running) return
+    const timer = setInterval(refresh, 2000)
+    return () => clearInterval(timer)
+  }, [running])
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault()
+    setError(null)
+    const files = [...(input.current?.files ?? [])]
+    if (files.length === 0) { setError('choose a PDF first'); return }
+    setBusy(true)
+    for (const file of files) {
+      try {
+        const d = await post<DocumentView>(`/v1/documents?name=${encodeURIComponent(file.name.slice(0, 1000))}`, new Blob([file], { type: 'application/pdf' }))
+        setSelected(d.id)
+      } catch (err) {
+        setError(`${file.name}: ${(err as Error).message}`)
+      }
+    }
+    setBusy(false)
+    if (input.current != null) input.current.value = ''
+    refresh()
+  }
+  const doc = docs.find(d => d.id === selected)
+  return (
+    <section aria-labelledby='documents-title'>
+      <h2 id='documents-title'>Documents</h2>
+      <form class='submit' onSubmit={(e) => { void submit(e) }}>
+        <label>PDFs <input ref={input} type='file' accept='application/pdf,.pdf' multiple /></label>
+        <button type='submit' disabled={busy}>Submit to the network</button>
+        {error != null && <p class='error' role='alert'>{error}</p>}
+      </form>
+      <div class='split'>
+        <table class='tasks'>
+          <caption>{docs.length} document{docs.length === 1 ? '' : 's'}, newest first</caption>
+          <thead><tr><th scope='col'>file</th><th scope='col'>state</th><th scope='col'>pages</th><th scope='col'>formulas</th></tr></thead>
+          <tbody>
+            {docs.map(d => (
+              <tr key={d.id} class={d.id === selected ? 'selected' : ''} data-state={d.state}>
+                <td><button type='button' class='link' onClick={() => setSelected(d.id)} aria-label={`details of ${d.file}`}>{d.file}</button></td>
+                <td><span class={`state ${d.state}`}>{d.state}</span></td>
+                <td>{d.pagesDone}/{d.pages.length}</td>
+                <td>{d.formulas.length}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {doc != null && <DocumentDetails doc={doc} />}
+      </div>
+    </section>
+  )
+}
