@@ -12,10 +12,19 @@
  *   and inline were told apart right;
  * - reading: exact match (canonical forms) of the formulas found, read by the shipped model;
  * - speed: pages a second on one core, finding and reading.
+ *
+ * With --network: the speed-up of a document shared across nodes. A generated document of
+ * --doc-pages pages is submitted to the first of N real node processes (simnet's, recognition
+ * modelled as a sleep of --modelled p50,p95 ms, one worker a node, so that the machine's two
+ * cores do not decide the figure), once with 1 node and once with 4, timed from the submission
+ * until every formula is done (goal: >= 3.5x on 4 nodes).
  */
 import { Command } from 'commander'
-import { readFile, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Cluster } from '../simnet/cluster.js'
+import type { DocumentView } from '../node/daemon/documents.js'
 import { findFormulas } from '../documents/born-digital.js'
 import { PdfDocument } from '../documents/pdf.js'
 import { cropFormula, RENDER_DPI } from '../documents/read.js'
@@ -32,7 +41,42 @@ const opts = new Command('bench:documents')
   .option('--count <n>', 'documents to generate when missing', v => Number(v), 12)
   .option('--pages <n>', 'pages a generated document', v => Number(v), 2)
   .option('--no-read', 'detection only')
-  .parse().opts<{ dir: string, count: number, pages: number, read: boolean }>()
+  .option('--network', 'measure the speed-up of a document on 1 and 4 nodes instead')
+  .option('--doc-pages <n>', 'pages of the document --network submits', v => Number(v), 24)
+  .option('--modelled <p50,p95>', 'modelled recognition for --network (ms)', '400,600')
+  .parse().opts<{ dir: string, count: number, pages: number, read: boolean, network?: boolean, docPages: number, modelled: string }>()
+
+if (opts.network === true) {
+  const modelled = opts.modelled.split(',').map(Number) as [number, number]
+  const dir = await mkdtemp(join(tmpdir(), 'texmesh-docs-net-'))
+  try {
+    await generateDocuments(dir, 1, opts.docPages, 27)
+    const pdf = await readFile(join(dir, 'doc-00.pdf'))
+    const runs: Array<{ nodes: number, seconds: number, formulas: number }> = []
+    for (const nodes of [1, 4]) {
+      const cluster = await Cluster.start(join(dir, `cluster-${nodes}`), Array.from({ length: nodes }, (_, i) => ({ slowdown: 1, workers: 1, leaseMs: 30_000, modelled, seed: i + 1 })))
+      try {
+        if (!await cluster.meshed(60_000)) throw new Error(`the ${nodes} nodes did not all meet`)
+        const client = cluster.nodes[0]!.client!
+        const t0 = performance.now()
+        let doc = await client.postBytes<DocumentView>('/v1/documents?name=bench.pdf', pdf, 'application/pdf')
+        while (doc.state !== 'done') {
+          await new Promise(resolve => setTimeout(resolve, 200))
+          doc = await client.get<DocumentView>(`/v1/documents/${doc.id}`)
+        }
+        runs.push({ nodes, seconds: (performance.now() - t0) / 1000, formulas: doc.formulas.length })
+        console.log(`${nodes} node${nodes > 1 ? 's' : ''}: ${doc.pages.length} pages, ${doc.formulas.length} formulas in ${runs.at(-1)!.seconds.toFixed(1)} s (${(doc.pages.length / runs.at(-1)!.seconds).toFixed(2)} pages/s)`)
+      } finally {
+        await cluster.stop()
+      }
+    }
+    const speedup = runs[0]!.seconds / runs[1]!.seconds
+    console.log(`speed-up on 4 nodes: ${speedup.toFixed(2)}x (goal 3.5: ratio ${(speedup / 3.5).toFixed(2)}); recognition modelled at ${modelled.join('/')} ms p50/p95`)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+  process.exit(0)
+}
 
 const truthFile = join(opts.dir, 'truth.jsonl')
 const docs: DocumentTruth[] = await stat(truthFile).then(
