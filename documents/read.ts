@@ -82,7 +82,8 @@ export async function readDocument (doc: PdfDocument, opts: ReadOptions): Promis
   return { pages, formulas, templates }
 }
 
-function roundBox (b: PtBox): PtBox {
+/** A box to a tenth of a point. */
+export function roundBox (b: PtBox): PtBox {
   const r = (x: number): number => Math.round(x * 10) / 10
   return { x: r(b.x), y: r(b.y), width: r(b.width), height: r(b.height) }
 }

@@ -12,6 +12,7 @@ import * as mupdf from 'mupdf'
 import { DEFAULT_PDF_LIMITS, DocumentError, PdfDocument } from '../documents/pdf.js'
 import { findFormulas, isMathFont } from '../documents/born-digital.js'
 import { readDocument } from '../documents/read.js'
+import { preparePdf } from '../documents/prepare.js'
 import { OcrPipeline } from '../pipeline/ocr.js'
 import { canonicalize } from '../pipeline/latex/canonical.js'
 import { removeDir, runCli, startConnectedNodes, stopNodes, tempDir } from './helpers.js'
@@ -154,6 +155,15 @@ describe('documents through the network', { timeout: 180_000 }, () => {
     assert.equal(shown.code, 0, shown.stderr)
     assert.match(shown.stdout, new RegExp(`two-pages\\.pdf\\t${doc.id}\\tdone\\t2 pages \\(2 done\\), 7 formulas`))
     assert.match(shown.stdout, /\n {2}p1 display\tE=mc\^\{2\}\t\(confidence/)
+    const markdown = await runCli(['result', doc.id, '--export', 'markdown', '--data-dir', dirs[0]!])
+    assert.equal(markdown.code, 0, markdown.stderr)
+    assert.match(markdown.stdout, /^Let \$f\$ be a function with \$f\(x\)=x\^\{2\}\+1\$ on the unit interval/)
+    assert.match(markdown.stdout, /\n\$\$\nE=mc\^\{2\}\n\$\$\n/)
+    // Prepared off the main thread, page by page; a page slower than the limit ends it with the reason.
+    const prepared: number[] = []
+    assert.equal(await preparePdf(await readFile(PDF), 'two-pages.pdf', async p => { prepared.push(p.formulas.length) }), 2)
+    assert.deepEqual(prepared, [5, 2])
+    await assert.rejects(preparePdf(await readFile(PDF), 'two-pages.pdf', async () => {}, 1), (err: unknown) => err instanceof DocumentError && err.reason === 'too-slow' && /took over 0\.001 s/.test(err.message))
     // Bad input: a damaged PDF is refused with the reason, an unknown document id is said to be unknown.
     const bad = join(dirs[0]!, 'bad.pdf')
     await writeFile(bad, '%PDF-1.4 and then nothing')

@@ -34,7 +34,7 @@ export function humanDocumentView (d: DocumentView): string {
 }
 
 /** `texmesh result DOCUMENT_ID [--wait]`. */
-export async function runDocumentResult (client: ApiClient, id: string, options: { wait?: boolean, json?: boolean, timeout?: number }, waitSeconds: number): Promise<DocumentView> {
+export async function runDocumentResult (client: ApiClient, id: string, options: { wait?: boolean, json?: boolean, timeout?: number, export?: 'markdown' | 'latex' }, waitSeconds: number): Promise<DocumentView> {
   let doc: DocumentView
   try {
     doc = await client.get<DocumentView>(`/v1/documents/${id}`)
@@ -44,6 +44,12 @@ export async function runDocumentResult (client: ApiClient, id: string, options:
   }
   const docs = [doc]
   if (options.wait === true) await waitDocuments(client, docs, options.timeout ?? waitSeconds, () => {})
+  if (options.export != null) {
+    const text = await client.getBytes(`/v1/documents/${id}?export=${options.export}`)
+    if (text == null) throw new TexmeshError(`this node has no document ${id}`)
+    process.stdout.write(new TextDecoder().decode(text))
+    return docs[0]!
+  }
   process.stdout.write((options.json === true ? JSON.stringify(docs[0]) : humanDocumentView(docs[0]!)) + '\n')
   return docs[0]!
 }

@@ -11,7 +11,7 @@ import type { DocumentView } from '../daemon/documents.js'
 import { printable } from './terminal.js'
 import type { ReviewView } from '../daemon/task-view.js'
 import type { TaskView } from '../daemon/work.js'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { dataDirOf, parsePositive, withDataDir, withJson, type CommonOptions } from './options.js'
 
 /**
@@ -288,8 +288,10 @@ document gets an id that texmesh result follows. --wait shows a progress bar by 
     .argument('<id>', 'the task or document id texmesh submit printed')
     .option('--wait', 'wait until the task has finished')
     .option('--timeout <seconds>', `with --wait, give up after this long (default ${DEFAULT_WAIT_SECONDS})`, parsePositive('--timeout', 86_400))
-    .action(async (id: string, opts: CommonOptions & { wait?: boolean, timeout?: number }) => {
+    .addOption(new Option('--export <format>', 'a document: as Markdown with its formulas in place, or as a LaTeX file of its formulas').choices(['markdown', 'latex']))
+    .action(async (id: string, opts: CommonOptions & { wait?: boolean, timeout?: number, export?: 'markdown' | 'latex' }, cmd: Command) => {
       const client = await ApiClient.forDataDir(dataDirOf(opts))
+      if (opts.export != null && !DOCUMENT_ID.test(id)) cmd.error('--export is for a document id (d and 16 hex digits)')
       if (DOCUMENT_ID.test(id)) {
         const doc = await runDocumentResult(client, id, opts, DEFAULT_WAIT_SECONDS)
         if (doc.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus')) process.exitCode = 1

@@ -5,13 +5,16 @@ import type { DocumentView } from './documents.js'
 
 /**
  * The API's documents (node/daemon/documents.ts): POST /v1/documents?name=FILE with a PDF,
- * GET /v1/documents?limit=N, GET /v1/documents/ID.
+ * GET /v1/documents?limit=N, GET /v1/documents/ID (?export=markdown or latex: the document as text).
  */
 export interface DocumentHandlers {
   submit(pdf: Buffer, file: string): Promise<DocumentView>
   get(id: string): Promise<DocumentView | undefined>
   list(limit: number): Promise<DocumentView[]>
+  export(id: string, format: 'markdown' | 'latex'): Promise<string | undefined>
 }
+
+const GetQuery = z.object({ export: z.enum(['markdown', 'latex']).optional() }).strict()
 
 const SubmitQuery = z.object({ name: z.string().min(1).max(1024).optional() }).strict()
 const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }).strict()
@@ -37,7 +40,14 @@ export function addDocumentRoutes (app: FastifyInstance, handlers: DocumentHandl
     return await handlers.list(query.data.limit ?? 50)
   })
   app.get<{ Params: { id: string } }>('/v1/documents/:id', async (request, reply) => {
-    const d = await handlers.get(request.params.id)
-    return d ?? await reply.code(404).send({ error: `no document ${request.params.id.slice(0, 80)} on this node (GET /v1/documents lists them)` })
+    const query = GetQuery.safeParse(request.query)
+    if (!query.success) return await reply.code(400).send({ error: 'expected optionally ?export=markdown or ?export=latex' })
+    const missing = async (): Promise<never> => await reply.code(404).send({ error: `no document ${request.params.id.slice(0, 80)} on this node (GET /v1/documents lists them)` })
+    if (query.data.export != null) {
+      const text = await handlers.export(request.params.id, query.data.export)
+      if (text == null) return await missing()
+      return await reply.type(query.data.export === 'markdown' ? 'text/markdown; charset=utf-8' : 'application/x-tex; charset=utf-8').send(text)
+    }
+    return await handlers.get(request.params.id) ?? await missing()
   })
 }

@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { setImmediate as yieldNow } from 'node:timers/promises'
 import { z } from 'zod'
-import { findFormulas } from '../../documents/born-digital.js'
-import { PdfDocument, type PtBox } from '../../documents/pdf.js'
-import { cropFormula, RENDER_DPI } from '../../documents/read.js'
+import { preparePdf } from '../../documents/prepare.js'
+import { toLatex, toMarkdown } from '../../documents/export.js'
 import { ImageError } from '../../pipeline/preprocess.js'
 import { writeFileAtomic } from '../datadir/files.js'
 import type { Log } from '../log.js'
@@ -25,7 +23,7 @@ const DocumentRecord = z.object({
   id: z.string().regex(/^d[0-9a-f]{16}$/),
   file: z.string(),
   time: z.number(),
-  pages: z.array(z.object({ page: z.number().int(), formulas: z.number().int(), scanned: z.boolean() })),
+  pages: z.array(z.object({ page: z.number().int(), formulas: z.number().int(), scanned: z.boolean(), template: z.string().optional() })),
   formulas: z.array(z.object({ page: z.number().int(), box: Box, display: z.boolean(), task: z.string().optional(), error: z.string().optional() }))
 })
 type DocumentRecord = z.infer<typeof DocumentRecord>
@@ -43,7 +41,7 @@ export interface DocumentView {
   submittedAt: string
   /** done when every formula's task has ended (done, failed or refused) */
   state: 'running' | 'done'
-  pages: DocumentRecord['pages']
+  pages: Array<Omit<DocumentRecord['pages'][number], 'template'>>
   /** pages whose formulas have all ended */
   pagesDone: number
   formulas: DocumentFormulaView[]
@@ -55,37 +53,32 @@ export interface DocumentTasks {
 }
 
 const ENDED = new Set(['done', 'failed', 'no-consensus', 'refused'])
+/** The longest page text kept for export (documents/export.ts). */
+const MAX_TEMPLATE = 50_000
 
 export class NodeDocuments {
   constructor (private readonly dir: string, private readonly tasks: DocumentTasks, private readonly log: Log) {}
 
-  /** Find a PDF's formulas, hand each to the network as a task, and keep the record. Throws DocumentError for a PDF that cannot be read. */
+  /**
+   * Find a PDF's formulas (off the main thread, documents/prepare.ts), hand each to the network as
+   * a task as its page is ready, and keep the record. Throws DocumentError for a PDF that cannot be
+   * read, or takes too long to.
+   */
   async submit (pdf: Uint8Array, file: string): Promise<DocumentView> {
-    const doc = PdfDocument.open(pdf, file)
     const record: DocumentRecord = { id: `d${randomBytes(8).toString('hex')}`, file, time: Date.now(), pages: [], formulas: [] }
-    try {
-      for (let p = 0; p < doc.pages; p++) {
-        // A page at a time, letting the node serve between pages.
-        await yieldNow()
-        const { chars, rules } = doc.text(p)
-        const { body, formulas } = findFormulas(chars, rules)
-        const rendering = formulas.length > 0 ? doc.render(p, RENDER_DPI) : undefined
-        for (const [i, f] of formulas.entries()) {
-          const crop = await cropFormula(rendering!, f.box, f.foreign, body)
-          const at = { page: p + 1, box: roundBox(f.box), display: f.display }
-          try {
-            const task = await this.tasks.submit(crop, { file: `${file} p${p + 1} #${i + 1}`.slice(-1024), critical: false })
-            record.formulas.push({ ...at, task: task.id })
-          } catch (err) {
-            if (!(err instanceof ImageError)) throw err
-            record.formulas.push({ ...at, error: err.message })
-          }
+    await preparePdf(pdf, file, async page => {
+      for (const [i, f] of page.formulas.entries()) {
+        const at = { page: page.page, box: f.box, display: f.display }
+        try {
+          const task = await this.tasks.submit(f.png, { file: `${file} p${page.page} #${i + 1}`.slice(-1024), critical: false })
+          record.formulas.push({ ...at, task: task.id })
+        } catch (err) {
+          if (!(err instanceof ImageError)) throw err
+          record.formulas.push({ ...at, error: err.message })
         }
-        record.pages.push({ page: p + 1, formulas: formulas.length, scanned: chars.length === 0 })
       }
-    } finally {
-      doc.close()
-    }
+      record.pages.push({ page: page.page, formulas: page.formulas.length, scanned: page.scanned, template: page.template.slice(0, MAX_TEMPLATE) })
+    })
     await writeFileAtomic(join(this.dir, `${record.id}.json`), JSON.stringify(record) + '\n')
     this.log.info({ document: record.id, file, pages: record.pages.length, formulas: record.formulas.length }, 'document submitted')
     return await this.view(record)
@@ -106,6 +99,19 @@ export class NodeDocuments {
   async get (id: string): Promise<DocumentView | undefined> {
     const r = await this.record(id)
     return r != null ? await this.view(r) : undefined
+  }
+
+  /**
+   * A document as Markdown (its text with the formulas in place) or as a LaTeX file of its formulas
+   * (documents/export.ts), with the answers its tasks have now (a formula not read yet is left out).
+   */
+  async export (id: string, format: 'markdown' | 'latex'): Promise<string | undefined> {
+    const r = await this.record(id)
+    if (r == null) return undefined
+    const view = await this.view(r)
+    const read = view.formulas.map(f => ({ page: f.page, display: f.display, latex: f.latex ?? '' }))
+    if (format === 'latex') return toLatex(r.file, read.filter(f => f.latex !== ''))
+    return toMarkdown(r.pages.map(p => ({ template: p.template ?? '', formulas: read.filter(f => f.page === p.page) })))
   }
 
   /** The newest documents first. */
@@ -129,14 +135,9 @@ export class NodeDocuments {
       file: r.file,
       submittedAt: new Date(r.time).toISOString(),
       state: formulas.every(f => ENDED.has(f.state)) ? 'done' : 'running',
-      pages: r.pages,
+      pages: r.pages.map(({ template: _, ...p }) => p),
       pagesDone,
       formulas
     }
   }
-}
-
-function roundBox (b: PtBox): PtBox {
-  const r = (x: number): number => Math.round(x * 10) / 10
-  return { x: r(b.x), y: r(b.y), width: r(b.width), height: r(b.height) }
 }
