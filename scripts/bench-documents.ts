@@ -30,7 +30,7 @@ import { PdfDocument } from '../documents/pdf.js'
 import { cropFormula, RENDER_DPI } from '../documents/read.js'
 import { OcrPipeline } from '../pipeline/ocr.js'
 import { canonicalOrSelf } from '../review/verdict.js'
-import { generateDocuments, type DocumentTruth } from './datagen/documents.js'
+import { formulaOfColour, generateDocuments, type DocumentTruth } from './datagen/documents.js'
 
 const CLEAN = 0.8
 const GOAL = 0.95
@@ -97,8 +97,8 @@ for (const d of docs) {
     for (let p = 0; p < doc.pages; p++) {
       pages++
       const { chars, rules } = doc.text(p)
-      // The truth: each formula's characters, by colour (RGB 0, 0, id).
-      const idOf = chars.map(c => c.c.trim() === '' || c.color.length !== 3 || c.color[0]! > 0.01 || c.color[1]! > 0.01 ? 0 : Math.round(c.color[2]! * 255))
+      // The truth: each formula's characters, by colour.
+      const idOf = chars.map(c => c.c.trim() === '' ? 0 : formulaOfColour(c.color))
       const truthChars = new Map<number, number>()
       for (const id of idOf) if (id > 0) truthChars.set(id, (truthChars.get(id) ?? 0) + 1)
       const { body, formulas } = findFormulas(chars, rules)

@@ -2,8 +2,8 @@
  * Generated documents for bench:documents (issue 26): pages of prose with display and inline
  * formulas, typeset by pdflatex in several fonts and layouts, with the truth of where each formula
  * is. The formulas are held-out C's (hand-typed, real: evaluation only, never training). Each
- * formula is set in its own colour, so close to black that it prints as black (RGB 0, 0, k with k
- * the formula's number in its document, 1-250): a reader of the PDF's text layer finds its
+ * formula is set in its own colour, so close to black that it prints as black (RGB 0, k / 256,
+ * k % 256 with k the formula's number in its document): a reader of the PDF's text layer finds its
  * characters by colour, and that is the truth of its box. The detector under test never looks at
  * colour.
  *
@@ -48,7 +48,10 @@ function documentFor (rng: Rng, formulas: ReadonlyArray<{ latex: string }>, font
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rng.next() * a.length)]!
   const body: string[] = []
   const planned: Array<{ latex: string, display: boolean }> = []
-  const colour = (latex: string, d: boolean): string => { planned.push({ latex, display: d }); return `{\\color[RGB]{0,0,${planned.length}}${latex}}` }
+  const colour = (latex: string, d: boolean): string => {
+    planned.push({ latex, display: d })
+    return `{\\color[RGB]{0,${planned.length >> 8},${planned.length & 255}}${latex}}`
+  }
   for (let p = 0; p < pages; p++) {
     for (let para = 0; para < 4; para++) {
       const parts: string[] = []
@@ -111,4 +114,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     .parse().opts<{ out: string, count: number, pages: number, seed: number }>()
   const t = await generateDocuments(opts.out, opts.count, opts.pages, opts.seed)
   console.log(`${t.length} documents, ${t.reduce((n, d) => n + d.formulas.length, 0)} formulas, in ${opts.out}`)
+}
+
+/** The number of the formula a character of a generated document belongs to (its colour), or 0 for text. */
+export function formulaOfColour (color: readonly number[]): number {
+  if (color.length !== 3 || color[0]! > 0.002 || color[1]! > 0.1) return 0
+  return Math.round(color[1]! * 255) * 256 + Math.round(color[2]! * 255)
 }
