@@ -6,7 +6,8 @@
  * The encoder's memory is a grid of feature vectors (v2: canvas height / 16 rows by width / 8
  * columns). Pooling it whole loses where each symbol sits, which is what tells the grammar's
  * near-twins (one symbol apart) from each other; so the columns are cut into CELLS equal cells
- * across the formula's width, each cell's features averaged over its rows and columns, and the
+ * across the canvas (the formula and its margin, padded to the canvas step), each cell's features
+ * averaged over its rows and columns, and the
  * cells concatenated (CELLS x D), then projected to DIMENSIONS by a fixed random projection
  * (seeded: every node computes the same) and normalised. Measured by bench:near-duplicates.
  */

@@ -102,7 +102,7 @@ export class NodeMetrics {
       return counts
     })
 
-    this.ocrSeconds = new Histogram({ name: 'texmesh_ocr_seconds', help: 'time to recognise one image on this node, whole pipeline (tasks, votes and /v1/ocr), errors included', buckets: OCR_BUCKETS_S, registers })
+    this.ocrSeconds = new Histogram({ name: 'texmesh_ocr_seconds', help: 'time to recognise one image on this node, whole pipeline (tasks, votes, /v1/ocr and search by image), errors included', buckets: OCR_BUCKETS_S, registers })
     this.ocrStageSeconds = new Histogram({ name: 'texmesh_ocr_stage_seconds', help: 'time one image spent in each stage of the pipeline (pipeline/timings.ts), images read without error: queue (waiting for a free worker), preprocess, segment, canvas, encoder, decoder (beam search), answer', labelNames: ['stage'], buckets: STAGE_BUCKETS_S, registers })
     this.ocrOutcomes = new Counter({ name: 'texmesh_ocr_total', help: 'images recognised on this node, by outcome: read, unreadable (not a formula this model reads), error', labelNames: ['outcome'], registers })
   }
