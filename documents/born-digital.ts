@@ -31,6 +31,8 @@ const OPERATOR_NAMES = new Set(['sin', 'cos', 'tan', 'cot', 'sec', 'csc', 'sinh'
   'lim', 'liminf', 'limsup', 'max', 'min', 'sup', 'inf', 'det', 'dim', 'ker', 'deg', 'gcd', 'arg', 'Pr', 'mod', 'tr', 'rank', 'diag', 'sgn', 'Var', 'Cov', 'erf'])
 /** Operator names whose limits go below them in display style. */
 const LIMIT_NAMES = new Set(['lim', 'liminf', 'limsup', 'max', 'min', 'sup', 'inf'])
+/** Text symbols that math fonts also set (bullets, footnote marks): alone, not a formula. */
+const TEXT_SYMBOLS = /^[•†‡§¶∗◦·]$/u
 /** Punctuation that ends a sentence after a formula rather than belonging to it. */
 const TRAILING = /^[,.;:]$/
 
@@ -97,6 +99,9 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
     glyphs.push(g)
   }
   endRun()
+  // (Italic and bold letters join what they touch: math set in the text italic has words of
+  // several letters, such as ax + by. So italic prose beside a formula is taken in: measured on
+  // none yet, see the README.)
   const joins = (g: Glyph): boolean => g.math || g.weak || MATH_TEXT_CHARS.test(g.c) || g.size < small || OPERATOR_NAMES.has(g.word)
   // Big operators (CMEX) hang below their quad, which covers only the font's line box: a display
   // integral or sum reaches about two body sizes down.
@@ -156,7 +161,8 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
     while (ordered.length > 1 && TRAILING.test(ordered[ordered.length - 1]!.c) && !ordered[ordered.length - 1]!.math) ordered.pop()
     while (ordered.length > 1 && TRAILING.test(ordered[0]!.c) && !ordered[0]!.math) ordered.shift()
     return { members: new Set(members), ordered, bars: members.filter(isBar).map(boxOf) }
-  }).filter(p => p.ordered.some(g => g.math || OPERATORS.test(g.c) || g.size < small) || (p.ordered.length === 1 && p.ordered[0]!.weak && p.ordered[0]!.word.length <= 1))
+  }).filter(p => !(p.ordered.length === 1 && TEXT_SYMBOLS.test(p.ordered[0]!.c)) &&
+    (p.ordered.some(g => g.math || OPERATORS.test(g.c) || g.size < small) || (p.ordered.length === 1 && p.ordered[0]!.weak && p.ordered[0]!.word.length <= 1)))
   const boxOfPart = (p: typeof parts[number]): PtBox => union([...p.ordered.map(g => g.box), ...p.bars])
   // Its middle band (a tall formula reaches the lines around it), and what else is on it.
   const middle = (b: PtBox): PtBox => ({ ...b, y: b.y + 0.25 * b.height, height: 0.5 * b.height })
@@ -188,6 +194,7 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
     const foreign = glyphs.filter(g => !kept.has(g) && overlapX(g.box, padded) > 0 && overlapY(g.box, padded) > 0).map(g => g.box)
     formulas.push({ box, display, text, foreign, chars: ordered.map(g => g.index) })
   }
-  formulas.sort((a, b) => (overlapY(a.box, b.box) > 0.5 * Math.min(a.box.height, b.box.height) ? a.box.x - b.box.x : a.box.y - b.box.y))
+  // Reading order: MuPDF's, by each formula's first character (columns one after the other).
+  formulas.sort((a, b) => Math.min(...a.chars) - Math.min(...b.chars))
   return { body, formulas }
 }

@@ -56,7 +56,8 @@ export function pageTemplate (chars: readonly PageChar[], formulas: readonly Pic
 export function fillTemplate (template: string, formulas: ReadonlyArray<{ latex: string, display: boolean }>): string {
   return template.replace(SLOT, (_, n: string) => {
     const f = formulas[Number(n)]
-    if (f == null) return ''
+    // A formula not read (yet, or refused) leaves a mark rather than an empty $$, which would open display math.
+    if (f == null || f.latex === '') return '[formula not read]'
     return f.display ? `$$\n${f.latex}\n$$` : `$${f.latex}$`
   })
 }

@@ -21,14 +21,8 @@ const mupdf: typeof MuPDF = await import('mupdf')
 /** MuPDF's latest warnings (a damaged file's repairs), for logs. */
 export function mupdfWarnings (): string[] { return [...warnings] }
 
-export type DocumentErrorReason = 'not-pdf' | 'encrypted' | 'too-many-pages' | 'page-too-large' | 'damaged' | 'too-slow'
-
-export class DocumentError extends Error {
-  constructor (readonly file: string, readonly reason: DocumentErrorReason, message: string) {
-    super(`${file}: ${message}`)
-    this.name = 'DocumentError'
-  }
-}
+import { DocumentError } from './errors.js'
+export { DocumentError, type DocumentErrorReason } from './errors.js'
 
 export interface PdfLimits {
   /** the most pages a document may have */

@@ -5,7 +5,8 @@
  * with the reason, and the node goes on serving meanwhile.
  */
 import { Worker } from 'node:worker_threads'
-import { DocumentError, type DocumentErrorReason, type PtBox } from './pdf.js'
+import { DocumentError, type DocumentErrorReason } from './errors.js'
+import type { PtBox } from './pdf.js'
 
 /** The longest a page may take to open, find and crop (a real page takes well under a second). */
 export const PAGE_TIMEOUT_MS = 30_000
@@ -26,31 +27,58 @@ export type PreparedMessage =
 
 const WORKER_URL = new URL('./prepare-worker.js', import.meta.url)
 
-/** Prepare a PDF; `onPage` takes each page as it comes (in order). Throws DocumentError for a PDF that cannot be read, or is too slow to. */
-export async function preparePdf (bytes: Uint8Array, file: string, onPage: (page: PreparedPage, pages: number) => Promise<void>, timeoutMs = PAGE_TIMEOUT_MS): Promise<number> {
-  const worker = new Worker(WORKER_URL, { workerData: { bytes, file } })
+/**
+ * Prepare a PDF; `onPage` takes each page as it comes (in order, one at a time). Throws
+ * DocumentError for a PDF that cannot be read, or is too slow to. An aborted `signal` ends the
+ * worker; pages not taken yet are dropped and the promise resolves.
+ */
+export async function preparePdf (bytes: Uint8Array, file: string, onPage: (page: PreparedPage, pages: number) => Promise<void>,
+  options: { timeoutMs?: number, signal?: AbortSignal } = {}): Promise<number> {
+  const timeoutMs = options.timeoutMs ?? PAGE_TIMEOUT_MS
+  // The worker's JavaScript heap is bounded (MuPDF's WebAssembly memory is its own, up to 2 GiB).
+  const worker = new Worker(WORKER_URL, { workerData: { bytes, file }, resourceLimits: { maxOldGenerationSizeMb: 512 } })
   let pages = 0
-  let chain = Promise.resolve()
+  let settled = false
+  let failed = false
   try {
     await new Promise<void>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined
+      let chain = Promise.resolve()
+      const end = (err?: Error): void => {
+        if (settled) return
+        settled = true
+        failed = err != null
+        clearTimeout(timer)
+        worker.removeAllListeners('message')
+        if (err != null) reject(err)
+        else chain.then(resolve, reject)
+      }
       const arm = (what: string): void => {
         clearTimeout(timer)
-        timer = setTimeout(() => { reject(new DocumentError(file, 'too-slow', `${what} took over ${timeoutMs / 1000} s (a page that costly is not read)`)) }, timeoutMs)
+        timer = setTimeout(() => { end(new DocumentError(file, 'too-slow', `${what} took over ${timeoutMs / 1000} s (a page that costly is not read)`)) }, timeoutMs)
+        timer.unref()
       }
+      options.signal?.addEventListener('abort', () => { end() }, { once: true })
+      if (options.signal?.aborted === true) { end(); return }
       arm('opening it')
       worker.on('message', (m: PreparedMessage) => {
-        if (m.type === 'opened') { pages = m.pages; arm('page 1') } else if (m.type === 'page') {
+        if (settled) return
+        if (m.type === 'opened') {
+          pages = m.pages
+          arm('page 1')
+        } else if (m.type === 'page') {
           arm(`page ${m.page + 1}`)
-          chain = chain.then(async () => { await onPage(m, pages) })
-          chain.catch(reject)
-        } else if (m.type === 'done') { clearTimeout(timer); chain.then(resolve, reject) } else {
-          clearTimeout(timer)
-          reject(new DocumentError(file, m.reason, m.message.startsWith(`${file}: `) ? m.message.slice(file.length + 2) : m.message))
+          // Pages queued when the document was refused or the preparation stopped are dropped.
+          chain = chain.then(async () => { if (!failed && options.signal?.aborted !== true) await onPage(m, pages) })
+          chain.catch((err: unknown) => { end(err instanceof Error ? err : new Error(String(err))) })
+        } else if (m.type === 'done') {
+          end()
+        } else {
+          end(new DocumentError(file, m.reason, m.message.startsWith(`${file}: `) ? m.message.slice(file.length + 2) : m.message))
         }
       })
-      worker.once('error', err => { clearTimeout(timer); reject(new DocumentError(file, 'damaged', `cannot be read (${err.message})`)) })
-      worker.once('exit', code => { clearTimeout(timer); if (code !== 0) reject(new DocumentError(file, 'damaged', `its reader stopped (exit code ${code})`)) })
+      worker.once('error', err => { end(new DocumentError(file, 'damaged', `cannot be read (${err.message})`)) })
+      worker.once('exit', code => { end(new DocumentError(file, 'damaged', `its reader stopped (exit code ${code}) before the last page`)) })
     })
   } finally {
     await worker.terminate()

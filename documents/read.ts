@@ -6,6 +6,7 @@
  */
 import sharp from 'sharp'
 import type { Alternative, OcrResult } from '../pipeline/ocr.js'
+import { ImageError } from '../pipeline/preprocess.js'
 import { findFormulas, PAD } from './born-digital.js'
 import { pageTemplate } from './export.js'
 import type { GrayPage, PdfDocument, PtBox } from './pdf.js'
@@ -71,7 +72,14 @@ export async function readDocument (doc: PdfDocument, opts: ReadOptions): Promis
       const rendering = doc.render(number - 1, RENDER_DPI)
       for (const [i, f] of found.entries()) {
         const png = await cropFormula(rendering, f.box, f.foreign, body)
-        const r = await opts.recognize(png, `${doc.file}#page=${number}&formula=${i + 1}`)
+        let r: Pick<OcrResult, 'latex' | 'confidence' | 'alternatives'>
+        try {
+          r = await opts.recognize(png, `${doc.file}#page=${number}&formula=${i + 1}`)
+        } catch (err) {
+          // A crop with no ink (a formula drawn as an image, say) is one formula not read, not the document.
+          if (!(err instanceof ImageError)) throw err
+          r = { latex: '', confidence: 0, alternatives: [] }
+        }
         formulas.push({ page: number, box: roundBox(f.box), display: f.display, latex: r.latex, confidence: r.confidence, alternatives: r.alternatives })
       }
     }

@@ -163,13 +163,21 @@ describe('documents through the network', { timeout: 180_000 }, () => {
     const prepared: number[] = []
     assert.equal(await preparePdf(await readFile(PDF), 'two-pages.pdf', async p => { prepared.push(p.formulas.length) }), 2)
     assert.deepEqual(prepared, [5, 2])
-    await assert.rejects(preparePdf(await readFile(PDF), 'two-pages.pdf', async () => {}, 1), (err: unknown) => err instanceof DocumentError && err.reason === 'too-slow' && /took over 0\.001 s/.test(err.message))
+    await assert.rejects(preparePdf(await readFile(PDF), 'two-pages.pdf', async () => {}, { timeoutMs: 1 }), (err: unknown) => err instanceof DocumentError && err.reason === 'too-slow' && /took over 0\.001 s/.test(err.message))
     // Bad input: a damaged PDF is refused with the reason, an unknown document id is said to be unknown.
     const bad = join(dirs[0]!, 'bad.pdf')
     await writeFile(bad, '%PDF-1.4 and then nothing')
-    const refused = await runCli(['submit', bad, '--data-dir', dirs[0]!])
+    const refused = await runCli(['submit', bad, '--wait', '--data-dir', dirs[0]!])
     assert.equal(refused.code, 1)
-    assert.match(refused.stderr, /bad\.pdf: .*cannot be opened as a PDF/)
+    assert.match(refused.stdout, /bad\.pdf\td[0-9a-f]{16}\trefused\t0 pages \(0 done\), 0 formulas\trefused: .*bad\.pdf: cannot be opened as a PDF/)
+    const notPdf = join(dirs[0]!, 'notes.pdf')
+    await writeFile(notPdf, 'plain text, not a PDF')
+    const asImage = await runCli(['submit', notPdf, '--data-dir', dirs[0]!])
+    assert.equal(asImage.code, 1)
+    // The node keeps its documents: one done, one refused.
+    const listed = await (await fetch(`http://127.0.0.1:${nodes[0]!.apiPort}/v1/documents`, { headers: { authorization: `Bearer ${(await readFile(join(dirs[0]!, 'api-token'), 'utf8')).trim()}` } })).json() as Array<{ state: string }>
+    assert.deepEqual(listed.map(d => d.state), ['refused', 'done'])
+    assert.equal((await fetch(`http://127.0.0.1:${nodes[0]!.apiPort}/v1/documents`)).status, 401)
     const unknown = await runCli(['result', 'd0123456789abcdef', '--data-dir', dirs[0]!])
     assert.equal(unknown.code, 1)
     assert.match(unknown.stderr, /no document d0123456789abcdef/)

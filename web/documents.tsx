@@ -11,7 +11,8 @@ function DocumentDetails ({ doc }: { doc: DocumentView }) {
   return (
     <section class='details' aria-labelledby='document-title'>
       <h3 id='document-title'>{doc.file} <small>{doc.id}</small></h3>
-      <p class='meta' data-testid='document-progress'>{doc.state}: {doc.pagesDone} of {doc.pages.length} pages done, {doc.formulas.length} formulas{doc.pages.some(p => p.scanned) ? '; pages without a text layer (scans) give none yet' : ''}</p>
+      <p class='meta' data-testid='document-progress'>{doc.state}: {doc.pagesDone} of {doc.pageCount ?? doc.pages.length} pages done, {doc.formulas.length} formulas{doc.pages.some(p => p.scanned) ? '; pages without a text layer (scans) give none yet' : ''}</p>
+      {doc.refused != null && <p class='error' role='status'>Refused: {doc.refused.message}</p>}
       <ol class='readings'>
         {doc.formulas.map((f, i) => (
           <li key={i} class='reading' data-testid='document-formula' data-state={f.state}>
@@ -31,10 +32,10 @@ export function DocumentsPage () {
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const input = useRef<HTMLInputElement>(null)
-  const refresh = (): void => { get<DocumentView[]>('/v1/documents?limit=50').then(setDocs, (e: Error) => setError(e.message)) }
+  const refresh = (): void => { get<DocumentView[]>('/v1/documents?limit=50').then(d => { setDocs(d); setError(null) }, (e: Error) => setError(e.message)) }
   useEffect(refresh, [])
   // Followed every 2 s while one runs.
-  const running = docs.some(d => d.state === 'running')
+  const running = docs.some(d => d.state === 'running' || d.state === 'preparing')
   useEffect(() => {
     if (!running) return
     const timer = setInterval(refresh, 2000)
@@ -76,7 +77,7 @@ export function DocumentsPage () {
               <tr key={d.id} class={d.id === selected ? 'selected' : ''} data-state={d.state}>
                 <td><button type='button' class='link' onClick={() => setSelected(d.id)} aria-label={`details of ${d.file}`}>{d.file}</button></td>
                 <td><span class={`state ${d.state}`}>{d.state}</span></td>
-                <td>{d.pagesDone}/{d.pages.length}</td>
+                <td>{d.pagesDone}/{d.pageCount ?? d.pages.length}</td>
                 <td>{d.formulas.length}</td>
               </tr>
             ))}

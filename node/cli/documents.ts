@@ -9,27 +9,32 @@ export const DOCUMENT_ID = /^d[0-9a-f]{16}$/
 
 async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-/** Poll until every document is done or the deadline passes; `onPages` hears of pages finished. `docs` is updated in place. */
-export async function waitDocuments (client: ApiClient, docs: DocumentView[], seconds: number, onPages: (pages: number) => void, pollMs = 250): Promise<void> {
+/** A document that will not change any more. */
+export const ended = (d: DocumentView): boolean => d.state === 'done' || d.state === 'refused' || d.state === 'interrupted'
+
+/** Poll until every document has ended or the deadline passes; `onPages` hears of pages finished, and of all pages once known. `docs` is updated in place. */
+export async function waitDocuments (client: ApiClient, docs: DocumentView[], seconds: number, onPages: (done: number, total: number) => void, pollMs = 250): Promise<void> {
   const deadline = Date.now() + seconds * 1000
+  const total = (): number => docs.reduce((n, d) => n + (d.pageCount ?? d.pages.length), 0)
   let pagesDone = docs.reduce((n, d) => n + d.pagesDone, 0)
-  onPages(pagesDone)
-  while (docs.some(d => d.state !== 'done')) {
+  onPages(pagesDone, total())
+  while (!docs.every(ended)) {
     if (Date.now() > deadline) {
-      const open = docs.filter(d => d.state !== 'done')
+      const open = docs.filter(d => !ended(d))
       throw new TexmeshError(`${open.length} document${open.length > 1 ? 's' : ''} not finished after ${seconds} s (follow with: texmesh result ${open[0]!.id} --wait)`)
     }
     await sleep(pollMs)
-    for (const [i, d] of docs.entries()) if (d.state !== 'done') docs[i] = await client.get<DocumentView>(`/v1/documents/${d.id}`)
-    const now = docs.reduce((n, d) => n + d.pagesDone, 0)
-    if (now !== pagesDone) onPages(pagesDone = now)
+    for (const [i, d] of docs.entries()) if (!ended(d)) docs[i] = await client.get<DocumentView>(`/v1/documents/${d.id}`)
+    pagesDone = docs.reduce((n, d) => n + d.pagesDone, 0)
+    onPages(pagesDone, total())
   }
 }
 
 /** A document for a terminal: its id and progress, then a line a formula: page, kind, state or LaTeX. */
 export function humanDocumentView (d: DocumentView): string {
   const found = d.formulas.length
-  const head = `${printable(d.file)}\t${d.id}\t${d.state}\t${d.pages.length} page${d.pages.length === 1 ? '' : 's'} (${d.pagesDone} done), ${found} formula${found === 1 ? '' : 's'}`
+  const pages = d.pageCount ?? d.pages.length
+  const head = `${printable(d.file)}\t${d.id}\t${d.state}\t${pages} page${pages === 1 ? '' : 's'} (${d.pagesDone} done), ${found} formula${found === 1 ? '' : 's'}${d.refused != null ? `\trefused: ${printable(d.refused.message)}` : ''}`
   return [head, ...d.formulas.map(f => `  p${f.page} ${f.display ? 'display' : 'inline '}\t${f.latex != null ? `${printable(f.latex)}\t(confidence ${(f.confidence ?? 0).toFixed(2)})` : f.state}`)].join('\n')
 }
 

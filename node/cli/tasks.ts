@@ -169,17 +169,21 @@ export async function runSubmit (client: ApiClient, inputs: readonly string[], o
   }
   const docs = slots.filter(s => s.doc != null).map(s => s.doc!)
   if (options.wait === true && docs.length > 0) {
-    const pages = docs.reduce((n, d) => n + d.pages.length, 0)
     const bar = process.stderr.isTTY === true
       ? new cliProgress.SingleBar({ stream: process.stderr, format: 'pages [{bar}] {value}/{total} done | {eta_formatted} left', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
       : undefined
-    bar?.start(pages, 0)
+    bar?.start(1, 0)
     try {
-      await waitDocuments(client, docs, options.timeout ?? DEFAULT_WAIT_SECONDS, done => { bar?.update(done) })
-    } finally {
+      await waitDocuments(client, docs, options.timeout ?? DEFAULT_WAIT_SECONDS, (done, total) => { bar?.setTotal(Math.max(1, total)); bar?.update(done) })
+    } catch (err) {
+      // A wait that times out still prints every document and task, in its latest state.
       bar?.stop()
       for (const s of slots) if (s.doc != null) s.doc = docs.find(d => d.id === s.doc!.id) ?? s.doc
+      report(slots, emit, options.json === true)
+      throw err
     }
+    bar?.stop()
+    for (const s of slots) if (s.doc != null) s.doc = docs.find(d => d.id === s.doc!.id) ?? s.doc
   }
   const submitted = slots.filter(s => s.task != null)
   if (options.wait === true && submitted.length > 0) {
@@ -209,6 +213,8 @@ function report (slots: Slot[], emit: (line: TaskLine) => void, json: boolean): 
   for (const s of slots) {
     if (s.doc != null) {
       process.stdout.write((json ? JSON.stringify({ ...s.doc, file: s.file }) : humanDocumentView(s.doc)) + '\n')
+      // A document refused, interrupted, or with formulas that failed counts as failed.
+      if (s.doc.state === 'refused' || s.doc.state === 'interrupted' || s.doc.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus' || f.state === 'refused')) failed++
       continue
     }
     const line = s.line ?? lineOfTask(s.task!, s.file)
@@ -294,7 +300,7 @@ document gets an id that texmesh result follows. --wait shows a progress bar by 
       if (opts.export != null && !DOCUMENT_ID.test(id)) cmd.error('--export is for a document id (d and 16 hex digits)')
       if (DOCUMENT_ID.test(id)) {
         const doc = await runDocumentResult(client, id, opts, DEFAULT_WAIT_SECONDS)
-        if (doc.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus')) process.exitCode = 1
+        if (doc.state === 'refused' || doc.state === 'interrupted' || doc.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus' || f.state === 'refused')) process.exitCode = 1
         return
       }
       const task = await runResult(client, id, opts)

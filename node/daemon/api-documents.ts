@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { DocumentError } from '../../documents/pdf.js'
+import { DocumentError } from '../../documents/errors.js'
 import type { DocumentView } from './documents.js'
 
 /**
@@ -30,7 +30,7 @@ export function addDocumentRoutes (app: FastifyInstance, handlers: DocumentHandl
     try {
       return await handlers.submit(request.body, file)
     } catch (err) {
-      if (err instanceof DocumentError) return await reply.code(422).send({ file, error: err.message, reason: err.reason })
+      if (err instanceof DocumentError) return await reply.code(err.reason === 'busy' ? 503 : 422).send({ file, error: err.message, reason: err.reason })
       throw err
     }
   })

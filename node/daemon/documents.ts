@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { DocumentError } from '../../documents/errors.js'
 import { preparePdf } from '../../documents/prepare.js'
 import { toLatex, toMarkdown } from '../../documents/export.js'
 import { ImageError } from '../../pipeline/preprocess.js'
@@ -11,11 +12,15 @@ import type { TaskView } from './task-view.js'
 
 /**
  * Documents submitted to this node (`texmesh submit paper.pdf`, POST /v1/documents): each page's
- * formulas are found here in its text layer (documents/born-digital.ts), cropped from its
- * rendering, and each crop is submitted as a task of its own, which any node of the network may
- * take, and whose answer, reviews and reuse are those of any image. The document is a record in
- * the data dir (`documents/ID.json`) naming its formulas' tasks, in reading order; its view
- * gathers their states and answers. A node that dies mid-document delays only its formulas' tasks.
+ * formulas are found in its text layer (documents/born-digital.ts) on a worker thread, cropped
+ * from its rendering, and each crop is submitted as a task of its own, which any node of the
+ * network may take, and whose answer, reviews and reuse are those of any image.
+ *
+ * A document is a record in the data dir (`documents/ID.json`, and its pages' text for export in
+ * `ID.text.json`), written when it is accepted and again after each page: `preparing` (queued or
+ * under way: one document is prepared at a time), `prepared`, `refused` (a PDF that cannot be read,
+ * with the reason; the tasks of pages before stay), or `interrupted` (the node stopped while it
+ * was prepared: the pages done stay). Its view gathers its formulas' task states and answers.
  */
 
 const Box = z.object({ x: z.number(), y: z.number(), width: z.number(), height: z.number() })
@@ -23,7 +28,11 @@ const DocumentRecord = z.object({
   id: z.string().regex(/^d[0-9a-f]{16}$/),
   file: z.string(),
   time: z.number(),
-  pages: z.array(z.object({ page: z.number().int(), formulas: z.number().int(), scanned: z.boolean(), template: z.string().optional() })),
+  status: z.enum(['preparing', 'prepared', 'refused', 'interrupted']),
+  /** pages in the PDF, once opened */
+  pageCount: z.number().int().optional(),
+  refused: z.object({ reason: z.string(), message: z.string() }).optional(),
+  pages: z.array(z.object({ page: z.number().int(), formulas: z.number().int(), scanned: z.boolean() })),
   formulas: z.array(z.object({ page: z.number().int(), box: Box, display: z.boolean(), task: z.string().optional(), error: z.string().optional() }))
 })
 type DocumentRecord = z.infer<typeof DocumentRecord>
@@ -39,9 +48,13 @@ export interface DocumentView {
   id: string
   file: string
   submittedAt: string
-  /** done when every formula's task has ended (done, failed or refused) */
-  state: 'running' | 'done'
-  pages: Array<Omit<DocumentRecord['pages'][number], 'template'>>
+  /** preparing (pages still being found), running (formulas being read), done, refused, interrupted */
+  state: 'preparing' | 'running' | 'done' | 'refused' | 'interrupted'
+  /** why a document was refused (a PDF that cannot be read) */
+  refused?: { reason: string, message: string }
+  /** pages in the PDF (once opened) */
+  pageCount: number | null
+  pages: DocumentRecord['pages']
   /** pages whose formulas have all ended */
   pagesDone: number
   formulas: DocumentFormulaView[]
@@ -55,49 +68,113 @@ export interface DocumentTasks {
 const ENDED = new Set(['done', 'failed', 'no-consensus', 'refused'])
 /** The longest page text kept for export (documents/export.ts). */
 const MAX_TEMPLATE = 50_000
+/** Documents waiting to be prepared beyond the one under way. */
+const MAX_QUEUED = 16
+const ID = /^d[0-9a-f]{16}$/
 
 export class NodeDocuments {
+  /** records by id, as written (a record changes only here) */
+  private readonly records = new Map<string, DocumentRecord>()
+  private loaded: Promise<void> | undefined
+  private queue: Promise<void> = Promise.resolve()
+  private queued = 0
+  private stopping = false
+  private readonly stops = new Set<() => void>()
+
   constructor (private readonly dir: string, private readonly tasks: DocumentTasks, private readonly log: Log) {}
 
+  /** The records in the data dir; those a stopped node left preparing are interrupted. */
+  private async load (): Promise<void> {
+    this.loaded ??= (async () => {
+      const files = (await readdir(this.dir).catch(() => [] as string[])).filter(f => /^d[0-9a-f]{16}\.json$/.test(f))
+      for (const f of files) {
+        let parsed
+        try {
+          parsed = DocumentRecord.safeParse(JSON.parse(await readFile(join(this.dir, f), 'utf8')))
+        } catch (err) {
+          this.log.warn({ file: f, err: (err as Error).message }, 'a document record is damaged; it is left out')
+          continue
+        }
+        if (!parsed.success) { this.log.warn({ file: f, err: parsed.error.message }, 'a document record is damaged; it is left out'); continue }
+        const r = parsed.data
+        if (r.status === 'preparing') { r.status = 'interrupted'; await this.save(r) }
+        this.records.set(r.id, r)
+      }
+    })()
+    await this.loaded
+  }
+
+  private async save (r: DocumentRecord, texts?: string[]): Promise<void> {
+    await writeFileAtomic(join(this.dir, `${r.id}.json`), JSON.stringify(r) + '\n')
+    if (texts != null) await writeFileAtomic(join(this.dir, `${r.id}.text.json`), JSON.stringify(texts) + '\n')
+  }
+
   /**
-   * Find a PDF's formulas (off the main thread, documents/prepare.ts), hand each to the network as
-   * a task as its page is ready, and keep the record. Throws DocumentError for a PDF that cannot be
-   * read, or takes too long to.
+   * Accept a PDF: its record is written at once and its pages are prepared in turn, after any
+   * document before it; each page's formulas go to the network as tasks as the page is ready.
+   * Throws DocumentError for bytes that are not a PDF, or when too many documents wait.
    */
   async submit (pdf: Uint8Array, file: string): Promise<DocumentView> {
-    const record: DocumentRecord = { id: `d${randomBytes(8).toString('hex')}`, file, time: Date.now(), pages: [], formulas: [] }
-    await preparePdf(pdf, file, async page => {
-      for (const [i, f] of page.formulas.entries()) {
-        const at = { page: page.page, box: f.box, display: f.display }
-        try {
-          const task = await this.tasks.submit(f.png, { file: `${file} p${page.page} #${i + 1}`.slice(-1024), critical: false })
-          record.formulas.push({ ...at, task: task.id })
-        } catch (err) {
-          if (!(err instanceof ImageError)) throw err
-          record.formulas.push({ ...at, error: err.message })
-        }
-      }
-      record.pages.push({ page: page.page, formulas: page.formulas.length, scanned: page.scanned, template: page.template.slice(0, MAX_TEMPLATE) })
-    })
-    await writeFileAtomic(join(this.dir, `${record.id}.json`), JSON.stringify(record) + '\n')
-    this.log.info({ document: record.id, file, pages: record.pages.length, formulas: record.formulas.length }, 'document submitted')
+    await this.load()
+    if (pdf.length < 8 || Buffer.from(pdf.subarray(0, 1024)).indexOf('%PDF-') < 0) throw new DocumentError(file, 'not-pdf', 'not a PDF (no %PDF- header)')
+    if (this.stopping) throw new DocumentError(file, 'busy', 'the node is stopping')
+    if (this.queued >= MAX_QUEUED) throw new DocumentError(file, 'busy', `${this.queued} documents are waiting to be prepared; submit it again later`)
+    const record: DocumentRecord = { id: `d${randomBytes(8).toString('hex')}`, file, time: Date.now(), status: 'preparing', pages: [], formulas: [] }
+    this.records.set(record.id, record)
+    await this.save(record, [])
+    this.queued++
+    this.queue = this.queue.then(async () => { this.queued--; await this.prepare(record, pdf) })
     return await this.view(record)
   }
 
-  private async record (id: string): Promise<DocumentRecord | undefined> {
-    if (!/^d[0-9a-f]{16}$/.test(id)) return undefined
-    const text = await readFile(join(this.dir, `${id}.json`), 'utf8').catch(() => undefined)
-    if (text == null) return undefined
-    const parsed = DocumentRecord.safeParse(JSON.parse(text))
-    if (!parsed.success) {
-      this.log.warn({ document: id, err: parsed.error.message }, 'a document record is damaged')
-      return undefined
+  private async prepare (record: DocumentRecord, pdf: Uint8Array): Promise<void> {
+    if (this.stopping) return
+    const texts: string[] = []
+    const stop = new AbortController()
+    const onStop = (): void => { stop.abort() }
+    this.stops.add(onStop)
+    try {
+      await preparePdf(pdf, record.file, async (page, pages) => {
+        if (stop.signal.aborted) return
+        record.pageCount = pages
+        for (const [i, f] of page.formulas.entries()) {
+          const at = { page: page.page, box: f.box, display: f.display }
+          try {
+            const task = await this.tasks.submit(f.png, { file: `${record.file} p${page.page} #${i + 1}`.slice(-1024), critical: false })
+            record.formulas.push({ ...at, task: task.id })
+          } catch (err) {
+            if (!(err instanceof ImageError)) throw err
+            record.formulas.push({ ...at, error: err.message })
+          }
+        }
+        record.pages.push({ page: page.page, formulas: page.formulas.length, scanned: page.scanned })
+        texts.push(page.template.slice(0, MAX_TEMPLATE))
+        await this.save(record, texts)
+      }, { signal: stop.signal })
+      record.status = stop.signal.aborted ? 'interrupted' : 'prepared'
+      this.log.info({ document: record.id, file: record.file, pages: record.pages.length, formulas: record.formulas.length }, 'document prepared')
+    } catch (err) {
+      record.status = 'refused'
+      record.refused = err instanceof DocumentError
+        ? { reason: err.reason, message: err.message }
+        : { reason: 'failed', message: `${record.file}: ${(err as Error).message}` }
+      this.log.warn({ document: record.id, ...record.refused }, 'document refused')
+    } finally {
+      this.stops.delete(onStop)
     }
-    return parsed.data
+    await this.save(record, texts).catch((err: unknown) => { this.log.warn({ document: record.id, err: (err as Error).message }, 'saving a document record failed') })
+  }
+
+  /** Stop preparing (the document under way is interrupted; those waiting stay preparing, and are interrupted at the next start). */
+  async stop (): Promise<void> {
+    this.stopping = true
+    for (const s of this.stops) s()
+    await this.queue.catch(() => {})
   }
 
   async get (id: string): Promise<DocumentView | undefined> {
-    const r = await this.record(id)
+    await this.load()
+    const r = ID.test(id) ? this.records.get(id) : undefined
     return r != null ? await this.view(r) : undefined
   }
 
@@ -106,20 +183,20 @@ export class NodeDocuments {
    * (documents/export.ts), with the answers its tasks have now (a formula not read yet is left out).
    */
   async export (id: string, format: 'markdown' | 'latex'): Promise<string | undefined> {
-    const r = await this.record(id)
+    const r = ID.test(id) ? (await this.load(), this.records.get(id)) : undefined
     if (r == null) return undefined
     const view = await this.view(r)
     const read = view.formulas.map(f => ({ page: f.page, display: f.display, latex: f.latex ?? '' }))
     if (format === 'latex') return toLatex(r.file, read.filter(f => f.latex !== ''))
-    return toMarkdown(r.pages.map(p => ({ template: p.template ?? '', formulas: read.filter(f => f.page === p.page) })))
+    const texts = await readFile(join(this.dir, `${r.id}.text.json`), 'utf8').then(t => JSON.parse(t) as string[], () => [] as string[])
+    return toMarkdown(r.pages.map((p, i) => ({ template: texts[i] ?? '', formulas: read.filter(f => f.page === p.page) })))
   }
 
   /** The newest documents first. */
   async list (limit: number): Promise<DocumentView[]> {
-    const ids = (await readdir(this.dir).catch(() => [] as string[])).filter(f => /^d[0-9a-f]{16}\.json$/.test(f)).map(f => f.slice(0, -5))
-    const records = (await Promise.all(ids.map(async id => await this.record(id)))).filter((r): r is DocumentRecord => r != null)
-    records.sort((a, b) => b.time - a.time)
-    return await Promise.all(records.slice(0, limit).map(async r => await this.view(r)))
+    await this.load()
+    const records = [...this.records.values()].sort((a, b) => b.time - a.time).slice(0, limit)
+    return await Promise.all(records.map(async r => await this.view(r)))
   }
 
   private async view (r: DocumentRecord): Promise<DocumentView> {
@@ -129,14 +206,17 @@ export class NodeDocuments {
       const result = t?.result
       return { ...f, state: t?.state ?? 'failed', ...(result != null ? { latex: result.latex, confidence: result.confidence, alternatives: result.alternatives } : {}) }
     }))
-    const pagesDone = r.pages.filter(p => formulas.filter(f => f.page === p.page).every(f => ENDED.has(f.state))).length
+    const open = new Set(formulas.filter(f => !ENDED.has(f.state)).map(f => f.page))
+    const state: DocumentView['state'] = r.status === 'preparing' ? 'preparing' : open.size > 0 ? 'running' : r.status === 'prepared' ? 'done' : r.status
     return {
       id: r.id,
       file: r.file,
       submittedAt: new Date(r.time).toISOString(),
-      state: formulas.every(f => ENDED.has(f.state)) ? 'done' : 'running',
-      pages: r.pages.map(({ template: _, ...p }) => p),
-      pagesDone,
+      state,
+      ...(r.refused != null ? { refused: r.refused } : {}),
+      pageCount: r.pageCount ?? null,
+      pages: r.pages,
+      pagesDone: r.pages.filter(p => !open.has(p.page)).length,
       formulas
     }
   }

@@ -116,11 +116,14 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
   let reviewsOf: Reviews | undefined
   let memory: FormulaMemory | undefined
   let imageMemory: ImageMemory | undefined
+  let documents: NodeDocuments | undefined
 
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
       keeper?.stop()
       await api?.close().catch(err => log.warn({ err }, 'closing the API failed'))
+      // A document being prepared stops where it is (its record says interrupted).
+      await documents?.stop()
       // Running tasks finish and write their results before the store closes.
       await tasks?.stop().catch(err => log.warn({ err }, 'stopping task sharing failed'))
       await calibration?.stop()
@@ -321,7 +324,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         return { latex: answer.latex, kind: state === 'corrected' ? 'correction' : state === 'confirmed' ? 'confirmation' : 'result', certified: answer.certificate != null && nodeTasks.certifiedHolds(hash, answer.by) }
       }
     }, image, k)
-    const docs = new NodeDocuments(dataDir.paths.documents, nodeTasks, log.child({ component: 'node:documents' }))
+    const docs = documents = new NodeDocuments(dataDir.paths.documents, nodeTasks, log.child({ component: 'node:documents' }))
     const submit = async (image: Buffer, options: { file: string, critical: boolean }): Promise<TaskView> => await nodeTasks.submit(image, options)
     const task = async (id: string): Promise<TaskView | undefined> => await nodeTasks.get(id)
     const taskList = async (limit: number): Promise<TaskView[]> => await nodeTasks.list(limit)
