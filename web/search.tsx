@@ -41,7 +41,7 @@ export function SearchPage () {
       {error != null && <p class='error' role='alert'>{error}</p>}
       {answer != null && (
         <>
-          <p class='meta' data-testid='search-summary'>{answer.hits.length} formulas {what === 'images' ? `of the ${answer.formulas} images` : `of ${answer.formulas}`} in the network's memory, most similar first ({what === 'images' ? 'cosine of the image embeddings; a re-scan mostly scores 0.92 or more' : '1.000: the same features'}).</p>
+          <p class='meta' data-testid='search-summary'>{answer.hits.length} formulas {what === 'images' ? `of the ${answer.formulas} images` : `of ${answer.formulas}`} in the network's memory, most similar first ({what === 'images' ? 'cosine of the image embeddings; a re-scan scores about 0.95 to 1' : '1.000: the same features'}).</p>
           <ol class='readings hits'>
             {answer.hits.map(h => (
               <li key={h.latex} class='reading' data-testid='hit'>

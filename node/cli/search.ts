@@ -32,7 +32,7 @@ canonical form are one hit, with every image and node they came from.
 
 With --image, the node reads the image, and similarity is the cosine of what the model's encoder
 made of it and of each image read before (by the same model version): a re-scan of an image the
-network has read mostly scores 0.92 or more. Each hit is the answer served for those images.`)
+network has read scores about 0.95 to 1. Each hit is the answer served for those images.`)
     .action(async (latex: string | undefined, opts: CommonOptions & { k?: number, image?: string }, cmd: Command) => {
       if ((latex == null) === (opts.image == null)) cmd.error('give a formula in LaTeX, or --image FILE (one of the two)')
       const client = await ApiClient.forDataDir(dataDirOf(opts))

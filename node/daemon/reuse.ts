@@ -19,9 +19,9 @@ import type { Log } from '../log.js'
  * measured on re-scans and on images of distinct formulas, they reuse
  * fewer than 1 in 1,000 distinct images wrongly.
  */
-export const REUSE_MIN_COSINE = 0.92
+export const REUSE_MIN_COSINE = 0.99
 /** The least log-probability any token of the remembered answer may have on the new image. */
-export const REUSE_MIN_TOKEN_LOGPROB = -2
+export const REUSE_MIN_TOKEN_LOGPROB = -8
 /** Remembered images checked per image, the most similar first. */
 const CANDIDATES = 3
 /** The confidence a reused answer carries (not calibrated: it is not the model's): the measured share of reuses that were right. */
