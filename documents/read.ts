@@ -34,10 +34,11 @@ function scanned (chars: number): boolean { return chars === 0 }
 export async function cropFormula (page: GrayPage, box: PtBox, foreign: readonly PtBox[], body: number): Promise<Buffer> {
   const k = page.dpi / 72
   const pad = PAD * body
-  const left = Math.max(0, Math.floor((box.x - pad) * k))
-  const top = Math.max(0, Math.floor((box.y - pad) * k))
-  const width = Math.max(1, Math.min(page.width - left, Math.ceil((box.width + 2 * pad) * k)))
-  const height = Math.max(1, Math.min(page.height - top, Math.ceil((box.height + 2 * pad) * k)))
+  // The padded box, cut to the page (a box reaching past an edge keeps its place in the crop).
+  const left = Math.min(page.width - 1, Math.max(0, Math.floor((box.x - pad) * k)))
+  const top = Math.min(page.height - 1, Math.max(0, Math.floor((box.y - pad) * k)))
+  const width = Math.max(1, Math.min(page.width, Math.ceil((box.x + box.width + pad) * k)) - left)
+  const height = Math.max(1, Math.min(page.height, Math.ceil((box.y + box.height + pad) * k)) - top)
   const out = new Uint8Array(width * height)
   for (let y = 0; y < height; y++) out.set(page.data.subarray((top + y) * page.width + left, (top + y) * page.width + left + width), y * width)
   for (const f of foreign) {
