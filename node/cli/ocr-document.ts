@@ -1,7 +1,8 @@
 /** `texmesh ocr paper.pdf`: a born-digital PDF's formulas, found in its text layer and read here (documents/). */
 import type { OcrResult } from '../../pipeline/ocr.js'
-import { DocumentError, PdfDocument } from '../../documents/pdf.js'
-import { readDocument, type DocumentFormula, type DocumentPage } from '../../documents/read.js'
+import { DocumentError } from '../../documents/errors.js'
+import type { PdfDocument } from '../../documents/pdf.js'
+import type { DocumentFormula, DocumentPage } from '../../documents/read.js'
 import { printable } from './terminal.js'
 import { toLatex, toMarkdown } from '../../documents/export.js'
 
@@ -19,6 +20,9 @@ export function isPdf (bytes: Uint8Array): boolean {
 export async function documentLine (bytes: Uint8Array, file: string, recognize: (png: Uint8Array, name: string) => Promise<OcrResult>,
   format?: ExportFormat): Promise<DocumentLine | { file: string, error: string, reason: string }> {
   const t0 = performance.now()
+  // MuPDF (10 MB of WebAssembly) loads only when a PDF is read, not with every command.
+  const { PdfDocument } = await import('../../documents/pdf.js')
+  const { readDocument } = await import('../../documents/read.js')
   let doc: PdfDocument
   try {
     doc = PdfDocument.open(bytes, file)
