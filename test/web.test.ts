@@ -240,6 +240,9 @@ describe('web interface in chromium', { timeout: 180_000 }, () => {
     assert.match(formulas[4]!.head, /^page 1, display · done · /)
     assert.equal(formulas[4]!.source, 'E=mc^{2}')
     assert.ok(formulas.every(f => f.typeset))
+    // The export links give the document as Markdown, with the session the page has.
+    const markdown = await page.evaluate(async () => await (await fetch(document.querySelector<HTMLAnchorElement>('a[download$=".md"]')!.href)).text())
+    assert.match(markdown, /\$\$\nE=mc\^\{2\}\n\$\$/)
     await shot('documents')
   })
 

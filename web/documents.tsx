@@ -13,6 +13,7 @@ function DocumentDetails ({ doc }: { doc: DocumentView }) {
       <h3 id='document-title'>{doc.file} <small>{doc.id}</small></h3>
       <p class='meta' data-testid='document-progress'>{doc.state}: {doc.pagesDone} of {doc.pageCount ?? doc.pages.length} pages done, {doc.formulas.length} formulas{doc.pages.some(p => p.scanned) ? '; pages without a text layer (scans) give none yet' : ''}</p>
       {doc.refused != null && <p class='error' role='status'>Refused: {doc.refused.message}</p>}
+      <p class='meta'>Export (the answers so far): <a href={`/v1/documents/${doc.id}?export=markdown`} download={`${doc.file.replace(/\.pdf$/i, '')}.md`}>Markdown</a> · <a href={`/v1/documents/${doc.id}?export=latex`} download={`${doc.file.replace(/\.pdf$/i, '')}-formulas.tex`}>LaTeX</a></p>
       <ol class='readings'>
         {doc.formulas.map((f, i) => (
           <li key={i} class='reading' data-testid='document-formula' data-state={f.state}>

@@ -145,6 +145,7 @@ export async function runSubmit (client: ApiClient, inputs: readonly string[], o
       const bytes = await readFile(f.file)
       if (isPdf(bytes)) {
         // A document: the node finds its formulas and hands each to the network as a task.
+        if (options.critical === true && options.json !== true) process.stderr.write(`texmesh: ${printable(f.file)}: --critical does not apply to documents yet; its formulas go to the network as ordinary tasks\n`)
         slots.push({ file: f.file, doc: await client.postBytes<DocumentView>(`/v1/documents?name=${encodeURIComponent(taskName(f.file))}`, bytes, 'application/pdf') })
         continue
       }
