@@ -3,8 +3,21 @@ export type DocumentErrorReason = 'not-pdf' | 'encrypted' | 'too-many-pages' | '
 
 /** A document that will not be read, naming the file and the reason. Apart from pdf.ts, so that saying it does not load MuPDF. */
 export class DocumentError extends Error {
-  constructor (readonly file: string, readonly reason: DocumentErrorReason, message: string) {
-    super(`${file}: ${message}`)
+  /** the message without the file name */
+  readonly detail: string
+  constructor (readonly file: string, readonly reason: DocumentErrorReason, detail: string) {
+    super(`${file}: ${detail}`)
     this.name = 'DocumentError'
+    this.detail = detail
   }
+}
+
+/** Whether bytes begin as a PDF (its header, within the first kilobyte as readers allow). */
+export function hasPdfHeader (bytes: Uint8Array): boolean {
+  return bytes.length >= 8 && Buffer.from(bytes.subarray(0, 1024)).indexOf('%PDF-') >= 0
+}
+
+/** The refusal of bytes that are not a PDF. */
+export function notPdf (file: string): DocumentError {
+  return new DocumentError(file, 'not-pdf', 'not a PDF (no %PDF- header)')
 }

@@ -21,7 +21,7 @@ const mupdf: typeof MuPDF = await import('mupdf')
 /** MuPDF's latest warnings (a damaged file's repairs), for logs. */
 export function mupdfWarnings (): string[] { return [...warnings] }
 
-import { DocumentError } from './errors.js'
+import { DocumentError, hasPdfHeader, notPdf } from './errors.js'
 export { DocumentError, type DocumentErrorReason } from './errors.js'
 
 export interface PdfLimits {
@@ -69,9 +69,7 @@ export class PdfDocument {
 
   /** Open a PDF from its bytes. Throws DocumentError for input that is not a PDF this node will read. */
   static open (bytes: Uint8Array, file = '<document>', limits: PdfLimits = DEFAULT_PDF_LIMITS): PdfDocument {
-    if (bytes.length < 8 || Buffer.from(bytes.subarray(0, 1024)).indexOf('%PDF-') < 0) {
-      throw new DocumentError(file, 'not-pdf', 'not a PDF (no %PDF- header)')
-    }
+    if (!hasPdfHeader(bytes)) throw notPdf(file)
     let doc: MuPDF.Document
     try {
       doc = mupdf.Document.openDocument(bytes, 'application/pdf')

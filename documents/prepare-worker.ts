@@ -3,10 +3,8 @@
  * cropped from the page's rendering, and the page's text template, sent back as they are made.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { findFormulas } from './born-digital.js'
-import { pageTemplate } from './export.js'
 import { DocumentError, PdfDocument } from './pdf.js'
-import { cropFormula, RENDER_DPI, roundBox } from './read.js'
+import { preparePage } from './read.js'
 import type { PreparedMessage } from './prepare.js'
 
 const port = parentPort
@@ -18,19 +16,9 @@ try {
   const doc = PdfDocument.open(bytes, file)
   try {
     send({ type: 'opened', pages: doc.pages })
-    for (let p = 0; p < doc.pages; p++) {
-      const { chars, rules } = doc.text(p)
-      const { body, formulas } = findFormulas(chars, rules)
-      const rendering = formulas.length > 0 ? doc.render(p, RENDER_DPI) : undefined
-      const crops: Uint8Array[] = []
-      for (const f of formulas) crops.push(new Uint8Array(await cropFormula(rendering!, f.box, f.foreign, body)))
-      send({
-        type: 'page',
-        page: p + 1,
-        scanned: chars.length === 0,
-        template: pageTemplate(chars, formulas),
-        formulas: formulas.map((f, i) => ({ box: roundBox(f.box), display: f.display, png: crops[i]! }))
-      }, crops.map(c => c.buffer as ArrayBuffer))
+    for (let p = 1; p <= doc.pages; p++) {
+      const page = await preparePage(doc, p)
+      send({ type: 'page', ...page }, page.formulas.map(f => f.png.buffer as ArrayBuffer))
     }
   } finally {
     doc.close()
@@ -38,6 +26,6 @@ try {
   send({ type: 'done' })
 } catch (err) {
   send(err instanceof DocumentError
-    ? { type: 'error', reason: err.reason, message: err.message }
-    : { type: 'error', reason: 'damaged', message: `${file}: cannot be read (${(err as Error).message})` })
+    ? { type: 'error', reason: err.reason, detail: err.detail }
+    : { type: 'error', reason: 'damaged', detail: `cannot be read (${(err as Error).message})` })
 }

@@ -6,24 +6,17 @@
  */
 import { Worker } from 'node:worker_threads'
 import { DocumentError, type DocumentErrorReason } from './errors.js'
-import type { PtBox } from './pdf.js'
+import type { PreparedPage } from './read.js'
+export type { PreparedPage }
 
 /** The longest a page may take to open, find and crop (a real page takes well under a second). */
 export const PAGE_TIMEOUT_MS = 30_000
-
-export interface PreparedPage {
-  page: number
-  scanned: boolean
-  /** the page's text with slots for its formulas (export.ts) */
-  template: string
-  formulas: Array<{ box: PtBox, display: boolean, png: Uint8Array }>
-}
 
 export type PreparedMessage =
   | { type: 'opened', pages: number }
   | ({ type: 'page' } & PreparedPage)
   | { type: 'done' }
-  | { type: 'error', reason: DocumentErrorReason, message: string }
+  | { type: 'error', reason: DocumentErrorReason, detail: string }
 
 const WORKER_URL = new URL('./prepare-worker.js', import.meta.url)
 
@@ -74,7 +67,7 @@ export async function preparePdf (bytes: Uint8Array, file: string, onPage: (page
         } else if (m.type === 'done') {
           end()
         } else {
-          end(new DocumentError(file, m.reason, m.message.startsWith(`${file}: `) ? m.message.slice(file.length + 2) : m.message))
+          end(new DocumentError(file, m.reason, m.detail))
         }
       })
       worker.once('error', err => { end(new DocumentError(file, 'damaged', `cannot be read (${err.message})`)) })

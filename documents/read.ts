@@ -1,7 +1,8 @@
 /**
  * A born-digital PDF's formulas, read: each page's formulas found in its text layer
- * (born-digital.ts), its rendering cropped to each (other characters near the box blanked out),
- * and each crop read by the OCR pipeline. Formulas come back in reading order: page by page, top
+ * (born-digital.ts), its rendering cropped to each (other characters near the box blanked out;
+ * preparePage, which the network's worker thread uses too, prepare-worker.ts), and each crop read
+ * by the OCR pipeline. Formulas come back in reading order: page by page, top
  * to bottom, left to right.
  */
 import sharp from 'sharp'
@@ -27,8 +28,28 @@ export interface DocumentFormula {
 
 export interface DocumentPage { page: number, formulas: number, scanned: boolean }
 
-/** A page with no text layer at all: a scan, whose formulas this version does not find. */
-function scanned (chars: number): boolean { return chars === 0 }
+/** One page made ready to read: its formulas (box, display, crop as PNG), its text with their slots (export.ts), and whether it has no text layer at all (a scan, whose formulas this version does not find). */
+export interface PreparedPage {
+  page: number
+  scanned: boolean
+  template: string
+  formulas: Array<{ box: PtBox, display: boolean, png: Uint8Array }>
+}
+
+/** Find page `number`'s (1-based) formulas in its text layer, and crop each from its rendering. */
+export async function preparePage (doc: PdfDocument, number: number): Promise<PreparedPage> {
+  const { chars, rules } = doc.text(number - 1)
+  const { body, formulas } = findFormulas(chars, rules)
+  const rendering = formulas.length > 0 ? doc.render(number - 1, RENDER_DPI) : undefined
+  const crops: Uint8Array[] = []
+  for (const f of formulas) crops.push(new Uint8Array(await cropFormula(rendering!, f.box, f.foreign, body)))
+  return {
+    page: number,
+    scanned: chars.length === 0,
+    template: pageTemplate(chars, formulas),
+    formulas: formulas.map((f, i) => ({ box: roundBox(f.box), display: f.display, png: crops[i]! }))
+  }
+}
 
 /** The crop of a formula from a page's rendering, with foreign characters blanked, as PNG. */
 export async function cropFormula (page: GrayPage, box: PtBox, foreign: readonly PtBox[], body: number): Promise<Buffer> {
@@ -67,25 +88,20 @@ export async function readDocument (doc: PdfDocument, opts: ReadOptions): Promis
   const formulas: DocumentFormula[] = []
   const templates: string[] = []
   for (const [done, number] of wanted.entries()) {
-    const { chars, rules } = doc.text(number - 1)
-    const { body, formulas: found } = findFormulas(chars, rules)
-    if (found.length > 0) {
-      const rendering = doc.render(number - 1, RENDER_DPI)
-      for (const [i, f] of found.entries()) {
-        const png = await cropFormula(rendering, f.box, f.foreign, body)
-        let r: Pick<OcrResult, 'latex' | 'confidence' | 'alternatives'>
-        try {
-          r = await opts.recognize(png, `${doc.file}#page=${number}&formula=${i + 1}`)
-        } catch (err) {
-          // A crop with no ink (a formula drawn as an image, say) is one formula not read, not the document.
-          if (!(err instanceof ImageError)) throw err
-          r = { latex: '', confidence: 0, alternatives: [] }
-        }
-        formulas.push({ page: number, box: roundBox(f.box), display: f.display, latex: r.latex, confidence: r.confidence, alternatives: r.alternatives })
+    const page = await preparePage(doc, number)
+    for (const [i, f] of page.formulas.entries()) {
+      let r: Pick<OcrResult, 'latex' | 'confidence' | 'alternatives'>
+      try {
+        r = await opts.recognize(f.png, `${doc.file}#page=${number}&formula=${i + 1}`)
+      } catch (err) {
+        // A crop with no ink (a formula drawn as an image, say) is one formula not read, not the document.
+        if (!(err instanceof ImageError)) throw err
+        r = { latex: '', confidence: 0, alternatives: [] }
       }
+      formulas.push({ page: number, box: f.box, display: f.display, latex: r.latex, confidence: r.confidence, alternatives: r.alternatives })
     }
-    pages.push({ page: number, formulas: found.length, scanned: scanned(chars.length) })
-    templates.push(pageTemplate(chars, found))
+    pages.push({ page: number, formulas: page.formulas.length, scanned: page.scanned })
+    templates.push(page.template)
     opts.onPage?.(done + 1, wanted.length)
   }
   return { pages, formulas, templates }

@@ -1,6 +1,6 @@
 /** `texmesh ocr paper.pdf`: a born-digital PDF's formulas, found in its text layer and read here (documents/). */
 import type { OcrResult } from '../../pipeline/ocr.js'
-import { DocumentError } from '../../documents/errors.js'
+import { DocumentError, hasPdfHeader } from '../../documents/errors.js'
 import type { PdfDocument } from '../../documents/pdf.js'
 import type { DocumentFormula, DocumentPage } from '../../documents/read.js'
 import { printable } from './terminal.js'
@@ -11,10 +11,8 @@ export interface DocumentLine { file: string, pages: DocumentPage[], formulas: D
 /** What `--export` makes of a document: Markdown with the formulas in place, or a LaTeX file of them. */
 export type ExportFormat = 'markdown' | 'latex'
 
-/** Whether bytes are a PDF (its header, within the first kilobyte as readers allow). */
-export function isPdf (bytes: Uint8Array): boolean {
-  return Buffer.from(bytes.subarray(0, 1024)).indexOf('%PDF-') >= 0
-}
+/** Whether bytes are a PDF. */
+export const isPdf = hasPdfHeader
 
 /** Read a PDF's formulas with `recognize`; a PDF that cannot be read is an error line, as an unreadable image is. */
 export async function documentLine (bytes: Uint8Array, file: string, recognize: (png: Uint8Array, name: string) => Promise<OcrResult>,
@@ -27,7 +25,7 @@ export async function documentLine (bytes: Uint8Array, file: string, recognize: 
   try {
     doc = PdfDocument.open(bytes, file)
   } catch (err) {
-    if (err instanceof DocumentError) return { file, error: err.message.replace(`${file}: `, ''), reason: err.reason }
+    if (err instanceof DocumentError) return { file, error: err.detail, reason: err.reason }
     throw err
   }
   try {
@@ -37,7 +35,7 @@ export async function documentLine (bytes: Uint8Array, file: string, recognize: 
     if (format === 'markdown') line.export = toMarkdown(pages.map((p, i) => ({ template: templates[i]!, formulas: formulas.filter(f => f.page === p.page) })))
     return line
   } catch (err) {
-    if (err instanceof DocumentError) return { file, error: err.message.replace(`${file}: `, ''), reason: err.reason }
+    if (err instanceof DocumentError) return { file, error: err.detail, reason: err.reason }
     throw err
   } finally {
     doc.close()

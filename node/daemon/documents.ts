@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { DocumentError } from '../../documents/errors.js'
+import { DocumentError, hasPdfHeader, notPdf } from '../../documents/errors.js'
 import { preparePdf } from '../../documents/prepare.js'
 import { toLatex, toMarkdown } from '../../documents/export.js'
 import { ImageError } from '../../pipeline/preprocess.js'
@@ -116,7 +116,7 @@ export class NodeDocuments {
    */
   async submit (pdf: Uint8Array, file: string): Promise<DocumentView> {
     await this.load()
-    if (pdf.length < 8 || Buffer.from(pdf.subarray(0, 1024)).indexOf('%PDF-') < 0) throw new DocumentError(file, 'not-pdf', 'not a PDF (no %PDF- header)')
+    if (!hasPdfHeader(pdf)) throw notPdf(file)
     if (this.stopping) throw new DocumentError(file, 'busy', 'the node is stopping')
     if (this.queued >= MAX_QUEUED) throw new DocumentError(file, 'busy', `${this.queued} documents are waiting to be prepared; submit it again later`)
     const record: DocumentRecord = { id: `d${randomBytes(8).toString('hex')}`, file, time: Date.now(), status: 'preparing', pages: [], formulas: [] }
