@@ -17,7 +17,13 @@ export function hasPdfHeader (bytes: Uint8Array): boolean {
   return bytes.length >= 8 && Buffer.from(bytes.subarray(0, 1024)).indexOf('%PDF-') >= 0
 }
 
-/** The refusal of bytes that are not a PDF. */
+/** Whether bytes begin as a TIFF (classic or BigTIFF, either byte order): page scans that may hold several pages. */
+export function hasTiffHeader (bytes: Uint8Array): boolean {
+  const at = (text: string): boolean => bytes.length >= 8 && [...text].every((c, i) => bytes[i] === c.charCodeAt(0))
+  return at('II*\0') || at('MM\0*') || at('II+\0') || at('MM\0+')
+}
+
+/** The refusal of bytes that are not a document (a PDF, or a TIFF of page scans). */
 export function notPdf (file: string): DocumentError {
-  return new DocumentError(file, 'not-pdf', 'not a PDF (no %PDF- header)')
+  return new DocumentError(file, 'not-pdf', 'not a PDF (no %PDF- header) or a TIFF of page scans')
 }

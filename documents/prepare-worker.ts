@@ -1,10 +1,13 @@
 /**
  * A worker thread that prepares one PDF (prepare.ts): page by page, its formulas found, each
  * cropped from the page's rendering, and the page's text template, sent back as they are made.
+ * A TIFF of page scans is made a PDF of its pages first (scans.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { hasTiffHeader } from './errors.js'
 import { DocumentError, PdfDocument } from './pdf.js'
 import { preparePage } from './read.js'
+import { scansToPdf } from './scans.js'
 import type { PreparedMessage } from './prepare.js'
 
 const port = parentPort
@@ -13,7 +16,7 @@ const { bytes, file } = workerData as { bytes: Uint8Array, file: string }
 const send = (m: PreparedMessage, transfer: ArrayBuffer[] = []): void => { port.postMessage(m, transfer) }
 
 try {
-  const doc = PdfDocument.open(bytes, file)
+  const doc = PdfDocument.open(hasTiffHeader(bytes) ? await scansToPdf([{ name: file, bytes }], file) : bytes, file)
   try {
     send({ type: 'opened', pages: doc.pages })
     for (let p = 1; p <= doc.pages; p++) {

@@ -11,6 +11,8 @@ import { ImageError } from '../pipeline/preprocess.js'
 import { findFormulas, PAD } from './born-digital.js'
 import { pageTemplate } from './export.js'
 import type { GrayPage, PdfDocument, PtBox } from './pdf.js'
+import { findScannedFormulas } from './scanned.js'
+import { sharedWordClassifier } from './word-classifier.js'
 
 /** Pages are rendered at this density: the model reads formulas typeset at 110-220 dpi best (held-out C's densities). */
 export const RENDER_DPI = 200
@@ -28,7 +30,7 @@ export interface DocumentFormula {
 
 export interface DocumentPage { page: number, formulas: number, scanned: boolean }
 
-/** One page made ready to read: its formulas (box, display, crop as PNG), its text with their slots (export.ts), and whether it has no text layer at all (a scan, whose formulas this version does not find). */
+/** One page made ready to read: its formulas (box, display, crop as PNG), its text with their slots (export.ts), and whether it has no text layer at all (a scan, whose formulas are found in its pixels). */
 export interface PreparedPage {
   page: number
   scanned: boolean
@@ -36,9 +38,13 @@ export interface PreparedPage {
   formulas: Array<{ box: PtBox, display: boolean, png: Uint8Array }>
 }
 
-/** Find page `number`'s (1-based) formulas in its text layer, and crop each from its rendering. */
+/**
+ * Find page `number`'s (1-based) formulas in its text layer, or in its pixels when it has none (a
+ * scan: scanned.ts), and crop each from its rendering.
+ */
 export async function preparePage (doc: PdfDocument, number: number): Promise<PreparedPage> {
   const { chars, rules } = doc.text(number - 1)
+  if (chars.length === 0) return await prepareScan(doc.render(number - 1, RENDER_DPI), number)
   const { body, formulas } = findFormulas(chars, rules)
   const rendering = formulas.length > 0 ? doc.render(number - 1, RENDER_DPI) : undefined
   const crops: Uint8Array[] = []
@@ -49,6 +55,14 @@ export async function preparePage (doc: PdfDocument, number: number): Promise<Pr
     template: pageTemplate(chars, formulas),
     formulas: formulas.map((f, i) => ({ box: roundBox(f.box), display: f.display, png: crops[i]! }))
   }
+}
+
+/** A page of pixels alone (a scan): its formulas found by layout and the word classifier, and cropped. */
+export async function prepareScan (page: GrayPage, number: number): Promise<PreparedPage> {
+  const { body, formulas, template } = await findScannedFormulas(page, await sharedWordClassifier())
+  const crops: Uint8Array[] = []
+  for (const f of formulas) crops.push(new Uint8Array(await cropFormula(page, f.box, f.foreign, body)))
+  return { page: number, scanned: true, template, formulas: formulas.map((f, i) => ({ box: roundBox(f.box), display: f.display, png: crops[i]! })) }
 }
 
 /** The crop of a formula from a page's rendering, with foreign characters blanked, as PNG. */

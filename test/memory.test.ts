@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { embedFormula, DIMENSIONS } from '../memory/embedding.js'
 import { dot, quantize } from '../memory/quantize.js'
-import { VectorIndex } from '../memory/index.js'
+import { efSearchFor, VectorIndex } from '../memory/index.js'
 import { Rng } from '../formulas/rng.js'
 import type { RunningNode } from '../node/daemon/start.js'
 import { DataDir } from '../node/datadir/datadir.js'
@@ -60,6 +60,16 @@ describe('formula memory (pure)', () => {
       found += index.search(q, 10).filter(h => exact.has(h.id)).length
     }
     assert.ok(found / 500 >= 0.95, `recall@10 ${found / 500}`)
+    // The exhaustive search keeps the best k, best first, ties by id, as ranking all would.
+    const q = unit()
+    const top = index.exact(q, 2000)
+    assert.equal(top.length, 2000)
+    assert.deepEqual(index.exact(q, 10), top.slice(0, 10))
+    for (let i = 1; i < top.length; i++) assert.ok(top[i - 1]!.score > top[i]!.score || (top[i - 1]!.score === top[i]!.score && top[i - 1]!.id < top[i]!.id))
+  })
+
+  it('searches wider as the index grows: ef_search 200 up to 200,000 vectors, 600 from 1,000,000', () => {
+    assert.deepEqual([1, 100_000, 200_000, 447_214, 1_000_000, 10_000_000].map(efSearchFor), [200, 200, 200, 400, 600, 600])
   })
 })
 

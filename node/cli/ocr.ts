@@ -8,7 +8,7 @@ import { imagesPerCore } from '../datadir/config.js'
 import { printable } from './terminal.js'
 import { Option, type Command } from 'commander'
 import { parsePositive, parseProbability, withJson } from './options.js'
-import { documentLine, humanDocument, isPdf, type DocumentLine, type ExportFormat } from './ocr-document.js'
+import { documentLine, humanDocument, isMultiPageTiff, isPdf, readScans, scansPdf, type DocumentLine, type ExportFormat } from './ocr-document.js'
 
 /**
  * `texmesh ocr FILE_OR_DIR...`: recognise images on this machine with the
@@ -30,6 +30,8 @@ export interface OcrCommandOptions {
   minConfidence?: number
   /** a PDF as Markdown with its formulas in place, or a LaTeX file of them, instead of the list */
   export?: ExportFormat
+  /** the images are the pages of one document (a folder of page scans) */
+  scans?: boolean
 }
 
 export type OcrLine = DocumentLine | ({ file: string } & Omit<OcrResult, 'regions'> & { regions: Array<{ bbox: OcrResult['regions'][number]['bbox'], latex: string, confidence: number }>, belowMinConfidence?: true }) | { file: string, error: string, reason: string }
@@ -97,6 +99,14 @@ export async function expandInputs (inputs: readonly string[]): Promise<Array<{ 
   return out
 }
 
+/** `--scans`: the files as the pages of one document, or why they cannot be. */
+async function scansDocument (inputs: readonly string[], files: ReadonlyArray<{ file: string, error?: string }>,
+  readCrop: (png: Uint8Array, name: string) => Promise<OcrResult>, format?: ExportFormat): Promise<OcrLine> {
+  const scans = await readScans(inputs, files)
+  const made = 'error' in scans ? scans : await scansPdf(scans.pages, scans.name)
+  return 'error' in made ? made : await documentLine(made.pdf, made.name, readCrop, format)
+}
+
 function lineOf (file: string, r: OcrResult): OcrLine {
   return {
     file,
@@ -144,11 +154,26 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
     else if (error && options.json !== true) process.stderr.write(text + '\n')
     else process.stdout.write(text + '\n')
   }
+  const readCrop = async (png: Uint8Array, name: string): Promise<OcrResult> => await pipeline.recognize(png, name, { beam: options.beam ?? DEFAULT_BEAM })
+  if (options.scans === true) {
+    // One document of every image named: its pages in the order given (a folder's in name order).
+    try {
+      const line = await scansDocument(inputs, files, readCrop, options.export)
+      emit(options.json === true ? JSON.stringify(line) : human(line), 'error' in line)
+      return { failed: 'error' in line ? 1 : 0, unreadable: 0, below: 0, total: 1 }
+    } finally {
+      await pipeline.release()
+    }
+  }
   const recognise = async (f: { file: string, error?: string }): Promise<OcrLine> => {
     if (f.error != null) return { file: f.file, error: f.error, reason: 'unreadable' }
     try {
       const bytes = await readFile(f.file)
-      if (isPdf(bytes)) return await documentLine(bytes, f.file, async (png, name) => await pipeline.recognize(png, name, { beam: options.beam ?? DEFAULT_BEAM }), options.export)
+      if (isPdf(bytes)) return await documentLine(bytes, f.file, readCrop, options.export)
+      if (await isMultiPageTiff(bytes)) {
+        const made = await scansPdf([{ name: f.file, bytes }], f.file)
+        return 'error' in made ? made : await documentLine(made.pdf, made.name, readCrop, options.export)
+      }
       return lineOf(f.file, await pipeline.recognize(bytes, f.file, { beam: options.beam ?? DEFAULT_BEAM }))
     } catch (err: any) {
       if (err instanceof ImageError) return { file: f.file, error: err.message.replace(`${f.file}: `, ''), reason: err.reason }
@@ -204,6 +229,7 @@ export function addOcrCommand (program: Command): void {
     .option('--threads <n>', 'onnxruntime threads per image (default 1: faster for this model than splitting one image)', parsePositive('--threads', 256))
     .option('--model <dir>', 'model folder (default: the shipped model)')
     .option('--min-confidence <p>', 'an answer less confident than this (0-1) is a miss: marked, and the exit code is 1', parseProbability('--min-confidence'))
+    .option('--scans', 'take the images as the pages of one document (a folder of page scans, in name order) and find their formulas')
     .addOption(new Option('--export <format>', 'a PDF as Markdown with its formulas in place ($...$, $$...$$), or as a LaTeX file of its formulas, instead of the list').choices(['markdown', 'latex']))
     .addHelpText('after', `
 With --json, one JSON object per image and line:
@@ -215,11 +241,12 @@ when the image is a matrix or prose, which the model cannot read (confidence 0),
 A PDF gives one object: {"file", "pages": [{"page", "formulas", "scanned"}], "formulas": [{"page",
 "box": {"x", "y", "width", "height"} (points from the page's top left), "display", "latex",
 "confidence", "alternatives"}], "ms"}, its formulas in reading order. Formulas are found in the
-PDF's text layer (math fonts); pages without one (scans) give none yet.
+PDF's text layer (math fonts); on pages without one (scans) they are found in the pixels. A TIFF
+of several pages, and with --scans all the images named, are read as one such document.
 "score" is a log-probability; "confidence" is calibrated: about that share of such answers is right.
 The exit code is 1 if any file failed, was not a formula the model can read, or gave an answer below
 --min-confidence; every file is still processed.`)
-    .action(async (inputs: string[], opts: { json?: boolean, beam?: number, threads?: number, jobs?: number, model?: string, minConfidence?: number, export?: ExportFormat }, cmd: Command) => {
+    .action(async (inputs: string[], opts: { json?: boolean, beam?: number, threads?: number, jobs?: number, model?: string, minConfidence?: number, export?: ExportFormat, scans?: boolean }, cmd: Command) => {
       if (opts.export != null && opts.json === true) cmd.error('--export and --json: choose one')
       const { failed, unreadable, below, total } = await runOcr(inputs, opts)
       if (failed > 0 || unreadable > 0 || below > 0) {

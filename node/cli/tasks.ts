@@ -5,7 +5,7 @@ import { MAX_TASK_NAME } from '../daemon/api.js'
 import { MAX_IMAGE_BYTES } from '../../protocols/blob/index.js'
 import { ApiError, TexmeshError } from '../errors.js'
 import { expandInputs } from './ocr.js'
-import { isPdf } from './ocr-document.js'
+import { isMultiPageTiff, isPdf, readScans, scansPdf } from './ocr-document.js'
 import { DOCUMENT_ID, humanDocumentView, runDocumentResult, waitDocuments } from './documents.js'
 import type { DocumentView } from '../daemon/documents.js'
 import { printable } from './terminal.js'
@@ -116,14 +116,27 @@ async function waitAll (client: ApiClient, out: TaskView[], seconds: number, onD
   return out
 }
 
-export interface SubmitOptions { critical?: boolean, wait?: boolean, json?: boolean, timeout?: number }
+export interface SubmitOptions { critical?: boolean, wait?: boolean, json?: boolean, timeout?: number, scans?: boolean }
 
 /** A file submitted: an image's task, a document, or why it was not submitted. */
 interface Slot { file: string, task?: TaskView, doc?: DocumentView, line?: TaskLine }
 
 /** Submit every image; returns how many failed (unreadable, refused, or a task that failed). */
 export async function runSubmit (client: ApiClient, inputs: readonly string[], options: SubmitOptions): Promise<{ failed: number, total: number }> {
-  const files = await expandInputs(inputs)
+  let files = await expandInputs(inputs)
+  // --scans: every image one page of a document, made a PDF here and handed over as one.
+  let scanned: { name: string, pdf: Uint8Array } | undefined
+  if (options.scans === true) {
+    const scans = await readScans(inputs, files)
+    const made = 'error' in scans ? scans : await scansPdf(scans.pages, scans.name)
+    if ('error' in made) {
+      if (options.json === true) process.stdout.write(JSON.stringify(made) + '\n')
+      else process.stderr.write(human(made) + '\n')
+      return { failed: 1, total: 1 }
+    }
+    scanned = made
+    files = [{ file: made.name }]
+  }
   const emit = (line: TaskLine): void => {
     const text = options.json === true ? JSON.stringify(line) : human(line)
     if (!('id' in line) && options.json !== true) process.stderr.write(text + '\n')
@@ -137,16 +150,16 @@ export async function runSubmit (client: ApiClient, inputs: readonly string[], o
     }
     try {
       // Over the node's limit: refused here, one file's failure (the node would cut the upload short).
-      const size = (await stat(f.file)).size
+      const size = scanned?.pdf.length ?? (await stat(f.file)).size
       if (size > MAX_IMAGE_BYTES) {
         slots.push({ file: f.file, line: { file: f.file, error: `the image is ${(size / 2 ** 20).toFixed(1)} MiB, over the node's size limit (${MAX_IMAGE_BYTES / 2 ** 20} MiB)`, reason: 'too-large' } })
         continue
       }
-      const bytes = await readFile(f.file)
-      if (isPdf(bytes)) {
+      const bytes = scanned?.pdf ?? await readFile(f.file)
+      if (isPdf(bytes) || await isMultiPageTiff(bytes)) {
         // A document: the node finds its formulas and hands each to the network as a task.
         if (options.critical === true && options.json !== true) process.stderr.write(`texmesh: ${printable(f.file)}: --critical does not apply to documents yet; its formulas go to the network as ordinary tasks\n`)
-        slots.push({ file: f.file, doc: await client.postBytes<DocumentView>(`/v1/documents?name=${encodeURIComponent(taskName(f.file))}`, bytes, 'application/pdf') })
+        slots.push({ file: f.file, doc: await client.postBytes<DocumentView>(`/v1/documents?name=${encodeURIComponent(taskName(f.file))}`, bytes, isPdf(bytes) ? 'application/pdf' : 'image/tiff') })
         continue
       }
       const query = `name=${encodeURIComponent(taskName(f.file))}${options.critical === true ? '&critical=true' : ''}`
@@ -270,6 +283,7 @@ export function addSubmitCommands (program: Command): void {
     .option('--critical', 'mark the images critical (several nodes must agree; see the README)')
     .option('--wait', 'wait for every result (a progress bar on a terminal), then print them in input order')
     .option('--timeout <seconds>', `with --wait, give up after this long (default ${DEFAULT_WAIT_SECONDS})`, parsePositive('--timeout', 86_400))
+    .option('--scans', 'hand the images over as the pages of one document (a folder of page scans, in name order)')
     .addHelpText('after', `
 An image that the network has already read (same bytes, same model) is answered at once.
 With --json, one JSON object per image and line: {"file", "id", "state", "hash", "critical"}
@@ -277,11 +291,12 @@ and, once known, the result in the shape texmesh ocr --json uses ("latex", "conf
 "alternatives", "regions", "model", "ms") and "by" (the peer that read it).
 A file that could not be submitted gives {"file", "error", "reason"}. The exit code is 1 if any failed.
 
-A PDF: the node finds its formulas (in its text layer) and hands each to the network as a task; the
-document gets an id that texmesh result follows. --wait shows a progress bar by pages. With --json:
+A PDF: the node finds its formulas (in its text layer, or in the pixels of a scanned page) and
+hands each to the network as a task; the document gets an id that texmesh result follows. A TIFF
+of several pages, and with --scans all the images named, are handed over as one such document. --wait shows a progress bar by pages. With --json:
 {"file", "id", "state", "pages", "pagesDone", "formulas": [{"page", "box", "display", "task",
 "state", "latex", "confidence", "alternatives"}]}, formulas in reading order.`)
-    .action(async (inputs: string[], opts: CommonOptions & { critical?: boolean, wait?: boolean, timeout?: number }) => {
+    .action(async (inputs: string[], opts: CommonOptions & { critical?: boolean, wait?: boolean, timeout?: number, scans?: boolean }) => {
       const client = await ApiClient.forDataDir(dataDirOf(opts))
       const { failed, total } = await runSubmit(client, inputs, opts)
       if (failed > 0) {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { DocumentError, hasPdfHeader, notPdf } from '../../documents/errors.js'
+import { DocumentError, hasPdfHeader, hasTiffHeader, notPdf } from '../../documents/errors.js'
 import { preparePdf } from '../../documents/prepare.js'
 import { toLatex, toMarkdown } from '../../documents/export.js'
 import { ImageError } from '../../pipeline/preprocess.js'
@@ -110,13 +110,13 @@ export class NodeDocuments {
   }
 
   /**
-   * Accept a PDF: its record is written at once and its pages are prepared in turn, after any
+   * Accept a PDF (or a TIFF of page scans): its record is written at once and its pages are prepared in turn, after any
    * document before it; each page's formulas go to the network as tasks as the page is ready.
-   * Throws DocumentError for bytes that are not a PDF, or when too many documents wait.
+   * Throws DocumentError for bytes that are not a PDF or TIFF, or when too many documents wait.
    */
   async submit (pdf: Uint8Array, file: string): Promise<DocumentView> {
     await this.load()
-    if (!hasPdfHeader(pdf)) throw notPdf(file)
+    if (!hasPdfHeader(pdf) && !hasTiffHeader(pdf)) throw notPdf(file)
     if (this.stopping) throw new DocumentError(file, 'busy', 'the node is stopping')
     if (this.queued >= MAX_QUEUED) throw new DocumentError(file, 'busy', `${this.queued} documents are waiting to be prepared; submit it again later`)
     const record: DocumentRecord = { id: `d${randomBytes(8).toString('hex')}`, file, time: Date.now(), status: 'preparing', pages: [], formulas: [] }

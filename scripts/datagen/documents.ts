@@ -35,8 +35,15 @@ export interface DocumentTruth {
   formulas: Array<{ id: number, latex: string, display: boolean }>
 }
 
+/** Numbers as prose has them (years, counts, decimals, references), which are text, not formulas. */
+function proseNumber (rng: Rng): string {
+  const n = (lo: number, hi: number): number => lo + Math.floor(rng.next() * (hi - lo + 1))
+  const kinds = [() => String(n(1600, 2025)), () => String(n(2, 500)), () => `${n(0, 99)}.${n(0, 9)}`, () => `Section ${n(1, 12)}`, () => `[${n(1, 40)}]`, () => `(${n(1, 30)})`, () => `${n(2, 90)}\\%`]
+  return kinds[Math.floor(rng.next() * kinds.length)]!()
+}
+
 function sentence (rng: Rng, words: number): string {
-  const w = Array.from({ length: words }, () => WORDS[Math.floor(rng.next() * WORDS.length)]!)
+  const w = Array.from({ length: words }, () => rng.next() < 0.06 ? proseNumber(rng) : WORDS[Math.floor(rng.next() * WORDS.length)]!)
   return w.join(' ').replace(/^./, c => c.toUpperCase()) + '.'
 }
 
@@ -70,10 +77,13 @@ function documentFor (rng: Rng, formulas: ReadonlyArray<{ latex: string }>, font
   return { tex, planned }
 }
 
-/** Generate `count` documents of `pages` pages into `out`; a document TeX refuses is drawn again. */
-export async function generateDocuments (out: string, count: number, pages: number, seed: number): Promise<DocumentTruth[]> {
+/**
+ * Generate `count` documents of `pages` pages into `out`; a document TeX refuses is drawn again.
+ * The formulas are held-out C's (for measuring), or `formulas` (the grammar's, to train on).
+ */
+export async function generateDocuments (out: string, count: number, pages: number, seed: number,
+  formulas: ReadonlyArray<{ latex: string }> = readHeldoutC()): Promise<DocumentTruth[]> {
   await mkdir(out, { recursive: true })
-  const formulas = readHeldoutC()
   const rng = new Rng(seed)
   const fonts: TexFont[] = ['cm', 'palatino', 'times']
   const truth: DocumentTruth[] = []

@@ -1,0 +1,111 @@
+/**
+ * The formulas of a page that has no text layer (a scan), found in its pixels: the page is cut
+ * into lines and words (layout.ts), each word judged prose or mathematics (word-classifier.ts), and
+ * - a line set apart and centred (its equation number left out) is a display formula when at
+ *   least half its words are mathematics; so is a line whose words all are;
+ * - in the other lines, each run of mathematical words is an inline formula.
+ * Boxes come back in points, as born-digital.ts gives them, with the prose words near each
+ * formula (to blank out of its crop) and a page template for the Markdown export.
+ */
+import { layout, type Line, type PxBox } from './layout.js'
+import type { GrayPage, PtBox } from './pdf.js'
+import { WordClassifier, wordCrop } from './word-classifier.js'
+
+export interface ScannedFormula {
+  box: PtBox
+  display: boolean
+  /** prose words near it, to blank out of its crop */
+  foreign: PtBox[]
+}
+
+/** A word is mathematics above this probability. */
+export const MATH_ABOVE = 0.5
+/** Rows of a display this close (x-heights) are one display. */
+const DISPLAY_JOIN = 1.6
+/** A prose-looking word at most this many x-heights wide between two mathematical words is mathematics. */
+const BRIDGE = 7
+/** An x-height is about this share of the body size (Computer Modern 0.43, Times 0.45, Palatino 0.47). */
+const X_SHARE = 0.45
+
+export interface ScannedPage {
+  formulas: ScannedFormula[]
+  /** the body size in points, from the x-height */
+  body: number
+  /** the page's formulas as slots (export.ts): prose, which is not read, as "…" */
+  template: string
+}
+
+/** The formulas of a scanned page, in reading order (column by column, top to bottom, left to right). */
+export async function findScannedFormulas (page: GrayPage, classifier: WordClassifier): Promise<ScannedPage> {
+  const l = layout(page)
+  const k = 72 / page.dpi
+  const pt = (b: PxBox): PtBox => ({ x: b.left * k, y: b.top * k, width: (b.right - b.left + 1) * k, height: (b.bottom - b.top + 1) * k })
+  const crops = l.lines.flatMap(line => line.words.map(w => wordCrop(page, line, w, l.xHeight)))
+  const p = await classifier.classify(crops)
+  let at = 0
+  // A speck (a full stop set apart, a dot) is never mathematics alone, but is within a formula.
+  const speck = (w: PxBox): boolean => w.right - w.left + 1 < 0.5 * l.xHeight && w.bottom - w.top + 1 < 0.5 * l.xHeight
+  const mathOf = l.lines.map(line => bridged(line.words.map(w => p[at++]! > MATH_ABOVE && !speck(w)), line.words, l.xHeight))
+  const prose: PxBox[] = l.lines.flatMap((line, i) => line.words.filter((_, j) => !mathOf[i]![j]!))
+  const formulas: Array<{ box: PxBox, display: boolean }> = []
+  const paragraphs: string[] = []
+  let paragraph: string[] = []
+  const endParagraph = (): void => { if (paragraph.length > 0) paragraphs.push(paragraph.join(' ').replace(/(… )+…/g, '…')); paragraph = [] }
+  let previous: Line | undefined
+  let lastDisplay: { box: PxBox, line: Line } | undefined
+  for (const [i, line] of l.lines.entries()) {
+    const math = mathOf[i]!
+    const share = math.filter(Boolean).length / Math.max(1, math.length)
+    if (line.words.length > 0 && ((line.display && share >= 0.5) || share === 1)) {
+      // A row of a display right under another (numerators, a row of limits) is part of it.
+      const last = lastDisplay
+      if (last != null && last.line.column === line.column && line.top - last.box.bottom <= DISPLAY_JOIN * l.xHeight &&
+        line.left <= last.box.right && line.right >= last.box.left) {
+        last.box = union(last.box, line)
+        formulas.at(-1)!.box = last.box
+        continue
+      }
+      endParagraph()
+      paragraphs.push(`\u27E6${formulas.length}\u27E7`)
+      formulas.push({ box: line, display: true })
+      lastDisplay = { box: { ...line }, line }
+      previous = undefined
+      continue
+    }
+    lastDisplay = undefined
+    // A gap of over a line's height, or a new column, starts a paragraph.
+    if (previous != null && (line.column !== previous.column || line.top - previous.bottom > 1.2 * (previous.bottom - previous.top))) endParagraph()
+    previous = line
+    for (let j = 0; j < line.words.length;) {
+      if (!math[j]!) { paragraph.push('…'); j++; continue }
+      let box: PxBox = { ...line.words[j]! }
+      for (j++; j < line.words.length && math[j]!; j++) box = union(box, line.words[j]!)
+      paragraph.push(`\u27E6${formulas.length}\u27E7`)
+      formulas.push({ box, display: false })
+    }
+  }
+  endParagraph()
+  const body = (l.xHeight * k) / X_SHARE
+  const pad = 0.3 * body / k
+  return {
+    body,
+    template: paragraphs.join('\n\n'),
+    formulas: formulas.map(f => ({
+      box: pt(f.box),
+      display: f.display,
+      foreign: prose.filter(w => w.right >= f.box.left - pad && w.left <= f.box.right + pad && w.bottom >= f.box.top - pad && w.top <= f.box.bottom + pad).map(pt)
+    }))
+  }
+}
+
+const union = (a: PxBox, b: PxBox): PxBox => ({ left: Math.min(a.left, b.left), top: Math.min(a.top, b.top), right: Math.max(a.right, b.right), bottom: Math.max(a.bottom, b.bottom) })
+
+/**
+ * A word judged prose between two judged mathematics, on one line, is mathematics when it is
+ * short: operator names (ln, det, mod), digits and brackets, which alone look like prose. On
+ * generated pages nearly every such word is (bench:documents); two inline formulas with one
+ * short word between them ("$x$ and $y$") are taken as one.
+ */
+function bridged (math: boolean[], words: readonly PxBox[], xHeight: number): boolean[] {
+  return math.map((m, j) => m || (j > 0 && j + 1 < math.length && math[j - 1]! && math[j + 1]! && words[j]!.right - words[j]!.left + 1 <= BRIDGE * xHeight))
+}
