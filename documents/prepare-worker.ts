@@ -12,14 +12,14 @@ import type { PreparedMessage } from './prepare.js'
 
 const port = parentPort
 if (port == null) throw new Error('prepare-worker.js runs as a worker thread')
-const { bytes, file } = workerData as { bytes: Uint8Array, file: string }
+const { bytes, file, pages } = workerData as { bytes: Uint8Array, file: string, pages?: number[] }
 const send = (m: PreparedMessage, transfer: ArrayBuffer[] = []): void => { port.postMessage(m, transfer) }
 
 try {
   const doc = PdfDocument.open(hasTiffHeader(bytes) ? await scansToPdf([{ name: file, bytes }], file) : bytes, file)
   try {
     send({ type: 'opened', pages: doc.pages })
-    for (let p = 1; p <= doc.pages; p++) {
+    for (const p of pages?.filter(n => n >= 1 && n <= doc.pages) ?? Array.from({ length: doc.pages }, (_, i) => i + 1)) {
       const page = await preparePage(doc, p)
       send({ type: 'page', ...page }, page.formulas.map(f => f.png.buffer as ArrayBuffer))
     }

@@ -21,15 +21,16 @@ export type PreparedMessage =
 const WORKER_URL = new URL('./prepare-worker.js', import.meta.url)
 
 /**
- * Prepare a PDF; `onPage` takes each page as it comes (in order, one at a time). Throws
+ * Prepare a PDF (or only `pages` of it, 1-based; those past its end are left out); `onPage` takes
+ * each page as it comes (in order, one at a time). Throws
  * DocumentError for a PDF that cannot be read, or is too slow to. An aborted `signal` ends the
  * worker; pages not taken yet are dropped and the promise resolves.
  */
 export async function preparePdf (bytes: Uint8Array, file: string, onPage: (page: PreparedPage, pages: number) => Promise<void>,
-  options: { timeoutMs?: number, signal?: AbortSignal } = {}): Promise<number> {
+  options: { timeoutMs?: number, signal?: AbortSignal, pages?: readonly number[] } = {}): Promise<number> {
   const timeoutMs = options.timeoutMs ?? PAGE_TIMEOUT_MS
   // The worker's JavaScript heap is bounded (MuPDF's WebAssembly memory is its own, up to 2 GiB).
-  const worker = new Worker(WORKER_URL, { workerData: { bytes, file }, resourceLimits: { maxOldGenerationSizeMb: 512 } })
+  const worker = new Worker(WORKER_URL, { workerData: { bytes, file, pages: options.pages }, resourceLimits: { maxOldGenerationSizeMb: 512 } })
   let pages = 0
   let settled = false
   let failed = false
@@ -58,9 +59,9 @@ export async function preparePdf (bytes: Uint8Array, file: string, onPage: (page
         if (settled) return
         if (m.type === 'opened') {
           pages = m.pages
-          arm('page 1')
+          arm('the first page')
         } else if (m.type === 'page') {
-          arm(`page ${m.page + 1}`)
+          arm(`the page after page ${m.page}`)
           // Pages queued when the document was refused or the preparation stopped are dropped.
           chain = chain.then(async () => { if (!failed && options.signal?.aborted !== true) await onPage(m, pages) })
           chain.catch((err: unknown) => { end(err instanceof Error ? err : new Error(String(err))) })

@@ -181,5 +181,27 @@ describe('documents through the network', { timeout: 180_000 }, () => {
     const unknown = await runCli(['result', 'd0123456789abcdef', '--data-dir', dirs[0]!])
     assert.equal(unknown.code, 1)
     assert.match(unknown.stderr, /no document d0123456789abcdef/)
+    // Single pages prepared again: page 2's formulas found and handed over anew, in their place.
+    const retried = await runCli(['retry', doc.id, '--pages', '2', '--wait', '--json', '--data-dir', dirs[0]!], { timeoutMs: 60_000 })
+    assert.equal(retried.code, 0, retried.stderr)
+    const again = JSON.parse(retried.stdout) as typeof doc
+    assert.equal(again.state, 'done')
+    assert.deepEqual(again.formulas.map(f => [f.page, f.display, f.state]), EXPECTED.map(([p, d]) => [p, d, 'done']))
+    assert.deepEqual(again.formulas.slice(0, 5).map(f => f.task), doc.formulas.slice(0, 5).map(f => f.task))
+    assert.deepEqual(again.formulas.map(f => f.latex), doc.formulas.map(f => f.latex))
+    const exported = await runCli(['result', doc.id, '--export', 'markdown', '--data-dir', dirs[0]!])
+    assert.equal(exported.stdout, markdown.stdout)
+    // Nothing to retry, a page it does not have, a bad list; a refused document is tried again and refused again.
+    const nothing = await runCli(['retry', doc.id, '--data-dir', dirs[0]!])
+    assert.equal(nothing.code, 1)
+    assert.match(nothing.stderr, /every page was prepared and no formula failed; name the pages/)
+    const past = await runCli(['retry', doc.id, '--pages', '2,9', '--data-dir', dirs[0]!])
+    assert.equal(past.code, 1)
+    assert.match(past.stderr, /has 2 pages \(1-2\); no page 9/)
+    assert.match((await runCli(['retry', doc.id, '--pages', 'two', '--data-dir', dirs[0]!])).stderr, /page numbers from 1, separated by commas/)
+    const badId = /\t(d[0-9a-f]{16})\trefused/.exec(refused.stdout)![1]!
+    const refusedAgain = await runCli(['retry', badId, '--wait', '--data-dir', dirs[0]!])
+    assert.equal(refusedAgain.code, 1)
+    assert.match(refusedAgain.stdout, /\trefused\t.*cannot be opened as a PDF/)
   })
 })

@@ -1,5 +1,7 @@
-/** `texmesh submit paper.pdf` and `texmesh result DOCUMENT_ID`: documents handed to the network (node/daemon/documents.ts). */
-import type { ApiClient } from './client.js'
+/** `texmesh submit paper.pdf`, `texmesh result DOCUMENT_ID` and `texmesh retry DOCUMENT_ID`: documents handed to the network (node/daemon/documents.ts). */
+import { InvalidArgumentError, type Command } from 'commander'
+import { ApiClient } from './client.js'
+import { dataDirOf, parsePositive, withDataDir, withJson, type CommonOptions } from './options.js'
 import type { DocumentView } from '../daemon/documents.js'
 import { ApiError, TexmeshError } from '../errors.js'
 import { printable } from './terminal.js'
@@ -57,4 +59,34 @@ export async function runDocumentResult (client: ApiClient, id: string, options:
   }
   process.stdout.write((options.json === true ? JSON.stringify(docs[0]) : humanDocumentView(docs[0]!)) + '\n')
   return docs[0]!
+}
+
+/** Parse `--pages 2,5,7` (page numbers from 1). */
+function parsePages (v: string): number[] {
+  const pages = v.split(',').map(p => p.trim())
+  if (pages.length === 0 || pages.some(p => !/^[1-9]\d{0,5}$/.test(p))) throw new InvalidArgumentError('page numbers from 1, separated by commas (2,5,7)')
+  return pages.map(Number)
+}
+
+/** `texmesh retry DOCUMENT_ID [--pages 2,5] [--wait]`: pages of a document prepared and read again. */
+export function addRetryCommand (program: Command): void {
+  withJson(withDataDir(program.command('retry')))
+    .description('prepare pages of a submitted document again: its formulas found and handed to the network anew (by default the pages that need it: never prepared, or with a formula that failed)')
+    .argument('<document-id>', 'the document id texmesh submit printed')
+    .option('--pages <list>', 'these pages (2,5,7) instead', parsePages)
+    .option('--wait', 'wait until the document has finished again')
+    .option('--timeout <seconds>', 'with --wait, give up after this long (default 600)', parsePositive('--timeout', 86_400))
+    .action(async (id: string, opts: CommonOptions & { pages?: number[], wait?: boolean, timeout?: number }, cmd: Command) => {
+      if (!DOCUMENT_ID.test(id)) cmd.error(`${id} is not a document id (d and 16 hex digits)`)
+      const client = await ApiClient.forDataDir(dataDirOf(opts))
+      try {
+        await client.post<DocumentView>(`/v1/documents/${id}/retry`, opts.pages != null ? { pages: opts.pages } : {})
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) throw new TexmeshError(`this node has no document ${id}`)
+        if (err instanceof ApiError && (err.status === 400 || err.status === 409)) throw new TexmeshError(err.message)
+        throw err
+      }
+      const doc = await runDocumentResult(client, id, opts, 600)
+      if (doc.state === 'refused' || doc.state === 'interrupted' || doc.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus' || f.state === 'refused')) process.exitCode = 1
+    })
 }

@@ -5,14 +5,18 @@ import type { DocumentView } from './documents.js'
 
 /**
  * The API's documents (node/daemon/documents.ts): POST /v1/documents?name=FILE with a PDF,
- * GET /v1/documents?limit=N, GET /v1/documents/ID (?export=markdown or latex: the document as text).
+ * GET /v1/documents?limit=N, GET /v1/documents/ID (?export=markdown or latex: the document as text),
+ * POST /v1/documents/ID/retry with {"pages": [N, ...]} or {} (the pages that need it): pages prepared again.
  */
 export interface DocumentHandlers {
   submit(pdf: Buffer, file: string): Promise<DocumentView>
   get(id: string): Promise<DocumentView | undefined>
   list(limit: number): Promise<DocumentView[]>
   export(id: string, format: 'markdown' | 'latex'): Promise<string | undefined>
+  retry(id: string, pages?: number[]): Promise<DocumentView | undefined>
 }
+
+const RetryBody = z.object({ pages: z.array(z.number().int().min(1)).min(1).max(10_000).optional() }).strict()
 
 const GetQuery = z.object({ export: z.enum(['markdown', 'latex']).optional() }).strict()
 
@@ -49,5 +53,17 @@ export function addDocumentRoutes (app: FastifyInstance, handlers: DocumentHandl
       return await reply.type(query.data.export === 'markdown' ? 'text/markdown; charset=utf-8' : 'application/x-tex; charset=utf-8').send(text)
     }
     return await handlers.get(request.params.id) ?? await missing()
+  })
+  app.post<{ Params: { id: string } }>('/v1/documents/:id/retry', async (request, reply) => {
+    const body = RetryBody.safeParse(request.body ?? {})
+    if (!body.success) return await reply.code(400).send({ error: 'expected a JSON body {} or {"pages": [1, 2, ...]} (page numbers from 1)' })
+    try {
+      return await handlers.retry(request.params.id, body.data.pages) ??
+        await reply.code(404).send({ error: `no document ${request.params.id.slice(0, 80)} on this node (GET /v1/documents lists them)` })
+    } catch (err) {
+      if (err instanceof RangeError) return await reply.code(400).send({ error: err.message })
+      if (err instanceof DocumentError) return await reply.code(409).send({ error: err.message, reason: err.reason })
+      throw err
+    }
   })
 }

@@ -120,16 +120,68 @@ export class NodeDocuments {
     if (this.stopping) throw new DocumentError(file, 'busy', 'the node is stopping')
     if (this.queued >= MAX_QUEUED) throw new DocumentError(file, 'busy', `${this.queued} documents are waiting to be prepared; submit it again later`)
     const record: DocumentRecord = { id: `d${randomBytes(8).toString('hex')}`, file, time: Date.now(), status: 'preparing', pages: [], formulas: [] }
+    // The file is kept beside its record, so that its pages can be prepared again (retry).
+    await writeFileAtomic(join(this.dir, `${record.id}.src`), pdf)
     this.records.set(record.id, record)
     await this.save(record, [])
-    this.queued++
-    this.queue = this.queue.then(async () => { this.queued--; await this.prepare(record, pdf) })
+    this.enqueue(record, pdf)
     return await this.view(record)
   }
 
-  private async prepare (record: DocumentRecord, pdf: Uint8Array): Promise<void> {
+  private enqueue (record: DocumentRecord, pdf: Uint8Array, pages?: number[]): void {
+    this.queued++
+    this.queue = this.queue.then(async () => { this.queued--; await this.prepare(record, pdf, pages) })
+  }
+
+  /**
+   * Prepare pages of a document again (1-based; by default those that need it: pages never
+   * prepared, and pages with a formula that failed, found no consensus or was refused): their
+   * formulas are found and handed to the network again, in place of what those pages had.
+   * Throws DocumentError ('busy') while the document is being prepared, or when its file was not
+   * kept; RangeError for pages it does not have or nothing to retry; undefined for no such document.
+   */
+  async retry (id: string, pages?: readonly number[]): Promise<DocumentView | undefined> {
+    await this.load()
+    const record = ID.test(id) ? this.records.get(id) : undefined
+    if (record == null) return undefined
+    if (record.status === 'preparing') throw new DocumentError(record.file, 'busy', 'is still being prepared; retry it when it is done')
+    if (this.stopping) throw new DocumentError(record.file, 'busy', 'the node is stopping')
+    const pdf = await readFile(join(this.dir, `${record.id}.src`)).catch(() => undefined)
+    if (pdf == null) throw new DocumentError(record.file, 'busy', 'its file was not kept (submitted before pages could be retried): submit it again')
+    const count = record.pageCount
+    const bad = pages?.filter(p => !Number.isInteger(p) || p < 1 || (count != null && p > count)) ?? []
+    if (bad.length > 0) throw new RangeError(`${record.file} has ${count ?? 'no'} pages${count != null ? ` (1-${count})` : ''}; no page ${bad.join(', ')}`)
+    const view = await this.view(record)
+    const wanted = pages != null
+      ? [...new Set(pages)].sort((a, b) => a - b)
+      : count == null
+        ? undefined // never opened: all of it
+        : Array.from({ length: count }, (_, i) => i + 1).filter(p => !record.pages.some(x => x.page === p) ||
+          view.formulas.some(f => f.page === p && (f.state === 'failed' || f.state === 'no-consensus' || f.state === 'refused')))
+    if (wanted?.length === 0) throw new RangeError(`${record.file}: every page was prepared and no formula failed; name the pages to prepare again`)
+    record.status = 'preparing'
+    delete record.refused
+    await this.save(record)
+    this.enqueue(record, pdf, wanted)
+    this.log.info({ document: record.id, pages: wanted ?? 'all' }, 'document pages to be prepared again')
+    return await this.view(record)
+  }
+
+  private async prepare (record: DocumentRecord, pdf: Uint8Array, only?: number[]): Promise<void> {
     if (this.stopping) return
-    const texts: string[] = []
+    // The pages' texts, by page (those of pages not prepared again are kept).
+    const kept = only == null ? [] : await readFile(join(this.dir, `${record.id}.text.json`), 'utf8').then(t => JSON.parse(t) as string[], () => [] as string[])
+    const textOf = new Map(record.pages.map((p, i) => [p.page, kept[i] ?? '']))
+    const redo = new Set(only ?? [])
+    if (only == null) {
+      record.pages = []
+      record.formulas = []
+      textOf.clear()
+    } else {
+      record.pages = record.pages.filter(p => !redo.has(p.page))
+      record.formulas = record.formulas.filter(f => !redo.has(f.page))
+    }
+    const texts = (): string[] => record.pages.map(p => textOf.get(p.page) ?? '')
     const stop = new AbortController()
     const onStop = (): void => { stop.abort() }
     this.stops.add(onStop)
@@ -137,20 +189,25 @@ export class NodeDocuments {
       await preparePdf(pdf, record.file, async (page, pages) => {
         if (stop.signal.aborted) return
         record.pageCount = pages
+        const found: DocumentRecord['formulas'] = []
         for (const [i, f] of page.formulas.entries()) {
           const at = { page: page.page, box: f.box, display: f.display }
           try {
             const task = await this.tasks.submit(f.png, { file: `${record.file} p${page.page} #${i + 1}`.slice(-1024), critical: false })
-            record.formulas.push({ ...at, task: task.id })
+            found.push({ ...at, task: task.id })
           } catch (err) {
             if (!(err instanceof ImageError)) throw err
-            record.formulas.push({ ...at, error: err.message })
+            found.push({ ...at, error: err.message })
           }
         }
+        // In page order: a page prepared again goes back in its place.
+        const at = record.formulas.findIndex(f => f.page > page.page)
+        record.formulas.splice(at < 0 ? record.formulas.length : at, 0, ...found)
         record.pages.push({ page: page.page, formulas: page.formulas.length, scanned: page.scanned })
-        texts.push(page.template.slice(0, MAX_TEMPLATE))
-        await this.save(record, texts)
-      }, { signal: stop.signal })
+        record.pages.sort((a, b) => a.page - b.page)
+        textOf.set(page.page, page.template.slice(0, MAX_TEMPLATE))
+        await this.save(record, texts())
+      }, { signal: stop.signal, ...(only != null ? { pages: only } : {}) })
       record.status = stop.signal.aborted ? 'interrupted' : 'prepared'
       this.log.info({ document: record.id, file: record.file, pages: record.pages.length, formulas: record.formulas.length }, 'document prepared')
     } catch (err) {
@@ -162,7 +219,7 @@ export class NodeDocuments {
     } finally {
       this.stops.delete(onStop)
     }
-    await this.save(record, texts).catch((err: unknown) => { this.log.warn({ document: record.id, err: (err as Error).message }, 'saving a document record failed') })
+    await this.save(record, texts()).catch((err: unknown) => { this.log.warn({ document: record.id, err: (err as Error).message }, 'saving a document record failed') })
   }
 
   /** Stop preparing (the document under way is interrupted; those waiting stay preparing, and are interrupted at the next start). */

@@ -357,7 +357,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
         },
         metrics: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
         memory: { search: (latex, k) => formulas.search(latex, k), size: () => formulas.size, searchImage },
-        documents: { submit: async (pdf, file) => await docs.submit(pdf, file), get: async id => await docs.get(id), list: async limit => await docs.list(limit), export: async (id, format) => await docs.export(id, format) },
+        documents: docs,
         changes: listener => { taskChanges.add(listener); return () => { taskChanges.delete(listener) } },
         reviews: {
           review: async (target, request) => await reviews.review(target, request),
