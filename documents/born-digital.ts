@@ -87,7 +87,8 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
   const endRun = (): void => { const w = run.map(g => g.c).join(''); for (const g of run) g.word = w; run = [] }
   for (const [index, ch] of chars.entries()) {
     if (ch.c.trim() === '') { endRun(); continue }
-    const math = isMathFont(ch.font)
+    // TeX sets upper-case Greek from the text font; prose has almost none.
+    const math = isMathFont(ch.font) || /^[ΓΔΘΛΞΠΣΥΦΨΩ]$/u.test(ch.c)
     // Boxes from the baseline and the size (a font's line box, which the text layer gives, can reach
     // into the lines above and below).
     const core = { x: ch.box.x, width: ch.box.width, y: ch.baseline - 0.75 * ch.size, height: ch.size }
@@ -125,7 +126,16 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
     const [ga, gb] = [glyphs[a]!, glyphs[b]!]
     // A big operator's quad is narrower than its glyph too.
     const big = ga.big || gb.big
-    if (overlapY(ab, bb) > 0.2 * Math.min(ab.height, bb.height) && gapX(ab, bb) < (big ? 2 : 0.5) * body) return true
+    // Beside it on its line. A number of the text font a word space after the formula's own text
+    // characters (a digit, a bracket) is prose: `B = 0 in 1864`, not `B = 0 1864`.
+    const plain = (g: Glyph): boolean => !g.math && !g.weak && MATH_TEXT_CHARS.test(g.c) && !OPERATORS.test(g.c)
+    const prose = (x: Glyph, y: Glyph): boolean => plain(x) && plain(y) && /^[0-9]$/.test(y.c) && x.box.x < y.box.x
+    // A big operator reaches far beside it, but not to the text font's digits of the next line.
+    const centre = (b: PtBox): number => b.y + b.height / 2
+    const offLine = (x: Glyph, y: Glyph): boolean => x.big && plain(y) && y.size >= small && Math.abs(centre(x.box) - centre(y.box)) > 0.5 * body
+    if (offLine(ga, gb) || offLine(gb, ga)) return false
+    const reach = big ? 2 : prose(ga, gb) || prose(gb, ga) ? 0.2 : 0.5
+    if (overlapY(ab, bb) > 0.2 * Math.min(ab.height, bb.height) && gapX(ab, bb) < reach * body) return true
     // Above or below: a limit (script size, centred) under or over a big operator or an operator name such as lim.
     // (An operator name's limit sits right under it: a script of the next line is a little further.)
     const limit = (op: Glyph, l: Glyph): boolean => l.size < small &&
