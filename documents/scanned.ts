@@ -9,7 +9,7 @@
  */
 import { layout, type Line, type PxBox } from './layout.js'
 import type { GrayPage, PtBox } from './pdf.js'
-import { WordClassifier, wordCrop } from './word-classifier.js'
+import { WordClassifier, WordKind, wordCrop } from './word-classifier.js'
 
 export interface ScannedFormula {
   box: PtBox
@@ -18,8 +18,6 @@ export interface ScannedFormula {
   foreign: PtBox[]
 }
 
-/** A word is mathematics above this probability. */
-export const MATH_ABOVE = 0.5
 /** Rows of a display this close (x-heights) are one display. */
 const DISPLAY_JOIN = 1.6
 /** A prose-looking word at most this many x-heights wide between two mathematical words is mathematics. */
@@ -41,11 +39,9 @@ export async function findScannedFormulas (page: GrayPage, classifier: WordClass
   const k = 72 / page.dpi
   const pt = (b: PxBox): PtBox => ({ x: b.left * k, y: b.top * k, width: (b.right - b.left + 1) * k, height: (b.bottom - b.top + 1) * k })
   const crops = l.lines.flatMap(line => line.words.map(w => wordCrop(page, line, w, l.xHeight)))
-  const p = await classifier.classify(crops)
+  const kinds = await classifier.classify(crops)
   let at = 0
-  // A speck (a full stop set apart, a dot) is never mathematics alone, but is within a formula.
-  const speck = (w: PxBox): boolean => w.right - w.left + 1 < 0.5 * l.xHeight && w.bottom - w.top + 1 < 0.5 * l.xHeight
-  const mathOf = l.lines.map(line => bridged(line.words.map(w => p[at++]! > MATH_ABOVE && !speck(w)), line.words, l.xHeight))
+  const mathOf = l.lines.map(line => formulaWords(line.words.map(() => kinds[at++]!), line.words, l.xHeight))
   const prose: PxBox[] = l.lines.flatMap((line, i) => line.words.filter((_, j) => !mathOf[i]![j]!))
   const formulas: Array<{ box: PxBox, display: boolean }> = []
   const paragraphs: string[] = []
@@ -101,11 +97,34 @@ export async function findScannedFormulas (page: GrayPage, classifier: WordClass
 const union = (a: PxBox, b: PxBox): PxBox => ({ left: Math.min(a.left, b.left), top: Math.min(a.top, b.top), right: Math.max(a.right, b.right), bottom: Math.max(a.bottom, b.bottom) })
 
 /**
- * A word judged prose between two judged mathematics, on one line, is mathematics when it is
- * short: operator names (ln, det, mod), digits and brackets, which alone look like prose. On
- * generated pages nearly every such word is (bench:documents); two inline formulas with one
- * short word between them ("$x$ and $y$") are taken as one.
+ * Which words of a line belong to formulas. Runs of words that are not prose (mathematics, numbers,
+ * specks) are formulas when they hold a mathematical word: a number alone is prose (digits look
+ * the same in both), and so is a speck (a full stop set apart), which is left off a formula's ends.
+ * A short prose word between two formulas is taken into them (operator names such as ln, det, mod,
+ * which alone look like prose): on generated pages nearly every such word is mathematics
+ * (bench:documents --scans), but two inline formulas with one short word between them ("$x$ and
+ * $y$") come back as one.
  */
-function bridged (math: boolean[], words: readonly PxBox[], xHeight: number): boolean[] {
-  return math.map((m, j) => m || (j > 0 && j + 1 < math.length && math[j - 1]! && math[j + 1]! && words[j]!.right - words[j]!.left + 1 <= BRIDGE * xHeight))
+function formulaWords (kinds: readonly WordKind[], words: readonly PxBox[], xHeight: number): boolean[] {
+  const speck = (w: PxBox): boolean => w.right - w.left + 1 < 0.5 * xHeight && w.bottom - w.top + 1 < 0.5 * xHeight
+  const math = kinds.map((k, j) => k === WordKind.math && !speck(words[j]!))
+  const out = kinds.map(() => false)
+  const runs: Array<[number, number]> = []
+  for (let j = 0; j < kinds.length;) {
+    if (kinds[j] === WordKind.prose) { j++; continue }
+    let end = j
+    while (end + 1 < kinds.length && kinds[end + 1] !== WordKind.prose) end++
+    let [a, b] = [j, end]
+    while (a <= b && speck(words[a]!)) a++
+    while (b >= a && speck(words[b]!)) b--
+    if (math.slice(a, b + 1).some(Boolean)) runs.push([a, b])
+    j = end + 1
+  }
+  for (const [a, b] of runs) out.fill(true, a, b + 1)
+  for (let r = 1; r < runs.length; r++) {
+    const gap = runs[r]![0] - runs[r - 1]![1] - 1
+    const w = words[runs[r - 1]![1] + 1]!
+    if (gap === 1 && w.right - w.left + 1 <= BRIDGE * xHeight) out[runs[r - 1]![1] + 1] = true
+  }
+  return out
 }

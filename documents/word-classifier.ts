@@ -1,5 +1,5 @@
 /**
- * Is a word on a scanned page prose or mathematics? A small convolutional network
+ * Is a word on a scanned page prose, mathematics or a number? A small convolutional network
  * (models/word-math/classifier.onnx, trained by scripts/train/words.py on pages the generator
  * typesets: datagen/words.ts) looks at the word alone, cut at a fixed scale around its line's
  * baseline, so italic letters, scripts, operators and Greek tell it apart from upright prose.
@@ -18,6 +18,11 @@ const PX_PER_X = 8
 const ABOVE = 2.75
 /** Margin around the word, in x-heights. */
 const MARGIN = 0.25
+
+/** What a word is: prose, mathematics, or a number (digits look the same in prose and in formulas). */
+export enum WordKind { prose = 0, math = 1, number = 2 }
+/** The characters of a number: digits, with brackets, points, commas and % (a label for training). */
+export const NUMBER = /^[([]?[0-9][0-9.,]*[%)\]]?[.,;:]?$/
 
 export const DEFAULT_WORD_MODEL = fileURLToPath(new URL('../../models/word-math/classifier.onnx', import.meta.url))
 
@@ -61,9 +66,9 @@ export class WordClassifier {
     return new WordClassifier(await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1 }))
   }
 
-  /** The probability that each crop (wordCrop) is mathematics. */
-  async classify (crops: readonly Float32Array[]): Promise<number[]> {
-    const out: number[] = []
+  /** What each crop (wordCrop) most likely is. */
+  async classify (crops: readonly Float32Array[]): Promise<WordKind[]> {
+    const out: WordKind[] = []
     const BATCH = 256
     for (let i = 0; i < crops.length; i += BATCH) {
       const batch = crops.slice(i, i + BATCH)
@@ -71,7 +76,10 @@ export class WordClassifier {
       batch.forEach((c, j) => { data.set(c, j * CROP_HEIGHT * CROP_WIDTH) })
       const r = await this.session.run({ crop: new ort.Tensor('float32', data, [batch.length, 1, CROP_HEIGHT, CROP_WIDTH]) })
       const logits = r.logit!.data as Float32Array
-      for (const l of logits) out.push(1 / (1 + Math.exp(-l)))
+      for (let j = 0; j < batch.length; j++) {
+        const [p, m, n] = [logits[3 * j]!, logits[3 * j + 1]!, logits[3 * j + 2]!]
+        out.push(m >= p && m >= n ? WordKind.math : n >= p ? WordKind.number : WordKind.prose)
+      }
     }
     return out
   }

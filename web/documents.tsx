@@ -1,18 +1,26 @@
 /**
- * The Documents page: hand a PDF to the network (POST /v1/documents): its formulas are found and
- * each becomes a task. The node's documents, newest first, followed while they run, and one
+ * The Documents page: hand a PDF or a multi-page TIFF of scans to the network (POST
+ * /v1/documents): its formulas are found and each becomes a task; pages can be prepared again
+ * (POST /v1/documents/ID/retry). The node's documents, newest first, followed while they run, and one
  * document's formulas in reading order, typeset, with their page, kind and state.
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { get, post, type DocumentView } from './api.js'
 import { Confidence, Source, Tex } from './ui.js'
 
-function DocumentDetails ({ doc }: { doc: DocumentView }) {
+function DocumentDetails ({ doc, onRetried }: { doc: DocumentView, onRetried: () => void }) {
+  const [retryError, setRetryError] = useState<string | null>(null)
+  const retry = (): void => {
+    setRetryError(null)
+    post<DocumentView>(`/v1/documents/${doc.id}/retry`, {}).then(onRetried, (e: Error) => setRetryError(e.message))
+  }
+  const needsRetry = doc.state === 'refused' || doc.state === 'interrupted' || doc.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus' || f.state === 'refused')
   return (
     <section class='details' aria-labelledby='document-title'>
       <h3 id='document-title'>{doc.file} <small>{doc.id}</small></h3>
-      <p class='meta' data-testid='document-progress'>{doc.state}: {doc.pagesDone} of {doc.pageCount ?? doc.pages.length} pages done, {doc.formulas.length} formulas{doc.pages.some(p => p.scanned) ? '; pages without a text layer (scans) give none yet' : ''}</p>
+      <p class='meta' data-testid='document-progress'>{doc.state}: {doc.pagesDone} of {doc.pageCount ?? doc.pages.length} pages done, {doc.formulas.length} formulas{doc.pages.some(p => p.scanned) ? '; formulas of pages without a text layer (scans) found in their pixels' : ''}</p>
       {doc.refused != null && <p class='error' role='status'>Refused: {doc.refused.message}</p>}
+      {needsRetry && <p><button type='button' onClick={retry}>Retry the pages that need it</button>{retryError != null && <span class='error' role='alert'> {retryError}</span>}</p>}
       <p class='meta'>Export (the answers so far): <a href={`/v1/documents/${doc.id}?export=markdown`} download={`${doc.file.replace(/\.pdf$/i, '')}.md`}>Markdown</a> · <a href={`/v1/documents/${doc.id}?export=latex`} download={`${doc.file.replace(/\.pdf$/i, '')}-formulas.tex`}>LaTeX</a></p>
       <ol class='readings'>
         {doc.formulas.map((f, i) => (
@@ -46,11 +54,11 @@ export function DocumentsPage () {
     e.preventDefault()
     setError(null)
     const files = [...(input.current?.files ?? [])]
-    if (files.length === 0) { setError('choose a PDF first'); return }
+    if (files.length === 0) { setError('choose a PDF or a TIFF of scans first'); return }
     setBusy(true)
     for (const file of files) {
       try {
-        const d = await post<DocumentView>(`/v1/documents?name=${encodeURIComponent(file.name.slice(0, 1000))}`, new Blob([file], { type: 'application/pdf' }))
+        const d = await post<DocumentView>(`/v1/documents?name=${encodeURIComponent(file.name.slice(0, 1000))}`, new Blob([file], { type: /\.tiff?$/i.test(file.name) ? 'image/tiff' : 'application/pdf' }))
         setSelected(d.id)
       } catch (err) {
         setError(`${file.name}: ${(err as Error).message}`)
@@ -65,7 +73,7 @@ export function DocumentsPage () {
     <section aria-labelledby='documents-title'>
       <h2 id='documents-title'>Documents</h2>
       <form class='submit' onSubmit={(e) => { void submit(e) }}>
-        <label>PDFs <input ref={input} type='file' accept='application/pdf,.pdf' multiple /></label>
+        <label>PDFs or TIFFs of scans <input ref={input} type='file' accept='application/pdf,.pdf,image/tiff,.tif,.tiff' multiple /></label>
         <button type='submit' disabled={busy}>Submit to the network</button>
         {error != null && <p class='error' role='alert'>{error}</p>}
       </form>
@@ -84,7 +92,7 @@ export function DocumentsPage () {
             ))}
           </tbody>
         </table>
-        {doc != null && <DocumentDetails doc={doc} />}
+        {doc != null && <DocumentDetails doc={doc} onRetried={refresh} />}
       </div>
     </section>
   )

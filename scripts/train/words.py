@@ -1,4 +1,4 @@
-"""Train the scanned-page word classifier (documents/word-classifier.ts): prose or mathematics.
+"""Train the scanned-page word classifier (documents/word-classifier.ts): prose, mathematics or a number.
 
     python3 scripts/train/words.py --data training/words --out models/word-math [--minutes 8]
 
@@ -6,7 +6,7 @@ The data is datagen/words.ts's (grammar formulas only, never held-out C). The la
 words (the last documents) is kept apart to measure on; the epoch that measures best there is kept.
 The learning rate decays (cosine) over the time budget. A small convolutional network: three
 conv-pool stages, a max over the width, one linear layer; exported as ONNX (input "crop"
-[N, 1, 32, 128], output "logit" [N]) with a card of its figures.
+[N, 1, 32, 128], output "logit" [N, 3]: prose, mathematics, number) with a card of its figures.
 """
 import argparse
 import copy
@@ -27,12 +27,12 @@ class WordNet(nn.Module):
         def stage(i, o):
             return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2))
         self.features = nn.Sequential(stage(1, 16), stage(16, 32), stage(32, 48), nn.Conv2d(48, 64, 3, padding=1), nn.ReLU())
-        self.head = nn.Linear(64 * 4, 1)
+        self.head = nn.Linear(64 * 4, 3)
 
     def forward(self, x):
         f = self.features(x)              # N, 64, 4, 16
         f = f.amax(dim=3)                 # max over the width: N, 64, 4
-        return self.head(f.flatten(1)).squeeze(1)
+        return self.head(f.flatten(1))
 
 
 def main():
@@ -46,14 +46,14 @@ def main():
     meta = json.load(open(os.path.join(a.data, 'meta.json')))
     h, w = meta['height'], meta['width']
     crops = np.fromfile(os.path.join(a.data, 'crops.u8'), dtype=np.uint8).reshape(-1, 1, h, w)
-    labels = np.fromfile(os.path.join(a.data, 'labels.u8'), dtype=np.uint8).astype(np.float32)
+    labels = np.fromfile(os.path.join(a.data, 'labels.u8'), dtype=np.uint8).astype(np.int64)
     n = len(labels)
     cut = int(n * 0.9)
     x_train, y_train = torch.from_numpy(crops[:cut]), torch.from_numpy(labels[:cut])
     x_val, y_val = torch.from_numpy(crops[cut:]), torch.from_numpy(labels[cut:])
     model = WordNet()
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    loss_fn = nn.BCEWithLogitsLoss()
+    loss_fn = nn.CrossEntropyLoss()
     t0 = time.time()
     step = 0
     epoch = 0
@@ -65,12 +65,13 @@ def main():
         with torch.no_grad():
             logits = torch.cat([model(x_val[i:i + 512].float() / 255) for i in range(0, len(y_val), 512)])
         model.train()
-        pred = (logits > 0).float()
+        pred = logits.argmax(1)
         tp = float(((pred == 1) & (y_val == 1)).sum())
         return {
             'accuracy': float((pred == y_val).float().mean()),
-            'precision': tp / max(1.0, float(pred.sum())),
-            'recall': tp / max(1.0, float(y_val.sum())),
+            'math_precision': tp / max(1.0, float((pred == 1).sum())),
+            'math_recall': tp / max(1.0, float((y_val == 1).sum())),
+            'number_recall': float(((pred == 2) & (y_val == 2)).sum()) / max(1.0, float((y_val == 2).sum())),
         }
 
     while time.time() - t0 < a.minutes * 60:
@@ -103,7 +104,7 @@ def main():
     model.eval()
     torch.onnx.export(model, torch.zeros(2, 1, h, w), os.path.join(a.out, 'classifier.onnx'), input_names=['crop'], output_names=['logit'],
                       dynamic_axes={'crop': {0: 'n'}, 'logit': {0: 'n'}}, opset_version=13)
-    card = {'words': n, 'mathematics': int(labels.sum()), 'held_out': n - cut, 'data': {k: meta[k] for k in ('docs', 'seed')},
+    card = {'words': n, 'mathematics': int((labels == 1).sum()), 'numbers': int((labels == 2).sum()), 'held_out': n - cut, 'data': {k: meta[k] for k in ('docs', 'seed')},
             'parameters': sum(p.numel() for p in model.parameters()), 'curve': curve, 'kept': best[0]}
     json.dump(card, open(os.path.join(a.out, 'card.json'), 'w'), indent=1)
     print('wrote', os.path.join(a.out, 'classifier.onnx'))
