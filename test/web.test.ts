@@ -8,7 +8,9 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core'
 import { DataDir } from '../node/datadir/datadir.js'
@@ -244,6 +246,23 @@ describe('web interface in chromium', { timeout: 180_000 }, () => {
     const markdown = await page.evaluate(async () => await (await fetch(document.querySelector<HTMLAnchorElement>('a[download$=".md"]')!.href)).text())
     assert.match(markdown, /\$\$\nE=mc\^\{2\}\n\$\$/)
     await shot('documents')
+    // A document that needs nothing has no retry; a refused one is tried again from the page, and refused again with its reason.
+    assert.equal(await page.$('[data-testid=retry]'), null)
+    const bad = join(tmpdir(), `texmesh-web-bad-${process.pid}.pdf`)
+    await writeFile(bad, '%PDF-1.4 and then nothing')
+    try {
+      await input!.uploadFile(bad)
+      await page.click('form.submit button[type=submit]')
+      await page.waitForFunction(() => document.querySelector('.details .error[role=status]')?.textContent?.includes('cannot be opened as a PDF') === true, { timeout: 30_000 })
+      const [retried] = await Promise.all([page.waitForResponse(r => r.url().endsWith('/retry') && r.request().method() === 'POST'), page.click('[data-testid=retry]')])
+      assert.equal(retried.status(), 200)
+      assert.equal((await retried.json() as { state: string }).state, 'preparing')
+      await page.waitForFunction(() => document.querySelector('[data-testid=document-progress]')?.textContent?.startsWith('refused') === true &&
+        document.querySelector('.details .error[role=status]') != null, { timeout: 30_000 })
+      assert.equal(await page.$('.details [role=alert]'), null)
+    } finally {
+      await rm(bad, { force: true })
+    }
   })
 
   it('shows the network page: this node, and each peer\'s load, workers and model', async () => {
