@@ -18,6 +18,11 @@ const warnings: string[] = []
 }
 const mupdf: typeof MuPDF = await import('mupdf')
 
+/** Bytes of memory MuPDF's WebAssembly instance holds now (it grows as pages need it, up to 2 GiB, and never shrinks). */
+export function mupdfMemoryBytes (): number {
+  return (globalThis as { $libmupdf_wasm_Module?: { HEAPU8?: Uint8Array } }).$libmupdf_wasm_Module?.HEAPU8?.length ?? 0
+}
+
 /** MuPDF's latest warnings (a damaged file's repairs), for logs. */
 export function mupdfWarnings (): string[] { return [...warnings] }
 

@@ -5,14 +5,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { hasTiffHeader } from './errors.js'
-import { DocumentError, PdfDocument } from './pdf.js'
+import { DocumentError, mupdfMemoryBytes, PdfDocument } from './pdf.js'
 import { preparePage } from './read.js'
 import { scansToPdf } from './scans.js'
 import type { PreparedMessage } from './prepare.js'
 
 const port = parentPort
 if (port == null) throw new Error('prepare-worker.js runs as a worker thread')
-const { bytes, file, pages } = workerData as { bytes: Uint8Array, file: string, pages?: number[] }
+const { bytes, file, pages, maxMemoryMb } = workerData as { bytes: Uint8Array, file: string, pages?: number[], maxMemoryMb: number }
 const send = (m: PreparedMessage, transfer: ArrayBuffer[] = []): void => { port.postMessage(m, transfer) }
 
 try {
@@ -21,6 +21,9 @@ try {
     send({ type: 'opened', pages: doc.pages })
     for (const p of pages?.filter(n => n >= 1 && n <= doc.pages) ?? Array.from({ length: doc.pages }, (_, i) => i + 1)) {
       const page = await preparePage(doc, p)
+      // MuPDF's memory grows as pages need it and is freed only with this thread: past the bound, the document is refused.
+      const held = mupdfMemoryBytes() / 2 ** 20
+      if (held > maxMemoryMb) throw new DocumentError(file, 'page-too-large', `page ${p} took MuPDF's memory to ${Math.round(held)} MiB; a document may take at most ${maxMemoryMb} MiB`)
       send({ type: 'page', ...page }, page.formulas.map(f => f.png.buffer as ArrayBuffer))
     }
   } finally {

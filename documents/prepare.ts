@@ -1,8 +1,10 @@
 /**
  * A PDF prepared for the network off the node's main thread: a worker thread (prepare-worker.ts)
  * opens it, finds each page's formulas and crops them, page by page. A page that takes longer than
- * PAGE_TIMEOUT_MS (a PDF built to exhaust its reader) ends the worker: the document is refused
- * with the reason, and the node goes on serving meanwhile.
+ * PAGE_TIMEOUT_MS, or leaves MuPDF holding more than MAX_MUPDF_MB (a PDF built to exhaust its
+ * reader), ends the worker: the document is refused with the reason, and the node goes on serving
+ * meanwhile. The worker's JavaScript heap is bounded at 512 MiB; MuPDF's WebAssembly memory at
+ * 2 GiB by WebAssembly itself, and it is freed with the worker.
  */
 import { Worker } from 'node:worker_threads'
 import { DocumentError, type DocumentErrorReason } from './errors.js'
@@ -11,6 +13,8 @@ export type { PreparedPage }
 
 /** The longest a page may take to open, find and crop (a real page takes well under a second). */
 export const PAGE_TIMEOUT_MS = 30_000
+/** The most memory MuPDF may hold while a document is prepared (a real page needs tens of MiB). */
+export const MAX_MUPDF_MB = 1024
 
 export type PreparedMessage =
   | { type: 'opened', pages: number }
@@ -27,10 +31,10 @@ const WORKER_URL = new URL('./prepare-worker.js', import.meta.url)
  * worker; pages not taken yet are dropped and the promise resolves.
  */
 export async function preparePdf (bytes: Uint8Array, file: string, onPage: (page: PreparedPage, pages: number) => Promise<void>,
-  options: { timeoutMs?: number, signal?: AbortSignal, pages?: readonly number[] } = {}): Promise<number> {
+  options: { timeoutMs?: number, signal?: AbortSignal, pages?: readonly number[], maxMemoryMb?: number } = {}): Promise<number> {
   const timeoutMs = options.timeoutMs ?? PAGE_TIMEOUT_MS
   // The worker's JavaScript heap is bounded (MuPDF's WebAssembly memory is its own, up to 2 GiB).
-  const worker = new Worker(WORKER_URL, { workerData: { bytes, file, pages: options.pages }, resourceLimits: { maxOldGenerationSizeMb: 512 } })
+  const worker = new Worker(WORKER_URL, { workerData: { bytes, file, pages: options.pages, maxMemoryMb: options.maxMemoryMb ?? MAX_MUPDF_MB }, resourceLimits: { maxOldGenerationSizeMb: 512 } })
   let pages = 0
   let settled = false
   let failed = false

@@ -164,6 +164,9 @@ describe('documents through the network', { timeout: 180_000 }, () => {
     assert.equal(await preparePdf(await readFile(PDF), 'two-pages.pdf', async p => { prepared.push(p.formulas.length) }), 2)
     assert.deepEqual(prepared, [5, 2])
     await assert.rejects(preparePdf(await readFile(PDF), 'two-pages.pdf', async () => {}, { timeoutMs: 1 }), (err: unknown) => err instanceof DocumentError && err.reason === 'too-slow' && /took over 0\.001 s/.test(err.message))
+    // A page that leaves MuPDF holding more memory than allowed ends the document with the reason.
+    await assert.rejects(preparePdf(await readFile(PDF), 'two-pages.pdf', async () => {}, { maxMemoryMb: 8 }),
+      (err: unknown) => err instanceof DocumentError && err.reason === 'page-too-large' && /page 1 took MuPDF's memory to \d+ MiB; a document may take at most 8 MiB/.test(err.message))
     // Bad input: a damaged PDF is refused with the reason, an unknown document id is said to be unknown.
     const bad = join(dirs[0]!, 'bad.pdf')
     await writeFile(bad, '%PDF-1.4 and then nothing')
