@@ -16,7 +16,9 @@ const { bytes, file, pages, maxMemoryMb } = workerData as { bytes: Uint8Array, f
 const send = (m: PreparedMessage, transfer: ArrayBuffer[] = []): void => { port.postMessage(m, transfer) }
 
 try {
-  const doc = PdfDocument.open(hasTiffHeader(bytes) ? await scansToPdf([{ name: file, bytes }], file) : bytes, file)
+  // A TIFF's pages are made a PDF first: each page made counts as progress (a long scan is not too slow to open).
+  const pdf = hasTiffHeader(bytes) ? await scansToPdf([{ name: file, bytes }], file, undefined, () => { send({ type: 'opening' }) }) : bytes
+  const doc = PdfDocument.open(pdf, file)
   try {
     send({ type: 'opened', pages: doc.pages })
     for (const p of pages?.filter(n => n >= 1 && n <= doc.pages) ?? Array.from({ length: doc.pages }, (_, i) => i + 1)) {

@@ -17,6 +17,7 @@ export const PAGE_TIMEOUT_MS = 30_000
 export const MAX_MUPDF_MB = 1024
 
 export type PreparedMessage =
+  | { type: 'opening' }
   | { type: 'opened', pages: number }
   | ({ type: 'page' } & PreparedPage)
   | { type: 'done' }
@@ -51,6 +52,7 @@ export async function preparePdf (bytes: Uint8Array, file: string, onPage: (page
         if (err != null) reject(err)
         else chain.then(resolve, reject)
       }
+      // Each step (a page of a TIFF made, a page prepared) has its own PAGE_TIMEOUT_MS.
       const arm = (what: string): void => {
         clearTimeout(timer)
         timer = setTimeout(() => { end(new DocumentError(file, 'too-slow', `${what} took over ${timeoutMs / 1000} s (a page that costly is not read)`)) }, timeoutMs)
@@ -61,7 +63,9 @@ export async function preparePdf (bytes: Uint8Array, file: string, onPage: (page
       arm('opening it')
       worker.on('message', (m: PreparedMessage) => {
         if (settled) return
-        if (m.type === 'opened') {
+        if (m.type === 'opening') {
+          arm('opening it')
+        } else if (m.type === 'opened') {
           pages = m.pages
           arm('the first page')
         } else if (m.type === 'page') {

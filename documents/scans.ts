@@ -14,8 +14,11 @@ export const DEFAULT_SCAN_DPI = 300
 
 export interface ScanFile { name: string, bytes: Uint8Array }
 
-/** One PDF of the pages of `files` (each image one page; each page of a multi-page TIFF one page). Throws DocumentError for a file that is not an image, or pages past the limits. */
-export async function scansToPdf (files: readonly ScanFile[], name: string, limits: PdfLimits = DEFAULT_PDF_LIMITS): Promise<Uint8Array> {
+/**
+ * One PDF of the pages of `files` (each image one page; each page of a multi-page TIFF one page);
+ * `onPage` hears of each page made. Throws DocumentError for a file that is not an image, or pages past the limits.
+ */
+export async function scansToPdf (files: readonly ScanFile[], name: string, limits: PdfLimits = DEFAULT_PDF_LIMITS, onPage?: (pages: number) => void): Promise<Uint8Array> {
   const mupdf: typeof MuPDF = await import('mupdf')
   const pdf = new mupdf.PDFDocument()
   let pages = 0
@@ -25,6 +28,7 @@ export async function scansToPdf (files: readonly ScanFile[], name: string, limi
       try {
         meta = await sharp(f.bytes, { limitInputPixels: limits.maxPixels }).metadata()
       } catch (err) {
+        if (/pixel limit/i.test((err as Error).message)) throw new DocumentError(f.name, 'page-too-large', `is over ${limits.maxPixels / 1e6} megapixels`)
         throw new DocumentError(f.name, 'damaged', `not an image that can be read as a page scan (${(err as Error).message})`)
       }
       const count = meta.format === 'tiff' ? (meta.pages ?? 1) : 1
@@ -35,6 +39,7 @@ export async function scansToPdf (files: readonly ScanFile[], name: string, limi
         try {
           ({ data: png, info } = await sharp(f.bytes, { page: p, limitInputPixels: limits.maxPixels }).greyscale().png().toBuffer({ resolveWithObject: true }))
         } catch (err) {
+          if (/pixel limit/i.test((err as Error).message)) throw new DocumentError(f.name, 'page-too-large', `page ${p + 1} is over ${limits.maxPixels / 1e6} megapixels`)
           throw new DocumentError(f.name, 'damaged', `page ${p + 1} cannot be read (${(err as Error).message})`)
         }
         const dpi = meta.density != null && meta.density >= 72 && meta.density <= 1200 ? meta.density : DEFAULT_SCAN_DPI
@@ -45,6 +50,7 @@ export async function scansToPdf (files: readonly ScanFile[], name: string, limi
         const page = pdf.addPage([0, 0, width, height], 0, { XObject: { I0: image } }, `q ${width.toFixed(3)} 0 0 ${height.toFixed(3)} 0 0 cm /I0 Do Q`)
         pdf.insertPage(-1, page)
         pages++
+        onPage?.(pages)
       }
     }
     if (pages === 0) throw new DocumentError(name, 'damaged', 'has no pages')

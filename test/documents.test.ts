@@ -206,5 +206,12 @@ describe('documents through the network', { timeout: 180_000 }, () => {
     const refusedAgain = await runCli(['retry', badId, '--wait', '--data-dir', dirs[0]!])
     assert.equal(refusedAgain.code, 1)
     assert.match(refusedAgain.stdout, /\trefused\t.*cannot be opened as a PDF/)
+    // Two retries at once: one is taken, the other told the document is being prepared.
+    const token = (await readFile(join(dirs[0]!, 'api-token'), 'utf8')).trim()
+    const retry = async (): Promise<number> => (await fetch(`http://127.0.0.1:${nodes[0]!.apiPort}/v1/documents/${doc.id}/retry`,
+      { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ pages: [1] }) })).status
+    assert.deepEqual((await Promise.all([retry(), retry()])).sort(), [200, 409])
+    const settled = await runCli(['result', doc.id, '--wait', '--json', '--data-dir', dirs[0]!], { timeoutMs: 60_000 })
+    assert.deepEqual((JSON.parse(settled.stdout) as typeof doc).formulas.map(f => f.latex), doc.formulas.map(f => f.latex))
   })
 })

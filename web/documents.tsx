@@ -21,7 +21,7 @@ function DocumentDetails ({ doc, onRetried }: { doc: DocumentView, onRetried: ()
       <p class='meta' data-testid='document-progress'>{doc.state}: {doc.pagesDone} of {doc.pageCount ?? doc.pages.length} pages done, {doc.formulas.length} formulas{doc.pages.some(p => p.scanned) ? '; formulas of pages without a text layer (scans) found in their pixels' : ''}</p>
       {doc.refused != null && <p class='error' role='status'>Refused: {doc.refused.message}</p>}
       {needsRetry && <p><button type='button' data-testid='retry' onClick={retry}>Retry the pages that need it</button>{retryError != null && <span class='error' role='alert'> {retryError}</span>}</p>}
-      <p class='meta'>Export (the answers so far): <a href={`/v1/documents/${doc.id}?export=markdown`} download={`${doc.file.replace(/\.pdf$/i, '')}.md`}>Markdown</a> · <a href={`/v1/documents/${doc.id}?export=latex`} download={`${doc.file.replace(/\.pdf$/i, '')}-formulas.tex`}>LaTeX</a></p>
+      <p class='meta'>Export (the answers so far): <a href={`/v1/documents/${doc.id}?export=markdown`} download={`${doc.file.replace(/\.(pdf|tiff?)$/i, '')}.md`}>Markdown</a> · <a href={`/v1/documents/${doc.id}?export=latex`} download={`${doc.file.replace(/\.(pdf|tiff?)$/i, '')}-formulas.tex`}>LaTeX</a></p>
       <ol class='readings'>
         {doc.formulas.map((f, i) => (
           <li key={i} class='reading' data-testid='document-formula' data-state={f.state}>

@@ -78,6 +78,7 @@ export function addRetryCommand (program: Command): void {
     .option('--timeout <seconds>', 'with --wait, give up after this long (default 600)', parsePositive('--timeout', 86_400))
     .action(async (id: string, opts: CommonOptions & { pages?: number[], wait?: boolean, timeout?: number }, cmd: Command) => {
       if (!DOCUMENT_ID.test(id)) cmd.error(`${id} is not a document id (d and 16 hex digits)`)
+      if (opts.timeout != null && opts.wait !== true) cmd.error('--timeout goes with --wait')
       const client = await ApiClient.forDataDir(dataDirOf(opts))
       try {
         await client.post<DocumentView>(`/v1/documents/${id}/retry`, opts.pages != null ? { pages: opts.pages } : {})
@@ -87,6 +88,7 @@ export function addRetryCommand (program: Command): void {
         throw err
       }
       const doc = await runDocumentResult(client, id, opts, 600)
-      if (doc.state === 'refused' || doc.state === 'interrupted' || doc.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus' || f.state === 'refused')) process.exitCode = 1
+      // Without --wait the document has just been taken again: how it ends is not known yet.
+      if (opts.wait === true && (doc.state === 'refused' || doc.state === 'interrupted' || doc.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus' || f.state === 'refused'))) process.exitCode = 1
     })
 }

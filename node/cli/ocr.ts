@@ -142,7 +142,8 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
     ...(options.threads != null ? { threads: options.threads } : {})
   }
   const pipeline: Pick<OcrPipeline, 'recognize' | 'release'> = jobs > 1 ? await OcrPool.load({ ...common, size: jobs }) : await OcrPipeline.load(common)
-  const barWanted = files.length > 1 && process.stderr.isTTY === true
+  // (--scans reads one document: no bar by images.)
+  const barWanted = files.length > 1 && process.stderr.isTTY === true && options.scans !== true
   // When results and the bar share one terminal, results are printed above the bar.
   const shared = barWanted && process.stdout.isTTY === true
   const multibar = barWanted
@@ -222,8 +223,8 @@ export async function runOcr (inputs: readonly string[], options: OcrCommandOpti
 
 export function addOcrCommand (program: Command): void {
   withJson(program.command('ocr'))
-    .description('recognise images of formulas on this machine (no daemon or network needed)')
-    .argument('<file-or-dir...>', 'images (PNG, JPEG, WebP, TIFF, GIF), born-digital PDFs, or directories of them')
+    .description('recognise images of formulas, and the formulas of documents, on this machine (no daemon or network needed)')
+    .argument('<file-or-dir...>', 'images (PNG, JPEG, WebP, TIFF, GIF), PDFs, or directories of them')
     .option('--beam <n>', 'beam width (default 5; 1 is greedy)', parsePositive('--beam', 32))
     .option('--jobs <n>', 'images recognised at once (default: one per core, at most 8)', parsePositive('--jobs', 64))
     .option('--threads <n>', 'onnxruntime threads per image (default 1: faster for this model than splitting one image)', parsePositive('--threads', 256))

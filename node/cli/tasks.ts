@@ -279,7 +279,7 @@ export async function runTasks (client: ApiClient, options: { json?: boolean, li
 export function addSubmitCommands (program: Command): void {
   withJson(withDataDir(program.command('submit')))
     .description("hand images and PDFs to the running node's network; each image gets a task id, each PDF a document id")
-    .argument('<file-or-dir...>', 'images (PNG, JPEG, WebP, TIFF, GIF), born-digital PDFs, or directories of them')
+    .argument('<file-or-dir...>', 'images (PNG, JPEG, WebP, TIFF, GIF), PDFs, or directories of them')
     .option('--critical', 'mark the images critical (several nodes must agree; see the README)')
     .option('--wait', 'wait for every result (a progress bar on a terminal), then print them in input order')
     .option('--timeout <seconds>', `with --wait, give up after this long (default ${DEFAULT_WAIT_SECONDS})`, parsePositive('--timeout', 86_400))

@@ -11,8 +11,9 @@ import type { Log } from '../log.js'
 import type { TaskView } from './task-view.js'
 
 /**
- * Documents submitted to this node (`texmesh submit paper.pdf`, POST /v1/documents): each page's
- * formulas are found in its text layer (documents/born-digital.ts) on a worker thread, cropped
+ * Documents submitted to this node (`texmesh submit paper.pdf`, POST /v1/documents; a TIFF of
+ * page scans too): each page's formulas are found in its text layer (documents/born-digital.ts),
+ * or in its pixels when it has none (documents/scanned.ts), on a worker thread, cropped
  * from its rendering, and each crop is submitted as a task of its own, which any node of the
  * network may take, and whose answer, reviews and reuse are those of any image.
  *
@@ -66,6 +67,10 @@ export interface DocumentTasks {
 }
 
 const ENDED = new Set(['done', 'failed', 'no-consensus', 'refused'])
+/** Formula states a retry prepares again. */
+const FAILED = new Set(['failed', 'no-consensus', 'refused'])
+/** Whether every page of a document has been prepared. */
+const complete = (r: DocumentRecord): boolean => r.pageCount != null && new Set(r.pages.map(p => p.page)).size === r.pageCount
 /** The longest page text kept for export (documents/export.ts). */
 const MAX_TEMPLATE = 50_000
 /** Documents waiting to be prepared beyond the one under way. */
@@ -80,6 +85,8 @@ export class NodeDocuments {
   private queued = 0
   private stopping = false
   private readonly stops = new Set<() => void>()
+  /** documents whose retry is being taken (between its checks and its mark) */
+  private readonly retrying = new Set<string>()
 
   constructor (private readonly dir: string, private readonly tasks: DocumentTasks, private readonly log: Log) {}
 
@@ -97,7 +104,7 @@ export class NodeDocuments {
         }
         if (!parsed.success) { this.log.warn({ file: f, err: parsed.error.message }, 'a document record is damaged; it is left out'); continue }
         const r = parsed.data
-        if (r.status === 'preparing') { r.status = 'interrupted'; await this.save(r) }
+        if (r.status === 'preparing') { r.status = complete(r) ? 'prepared' : 'interrupted'; await this.save(r) }
         this.records.set(r.id, r)
       }
     })()
@@ -144,43 +151,49 @@ export class NodeDocuments {
     await this.load()
     const record = ID.test(id) ? this.records.get(id) : undefined
     if (record == null) return undefined
-    if (record.status === 'preparing') throw new DocumentError(record.file, 'busy', 'is still being prepared; retry it when it is done')
+    // Checked and marked with no wait between, so that two retries at once cannot both be taken.
+    if (record.status === 'preparing' || this.retrying.has(record.id)) throw new DocumentError(record.file, 'busy', 'is still being prepared; retry it when it is done')
     if (this.stopping) throw new DocumentError(record.file, 'busy', 'the node is stopping')
-    const pdf = await readFile(join(this.dir, `${record.id}.src`)).catch(() => undefined)
-    if (pdf == null) throw new DocumentError(record.file, 'busy', 'its file was not kept (submitted before pages could be retried): submit it again')
-    const count = record.pageCount
-    const bad = pages?.filter(p => !Number.isInteger(p) || p < 1 || (count != null && p > count)) ?? []
-    if (bad.length > 0) throw new RangeError(`${record.file} has ${count ?? 'no'} pages${count != null ? ` (1-${count})` : ''}; no page ${bad.join(', ')}`)
-    const view = await this.view(record)
-    const wanted = pages != null
-      ? [...new Set(pages)].sort((a, b) => a - b)
-      : count == null
-        ? undefined // never opened: all of it
-        : Array.from({ length: count }, (_, i) => i + 1).filter(p => !record.pages.some(x => x.page === p) ||
-          view.formulas.some(f => f.page === p && (f.state === 'failed' || f.state === 'no-consensus' || f.state === 'refused')))
-    if (wanted?.length === 0) throw new RangeError(`${record.file}: every page was prepared and no formula failed; name the pages to prepare again`)
-    record.status = 'preparing'
-    delete record.refused
-    await this.save(record)
-    this.enqueue(record, pdf, wanted)
-    this.log.info({ document: record.id, pages: wanted ?? 'all' }, 'document pages to be prepared again')
-    return await this.view(record)
+    if (this.queued >= MAX_QUEUED) throw new DocumentError(record.file, 'busy', `${this.queued} documents are waiting to be prepared; retry it later`)
+    this.retrying.add(record.id)
+    try {
+      const pdf = await readFile(join(this.dir, `${record.id}.src`)).catch(() => undefined)
+      if (pdf == null) throw new DocumentError(record.file, 'not-kept', 'its file was not kept (submitted before pages could be retried): submit it again')
+      const count = record.pageCount
+      if (count == null && pages != null) throw new RangeError(`${record.file} was never opened, so its pages are not known: retry it without --pages`)
+      const bad = pages?.filter(p => !Number.isInteger(p) || p < 1 || p > count!) ?? []
+      if (bad.length > 0) throw new RangeError(`${record.file} has ${count!} pages (1-${count!}); no page ${bad.join(', ')}`)
+      const view = await this.view(record)
+      const wanted = pages != null
+        ? [...new Set(pages)].sort((a, b) => a - b)
+        : count == null
+          ? undefined // never opened: all of it
+          : Array.from({ length: count }, (_, i) => i + 1).filter(p => !record.pages.some(x => x.page === p) ||
+            view.formulas.some(f => f.page === p && FAILED.has(f.state)))
+      if (wanted?.length === 0) throw new RangeError(`${record.file}: every page was prepared and no formula failed; name the pages to prepare again`)
+      record.status = 'preparing'
+      delete record.refused
+      await this.save(record)
+      this.enqueue(record, pdf, wanted)
+      this.log.info({ document: record.id, pages: wanted ?? 'all' }, 'document pages to be prepared again')
+      return await this.view(record)
+    } finally {
+      this.retrying.delete(record.id)
+    }
   }
 
   private async prepare (record: DocumentRecord, pdf: Uint8Array, only?: number[]): Promise<void> {
+    // Still waiting when the node stopped: the next start finds it preparing, and says whether it is complete.
     if (this.stopping) return
     // The pages' texts, by page (those of pages not prepared again are kept).
     const kept = only == null ? [] : await readFile(join(this.dir, `${record.id}.text.json`), 'utf8').then(t => JSON.parse(t) as string[], () => [] as string[])
     const textOf = new Map(record.pages.map((p, i) => [p.page, kept[i] ?? '']))
-    const redo = new Set(only ?? [])
     if (only == null) {
       record.pages = []
       record.formulas = []
       textOf.clear()
-    } else {
-      record.pages = record.pages.filter(p => !redo.has(p.page))
-      record.formulas = record.formulas.filter(f => !redo.has(f.page))
     }
+    // A page prepared again replaces what it had when its new version comes (a retry stopped half-way keeps the rest).
     const texts = (): string[] => record.pages.map(p => textOf.get(p.page) ?? '')
     const stop = new AbortController()
     const onStop = (): void => { stop.abort() }
@@ -201,6 +214,8 @@ export class NodeDocuments {
           }
         }
         // In page order: a page prepared again goes back in its place.
+        record.pages = record.pages.filter(p => p.page !== page.page)
+        record.formulas = record.formulas.filter(f => f.page !== page.page)
         const at = record.formulas.findIndex(f => f.page > page.page)
         record.formulas.splice(at < 0 ? record.formulas.length : at, 0, ...found)
         record.pages.push({ page: page.page, formulas: page.formulas.length, scanned: page.scanned })
@@ -208,7 +223,7 @@ export class NodeDocuments {
         textOf.set(page.page, page.template.slice(0, MAX_TEMPLATE))
         await this.save(record, texts())
       }, { signal: stop.signal, ...(only != null ? { pages: only } : {}) })
-      record.status = stop.signal.aborted ? 'interrupted' : 'prepared'
+      record.status = !stop.signal.aborted && complete(record) ? 'prepared' : 'interrupted'
       this.log.info({ document: record.id, file: record.file, pages: record.pages.length, formulas: record.formulas.length }, 'document prepared')
     } catch (err) {
       record.status = 'refused'
