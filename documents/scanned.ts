@@ -18,6 +18,8 @@ export interface ScannedFormula {
   foreign: PtBox[]
 }
 
+/** A number this many word spaces or more from a formula is prose beside it. */
+const SPACED = 0.9
 /** Rows of a display this close (x-heights) are one display. */
 const DISPLAY_JOIN = 1.6
 /** A prose-looking word at most this many x-heights wide between two mathematical words is mathematics. */
@@ -109,14 +111,19 @@ function formulaWords (kinds: readonly WordKind[], words: readonly PxBox[], xHei
   const speck = (w: PxBox): boolean => w.right - w.left + 1 < 0.5 * xHeight && w.bottom - w.top + 1 < 0.5 * xHeight
   const math = kinds.map((k, j) => k === WordKind.math && !speck(words[j]!))
   const out = kinds.map(() => false)
+  // The line's word space: the median gap between two prose words.
+  const proseGaps = words.slice(1).flatMap((w, j) => kinds[j] === WordKind.prose && kinds[j + 1] === WordKind.prose ? [w.left - words[j]!.right - 1] : []).sort((x, y) => x - y)
+  const wordSpace = proseGaps.length >= 3 ? proseGaps[Math.floor(proseGaps.length / 2)]! : undefined
   const runs: Array<[number, number]> = []
   for (let j = 0; j < kinds.length;) {
     if (kinds[j] === WordKind.prose) { j++; continue }
     let end = j
     while (end + 1 < kinds.length && kinds[end + 1] !== WordKind.prose) end++
     let [a, b] = [j, end]
-    while (a <= b && speck(words[a]!)) a++
-    while (b >= a && speck(words[b]!)) b--
+    // A speck at either end is punctuation; a number set off by a word space is prose beside the formula.
+    const spaced = (x: number, y: number): boolean => wordSpace != null && words[y]!.left - words[x]!.right - 1 >= SPACED * wordSpace
+    while (a <= b && (speck(words[a]!) || (kinds[a] === WordKind.number && a < b && spaced(a, a + 1)))) a++
+    while (b >= a && (speck(words[b]!) || (kinds[b] === WordKind.number && b > a && spaced(b - 1, b)))) b--
     if (math.slice(a, b + 1).some(Boolean)) runs.push([a, b])
     j = end + 1
   }
