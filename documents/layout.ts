@@ -49,7 +49,7 @@ const SCRIPT = 0.35
 /** A mark, bar or script this close (x-heights) to a line is part of it. */
 const ATTACH = 0.9
 /** Pieces of a display (numerator, bar, denominator) this close, in x-heights, are one display. */
-const DISPLAY_JOIN = 1.6
+export const DISPLAY_JOIN = 1.6
 /** A horizontal gap this many x-heights or wider separates words. */
 const WORD_GAP = 0.45
 /** A vertical gutter of white at least this many x-heights wide, down most of the page, separates columns. */
@@ -60,7 +60,7 @@ const DISPLAY_MARGIN = 3.5
 const DISPLAY_CENTRED = 0.3
 
 const width = (b: PxBox): number => b.right - b.left + 1
-const union = (a: PxBox, b: PxBox): PxBox => ({ left: Math.min(a.left, b.left), top: Math.min(a.top, b.top), right: Math.max(a.right, b.right), bottom: Math.max(a.bottom, b.bottom) })
+export const union = (a: PxBox, b: PxBox): PxBox => ({ left: Math.min(a.left, b.left), top: Math.min(a.top, b.top), right: Math.max(a.right, b.right), bottom: Math.max(a.bottom, b.bottom) })
 
 function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)

@@ -1,13 +1,14 @@
 /**
  * The formulas of a page that has no text layer (a scan), found in its pixels: the page is cut
- * into lines and words (layout.ts), each word judged prose or mathematics (word-classifier.ts), and
+ * into lines and words (layout.ts), each word judged prose, mathematics or a number
+ * (word-classifier.ts), and
  * - a line set apart and centred (its equation number left out) is a display formula when at
  *   least half its words are mathematics; so is a line whose words all are;
  * - in the other lines, each run of mathematical words is an inline formula.
  * Boxes come back in points, as born-digital.ts gives them, with the prose words near each
  * formula (to blank out of its crop) and a page template for the Markdown export.
  */
-import { layout, type Line, type PxBox } from './layout.js'
+import { DISPLAY_JOIN, layout, union, type Line, type PxBox } from './layout.js'
 import type { GrayPage, PtBox } from './pdf.js'
 import { WordClassifier, WordKind, wordCrop } from './word-classifier.js'
 
@@ -20,8 +21,6 @@ export interface ScannedFormula {
 
 /** A number this many word spaces or more from a formula is prose beside it. */
 const SPACED = 0.9
-/** Rows of a display this close (x-heights) are one display. */
-const DISPLAY_JOIN = 1.6
 /** A prose-looking word at most this many x-heights wide between two mathematical words is mathematics. */
 const BRIDGE = 7
 /** An x-height is about this share of the body size (Computer Modern 0.43, Times 0.45, Palatino 0.47). */
@@ -95,8 +94,6 @@ export async function findScannedFormulas (page: GrayPage, classifier: WordClass
     }))
   }
 }
-
-const union = (a: PxBox, b: PxBox): PxBox => ({ left: Math.min(a.left, b.left), top: Math.min(a.top, b.top), right: Math.max(a.right, b.right), bottom: Math.max(a.bottom, b.bottom) })
 
 /**
  * Which words of a line belong to formulas. Runs of words that are not prose (mathematics, numbers,
