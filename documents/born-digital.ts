@@ -134,7 +134,10 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
     const centre = (b: PtBox): number => b.y + b.height / 2
     const offLine = (x: Glyph, y: Glyph): boolean => x.big && plain(y) && y.size >= small && Math.abs(centre(x.box) - centre(y.box)) > 0.5 * body
     if (offLine(ga, gb) || offLine(gb, ga)) return false
-    const reach = big ? 2 : prose(ga, gb) || prose(gb, ga) ? 0.2 : 0.5
+    // A citation a word space after a formula (`[12]`, `[3, 7]`) is prose too.
+    const citation = (x: Glyph, y: Glyph): boolean => y.c === '[' && plain(y) && x.box.x < y.box.x &&
+      /^\[\d+(, ?\d+)*\]/.test(chars.slice(y.index, y.index + 12).map(c => c.c).join(''))
+    const reach = big ? 2 : prose(ga, gb) || prose(gb, ga) || citation(ga, gb) || citation(gb, ga) ? 0.2 : 0.5
     if (overlapY(ab, bb) > 0.2 * Math.min(ab.height, bb.height) && gapX(ab, bb) < reach * body) return true
     // Above or below: a limit (script size, centred) under or over a big operator or an operator name such as lim.
     // (An operator name's limit sits right under it: a script of the next line is a little further.)

@@ -49,12 +49,13 @@ const opts = new Command('bench:documents')
   .option('--dir <dir>', 'generated documents (made there when missing)', 'training/documents')
   .option('--count <n>', 'documents to generate when missing', v => Number(v), 12)
   .option('--pages <n>', 'pages a generated document', v => Number(v), 2)
+  .option('--seed <n>', 'seed of the documents generated when missing (26: the documents the README reports)', v => Number(v), 26)
   .option('--no-read', 'detection only')
   .option('--scans', 'read each page as a scan instead: rendered, made scan-like, and found without its text layer')
   .option('--network', 'measure the speed-up of a document on 1 and 4 nodes instead')
   .option('--doc-pages <n>', 'pages of the document --network submits', v => Number(v), 24)
   .option('--modelled <p50,p95>', 'modelled recognition for --network (ms)', '400,600')
-  .parse().opts<{ dir: string, count: number, pages: number, read: boolean, scans?: boolean, network?: boolean, docPages: number, modelled: string }>()
+  .parse().opts<{ dir: string, count: number, pages: number, seed: number, read: boolean, scans?: boolean, network?: boolean, docPages: number, modelled: string }>()
 
 if (opts.network === true) {
   const modelled = opts.modelled.split(',').map(Number) as [number, number]
@@ -91,7 +92,7 @@ if (opts.network === true) {
 const truthFile = join(opts.dir, 'truth.jsonl')
 const docs: DocumentTruth[] = await stat(truthFile).then(
   async () => (await readFile(truthFile, 'utf8')).trim().split('\n').map(l => JSON.parse(l) as DocumentTruth),
-  async () => await generateDocuments(opts.dir, opts.count, opts.pages, 26))
+  async () => await generateDocuments(opts.dir, opts.count, opts.pages, opts.seed))
 const pipeline = opts.read ? await OcrPipeline.load() : undefined
 const classifier = opts.scans === true ? await WordClassifier.load() : undefined
 
