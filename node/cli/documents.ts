@@ -14,6 +14,9 @@ async function sleep (ms: number): Promise<void> { await new Promise(resolve => 
 /** A document that will not change any more. */
 export const ended = (d: DocumentView): boolean => d.state === 'done' || d.state === 'refused' || d.state === 'interrupted'
 
+/** A document refused, interrupted, or with a formula that failed, found no consensus or was refused (a failure for the exit code). */
+export const documentFailed = (d: DocumentView): boolean => d.state === 'refused' || d.state === 'interrupted' || d.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus' || f.state === 'refused')
+
 /** Poll until every document has ended or the deadline passes; `onPages` hears of pages finished, and of all pages once known. `docs` is updated in place. */
 export async function waitDocuments (client: ApiClient, docs: DocumentView[], seconds: number, onPages: (done: number, total: number) => void, pollMs = 250): Promise<void> {
   const deadline = Date.now() + seconds * 1000
@@ -89,6 +92,6 @@ export function addRetryCommand (program: Command): void {
       }
       const doc = await runDocumentResult(client, id, opts, 600)
       // Without --wait the document has just been taken again: how it ends is not known yet.
-      if (opts.wait === true && (doc.state === 'refused' || doc.state === 'interrupted' || doc.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus' || f.state === 'refused'))) process.exitCode = 1
+      if (opts.wait === true && documentFailed(doc)) process.exitCode = 1
     })
 }

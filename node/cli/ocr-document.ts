@@ -49,6 +49,13 @@ Promise<{ name: string, pages: ScanFile[] } | { file: string, error: string, rea
   return { name, pages }
 }
 
+/** `--scans`: the files expandInputs gave made one PDF of their pages, or why they cannot be. */
+export async function scansFromInputs (inputs: readonly string[], files: ReadonlyArray<{ file: string, error?: string }>):
+Promise<{ name: string, pdf: Uint8Array } | { file: string, error: string, reason: string }> {
+  const scans = await readScans(inputs, files)
+  return 'error' in scans ? scans : await scansPdf(scans.pages, scans.name)
+}
+
 /** Page scans (images, or the pages of TIFFs) made one PDF named `name`, or why they cannot be. */
 export async function scansPdf (pages: readonly ScanFile[], name: string): Promise<{ name: string, pdf: Uint8Array } | { file: string, error: string, reason: string }> {
   // MuPDF (10 MB of WebAssembly) loads only when scans are made a document.

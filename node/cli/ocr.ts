@@ -8,7 +8,7 @@ import { imagesPerCore } from '../datadir/config.js'
 import { printable } from './terminal.js'
 import { Option, type Command } from 'commander'
 import { parsePositive, parseProbability, withJson } from './options.js'
-import { documentLine, humanDocument, isMultiPageTiff, isPdf, readScans, scansPdf, type DocumentLine, type ExportFormat } from './ocr-document.js'
+import { documentLine, humanDocument, isMultiPageTiff, isPdf, scansFromInputs, scansPdf, type DocumentLine, type ExportFormat } from './ocr-document.js'
 
 /**
  * `texmesh ocr FILE_OR_DIR...`: recognise images on this machine with the
@@ -102,8 +102,7 @@ export async function expandInputs (inputs: readonly string[]): Promise<Array<{ 
 /** `--scans`: the files as the pages of one document, or why they cannot be. */
 async function scansDocument (inputs: readonly string[], files: ReadonlyArray<{ file: string, error?: string }>,
   readCrop: (png: Uint8Array, name: string) => Promise<OcrResult>, format?: ExportFormat): Promise<OcrLine> {
-  const scans = await readScans(inputs, files)
-  const made = 'error' in scans ? scans : await scansPdf(scans.pages, scans.name)
+  const made = await scansFromInputs(inputs, files)
   return 'error' in made ? made : await documentLine(made.pdf, made.name, readCrop, format)
 }
 

@@ -5,8 +5,8 @@ import { MAX_TASK_NAME } from '../daemon/api.js'
 import { MAX_IMAGE_BYTES } from '../../protocols/blob/index.js'
 import { ApiError, TexmeshError } from '../errors.js'
 import { expandInputs } from './ocr.js'
-import { isMultiPageTiff, isPdf, readScans, scansPdf } from './ocr-document.js'
-import { DOCUMENT_ID, humanDocumentView, runDocumentResult, waitDocuments } from './documents.js'
+import { isMultiPageTiff, isPdf, scansFromInputs } from './ocr-document.js'
+import { DOCUMENT_ID, documentFailed, humanDocumentView, runDocumentResult, waitDocuments } from './documents.js'
 import type { DocumentView } from '../daemon/documents.js'
 import { printable } from './terminal.js'
 import type { ReviewView } from '../daemon/task-view.js'
@@ -127,8 +127,7 @@ export async function runSubmit (client: ApiClient, inputs: readonly string[], o
   // --scans: every image one page of a document, made a PDF here and handed over as one.
   let scanned: { name: string, pdf: Uint8Array } | undefined
   if (options.scans === true) {
-    const scans = await readScans(inputs, files)
-    const made = 'error' in scans ? scans : await scansPdf(scans.pages, scans.name)
+    const made = await scansFromInputs(inputs, files)
     if ('error' in made) {
       if (options.json === true) process.stdout.write(JSON.stringify(made) + '\n')
       else process.stderr.write(human(made) + '\n')
@@ -228,7 +227,7 @@ function report (slots: Slot[], emit: (line: TaskLine) => void, json: boolean): 
     if (s.doc != null) {
       process.stdout.write((json ? JSON.stringify({ ...s.doc, file: s.file }) : humanDocumentView(s.doc)) + '\n')
       // A document refused, interrupted, or with formulas that failed counts as failed.
-      if (s.doc.state === 'refused' || s.doc.state === 'interrupted' || s.doc.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus' || f.state === 'refused')) failed++
+      if (documentFailed(s.doc)) failed++
       continue
     }
     const line = s.line ?? lineOfTask(s.task!, s.file)
@@ -316,7 +315,7 @@ of several pages, and with --scans all the images named, are handed over as one 
       if (opts.export != null && !DOCUMENT_ID.test(id)) cmd.error('--export is for a document id (d and 16 hex digits)')
       if (DOCUMENT_ID.test(id)) {
         const doc = await runDocumentResult(client, id, opts, DEFAULT_WAIT_SECONDS)
-        if (doc.state === 'refused' || doc.state === 'interrupted' || doc.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus' || f.state === 'refused')) process.exitCode = 1
+        if (documentFailed(doc)) process.exitCode = 1
         return
       }
       const task = await runResult(client, id, opts)
