@@ -16,23 +16,98 @@ import { quantize } from './quantize.js'
 /** Slots of the embedding (chosen by measurement: bench:memory). */
 export const DIMENSIONS = 128
 
-const WEIGHTS = { token: 1, bigram: 1, trigram: 0.7, path: 1.2 }
+export const WEIGHTS = { token: 1, bigram: 1, trigram: 0.7, path: 1.2 }
 
 /** Commands whose arguments make a place of their own, and how many arguments they take. */
-const ARGUMENTS: Record<string, number> = { '\\frac': 2, '\\binom': 2, '\\sqrt': 1, '^': 1, _: 1, '\\overline': 1, '\\hat': 1, '\\vec': 1, '\\bar': 1, '\\tilde': 1, '\\dot': 1, '\\mathbf': 1, '\\mathrm': 1, '\\mathbb': 1, '\\mathcal': 1, '\\operatorname': 1 }
+export const ARGUMENTS: Record<string, number> = { '\\frac': 2, '\\binom': 2, '\\sqrt': 1, '^': 1, _: 1, '\\overline': 1, '\\hat': 1, '\\vec': 1, '\\bar': 1, '\\tilde': 1, '\\dot': 1, '\\mathbf': 1, '\\mathrm': 1, '\\mathbb': 1, '\\mathcal': 1, '\\operatorname': 1 }
 
-/** The features of a formula's canonical tokens, with their counts. */
-export function features (tokens: readonly string[]): Map<string, { weight: number, count: number }> {
-  const out = new Map<string, { weight: number, count: number }>()
-  const add = (key: string, weight: number): void => {
-    const f = out.get(key)
-    if (f != null) f.count++
-    else out.set(key, { weight, count: 1 })
+/** FNV-1a, 32 bits, fed a string at a time (the state as a signed 32-bit integer; `>>> 0` ends it). */
+const FNV_OFFSET = 0x811c9dc5 | 0
+const FNV_PRIME = 0x01000193
+function feed (h: number, text: string): number {
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME)
+  return h
+}
+const SPACE = ' '
+/** Each kind of feature: its weight, and the hash state after its prefix ("t ", "b ", ...). */
+const KINDS = [
+  { weight: WEIGHTS.token, start: feed(FNV_OFFSET, 't ') },
+  { weight: WEIGHTS.bigram, start: feed(FNV_OFFSET, 'b ') },
+  { weight: WEIGHTS.trigram, start: feed(FNV_OFFSET, 'g ') },
+  { weight: WEIGHTS.path, start: feed(FNV_OFFSET, 'p ') }
+] as const
+const TOKEN = 0
+const BIGRAM = 1
+const TRIGRAM = 2
+const PATH = 3
+
+/**
+ * Features counted by their hashes, in the order first met: an open-addressing table over typed
+ * arrays, kept between calls, so that counting allocates nothing (a search re-embeds its
+ * candidates: this is on its path).
+ */
+class FeatureCounts {
+  /** per slot: 0 when free, else the feature's place in the order + 1 */
+  private slots = new Int32Array(1024)
+  /** per feature, in the order first met: its hash, count * KINDS.length + kind, and its slot */
+  hashes = new Int32Array(256)
+  packed = new Int32Array(256)
+  private at = new Int32Array(256)
+  size = 0
+
+  clear (): void {
+    for (let i = 0; i < this.size; i++) this.slots[this.at[i]!] = 0
+    this.size = 0
   }
+
+  add (h: number, kind: number): void {
+    const mask = this.slots.length - 1
+    for (let s = (h ^ (h >>> 15)) & mask; ; s = (s + 1) & mask) {
+      const e = this.slots[s]!
+      if (e === 0) {
+        if (this.size === this.hashes.length) this.growEntries()
+        this.hashes[this.size] = h
+        this.packed[this.size] = KINDS.length + kind
+        this.at[this.size] = s
+        this.slots[s] = ++this.size
+        if (this.size * 2 > this.slots.length) this.growSlots()
+        return
+      }
+      if (this.hashes[e - 1] === h) { this.packed[e - 1]! += KINDS.length; return }
+    }
+  }
+
+  private growEntries (): void {
+    const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => { const b = new Int32Array(a.length * 2); b.set(a); return b }
+    this.hashes = grow(this.hashes)
+    this.packed = grow(this.packed)
+    this.at = grow(this.at)
+  }
+
+  private growSlots (): void {
+    this.slots = new Int32Array(this.slots.length * 2)
+    const mask = this.slots.length - 1
+    for (let i = 0; i < this.size; i++) {
+      const h = this.hashes[i]!
+      let s = (h ^ (h >>> 15)) & mask
+      while (this.slots[s] !== 0) s = (s + 1) & mask
+      this.slots[s] = i + 1
+      this.at[i] = s
+    }
+  }
+}
+const counts = new FeatureCounts()
+
+/**
+ * Count into `out` the features of a formula's canonical tokens, as the FNV-1a hashes of their
+ * names ("t x", "b x ^", "g x ^ {", "p \\frac#1>x"), hashed as they are read, never built.
+ */
+function countFeatures (tokens: readonly string[], out: FeatureCounts): void {
+  const add = (h: number, kind: number): void => { out.add(h, kind) }
   for (let i = 0; i < tokens.length; i++) {
-    add(`t ${tokens[i]!}`, WEIGHTS.token)
-    if (i + 1 < tokens.length) add(`b ${tokens[i]!} ${tokens[i + 1]!}`, WEIGHTS.bigram)
-    if (i + 2 < tokens.length) add(`g ${tokens[i]!} ${tokens[i + 1]!} ${tokens[i + 2]!}`, WEIGHTS.trigram)
+    add(feed(KINDS[TOKEN].start, tokens[i]!), TOKEN)
+    if (i + 1 < tokens.length) add(feed(feed(feed(KINDS[BIGRAM].start, tokens[i]!), SPACE), tokens[i + 1]!), BIGRAM)
+    if (i + 2 < tokens.length) add(feed(feed(feed(feed(feed(KINDS[TRIGRAM].start, tokens[i]!), SPACE), tokens[i + 1]!), SPACE), tokens[i + 2]!), TRIGRAM)
   }
   // Places: a stack of the arguments the reader is in. A command's next `{` opens its argument.
   const places: string[] = []
@@ -56,30 +131,31 @@ export function features (tokens: readonly string[]): Map<string, { weight: numb
       if (opened.pop() === true) places.pop()
       continue
     }
-    const place = places.slice(-2).join('>')
-    if (place !== '') add(`p ${place}>${t}`, WEIGHTS.path)
-    const n = ARGUMENTS[t]
-    if (n != null) pending.push({ name: t, left: n, index: 0 })
+    // "p OUTER>INNER>t": the innermost two places
+    const n = places.length
+    if (n > 0) {
+      let h = KINDS[PATH].start
+      if (n > 1) h = feed(feed(h, places[n - 2]!), '>')
+      add(feed(feed(feed(h, places[n - 1]!), '>'), t), PATH)
+    }
+    const args = ARGUMENTS[t]
+    if (args != null) pending.push({ name: t, left: args, index: 0 })
   }
-  return out
-}
-
-/** FNV-1a, 32 bits. */
-function fnv1a (text: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
 }
 
 /** The embedding of canonical tokens: unit length (all zeros for no tokens). */
 export function embedTokens (tokens: readonly string[], dimensions = DIMENSIONS): Float32Array {
   const v = new Float32Array(dimensions)
-  for (const [key, { weight, count }] of features(tokens)) {
-    const h = fnv1a(key)
-    v[h % dimensions]! += (h & 0x80000000 ? -1 : 1) * weight * (1 + Math.log(count))
+  counts.clear()
+  countFeatures(tokens, counts)
+  const mask = (dimensions & (dimensions - 1)) === 0 ? dimensions - 1 : -1
+  for (let i = 0; i < counts.size; i++) {
+    const h = counts.hashes[i]! // the hash as a signed 32-bit integer: its top bit is its sign
+    const packed = counts.packed[i]!
+    const kind = packed % KINDS.length
+    const count = (packed - kind) / KINDS.length
+    const slot = mask >= 0 ? h & mask : (h >>> 0) % dimensions
+    v[slot]! += (h < 0 ? -1 : 1) * KINDS[kind]!.weight * (count === 1 ? 1 : 1 + Math.log(count))
   }
   let norm = 0
   for (const x of v) norm += x * x

@@ -1,140 +1,142 @@
 /**
- * A vector index of formulas: int8 vectors (quantize.ts) kept in one growing buffer, an HNSW graph
- * (hnswlib-node; ef_construction = 200 as the design sets it, M = 32 and ef_search = 200, rising
- * with the index's size to 600 at a million, by measurement, where the design's 16 and 100 fell
- * short of recall@10 0.95: bench:memory) over
- * them for candidates, and an exact re-rank of the candidates against the stored vectors. A
- * brute-force search over the same vectors is the reference the benchmark measures recall on.
- * It can be saved to a folder and loaded back (hnswlib's own graph file, and the vectors).
+ * A vector index of formulas: an HNSW graph (usearch) whose vectors are stored as int8, one copy,
+ * 128 bytes a formula at 128 dimensions; the graph's distances are computed on those stored
+ * vectors. ef_construction = 200 as the design sets it; M = 32 and ef_search rising with the
+ * index's size, by measurement (bench:memory), where the design's 16 and 100 fell short of
+ * recall@10 0.95. A search takes the graph's best candidates and, when the caller can give a
+ * candidate's exact (float) vector, re-ranks the top ones by it: the stored vectors are rounded,
+ * and the query is rounded too when the graph compares it with them.
+ * It can be saved to a folder and loaded back (usearch's own file: vectors and graph).
  */
-import hnswlib from 'hnswlib-node'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { Index, MetricKind, ScalarKind } from 'usearch'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { dequantize, dot, quantize } from './quantize.js'
 
-/** At 100,000 formulas and ef_search 200 (bench:memory): M 16 gives recall@10 0.933 at p99 1.2 ms; M 32, 0.972 at 1.7 ms. */
+/** At 100,000 formulas (bench:memory) M 16 falls short of recall@10 0.95 where M 32 reaches it. */
 export const HNSW_M = 32
 export const HNSW_EF_CONSTRUCTION = 200
-/** At 100,000 formulas and M 32 (bench:memory): ef 100 gives recall@10 0.937 at p99 0.6 ms; 200, 0.974 at 0.9 ms. */
+/** ef_search up to 200,000 formulas (bench:memory). */
 export const HNSW_EF_SEARCH = 200
 
 /**
  * ef_search for an index of `size` vectors: 200 up to 200,000, rising on a log scale to 600 at
- * 1,000,000 and held there. At 1,000,000 (bench:memory) ef 200 gives recall@10 0.888 at p99
- * 1.8 ms, 400 gives 0.942 at 3.1 ms, 600 gives 0.960 at 4.6 ms.
+ * 1,000,000 and held there (bench:memory, README).
  */
 export function efSearchFor (size: number): number {
   if (size <= 200_000) return HNSW_EF_SEARCH
   return Math.round(Math.min(600, HNSW_EF_SEARCH + 400 * Math.log10(size / 200_000) / Math.log10(5)))
 }
-/** Candidates fetched from the graph per result wanted, for the exact re-rank. */
-const OVERFETCH = 4
-const INITIAL_CAPACITY = 1024
-const GRAPH_FILE = 'graph.hnsw'
-const VECTORS_FILE = 'vectors.i8'
+/**
+ * Candidates re-ranked by their exact vectors beyond the k wanted: at least 4, or 40 % more
+ * (bench:memory at 100,000 formulas and ef 200, recall@10 against the float vectors: the graph's
+ * int8 order alone 0.921; the top 12 re-ranked 0.959, 14: 0.967, 20: 0.972).
+ */
+export const rerankCount = (k: number): number => k + Math.max(4, Math.ceil(k * 0.4))
+const FILE = 'vectors-graph.usearch'
+/** One thread: a node searches from its event loop, and its other cores read images. */
+const THREADS = 1
 
 export interface Hit { id: number, score: number }
 
-export class VectorIndex {
-  private vectors: Int8Array
-  private count = 0
-  private readonly graph: hnswlib.HierarchicalNSW
+/** A candidate's exact vector, by its id (for a formula, its embedding computed again). */
+export type ExactVector = (id: number) => Float32Array
 
+export class VectorIndex {
+  private readonly graph: Index
+  private count = 0
   /** ef_search when fixed (bench:memory); by size otherwise (efSearchFor) */
   private fixedEf: number | undefined
-  private graphEf = 0
 
-  constructor (readonly dimensions: number, capacity = INITIAL_CAPACITY, efSearch?: number, private readonly m = HNSW_M, saved?: string) {
-    this.graph = new hnswlib.HierarchicalNSW('ip', dimensions)
-    if (saved == null) {
-      this.vectors = new Int8Array(capacity * dimensions)
-      this.graph.initIndex({ maxElements: capacity, m, efConstruction: HNSW_EF_CONSTRUCTION, randomSeed: 100 })
-    } else {
-      this.graph.readIndexSync(join(saved, GRAPH_FILE))
-      const stored = readFileSync(join(saved, VECTORS_FILE))
-      this.count = this.graph.getCurrentCount()
-      if (stored.length !== this.count * dimensions) throw new Error(`${saved}: ${stored.length} bytes of vectors for a graph of ${this.count}`)
-      const room = Math.max(this.graph.getMaxElements(), this.count, 1)
-      this.vectors = new Int8Array(room * dimensions)
-      this.vectors.set(new Int8Array(stored.buffer, stored.byteOffset, stored.length))
+  constructor (readonly dimensions: number, efSearch?: number, readonly m = HNSW_M, saved?: string) {
+    // expansion_search is the least the graph keeps while it searches; a search asks for ef
+    // results at least (usearch keeps max(expansion_search, wanted)), so it can vary per search.
+    this.graph = new Index({ dimensions, metric: MetricKind.Cos, quantization: ScalarKind.I8, connectivity: m, expansion_add: HNSW_EF_CONSTRUCTION, expansion_search: 16, multi: false })
+    if (saved != null) {
+      const file = join(saved, FILE)
+      if (!existsSync(file)) throw new Error(`${saved}: no ${FILE}`)
+      try {
+        this.graph.load(file)
+      } catch (err) {
+        throw new Error(`${file} is damaged (${(err as Error).message})`)
+      }
+      if (this.graph.dimensions() !== dimensions) throw new Error(`${file}: ${this.graph.dimensions()} dimensions, not ${dimensions}`)
+      this.count = this.graph.size()
+      // ids are 0..count-1, in the order added: the last one present says none is missing
+      if (this.count > 0 && !(this.graph.contains(BigInt(this.count - 1)) as boolean)) throw new Error(`${file}: its ids are not 0 to ${this.count - 1}`)
     }
     this.fixedEf = efSearch
   }
 
-  /** An index written by `save` in `dir` (throws when its files are missing or do not agree). */
+  /** An index written by `save` in `dir` (throws when its file is missing or damaged). */
   static load (dir: string, dimensions: number, efSearch?: number, m = HNSW_M): VectorIndex {
-    return new VectorIndex(dimensions, INITIAL_CAPACITY, efSearch, m, dir)
+    return new VectorIndex(dimensions, efSearch, m, dir)
   }
 
-  /**
-   * Write the graph and the int8 vectors to `dir` (an existing folder), at once: nothing is added
-   * meanwhile, so the two agree. The caller makes the folder's replacement atomic (memory/snapshot.ts).
-   */
+  /** Write the index to `dir` (an existing folder). The caller makes the folder's replacement atomic (memory/snapshot.ts). */
   save (dir: string): void {
-    this.graph.writeIndexSync(join(dir, GRAPH_FILE))
-    writeFileSync(join(dir, VECTORS_FILE), this.vectors.subarray(0, this.count * this.dimensions))
+    this.graph.save(join(dir, FILE))
   }
 
   get size (): number { return this.count }
 
-  /** Add a unit vector; its id is the number of vectors before it. */
+  /** Add a unit vector (stored rounded to int8); its id is the number of vectors before it. */
   add (v: Float32Array): number {
     if (v.length !== this.dimensions) throw new RangeError(`a vector of ${v.length} dimensions in an index of ${this.dimensions}`)
     const id = this.count
-    const capacity = this.vectors.length / this.dimensions
-    if (id >= capacity) {
-      const grown = new Int8Array(capacity * 2 * this.dimensions)
-      grown.set(this.vectors)
-      this.vectors = grown
-      this.graph.resizeIndex(capacity * 2)
-    }
-    const q = quantize(v)
-    this.vectors.set(q, id * this.dimensions)
-    // The graph is built on the stored (quantised) vectors, so that it and the re-rank agree.
-    this.graph.addPoint(Array.from(dequantize(q)), id)
+    this.graph.add(BigInt(id), v, THREADS)
     this.count++
     return id
   }
 
-  /** The k nearest by cosine similarity: candidates from the graph, re-ranked exactly. */
-  search (query: Float32Array, k: number): Hit[] {
-    if (this.count === 0 || k <= 0) return []
-    const want = Math.min(this.count, Math.max(k * OVERFETCH, k))
-    const ef = this.fixedEf ?? efSearchFor(this.count)
-    if (ef !== this.graphEf) { this.graph.setEf(ef); this.graphEf = ef }
-    const { neighbors } = this.graph.searchKnn(Array.from(query), want)
-    return this.rank(query, neighbors, k)
-  }
-
   /**
-   * The k nearest by exhaustive comparison (the reference for recall): one pass over the stored
-   * vectors keeping the best k, so that a million vectors make no garbage.
+   * The k nearest by cosine similarity: the graph's best candidates (ef_search of them looked
+   * at); with `exact`, the top rerankCount(k) of them re-ranked by their exact vectors,
+   * otherwise ranked by the stored int8 vectors.
    */
-  exact (query: Float32Array, k: number): Hit[] {
-    const best: Hit[] = []
-    for (let id = 0; id < this.count; id++) {
-      const score = dot(query, this.vectors, id * this.dimensions)
-      if (best.length === k && score <= best[k - 1]!.score) continue
-      let at = best.length
-      while (at > 0 && best[at - 1]!.score < score) at--
-      best.splice(at, 0, { id, score })
-      if (best.length > k) best.pop()
+  search (query: Float32Array, k: number, exact?: ExactVector): Hit[] {
+    if (this.count === 0 || k <= 0) return []
+    if (query.length !== this.dimensions) throw new RangeError(`a query of ${query.length} dimensions in an index of ${this.dimensions}`)
+    const ef = this.fixedEf ?? efSearchFor(this.count)
+    const { keys, distances } = this.graph.search(query, Math.min(this.count, Math.max(ef, k)), THREADS)
+    const take = exact == null ? k : rerankCount(k)
+    const hits: Hit[] = []
+    for (let i = 0; i < keys.length && i < take; i++) {
+      const id = Number(keys[i])
+      hits.push({ id, score: exact == null ? 1 - distances[i]! : cosine(query, exact(id)) })
     }
-    return best
+    return exact == null ? hits : hits.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k)
   }
 
   /** ef_search: how many candidates the graph keeps while it searches (more: better recall, slower); by size (efSearchFor) unless set. */
   set efSearch (ef: number | undefined) { this.fixedEf = ef }
   get efSearch (): number | undefined { return this.fixedEf }
 
-  /** Bytes of vector storage per vector (int8), and of the graph's own copy (float32) and links. */
-  bytesPerVector (): { int8: number, graph: number } {
-    return { int8: this.dimensions, graph: this.dimensions * 4 + this.m * 2 * 4 }
+  /** Bytes a vector: its int8 storage, and the graph's links at the base level (the upper levels add a few percent). */
+  bytesPerVector (): { vector: number, links: number } {
+    return { vector: this.dimensions, links: this.m * 2 * 4 }
   }
+}
 
-  private rank (query: Float32Array, ids: number[], k: number): Hit[] {
-    return ids.map(id => ({ id, score: dot(query, this.vectors, id * this.dimensions) }))
-      .sort((a, b) => b.score - a.score || a.id - b.id)
-      .slice(0, k)
+/** Cosine similarity of two unit vectors. */
+export function cosine (a: Float32Array, b: Float32Array): number {
+  let s = 0
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!
+  return s
+}
+
+/**
+ * The k nearest of `vectors` by exhaustive comparison (the reference search is measured
+ * against): one pass keeping the best k, best first, ties by id.
+ */
+export function exhaustive (vectors: readonly Float32Array[], query: Float32Array, k: number): Hit[] {
+  const best: Hit[] = []
+  for (let id = 0; id < vectors.length; id++) {
+    const score = cosine(query, vectors[id]!)
+    if (best.length === k && score <= best[k - 1]!.score) continue
+    let at = best.length
+    while (at > 0 && best[at - 1]!.score < score) at--
+    best.splice(at, 0, { id, score })
+    if (best.length > k) best.pop()
   }
+  return best
 }

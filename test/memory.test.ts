@@ -10,9 +10,10 @@ import assert from 'node:assert/strict'
 import { mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { embedFormula, DIMENSIONS } from '../memory/embedding.js'
+import { ARGUMENTS, embedFormula, embedTokens, DIMENSIONS, WEIGHTS } from '../memory/embedding.js'
+import { canonicalTokens } from '../pipeline/latex/canonical.js'
 import { dot, quantize } from '../memory/quantize.js'
-import { efSearchFor, VectorIndex } from '../memory/index.js'
+import { efSearchFor, exhaustive, VectorIndex } from '../memory/index.js'
 import { Rng } from '../formulas/rng.js'
 import type { RunningNode } from '../node/daemon/start.js'
 import { DataDir } from '../node/datadir/datadir.js'
@@ -37,6 +38,51 @@ describe('formula memory (pure)', () => {
     assert.throws(() => embedFormula('\\frac{1}{'), /brace/)
   })
 
+  it('features hashed as they are read embed as their names would (a plain count by name as the reference, long formulas included)', () => {
+    // The reference: each feature's name built and counted, then hashed (FNV-1a) into a signed slot.
+    const reference = (tokens: string[]): Float32Array => {
+      const named = new Map<string, { weight: number, count: number }>()
+      const add = (key: string, weight: number): void => { const f = named.get(key); if (f != null) f.count++; else named.set(key, { weight, count: 1 }) }
+      tokens.forEach((t, i) => {
+        add(`t ${t}`, WEIGHTS.token)
+        if (i + 1 < tokens.length) add(`b ${t} ${tokens[i + 1]!}`, WEIGHTS.bigram)
+        if (i + 2 < tokens.length) add(`g ${t} ${tokens[i + 1]!} ${tokens[i + 2]!}`, WEIGHTS.trigram)
+      })
+      const places: string[] = []
+      const pending: Array<{ name: string, left: number, index: number }> = []
+      const opened: boolean[] = []
+      for (const t of tokens) {
+        if (t === '{') {
+          const p = pending.at(-1)
+          if (p != null && p.left > 0) {
+            places.push(`${p.name}#${++p.index}`)
+            opened.push(true)
+            if (--p.left === 0) pending.pop()
+          } else opened.push(false)
+          continue
+        }
+        if (t === '}') { if (opened.pop() === true) places.pop(); continue }
+        if (places.length > 0) add(`p ${places.slice(-2).join('>')}>${t}`, WEIGHTS.path)
+        if (ARGUMENTS[t] != null) pending.push({ name: t, left: ARGUMENTS[t], index: 0 })
+      }
+      const v = new Float32Array(DIMENSIONS)
+      for (const [key, { weight, count }] of named) {
+        let h = 0x811c9dc5
+        for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
+        h >>>= 0
+        v[h % DIMENSIONS]! += (h & 0x80000000 ? -1 : 1) * weight * (1 + Math.log(count))
+      }
+      const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0))
+      return v.map(x => x / norm)
+    }
+    const long = Array.from({ length: 120 }, (_, i) => `\\frac{x_{${i}}}{\\sqrt{y^{${i % 7}}+\\alpha_{${i}}}}`).join('+')
+    for (const f of ['\\int_0^1 x^n dx', 'e^{i\\pi}+1=0', '\\sqrt{\\frac{a}{b^{2}}}', 'x', long]) {
+      const tokens = canonicalTokens(f)
+      assert.deepEqual(embedTokens(tokens), reference(tokens), f.slice(0, 40))
+    }
+    assert.ok(canonicalTokens(long).length > 2000)
+  })
+
   it('int8 storage keeps cosine scores within a hundredth', () => {
     const a = embedFormula('a^2+b^2=c^2')
     const b = embedFormula('a^{2}-b^{2}=(a-b)(a+b)')
@@ -45,26 +91,43 @@ describe('formula memory (pure)', () => {
 
   it('the HNSW index finds what exhaustive search finds (2,000 random unit vectors)', () => {
     const rng = new Rng(7)
-    const index = new VectorIndex(32, 16)
+    const index = new VectorIndex(32)
+    const vectors: Float32Array[] = []
     const unit = (): Float32Array => {
       const v = Float32Array.from({ length: 32 }, () => rng.next() - 0.5)
       const n = Math.sqrt(v.reduce((s, x) => s + x * x, 0))
       return v.map(x => x / n)
     }
-    for (let i = 0; i < 2000; i++) index.add(unit())
+    for (let i = 0; i < 2000; i++) {
+      vectors.push(unit())
+      assert.equal(index.add(vectors[i]!), i)
+    }
     assert.equal(index.size, 2000)
     let found = 0
+    let reranked = 0
+    const byId = (id: number): Float32Array => vectors[id]!
     for (let i = 0; i < 50; i++) {
       const q = unit()
-      const exact = new Set(index.exact(q, 10).map(h => h.id))
-      found += index.search(q, 10).filter(h => exact.has(h.id)).length
+      const exact = exhaustive(vectors, q, 10)
+      const ids = new Set(exact.map(h => h.id))
+      const hits = index.search(q, 10)
+      found += hits.filter(h => ids.has(h.id)).length
+      // The graph's scores are the int8 vectors' cosines; re-ranked ones are exact.
+      for (const h of hits) assert.ok(Math.abs(h.score - cos(q, vectors[h.id]!)) < 0.03, `${h.score} against ${cos(q, vectors[h.id]!)}`)
+      const exactHits = index.search(q, 10, byId)
+      reranked += exactHits.filter(h => ids.has(h.id)).length
+      for (const h of exactHits) assert.equal(h.score, cos(q, vectors[h.id]!))
+      assert.deepEqual(exactHits.map(h => h.score), [...exactHits.map(h => h.score)].sort((a, b) => b - a))
     }
     assert.ok(found / 500 >= 0.95, `recall@10 ${found / 500}`)
+    assert.ok(reranked / 500 >= 0.95, `re-ranked recall@10 ${reranked / 500}`)
+    assert.throws(() => index.search(new Float32Array(8), 10), /8 dimensions/)
+    assert.throws(() => index.add(new Float32Array(8)), /8 dimensions/)
     // The exhaustive search keeps the best k, best first, ties by id, as ranking all would.
     const q = unit()
-    const top = index.exact(q, 2000)
+    const top = exhaustive(vectors, q, 2000)
     assert.equal(top.length, 2000)
-    assert.deepEqual(index.exact(q, 10), top.slice(0, 10))
+    assert.deepEqual(exhaustive(vectors, q, 10), top.slice(0, 10))
     for (let i = 1; i < top.length; i++) assert.ok(top[i - 1]!.score > top[i]!.score || (top[i - 1]!.score === top[i]!.score && top[i - 1]!.id < top[i]!.id))
   })
 
@@ -189,11 +252,11 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     // A damaged copy is not used: the memory is built from the store, and finds the same.
     const memoryDir = new DataDir(dir).paths.memory
     const current = (await readFile(join(memoryDir, 'CURRENT'), 'utf8')).trim()
-    await truncate(join(memoryDir, current, 'graph.hnsw'), 100)
+    await truncate(join(memoryDir, current, 'vectors-graph.usearch'), 100)
     const rebuilt = await startTestNode(dir)
     try {
       assert.equal(rebuilt.memoryStarted.from, 'built')
-      assert.match(rebuilt.memoryStarted.unusable ?? '', /corrupted/)
+      assert.match(rebuilt.memoryStarted.unusable ?? '', /damaged/)
       assert.ok(rebuilt.search(EULER, 1)[0]!.score > 0.99)
     } finally {
       await rebuilt.stop()
@@ -228,7 +291,7 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     writeSnapshot(dir, index, 'e', { n: 1 })
     // What a kill -9 in the middle of the next save leaves: a half-written copy, and a pointer not yet renamed.
     await mkdir(join(dir, 'snap-2.tmp'))
-    await writeFile(join(dir, 'snap-2.tmp', 'graph.hnsw'), 'half')
+    await writeFile(join(dir, 'snap-2.tmp', 'vectors-graph.usearch'), 'half')
     await writeFile(join(dir, 'CURRENT.tmp'), 'snap-2')
     const read = readSnapshot(dir, DIMENSIONS, 'e', d => d)
     assert.ok(!('unusable' in read), JSON.stringify(read))

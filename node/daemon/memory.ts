@@ -171,8 +171,10 @@ export class FormulaMemory {
     if (!query.some(x => x !== 0)) throw new SearchError('the query has no symbols to search by')
     // Formulas without a source that counts (their entries rewritten, or only a revoked member's)
     // stay in the graph: fetch more candidates until k hits remain or the index is spent.
-    for (let want = k + 8; ; want *= 4) {
-      const candidates = this.index.search(query, want)
+    // Candidates are re-ranked by their formulas' exact embeddings (the index stores them rounded).
+    const exact = (id: number): Float32Array => embedFormula(this.formulas[id]!)
+    for (let want = k; ; want *= 4) {
+      const candidates = this.index.search(query, want, exact)
       const hits = candidates.flatMap(({ id, score }) => {
         const formula = this.formulas[id]!
         const all = [...this.byFormula.get(formula)!.sources.values()].filter(s => s.kind === 'result' || s.kind === 'region' || this.reviewers.counts(s.by))
