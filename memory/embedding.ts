@@ -42,7 +42,9 @@ const TRIGRAM = 2
 const PATH = 3
 
 /**
- * Features counted by their hashes, in the order first met: an open-addressing table over typed
+ * Features counted by their hashes, in the order first met (two features whose names share a
+ * 32-bit hash count as one: about once in a million formulas of 100 features; version 1 of the
+ * embedding kept them apart): an open-addressing table over typed
  * arrays, kept between calls, so that counting allocates nothing (a search re-embeds its
  * candidates: this is on its path).
  */
@@ -172,7 +174,7 @@ export function embedFormula (latex: string, dimensions = DIMENSIONS): Float32Ar
 let fingerprint: string | undefined
 
 /** Raise when the features change in a way the probes below might not show. */
-const EMBEDDING_VERSION = 1
+const EMBEDDING_VERSION = 2
 const PROBES = [
   '\\int_{0}^{1} x^{n} d x', '\\frac{a+b}{\\sqrt{c}}', 'e^{i \\pi}+1=0', '\\sum_{k=1}^{n} k^{2}', '\\mathbf{F}=m \\mathbf{a}',
   '\\lim_{x \\to 0} \\frac{\\sin x}{x}=1', '\\left( \\frac{n}{e} \\right)^{n}', '\\langle \\psi | \\hat{H} | \\psi \\rangle',

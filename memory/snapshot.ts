@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { VectorIndex } from './index.js'
 
-const FORMAT = 2
+const FORMAT = 3
 const Meta = z.object({
   format: z.literal(FORMAT),
   /** memory/embedding.ts's fingerprint when the copy was written */

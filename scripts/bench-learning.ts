@@ -82,9 +82,9 @@ const SIMILAR_AT_LEAST = 0.9
 const SIMILAR_MARGIN = 0.05
 
 /** How like the known formulas (their index) a formula is: the best cosine, -1 when it cannot be embedded. */
-function likeKnown (index: VectorIndex, latex: string): number {
+function likeKnown (index: VectorIndex, vectors: Float32Array[], latex: string): number {
   try {
-    return index.search(embedFormula(canonicalOrSelf(latex)), 1)[0]?.score ?? -1
+    return index.search(embedFormula(canonicalOrSelf(latex)), 1, id => vectors[id]!)[0]?.score ?? -1
   } catch {
     return -1
   }
@@ -102,6 +102,7 @@ function replay (reads: Read[], model: string, reviewRate: number, rng: Rng): Re
   let fitted: ReturnType<typeof fitCalibration>
   const second: Array<{ confidence: number, right: boolean }> = []
   const knownIndex = new VectorIndex(DIMENSIONS)
+  const knownVectors: Float32Array[] = []
   const similar = { rankedUp: 0, madeRight: 0, madeWrong: 0 }
   for (const [i, r] of reads.entries()) {
     if (i === half) fitted = fitCalibration(model, reviews)
@@ -116,11 +117,11 @@ function replay (reads: Read[], model: string, reviewRate: number, rng: Rng): Re
       if (servedRight && !modelRight) madeRight++
       if (modelRight && !servedRight) madeWrong++
     } else if (r.confidence < RANK_UP_BELOW && knownIndex.size > 0 && !known.has(canonicalOrSelf(r.latex))) {
-      const answer = likeKnown(knownIndex, r.latex)
+      const answer = likeKnown(knownIndex, knownVectors, r.latex)
       let best: { latex: string, score: number } | undefined
       for (const a of r.alternatives) {
         if (canonicalOrSelf(a) === canonicalOrSelf(r.latex)) continue
-        const score = likeKnown(knownIndex, a)
+        const score = likeKnown(knownIndex, knownVectors, a)
         if (score >= SIMILAR_AT_LEAST && score - answer >= SIMILAR_MARGIN && score > (best?.score ?? -1)) best = { latex: a, score }
       }
       if (best != null) {
@@ -135,7 +136,11 @@ function replay (reads: Read[], model: string, reviewRate: number, rng: Rng): Re
       reviews.push({ author: `reviewer-${reviews.length % REVIEWERS}`, review: { latex: r.truth, reviewed: { latex: r.latex, model, confidence: r.confidence, alternatives: r.alternatives }, time: i } })
       if (!known.has(r.truth)) {
         known.add(r.truth)
-        try { knownIndex.add(embedFormula(r.truth)) } catch { /* nothing to embed it by */ }
+        try {
+          const v = embedFormula(r.truth)
+          knownIndex.add(v)
+          knownVectors.push(v)
+        } catch { /* nothing to embed it by */ }
       }
     }
   }

@@ -6,7 +6,7 @@ import { SHA256_HEX } from '../../util/sha256.js'
 import { isoTime } from '../../util/time.js'
 import { canonicalize, LatexSyntaxError } from '../../pipeline/latex/canonical.js'
 import { DIMENSIONS, embedFormula, embeddingFingerprint } from '../../memory/embedding.js'
-import { VectorIndex } from '../../memory/index.js'
+import { cosine, rerankCount, VectorIndex } from '../../memory/index.js'
 import { readSnapshot, writeSnapshot } from '../../memory/snapshot.js'
 import type { Log } from '../log.js'
 import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
@@ -169,22 +169,40 @@ export class FormulaMemory {
       throw err
     }
     if (!query.some(x => x !== 0)) throw new SearchError('the query has no symbols to search by')
-    // Formulas without a source that counts (their entries rewritten, or only a revoked member's)
-    // stay in the graph: fetch more candidates until k hits remain or the index is spent.
-    // Candidates are re-ranked by their formulas' exact embeddings (the index stores them rounded).
-    const exact = (id: number): Float32Array => embedFormula(this.formulas[id]!)
-    for (let want = k; ; want *= 4) {
-      const candidates = this.index.search(query, want, exact)
-      const hits = candidates.flatMap(({ id, score }) => {
-        const formula = this.formulas[id]!
-        const all = [...this.byFormula.get(formula)!.sources.values()].filter(s => s.kind === 'result' || s.kind === 'region' || this.reviewers.counts(s.by))
-        if (all.length === 0) return []
-        const sources = all.sort((a, b) => b.time.localeCompare(a.time)).slice(0, MAX_SOURCES)
-          .map(s => s.kind === 'result' || s.kind === 'region' ? { ...s, certified: this.holds(s.hash, s.by) } : s)
-        return [{ latex: formula, score: Math.round(score * 1e4) / 1e4, sources, sourceCount: all.length }]
-      })
-      if (hits.length >= k || candidates.length < want) return hits.slice(0, k)
+    // The graph's candidates, re-ranked by their formulas' exact embeddings (the index holds them
+    // as int8). Formulas without a source that counts (their entries rewritten, or only a revoked
+    // member's) stay in the graph: they are passed over before anything is embedded, and more
+    // candidates fetched until rerankCount(k) that count are scored, or the index is spent.
+    const wanted = rerankCount(k)
+    const scored: Array<{ formula: string, score: number, sources: FormulaSource[] }> = []
+    const seen = new Set<number>()
+    for (let fetch = wanted; ; fetch *= 4) {
+      const ids = this.index.candidates(query, fetch)
+      for (const id of ids) {
+        if (scored.length >= wanted) break
+        if (seen.has(id)) continue
+        seen.add(id)
+        const formula = this.formulas[id]
+        if (formula == null) continue
+        const sources = [...this.byFormula.get(formula)!.sources.values()].filter(s => s.kind === 'result' || s.kind === 'region' || this.reviewers.counts(s.by))
+        if (sources.length === 0) continue
+        let vector: Float32Array
+        try {
+          vector = embedFormula(formula)
+        } catch (err) {
+          // a formula saved before a change to the canonical form that no longer reads
+          this.log.warn({ formula: formula.slice(0, 200), err: (err as Error).message }, 'formula memory: a remembered formula no longer embeds; left out of search')
+          continue
+        }
+        scored.push({ formula, score: cosine(query, vector), sources })
+      }
+      if (scored.length >= wanted || ids.length < fetch) break
     }
+    return scored.sort((a, b) => b.score - a.score || (a.formula < b.formula ? -1 : 1)).slice(0, k).map(({ formula, score, sources: all }) => {
+      const sources = all.sort((a, b) => b.time.localeCompare(a.time)).slice(0, MAX_SOURCES)
+        .map(s => s.kind === 'result' || s.kind === 'region' ? { ...s, certified: this.holds(s.hash, s.by) } : s)
+      return { latex: formula, score: Math.round(score * 1e4) / 1e4, sources, sourceCount: all.length }
+    })
   }
 
   /** Stop following the store, and save the index if it changed since the last save. */

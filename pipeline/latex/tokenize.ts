@@ -8,25 +8,35 @@ export class LatexSyntaxError extends Error {
   override name = 'LatexSyntaxError'
 }
 
+/** ASCII characters that `\s` matches (others are tested by the regular expression). */
+const ASCII_SPACE = new Set([9, 10, 11, 12, 13, 32])
+/** Letters a control word may hold at most (longer runs start a new token). */
+const MAX_CONTROL_WORD = 63
+
+function isAsciiLetter (code: number): boolean {
+  return (code >= 65 && code <= 90) || (code >= 97 && code <= 122)
+}
+
 /** Split LaTeX source into tokens: control words, control symbols, single characters. */
 export function tokenize (src: string): string[] {
   const out: string[] = []
   let i = 0
   while (i < src.length) {
-    const c = src[i]!
-    if (c === '%') {
+    const code = src.charCodeAt(i)
+    if (code === 37) { // %
       while (i < src.length && src[i] !== '\n') i++
       continue
     }
-    if (/\s/.test(c)) {
+    if (code < 128 ? ASCII_SPACE.has(code) : /\s/.test(src[i]!)) {
       i++
       continue
     }
-    if (c === '\\') {
-      const m = /^\\([a-zA-Z]+)/.exec(src.slice(i, i + 64))
-      if (m) {
-        out.push(m[0])
-        i += m[0].length
+    if (code === 92) { // backslash
+      let j = i + 1
+      while (j < src.length && j - i - 1 < MAX_CONTROL_WORD && isAsciiLetter(src.charCodeAt(j))) j++
+      if (j > i + 1) {
+        out.push(src.slice(i, j))
+        i = j
       } else if (i + 1 < src.length) {
         out.push(src.slice(i, i + 2))
         i += 2
@@ -35,8 +45,12 @@ export function tokenize (src: string): string[] {
       }
       continue
     }
-    const cp = src.codePointAt(i)!
-    const ch = String.fromCodePoint(cp)
+    if (code < 0xd800 || code > 0xdfff) {
+      out.push(src[i]!)
+      i++
+      continue
+    }
+    const ch = String.fromCodePoint(src.codePointAt(i)!)
     out.push(ch)
     i += ch.length
   }
