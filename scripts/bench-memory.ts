@@ -82,7 +82,7 @@ async function main (): Promise<void> {
     .option('--formulas <n>', 'formulas in the index; repeatable (default 100000)', positiveInt)
     .option('--queries <n>', 'queries, each also searched exhaustively (default 500)', (v: string) => positiveInt(v)[0]!, 500)
     .option('--ef <n>', 'ef_search; repeatable: each is measured on the same index (default: the shipped rule by size, 200 up to 200,000 rising to 600 at 1,000,000)', positiveInt)
-    .option('--rerank <n>', `candidates re-ranked by their exact vectors; repeatable (default ${rerankCount(10)}, the shipped rule for k = 10)`, positiveInt)
+    .option('--rerank <n>', 'candidates re-ranked by their exact vectors; repeatable (default: the shipped rule for k = 10, 14 up to 200,000 formulas rising to 24 at 1,000,000)', positiveInt)
     .option('--m <n>', `HNSW M (default ${HNSW_M})`, (v: string) => positiveInt(v)[0]!, HNSW_M)
     .option('--keep <dir>', 'keep each built index in DIR/N-M (a saved copy, as a node keeps it) and load it from there the next time instead of building it')
     .option('--json', 'print the results as JSON')
@@ -122,7 +122,7 @@ async function main (): Promise<void> {
     const measured = queries.slice(WARM_UP)
     // Re-ranked as a node re-ranks: each candidate's formula embedded again.
     const reembed: ExactVector = id => embedFormula(corpus[id]!)
-    const reranks = o.rerank ?? [rerankCount(10)]
+    const reranks = o.rerank ?? [rerankCount(10, n)]
     const timed = efs.flatMap(ef => {
       index.efSearch = ef
       return [0, ...reranks].map(rerank => ({ ef, rerank, ...timeSearches(index, queries.slice(0, WARM_UP), measured, rerank > 0 ? reembed : undefined, rerank) }))

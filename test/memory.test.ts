@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { ARGUMENTS, embedFormula, embedTokens, DIMENSIONS, WEIGHTS } from '../memory/embedding.js'
 import { canonicalTokens } from '../pipeline/latex/canonical.js'
 import { dot, quantize } from '../memory/quantize.js'
-import { efSearchFor, exhaustive, VectorIndex } from '../memory/index.js'
+import { efSearchFor, exhaustive, rerankCount, VectorIndex } from '../memory/index.js'
 import { Rng } from '../formulas/rng.js'
 import type { RunningNode } from '../node/daemon/start.js'
 import { DataDir } from '../node/datadir/datadir.js'
@@ -149,8 +149,10 @@ describe('formula memory (pure)', () => {
     }
   })
 
-  it('searches wider as the index grows: ef_search 200 up to 200,000 vectors, 600 from 1,000,000', () => {
+  it('searches wider and re-ranks more as the index grows: ef_search 200 and 14 re-ranked up to 200,000 vectors, 600 and 24 from 1,000,000', () => {
     assert.deepEqual([1, 100_000, 200_000, 447_214, 1_000_000, 10_000_000].map(efSearchFor), [200, 200, 200, 400, 600, 600])
+    assert.deepEqual([1, 100_000, 200_000, 447_214, 1_000_000, 10_000_000].map(n => rerankCount(10, n)), [14, 14, 14, 20, 24, 24])
+    assert.deepEqual([rerankCount(1, 0), rerankCount(100, 0), rerankCount(100, 1_000_000)], [5, 140, 240])
   })
 })
 

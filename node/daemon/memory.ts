@@ -172,8 +172,8 @@ export class FormulaMemory {
     // The graph's candidates, re-ranked by their formulas' exact embeddings (the index holds them
     // as int8). Formulas without a source that counts (their entries rewritten, or only a revoked
     // member's) stay in the graph: they are passed over before anything is embedded, and more
-    // candidates fetched until rerankCount(k) that count are scored, or the index is spent.
-    const wanted = rerankCount(k)
+    // candidates fetched until rerankCount(k, size) that count are scored, or the index is spent.
+    const wanted = rerankCount(k, this.index.size)
     const scored: Array<{ formula: string, score: number, sources: FormulaSource[] }> = []
     const seen = new Set<number>()
     for (let fetch = wanted; ; fetch *= 4) {
