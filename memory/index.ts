@@ -128,6 +128,8 @@ export class VectorIndex {
    * size) unless set), re-ranked by their exact vectors (`exact`), with those vectors' scores.
    */
   search (query: Float32Array, k: number, exact: ExactVector, rerank = rerankCount(k, this.count)): Hit[] {
+    if (!Number.isInteger(k) || k < 0) throw new RangeError(`k = ${k}: a whole number is needed`)
+    if (k === 0) return []
     return this.candidates(query, Math.max(k, rerank))
       .map(id => ({ id, score: cosine(query, exact(id)) }))
       .sort((a, b) => b.score - a.score || a.id - b.id)

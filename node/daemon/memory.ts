@@ -196,7 +196,7 @@ export class FormulaMemory {
         }
         scored.push({ formula, score: cosine(query, vector), sources })
       }
-      if (scored.length >= wanted || ids.length < fetch) break
+      if (scored.length >= wanted || ids.length < fetch || fetch >= this.index.size) break
     }
     return scored.sort((a, b) => b.score - a.score || (a.formula < b.formula ? -1 : 1)).slice(0, k).map(({ formula, score, sources: all }) => {
       const sources = all.sort((a, b) => b.time.localeCompare(a.time)).slice(0, MAX_SOURCES)
