@@ -80,7 +80,7 @@ function recall (hits: Array<Array<{ id: number }>>, exact: Hit[][]): number {
 async function main (): Promise<void> {
   const cmd = new Command('bench:memory')
     .option('--formulas <n>', 'formulas in the index; repeatable (default 100000)', positiveInt)
-    .option('--queries <n>', 'queries, each also searched exhaustively (default 500)', (v: string) => positiveInt(v)[0]!, 500)
+    .option('--queries <n>', 'queries, each also searched exhaustively', (v: string) => positiveInt(v)[0]!, 500)
     .option('--ef <n>', 'ef_search; repeatable: each is measured on the same index (default: the shipped rule by size, 200 up to 200,000 rising to 600 at 1,000,000)', positiveInt)
     .option('--rerank <n>', 'candidates re-ranked by their exact vectors; repeatable (default: the shipped rule for k = 10, 14 up to 200,000 formulas rising to 24 at 1,000,000)', positiveInt)
     .option('--m <n>', `HNSW M (default ${HNSW_M})`, (v: string) => positiveInt(v)[0]!, HNSW_M)
