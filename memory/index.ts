@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { verify, writeCheck } from './index-file.js'
 
-/** At 100,000 formulas (bench:memory) M 16 falls short of recall@10 0.95 where M 32 reaches it. */
+/** At 100,000 formulas (bench:memory, on the hnswlib graph this replaced) M 16 fell short of recall@10 0.95 where M 32 reached it. */
 export const HNSW_M = 32
 export const HNSW_EF_CONSTRUCTION = 200
 /** ef_search up to 200,000 formulas (bench:memory). */
