@@ -9,12 +9,16 @@
  *   the other is down; the time from their meeting until both hold the same;
  * - start-up time of a replica whose LevelDB holds M results (default 100,000),
  *   compacted as it runs by default;
- * - bytes on disk per result.
+ * - bytes on disk per result, and memory per result held: the RSS and V8 heap growth of a fresh
+ *   process that opens the store (bench-crdt-hold.ts), after full garbage collections.
  */
 import { Command, InvalidArgumentError } from 'commander'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { Replica } from '../crdt/replica.js'
 import { type ResultEntry } from '../crdt/schemas.js'
 import { startNode, type RunningNode } from '../node/daemon/start.js'
@@ -32,6 +36,8 @@ function entry (i: number): ResultEntry {
     time: 1_790_000_000_000 + i
   }
 }
+
+const execFileAsync = promisify(execFile)
 
 async function du (dir: string): Promise<number> {
   let total = 0
@@ -134,6 +140,13 @@ async function main (): Promise<void> {
     if (reopened.size('results') !== o.startup) throw new Error(`reopened with ${reopened.size('results')} results`)
     await reopened.close()
     out.bytesPerResult = await du(join(tmp, 'big')) / o.startup
+    // What holding the store costs, in a fresh process that only opens it.
+    const child = await execFileAsync(process.execPath, ['--expose-gc', fileURLToPath(new URL('bench-crdt-hold.js', import.meta.url)), join(tmp, 'big')],
+      { env: { ...process.env, TEXMESH_BENCH_KEY: Buffer.from(privateKeyToProtobuf(key)).toString('hex') }, maxBuffer: 1 << 20 })
+    const hold = JSON.parse(child.stdout) as { results: number, rss: number, heap: number }
+    if (hold.results !== o.startup) throw new Error(`the child process held ${hold.results} results`)
+    out.rssBytesPerResult = hold.rss / o.startup
+    out.heapBytesPerResult = hold.heap / o.startup
   } finally {
     for (const n of nodes) await n.stop().catch(() => {})
     await rm(tmp, { recursive: true, force: true })
@@ -149,6 +162,8 @@ async function main (): Promise<void> {
   console.log(`two nodes converge on ${o.results} results   ${(out.convergeMs! / 1000).toFixed(2)} s after they meet`)
   console.log(`start-up with ${o.startup} results          ${(out.startupMs! / 1000).toFixed(2)} s`)
   console.log(`bytes on disk per result                 ${out.bytesPerResult!.toFixed(0)}`)
+  const target = 1.5 * 2 ** 30 / 1e6
+  console.log(`memory per result held (RSS / V8 heap)   ${out.rssBytesPerResult!.toFixed(0)} / ${out.heapBytesPerResult!.toFixed(0)} bytes (at ${o.startup}; target: 1.5 GiB of RSS at 1,000,000 = ${target.toFixed(0)} a result: ratio ${(out.rssBytesPerResult! / target).toFixed(2)})`)
 }
 
 main().catch((err: unknown) => {
