@@ -19,7 +19,7 @@ export const DIMENSIONS = 128
 export const WEIGHTS = { token: 1, bigram: 1, trigram: 0.7, path: 1.2 }
 
 /** Commands whose arguments make a place of their own, and how many arguments they take. */
-export const ARGUMENTS: Record<string, number> = { '\\frac': 2, '\\binom': 2, '\\sqrt': 1, '^': 1, _: 1, '\\overline': 1, '\\hat': 1, '\\vec': 1, '\\bar': 1, '\\tilde': 1, '\\dot': 1, '\\mathbf': 1, '\\mathrm': 1, '\\mathbb': 1, '\\mathcal': 1, '\\operatorname': 1 }
+const ARGUMENTS: Record<string, number> = { '\\frac': 2, '\\binom': 2, '\\sqrt': 1, '^': 1, _: 1, '\\overline': 1, '\\hat': 1, '\\vec': 1, '\\bar': 1, '\\tilde': 1, '\\dot': 1, '\\mathbf': 1, '\\mathrm': 1, '\\mathbb': 1, '\\mathcal': 1, '\\operatorname': 1 }
 
 /** FNV-1a, 32 bits, fed a string at a time (the state as a signed 32-bit integer; `>>> 0` ends it). */
 const FNV_OFFSET = 0x811c9dc5 | 0
@@ -111,7 +111,20 @@ function countFeatures (tokens: readonly string[], out: FeatureCounts): void {
     if (i + 1 < tokens.length) add(feed(feed(feed(KINDS[BIGRAM].start, tokens[i]!), SPACE), tokens[i + 1]!), BIGRAM)
     if (i + 2 < tokens.length) add(feed(feed(feed(feed(feed(KINDS[TRIGRAM].start, tokens[i]!), SPACE), tokens[i + 1]!), SPACE), tokens[i + 2]!), TRIGRAM)
   }
-  // Places: a stack of the arguments the reader is in. A command's next `{` opens its argument.
+  // "p OUTER>INNER>t": the innermost two places
+  forEachPlace(tokens, (outer, inner, t) => {
+    let h = KINDS[PATH].start
+    if (outer != null) h = feed(feed(h, outer), '>')
+    add(feed(feed(feed(h, inner), '>'), t), PATH)
+  })
+}
+
+/**
+ * Each token that sits in a place, with the innermost two places it is in (`outer` undefined when
+ * there is one): a stack of the arguments the reader is in, where a command's next `{` opens its
+ * argument (`\frac#1`, `^#1`).
+ */
+export function forEachPlace (tokens: readonly string[], visit: (outer: string | undefined, inner: string, token: string) => void): void {
   const places: string[] = []
   const pending: Array<{ name: string, left: number, index: number }> = []
   const opened: boolean[] = []
@@ -133,13 +146,8 @@ function countFeatures (tokens: readonly string[], out: FeatureCounts): void {
       if (opened.pop() === true) places.pop()
       continue
     }
-    // "p OUTER>INNER>t": the innermost two places
     const n = places.length
-    if (n > 0) {
-      let h = KINDS[PATH].start
-      if (n > 1) h = feed(feed(h, places[n - 2]!), '>')
-      add(feed(feed(feed(h, places[n - 1]!), '>'), t), PATH)
-    }
+    if (n > 0) visit(n > 1 ? places[n - 2] : undefined, places[n - 1]!, t)
     const args = ARGUMENTS[t]
     if (args != null) pending.push({ name: t, left: args, index: 0 })
   }

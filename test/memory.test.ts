@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ARGUMENTS, embedFormula, embedTokens, DIMENSIONS, WEIGHTS } from '../memory/embedding.js'
+import { embedFormula, embedTokens, DIMENSIONS, forEachPlace, WEIGHTS } from '../memory/embedding.js'
 import { canonicalTokens } from '../pipeline/latex/canonical.js'
 import { dot, quantize } from '../memory/quantize.js'
 import { efSearchFor, exhaustive, rerankCount, VectorIndex } from '../memory/index.js'
@@ -48,23 +48,8 @@ describe('formula memory (pure)', () => {
         if (i + 1 < tokens.length) add(`b ${t} ${tokens[i + 1]!}`, WEIGHTS.bigram)
         if (i + 2 < tokens.length) add(`g ${t} ${tokens[i + 1]!} ${tokens[i + 2]!}`, WEIGHTS.trigram)
       })
-      const places: string[] = []
-      const pending: Array<{ name: string, left: number, index: number }> = []
-      const opened: boolean[] = []
-      for (const t of tokens) {
-        if (t === '{') {
-          const p = pending.at(-1)
-          if (p != null && p.left > 0) {
-            places.push(`${p.name}#${++p.index}`)
-            opened.push(true)
-            if (--p.left === 0) pending.pop()
-          } else opened.push(false)
-          continue
-        }
-        if (t === '}') { if (opened.pop() === true) places.pop(); continue }
-        if (places.length > 0) add(`p ${places.slice(-2).join('>')}>${t}`, WEIGHTS.path)
-        if (ARGUMENTS[t] != null) pending.push({ name: t, left: ARGUMENTS[t], index: 0 })
-      }
+      // (the walk over places is the embedding's own: what is checked is the hashing as read)
+      forEachPlace(tokens, (outer, inner, t) => { add(`p ${outer == null ? '' : `${outer}>`}${inner}>${t}`, WEIGHTS.path) })
       const v = new Float32Array(DIMENSIONS)
       for (const [key, { weight, count }] of named) {
         let h = 0x811c9dc5
