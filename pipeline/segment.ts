@@ -40,6 +40,16 @@ export const SMALL_LINE_GAP = 2.5
 export const PIECE_GLYPH_PX = 14
 /** A piece ends at a gap in the ink at least this many glyph sizes wide. */
 export const PIECE_GAP = 0.2
+/**
+ * A v2 model reads a region whose canvas would be wider than this in pieces no wider (64 glyphs of
+ * 16 px, about 50-70 tokens). Its training formulas are mostly shorter, and it reads long ones less
+ * well than short ones: texmesh v2 at 543 and 840 minutes read wide lines of held-out A and B formulas
+ * side by side at an edit distance of 0.35 and 0.25 in pieces of 1,024 pixels, against 0.44 and 0.45
+ * in pieces of 2,048 (the widest canvas), and their 143 formulas over 60 tokens at 0.069 and 0.062
+ * against 0.075 and 0.072, with one exact reading less of 143 for the later model (scratch measure,
+ * 2026-12-06; the pipeline test `widerThanTheCanvas` keeps the check).
+ */
+export const PIECE_CANVAS_WIDTH = 1024
 
 export interface Region {
   /** Box in the pixel coordinates of the (EXIF-rotated) image. */
@@ -276,13 +286,13 @@ export function readingPieces (ink: Uint8Array, width: number, region: Region, t
 
 /**
  * How a v2 model (glyph-normalised canvases, model-input.ts glyphCanvas) reads a region: its own
- * box, or, when scaling its glyphs to the model's size would make it wider than the widest
- * canvas, pieces cut as readingPieces cuts them, each no wider than that canvas.
+ * box, or, when scaling its glyphs to the model's size would make it wider than PIECE_CANVAS_WIDTH
+ * (or the widest canvas, if narrower), pieces cut as readingPieces cuts them, each no wider than that.
  */
 export function glyphPieces (ink: Uint8Array, width: number, region: Region, g: GlyphGeometry, threshold = INK_THRESHOLD): InkBox[] {
   const { box, glyph } = region
   const scale = g.glyph / Math.max(glyph, 1)
-  const room = g.maxWidth - 2 * MARGIN
+  const room = Math.min(g.maxWidth, PIECE_CANVAS_WIDTH) - 2 * MARGIN
   if (box.width * scale <= room) return [box]
   return piecesOf(ink, width, region, room / scale, threshold)
 }

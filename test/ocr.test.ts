@@ -154,6 +154,12 @@ describe('OCR pipeline with the shipped model', { timeout: 120_000 }, () => {
     assert.equal(canonicalize(r.latex), canonicalize((await pipeline.recognize(upright, 'upright.png')).latex))
     assert.ok(r.rotated === 90 || r.rotated === 270, `rotated: ${String(r.rotated)}`)
     assert.equal((await pipeline.recognize(upright, 'upright.png')).rotated, undefined)
+    // Formulas taller than wide that stand upright (rendered by TeX) are read as they stand.
+    for (const [name, latex] of [['tall-sum.png', '\\sum_{k=0}^{\\infty}'], ['tall-fraction.png', '\\frac{2}{3}']] as const) {
+      const tall = await pipeline.recognize(await readFile(FIXTURES + name), name)
+      assert.equal(tall.rotated, undefined, name)
+      assert.equal(canonicalize(tall.latex), canonicalize(latex), name)
+    }
   })
 
   it('says what it cannot read (an array, prose), with no confidence, and still reads binomials and fractions in parentheses', async () => {

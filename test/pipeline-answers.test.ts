@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises'
 import { checkLatex } from '../pipeline/latex/validate.js'
 import { ModelFileError } from '../pipeline/model-error.js'
 import { calibrate, CalibrationCurve, expectedCalibrationError, fitCalibration, loadShippedCurve, rawProbability, IDENTITY_CURVE } from '../pipeline/confidence.js'
-import { chooseAnswer, joinPieces } from '../pipeline/ocr.js'
+import { chooseAnswer, joinPieces, turnedWins, TURN_MARGIN } from '../pipeline/ocr.js'
 import { removeDir, tempDir } from './helpers.js'
 
 describe('LaTeX check and answer choice', () => {
@@ -50,6 +50,21 @@ describe('a region read in pieces', () => {
     assert.deepEqual(longer.map(h => h.tokens.join(' ')), ['x = 1', 'x = 1 1 1', 'x = l'])
     assert.deepEqual(joinPieces([[hyp(['a'], -1)]], 5), [hyp(['a'], -1)], 'one piece: its own readings')
     assert.deepEqual(joinPieces([[hyp(['a'], -1)], []], 5), [], 'a piece without a reading: none')
+  })
+})
+
+describe('a formula on its side', () => {
+  const reading = (...confidences: number[]) => ({ confidence: confidences.reduce((p, c) => p * c, 1), regions: confidences })
+  it('is read turned when that whole reading is likelier than the upright regions it fell apart into', () => {
+    // one-formula.png turned 90 degrees, texmesh-v2 at 840 minutes: `+` and `-` upright, x^{2}+y^{2}=1 turned.
+    assert.equal(turnedWins(reading(0.982, 0.958), reading(0.966)), true)
+    assert.equal(turnedWins(reading(0.982, 0.958), reading(0.9)), false)
+  })
+  it('needs a clear margin against one upright region, which may be a tall formula standing upright', () => {
+    assert.equal(turnedWins(reading(0.861), reading(0.9)), false)
+    assert.equal(turnedWins(reading(0.8), reading(0.8 * TURN_MARGIN + 0.01)), true)
+    // several regions turned against several upright: the margin too
+    assert.equal(turnedWins(reading(0.9, 0.9), reading(0.85, 0.99)), false)
   })
 })
 
