@@ -26,6 +26,8 @@ const BIG_OPS = /^[∑∏∐∫∬∭∮⋃⋂⨁⨂⨀]$/u
 const MATH_TEXT_CHARS = /^[0-9=+\-−×÷<>≤≥≠±∓()[\]{}|/!'′,.;:ˆ˜¯˙¨`´ˇ˘]$/u
 /** Characters that are evidence of a formula on their own (not letters, digits or brackets). */
 const OPERATORS = /^[=+−×÷<>≤≥≠±∓→←↔⇒⇔∈∉⊂⊆∪∩∑∏∫√∞∂∇·]$/u
+/** What a digit follows with no space inside a formula: letters, digits, closing brackets, primes, `!`. */
+const ENDS_ORD = /^[\p{L}\p{N})\]}|!′']$/u
 /** Operator names set in the text font. */
 const OPERATOR_NAMES = new Set(['sin', 'cos', 'tan', 'cot', 'sec', 'csc', 'sinh', 'cosh', 'tanh', 'arcsin', 'arccos', 'arctan', 'log', 'ln', 'lg', 'exp',
   'lim', 'liminf', 'limsup', 'max', 'min', 'sup', 'inf', 'det', 'dim', 'ker', 'deg', 'gcd', 'arg', 'Pr', 'mod', 'tr', 'rank', 'diag', 'sgn', 'Var', 'Cov', 'erf'])
@@ -75,12 +77,28 @@ function bodySize (chars: readonly PageChar[]): number {
   return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 10
 }
 
-interface Glyph { c: string, font: string, size: number, box: PtBox, math: boolean, weak: boolean, word: string, index: number, big: boolean }
+interface Glyph { c: string, font: string, size: number, box: PtBox, math: boolean, weak: boolean, word: string, index: number, big: boolean, block: number }
 
 /** The formulas of one page, top to bottom and left to right, and the page's body text size (points). */
 export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[]): { body: number, formulas: PageFormula[] } {
   const body = bodySize(chars)
   const small = 0.85 * body
+  // Prose characters (in words of three letters or more of a text font, not operator names): a big
+  // operator with prose beside it on its line is inline. (MuPDF may give a formula a text block of
+  // its own, so nearness decides: prose within four body sizes on either side.)
+  const proseChars: PageChar[] = []
+  {
+    let word: PageChar[] = []
+    const flush = (): void => { if (word.length >= 3 && !OPERATOR_NAMES.has(word.map(c => c.c).join(''))) proseChars.push(...word); word = [] }
+    for (const ch of chars) {
+      if (/^\p{L}$/u.test(ch.c) && !isMathFont(ch.font) && !WEAK_FONT.test(ch.font)) word.push(ch)
+      else flush()
+    }
+    flush()
+  }
+  // (An extension font's character sits about three quarters of its size above the line's baseline.)
+  const inline = (ch: PageChar): boolean => proseChars.some(p => Math.abs(p.baseline - (ch.baseline + 0.75 * ch.size)) < 0.4 * ch.size &&
+    gapX(p.box, ch.box) < 4 * body)
   // Characters with the word (run of letters of one font, no space between) each letter is in.
   const glyphs: Glyph[] = []
   let run: Glyph[] = []
@@ -92,9 +110,10 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
     // Boxes from the baseline and the size (a font's line box, which the text layer gives, can reach
     // into the lines above and below).
     const core = { x: ch.box.x, width: ch.box.width, y: ch.baseline - 0.75 * ch.size, height: ch.size }
-    // Big operators and delimiters of TeX's extension fonts hang from their baseline, about two sizes in display style.
-    const box = EXTENSION_FONT.test(ch.font) ? { ...core, y: Math.min(core.y, ch.box.y), height: 2.8 * ch.size } : core
-    const g: Glyph = { c: ch.c, font: ch.font, size: ch.size, box, math, weak: !math && WEAK_FONT.test(ch.font) && /^\p{L}$/u.test(ch.c), word: '', index, big: false }
+    // Big operators and delimiters of TeX's extension fonts hang from their baseline, about two sizes
+    // in display style, one in a line of text (an inline sum's box would reach the line below).
+    const box = EXTENSION_FONT.test(ch.font) ? { ...core, y: Math.min(core.y, ch.box.y), height: (inline(ch) ? 1.8 : 2.8) * ch.size } : core
+    const g: Glyph = { c: ch.c, font: ch.font, size: ch.size, box, math, weak: !math && WEAK_FONT.test(ch.font) && /^\p{L}$/u.test(ch.c), word: '', index, big: false, block: ch.block }
     if (/^\p{L}$/u.test(ch.c) && !g.math && (run.length === 0 || (run[0]!.font === ch.font && gapX(run[run.length - 1]!.box, ch.box) < 0.1 * body))) run.push(g)
     else { endRun(); if (/^\p{L}$/u.test(ch.c) && !g.math) run.push(g) }
     glyphs.push(g)
@@ -126,13 +145,19 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
     const [ga, gb] = [glyphs[a]!, glyphs[b]!]
     // A big operator's quad is narrower than its glyph too.
     const big = ga.big || gb.big
-    // Beside it on its line. A number of the text font a word space after the formula's own text
-    // characters (a digit, a bracket) is prose: `B = 0 in 1864`, not `B = 0 1864`.
+    // Beside it on its line. A number of the text font, or a reference such as `(6)`, a word space
+    // after the formula's letters, digits or brackets is prose: `B = 0 in 1864`, not `B = 0 1864`,
+    // and `S = k ln W 37 times`. (Inside a formula a digit follows a letter or a bracket with no
+    // space; only after a relation or an operator is there one.)
     const plain = (g: Glyph): boolean => !g.math && !g.weak && MATH_TEXT_CHARS.test(g.c) && !OPERATORS.test(g.c)
-    const prose = (x: Glyph, y: Glyph): boolean => plain(x) && plain(y) && /^[0-9]$/.test(y.c) && x.box.x < y.box.x
-    // A big operator reaches far beside it, but not to the text font's digits of the next line.
+    const reference = (y: Glyph): boolean => y.c === '(' && /^\(\d+\)/.test(chars.slice(y.index, y.index + 6).map(c => c.c).join(''))
+    const prose = (x: Glyph, y: Glyph): boolean => !x.big && ENDS_ORD.test(x.c) && !OPERATOR_NAMES.has(x.word) && plain(y) && (/^[0-9]$/.test(y.c) || reference(y)) && x.box.x < y.box.x
+    // A big operator reaches far beside it, but not to the next line: its box is set for a display
+    // operator, and an inline one's reaches the line below. The text font's digits there are a
+    // line away at half a body size, other characters of body size at three quarters.
     const centre = (b: PtBox): number => b.y + b.height / 2
-    const offLine = (x: Glyph, y: Glyph): boolean => x.big && plain(y) && y.size >= small && Math.abs(centre(x.box) - centre(y.box)) > 0.5 * body
+    const offLine = (x: Glyph, y: Glyph): boolean => x.big && !y.big && y.size >= small &&
+      Math.abs(centre(x.box) - centre(y.box)) > (plain(y) ? 0.5 : 0.75) * body
     if (offLine(ga, gb) || offLine(gb, ga)) return false
     // A citation a word space after a formula (`[12]`, `[3, 7]`) is prose too.
     const citation = (x: Glyph, y: Glyph): boolean => y.c === '[' && plain(y) && x.box.x < y.box.x &&
@@ -152,7 +177,8 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
   const taken = new Int32Array(total).fill(-1)
   const groups: number[][] = []
   for (let s = 0; s < n; s++) {
-    if (!(glyphs[s]!.math || glyphs[s]!.weak) || taken[s]! >= 0) continue
+    // (\pmod and \bmod set `mod` in the text font, its argument often a digit: `(mod 4)` is math too.)
+    if (!(glyphs[s]!.math || glyphs[s]!.weak || glyphs[s]!.word === 'mod') || taken[s]! >= 0) continue
     const id = groups.length
     const members = [s]
     taken[s] = id
@@ -175,33 +201,40 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
     while (ordered.length > 1 && TRAILING.test(ordered[0]!.c) && !ordered[0]!.math) ordered.shift()
     return { members: new Set(members), ordered, bars: members.filter(isBar).map(boxOf) }
   }).filter(p => !(p.ordered.length === 1 && TEXT_SYMBOLS.test(p.ordered[0]!.c)) &&
-    (p.ordered.some(g => g.math || OPERATORS.test(g.c) || g.size < small) || (p.ordered.length === 1 && p.ordered[0]!.weak && p.ordered[0]!.word.length <= 1)))
+    (p.ordered.some(g => g.math || OPERATORS.test(g.c) || g.size < small || g.word === 'mod') || (p.ordered.length === 1 && p.ordered[0]!.weak && p.ordered[0]!.word.length <= 1)))
   const boxOfPart = (p: typeof parts[number]): PtBox => union([...p.ordered.map(g => g.box), ...p.bars])
-  // Its middle band (a tall formula reaches the lines around it), and what else is on it.
+  // Its middle band (a tall formula reaches the lines around it), and what else is on it in the
+  // text blocks of its characters (MuPDF's blocks: the other column of a two-column page is another).
   const middle = (b: PtBox): PtBox => ({ ...b, y: b.y + 0.25 * b.height, height: 0.5 * b.height })
-  const onLine = (b: PtBox, except: (i: number) => boolean): Glyph[] => glyphs.filter((g, i) => !except(i) && overlapY(g.box, middle(b)) > 0.3 * Math.min(g.box.height, 0.5 * b.height))
+  const blocksOf = (members: Set<number>): Set<number> => new Set([...members].filter(i => !isBar(i)).map(i => glyphs[i]!.block))
+  const onLine = (b: PtBox, except: (i: number) => boolean, blocks: Set<number>): Glyph[] =>
+    glyphs.filter((g, i) => !except(i) && blocks.has(g.block) && overlapY(g.box, middle(b)) > 0.3 * Math.min(g.box.height, 0.5 * b.height))
   const numberOnly = (gs: Glyph[]): boolean => gs.length === 0 || /^[,.;]?\(\d+(\.\d+)*[a-z]?\)$/.test(gs.map(g => g.c).join(''))
-  // A display line of several groups (two formulas set side by side, "..., \quad ...") is one formula.
+  // A display line of several groups (two formulas set side by side, "..., \quad ...", a relation
+  // with a wide space around it) is one formula: all the groups on it, when nothing else is on it.
   for (let i = 0; i < parts.length; i++) {
-    for (let j = i + 1; j < parts.length; j++) {
-      const [a, b] = [parts[i]!, parts[j]!]
-      const both = union([boxOfPart(a), boxOfPart(b)])
-      if (overlapY(middle(boxOfPart(a)), middle(boxOfPart(b))) <= 0) continue
-      const rest = onLine(both, k => a.members.has(k) || b.members.has(k)).filter(g => !TRAILING.test(g.c))
-      if (!numberOnly(rest)) continue
+    const a = parts[i]!
+    const line = parts.filter((p, j) => j !== i && overlapY(middle(boxOfPart(a)), middle(boxOfPart(p))) > 0)
+    if (line.length === 0) continue
+    const group = [a, ...line]
+    const blocks = new Set(group.flatMap(p => [...blocksOf(p.members)]))
+    const rest = onLine(union(group.map(boxOfPart)), k => group.some(p => p.members.has(k)), blocks).filter(g => !TRAILING.test(g.c))
+    if (!numberOnly(rest)) continue
+    for (const b of line) {
       for (const k of b.members) a.members.add(k)
-      a.ordered = [...a.ordered, ...b.ordered].sort((x, y) => x.box.x - y.box.x)
+      a.ordered.push(...b.ordered)
       a.bars.push(...b.bars)
-      parts.splice(j, 1)
-      j = i
+      parts.splice(parts.indexOf(b), 1)
     }
+    a.ordered.sort((x, y) => x.box.x - y.box.x)
+    i = parts.indexOf(a) - 1
   }
   const formulas: PageFormula[] = []
   for (const { members, ordered, bars: partBars } of parts) {
     const text = ordered.map(g => g.c).join('')
     const box = union([...ordered.map(g => g.box), ...partBars])
     // Display: nothing else on its lines but an equation number.
-    const display = numberOnly(onLine(box, k => members.has(k)))
+    const display = numberOnly(onLine(box, k => members.has(k), blocksOf(members)))
     const padded = { x: box.x - PAD * body, y: box.y - PAD * body, width: box.width + 2 * PAD * body, height: box.height + 2 * PAD * body }
     const kept = new Set(ordered)
     const foreign = glyphs.filter(g => !kept.has(g) && overlapX(g.box, padded) > 0 && overlapY(g.box, padded) > 0).map(g => g.box)

@@ -1,5 +1,5 @@
 /**
- * npm run bench:documents -- [--dir DIR] [--count N] [--pages N] [--no-read] [--scans]
+ * npm run bench:documents -- [--dir DIR] [--count N] [--pages N] [--no-read] [--scans] [--misses]
  *
  * Formulas in whole documents (issue 26), on generated born-digital PDFs (datagen/documents.ts:
  * prose with held-out C's formulas, in Computer Modern, Palatino and Times math, one and two
@@ -52,10 +52,11 @@ const opts = new Command('bench:documents')
   .option('--seed <n>', 'seed of the documents generated when missing (26: the documents the README reports)', v => Number(v), 26)
   .option('--no-read', 'detection only')
   .option('--scans', 'read each page as a scan instead: rendered, made scan-like, and found without its text layer')
+  .option('--misses', 'list every detection that is not a formula and every formula not found, with their characters')
   .option('--network', 'measure the speed-up of a document on 1 and 4 nodes instead')
   .option('--doc-pages <n>', 'pages of the document --network submits', v => Number(v), 24)
   .option('--modelled <p50,p95>', 'modelled recognition for --network (ms)', '400,600')
-  .parse().opts<{ dir: string, count: number, pages: number, seed: number, read: boolean, scans?: boolean, network?: boolean, docPages: number, modelled: string }>()
+  .parse().opts<{ dir: string, count: number, pages: number, seed: number, read: boolean, scans?: boolean, misses?: boolean, network?: boolean, docPages: number, modelled: string }>()
 
 if (opts.network === true) {
   const modelled = opts.modelled.split(',').map(Number) as [number, number]
@@ -130,11 +131,17 @@ for (const d of docs) {
       const t: Tally = tally()
       t.truth = truthChars.size
       t.found = formulas.length
+      const text = (is: number[]): string => JSON.stringify(is.map(i => chars[i]!.c).join(''))
+      const found = new Set<number>()
       for (const f of formulas) {
         const ids = new Map<number, number>()
         for (const i of f.chars) ids.set(idOf[i]!, (ids.get(idOf[i]!) ?? 0) + 1)
         const [id, n] = [...ids].filter(([k]) => k > 0).sort((a, b) => b[1] - a[1])[0] ?? [0, 0]
-        if (id === 0 || n < CLEAN * f.chars.length || n < CLEAN * truthChars.get(id)!) continue
+        if (id === 0 || n < CLEAN * f.chars.length || n < CLEAN * truthChars.get(id)!) {
+          if (opts.misses === true) console.log(`${d.file} page ${p + 1}: not a formula (${f.display ? 'display' : 'inline'}): ${text(f.chars)}`)
+          continue
+        }
+        found.add(id)
         t.clean++
         const truth = d.formulas.find(x => x.id === id)!
         if (truth.display === f.display) t.displayRight++
@@ -142,6 +149,11 @@ for (const d of docs) {
           const r = await pipeline.recognize(await cropFormula(rendering, f.box, f.foreign, body), `${d.file}#${id}`)
           t.read++
           if (canonicalOrSelf(r.latex) === canonicalOrSelf(truth.latex)) t.exact++
+        }
+      }
+      if (opts.misses === true) {
+        for (const id of truthChars.keys()) {
+          if (!found.has(id)) console.log(`${d.file} page ${p + 1}: missed ${d.formulas.find(x => x.id === id)!.display ? 'display' : 'inline'} ${text(idOf.flatMap((x, i) => x === id ? [i] : []))}`)
         }
       }
       for (const into of [all, ...kinds.map(k => byKind.get(k) ?? (byKind.set(k, tally()).get(k)!))]) {
