@@ -281,11 +281,13 @@ describe('segment', () => {
     assert.deepEqual(glyphPieces(ink, width, { box, glyph: 30 }, wide), [box])
     const whole = await glyphCanvas(ink, width, height, box, 30, wide)
     assert.deepEqual([whole.height, whole.width], [32, 736])
-    // On a canvas of 2,048 pixels, the line at a glyph of 15 (1335 * 16 / 15 = 1424 pixels) is wider
-    // than PIECE_CANVAS_WIDTH, the widest piece the v2 models read well: two pieces again.
-    const cut = glyphPieces(ink, width, { box, glyph: 15 }, { ...geometry, maxWidth: 2048 })
-    assert.equal(cut.length, 2)
-    for (const p of cut) assert.ok(p.width * 16 / 15 <= PIECE_CANVAS_WIDTH - 2 * MARGIN)
+    // On a canvas of 2,048 pixels the line at a glyph of 15 (1335 * 16 / 15 = 1424 pixels) fits: one
+    // piece. At a glyph of 10 (2136 pixels) it does not, and is cut into pieces no wider than
+    // PIECE_CANVAS_WIDTH, the widest piece the v2 models read well: three, not two.
+    assert.deepEqual(glyphPieces(ink, width, { box, glyph: 15 }, { ...geometry, maxWidth: 2048 }), [box])
+    const cut = glyphPieces(ink, width, { box, glyph: 10 }, { ...geometry, maxWidth: 2048 })
+    assert.equal(cut.length, 3)
+    for (const p of cut) assert.ok(p.width * 16 / 10 <= PIECE_CANVAS_WIDTH - 2 * MARGIN)
   })
 
   it('v2 resize: bilinear up with pixel centres aligned, Lanczos down', async () => {

@@ -27,9 +27,9 @@ def load_state(path):
     return s["state"]
 
 
-def comparison(v2):
+def comparison(v2, folder="compare"):
     rows = []
-    for ckpt in sorted(glob.glob(os.path.join(v2, "compare", "*", "last.pt"))):
+    for ckpt in sorted(glob.glob(os.path.join(v2, folder, "*", "last.pt"))):
         st = load_state(ckpt)
         r = st["recipe"]
         dev = st.get("dev", [])
@@ -37,6 +37,7 @@ def comparison(v2):
         rows.append({
             "name": os.path.basename(os.path.dirname(ckpt)),
             "arch": r["arch"], "geometry": r["geometry"], "count_loss": r.get("count_loss", 0),
+            "glyph": r.get("glyph"), "lr": r.get("lr"),
             "cpu_minutes": round(st["elapsed"] / 60, 1), "threads": 1,
             "steps": st["step"], "samples": st["samples"],
             "samples_per_cpu_second": round(st["samples"] / max(1.0, st["elapsed"]), 2),
@@ -119,11 +120,39 @@ def main():
         rows = [r + [""] * (width - len(r)) for r in rows]
         lines += table(rows, ["candidate"] + [f"check {i + 1} (loss / exact)" for i in range(width - 1)]) + [""]
 
+    # Second-phase candidates (run2.sh compare2): each from the same trained checkpoint, at equal CPU time.
+    comp2_path = os.path.join(args.out, "comparison2.json")
+    comp2 = comparison(args.v2, "compare2")
+    if comp2:
+        json.dump(comp2, open(comp2_path, "w"), indent=1)
+    elif os.path.exists(comp2_path):
+        comp2 = json.load(open(comp2_path))
+    if comp2:
+        lines += ["## Second-phase comparison", "",
+                  "Each candidate went on from the first phase's last checkpoint (900 minutes) for the same CPU time on one core"
+                  " (`scripts/train/run2.sh compare2`), on the first phase's data (clean, clean2, clean3), with its own short cosine"
+                  " schedule. Dev: greedy exact match on 200 images during the run, on all 600 at the end, at each candidate's"
+                  " glyph size.", ""]
+        rows = []
+        for c in comp2:
+            b = c.get("final_bands") or {}
+            checks = "; ".join(f"{d['minutes']:.0f} min: {100 * d['dev_exact']:.1f} % ({d.get('n', 200)})" for d in c["dev"])
+            rows.append([f"`{c['name']}`", c.get("glyph"), c.get("lr"), c["cpu_minutes"], c["samples"], c["samples_per_cpu_second"],
+                         f"{100 * (c['final_dev_exact'] or 0):.1f} %", " / ".join(f"{100 * b[k]:.0f}" for k in ("1-20", "21-40", "41-60", "61-90", "91+") if k in b),
+                         checks])
+        lines += table(rows, ["candidate", "glyph (px)", "peak learning rate", "CPU minutes", "samples seen", "samples per CPU-second",
+                              "dev exact match (600)", "by length 1-20 / 21-40 / 41-60 / 61-90 / 91+ (%)", "dev checks"]) + [""]
+
     if os.path.exists(args.checkpoint):
         st = load_state(args.checkpoint)
-        prior_h = sum(p.get("minutes", 0) for p in st.get("prior", [])) / 60
-        curve = [{"step": d["step"], "samples": d["samples"], "hours": round(prior_h + d["minutes"] / 60, 3),
-                  "dev_exact": d["dev_exact"], "dev_loss": d.get("dev_loss"), "n": d.get("n")} for d in st.get("dev", [])]
+        # The runs this one continued first (their dev checks, where recorded), then its own: hours and
+        # samples count from the start of the first.
+        curve, minutes, samples = [], 0.0, 0
+        for run in st.get("prior", []) + [{"dev": st.get("dev", []), "minutes": 0, "samples_seen": 0}]:
+            curve += [{"step": d["step"], "samples": samples + d["samples"], "hours": round((minutes + d["minutes"]) / 60, 3),
+                       "dev_exact": d["dev_exact"], "dev_loss": d.get("dev_loss"), "n": d.get("n")} for d in run.get("dev", [])]
+            minutes += run.get("minutes", 0) or 0
+            samples += run.get("samples_seen", 0) or 0
         fc = forecast(curve)
         json.dump({"recipe": st["recipe"], "curve": curve, "forecast": fc, "hardware": st.get("hardware")},
                   open(os.path.join(args.out, "curve.json"), "w"), indent=1)

@@ -3,7 +3,9 @@
 #
 #   scripts/train/run2.sh data      # clean renders (40 + 60 shards of 2,000) and the dev sets, in training/v2
 #   scripts/train/run2.sh data3     # grammar v3's topic formulas (SHARDS3, default 40 shards of 2,000), in training/v2/clean3
+#   scripts/train/run2.sh data4     # fresh formulas of the same grammar, another seed (SHARDS4, default 40), in training/v2/clean4
 #   scripts/train/run2.sh compare   # candidate designs, COMPARE_MINUTES (default 30) of one core each from scratch
+#   scripts/train/run2.sh compare2  # second-phase candidates from one checkpoint (INIT), COMPARE_MINUTES of one core each
 #   scripts/train/run2.sh init      # v1's weights recovered from its ONNX files, to start v2 from
 #   scripts/train/run2.sh train     # the long run in the background (nohup), log in training/v2/run/train.log
 #   scripts/train/run2.sh pack      # the checkpoint and training record to commit (checkpoints/texmesh-v2)
@@ -42,6 +44,13 @@ case "${1:-}" in
     nice -n 10 node dist/scripts/datagen/build.js --format clean --profile clean3 --out "$V2/clean3" --seed 6 --count 2000 --shards "0:${SHARDS3:-40}"
     echo "v3 data ready in $V2/clean3"
     ;;
+  data4)
+    # Grammar v3 again, seed 7: new formulas of the same kinds for the second phase (decision 18).
+    npm run --silent build
+    mkdir -p "$V2/clean4"
+    nice -n 10 node dist/scripts/datagen/build.js --format clean --profile clean3 --out "$V2/clean4" --seed 7 --count 2000 --shards "0:${SHARDS4:-40}"
+    echo "fresh v3 data ready in $V2/clean4"
+    ;;
   compare)
     # Candidate designs from scratch at equal compute: COMPARE_MINUTES (default 30) of one core each
     # (process CPU time, one thread: on this model PyTorch's second thread bought almost nothing),
@@ -58,6 +67,25 @@ case "${1:-}" in
     done
     grep -h "done:" "$V2"/compare/*/train.log
     ;;
+  compare2)
+    # Candidates for going on from a trained checkpoint (INIT), at equal compute: COMPARE_MINUTES (default
+    # 30) of one core each (process CPU time), one after another on core CORE (default 0), on the data the
+    # first phase saw (clean, clean2, clean3: the same for every candidate, whatever lands meanwhile).
+    # CANDIDATES: "NAME TRAIN2_OPTIONS..." separated by ";". Dev checks on all 600 images.
+    m=${COMPARE_MINUTES:-30}
+    init=$(realpath "${INIT:?INIT: the checkpoint to go on from}")
+    data=../../$V2/clean,../../$V2/clean2,../../$V2/clean3
+    IFS=';' read -ra specs <<< "${CANDIDATES:?CANDIDATES: NAME OPTIONS;...}"
+    for spec in "${specs[@]}"; do
+      set -- $spec
+      name=$1; shift
+      [ -f "$V2/compare2/$name/final.pt" ] && continue
+      OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py --data $data --dev ../../$V2/dev \
+        --vocab ../../$VOCAB --out ../../$V2/compare2/$name --minutes $m --arch ${ARCH:-v1net} --clock cpu --init $init \
+        --dev-count 600 --dev-minutes $(( m / 2 )) $*" >/dev/null 2>&1
+    done
+    grep -h "done:" "$V2"/compare2/*/train.log
+    ;;
   init)
     # v1's float weights, recovered from its ONNX files (BatchNorm set up again on v1-format dev canvases),
     # for a v2 run that starts from them (ARCH=v1net INIT=training/v2/v1-init.pt).
@@ -72,7 +100,7 @@ case "${1:-}" in
       (cd scripts/train && "$PY" checkpoint.py unpack "../../${CHECKPOINT:-checkpoints/texmesh-v2/weights.pt}" "../../$V2/run/last.pt")
     fi
     nohup env OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py \
-      --data ../../$V2/clean,../../$V2/clean2$([ -d "$V2/clean3" ] && echo ",../../$V2/clean3") --dev ../../$V2/dev --vocab ../../$VOCAB --out ../../$V2/run \
+      --data ../../$V2/clean,../../$V2/clean2$(for d in clean3 clean4; do [ -d "$V2/$d" ] && echo -n ",../../$V2/$d"; done) --dev ../../$V2/dev --vocab ../../$VOCAB --out ../../$V2/run \
       --minutes ${MINUTES:-600} --arch ${ARCH:-v1net} ${INIT:+--init ../../$INIT} ${TRAIN_ARGS:-}" >>"$V2/run/stdout.log" 2>&1 &
     echo "training in the background (pid $!); follow it with: tail -f $V2/run/train.log"
     ;;
@@ -89,10 +117,12 @@ case "${1:-}" in
     ckpt=$(realpath -m "${CHECKPOINT_PT:-$V2/run/last.pt}")
     grammar_commit=$(git log -1 --format=%h -- formulas/ 2>/dev/null || echo unknown)
     clean3=$(ls "$V2"/clean3/clean-*.jsonl 2>/dev/null | wc -l || true)
+    clean4=$(ls "$V2"/clean4/clean-*.jsonl 2>/dev/null | wc -l || true)
     recipe='{"grammar": "formulas/ at commit '"$grammar_commit"'",
       "clean": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "clean"},
       "clean2": {"seed": 2, "shards": '"${SHARDS2:-60}"', "per_shard": 2000, "profile": "clean2"},
       "clean3": {"seed": 6, "shards": '"$clean3"', "per_shard": 2000, "profile": "clean3"},
+      "clean4": {"seed": 7, "shards": '"$clean4"', "per_shard": 2000, "profile": "clean3"},
       "dev": {"seed": 3, "count": 600, "profile": "train", "format": "ink"},
       "heldout_a": {"seed": 1001, "count": 400, "profile": "heldout-a"}, "heldout_b": {"seed": 2002, "count": 300, "profile": "heldout-b"},
       "heldout_c": {"source": "datasets/heldout-c/source.jsonl", "formulas": 287, "images": 2870},

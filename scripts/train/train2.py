@@ -278,8 +278,10 @@ def main():
                 state["prior"] = init["init"]["prior"]
             else:
                 st = init.get("state", {})
+                # The run it continues, with its dev checks, so the training record keeps the whole learning curve.
                 state["prior"] = st.get("prior", []) + [{"run": os.path.dirname(os.path.abspath(args.init)), "steps": st.get("step"),
-                                                         "samples_seen": st.get("samples"), "minutes": round(st.get("elapsed", 0) / 60, 1)}]
+                                                         "samples_seen": st.get("samples"), "minutes": round(st.get("elapsed", 0) / 60, 1),
+                                                         "dev": st.get("dev", []), "recipe": st.get("recipe")}]
     state["recipe"] = {k: getattr(args, k) for k in ("arch", "geometry", "glyph", "max_h", "max_w", "pixels", "max_batch",
                                                       "lr", "warmup", "count_loss", "minutes", "clock")}
     state["hardware"] = (torch.cuda.get_device_name(0) if device == "cuda" else
