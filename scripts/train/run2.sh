@@ -118,6 +118,8 @@ case "${1:-}" in
     grammar_commit=$(git log -1 --format=%h -- formulas/ 2>/dev/null || echo unknown)
     clean3=$(ls "$V2"/clean3/clean-*.jsonl 2>/dev/null | wc -l || true)
     clean4=$(ls "$V2"/clean4/clean-*.jsonl 2>/dev/null | wc -l || true)
+    # Only the folders the checkpoint's run read (runs before data4 read clean, clean2 and clean3).
+    "$PY" -c "import sys, torch; s = torch.load(sys.argv[1], map_location='cpu')['state']; sys.exit(0 if 'clean4' in s.get('data_folders', []) else 1)" "$ckpt" || clean4=0
     recipe='{"grammar": "formulas/ at commit '"$grammar_commit"'",
       "clean": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "clean"},
       "clean2": {"seed": 2, "shards": '"${SHARDS2:-60}"', "per_shard": 2000, "profile": "clean2"},
