@@ -23,6 +23,9 @@ export interface ScannedFormula {
 const SPACED = 0.9
 /** A prose-looking word at most this many x-heights wide between two mathematical words is mathematics. */
 const BRIDGE = 7
+/** A prose-looking word at most this many x-heights wide, nearer a formula than CLOSE word spaces, is part of it. */
+const SHORT = 3
+const CLOSE = 0.8
 /** An x-height is about this share of the body size (Computer Modern 0.43, Times 0.45, Palatino 0.47). */
 const X_SHARE = 0.45
 
@@ -121,7 +124,15 @@ function formulaWords (kinds: readonly WordKind[], words: readonly PxBox[], xHei
     const spaced = (x: number, y: number): boolean => wordSpace != null && words[y]!.left - words[x]!.right - 1 >= SPACED * wordSpace
     while (a <= b && (speck(words[a]!) || (kinds[a] === WordKind.number && a < b && spaced(a, a + 1)))) a++
     while (b >= a && (speck(words[b]!) || (kinds[b] === WordKind.number && b > a && spaced(b - 1, b)))) b--
-    if (math.slice(a, b + 1).some(Boolean)) runs.push([a, b])
+    if (!math.slice(a, b + 1).some(Boolean)) { j = end + 1; continue }
+    // A short prose-looking word closer to the formula than a word space is part of it: math letters
+    // such as `Av` in `Av = \lambda v` look like a word, and the space around a relation is narrower
+    // than one between words.
+    const close = (x: number, y: number): boolean => wordSpace != null && words[y]!.left - words[x]!.right - 1 < CLOSE * wordSpace
+    const short = (x: number): boolean => kinds[x] === WordKind.prose && words[x]!.right - words[x]!.left + 1 <= SHORT * xHeight
+    if (a === j && a > 0 && short(a - 1) && close(a - 1, a)) a--
+    if (b === end && b + 1 < kinds.length && short(b + 1) && close(b, b + 1)) b++
+    runs.push([a, b])
     j = end + 1
   }
   for (const [a, b] of runs) out.fill(true, a, b + 1)
