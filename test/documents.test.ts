@@ -5,7 +5,7 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as mupdf from 'mupdf'
@@ -213,5 +213,25 @@ describe('documents through the network', { timeout: 180_000 }, () => {
     assert.deepEqual((await Promise.all([retry(), retry()])).sort(), [200, 409])
     const settled = await runCli(['result', doc.id, '--wait', '--json', '--data-dir', dirs[0]!], { timeoutMs: 60_000 })
     assert.deepEqual((JSON.parse(settled.stdout) as typeof doc).formulas.map(f => f.latex), doc.formulas.map(f => f.latex))
+    // Deleting: not while it is being prepared; then its record, text and kept file are gone from the node.
+    const remove = async (id: string): Promise<number> => (await fetch(`http://127.0.0.1:${nodes[0]!.apiPort}/v1/documents/${id}`,
+      { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status
+    assert.equal(await retry(), 200)
+    assert.equal(await remove(doc.id), 409)
+    await runCli(['result', doc.id, '--wait', '--data-dir', dirs[0]!], { timeoutMs: 60_000 })
+    const kept = join(dirs[0]!, 'documents')
+    assert.deepEqual((await readdir(kept)).filter(f => f.startsWith(doc.id)).sort(), [`${doc.id}.json`, `${doc.id}.src`, `${doc.id}.text.json`])
+    const deleted = await runCli(['delete', doc.id, '--data-dir', dirs[0]!])
+    assert.equal(deleted.code, 0, deleted.stderr)
+    assert.equal(deleted.stdout, `deleted ${doc.id}\n`)
+    assert.deepEqual((await readdir(kept)).filter(f => f.startsWith(doc.id)), [])
+    assert.match((await runCli(['result', doc.id, '--data-dir', dirs[0]!])).stderr, /no document/)
+    const twice = await runCli(['delete', doc.id, '--data-dir', dirs[0]!])
+    assert.equal(twice.code, 1)
+    assert.match(twice.stderr, /this node has no document/)
+    assert.match((await runCli(['delete', 'paper.pdf', '--data-dir', dirs[0]!])).stderr, /is not a document id/)
+    assert.equal(await remove(badId), 200)
+    assert.equal(await remove('d0123456789abcdef'), 404)
+    assert.deepEqual(await (await fetch(`http://127.0.0.1:${nodes[0]!.apiPort}/v1/documents`, { headers: { authorization: `Bearer ${token}` } })).json(), [])
   })
 })

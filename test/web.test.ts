@@ -260,6 +260,12 @@ describe('web interface in chromium', { timeout: 180_000 }, () => {
       await page.waitForFunction(() => document.querySelector('[data-testid=document-progress]')?.textContent?.startsWith('refused') === true &&
         document.querySelector('.details .error[role=status]') != null, { timeout: 30_000 })
       assert.equal(await page.$('.details [role=alert]'), null)
+      // Deleted from the page, once confirmed: gone from the list.
+      const rows = (await page.$$('table.tasks tbody tr')).length
+      page.once('dialog', dialog => { void dialog.accept() })
+      const [deleted] = await Promise.all([page.waitForResponse(r => r.request().method() === 'DELETE'), page.click('[data-testid=delete]')])
+      assert.equal(deleted.status(), 200)
+      await page.waitForFunction((n: number) => document.querySelectorAll('table.tasks tbody tr').length === n - 1 && document.querySelector('.details') == null, { timeout: 10_000 }, rows)
     } finally {
       await rm(bad, { force: true })
     }

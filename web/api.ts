@@ -28,6 +28,10 @@ export async function post<T> (path: string, body?: Blob | object): Promise<T> {
   }))
 }
 
+export async function del<T> (path: string): Promise<T> {
+  return await answer<T>(await fetch(path, { method: 'DELETE', credentials: 'same-origin', headers: { 'x-texmesh': '1', accept: 'application/json' } }))
+}
+
 // The shapes the API answers in are the server's own types (type-only imports: nothing of the
 // server is bundled), so the page cannot drift from what the node sends.
 import type { Box, Alternative } from '../pipeline/ocr.js'

@@ -1,18 +1,23 @@
 /**
  * The Documents page: hand a PDF or a multi-page TIFF of scans to the network (POST
  * /v1/documents): its formulas are found and each becomes a task; pages can be prepared again
- * (POST /v1/documents/ID/retry). The node's documents, newest first, followed while they run, and one
+ * (POST /v1/documents/ID/retry), and a document deleted from the node (DELETE /v1/documents/ID). The node's documents, newest first, followed while they run, and one
  * document's formulas in reading order, typeset, with their page, kind and state.
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { get, post, type DocumentView } from './api.js'
+import { del, get, post, type DocumentView } from './api.js'
 import { Confidence, Source, Tex } from './ui.js'
 
-function DocumentDetails ({ doc, onRetried }: { doc: DocumentView, onRetried: () => void }) {
+function DocumentDetails ({ doc, onRetried, onDeleted }: { doc: DocumentView, onRetried: () => void, onDeleted: () => void }) {
   const [retryError, setRetryError] = useState<string | null>(null)
   const retry = (): void => {
     setRetryError(null)
     post<DocumentView>(`/v1/documents/${doc.id}/retry`, {}).then(onRetried, (e: Error) => setRetryError(e.message))
+  }
+  const remove = (): void => {
+    if (!window.confirm(`Delete ${doc.file} from this node? The results of its formulas stay in the network.`)) return
+    setRetryError(null)
+    del(`/v1/documents/${doc.id}`).then(onDeleted, (e: Error) => setRetryError(e.message))
   }
   const needsRetry = doc.state === 'refused' || doc.state === 'interrupted' || doc.formulas.some(f => f.state === 'failed' || f.state === 'no-consensus' || f.state === 'refused')
   return (
@@ -20,7 +25,7 @@ function DocumentDetails ({ doc, onRetried }: { doc: DocumentView, onRetried: ()
       <h3 id='document-title'>{doc.file} <small>{doc.id}</small></h3>
       <p class='meta' data-testid='document-progress'>{doc.state}: {doc.pagesDone} of {doc.pageCount ?? doc.pages.length} pages done, {doc.formulas.length} formulas{doc.pages.some(p => p.scanned) ? '; formulas of pages without a text layer (scans) found in their pixels' : ''}</p>
       {doc.refused != null && <p class='error' role='status'>Refused: {doc.refused.message}</p>}
-      {needsRetry && <p><button type='button' data-testid='retry' onClick={retry}>Retry the pages that need it</button>{retryError != null && <span class='error' role='alert'> {retryError}</span>}</p>}
+      <p>{needsRetry && <button type='button' data-testid='retry' onClick={retry}>Retry the pages that need it</button>} <button type='button' data-testid='delete' onClick={remove}>Delete from this node</button>{retryError != null && <span class='error' role='alert'> {retryError}</span>}</p>
       <p class='meta'>Export (the answers so far): <a href={`/v1/documents/${doc.id}?export=markdown`} download={`${doc.file.replace(/\.(pdf|tiff?)$/i, '')}.md`}>Markdown</a> · <a href={`/v1/documents/${doc.id}?export=latex`} download={`${doc.file.replace(/\.(pdf|tiff?)$/i, '')}-formulas.tex`}>LaTeX</a></p>
       <ol class='readings'>
         {doc.formulas.map((f, i) => (
@@ -92,7 +97,7 @@ export function DocumentsPage () {
             ))}
           </tbody>
         </table>
-        {doc != null && <DocumentDetails doc={doc} onRetried={refresh} />}
+        {doc != null && <DocumentDetails doc={doc} onRetried={refresh} onDeleted={() => { setSelected(null); refresh() }} />}
       </div>
     </section>
   )

@@ -27,6 +27,10 @@ export class ApiClient {
     return await this.request<T>('POST', path, body)
   }
 
+  async delete<T> (path: string): Promise<T> {
+    return await this.request<T>('DELETE', path)
+  }
+
   /** POST raw bytes (an image) as the body. */
   async postBytes<T> (path: string, bytes: Uint8Array, contentType = 'application/octet-stream'): Promise<T> {
     return await this.request<T>('POST', path, bytes, contentType)

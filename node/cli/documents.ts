@@ -1,4 +1,4 @@
-/** `texmesh submit paper.pdf`, `texmesh result DOCUMENT_ID` and `texmesh retry DOCUMENT_ID`: documents handed to the network (node/daemon/documents.ts). */
+/** `texmesh submit paper.pdf`, `texmesh result DOCUMENT_ID`, `texmesh retry DOCUMENT_ID` and `texmesh delete DOCUMENT_ID`: documents handed to the network (node/daemon/documents.ts). */
 import { InvalidArgumentError, type Command } from 'commander'
 import { ApiClient } from './client.js'
 import { dataDirOf, parsePositive, withDataDir, withJson, type CommonOptions } from './options.js'
@@ -93,5 +93,24 @@ export function addRetryCommand (program: Command): void {
       const doc = await runDocumentResult(client, id, opts, 600)
       // Without --wait the document has just been taken again: how it ends is not known yet.
       if (opts.wait === true && documentFailed(doc)) process.exitCode = 1
+    })
+}
+
+/** `texmesh delete DOCUMENT_ID`: a document gone from the node (its record and its kept file). */
+export function addDeleteCommand (program: Command): void {
+  withDataDir(program.command('delete'))
+    .description('delete a submitted document from the node: its record, its pages\' text and the file it kept (the results of its formulas stay in the network, as all results do)')
+    .argument('<document-id>', 'the document id texmesh submit printed')
+    .action(async (id: string, opts: CommonOptions, cmd: Command) => {
+      if (!DOCUMENT_ID.test(id)) cmd.error(`${id} is not a document id (d and 16 hex digits)`)
+      const client = await ApiClient.forDataDir(dataDirOf(opts))
+      try {
+        await client.delete(`/v1/documents/${id}`)
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) throw new TexmeshError(`this node has no document ${id}`)
+        if (err instanceof ApiError && err.status === 409) throw new TexmeshError(err.message)
+        throw err
+      }
+      process.stdout.write(`deleted ${id}\n`)
     })
 }

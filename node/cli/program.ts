@@ -9,7 +9,7 @@ import { TexmeshError } from '../errors.js'
 import { ModelFileError } from '../../pipeline/model-error.js'
 import { VERSION } from '../version.js'
 import { addConfigCommand } from './config.js'
-import { addRetryCommand } from './documents.js'
+import { addDeleteCommand, addRetryCommand } from './documents.js'
 import { addNetworkCommands } from './network.js'
 import { addNodeCommand, type NodeCommandExtension } from './node.js'
 import { addOcrCommand } from './ocr.js'
@@ -47,6 +47,7 @@ Environment:
   addSearchCommand(program)
   addTasksCommand(program)
   addRetryCommand(program)
+  addDeleteCommand(program)
   more?.(program)
   addConfigCommand(program)
   addNetworkCommands(program)

@@ -6,7 +6,8 @@ import type { DocumentView } from './documents.js'
 /**
  * The API's documents (node/daemon/documents.ts): POST /v1/documents?name=FILE with a PDF,
  * GET /v1/documents?limit=N, GET /v1/documents/ID (?export=markdown or latex: the document as text),
- * POST /v1/documents/ID/retry with {"pages": [N, ...]} or {} (the pages that need it): pages prepared again.
+ * POST /v1/documents/ID/retry with {"pages": [N, ...]} or {} (the pages that need it): pages prepared again,
+ * DELETE /v1/documents/ID: the document gone from this node (its formulas' results stay).
  */
 export interface DocumentHandlers {
   submit(pdf: Buffer, file: string): Promise<DocumentView>
@@ -14,6 +15,7 @@ export interface DocumentHandlers {
   list(limit: number): Promise<DocumentView[]>
   export(id: string, format: 'markdown' | 'latex'): Promise<string | undefined>
   retry(id: string, pages?: number[]): Promise<DocumentView | undefined>
+  remove(id: string): Promise<boolean>
 }
 
 const RetryBody = z.object({ pages: z.array(z.number().int().min(1)).min(1).max(10_000).optional() }).strict()
@@ -53,6 +55,15 @@ export function addDocumentRoutes (app: FastifyInstance, handlers: DocumentHandl
       return await reply.type(query.data.export === 'markdown' ? 'text/markdown; charset=utf-8' : 'application/x-tex; charset=utf-8').send(text)
     }
     return await handlers.get(request.params.id) ?? await missing()
+  })
+  app.delete<{ Params: { id: string } }>('/v1/documents/:id', async (request, reply) => {
+    try {
+      if (await handlers.remove(request.params.id)) return { deleted: request.params.id }
+      return await reply.code(404).send({ error: `no document ${request.params.id.slice(0, 80)} on this node (GET /v1/documents lists them)` })
+    } catch (err) {
+      if (err instanceof DocumentError) return await reply.code(409).send({ error: err.message, reason: err.reason })
+      throw err
+    }
   })
   app.post<{ Params: { id: string } }>('/v1/documents/:id/retry', async (request, reply) => {
     const body = RetryBody.safeParse(request.body ?? {})

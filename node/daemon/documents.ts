@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { DocumentError, hasPdfHeader, hasTiffHeader, notPdf } from '../../documents/errors.js'
@@ -242,6 +242,23 @@ export class NodeDocuments {
     this.stopping = true
     for (const s of this.stops) s()
     await this.queue.catch(() => {})
+  }
+
+  /**
+   * Delete a document from this node: its record, its pages' text and its kept file. The results
+   * of its formulas stay in the network, as every result does. False for no such document; throws
+   * DocumentError ('busy') while it is being prepared.
+   */
+  async remove (id: string): Promise<boolean> {
+    await this.load()
+    const record = ID.test(id) ? this.records.get(id) : undefined
+    if (record == null) return false
+    if (record.status === 'preparing' || this.retrying.has(record.id)) throw new DocumentError(record.file, 'busy', 'is being prepared; delete it when it is done')
+    this.records.delete(record.id)
+    // The record first: a node stopped half-way through finds no document, and at most stray files.
+    for (const f of [`${record.id}.json`, `${record.id}.text.json`, `${record.id}.src`]) await rm(join(this.dir, f), { force: true })
+    this.log.info({ document: record.id }, 'document deleted')
+    return true
   }
 
   async get (id: string): Promise<DocumentView | undefined> {
