@@ -96,8 +96,9 @@ describe('texmesh simnet', { timeout: 240_000 }, () => {
 
   it('splits the network and heals it, with every result in every replica afterwards', async () => {
     // Enough tasks that the work outlasts the progress poll that starts the partition at a fifth
-    // done (with 40, all of them sometimes finished between two polls).
-    const r = await runCli(['simnet', '--nodes', '4', '--tasks', '120', '--modelled', '60,100', '--partition', '--partition-ms', '1500', '--spread', '--json'], { timeoutMs: 200_000 })
+    // done (with 40, all of them sometimes finished between two polls), and slow enough that a
+    // count read on a loaded machine does not see 3 tasks end (at 60-100 ms it fired at 27 once).
+    const r = await runCli(['simnet', '--nodes', '4', '--tasks', '120', '--modelled', '150,250', '--partition', '--partition-ms', '1500', '--spread', '--json'], { timeoutMs: 200_000 })
     assert.equal(r.code, 0, r.stderr + r.stdout)
     const j = JSON.parse(r.stdout)
     assert.equal(j.completed, 120)
