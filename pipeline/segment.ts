@@ -41,15 +41,16 @@ export const PIECE_GLYPH_PX = 14
 /** A piece ends at a gap in the ink at least this many glyph sizes wide. */
 export const PIECE_GAP = 0.2
 /**
- * A region too wide for a v2 model's widest canvas is read in pieces no wider than this (64 glyphs
- * of 16 px, about 50-70 tokens): the model reads long formulas less well than short ones. Wide
+ * A region too wide for a v2 model's widest canvas is read in pieces no wider than this many of its
+ * glyphs (1,024 pixels at 16 px a glyph, about 50-70 tokens): the model reads long formulas less
+ * well than short ones. Wide
  * lines of held-out A and B formulas side by side read at an edit distance of 0.35 (texmesh v2 at
  * 543 minutes) and 0.25 (840 minutes) in pieces of 1,024 pixels, against 0.44 and 0.45 in pieces of
  * 2,048. A single formula that fits the widest canvas is still read whole: cut at 1,024 pixels, the
  * 543-minute model read one more formula of 61-90 tokens and one more of 91+ wrong in held-out A's
  * 400 (scratch measure, 2026-12-06; the pipeline test `widerThanTheCanvas` keeps the check).
  */
-export const PIECE_CANVAS_WIDTH = 1024
+export const PIECE_GLYPHS = 64
 
 export interface Region {
   /** Box in the pixel coordinates of the (EXIF-rotated) image. */
@@ -287,13 +288,13 @@ export function readingPieces (ink: Uint8Array, width: number, region: Region, t
 /**
  * How a v2 model (glyph-normalised canvases, model-input.ts glyphCanvas) reads a region: its own
  * box, or, when scaling its glyphs to the model's size would make it wider than the widest canvas,
- * pieces cut as readingPieces cuts them, each no wider than PIECE_CANVAS_WIDTH (or that canvas).
+ * pieces cut as readingPieces cuts them, each no wider than PIECE_GLYPHS glyphs (or that canvas).
  */
 export function glyphPieces (ink: Uint8Array, width: number, region: Region, g: GlyphGeometry, threshold = INK_THRESHOLD): InkBox[] {
   const { box, glyph } = region
   const scale = g.glyph / Math.max(glyph, 1)
   if (box.width * scale <= g.maxWidth - 2 * MARGIN) return [box]
-  const room = Math.min(g.maxWidth, PIECE_CANVAS_WIDTH) - 2 * MARGIN
+  const room = Math.min(g.maxWidth, PIECE_GLYPHS * g.glyph) - 2 * MARGIN
   return piecesOf(ink, width, region, room / scale, threshold)
 }
 

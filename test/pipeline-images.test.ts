@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { preprocess, ImageError, type ImageErrorReason } from '../pipeline/preprocess.js'
-import { glyphPieces, glyphSizeOf, PIECE_CANVAS_WIDTH, PIECE_GLYPH_PX, readingPieces, segment } from '../pipeline/segment.js'
+import { glyphPieces, glyphSizeOf, PIECE_GLYPHS, PIECE_GLYPH_PX, readingPieces, segment } from '../pipeline/segment.js'
 import { COL_STEP, glyphCanvas, INPUT_WIDTH, MARGIN, resizeInk, ROW_STEP } from '../pipeline/model-input.js'
 import { readTruth } from '../scripts/eval.js'
 
@@ -249,7 +249,7 @@ describe('segment', () => {
     assert.deepEqual(readingPieces(ink, width, { box: { left: 5, top: 5, width: 200, height: 20 }, glyph: 20 }), [{ left: 5, top: 5, width: 200, height: 20 }])
   })
 
-  it('v2 geometry: glyphs of one size, whatever the length; pieces only past the widest canvas or PIECE_CANVAS_WIDTH', async () => {
+  it('v2 geometry: glyphs of one size, whatever the length; pieces only past the widest canvas, of at most PIECE_GLYPHS glyphs', async () => {
     // Glyphs of 30 x 30 pixels, 15 apart: the typical glyph is 30, so the canvas scale is 16 / 30.
     const geometry = { glyph: 16, maxHeight: 128, maxWidth: 512 }
     const width = 1400
@@ -283,11 +283,11 @@ describe('segment', () => {
     assert.deepEqual([whole.height, whole.width], [32, 736])
     // On a canvas of 2,048 pixels the line at a glyph of 15 (1335 * 16 / 15 = 1424 pixels) fits: one
     // piece. At a glyph of 10 (2136 pixels) it does not, and is cut into pieces no wider than
-    // PIECE_CANVAS_WIDTH, the widest piece the v2 models read well: three, not two.
+    // PIECE_GLYPHS glyphs (1,024 pixels), the widest piece the v2 models read well: three, not two.
     assert.deepEqual(glyphPieces(ink, width, { box, glyph: 15 }, { ...geometry, maxWidth: 2048 }), [box])
     const cut = glyphPieces(ink, width, { box, glyph: 10 }, { ...geometry, maxWidth: 2048 })
     assert.equal(cut.length, 3)
-    for (const p of cut) assert.ok(p.width * 16 / 10 <= PIECE_CANVAS_WIDTH - 2 * MARGIN)
+    for (const p of cut) assert.ok(p.width * 16 / 10 <= PIECE_GLYPHS * 16 - 2 * MARGIN)
   })
 
   it('v2 resize: bilinear up with pixel centres aligned, Lanczos down', async () => {
