@@ -201,7 +201,8 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
     while (ordered.length > 1 && TRAILING.test(ordered[0]!.c) && !ordered[0]!.math) ordered.shift()
     return { members: new Set(members), ordered, bars: members.filter(isBar).map(boxOf) }
   }).filter(p => !(p.ordered.length === 1 && TEXT_SYMBOLS.test(p.ordered[0]!.c)) &&
-    (p.ordered.some(g => g.math || OPERATORS.test(g.c) || g.size < small || g.word === 'mod') || (p.ordered.length === 1 && p.ordered[0]!.weak && p.ordered[0]!.word.length <= 1)))
+    (p.ordered.some(g => g.math || OPERATORS.test(g.c) || g.size < small) ||
+      (p.ordered.some(g => g.word === 'mod') && p.ordered.some(g => g.weak || /^[0-9]$/.test(g.c))) || (p.ordered.length === 1 && p.ordered[0]!.weak && p.ordered[0]!.word.length <= 1)))
   const boxOfPart = (p: typeof parts[number]): PtBox => union([...p.ordered.map(g => g.box), ...p.bars])
   // Its middle band (a tall formula reaches the lines around it), and what else is on it in the
   // text blocks of its characters (MuPDF's blocks: the other column of a two-column page is another).

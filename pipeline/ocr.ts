@@ -74,10 +74,11 @@ export interface OcrResult {
 /** Ink this many times taller than wide is read turned on its side too (a page scanned sideways). */
 export const TURNED_ASPECT = 1.5
 /**
- * A turned reading of one region wins over an upright reading of one region only when it is this
- * many times likelier: an upright tall formula (a fraction, a big operator with its limits) read
- * turned is often a plausible formula too. A formula on its side read upright falls apart into
- * several regions (its glyphs stacked in a column); against those, the likelier whole reading wins.
+ * A turned reading wins over the upright one only when it is this many times likelier, region for
+ * region: an upright tall formula (a fraction, a big operator with its limits) read turned is
+ * often a plausible formula too, and so is a column of formulas. But a formula on its side read
+ * upright falls apart into narrow regions (its glyphs, stacked in a column: each at most
+ * NARROW_REGION glyphs wide); against those, the likelier whole reading of one region wins.
  * Measured on 146 tall upright formulas rendered by TeX (three fonts, 110 and 200 dpi) and 44
  * sideways images (held-out A and B, and the test fixtures, turned): texmesh-v2 at 543 minutes
  * turns 3 upright formulas and 30 sideways ones, at 840 minutes 1 and 33, and both turn the four
@@ -85,11 +86,15 @@ export const TURNED_ASPECT = 1.5
  * each turned one (the rule before, gated at 0.8) turned 1 and 26 at 543 minutes, 0 and 20 at 840.
  */
 export const TURN_MARGIN = 1.1
+/** An upright region at most this many glyphs wide, in a tall image, may be glyphs of a formula on its side. */
+export const NARROW_REGION = 3
 
-/** Whether a turned reading beats the upright one (TURN_MARGIN). */
-export function turnedWins (upright: { confidence: number; regions: readonly unknown[] }, turned: { confidence: number; regions: readonly unknown[] }): boolean {
-  const fellApart = upright.regions.length > 1 && turned.regions.length === 1
-  return turned.confidence > (fellApart ? 1 : TURN_MARGIN) * upright.confidence
+const perRegion = (r: { confidence: number; regions: readonly unknown[] }): number => Math.pow(r.confidence, 1 / Math.max(1, r.regions.length))
+
+/** Whether a turned reading beats the upright one (TURN_MARGIN); `fellApart`: the upright regions are all narrow. */
+export function turnedWins (upright: { confidence: number; regions: readonly unknown[] }, turned: { confidence: number; regions: readonly unknown[] }, fellApart: boolean): boolean {
+  if (fellApart && upright.regions.length > 1 && turned.regions.length === 1) return turned.confidence > upright.confidence
+  return perRegion(turned) > TURN_MARGIN * perRegion(upright)
 }
 
 function unionBox (boxes: readonly { left: number; top: number; width: number; height: number }[]): { width: number; height: number } {
@@ -243,9 +248,10 @@ export class OcrPipeline {
     let best = await this.read(img, regions, beam, clock)
     // Ink much taller than wide may be a formula turned on its side (a page scanned sideways): it
     // is read turned both ways too, and a turned reading wins when it is likelier (turnedWins).
-    // An upright reading of one region too sure to be beaten costs no other reading.
+    // An upright reading too sure to be beaten (region for region) costs no other reading.
     const box = unionBox(regions.map((r) => r.box))
-    const beatable = best.regions.length > 1 || best.confidence * TURN_MARGIN < 1
+    const fellApart = regions.length > 1 && regions.every((r) => r.box.width <= NARROW_REGION * r.glyph)
+    const beatable = fellApart || perRegion(best) * TURN_MARGIN < 1
     if (box.height > TURNED_ASPECT * box.width && beatable) {
       const upright = best
       for (const turn of [90, 270] as const) {
@@ -256,7 +262,7 @@ export class OcrPipeline {
         if (tr.length === 0) continue
         const r = await this.read(turned, tr, beam, clock)
         // A turned reading carries no embedding: score() reads images upright.
-        if (turnedWins(upright, r) && r.confidence > (best === upright ? 0 : best.confidence)) best = { ...withoutEmbedding(r), rotated: turn }
+        if (turnedWins(upright, r, fellApart) && r.confidence > (best === upright ? 0 : best.confidence)) best = { ...withoutEmbedding(r), rotated: turn }
       }
     }
     return { ...best, model: this.model, ms: Math.round((performance.now() - t0) * 10) / 10, timings: clock.ms }

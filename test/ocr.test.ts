@@ -11,54 +11,22 @@ import { expandInputs } from '../node/cli/ocr.js'
 import { ImageError } from '../pipeline/preprocess.js'
 import { calibrate, rawProbability } from '../pipeline/confidence.js'
 import { canonicalize, canonicalTokens, detokenize } from '../pipeline/latex/canonical.js'
-import { canvasFromInk, glyphCanvas, type GlyphGeometry } from '../pipeline/model-input.js'
+import { canvasFromInk } from '../pipeline/model-input.js'
 import { ModelFileError } from '../pipeline/model-error.js'
 import { preprocess } from '../pipeline/preprocess.js'
-import { glyphPieces, readingPieces, segment } from '../pipeline/segment.js'
+import { readingPieces, segment } from '../pipeline/segment.js'
 import { shippedModelVersion } from '../node/daemon/compute.js'
 import { answerTokens, readTruth } from '../scripts/eval.js'
 import { normalizedEditDistance } from '../pipeline/latex/metrics.js'
 import { DataDir } from '../node/datadir/datadir.js'
 import type { RunningNode } from '../node/daemon/start.js'
 import { CLI, collect, removeDir, runCli, spawnCli, startTestNode, tempDir } from './helpers.js'
+import { widerThanTheCanvas } from './ocr-helpers.js'
 import { existsSync, statSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ocr/', import.meta.url))
 const MODEL_JSON = join(DEFAULT_MODEL_DIR, 'model.json')
-
-/**
- * A v2 model reads glyphs of one size on canvases up to its widest: a line wider than that (eight
- * of held-out A's formulas of 25-40 tokens side by side, a length the model reads well) is read in
- * pieces cut at gaps, each within the canvas, and their readings joined; closer to the truth than
- * the line squeezed into one canvas (its glyphs shrunk below the size the model reads).
- */
-async function widerThanTheCanvas (pipeline: OcrPipeline, geometry: GlyphGeometry): Promise<void> {
-  const dir = fileURLToPath(new URL('../../datasets/heldout-a/', import.meta.url))
-  const longest = (await readTruth(dir)).filter(t => { const n = canonicalTokens(t.latex).length; return n >= 25 && n <= 40 }).sort((a, b) => a.file.localeCompare(b.file)).slice(0, 8)
-  const parts = await Promise.all(longest.map(async t => await sharp(await readFile(dir + t.file)).flatten({ background: '#ffffff' }).grayscale().png().toBuffer()))
-  const metas = await Promise.all(parts.map(async p => await sharp(p).metadata()))
-  const height = Math.max(...metas.map(m => m.height!))
-  const gap = 12
-  const width = metas.reduce((w, m) => w + m.width! + gap, gap)
-  let left = gap
-  const composite = metas.map((m, i) => { const c = { input: parts[i]!, left, top: Math.floor((height - m.height!) / 2) }; left += m.width! + gap; return c })
-  const bytes = await sharp({ create: { width, height, channels: 3, background: '#ffffff' } }).composite(composite).png().toBuffer()
-  const img = await preprocess(bytes, 'wide.png')
-  const regions = segment(img.ink, img.width, img.height)
-  assert.equal(regions.length, 1, 'one line, one region')
-  const region = regions[0]!
-  const pieces = glyphPieces(img.ink, img.width, region, geometry)
-  assert.ok(pieces.length > 1, `${pieces.length} piece`)
-  for (const p of pieces) assert.ok(p.width * geometry.glyph / region.glyph <= geometry.maxWidth, 'each piece fits the canvas')
-  const r = await pipeline.recognize(bytes, 'wide.png')
-  assert.equal(r.regions.length, 1)
-  const squeezed = await pipeline.recognizer.recognize([await glyphCanvas(img.ink, img.width, img.height, region.box, region.glyph, geometry)], { beam: 5 })
-  const truth = longest.flatMap(t => canonicalTokens(t.latex))
-  const pieced = normalizedEditDistance(truth, answerTokens(r.regions[0]!.latex))
-  const whole = normalizedEditDistance(truth, squeezed[0]![0]!.tokens)
-  assert.ok(pieced < whole, `edit distance to the truth: ${pieced.toFixed(3)} in pieces, ${whole.toFixed(3)} squeezed into one canvas`)
-}
 
 /** Known images (rendered by TeX) and what the shipped model reads in them, in canonical form. */
 const KNOWN: Record<string, string[]> = {
@@ -154,12 +122,18 @@ describe('OCR pipeline with the shipped model', { timeout: 120_000 }, () => {
     assert.equal(canonicalize(r.latex), canonicalize((await pipeline.recognize(upright, 'upright.png')).latex))
     assert.ok(r.rotated === 90 || r.rotated === 270, `rotated: ${String(r.rotated)}`)
     assert.equal((await pipeline.recognize(upright, 'upright.png')).rotated, undefined)
-    // Formulas taller than wide that stand upright (rendered by TeX) are read as they stand.
+    // Formulas taller than wide that stand upright (rendered by TeX) are read as they stand,
     for (const [name, latex] of [['tall-sum.png', '\\sum_{k=0}^{\\infty}'], ['tall-fraction.png', '\\frac{2}{3}']] as const) {
       const tall = await pipeline.recognize(await readFile(FIXTURES + name), name)
       assert.equal(tall.rotated, undefined, name)
       assert.equal(canonicalize(tall.latex), canonicalize(latex), name)
     }
+    // and so is a column of formulas (sum.png twice, one above the other).
+    const sum = await readFile(FIXTURES + 'sum.png')
+    const column = await sharp({ create: { width: 82, height: 204, channels: 3, background: '#ffffff' } })
+      .composite([{ input: sum, top: 0, left: 0 }, { input: sum, top: 108, left: 0 }]).png().toBuffer()
+    const col = await pipeline.recognize(column, 'column.png')
+    assert.deepEqual([col.rotated, col.regions.map(g => g.latex)], [undefined, [...KNOWN['sum.png']!, ...KNOWN['sum.png']!]])
   })
 
   it('says what it cannot read (an array, prose), with no confidence, and still reads binomials and fractions in parentheses', async () => {

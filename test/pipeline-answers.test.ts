@@ -55,16 +55,17 @@ describe('a region read in pieces', () => {
 
 describe('a formula on its side', () => {
   const reading = (...confidences: number[]) => ({ confidence: confidences.reduce((p, c) => p * c, 1), regions: confidences })
-  it('is read turned when that whole reading is likelier than the upright regions it fell apart into', () => {
+  it('is read turned when that whole reading is likelier than the narrow upright regions it fell apart into', () => {
     // one-formula.png turned 90 degrees, texmesh-v2 at 840 minutes: `+` and `-` upright, x^{2}+y^{2}=1 turned.
-    assert.equal(turnedWins(reading(0.982, 0.958), reading(0.966)), true)
-    assert.equal(turnedWins(reading(0.982, 0.958), reading(0.9)), false)
+    assert.equal(turnedWins(reading(0.982, 0.958), reading(0.966), true), true)
+    assert.equal(turnedWins(reading(0.982, 0.958), reading(0.9), true), false)
   })
-  it('needs a clear margin against one upright region, which may be a tall formula standing upright', () => {
-    assert.equal(turnedWins(reading(0.861), reading(0.9)), false)
-    assert.equal(turnedWins(reading(0.8), reading(0.8 * TURN_MARGIN + 0.01)), true)
-    // several regions turned against several upright: the margin too
-    assert.equal(turnedWins(reading(0.9, 0.9), reading(0.85, 0.99)), false)
+  it('needs a clear margin, region for region, against a tall formula or a column of formulas standing upright', () => {
+    assert.equal(turnedWins(reading(0.861), reading(0.9), false), false)
+    assert.equal(turnedWins(reading(0.8), reading(0.8 * TURN_MARGIN + 0.01), false), true)
+    // six confident lines (0.53 in all) against one turned reading at 0.6: upright, region for region
+    assert.equal(turnedWins(reading(0.9, 0.9, 0.9, 0.9, 0.9, 0.9), reading(0.6), false), false)
+    assert.equal(turnedWins(reading(0.9, 0.9), reading(0.85, 0.99), false), false)
   })
 })
 

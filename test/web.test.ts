@@ -233,6 +233,8 @@ describe('web interface in chromium', { timeout: 180_000 }, () => {
     await input!.uploadFile(FIXTURE_PDF)
     await page.click('form.submit button[type=submit]')
     await page.waitForFunction(() => document.querySelector('[data-testid=document-progress]')?.textContent?.startsWith('done: 2 of 2 pages done, 7 formulas') === true, { timeout: 60_000 })
+    // Each formula is typeset once its answer is in (KaTeX runs as the answers arrive).
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('[data-testid=document-formula]')).every(li => li.querySelector('.katex') != null), { timeout: 10_000 })
     const formulas = await page.evaluate(() => Array.from(document.querySelectorAll('[data-testid=document-formula]')).map(li => ({
       head: li.querySelector('h4')?.textContent ?? '',
       source: li.querySelector('.source code')?.textContent ?? '',

@@ -25,7 +25,7 @@ function DocumentDetails ({ doc, onRetried, onDeleted }: { doc: DocumentView, on
       <h3 id='document-title'>{doc.file} <small>{doc.id}</small></h3>
       <p class='meta' data-testid='document-progress'>{doc.state}: {doc.pagesDone} of {doc.pageCount ?? doc.pages.length} pages done, {doc.formulas.length} formulas{doc.pages.some(p => p.scanned) ? '; formulas of pages without a text layer (scans) found in their pixels' : ''}</p>
       {doc.refused != null && <p class='error' role='status'>Refused: {doc.refused.message}</p>}
-      <p>{needsRetry && <button type='button' data-testid='retry' onClick={retry}>Retry the pages that need it</button>} <button type='button' data-testid='delete' onClick={remove}>Delete from this node</button>{retryError != null && <span class='error' role='alert'> {retryError}</span>}</p>
+      <p>{needsRetry && <button type='button' data-testid='retry' onClick={retry}>Retry the pages that need it</button>} <button type='button' data-testid='delete' onClick={remove} disabled={doc.state === 'preparing'}>Delete from this node</button>{retryError != null && <span class='error' role='alert'> {retryError}</span>}</p>
       <p class='meta'>Export (the answers so far): <a href={`/v1/documents/${doc.id}?export=markdown`} download={`${doc.file.replace(/\.(pdf|tiff?)$/i, '')}.md`}>Markdown</a> · <a href={`/v1/documents/${doc.id}?export=latex`} download={`${doc.file.replace(/\.(pdf|tiff?)$/i, '')}-formulas.tex`}>LaTeX</a></p>
       <ol class='readings'>
         {doc.formulas.map((f, i) => (
@@ -97,7 +97,7 @@ export function DocumentsPage () {
             ))}
           </tbody>
         </table>
-        {doc != null && <DocumentDetails doc={doc} onRetried={refresh} onDeleted={() => { setSelected(null); refresh() }} />}
+        {doc != null && <DocumentDetails key={doc.id} doc={doc} onRetried={refresh} onDeleted={() => { setSelected(null); refresh() }} />}
       </div>
     </section>
   )

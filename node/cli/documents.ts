@@ -99,7 +99,7 @@ export function addRetryCommand (program: Command): void {
 /** `texmesh delete DOCUMENT_ID`: a document gone from the node (its record and its kept file). */
 export function addDeleteCommand (program: Command): void {
   withDataDir(program.command('delete'))
-    .description('delete a submitted document from the node: its record, its pages\' text and the file it kept (the results of its formulas stay in the network, as all results do)')
+    .description('delete a submitted document from the node: its record, its pages\' text and the file it kept (its formulas\' tasks and results stay, as all tasks and results do)')
     .argument('<document-id>', 'the document id texmesh submit printed')
     .action(async (id: string, opts: CommonOptions, cmd: Command) => {
       if (!DOCUMENT_ID.test(id)) cmd.error(`${id} is not a document id (d and 16 hex digits)`)

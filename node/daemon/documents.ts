@@ -87,6 +87,8 @@ export class NodeDocuments {
   private readonly stops = new Set<() => void>()
   /** documents whose retry is being taken (between its checks and its mark) */
   private readonly retrying = new Set<string>()
+  /** documents queued or being prepared, until their last record is written (a delete waits for that) */
+  private readonly working = new Set<string>()
 
   constructor (private readonly dir: string, private readonly tasks: DocumentTasks, private readonly log: Log) {}
 
@@ -137,7 +139,11 @@ export class NodeDocuments {
 
   private enqueue (record: DocumentRecord, pdf: Uint8Array, pages?: number[]): void {
     this.queued++
-    this.queue = this.queue.then(async () => { this.queued--; await this.prepare(record, pdf, pages) })
+    this.working.add(record.id)
+    this.queue = this.queue.then(async () => {
+      this.queued--
+      try { await this.prepare(record, pdf, pages) } finally { this.working.delete(record.id) }
+    })
   }
 
   /**
@@ -245,18 +251,22 @@ export class NodeDocuments {
   }
 
   /**
-   * Delete a document from this node: its record, its pages' text and its kept file. The results
-   * of its formulas stay in the network, as every result does. False for no such document; throws
-   * DocumentError ('busy') while it is being prepared.
+   * Delete a document from this node: its record, its pages' text and its kept file. Its formulas'
+   * tasks and results stay, as every task and result does. False for no such document; throws
+   * DocumentError ('busy') while it waits to be prepared or is being prepared (until its last record
+   * is written, so that nothing writes it back).
    */
   async remove (id: string): Promise<boolean> {
     await this.load()
     const record = ID.test(id) ? this.records.get(id) : undefined
     if (record == null) return false
-    if (record.status === 'preparing' || this.retrying.has(record.id)) throw new DocumentError(record.file, 'busy', 'is being prepared; delete it when it is done')
+    if (record.status === 'preparing' || this.retrying.has(record.id) || this.working.has(record.id)) {
+      throw new DocumentError(record.file, 'busy', 'is being prepared; delete it when it is done')
+    }
+    // The record last: a delete that fails half-way (or a node stopped in it) leaves the document
+    // there, to be deleted again, rather than files no record names.
+    for (const f of [`${record.id}.src`, `${record.id}.text.json`, `${record.id}.json`]) await rm(join(this.dir, f), { force: true })
     this.records.delete(record.id)
-    // The record first: a node stopped half-way through finds no document, and at most stray files.
-    for (const f of [`${record.id}.json`, `${record.id}.text.json`, `${record.id}.src`]) await rm(join(this.dir, f), { force: true })
     this.log.info({ document: record.id }, 'document deleted')
     return true
   }
