@@ -79,11 +79,12 @@ export const TURNED_ASPECT = 1.5
  * often a plausible formula too, and so is a column of formulas. But a formula on its side read
  * upright falls apart into narrow regions (its glyphs, stacked in a column: each at most
  * NARROW_REGION glyphs wide); against those, the likelier whole reading of one region wins.
- * Measured on 146 tall upright formulas rendered by TeX (three fonts, 110 and 200 dpi) and 44
- * sideways images (held-out A and B, and the test fixtures, turned): texmesh-v2 at 543 minutes
- * turns 3 upright formulas and 30 sideways ones, at 840 minutes 1 and 33, and both turn the four
- * turned fixtures (scratch measure, 2026-12-06). A reading of the likeliest upright region for
- * each turned one (the rule before, gated at 0.8) turned 1 and 26 at 543 minutes, 0 and 20 at 840.
+ * Measured (scratch, 2026-12-06) on tall upright formulas rendered by TeX (three fonts, 110 and
+ * 200 dpi), 44 sideways images (held-out A and B, and the test fixtures, turned) and three tall
+ * columns of six formulas: texmesh-v2+91b1048c turns 2 of 180 upright formulas, 24 sideways ones
+ * and no column. Without the narrow-region condition it turned a column too (and 27 sideways); the
+ * rule before (the likeliest region for region, tried only below 0.8) missed three of the four
+ * turned test fixtures with the 840-minute model, and turned 20 sideways images against 33.
  */
 export const TURN_MARGIN = 1.1
 /** An upright region at most this many glyphs wide, in a tall image, may be glyphs of a formula on its side. */

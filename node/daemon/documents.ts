@@ -87,8 +87,8 @@ export class NodeDocuments {
   private readonly stops = new Set<() => void>()
   /** documents whose retry is being taken (between its checks and its mark) */
   private readonly retrying = new Set<string>()
-  /** documents queued or being prepared, until their last record is written (a delete waits for that) */
-  private readonly working = new Set<string>()
+  /** documents queued or being prepared (how many times), until their last record is written (a delete waits for that) */
+  private readonly working = new Map<string, number>()
 
   constructor (private readonly dir: string, private readonly tasks: DocumentTasks, private readonly log: Log) {}
 
@@ -139,10 +139,16 @@ export class NodeDocuments {
 
   private enqueue (record: DocumentRecord, pdf: Uint8Array, pages?: number[]): void {
     this.queued++
-    this.working.add(record.id)
+    this.working.set(record.id, (this.working.get(record.id) ?? 0) + 1)
     this.queue = this.queue.then(async () => {
       this.queued--
-      try { await this.prepare(record, pdf, pages) } finally { this.working.delete(record.id) }
+      try {
+        await this.prepare(record, pdf, pages)
+      } finally {
+        const n = this.working.get(record.id)! - 1
+        if (n > 0) this.working.set(record.id, n)
+        else this.working.delete(record.id)
+      }
     })
   }
 
