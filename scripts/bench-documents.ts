@@ -52,7 +52,7 @@ const opts = new Command('bench:documents')
   .option('--seed <n>', 'seed of the documents generated when missing (26: the documents the README reports)', v => Number(v), 26)
   .option('--no-read', 'detection only')
   .option('--scans', 'read each page as a scan instead: rendered, made scan-like, and found without its text layer')
-  .option('--misses', 'list every detection that is not a formula and every formula not found, with their characters')
+  .option('--misses', 'list every detection that is not a formula (or not cleanly one) and every formula not found, with their characters')
   .option('--network', 'measure the speed-up of a document on 1 and 4 nodes instead')
   .option('--doc-pages <n>', 'pages of the document --network submits', v => Number(v), 24)
   .option('--modelled <p50,p95>', 'modelled recognition for --network (ms)', '400,600')
@@ -138,7 +138,10 @@ for (const d of docs) {
         for (const i of f.chars) ids.set(idOf[i]!, (ids.get(idOf[i]!) ?? 0) + 1)
         const [id, n] = [...ids].filter(([k]) => k > 0).sort((a, b) => b[1] - a[1])[0] ?? [0, 0]
         if (id === 0 || n < CLEAN * f.chars.length || n < CLEAN * truthChars.get(id)!) {
-          if (opts.misses === true) console.log(`${d.file} page ${p + 1}: not a formula (${f.display ? 'display' : 'inline'}): ${text(f.chars)}`)
+          if (opts.misses === true) {
+            const what = id === 0 ? 'not a formula' : `not clean (${n} of its ${f.chars.length} characters are ${n < CLEAN * truthChars.get(id)! ? 'part' : 'all'} of one formula)`
+            console.log(`${d.file} page ${p + 1}: ${what} (${f.display ? 'display' : 'inline'}): ${text(f.chars)}`)
+          }
           continue
         }
         found.add(id)
