@@ -83,22 +83,6 @@ interface Glyph { c: string, font: string, size: number, box: PtBox, math: boole
 export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[]): { body: number, formulas: PageFormula[] } {
   const body = bodySize(chars)
   const small = 0.85 * body
-  // Prose characters (in words of three letters or more of a text font, not operator names): a big
-  // operator with prose beside it on its line is inline. (MuPDF may give a formula a text block of
-  // its own, so nearness decides: prose within four body sizes on either side.)
-  const proseChars: PageChar[] = []
-  {
-    let word: PageChar[] = []
-    const flush = (): void => { if (word.length >= 3 && !OPERATOR_NAMES.has(word.map(c => c.c).join(''))) proseChars.push(...word); word = [] }
-    for (const ch of chars) {
-      if (/^\p{L}$/u.test(ch.c) && !isMathFont(ch.font) && !WEAK_FONT.test(ch.font)) word.push(ch)
-      else flush()
-    }
-    flush()
-  }
-  // (An extension font's character sits about three quarters of its size above the line's baseline.)
-  const inline = (ch: PageChar): boolean => proseChars.some(p => Math.abs(p.baseline - (ch.baseline + 0.75 * ch.size)) < 0.4 * ch.size &&
-    gapX(p.box, ch.box) < 4 * body)
   // Characters with the word (run of letters of one font, no space between) each letter is in.
   const glyphs: Glyph[] = []
   let run: Glyph[] = []
@@ -111,14 +95,24 @@ export function findFormulas (chars: readonly PageChar[], rules: readonly PtBox[
     // into the lines above and below).
     const core = { x: ch.box.x, width: ch.box.width, y: ch.baseline - 0.75 * ch.size, height: ch.size }
     // Big operators and delimiters of TeX's extension fonts hang from their baseline, about two sizes
-    // in display style, one in a line of text (an inline sum's box would reach the line below).
-    const box = EXTENSION_FONT.test(ch.font) ? { ...core, y: Math.min(core.y, ch.box.y), height: (inline(ch) ? 1.8 : 2.8) * ch.size } : core
+    // in display style (one in a line of text: set below, once the words are known).
+    const box = EXTENSION_FONT.test(ch.font) ? { ...core, y: Math.min(core.y, ch.box.y), height: 2.8 * ch.size } : core
     const g: Glyph = { c: ch.c, font: ch.font, size: ch.size, box, math, weak: !math && WEAK_FONT.test(ch.font) && /^\p{L}$/u.test(ch.c), word: '', index, big: false, block: ch.block }
     if (/^\p{L}$/u.test(ch.c) && !g.math && (run.length === 0 || (run[0]!.font === ch.font && gapX(run[run.length - 1]!.box, ch.box) < 0.1 * body))) run.push(g)
     else { endRun(); if (/^\p{L}$/u.test(ch.c) && !g.math) run.push(g) }
     glyphs.push(g)
   }
   endRun()
+  // An extension font's character with prose beside it on its line (words of three letters or more
+  // of a text font, within four body sizes; it sits about three quarters of its size above the
+  // line's baseline) is inline: its box is one line high, so that it does not reach the line below.
+  // (MuPDF may give a formula a text block of its own, so nearness decides.)
+  const prose = glyphs.filter(g => !g.math && !g.weak && g.word.length >= 3 && !OPERATOR_NAMES.has(g.word)).map(g => chars[g.index]!)
+  for (const g of glyphs) {
+    if (!EXTENSION_FONT.test(g.font)) continue
+    const ch = chars[g.index]!
+    if (prose.some(p => Math.abs(p.baseline - (ch.baseline + 0.75 * ch.size)) < 0.4 * ch.size && gapX(p.box, ch.box) < 4 * body)) g.box.height = 1.8 * ch.size
+  }
   // (Italic and bold letters join what they touch: math set in the text italic has words of
   // several letters, such as ax + by. So italic prose beside a formula is taken in: measured on
   // none yet, see the README.)

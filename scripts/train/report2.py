@@ -70,6 +70,16 @@ def forecast(curve):
     return {"hours": round(hours, 1), "slope": round(slope, 3), "fitted_on": len(pts)}
 
 
+def kept_comparison(v2, folder, path):
+    """The comparison's runs on this machine, written to `path`; or, when they are gone from it, the record kept there."""
+    rows = comparison(v2, folder)
+    if rows:
+        json.dump(rows, open(path, "w"), indent=1)
+    elif os.path.exists(path):
+        rows = json.load(open(path))
+    return rows
+
+
 def table(rows, header):
     out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -84,12 +94,7 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
-    comp_path = os.path.join(args.out, "comparison.json")
-    comp = comparison(args.v2)
-    if comp:
-        json.dump(comp, open(comp_path, "w"), indent=1)
-    elif os.path.exists(comp_path):
-        comp = json.load(open(comp_path))  # the runs are gone from this machine: the record stays
+    comp = kept_comparison(args.v2, "compare", os.path.join(args.out, "comparison.json"))
 
     lines = ["# texmesh v2: training record", "",
              "Written by `scripts/train/report2.py`; the figures come from the runs' checkpoints.", ""]
@@ -121,12 +126,7 @@ def main():
         lines += table(rows, ["candidate"] + [f"check {i + 1} (loss / exact)" for i in range(width - 1)]) + [""]
 
     # Second-phase candidates (run2.sh compare2): each from the same trained checkpoint, at equal CPU time.
-    comp2_path = os.path.join(args.out, "comparison2.json")
-    comp2 = comparison(args.v2, "compare2")
-    if comp2:
-        json.dump(comp2, open(comp2_path, "w"), indent=1)
-    elif os.path.exists(comp2_path):
-        comp2 = json.load(open(comp2_path))
+    comp2 = kept_comparison(args.v2, "compare2", os.path.join(args.out, "comparison2.json"))
     if comp2:
         lines += ["## Second-phase comparison", "",
                   "Each candidate went on from the first phase's last checkpoint (900 minutes) for the same CPU time on one core"

@@ -23,6 +23,13 @@ SHARDS=${SHARDS:-40}
 PY=/usr/bin/python3
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 VOCAB=models/texmesh-v1/vocab.json
+# Clean renders of grammar v3 (profile clean3) in $V2/FOLDER: v3_shards FOLDER SEED SHARDS.
+v3_shards() {
+  npm run --silent build
+  mkdir -p "$V2/$1"
+  nice -n 10 node dist/scripts/datagen/build.js --format clean --profile clean3 --out "$V2/$1" --seed "$2" --count 2000 --shards "0:$3"
+  echo "v3 data ready in $V2/$1"
+}
 train2() { (cd scripts/train && nice -n 19 "$PY" train2.py --data "../../$V2/clean" --dev "../../$V2/dev" --vocab "../../$VOCAB" "$@"); }
 
 case "${1:-}" in
@@ -39,17 +46,11 @@ case "${1:-}" in
     # Grammar v3 (formulas of the topics people scan: inner products, multiple integrals, inline
     # fractions, brackets, ...), MathJax 4's fonts. A running training picks up each shard as it lands
     # when started with the folder there (train adds it to --data once it exists).
-    npm run --silent build
-    mkdir -p "$V2/clean3"
-    nice -n 10 node dist/scripts/datagen/build.js --format clean --profile clean3 --out "$V2/clean3" --seed 6 --count 2000 --shards "0:${SHARDS3:-40}"
-    echo "v3 data ready in $V2/clean3"
+    v3_shards clean3 6 "${SHARDS3:-40}"
     ;;
   data4)
-    # Grammar v3 again, seed 7: new formulas of the same kinds for the second phase (decision 18).
-    npm run --silent build
-    mkdir -p "$V2/clean4"
-    nice -n 10 node dist/scripts/datagen/build.js --format clean --profile clean3 --out "$V2/clean4" --seed 7 --count 2000 --shards "0:${SHARDS4:-40}"
-    echo "fresh v3 data ready in $V2/clean4"
+    # Grammar v3 again, seed 7: new formulas of the same kinds for the second phase (decision 20).
+    v3_shards clean4 7 "${SHARDS4:-40}"
     ;;
   compare)
     # Candidate designs from scratch at equal compute: COMPARE_MINUTES (default 30) of one core each
@@ -176,7 +177,7 @@ case "${1:-}" in
     echo "fine-tuned model: $ft/model"
     ;;
   *)
-    sed -n '2,14p' "$0"
+    sed -n '2,/^set -euo/p' "$0" | grep '^#'
     exit 2
     ;;
 esac
