@@ -7,24 +7,42 @@
 
 /** Covered log positions of one (author, incarnation) log. */
 export class Coverage {
+  /** the ranges held, sorted by first position */
   ranges: Array<{ first: number, seq: number }> = []
+  /** no two ranges overlap: what a log written and folded by its author gives */
+  private disjoint = true
+  private cachedHead: number | undefined = -1
+
   covers (first: number, seq: number): boolean {
-    return this.ranges.some(r => r.first <= first && seq <= r.seq)
+    if (!this.disjoint) return this.ranges.some(r => r.first <= first && seq <= r.seq)
+    const i = this.lastAtOrBefore(first)
+    return i >= 0 && seq <= this.ranges[i]!.seq
   }
 
   add (first: number, seq: number): void {
+    const last = this.ranges[this.ranges.length - 1]
+    if (last == null || first > last.seq) {
+      // The usual case, a log read or written in order: one more range at the end.
+      if (this.cachedHead != null && first <= this.cachedHead + 1) this.cachedHead = Math.max(this.cachedHead, seq)
+      this.ranges.push({ first, seq })
+      return
+    }
     this.ranges = this.ranges.filter(r => !(first <= r.first && r.seq <= seq))
     this.ranges.push({ first, seq })
     this.ranges.sort((a, b) => a.first - b.first)
+    this.disjoint = this.ranges.every((r, i) => i === 0 || r.first > this.ranges[i - 1]!.seq)
+    this.cachedHead = undefined
   }
 
   /** The last position up to which the log is complete from 0, or -1. */
   head (): number {
+    if (this.cachedHead != null) return this.cachedHead
     let head = -1
     for (const r of this.ranges) {
       if (r.first > head + 1) break
       head = Math.max(head, r.seq)
     }
+    this.cachedHead = head
     return head
   }
 
@@ -35,7 +53,23 @@ export class Coverage {
 
   /** The stored ranges a wider envelope covering `first`..`seq` replaces. */
   within (first: number, seq: number): Array<{ first: number, seq: number }> {
-    return this.ranges.filter(r => first <= r.first && r.seq <= seq)
+    const out: Array<{ first: number, seq: number }> = []
+    for (let i = this.lastAtOrBefore(first - 1) + 1; i < this.ranges.length && this.ranges[i]!.first <= seq; i++) {
+      if (this.ranges[i]!.seq <= seq) out.push(this.ranges[i]!)
+    }
+    return out
+  }
+
+  /** The index of the last range whose first position is `position` or earlier; -1 when none. */
+  private lastAtOrBefore (position: number): number {
+    let lo = 0
+    let hi = this.ranges.length - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1
+      if (this.ranges[mid]!.first <= position) lo = mid + 1
+      else hi = mid - 1
+    }
+    return hi
   }
 }
 

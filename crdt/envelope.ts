@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 
@@ -137,10 +137,39 @@ export function decodeEnvelope (bytes: Uint8Array): Envelope {
   return { author, incarnation, client, first, seq, update, signature }
 }
 
+/**
+ * Node's own Ed25519 (OpenSSL) signs and verifies; its key objects are made once per key and
+ * kept, since building one from a raw key costs more than the signature itself.
+ */
+const privateKeys = new WeakMap<Ed25519PrivateKey, KeyObject>()
+function privateKeyObject (key: Ed25519PrivateKey): KeyObject {
+  let k = privateKeys.get(key)
+  if (k == null) {
+    const raw = key.raw
+    k = createPrivateKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', d: Buffer.from(raw.subarray(0, 32)).toString('base64url'), x: Buffer.from(key.publicKey.raw).toString('base64url') } })
+    privateKeys.set(key, k)
+  }
+  return k
+}
+
+/** Authors whose public key was read lately: author -> raw key and key object (bounded; the oldest go first). */
+const AUTHOR_KEYS_KEPT = 4096
+const authorKeys = new Map<string, { raw: Uint8Array, key: KeyObject }>()
+function authorKey (author: string): { raw: Uint8Array, key: KeyObject } {
+  let k = authorKeys.get(author)
+  if (k == null) {
+    const raw = publicKeyOf(author)
+    k = { raw, key: createPublicKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') } }) }
+    if (authorKeys.size >= AUTHOR_KEYS_KEPT) authorKeys.delete(authorKeys.keys().next().value!)
+    authorKeys.set(author, k)
+  }
+  return k
+}
+
 export async function signEnvelope (key: Ed25519PrivateKey, author: string, fields: Omit<Envelope, 'signature' | 'author'>): Promise<Envelope> {
   if (fields.update.length > MAX_UPDATE_BYTES) throw new EnvelopeError(`update is ${fields.update.length} bytes, over the limit of ${MAX_UPDATE_BYTES}`)
   const unsigned = { author, ...fields }
-  const signature = await key.sign(signingBytes(unsigned))
+  const signature = new Uint8Array(sign(null, signingBytes(unsigned), privateKeyObject(key)))
   return { ...unsigned, signature }
 }
 
@@ -148,19 +177,18 @@ export type EnvelopeCheck = { ok: true } | { ok: false, reason: 'bad-author' | '
 
 /** Check that the client id belongs to the author's incarnation and the signature is the author's. */
 export async function verifyEnvelope (e: Envelope): Promise<EnvelopeCheck> {
-  let raw: Uint8Array
+  let k: { raw: Uint8Array, key: KeyObject }
   try {
-    raw = publicKeyOf(e.author)
+    k = authorKey(e.author)
   } catch (err) {
     return { ok: false, reason: 'bad-author', detail: (err as Error).message }
   }
-  if (clientIdFor(raw, e.incarnation) !== e.client) {
+  if (clientIdFor(k.raw, e.incarnation) !== e.client) {
     return { ok: false, reason: 'bad-client', detail: `client id ${e.client} is not the one of this author and incarnation` }
   }
-  const key = peerIdFromString(e.author).publicKey!
   let valid = false
   try {
-    valid = await key.verify(signingBytes(e), e.signature)
+    valid = verify(null, signingBytes(e), k.key, e.signature)
   } catch {
     valid = false
   }

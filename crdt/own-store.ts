@@ -1,58 +1,100 @@
 /**
- * Storing this node's own envelopes: each signed own envelope goes into
- * LevelDB, in order, with the next own position, and only then is it
- * published. One LevelDB refuses (a full disk, say) stays in memory, and so do
+ * Storing this node's own writes: the updates of writes made close together
+ * (while the replica's queue is busy) are merged into one envelope, signed
+ * once and stored in one LevelDB write (group commit); each signed own
+ * envelope goes into LevelDB, in order, with the next own position, and only
+ * then is it published. One LevelDB refuses (a full disk, say) stays in memory, and so do
  * the ones after it, until a retry (backing off up to 30 s) stores them all:
  * peers never see a gap in this node's log (see ReplicaWriteError).
  */
-import type { Envelope } from './envelope.js'
+import * as Y from 'yjs'
+import type { Ed25519PrivateKey } from '@libp2p/interface'
+import { encodeEnvelope, MAX_UPDATE_BYTES, signEnvelope, type Envelope } from './envelope.js'
 import type { EnvelopeLog } from './log.js'
 import { ReplicaWriteError } from './errors.js'
 
 export interface OwnStoreOptions {
   /** the LevelDB folder, named in errors */
   path: string
-  /** this node's incarnation */
+  /** the key, author, incarnation and client id own envelopes are signed under */
+  key: Ed25519PrivateKey
+  author: string
   incarnation: Uint8Array
+  client: number
   /** run a job in the replica's serial queue */
   enqueue: (job: () => Promise<void>) => Promise<void>
   /** is the replica closing? */
   closing: () => boolean
-  /** an own envelope is stored: cover its position, publish it */
-  stored: (e: Envelope, bytes: Uint8Array, seq: number) => void
+  /** an own envelope is stored: cover its positions, publish it */
+  stored: (e: Envelope, bytes: Uint8Array) => void
+}
+
+/** The updates of one batch are at most this many bytes together (one larger update goes alone). */
+export const BATCH_BYTES = MAX_UPDATE_BYTES / 4
+
+interface Batch {
+  updates: Uint8Array[]
+  bytes: number
+  /** log position of the first update */
+  first: number
+  /** resolves once the batch's envelope is in LevelDB */
+  stored?: Promise<void>
 }
 
 export class OwnEnvelopeStore {
   /** own envelopes signed but not yet in LevelDB, oldest first (see ReplicaWriteError) */
-  private readonly unstored: Array<{ e: Envelope, bytes: Uint8Array, seq: number }> = []
+  private readonly unstored: Array<{ e: Envelope, bytes: Uint8Array }> = []
+  /** the batch that writes join until its turn in the queue comes */
+  private open: Batch | undefined
   private storeRetry: ReturnType<typeof setTimeout> | undefined
   private storeBackoffMs = 0
 
   constructor (private readonly log: EnvelopeLog, private readonly opts: OwnStoreOptions) {}
 
   /** Own changes in the document that LevelDB has not yet taken. */
-  get size (): number { return this.unstored.length }
+  get size (): number { return this.unstored.reduce((n, u) => n + u.e.seq - u.e.first + 1, 0) }
 
-  /** Store a signed own envelope, after those not stored yet. Runs in the serial queue. */
-  async add (e: Envelope, bytes: Uint8Array, seq: number): Promise<void> {
-    this.unstored.push({ e, bytes, seq })
+  /**
+   * Store an own update at log position `seq` (one after the last one given); resolves once its
+   * envelope is in LevelDB. Updates given before the batch's turn in the queue share its envelope.
+   */
+  write (update: Uint8Array, seq: number): Promise<void> {
+    let batch = this.open
+    if (batch == null || batch.bytes + update.length > BATCH_BYTES) {
+      const b: Batch = batch = this.open = { updates: [], bytes: 0, first: seq }
+      b.stored = this.opts.enqueue(async () => {
+        if (this.open === b) this.open = undefined
+        await this.flush(b)
+      })
+    }
+    batch.updates.push(update)
+    batch.bytes += update.length
+    return batch.stored!
+  }
+
+  /** Sign a batch as one envelope and store it, after those not stored yet. Runs in the serial queue. */
+  private async flush (batch: Batch): Promise<void> {
+    const { key, author, incarnation, client } = this.opts
+    const update = batch.updates.length === 1 ? batch.updates[0]! : Y.mergeUpdates(batch.updates)
+    const e = await signEnvelope(key, author, { incarnation, client, first: batch.first, seq: batch.first + batch.updates.length - 1, update })
+    this.unstored.push({ e, bytes: encodeEnvelope(e) })
     await this.store()
   }
 
   /** Store the own envelopes not yet stored, in order, and publish each once stored. Runs in the serial queue. */
   async store (): Promise<void> {
     while (this.unstored.length > 0) {
-      const { e, bytes, seq } = this.unstored[0]!
+      const { e, bytes } = this.unstored[0]!
       try {
-        await this.log.append(e, bytes, { own: { incarnation: Buffer.from(this.opts.incarnation).toString('hex'), nextSeq: seq + 1 } })
+        await this.log.append(e, bytes, { own: { incarnation: Buffer.from(this.opts.incarnation).toString('hex'), nextSeq: e.seq + 1 } })
       } catch (err) {
         this.retryStoreLater()
-        const n = this.unstored.length
+        const n = this.size
         throw new ReplicaWriteError(`could not store ${n === 1 ? 'a change' : `${n} changes`} in ${this.opts.path} (${(err as Error).message}); kept in memory and stored, in order, once LevelDB takes writes again (lost if the node stops first)`, { cause: err })
       }
       this.unstored.shift()
       this.storeBackoffMs = 0
-      this.opts.stored(e, bytes, seq)
+      this.opts.stored(e, bytes)
     }
   }
 

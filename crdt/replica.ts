@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
-import { clientIdFor, decodeEnvelope, encodeEnvelope, EnvelopeError, MAX_ENVELOPE_BYTES, newIncarnation, signEnvelope, verifyEnvelope, type Envelope } from './envelope.js'
+import { clientIdFor, decodeEnvelope, EnvelopeError, MAX_ENVELOPE_BYTES, newIncarnation, verifyEnvelope, type Envelope } from './envelope.js'
 import { checkAuthorship, type MapName } from './authorship.js'
 import { EnvelopeLog, logIdOf, type QuarantinedEnvelope } from './log.js'
 import { checkValue } from './values.js'
@@ -103,12 +103,21 @@ export class Replica {
     this.admission = new Admission(this.author, opts, author => this.doc.get('members', author))
     this.own = new OwnEnvelopeStore(log, {
       path: opts.path,
+      key,
+      author: this.author,
       incarnation,
+      client: this.doc.clientID,
       enqueue: async job => { await this.enqueue(job) },
       closing: () => this.closing,
-      stored: (e, bytes, seq) => {
-        this.coverage.of(logIdOf(e)).add(seq, seq)
+      stored: (e, bytes) => {
+        this.coverage.of(logIdOf(e)).add(e.first, e.seq)
         for (const l of this.envelopeListeners) l(bytes)
+        const every = this.opts.compactEvery ?? 1000
+        if (every > 0 && ++this.sinceCompaction >= every && !this.closing) {
+          this.sinceCompaction = 0
+          // queued after the jobs already in the queue
+          void this.compact().catch(() => {})
+        }
       }
     })
   }
@@ -148,7 +157,7 @@ export class Replica {
     })
   }
 
-  /** Apply a local change, sign it, and resolve once its envelope is in LevelDB. */
+  /** Apply a local change, sign it (with the writes made meanwhile), and resolve once its envelope is in LevelDB. */
   private async write (map: MapName, key: string, value: unknown): Promise<void> {
     if (this.closing) throw new ReplicaClosedError()
     const refused = checkValue(value)
@@ -158,20 +167,10 @@ export class Replica {
     // Y.Map.set makes a new item even for an equal value, so a write always yields an update;
     // none means the write ran inside another transaction and would never be stored.
     if (update == null) throw new UncapturedWriteError(`the write of ${map} ${key} produced no update`)
-    const seq = this.nextSeq++
-    const u = update
-    const stored = this.enqueue(async () => {
-      const e = await signEnvelope(this.key, this.author, { incarnation: this.incarnation, client: this.doc.clientID, first: seq, seq, update: u })
-      await this.own.add(e, encodeEnvelope(e), seq)
-    })
+    const stored = this.own.write(update, this.nextSeq++)
     // Listeners see the change once its envelope is queued, so what they write comes after it in the log.
     this.doc.dispatch()
     await stored
-    const every = this.opts.compactEvery ?? 1000
-    if (every > 0 && ++this.sinceCompaction >= every && !this.closing) {
-      this.sinceCompaction = 0
-      void this.compact().catch(() => {})
-    }
   }
 
   /** Own changes in the document that LevelDB has not yet taken (see ReplicaWriteError). */

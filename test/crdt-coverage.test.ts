@@ -58,6 +58,33 @@ describe('log coverage', () => {
     }))
   })
 
+  it('answers covers, within and head as a plain scan of its ranges would, in order or not (property)', () => {
+    const range = fc.tuple(fc.nat(40), fc.nat(6)).map(([first, length]) => ({ first, seq: first + length }))
+    // Mostly in order, as logs are read and written, with some out-of-order and folded ranges.
+    const adds = fc.array(fc.oneof({ arbitrary: fc.constant('next' as const), weight: 3 }, { arbitrary: range, weight: 1 }), { maxLength: 30 })
+    fc.assert(fc.property(adds, fc.array(range, { minLength: 5, maxLength: 5 }), (steps, probes) => {
+      const c = new Coverage()
+      let naive: Array<{ first: number, seq: number }> = []
+      let end = -1
+      for (const step of steps) {
+        const r = step === 'next' ? { first: end + 1, seq: end + 1 + (end % 3 === 0 ? 2 : 0) } : step
+        end = Math.max(end, r.seq)
+        c.add(r.first, r.seq)
+        naive = naive.filter(n => !(r.first <= n.first && n.seq <= r.seq))
+        naive.push(r)
+        naive.sort((a, b) => a.first - b.first)
+        assert.deepEqual(c.ranges, naive)
+        let head = -1
+        for (const n of naive) { if (n.first > head + 1) break; head = Math.max(head, n.seq) }
+        assert.equal(c.head(), head)
+        for (const p of probes) {
+          assert.equal(c.covers(p.first, p.seq), naive.some(n => n.first <= p.first && p.seq <= n.seq))
+          assert.deepEqual(c.within(p.first, p.seq), naive.filter(n => p.first <= n.first && n.seq <= p.seq))
+        }
+      }
+    }))
+  })
+
   it('keeps one coverage per log, and gives heads and logs in order of log id', () => {
     const all = new Coverages()
     assert.equal(all.get('b!01'), undefined)
