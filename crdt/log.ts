@@ -4,8 +4,8 @@ import type { Envelope } from './envelope.js'
 /**
  * The envelope log in LevelDB: every accepted envelope, own and remote, under
  * `env!<author>!<incarnation>!<first>!<seq>` (numbers as fixed-width hex, so
- * keys sort by log position), and this node's own log position under
- * `own`. An envelope is in LevelDB's write-ahead log when `append` resolves:
+ * keys sort by log position), this node's own log position under `own`, and
+ * the latest snapshot of the document (snapshot.ts) under `snapshot`. An envelope is in LevelDB's write-ahead log when `append` resolves:
  * a killed process loses nothing that was acknowledged.
  */
 
@@ -109,6 +109,16 @@ export class EnvelopeLog {
   /** Replace stored envelopes of a log with one that covers them all, atomically. */
   async replace (covered: ReadonlyArray<{ first: number, seq: number }>, merged: Envelope, bytes: Uint8Array): Promise<void> {
     await this.append(merged, bytes, { replaces: covered })
+  }
+
+  /** The stored snapshot of the document (snapshot.ts), if any. */
+  async snapshot (): Promise<Uint8Array | undefined> {
+    return await this.db.get('snapshot')
+  }
+
+  /** Replace the stored snapshot, in one write. */
+  async putSnapshot (bytes: Uint8Array): Promise<void> {
+    await this.db.put('snapshot', bytes)
   }
 
   async ownState (): Promise<OwnState | undefined> {

@@ -39,6 +39,8 @@ interface Batch {
   first: number
   /** resolves once the batch's envelope is in LevelDB */
   stored?: Promise<void>
+  /** its store, when settle() stored it ahead of its turn */
+  early?: Promise<void>
 }
 
 export class OwnEnvelopeStore {
@@ -64,12 +66,27 @@ export class OwnEnvelopeStore {
       const b: Batch = batch = this.open = { updates: [], bytes: 0, first: seq }
       b.stored = this.opts.enqueue(async () => {
         if (this.open === b) this.open = undefined
-        await this.flush(b)
+        await (b.early ?? this.flush(b))
       })
     }
     batch.updates.push(update)
     batch.bytes += update.length
     return batch.stored!
+  }
+
+  /**
+   * Store the batch writes are joining now, ahead of its turn, and tell whether every own change
+   * is stored. Runs in the serial queue. Its writers still resolve at the batch's turn.
+   */
+  async settle (): Promise<boolean> {
+    const b = this.open
+    if (b != null) {
+      this.open = undefined
+      b.early = this.flush(b)
+      // A failure is its writers' to hear, at the batch's turn.
+      await b.early.catch(() => {})
+    }
+    return this.unstored.length === 0
   }
 
   /** Sign a batch as one envelope and store it, after those not stored yet. Runs in the serial queue. */

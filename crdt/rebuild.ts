@@ -1,12 +1,14 @@
 /**
- * Start-up: the document rebuilt from the envelope log in LevelDB, with what
- * no longer passes set aside in quarantine so that stored data never stops a
- * start.
+ * Start-up: the document rebuilt from its latest snapshot and the envelopes
+ * the snapshot does not cover (or from the whole envelope log when there is
+ * no snapshot), with what no longer passes set aside in quarantine so that
+ * stored data never stops a start.
  */
 import * as Y from 'yjs'
 import { decodeEnvelope, encodeEnvelope, type Envelope } from './envelope.js'
 import { checkAuthorship, type WrittenValue } from './authorship.js'
 import type { EnvelopeLog } from './log.js'
+import { decodeSnapshot, snapshotCoverage } from './snapshot.js'
 
 /** What the rebuild fills in, of the replica it rebuilds. */
 export interface RebuildTarget {
@@ -20,17 +22,43 @@ export interface RebuildTarget {
   covered: (logId: string, first: number, seq: number) => void
 }
 
+/** What a rebuild did: envelopes the snapshot covered, and envelopes checked and applied. */
+export interface RebuildStats {
+  fromSnapshot: number
+  replayed: number
+  /** bytes of update in the envelopes replayed */
+  replayedBytes: number
+}
+
 /**
- * Rebuild the document from the log. Stored data never stops a start: an envelope that no
+ * Rebuild the document from the snapshot and the log. Stored data never stops a start: an envelope that no
  * longer decodes or passes the checks a remote one must pass (written by an older version,
  * or straight into LevelDB) is quarantined, kept aside with its author and the reason, and
  * the rest is applied.
  */
-export async function rebuild (log: EnvelopeLog, target: RebuildTarget): Promise<void> {
+export async function rebuild (log: EnvelopeLog, target: RebuildTarget): Promise<RebuildStats> {
   const { clients } = target
   const good: Array<{ logId: string, first: number, seq: number, e: Envelope }> = []
   const bad: Array<{ key: string, bytes: Uint8Array, author: string | undefined, reason: string }> = []
+  const stored = await log.snapshot()
+  const snapshot = stored != null ? decodeSnapshot(stored) : undefined
+  let held = new Map<string, { covers: (first: number, seq: number) => boolean }>()
+  if (snapshot != null) {
+    try {
+      target.apply(snapshot.update)
+      for (const [client, author] of snapshot.clients) clients.set(client, author)
+      held = snapshotCoverage(snapshot)
+    } catch {
+      // A snapshot that cannot be applied: the log is replayed whole (on top of what it applied: Yjs skips what it has).
+    }
+  }
+  let fromSnapshot = 0
   for await (const stored of log.all()) {
+    if (held.get(stored.logId)?.covers(stored.first, stored.seq) === true) {
+      target.covered(stored.logId, stored.first, stored.seq)
+      fromSnapshot++
+      continue
+    }
     let e: Envelope
     try {
       e = decodeEnvelope(stored.bytes)
@@ -68,4 +96,5 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget): Promise
   }
   for (const g of updates) target.covered(g.logId, g.first, g.seq)
   for (const b of bad) await log.quarantine(b.key, b.bytes, b.author, b.reason)
+  return { fromSnapshot, replayed: updates.length, replayedBytes: updates.reduce((n, g) => n + g.e.update.length, 0) }
 }

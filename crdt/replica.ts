@@ -13,7 +13,8 @@ import { Admission } from './admission.js'
 import { ReplicaDocument, type Change } from './document.js'
 import { OwnEnvelopeStore } from './own-store.js'
 import { compactOwnLog } from './compaction.js'
-import { rebuild } from './rebuild.js'
+import { rebuild, type RebuildStats } from './rebuild.js'
+import { Snapshots } from './snapshot.js'
 import { ReplicaClosedError, UncapturedWriteError } from './errors.js'
 
 /**
@@ -88,6 +89,9 @@ export class Replica {
   private closed = false
   private closeDone: Promise<void> | undefined
   private sinceCompaction = 0
+  private readonly snapshots: Snapshots
+  /** How the last start went: envelopes a snapshot covered, and envelopes replayed. */
+  startup: RebuildStats = { fromSnapshot: 0, replayed: 0, replayedBytes: 0 }
 
   private constructor (
     private readonly log: EnvelopeLog,
@@ -100,6 +104,12 @@ export class Replica {
     this.held = new HeldEnvelopes(opts)
     this.doc = new ReplicaDocument(clientIdFor(key.publicKey.raw, incarnation), author => { this.held.memberChanged(author) })
     this.clients.set(this.doc.clientID, this.author)
+    this.snapshots = new Snapshots({
+      settle: async () => await this.own.settle(),
+      state: () => ({ update: this.doc.encodeState(), clients: [...this.clients], logs: this.coverage.sorted().map(([id, c]) => [id, c.ranges]) }),
+      put: async bytes => { await log.putSnapshot(bytes) },
+      enqueue: async job => { await this.enqueue(job) }
+    })
     this.admission = new Admission(this.author, opts, author => this.doc.get('members', author))
     this.own = new OwnEnvelopeStore(log, {
       path: opts.path,
@@ -112,6 +122,7 @@ export class Replica {
       stored: (e, bytes) => {
         this.coverage.of(logIdOf(e)).add(e.first, e.seq)
         for (const l of this.envelopeListeners) l(bytes)
+        this.snapshots.grew(e.update.length)
         const every = this.opts.compactEvery ?? 1000
         if (every > 0 && ++this.sinceCompaction >= every && !this.closing) {
           this.sinceCompaction = 0
@@ -130,12 +141,14 @@ export class Replica {
       // No own log here (first start, or a lost data dir): a new incarnation, so a new client id.
       const incarnation = own != null ? new Uint8Array(Buffer.from(own.incarnation, 'hex')) : newIncarnation()
       const replica = new Replica(log, opts.key, incarnation, own?.nextSeq ?? 0, opts)
-      await rebuild(log, {
+      replica.startup = await rebuild(log, {
         clients: replica.clients,
         checkShapes: values => replica.doc.checkShapes(values),
         apply: update => { replica.doc.apply(update) },
         covered: (logId, first, seq) => { replica.coverage.of(logId).add(first, seq) }
       })
+      // What was replayed goes into the next snapshot (the first, for a store without one).
+      replica.snapshots.grew(replica.startup.replayedBytes)
       return replica
     } catch (err) {
       await log.close()
@@ -299,6 +312,7 @@ export class Replica {
     await this.log.append(e, bytes, { replaces: covered })
     this.coverage.of(logId).add(e.first, e.seq)
     this.doc.apply(e.update)
+    this.snapshots.grew(e.update.length)
     return { status: 'applied' }
   }
 
@@ -356,6 +370,8 @@ export class Replica {
       // Jobs queued before closing (acknowledged writes among them) finish; later ones reject.
       await this.serial.idle()
       await this.own.close()
+      // The next start applies this snapshot and replays nothing (a failure only makes that start slower).
+      await this.snapshots.take().catch(() => false)
       this.closed = true
       this.doc.destroy()
       await this.log.close()

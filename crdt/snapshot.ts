@@ -1,0 +1,120 @@
+/**
+ * Snapshots of the document, so a start does not replay the whole log: the
+ * document's state (one Yjs update), the client ids it has seen and their
+ * authors, and which log positions it holds. A start applies the snapshot,
+ * then only the stored envelopes it does not cover (written after it, before
+ * a kill -9 say), which pass every check as before (rebuild.ts).
+ *
+ * A snapshot is taken only when every own change in the document is stored
+ * (replica.ts), so it never holds what the log lacks. It is one LevelDB value,
+ * replaced whole: a kill -9 while one is written leaves the one before.
+ *
+ * The checks at start (authorship, shapes) run on what a snapshot does not
+ * cover. The snapshot itself is this node's own record, like the envelope log
+ * it summarizes; one of another format version is ignored, and the log is
+ * replayed whole.
+ */
+import { Coverage } from './coverage.js'
+
+/** Bump when the checks an envelope must pass at start change: older snapshots are then ignored. */
+const FORMAT = 1
+const MAGIC = new TextEncoder().encode('texmesh-snapshot\n')
+
+export interface Snapshot {
+  /** Y.encodeStateAsUpdate of the document */
+  update: Uint8Array
+  /** client id -> author */
+  clients: Array<[number, string]>
+  /** log id -> ranges of positions held */
+  logs: Array<[string, Array<{ first: number, seq: number }>]>
+}
+
+/** A snapshot's wire form: magic, format, a JSON header's length and the header, then the update. */
+export function encodeSnapshot (s: Snapshot): Uint8Array {
+  const header = new TextEncoder().encode(JSON.stringify({ clients: s.clients, logs: s.logs.map(([id, ranges]) => [id, ranges.map(r => [r.first, r.seq])]) }))
+  const out = new Uint8Array(MAGIC.length + 1 + 4 + header.length + s.update.length)
+  out.set(MAGIC, 0)
+  const view = new DataView(out.buffer)
+  out[MAGIC.length] = FORMAT
+  view.setUint32(MAGIC.length + 1, header.length)
+  out.set(header, MAGIC.length + 5)
+  out.set(s.update, MAGIC.length + 5 + header.length)
+  return out
+}
+
+/** A stored snapshot, or undefined when it is of another format or does not decode (the log is then replayed whole). */
+export function decodeSnapshot (bytes: Uint8Array): Snapshot | undefined {
+  if (bytes.length < MAGIC.length + 5 || MAGIC.some((b, i) => bytes[i] !== b) || bytes[MAGIC.length] !== FORMAT) return undefined
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(MAGIC.length + 1)
+  if (MAGIC.length + 5 + length > bytes.length) return undefined
+  try {
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(MAGIC.length + 5, MAGIC.length + 5 + length))) as {
+      clients: Array<[number, string]>
+      logs: Array<[string, Array<[number, number]>]>
+    }
+    if (!Array.isArray(header.clients) || !Array.isArray(header.logs)) return undefined
+    return {
+      update: bytes.subarray(MAGIC.length + 5 + length),
+      clients: header.clients,
+      logs: header.logs.map(([id, ranges]) => [id, ranges.map(([first, seq]) => ({ first, seq }))])
+    }
+  } catch {
+    return undefined
+  }
+}
+
+/** Which log positions a snapshot holds. */
+export function snapshotCoverage (s: Snapshot): Map<string, Coverage> {
+  const out = new Map<string, Coverage>()
+  for (const [id, ranges] of s.logs) {
+    const c = new Coverage()
+    for (const r of ranges) c.add(r.first, r.seq)
+    out.set(id, c)
+  }
+  return out
+}
+
+/** A snapshot is taken once updates of at least this many bytes, and a quarter of the last snapshot's size, were stored since. */
+const MIN_GROWTH_BYTES = 4 * 1024 * 1024
+
+export interface SnapshotSource {
+  /** store what own changes wait in memory; false when some remain unstored (no snapshot then) */
+  settle: () => Promise<boolean>
+  /** the document's state now */
+  state: () => Snapshot
+  /** store a snapshot's bytes */
+  put: (bytes: Uint8Array) => Promise<void>
+  /** run a job in the replica's serial queue */
+  enqueue: (job: () => Promise<void>) => Promise<void>
+}
+
+/**
+ * When to take snapshots: once the updates stored since the last one reach a quarter of its size
+ * (so their cost stays a fixed share of the writes), and at close.
+ */
+export class Snapshots {
+  private since = 0
+  private last = 0
+  private scheduled = false
+
+  constructor (private readonly source: SnapshotSource) {}
+
+  /** Updates of `bytes` were stored (own or remote); a snapshot is queued when enough were. */
+  grew (bytes: number): void {
+    this.since += bytes
+    if (this.scheduled || this.since < Math.max(MIN_GROWTH_BYTES, this.last / 4)) return
+    this.scheduled = true
+    this.source.enqueue(async () => { await this.take() }).catch(() => {}).finally(() => { this.scheduled = false })
+  }
+
+  /** Take one now, if anything was stored since the last. Runs in the serial queue; true when taken. */
+  async take (): Promise<boolean> {
+    if (this.since === 0 || !await this.source.settle()) return false
+    const since = this.since
+    const bytes = encodeSnapshot(this.source.state())
+    await this.source.put(bytes)
+    this.last = bytes.length
+    this.since -= since
+    return true
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Snapshots of the replica's document (crdt/snapshot.ts): a start applies the latest one and
+ * replays only the envelopes it does not cover; a damaged or foreign one is ignored; one is
+ * never taken while an own change waits unstored.
+ */
+import { describe, it, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { Replica } from '../crdt/replica.js'
+import { EnvelopeLog } from '../crdt/log.js'
+import { decodeSnapshot } from '../crdt/snapshot.js'
+import { result, tap, tempDirs } from './crdt-helpers.js'
+
+const { dir, removeAll } = tempDirs()
+
+/** Close a replica's LevelDB under it, as a kill -9 would leave it: no snapshot at close. */
+async function crash (r: Replica): Promise<void> {
+  await (r as unknown as { serial: { idle: () => Promise<void> } }).serial.idle()
+  await (r as unknown as { log: EnvelopeLog }).log.close()
+}
+
+describe('the replicated store: snapshots', { timeout: 120_000 }, () => {
+  after(removeAll)
+
+  it('a start applies the snapshot and replays only the envelopes written after it', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const path = await dir()
+    const peer = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    const fromPeer = tap(peer)
+    await Promise.all(Array.from({ length: 20 }, async (_, i) => { await peer.putResult(`p${i}`, result(`p${i}`)) }))
+    const a = await Replica.open({ path, key })
+    for (const b of fromPeer) assert.equal((await a.receive(b)).status, 'applied')
+    await Promise.all(Array.from({ length: 50 }, async (_, i) => { await a.putResult(`a${i}`, result(`a${i}`)) }))
+    const before = a.snapshot()
+    const heads = a.heads()
+    await a.close()
+
+    const again = await Replica.open({ path, key })
+    assert.equal(again.startup.replayed, 0, 'the snapshot taken at close covers the whole log')
+    assert.ok(again.startup.fromSnapshot >= 2)
+    assert.deepEqual(again.snapshot(), before)
+    assert.deepEqual(again.heads(), heads)
+    // Written after the snapshot, then a crash: those envelopes are replayed on top of it.
+    await Promise.all(Array.from({ length: 10 }, async (_, i) => { await again.putResult(`late${i}`, result(`late${i}`)) }))
+    await again.putResult('a0', result('overwritten'))
+    const later = again.snapshot()
+    await crash(again)
+
+    const third = await Replica.open({ path, key })
+    assert.ok(third.startup.fromSnapshot >= 2)
+    assert.ok(third.startup.replayed >= 1, 'what came after the snapshot is replayed')
+    assert.deepEqual(third.snapshot(), later)
+    assert.equal(third.results('a0').get(third.author)?.latex, 'overwritten')
+    // Compaction folds envelopes the snapshot covers with ones it does not: the fold is replayed, and changes nothing.
+    await third.compact()
+    await crash(third)
+    const fourth = await Replica.open({ path, key })
+    assert.deepEqual(fourth.snapshot(), later)
+    // A peer that catches up from a replica started from a snapshot gets everything, and it goes on writing.
+    const fresh = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    for await (const b of fourth.missing({})) assert.equal((await fresh.receive(b)).status, 'applied')
+    assert.deepEqual(fresh.snapshot(), later)
+    const wire = tap(fourth)
+    await fourth.putResult('after', result('after'))
+    assert.equal((await fresh.receive(wire[0]!)).status, 'applied')
+    for (const r of [peer, fourth, fresh]) await r.close()
+  })
+
+  it('a damaged snapshot, or one of another format, is ignored: the log is replayed whole', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const path = await dir()
+    const a = await Replica.open({ path, key })
+    await Promise.all(Array.from({ length: 30 }, async (_, i) => { await a.putResult(`h${i}`, result(`x^{${i}}`)) }))
+    const before = a.snapshot()
+    await a.close()
+    let log = await EnvelopeLog.open(path)
+    const good = (await log.snapshot())!
+    assert.ok(decodeSnapshot(good) != null)
+    await log.close()
+    const damaged = [
+      new TextEncoder().encode('not a snapshot'),
+      good.slice(0, good.length - 40),
+      Uint8Array.from(good, (b, i) => i === 'texmesh-snapshot\n'.length ? b + 1 : b)
+    ]
+    for (const bytes of damaged) {
+      log = await EnvelopeLog.open(path)
+      await log.putSnapshot(bytes)
+      await log.close()
+      const again = await Replica.open({ path, key })
+      assert.ok(again.startup.replayed >= 1, 'the log is replayed')
+      assert.deepEqual(again.snapshot(), before)
+      assert.deepEqual(await again.quarantined(), [], 'nothing is set aside')
+      await crash(again)
+    }
+  })
+
+  it('is never taken while an own change waits unstored, so a start never holds what the log lacks', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const path = await dir()
+    const a = await Replica.open({ path, key })
+    const b = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    const sent = tap(a)
+    await a.putResult('h0', result('stored'))
+    const log = (a as unknown as { log: EnvelopeLog }).log
+    log.append = async () => { throw new Error('IO error: No space left on device') }
+    await assert.rejects(a.putResult('h1', result('lost')), { name: 'ReplicaWriteError' })
+    await a.close()
+    const again = await Replica.open({ path, key })
+    assert.equal(again.results('h0').get(again.author)?.latex, 'stored')
+    assert.equal(again.results('h1').size, 0, 'the unstored change is gone with the process, as its writer was told')
+    // The next write continues the log with no gap: a peer takes it.
+    const next = tap(again)
+    await again.putResult('h2', result('next'))
+    for (const bytes of [...sent, ...next]) assert.equal((await b.receive(bytes)).status, 'applied')
+    assert.equal(b.results('h2').get(a.author)?.latex, 'next')
+    await again.close()
+    await b.close()
+  })
+})
