@@ -1,6 +1,7 @@
 /**
  * bench:crdt's child: open the replica in argv[2] with the key (protobuf, hex) in
- * TEXMESH_BENCH_KEY, and print as JSON what holding it costs this fresh process: its RSS and V8
+ * TEXMESH_BENCH_KEY, and print as JSON how long the open took, how many envelopes it replayed,
+ * and what holding it costs this fresh process: its RSS and V8
  * heap growth from before the open, after full garbage collections (run with --expose-gc), and
  * how many results it holds.
  */
@@ -22,7 +23,9 @@ if (path == null || key == null) throw new Error('usage: TEXMESH_BENCH_KEY=HEX n
 const privateKey = privateKeyFromProtobuf(Buffer.from(key, 'hex'))
 if (privateKey.type !== 'Ed25519') throw new Error(`an ${privateKey.type} key; a replica is keyed by Ed25519`)
 const before = settled()
+const t = performance.now()
 const replica = await Replica.open({ path, key: privateKey })
+const openMs = performance.now() - t
 const held = settled()
-console.log(JSON.stringify({ results: replica.size('results'), rss: held.rss - before.rss, heap: held.heap - before.heap }))
+console.log(JSON.stringify({ results: replica.size('results'), openMs, replayed: replica.startup.replayed, rss: held.rss - before.rss, heap: held.heap - before.heap }))
 await replica.close()

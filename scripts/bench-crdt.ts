@@ -1,14 +1,16 @@
 /**
- * npm run bench:crdt -- [--results N] [--startup N] [--json]
+ * npm run bench:crdt -- [--results N] [--catchup N] [--startup N] [--json]
  *
- * The replicated store's speed and size:
- * - local write rate (sign + LevelDB) and remote apply rate (verify + check + LevelDB + Yjs),
- *   also with 300 envelopes held back (they must not be retried on every apply);
+ * The replicated store's speed and size, with results as the pipeline writes them (entry()):
+ * - local write rate (sign + LevelDB), writes issued together (they share envelopes) and one by
+ *   one; remote apply rate (verify + check + LevelDB + Yjs) in results a second, from batched
+ *   envelopes and from envelopes of one result, also with 300 envelopes held back (they must not
+ *   be retried on every apply);
  * - the size of the own log after 300 overwrites of a 2 KB entry and a compaction;
- * - two real nodes on loopback: one writes N results (default 10,000) while
+ * - two real nodes on loopback: one writes N results (default 100,000) while
  *   the other is down; the time from their meeting until both hold the same;
- * - start-up time of a replica whose LevelDB holds M results (default 100,000),
- *   compacted as it runs by default;
+ * - start-up time of a replica whose LevelDB holds M results (default 100,000; 1,000,000 for
+ *   the million-result figures), from the snapshot taken at close and with the log replayed;
  * - bytes on disk per result, and memory per result held: the RSS and V8 heap growth of a fresh
  *   process that opens the store (bench-crdt-hold.ts), after full garbage collections.
  */
@@ -20,6 +22,7 @@ import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Replica } from '../crdt/replica.js'
+import { EnvelopeLog } from '../crdt/log.js'
 import { type ResultEntry } from '../crdt/schemas.js'
 import { startNode, type RunningNode } from '../node/daemon/start.js'
 import { DEFAULT_CONFIG } from '../node/datadir/config.js'
@@ -27,13 +30,32 @@ import { createLog } from '../node/log.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 
+/**
+ * A result as the pipeline writes one: LaTeX, three alternatives (beam 4), the task, the time the
+ * reading took, and an image embedding (128 int8, base64) for a one-formula image; one image in
+ * eight holds three formulas, each a region with its box.
+ */
 function entry (i: number): ResultEntry {
-  return {
-    latex: `\\frac{x^{${i % 97}}+${i}}{y_{${i % 13}}}`,
+  const latex = `\\frac{\\partial^{2} u_{${i % 13}}}{\\partial x^{2}}+\\lambda_{${i % 97}} u=${i}`
+  const base = {
+    latex,
     confidence: 0.9,
-    alternatives: [{ latex: `\\frac{x^{${i % 97}}+${i}}{y}`, score: -3.2 }, { latex: `x^{${i}}`, score: -5.1 }],
-    model: 'texmesh-v1+0000000000000000',
-    time: 1_790_000_000_000 + i
+    alternatives: [{ latex: `${latex}'`, score: -3.2 }, { latex: latex.replace('lambda', 'Lambda'), score: -5.1 }, { latex: latex.replace('u=', 'v='), score: -6.4 }],
+    model: 'texmesh-v2+91b1048ca4c91657',
+    time: 1_790_000_000_000 + i,
+    task: `12D3KooWBenchmarkTaskOrigin${(i % 7).toString()}:${i.toString(36)}`,
+    ms: 20 + (i % 30)
+  }
+  if (i % 8 === 7) {
+    return { ...base, regions: [0, 1, 2].map(r => ({ bbox: { x: 12, y: 40 * r + 8, width: 300, height: 32 }, latex: `${latex}+${r}`, confidence: 0.8 })) }
+  }
+  return { ...base, embedding: Buffer.from(Array.from({ length: 128 }, (_, k) => (i * 31 + k * 7) % 256)).toString('base64') }
+}
+
+/** Write `n` results from `from`, `window` at a time (each window's writes share envelopes). */
+async function writeMany (put: (hash: string, e: ResultEntry) => Promise<void>, n: number, window = 1000, from = 0): Promise<void> {
+  for (let i = 0; i < n; i += window) {
+    await Promise.all(Array.from({ length: Math.min(window, n - i) }, async (_, k) => { await put(`img${from + i + k}`, entry(from + i + k)) }))
   }
 }
 
@@ -63,27 +85,40 @@ async function main (): Promise<void> {
     return n
   }
   const cmd = new Command('bench:crdt')
-    .description('write, apply, convergence and start-up speed of the replicated store')
-    .option('--results <n>', 'results written for the rates and the convergence run', positiveInt, 10_000)
-    .option('--startup <n>', 'results in the store whose start-up is timed', positiveInt, 100_000)
+    .description('write, apply, catch-up and start-up speed of the replicated store, and what holding it costs')
+    .option('--results <n>', 'results written for the rates', positiveInt, 20_000)
+    .option('--catchup <n>', 'results written while a node is away, for the catch-up run', positiveInt, 100_000)
+    .option('--startup <n>', 'results in the store whose start-up and memory are measured (1000000 for the million-result figures)', positiveInt, 100_000)
     .option('--json', 'print the results as JSON')
     .parse()
-  const o = cmd.opts<{ results: number, startup: number, json?: boolean }>()
+  const o = cmd.opts<{ results: number, catchup: number, startup: number, json?: boolean }>()
   const tmp = await mkdtemp(join(tmpdir(), 'texmesh-bench-crdt-'))
   const out: Record<string, number> = {}
   const nodes: RunningNode[] = []
   try {
-    // Rates.
+    // Rates: writes issued together (a burst, as a PDF's formulas or a busy node make) share
+    // envelopes; writes awaited one by one each make their own.
     const writer = await Replica.open({ path: join(tmp, 'w'), key: await generateKeyPair('Ed25519') })
     const wire: Uint8Array[] = []
     writer.onEnvelope(b => wire.push(b))
     let t = performance.now()
-    for (let i = 0; i < o.results; i++) await writer.putResult(`img${i}`, entry(i))
+    await writeMany(async (h, e) => { await writer.putResult(h, e) }, o.results)
     out.writesPerS = o.results / ((performance.now() - t) / 1000)
+    out.resultsPerEnvelope = o.results / wire.length
+    const batched = wire.splice(0)
+    const serial = Math.min(o.results, 2000)
+    t = performance.now()
+    for (let i = 0; i < serial; i++) await writer.putResult(`one${i}`, entry(i))
+    out.serialWritesPerS = serial / ((performance.now() - t) / 1000)
+    const single = wire.splice(0)
+    // Applied in log order: an envelope whose predecessors are missing waits in Yjs, which is not what is timed here.
     const reader = await Replica.open({ path: join(tmp, 'r'), key: await generateKeyPair('Ed25519') })
     t = performance.now()
-    for (const b of wire) await reader.receive(b)
-    out.appliesPerS = wire.length / ((performance.now() - t) / 1000)
+    for (const b of batched) await reader.receive(b)
+    out.appliesPerS = o.results / ((performance.now() - t) / 1000)
+    t = performance.now()
+    for (const b of single) await reader.receive(b)
+    out.singleAppliesPerS = single.length / ((performance.now() - t) / 1000)
     await reader.close()
 
     // Applies while envelopes are held: a reborn writer overwrites 300 entries of an
@@ -101,8 +136,8 @@ async function main (): Promise<void> {
     const busy = await Replica.open({ path: join(tmp, 'busy'), key: await generateKeyPair('Ed25519') })
     for (const b of heldWire) await busy.receive(b)
     t = performance.now()
-    for (const b of wire) await busy.receive(b)
-    out.appliesPerSWith300Held = wire.length / ((performance.now() - t) / 1000)
+    for (const b of batched) await busy.receive(b)
+    out.appliesPerSWith300Held = o.results / ((performance.now() - t) / 1000)
     for (const r of [old, reborn, busy]) await r.close()
 
     // Compaction of overwrites: one entry with 2 KB of LaTeX written 300 times.
@@ -114,56 +149,66 @@ async function main (): Promise<void> {
     await over.close()
     await writer.close()
 
-    // Two real nodes converge after a partition.
+    // Catch-up: two real nodes; one writes while the other is down, then they meet.
     const config = { ...DEFAULT_CONFIG, listen: ['/ip4/127.0.0.1/tcp/0'], apiPort: 0, mdns: false, logLevel: 'silent' as const }
     const log = createLog('silent')
     const a = await startNode({ dataDir: join(tmp, 'a'), config, log })
     nodes.push(a)
-    for (let i = 0; i < o.results; i++) await a.replica.putResult(`img${i}`, entry(i))
+    await writeMany(async (h, e) => { await a.replica.putResult(h, e) }, o.catchup)
     const b = await startNode({ dataDir: join(tmp, 'b'), config, log })
     nodes.push(b)
     t = performance.now()
     await b.libp2p.dial(a.libp2p.getMultiaddrs()[0]!)
-    await until('the nodes to converge', () => b.replica.size('results') === o.results, 300_000)
+    await until('the nodes to converge', () => b.replica.size('results') === o.catchup, 600_000)
     out.convergeMs = performance.now() - t
     for (const n of nodes.splice(0)) await n.stop()
 
-    // Start-up from a large store, and its size.
+    // Start-up from a large store (its snapshot, taken at close), and without a snapshot (the log replayed).
     const key = await generateKeyPair('Ed25519')
-    const big = await Replica.open({ path: join(tmp, 'big'), key })
-    for (let i = 0; i < o.startup; i++) await big.putResult(`img${i}`, entry(i))
+    const bigPath = join(tmp, 'big')
+    const big = await Replica.open({ path: bigPath, key })
+    await writeMany(async (h, e) => { await big.putResult(h, e) }, o.startup)
     await big.compact()
     await big.close()
-    t = performance.now()
-    const reopened = await Replica.open({ path: join(tmp, 'big'), key })
-    out.startupMs = performance.now() - t
-    if (reopened.size('results') !== o.startup) throw new Error(`reopened with ${reopened.size('results')} results`)
-    await reopened.close()
-    out.bytesPerResult = await du(join(tmp, 'big')) / o.startup
-    // What holding the store costs, in a fresh process that only opens it.
-    const child = await execFileAsync(process.execPath, ['--expose-gc', fileURLToPath(new URL('bench-crdt-hold.js', import.meta.url)), join(tmp, 'big')],
-      { env: { ...process.env, TEXMESH_BENCH_KEY: Buffer.from(privateKeyToProtobuf(key)).toString('hex') }, maxBuffer: 1 << 20 })
-    const hold = JSON.parse(child.stdout) as { results: number, rss: number, heap: number }
-    if (hold.results !== o.startup) throw new Error(`the child process held ${hold.results} results`)
-    out.rssBytesPerResult = hold.rss / o.startup
-    out.heapBytesPerResult = hold.heap / o.startup
+    out.bytesPerResult = await du(bigPath) / o.startup
+    // Start-up and what holding the store costs, in a fresh process that only opens it (as a node starts).
+    const hold = async (): Promise<{ results: number, openMs: number, replayed: number, rss: number, heap: number }> => {
+      const child = await execFileAsync(process.execPath, ['--expose-gc', fileURLToPath(new URL('bench-crdt-hold.js', import.meta.url)), bigPath],
+        { env: { ...process.env, TEXMESH_BENCH_KEY: Buffer.from(privateKeyToProtobuf(key)).toString('hex') }, maxBuffer: 1 << 20 })
+      const held = JSON.parse(child.stdout) as { results: number, openMs: number, replayed: number, rss: number, heap: number }
+      if (held.results !== o.startup) throw new Error(`the child process held ${held.results} results`)
+      return held
+    }
+    const fromSnapshot = await hold()
+    if (fromSnapshot.replayed !== 0) throw new Error(`${fromSnapshot.replayed} envelopes replayed after a clean close`)
+    out.startupMs = fromSnapshot.openMs
+    out.rssBytesPerResult = fromSnapshot.rss / o.startup
+    out.heapBytesPerResult = fromSnapshot.heap / o.startup
+    // Without a snapshot: the log replayed whole (that start takes a snapshot again, at close).
+    const raw = await EnvelopeLog.open(bigPath)
+    await raw.putSnapshot(new Uint8Array(0))
+    await raw.close()
+    out.replayStartupMs = (await hold()).openMs
   } finally {
     for (const n of nodes) await n.stop().catch(() => {})
     await rm(tmp, { recursive: true, force: true })
   }
   if (o.json === true) {
-    console.log(JSON.stringify({ results: o.results, startupResults: o.startup, ...out }))
+    console.log(JSON.stringify({ results: o.results, catchupResults: o.catchup, startupResults: o.startup, ...out }))
     return
   }
-  console.log(`local writes (sign + LevelDB)            ${out.writesPerS!.toFixed(0)} /s`)
-  console.log(`remote applies (verify + check + store)  ${out.appliesPerS!.toFixed(0)} /s`)
-  console.log(`remote applies, 300 envelopes held      ${out.appliesPerSWith300Held!.toFixed(0)} /s`)
+  const ratio = (v: number, target: number): string => `${(v / target).toFixed(2)} of the target ${target.toLocaleString('en')}`
+  const startupTarget = o.startup <= 100_000 ? 1000 : 5000 * o.startup / 1_000_000
+  const rssTarget = 1.5 * 2 ** 30 / 1e6
+  console.log(`local writes, issued together            ${out.writesPerS!.toFixed(0)} /s (${out.resultsPerEnvelope!.toFixed(0)} results an envelope): ${ratio(out.writesPerS!, 20_000)}`)
+  console.log(`local writes, one at a time              ${out.serialWritesPerS!.toFixed(0)} /s (an envelope each)`)
+  console.log(`remote applies, results in batches       ${out.appliesPerS!.toFixed(0)} /s (verify + check + store + apply): ${ratio(out.appliesPerS!, 20_000)}`)
+  console.log(`remote applies, one result an envelope   ${out.singleAppliesPerS!.toFixed(0)} /s; in batches with 300 envelopes held ${out.appliesPerSWith300Held!.toFixed(0)} /s`)
   console.log(`300 overwrites of a 2 KB entry, compacted ${out.overwrittenLogBytes!.toFixed(0)} bytes of log`)
-  console.log(`two nodes converge on ${o.results} results   ${(out.convergeMs! / 1000).toFixed(2)} s after they meet`)
-  console.log(`start-up with ${o.startup} results          ${(out.startupMs! / 1000).toFixed(2)} s`)
-  console.log(`bytes on disk per result                 ${out.bytesPerResult!.toFixed(0)}`)
-  const target = 1.5 * 2 ** 30 / 1e6
-  console.log(`memory per result held (RSS / V8 heap)   ${out.rssBytesPerResult!.toFixed(0)} / ${out.heapBytesPerResult!.toFixed(0)} bytes (at ${o.startup}; target: 1.5 GiB of RSS at 1,000,000 = ${target.toFixed(0)} a result: ratio ${(out.rssBytesPerResult! / target).toFixed(2)})`)
+  console.log(`catch-up on ${o.catchup} results written while away  ${(out.convergeMs! / 1000).toFixed(2)} s after the nodes meet: ${(out.convergeMs! / 10_000).toFixed(2)} of the 10 s target`)
+  console.log(`start-up with ${o.startup} results, from its snapshot  ${(out.startupMs! / 1000).toFixed(2)} s: ${(out.startupMs! / startupTarget).toFixed(2)} of the ${(startupTarget / 1000).toFixed(0)} s target; the log replayed without one ${(out.replayStartupMs! / 1000).toFixed(2)} s`)
+  console.log(`bytes on disk per result                 ${out.bytesPerResult!.toFixed(0)} (log and snapshot)`)
+  console.log(`memory per result held (RSS / V8 heap)   ${out.rssBytesPerResult!.toFixed(0)} / ${out.heapBytesPerResult!.toFixed(0)} bytes (at ${o.startup}; target: 1.5 GiB of RSS at 1,000,000 = ${rssTarget.toFixed(0)} a result: ratio ${(out.rssBytesPerResult! / rssTarget).toFixed(2)})`)
 }
 
 main().catch((err: unknown) => {

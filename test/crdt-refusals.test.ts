@@ -133,6 +133,45 @@ describe('the replicated store: refusals and quarantine', { timeout: 120_000 }, 
     ), { numRuns: 40 })
   })
 
+  it('a hostile batch among honest batches, all received at once, is refused alone: the batches beside it are applied', async () => {
+    const [ka, kc, km] = await Promise.all([0, 1, 2].map(async () => await generateKeyPair('Ed25519')))
+    const alice = await Replica.open({ path: await dir(), key: ka! })
+    const carol = await Replica.open({ path: await dir(), key: kc! })
+    const mallory = peerIdFromPrivateKey(km!).toString()
+    const aliceWire = tap(alice)
+    const carolWire = tap(carol)
+    // Writes issued together share envelopes: batches of many results each.
+    await Promise.all(Array.from({ length: 200 }, async (_, i) => { await alice.putResult(`a${i}`, result(`a${i}`)) }))
+    await Promise.all(Array.from({ length: 200 }, async (_, i) => { await carol.putResult(`c${i}`, result(`c${i}`)) }))
+    assert.ok(aliceWire.length < 200 && carolWire.length < 200, 'the writes were batched')
+    // Mallory's batch: 20 results of her own and, among them, an overwrite of one of Alice's.
+    const inc = new Uint8Array(16).fill(7)
+    const md = new Y.Doc()
+    md.clientID = clientIdFor(km!.publicKey.raw, inc)
+    Y.applyUpdate(md, decodeEnvelope(aliceWire[0]!).update)
+    const updates: Uint8Array[] = []
+    md.on('update', (u: Uint8Array) => { updates.push(u) })
+    md.transact(() => {
+      for (let i = 0; i < 20; i++) md.getMap('results').set(`m${i}/${mallory}`, result(`m${i}`))
+      md.getMap('results').set(`a0/${alice.author}`, result('stolen'))
+    })
+    const hostile = encodeEnvelope(await signEnvelope(km!, mallory, { incarnation: inc, client: md.clientID, first: 0, seq: 20, update: Y.mergeUpdates(updates) }))
+    // And a copy of one of Carol's batches with a byte of its update changed.
+    const forged = Uint8Array.from(carolWire[0]!)
+    forged[forged.length - 100] = forged[forged.length - 100]! ^ 1
+    const refused: string[] = []
+    const bob = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519'), onReject: reason => refused.push(reason) })
+    const outcomes = await Promise.all([forged, ...aliceWire, hostile, ...carolWire].map(async b => await bob.receive(b)))
+    assert.deepEqual(refused.sort(), ['bad-signature', 'foreign-origin'])
+    assert.equal(outcomes.filter(o => o.status === 'applied').length, aliceWire.length + carolWire.length)
+    for (let i = 0; i < 200; i++) {
+      assert.equal(bob.results(`a${i}`).get(alice.author)?.latex, `a${i}`)
+      assert.equal(bob.results(`c${i}`).get(carol.author)?.latex, `c${i}`, 'the forged copy did not keep out the real batch')
+    }
+    assert.equal(bob.results('m0').size, 0, 'nothing of the hostile batch is applied')
+    for (const r of [alice, carol, bob]) await r.close()
+  })
+
   it('refuses forged, foreign, overwriting and garbage envelopes; state unchanged, still serving', async () => {
     const [ka, km, kx] = await Promise.all([0, 1, 2].map(async () => await generateKeyPair('Ed25519')))
     const stranger = (await Replica.open({ path: await dir(), key: kx! })).author
