@@ -37,17 +37,17 @@ interface Batch {
   bytes: number
   /** log position of the first update */
   first: number
-  /** resolves once the batch's envelope is in LevelDB */
+  /** resolves once the batch's envelope is in LevelDB (at the batch's turn in the queue) */
   stored?: Promise<void>
-  /** its store, when settle() stored it ahead of its turn */
-  early?: Promise<void>
+  /** its signing and store, once begun (writes no longer join it then) */
+  done?: Promise<void>
 }
 
 export class OwnEnvelopeStore {
   /** own envelopes signed but not yet in LevelDB, oldest first (see ReplicaWriteError) */
   private readonly unstored: Array<{ e: Envelope, bytes: Uint8Array }> = []
-  /** the batch that writes join until its turn in the queue comes */
-  private open: Batch | undefined
+  /** batches not yet signed, oldest first; writes join the last one */
+  private readonly pending: Batch[] = []
   private storeRetry: ReturnType<typeof setTimeout> | undefined
   private storeBackoffMs = 0
 
@@ -56,17 +56,21 @@ export class OwnEnvelopeStore {
   /** Own changes in the document that LevelDB has not yet taken. */
   get size (): number { return this.unstored.reduce((n, u) => n + u.e.seq - u.e.first + 1, 0) }
 
+  /** Every own change given is stored: none waits in a batch or in memory. */
+  get idle (): boolean { return this.pending.length === 0 && this.unstored.length === 0 }
+
   /**
    * Store an own update at log position `seq` (one after the last one given); resolves once its
    * envelope is in LevelDB. Updates given before the batch's turn in the queue share its envelope.
    */
   write (update: Uint8Array, seq: number): Promise<void> {
-    let batch = this.open
+    let batch = this.pending[this.pending.length - 1]
     if (batch == null || batch.bytes + update.length > BATCH_BYTES) {
-      const b: Batch = batch = this.open = { updates: [], bytes: 0, first: seq }
+      const b: Batch = batch = { updates: [], bytes: 0, first: seq }
+      this.pending.push(b)
       b.stored = this.opts.enqueue(async () => {
-        if (this.open === b) this.open = undefined
-        await (b.early ?? this.flush(b))
+        await this.flushThrough(b)
+        await b.done
       })
     }
     batch.updates.push(update)
@@ -75,18 +79,24 @@ export class OwnEnvelopeStore {
   }
 
   /**
-   * Store the batch writes are joining now, ahead of its turn, and tell whether every own change
-   * is stored. Runs in the serial queue. Its writers still resolve at the batch's turn.
+   * Sign and store the batches not yet signed, oldest first, up to and with `last` (all when
+   * undefined): an own log's positions reach LevelDB in order. Runs in the serial queue. A
+   * batch's failure is its writers' to hear, at its turn.
    */
-  async settle (): Promise<boolean> {
-    const b = this.open
-    if (b != null) {
-      this.open = undefined
-      b.early = this.flush(b)
-      // A failure is its writers' to hear, at the batch's turn.
-      await b.early.catch(() => {})
+  private async flushThrough (last?: Batch): Promise<void> {
+    while (this.pending.length > 0 && last?.done == null) {
+      const b = this.pending.shift()!
+      b.done = this.flush(b)
+      await b.done.catch(() => {})
     }
-    return this.unstored.length === 0
+  }
+
+  /**
+   * Store every own change given so far, ahead of its turn (for a snapshot). Runs in the serial
+   * queue. Writes may come meanwhile: read `idle` right before relying on it.
+   */
+  async settle (): Promise<void> {
+    await this.flushThrough()
   }
 
   /** Sign a batch as one envelope and store it, after those not stored yet. Runs in the serial queue. */

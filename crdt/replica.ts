@@ -106,7 +106,7 @@ export class Replica {
     this.clients.set(this.doc.clientID, this.author)
     this.snapshots = new Snapshots({
       settle: async () => await this.own.settle(),
-      state: () => ({ update: this.doc.encodeState(), clients: [...this.clients], logs: this.coverage.sorted().map(([id, c]) => [id, c.ranges]) }),
+      state: () => this.own.idle ? { update: this.doc.encodeState(), clients: [...this.clients], logs: this.coverage.sorted().map(([id, c]) => [id, c.ranges]) } : undefined,
       put: async bytes => { await log.putSnapshot(bytes) },
       enqueue: async job => { await this.enqueue(job) }
     })
@@ -369,6 +369,7 @@ export class Replica {
     this.closeDone ??= (async () => {
       // Jobs queued before closing (acknowledged writes among them) finish; later ones reject.
       await this.serial.idle()
+      this.snapshots.stop()
       await this.own.close()
       // The next start applies this snapshot and replays nothing (a failure only makes that start slower).
       await this.snapshots.take().catch(() => false)

@@ -78,10 +78,10 @@ export function snapshotCoverage (s: Snapshot): Map<string, Coverage> {
 const MIN_GROWTH_BYTES = 4 * 1024 * 1024
 
 export interface SnapshotSource {
-  /** store what own changes wait in memory; false when some remain unstored (no snapshot then) */
-  settle: () => Promise<boolean>
-  /** the document's state now */
-  state: () => Snapshot
+  /** store the own changes not yet stored */
+  settle: () => Promise<void>
+  /** the document's state now; undefined while an own change waits unstored (no snapshot then) */
+  state: () => Snapshot | undefined
   /** store a snapshot's bytes */
   put: (bytes: Uint8Array) => Promise<void>
   /** run a job in the replica's serial queue */
@@ -96,22 +96,42 @@ export class Snapshots {
   private since = 0
   private last = 0
   private scheduled = false
+  private stopped = false
+  private running: Promise<boolean> | undefined
 
   constructor (private readonly source: SnapshotSource) {}
 
   /** Updates of `bytes` were stored (own or remote); a snapshot is queued when enough were. */
   grew (bytes: number): void {
     this.since += bytes
-    if (this.scheduled || this.since < Math.max(MIN_GROWTH_BYTES, this.last / 4)) return
+    if (this.stopped || this.scheduled || this.since < Math.max(MIN_GROWTH_BYTES, this.last / 4)) return
     this.scheduled = true
     this.source.enqueue(async () => { await this.take() }).catch(() => {}).finally(() => { this.scheduled = false })
   }
 
-  /** Take one now, if anything was stored since the last. Runs in the serial queue; true when taken. */
+  /** No more snapshots as updates grow (the replica is closing): only the one take() at close. */
+  stop (): void { this.stopped = true }
+
+  /** Take one now, if anything was stored since the last. Runs in the serial queue (or once it is idle, at close); true when taken. */
   async take (): Promise<boolean> {
-    if (this.since === 0 || !await this.source.settle()) return false
+    // One at a time: a take queued as updates grew may still run when the one at close begins.
+    while (this.running != null) await this.running.catch(() => false)
+    this.running = this.takeNow()
+    try {
+      return await this.running
+    } finally {
+      this.running = undefined
+    }
+  }
+
+  private async takeNow (): Promise<boolean> {
+    if (this.since === 0) return false
+    await this.source.settle()
     const since = this.since
-    const bytes = encodeSnapshot(this.source.state())
+    // Read right here, with no await between: a write made while settle() stored the others makes this undefined.
+    const state = this.source.state()
+    if (state == null) return false
+    const bytes = encodeSnapshot(state)
     await this.source.put(bytes)
     this.last = bytes.length
     this.since -= since
