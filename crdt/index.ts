@@ -13,8 +13,9 @@
  * - values.ts       bounds on values (depth, size, plain JSON only)
  * - document.ts     the Yjs document: apply, local writes, change listeners, typed reads
  * - log.ts          the envelope log in LevelDB, and the quarantine
- * - rebuild.ts      start-up: the document rebuilt from the log, what fails set aside
- * - own-store.ts    own envelopes stored in order, kept in memory while LevelDB refuses
+ * - rebuild.ts      start-up: the document rebuilt from its snapshot and the log, what fails set aside
+ * - snapshot.ts     snapshots of the document, and when to take them
+ * - own-store.ts    own writes batched into envelopes (group commit), stored in order, kept in memory while LevelDB refuses
  * - compaction.ts   own envelopes folded into few
  * - coverage.ts     which positions of each log are held: heads, what a peer lacks
  * - held.ts         remote envelopes held back (waiting for an incarnation or an admission)
