@@ -6,6 +6,7 @@
  * so a member's envelopes do not each cost a signature check.
  */
 import * as Y from 'yjs'
+import { decodeValue } from './values.js'
 import type { Envelope } from './envelope.js'
 import { MemberEntry } from './schemas.js'
 
@@ -69,8 +70,10 @@ export function certificatesIn (update: Uint8Array): string[] {
   try {
     for (const s of Y.decodeUpdate(update).structs) {
       if (!(s instanceof Y.Item) || !(s.content instanceof Y.ContentAny)) continue
-      for (const v of s.content.arr) {
-        const m = MemberEntry.safeParse(v)
+      for (const raw of s.content.arr) {
+        const v = decodeValue(raw)
+        if (!('value' in v)) continue
+        const m = MemberEntry.safeParse(v.value)
         if (m.success) out.push(m.data.certificate)
         if (out.length >= 4) return out
       }

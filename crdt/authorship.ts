@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import { checkValue } from './values.js'
+import { decodeValue } from './values.js'
 
 /**
  * Yjs lets any peer overwrite or delete anything. texmesh accepts a remote
@@ -11,8 +11,9 @@ import { checkValue } from './values.js'
  *   and never replaces someone else's value;
  * - an item placed by name sits in one of the document's maps, under a key the
  *   author owns: the author's peer id itself, or a key ending in "/" + it;
- * - items hold plain values (no nested shared types), bounded in depth and
- *   size (values.ts), so no later decode or check recurses out of stack;
+ * - items hold plain values (no nested shared types): JSON text, or objects
+ *   as older versions wrote them, bounded in depth and size (values.ts), so
+ *   no later decode or check recurses out of stack;
  * - the delete set deletes only the author's own items.
  *
  * The check reads the update without applying it; decoding is guarded and the
@@ -107,9 +108,10 @@ export function checkAuthorship (update: Uint8Array, author: string, isOwnClient
     if (list == null) placed.set(item.id.client, list = [])
     list.push({ clock: item.id.clock, end: item.id.clock + item.length, ...place })
     if (item.content instanceof Y.ContentAny) {
-      for (const value of item.content.arr) {
-        const refused = checkValue(value)
-        if (refused != null) return { ok: false, ...refused }
+      for (const raw of item.content.arr) {
+        const decoded = decodeValue(raw)
+        if (!('value' in decoded)) return { ok: false, ...decoded }
+        const { value } = decoded
         values.push(place?.map != null ? { map: place.map, key: place.key, value } : { origin, value })
       }
     }

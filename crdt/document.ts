@@ -7,6 +7,7 @@
  */
 import * as Y from 'yjs'
 import { MAPS, type MapName, type WrittenValue } from './authorship.js'
+import { encodeValue, readValue } from './values.js'
 import { SCHEMAS, type CorrectionEntry, type EvidenceEntry, type ResultEntry, type RevocationEntry } from './schemas.js'
 
 /** A key "SUBJECT/AUTHOR": the subject (an image hash, a revoked peer) and its author. */
@@ -61,7 +62,9 @@ export class ReplicaDocument {
           }
           const author = key.slice(cut)
           if (name === 'members') memberChanged(author)
-          const time = timeOf(map.get(key))
+          // Values are JSON text: read only when someone listens (none do while a start applies its snapshot).
+          if (this.listeners.size === 0) continue
+          const time = timeOf(readValue(map.get(key)))
           // Listeners run after the transaction (and after apply() gives the doc its id back), so they may write.
           this.changes.push({ map: name, key, author, local: tx.origin === LOCAL, ...(time != null ? { time } : {}) })
         }
@@ -101,7 +104,7 @@ export class ReplicaDocument {
     }
     this.doc.on('update', capture)
     try {
-      this.doc.transact(() => { this.doc.getMap(map).set(key, value) }, LOCAL)
+      this.doc.transact(() => { this.doc.getMap(map).set(key, encodeValue(value)) }, LOCAL)
     } finally {
       this.doc.off('update', capture)
     }
@@ -168,7 +171,7 @@ export class ReplicaDocument {
 
   /** The raw value under `key` in `map` (unchecked). */
   get (map: MapName, key: string): unknown {
-    return this.doc.getMap(map).get(key)
+    return readValue(this.doc.getMap(map).get(key))
   }
 
   /**
@@ -180,7 +183,7 @@ export class ReplicaDocument {
     const out = new Map<string, T>()
     const ymap = this.doc.getMap(map)
     for (const key of this.index.get(map)!.get(prefix) ?? []) {
-      const parsed = SCHEMAS[map].safeParse(ymap.get(key))
+      const parsed = SCHEMAS[map].safeParse(readValue(ymap.get(key)))
       if (parsed.success) out.set(key.slice(prefix.length), parsed.data as T)
     }
     return out
@@ -191,8 +194,9 @@ export class ReplicaDocument {
     const out: Array<{ parts: string[], entry: T }> = []
     for (const [k, value] of this.doc.getMap(map).entries()) {
       const m = key.exec(k)
-      const parsed = SCHEMAS[map].safeParse(value)
-      if (m != null && parsed.success) out.push({ parts: m.slice(1), entry: parsed.data as T })
+      if (m == null) continue
+      const parsed = SCHEMAS[map].safeParse(readValue(value))
+      if (parsed.success) out.push({ parts: m.slice(1), entry: parsed.data as T })
     }
     return out
   }
@@ -222,7 +226,7 @@ export class ReplicaDocument {
 
   /** Every key and value of every map, for comparing replicas. */
   snapshot (): Record<MapName, Record<string, unknown>> {
-    return Object.fromEntries(MAPS.map(m => [m, this.doc.getMap(m).toJSON()])) as Record<MapName, Record<string, unknown>>
+    return Object.fromEntries(MAPS.map(m => [m, Object.fromEntries([...this.doc.getMap(m).entries()].map(([k, v]) => [k, readValue(v)]))])) as Record<MapName, Record<string, unknown>>
   }
 
   destroy (): void {

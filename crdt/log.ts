@@ -40,6 +40,12 @@ export interface QuarantinedEnvelope {
 /** The most quarantined envelopes kept (the oldest go first); each is at most an envelope's size. */
 const MAX_QUARANTINED = 256
 
+/** An envelope's place, from its LevelDB key `env!AUTHOR!INCARNATION!FIRST!SEQ`. */
+function parseKey (key: string): Omit<StoredEnvelope, 'bytes'> {
+  const parts = key.split('!')
+  return { key, logId: `${parts[1]}!${parts[2]}`, first: parseInt(parts[3]!, 16), seq: parseInt(parts[4]!, 16) }
+}
+
 export function logIdOf (e: Pick<Envelope, 'author' | 'incarnation'>): string {
   return `${e.author}!${Buffer.from(e.incarnation).toString('hex')}`
 }
@@ -131,6 +137,16 @@ export class EnvelopeLog {
     yield * this.entries('env!', 'env"')
   }
 
+  /** Where every stored envelope is, in key order, without reading the envelopes themselves. */
+  async * positions (): AsyncGenerator<Omit<StoredEnvelope, 'bytes'>> {
+    for await (const key of this.db.keys({ gt: 'env!', lt: 'env"' })) yield parseKey(key)
+  }
+
+  /** One stored envelope's bytes, by its LevelDB key; undefined when it is gone. */
+  async bytesAt (key: string): Promise<Uint8Array | undefined> {
+    return await this.db.get(key)
+  }
+
   /** The stored envelopes of every log of one author (all its incarnations), in key order. */
   async * ofAuthor (author: string): AsyncGenerator<StoredEnvelope> {
     yield * this.entries(`env!${author}!`, `env!${author}"`)
@@ -143,10 +159,7 @@ export class EnvelopeLog {
 
   private async * entries (gt: string, lt: string, inclusive = false): AsyncGenerator<StoredEnvelope> {
     // LevelDB iterators read a snapshot: a compaction meanwhile does not disturb them.
-    for await (const [key, bytes] of this.db.iterator(inclusive ? { gte: gt, lt } : { gt, lt })) {
-      const parts = key.split('!')
-      yield { key, logId: `${parts[1]}!${parts[2]}`, first: parseInt(parts[3]!, 16), seq: parseInt(parts[4]!, 16), bytes }
-    }
+    for await (const [key, bytes] of this.db.iterator(inclusive ? { gte: gt, lt } : { gt, lt })) yield { ...parseKey(key), bytes }
   }
 
   async close (): Promise<void> {

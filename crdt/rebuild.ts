@@ -7,7 +7,7 @@
 import * as Y from 'yjs'
 import { decodeEnvelope, encodeEnvelope, type Envelope } from './envelope.js'
 import { checkAuthorship, type WrittenValue } from './authorship.js'
-import type { EnvelopeLog } from './log.js'
+import type { EnvelopeLog, StoredEnvelope } from './log.js'
 import { decodeSnapshot, snapshotCoverage } from './snapshot.js'
 
 /** What the rebuild fills in, of the replica it rebuilds. */
@@ -40,25 +40,42 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget): Promise
   const { clients } = target
   const good: Array<{ logId: string, first: number, seq: number, e: Envelope }> = []
   const bad: Array<{ key: string, bytes: Uint8Array, author: string | undefined, reason: string }> = []
-  const stored = await log.snapshot()
-  const snapshot = stored != null ? decodeSnapshot(stored) : undefined
-  let held = new Map<string, { covers: (first: number, seq: number) => boolean }>()
-  if (snapshot != null) {
-    try {
-      target.apply(snapshot.update)
-      for (const [client, author] of snapshot.clients) clients.set(client, author)
-      held = snapshotCoverage(snapshot)
-    } catch {
-      // A snapshot that cannot be applied: the log is replayed whole (on top of what it applied: Yjs skips what it has).
+  let fromSnapshot = 0
+  let held: Map<string, { covers: (first: number, seq: number) => boolean }> | undefined
+  {
+    const saved = await log.snapshot()
+    const snapshot = saved != null ? decodeSnapshot(saved) : undefined
+    if (snapshot != null) {
+      try {
+        target.apply(snapshot.update)
+        for (const [client, author] of snapshot.clients) clients.set(client, author)
+        held = snapshotCoverage(snapshot)
+      } catch {
+        // A snapshot that cannot be applied: the log is replayed whole (on top of what it applied: Yjs skips what it has).
+      }
     }
   }
-  let fromSnapshot = 0
-  for await (const stored of log.all()) {
-    if (held.get(stored.logId)?.covers(stored.first, stored.seq) === true) {
-      target.covered(stored.logId, stored.first, stored.seq)
-      fromSnapshot++
-      continue
+  /** The stored envelopes to check and apply: with a snapshot, keys first, and only those it does not cover are read. */
+  async function * toReplay (): AsyncGenerator<StoredEnvelope> {
+    if (held == null) {
+      yield * log.all()
+      return
     }
+    const uncovered: Array<Omit<StoredEnvelope, 'bytes'>> = []
+    for await (const at of log.positions()) {
+      if (held.get(at.logId)?.covers(at.first, at.seq) === true) {
+        target.covered(at.logId, at.first, at.seq)
+        fromSnapshot++
+      } else {
+        uncovered.push(at)
+      }
+    }
+    for (const at of uncovered) {
+      const bytes = await log.bytesAt(at.key)
+      if (bytes != null) yield { ...at, bytes }
+    }
+  }
+  for await (const stored of toReplay()) {
     let e: Envelope
     try {
       e = decodeEnvelope(stored.bytes)

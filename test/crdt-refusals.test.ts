@@ -283,6 +283,46 @@ describe('the replicated store: refusals and quarantine', { timeout: 120_000 }, 
     await bob.close()
   })
 
+  it('values are JSON text in the document, checked as objects are; objects as older versions wrote them are still taken', async () => {
+    const mallory = await generateKeyPair('Ed25519')
+    const author = peerIdFromPrivateKey(mallory).toString()
+    const bob = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    let n = 0
+    const envelope = async (value: unknown): Promise<Uint8Array> => {
+      const incarnation = new Uint8Array(16).fill(++n)
+      const client = clientIdFor(mallory.publicKey.raw, incarnation)
+      const doc = new Y.Doc()
+      doc.clientID = client
+      doc.getMap('results').set(`h${n}/${author}`, value)
+      return encodeEnvelope(await signEnvelope(mallory, author, { incarnation, client, first: 0, seq: 0, update: Y.encodeStateAsUpdate(doc) }))
+    }
+    const deep = Array.from({ length: 3000 }).reduce<unknown>(x => [x], 1)
+    const refusals: Array<[unknown, string]> = [
+      [JSON.stringify({ ...result('x'), confidence: 2 }), 'bad-value'],
+      [JSON.stringify({ ...result('x'), alternatives: deep }), 'too-deep'],
+      [`{"__proto__": {"polluted": 1}, ${JSON.stringify(result('x')).slice(1)}`, 'bad-value'],
+      ['x^{2}', 'bad-value']
+    ]
+    for (const [value, reason] of refusals) {
+      const out = await bob.receive(await envelope(value))
+      assert.equal((out as { reason?: string }).reason, reason, String(value).slice(0, 80))
+    }
+    assert.equal(bob.size('results'), 0)
+    assert.equal(({} as Record<string, unknown>).polluted, undefined)
+    // Accepted: JSON text, and an object (an older version's write); both read back as entries.
+    assert.equal((await bob.receive(await envelope(JSON.stringify(result('text'))))).status, 'applied')
+    assert.equal((await bob.receive(await envelope(result('object')))).status, 'applied')
+    assert.equal(bob.results(`h${n - 1}`).get(author)?.latex, 'text')
+    assert.equal(bob.results(`h${n}`).get(author)?.latex, 'object')
+    assert.deepEqual(bob.allResults().map(r => r.entry.latex).sort(), ['object', 'text'])
+    // A local write is stored as text.
+    const own = tap(bob)
+    await bob.putResult('mine', result('mine'))
+    const item = Y.decodeUpdate(decodeEnvelope(own[0]!).update).structs[0] as Y.Item
+    assert.equal(typeof (item.content as Y.ContentAny).arr[0], 'string')
+    await bob.close()
+  })
+
   it('stored data never stops a start: an envelope that fails to decode or check is quarantined, the rest kept', async () => {
     const key = await generateKeyPair('Ed25519')
     const mallory = await generateKeyPair('Ed25519')
