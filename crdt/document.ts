@@ -32,8 +32,8 @@ const REMOTE = Symbol('remote')
 
 export class ReplicaDocument {
   private readonly doc = new Y.Doc({ gc: true })
-  /** map -> key prefix (up to and with the last "/") -> keys present */
-  private readonly index = new Map<MapName, Map<string, Set<string>>>(MAPS.map(m => [m, new Map()]))
+  /** map -> key prefix (up to and with the last "/") -> the key present, or the keys when several are */
+  private readonly index = new Map<MapName, Map<string, string | Set<string>>>(MAPS.map(m => [m, new Map()]))
   /** changes seen inside Yjs transactions, handed to listeners once the transaction is over */
   private readonly changes: Change[] = []
   private dispatching = false
@@ -52,11 +52,14 @@ export class ReplicaDocument {
         for (const key of event.keysChanged) {
           const cut = key.lastIndexOf('/') + 1
           const prefix = key.slice(0, cut)
-          let keys = index.get(prefix)
+          // One key under a prefix (an image read by one node: the usual case) is kept as it is, not in a Set.
+          const keys = index.get(prefix)
           if (map.has(key)) {
-            if (keys == null) index.set(prefix, keys = new Set())
-            keys.add(key)
-          } else if (keys != null) {
+            if (keys == null) index.set(prefix, key)
+            else if (typeof keys === 'string') { if (keys !== key) index.set(prefix, new Set([keys, key])) } else keys.add(key)
+          } else if (keys === key) {
+            index.delete(prefix)
+          } else if (keys != null && typeof keys !== 'string') {
             keys.delete(key)
             if (keys.size === 0) index.delete(prefix)
           }
@@ -182,7 +185,8 @@ export class ReplicaDocument {
   byAuthor<T>(map: MapName, prefix: string): Map<string, T> {
     const out = new Map<string, T>()
     const ymap = this.doc.getMap(map)
-    for (const key of this.index.get(map)!.get(prefix) ?? []) {
+    const keys = this.index.get(map)!.get(prefix) ?? []
+    for (const key of typeof keys === 'string' ? [keys] : keys) {
       const parsed = SCHEMAS[map].safeParse(readValue(ymap.get(key)))
       if (parsed.success) out.set(key.slice(prefix.length), parsed.data as T)
     }
