@@ -102,11 +102,17 @@ export class EnvelopeLog {
    * position, and deleting the stored envelopes of its log that it covers (a
    * compacted envelope from a peer replaces the narrower ones held here).
    */
-  async append (e: Envelope, bytes: Uint8Array, options: { own?: OwnState, replaces?: ReadonlyArray<{ first: number, seq: number }> } = {}): Promise<void> {
+  async append (e: Envelope, bytes: Uint8Array, options: {
+    own?: OwnState
+    replaces?: ReadonlyArray<{ first: number, seq: number }>
+    /** envelopes stored in the same write (this node's own, signed in one go before `e`) */
+    alongside?: ReadonlyArray<{ e: Envelope, bytes: Uint8Array }>
+  } = {}): Promise<void> {
     const logId = logIdOf(e)
     const ops: Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }> = (options.replaces ?? [])
       .filter(c => c.first !== e.first || c.seq !== e.seq)
       .map(c => ({ type: 'del' as const, key: this.key(logId, c.first, c.seq) }))
+    for (const a of options.alongside ?? []) ops.push({ type: 'put', key: this.key(logIdOf(a.e), a.e.first, a.e.seq), value: a.bytes })
     ops.push({ type: 'put', key: this.key(logId, e.first, e.seq), value: bytes })
     if (options.own != null) ops.push({ type: 'put', key: 'own', value: new TextEncoder().encode(JSON.stringify(options.own)) })
     await this.db.batch(ops)

@@ -79,16 +79,16 @@ export class OwnEnvelopeStore {
   }
 
   /**
-   * Sign and store the batches not yet signed, oldest first, up to and with `last` (all when
-   * undefined): an own log's positions reach LevelDB in order. Runs in the serial queue. A
-   * batch's failure is its writers' to hear, at its turn.
+   * Sign the batches not yet signed, oldest first, and store them in one LevelDB write, unless
+   * `last` was already: an own log's positions reach LevelDB in order. Runs in the serial queue.
+   * A failure is each batch's writers' to hear, at its turn.
    */
   private async flushThrough (last?: Batch): Promise<void> {
-    while (this.pending.length > 0 && last?.done == null) {
-      const b = this.pending.shift()!
-      b.done = this.flush(b)
-      await b.done.catch(() => {})
-    }
+    if (last?.done != null || this.pending.length === 0) return
+    const batches = this.pending.splice(0)
+    const done = this.flush(batches)
+    for (const b of batches) b.done = done
+    await done.catch(() => {})
   }
 
   /**
@@ -99,30 +99,32 @@ export class OwnEnvelopeStore {
     await this.flushThrough()
   }
 
-  /** Sign a batch as one envelope and store it, after those not stored yet. Runs in the serial queue. */
-  private async flush (batch: Batch): Promise<void> {
+  /** Sign each batch as one envelope and store them, after those not stored yet. Runs in the serial queue. */
+  private async flush (batches: readonly Batch[]): Promise<void> {
     const { key, author, incarnation, client } = this.opts
-    const update = batch.updates.length === 1 ? batch.updates[0]! : Y.mergeUpdates(batch.updates)
-    const e = await signEnvelope(key, author, { incarnation, client, first: batch.first, seq: batch.first + batch.updates.length - 1, update })
-    this.unstored.push({ e, bytes: encodeEnvelope(e) })
+    for (const batch of batches) {
+      const update = batch.updates.length === 1 ? batch.updates[0]! : Y.mergeUpdates(batch.updates)
+      const e = await signEnvelope(key, author, { incarnation, client, first: batch.first, seq: batch.first + batch.updates.length - 1, update })
+      this.unstored.push({ e, bytes: encodeEnvelope(e) })
+    }
     await this.store()
   }
 
-  /** Store the own envelopes not yet stored, in order, and publish each once stored. Runs in the serial queue. */
+  /** Store the own envelopes not yet stored, in one LevelDB write, and publish each once stored, in order. Runs in the serial queue. */
   async store (): Promise<void> {
-    while (this.unstored.length > 0) {
-      const { e, bytes } = this.unstored[0]!
-      try {
-        await this.log.append(e, bytes, { own: { incarnation: Buffer.from(this.opts.incarnation).toString('hex'), nextSeq: e.seq + 1 } })
-      } catch (err) {
-        this.retryStoreLater()
-        const n = this.size
-        throw new ReplicaWriteError(`could not store ${n === 1 ? 'a change' : `${n} changes`} in ${this.opts.path} (${(err as Error).message}); kept in memory and stored, in order, once LevelDB takes writes again (lost if the node stops first)`, { cause: err })
-      }
-      this.unstored.shift()
-      this.storeBackoffMs = 0
-      this.opts.stored(e, bytes)
+    if (this.unstored.length === 0) return
+    const all = this.unstored.slice()
+    const last = all[all.length - 1]!
+    try {
+      await this.log.append(last.e, last.bytes, { own: { incarnation: Buffer.from(this.opts.incarnation).toString('hex'), nextSeq: last.e.seq + 1 }, alongside: all.slice(0, -1) })
+    } catch (err) {
+      this.retryStoreLater()
+      const n = this.size
+      throw new ReplicaWriteError(`could not store ${n === 1 ? 'a change' : `${n} changes`} in ${this.opts.path} (${(err as Error).message}); kept in memory and stored, in order, once LevelDB takes writes again (lost if the node stops first)`, { cause: err })
     }
+    this.unstored.splice(0, all.length)
+    this.storeBackoffMs = 0
+    for (const { e, bytes } of all) this.opts.stored(e, bytes)
   }
 
   private retryStoreLater (): void {

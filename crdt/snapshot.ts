@@ -74,8 +74,8 @@ export function snapshotCoverage (s: Snapshot): Map<string, Coverage> {
   return out
 }
 
-/** A snapshot is taken once updates of at least this many bytes, and a quarter of the last snapshot's size, were stored since. */
-const MIN_GROWTH_BYTES = 4 * 1024 * 1024
+/** A snapshot is taken once updates of at least this many bytes, and the last snapshot's size, were stored since. */
+const MIN_GROWTH_BYTES = 16 * 1024 * 1024
 
 export interface SnapshotSource {
   /** store the own changes not yet stored */
@@ -89,8 +89,9 @@ export interface SnapshotSource {
 }
 
 /**
- * When to take snapshots: once the updates stored since the last one reach a quarter of its size
- * (so their cost stays a fixed share of the writes), and at close.
+ * When to take snapshots: once the updates stored since the last one reach its size (so encoding
+ * snapshots costs about one byte for each byte written, and a start after a kill -9 replays at
+ * most half the document), and at close.
  */
 export class Snapshots {
   private since = 0
@@ -104,7 +105,7 @@ export class Snapshots {
   /** Updates of `bytes` were stored (own or remote); a snapshot is queued when enough were. */
   grew (bytes: number): void {
     this.since += bytes
-    if (this.stopped || this.scheduled || this.since < Math.max(MIN_GROWTH_BYTES, this.last / 4)) return
+    if (this.stopped || this.scheduled || this.since < Math.max(MIN_GROWTH_BYTES, this.last)) return
     this.scheduled = true
     this.source.enqueue(async () => { await this.take() }).catch(() => {}).finally(() => { this.scheduled = false })
   }

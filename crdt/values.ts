@@ -18,10 +18,13 @@ export type ValueRefusal = { reason: 'too-deep' | 'too-large' | 'bad-value', det
 
 /** Why a value is refused, or null when it is a bounded plain JSON value. */
 export function checkValue (value: unknown, maxDepth = MAX_VALUE_DEPTH, maxNodes = MAX_VALUE_NODES): ValueRefusal | null {
-  const stack: Array<[unknown, number]> = [[value, 1]]
+  // The stack as two arrays (values, depths), not pairs: this runs on every write and every value received.
+  const values: unknown[] = [value]
+  const depths: number[] = [1]
   let nodes = 0
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!
+  while (values.length > 0) {
+    const v = values.pop()
+    const depth = depths.pop()!
     if (++nodes > maxNodes) return { reason: 'too-large', detail: `a value of more than ${maxNodes} parts` }
     if (v === null || v === undefined || typeof v === 'string' || typeof v === 'boolean') continue
     if (typeof v === 'number') {
@@ -31,7 +34,10 @@ export function checkValue (value: unknown, maxDepth = MAX_VALUE_DEPTH, maxNodes
     if (typeof v !== 'object') return { reason: 'bad-value', detail: `a ${typeof v}, not a JSON value` }
     if (depth > maxDepth) return { reason: 'too-deep', detail: `a value nested deeper than ${maxDepth} levels` }
     if (Array.isArray(v)) {
-      for (const x of v) stack.push([x, depth + 1])
+      for (let i = 0; i < v.length; i++) {
+        values.push(v[i])
+        depths.push(depth + 1)
+      }
     } else if (v instanceof Uint8Array) {
       return { reason: 'bad-value', detail: 'binary content in a value' }
     } else if (Object.getPrototypeOf(v) !== Object.prototype) {
@@ -39,9 +45,11 @@ export function checkValue (value: unknown, maxDepth = MAX_VALUE_DEPTH, maxNodes
       // not an own key this walk would see, and anything hidden there would escape these bounds.
       return { reason: 'bad-value', detail: 'an object that is not plain (a key named __proto__)' }
     } else {
-      for (const [k, x] of Object.entries(v)) {
+      const o = v as Record<string, unknown>
+      for (const k of Object.keys(o)) {
         if (FORBIDDEN_KEYS.has(k)) return { reason: 'bad-value', detail: `a key named ${k}` }
-        stack.push([x, depth + 1])
+        values.push(o[k])
+        depths.push(depth + 1)
       }
     }
   }
