@@ -7,7 +7,7 @@
  */
 import * as Y from 'yjs'
 import { MAPS, type MapName, type WrittenValue } from './authorship.js'
-import { encodeValue, readValue } from './values.js'
+import { readValue } from './values.js'
 import { SCHEMAS, type CorrectionEntry, type EvidenceEntry, type ResultEntry, type RevocationEntry } from './schemas.js'
 
 /** A key "SUBJECT/AUTHOR": the subject (an image hash, a revoked peer) and its author. */
@@ -97,17 +97,18 @@ export class ReplicaDocument {
   }
 
   /**
-   * Set `key` in `map` as a local write and return the Yjs update it made; undefined when Yjs
-   * reported none. Listeners are not told yet: the caller dispatches once the write is queued.
+   * Set `key` in `map` to a value's JSON text (values.ts encodeValue) as a local write and return
+   * the Yjs update it made; undefined when Yjs reported none. Listeners are not told yet: the
+   * caller dispatches once the write is queued.
    */
-  setLocal (map: MapName, key: string, value: unknown): Uint8Array | undefined {
+  setLocal (map: MapName, key: string, text: string): Uint8Array | undefined {
     let update: Uint8Array | undefined
     const capture = (u: Uint8Array, origin: unknown): void => {
       if (origin === LOCAL) update = update == null ? u : Y.mergeUpdates([update, u])
     }
     this.doc.on('update', capture)
     try {
-      this.doc.transact(() => { this.doc.getMap(map).set(key, encodeValue(value)) }, LOCAL)
+      this.doc.transact(() => { this.doc.getMap(map).set(key, text) }, LOCAL)
     } finally {
       this.doc.off('update', capture)
     }

@@ -1,10 +1,10 @@
 import { z } from 'zod'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
-import { clientIdFor, decodeEnvelope, EnvelopeError, MAX_ENVELOPE_BYTES, newIncarnation, verifyEnvelope, type Envelope } from './envelope.js'
+import { clientIdFor, decodeEnvelope, EnvelopeError, MAX_ENVELOPE_BYTES, MAX_UPDATE_BYTES, newIncarnation, verifyEnvelope, type Envelope } from './envelope.js'
 import { checkAuthorship, type MapName } from './authorship.js'
 import { EnvelopeLog, logIdOf, type QuarantinedEnvelope } from './log.js'
-import { checkValue } from './values.js'
+import { checkValue, encodeValue } from './values.js'
 import { SerialQueue } from '../util/serial.js'
 import { SCHEMAS, type CalibrationEntry, type CorrectionEntry, type EvidenceEntry, type MemberEntry, type ResultEntry, type RevocationEntry } from './schemas.js'
 import { Coverages } from './coverage.js'
@@ -176,7 +176,12 @@ export class Replica {
     const refused = checkValue(value)
     if (refused != null) throw new z.ZodError([{ code: 'custom', path: [], message: `${map} ${key}: ${refused.detail}`, input: value }])
     SCHEMAS[map].parse(value)
-    const update = this.doc.setLocal(map, key, value)
+    const text = encodeValue(value)
+    // An update over the envelope's limit could never be signed: refused before it reaches the document.
+    if (text.length * 3 + key.length + 1024 > MAX_UPDATE_BYTES && new TextEncoder().encode(text).length + key.length + 1024 > MAX_UPDATE_BYTES) {
+      throw new z.ZodError([{ code: 'custom', path: [], message: `${map} ${key}: ${text.length} characters of value, over the ${MAX_UPDATE_BYTES} bytes an update may hold`, input: value }])
+    }
+    const update = this.doc.setLocal(map, key, text)
     // Y.Map.set makes a new item even for an equal value, so a write always yields an update;
     // none means the write ran inside another transaction and would never be stored.
     if (update == null) throw new UncapturedWriteError(`the write of ${map} ${key} produced no update`)

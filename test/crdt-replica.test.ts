@@ -150,6 +150,20 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     for (const r of [alice, carol, reopened]) await r.close()
   })
 
+  it('refuses a write whose update could not be signed (over 256 KiB) before it reaches the document: no gap in the log', async () => {
+    const a = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    const b = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    const sent = tap(a)
+    const huge = { ...result('x'), alternatives: Array.from({ length: 16 }, (_, i) => ({ latex: `${'y'.repeat(4090)}${i}`, score: -i })), regions: Array.from({ length: 64 }, (_, i) => ({ bbox: { x: 0, y: i, width: 1, height: 1 }, latex: `${'z'.repeat(4090)}${i}`, confidence: 0.5 })) }
+    await assert.rejects(a.putResult('huge', huge), /over the 262144 bytes an update may hold/)
+    assert.equal(a.results('huge').size, 0)
+    await a.putResult('next', result('next'))
+    for (const bytes of sent) assert.equal((await b.receive(bytes)).status, 'applied')
+    assert.equal(b.results('next').get(a.author)?.latex, 'next')
+    await a.close()
+    await b.close()
+  })
+
   it('reads entries by exact author key, and a write racing close() rejects cleanly', async () => {
     const key = await generateKeyPair('Ed25519')
     const path = await dir()
