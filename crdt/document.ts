@@ -32,8 +32,12 @@ const REMOTE = Symbol('remote')
 
 export class ReplicaDocument {
   private readonly doc = new Y.Doc({ gc: true })
-  /** map -> key prefix (up to and with the last "/") -> the key present, or the keys when several are */
-  private readonly index = new Map<MapName, Map<string, string | Set<string>>>(MAPS.map(m => [m, new Map()]))
+  /**
+   * map -> key prefix (up to and with the last "/") -> the key present, or the keys when several
+   * are. Built on a map's first read by prefix, and kept current from then on: a start that
+   * applies a snapshot of a million results does not build it.
+   */
+  private readonly index = new Map<MapName, Map<string, string | Set<string>>>()
   /** changes seen inside Yjs transactions, handed to listeners once the transaction is over */
   private readonly changes: Change[] = []
   private dispatching = false
@@ -47,25 +51,16 @@ export class ReplicaDocument {
     this.doc.clientID = clientID
     for (const name of MAPS) {
       const map = this.doc.getMap(name)
-      const index = this.index.get(name)!
       map.observe((event, tx) => {
+        const index = this.index.get(name)
+        // Nothing to keep and no one to tell (a start applying its snapshot, say): the keys are not even walked.
+        if (index == null && name !== 'members' && this.listeners.size === 0) return
         for (const key of event.keysChanged) {
           const cut = key.lastIndexOf('/') + 1
-          const prefix = key.slice(0, cut)
-          // One key under a prefix (an image read by one node: the usual case) is kept as it is, not in a Set.
-          const keys = index.get(prefix)
-          if (map.has(key)) {
-            if (keys == null) index.set(prefix, key)
-            else if (typeof keys === 'string') { if (keys !== key) index.set(prefix, new Set([keys, key])) } else keys.add(key)
-          } else if (keys === key) {
-            index.delete(prefix)
-          } else if (keys != null && typeof keys !== 'string') {
-            keys.delete(key)
-            if (keys.size === 0) index.delete(prefix)
-          }
+          if (index != null) indexKey(index, key.slice(0, cut), key, map.has(key))
           const author = key.slice(cut)
           if (name === 'members') memberChanged(author)
-          // Values are JSON text: read only when someone listens (none do while a start applies its snapshot).
+          // Values are JSON text: read only when someone listens.
           if (this.listeners.size === 0) continue
           const time = timeOf(readValue(map.get(key)))
           // Listeners run after the transaction (and after apply() gives the doc its id back), so they may write.
@@ -73,6 +68,16 @@ export class ReplicaDocument {
         }
       })
     }
+  }
+
+  /** The index of a map's keys by prefix, built from the map the first time. */
+  private indexOf (map: MapName): Map<string, string | Set<string>> {
+    let index = this.index.get(map)
+    if (index == null) {
+      this.index.set(map, index = new Map())
+      for (const key of this.doc.getMap(map).keys()) indexKey(index, key.slice(0, key.lastIndexOf('/') + 1), key, true)
+    }
+    return index
   }
 
   /** This node's client id in the document. */
@@ -186,7 +191,7 @@ export class ReplicaDocument {
   byAuthor<T>(map: MapName, prefix: string): Map<string, T> {
     const out = new Map<string, T>()
     const ymap = this.doc.getMap(map)
-    const keys = this.index.get(map)!.get(prefix) ?? []
+    const keys = this.indexOf(map).get(prefix) ?? []
     for (const key of typeof keys === 'string' ? [keys] : keys) {
       const parsed = SCHEMAS[map].safeParse(readValue(ymap.get(key)))
       if (parsed.success) out.set(key.slice(prefix.length), parsed.data as T)
@@ -236,6 +241,20 @@ export class ReplicaDocument {
 
   destroy (): void {
     this.doc.destroy()
+  }
+}
+
+/** Keep `key` (under `prefix`) in an index, or take it out. One key under a prefix (an image read by one node: the usual case) is kept as it is, not in a Set. */
+function indexKey (index: Map<string, string | Set<string>>, prefix: string, key: string, present: boolean): void {
+  const keys = index.get(prefix)
+  if (present) {
+    if (keys == null) index.set(prefix, key)
+    else if (typeof keys === 'string') { if (keys !== key) index.set(prefix, new Set([keys, key])) } else keys.add(key)
+  } else if (keys === key) {
+    index.delete(prefix)
+  } else if (keys != null && typeof keys !== 'string') {
+    keys.delete(key)
+    if (keys.size === 0) index.delete(prefix)
   }
 }
 
