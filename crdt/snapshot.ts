@@ -6,8 +6,8 @@
  * a kill -9 say), which pass every check as before (rebuild.ts).
  *
  * A snapshot is taken only when every own change in the document is stored
- * (replica.ts), so it never holds what the log lacks. It is one LevelDB value,
- * replaced whole: a kill -9 while one is written leaves the one before.
+ * (replica.ts), so it never holds what the log lacks. It is one file, replaced
+ * whole (log.ts): a kill -9 while one is written leaves the one before.
  *
  * The checks at start (authorship, shapes) run on what a snapshot does not
  * cover. The snapshot itself is this node's own record, like the envelope log
