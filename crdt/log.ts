@@ -144,8 +144,15 @@ export class EnvelopeLog {
     }
   }
 
-  /** Replace the stored snapshot: written beside it, flushed to disk, then renamed over it (a kill -9 leaves one or the other). */
+  /**
+   * Replace the stored snapshot: written beside it, flushed to disk, then renamed over it (a kill
+   * -9 leaves one or the other). LevelDB's own writes are flushed first, so that even a power cut
+   * never leaves a snapshot holding what the log lost.
+   */
   async putSnapshot (bytes: Uint8Array): Promise<void> {
+    // A synced write flushes LevelDB's write-ahead log, and every write before it; the key is also
+    // where the first version of snapshots kept them (removed).
+    await this.db.del('snapshot', { sync: true })
     const file = join(this.path, SNAPSHOT_FILE)
     const fresh = `${file}.new`
     const handle = await open(fresh, 'w')

@@ -178,7 +178,7 @@ export class Replica {
     SCHEMAS[map].parse(value)
     const text = encodeValue(value)
     // An update over the envelope's limit could never be signed: refused before it reaches the document.
-    if (text.length * 3 + key.length + 1024 > MAX_UPDATE_BYTES && new TextEncoder().encode(text).length + key.length + 1024 > MAX_UPDATE_BYTES) {
+    if ((text.length + key.length) * 3 + 1024 > MAX_UPDATE_BYTES && Buffer.byteLength(text) + Buffer.byteLength(key) + 1024 > MAX_UPDATE_BYTES) {
       throw new z.ZodError([{ code: 'custom', path: [], message: `${map} ${key}: ${text.length} characters of value, over the ${MAX_UPDATE_BYTES} bytes an update may hold`, input: value }])
     }
     const update = this.doc.setLocal(map, key, text)

@@ -46,10 +46,16 @@ export function DocumentsPage () {
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const input = useRef<HTMLInputElement>(null)
-  const refresh = (): void => { get<DocumentView[]>('/v1/documents?limit=50').then(d => { setDocs(d); setError(null) }, (e: Error) => setError(e.message)) }
+  // Only the answer to the latest request is shown: an older one that arrives after it (a poll sent
+  // before a submit, say) would put back a list without the document just submitted.
+  const asked = useRef(0)
+  const refresh = (): void => {
+    const n = ++asked.current
+    get<DocumentView[]>('/v1/documents?limit=50').then(d => { if (n === asked.current) { setDocs(d); setError(null) } }, (e: Error) => { if (n === asked.current) setError(e.message) })
+  }
   useEffect(refresh, [])
-  // Followed every 2 s while one runs.
-  const running = docs.some(d => d.state === 'running' || d.state === 'preparing')
+  // Followed every 2 s while one runs, or while the one just submitted is not in the list yet.
+  const running = docs.some(d => d.state === 'running' || d.state === 'preparing') || (selected != null && !docs.some(d => d.id === selected))
   useEffect(() => {
     if (!running) return
     const timer = setInterval(refresh, 2000)

@@ -1,6 +1,11 @@
 /** Replicated-store sync's limits and timings (protocols/crdt-sync/index.ts explains the protocol). */
-export const CRDT_SYNC_PROTOCOL = '/texmesh/crdt-sync/1.0.0'
-export const CRDT_TOPIC = 'texmesh/crdt/1'
+/**
+ * Version 2: entries are JSON text in the document (crdt/values.ts). A version-1 node refuses such
+ * an entry and with it the rest of its author's log, so the two versions do not exchange envelopes
+ * at all: a network upgrades all its nodes together.
+ */
+export const CRDT_SYNC_PROTOCOL = '/texmesh/crdt-sync/2.0.0'
+export const CRDT_TOPIC = 'texmesh/crdt/2'
 /** an envelope is at most 256 KiB of update plus its header */
 export const MAX_ENVELOPE_MESSAGE = 256 * 1024 + 1024
 /** One catch-up answer stops after this many bytes of envelopes. */

@@ -139,7 +139,7 @@ function votesMessages (a: Attacker, rng: Rng): () => Promise<Uint8Array[]> {
   }
 }
 
-/** texmesh/crdt/1: envelopes, validly signed and not. */
+/** texmesh/crdt/2: envelopes, validly signed and not. */
 function crdtMessages (a: Attacker, rng: Rng): () => Promise<Uint8Array[]> {
   const nodeId = a.init.node.peerId
   let accepted = 0
