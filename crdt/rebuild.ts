@@ -28,6 +28,8 @@ export interface RebuildStats {
   replayed: number
   /** bytes of update in the envelopes replayed */
   replayedBytes: number
+  /** bytes of the snapshot applied (0: none) */
+  snapshotBytes: number
 }
 
 /**
@@ -41,6 +43,7 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget): Promise
   const good: Array<{ logId: string, first: number, seq: number, e: Envelope }> = []
   const bad: Array<{ key: string, bytes: Uint8Array, author: string | undefined, reason: string }> = []
   let fromSnapshot = 0
+  let snapshotBytes = 0
   let held: Map<string, { covers: (first: number, seq: number) => boolean }> | undefined
   {
     const saved = await log.snapshot()
@@ -50,6 +53,7 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget): Promise
         target.apply(snapshot.update)
         for (const [client, author] of snapshot.clients) clients.set(client, author)
         held = snapshotCoverage(snapshot)
+        snapshotBytes = saved!.length
       } catch {
         // A snapshot that cannot be applied: the log is replayed whole (on top of what it applied: Yjs skips what it has).
       }
@@ -113,5 +117,5 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget): Promise
   }
   for (const g of updates) target.covered(g.logId, g.first, g.seq)
   for (const b of bad) await log.quarantine(b.key, b.bytes, b.author, b.reason)
-  return { fromSnapshot, replayed: updates.length, replayedBytes: updates.reduce((n, g) => n + g.e.update.length, 0) }
+  return { fromSnapshot, replayed: updates.length, replayedBytes: updates.reduce((n, g) => n + g.e.update.length, 0), snapshotBytes }
 }

@@ -91,7 +91,7 @@ export class Replica {
   private sinceCompaction = 0
   private readonly snapshots: Snapshots
   /** How the last start went: envelopes a snapshot covered, and envelopes replayed. */
-  startup: RebuildStats = { fromSnapshot: 0, replayed: 0, replayedBytes: 0 }
+  startup: RebuildStats = { fromSnapshot: 0, replayed: 0, replayedBytes: 0, snapshotBytes: 0 }
 
   private constructor (
     private readonly log: EnvelopeLog,
@@ -147,7 +147,8 @@ export class Replica {
         apply: update => { replica.doc.apply(update) },
         covered: (logId, first, seq) => { replica.coverage.of(logId).add(first, seq) }
       })
-      // What was replayed goes into the next snapshot (the first, for a store without one).
+      // The next snapshot is due as the one applied had been just taken; what was replayed counts towards it.
+      replica.snapshots.loaded(replica.startup.snapshotBytes)
       replica.snapshots.grew(replica.startup.replayedBytes)
       return replica
     } catch (err) {

@@ -102,6 +102,9 @@ export class Snapshots {
 
   constructor (private readonly source: SnapshotSource) {}
 
+  /** A start applied a snapshot of `bytes`: the next is due once as much again is stored. */
+  loaded (bytes: number): void { this.last = bytes }
+
   /** Updates of `bytes` were stored (own or remote); a snapshot is queued when enough were. */
   grew (bytes: number): void {
     this.since += bytes
