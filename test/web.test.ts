@@ -34,6 +34,20 @@ describe('web interface in chromium', { timeout: 180_000 }, () => {
   let token: string
 
   const shot = async (name: string): Promise<void> => { await page.screenshot({ path: `${ARTIFACTS}${name}.png` }) }
+  /**
+   * page.waitForFunction, and on a timeout what the page shows and what the node answers for its
+   * documents (with a bound of its own: an answer that never comes is said so).
+   */
+  const waitOnPage = async (what: string, fn: () => boolean, timeout: number): Promise<void> => {
+    try {
+      await page.waitForFunction(fn, { timeout })
+    } catch (err) {
+      const shown = await page.evaluate(() => document.querySelector('main')?.innerText ?? '').catch((e: Error) => `(page unreadable: ${e.message})`)
+      const answer = await fetch(base + '/v1/documents?limit=5', { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) })
+        .then(async r => `${r.status} ${await r.text()}`, (e: Error) => `(no answer in 5 s: ${e.message})`)
+      throw new Error(`${what}: ${(err as Error).message}\n--- the page shows:\n${shown.slice(0, 3000)}\n--- GET /v1/documents:\n${answer.slice(0, 4000)}`)
+    }
+  }
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `no chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium), as .ci/run does, or set CHROMIUM`)
@@ -255,12 +269,15 @@ describe('web interface in chromium', { timeout: 180_000 }, () => {
     try {
       await input!.uploadFile(bad)
       await page.click('form.submit button[type=submit]')
-      await page.waitForFunction(() => document.querySelector('.details .error[role=status]')?.textContent?.includes('cannot be opened as a PDF') === true, { timeout: 30_000 })
+      await waitOnPage('the refusal of a broken PDF', () => document.querySelector('.details .error[role=status]')?.textContent?.includes('cannot be opened as a PDF') === true, 30_000)
       const [retried] = await Promise.all([page.waitForResponse(r => r.url().endsWith('/retry') && r.request().method() === 'POST'), page.click('[data-testid=retry]')])
       assert.equal(retried.status(), 200)
       assert.equal((await retried.json() as { state: string }).state, 'preparing')
-      await page.waitForFunction(() => document.querySelector('[data-testid=document-progress]')?.textContent?.startsWith('refused') === true &&
-        document.querySelector('.details .error[role=status]') != null, { timeout: 30_000 })
+      // The page shows the node's answer (preparing, and the delete button off) until its next look at the list, 2 s on.
+      await waitOnPage('the retried PDF preparing', () => document.querySelector('[data-testid=document-progress]')?.textContent?.startsWith('preparing') === true &&
+        document.querySelector<HTMLButtonElement>('[data-testid=delete]')?.disabled === true, 10_000)
+      await waitOnPage('the refusal of the retried PDF', () => document.querySelector('[data-testid=document-progress]')?.textContent?.startsWith('refused') === true &&
+        document.querySelector('.details .error[role=status]') != null && document.querySelector<HTMLButtonElement>('[data-testid=delete]')?.disabled === false, 30_000)
       assert.equal(await page.$('.details [role=alert]'), null)
       // Deleted from the page, once confirmed: gone from the list.
       const rows = (await page.$$('table.tasks tbody tr')).length

@@ -8,7 +8,7 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { del, get, post, type DocumentView } from './api.js'
 import { Confidence, Source, Tex } from './ui.js'
 
-function DocumentDetails ({ doc, onRetried, onDeleted }: { doc: DocumentView, onRetried: () => void, onDeleted: () => void }) {
+function DocumentDetails ({ doc, onRetried, onDeleted }: { doc: DocumentView, onRetried: (retried: DocumentView) => void, onDeleted: () => void }) {
   const [retryError, setRetryError] = useState<string | null>(null)
   const retry = (): void => {
     setRetryError(null)
@@ -54,6 +54,11 @@ export function DocumentsPage () {
     get<DocumentView[]>('/v1/documents?limit=50').then(d => { if (n === asked.current) { setDocs(d); setError(null) } }, (e: Error) => { if (n === asked.current) setError(e.message) })
   }
   useEffect(refresh, [])
+  // A document retried shows at once what the node answered (preparing), not the list from before.
+  const retried = (d: DocumentView): void => {
+    ++asked.current
+    setDocs(ds => ds.map(x => x.id === d.id ? d : x))
+  }
   // Followed every 2 s while one runs, or while the one just submitted is not in the list yet.
   const running = docs.some(d => d.state === 'running' || d.state === 'preparing') || (selected != null && !docs.some(d => d.id === selected))
   useEffect(() => {
@@ -103,7 +108,7 @@ export function DocumentsPage () {
             ))}
           </tbody>
         </table>
-        {doc != null && <DocumentDetails key={doc.id} doc={doc} onRetried={refresh} onDeleted={() => { setSelected(null); refresh() }} />}
+        {doc != null && <DocumentDetails key={doc.id} doc={doc} onRetried={retried} onDeleted={() => { setSelected(null); refresh() }} />}
       </div>
     </section>
   )

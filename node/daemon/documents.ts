@@ -87,8 +87,8 @@ export class NodeDocuments {
   private readonly stops = new Set<() => void>()
   /** documents whose retry is being taken (between its checks and its mark) */
   private readonly retrying = new Set<string>()
-  /** documents queued or being prepared (how many times), until their last record is written (a delete waits for that) */
-  private readonly working = new Map<string, number>()
+  /** documents queued or being prepared: how many times, and the end of the last (a delete waits for its last record to be written) */
+  private readonly working = new Map<string, { count: number, done: Promise<void> }>()
 
   constructor (private readonly dir: string, private readonly tasks: DocumentTasks, private readonly log: Log) {}
 
@@ -139,17 +139,16 @@ export class NodeDocuments {
 
   private enqueue (record: DocumentRecord, pdf: Uint8Array, pages?: number[]): void {
     this.queued++
-    this.working.set(record.id, (this.working.get(record.id) ?? 0) + 1)
     this.queue = this.queue.then(async () => {
       this.queued--
       try {
         await this.prepare(record, pdf, pages)
       } finally {
-        const n = this.working.get(record.id)! - 1
-        if (n > 0) this.working.set(record.id, n)
-        else this.working.delete(record.id)
+        const w = this.working.get(record.id)!
+        if (--w.count === 0) this.working.delete(record.id)
       }
     })
+    this.working.set(record.id, { count: (this.working.get(record.id)?.count ?? 0) + 1, done: this.queue })
   }
 
   /**
@@ -266,6 +265,12 @@ export class NodeDocuments {
     await this.load()
     const record = ID.test(id) ? this.records.get(id) : undefined
     if (record == null) return false
+    // Refused or prepared, and its last record being written: that write ends first (a moment).
+    const writing = record.status !== 'preparing' && !this.retrying.has(record.id) ? this.working.get(record.id)?.done : undefined
+    if (writing != null) {
+      await writing.catch(() => {})
+      if (!this.records.has(record.id)) return false
+    }
     if (record.status === 'preparing' || this.retrying.has(record.id) || this.working.has(record.id)) {
       throw new DocumentError(record.file, 'busy', 'is being prepared; delete it when it is done')
     }
