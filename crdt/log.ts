@@ -195,9 +195,14 @@ export class EnvelopeLog {
     yield * this.entries(`env!${logId}!${hex(from)}`, `env!${logId}"`, true)
   }
 
-  private async * entries (gt: string, lt: string, inclusive = false): AsyncGenerator<StoredEnvelope> {
+  /** The stored envelopes of one log, from its last position back. */
+  async * ofLogFromEnd (logId: string): AsyncGenerator<StoredEnvelope> {
+    yield * this.entries(`env!${logId}!`, `env!${logId}"`, false, true)
+  }
+
+  private async * entries (gt: string, lt: string, inclusive = false, reverse = false): AsyncGenerator<StoredEnvelope> {
     // LevelDB iterators read a snapshot: a compaction meanwhile does not disturb them.
-    for await (const [key, bytes] of this.db.iterator(inclusive ? { gte: gt, lt } : { gt, lt })) yield { ...parseKey(key), bytes }
+    for await (const [key, bytes] of this.db.iterator(inclusive ? { gte: gt, lt, reverse } : { gt, lt, reverse })) yield { ...parseKey(key), bytes }
   }
 
   async close (): Promise<void> {
