@@ -1,5 +1,5 @@
 /**
- * npm run bench:crdt -- [--results N] [--catchup N] [--startup N] [--json]
+ * npm run bench:crdt -- [--results N] [--catchup N] [--startup N] [--join N] [--json]
  *
  * The replicated store's speed and size, with results as the pipeline writes them (entry()):
  * - local write rate (sign + LevelDB), writes issued together (they share envelopes) and one by
@@ -9,6 +9,9 @@
  * - the size of the own log after 300 overwrites of a 2 KB entry and a compaction;
  * - two real nodes on loopback: one writes N results (default 100,000) while
  *   the other is down; the time from their meeting until both hold the same;
+ * - a new node (a real `texmesh node` process) joining a node that holds J results (default
+ *   100,000; 1,000,000 for the million-result figure): how soon it serves, how it serves while it
+ *   catches up, and when it holds everything (bench-crdt-join.ts);
  * - start-up time of a replica whose LevelDB holds M results (default 100,000; 1,000,000 for
  *   the million-result figures), from the snapshot taken at close and with the log replayed;
  * - bytes on disk per result, and memory per result held: the RSS and V8 heap growth of a fresh
@@ -28,6 +31,8 @@ import { startNode, type RunningNode } from '../node/daemon/start.js'
 import { DEFAULT_CONFIG } from '../node/datadir/config.js'
 import { createLog } from '../node/log.js'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { measureJoin, type JoinFigures } from './bench-crdt-join.js'
+import { stopAllNodes } from '../simnet/cluster.js'
 import { tmpdir } from 'node:os'
 
 /**
@@ -88,12 +93,14 @@ async function main (): Promise<void> {
     .description('write, apply, catch-up and start-up speed of the replicated store, and what holding it costs')
     .option('--results <n>', 'results written for the rates', positiveInt, 20_000)
     .option('--catchup <n>', 'results written while a node is away, for the catch-up run', positiveInt, 100_000)
+    .option('--join <n>', 'results held by the network a new node joins (1000000 for the million-result figure)', positiveInt, 100_000)
     .option('--startup <n>', 'results in the store whose start-up and memory are measured (1000000 for the million-result figures)', positiveInt, 100_000)
     .option('--json', 'print the results as JSON')
     .parse()
-  const o = cmd.opts<{ results: number, catchup: number, startup: number, json?: boolean }>()
+  const o = cmd.opts<{ results: number, catchup: number, startup: number, join: number, json?: boolean }>()
   const tmp = await mkdtemp(join(tmpdir(), 'texmesh-bench-crdt-'))
   const out: Record<string, number> = {}
+  let joined: JoinFigures | undefined
   const nodes: RunningNode[] = []
   try {
     // Rates: writes issued together (a burst, as a PDF's formulas or a busy node make) share
@@ -163,6 +170,13 @@ async function main (): Promise<void> {
     out.convergeMs = performance.now() - t
     for (const n of nodes.splice(0)) await n.stop()
 
+    // A new node joins a network that holds many results.
+    const holder = await startNode({ dataDir: join(tmp, 'holder'), config, log })
+    nodes.push(holder)
+    await writeMany(async (h, e) => { await holder.replica.putResult(h, e) }, o.join)
+    joined = await measureJoin(holder, o.join, tmp)
+    for (const n of nodes.splice(0)) await n.stop()
+
     // Start-up from a large store (its snapshot, taken at close), and without a snapshot (the log replayed).
     const key = await generateKeyPair('Ed25519')
     const bigPath = join(tmp, 'big')
@@ -192,10 +206,11 @@ async function main (): Promise<void> {
     out.replayStartupMs = (await hold()).openMs
   } finally {
     for (const n of nodes) await n.stop().catch(() => {})
+    await stopAllNodes()
     await rm(tmp, { recursive: true, force: true })
   }
   if (o.json === true) {
-    console.log(JSON.stringify({ results: o.results, catchupResults: o.catchup, startupResults: o.startup, ...out }))
+    console.log(JSON.stringify({ results: o.results, catchupResults: o.catchup, startupResults: o.startup, ...out, join: joined }))
     return
   }
   const ratio = (v: number, target: number): string => `${(v / target).toFixed(2)} of the target ${target.toLocaleString('en')}`
@@ -207,6 +222,10 @@ async function main (): Promise<void> {
   console.log(`remote applies, one result an envelope   ${out.singleAppliesPerS!.toFixed(0)} /s; in batches with 300 envelopes held ${out.appliesPerSWith300Held!.toFixed(0)} /s`)
   console.log(`300 overwrites of a 2 KB entry, compacted ${out.overwrittenLogBytes!.toFixed(0)} bytes of log`)
   console.log(`catch-up on ${o.catchup} results written while away  ${(out.convergeMs! / 1000).toFixed(2)} s after the nodes meet: ${(out.convergeMs! / 10_000).toFixed(2)} of the 10 s target`)
+  const j = joined!
+  console.log(`a new node joins a network of ${j.results} results: its API up at ${(j.apiUpMs / 1000).toFixed(1)} s, its first image read at ${(j.firstReadMs / 1000).toFixed(1)} s (holding ${j.heldAtFirstRead}): ${(j.firstReadMs / 60_000).toFixed(2)} of the 60 s target`)
+  console.log(`  while it catches up                     status answered in p50 ${j.statusP50Ms.toFixed(0)} / p99 ${j.statusP99Ms.toFixed(0)} / max ${j.statusMaxMs.toFixed(0)} ms; ${j.reads} images read, p50 ${j.readP50Ms.toFixed(0)} / max ${j.readMaxMs.toFixed(0)} ms`)
+  console.log(`  everything held at                      ${(j.heldMs / 1000).toFixed(1)} s; its peak RSS ${(j.peakRssBytes / 2 ** 20).toFixed(0)} MiB`)
   console.log(`start-up with ${o.startup} results, from its snapshot  ${(out.startupMs! / 1000).toFixed(2)} s: ${(out.startupMs! / startupTarget).toFixed(2)} of the ${(startupTarget / 1000).toFixed(0)} s target; the log replayed without one ${(out.replayStartupMs! / 1000).toFixed(2)} s`)
   console.log(`bytes on disk per result                 ${out.bytesPerResult!.toFixed(0)} (log and snapshot)`)
   console.log(`memory per result held (RSS / V8 heap)   ${out.rssBytesPerResult!.toFixed(0)} / ${out.heapBytesPerResult!.toFixed(0)} bytes (at ${o.startup}; target: 1.5 GiB of RSS at 1,000,000 = ${rssTarget.toFixed(0)} a result: ratio ${(out.rssBytesPerResult! / rssTarget).toFixed(2)})`)

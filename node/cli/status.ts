@@ -19,6 +19,7 @@ function formatStatus (s: ApiStatus): string {
       ? [`tasks     ${s.tasks.queued} queued, ${s.tasks.leased} leased, ${s.tasks.done} done, ${s.tasks.failedTasks} failed; ${s.tasks.regrants} leases granted again`,
       `workers   ${s.tasks.running}/${s.tasks.capacity} busy; ${s.tasks.processed} images read here (${s.tasks.stolen} for other nodes)`]
       : []),
+    ...(s.store != null ? [`store     ${s.store.results} results and ${s.store.corrections} corrections held`] : []),
     `data dir  ${s.dataDir}`,
     ...(s.quarantined != null && s.quarantined.length > 0
       ? [`quarantined store updates: ${s.quarantined.length} (set aside at start-up; see texmesh status --json)`,

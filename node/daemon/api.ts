@@ -52,6 +52,8 @@ export interface ApiStatus {
   tasks?: TasksStats
   /** critical tasks: where ballots' time goes on this node, as origin and as voter (percentiles of recent ones, ms) */
   quorum?: QuorumTimings
+  /** the replicated store: entries held (one per image and reader; a new node's counts grow as it catches up) */
+  store?: { results: number, corrections: number }
   /** store entries set aside at start-up because they no longer decode or check (see the README: "Stored data never stops a start") */
   quarantined?: Array<{ author: string | null, reason: string, time: string, bytes: number }>
 }

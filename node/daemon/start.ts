@@ -299,6 +299,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       model: compute.model,
       tasks: nodeTasks.stats(),
       quorum: nodeTasks.quorumTimings(),
+      store: { results: store.size('results'), corrections: store.size('corrections') },
       quarantined: quarantined.map(q => ({ author: q.author, reason: q.reason, time: new Date(q.time).toISOString(), bytes: q.bytes }))
     })
     const peers = async (): Promise<ApiPeer[]> => await peersView(node, pinged, nodeTasks.equivocators(), nodeTasks.peerLoads())
