@@ -107,7 +107,7 @@ export class Replica {
     this.snapshots = new Snapshots({
       settle: async () => await this.own.settle(),
       state: () => this.own.idle ? { update: this.doc.encodeState(), clients: [...this.clients], logs: this.coverage.sorted().map(([id, c]) => [id, c.ranges]) } : undefined,
-      put: async bytes => { await log.putSnapshot(bytes) },
+      put: async parts => { await log.putSnapshot(parts) },
       enqueue: async job => { await this.enqueue(job) }
     })
     this.admission = new Admission(this.author, opts, author => this.doc.get('members', author))

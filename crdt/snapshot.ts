@@ -29,17 +29,19 @@ export interface Snapshot {
   logs: Array<[string, Array<{ first: number, seq: number }>]>
 }
 
-/** A snapshot's wire form: magic, format, a JSON header's length and the header, then the update. */
-export function encodeSnapshot (s: Snapshot): Uint8Array {
+/**
+ * A snapshot's wire form: magic, format, a JSON header's length and the header, then the update;
+ * in two parts, so that the update (the bulk: about 780 MB at a million results) is written as it
+ * is rather than copied once more.
+ */
+export function encodeSnapshot (s: Snapshot): [Uint8Array, Uint8Array] {
   const header = new TextEncoder().encode(JSON.stringify({ clients: s.clients, logs: s.logs.map(([id, ranges]) => [id, ranges.map(r => [r.first, r.seq])]) }))
-  const out = new Uint8Array(MAGIC.length + 1 + 4 + header.length + s.update.length)
-  out.set(MAGIC, 0)
-  const view = new DataView(out.buffer)
-  out[MAGIC.length] = FORMAT
-  view.setUint32(MAGIC.length + 1, header.length)
-  out.set(header, MAGIC.length + 5)
-  out.set(s.update, MAGIC.length + 5 + header.length)
-  return out
+  const head = new Uint8Array(MAGIC.length + 1 + 4 + header.length)
+  head.set(MAGIC, 0)
+  head[MAGIC.length] = FORMAT
+  new DataView(head.buffer).setUint32(MAGIC.length + 1, header.length)
+  head.set(header, MAGIC.length + 5)
+  return [head, s.update]
 }
 
 /** A stored snapshot, or undefined when it is of another format or does not decode (the log is then replayed whole). */
@@ -76,45 +78,76 @@ export function snapshotCoverage (s: Snapshot): Map<string, Coverage> {
 
 /** A snapshot is taken once updates of at least this many bytes, and the last snapshot's size, were stored since. */
 const MIN_GROWTH_BYTES = 16 * 1024 * 1024
+/** A snapshot due waits for the store to be this long without new updates (a catch-up is not stalled by one)... */
+const QUIET_MS = 2000
+/** ...unless this many times what made it due was stored meanwhile. */
+const MAX_DEFERRAL = 4
 
 export interface SnapshotSource {
   /** store the own changes not yet stored */
   settle: () => Promise<void>
   /** the document's state now; undefined while an own change waits unstored (no snapshot then) */
   state: () => Snapshot | undefined
-  /** store a snapshot's bytes */
-  put: (bytes: Uint8Array) => Promise<void>
+  /** store a snapshot's bytes, given in parts */
+  put: (parts: readonly Uint8Array[]) => Promise<void>
   /** run a job in the replica's serial queue */
   enqueue: (job: () => Promise<void>) => Promise<void>
 }
 
 /**
  * When to take snapshots: once the updates stored since the last one reach its size (so encoding
- * snapshots costs about one byte for each byte written, and a start after a kill -9 replays at
- * most half the document), and at close.
+ * snapshots costs about one byte for each byte written), and at close. Encoding one holds the
+ * node's thread (about a second for each 300 MB of document), so a snapshot that is due waits
+ * for QUIET_MS without new updates: a new node catching up on a million results is not stalled
+ * every time its document doubles. A stream that never pauses gets one once MAX_DEFERRAL times
+ * the due growth was stored, so a start after a kill -9 replays at most about four fifths of the
+ * document.
  */
 export class Snapshots {
   private since = 0
   private last = 0
+  private lastGrowth = 0
   private scheduled = false
   private stopped = false
+  private timer: ReturnType<typeof setTimeout> | undefined
   private running: Promise<boolean> | undefined
 
-  constructor (private readonly source: SnapshotSource) {}
+  constructor (private readonly source: SnapshotSource, private readonly quietMs = QUIET_MS) {}
 
   /** A start applied a snapshot of `bytes`: the next is due once as much again is stored. */
   loaded (bytes: number): void { this.last = bytes }
 
-  /** Updates of `bytes` were stored (own or remote); a snapshot is queued when enough were. */
+  /** Updates of `bytes` were stored (own or remote); a snapshot is queued when enough were, and the store is quiet. */
   grew (bytes: number): void {
     this.since += bytes
-    if (this.stopped || this.scheduled || this.since < Math.max(MIN_GROWTH_BYTES, this.last)) return
+    this.lastGrowth = performance.now()
+    const due = Math.max(MIN_GROWTH_BYTES, this.last)
+    if (this.stopped || this.scheduled || this.since < due) return
+    if (this.since >= MAX_DEFERRAL * due) this.queue()
+    else this.timer ??= setTimeout(() => { this.whenQuiet() }, this.quietMs).unref()
+  }
+
+  private whenQuiet (): void {
+    this.timer = undefined
+    if (this.stopped || this.scheduled) return
+    const quietFor = performance.now() - this.lastGrowth
+    if (quietFor >= this.quietMs) this.queue()
+    else this.timer = setTimeout(() => { this.whenQuiet() }, this.quietMs - quietFor).unref()
+  }
+
+  private queue (): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
     this.scheduled = true
     this.source.enqueue(async () => { await this.take() }).catch(() => {}).finally(() => { this.scheduled = false })
   }
 
   /** No more snapshots as updates grow (the replica is closing): only the one take() at close. */
-  stop (): void { this.stopped = true }
+  stop (): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
 
   /** Take one now, if anything was stored since the last. Runs in the serial queue (or once it is idle, at close); true when taken. */
   async take (): Promise<boolean> {
@@ -135,9 +168,9 @@ export class Snapshots {
     // Read right here, with no await between: a write made while settle() stored the others makes this undefined.
     const state = this.source.state()
     if (state == null) return false
-    const bytes = encodeSnapshot(state)
-    await this.source.put(bytes)
-    this.last = bytes.length
+    const parts = encodeSnapshot(state)
+    await this.source.put(parts)
+    this.last = parts[0].length + parts[1].length
     this.since -= since
     return true
   }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Replica } from '../crdt/replica.js'
 import { EnvelopeLog } from '../crdt/log.js'
-import { decodeSnapshot } from '../crdt/snapshot.js'
+import { decodeSnapshot, Snapshots } from '../crdt/snapshot.js'
 import { result, tap, tempDirs } from './crdt-helpers.js'
 
 const { dir, removeAll } = tempDirs()
@@ -147,5 +147,33 @@ describe('the replicated store: snapshots', { timeout: 120_000 }, () => {
     assert.equal(b.results('h2').get(a.author)?.latex, 'next')
     await again.close()
     await b.close()
+  })
+
+  it('a snapshot that is due waits for the store to be quiet, unless four times as much was stored meanwhile', async () => {
+    const MiB = 1024 * 1024
+    const taken: number[] = []
+    const snapshots = new Snapshots({
+      settle: async () => {},
+      state: () => ({ update: new Uint8Array(10), clients: [], logs: [] }),
+      put: async parts => { taken.push(parts.reduce((n, p) => n + p.length, 0)) },
+      enqueue: async job => { await job() }
+    }, 400)
+    const pause = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+    // Due at 16 MiB; updates keep coming every 30 ms, so it waits.
+    for (let i = 0; i < 10; i++) { snapshots.grew(2 * MiB); await pause(30) }
+    assert.equal(taken.length, 0, 'not taken while updates keep coming')
+    await pause(900)
+    assert.equal(taken.length, 1, 'taken once the store was quiet')
+    // A stream that never pauses: taken once 4 x 16 MiB came.
+    for (let i = 0; i < 31; i++) { snapshots.grew(2 * MiB); await pause(5) }
+    assert.equal(taken.length, 1)
+    snapshots.grew(2 * MiB)
+    await pause(20)
+    assert.equal(taken.length, 2, 'taken without a pause at 64 MiB')
+    // Stopped (the replica closing): none is queued as updates grow.
+    snapshots.stop()
+    snapshots.grew(100 * MiB)
+    await pause(900)
+    assert.equal(taken.length, 2)
   })
 })

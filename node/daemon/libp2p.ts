@@ -26,7 +26,7 @@ import { ListenError, PortInUseError } from '../errors.js'
  * hundred bytes per result), and a campus network has tens of nodes, for which
  * a mesh of 4 still reaches everyone in two or three hops.
  */
-const GOSSIP_MESH = {
+export const GOSSIP_MESH = {
   D: 4,
   Dlo: 3,
   Dhi: 6,

@@ -1,0 +1,130 @@
+/**
+ * npm run sim:gossip -- [--nodes N] [--connections K] [--messages M] [--rate R] [--bytes B] [--json]
+ *
+ * How many copies of each store envelope a node receives on the gossip topic: the duplicate
+ * factor that a network's gossip bandwidth is the envelope rate times (docs/store-at-scale.md).
+ * N real libp2p nodes in this process, built as the daemon builds them (node/daemon/libp2p.ts:
+ * TCP on 127.0.0.1, noise, yamux, gossipsub with texmesh's mesh degrees and message ids), each
+ * dialling K random others (default: all, as the peer keeper does in a campus network), all on the
+ * store's topic. Once every node has a full mesh, M envelopes of B bytes are published from random
+ * nodes at R a second; every copy each node receives is counted (gossipsub drops the duplicates
+ * after counting them here), until every node has every envelope and a few heartbeats more.
+ */
+import { Command, InvalidArgumentError } from 'commander'
+import { randomBytes } from 'node:crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { MemoryDatastore } from 'datastore-core'
+import { buildLibp2p, GOSSIP_MESH, type TexmeshLibp2p } from '../node/daemon/libp2p.js'
+import { CRDT_TOPIC } from '../protocols/crdt-sync/constants.js'
+
+interface Counted { node: TexmeshLibp2p, copies: number, firsts: number }
+
+/** The peers of a node's mesh on the store's topic (the gossipsub class has it; its exported interface does not). */
+const meshOf = (n: Counted): string[] => (n.node.services.pubsub as unknown as { getMeshPeers: (topic: string) => string[] }).getMeshPeers(CRDT_TOPIC)
+
+const positiveInt = (v: string): number => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer')
+  return n
+}
+
+async function until (what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+async function main (): Promise<void> {
+  const cmd = new Command('sim:gossip')
+    .description('copies of each store envelope a node receives over gossipsub, among real libp2p nodes built as texmesh builds them')
+    .option('--nodes <n>', 'libp2p nodes in the network', positiveInt, 60)
+    .option('--connections <k>', 'random peers each node dials (default: all of them)', positiveInt)
+    .option('--messages <m>', 'envelopes published', positiveInt, 200)
+    .option('--rate <r>', 'envelopes published a second', positiveInt, 20)
+    .option('--bytes <b>', 'bytes an envelope', positiveInt, 1000)
+    .option('--json', 'print the results as JSON')
+    .parse()
+  const o = cmd.opts<{ nodes: number, connections?: number, messages: number, rate: number, bytes: number, json?: boolean }>()
+  if (o.nodes < 2) throw new InvalidArgumentError('--nodes: at least 2')
+  const nodes: Counted[] = []
+  try {
+    for (let i = 0; i < o.nodes; i++) {
+      const node = await buildLibp2p({
+        privateKey: await generateKeyPair('Ed25519'),
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        bootstrap: [],
+        model: 'sim',
+        mdns: false,
+        datastore: new MemoryDatastore(),
+        membership: { certificate: () => undefined },
+        peerExchange: { onPeers: () => {} }
+      })
+      await node.start()
+      const counted: Counted = { node, copies: 0, firsts: 0 }
+      // Every copy that reaches gossipsub, before it is found a duplicate.
+      const pubsub = node.services.pubsub as unknown as { handleReceivedMessage: (from: unknown, msg: { topic: string }) => Promise<void> }
+      const handle = pubsub.handleReceivedMessage.bind(pubsub)
+      pubsub.handleReceivedMessage = async (from, msg) => {
+        if (msg.topic === CRDT_TOPIC) counted.copies++
+        await handle(from, msg)
+      }
+      node.services.pubsub.addEventListener('message', evt => { if (evt.detail.topic === CRDT_TOPIC) counted.firsts++ })
+      node.services.pubsub.subscribe(CRDT_TOPIC)
+      nodes.push(counted)
+    }
+    const k = Math.min(o.connections ?? o.nodes - 1, o.nodes - 1)
+    const pairs = new Set<string>()
+    for (const [i, a] of nodes.entries()) {
+      const others = nodes.map((_, j) => j).filter(j => j !== i).sort(() => Math.random() - 0.5).slice(0, k)
+      for (const j of others) {
+        const key = i < j ? `${i}-${j}` : `${j}-${i}`
+        if (pairs.has(key)) continue
+        pairs.add(key)
+        await a.node.dial(nodes[j]!.node.getMultiaddrs()[0]!)
+      }
+    }
+    const meshed = (): boolean => nodes.every(n => meshOf(n).length >= GOSSIP_MESH.Dlo)
+    await until('every node to have a mesh', meshed, 120_000)
+    const start = performance.now()
+    for (let m = 0; m < o.messages; m++) {
+      const from = nodes[Math.floor(Math.random() * nodes.length)]!
+      await from.node.services.pubsub.publish(CRDT_TOPIC, randomBytes(o.bytes))
+      await new Promise(resolve => setTimeout(resolve, 1000 / o.rate))
+    }
+    // Each node gets each envelope from someone else once, except the one it published itself.
+    const expected = o.messages * (o.nodes - 1)
+    await until('every node to have every envelope', () => nodes.reduce((s, n) => s + n.firsts, 0) >= expected, 120_000)
+    // Copies still on their way, and those that gossip (IHAVE / IWANT) asks for, in the next heartbeats.
+    await new Promise(resolve => setTimeout(resolve, 3000))
+    const perNode = nodes.map(n => n.copies / o.messages)
+    const copies = nodes.reduce((s, n) => s + n.copies, 0)
+    const out = {
+      nodes: o.nodes,
+      connectionsEach: k,
+      meshDegree: GOSSIP_MESH.D,
+      messages: o.messages,
+      bytes: o.bytes,
+      seconds: (performance.now() - start) / 1000,
+      /** copies a node received of each envelope (1 would be no duplicates) */
+      copiesPerNodeMean: copies / expected,
+      copiesPerNodeMax: Math.max(...perNode),
+      meshPeersMean: nodes.reduce((s, n) => s + meshOf(n).length, 0) / nodes.length
+    }
+    if (o.json === true) {
+      console.log(JSON.stringify(out))
+      return
+    }
+    console.log(`${out.nodes} nodes, each connected to ${k}, mesh degree ${out.meshDegree} (mean mesh ${out.meshPeersMean.toFixed(1)} peers)`)
+    console.log(`${out.messages} envelopes of ${out.bytes} bytes at ${o.rate}/s: each node received ${out.copiesPerNodeMean.toFixed(2)} copies of each (max over nodes ${out.copiesPerNodeMax.toFixed(2)})`)
+    console.log(`gossip bytes a node receives per envelope written anywhere: ${(out.copiesPerNodeMean * out.bytes).toFixed(0)} (${out.copiesPerNodeMean.toFixed(2)} x its size)`)
+  } finally {
+    await Promise.all(nodes.map(async n => { await n.node.stop() }))
+  }
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  console.error(`sim:gossip: ${err instanceof Error ? err.message : String(err)}`)
+  process.exit(1)
+})
