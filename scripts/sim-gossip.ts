@@ -5,8 +5,9 @@
  * factor that a network's gossip bandwidth is the envelope rate times (docs/store-at-scale.md).
  * N real libp2p nodes in this process, built as the daemon builds them (node/daemon/libp2p.ts:
  * TCP on 127.0.0.1, noise, yamux, gossipsub with texmesh's mesh degrees and message ids), each
- * dialling K random others (default: all, as the peer keeper does in a campus network), all on the
- * store's topic. Once every node has a full mesh, M envelopes of B bytes are published from random
+ * dialling K random others (default: all, as the peer keeper does in a campus network; past about
+ * 60 nodes one process cannot make that many handshakes within libp2p's dial timeout, so use
+ * --connections 10 there), all on the store's topic. Once every node has a full mesh, M envelopes of B bytes are published from random
  * nodes at R a second; every copy each node receives is counted (gossipsub drops the duplicates
  * after counting them here), until every node has every envelope and a few heartbeats more.
  */
@@ -74,6 +75,8 @@ async function main (): Promise<void> {
       node.services.pubsub.subscribe(CRDT_TOPIC)
       nodes.push(counted)
     }
+    const say = (line: string): void => { if (o.json !== true) process.stderr.write(`${line}\n`) }
+    say(`${o.nodes} nodes listening`)
     const k = Math.min(o.connections ?? o.nodes - 1, o.nodes - 1)
     const pairs = new Set<string>()
     for (const [i, a] of nodes.entries()) {
@@ -85,8 +88,10 @@ async function main (): Promise<void> {
         await a.node.dial(nodes[j]!.node.getMultiaddrs()[0]!)
       }
     }
+    say(`${pairs.size} connections made; waiting for the meshes`)
     const meshed = (): boolean => nodes.every(n => meshOf(n).length >= GOSSIP_MESH.Dlo)
     await until('every node to have a mesh', meshed, 120_000)
+    say(`meshes formed; publishing ${o.messages} envelopes`)
     const start = performance.now()
     for (let m = 0; m < o.messages; m++) {
       const from = nodes[Math.floor(Math.random() * nodes.length)]!
@@ -102,7 +107,8 @@ async function main (): Promise<void> {
     const copies = nodes.reduce((s, n) => s + n.copies, 0)
     const out = {
       nodes: o.nodes,
-      connectionsEach: k,
+      dialledEach: k,
+      connectionsMean: 2 * pairs.size / o.nodes,
       meshDegree: GOSSIP_MESH.D,
       messages: o.messages,
       bytes: o.bytes,
@@ -116,7 +122,7 @@ async function main (): Promise<void> {
       console.log(JSON.stringify(out))
       return
     }
-    console.log(`${out.nodes} nodes, each connected to ${k}, mesh degree ${out.meshDegree} (mean mesh ${out.meshPeersMean.toFixed(1)} peers)`)
+    console.log(`${out.nodes} nodes, each dialling ${k} (${out.connectionsMean.toFixed(1)} connections a node), mesh degree ${out.meshDegree} (mean mesh ${out.meshPeersMean.toFixed(1)} peers)`)
     console.log(`${out.messages} envelopes of ${out.bytes} bytes at ${o.rate}/s: each node received ${out.copiesPerNodeMean.toFixed(2)} copies of each (max over nodes ${out.copiesPerNodeMax.toFixed(2)})`)
     console.log(`gossip bytes a node receives per envelope written anywhere: ${(out.copiesPerNodeMean * out.bytes).toFixed(0)} (${out.copiesPerNodeMean.toFixed(2)} x its size)`)
   } finally {
