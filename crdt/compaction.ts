@@ -7,6 +7,7 @@ import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { encodeEnvelope, decodeEnvelope, MAX_UPDATE_BYTES, signEnvelope } from './envelope.js'
 import { logIdOf, type EnvelopeLog } from './log.js'
 import { foldUpdates } from './fold.js'
+import { checkAuthorship } from './authorship.js'
 
 /** An own envelope this large is left alone by compaction (it is already a fold of many writes). */
 const SEALED_BYTES = MAX_UPDATE_BYTES / 4
@@ -18,13 +19,16 @@ export interface OwnLog {
   incarnation: Uint8Array
   /** this incarnation's client id */
   client: number
+  /** whether a client id is one of this author's (the check every peer makes of a fold) */
+  isOwnClient: (client: number) => boolean
 }
 
 /**
  * Fold this incarnation's own envelopes into few signed envelopes, so the log does not grow
  * without bound. An own envelope of SEALED_BYTES or more is left alone, and so is everything
  * before it: the log is read from its end back to its last sealed envelope, and only the runs
- * after it are folded (fold.ts), each at most MAX_UPDATE_BYTES / 2 of raw updates. So a
+ * after it are folded (fold.ts), each at most MAX_UPDATE_BYTES / 2 of raw updates of consecutive
+ * positions, and only if it passes the authorship check every peer will make of it. So a
  * compaction costs what was written since the last one, however long the log. A fold keeps the
  * structs' client id and clocks, so peers that have part of the range skip it; the delete set
  * names only the author's items, and an entry written again within a run keeps only its last
@@ -50,8 +54,9 @@ export async function compactOwnLog (log: EnvelopeLog, own: OwnLog, covered: (fi
     run = []
     runBytes = 0
     if (folded.length < 2) return
+    // A fold no peer would take (it cannot be made, or breaks an authorship rule) is not made: the run stays as it is.
     const update = foldUpdates(folded.map(o => o.update))
-    if (update.length > MAX_UPDATE_BYTES) return
+    if (update == null || update.length > MAX_UPDATE_BYTES || !checkAuthorship(update, author, own.isOwnClient).ok) return
     const first = folded[0]!.first
     const seq = folded[folded.length - 1]!.seq
     const e = await signEnvelope(key, author, { incarnation, client, first, seq, update })
@@ -60,7 +65,9 @@ export async function compactOwnLog (log: EnvelopeLog, own: OwnLog, covered: (fi
     merged += folded.length
   }
   for (const o of tail) {
-    if (runBytes + o.update.length > MAX_UPDATE_BYTES / 2) await fold()
+    // A run is of consecutive positions: a gap (an envelope quarantined at a start) ends it.
+    const last = run[run.length - 1]
+    if (runBytes + o.update.length > MAX_UPDATE_BYTES / 2 || (last != null && o.first !== last.seq + 1)) await fold()
     run.push(o)
     runBytes += o.update.length
   }

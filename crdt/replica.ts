@@ -363,7 +363,7 @@ export class Replica {
   compact (): Promise<{ merged: number, envelopes: number }> {
     if (this.closing) return Promise.reject(new ReplicaClosedError())
     return this.enqueue(async () => {
-      const own = { key: this.key, author: this.author, incarnation: this.incarnation, client: this.doc.clientID }
+      const own = { key: this.key, author: this.author, incarnation: this.incarnation, client: this.doc.clientID, isOwnClient: (c: number) => this.clients.get(c) === this.author }
       const logId = logIdOf(own)
       return await compactOwnLog(this.log, own, (first, seq) => { this.coverage.of(logId).add(first, seq) })
     })

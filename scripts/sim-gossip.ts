@@ -1,5 +1,5 @@
 /**
- * npm run sim:gossip -- [--nodes N] [--connections K] [--messages M] [--rate R] [--bytes B] [--json]
+ * npm run sim:gossip -- [--nodes N] [--connections K] [--messages M] [--rate R] [--bytes B] [--no-flood-publish] [--json]
  *
  * How many copies of each store envelope a node receives on the gossip topic: the duplicate
  * factor that a network's gossip bandwidth is the envelope rate times (docs/store-at-scale.md).
@@ -18,7 +18,7 @@ import { MemoryDatastore } from 'datastore-core'
 import { buildLibp2p, GOSSIP_MESH, type TexmeshLibp2p } from '../node/daemon/libp2p.js'
 import { CRDT_TOPIC } from '../protocols/crdt-sync/constants.js'
 
-interface Counted { node: TexmeshLibp2p, copies: number, firsts: number }
+interface Counted { node: TexmeshLibp2p, copies: number, firsts: number, published: number }
 
 /** The peers of a node's mesh on the store's topic (the gossipsub class has it; its exported interface does not). */
 const meshOf = (n: Counted): string[] => (n.node.services.pubsub as unknown as { getMeshPeers: (topic: string) => string[] }).getMeshPeers(CRDT_TOPIC)
@@ -45,9 +45,10 @@ async function main (): Promise<void> {
     .option('--messages <m>', 'envelopes published', positiveInt, 200)
     .option('--rate <r>', 'envelopes published a second', positiveInt, 20)
     .option('--bytes <b>', 'bytes an envelope', positiveInt, 1000)
+    .option('--no-flood-publish', 'publish to the mesh only (gossipsub floods a node\'s own messages to every peer on the topic by default, as texmesh does)')
     .option('--json', 'print the results as JSON')
     .parse()
-  const o = cmd.opts<{ nodes: number, connections?: number, messages: number, rate: number, bytes: number, json?: boolean }>()
+  const o = cmd.opts<{ nodes: number, connections?: number, messages: number, rate: number, bytes: number, floodPublish: boolean, json?: boolean }>()
   if (o.nodes < 2) throw new InvalidArgumentError('--nodes: at least 2')
   const nodes: Counted[] = []
   try {
@@ -60,10 +61,11 @@ async function main (): Promise<void> {
         mdns: false,
         datastore: new MemoryDatastore(),
         membership: { certificate: () => undefined },
-        peerExchange: { onPeers: () => {} }
+        peerExchange: { onPeers: () => {} },
+        floodPublish: o.floodPublish
       })
       await node.start()
-      const counted: Counted = { node, copies: 0, firsts: 0 }
+      const counted: Counted = { node, copies: 0, firsts: 0, published: 0 }
       // Every copy that reaches gossipsub, before it is found a duplicate.
       const pubsub = node.services.pubsub as unknown as { handleReceivedMessage: (from: unknown, msg: { topic: string }) => Promise<void> }
       const handle = pubsub.handleReceivedMessage.bind(pubsub)
@@ -95,22 +97,29 @@ async function main (): Promise<void> {
     const start = performance.now()
     for (let m = 0; m < o.messages; m++) {
       const from = nodes[Math.floor(Math.random() * nodes.length)]!
+      from.published++
       await from.node.services.pubsub.publish(CRDT_TOPIC, randomBytes(o.bytes))
-      await new Promise(resolve => setTimeout(resolve, 1000 / o.rate))
+      // Paced from the start, so that the time a publish takes does not slow the rate.
+      const wait = start + (m + 1) * 1000 / o.rate - performance.now()
+      if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
     }
+    const publishedRate = o.messages / ((performance.now() - start) / 1000)
     // Each node gets each envelope from someone else once, except the one it published itself.
     const expected = o.messages * (o.nodes - 1)
     await until('every node to have every envelope', () => nodes.reduce((s, n) => s + n.firsts, 0) >= expected, 120_000)
     // Copies still on their way, and those that gossip (IHAVE / IWANT) asks for, in the next heartbeats.
     await new Promise(resolve => setTimeout(resolve, 3000))
-    const perNode = nodes.map(n => n.copies / o.messages)
+    // A node's own envelopes come back to it too (a mesh peer forwards them): counted against what it received from others.
+    const perNode = nodes.map(n => n.copies / (o.messages - n.published))
     const copies = nodes.reduce((s, n) => s + n.copies, 0)
     const out = {
       nodes: o.nodes,
       dialledEach: k,
       connectionsMean: 2 * pairs.size / o.nodes,
       meshDegree: GOSSIP_MESH.D,
+      floodPublish: o.floodPublish,
       messages: o.messages,
+      publishedPerS: publishedRate,
       bytes: o.bytes,
       seconds: (performance.now() - start) / 1000,
       /** copies a node received of each envelope (1 would be no duplicates) */
@@ -123,7 +132,7 @@ async function main (): Promise<void> {
       return
     }
     console.log(`${out.nodes} nodes, each dialling ${k} (${out.connectionsMean.toFixed(1)} connections a node), mesh degree ${out.meshDegree} (mean mesh ${out.meshPeersMean.toFixed(1)} peers)`)
-    console.log(`${out.messages} envelopes of ${out.bytes} bytes at ${o.rate}/s: each node received ${out.copiesPerNodeMean.toFixed(2)} copies of each (max over nodes ${out.copiesPerNodeMax.toFixed(2)})`)
+    console.log(`${out.messages} envelopes of ${out.bytes} bytes at ${publishedRate.toFixed(1)}/s${o.floodPublish ? '' : ', published to the mesh only'}: each node received ${out.copiesPerNodeMean.toFixed(2)} copies of each (max over nodes ${out.copiesPerNodeMax.toFixed(2)})`)
     console.log(`gossip bytes a node receives per envelope written anywhere: ${(out.copiesPerNodeMean * out.bytes).toFixed(0)} (${out.copiesPerNodeMean.toFixed(2)} x its size)`)
   } finally {
     await Promise.all(nodes.map(async n => { await n.node.stop() }))

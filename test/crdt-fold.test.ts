@@ -39,7 +39,7 @@ describe('folding a run of own updates', () => {
       if (updates.length < 2) return
       const start = a % (updates.length - 1)
       const part = start + (b % (updates.length - start))
-      const folded = foldUpdates(updates.slice(start))
+      const folded = foldUpdates(updates.slice(start))!
       const expected = stateOf(updates)
       assert.deepEqual(stateOf([...updates.slice(0, start), folded]), expected)
       // A replica with some of the run already: the fold's structs it has are skipped.
@@ -52,12 +52,15 @@ describe('folding a run of own updates', () => {
     const big = 'x'.repeat(2000)
     const updates = updatesOf([{ map: 0, key: 1, value: 'first' }, ...Array.from({ length: 50 }, (_, i) => ({ map: 0 as const, key: 2, value: `${big}${i}` }))])
     const merged = Y.mergeUpdates(updates.slice(1))
-    const folded = foldUpdates(updates.slice(1))
+    const folded = foldUpdates(updates.slice(1))!
     assert.ok(merged.length > 100_000, `${merged.length} bytes merged`)
     assert.ok(folded.length < 3000, `${folded.length} bytes folded`)
     assert.deepEqual(stateOf([updates[0]!, folded]), stateOf(updates))
     // Without any entry written again, the fold is the merge.
     const fresh = updatesOf(Array.from({ length: 10 }, (_, i) => ({ map: 1 as const, key: i, value: `v${i}` })))
     assert.deepEqual(foldUpdates(fresh), Y.mergeUpdates(fresh))
+    // A gap in the clocks, or two clients: no fold.
+    assert.equal(foldUpdates([fresh[0]!, fresh[2]!]), undefined)
+    assert.equal(foldUpdates([fresh[0]!, updatesOf([{ map: 0, key: 1, value: 'other' }])[0]!]), undefined)
   })
 })

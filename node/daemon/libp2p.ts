@@ -74,6 +74,11 @@ export interface Libp2pOptions {
   peerExchange: PeerExchangeInit
   /** simnet's partitions: connections to and from these peers are refused */
   denied?: (peer: string) => boolean
+  /**
+   * gossipsub's flood publishing: a node's own message goes to every peer on the topic, not only
+   * its mesh (sim:gossip measures the network without it) @default true
+   */
+  floodPublish?: boolean
 }
 
 /** What identify tells peers of this node: `texmesh/VERSION model/MODEL` (agentParts reads it back). */
@@ -141,6 +146,7 @@ export async function buildLibp2p (options: Libp2pOptions): Promise<TexmeshLibp2
       ping: ping(),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
+        floodPublish: options.floodPublish ?? true,
         // gossipsub penalises more than 10 peers on one IP (a Sybil defence): past 16 the penalty
         // graylists them all and no mesh forms. Peers on loopback are this machine's own (simnet).
         scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) },
