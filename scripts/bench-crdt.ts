@@ -17,7 +17,8 @@
  * - bytes on disk per result, and memory per result held: the RSS and V8 heap growth of a fresh
  *   process that opens the store (bench-crdt-hold.ts), after full garbage collections.
  */
-import { Command, InvalidArgumentError } from 'commander'
+import { Command } from 'commander'
+import { positiveInt, until } from './script-options.js'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -84,20 +85,7 @@ async function du (dir: string): Promise<number> {
   return total
 }
 
-async function until (what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
-
 async function main (): Promise<void> {
-  const positiveInt = (v: string): number => {
-    const n = Number(v)
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer')
-    return n
-  }
   const cmd = new Command('bench:crdt')
     .description('write, apply, catch-up and start-up speed of the replicated store, and what holding it costs')
     .option('--results <n>', 'results written for the rates', positiveInt, 20_000)

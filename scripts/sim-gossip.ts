@@ -6,12 +6,14 @@
  * N real libp2p nodes in this process, built as the daemon builds them (node/daemon/libp2p.ts:
  * TCP on 127.0.0.1, noise, yamux, gossipsub with texmesh's mesh degrees and message ids), each
  * dialling K random others (default: all, as the peer keeper does in a campus network; past about
- * 60 nodes one process cannot make that many handshakes within libp2p's dial timeout, so use
- * --connections 10 there), all on the store's topic. Once every node has a full mesh, M envelopes of B bytes are published from random
- * nodes at R a second; every copy each node receives is counted (gossipsub drops the duplicates
- * after counting them here), until every node has every envelope and a few heartbeats more.
+ * 40 nodes one process on 2 cores cannot make that many handshakes within libp2p's dial timeout,
+ * so use --connections 10 there), all on the store's topic. Once every node has a full mesh, M
+ * envelopes of B bytes are published from random nodes at R a second; every copy each node
+ * receives is counted (gossipsub drops the duplicates after counting them here), until every
+ * node has every envelope and a few heartbeats more.
  */
 import { Command, InvalidArgumentError } from 'commander'
+import { positiveInt, until } from './script-options.js'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { MemoryDatastore } from 'datastore-core'
@@ -23,24 +25,10 @@ interface Counted { node: TexmeshLibp2p, copies: number, firsts: number, publish
 /** The peers of a node's mesh on the store's topic (the gossipsub class has it; its exported interface does not). */
 const meshOf = (n: Counted): string[] => (n.node.services.pubsub as unknown as { getMeshPeers: (topic: string) => string[] }).getMeshPeers(CRDT_TOPIC)
 
-const positiveInt = (v: string): number => {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer')
-  return n
-}
-
-async function until (what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
-
 async function main (): Promise<void> {
   const cmd = new Command('sim:gossip')
     .description('copies of each store envelope a node receives over gossipsub, among real libp2p nodes built as texmesh builds them')
-    .option('--nodes <n>', 'libp2p nodes in the network', positiveInt, 60)
+    .option('--nodes <n>', 'libp2p nodes in the network', positiveInt, 40)
     .option('--connections <k>', 'random peers each node dials (default: all of them)', positiveInt)
     .option('--messages <m>', 'envelopes published', positiveInt, 200)
     .option('--rate <r>', 'envelopes published a second', positiveInt, 20)
@@ -94,7 +82,7 @@ async function main (): Promise<void> {
     }
     say(`${pairs.size} connections made${failed > 0 ? ` (${failed} dials failed)` : ''}; waiting for the meshes`)
     const meshed = (): boolean => nodes.every(n => meshOf(n).length >= GOSSIP_MESH.Dlo)
-    await until('every node to have a mesh', meshed, 120_000)
+    await until('every node to have a mesh', meshed, 120_000, 100)
     say(`meshes formed; publishing ${o.messages} envelopes`)
     const start = performance.now()
     for (let m = 0; m < o.messages; m++) {
@@ -109,7 +97,7 @@ async function main (): Promise<void> {
     // Each node gets each envelope from someone else once, except the one it published itself.
     const expected = o.messages * (o.nodes - 1)
     const firsts = (): number => nodes.reduce((s, n) => s + n.firsts, 0)
-    await until('every node to have every envelope', () => firsts() >= expected, 120_000)
+    await until('every node to have every envelope', () => firsts() >= expected, 120_000, 100)
       .catch((err: Error) => { throw new Error(`${err.message}: ${firsts()} of ${expected} deliveries`) })
     // Copies still on their way, and those that gossip (IHAVE / IWANT) asks for, in the next heartbeats.
     await new Promise(resolve => setTimeout(resolve, 3000))
