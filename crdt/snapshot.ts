@@ -97,7 +97,7 @@ export interface SnapshotSource {
 /**
  * When to take snapshots: once the updates stored since the last one reach its size (so encoding
  * snapshots costs about one byte for each byte written), and at close. Encoding one holds the
- * node's thread (about a second for each 300 MB of document), so a snapshot that is due waits
+ * node's thread (for seconds at a million results), so a snapshot that is due waits
  * for QUIET_MS without new updates: a new node catching up on a million results is not stalled
  * every time its document doubles. A stream that never pauses gets one once MAX_DEFERRAL times
  * the due growth was stored, so a start after a kill -9 replays at most about four fifths of the

@@ -87,6 +87,8 @@ export class NodeDocuments {
   private readonly stops = new Set<() => void>()
   /** documents whose retry is being taken (between its checks and its mark) */
   private readonly retrying = new Set<string>()
+  /** documents being deleted (a retry meanwhile would write the record back) */
+  private readonly removing = new Set<string>()
   /** documents queued or being prepared: how many times, and the end of the last (a delete waits for its last record to be written) */
   private readonly working = new Map<string, { count: number, done: Promise<void> }>()
 
@@ -164,6 +166,7 @@ export class NodeDocuments {
     if (record == null) return undefined
     // Checked and marked with no wait between, so that two retries at once cannot both be taken.
     if (record.status === 'preparing' || this.retrying.has(record.id)) throw new DocumentError(record.file, 'busy', 'is still being prepared; retry it when it is done')
+    if (this.removing.has(record.id)) throw new DocumentError(record.file, 'busy', 'is being deleted')
     if (this.stopping) throw new DocumentError(record.file, 'busy', 'the node is stopping')
     if (this.queued >= MAX_QUEUED) throw new DocumentError(record.file, 'busy', `${this.queued} documents are waiting to be prepared; retry it later`)
     this.retrying.add(record.id)
@@ -276,8 +279,14 @@ export class NodeDocuments {
     }
     // The record last: a delete that fails half-way (or a node stopped in it) leaves the document
     // there, to be deleted again, rather than files no record names.
-    for (const f of [`${record.id}.src`, `${record.id}.text.json`, `${record.id}.json`]) await rm(join(this.dir, f), { force: true })
-    this.records.delete(record.id)
+    if (this.removing.has(record.id)) return true
+    this.removing.add(record.id)
+    try {
+      for (const f of [`${record.id}.src`, `${record.id}.text.json`, `${record.id}.json`]) await rm(join(this.dir, f), { force: true })
+      this.records.delete(record.id)
+    } finally {
+      this.removing.delete(record.id)
+    }
     this.log.info({ document: record.id }, 'document deleted')
     return true
   }
