@@ -110,18 +110,18 @@ export class ReplicaDocument {
   }
 
   /**
-   * Set `key` in `map` to a value's JSON text (values.ts encodeValue) as a local write and return
-   * the Yjs update it made; undefined when Yjs reported none. Listeners are not told yet: the
+   * Set keys to values' JSON text (values.ts encodeValue) as local writes, in one transaction, and
+   * return the Yjs update they made; undefined when Yjs reported none. Listeners are not told yet: the
    * caller dispatches once the write is queued.
    */
-  setLocal (map: MapName, key: string, text: string): Uint8Array | undefined {
+  setLocal (writes: ReadonlyArray<{ map: MapName, key: string, text: string }>): Uint8Array | undefined {
     let update: Uint8Array | undefined
     const capture = (u: Uint8Array, origin: unknown): void => {
       if (origin === LOCAL) update = update == null ? u : Y.mergeUpdates([update, u])
     }
     this.doc.on('update', capture)
     try {
-      this.doc.transact(() => { this.doc.getMap(map).set(key, text) }, LOCAL)
+      this.doc.transact(() => { for (const w of writes) this.doc.getMap(w.map).set(w.key, w.text) }, LOCAL)
     } finally {
       this.doc.off('update', capture)
     }

@@ -25,13 +25,16 @@ function inside (ranges: ReadonlyArray<{ clock: number, len: number }>, clock: n
 /**
  * One update holding what `updates` (one client's, consecutive) hold, with the content of items
  * deleted within them dropped; undefined when they are not that (several clients, or a gap in
- * the clocks, which Yjs would carry as a Skip that no peer takes).
+ * the clocks, which Yjs would carry as a Skip that no peer takes). Deletions alone fold into
+ * their merged delete set.
  */
 export function foldUpdates (updates: readonly Uint8Array[]): Uint8Array | undefined {
   const merged = Y.mergeUpdates(updates as Uint8Array[])
   const { structs, ds } = Y.decodeUpdate(merged)
   const first = structs[0]
-  if (first == null || structs.some(s => s.id.client !== first.id.client || !(s instanceof Y.Item || s instanceof Y.GC))) return undefined
+  // Deletions alone: the merged delete set is the fold.
+  if (first == null) return merged
+  if (structs.some(s => s.id.client !== first.id.client || !(s instanceof Y.Item || s instanceof Y.GC))) return undefined
   const deleted = ds.clients.get(first.id.client) ?? []
   let dropped = false
   for (const s of structs) {

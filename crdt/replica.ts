@@ -16,6 +16,7 @@ import { compactOwnLog } from './compaction.js'
 import { rebuild, type RebuildStats } from './rebuild.js'
 import { Snapshots } from './snapshot.js'
 import { ReplicaClosedError, UncapturedWriteError } from './errors.js'
+import { STAGE_BYTES, WriteStage } from './stage.js'
 
 /**
  * This node's replica of what the network knows: one Yjs document with the
@@ -90,6 +91,7 @@ export class Replica {
   private closeDone: Promise<void> | undefined
   private sinceCompaction = 0
   private readonly snapshots: Snapshots
+  private readonly stage = new WriteStage<{ map: MapName, key: string, text: string }>(group => this.commit(group), w => w.text.length + w.key.length, STAGE_BYTES)
   /** How the last start went: envelopes a snapshot covered, and envelopes replayed. */
   startup: RebuildStats = { fromSnapshot: 0, replayed: 0, replayedBytes: 0, snapshotBytes: 0 }
 
@@ -182,14 +184,19 @@ export class Replica {
     if ((text.length + key.length) * 3 + 1024 > MAX_UPDATE_BYTES && Buffer.byteLength(text) + Buffer.byteLength(key) + 1024 > MAX_UPDATE_BYTES) {
       throw new z.ZodError([{ code: 'custom', path: [], message: `${map} ${key}: ${text.length} characters of value, over the ${MAX_UPDATE_BYTES} bytes an update may hold`, input: value }])
     }
-    const update = this.doc.setLocal(map, key, text)
+    await this.stage.add({ map, key, text })
+  }
+
+  /** Writes issued together, into the document in one transaction: one update, one log position (stage.ts). */
+  private commit (group: Array<{ map: MapName, key: string, text: string }>): Promise<void> {
+    const update = this.doc.setLocal(group)
     // Y.Map.set makes a new item even for an equal value, so a write always yields an update;
     // none means the write ran inside another transaction and would never be stored.
-    if (update == null) throw new UncapturedWriteError(`the write of ${map} ${key} produced no update`)
+    if (update == null) throw new UncapturedWriteError(`the writes of ${group.map(w => `${w.map} ${w.key}`).join(', ').slice(0, 200)} produced no update`)
     const stored = this.own.write(update, this.nextSeq++)
     // Listeners see the change once its envelope is queued, so what they write comes after it in the log.
     this.doc.dispatch()
-    await stored
+    return stored
   }
 
   /** Own changes in the document that LevelDB has not yet taken (see ReplicaWriteError). */
@@ -372,6 +379,8 @@ export class Replica {
   /** Stop taking writes and envelopes, finish what is queued, close LevelDB. Writes after this reject with ReplicaClosedError. */
   async close (): Promise<void> {
     this.closing = true
+    // Writes accepted before (in this turn) go into the document and the queue first.
+    this.stage.flush()
     this.closeDone ??= (async () => {
       // Jobs queued before closing (acknowledged writes among them) finish; later ones reject.
       await this.serial.idle()

@@ -45,7 +45,7 @@ describe('folding a run of own updates', () => {
       // A replica with some of the run already: the fold's structs it has are skipped.
       assert.deepEqual(stateOf([...updates.slice(0, part), folded]), expected)
       assert.equal((expected as { pending: boolean }).pending, false)
-    }), { numRuns: 300 })
+    }), { numRuns: 1000 })
   })
 
   it('keeps only the last value of an entry written again within the run', () => {
