@@ -35,6 +35,8 @@ export const BATCH_BYTES = MAX_UPDATE_BYTES / 4
 interface Batch {
   updates: Uint8Array[]
   bytes: number
+  /** the writes its updates hold (writes of one turn share an update: stage.ts) */
+  writes: number
   /** log position of the first update */
   first: number
   /** resolves once the batch's envelope is in LevelDB (at the batch's turn in the queue) */
@@ -45,7 +47,7 @@ interface Batch {
 
 export class OwnEnvelopeStore {
   /** own envelopes signed but not yet in LevelDB, oldest first (see ReplicaWriteError) */
-  private readonly unstored: Array<{ e: Envelope, bytes: Uint8Array }> = []
+  private readonly unstored: Array<{ e: Envelope, bytes: Uint8Array, writes: number }> = []
   /** batches not yet signed, oldest first; writes join the last one */
   private readonly pending: Batch[] = []
   private storeRetry: ReturnType<typeof setTimeout> | undefined
@@ -54,19 +56,20 @@ export class OwnEnvelopeStore {
   constructor (private readonly log: EnvelopeLog, private readonly opts: OwnStoreOptions) {}
 
   /** Own changes in the document that LevelDB has not yet taken. */
-  get size (): number { return this.unstored.reduce((n, u) => n + u.e.seq - u.e.first + 1, 0) }
+  get size (): number { return this.unstored.reduce((n, u) => n + u.writes, 0) }
 
   /** Every own change given is stored: none waits in a batch or in memory. */
   get idle (): boolean { return this.pending.length === 0 && this.unstored.length === 0 }
 
   /**
-   * Store an own update at log position `seq` (one after the last one given); resolves once its
-   * envelope is in LevelDB. Updates given before the batch's turn in the queue share its envelope.
+   * Store an own update, holding `writes` writes, at log position `seq` (one after the last one
+   * given); resolves once its envelope is in LevelDB. Updates given before the batch's turn in the
+   * queue share its envelope.
    */
-  write (update: Uint8Array, seq: number): Promise<void> {
+  write (update: Uint8Array, seq: number, writes = 1): Promise<void> {
     let batch = this.pending[this.pending.length - 1]
     if (batch == null || batch.bytes + update.length > BATCH_BYTES) {
-      const b: Batch = batch = { updates: [], bytes: 0, first: seq }
+      const b: Batch = batch = { updates: [], bytes: 0, writes: 0, first: seq }
       this.pending.push(b)
       b.stored = this.opts.enqueue(async () => {
         await this.flushThrough(b)
@@ -75,6 +78,7 @@ export class OwnEnvelopeStore {
     }
     batch.updates.push(update)
     batch.bytes += update.length
+    batch.writes += writes
     return batch.stored!
   }
 
@@ -105,7 +109,7 @@ export class OwnEnvelopeStore {
     for (const batch of batches) {
       const update = batch.updates.length === 1 ? batch.updates[0]! : Y.mergeUpdates(batch.updates)
       const e = await signEnvelope(key, author, { incarnation, client, first: batch.first, seq: batch.first + batch.updates.length - 1, update })
-      this.unstored.push({ e, bytes: encodeEnvelope(e) })
+      this.unstored.push({ e, bytes: encodeEnvelope(e), writes: batch.writes })
     }
     await this.store()
   }

@@ -193,7 +193,7 @@ export class Replica {
     // Y.Map.set makes a new item even for an equal value, so a write always yields an update;
     // none means the write ran inside another transaction and would never be stored.
     if (update == null) throw new UncapturedWriteError(`the writes of ${group.map(w => `${w.map} ${w.key}`).join(', ').slice(0, 200)} produced no update`)
-    const stored = this.own.write(update, this.nextSeq++)
+    const stored = this.own.write(update, this.nextSeq++, group.length)
     // Listeners see the change once its envelope is queued, so what they write comes after it in the log.
     this.doc.dispatch()
     return stored

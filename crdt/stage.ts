@@ -11,6 +11,7 @@ export const STAGE_BYTES = 56 * 1024
 
 export class WriteStage<T> {
   private staged: Array<{ item: T, done: { resolve: () => void, reject: (err: unknown) => void } }> = []
+  private flushing = false
 
   /**
    * @param commit applies a group to the document and resolves once it is stored
@@ -24,8 +25,22 @@ export class WriteStage<T> {
     return new Promise((resolve, reject) => { this.staged.push({ item, done: { resolve, reject } }) })
   }
 
-  /** Commit what is staged now, in groups (at the end of the turn, or at once before the replica closes). */
+  /**
+   * Commit what is staged now, in groups (at the end of the turn, or at once before the replica
+   * closes). Writes staged meanwhile (by a listener a commit told) follow, in the order given; a
+   * flush called meanwhile (a listener closing the replica) leaves them to this one.
+   */
   flush (): void {
+    if (this.flushing) return
+    this.flushing = true
+    try {
+      while (this.staged.length > 0) this.commitStaged()
+    } finally {
+      this.flushing = false
+    }
+  }
+
+  private commitStaged (): void {
     const staged = this.staged
     this.staged = []
     let group: typeof staged = []

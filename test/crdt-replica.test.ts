@@ -212,15 +212,19 @@ describe('the replicated store', { timeout: 120_000 }, () => {
     await assert.rejects(a.putResult('h1', result('b')), { name: 'ReplicaWriteError', message: /No space left on device.*kept in memory/ })
     await assert.rejects(a.putResult('h2', result('c')), { name: 'ReplicaWriteError', message: /could not store 2 changes/ })
     assert.equal(a.unstoredChanges(), 2)
+    // Writes of one turn share an update (and a log position): each is still a change counted.
+    const together = await Promise.allSettled(['x', 'y', 'z'].map(async x => { await a.putResult(`t${x}`, result(x)) }))
+    assert.ok(together.every(r => r.status === 'rejected' && /could not store 5 changes/.test((r.reason as Error).message)))
+    assert.equal(a.unstoredChanges(), 5)
     assert.equal(sent.length, 1, 'a change not stored is not published')
     assert.equal(a.results('h2').get(a.author)?.latex, 'c', 'it stays in the document')
     full = false
     await waitFor('the kept changes to be stored by a retry', () => a.unstoredChanges() === 0, 10_000)
-    assert.equal(sent.length, 3)
+    assert.equal(sent.length, 4)
     // A peer applies every envelope: the log has no gap that would hold back later writes.
     for (const bytes of sent) assert.equal((await b.receive(bytes)).status, 'applied')
     await a.putResult('h3', result('d'))
-    assert.equal((await b.receive(sent[3]!)).status, 'applied')
+    assert.equal((await b.receive(sent[4]!)).status, 'applied')
     const expected = ['a', 'b', 'c', 'd']
     assert.deepEqual(['h0', 'h1', 'h2', 'h3'].map(h => b.results(h).get(a.author)?.latex), expected)
     await a.close()
