@@ -15,8 +15,10 @@
  * - log.ts          the envelope log in LevelDB, and the quarantine
  * - rebuild.ts      start-up: the document rebuilt from its snapshot and the log, what fails set aside
  * - snapshot.ts     snapshots of the document, and when to take them
+ * - stage.ts        writes issued in one turn applied in one Yjs transaction
  * - own-store.ts    own writes batched into envelopes (group commit), stored in order, kept in memory while LevelDB refuses
- * - compaction.ts   own envelopes folded into few
+ * - compaction.ts   own envelopes folded into few, reading the log back to its last large envelope
+ * - fold.ts         a run of one client's updates folded into one update, without a document
  * - coverage.ts     which positions of each log are held: heads, what a peer lacks
  * - held.ts         remote envelopes held back (waiting for an incarnation or an admission)
  * - admission.ts    who may write: `admits`, membership certificates
