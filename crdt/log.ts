@@ -149,7 +149,7 @@ export class EnvelopeLog {
    * -9 leaves one or the other). LevelDB's own writes are flushed first, so that even a power cut
    * never leaves a snapshot holding what the log lost.
    */
-  async putSnapshot (parts: Uint8Array | readonly Uint8Array[]): Promise<void> {
+  async putSnapshot (parts: readonly Uint8Array[]): Promise<void> {
     // A synced write flushes LevelDB's write-ahead log, and every write before it; the key is also
     // where the first version of snapshots kept them (removed).
     await this.db.del('snapshot', { sync: true })
@@ -158,7 +158,7 @@ export class EnvelopeLog {
     const handle = await open(fresh, 'w')
     try {
       // Each part from where the one before ended (writeFile writes a part of any size whole).
-      for (const part of parts instanceof Uint8Array ? [parts] : parts) await handle.writeFile(part)
+      for (const part of parts) await handle.writeFile(part)
       await handle.sync()
     } finally {
       await handle.close()

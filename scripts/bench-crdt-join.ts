@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SimNode, freePort } from '../simnet/cluster.js'
+import { percentile } from '../simnet/summary.js'
 import type { ApiStatus } from '../node/daemon/api.js'
 import type { RunningNode } from '../node/daemon/start.js'
 
@@ -37,11 +38,6 @@ export interface JoinFigures {
   reads: number
   /** the new node's peak RSS (VmHWM) */
   peakRssBytes: number
-}
-
-const percentile = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN
 }
 
 async function peakRss (pid: number): Promise<number> {
@@ -95,16 +91,17 @@ export async function measureJoin (holder: RunningNode, results: number, dir: st
       firstReadMs = performance.now() - t0
       heldAtFirstRead = results
     }
+    const byTime = (xs: number[]): number[] => [...xs].sort((a, b) => a - b)
     return {
       results,
       apiUpMs,
       firstReadMs,
       heldAtFirstRead,
       heldMs,
-      statusP50Ms: percentile(statusMs, 0.5),
-      statusP99Ms: percentile(statusMs, 0.99),
+      statusP50Ms: percentile(byTime(statusMs), 0.5),
+      statusP99Ms: percentile(byTime(statusMs), 0.99),
       statusMaxMs: Math.max(...statusMs),
-      readP50Ms: percentile(readMs, 0.5),
+      readP50Ms: percentile(byTime(readMs), 0.5),
       readMaxMs: Math.max(...readMs),
       reads: readMs.length,
       peakRssBytes: await peakRss(joiner.child!.pid!)

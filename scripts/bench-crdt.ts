@@ -197,7 +197,7 @@ async function main (): Promise<void> {
     out.heapBytesPerResult = fromSnapshot.heap / o.startup
     // Without a snapshot: the log replayed whole (that start takes a snapshot again, at close).
     const raw = await EnvelopeLog.open(bigPath)
-    await raw.putSnapshot(new Uint8Array(0))
+    await raw.putSnapshot([])
     await raw.close()
     out.replayStartupMs = (await hold()).openMs
   } finally {

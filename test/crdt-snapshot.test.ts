@@ -116,7 +116,7 @@ describe('the replicated store: snapshots', { timeout: 120_000 }, () => {
     ]
     for (const bytes of damaged) {
       log = await EnvelopeLog.open(path)
-      await log.putSnapshot(bytes)
+      await log.putSnapshot([bytes])
       await log.close()
       const again = await Replica.open({ path, key })
       assert.ok(again.startup.replayed >= 1, 'the log is replayed')
