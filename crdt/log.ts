@@ -8,7 +8,9 @@ import type { Envelope } from './envelope.js'
  * `env!<author>!<incarnation>!<first>!<seq>` (numbers as fixed-width hex, so
  * keys sort by log position), and this node's own log position under `own`;
  * the latest snapshot of the document (snapshot.ts) is the file
- * `texmesh-snapshot` in the same folder. An envelope is in LevelDB's
+ * `texmesh-snapshot` in the same folder. Every envelope stored also gets
+ * `ord!<n>` -> its key, n counting up, so a start reads the envelopes stored
+ * after its snapshot without walking the log. An envelope is in LevelDB's
  * write-ahead log when `append` resolves: a killed process loses nothing that
  * was acknowledged.
  */
@@ -58,12 +60,34 @@ export function logIdOf (e: Pick<Envelope, 'author' | 'incarnation'>): string {
 }
 
 export class EnvelopeLog {
-  private constructor (private readonly db: Level<string, Uint8Array>, private readonly path: string) {}
+  /** the last number given in the append order (`ord!`) */
+  private order: number
+
+  private constructor (private readonly db: Level<string, Uint8Array>, private readonly path: string, order: number) {
+    this.order = order
+  }
 
   static async open (path: string): Promise<EnvelopeLog> {
     const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
     await db.open()
-    return new EnvelopeLog(db, path)
+    let order = 0
+    // Pruning keeps the last snapshot's own entry, so the count goes on from where it was.
+    for await (const key of db.keys({ gt: 'ord!', lt: 'ord"', reverse: true, limit: 1 })) order = parseInt(key.slice(4), 16)
+    return new EnvelopeLog(db, path, order)
+  }
+
+  /** Where the append order stands: every envelope stored from now on comes after this number. */
+  get appended (): number { return this.order }
+
+  /** Go on counting from at least `order` (a snapshot's, should its entry be gone). */
+  appendedAtLeast (order: number): void { this.order = Math.max(this.order, order) }
+
+  /**
+   * Where the envelopes stored after `order` are, in the order they were stored; an envelope
+   * replaced since (by a compacted one) or quarantined is still listed, and bytesAt finds it gone.
+   */
+  async * appendedAfter (order: number): AsyncGenerator<Omit<StoredEnvelope, 'bytes'>> {
+    for await (const key of this.db.values({ gt: `ord!${hex(order)}`, lt: 'ord"' })) yield parseKey(new TextDecoder().decode(key))
   }
 
   private key (logId: string, first: number, seq: number): string {
@@ -119,8 +143,11 @@ export class EnvelopeLog {
     const ops: Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }> = (options.replaces ?? [])
       .filter(c => c.first !== e.first || c.seq !== e.seq)
       .map(c => ({ type: 'del' as const, key: this.key(logId, c.first, c.seq) }))
-    for (const a of options.alongside ?? []) ops.push({ type: 'put', key: this.key(logIdOf(a.e), a.e.first, a.e.seq), value: a.bytes })
-    ops.push({ type: 'put', key: this.key(logId, e.first, e.seq), value: bytes })
+    const put = (key: string, value: Uint8Array): void => {
+      ops.push({ type: 'put', key, value }, { type: 'put', key: `ord!${hex(++this.order)}`, value: new TextEncoder().encode(key) })
+    }
+    for (const a of options.alongside ?? []) put(this.key(logIdOf(a.e), a.e.first, a.e.seq), a.bytes)
+    put(this.key(logId, e.first, e.seq), bytes)
     if (options.own != null) ops.push({ type: 'put', key: 'own', value: new TextEncoder().encode(JSON.stringify(options.own)) })
     await this.db.batch(ops)
   }
@@ -147,9 +174,10 @@ export class EnvelopeLog {
   /**
    * Replace the stored snapshot: written beside it, flushed to disk, then renamed over it (a kill
    * -9 leaves one or the other). LevelDB's own writes are flushed first, so that even a power cut
-   * never leaves a snapshot holding what the log lost.
+   * never leaves a snapshot holding what the log lost. `order`: the append order it covers; the
+   * order's entries before it are then dropped (its own is kept, so the count goes on after a start).
    */
-  async putSnapshot (parts: readonly Uint8Array[]): Promise<void> {
+  async putSnapshot (parts: readonly Uint8Array[], order?: number): Promise<void> {
     // A synced write flushes LevelDB's write-ahead log, and every write before it; the key is also
     // where the first version of snapshots kept them (removed).
     await this.db.del('snapshot', { sync: true })
@@ -164,6 +192,7 @@ export class EnvelopeLog {
       await handle.close()
     }
     await rename(fresh, file)
+    if (order != null) await this.db.clear({ gt: 'ord!', lt: `ord!${hex(order)}` })
   }
 
   async ownState (): Promise<OwnState | undefined> {

@@ -45,6 +45,8 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget): Promise
   let fromSnapshot = 0
   let snapshotBytes = 0
   let held: Map<string, { covers: (first: number, seq: number) => boolean }> | undefined
+  /** the append order the snapshot covers (format 2): only what was stored after it is read */
+  let order: number | undefined
   {
     const saved = await log.snapshot()
     const snapshot = saved != null ? decodeSnapshot(saved) : undefined
@@ -54,24 +56,44 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget): Promise
         for (const [client, author] of snapshot.clients) clients.set(client, author)
         held = snapshotCoverage(snapshot)
         snapshotBytes = saved!.length
+        order = snapshot.order
       } catch {
         // A snapshot that cannot be applied: the log is replayed whole (on top of what it applied: Yjs skips what it has).
       }
     }
+    if (order != null) {
+      // What the snapshot covers is in the log (it is taken once everything applied is stored), range by range.
+      for (const [logId, ranges] of snapshot!.logs) {
+        for (const r of ranges) target.covered(logId, r.first, r.seq)
+        fromSnapshot += ranges.length
+      }
+      log.appendedAtLeast(order)
+    }
   }
-  /** The stored envelopes to check and apply: with a snapshot, keys first, and only those it does not cover are read. */
+  /**
+   * The stored envelopes to check and apply: with a snapshot, those stored after it (format 2), or
+   * every position walked and only those it does not cover read (format 1).
+   */
   async function * toReplay (): AsyncGenerator<StoredEnvelope> {
     if (held == null) {
       yield * log.all()
       return
     }
     const uncovered: Array<Omit<StoredEnvelope, 'bytes'>> = []
-    for await (const at of log.positions()) {
-      if (held.get(at.logId)?.covers(at.first, at.seq) === true) {
-        target.covered(at.logId, at.first, at.seq)
-        fromSnapshot++
-      } else {
-        uncovered.push(at)
+    if (order != null) {
+      const seen = new Set<string>()
+      for await (const at of log.appendedAfter(order)) {
+        if (held.get(at.logId)?.covers(at.first, at.seq) !== true && !seen.has(at.key)) uncovered.push(at)
+        seen.add(at.key)
+      }
+    } else {
+      for await (const at of log.positions()) {
+        if (held.get(at.logId)?.covers(at.first, at.seq) === true) {
+          target.covered(at.logId, at.first, at.seq)
+          fromSnapshot++
+        } else {
+          uncovered.push(at)
+        }
       }
     }
     for (const at of uncovered) {

@@ -108,8 +108,8 @@ export class Replica {
     this.clients.set(this.doc.clientID, this.author)
     this.snapshots = new Snapshots({
       settle: async () => await this.own.settle(),
-      state: () => this.own.idle ? { update: this.doc.encodeState(), clients: [...this.clients], logs: this.coverage.sorted().map(([id, c]) => [id, c.ranges]) } : undefined,
-      put: async parts => { await log.putSnapshot(parts) },
+      state: () => this.own.idle ? { update: this.doc.encodeState(), clients: [...this.clients], logs: this.coverage.sorted().map(([id, c]) => [id, c.ranges]), order: log.appended } : undefined,
+      put: async (parts, order) => { await log.putSnapshot(parts, order) },
       enqueue: async job => { await this.enqueue(job) }
     })
     this.admission = new Admission(this.author, opts, author => this.doc.get('members', author))

@@ -16,8 +16,13 @@
  */
 import { Coverage } from './coverage.js'
 
-/** Bump when the checks an envelope must pass at start change: older snapshots are then ignored. */
-const FORMAT = 1
+/**
+ * Bump when the checks an envelope must pass at start change: older snapshots are then ignored.
+ * Format 2 adds the append order it covers (log.ts); one of format 1 is still applied, and the
+ * whole log's positions walked to find what it does not cover.
+ */
+const FORMAT = 2
+const READABLE = new Set([1, FORMAT])
 const MAGIC = new TextEncoder().encode('texmesh-snapshot\n')
 
 export interface Snapshot {
@@ -27,6 +32,8 @@ export interface Snapshot {
   clients: Array<[number, string]>
   /** log id -> ranges of positions held */
   logs: Array<[string, Array<{ first: number, seq: number }>]>
+  /** the envelope log's append order when it was taken: envelopes stored later come after it (undefined in format 1) */
+  order?: number
 }
 
 /**
@@ -35,7 +42,7 @@ export interface Snapshot {
  * is rather than copied once more.
  */
 export function encodeSnapshot (s: Snapshot): [Uint8Array, Uint8Array] {
-  const header = new TextEncoder().encode(JSON.stringify({ clients: s.clients, logs: s.logs.map(([id, ranges]) => [id, ranges.map(r => [r.first, r.seq])]) }))
+  const header = new TextEncoder().encode(JSON.stringify({ clients: s.clients, logs: s.logs.map(([id, ranges]) => [id, ranges.map(r => [r.first, r.seq])]), order: s.order }))
   const head = new Uint8Array(MAGIC.length + 1 + 4 + header.length)
   head.set(MAGIC, 0)
   head[MAGIC.length] = FORMAT
@@ -46,19 +53,23 @@ export function encodeSnapshot (s: Snapshot): [Uint8Array, Uint8Array] {
 
 /** A stored snapshot, or undefined when it is of another format or does not decode (the log is then replayed whole). */
 export function decodeSnapshot (bytes: Uint8Array): Snapshot | undefined {
-  if (bytes.length < MAGIC.length + 5 || MAGIC.some((b, i) => bytes[i] !== b) || bytes[MAGIC.length] !== FORMAT) return undefined
+  if (bytes.length < MAGIC.length + 5 || MAGIC.some((b, i) => bytes[i] !== b) || !READABLE.has(bytes[MAGIC.length]!)) return undefined
   const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(MAGIC.length + 1)
   if (MAGIC.length + 5 + length > bytes.length) return undefined
   try {
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(MAGIC.length + 5, MAGIC.length + 5 + length))) as {
       clients: Array<[number, string]>
       logs: Array<[string, Array<[number, number]>]>
+      order?: unknown
     }
     if (!Array.isArray(header.clients) || !Array.isArray(header.logs)) return undefined
+    const order = bytes[MAGIC.length] === FORMAT ? header.order : undefined
+    if (bytes[MAGIC.length] === FORMAT && !(Number.isSafeInteger(order) && (order as number) >= 0)) return undefined
     return {
       update: bytes.subarray(MAGIC.length + 5 + length),
       clients: header.clients,
-      logs: header.logs.map(([id, ranges]) => [id, ranges.map(([first, seq]) => ({ first, seq }))])
+      logs: header.logs.map(([id, ranges]) => [id, ranges.map(([first, seq]) => ({ first, seq }))]),
+      ...(order != null ? { order: order as number } : {})
     }
   } catch {
     return undefined
@@ -88,8 +99,8 @@ export interface SnapshotSource {
   settle: () => Promise<void>
   /** the document's state now; undefined while an own change waits unstored (no snapshot then) */
   state: () => Snapshot | undefined
-  /** store a snapshot's bytes, given in parts */
-  put: (parts: readonly Uint8Array[]) => Promise<void>
+  /** store a snapshot's bytes, given in parts, and the append order it covers */
+  put: (parts: readonly Uint8Array[], order: number | undefined) => Promise<void>
   /** run a job in the replica's serial queue */
   enqueue: (job: () => Promise<void>) => Promise<void>
 }
@@ -169,7 +180,7 @@ export class Snapshots {
     const state = this.source.state()
     if (state == null) return false
     const parts = encodeSnapshot(state)
-    await this.source.put(parts)
+    await this.source.put(parts, state.order)
     this.last = parts[0].length + parts[1].length
     this.since -= since
     return true

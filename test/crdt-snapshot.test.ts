@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Replica } from '../crdt/replica.js'
 import { EnvelopeLog } from '../crdt/log.js'
-import { decodeSnapshot, Snapshots } from '../crdt/snapshot.js'
+import { decodeSnapshot, encodeSnapshot, Snapshots } from '../crdt/snapshot.js'
 import { result, tap, tempDirs } from './crdt-helpers.js'
 
 const { dir, removeAll } = tempDirs()
@@ -96,6 +96,67 @@ describe('the replicated store: snapshots', { timeout: 120_000 }, () => {
     assert.equal(fresh.results('after').get(again.author)?.latex, 'after')
     for (let i = 0; i < 20; i++) assert.equal(fresh.results(`h${i}`).get(again.author)?.latex, `x_{${i}}`)
     for (const r of [peer, again, fresh]) await r.close()
+  })
+
+  it('a start reads only the envelopes stored after the snapshot; one of the first format still walks the log', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const path = await dir()
+    const a = await Replica.open({ path, key })
+    for (let i = 0; i < 40; i++) await a.putResult(`h${i}`, result(`x^{${i}}`))
+    await a.close()
+    // The snapshot at close drops the order's older entries, keeping its own (the count goes on from it).
+    let log = await EnvelopeLog.open(path)
+    const entries = async (): Promise<number> => { let n = 0; for await (const _ of log.appendedAfter(0)) n++; return n }
+    assert.equal(await entries(), 1)
+    const covered = log.appended
+    assert.ok(covered >= 40)
+    await log.close()
+    const again = await Replica.open({ path, key })
+    assert.equal(again.startup.replayed, 0)
+    assert.equal(again.startup.fromSnapshot, 40)
+    // Five more, then a crash: exactly those five are read and replayed.
+    for (let i = 0; i < 5; i++) await again.putResult(`late${i}`, result(`y^{${i}}`))
+    const later = again.snapshot()
+    const heads = again.heads()
+    await crash(again)
+    log = await EnvelopeLog.open(path)
+    assert.equal(log.appended, covered + 5)
+    const after = []
+    for await (const at of log.appendedAfter(covered)) after.push(at.seq)
+    assert.deepEqual(after, [40, 41, 42, 43, 44])
+    await log.close()
+    const third = await Replica.open({ path, key })
+    assert.equal(third.startup.replayed, 5)
+    assert.deepEqual(third.snapshot(), later)
+    assert.deepEqual(third.heads(), heads)
+    await crash(third)
+    // A snapshot of the first format (no append order): every position is walked, as before.
+    log = await EnvelopeLog.open(path)
+    const saved = (await log.snapshot())!
+    const v1 = decodeSnapshot(saved)!
+    assert.equal(v1.order, covered)
+    const [head, update] = encodeSnapshot({ ...v1, order: undefined })
+    head['texmesh-snapshot\n'.length] = 1
+    await log.putSnapshot([head, update])
+    await log.close()
+    const fourth = await Replica.open({ path, key })
+    assert.equal(fourth.startup.fromSnapshot, 40)
+    assert.equal(fourth.startup.replayed, 5)
+    assert.deepEqual(fourth.snapshot(), later)
+    assert.deepEqual(fourth.heads(), heads)
+    // It goes on writing after the positions it had: a peer takes the whole log.
+    await fourth.putResult('next', result('next'))
+    const peer = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    for await (const b of fourth.missing({})) assert.equal((await peer.receive(b)).status, 'applied')
+    const last = fourth.snapshot()
+    assert.deepEqual(peer.snapshot(), last)
+    await fourth.close()
+    await peer.close()
+    // The snapshot taken at that close is of the new format again, and the next start replays nothing.
+    const fifth = await Replica.open({ path, key })
+    assert.equal(fifth.startup.replayed, 0)
+    assert.deepEqual(fifth.snapshot(), last)
+    await fifth.close()
   })
 
   it('a damaged snapshot, or one of another format, is ignored: the log is replayed whole', async () => {
