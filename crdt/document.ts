@@ -209,14 +209,26 @@ export class ReplicaDocument {
 
   /** Every entry of a map whose key matches `key` (its groups returned), values that do not fit the schema skipped. */
   private every<T>(map: MapName, key: RegExp): Array<{ parts: string[], entry: T }> {
-    const out: Array<{ parts: string[], entry: T }> = []
+    return [...this.each<T>(map, key)]
+  }
+
+  /**
+   * The same, one entry at a time, each read when it is reached: a caller that goes over a
+   * million in slices holds one at a time, and sees the value an entry has when it gets to it
+   * (entries added meanwhile are reached too).
+   */
+  * each<T>(map: MapName, key: RegExp): Generator<{ parts: string[], entry: T }> {
     for (const [k, value] of this.doc.getMap(map).entries()) {
       const m = key.exec(k)
       if (m == null) continue
       const parsed = SCHEMAS[map].safeParse(readValue(value))
-      if (parsed.success) out.push({ parts: m.slice(1), entry: parsed.data as T })
+      if (parsed.success) yield { parts: m.slice(1), entry: parsed.data as T }
     }
-    return out
+  }
+
+  /** Every result, or every review (corrections map), one at a time (each()). */
+  * eachByAuthor<T>(map: 'results' | 'corrections'): Generator<{ hash: string, author: string, entry: T }> {
+    for (const { parts: [hash, author], entry } of this.each<T>(map, BY_AUTHOR)) yield { hash: hash!, author: author!, entry }
   }
 
   /** Every revocation in the store, from every relaying author. */

@@ -226,6 +226,9 @@ export class Replica {
   allResults (): Array<{ hash: string, author: string, entry: ResultEntry }> { return this.doc.allResults() }
   /** Every review (corrections map) of every image, from every reviewer. */
   reviews (): Array<{ hash: string, author: string, entry: CorrectionEntry }> { return this.doc.reviews() }
+  /** The same two, one entry at a time, each read when reached (for going over a large store in slices). */
+  eachResult (): Generator<{ hash: string, author: string, entry: ResultEntry }> { return this.doc.eachByAuthor('results') }
+  eachReview (): Generator<{ hash: string, author: string, entry: CorrectionEntry }> { return this.doc.eachByAuthor('corrections') }
 
   /** How many entries a map holds (all authors). */
   size (map: MapName): number { return this.doc.size(map) }
@@ -331,7 +334,6 @@ export class Replica {
 
   /** Forget what certifiedUntil said of an author's certificates (its membership changed: it was revoked, say). */
   forgetCertificates (author: string): void { this.admission.forget(author) }
-
   /** Try again the held envelopes that wait for a client id now known, or for an author whose member entry arrived. */
   private async retryHeld (): Promise<void> {
     for (;;) {
@@ -346,7 +348,6 @@ export class Replica {
 
   /** Envelopes held back now, and their bytes. */
   heldEnvelopes (): { pending: number, notAdmitted: number, bytes: number } { return this.held.counts() }
-
   /** When the envelope held back longest was first held (ms since the epoch); undefined when none is. */
   heldSince (): number | undefined { return this.held.oldest() }
 

@@ -215,7 +215,7 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     dirs.push(dir, peerDir)
     // A first start builds it; a clean stop saves it.
     const first = await startTestNode(dir)
-    assert.equal(first.memoryStarted.from, 'built')
+    assert.equal((await first.memoryStarted).from, 'built')
     await first.replica.putResult(hashOf(1), result(INTEGRAL))
     await first.stop()
     assert.match(await readFile(join(new DataDir(dir).paths.memory, 'CURRENT'), 'utf8'), /^snap-\d+$/)
@@ -244,7 +244,8 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     // Started again: the saved copy, with the result written after it added from the store.
     const again = await startTestNode(dir)
     try {
-      assert.deepEqual([again.memoryStarted.from, again.memoryStarted.formulas, again.memoryStarted.added, again.memoryStarted.reused], ['saved', 2, 1, 1])
+      const started = await again.memoryStarted
+      assert.deepEqual([started.from, started.formulas, started.added, started.reused], ['saved', 2, 1, 1])
       for (const [latex, hash] of [[INTEGRAL, hashOf(1)], [EULER, hashOf(2)]] as const) {
         const hit = again.search(latex, 1)[0]!
         assert.ok(hit.score > 0.99, latex)
@@ -260,8 +261,9 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     await truncate(join(memoryDir, current, 'vectors-graph.usearch'), 100)
     const rebuilt = await startTestNode(dir)
     try {
-      assert.equal(rebuilt.memoryStarted.from, 'built')
-      assert.match(rebuilt.memoryStarted.unusable ?? '', /damaged/)
+      const started = await rebuilt.memoryStarted
+      assert.equal(started.from, 'built')
+      assert.match(started.unusable ?? '', /damaged/)
       assert.ok(rebuilt.search(EULER, 1)[0]!.score > 0.99)
     } finally {
       await rebuilt.stop()
@@ -269,7 +271,8 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     // The rebuilt copy was saved at that stop, over the damaged one.
     const after = await startTestNode(dir)
     try {
-      assert.deepEqual([after.memoryStarted.from, after.memoryStarted.added], ['saved', 0])
+      const started = await after.memoryStarted
+      assert.deepEqual([started.from, started.added], ['saved', 0])
     } finally {
       await after.stop()
     }
@@ -280,8 +283,9 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     await writeFile(dataFile, JSON.stringify(data))
     const wrong = await startTestNode(dir)
     try {
-      assert.equal(wrong.memoryStarted.from, 'built')
-      assert.match(wrong.memoryStarted.unusable ?? '', /malformed entry/)
+      const started = await wrong.memoryStarted
+      assert.equal(started.from, 'built')
+      assert.match(started.unusable ?? '', /malformed entry/)
       assert.equal(wrong.search(INTEGRAL, 1)[0]!.sources[0]!.hash, hashOf(1))
     } finally {
       await wrong.stop()

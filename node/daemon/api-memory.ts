@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ImageError } from '../../pipeline/preprocess.js'
-import { MAX_K, MAX_QUERY_LATEX, SearchError, type FormulaHit } from './memory.js'
+import { MAX_K, MAX_QUERY_LATEX, MemoryLoadingError, SearchError, type FormulaHit } from './memory.js'
 
 /** The API's formula search: GET /v1/search?latex=...&k=10 (node/daemon/memory.ts), and POST /v1/search/image?k=10 with an image (image-memory.ts). */
 
@@ -28,6 +28,7 @@ export function addMemoryRoutes (app: FastifyInstance, handlers: MemoryHandlers)
       return { formulas: handlers.size(), hits: handlers.search(query.data.latex, query.data.k ?? 10) }
     } catch (err) {
       if (err instanceof SearchError) return await reply.code(400).send({ error: err.message })
+      if (err instanceof MemoryLoadingError) return await reply.code(503).header('retry-after', '5').send({ error: err.message })
       throw err
     }
   })
@@ -45,6 +46,7 @@ export function addMemoryRoutes (app: FastifyInstance, handlers: MemoryHandlers)
     } catch (err) {
       if (err instanceof ImageError) return await reply.code(422).send({ error: err.message, reason: err.reason })
       if (err instanceof SearchError) return await reply.code(422).send({ error: err.message })
+      if (err instanceof MemoryLoadingError) return await reply.code(503).header('retry-after', '5').send({ error: err.message })
       throw err
     }
   })

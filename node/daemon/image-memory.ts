@@ -5,7 +5,9 @@ import { dot, SCALE } from '../../memory/quantize.js'
 import { SHA256_HEX } from '../../util/sha256.js'
 import { isoTime } from '../../util/time.js'
 import { canonicalOrSelf } from '../../review/verdict.js'
-import { SearchError, type FormulaHit, type FormulaSource } from './memory.js'
+import { MemoryLoadingError, SearchError, type FormulaHit, type FormulaSource } from './memory.js'
+import { inSlices } from '../../util/slices.js'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Compute } from './compute.js'
 
 /**
@@ -26,6 +28,8 @@ export interface ServedAnswer { latex: string, kind: FormulaSource['kind'], cert
  */
 export async function searchByImage (init: { images: ImageMemory, compute: Compute, answerOf: (hash: string) => Promise<ServedAnswer | undefined> },
   image: Uint8Array, k: number): Promise<{ images: number, hits: FormulaHit[] }> {
+  // Refused before the image is read, while the store's embeddings are still being taken.
+  init.images.refuseWhileLoading()
   const { embedding: e, regions, rotated, model } = await init.compute.recognize(image, 'search')
   const vec = e != null ? decodeEmbedding(e) : undefined
   if (vec == null) {
@@ -54,9 +58,17 @@ function norm (v: ArrayLike<number>): number {
 export class ImageMemory {
   private readonly held = new Map<string, Held>()
   private readonly unsubscribe: () => void
+  private stopped = false
+  private loading = true
+  /**
+   * Resolves once every result of the store is taken: they are decoded in slices that leave the
+   * event loop free (util/slices.ts), so a node serves meanwhile; near() finds only what is taken
+   * so far (a reuse missed is an image read again), and search by image is refused until then.
+   */
+  readonly ready: Promise<void>
 
   constructor (private readonly replica: Replica) {
-    for (const { hash, author, entry } of replica.allResults()) this.set(hash, author, entry)
+    // Changes are taken from the start; an entry the slices reach later is taken again, as it is then.
     this.unsubscribe = replica.subscribe(change => {
       if (change.map !== 'results') return
       const slash = change.key.lastIndexOf('/')
@@ -64,6 +76,11 @@ export class ImageMemory {
       if (slash < 0 || !SHA256_HEX.test(hash)) return
       this.set(hash, change.author, replica.results(hash).get(change.author))
     })
+    this.ready = (async () => {
+      await nextTurn()
+      await inSlices(replica.eachResult(), ({ hash, author, entry }) => { this.set(hash, author, entry) }, () => this.stopped)
+      this.loading = false
+    })()
   }
 
   private set (hash: string, author: string, entry: ResultEntry | undefined): void {
@@ -107,6 +124,7 @@ export class ImageMemory {
    * nearest SEARCH_IMAGES_PER_HIT x k images).
    */
   async search (query: Float32Array, model: string, k: number, answerOf: (hash: string) => Promise<ServedAnswer | undefined>): Promise<FormulaHit[]> {
+    this.refuseWhileLoading()
     const hits = new Map<string, FormulaHit>()
     for (const h of this.near(query, model, SEARCH_IMAGES_PER_HIT * k)) {
       const entry = this.replica.results(h.hash).get(h.author)
@@ -125,5 +143,13 @@ export class ImageMemory {
     return [...hits.values()]
   }
 
-  stop (): void { this.unsubscribe() }
+  /** MemoryLoadingError while the store's results are still being taken. */
+  refuseWhileLoading (): void {
+    if (this.loading) throw new MemoryLoadingError(`search by image: the node is still taking the store's image embeddings (${this.held.size} so far); ask again shortly`)
+  }
+
+  stop (): void {
+    this.stopped = true
+    this.unsubscribe()
+  }
 }

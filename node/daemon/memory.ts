@@ -8,6 +8,8 @@ import { canonicalize, LatexSyntaxError } from '../../pipeline/latex/canonical.j
 import { DIMENSIONS, embedFormula, embeddingFingerprint } from '../../memory/embedding.js'
 import { cosine, rerankCount, VectorIndex } from '../../memory/index.js'
 import { readSnapshot, writeSnapshot } from '../../memory/snapshot.js'
+import { inSlices } from '../../util/slices.js'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Log } from '../log.js'
 import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
 
@@ -47,6 +49,8 @@ export const MAX_QUERY_LATEX = 4096
 export const MAX_K = 100
 
 export class SearchError extends Error {}
+/** The memory is still being built from the store (a node just started): ask again shortly. */
+export class MemoryLoadingError extends Error {}
 
 /** After a change, the index is saved once this long has passed, and at least SAVE_SPACING times as long as the last save took. */
 export const SAVE_AFTER_MS = 30_000
@@ -84,7 +88,13 @@ export class FormulaMemory {
   private timer: ReturnType<typeof setTimeout> | undefined
   private lastSaveMs = 0
   private changed = false
-  readonly started: MemoryStart
+  /** true until the build at start is done: search is refused meanwhile (MemoryLoadingError), and nothing is saved */
+  private loading = true
+  private stopped = false
+  /** how the start went, once the build is done */
+  started: MemoryStart | undefined
+  /** resolves with how the start went once the memory holds the whole store */
+  readonly ready: Promise<MemoryStart>
 
   /**
    * `holds`: whether a result's certificate was checked here and holds (node/daemon/certified.ts);
@@ -93,33 +103,9 @@ export class FormulaMemory {
    */
   constructor (replica: Replica, private readonly holds: (hash: string, author: string) => boolean, private readonly log: Log,
     private readonly reviewers: Reviewers = EVERY_REVIEWER, private readonly dir?: string) {
-    const t0 = performance.now()
-    const copy = dir != null ? readSnapshot(dir, DIMENSIONS, embeddingFingerprint(), parseSaved) : undefined
-    let usable = copy != null && !('unusable' in copy) ? copy : undefined
-    let unusable = copy != null && 'unusable' in copy ? copy.unusable : undefined
-    if (usable != null && usable.data.formulas.length !== usable.index.size) {
-      unusable = `${usable.data.formulas.length} formulas for ${usable.index.size} vectors`
-      usable = undefined
-    }
     this.index = new VectorIndex(DIMENSIONS)
-    let done = this.build(replica, usable)
-    // Formulas whose every entry was rewritten or removed stay in a saved graph, without sources;
-    // when they pile up, the copy is dropped and the memory built afresh.
-    const orphans = this.formulas.filter(f => this.byFormula.get(f)!.sources.size === 0).length
-    if (usable != null && orphans > MAX_ORPHANS * this.formulas.length) {
-      unusable = `${orphans} of its ${this.formulas.length} formulas are no longer in the store`
-      usable = undefined
-      done = this.build(replica, undefined)
-    }
-    this.changed = usable == null || done.reused < done.entries || this.byEntry.size !== usable.data.entries.length
-    this.started = {
-      from: usable != null ? 'saved' : 'built',
-      formulas: this.formulas.length,
-      added: this.formulas.length - done.before,
-      reused: done.reused,
-      ms: Math.round(performance.now() - t0),
-      ...(unusable != null ? { unusable } : {})
-    }
+    // Followed from the start: an entry changed while the build is under way is taken at once, and
+    // again (as it is then) if the build reaches it later.
     this.unsubscribe = replica.subscribe(change => {
       const slash = change.key.lastIndexOf('/')
       const hash = change.key.slice(0, slash)
@@ -130,11 +116,56 @@ export class FormulaMemory {
       this.changed = true
       this.scheduleSave()
     })
-    if (this.changed) this.scheduleSave()
+    this.ready = this.load(replica)
+    // A failed build is logged where it is awaited (start.ts); search says the memory is not there.
+    this.ready.catch(() => {})
   }
 
-  /** Take every entry of the store, from a saved copy where it holds them as they are, or from nothing. */
-  private build (replica: Replica, copy: { index: VectorIndex, data: Saved } | undefined): { before: number, entries: number, reused: number } {
+  /**
+   * Load the saved copy and go over the store, in slices that leave the event loop free between
+   * them (util/slices.ts): a node serves while the memory of a large store is built.
+   */
+  private async load (replica: Replica): Promise<MemoryStart> {
+    // A turn first: the node goes on starting (its API, its network) before the saved copy is read.
+    await nextTurn()
+    const t0 = performance.now()
+    if (this.stopped) throw new MemoryLoadingError('the node stopped before the formula memory was built')
+    const copy = this.dir != null ? readSnapshot(this.dir, DIMENSIONS, embeddingFingerprint(), parseSaved) : undefined
+    let usable = copy != null && !('unusable' in copy) ? copy : undefined
+    let unusable = copy != null && 'unusable' in copy ? copy.unusable : undefined
+    if (usable != null && usable.data.formulas.length !== usable.index.size) {
+      unusable = `${usable.data.formulas.length} formulas for ${usable.index.size} vectors`
+      usable = undefined
+    }
+    let done = await this.build(replica, usable)
+    // Formulas whose every entry was rewritten or removed stay in a saved graph, without sources;
+    // when they pile up, the copy is dropped and the memory built afresh.
+    const orphans = this.formulas.filter(f => this.byFormula.get(f)!.sources.size === 0).length
+    if (done != null && usable != null && orphans > MAX_ORPHANS * this.formulas.length) {
+      unusable = `${orphans} of its ${this.formulas.length} formulas are no longer in the store`
+      usable = undefined
+      done = await this.build(replica, undefined)
+    }
+    if (done == null) throw new MemoryLoadingError('the node stopped before the formula memory was built')
+    this.changed ||= usable == null || done.reused < done.entries || this.byEntry.size !== usable.data.entries.length
+    this.started = {
+      from: usable != null ? 'saved' : 'built',
+      formulas: this.formulas.length,
+      added: this.formulas.length - done.before,
+      reused: done.reused,
+      ms: Math.round(performance.now() - t0),
+      ...(unusable != null ? { unusable } : {})
+    }
+    this.loading = false
+    if (this.changed) this.scheduleSave()
+    return this.started
+  }
+
+  /**
+   * Take every entry of the store, from a saved copy where it holds them as they are, or from
+   * nothing; undefined when the node stopped first.
+   */
+  private async build (replica: Replica, copy: { index: VectorIndex, data: Saved } | undefined): Promise<{ before: number, entries: number, reused: number } | undefined> {
     this.byFormula.clear()
     this.byEntry.clear()
     this.index = copy?.index ?? new VectorIndex(DIMENSIONS)
@@ -145,10 +176,11 @@ export class FormulaMemory {
     let reused = 0
     let entries = 0
     const took = (r: boolean | undefined): void => { if (r != null) entries++; if (r === true) reused++ }
-    for (const { hash, author, entry } of replica.allResults()) took(this.setResult(hash, author, entry))
-    for (const { hash, author, entry } of replica.reviews()) took(this.setReview(hash, author, entry))
+    const stopped = (): boolean => this.stopped
+    const all = await inSlices(replica.eachResult(), ({ hash, author, entry }) => { took(this.setResult(hash, author, entry)) }, stopped) &&
+      await inSlices(replica.eachReview(), ({ hash, author, entry }) => { took(this.setReview(hash, author, entry)) }, stopped)
     this.saved = undefined
-    return { before, entries, reused }
+    return all ? { before, entries, reused } : undefined
   }
 
   /** Distinct formulas held. */
@@ -156,6 +188,7 @@ export class FormulaMemory {
 
   /** The k formulas most like `latex`, equivalent forms grouped. */
   search (latex: string, k = 10): FormulaHit[] {
+    if (this.loading) throw new MemoryLoadingError(`formula memory is still being built from the store (${this.formulas.length} formulas so far); ask again shortly`)
     if (latex.trim() === '') throw new SearchError('an empty query: give a formula in LaTeX')
     if (latex.length > MAX_QUERY_LATEX) throw new SearchError(`a query of ${latex.length} characters; at most ${MAX_QUERY_LATEX}`)
     if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new SearchError(`k must be a whole number from 1 to ${MAX_K}`)
@@ -207,6 +240,7 @@ export class FormulaMemory {
 
   /** Stop following the store, and save the index if it changed since the last save. */
   stop (): void {
+    this.stopped = true
     this.unsubscribe()
     if (this.timer != null) clearTimeout(this.timer)
     this.timer = undefined
@@ -215,7 +249,7 @@ export class FormulaMemory {
 
   /** Save the index now if it changed (and there is a folder for it); a failure is logged, and the next start builds it. */
   save (): void {
-    if (this.dir == null || !this.changed) return
+    if (this.dir == null || !this.changed || this.loading) return
     const t0 = performance.now()
     try {
       const entries: Saved['entries'] = [...this.byEntry].map(([key, e]) => [key, e.print, e.formulas.map(f => this.byFormula.get(f)!.id)])

@@ -64,8 +64,8 @@ export interface RunningNode {
   search(latex: string, k?: number): FormulaHit[]
   /** search by image (POST /v1/search/image): the formulas of the most similar images read before */
   searchImage(image: Buffer, k: number): Promise<{ images: number, hits: FormulaHit[] }>
-  /** how the formula memory started: from its saved copy (repaired from the store) or built */
-  readonly memoryStarted: MemoryStart
+  /** how the formula memory started (from its saved copy, repaired from the store, or built), once it holds the whole store */
+  readonly memoryStarted: Promise<MemoryStart>
   /** Recognise an image on this node (the model loads on first use). */
   ocr(image: Buffer, options: { beam?: number, file: string }): Promise<OcrResult>
   /** Hand an image to the network: answered from the store, or queued as a task that any node may take. */
@@ -162,7 +162,9 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     // here, before the network starts, since the first build takes the event loop a while.
     const memoryLog = log.child({ component: 'node:memory' })
     const formulas = memory = new FormulaMemory(replica, (hash, author) => tasks?.certifiedHolds(hash, author) ?? false, memoryLog, trust.reviewers, dataDir.paths.memory)
-    memoryLog.info({ ...formulas.started }, formulas.started.from === 'saved' ? 'formula memory loaded' : 'formula memory built')
+    // Built in slices while the node serves: search answers 503 until it is done.
+    formulas.ready.then(started => { memoryLog.info({ ...started }, started.from === 'saved' ? 'formula memory loaded' : 'formula memory built') },
+      (err: unknown) => { if (!stopping) memoryLog.error({ err }, 'building the formula memory failed: search is not available') })
     const images = imageMemory = new ImageMemory(replica)
 
     let onMember: (peer: PeerId) => void = () => {}
@@ -374,7 +376,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     await dataDir.writeRuntime({ pid: process.pid, ...(identity != null ? { process: identity } : {}), peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString(), config: { ...config }, ...(options.sources != null ? { sources: options.sources } : {}) })
 
     const apiPort = api.port
-    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, search: (latex, k) => formulas.search(latex, k), searchImage, memoryStarted: formulas.started, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), quorumTimings: () => nodeTasks.quorumTimings(), stop }
+    return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, search: (latex, k) => formulas.search(latex, k), searchImage, memoryStarted: formulas.ready, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), quorumTimings: () => nodeTasks.quorumTimings(), stop }
   } catch (err) {
     await stop()
     throw err

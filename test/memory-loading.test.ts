@@ -1,0 +1,73 @@
+/**
+ * A node's memories are built from the store while the node serves (util/slices.ts): formula
+ * search and search by image are refused as still loading until the build is done, changes that
+ * arrive meanwhile are kept, and a stop in the middle ends the build.
+ */
+import { describe, it, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { Replica } from '../crdt/replica.js'
+import { FormulaMemory, MemoryLoadingError } from '../node/daemon/memory.js'
+import { ImageMemory } from '../node/daemon/image-memory.js'
+import { createLog } from '../node/log.js'
+import { inSlices } from '../util/slices.js'
+import { canonicalize } from '../pipeline/latex/canonical.js'
+import { sha256Hex } from '../util/sha256.js'
+import { result, tempDirs } from './crdt-helpers.js'
+
+const { dir, removeAll } = tempDirs()
+const hashOf = (i: number): string => sha256Hex(new TextEncoder().encode(`loading test ${i}`))
+const EMBEDDING = Buffer.from(Array.from({ length: 128 }, (_, k) => (k * 7) % 256)).toString('base64')
+
+describe('memories built while the node serves', { timeout: 120_000 }, () => {
+  after(removeAll)
+
+  it('inSlices takes every item, lets the event loop turn between slices, reaches items added meanwhile, and stops when told', async () => {
+    const items = new Map([[1, 'a'], [2, 'b'], [3, 'c']])
+    const taken: string[] = []
+    let turns = 0
+    const timer = setInterval(() => { turns++ }, 0)
+    const all = await inSlices(items.values(), v => {
+      taken.push(v)
+      if (v === 'a') items.set(4, 'd')
+      const until = performance.now() + 3
+      while (performance.now() < until) { /* a slow item */ }
+    }, () => false, 1)
+    clearInterval(timer)
+    assert.equal(all, true)
+    assert.deepEqual(taken, ['a', 'b', 'c', 'd'])
+    assert.ok(turns >= 2, `${turns} timer turns while four slow items were taken`)
+    let stop = false
+    const some: number[] = []
+    assert.equal(await inSlices([1, 2, 3, 4], v => { some.push(v); stop = v === 2 }, () => stop, 0), false)
+    assert.deepEqual(some, [1, 2])
+  })
+
+  it('search is refused as loading until the store is taken; what arrives meanwhile is found; a stop ends the build', async () => {
+    const replica = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
+    const formulas = ['\\int_{0}^{1} x^{n} d x', 'e^{i \\pi}+1=0', '\\sum_{k=1}^{\\infty} \\frac{1}{k^{2}}']
+    await Promise.all(formulas.map(async (latex, i) => { await replica.putResult(hashOf(i), { ...result(latex), embedding: EMBEDDING }) }))
+    const memory = new FormulaMemory(replica, () => false, createLog('silent'))
+    const images = new ImageMemory(replica)
+    assert.throws(() => memory.search(formulas[0]!, 1), MemoryLoadingError)
+    assert.throws(() => { images.refuseWhileLoading() }, MemoryLoadingError)
+    // Written while the build has not yet reached the store.
+    await replica.putResult(hashOf(9), { ...result('a^{2}+b^{2}=c^{2}'), embedding: EMBEDDING })
+    const started = await memory.ready
+    await images.ready
+    assert.deepEqual([started.from, started.formulas], ['built', 4])
+    for (const latex of [...formulas, 'a^{2}+b^{2}=c^{2}']) assert.equal(memory.search(latex, 1)[0]?.latex, canonicalize(latex))
+    images.refuseWhileLoading()
+    assert.equal(images.size(), 4)
+    memory.stop()
+    images.stop()
+
+    // Stopped before its first slice: the build ends, and says so.
+    const early = new FormulaMemory(replica, () => false, createLog('silent'))
+    early.stop()
+    await assert.rejects(early.ready, MemoryLoadingError)
+    await nextTurn()
+    await replica.close()
+  })
+})
