@@ -28,47 +28,27 @@ import { promisify } from 'node:util'
 import { Replica } from '../crdt/replica.js'
 import { EnvelopeLog } from '../crdt/log.js'
 import { type ResultEntry } from '../crdt/schemas.js'
+import { benchResult as entry } from './bench-result.js'
 import { startNode, type RunningNode } from '../node/daemon/start.js'
 import { DEFAULT_CONFIG } from '../node/datadir/config.js'
 import { createLog } from '../node/log.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { measureJoin, type JoinFigures } from './bench-crdt-join.js'
+import { measureNodeStart, type NodeStartFigures } from './bench-crdt-node-start.js'
 import { stopAllNodes } from '../simnet/cluster.js'
 import { tmpdir } from 'node:os'
 
 /**
- * A result as the pipeline writes one: LaTeX, three alternatives (beam 4), the task, the time the
- * reading took, and an image embedding (128 int8, base64) for a one-formula image; one image in
- * eight holds three formulas, each a region with its box.
+ * Write `n` results from `from`, `window` at a time (each window's writes share envelopes), result
+ * i under the image hash `name(i)`; the ms the writes took. Each window's results are made before
+ * its writes begin, so that the time is the store's, not the making of the results.
  */
-function entry (i: number): ResultEntry {
-  const latex = `\\frac{\\partial^{2} u_{${i % 13}}}{\\partial x^{2}}+\\lambda_{${i % 97}} u=${i}`
-  const base = {
-    latex,
-    confidence: 0.9,
-    alternatives: [{ latex: `${latex}'`, score: -3.2 }, { latex: latex.replace('lambda', 'Lambda'), score: -5.1 }, { latex: latex.replace('u=', 'v='), score: -6.4 }],
-    model: 'texmesh-v2+91b1048ca4c91657',
-    time: 1_790_000_000_000 + i,
-    task: `12D3KooWBenchmarkTaskOrigin${(i % 7).toString()}:${i.toString(36)}`,
-    ms: 20 + (i % 30)
-  }
-  if (i % 8 === 7) {
-    return { ...base, regions: [0, 1, 2].map(r => ({ bbox: { x: 12, y: 40 * r + 8, width: 300, height: 32 }, latex: `${latex}+${r}`, confidence: 0.8 })) }
-  }
-  return { ...base, embedding: Buffer.from(Array.from({ length: 128 }, (_, k) => (i * 31 + k * 7) % 256)).toString('base64') }
-}
-
-/**
- * Write `n` results from `from`, `window` at a time (each window's writes share envelopes); the ms
- * the writes took. Each window's results are made before its writes begin, so that the time is
- * the store's, not the making of the results.
- */
-async function writeMany (put: (hash: string, e: ResultEntry) => Promise<void>, n: number, window = 1000, from = 0): Promise<number> {
+async function writeMany (put: (hash: string, e: ResultEntry) => Promise<void>, n: number, { window = 1000, from = 0, name = (i: number) => `img${i}` } = {}): Promise<number> {
   let ms = 0
   for (let i = 0; i < n; i += window) {
     const made = Array.from({ length: Math.min(window, n - i) }, (_, k) => entry(from + i + k))
     const t = performance.now()
-    await Promise.all(made.map(async (e, k) => { await put(`img${from + i + k}`, e) }))
+    await Promise.all(made.map(async (e, k) => { await put(name(from + i + k), e) }))
     ms += performance.now() - t
   }
   return ms
@@ -92,12 +72,14 @@ async function main (): Promise<void> {
     .option('--catchup <n>', 'results written while a node is away, for the catch-up run', positiveInt, 100_000)
     .option('--join <n>', 'results held by the network a new node joins (1000000 for the million-result figure)', positiveInt, 100_000)
     .option('--startup <n>', 'results in the store whose start-up and memory are measured (1000000 for the million-result figures)', positiveInt, 100_000)
+    .option('--node-start <n>', 'results in the store of a whole node (a texmesh node process, with its memories) whose start and RSS are measured', positiveInt, 100_000)
     .option('--json', 'print the results as JSON')
     .parse()
-  const o = cmd.opts<{ results: number, catchup: number, startup: number, join: number, json?: boolean }>()
+  const o = cmd.opts<{ results: number, catchup: number, startup: number, join: number, nodeStart: number, json?: boolean }>()
   const tmp = await mkdtemp(join(tmpdir(), 'texmesh-bench-crdt-'))
   const out: Record<string, number> = {}
   let joined: JoinFigures | undefined
+  let nodeStart: NodeStartFigures | undefined
   const nodes: RunningNode[] = []
   try {
     // Rates: writes issued together (a burst, as a PDF's formulas or a busy node make) share
@@ -200,13 +182,18 @@ async function main (): Promise<void> {
     await raw.putSnapshot([])
     await raw.close()
     out.replayStartupMs = (await hold()).openMs
+
+    // A whole node (replica, formula memory, image memory, network) starting on a large store.
+    nodeStart = await measureNodeStart(o.nodeStart, join(tmp, 'node-start'), async (replica, hash, n) => {
+      await writeMany(async (h, e) => { await replica.putResult(h, e) }, n, { name: hash })
+    })
   } finally {
     for (const n of nodes) await n.stop().catch(() => {})
     await stopAllNodes()
     await rm(tmp, { recursive: true, force: true })
   }
   if (o.json === true) {
-    console.log(JSON.stringify({ results: o.results, catchupResults: o.catchup, startupResults: o.startup, ...out, join: joined }))
+    console.log(JSON.stringify({ results: o.results, catchupResults: o.catchup, startupResults: o.startup, ...out, join: joined, nodeStart }))
     return
   }
   const ratio = (v: number, target: number): string => `${(v / target).toFixed(2)} of the target ${target.toLocaleString('en')}`
@@ -224,7 +211,13 @@ async function main (): Promise<void> {
   console.log(`  everything held at                      ${(j.heldMs / 1000).toFixed(1)} s; its peak RSS ${(j.peakRssBytes / 2 ** 20).toFixed(0)} MiB`)
   console.log(`start-up with ${o.startup} results, from its snapshot  ${(out.startupMs! / 1000).toFixed(2)} s: ${(out.startupMs! / startupTarget).toFixed(2)} of the ${(startupTarget / 1000).toFixed(0)} s target; the log replayed without one ${(out.replayStartupMs! / 1000).toFixed(2)} s`)
   console.log(`bytes on disk per result                 ${out.bytesPerResult!.toFixed(0)} (log and snapshot)`)
-  console.log(`memory per result held (RSS / V8 heap)   ${out.rssBytesPerResult!.toFixed(0)} / ${out.heapBytesPerResult!.toFixed(0)} bytes (at ${o.startup}; target: 1.5 GiB of RSS at 1,000,000 = ${rssTarget.toFixed(0)} a result: ratio ${(out.rssBytesPerResult! / rssTarget).toFixed(2)})`)
+  console.log(`replica memory per result (RSS / V8 heap) ${out.rssBytesPerResult!.toFixed(0)} / ${out.heapBytesPerResult!.toFixed(0)} bytes (at ${o.startup}; the replica alone, in a process that only opens it)`)
+  const n = nodeStart!
+  const nodeStartTarget = n.results <= 100_000 ? 1000 : 5000 * n.results / 1_000_000
+  console.log(`a whole node with ${n.results} results (a texmesh node process, its memories saved by an earlier start):`)
+  console.log(`  its API up at                           ${(n.apiUpMs / 1000).toFixed(2)} s: ${(n.apiUpMs / nodeStartTarget).toFixed(2)} of the ${(nodeStartTarget / 1000).toFixed(0)} s target`)
+  console.log(`  its memories hold the store at          ${(n.memoryReadyMs / 1000).toFixed(2)} s (${n.formulas} formulas; search answers 503 until then; built from nothing on the first start: ${(n.firstBuildMs / 1000).toFixed(1)} s)`)
+  console.log(`  RSS then / peak                         ${(n.rssBytes / 2 ** 20).toFixed(0)} / ${(n.peakRssBytes / 2 ** 20).toFixed(0)} MiB = ${(n.rssBytes / n.results).toFixed(0)} bytes a result: ratio ${(n.rssBytes / n.results / rssTarget).toFixed(2)} to the target of 1.5 GiB at 1,000,000`)
 }
 
 main().catch((err: unknown) => {

@@ -50,6 +50,8 @@ describe('memories built while the node serves', { timeout: 120_000 }, () => {
     await Promise.all(formulas.map(async (latex, i) => { await replica.putResult(hashOf(i), { ...result(latex), embedding: EMBEDDING }) }))
     const memory = new FormulaMemory(replica, () => false, createLog('silent'))
     const images = new ImageMemory(replica)
+    memory.begin()
+    images.begin()
     assert.throws(() => memory.search(formulas[0]!, 1), MemoryLoadingError)
     assert.throws(() => { images.refuseWhileLoading() }, MemoryLoadingError)
     // Written while the build has not yet reached the store.

@@ -7,7 +7,6 @@ import { isoTime } from '../../util/time.js'
 import { canonicalOrSelf } from '../../review/verdict.js'
 import { MemoryLoadingError, SearchError, type FormulaHit, type FormulaSource } from './memory.js'
 import { inSlices } from '../../util/slices.js'
-import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Compute } from './compute.js'
 
 /**
@@ -59,7 +58,8 @@ export class ImageMemory {
   private readonly held = new Map<string, Held>()
   private readonly unsubscribe: () => void
   private stopped = false
-  private loading = true
+  /** true until every result of the store is taken */
+  loading = true
   /**
    * Resolves once every result of the store is taken: they are decoded in slices that leave the
    * event loop free (util/slices.ts), so a node serves meanwhile; near() finds only what is taken
@@ -76,12 +76,14 @@ export class ImageMemory {
       if (slash < 0 || !SHA256_HEX.test(hash)) return
       this.set(hash, change.author, replica.results(hash).get(change.author))
     })
-    this.ready = (async () => {
-      await nextTurn()
+    this.ready = new Promise<void>(resolve => { this.begin = resolve }).then(async () => {
       await inSlices(replica.eachResult(), ({ hash, author, entry }) => { this.set(hash, author, entry) }, () => this.stopped)
       this.loading = false
-    })()
+    })
   }
+
+  /** Start taking the store's results (a node calls it once it serves). */
+  begin: () => void = () => {}
 
   private set (hash: string, author: string, entry: ResultEntry | undefined): void {
     const key = `${hash}/${author}`
@@ -150,6 +152,7 @@ export class ImageMemory {
 
   stop (): void {
     this.stopped = true
+    this.begin()
     this.unsubscribe()
   }
 }

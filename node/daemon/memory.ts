@@ -9,7 +9,6 @@ import { DIMENSIONS, embedFormula, embeddingFingerprint } from '../../memory/emb
 import { cosine, rerankCount, VectorIndex } from '../../memory/index.js'
 import { readSnapshot, writeSnapshot } from '../../memory/snapshot.js'
 import { inSlices } from '../../util/slices.js'
-import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Log } from '../log.js'
 import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
 
@@ -116,18 +115,19 @@ export class FormulaMemory {
       this.changed = true
       this.scheduleSave()
     })
-    this.ready = this.load(replica)
+    this.ready = new Promise<void>(resolve => { this.begin = resolve }).then(async () => await this.load(replica))
     // A failed build is logged where it is awaited (start.ts); search says the memory is not there.
     this.ready.catch(() => {})
   }
+
+  /** Start building from the store (a node calls it once it serves: the build shares its event loop). */
+  begin: () => void = () => {}
 
   /**
    * Load the saved copy and go over the store, in slices that leave the event loop free between
    * them (util/slices.ts): a node serves while the memory of a large store is built.
    */
   private async load (replica: Replica): Promise<MemoryStart> {
-    // A turn first: the node goes on starting (its API, its network) before the saved copy is read.
-    await nextTurn()
     const t0 = performance.now()
     if (this.stopped) throw new MemoryLoadingError('the node stopped before the formula memory was built')
     const copy = this.dir != null ? readSnapshot(this.dir, DIMENSIONS, embeddingFingerprint(), parseSaved) : undefined
@@ -241,6 +241,7 @@ export class FormulaMemory {
   /** Stop following the store, and save the index if it changed since the last save. */
   stop (): void {
     this.stopped = true
+    this.begin()
     this.unsubscribe()
     if (this.timer != null) clearTimeout(this.timer)
     this.timer = undefined

@@ -162,7 +162,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     // here, before the network starts, since the first build takes the event loop a while.
     const memoryLog = log.child({ component: 'node:memory' })
     const formulas = memory = new FormulaMemory(replica, (hash, author) => tasks?.certifiedHolds(hash, author) ?? false, memoryLog, trust.reviewers, dataDir.paths.memory)
-    // Built in slices while the node serves: search answers 503 until it is done.
+    // Built in slices once the node serves (begin() below): search answers 503 until it is done.
     formulas.ready.then(started => { memoryLog.info({ ...started }, started.from === 'saved' ? 'formula memory loaded' : 'formula memory built') },
       (err: unknown) => { if (!stopping) memoryLog.error({ err }, 'building the formula memory failed: search is not available') })
     const images = imageMemory = new ImageMemory(replica)
@@ -302,6 +302,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       tasks: nodeTasks.stats(),
       quorum: nodeTasks.quorumTimings(),
       store: { results: store.size('results'), corrections: store.size('corrections') },
+      memory: { formulas: formulas.size, loading: formulas.started == null || images.loading },
       quarantined: quarantined.map(q => ({ author: q.author, reason: q.reason, time: new Date(q.time).toISOString(), bytes: q.bytes }))
     })
     const peers = async (): Promise<ApiPeer[]> => await peersView(node, pinged, nodeTasks.equivocators(), nodeTasks.peerLoads())
@@ -376,6 +377,9 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     await dataDir.writeRuntime({ pid: process.pid, ...(identity != null ? { process: identity } : {}), peerId: peerId.toString(), apiPort: api.port, startedAt: new Date(startedAt).toISOString(), config: { ...config }, ...(options.sources != null ? { sources: options.sources } : {}) })
 
     const apiPort = api.port
+    // The node serves: its memories are built from the store now, in slices beside its work.
+    formulas.begin()
+    images.begin()
     return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, search: (latex, k) => formulas.search(latex, k), searchImage, memoryStarted: formulas.ready, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), quorumTimings: () => nodeTasks.quorumTimings(), stop }
   } catch (err) {
     await stop()

@@ -1,0 +1,94 @@
+/**
+ * bench:crdt's node start run: how a whole node starts on a data dir whose store holds N results,
+ * not only its replica. A real `texmesh node` process (simnet's node-main, the shipped model)
+ * starts on a data dir filled beforehand: its store written through the replica with the node's
+ * own key (results under SHA-256 image hashes, so its formula and image memories take them), its
+ * memories built by a first start and saved at a clean stop. The second start is measured: from
+ * the spawn to its API answering, to its memories holding the whole store (status.memory), and
+ * its RSS then and at its peak.
+ */
+import { readFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import { Replica } from '../crdt/replica.js'
+import { DataDir } from '../node/datadir/datadir.js'
+import { SimNode, freePort } from '../simnet/cluster.js'
+import type { ApiStatus } from '../node/daemon/api.js'
+
+/** The longest a start may take to build its memories before the run gives up. */
+const READY_TIMEOUT_MS = 60 * 60_000
+/** The longest a clean stop (saving the memories and a snapshot) may take. */
+const STOP_TIMEOUT_MS = 10 * 60_000
+
+export interface NodeStartFigures {
+  results: number
+  /** spawn to the API answering, on the second start */
+  apiUpMs: number
+  /** spawn to both memories holding the whole store */
+  memoryReadyMs: number
+  /** the first start's, when the memories were built from nothing */
+  firstBuildMs: number
+  /** RSS (VmRSS) once the memories hold the store, and the peak (VmHWM) */
+  rssBytes: number
+  peakRssBytes: number
+  formulas: number
+}
+
+async function vm (pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(await readFile(`/proc/${pid}/status`, 'utf8'))
+  return m != null ? Number(m[1]) * 1024 : NaN
+}
+
+const imageHash = (i: number): string => createHash('sha256').update(`bench image ${i}`).digest('hex')
+
+/** Start, wait for the memories, and stop cleanly (SIGTERM, waited for: the memories are saved). */
+async function startUntilReady (node: SimNode, results: number): Promise<{ apiUpMs: number, readyMs: number, rss: number, peak: number, formulas: number }> {
+  const t0 = performance.now()
+  await node.start([])
+  const apiUpMs = performance.now() - t0
+  const end = performance.now() + READY_TIMEOUT_MS
+  let status: ApiStatus
+  for (;;) {
+    status = await node.client!.get<ApiStatus>('/v1/status')
+    if (status.memory?.loading === false) break
+    if (performance.now() > end) throw new Error(`the node's memories were not built within ${READY_TIMEOUT_MS / 60_000} minutes`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  const readyMs = performance.now() - t0
+  if (status.store?.results !== results) throw new Error(`the node holds ${status.store?.results} results, not ${results}`)
+  const pid = node.child!.pid!
+  const figures = { apiUpMs, readyMs, rss: await vm(pid, 'VmRSS'), peak: await vm(pid, 'VmHWM'), formulas: status.memory.formulas }
+  const child = node.child!
+  const gone = new Promise(resolve => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
+  await gone
+  clearTimeout(timer)
+  return figures
+}
+
+/** A node's data dir in `dir` whose store holds `results` results; its start measured. */
+export async function measureNodeStart (results: number, dir: string, write: (replica: Replica, hash: (i: number) => string, n: number) => Promise<void>): Promise<NodeStartFigures> {
+  const dataDir = new DataDir(dir)
+  await dataDir.ensure()
+  const { key } = await dataDir.identity()
+  const replica = await Replica.open({ path: dataDir.paths.replica, key })
+  await write(replica, imageHash, results)
+  await replica.close()
+  const node = new SimNode(0, { slowdown: 1, workers: 1, leaseMs: 30_000 }, dir, await freePort(), await freePort())
+  try {
+    const first = await startUntilReady(node, results)
+    const second = await startUntilReady(node, results)
+    return {
+      results,
+      apiUpMs: second.apiUpMs,
+      memoryReadyMs: second.readyMs,
+      firstBuildMs: first.readyMs,
+      rssBytes: second.rss,
+      peakRssBytes: second.peak,
+      formulas: second.formulas
+    }
+  } finally {
+    await node.stop()
+  }
+}
