@@ -9,7 +9,6 @@
  */
 import { readFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
-import { join } from 'node:path'
 import { Replica } from '../crdt/replica.js'
 import { DataDir } from '../node/datadir/datadir.js'
 import { SimNode, freePort } from '../simnet/cluster.js'
