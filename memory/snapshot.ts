@@ -12,6 +12,8 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import { z } from 'zod'
 import { VectorIndex } from './index.js'
 
@@ -62,18 +64,26 @@ function clear (dir: string, keep: string | undefined): void {
   }
 }
 
-/** The current copy in `dir`, or why there is none to use. */
-export function readSnapshot<T> (dir: string, dimensions: number, embedding: string, parse: (data: unknown) => T): Snapshot<T> | { unusable: string } {
+/**
+ * The current copy in `dir`, or why there is none to use. Read with a turn of the event loop
+ * between its steps (the index, the data file, its parse, the caller's check), each of which
+ * takes about a second at a million formulas: a node that loads it goes on answering meanwhile.
+ */
+export async function readSnapshot<T> (dir: string, dimensions: number, embedding: string, parse: (data: unknown) => T): Promise<Snapshot<T> | { unusable: string }> {
   const name = currentName(dir)
   if (name == null) return { unusable: 'none saved' }
   const at = join(dir, name)
   try {
-    const meta = Meta.parse(JSON.parse(readFileSync(join(at, 'meta.json'), 'utf8')))
+    const meta = Meta.parse(JSON.parse(await readFile(join(at, 'meta.json'), 'utf8')))
     if (meta.embedding !== embedding) return { unusable: `made by another embedding (${meta.embedding}; this one is ${embedding})` }
     if (meta.dimensions !== dimensions) return { unusable: `of ${meta.dimensions} dimensions, not ${dimensions}` }
     const index = VectorIndex.load(at, dimensions)
     if (index.size !== meta.count) return { unusable: `${index.size} vectors where ${meta.count} were saved` }
-    return { index, data: parse(JSON.parse(readFileSync(join(at, 'data.json'), 'utf8'))), meta }
+    const text = await readFile(join(at, 'data.json'), 'utf8')
+    await nextTurn()
+    const json: unknown = JSON.parse(text)
+    await nextTurn()
+    return { index, data: parse(json), meta }
   } catch (err) {
     return { unusable: `${at}: ${(err as Error).message}` }
   }

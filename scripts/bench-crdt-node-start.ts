@@ -13,6 +13,9 @@ import { Replica } from '../crdt/replica.js'
 import { DataDir } from '../node/datadir/datadir.js'
 import { SimNode, freePort } from '../simnet/cluster.js'
 import type { ApiStatus } from '../node/daemon/api.js'
+import { percentile } from '../simnet/summary.js'
+
+const byValue = (xs: number[]): number[] => [...xs].sort((a, b) => a - b)
 
 /** The longest a start may take to build its memories before the run gives up. */
 const READY_TIMEOUT_MS = 60 * 60_000
@@ -31,6 +34,10 @@ export interface NodeStartFigures {
   rssBytes: number
   peakRssBytes: number
   formulas: number
+  /** status answered in, while the memories were built (p50 / p99 / max, ms) */
+  statusP50Ms: number
+  statusP99Ms: number
+  statusMaxMs: number
 }
 
 async function vm (pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
@@ -40,15 +47,20 @@ async function vm (pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
 
 const imageHash = (i: number): string => createHash('sha256').update(`bench image ${i}`).digest('hex')
 
-/** Start, wait for the memories, and stop cleanly (SIGTERM, waited for: the memories are saved). */
-async function startUntilReady (node: SimNode, results: number): Promise<{ apiUpMs: number, readyMs: number, rss: number, peak: number, formulas: number }> {
+export interface StartFigures { apiUpMs: number, readyMs: number, rss: number, peak: number, formulas: number, statusMs: number[] }
+
+/** Start, wait for the memories (asking the status every 100 ms), and stop cleanly (SIGTERM, waited for: the memories are saved). */
+export async function startUntilReady (node: SimNode, results: number): Promise<StartFigures> {
   const t0 = performance.now()
   await node.start([])
   const apiUpMs = performance.now() - t0
   const end = performance.now() + READY_TIMEOUT_MS
   let status: ApiStatus
+  const statusMs: number[] = []
   for (;;) {
+    const t = performance.now()
     status = await node.client!.get<ApiStatus>('/v1/status')
+    statusMs.push(performance.now() - t)
     if (status.memory?.loading === false) break
     if (performance.now() > end) throw new Error(`the node's memories were not built within ${READY_TIMEOUT_MS / 60_000} minutes`)
     await new Promise(resolve => setTimeout(resolve, 100))
@@ -56,7 +68,7 @@ async function startUntilReady (node: SimNode, results: number): Promise<{ apiUp
   const readyMs = performance.now() - t0
   if (status.store?.results !== results) throw new Error(`the node holds ${status.store?.results} results, not ${results}`)
   const pid = node.child!.pid!
-  const figures = { apiUpMs, readyMs, rss: await vm(pid, 'VmRSS'), peak: await vm(pid, 'VmHWM'), formulas: status.memory.formulas }
+  const figures = { apiUpMs, readyMs, rss: await vm(pid, 'VmRSS'), peak: await vm(pid, 'VmHWM'), formulas: status.memory.formulas, statusMs }
   const child = node.child!
   const gone = new Promise(resolve => child.once('exit', resolve))
   child.kill('SIGTERM')
@@ -85,7 +97,10 @@ export async function measureNodeStart (results: number, dir: string, write: (re
       firstBuildMs: first.readyMs,
       rssBytes: second.rss,
       peakRssBytes: second.peak,
-      formulas: second.formulas
+      formulas: second.formulas,
+      statusP50Ms: percentile(byValue(second.statusMs), 0.5),
+      statusP99Ms: percentile(byValue(second.statusMs), 0.99),
+      statusMaxMs: Math.max(...second.statusMs)
     }
   } finally {
     await node.stop()

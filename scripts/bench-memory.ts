@@ -106,7 +106,7 @@ async function main (): Promise<void> {
     // The exact (float) vectors: the reference the exhaustive search ranks by.
     const vectors = corpus.map(f => embedFormula(f))
     let rssBefore = process.memoryUsage().rss
-    const loadedKept = kept == null ? undefined : readSnapshot(kept, dimensions, embeddingFingerprint(), d => d)
+    const loadedKept = kept == null ? undefined : await readSnapshot(kept, dimensions, embeddingFingerprint(), d => d)
     if (loadedKept != null && !('unusable' in loadedKept) && loadedKept.index.size === corpus.length) {
       index = loadedKept.index
     } else {
@@ -138,7 +138,7 @@ async function main (): Promise<void> {
       const snap = readdirSync(dir).find(n => n.startsWith('snap-'))!
       diskBytes = readdirSync(join(dir, snap)).reduce((s, f) => s + statSync(join(dir, snap, f)).size, 0)
       t0 = performance.now()
-      const loaded = readSnapshot(dir, dimensions, 'bench', d => d)
+      const loaded = await readSnapshot(dir, dimensions, 'bench', d => d)
       loadMs = performance.now() - t0
       if ('unusable' in loaded || loaded.index.size !== index.size) throw new Error(`the saved index did not load back: ${JSON.stringify(loaded)}`)
     } finally {

@@ -302,11 +302,11 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     await mkdir(join(dir, 'snap-2.tmp'))
     await writeFile(join(dir, 'snap-2.tmp', 'vectors-graph.usearch'), 'half')
     await writeFile(join(dir, 'CURRENT.tmp'), 'snap-2')
-    const read = readSnapshot(dir, DIMENSIONS, 'e', d => d)
+    const read = await readSnapshot(dir, DIMENSIONS, 'e', d => d)
     assert.ok(!('unusable' in read), JSON.stringify(read))
     assert.deepEqual([read.data, read.index.size], [{ n: 1 }, 1])
     // Another embedding's copy is not used.
-    assert.match((readSnapshot(dir, DIMENSIONS, 'other', d => d) as { unusable: string }).unusable, /another embedding/)
+    assert.match((await readSnapshot(dir, DIMENSIONS, 'other', d => d) as { unusable: string }).unusable, /another embedding/)
     writeSnapshot(dir, index, 'e', { n: 2 })
     assert.deepEqual((await readdir(dir)).sort(), ['CURRENT', 'snap-2'])
   })

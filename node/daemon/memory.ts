@@ -130,7 +130,7 @@ export class FormulaMemory {
   private async load (replica: Replica): Promise<MemoryStart> {
     const t0 = performance.now()
     if (this.stopped) throw new MemoryLoadingError('the node stopped before the formula memory was built')
-    const copy = this.dir != null ? readSnapshot(this.dir, DIMENSIONS, embeddingFingerprint(), parseSaved) : undefined
+    const copy = this.dir != null ? await readSnapshot(this.dir, DIMENSIONS, embeddingFingerprint(), parseSaved) : undefined
     let usable = copy != null && !('unusable' in copy) ? copy : undefined
     let unusable = copy != null && 'unusable' in copy ? copy.unusable : undefined
     if (usable != null && usable.data.formulas.length !== usable.index.size) {
@@ -170,14 +170,16 @@ export class FormulaMemory {
     this.byEntry.clear()
     this.index = copy?.index ?? new VectorIndex(DIMENSIONS)
     this.formulas = copy?.data.formulas ?? []
-    for (const [id, f] of this.formulas.entries()) this.byFormula.set(f, { id, sources: new Map() })
-    this.saved = copy != null ? new Map(copy.data.entries.map(([key, print, ids]) => [key, { print, ids }])) : undefined
     const before = this.formulas.length
     let reused = 0
     let entries = 0
     const took = (r: boolean | undefined): void => { if (r != null) entries++; if (r === true) reused++ }
     const stopped = (): boolean => this.stopped
-    const all = await inSlices(replica.eachResult(), ({ hash, author, entry }) => { took(this.setResult(hash, author, entry)) }, stopped) &&
+    const saved = this.saved = copy != null ? new Map() : undefined
+    // Changes that arrive meanwhile are taken as new (the copy is not yet there to reuse); the walk below takes them again.
+    const all = await inSlices(this.formulas.entries(), ([id, f]) => { this.byFormula.set(f, { id, sources: new Map() }) }, stopped) &&
+      await inSlices(copy?.data.entries ?? [], ([key, print, ids]) => { saved!.set(key, { print, ids }) }, stopped) &&
+      await inSlices(replica.eachResult(), ({ hash, author, entry }) => { took(this.setResult(hash, author, entry)) }, stopped) &&
       await inSlices(replica.eachReview(), ({ hash, author, entry }) => { took(this.setReview(hash, author, entry)) }, stopped)
     this.saved = undefined
     return all ? { before, entries, reused } : undefined
