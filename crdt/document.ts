@@ -27,6 +27,9 @@ export interface Change {
   time?: number
 }
 
+/** Up to this many authors, byAuthor looks up each one's key rather than keep an index of every key by prefix. */
+const PROBE_AUTHORS = 256
+
 const LOCAL = Symbol('local')
 const REMOTE = Symbol('remote')
 
@@ -34,8 +37,8 @@ export class ReplicaDocument {
   private readonly doc = new Y.Doc({ gc: true })
   /**
    * map -> key prefix (up to and with the last "/") -> the key present, or the keys when several
-   * are. Built on a map's first read by prefix, and kept current from then on: a start that
-   * applies a snapshot of a million results does not build it.
+   * are. Built on a map's first read by prefix when there are more than PROBE_AUTHORS authors,
+   * and kept current from then on: a start that applies a snapshot of a million results does not build it.
    */
   private readonly index = new Map<MapName, Map<string, string | Set<string>>>()
   /** changes seen inside Yjs transactions, handed to listeners once the transaction is over */
@@ -48,8 +51,9 @@ export class ReplicaDocument {
   /**
    * @param clientID the client id bound to this node's key and incarnation
    * @param memberChanged told, inside the transaction, of each author whose member entry changed
+   * @param authors every author whose updates the document holds
    */
-  constructor (clientID: number, memberChanged: (author: string) => void) {
+  constructor (clientID: number, memberChanged: (author: string) => void, private readonly authors: () => ReadonlySet<string>) {
     this.doc.clientID = clientID
     for (const name of MAPS) {
       const map = this.doc.getMap(name)
@@ -199,8 +203,12 @@ export class ReplicaDocument {
   byAuthor<T>(map: MapName, prefix: string): Map<string, T> {
     const out = new Map<string, T>()
     const ymap = this.doc.getMap(map)
-    const keys = this.indexOf(map).get(prefix) ?? []
-    for (const key of typeof keys === 'string' ? [keys] : keys) {
+    // Every key ends in its author's peer id, and every author is known: with few authors, each
+    // one's key is looked up, and no index of a million keys is built (or held).
+    const authors = this.authors()
+    const probe = authors.size <= PROBE_AUTHORS
+    const keys = probe ? [] : this.indexOf(map).get(prefix) ?? []
+    for (const key of probe ? [...authors].map(a => prefix + a).filter(k => ymap.has(k)) : typeof keys === 'string' ? [keys] : keys) {
       const parsed = SCHEMAS[map].safeParse(readValue(ymap.get(key)))
       if (parsed.success) out.set(key.slice(prefix.length), parsed.data as T)
     }

@@ -8,6 +8,7 @@ import { checkValue, encodeValue } from './values.js'
 import { SerialQueue } from '../util/serial.js'
 import { SCHEMAS, type CalibrationEntry, type CorrectionEntry, type EvidenceEntry, type MemberEntry, type ResultEntry, type RevocationEntry } from './schemas.js'
 import { Coverages } from './coverage.js'
+import { Clients } from './clients.js'
 import { HeldEnvelopes, heldKey } from './held.js'
 import { Admission } from './admission.js'
 import { ReplicaDocument, type Change } from './document.js'
@@ -79,7 +80,7 @@ export class Replica {
   private readonly doc: ReplicaDocument
   private readonly coverage = new Coverages()
   /** client id -> author, for every incarnation seen with a valid signature */
-  private readonly clients = new Map<number, string>()
+  private readonly clients = new Clients()
   private readonly poisoned = new Map<string, string>()
   private readonly held: HeldEnvelopes
   private readonly admission: Admission
@@ -104,7 +105,7 @@ export class Replica {
   ) {
     this.author = peerIdFromPrivateKey(key).toString()
     this.held = new HeldEnvelopes(opts)
-    this.doc = new ReplicaDocument(clientIdFor(key.publicKey.raw, incarnation), author => { this.held.memberChanged(author) })
+    this.doc = new ReplicaDocument(clientIdFor(key.publicKey.raw, incarnation), author => { this.held.memberChanged(author) }, () => this.clients.authors())
     this.clients.set(this.doc.clientID, this.author)
     this.snapshots = new Snapshots({
       settle: async () => await this.own.settle(),

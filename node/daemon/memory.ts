@@ -77,7 +77,13 @@ export interface MemoryStart { from: 'saved' | 'built', formulas: number, added:
 
 export class FormulaMemory {
   private index: VectorIndex
-  private readonly byFormula = new Map<string, { id: number, sources: Map<string, FormulaSource> }>()
+  /**
+   * formula -> its id in the index, and its sources: store entry key ("results:HASH/AUTHOR") ->
+   * the entry's time and kind as one number (sourceCode): a million sources held as objects
+   * took about 300 MB; the rest of a source (its task, whether it is certified) is read when a
+   * search shows it.
+   */
+  private readonly byFormula = new Map<string, { id: number, sources: Map<string, number> }>()
   private formulas: string[] = []
   /** each store entry ("map:HASH/AUTHOR") -> a print of what it held, and the formulas it gave (so that a rewritten entry leaves its old ones) */
   private readonly byEntry = new Map<string, { print: string, formulas: string[] }>()
@@ -100,7 +106,7 @@ export class FormulaMemory {
    * `reviewers`: whose reviews count (a revoked member's corrections are no source);
    * `dir`: where the index is saved (none: built at every start, never saved).
    */
-  constructor (replica: Replica, private readonly holds: (hash: string, author: string) => boolean, private readonly log: Log,
+  constructor (private readonly replica: Replica, private readonly holds: (hash: string, author: string) => boolean, private readonly log: Log,
     private readonly reviewers: Reviewers = EVERY_REVIEWER, private readonly dir?: string) {
     this.index = new VectorIndex(DIMENSIONS)
     // Followed from the start: an entry changed while the build is under way is taken at once, and
@@ -209,7 +215,7 @@ export class FormulaMemory {
     // member's) stay in the graph: they are passed over before anything is embedded, and more
     // candidates fetched until rerankCount(k, size) that count are scored, or the index is spent.
     const wanted = rerankCount(k, this.index.size)
-    const scored: Array<{ formula: string, score: number, sources: FormulaSource[] }> = []
+    const scored: Array<{ formula: string, score: number, sources: Array<[string, number]> }> = []
     const seen = new Set<number>()
     for (let fetch = wanted; ; fetch *= 4) {
       const ids = this.index.candidates(query, fetch)
@@ -219,7 +225,7 @@ export class FormulaMemory {
         seen.add(id)
         const formula = this.formulas[id]
         if (formula == null) continue
-        const sources = [...this.byFormula.get(formula)!.sources.values()].filter(s => s.kind === 'result' || s.kind === 'region' || this.reviewers.counts(s.by))
+        const sources = [...this.byFormula.get(formula)!.sources].filter(([key, code]) => kindOf(code) === 'result' || kindOf(code) === 'region' || this.reviewers.counts(key.slice(key.lastIndexOf('/') + 1)))
         if (sources.length === 0) continue
         let vector: Float32Array
         try {
@@ -234,8 +240,8 @@ export class FormulaMemory {
       if (scored.length >= wanted || ids.length < fetch || fetch >= this.index.size) break
     }
     return scored.sort((a, b) => b.score - a.score || (a.formula < b.formula ? -1 : 1)).slice(0, k).map(({ formula, score, sources: all }) => {
-      const sources = all.sort((a, b) => b.time.localeCompare(a.time)).slice(0, MAX_SOURCES)
-        .map(s => s.kind === 'result' || s.kind === 'region' ? { ...s, certified: this.holds(s.hash, s.by) } : s)
+      // The latest first (a stable sort: equal times keep the order they came in).
+      const sources = all.sort(([, a], [, b]) => timeOf(b) - timeOf(a)).slice(0, MAX_SOURCES).map(([key, code]) => this.source(key, code))
       return { latex: formula, score: Math.round(score * 1e4) / 1e4, sources, sourceCount: all.length }
     })
   }
@@ -274,16 +280,25 @@ export class FormulaMemory {
     this.timer.unref()
   }
 
+  /** A source as a search shows it, from its entry key and code; a result's task read from the store. */
+  private source (key: string, code: number): FormulaSource {
+    const hash = key.slice(key.indexOf(':') + 1, key.lastIndexOf('/'))
+    const by = key.slice(key.lastIndexOf('/') + 1)
+    const kind = kindOf(code)
+    if (kind === 'correction' || kind === 'confirmation') return { hash, by, time: isoTime(timeOf(code)), kind, certified: false }
+    const task = this.replica.results(hash).get(by)?.task
+    return { hash, by, time: isoTime(timeOf(code)), kind, ...(task != null ? { task } : {}), certified: this.holds(hash, by) }
+  }
+
   /** Take a result entry (or its removal); true when its formulas came from the saved copy, undefined when it gives none. */
   private setResult (hash: string, author: string, entry: ResultEntry | undefined): boolean | undefined {
     const key = `results:${hash}/${author}`
     this.drop(key)
     if (entry == null || entry.unreadable != null || !SHA256_HEX.test(hash)) return undefined
-    const time = isoTime(entry.time)
     const regions = entry.regions ?? []
     const kind = regions.length > 1 ? 'region' : 'result'
     const latex = regions.length > 1 ? regions.map(r => r.latex) : [entry.latex]
-    return this.setEntry(key, printOf(entry.time, latex), latex, { hash, by: author, time, kind, ...(entry.task != null ? { task: entry.task } : {}), certified: false })
+    return this.setEntry(key, printOf(entry.time, latex), latex, sourceCode(entry.time, kind))
   }
 
   /** Take a review entry (or its removal); true when its formula came from the saved copy, undefined when it gives none. */
@@ -292,11 +307,11 @@ export class FormulaMemory {
     this.drop(key)
     if (entry == null || !SHA256_HEX.test(hash)) return undefined
     const kind = isConfirmation(entry) ? 'confirmation' : 'correction'
-    return this.setEntry(key, printOf(entry.time, [entry.latex]), [entry.latex], { hash, by: author, time: isoTime(entry.time), kind, certified: false })
+    return this.setEntry(key, printOf(entry.time, [entry.latex]), [entry.latex], sourceCode(entry.time, kind))
   }
 
   /** An entry's formulas: from the saved copy when it holds the entry as it is (true), else parsed and added. */
-  private setEntry (key: string, print: string, latex: readonly string[], source: FormulaSource): boolean {
+  private setEntry (key: string, print: string, latex: readonly string[], source: number): boolean {
     const saved = this.saved?.get(key)
     if (saved != null && saved.print === print && saved.ids.every(id => id < this.formulas.length)) {
       const gave = saved.ids.map(id => this.formulas[id]!)
@@ -316,7 +331,7 @@ export class FormulaMemory {
   }
 
   /** Add a formula from a store entry; the canonical formula, or undefined when there is nothing to search it by. */
-  private add (latex: string, key: string, source: FormulaSource): string | undefined {
+  private add (latex: string, key: string, source: number): string | undefined {
     let formula: string
     try {
       formula = canonicalize(latex)
@@ -341,6 +356,16 @@ export class FormulaMemory {
     return formula
   }
 }
+
+const KINDS = ['result', 'region', 'correction', 'confirmation'] as const
+/** Times past this (2^50 ms: the year 37,000) are kept as the epoch, so that a time and a kind fit one number exactly. */
+const MAX_TIME = 2 ** 50
+/** A source's time (ms) and kind as one number: time x 4 + the kind's place in KINDS. */
+function sourceCode (time: number, kind: FormulaSource['kind']): number {
+  return (time <= MAX_TIME ? time : 0) * 4 + KINDS.indexOf(kind)
+}
+function kindOf (code: number): FormulaSource['kind'] { return KINDS[code % 4]! }
+function timeOf (code: number): number { return Math.floor(code / 4) }
 
 /** What a store entry held, in short: its time and a hash (SHA-256, 64 bits) of its formulas. */
 function printOf (time: number, latex: readonly string[]): string {
