@@ -216,7 +216,7 @@ export class ReplicaDocument {
   }
 
   /** Every entry of a map whose key matches `key` (its groups returned), values that do not fit the schema skipped. */
-  private every<T>(map: MapName, key: RegExp): Array<{ parts: string[], entry: T }> {
+  private every<T>(map: MapName, key: RegExp): Array<{ key: string, parts: string[], entry: T }> {
     return [...this.each<T>(map, key)]
   }
 
@@ -225,18 +225,18 @@ export class ReplicaDocument {
    * million in slices holds one at a time, and sees the value an entry has when it gets to it
    * (entries added meanwhile are reached too).
    */
-  * each<T>(map: MapName, key: RegExp): Generator<{ parts: string[], entry: T }> {
+  * each<T>(map: MapName, key: RegExp): Generator<{ key: string, parts: string[], entry: T }> {
     for (const [k, value] of this.doc.getMap(map).entries()) {
       const m = key.exec(k)
       if (m == null) continue
       const parsed = SCHEMAS[map].safeParse(readValue(value))
-      if (parsed.success) yield { parts: m.slice(1), entry: parsed.data as T }
+      if (parsed.success) yield { key: k, parts: m.slice(1), entry: parsed.data as T }
     }
   }
 
-  /** Every result, or every review (corrections map), one at a time (each()). */
-  * eachByAuthor<T>(map: 'results' | 'corrections'): Generator<{ hash: string, author: string, entry: T }> {
-    for (const { parts: [hash, author], entry } of this.each<T>(map, BY_AUTHOR)) yield { hash: hash!, author: author!, entry }
+  /** Every result, or every review (corrections map), one at a time (each()), with its key in the map ("HASH/AUTHOR"). */
+  * eachByAuthor<T>(map: 'results' | 'corrections'): Generator<{ key: string, hash: string, author: string, entry: T }> {
+    for (const { key, parts: [hash, author], entry } of this.each<T>(map, BY_AUTHOR)) yield { key, hash: hash!, author: author!, entry }
   }
 
   /** Every revocation in the store, from every relaying author. */

@@ -228,8 +228,8 @@ export class Replica {
   /** Every review (corrections map) of every image, from every reviewer. */
   reviews (): Array<{ hash: string, author: string, entry: CorrectionEntry }> { return this.doc.reviews() }
   /** The same two, one entry at a time, each read when reached (for going over a large store in slices). */
-  eachResult (): Generator<{ hash: string, author: string, entry: ResultEntry }> { return this.doc.eachByAuthor('results') }
-  eachReview (): Generator<{ hash: string, author: string, entry: CorrectionEntry }> { return this.doc.eachByAuthor('corrections') }
+  eachResult (): Generator<{ key: string, hash: string, author: string, entry: ResultEntry }> { return this.doc.eachByAuthor('results') }
+  eachReview (): Generator<{ key: string, hash: string, author: string, entry: CorrectionEntry }> { return this.doc.eachByAuthor('corrections') }
 
   /** How many entries a map holds (all authors). */
   size (map: MapName): number { return this.doc.size(map) }

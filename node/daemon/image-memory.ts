@@ -56,6 +56,8 @@ function norm (v: ArrayLike<number>): number {
 
 export class ImageMemory {
   private readonly held = new Map<string, Held>()
+  /** each model name seen, held once */
+  private readonly models = new Map<string, string>()
   private readonly unsubscribe: () => void
   private stopped = false
   /** true until every result of the store is taken */
@@ -74,10 +76,10 @@ export class ImageMemory {
       const slash = change.key.lastIndexOf('/')
       const hash = change.key.slice(0, slash)
       if (slash < 0 || !SHA256_HEX.test(hash)) return
-      this.set(hash, change.author, replica.results(hash).get(change.author))
+      this.set(change.key, hash, change.author, replica.results(hash).get(change.author))
     })
     this.ready = new Promise<void>(resolve => { this.begin = resolve }).then(async () => {
-      await inSlices(replica.eachResult(), ({ hash, author, entry }) => { this.set(hash, author, entry) }, () => this.stopped)
+      await inSlices(replica.eachResult(), ({ key, hash, author, entry }) => { this.set(key, hash, author, entry) }, () => this.stopped)
       this.loading = false
     })
   }
@@ -85,12 +87,20 @@ export class ImageMemory {
   /** Start taking the store's results (a node calls it once it serves). */
   begin: () => void = () => {}
 
-  private set (hash: string, author: string, entry: ResultEntry | undefined): void {
-    const key = `${hash}/${author}`
+  /**
+   * Take a result (or its removal) under its key in the store ("HASH/AUTHOR", the store's own
+   * string, so a million of them are not held twice); model names are held once each.
+   */
+  private set (key: string, hash: string, author: string, entry: ResultEntry | undefined): void {
     const vec = entry?.embedding != null ? decodeEmbedding(entry.embedding) : undefined
     const n = vec != null ? norm(vec) / SCALE : 0
-    if (entry == null || vec == null || !(n > 0)) this.held.delete(key)
-    else this.held.set(key, { hash, author, model: entry.model, vec, norm: n })
+    if (entry == null || vec == null || !(n > 0)) {
+      this.held.delete(key)
+      return
+    }
+    let model = this.models.get(entry.model)
+    if (model == null) this.models.set(entry.model, model = entry.model)
+    this.held.set(key, { hash, author, model, vec, norm: n })
   }
 
   /** Results embedded by model `model` (every model's when not given). */

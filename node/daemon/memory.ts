@@ -78,14 +78,14 @@ export interface MemoryStart { from: 'saved' | 'built', formulas: number, added:
 export class FormulaMemory {
   private index: VectorIndex
   /**
-   * formula -> its id in the index, and its sources: store entry key ("results:HASH/AUTHOR") ->
+   * formula -> its id in the index, and its sources: entry key (savedKey: "HASH/AUTHOR", "corrections:HASH/AUTHOR") ->
    * the entry's time and kind as one number (sourceCode): a million sources held as objects
    * took about 300 MB; the rest of a source (its task, whether it is certified) is read when a
    * search shows it.
    */
   private readonly byFormula = new Map<string, { id: number, sources: Map<string, number> }>()
   private formulas: string[] = []
-  /** each store entry ("map:HASH/AUTHOR") -> a print of what it held, and the formulas it gave (so that a rewritten entry leaves its old ones) */
+  /** each store entry (its key: savedKey) -> a print of what it held, and the formulas it gave (so that a rewritten entry leaves its old ones) */
   private readonly byEntry = new Map<string, { print: string, formulas: string[] }>()
   private readonly unsubscribe: () => void
   /** during the start, the saved copy's entries (print and formula ids) */
@@ -115,8 +115,8 @@ export class FormulaMemory {
       const slash = change.key.lastIndexOf('/')
       const hash = change.key.slice(0, slash)
       if (slash < 0 || !SHA256_HEX.test(hash)) return
-      if (change.map === 'results') this.setResult(hash, change.author, replica.results(hash).get(change.author))
-      else if (change.map === 'corrections') this.setReview(hash, change.author, replica.corrections(hash).get(change.author))
+      if (change.map === 'results') this.setResult(change.key, hash, change.author, replica.results(hash).get(change.author))
+      else if (change.map === 'corrections') this.setReview(change.key, hash, change.author, replica.corrections(hash).get(change.author))
       else return
       this.changed = true
       this.scheduleSave()
@@ -185,8 +185,8 @@ export class FormulaMemory {
     // Changes that arrive meanwhile are taken as new (the copy is not yet there to reuse); the walk below takes them again.
     const all = await inSlices(this.formulas.entries(), ([id, f]) => { this.byFormula.set(f, { id, sources: new Map() }) }, stopped) &&
       await inSlices(copy?.data.entries ?? [], ([key, print, ids]) => { saved!.set(key, { print, ids }) }, stopped) &&
-      await inSlices(replica.eachResult(), ({ hash, author, entry }) => { took(this.setResult(hash, author, entry)) }, stopped) &&
-      await inSlices(replica.eachReview(), ({ hash, author, entry }) => { took(this.setReview(hash, author, entry)) }, stopped)
+      await inSlices(replica.eachResult(), ({ key, hash, author, entry }) => { took(this.setResult(key, hash, author, entry)) }, stopped) &&
+      await inSlices(replica.eachReview(), ({ key, hash, author, entry }) => { took(this.setReview(key, hash, author, entry)) }, stopped)
     this.saved = undefined
     return all ? { before, entries, reused } : undefined
   }
@@ -261,7 +261,7 @@ export class FormulaMemory {
     if (this.dir == null || !this.changed || this.loading) return
     const t0 = performance.now()
     try {
-      const entries: Saved['entries'] = [...this.byEntry].map(([key, e]) => [key, e.print, e.formulas.map(f => this.byFormula.get(f)!.id)])
+      const entries: Saved['entries'] = [...this.byEntry].map(([key, e]) => [savedKey(key), e.print, e.formulas.map(f => this.byFormula.get(f)!.id)])
       writeSnapshot(this.dir, this.index, embeddingFingerprint(), { formulas: this.formulas, entries } satisfies Saved)
       this.changed = false
       this.lastSaveMs = performance.now() - t0
@@ -291,8 +291,8 @@ export class FormulaMemory {
   }
 
   /** Take a result entry (or its removal); true when its formulas came from the saved copy, undefined when it gives none. */
-  private setResult (hash: string, author: string, entry: ResultEntry | undefined): boolean | undefined {
-    const key = `results:${hash}/${author}`
+  private setResult (storeKey: string, hash: string, author: string, entry: ResultEntry | undefined): boolean | undefined {
+    const key = storeKey
     this.drop(key)
     if (entry == null || entry.unreadable != null || !SHA256_HEX.test(hash)) return undefined
     const regions = entry.regions ?? []
@@ -302,8 +302,8 @@ export class FormulaMemory {
   }
 
   /** Take a review entry (or its removal); true when its formula came from the saved copy, undefined when it gives none. */
-  private setReview (hash: string, author: string, entry: CorrectionEntry | undefined): boolean | undefined {
-    const key = `corrections:${hash}/${author}`
+  private setReview (storeKey: string, hash: string, author: string, entry: CorrectionEntry | undefined): boolean | undefined {
+    const key = `corrections:${storeKey}`
     this.drop(key)
     if (entry == null || !SHA256_HEX.test(hash)) return undefined
     const kind = isConfirmation(entry) ? 'confirmation' : 'correction'
@@ -312,7 +312,7 @@ export class FormulaMemory {
 
   /** An entry's formulas: from the saved copy when it holds the entry as it is (true), else parsed and added. */
   private setEntry (key: string, print: string, latex: readonly string[], source: number): boolean {
-    const saved = this.saved?.get(key)
+    const saved = this.saved?.get(savedKey(key))
     if (saved != null && saved.print === print && saved.ids.every(id => id < this.formulas.length)) {
       const gave = saved.ids.map(id => this.formulas[id]!)
       for (const f of gave) this.byFormula.get(f)!.sources.set(key, source)
@@ -356,6 +356,12 @@ export class FormulaMemory {
     return formula
   }
 }
+
+/**
+ * Entries are held under the store's own key string for a result ("HASH/AUTHOR": not a copy, a
+ * million times) and "corrections:HASH/AUTHOR" for a review; the saved copy names both maps.
+ */
+function savedKey (key: string): string { return key.startsWith('corrections:') ? key : `results:${key}` }
 
 const KINDS = ['result', 'region', 'correction', 'confirmation'] as const
 /** Times past this (2^50 ms: the year 37,000) are kept as the epoch, so that a time and a kind fit one number exactly. */
