@@ -9,6 +9,7 @@ import { decodeEnvelope, encodeEnvelope, type Envelope } from './envelope.js'
 import { checkAuthorship, type WrittenValue } from './authorship.js'
 import type { EnvelopeLog, StoredEnvelope } from './log.js'
 import { decodeSnapshot, snapshotCoverage } from './snapshot.js'
+import type { Coverage } from './coverage.js'
 
 /** What the rebuild fills in, of the replica it rebuilds. */
 export interface RebuildTarget {
@@ -38,13 +39,13 @@ export interface RebuildStats {
  * or straight into LevelDB) is quarantined, kept aside with its author and the reason, and
  * the rest is applied.
  */
-export async function rebuild (log: EnvelopeLog, target: RebuildTarget): Promise<RebuildStats> {
+export async function rebuild (log: EnvelopeLog, target: RebuildTarget, own?: { logId: string, nextSeq: number }): Promise<RebuildStats> {
   const { clients } = target
   const good: Array<{ logId: string, first: number, seq: number, e: Envelope }> = []
   const bad: Array<{ key: string, bytes: Uint8Array, author: string | undefined, reason: string }> = []
   let fromSnapshot = 0
   let snapshotBytes = 0
-  let held: Map<string, { covers: (first: number, seq: number) => boolean }> | undefined
+  let held: Map<string, Coverage> | undefined
   /** the append order the snapshot covers (format 2): only what was stored after it is read */
   let order: number | undefined
   {
@@ -79,14 +80,23 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget): Promise
       yield * log.all()
       return
     }
-    const uncovered: Array<Omit<StoredEnvelope, 'bytes'>> = []
+    let uncovered: Array<Omit<StoredEnvelope, 'bytes'>> = []
     if (order != null) {
       const seen = new Set<string>()
       for await (const at of log.appendedAfter(order)) {
         if (held.get(at.logId)?.covers(at.first, at.seq) !== true && !seen.has(at.key)) uncovered.push(at)
         seen.add(at.key)
       }
-    } else {
+      // Own envelopes stored without an order entry (by an older version, started after this
+      // snapshot was taken and killed before it took its own) leave a gap in the own log, which
+      // is stored without one: the log is walked after all.
+      if (own != null && !complete([...held.get(own.logId)?.ranges ?? [], ...uncovered.filter(at => at.logId === own.logId)], own.nextSeq)) {
+        uncovered = []
+        order = undefined
+        fromSnapshot = 0
+      }
+    }
+    if (order == null) {
       for await (const at of log.positions()) {
         if (held.get(at.logId)?.covers(at.first, at.seq) === true) {
           target.covered(at.logId, at.first, at.seq)
@@ -140,4 +150,14 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget): Promise
   for (const g of updates) target.covered(g.logId, g.first, g.seq)
   for (const b of bad) await log.quarantine(b.key, b.bytes, b.author, b.reason)
   return { fromSnapshot, replayed: updates.length, replayedBytes: updates.reduce((n, g) => n + g.e.update.length, 0), snapshotBytes }
+}
+
+/** Whether `ranges` cover every position from 0 up to `next` - 1. */
+function complete (ranges: ReadonlyArray<{ first: number, seq: number }>, next: number): boolean {
+  let head = -1
+  for (const r of [...ranges].sort((x, y) => x.first - y.first)) {
+    if (r.first > head + 1) break
+    head = Math.max(head, r.seq)
+  }
+  return head >= next - 1
 }

@@ -149,7 +149,7 @@ export class Replica {
         checkShapes: values => replica.doc.checkShapes(values),
         apply: update => { replica.doc.apply(update) },
         covered: (logId, first, seq) => { replica.coverage.of(logId).add(first, seq) }
-      })
+      }, own != null ? { logId: logIdOf({ author: replica.author, incarnation }), nextSeq: own.nextSeq } : undefined)
       // The next snapshot is due as the one applied had been just taken; what was replayed counts towards it.
       replica.snapshots.loaded(replica.startup.snapshotBytes)
       replica.snapshots.grew(replica.startup.replayedBytes)

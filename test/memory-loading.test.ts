@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { Replica } from '../crdt/replica.js'
-import { FormulaMemory, MemoryLoadingError } from '../node/daemon/memory.js'
+import { FormulaMemory, MemoryLoadingError, MemoryUnavailableError } from '../node/daemon/memory.js'
 import { ImageMemory } from '../node/daemon/image-memory.js'
 import { createLog } from '../node/log.js'
 import { inSlices } from '../util/slices.js'
@@ -64,6 +64,40 @@ describe('memories built while the node serves', { timeout: 120_000 }, () => {
     assert.equal(images.size(), 4)
     memory.stop()
     images.stop()
+
+    // From a saved copy, with entries rewritten while it loads: each formula once, and the copy it saves loads again.
+    const dir2 = await dir()
+    const many = Array.from({ length: 2000 }, (_, i) => `x^{${i}}+y_{${i % 7}}`)
+    for (let i = 0; i < many.length; i += 500) await Promise.all(many.slice(i, i + 500).map(async (latex, k) => { await replica.putResult(hashOf(100 + i + k), result(latex)) }))
+    const first = new FormulaMemory(replica, () => false, createLog('silent'), undefined, dir2)
+    first.begin()
+    const built = await first.ready
+    first.stop()
+    const loading = new FormulaMemory(replica, () => false, createLog('silent'), undefined, dir2)
+    loading.begin()
+    // Rewritten (a later time, as when a certificate is added) and written anew while it loads.
+    const rewrites = Promise.all([0, 1999].map(async i => { await replica.putResult(hashOf(100 + i), result(many[i]!, 2)) }))
+    await replica.putResult(hashOf(5000), result('z^{5000}'))
+    await rewrites
+    const again = await loading.ready
+    assert.equal(again.from, 'saved')
+    assert.equal(again.formulas, built.formulas + 1)
+    for (const i of [0, 1999]) assert.deepEqual(loading.search(many[i]!, 3).filter(h => h.latex === canonicalize(many[i]!)).map(h => h.sourceCount), [1])
+    loading.stop()
+    const third = new FormulaMemory(replica, () => false, createLog('silent'), undefined, dir2)
+    third.begin()
+    const last = await third.ready
+    assert.deepEqual([last.from, last.unusable, last.formulas], ['saved', undefined, built.formulas + 1])
+    third.stop()
+
+    // A build that fails says why, in search and in `failed`, rather than loading for ever.
+    const broken = Object.assign(Object.create(replica) as Replica, { eachResult: () => { throw new Error('the store could not be read') } })
+    const failing = new FormulaMemory(broken, () => false, createLog('silent'))
+    failing.begin()
+    await assert.rejects(failing.ready, /could not be read/)
+    assert.deepEqual([failing.loading, failing.failed], [false, 'the store could not be read'])
+    assert.throws(() => failing.search('x', 1), (err: Error) => err instanceof MemoryUnavailableError && !(err instanceof MemoryLoadingError) && /could not be built \(the store could not be read\)/.test(err.message))
+    failing.stop()
 
     // Stopped before its first slice: the build ends, and says so.
     const early = new FormulaMemory(replica, () => false, createLog('silent'))

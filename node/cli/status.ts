@@ -20,7 +20,9 @@ function formatStatus (s: ApiStatus): string {
       `workers   ${s.tasks.running}/${s.tasks.capacity} busy; ${s.tasks.processed} images read here (${s.tasks.stolen} for other nodes)`]
       : []),
     ...(s.store != null ? [`store     ${s.store.results} results and ${s.store.corrections} corrections held`] : []),
-    ...(s.memory != null ? [`memory    ${s.memory.formulas} formulas${s.memory.loading ? ' so far: still being built from the store (search answers when it is done)' : ''}`] : []),
+    ...(s.memory != null
+      ? [`memory    ${s.memory.failed != null ? `could not be built (${s.memory.failed}): search is not available until a restart` : s.memory.loading ? 'still being built from the store (search answers when it is done)' : `${s.memory.formulas} formulas`}`]
+      : []),
     `data dir  ${s.dataDir}`,
     ...(s.quarantined != null && s.quarantined.length > 0
       ? [`quarantined store updates: ${s.quarantined.length} (set aside at start-up; see texmesh status --json)`,

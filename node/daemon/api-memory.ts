@@ -1,7 +1,7 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
 import { ImageError } from '../../pipeline/preprocess.js'
-import { MAX_K, MAX_QUERY_LATEX, MemoryLoadingError, SearchError, type FormulaHit } from './memory.js'
+import { MAX_K, MAX_QUERY_LATEX, MemoryLoadingError, MemoryUnavailableError, SearchError, type FormulaHit } from './memory.js'
 
 /** The API's formula search: GET /v1/search?latex=...&k=10 (node/daemon/memory.ts), and POST /v1/search/image?k=10 with an image (image-memory.ts). */
 
@@ -20,6 +20,12 @@ const SearchQuery = z.object({
   k: z.coerce.number().int().min(1).max(MAX_K).optional()
 }).strict()
 
+/** 503: with Retry-After while the memory is being built, without when its build failed. */
+async function unavailable (reply: FastifyReply, err: MemoryUnavailableError): Promise<FastifyReply> {
+  if (err instanceof MemoryLoadingError) void reply.header('retry-after', '5')
+  return await reply.code(503).send({ error: err.message })
+}
+
 export function addMemoryRoutes (app: FastifyInstance, handlers: MemoryHandlers): void {
   app.get('/v1/search', async (request, reply) => {
     const query = SearchQuery.safeParse(request.query)
@@ -28,7 +34,7 @@ export function addMemoryRoutes (app: FastifyInstance, handlers: MemoryHandlers)
       return { formulas: handlers.size(), hits: handlers.search(query.data.latex, query.data.k ?? 10) }
     } catch (err) {
       if (err instanceof SearchError) return await reply.code(400).send({ error: err.message })
-      if (err instanceof MemoryLoadingError) return await reply.code(503).header('retry-after', '5').send({ error: err.message })
+      if (err instanceof MemoryUnavailableError) return await unavailable(reply, err)
       throw err
     }
   })
@@ -46,7 +52,7 @@ export function addMemoryRoutes (app: FastifyInstance, handlers: MemoryHandlers)
     } catch (err) {
       if (err instanceof ImageError) return await reply.code(422).send({ error: err.message, reason: err.reason })
       if (err instanceof SearchError) return await reply.code(422).send({ error: err.message })
-      if (err instanceof MemoryLoadingError) return await reply.code(503).header('retry-after', '5').send({ error: err.message })
+      if (err instanceof MemoryUnavailableError) return await unavailable(reply, err)
       throw err
     }
   })

@@ -158,8 +158,8 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     const quarantined = await replica.quarantined()
     for (const q of quarantined) storeLog.warn({ author: q.author, reason: q.reason, key: q.key }, 'a stored store update was set aside (quarantined)')
     await trust.publishCertificate()
-    // Formula memory: every formula the store holds, searchable by similarity (memory/). Built
-    // here, before the network starts, since the first build takes the event loop a while.
+    // Formula memory: every formula the store holds, searchable by similarity (memory/); and the
+    // image memory (every result's image embedding). Made here, following the store from now on.
     const memoryLog = log.child({ component: 'node:memory' })
     const formulas = memory = new FormulaMemory(replica, (hash, author) => tasks?.certifiedHolds(hash, author) ?? false, memoryLog, trust.reviewers, dataDir.paths.memory)
     // Built in slices once the node serves (begin() below): search answers 503 until it is done.
@@ -302,7 +302,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       tasks: nodeTasks.stats(),
       quorum: nodeTasks.quorumTimings(),
       store: { results: store.size('results'), corrections: store.size('corrections') },
-      memory: { formulas: formulas.size, loading: formulas.started == null || images.loading },
+      memory: { formulas: formulas.size, loading: formulas.loading || images.loading, ...(formulas.failed != null ? { failed: formulas.failed } : {}) },
       quarantined: quarantined.map(q => ({ author: q.author, reason: q.reason, time: new Date(q.time).toISOString(), bytes: q.bytes }))
     })
     const peers = async (): Promise<ApiPeer[]> => await peersView(node, pinged, nodeTasks.equivocators(), nodeTasks.peerLoads())
