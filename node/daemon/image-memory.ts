@@ -1,6 +1,6 @@
 import type { Replica } from '../../crdt/replica.js'
 import type { ResultEntry } from '../../crdt/schemas.js'
-import { decodeEmbedding } from '../../pipeline/image-embedding.js'
+import { decodeEmbedding, IMAGE_DIMENSIONS } from '../../pipeline/image-embedding.js'
 import { dot, SCALE } from '../../memory/quantize.js'
 import { SHA256_HEX } from '../../util/sha256.js'
 import { isoTime } from '../../util/time.js'
@@ -43,8 +43,6 @@ export async function searchByImage (init: { images: ImageMemory, compute: Compu
 /** Sources listed per hit (the rest are counted). */
 const MAX_SOURCES = 20
 
-interface Held { hash: string, author: string, model: string, vec: Int8Array, norm: number }
-
 /** Images a search by image resolves (the nearest; the rest are not counted as sources). */
 const SEARCH_IMAGES_PER_HIT = 20
 
@@ -54,10 +52,66 @@ function norm (v: ArrayLike<number>): number {
   return Math.sqrt(s)
 }
 
+/**
+ * The embeddings held, in slots of one growing Int8Array (IMAGE_DIMENSIONS bytes each), with
+ * each slot's norm, model and store key in arrays beside it: a million embeddings each in an
+ * Int8Array of its own took about 300 bytes apiece. A freed slot is used again.
+ */
+class Slots {
+  vectors = new Int8Array(0)
+  norms = new Float32Array(0)
+  /** index into the model names; -1: free */
+  models = new Int32Array(0)
+  keys: Array<string | undefined> = []
+  private readonly free: number[] = []
+
+  get length (): number { return this.keys.length }
+
+  /** A slot for `key`, its vector copied in. */
+  take (key: string, vector: Int8Array, norm: number, model: number): number {
+    let slot = this.free.pop()
+    if (slot == null) {
+      slot = this.keys.length
+      this.keys.push(undefined)
+      if (slot >= this.norms.length) this.grow(Math.max(1024, 2 * this.norms.length))
+    }
+    this.put(slot, key, vector, norm, model)
+    return slot
+  }
+
+  put (slot: number, key: string, vector: Int8Array, norm: number, model: number): void {
+    this.vectors.set(vector, slot * IMAGE_DIMENSIONS)
+    this.norms[slot] = norm
+    this.models[slot] = model
+    this.keys[slot] = key
+  }
+
+  release (slot: number): void {
+    this.keys[slot] = undefined
+    this.models[slot] = -1
+    this.free.push(slot)
+  }
+
+  private grow (slots: number): void {
+    const vectors = new Int8Array(slots * IMAGE_DIMENSIONS)
+    vectors.set(this.vectors)
+    const norms = new Float32Array(slots)
+    norms.set(this.norms)
+    const models = new Int32Array(slots).fill(-1)
+    models.set(this.models)
+    this.vectors = vectors
+    this.norms = norms
+    this.models = models
+  }
+}
+
 export class ImageMemory {
-  private readonly held = new Map<string, Held>()
-  /** each model name seen, held once */
-  private readonly models = new Map<string, string>()
+  private readonly slots = new Slots()
+  /** store key ("HASH/AUTHOR") -> its slot */
+  private readonly slotOf = new Map<string, number>()
+  /** model names, each once, and how many embeddings each has */
+  private readonly modelNames: string[] = []
+  private readonly perModel: number[] = []
   private readonly unsubscribe: () => void
   private stopped = false
   /** true until every result of the store is taken */
@@ -76,10 +130,10 @@ export class ImageMemory {
       const slash = change.key.lastIndexOf('/')
       const hash = change.key.slice(0, slash)
       if (slash < 0 || !SHA256_HEX.test(hash)) return
-      this.set(change.key, hash, change.author, replica.results(hash).get(change.author))
+      this.set(change.key, replica.results(hash).get(change.author))
     })
     this.ready = new Promise<void>(resolve => { this.begin = resolve }).then(async () => {
-      await inSlices(replica.eachResult(), ({ key, hash, author, entry }) => { this.set(key, hash, author, entry) }, () => this.stopped)
+      await inSlices(replica.eachResult(), ({ key, hash, entry }) => { if (SHA256_HEX.test(hash)) this.set(key, entry) }, () => this.stopped)
       this.loading = false
     })
   }
@@ -87,28 +141,34 @@ export class ImageMemory {
   /** Start taking the store's results (a node calls it once it serves). */
   begin: () => void = () => {}
 
-  /**
-   * Take a result (or its removal) under its key in the store ("HASH/AUTHOR", the store's own
-   * string, so a million of them are not held twice); model names are held once each.
-   */
-  private set (key: string, hash: string, author: string, entry: ResultEntry | undefined): void {
+  /** Take a result (or its removal) under its key in the store ("HASH/AUTHOR"). */
+  private set (key: string, entry: ResultEntry | undefined): void {
     const vec = entry?.embedding != null ? decodeEmbedding(entry.embedding) : undefined
     const n = vec != null ? norm(vec) / SCALE : 0
+    const slot = this.slotOf.get(key)
+    if (slot != null) this.perModel[this.slots.models[slot]!]!--
     if (entry == null || vec == null || !(n > 0)) {
-      this.held.delete(key)
+      if (slot != null) {
+        this.slots.release(slot)
+        this.slotOf.delete(key)
+      }
       return
     }
-    let model = this.models.get(entry.model)
-    if (model == null) this.models.set(entry.model, model = entry.model)
-    this.held.set(key, { hash, author, model, vec, norm: n })
+    let model = this.modelNames.indexOf(entry.model)
+    if (model < 0) {
+      model = this.modelNames.push(entry.model) - 1
+      this.perModel.push(0)
+    }
+    this.perModel[model]!++
+    if (slot != null) this.slots.put(slot, key, vec, n, model)
+    else this.slotOf.set(key, this.slots.take(key, vec, n, model))
   }
 
   /** Results embedded by model `model` (every model's when not given). */
   size (model?: string): number {
-    if (model == null) return this.held.size
-    let n = 0
-    for (const h of this.held.values()) if (h.model === model) n++
-    return n
+    if (model == null) return this.slotOf.size
+    const m = this.modelNames.indexOf(model)
+    return m < 0 ? 0 : this.perModel[m]!
   }
 
   /**
@@ -118,15 +178,43 @@ export class ImageMemory {
    */
   near (query: Float32Array, model: string, k: number, minCosine = -1, keep: (hash: string) => boolean = () => true): ImageHit[] {
     const qn = norm(query)
-    if (!(qn > 0)) return []
-    const best = new Map<string, ImageHit>()
-    for (const h of this.held.values()) {
-      if (h.model !== model) continue
-      const cosine = Math.min(1, dot(query, h.vec) / (qn * h.norm))
-      if (cosine < minCosine || (best.get(h.hash)?.cosine ?? -2) >= cosine || !keep(h.hash)) continue
-      best.set(h.hash, { hash: h.hash, author: h.author, cosine })
+    const m = this.modelNames.indexOf(model)
+    if (!(qn > 0) || m < 0 || k <= 0) return []
+    const { vectors, norms, models, keys } = this.slots
+    // Every slot's cosine; those at minCosine or more are the candidates.
+    const found: number[] = []
+    const cosines = new Float32Array(this.slots.length)
+    for (let slot = 0; slot < this.slots.length; slot++) {
+      if (models[slot] !== m) continue
+      const cosine = Math.min(1, dot(query, vectors, slot * IMAGE_DIMENSIONS) / (qn * norms[slot]!))
+      if (cosine < minCosine) continue
+      cosines[slot] = cosine
+      found.push(slot)
     }
-    return [...best.values()].sort((a, b) => b.cosine - a.cosine).slice(0, k)
+    // The best `wanted` of them, best first (ties in slot order), then one hit per image; more
+    // are taken while too few images came out and more candidates are left.
+    for (let wanted = Math.max(256, 8 * k); ; wanted *= 4) {
+      let best = found
+      if (found.length > wanted) {
+        const sorted = Float32Array.from(found, slot => cosines[slot]!).sort()
+        const floor = sorted[sorted.length - wanted]!
+        best = found.filter(slot => cosines[slot]! >= floor)
+      }
+      best.sort((a, b) => cosines[b]! - cosines[a]! || a - b)
+      const hits: ImageHit[] = []
+      const seen = new Set<string>()
+      for (const slot of best) {
+        const key = keys[slot]!
+        const cut = key.lastIndexOf('/')
+        const hash = key.slice(0, cut)
+        if (seen.has(hash)) continue
+        seen.add(hash)
+        if (!keep(hash)) continue
+        hits.push({ hash, author: key.slice(cut + 1), cosine: cosines[slot]! })
+        if (hits.length === k) break
+      }
+      if (hits.length === k || best.length === found.length) return hits
+    }
   }
 
   /**
@@ -157,7 +245,7 @@ export class ImageMemory {
 
   /** MemoryLoadingError while the store's results are still being taken. */
   refuseWhileLoading (): void {
-    if (this.loading) throw new MemoryLoadingError(`search by image: the node is still taking the store's image embeddings (${this.held.size} so far); ask again shortly`)
+    if (this.loading) throw new MemoryLoadingError('search by image: the node is still taking the store\'s image embeddings; ask again shortly')
   }
 
   stop (): void {
