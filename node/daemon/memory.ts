@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type { Replica } from '../../crdt/replica.js'
 import type { CorrectionEntry, ResultEntry } from '../../crdt/schemas.js'
 import { isConfirmation } from '../../review/verdict.js'
@@ -9,6 +8,7 @@ import { DIMENSIONS, embedFormula, embeddingFingerprint } from '../../memory/emb
 import { cosine, rerankCount, VectorIndex } from '../../memory/index.js'
 import { readSnapshot, writeSnapshot } from '../../memory/snapshot.js'
 import { inSlices } from '../../util/slices.js'
+import { Held, kindOf, printOf, savedKey, sourceCode, timeOf } from './memory-held.js'
 import type { Log } from '../log.js'
 import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
 
@@ -85,7 +85,7 @@ export class FormulaMemory {
    * took about 300 MB; the rest of a source (its task, whether it is certified) is read when a
    * search shows it.
    */
-  private readonly byFormula = new Map<string, { id: number, sources: Map<string, number> }>()
+  private readonly byFormula = new Map<string, Held>()
   private formulas: string[] = []
   /** each store entry (its key: savedKey) -> a print of what it held, and the formulas it gave (so that a rewritten entry leaves its old ones) */
   private readonly byEntry = new Map<string, { print: string, formulas: string[] }>()
@@ -154,7 +154,7 @@ export class FormulaMemory {
     let done = await this.build(replica, usable)
     // Formulas whose every entry was rewritten or removed stay in a saved graph, without sources;
     // when they pile up, the copy is dropped and the memory built afresh.
-    const orphans = this.formulas.filter(f => this.byFormula.get(f)!.sources.size === 0).length
+    const orphans = this.formulas.filter(f => this.byFormula.get(f)!.size === 0).length
     if (done != null && usable != null && orphans > MAX_ORPHANS * this.formulas.length) {
       unusable = `${orphans} of its ${this.formulas.length} formulas are no longer in the store`
       usable = undefined
@@ -191,7 +191,7 @@ export class FormulaMemory {
     const stopped = (): boolean => this.stopped
     // The copy's formulas in one go (a Map fill: 0.3 s at a million): a change taken while they were
     // only partly in would add a formula of the copy a second time.
-    for (const [id, f] of this.formulas.entries()) this.byFormula.set(f, { id, sources: new Map() })
+    for (const [id, f] of this.formulas.entries()) this.byFormula.set(f, new Held(id))
     const saved = this.saved = copy != null ? new Map() : undefined
     // A change that arrives while the copy's entries go in is taken as new (its formulas are found
     // among the copy's); the walk below takes it again.
@@ -237,7 +237,7 @@ export class FormulaMemory {
         seen.add(id)
         const formula = this.formulas[id]
         if (formula == null) continue
-        const sources = [...this.byFormula.get(formula)!.sources].filter(([key, code]) => kindOf(code) === 'result' || kindOf(code) === 'region' || this.reviewers.counts(key.slice(key.lastIndexOf('/') + 1)))
+        const sources = this.byFormula.get(formula)!.entries().filter(([key, code]) => kindOf(code) === 'result' || kindOf(code) === 'region' || this.reviewers.counts(key.slice(key.lastIndexOf('/') + 1)))
         if (sources.length === 0) continue
         let vector: Float32Array
         try {
@@ -327,7 +327,7 @@ export class FormulaMemory {
     const saved = this.saved?.get(savedKey(key))
     if (saved != null && saved.print === print && saved.ids.every(id => id < this.formulas.length)) {
       const gave = saved.ids.map(id => this.formulas[id]!)
-      for (const f of gave) this.byFormula.get(f)!.sources.set(key, source)
+      for (const f of gave) this.byFormula.get(f)!.set(key, source)
       this.byEntry.set(key, { print, formulas: gave })
       return true
     }
@@ -338,7 +338,7 @@ export class FormulaMemory {
 
   /** An entry rewritten or removed: its formulas lose it as a source. */
   private drop (key: string): void {
-    for (const f of this.byEntry.get(key)?.formulas ?? []) this.byFormula.get(f)?.sources.delete(key)
+    for (const f of this.byEntry.get(key)?.formulas ?? []) this.byFormula.get(f)?.delete(key)
     this.byEntry.delete(key)
   }
 
@@ -360,34 +360,13 @@ export class FormulaMemory {
         this.log.debug({ err, formula: formula.slice(0, 200) }, 'a formula could not be embedded')
         return undefined
       }
-      held = { id: this.index.add(vector), sources: new Map() }
+      held = new Held(this.index.add(vector))
       this.byFormula.set(formula, held)
       this.formulas.push(formula)
     }
-    held.sources.set(key, source)
+    held.set(key, source)
     return formula
   }
-}
-
-/**
- * Entries are held under the store's own key string for a result ("HASH/AUTHOR": not a copy, a
- * million times) and "corrections:HASH/AUTHOR" for a review; the saved copy names both maps.
- */
-function savedKey (key: string): string { return key.startsWith('corrections:') ? key : `results:${key}` }
-
-const KINDS = ['result', 'region', 'correction', 'confirmation'] as const
-/** Times past this (2^50 ms: the year 37,000) are kept as the epoch, so that a time and a kind fit one number exactly. */
-const MAX_TIME = 2 ** 50
-/** A source's time (ms) and kind as one number: time x 4 + the kind's place in KINDS. */
-function sourceCode (time: number, kind: FormulaSource['kind']): number {
-  return (time <= MAX_TIME ? time : 0) * 4 + KINDS.indexOf(kind)
-}
-function kindOf (code: number): FormulaSource['kind'] { return KINDS[code % 4]! }
-function timeOf (code: number): number { return Math.floor(code / 4) }
-
-/** What a store entry held, in short: its time and a hash (SHA-256, 64 bits) of its formulas. */
-function printOf (time: number, latex: readonly string[]): string {
-  return `${time}:${createHash('sha256').update(latex.join('\u0000')).digest('base64url').slice(0, 11)}`
 }
 
 /**
