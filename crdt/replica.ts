@@ -202,6 +202,8 @@ export class Replica {
 
   /** Own changes in the document that LevelDB has not yet taken (see ReplicaWriteError). */
   unstoredChanges (): number { return this.own.size }
+  /** Is work queued (envelopes to apply, writes to store)? Work that can wait (memories.ts) waits for it. */
+  busy (): boolean { return this.serial.size > 0 }
 
   putResult (imageHash: string, entry: ResultEntry): Promise<void> { return this.write('results', `${imageHash}/${this.author}`, entry) }
   putCorrection (imageHash: string, entry: CorrectionEntry): Promise<void> { return this.write('corrections', `${imageHash}/${this.author}`, entry) }
@@ -214,13 +216,11 @@ export class Replica {
 
   /** Equivocation evidence against `voter` on `task`, reported by this node. */
   putEvidence (voter: string, task: string, entry: EvidenceEntry): Promise<void> { return this.write('evidence', `${voter}!${task}/${this.author}`, entry) }
-
   // Entries of one map under a prefix, by author (ReplicaDocument.byAuthor: only keys that are the prefix and one peer id).
   results (imageHash: string): Map<string, ResultEntry> { return this.doc.byAuthor('results', `${imageHash}/`) }
   corrections (imageHash: string): Map<string, CorrectionEntry> { return this.doc.byAuthor('corrections', `${imageHash}/`) }
   calibration (modelVersion: string): Map<string, CalibrationEntry> { return this.doc.byAuthor('calibration', `${modelVersion}/`) }
   members (): Map<string, MemberEntry> { return this.doc.byAuthor('members', '') }
-
   /** Every piece of equivocation evidence, from every reporter. */
   evidence (): Array<{ voter: string, task: string, reporter: string, entry: EvidenceEntry }> { return this.doc.evidence() }
   /** Every result of every image, from every author. */

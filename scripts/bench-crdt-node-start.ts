@@ -8,12 +8,12 @@
  * its RSS then and at its peak.
  */
 import { readFile } from 'node:fs/promises'
-import { createHash } from 'node:crypto'
 import { Replica } from '../crdt/replica.js'
 import { DataDir } from '../node/datadir/datadir.js'
 import { SimNode, freePort } from '../simnet/cluster.js'
 import type { ApiStatus } from '../node/daemon/api.js'
 import { percentile } from '../simnet/summary.js'
+import { benchImageHash } from './bench-result.js'
 
 const byValue = (xs: number[]): number[] => [...xs].sort((a, b) => a - b)
 
@@ -44,8 +44,6 @@ async function vm (pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(await readFile(`/proc/${pid}/status`, 'utf8'))
   return m != null ? Number(m[1]) * 1024 : NaN
 }
-
-const imageHash = (i: number): string => createHash('sha256').update(`bench image ${i}`).digest('hex')
 
 export interface StartFigures { apiUpMs: number, readyMs: number, rss: number, peak: number, formulas: number, statusMs: number[] }
 
@@ -84,7 +82,7 @@ export async function measureNodeStart (results: number, dir: string, write: (re
   await dataDir.ensure()
   const { key } = await dataDir.identity()
   const replica = await Replica.open({ path: dataDir.paths.replica, key })
-  await write(replica, imageHash, results)
+  await write(replica, benchImageHash, results)
   await replica.close()
   const node = new SimNode(0, { slowdown: 1, workers: 1, leaseMs: 30_000 }, dir, await freePort(), await freePort())
   try {

@@ -1,5 +1,15 @@
 /** The result entries bench:crdt writes: sized and shaped as the pipeline writes them. */
+import { createHash } from 'node:crypto'
 import type { ResultEntry } from '../crdt/schemas.js'
+
+/**
+ * An image hash (SHA-256, as the pipeline names images) for result i: a node's formula and image
+ * memories take only results under such hashes, so a bench that writes them measures what a node
+ * does with every result it holds, not only what its store does.
+ */
+export function benchImageHash (i: number): string {
+  return createHash('sha256').update(`bench image ${i}`).digest('hex')
+}
 
 /**
  * A result as the pipeline writes one: LaTeX, three alternatives (beam 4), the task, the time the

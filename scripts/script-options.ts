@@ -9,9 +9,9 @@ export function positiveInt (v: string): number {
 }
 
 /** Resolves once `check` holds, looking every `everyMs`; throws after `timeoutMs`, naming `what`. */
-export async function until (what: string, check: () => boolean, timeoutMs: number, everyMs = 20): Promise<void> {
+export async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<void> {
   const end = Date.now() + timeoutMs
-  while (!check()) {
+  while (!await check()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await new Promise(resolve => setTimeout(resolve, everyMs))
   }

@@ -21,7 +21,7 @@ function formatStatus (s: ApiStatus): string {
       : []),
     ...(s.store != null ? [`store     ${s.store.results} results and ${s.store.corrections} corrections held`] : []),
     ...(s.memory != null
-      ? [`memory    ${s.memory.failed != null ? `could not be built (${s.memory.failed}): search is not available until a restart` : s.memory.loading ? 'still being built from the store (search answers when it is done)' : `${s.memory.formulas} formulas`}`]
+      ? [`memory    ${s.memory.failed != null ? `could not be built (${s.memory.failed}): search is not available until a restart` : s.memory.loading ? 'still being built from the store (search answers when it is done)' : `${s.memory.formulas} formulas${s.memory.behind > 0 ? `; ${s.memory.behind} store changes still to take in` : ''}`}`]
       : []),
     `data dir  ${s.dataDir}`,
     ...(s.quarantined != null && s.quarantined.length > 0

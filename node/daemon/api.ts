@@ -54,8 +54,8 @@ export interface ApiStatus {
   quorum?: QuorumTimings
   /** the replicated store: entries held (one per image and reader; a new node's counts grow as it catches up) */
   store?: { results: number, corrections: number }
-  /** formula memory: distinct formulas held, whether it is still being built from the store (a node just started; search answers 503 meanwhile), and why its build failed if it did */
-  memory?: { formulas: number, loading: boolean, failed?: string }
+  /** formula memory: distinct formulas held, whether it is still being built from the store (a node just started; search answers 503 meanwhile), store changes not yet taken into it (they wait while the store applies a catch-up), and why its build failed if it did */
+  memory?: { formulas: number, loading: boolean, behind: number, failed?: string }
   /** store entries set aside at start-up because they no longer decode or check (see the README: "Stored data never stops a start") */
   quarantined?: Array<{ author: string | null, reason: string, time: string, bytes: number }>
 }

@@ -8,6 +8,7 @@ import { DIMENSIONS, embedFormula, embeddingFingerprint } from '../../memory/emb
 import { cosine, rerankCount, VectorIndex } from '../../memory/index.js'
 import { readSnapshot, writeSnapshot } from '../../memory/snapshot.js'
 import { inSlices } from '../../util/slices.js'
+import { Backlog } from '../../util/backlog.js'
 import { Held, kindOf, printOf, savedKey, sourceCode, timeOf } from './memory-held.js'
 import type { Log } from '../log.js'
 import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
@@ -90,6 +91,7 @@ export class FormulaMemory {
   /** each store entry (its key: savedKey) -> a print of what it held, and the formulas it gave (so that a rewritten entry leaves its old ones) */
   private readonly byEntry = new Map<string, { print: string, formulas: string[] }>()
   private readonly unsubscribe: () => void
+  private readonly backlog: Backlog<'results' | 'corrections'>
   /** during the start, the saved copy's entries (print and formula ids) */
   private saved: Map<string, { print: string, ids: number[] }> | undefined
   private timer: ReturnType<typeof setTimeout> | undefined
@@ -115,15 +117,21 @@ export class FormulaMemory {
     this.index = new VectorIndex(DIMENSIONS)
     // Followed from the start: an entry changed while the build is under way is taken at once, and
     // again (as it is then) if the build reaches it later.
-    this.unsubscribe = replica.subscribe(change => {
-      const slash = change.key.lastIndexOf('/')
-      const hash = change.key.slice(0, slash)
-      if (slash < 0 || !SHA256_HEX.test(hash)) return
-      if (change.map === 'results') this.setResult(change.key, hash, change.author, replica.results(hash).get(change.author))
-      else if (change.map === 'corrections') this.setReview(change.key, hash, change.author, replica.corrections(hash).get(change.author))
-      else return
+    // Indexing a formula takes about a millisecond: changes wait in a backlog while the replica has
+    // envelopes to apply, so a node catching up holds them at the store's pace; its memory follows.
+    this.backlog = new Backlog<'results' | 'corrections'>((key, map) => {
+      const slash = key.lastIndexOf('/')
+      const hash = key.slice(0, slash)
+      const author = key.slice(slash + 1)
+      if (map === 'results') this.setResult(key, hash, author, replica.results(hash).get(author))
+      else this.setReview(key, hash, author, replica.corrections(hash).get(author))
       this.changed = true
       this.scheduleSave()
+    }, () => replica.busy())
+    this.unsubscribe = replica.subscribe(change => {
+      const slash = change.key.lastIndexOf('/')
+      if (slash < 0 || !SHA256_HEX.test(change.key.slice(0, slash))) return
+      if (change.map === 'results' || change.map === 'corrections') this.backlog.add(change.key, change.map)
     })
     this.ready = new Promise<void>(resolve => { this.begin = resolve }).then(async () => await this.load(replica))
     // A failed build is logged where it is awaited (start.ts); search and status say so.
@@ -205,6 +213,15 @@ export class FormulaMemory {
   /** Distinct formulas held. */
   get size (): number { return this.formulas.length }
 
+  /** Changes to the store not yet taken (they wait while the replica is busy). */
+  get behind (): number { return this.backlog.size }
+
+  /** Resolves once every change to the store so far is taken (and the build at start is done). */
+  async settled (): Promise<void> {
+    await this.ready
+    await this.backlog.settled()
+  }
+
   /** The k formulas most like `latex`, equivalent forms grouped. */
   search (latex: string, k = 10): FormulaHit[] {
     if (this.failed != null) throw new MemoryUnavailableError(`formula memory could not be built (${this.failed}); the node's log says more, and a restart builds it again`)
@@ -263,6 +280,7 @@ export class FormulaMemory {
     this.stopped = true
     this.begin()
     this.unsubscribe()
+    this.backlog.stop()
     if (this.timer != null) clearTimeout(this.timer)
     this.timer = undefined
     this.save()

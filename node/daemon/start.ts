@@ -302,7 +302,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       tasks: nodeTasks.stats(),
       quorum: nodeTasks.quorumTimings(),
       store: { results: store.size('results'), corrections: store.size('corrections') },
-      memory: { formulas: formulas.size, loading: formulas.loading || images.loading, ...(formulas.failed != null ? { failed: formulas.failed } : {}) },
+      memory: { formulas: formulas.size, loading: formulas.loading || images.loading, behind: formulas.behind, ...(formulas.failed != null ? { failed: formulas.failed } : {}) },
       quarantined: quarantined.map(q => ({ author: q.author, reason: q.reason, time: new Date(q.time).toISOString(), bytes: q.bytes }))
     })
     const peers = async (): Promise<ApiPeer[]> => await peersView(node, pinged, nodeTasks.equivocators(), nodeTasks.peerLoads())

@@ -1,0 +1,71 @@
+/**
+ * Work that can wait: keys to process (the latest value given for each), put off while
+ * `busy()` says more urgent work is queued (a replica applying a catch-up), then taken in slices
+ * of about 20 ms with a turn of the event loop between. It never waits more than `maxWaitMs` in
+ * a row, so a node that is always busy still gets through it.
+ */
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
+
+const SLICE_MS = 20
+const POLL_MS = 10
+
+export class Backlog<V> {
+  private readonly pending = new Map<string, V>()
+  private running = false
+  private stopped = false
+  private readonly waiting: Array<() => void> = []
+
+  constructor (private readonly take: (key: string, value: V) => void, private readonly busy: () => boolean, private readonly maxWaitMs = 500) {}
+
+  /** Keys not yet taken. */
+  get size (): number { return this.pending.size }
+
+  /** Put `key` in (again: it is taken once, with the latest value). */
+  add (key: string, value: V): void {
+    if (this.stopped) return
+    this.pending.delete(key)
+    this.pending.set(key, value)
+    if (!this.running) void this.run()
+  }
+
+  /** Resolves once nothing is pending (at once when nothing is). */
+  async settled (): Promise<void> {
+    if (!this.running && this.pending.size === 0) return
+    await new Promise<void>(resolve => this.waiting.push(resolve))
+  }
+
+  /** Drop what is pending and take nothing more. */
+  stop (): void {
+    this.stopped = true
+    this.pending.clear()
+  }
+
+  private async run (): Promise<void> {
+    this.running = true
+    try {
+      let waited = 0
+      while (this.pending.size > 0 && !this.stopped) {
+        if (this.busy() && waited < this.maxWaitMs) {
+          await sleep(POLL_MS, undefined, { ref: false })
+          waited += POLL_MS
+          continue
+        }
+        waited = 0
+        const from = performance.now()
+        for (const [key, value] of this.pending) {
+          this.pending.delete(key)
+          try {
+            this.take(key, value)
+          } catch {
+            // one key's failure is its own: the rest are taken
+          }
+          if (performance.now() - from >= SLICE_MS) break
+        }
+        await nextTurn()
+      }
+    } finally {
+      this.running = false
+      for (const resolve of this.waiting.splice(0)) resolve()
+    }
+  }
+}
