@@ -12,6 +12,7 @@ import { FormulaMemory, MemoryLoadingError, MemoryUnavailableError } from '../no
 import { ImageMemory } from '../node/daemon/image-memory.js'
 import { createLog } from '../node/log.js'
 import { inSlices } from '../util/slices.js'
+import { Backlog } from '../util/backlog.js'
 import { canonicalize } from '../pipeline/latex/canonical.js'
 import { sha256Hex } from '../util/sha256.js'
 import { result, tempDirs } from './crdt-helpers.js'
@@ -44,6 +45,34 @@ describe('memories built while the node serves', { timeout: 120_000 }, () => {
     assert.deepEqual(some, [1, 2])
   })
 
+  it('a backlog takes each key once with its latest value, waits while busy (a bounded while), drains at a stop', async () => {
+    const taken: Array<[string, number]> = []
+    let busy = true
+    const backlog = new Backlog<number>((key, value) => { taken.push([key, value]) }, () => busy, 200)
+    backlog.add('a', 1)
+    backlog.add('b', 1)
+    backlog.add('a', 2)
+    await new Promise(resolve => setTimeout(resolve, 60))
+    assert.deepEqual(taken, [], 'nothing is taken while the replica is busy')
+    assert.equal(backlog.size, 2)
+    // Busy for good: it goes on after its longest wait.
+    await backlog.settled()
+    assert.deepEqual(taken, [['b', 1], ['a', 2]])
+    busy = false
+    backlog.add('c', 3)
+    await backlog.settled()
+    assert.deepEqual(taken.at(-1), ['c', 3])
+    // At a stop: what is pending is taken within the budget, then nothing more.
+    busy = true
+    backlog.add('d', 4)
+    assert.equal(backlog.drain(1000), true)
+    assert.deepEqual(taken.at(-1), ['d', 4])
+    backlog.stop()
+    backlog.add('e', 5)
+    assert.equal(backlog.size, 0)
+    await backlog.settled()
+  })
+
   it('search is refused as loading until the store is taken; what arrives meanwhile is found; a stop ends the build', async () => {
     const replica = await Replica.open({ path: await dir(), key: await generateKeyPair('Ed25519') })
     const formulas = ['\\int_{0}^{1} x^{n} d x', 'e^{i \\pi}+1=0', '\\sum_{k=1}^{\\infty} \\frac{1}{k^{2}}']
@@ -57,6 +86,7 @@ describe('memories built while the node serves', { timeout: 120_000 }, () => {
     // Written while the build has not yet reached the store.
     await replica.putResult(hashOf(9), { ...result('a^{2}+b^{2}=c^{2}'), embedding: EMBEDDING })
     const started = await memory.ready
+    await memory.settled()
     await images.ready
     assert.deepEqual([started.from, started.formulas], ['built', 4])
     for (const latex of [...formulas, 'a^{2}+b^{2}=c^{2}']) assert.equal(memory.search(latex, 1)[0]?.latex, canonicalize(latex))

@@ -34,6 +34,21 @@ export class Backlog<V> {
     await new Promise<void>(resolve => this.waiting.push(resolve))
   }
 
+  /** Take what is pending now, for at most `budgetMs` (at a stop, so that it is saved); true when nothing is left. */
+  drain (budgetMs: number): boolean {
+    const from = performance.now()
+    for (const [key, value] of this.pending) {
+      if (performance.now() - from >= budgetMs) return false
+      this.pending.delete(key)
+      try {
+        this.take(key, value)
+      } catch {
+        // one key's failure is its own
+      }
+    }
+    return true
+  }
+
   /** Drop what is pending and take nothing more. */
   stop (): void {
     this.stopped = true

@@ -1,6 +1,7 @@
 /**
  * What formula memory (memory.ts) keeps, compactly: a formula's sources as one number each
- * (sourceCode: its entry's time and kind) in a Held, and the keys it names entries by.
+ * (sourceCode: its entry's time and kind) in a Held, and the keys it names entries by; and how
+ * it tells prose from a formula in a query (proseIn).
  */
 import { createHash } from 'node:crypto'
 import type { FormulaSource } from './memory.js'
@@ -59,4 +60,15 @@ export function timeOf (code: number): number { return Math.floor(code / 4) }
 /** What a store entry held, in short: its time and a hash (SHA-256, 64 bits) of its formulas. */
 export function printOf (time: number, latex: readonly string[]): string {
   return `${time}:${createHash('sha256').update(latex.join('\u0000')).digest('base64url').slice(0, 11)}`
+}
+
+/**
+ * Words of prose in a query, if it has any, outside commands and their text arguments
+ * (`\text{...}`, `\mathrm{...}`): two words side by side, one of them of four letters or
+ * more ("integral of", "what is the"). Formulas name things with a letter or two, with commands,
+ * or with single words (`softmax(x)`), not with phrases.
+ */
+export function proseIn (query: string): string | undefined {
+  const bare = query.replace(/\\(?:text[a-z]*|math[a-z]*|operatorname\*?|mbox|hbox)\s*\{[^{}]*\}/g, ' ').replace(/\\[a-zA-Z]+\*?/g, ' ')
+  return /(?<![a-zA-Z])(?:[a-zA-Z]{4,}\s+[a-zA-Z]{2,}|[a-zA-Z]{2,}\s+[a-zA-Z]{4,})(?![a-zA-Z])/.exec(bare)?.[0]
 }

@@ -9,7 +9,7 @@ import { cosine, rerankCount, VectorIndex } from '../../memory/index.js'
 import { readSnapshot, writeSnapshot } from '../../memory/snapshot.js'
 import { inSlices } from '../../util/slices.js'
 import { Backlog } from '../../util/backlog.js'
-import { Held, kindOf, printOf, savedKey, sourceCode, timeOf } from './memory-held.js'
+import { Held, kindOf, printOf, proseIn, savedKey, sourceCode, timeOf } from './memory-held.js'
 import type { Log } from '../log.js'
 import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
 
@@ -54,6 +54,8 @@ export class MemoryUnavailableError extends Error {}
 /** The memory is still being built from the store (a node just started): ask again shortly. */
 export class MemoryLoadingError extends MemoryUnavailableError {}
 
+/** At a stop, changes still in the backlog are taken for at most this long before the save. */
+const STOP_DRAIN_MS = 2000
 /** After a change, the index is saved once this long has passed, and at least SAVE_SPACING times as long as the last save took. */
 export const SAVE_AFTER_MS = 30_000
 const SAVE_SPACING = 20
@@ -280,6 +282,8 @@ export class FormulaMemory {
     this.stopped = true
     this.begin()
     this.unsubscribe()
+    // What is still to take in goes in before the save, within a bound (the next start's build adds the rest).
+    if (!this.loading) this.backlog.drain(STOP_DRAIN_MS)
     this.backlog.stop()
     if (this.timer != null) clearTimeout(this.timer)
     this.timer = undefined
@@ -385,15 +389,4 @@ export class FormulaMemory {
     held.set(key, source)
     return formula
   }
-}
-
-/**
- * Words of prose in a query, if it has any, outside commands and their text arguments
- * (`\text{...}`, `\mathrm{...}`): two words side by side, one of them of four letters or
- * more ("integral of", "what is the"). Formulas name things with a letter or two, with commands,
- * or with single words (`softmax(x)`), not with phrases.
- */
-export function proseIn (query: string): string | undefined {
-  const bare = query.replace(/\\(?:text[a-z]*|math[a-z]*|operatorname\*?|mbox|hbox)\s*\{[^{}]*\}/g, ' ').replace(/\\[a-zA-Z]+\*?/g, ' ')
-  return /(?<![a-zA-Z])(?:[a-zA-Z]{4,}\s+[a-zA-Z]{2,}|[a-zA-Z]{2,}\s+[a-zA-Z]{4,})(?![a-zA-Z])/.exec(bare)?.[0]
 }
