@@ -8,6 +8,7 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 
 const SLICE_MS = 20
 const POLL_MS = 10
+const QUIET_MS = 30
 
 export class Backlog<V> {
   private readonly pending = new Map<string, V>()
@@ -59,8 +60,12 @@ export class Backlog<V> {
     this.running = true
     try {
       let waited = 0
+      let quiet = 0
       while (this.pending.size > 0 && !this.stopped) {
-        if (this.busy() && waited < this.maxWaitMs) {
+        // Taken once the urgent work has been away for QUIET_MS (envelopes of a catch-up come a
+        // few ms apart), or after maxWaitMs of waiting.
+        quiet = this.busy() ? 0 : quiet + POLL_MS
+        if (quiet < QUIET_MS && waited < this.maxWaitMs) {
           await sleep(POLL_MS, undefined, { ref: false })
           waited += POLL_MS
           continue
