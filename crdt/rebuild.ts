@@ -62,14 +62,7 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget, own?: { 
         // A snapshot that cannot be applied: the log is replayed whole (on top of what it applied: Yjs skips what it has).
       }
     }
-    if (order != null) {
-      // What the snapshot covers is in the log (it is taken once everything applied is stored), range by range.
-      for (const [logId, ranges] of snapshot!.logs) {
-        for (const r of ranges) target.covered(logId, r.first, r.seq)
-        fromSnapshot += ranges.length
-      }
-      log.appendedAtLeast(order)
-    }
+    if (order != null) log.appendedAtLeast(order)
   }
   /**
    * The stored envelopes to check and apply: with a snapshot, those stored after it (format 2), or
@@ -88,12 +81,19 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget, own?: { 
         seen.add(at.key)
       }
       // Own envelopes stored without an order entry (by an older version, started after this
-      // snapshot was taken and killed before it took its own) leave a gap in the own log, which
-      // is stored without one: the log is walked after all.
-      if (own != null && !complete([...held.get(own.logId)?.ranges ?? [], ...uncovered.filter(at => at.logId === own.logId)], own.nextSeq)) {
+      // snapshot was taken and killed before it took its own) leave a gap after what the snapshot
+      // holds of the own log, which is stored without one: the log is walked after all.
+      let ownAfter = -1
+      for (const r of held.get(own?.logId ?? '')?.ranges ?? []) ownAfter = Math.max(ownAfter, r.seq)
+      if (own != null && !complete(uncovered.filter(at => at.logId === own.logId), ownAfter + 1, own.nextSeq)) {
         uncovered = []
         order = undefined
-        fromSnapshot = 0
+      } else {
+        // What the snapshot covers is in the log (it is taken once everything applied is stored), range by range.
+        for (const [logId, c] of held) {
+          for (const r of c.ranges) target.covered(logId, r.first, r.seq)
+          fromSnapshot += c.ranges.length
+        }
       }
     }
     if (order == null) {
@@ -152,9 +152,9 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget, own?: { 
   return { fromSnapshot, replayed: updates.length, replayedBytes: updates.reduce((n, g) => n + g.e.update.length, 0), snapshotBytes }
 }
 
-/** Whether `ranges` cover every position from 0 up to `next` - 1. */
-function complete (ranges: ReadonlyArray<{ first: number, seq: number }>, next: number): boolean {
-  let head = -1
+/** Whether `ranges` cover every position from `from` up to `next` - 1. */
+function complete (ranges: ReadonlyArray<{ first: number, seq: number }>, from: number, next: number): boolean {
+  let head = from - 1
   for (const r of [...ranges].sort((x, y) => x.first - y.first)) {
     if (r.first > head + 1) break
     head = Math.max(head, r.seq)

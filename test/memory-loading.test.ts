@@ -15,7 +15,7 @@ import { inSlices } from '../util/slices.js'
 import { Backlog } from '../util/backlog.js'
 import { canonicalize } from '../pipeline/latex/canonical.js'
 import { sha256Hex } from '../util/sha256.js'
-import { result, tempDirs } from './crdt-helpers.js'
+import { result, review, tempDirs } from './crdt-helpers.js'
 
 const { dir, removeAll } = tempDirs()
 const hashOf = (i: number): string => sha256Hex(new TextEncoder().encode(`loading test ${i}`))
@@ -113,11 +113,16 @@ describe('memories built while the node serves', { timeout: 120_000 }, () => {
     assert.equal(again.from, 'saved')
     assert.equal(again.formulas, built.formulas + 1)
     for (const i of [0, 1999]) assert.deepEqual(loading.search(many[i]!, 3).filter(h => h.latex === canonicalize(many[i]!)).map(h => h.sourceCount), [1])
+    // A node's result and its own review of one image share the store key: both are taken in.
+    const same = hashOf(7000)
+    await Promise.all([replica.putResult(same, result('q^{7000}')), replica.putCorrection(same, review('r^{7000}'))])
+    await loading.settled()
+    for (const latex of ['q^{7000}', 'r^{7000}']) assert.equal(loading.search(latex, 1)[0]?.latex, canonicalize(latex), latex)
     loading.stop()
     const third = new FormulaMemory(replica, () => false, createLog('silent'), undefined, dir2)
     third.begin()
     const last = await third.ready
-    assert.deepEqual([last.from, last.unusable, last.formulas], ['saved', undefined, built.formulas + 1])
+    assert.deepEqual([last.from, last.unusable, last.formulas], ['saved', undefined, built.formulas + 3])
     third.stop()
 
     // A build that fails says why, in search and in `failed`, rather than loading for ever.

@@ -121,7 +121,9 @@ export class FormulaMemory {
     // again (as it is then) if the build reaches it later.
     // Indexing a formula takes about a millisecond: changes wait in a backlog while the replica has
     // envelopes to apply, so a node catching up holds them at the store's pace; its memory follows.
-    this.backlog = new Backlog<'results' | 'corrections'>((key, map) => {
+    // Keyed as savedKey does: a node's result and its review of one image share the store key.
+    this.backlog = new Backlog<'results' | 'corrections'>((tagged, map) => {
+      const key = map === 'results' ? tagged : tagged.slice('corrections:'.length)
       const slash = key.lastIndexOf('/')
       const hash = key.slice(0, slash)
       const author = key.slice(slash + 1)
@@ -133,7 +135,7 @@ export class FormulaMemory {
     this.unsubscribe = replica.subscribe(change => {
       const slash = change.key.lastIndexOf('/')
       if (slash < 0 || !SHA256_HEX.test(change.key.slice(0, slash))) return
-      if (change.map === 'results' || change.map === 'corrections') this.backlog.add(change.key, change.map)
+      if (change.map === 'results' || change.map === 'corrections') this.backlog.add(change.map === 'results' ? change.key : `corrections:${change.key}`, change.map)
     })
     this.ready = new Promise<void>(resolve => { this.begin = resolve }).then(async () => await this.load(replica))
     // A failed build is logged where it is awaited (start.ts); search and status say so.
@@ -141,6 +143,8 @@ export class FormulaMemory {
       if (this.stopped) return
       this.failed = err instanceof Error ? err.message : String(err)
       this.loading = false
+      // Nothing more is indexed or saved for a memory search refuses.
+      this.backlog.stop()
     })
   }
 
@@ -292,7 +296,7 @@ export class FormulaMemory {
 
   /** Save the index now if it changed (and there is a folder for it); a failure is logged, and the next start builds it. */
   save (): void {
-    if (this.dir == null || !this.changed || this.loading) return
+    if (this.dir == null || !this.changed || this.loading || this.failed != null) return
     const t0 = performance.now()
     try {
       const entries: Saved['entries'] = [...this.byEntry].map(([key, e]) => [savedKey(key), e.print, e.formulas.map(f => this.byFormula.get(f)!.id)])
