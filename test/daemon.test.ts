@@ -106,8 +106,11 @@ describe('node identity and data dir', { timeout: 120_000 }, () => {
       dirs.push(dir)
       const daemon = spawnCli(['node', '--listen', listen, '--api-port', '0', '--no-mdns', '--data-dir', dir])
       const done = collect(daemon)
+      let said = ''
+      daemon.stderr?.on('data', (d: Buffer) => { said += d.toString() })
       try {
-        await waitFor('the node to start', async () => await new DataDir(dir).runtime(), 20_000)
+        // The note comes with the "running" line, in the same turn; the runtime file comes a little before both.
+        await waitFor('the node to say it runs', async () => said.includes(' running; '), 20_000)
       } finally {
         daemon.kill('SIGTERM')
       }
