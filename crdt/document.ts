@@ -205,13 +205,19 @@ export class ReplicaDocument {
     const ymap = this.doc.getMap(map)
     // Every key ends in its author's peer id, and every author is known: with few authors, each
     // one's key is looked up, and no index of a million keys is built (or held).
-    const authors = this.authors()
-    const probe = authors.size <= PROBE_AUTHORS
-    const keys = probe ? [] : this.indexOf(map).get(prefix) ?? []
-    for (const key of probe ? [...authors].map(a => prefix + a).filter(k => ymap.has(k)) : typeof keys === 'string' ? [keys] : keys) {
-      const parsed = SCHEMAS[map].safeParse(readValue(ymap.get(key)))
+    const take = (key: string): void => {
+      const value = ymap.get(key)
+      if (value === undefined) return
+      const parsed = SCHEMAS[map].safeParse(readValue(value))
       if (parsed.success) out.set(key.slice(prefix.length), parsed.data as T)
     }
+    const authors = this.authors()
+    if (authors.size <= PROBE_AUTHORS) {
+      for (const author of authors) take(prefix + author)
+      return out
+    }
+    const keys = this.indexOf(map).get(prefix) ?? []
+    for (const key of typeof keys === 'string' ? [keys] : keys) take(key)
     return out
   }
 

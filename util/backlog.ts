@@ -5,8 +5,8 @@
  * a row, so a node that is always busy still gets through it.
  */
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
+import { SLICE_MS } from './slices.js'
 
-const SLICE_MS = 20
 const POLL_MS = 10
 const QUIET_MS = 30
 
@@ -37,14 +37,19 @@ export class Backlog<V> {
 
   /** Take what is pending now, for at most `budgetMs` (at a stop, so that it is saved); true when nothing is left. */
   drain (budgetMs: number): boolean {
+    return this.slice(budgetMs)
+  }
+
+  /** Take pending keys for about `ms`; true when none is left. */
+  private slice (ms: number): boolean {
     const from = performance.now()
     for (const [key, value] of this.pending) {
-      if (performance.now() - from >= budgetMs) return false
+      if (performance.now() - from >= ms) return false
       this.pending.delete(key)
       try {
         this.take(key, value)
       } catch {
-        // one key's failure is its own
+        // one key's failure is its own: the rest are taken
       }
     }
     return true
@@ -71,16 +76,7 @@ export class Backlog<V> {
           continue
         }
         waited = 0
-        const from = performance.now()
-        for (const [key, value] of this.pending) {
-          this.pending.delete(key)
-          try {
-            this.take(key, value)
-          } catch {
-            // one key's failure is its own: the rest are taken
-          }
-          if (performance.now() - from >= SLICE_MS) break
-        }
+        this.slice(SLICE_MS)
         await nextTurn()
       }
     } finally {

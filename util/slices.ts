@@ -5,7 +5,8 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises'
 
-const SLICE_MS = 20
+/** How long a slice runs before the event loop gets a turn (util/backlog.ts slices the same). */
+export const SLICE_MS = 20
 
 /**
  * Call `take` on each item, pausing for a turn every SLICE_MS. Stops early, before the next
