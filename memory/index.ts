@@ -9,11 +9,12 @@
  * less at the same recall once re-ranked, and at a million its coarser order is made up for by
  * re-ranking more (rerankCount; bench:memory). A search re-ranks its best candidates by their exact
  * (float) vectors, which the caller gives (for a formula, its embedding computed again).
- * It can be saved to a folder and loaded back (usearch's own file: vectors and graph).
+ * It can be saved to a folder and loaded back (usearch's own files: vectors and graph), in
+ * segments, so that what was saved is read from its files rather than held in memory.
  */
 import { Index, MetricKind, ScalarKind } from 'usearch'
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { copyFileSync, linkSync, readdirSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { verify, writeCheck } from './index-file.js'
 
 /** At 100,000 formulas (bench:memory, on the hnswlib graph this replaced) M 16 fell short of recall@10 0.95 where M 32 reached it. */
@@ -41,86 +42,174 @@ export function rerankCount (k: number, size: number): number {
   const more = size <= 200_000 ? 0.4 : 0.4 + Math.min(1, Math.log10(size / 200_000) / Math.log10(5))
   return k + Math.max(4, Math.ceil(k * more))
 }
-const FILE = 'vectors-graph.usearch'
-/** its size and CRC-32, checked before usearch reads it (index-file.ts) */
-const CHECK_FILE = 'vectors-graph.check.json'
+/** The file a single-segment index was saved in before segments (read as the segment from 0). */
+const LEGACY = 'vectors-graph'
 /** usearch's letter for the inner product, as its file header names the metric */
 const METRIC_LETTER = 'i'
 /** One thread: a node searches from its event loop, and its other cores read images. */
 const THREADS = 1
+/**
+ * The in-memory segment is frozen (saved, then read from its file) once it holds this many
+ * vectors, or a quarter of the index when that is more: a million formulas take at most a few
+ * hundred thousand in memory, and an index that grows tenfold gains about ten segments.
+ */
+export const FREEZE_AT = 65_536
 
 export interface Hit { id: number, score: number }
 
 /** A candidate's exact vector, by its id (for a formula, its embedding computed again). */
 export type ExactVector = (id: number) => Float32Array
 
+/** Vectors first..first+size-1, viewed (memory-mapped) from `file`, which never changes. */
+interface Frozen { first: number, size: number, graph: Index, file: string }
+
+const segmentName = (first: number): string => `seg-${first}`
+const dataFile = (dir: string, name: string): string => join(dir, `${name}.usearch`)
+const checkFile = (dir: string, name: string): string => join(dir, `${name}.check.json`)
+
+/**
+ * A vector index in segments: HNSW graphs over consecutive ids. The last segment is in memory
+ * and takes additions; the others were saved and are read from their files (usearch's `view`:
+ * memory-mapped, so their pages are the page cache's, read as searches touch them and dropped
+ * by the kernel when it needs the memory). A search asks every segment and keeps the best.
+ */
 export class VectorIndex {
-  private readonly graph: Index
+  private readonly frozen: Frozen[] = []
+  private live: Index
+  private liveFirst = 0
   private count = 0
   /** ef_search when fixed (bench:memory); by size otherwise (efSearchFor) */
   private fixedEf: number | undefined
 
-  constructor (readonly dimensions: number, efSearch?: number, readonly m = HNSW_M, saved?: string) {
+  constructor (readonly dimensions: number, efSearch?: number, readonly m = HNSW_M, saved?: string, public freezeAt = FREEZE_AT) {
+    this.live = this.graph()
+    this.fixedEf = efSearch
+    if (saved != null) this.open(saved)
+  }
+
+  /** An index written by `save` in `dir` (throws when a file is missing or damaged). */
+  static load (dir: string, dimensions: number, efSearch?: number, m = HNSW_M, freezeAt = FREEZE_AT): VectorIndex {
+    return new VectorIndex(dimensions, efSearch, m, dir, freezeAt)
+  }
+
+  private graph (): Index {
     // expansion_search is the least the graph keeps while it searches; a search asks for ef
     // results at least (usearch keeps max(expansion_search, wanted)), so it can vary per search.
-    this.graph = new Index({ dimensions, metric: MetricKind.IP, quantization: ScalarKind.I8, connectivity: m, expansion_add: HNSW_EF_CONSTRUCTION, expansion_search: 16, multi: false })
-    if (saved != null) {
-      const file = join(saved, FILE)
-      if (!existsSync(file)) throw new Error(`${saved}: no ${FILE}`)
+    return new Index({ dimensions: this.dimensions, metric: MetricKind.IP, quantization: ScalarKind.I8, connectivity: this.m, expansion_add: HNSW_EF_CONSTRUCTION, expansion_search: 16, multi: false })
+  }
+
+  /** Read the segments saved in `dir`: each checked, then viewed, but the last one loaded when it still takes additions. */
+  private open (dir: string): void {
+    const names = readdirSync(dir).map(f => /^(seg-(\d+)|vectors-graph)\.usearch$/.exec(f)).filter(m => m != null)
+      .map(m => ({ name: m[1]!, first: m[2] == null ? 0 : Number(m[2]) })).sort((a, b) => a.first - b.first)
+    if (names.length === 0) throw new Error(`${dir}: no saved index (${segmentName(0)}.usearch)`)
+    names.forEach(({ name, first }, i) => {
+      const file = dataFile(dir, name)
+      if (first !== this.count || (name === LEGACY && names.length > 1)) throw new Error(`${file}: a segment from ${first} where ${this.count} was due`)
       let rows: number
+      const graph = this.graph()
       try {
-        rows = verify(file, join(saved, CHECK_FILE), dimensions, METRIC_LETTER)
-        this.graph.load(file)
+        rows = verify(file, checkFile(dir, name), this.dimensions, METRIC_LETTER)
+        const last = i === names.length - 1
+        if (last && rows < this.freezeLimit(first + rows)) graph.load(file)
+        else graph.view(file)
       } catch (err) {
         throw new Error(`${file} is not usable: ${(err as Error).message}`)
       }
-      this.count = this.graph.size()
-      // ids are 0..count-1, in the order added: the last one present says none is missing
-      if (this.count !== rows || this.graph.dimensions() !== dimensions || (this.count > 0 && !(this.graph.contains(BigInt(this.count - 1)) as boolean))) {
-        throw new Error(`${file}: ${this.count} vectors of ${this.graph.dimensions()} dimensions, not ${rows} of ${dimensions} with ids 0 to ${rows - 1}`)
+      // ids are first..first+rows-1, in the order added: the last one present says none is missing
+      if (graph.size() !== rows || graph.dimensions() !== this.dimensions || (rows > 0 && !(graph.contains(BigInt(first + rows - 1)) as boolean))) {
+        throw new Error(`${file}: ${graph.size()} vectors of ${graph.dimensions()} dimensions, not ${rows} of ${this.dimensions} with ids ${first} to ${first + rows - 1}`)
       }
-    }
-    this.fixedEf = efSearch
+      this.count += rows
+      if (i === names.length - 1 && rows < this.freezeLimit(this.count)) {
+        this.live = graph
+        this.liveFirst = first
+      } else {
+        this.frozen.push({ first, size: rows, graph, file })
+      }
+    })
+    if (this.frozen.length > 0 && this.frozen.at(-1)!.first + this.frozen.at(-1)!.size === this.count) this.liveFirst = this.count
   }
 
-  /** An index written by `save` in `dir` (throws when its file is missing or damaged). */
-  static load (dir: string, dimensions: number, efSearch?: number, m = HNSW_M): VectorIndex {
-    return new VectorIndex(dimensions, efSearch, m, dir)
-  }
+  /** Vectors the in-memory segment takes before it is frozen, in an index of `total`. */
+  /** (freezeAt: settable, as tests and benches do) */
+  private freezeLimit (total: number): number { return Math.max(this.freezeAt, Math.floor(total / 4)) }
 
-  /** Write the index to `dir` (an existing folder). The caller makes the folder's replacement atomic (memory/snapshot.ts). */
+  /**
+   * Write the index to `dir` (an existing folder): the in-memory segment as a file, each frozen
+   * one as a link to its file (a copy where links cannot be made). Then call `savedIn` with the
+   * folder where the files end up (the caller may rename `dir`, to make the replacement atomic:
+   * memory/snapshot.ts).
+   */
   save (dir: string): void {
-    this.graph.save(join(dir, FILE))
-    writeCheck(join(dir, FILE), join(dir, CHECK_FILE))
+    for (const s of this.frozen) {
+      const name = segmentName(s.first)
+      linkOrCopy(s.file, dataFile(dir, name))
+      linkOrCopy(checkFile(dirname(s.file), basename(s.file, '.usearch')), checkFile(dir, name))
+    }
+    if (this.count > this.liveFirst || this.frozen.length === 0) {
+      const name = segmentName(this.liveFirst)
+      this.live.save(dataFile(dir, name))
+      writeCheck(dataFile(dir, name), checkFile(dir, name))
+    }
+  }
+
+  /**
+   * The files `save` wrote are now in `dir` (and those it wrote before may go): the frozen
+   * segments are read from there, and the in-memory one, when it has grown enough, is frozen too.
+   */
+  savedIn (dir: string): void {
+    for (const s of this.frozen) s.file = dataFile(dir, segmentName(s.first))
+    const size = this.count - this.liveFirst
+    if (size === 0 || size < this.freezeLimit(this.count)) return
+    const file = dataFile(dir, segmentName(this.liveFirst))
+    const graph = this.graph()
+    graph.view(file)
+    if (graph.size() !== size) throw new Error(`${file}: ${graph.size()} vectors where ${size} were saved`)
+    this.frozen.push({ first: this.liveFirst, size, graph, file })
+    this.live = this.graph()
+    this.liveFirst = this.count
   }
 
   get size (): number { return this.count }
+
+  /** How many segments: those read from files, and the one in memory. */
+  get segments (): { frozen: number, inMemory: number } {
+    return { frozen: this.frozen.length, inMemory: this.count - this.liveFirst }
+  }
 
   /** Add a unit vector (stored as int8: usearch scales it to 127 and truncates); its id is the number of vectors before it. */
   add (v: Float32Array): number {
     if (v.length !== this.dimensions) throw new RangeError(`a vector of ${v.length} dimensions in an index of ${this.dimensions}`)
     const id = this.count
-    this.graph.add(BigInt(id), v, THREADS)
+    this.live.add(BigInt(id), v, THREADS)
     this.count++
     return id
   }
 
   /**
    * The graph's best `n` candidates for a query, best first by the inner product of the int8
-   * vectors (the query made int8 too): ef_search of them looked at, or n when more.
+   * vectors (the query made int8 too): from each segment, ef_search of them looked at (for the
+   * segment's size), or n when more.
    */
   candidates (query: Float32Array, n: number): number[] {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`${n} candidates: a whole number is needed`)
     if (this.count === 0 || n === 0) return []
     if (query.length !== this.dimensions) throw new RangeError(`a query of ${query.length} dimensions in an index of ${this.dimensions}`)
-    const ef = this.fixedEf ?? efSearchFor(this.count)
-    const { keys } = this.graph.search(query, Math.min(this.count, Math.max(ef, n)), THREADS)
-    const out: number[] = []
-    for (let i = 0; i < keys.length && out.length < n; i++) {
-      const id = Number(keys[i])
-      if (id < this.count) out.push(id)
+    const found: Array<{ id: number, distance: number }> = []
+    const ask = (graph: Index, size: number): void => {
+      if (size === 0) return
+      const ef = this.fixedEf ?? efSearchFor(size)
+      const { keys, distances } = graph.search(query, Math.min(size, Math.max(ef, n)), THREADS)
+      for (let i = 0; i < keys.length; i++) {
+        const id = Number(keys[i])
+        if (id < this.count) found.push({ id, distance: distances[i]! })
+      }
     }
-    return out
+    for (const s of this.frozen) ask(s.graph, s.size)
+    ask(this.live, this.count - this.liveFirst)
+    if (this.frozen.length > 0) found.sort((a, b) => a.distance - b.distance || a.id - b.id)
+    return found.slice(0, n).map(f => f.id)
   }
 
   /**
@@ -142,7 +231,15 @@ export class VectorIndex {
 
   /** Bytes a vector: its int8 storage, and the graph's links at the base level (the upper levels add a few percent). */
   bytesPerVector (): { vector: number, links: number } {
-    return { vector: this.dimensions, links: this.graph.connectivity() * 2 * 4 }
+    return { vector: this.dimensions, links: this.live.connectivity() * 2 * 4 }
+  }
+}
+
+function linkOrCopy (from: string, to: string): void {
+  try {
+    linkSync(from, to)
+  } catch {
+    copyFileSync(from, to)
   }
 }
 

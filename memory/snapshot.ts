@@ -2,7 +2,7 @@
  * Saved copies of a vector index and of what goes with it, so that a node starts without
  * embedding and indexing everything again. In a folder of their own:
  *
- *   DIR/snap-N/   the index (memory/index.ts), meta.json, and data.json (the caller's)
+ *   DIR/snap-N/   the index's segments (memory/index.ts), meta.json, and data.json (the caller's)
  *   DIR/CURRENT   "snap-N": the newest complete copy
  *
  * A copy is written in full under a new name, then CURRENT is replaced by a rename, then older
@@ -17,9 +17,10 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import { z } from 'zod'
 import { VectorIndex } from './index.js'
 
-const FORMAT = 3
+/** 4: the index in segments (seg-N.usearch); 3, read too: in one file (vectors-graph.usearch) */
+const FORMAT = 4
 const Meta = z.object({
-  format: z.literal(FORMAT),
+  format: z.union([z.literal(3), z.literal(FORMAT)]),
   /** memory/embedding.ts's fingerprint when the copy was written */
   embedding: z.string(),
   dimensions: z.number().int().positive(),
@@ -52,8 +53,12 @@ export function writeSnapshot (dir: string, index: VectorIndex, embedding: strin
     clear(dir, current)
     throw err
   }
-  // The copy before is no longer current.
-  clear(dir, name)
+  try {
+    index.savedIn(join(dir, name))
+  } finally {
+    // The copy before is no longer current (the index reads its files from the new one).
+    clear(dir, name)
+  }
   return meta
 }
 

@@ -5,7 +5,7 @@
  * own key (results under SHA-256 image hashes, so its formula and image memories take them), its
  * memories built by a first start and saved at a clean stop. The second start is measured: from
  * the spawn to its API answering, to its memories holding the whole store (status.memory), and
- * its RSS then and at its peak.
+ * its RSS 10 s later (anonymous and file-backed) and at its peak.
  */
 import { readFile } from 'node:fs/promises'
 import { Replica } from '../crdt/replica.js'
@@ -19,6 +19,11 @@ const byValue = (xs: number[]): number[] => [...xs].sort((a, b) => a - b)
 
 /** The longest a start may take to build its memories before the run gives up. */
 const READY_TIMEOUT_MS = 60 * 60_000
+/**
+ * How long the status is still asked after the memories hold the store, before the RSS is read:
+ * the node gives back what building them freed once they are done (util/release-memory.ts).
+ */
+const SETTLE_MS = 10_000
 /** The longest a clean stop (saving the memories and a snapshot) may take. */
 const STOP_TIMEOUT_MS = 10 * 60_000
 
@@ -30,22 +35,25 @@ export interface NodeStartFigures {
   memoryReadyMs: number
   /** the first start's, when the memories were built from nothing */
   firstBuildMs: number
-  /** RSS (VmRSS) once the memories hold the store, and the peak (VmHWM) */
+  /** RSS (VmRSS) once the memories hold the store (and 10 s more), and the peak (VmHWM) */
   rssBytes: number
   peakRssBytes: number
+  /** of rssBytes: the process's own memory (RssAnon), and pages of files it maps (RssFile: the formula index read from its file, the program), which the kernel drops when it needs the memory */
+  anonBytes: number
+  fileBytes: number
   formulas: number
-  /** status answered in, while the memories were built (p50 / p99 / max, ms) */
+  /** status answered in, while the memories were built and 10 s after (p50 / p99 / max, ms) */
   statusP50Ms: number
   statusP99Ms: number
   statusMaxMs: number
 }
 
-async function vm (pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+async function vm (pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): Promise<number> {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(await readFile(`/proc/${pid}/status`, 'utf8'))
   return m != null ? Number(m[1]) * 1024 : NaN
 }
 
-export interface StartFigures { apiUpMs: number, readyMs: number, rss: number, peak: number, formulas: number, statusMs: number[] }
+export interface StartFigures { apiUpMs: number, readyMs: number, rss: number, peak: number, anon: number, file: number, formulas: number, statusMs: number[] }
 
 /** Start, wait for the memories (asking the status every 100 ms), and stop cleanly (SIGTERM, waited for: the memories are saved). */
 export async function startUntilReady (node: SimNode, results: number): Promise<StartFigures> {
@@ -65,8 +73,14 @@ export async function startUntilReady (node: SimNode, results: number): Promise<
   }
   const readyMs = performance.now() - t0
   if (status.store?.results !== results) throw new Error(`the node holds ${status.store?.results} results, not ${results}`)
+  for (const settled = performance.now() + SETTLE_MS; performance.now() < settled;) {
+    const t = performance.now()
+    await node.client!.get<ApiStatus>('/v1/status')
+    statusMs.push(performance.now() - t)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
   const pid = node.child!.pid!
-  const figures = { apiUpMs, readyMs, rss: await vm(pid, 'VmRSS'), peak: await vm(pid, 'VmHWM'), formulas: status.memory.formulas, statusMs }
+  const figures = { apiUpMs, readyMs, rss: await vm(pid, 'VmRSS'), peak: await vm(pid, 'VmHWM'), anon: await vm(pid, 'RssAnon'), file: await vm(pid, 'RssFile'), formulas: status.memory.formulas, statusMs }
   const child = node.child!
   const gone = new Promise(resolve => child.once('exit', resolve))
   child.kill('SIGTERM')
@@ -95,6 +109,8 @@ export async function measureNodeStart (results: number, dir: string, write: (re
       firstBuildMs: first.readyMs,
       rssBytes: second.rss,
       peakRssBytes: second.peak,
+      anonBytes: second.anon,
+      fileBytes: second.file,
       formulas: second.formulas,
       statusP50Ms: percentile(byValue(second.statusMs), 0.5),
       statusP99Ms: percentile(byValue(second.statusMs), 0.99),

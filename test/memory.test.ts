@@ -122,12 +122,12 @@ describe('formula memory (pure)', () => {
       index.save(dir)
       assert.equal(VectorIndex.load(dir, 16).size, 50)
       assert.throws(() => VectorIndex.load(dir, 32), /not usable: .*16 bytes, not 32/)
-      const file = join(dir, 'vectors-graph.usearch')
+      const file = join(dir, 'seg-0.usearch')
       const bytes = await readFile(file)
       bytes[Math.floor(bytes.length / 2)]! ^= 0x40
       await writeFile(file, bytes)
       assert.throws(() => VectorIndex.load(dir, 16), /not usable: it is damaged/)
-      await writeFile(join(dir, 'vectors-graph.check.json'), '{}')
+      await writeFile(join(dir, 'seg-0.check.json'), '{}')
       assert.throws(() => VectorIndex.load(dir, 16), /check .* is missing or malformed/)
     } finally {
       await removeDir(dir)
@@ -258,7 +258,7 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     // A damaged copy is not used: the memory is built from the store, and finds the same.
     const memoryDir = new DataDir(dir).paths.memory
     const current = (await readFile(join(memoryDir, 'CURRENT'), 'utf8')).trim()
-    await truncate(join(memoryDir, current, 'vectors-graph.usearch'), 100)
+    await truncate(join(memoryDir, current, 'seg-0.usearch'), 100)
     const rebuilt = await startTestNode(dir)
     try {
       const started = await rebuilt.memoryStarted

@@ -20,6 +20,7 @@ import { CRDT_SYNC_PROTOCOL, crdtSync, type CrdtSync } from '../../protocols/crd
 import type { NodeHooks } from './hooks.js'
 import { Trust } from './trust.js'
 import { Reviews } from './reviews.js'
+import { releaseFreedMemory } from '../../util/release-memory.js'
 import { FormulaMemory, type FormulaHit, type MemoryStart } from './memory.js'
 import { ImageMemory, searchByImage } from './image-memory.js'
 import { NodeDocuments } from './documents.js'
@@ -380,6 +381,12 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
     // The node serves: its memories are built from the store now, in slices beside its work.
     formulas.begin()
     images.begin()
+    // Building them freed far more than they keep: given back once both are done (util/release-memory.ts).
+    Promise.all([formulas.ready, images.ready]).then(() => {
+      if (stopping) return
+      const r = releaseFreedMemory()
+      memoryLog.info({ ms: Math.round(r.ms), rssMiB: Math.round(r.rssAfter / 2 ** 20), givenBackMiB: Math.round((r.rssBefore - r.rssAfter) / 2 ** 20) }, 'memory freed while the memories were built given back')
+    }, () => {})
     return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, search: (latex, k) => formulas.search(latex, k), searchImage, memoryStarted: formulas.ready, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), quorumTimings: () => nodeTasks.quorumTimings(), stop }
   } catch (err) {
     await stop()

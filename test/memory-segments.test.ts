@@ -1,0 +1,102 @@
+/**
+ * The formula index in segments (memory/index.ts): what a save freezes is read from its file
+ * (memory-mapped) rather than held, searches span every segment, and saved copies link the
+ * frozen files rather than write them again.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdir, rename, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { exhaustive, HNSW_M, VectorIndex } from '../memory/index.js'
+import { readSnapshot, writeSnapshot } from '../memory/snapshot.js'
+import { Rng } from '../formulas/rng.js'
+import { removeDir, tempDir } from './helpers.js'
+
+const DIM = 16
+const FREEZE = 20
+
+function units (n: number, seed: number): Float32Array[] {
+  const rng = new Rng(seed)
+  return Array.from({ length: n }, () => {
+    const v = Float32Array.from({ length: DIM }, () => rng.next() - 0.5)
+    const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0))
+    return v.map(x => x / norm)
+  })
+}
+
+/** Every query's ten best by the index equal the exhaustive ten (ef_search above the size: exact). */
+function assertExact (index: VectorIndex, vectors: Float32Array[], queries: Float32Array[]): void {
+  for (const q of queries) {
+    const want = exhaustive(vectors, q, 10).map(h => h.id)
+    assert.deepEqual(index.search(q, 10, id => vectors[id]!, 40).map(h => h.id), want)
+  }
+}
+
+describe('formula index in segments', () => {
+  it('a save freezes what grew enough, reads it from the file, and searches span the segments', async () => {
+    const dir = await tempDir()
+    try {
+      const vectors = units(75, 3)
+      const queries = units(20, 4)
+      const index = new VectorIndex(DIM, 100, HNSW_M, undefined, FREEZE)
+      for (const v of vectors.slice(0, 30)) index.add(v)
+      writeSnapshot(dir, index, 'e', {})
+      // 30 >= max(20, 30 / 4): frozen, and read from the copy's file.
+      assert.deepEqual(index.segments, { frozen: 1, inMemory: 0 })
+      for (const v of vectors.slice(30, 40)) index.add(v)
+      assert.deepEqual(index.segments, { frozen: 1, inMemory: 10 })
+      assertExact(index, vectors.slice(0, 40), queries)
+      // The next copy links the frozen file (the same inode) and writes the rest; the first copy is gone.
+      const first = (await readdir(dir)).find(n => n.startsWith('snap-'))!
+      const inode = (await stat(join(dir, first, 'seg-0.usearch'))).ino
+      writeSnapshot(dir, index, 'e', {})
+      const second = (await readdir(dir)).find(n => n.startsWith('snap-'))!
+      assert.notEqual(second, first)
+      assert.deepEqual((await readdir(join(dir, second))).filter(n => n.endsWith('.usearch')).sort(), ['seg-0.usearch', 'seg-30.usearch'])
+      assert.equal((await stat(join(dir, second, 'seg-0.usearch'))).ino, inode)
+      // Still searched from the file its first copy was deleted under.
+      assertExact(index, vectors.slice(0, 40), queries)
+      // Read back: the frozen segment viewed, the small one loaded, taking additions where it left off.
+      const read = await readSnapshot(dir, DIM, 'e', d => d)
+      assert.ok(!('unusable' in read), JSON.stringify(read))
+      const again = read.index
+      again.efSearch = 100
+      again.freezeAt = FREEZE
+      assert.deepEqual([again.size, again.segments], [40, { frozen: 1, inMemory: 10 }])
+      for (const v of vectors.slice(40)) assert.equal(again.add(v), vectors.indexOf(v))
+      assertExact(again, vectors, queries)
+      writeSnapshot(dir, again, 'e', {})
+      assert.deepEqual(again.segments, { frozen: 2, inMemory: 0 })
+      const third = await readSnapshot(dir, DIM, 'e', d => d)
+      assert.ok(!('unusable' in third))
+      third.index.efSearch = 100
+      // Read with the default (65,536), the last segment is small enough to take additions: loaded, not viewed.
+      assert.deepEqual([third.index.size, third.index.segments], [75, { frozen: 1, inMemory: 45 }])
+      assertExact(third.index, vectors, queries)
+    } finally {
+      await removeDir(dir)
+    }
+  })
+
+  it('reads an index saved in one file before segments, and refuses segments with a gap', async () => {
+    const dir = await tempDir()
+    try {
+      const vectors = units(30, 5)
+      const index = new VectorIndex(DIM, 100, HNSW_M, undefined, FREEZE)
+      for (const v of vectors) index.add(v)
+      index.save(dir)
+      await rename(join(dir, 'seg-0.usearch'), join(dir, 'vectors-graph.usearch'))
+      await rename(join(dir, 'seg-0.check.json'), join(dir, 'vectors-graph.check.json'))
+      const legacy = VectorIndex.load(dir, DIM, 100, HNSW_M, FREEZE)
+      assert.deepEqual([legacy.size, legacy.segments], [30, { frozen: 1, inMemory: 0 }])
+      assertExact(legacy, vectors, units(10, 6))
+      await rename(join(dir, 'vectors-graph.usearch'), join(dir, 'seg-5.usearch'))
+      await rename(join(dir, 'vectors-graph.check.json'), join(dir, 'seg-5.check.json'))
+      assert.throws(() => VectorIndex.load(dir, DIM), /a segment from 5 where 0 was due/)
+      await removeDir(dir)
+      assert.throws(() => VectorIndex.load(dir, DIM), /ENOENT|no such file/)
+    } finally {
+      await removeDir(dir)
+    }
+  })
+})
