@@ -2,7 +2,8 @@
  * Saved copies of a vector index and of what goes with it, so that a node starts without
  * embedding and indexing everything again. In a folder of their own:
  *
- *   DIR/snap-N/   the index's segments (memory/index.ts), meta.json, and data.json (the caller's)
+ *   DIR/snap-N/   the index's segments (memory/index.ts), meta.json, and the caller's records:
+ *                 NAME.jsonl, one JSON value a line (format 3 kept them in one data.json)
  *   DIR/CURRENT   "snap-N": the newest complete copy
  *
  * A copy is written in full under a new name, then CURRENT is replaced by a rename, then older
@@ -10,14 +11,13 @@
  * current, and the next write first clears what a crash or a failed write left behind. A copy made by another embedding
  * (its fingerprint differs), or whose files are missing or disagree, is not used.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { readFile } from 'node:fs/promises'
-import { setImmediate as nextTurn } from 'node:timers/promises'
+import { open, readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { VectorIndex } from './index.js'
 
-/** 4: the index in segments (seg-N.usearch); 3, read too: in one file (vectors-graph.usearch) */
+/** 4: the index in segments (seg-N.usearch), records in lines; 3, read too: the index in one file (vectors-graph.usearch), records in data.json */
 const FORMAT = 4
 const Meta = z.object({
   format: z.union([z.literal(3), z.literal(FORMAT)]),
@@ -29,10 +29,20 @@ const Meta = z.object({
 })
 export type SnapshotMeta = z.infer<typeof Meta>
 
-export interface Snapshot<T> { index: VectorIndex, data: T, meta: SnapshotMeta }
+/**
+ * A copy read back: its index, and its records by name, read as they are reached, in batches
+ * (those of a chunk of the file), so that a million of them never stand in memory as one text.
+ */
+export interface Snapshot { index: VectorIndex, meta: SnapshotMeta, records: (name: string) => AsyncGenerator<unknown[]> }
 
-/** Write a copy of `index` and `data` (JSON) in `dir`, and make it the current one. Synchronous: nothing changes meanwhile. */
-export function writeSnapshot (dir: string, index: VectorIndex, embedding: string, data: unknown): SnapshotMeta {
+/** Bytes of records written, or read, at a time. */
+const CHUNK = 256 * 1024
+
+/**
+ * Write a copy of `index` and of `records` (by name: JSON values, written one a line as they
+ * are reached) in `dir`, and make it the current one. Synchronous: nothing changes meanwhile.
+ */
+export function writeSnapshot (dir: string, index: VectorIndex, embedding: string, records: Record<string, Iterable<unknown>>): SnapshotMeta {
   mkdirSync(dir, { recursive: true })
   const current = currentName(dir)
   // What a crash or a failed write left (anything but the current copy) goes first, so leftovers never pile up.
@@ -44,7 +54,7 @@ export function writeSnapshot (dir: string, index: VectorIndex, embedding: strin
   try {
     mkdirSync(tmp)
     index.save(tmp)
-    writeFileSync(join(tmp, 'data.json'), JSON.stringify(data))
+    for (const [name, values] of Object.entries(records)) writeRecords(join(tmp, `${name}.jsonl`), values)
     writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta))
     renameSync(tmp, join(dir, name))
     writeFileSync(join(dir, 'CURRENT.tmp'), name)
@@ -69,12 +79,67 @@ function clear (dir: string, keep: string | undefined): void {
   }
 }
 
+function writeRecords (file: string, values: Iterable<unknown>): void {
+  const fd = openSync(file, 'w')
+  try {
+    let chunk = ''
+    for (const value of values) {
+      chunk += `${JSON.stringify(value)}\n`
+      if (chunk.length >= CHUNK) {
+        writeSync(fd, chunk)
+        chunk = ''
+      }
+    }
+    if (chunk !== '') writeSync(fd, chunk)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** The JSON values of a records file, a chunk's worth at a time; throws where a line is not JSON, or the file ends inside one. */
+async function * readRecords (file: string): AsyncGenerator<unknown[]> {
+  const handle = await open(file, 'r')
+  try {
+    const buffer = Buffer.allocUnsafe(CHUNK)
+    const decoder = new TextDecoder('utf-8', { fatal: true })
+    let rest = ''
+    let line = 0
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, CHUNK, null)
+      if (bytesRead === 0) break
+      const lines = (rest + decoder.decode(buffer.subarray(0, bytesRead), { stream: true })).split('\n')
+      rest = lines.pop()!
+      yield lines.map(text => {
+        line++
+        try {
+          return JSON.parse(text) as unknown
+        } catch {
+          throw new Error(`${file}, line ${line}: not JSON (${text.slice(0, 80)})`)
+        }
+      })
+    }
+    if (rest + decoder.decode() !== '') throw new Error(`${file} ends inside a line`)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Format 3's records, all in data.json: an object of arrays by name, read whole the first time one is asked for. */
+function legacyRecords (file: string): (name: string) => AsyncGenerator<unknown[]> {
+  let data: Promise<Record<string, unknown>> | undefined
+  return async function * (name) {
+    data ??= readFile(file, 'utf8').then(text => JSON.parse(text) as Record<string, unknown>)
+    const values = (await data)[name]
+    if (!Array.isArray(values)) throw new Error(`${file} has no ${name}`)
+    for (let i = 0; i < values.length; i += 4096) yield values.slice(i, i + 4096)
+  }
+}
+
 /**
- * The current copy in `dir`, or why there is none to use. Read with a turn of the event loop
- * between its steps (the index, the data file, its parse, the caller's check), each of which
- * takes about a second at a million formulas: a node that loads it goes on answering meanwhile.
+ * The current copy in `dir`, or why there is none to use: its index read (the segments read
+ * from their files viewed, not loaded), its records read as the caller goes over them.
  */
-export async function readSnapshot<T> (dir: string, dimensions: number, embedding: string, parse: (data: unknown) => T): Promise<Snapshot<T> | { unusable: string }> {
+export async function readSnapshot (dir: string, dimensions: number, embedding: string): Promise<Snapshot | { unusable: string }> {
   const name = currentName(dir)
   if (name == null) return { unusable: 'none saved' }
   const at = join(dir, name)
@@ -84,11 +149,8 @@ export async function readSnapshot<T> (dir: string, dimensions: number, embeddin
     if (meta.dimensions !== dimensions) return { unusable: `of ${meta.dimensions} dimensions, not ${dimensions}` }
     const index = VectorIndex.load(at, dimensions)
     if (index.size !== meta.count) return { unusable: `${index.size} vectors where ${meta.count} were saved` }
-    const text = await readFile(join(at, 'data.json'), 'utf8')
-    await nextTurn()
-    const json: unknown = JSON.parse(text)
-    await nextTurn()
-    return { index, data: parse(json), meta }
+    const records = meta.format === 3 ? legacyRecords(join(at, 'data.json')) : async function * (name: string) { yield * readRecords(join(at, `${name}.jsonl`)) }
+    return { index, meta, records }
   } catch (err) {
     return { unusable: `${at}: ${(err as Error).message}` }
   }

@@ -106,7 +106,7 @@ async function main (): Promise<void> {
     // The exact (float) vectors: the reference the exhaustive search ranks by.
     const vectors = corpus.map(f => embedFormula(f))
     let rssBefore = process.memoryUsage().rss
-    const loadedKept = kept == null ? undefined : await readSnapshot(kept, dimensions, embeddingFingerprint(), d => d)
+    const loadedKept = kept == null ? undefined : await readSnapshot(kept, dimensions, embeddingFingerprint())
     if (loadedKept != null && !('unusable' in loadedKept) && loadedKept.index.size === corpus.length) {
       index = loadedKept.index
     } else {
@@ -115,7 +115,7 @@ async function main (): Promise<void> {
       t0 = performance.now()
       for (const v of vectors) index.add(v)
       insertPerS = corpus.length / ((performance.now() - t0) / 1000)
-      if (kept != null) writeSnapshot(kept, index, embeddingFingerprint(), { formulas: corpus.length })
+      if (kept != null) writeSnapshot(kept, index, embeddingFingerprint(), { formulas: [corpus.length] })
     }
     const rssIndex = process.memoryUsage().rss - rssBefore
     const queries = formulas(gen, o.queries + WARM_UP, seen).map(f => embedFormula(f))
@@ -138,9 +138,13 @@ async function main (): Promise<void> {
       const snap = readdirSync(dir).find(n => n.startsWith('snap-'))!
       diskBytes = readdirSync(join(dir, snap)).reduce((s, f) => s + statSync(join(dir, snap, f)).size, 0)
       t0 = performance.now()
-      const loaded = await readSnapshot(dir, dimensions, 'bench', d => d)
-      loadMs = performance.now() - t0
+      const loaded = await readSnapshot(dir, dimensions, 'bench')
       if ('unusable' in loaded || loaded.index.size !== index.size) throw new Error(`the saved index did not load back: ${JSON.stringify(loaded)}`)
+      // its formulas read back too, as a node reads them
+      let read = 0
+      for await (const batch of loaded.records('formulas')) read += batch.length
+      loadMs = performance.now() - t0
+      if (read !== corpus.length) throw new Error(`${read} formulas read back of ${corpus.length}`)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

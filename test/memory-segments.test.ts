@@ -57,7 +57,7 @@ describe('formula index in segments', () => {
       // Still searched from the file its first copy was deleted under.
       assertExact(index, vectors.slice(0, 40), queries)
       // Read back: the frozen segment viewed, the small one loaded, taking additions where it left off.
-      const read = await readSnapshot(dir, DIM, 'e', d => d)
+      const read = await readSnapshot(dir, DIM, 'e')
       assert.ok(!('unusable' in read), JSON.stringify(read))
       const again = read.index
       again.efSearch = 100
@@ -67,7 +67,7 @@ describe('formula index in segments', () => {
       assertExact(again, vectors, queries)
       writeSnapshot(dir, again, 'e', {})
       assert.deepEqual(again.segments, { frozen: 2, inMemory: 0 })
-      const third = await readSnapshot(dir, DIM, 'e', d => d)
+      const third = await readSnapshot(dir, DIM, 'e')
       assert.ok(!('unusable' in third))
       third.index.efSearch = 100
       // Read with the default (65,536), the last segment is small enough to take additions: loaded, not viewed.

@@ -7,7 +7,7 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rename, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { embedFormula, embedTokens, DIMENSIONS, forEachPlace, WEIGHTS } from '../memory/embedding.js'
@@ -276,19 +276,42 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     } finally {
       await after.stop()
     }
-    // A copy whose data is readable but wrong (a formula id out of range) is not used either, nor does it stop the start.
-    const dataFile = join(memoryDir, (await readFile(join(memoryDir, 'CURRENT'), 'utf8')).trim(), 'data.json')
-    const data = JSON.parse(await readFile(dataFile, 'utf8')) as { entries: Array<[string, string, number[]]> }
-    data.entries[0]![2] = [-1]
-    await writeFile(dataFile, JSON.stringify(data))
-    const wrong = await startTestNode(dir)
+    // A copy whose records are readable but wrong (a formula id out of range), or not JSON, is not used either, nor does it stop the start.
+    const copyDir = async (): Promise<string> => join(memoryDir, (await readFile(join(memoryDir, 'CURRENT'), 'utf8')).trim())
+    const startsBuilt = async (unusable: RegExp): Promise<void> => {
+      const node = await startTestNode(dir)
+      try {
+        const started = await node.memoryStarted
+        assert.equal(started.from, 'built')
+        assert.match(started.unusable ?? '', unusable)
+        assert.equal(node.search(INTEGRAL, 1)[0]!.sources[0]!.hash, hashOf(1))
+      } finally {
+        await node.stop()
+      }
+    }
+    const entriesFile = join(await copyDir(), 'entries.jsonl')
+    const lines = (await readFile(entriesFile, 'utf8')).split('\n')
+    lines[0] = JSON.stringify([(JSON.parse(lines[0]!) as unknown[])[0], 'print', [-1]])
+    await writeFile(entriesFile, lines.join('\n'))
+    await startsBuilt(/malformed entry/)
+    await writeFile(join(await copyDir(), 'formulas.jsonl'), '"x"\n{not json\n')
+    await startsBuilt(/formulas.jsonl, line 2: not JSON/)
+
+    // A copy saved by the version before (format 3: the index in one file, the records in data.json) is read.
+    const old = await copyDir()
+    const records = async (name: string): Promise<unknown[]> => (await readFile(join(old, `${name}.jsonl`), 'utf8')).split('\n').filter(l => l !== '').map(l => JSON.parse(l) as unknown)
+    await writeFile(join(old, 'data.json'), JSON.stringify({ formulas: await records('formulas'), entries: await records('entries') }))
+    await rename(join(old, 'seg-0.usearch'), join(old, 'vectors-graph.usearch'))
+    await rename(join(old, 'seg-0.check.json'), join(old, 'vectors-graph.check.json'))
+    const meta = JSON.parse(await readFile(join(old, 'meta.json'), 'utf8')) as { format: number }
+    await writeFile(join(old, 'meta.json'), JSON.stringify({ ...meta, format: 3 }))
+    const legacy = await startTestNode(dir)
     try {
-      const started = await wrong.memoryStarted
-      assert.equal(started.from, 'built')
-      assert.match(started.unusable ?? '', /malformed entry/)
-      assert.equal(wrong.search(INTEGRAL, 1)[0]!.sources[0]!.hash, hashOf(1))
+      const started = await legacy.memoryStarted
+      assert.deepEqual([started.from, started.added, started.unusable], ['saved', 0, undefined])
+      assert.equal(legacy.search(EULER, 1)[0]!.sources[0]!.hash, hashOf(2))
     } finally {
-      await wrong.stop()
+      await legacy.stop()
     }
   })
 
@@ -297,17 +320,23 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     dirs.push(dir)
     const index = new VectorIndex(DIMENSIONS)
     index.add(embedFormula(INTEGRAL))
-    writeSnapshot(dir, index, 'e', { n: 1 })
+    writeSnapshot(dir, index, 'e', { n: [1] })
     // What a kill -9 in the middle of the next save leaves: a half-written copy, and a pointer not yet renamed.
     await mkdir(join(dir, 'snap-2.tmp'))
-    await writeFile(join(dir, 'snap-2.tmp', 'vectors-graph.usearch'), 'half')
+    await writeFile(join(dir, 'snap-2.tmp', 'seg-0.usearch'), 'half')
     await writeFile(join(dir, 'CURRENT.tmp'), 'snap-2')
-    const read = await readSnapshot(dir, DIMENSIONS, 'e', d => d)
+    const read = await readSnapshot(dir, DIMENSIONS, 'e')
     assert.ok(!('unusable' in read), JSON.stringify(read))
-    assert.deepEqual([read.data, read.index.size], [{ n: 1 }, 1])
+    assert.deepEqual([await collectRecords(read.records('n')), read.index.size], [[1], 1])
     // Another embedding's copy is not used.
-    assert.match((await readSnapshot(dir, DIMENSIONS, 'other', d => d) as { unusable: string }).unusable, /another embedding/)
-    writeSnapshot(dir, index, 'e', { n: 2 })
+    assert.match((await readSnapshot(dir, DIMENSIONS, 'other') as { unusable: string }).unusable, /another embedding/)
+    writeSnapshot(dir, index, 'e', { n: [2] })
     assert.deepEqual((await readdir(dir)).sort(), ['CURRENT', 'snap-2'])
   })
 })
+
+async function collectRecords (batches: AsyncGenerator<unknown[]>): Promise<unknown[]> {
+  const out: unknown[] = []
+  for await (const batch of batches) out.push(...batch)
+  return out
+}

@@ -6,7 +6,8 @@ import { isoTime } from '../../util/time.js'
 import { canonicalize, LatexSyntaxError } from '../../pipeline/latex/canonical.js'
 import { DIMENSIONS, embedFormula, embeddingFingerprint } from '../../memory/embedding.js'
 import { cosine, rerankCount, VectorIndex } from '../../memory/index.js'
-import { readSnapshot, writeSnapshot } from '../../memory/snapshot.js'
+import { readSnapshot, writeSnapshot, type Snapshot } from '../../memory/snapshot.js'
+import { ENTRIES, FORMULAS, savedEntries, savedFormulas, UnusableCopyError, type SavedEntry } from './memory-saved.js'
 import { inSlices } from '../../util/slices.js'
 import { Backlog } from '../../util/backlog.js'
 import { Held, kindOf, printOf, proseIn, savedKey, sourceCode, timeOf } from './memory-held.js'
@@ -60,22 +61,11 @@ const STOP_DRAIN_MS = 2000
 export const SAVE_AFTER_MS = 30_000
 const SAVE_SPACING = 20
 
-/** What the saved copy holds beside the index: the formulas by id, and per store entry its print and the ids it gave. */
-interface Saved { formulas: string[], entries: Array<[string, string, number[]]> }
-function parseSaved (d: unknown): Saved {
-  const o = d as Partial<Saved> | null
-  if (o == null || !Array.isArray(o.formulas) || !Array.isArray(o.entries)) throw new Error('data.json is not a saved formula memory')
-  const n = o.formulas.length
-  if (!o.formulas.every(f => typeof f === 'string') || new Set(o.formulas).size !== n) throw new Error('data.json: its formulas are not distinct strings')
-  for (const e of o.entries) {
-    if (!Array.isArray(e) || e.length !== 3 || typeof e[0] !== 'string' || typeof e[1] !== 'string' || !Array.isArray(e[2]) ||
-      !e[2].every(id => Number.isInteger(id) && id >= 0 && id < n)) throw new Error(`data.json: a malformed entry ${JSON.stringify(e).slice(0, 200)}`)
-  }
-  return o as Saved
-}
-
 /** A saved copy in which more than this share of the formulas has no entry left in the store is dropped, and the memory built afresh. */
 const MAX_ORPHANS = 0.2
+
+/** What a build took: formulas before it, store entries, those whose formulas came from the copy, and the copy's entries. */
+interface Built { before: number, entries: number, reused: number, saved: number }
 
 /** How the memory started: from a saved copy (and how many store entries it had as they are), or built. */
 export interface MemoryStart { from: 'saved' | 'built', formulas: number, added: number, reused: number, ms: number, unusable?: string }
@@ -158,24 +148,31 @@ export class FormulaMemory {
   private async load (replica: Replica): Promise<MemoryStart> {
     const t0 = performance.now()
     if (this.stopped) throw new MemoryLoadingError('the node stopped before the formula memory was built')
-    const copy = this.dir != null ? await readSnapshot(this.dir, DIMENSIONS, embeddingFingerprint(), parseSaved) : undefined
+    const copy = this.dir != null ? await readSnapshot(this.dir, DIMENSIONS, embeddingFingerprint()) : undefined
     let usable = copy != null && !('unusable' in copy) ? copy : undefined
     let unusable = copy != null && 'unusable' in copy ? copy.unusable : undefined
-    if (usable != null && usable.data.formulas.length !== usable.index.size) {
-      unusable = `${usable.data.formulas.length} formulas for ${usable.index.size} vectors`
-      usable = undefined
+    let done: Built | undefined
+    if (usable != null) {
+      try {
+        // Read whole before the build, which takes them in one go.
+        const formulas = await savedFormulas(usable, () => this.stopped)
+        if (formulas != null) done = await this.build(replica, { copy: usable, formulas })
+      } catch (err) {
+        if (!(err instanceof UnusableCopyError)) throw err
+        unusable = `${this.dir!}: ${err.message}`
+        usable = undefined
+      }
+      // Formulas whose every entry was rewritten or removed stay in a saved graph, without sources;
+      // when they pile up, the copy is dropped and the memory built afresh.
+      const orphans = this.formulas.filter(f => this.byFormula.get(f)!.size === 0).length
+      if (done != null && usable != null && orphans > MAX_ORPHANS * this.formulas.length) {
+        unusable = `${orphans} of its ${this.formulas.length} formulas are no longer in the store`
+        usable = undefined
+      }
     }
-    let done = await this.build(replica, usable)
-    // Formulas whose every entry was rewritten or removed stay in a saved graph, without sources;
-    // when they pile up, the copy is dropped and the memory built afresh.
-    const orphans = this.formulas.filter(f => this.byFormula.get(f)!.size === 0).length
-    if (done != null && usable != null && orphans > MAX_ORPHANS * this.formulas.length) {
-      unusable = `${orphans} of its ${this.formulas.length} formulas are no longer in the store`
-      usable = undefined
-      done = await this.build(replica, undefined)
-    }
+    if (usable == null) done = await this.build(replica, undefined)
     if (done == null) throw new MemoryLoadingError('the node stopped before the formula memory was built')
-    this.changed ||= usable == null || done.reused < done.entries || this.byEntry.size !== usable.data.entries.length
+    this.changed ||= usable == null || done.reused < done.entries || this.byEntry.size !== done.saved
     this.started = {
       from: usable != null ? 'saved' : 'built',
       formulas: this.formulas.length,
@@ -193,27 +190,29 @@ export class FormulaMemory {
    * Take every entry of the store, from a saved copy where it holds them as they are, or from
    * nothing; undefined when the node stopped first.
    */
-  private async build (replica: Replica, copy: { index: VectorIndex, data: Saved } | undefined): Promise<{ before: number, entries: number, reused: number } | undefined> {
+  private async build (replica: Replica, from: { copy: Snapshot, formulas: string[] } | undefined): Promise<Built | undefined> {
     this.byFormula.clear()
     this.byEntry.clear()
-    this.index = copy?.index ?? new VectorIndex(DIMENSIONS)
-    this.formulas = copy?.data.formulas ?? []
+    this.index = from?.copy.index ?? new VectorIndex(DIMENSIONS)
+    this.formulas = from?.formulas ?? []
     const before = this.formulas.length
-    let reused = 0
-    let entries = 0
+    let [reused, entries, saved] = [0, 0, 0]
     const took = (r: boolean | undefined): void => { if (r != null) entries++; if (r === true) reused++ }
     const stopped = (): boolean => this.stopped
     // The copy's formulas in one go (a Map fill: 0.3 s at a million): a change taken while they were
     // only partly in would add a formula of the copy a second time.
     for (const [id, f] of this.formulas.entries()) this.byFormula.set(f, new Held(id))
-    const saved = this.saved = copy != null ? new Map() : undefined
     // A change that arrives while the copy's entries go in is taken as new (its formulas are found
     // among the copy's); the walk below takes it again.
-    const all = await inSlices(copy?.data.entries ?? [], ([key, print, ids]) => { saved!.set(key, { print, ids }) }, stopped) &&
-      await inSlices(replica.eachResult(), ({ key, hash, author, entry }) => { took(this.setResult(key, hash, author, entry)) }, stopped) &&
-      await inSlices(replica.eachReview(), ({ key, hash, author, entry }) => { took(this.setReview(key, hash, author, entry)) }, stopped)
-    this.saved = undefined
-    return all ? { before, entries, reused } : undefined
+    try {
+      if (from != null) saved = (this.saved = await savedEntries(from.copy, this.formulas.length, stopped)).size
+      const all = !this.stopped &&
+        await inSlices(replica.eachResult(), ({ key, hash, author, entry }) => { took(this.setResult(key, hash, author, entry)) }, stopped) &&
+        await inSlices(replica.eachReview(), ({ key, hash, author, entry }) => { took(this.setReview(key, hash, author, entry)) }, stopped)
+      return all ? { before, entries, reused, saved } : undefined
+    } finally {
+      this.saved = undefined
+    }
   }
 
   /** Distinct formulas held. */
@@ -299,8 +298,11 @@ export class FormulaMemory {
     if (this.dir == null || !this.changed || this.loading || this.failed != null) return
     const t0 = performance.now()
     try {
-      const entries: Saved['entries'] = [...this.byEntry].map(([key, e]) => [savedKey(key), e.print, e.formulas.map(f => this.byFormula.get(f)!.id)])
-      writeSnapshot(this.dir, this.index, embeddingFingerprint(), { formulas: this.formulas, entries } satisfies Saved)
+      const byFormula = this.byFormula
+      const entries = function * (all: Iterable<[string, { print: string, formulas: string[] }]>): Generator<SavedEntry> {
+        for (const [key, e] of all) yield [savedKey(key), e.print, e.formulas.map(f => byFormula.get(f)!.id)]
+      }
+      writeSnapshot(this.dir, this.index, embeddingFingerprint(), { [FORMULAS]: this.formulas, [ENTRIES]: entries(this.byEntry) })
       this.changed = false
       this.lastSaveMs = performance.now() - t0
       this.log.debug({ formulas: this.formulas.length, ms: Math.round(this.lastSaveMs) }, 'saved the formula memory')

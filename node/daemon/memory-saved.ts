@@ -1,0 +1,57 @@
+/**
+ * The formula memory's records in its saved copy (memory/snapshot.ts): its formulas, by id, and
+ * for each store entry its key, a print of what it held, and the ids of the formulas it gave.
+ * Written and read one record a line, as the memory is gone over, so that a million entries
+ * never stand in memory as one text (that took about 600 MB at each save, and at each start).
+ */
+import type { Snapshot } from '../../memory/snapshot.js'
+
+/** A saved copy that proved unusable while it was read: the memory is built from the store instead. */
+export class UnusableCopyError extends Error {}
+
+export const FORMULAS = 'formulas'
+export const ENTRIES = 'entries'
+
+/** A saved entry: its key (savedKey), its print, and the ids of the formulas it gave. */
+export type SavedEntry = [string, string, number[]]
+
+/** A copy's records by name; whatever goes wrong reading them (a file missing, a line not JSON) makes the copy unusable. */
+async function * records (copy: Snapshot, name: string): AsyncGenerator<unknown[]> {
+  try {
+    yield * copy.records(name)
+  } catch (err) {
+    throw err instanceof UnusableCopyError ? err : new UnusableCopyError((err as Error).message)
+  }
+}
+
+/** The copy's formulas, by id: distinct strings, one for each vector of its index. */
+export async function savedFormulas (copy: Snapshot, stopped: () => boolean): Promise<string[] | undefined> {
+  const formulas: string[] = []
+  const seen = new Set<string>()
+  for await (const batch of records(copy, FORMULAS)) {
+    for (const f of batch) {
+      if (typeof f !== 'string' || seen.has(f)) throw new UnusableCopyError(`its formulas are not distinct strings (at ${formulas.length}: ${JSON.stringify(f).slice(0, 100)})`)
+      seen.add(f)
+      formulas.push(f)
+    }
+    if (stopped()) return undefined
+  }
+  if (formulas.length !== copy.index.size) throw new UnusableCopyError(`${formulas.length} formulas for ${copy.index.size} vectors`)
+  return formulas
+}
+
+/** The copy's entries by key, each checked (its ids among the `formulas` formulas); read in batches, and left off when `stopped()`. */
+export async function savedEntries (copy: Snapshot, formulas: number, stopped: () => boolean): Promise<Map<string, { print: string, ids: number[] }>> {
+  const out = new Map<string, { print: string, ids: number[] }>()
+  for await (const batch of records(copy, ENTRIES)) {
+    for (const e of batch) {
+      if (!Array.isArray(e) || e.length !== 3 || typeof e[0] !== 'string' || typeof e[1] !== 'string' || !Array.isArray(e[2]) ||
+        !(e[2] as unknown[]).every(id => Number.isInteger(id) && (id as number) >= 0 && (id as number) < formulas)) {
+        throw new UnusableCopyError(`a malformed entry ${JSON.stringify(e).slice(0, 200)}`)
+      }
+      out.set(e[0], { print: e[1], ids: e[2] as number[] })
+    }
+    if (stopped()) break
+  }
+  return out
+}
