@@ -10,7 +10,7 @@ import { readSnapshot, writeSnapshot, type Snapshot } from '../../memory/snapsho
 import { ENTRIES, FORMULAS, savedEntries, savedFormulas, UnusableCopyError, type SavedEntry } from './memory-saved.js'
 import { inSlices } from '../../util/slices.js'
 import { Backlog } from '../../util/backlog.js'
-import { Held, kindOf, printOf, proseIn, savedKey, sourceCode, timeOf } from './memory-held.js'
+import { entryCode, idsIn, kindOf, printIn, printOf, proseIn, savedKey, sourceCode, Sources, timeOf } from './memory-held.js'
 import type { Log } from '../log.js'
 import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
 
@@ -72,16 +72,13 @@ export interface MemoryStart { from: 'saved' | 'built', formulas: number, added:
 
 export class FormulaMemory {
   private index: VectorIndex
-  /**
-   * formula -> its id in the index, and its sources: entry key (savedKey: "HASH/AUTHOR", "corrections:HASH/AUTHOR") ->
-   * the entry's time and kind as one number (sourceCode): a million sources held as objects
-   * took about 300 MB; the rest of a source (its task, whether it is certified) is read when a
-   * search shows it.
-   */
-  private readonly byFormula = new Map<string, Held>()
+  /** formula -> its id in the index (and in `formulas`) */
+  private readonly byFormula = new Map<string, number>()
+  /** by formula id, its sources: entry key -> time and kind (sourceCode); a search reads the rest (task, certificate) */
+  private readonly sources = new Sources()
   private formulas: string[] = []
-  /** each store entry (its key: savedKey) -> a print of what it held, and the formulas it gave (so that a rewritten entry leaves its old ones) */
-  private readonly byEntry = new Map<string, { print: string, formulas: string[] }>()
+  /** each store entry (its key) -> entryCode: a print of what it held, and the formulas it gave (so that a rewritten entry leaves its old ones) */
+  private readonly byEntry = new Map<string, string>()
   private readonly unsubscribe: () => void
   private readonly backlog: Backlog<'results' | 'corrections'>
   /** during the start, the saved copy's entries (print and formula ids) */
@@ -164,7 +161,7 @@ export class FormulaMemory {
       }
       // Formulas whose every entry was rewritten or removed stay in a saved graph, without sources;
       // when they pile up, the copy is dropped and the memory built afresh.
-      const orphans = this.formulas.filter(f => this.byFormula.get(f)!.size === 0).length
+      const orphans = this.formulas.filter((_, id) => this.sources.size(id) === 0).length
       if (done != null && usable != null && orphans > MAX_ORPHANS * this.formulas.length) {
         unusable = `${orphans} of its ${this.formulas.length} formulas are no longer in the store`
         usable = undefined
@@ -192,6 +189,7 @@ export class FormulaMemory {
    */
   private async build (replica: Replica, from: { copy: Snapshot, formulas: string[] } | undefined): Promise<Built | undefined> {
     this.byFormula.clear()
+    this.sources.clear()
     this.byEntry.clear()
     this.index = from?.copy.index ?? new VectorIndex(DIMENSIONS)
     this.formulas = from?.formulas ?? []
@@ -201,7 +199,8 @@ export class FormulaMemory {
     const stopped = (): boolean => this.stopped
     // The copy's formulas in one go (a Map fill: 0.3 s at a million): a change taken while they were
     // only partly in would add a formula of the copy a second time.
-    for (const [id, f] of this.formulas.entries()) this.byFormula.set(f, new Held(id))
+    for (const [id, f] of this.formulas.entries()) this.byFormula.set(f, id)
+    this.sources.grow(this.formulas.length)
     // A change that arrives while the copy's entries go in is taken as new (its formulas are found
     // among the copy's); the walk below takes it again.
     try {
@@ -259,7 +258,7 @@ export class FormulaMemory {
         seen.add(id)
         const formula = this.formulas[id]
         if (formula == null) continue
-        const sources = this.byFormula.get(formula)!.entries().filter(([key, code]) => kindOf(code) === 'result' || kindOf(code) === 'region' || this.reviewers.counts(key.slice(key.lastIndexOf('/') + 1)))
+        const sources = this.sources.entries(id).filter(([key, code]) => kindOf(code) === 'result' || kindOf(code) === 'region' || this.reviewers.counts(key.slice(key.lastIndexOf('/') + 1)))
         if (sources.length === 0) continue
         let vector: Float32Array
         try {
@@ -298,9 +297,8 @@ export class FormulaMemory {
     if (this.dir == null || !this.changed || this.loading || this.failed != null) return
     const t0 = performance.now()
     try {
-      const byFormula = this.byFormula
-      const entries = function * (all: Iterable<[string, { print: string, formulas: string[] }]>): Generator<SavedEntry> {
-        for (const [key, e] of all) yield [savedKey(key), e.print, e.formulas.map(f => byFormula.get(f)!.id)]
+      const entries = function * (all: Iterable<[string, string]>): Generator<SavedEntry> {
+        for (const [key, code] of all) yield [savedKey(key), printIn(code), idsIn(code)]
       }
       writeSnapshot(this.dir, this.index, embeddingFingerprint(), { [FORMULAS]: this.formulas, [ENTRIES]: entries(this.byEntry) })
       this.changed = false
@@ -354,24 +352,24 @@ export class FormulaMemory {
   private setEntry (key: string, print: string, latex: readonly string[], source: number): boolean {
     const saved = this.saved?.get(savedKey(key))
     if (saved != null && saved.print === print && saved.ids.every(id => id < this.formulas.length)) {
-      const gave = saved.ids.map(id => this.formulas[id]!)
-      for (const f of gave) this.byFormula.get(f)!.set(key, source)
-      this.byEntry.set(key, { print, formulas: gave })
+      for (const id of saved.ids) this.sources.set(id, key, source)
+      this.byEntry.set(key, entryCode(print, saved.ids))
       return true
     }
-    const gave = latex.map(l => this.add(l, key, source)).filter((f): f is string => f != null)
-    this.byEntry.set(key, { print, formulas: gave })
+    const gave = latex.map(l => this.add(l, key, source)).filter((id): id is number => id != null)
+    this.byEntry.set(key, entryCode(print, gave))
     return false
   }
 
   /** An entry rewritten or removed: its formulas lose it as a source. */
   private drop (key: string): void {
-    for (const f of this.byEntry.get(key)?.formulas ?? []) this.byFormula.get(f)?.delete(key)
+    const code = this.byEntry.get(key)
+    if (code != null) for (const id of idsIn(code)) this.sources.delete(id, key)
     this.byEntry.delete(key)
   }
 
-  /** Add a formula from a store entry; the canonical formula, or undefined when there is nothing to search it by. */
-  private add (latex: string, key: string, source: number): string | undefined {
+  /** Add a formula from a store entry; the canonical formula's id, or undefined when there is nothing to search it by. */
+  private add (latex: string, key: string, source: number): number | undefined {
     let formula: string
     try {
       formula = canonicalize(latex)
@@ -379,8 +377,8 @@ export class FormulaMemory {
       return undefined // not balanced: nothing to search it by
     }
     if (formula === '') return undefined
-    let held = this.byFormula.get(formula)
-    if (held == null) {
+    let id = this.byFormula.get(formula)
+    if (id == null) {
       let vector: Float32Array
       try {
         vector = embedFormula(formula)
@@ -388,11 +386,12 @@ export class FormulaMemory {
         this.log.debug({ err, formula: formula.slice(0, 200) }, 'a formula could not be embedded')
         return undefined
       }
-      held = new Held(this.index.add(vector))
-      this.byFormula.set(formula, held)
+      id = this.index.add(vector)
+      this.byFormula.set(formula, id)
       this.formulas.push(formula)
+      this.sources.grow(1)
     }
-    held.set(key, source)
-    return formula
+    this.sources.set(id, key, source)
+    return id
   }
 }
