@@ -11,7 +11,7 @@ import { Replica } from '../crdt/replica.js'
 import { FormulaMemory, MemoryLoadingError, MemoryUnavailableError } from '../node/daemon/memory.js'
 import { ImageMemory } from '../node/daemon/image-memory.js'
 import { createLog } from '../node/log.js'
-import { inSlices } from '../util/slices.js'
+import { giveWay, inSlices } from '../util/slices.js'
 import { Backlog } from '../util/backlog.js'
 import { canonicalize } from '../pipeline/latex/canonical.js'
 import { sha256Hex } from '../util/sha256.js'
@@ -43,6 +43,22 @@ describe('memories built while the node serves', { timeout: 120_000 }, () => {
     const some: number[] = []
     assert.equal(await inSlices([1, 2, 3, 4], v => { some.push(v); stop = v === 2 }, () => stop, 0), false)
     assert.deepEqual(some, [1, 2])
+  })
+
+  it('giving way between slices waits while urgent work is queued, until it has been away a while, and gives up waiting at its bound', async () => {
+    // Counted in looks at busy(), one every 10 ms: quiet means three looks in a row find nothing queued.
+    const looks = async (answers: boolean[], maxWaitMs = 500): Promise<number> => {
+      let n = 0
+      await giveWay(() => answers[Math.min(n++, answers.length - 1)]!, maxWaitMs)()
+      return n
+    }
+    assert.equal(await looks([false]), 1, 'nothing queued: one look, no wait')
+    assert.equal(await looks([true, true, false, true, false, false, false]), 7, 'busy, then away for three looks in a row')
+    assert.equal(await looks([true], 100), 11, 'busy for good: it stops waiting after 100 ms')
+    // inSlices pauses with it between slices.
+    let pauses = 0
+    assert.equal(await inSlices([1, 2, 3], () => {}, () => false, 0, async () => { pauses++ }), true)
+    assert.equal(pauses, 3)
   })
 
   it('a backlog takes each key once with its latest value, waits while busy (a bounded while), drains at a stop', async () => {

@@ -5,10 +5,7 @@
  * a row, so a node that is always busy still gets through it.
  */
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
-import { SLICE_MS } from './slices.js'
-
-const POLL_MS = 10
-const QUIET_MS = 30
+import { MAX_WAIT_MS, POLL_MS, QUIET_MS, SLICE_MS } from './slices.js'
 
 export class Backlog<V> {
   private readonly pending = new Map<string, V>()
@@ -16,7 +13,7 @@ export class Backlog<V> {
   private stopped = false
   private readonly waiting: Array<() => void> = []
 
-  constructor (private readonly take: (key: string, value: V) => void, private readonly busy: () => boolean, private readonly maxWaitMs = 500) {}
+  constructor (private readonly take: (key: string, value: V) => void, private readonly busy: () => boolean, private readonly maxWaitMs = MAX_WAIT_MS) {}
 
   /** Keys not yet taken. */
   get size (): number { return this.pending.size }

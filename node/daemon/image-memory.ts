@@ -6,7 +6,7 @@ import { SHA256_HEX } from '../../util/sha256.js'
 import { isoTime } from '../../util/time.js'
 import { canonicalOrSelf } from '../../review/verdict.js'
 import { MemoryLoadingError, SearchError, type FormulaHit, type FormulaSource } from './memory.js'
-import { inSlices } from '../../util/slices.js'
+import { giveWay, inSlices, SLICE_MS } from '../../util/slices.js'
 import type { Compute } from './compute.js'
 
 /**
@@ -133,7 +133,8 @@ export class ImageMemory {
       this.set(change.key, replica.results(hash).get(change.author))
     })
     this.ready = new Promise<void>(resolve => { this.begin = resolve }).then(async () => {
-      await inSlices(replica.eachResult(), ({ key, hash, entry }) => { if (SHA256_HEX.test(hash)) this.set(key, entry) }, () => this.stopped)
+      // Giving way to the store between slices, as the formula memory's build does.
+      await inSlices(replica.eachResult(), ({ key, hash, entry }) => { if (SHA256_HEX.test(hash)) this.set(key, entry) }, () => this.stopped, SLICE_MS, giveWay(() => replica.busy()))
       this.loading = false
     })
   }

@@ -8,7 +8,7 @@ import { DIMENSIONS, embedFormula, embeddingFingerprint } from '../../memory/emb
 import { cosine, rerankCount, VectorIndex } from '../../memory/index.js'
 import { readSnapshot, writeSnapshot, type Snapshot } from '../../memory/snapshot.js'
 import { ENTRIES, FORMULAS, savedEntries, savedFormulas, UnusableCopyError, type SavedEntry } from './memory-saved.js'
-import { inSlices } from '../../util/slices.js'
+import { giveWay, inSlices, SLICE_MS } from '../../util/slices.js'
 import { Backlog } from '../../util/backlog.js'
 import { entryCode, idsIn, kindOf, printIn, printOf, proseIn, savedKey, sourceCode, Sources, timeOf } from './memory-held.js'
 import type { Log } from '../log.js'
@@ -197,6 +197,8 @@ export class FormulaMemory {
     let [reused, entries, saved] = [0, 0, 0]
     const took = (r: boolean | undefined): void => { if (r != null) entries++; if (r === true) reused++ }
     const stopped = (): boolean => this.stopped
+    // Between slices, the build gives way to the store (a joining node builds it while it catches up).
+    const pause = giveWay(() => replica.busy())
     // The copy's formulas in one go (a Map fill: 0.3 s at a million): a change taken while they were
     // only partly in would add a formula of the copy a second time.
     for (const [id, f] of this.formulas.entries()) this.byFormula.set(f, id)
@@ -206,8 +208,8 @@ export class FormulaMemory {
     try {
       if (from != null) saved = (this.saved = await savedEntries(from.copy, this.formulas.length, stopped)).size
       const all = !this.stopped &&
-        await inSlices(replica.eachResult(), ({ key, hash, author, entry }) => { took(this.setResult(key, hash, author, entry)) }, stopped) &&
-        await inSlices(replica.eachReview(), ({ key, hash, author, entry }) => { took(this.setReview(key, hash, author, entry)) }, stopped)
+        await inSlices(replica.eachResult(), ({ key, hash, author, entry }) => { took(this.setResult(key, hash, author, entry)) }, stopped, SLICE_MS, pause) &&
+        await inSlices(replica.eachReview(), ({ key, hash, author, entry }) => { took(this.setReview(key, hash, author, entry)) }, stopped, SLICE_MS, pause)
       return all ? { before, entries, reused, saved } : undefined
     } finally {
       this.saved = undefined
