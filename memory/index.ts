@@ -13,7 +13,7 @@
  * segments, so that what was saved is read from its files rather than held in memory.
  */
 import { Index, MetricKind, ScalarKind } from 'usearch'
-import { copyFileSync, linkSync, readdirSync } from 'node:fs'
+import { constants, copyFileSync, existsSync, linkSync, readdirSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { verify, writeCheck } from './index-file.js'
 
@@ -144,8 +144,10 @@ export class VectorIndex {
   save (dir: string): void {
     for (const s of this.frozen) {
       const name = segmentName(s.first)
-      linkOrCopy(s.file, dataFile(dir, name))
-      linkOrCopy(checkFile(dirname(s.file), basename(s.file, '.usearch')), checkFile(dir, name))
+      const [to, check] = [dataFile(dir, name), checkFile(dir, name)]
+      // Its file gone (memory/ deleted while the node runs): written again from the mapping, which outlives it.
+      if (!keep(s.file, to)) s.graph.save(to)
+      if (!keep(checkFile(dirname(s.file), basename(s.file, '.usearch')), check)) writeCheck(to, check)
     }
     if (this.count > this.liveFirst || this.frozen.length === 0) {
       const name = segmentName(this.liveFirst)
@@ -235,12 +237,25 @@ export class VectorIndex {
   }
 }
 
-function linkOrCopy (from: string, to: string): void {
+/** Link errors a copy answers: another file system, or one without hard links. */
+const CANNOT_LINK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'ENOSYS'])
+
+/**
+ * Put `from` at `to` (a new name): a hard link, or a copy where links cannot be made; false when
+ * `from` is gone. Never over an existing file: a copy over a hard link of a file a segment maps
+ * would truncate it under the mapping.
+ */
+function keep (from: string, to: string): boolean {
   try {
     linkSync(from, to)
-  } catch {
-    copyFileSync(from, to)
+    return true
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? ''
+    if (code === 'ENOENT' && !existsSync(from)) return false
+    if (!CANNOT_LINK.has(code)) throw err
   }
+  copyFileSync(from, to, constants.COPYFILE_EXCL)
+  return true
 }
 
 /** Cosine similarity of two unit vectors. */

@@ -41,8 +41,10 @@ const CHUNK = 256 * 1024
 /**
  * Write a copy of `index` and of `records` (by name: JSON values, written one a line as they
  * are reached) in `dir`, and make it the current one. Synchronous: nothing changes meanwhile.
+ * `notFrozen`: the copy was saved, but the index could not read the segment it froze from its
+ * file, and keeps it in memory.
  */
-export function writeSnapshot (dir: string, index: VectorIndex, embedding: string, records: Record<string, Iterable<unknown>>): SnapshotMeta {
+export function writeSnapshot (dir: string, index: VectorIndex, embedding: string, records: Record<string, Iterable<unknown>>): SnapshotMeta & { notFrozen?: string } {
   mkdirSync(dir, { recursive: true })
   const current = currentName(dir)
   // What a crash or a failed write left (anything but the current copy) goes first, so leftovers never pile up.
@@ -63,13 +65,16 @@ export function writeSnapshot (dir: string, index: VectorIndex, embedding: strin
     clear(dir, current)
     throw err
   }
+  // The copy is current: what follows cannot undo the save.
+  let notFrozen: string | undefined
   try {
     index.savedIn(join(dir, name))
-  } finally {
-    // The copy before is no longer current (the index reads its files from the new one).
-    clear(dir, name)
+  } catch (err) {
+    notFrozen = (err as Error).message
   }
-  return meta
+  // The copy before is no longer current (the index reads its files from the new one).
+  clear(dir, name)
+  return { ...meta, ...(notFrozen != null ? { notFrozen } : {}) }
 }
 
 /** Remove every copy and leftover in `dir` but `keep` (and CURRENT). */
@@ -86,14 +91,20 @@ function writeRecords (file: string, values: Iterable<unknown>): void {
     for (const value of values) {
       chunk += `${JSON.stringify(value)}\n`
       if (chunk.length >= CHUNK) {
-        writeSync(fd, chunk)
+        writeAll(fd, chunk)
         chunk = ''
       }
     }
-    if (chunk !== '') writeSync(fd, chunk)
+    writeAll(fd, chunk)
   } finally {
     closeSync(fd)
   }
+}
+
+/** Write all of `text` (writeSync may write part of it). */
+function writeAll (fd: number, text: string): void {
+  const bytes = Buffer.from(text)
+  for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at)
 }
 
 /** The JSON values of a records file, a chunk's worth at a time; throws where a line is not JSON, or the file ends inside one. */

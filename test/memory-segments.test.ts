@@ -78,6 +78,31 @@ describe('formula index in segments', () => {
     }
   })
 
+  it('a copy deleted under a running index (memory/ removed to rebuild) does not stop the next save: frozen segments are written from their mappings', async () => {
+    const dir = await tempDir()
+    try {
+      const vectors = units(50, 7)
+      const queries = units(10, 8)
+      const index = new VectorIndex(DIM, 100, HNSW_M, undefined, FREEZE)
+      for (const v of vectors.slice(0, 30)) index.add(v)
+      writeSnapshot(dir, index, 'e', {})
+      assert.deepEqual(index.segments, { frozen: 1, inMemory: 0 })
+      await removeDir(dir)
+      for (const v of vectors.slice(30)) index.add(v)
+      writeSnapshot(dir, index, 'e', {})
+      const read = await readSnapshot(dir, DIM, 'e')
+      assert.ok(!('unusable' in read), JSON.stringify(read))
+      read.index.efSearch = 100
+      assert.equal(read.index.size, 50)
+      assertExact(read.index, vectors, queries)
+      // And again, from the files it now reads.
+      writeSnapshot(dir, index, 'e', {})
+      assertExact(index, vectors, queries)
+    } finally {
+      await removeDir(dir)
+    }
+  })
+
   it('reads an index saved in one file before segments, and refuses segments with a gap', async () => {
     const dir = await tempDir()
     try {

@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto'
 import type { FormulaSource } from './memory.js'
+import { embedFormula } from '../../memory/embedding.js'
+import { LatexSyntaxError } from '../../pipeline/latex/canonical.js'
 
 /**
  * Entries are held under the store's own key string for a result ("HASH/AUTHOR": not a copy, a
@@ -102,4 +104,28 @@ export function printOf (time: number, latex: readonly string[]): string {
 export function proseIn (query: string): string | undefined {
   const bare = query.replace(/\\(?:text[a-z]*|math[a-z]*|operatorname\*?|mbox|hbox)\s*\{[^{}]*\}/g, ' ').replace(/\\[a-zA-Z]+\*?/g, ' ')
   return /(?<![a-zA-Z])(?:[a-zA-Z]{4,}\s+[a-zA-Z]{2,}|[a-zA-Z]{2,}\s+[a-zA-Z]{4,})(?![a-zA-Z])/.exec(bare)?.[0]
+}
+
+/** The longest LaTeX a query may have. */
+export const MAX_QUERY_LATEX = 4096
+export const MAX_K = 100
+
+export class SearchError extends Error {}
+
+/** A query's embedding, once it is checked: LaTeX of a formula, not prose, with symbols to search by; k from 1 to MAX_K. */
+export function queryVector (latex: string, k: number): Float32Array {
+  if (latex.trim() === '') throw new SearchError('an empty query: give a formula in LaTeX')
+  if (latex.length > MAX_QUERY_LATEX) throw new SearchError(`a query of ${latex.length} characters; at most ${MAX_QUERY_LATEX}`)
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new SearchError(`k must be a whole number from 1 to ${MAX_K}`)
+  const prose = proseIn(latex)
+  if (prose != null) throw new SearchError(`the query reads as prose ("${prose}"): give a formula in LaTeX, such as \\int_0^1 x^n dx`)
+  let query: Float32Array
+  try {
+    query = embedFormula(latex)
+  } catch (err) {
+    if (err instanceof LatexSyntaxError) throw new SearchError(`the query is not LaTeX this reader can take: ${err.message}`)
+    throw err
+  }
+  if (!query.some(x => x !== 0)) throw new SearchError('the query has no symbols to search by')
+  return query
 }

@@ -4,7 +4,11 @@
  * Written and read one record a line, as the memory is gone over, so that a million entries
  * never stand in memory as one text (that took about 600 MB at each save, and at each start).
  */
-import type { Snapshot } from '../../memory/snapshot.js'
+import { writeSnapshot, type Snapshot } from '../../memory/snapshot.js'
+import type { VectorIndex } from '../../memory/index.js'
+import { embeddingFingerprint } from '../../memory/embedding.js'
+import { releaseFreedMemory } from '../../util/release-memory.js'
+import { idsIn, printIn, savedKey } from './memory-held.js'
 
 /** A saved copy that proved unusable while it was read: the memory is built from the store instead. */
 export class UnusableCopyError extends Error {}
@@ -54,4 +58,21 @@ export async function savedEntries (copy: Snapshot, formulas: number, stopped: (
     if (stopped()) break
   }
   return out
+}
+
+/**
+ * Write the memory's copy in `dir`: its index, its formulas by id, and each entry (key ->
+ * entryCode). A save that freezes a segment of the index drops the segment's in-memory graph,
+ * whose native memory V8 does not see: it is given back at once (util/release-memory.ts).
+ * `notFrozen`: saved, but the segment stays in memory (why).
+ */
+export function writeCopy (dir: string, index: VectorIndex, formulas: readonly string[], entries: ReadonlyMap<string, string>): { notFrozen?: string, released?: { ms: number, givenBackMiB: number } } {
+  const frozen = index.segments.frozen
+  const each = function * (): Generator<SavedEntry> {
+    for (const [key, code] of entries) yield [savedKey(key), printIn(code), idsIn(code)]
+  }
+  const meta = writeSnapshot(dir, index, embeddingFingerprint(), { [FORMULAS]: formulas, [ENTRIES]: each() })
+  if (index.segments.frozen === frozen) return meta.notFrozen != null ? { notFrozen: meta.notFrozen } : {}
+  const r = releaseFreedMemory()
+  return { released: { ms: Math.round(r.ms), givenBackMiB: Math.round((r.rssBefore - r.rssAfter) / 2 ** 20) } }
 }

@@ -3,14 +3,15 @@ import type { CorrectionEntry, ResultEntry } from '../../crdt/schemas.js'
 import { isConfirmation } from '../../review/verdict.js'
 import { SHA256_HEX } from '../../util/sha256.js'
 import { isoTime } from '../../util/time.js'
-import { canonicalize, LatexSyntaxError } from '../../pipeline/latex/canonical.js'
+import { canonicalize } from '../../pipeline/latex/canonical.js'
 import { DIMENSIONS, embedFormula, embeddingFingerprint } from '../../memory/embedding.js'
 import { cosine, rerankCount, VectorIndex } from '../../memory/index.js'
-import { readSnapshot, writeSnapshot, type Snapshot } from '../../memory/snapshot.js'
-import { ENTRIES, FORMULAS, savedEntries, savedFormulas, UnusableCopyError, type SavedEntry } from './memory-saved.js'
+import { readSnapshot, type Snapshot } from '../../memory/snapshot.js'
+import { savedEntries, savedFormulas, UnusableCopyError, writeCopy } from './memory-saved.js'
 import { giveWay, inSlices, SLICE_MS } from '../../util/slices.js'
 import { Backlog } from '../../util/backlog.js'
-import { entryCode, idsIn, kindOf, printIn, printOf, proseIn, savedKey, sourceCode, Sources, timeOf } from './memory-held.js'
+import { entryCode, idsIn, kindOf, printIn, printOf, queryVector, savedKey, sourceCode, Sources, timeOf } from './memory-held.js'
+export { MAX_K, MAX_QUERY_LATEX, SearchError } from './memory-held.js'
 import type { Log } from '../log.js'
 import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
 
@@ -45,11 +46,6 @@ export interface FormulaHit { latex: string, score: number, sources: FormulaSour
 
 /** Sources listed per formula in a hit (the rest are counted). */
 const MAX_SOURCES = 20
-/** The longest LaTeX a query may have. */
-export const MAX_QUERY_LATEX = 4096
-export const MAX_K = 100
-
-export class SearchError extends Error {}
 /** The memory cannot answer: its build failed (see the node's log). */
 export class MemoryUnavailableError extends Error {}
 /** The memory is still being built from the store (a node just started): ask again shortly. */
@@ -232,19 +228,7 @@ export class FormulaMemory {
   search (latex: string, k = 10): FormulaHit[] {
     if (this.failed != null) throw new MemoryUnavailableError(`formula memory could not be built (${this.failed}); the node's log says more, and a restart builds it again`)
     if (this.loading) throw new MemoryLoadingError('formula memory is still being built from the store; ask again shortly')
-    if (latex.trim() === '') throw new SearchError('an empty query: give a formula in LaTeX')
-    if (latex.length > MAX_QUERY_LATEX) throw new SearchError(`a query of ${latex.length} characters; at most ${MAX_QUERY_LATEX}`)
-    if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new SearchError(`k must be a whole number from 1 to ${MAX_K}`)
-    const prose = proseIn(latex)
-    if (prose != null) throw new SearchError(`the query reads as prose ("${prose}"): give a formula in LaTeX, such as \\int_0^1 x^n dx`)
-    let query: Float32Array
-    try {
-      query = embedFormula(latex)
-    } catch (err) {
-      if (err instanceof LatexSyntaxError) throw new SearchError(`the query is not LaTeX this reader can take: ${err.message}`)
-      throw err
-    }
-    if (!query.some(x => x !== 0)) throw new SearchError('the query has no symbols to search by')
+    const query = queryVector(latex, k)
     // The graph's candidates, re-ranked by their formulas' exact embeddings (the index holds them
     // as int8). Formulas without a source that counts (their entries rewritten, or only a revoked
     // member's) stay in the graph: they are passed over before anything is embedded, and more
@@ -299,13 +283,12 @@ export class FormulaMemory {
     if (this.dir == null || !this.changed || this.loading || this.failed != null) return
     const t0 = performance.now()
     try {
-      const entries = function * (all: Iterable<[string, string]>): Generator<SavedEntry> {
-        for (const [key, code] of all) yield [savedKey(key), printIn(code), idsIn(code)]
-      }
-      writeSnapshot(this.dir, this.index, embeddingFingerprint(), { [FORMULAS]: this.formulas, [ENTRIES]: entries(this.byEntry) })
+      const saved = writeCopy(this.dir, this.index, this.formulas, this.byEntry)
       this.changed = false
       this.lastSaveMs = performance.now() - t0
       this.log.debug({ formulas: this.formulas.length, ms: Math.round(this.lastSaveMs) }, 'saved the formula memory')
+      if (saved.notFrozen != null) this.log.warn({ reason: saved.notFrozen }, 'formula memory saved; the index segment it froze stays in memory')
+      if (saved.released != null) this.log.info({ ...this.index.segments, ...saved.released }, 'formula index segment frozen: read from its file, its memory given back')
     } catch (err) {
       this.log.warn({ err, dir: this.dir }, 'saving the formula memory failed (the next start builds it again)')
     }
@@ -333,8 +316,7 @@ export class FormulaMemory {
   /** Take a result entry (or its removal); true when its formulas came from the saved copy, undefined when it gives none. */
   private setResult (storeKey: string, hash: string, author: string, entry: ResultEntry | undefined): boolean | undefined {
     const key = storeKey
-    this.drop(key)
-    if (entry == null || entry.unreadable != null || !SHA256_HEX.test(hash)) return undefined
+    if (entry == null || entry.unreadable != null || !SHA256_HEX.test(hash)) return this.drop(key)
     const regions = entry.regions ?? []
     const kind = regions.length > 1 ? 'region' : 'result'
     const latex = regions.length > 1 ? regions.map(r => r.latex) : [entry.latex]
@@ -344,14 +326,20 @@ export class FormulaMemory {
   /** Take a review entry (or its removal); true when its formula came from the saved copy, undefined when it gives none. */
   private setReview (storeKey: string, hash: string, author: string, entry: CorrectionEntry | undefined): boolean | undefined {
     const key = `corrections:${storeKey}`
-    this.drop(key)
-    if (entry == null || !SHA256_HEX.test(hash)) return undefined
+    if (entry == null || !SHA256_HEX.test(hash)) return this.drop(key)
     const kind = isConfirmation(entry) ? 'confirmation' : 'correction'
     return this.setEntry(key, printOf(entry.time, [entry.latex]), [entry.latex], sourceCode(entry.time, kind))
   }
 
   /** An entry's formulas: from the saved copy when it holds the entry as it is (true), else parsed and added. */
   private setEntry (key: string, print: string, latex: readonly string[], source: number): boolean {
+    const held = this.byEntry.get(key)
+    // Taken already as it is (a joining node's build reaches what its backlog took): nothing is parsed again.
+    if (held != null && printIn(held) === print) {
+      for (const id of idsIn(held)) this.sources.set(id, key, source)
+      return false
+    }
+    this.drop(key)
     const saved = this.saved?.get(savedKey(key))
     if (saved != null && saved.print === print && saved.ids.every(id => id < this.formulas.length)) {
       for (const id of saved.ids) this.sources.set(id, key, source)
@@ -364,7 +352,7 @@ export class FormulaMemory {
   }
 
   /** An entry rewritten or removed: its formulas lose it as a source. */
-  private drop (key: string): void {
+  private drop (key: string): undefined {
     const code = this.byEntry.get(key)
     if (code != null) for (const id of idsIn(code)) this.sources.delete(id, key)
     this.byEntry.delete(key)

@@ -386,7 +386,7 @@ export async function startNode (options: NodeOptions): Promise<RunningNode> {
       if (stopping) return
       const r = releaseFreedMemory()
       memoryLog.info({ ms: Math.round(r.ms), rssMiB: Math.round(r.rssAfter / 2 ** 20), givenBackMiB: Math.round((r.rssBefore - r.rssAfter) / 2 ** 20) }, 'memory freed while the memories were built given back')
-    }, () => {})
+    }).catch((err: unknown) => { if (!stopping) memoryLog.debug({ err }, 'the memories failed, or giving back memory did') })
     return { peerId, libp2p: node, apiPort, network, replica, status, peers, installCertificate, search: (latex, k) => formulas.search(latex, k), searchImage, memoryStarted: formulas.ready, ocr, submit, task, tasks: taskList, taskStats, certificateFormationMs: () => nodeTasks.certificateFormationMs(), quorumTimings: () => nodeTasks.quorumTimings(), stop }
   } catch (err) {
     await stop()
