@@ -61,7 +61,8 @@ export interface Hit { id: number, score: number }
 export type ExactVector = (id: number) => Float32Array
 
 /** Vectors first..first+size-1, viewed (memory-mapped) from `file`, which never changes. */
-interface Frozen { first: number, size: number, graph: Index, file: string }
+/** `rewritten`: its file was gone, and the last save wrote it again from the mapping (which still maps the deleted file). */
+interface Frozen { first: number, size: number, graph: Index, file: string, rewritten?: boolean }
 
 const segmentName = (first: number): string => `seg-${first}`
 const dataFile = (dir: string, name: string): string => join(dir, `${name}.usearch`)
@@ -146,8 +147,9 @@ export class VectorIndex {
       const name = segmentName(s.first)
       const [to, check] = [dataFile(dir, name), checkFile(dir, name)]
       // Its file gone (memory/ deleted while the node runs): written again from the mapping, which outlives it.
-      if (!keep(s.file, to)) s.graph.save(to)
-      if (!keep(checkFile(dirname(s.file), basename(s.file, '.usearch')), check)) writeCheck(to, check)
+      s.rewritten = !keep(s.file, to)
+      if (s.rewritten === true) s.graph.save(to)
+      if (s.rewritten === true || !keep(checkFile(dirname(s.file), basename(s.file, '.usearch')), check)) writeCheck(to, check)
     }
     if (this.count > this.liveFirst || this.frozen.length === 0) {
       const name = segmentName(this.liveFirst)
@@ -159,18 +161,36 @@ export class VectorIndex {
   /**
    * The files `save` wrote are now in `dir` (and those it wrote before may go): the frozen
    * segments are read from there, and the in-memory one, when it has grown enough, is frozen too.
+   * Returns how many graphs it dropped (their native memory goes when V8 collects them).
    */
-  savedIn (dir: string): void {
-    for (const s of this.frozen) s.file = dataFile(dir, segmentName(s.first))
+  savedIn (dir: string): number {
+    let dropped = 0
+    for (const s of this.frozen) {
+      s.file = dataFile(dir, segmentName(s.first))
+      // Read from the file written again, so that the deleted one's disk space is given back.
+      if (s.rewritten === true) {
+        s.graph = this.view(s.file, s.size)
+        dropped++
+      }
+      s.rewritten = undefined
+    }
     const size = this.count - this.liveFirst
-    if (size === 0 || size < this.freezeLimit(this.count)) return
+    if (size === 0 || size < this.freezeLimit(this.count)) return dropped
     const file = dataFile(dir, segmentName(this.liveFirst))
+    const graph = this.view(file, size)
+    const live = this.graph()
+    this.frozen.push({ first: this.liveFirst, size, graph, file })
+    this.live = live
+    this.liveFirst = this.count
+    return dropped + 1
+  }
+
+  /** A graph read from `file` (just saved), which must hold `size` vectors. */
+  private view (file: string, size: number): Index {
     const graph = this.graph()
     graph.view(file)
     if (graph.size() !== size) throw new Error(`${file}: ${graph.size()} vectors where ${size} were saved`)
-    this.frozen.push({ first: this.liveFirst, size, graph, file })
-    this.live = this.graph()
-    this.liveFirst = this.count
+    return graph
   }
 
   get size (): number { return this.count }

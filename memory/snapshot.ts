@@ -41,10 +41,11 @@ const CHUNK = 256 * 1024
 /**
  * Write a copy of `index` and of `records` (by name: JSON values, written one a line as they
  * are reached) in `dir`, and make it the current one. Synchronous: nothing changes meanwhile.
- * `notFrozen`: the copy was saved, but the index could not read the segment it froze from its
- * file, and keeps it in memory.
+ * `dropped`: in-memory graphs the index let go (a segment frozen, one read from a file written
+ * again); `notFrozen`: the copy was saved, but the index could not read the segment it froze
+ * from its file, and keeps it in memory.
  */
-export function writeSnapshot (dir: string, index: VectorIndex, embedding: string, records: Record<string, Iterable<unknown>>): SnapshotMeta & { notFrozen?: string } {
+export function writeSnapshot (dir: string, index: VectorIndex, embedding: string, records: Record<string, Iterable<unknown>>): SnapshotMeta & { dropped: number, notFrozen?: string } {
   mkdirSync(dir, { recursive: true })
   const current = currentName(dir)
   // What a crash or a failed write left (anything but the current copy) goes first, so leftovers never pile up.
@@ -67,14 +68,18 @@ export function writeSnapshot (dir: string, index: VectorIndex, embedding: strin
   }
   // The copy is current: what follows cannot undo the save.
   let notFrozen: string | undefined
+  let dropped = 0
   try {
-    index.savedIn(join(dir, name))
+    dropped = index.savedIn(join(dir, name))
   } catch (err) {
     notFrozen = (err as Error).message
   }
-  // The copy before is no longer current (the index reads its files from the new one).
-  clear(dir, name)
-  return { ...meta, ...(notFrozen != null ? { notFrozen } : {}) }
+  // The copy before is no longer current (the index reads its files from the new one); what
+  // cannot be removed now is removed by the next save.
+  try {
+    clear(dir, name)
+  } catch {}
+  return { ...meta, dropped, ...(notFrozen != null ? { notFrozen } : {}) }
 }
 
 /** Remove every copy and leftover in `dir` but `keep` (and CURRENT). */
@@ -104,7 +109,11 @@ function writeRecords (file: string, values: Iterable<unknown>): void {
 /** Write all of `text` (writeSync may write part of it). */
 function writeAll (fd: number, text: string): void {
   const bytes = Buffer.from(text)
-  for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at)
+  for (let at = 0; at < bytes.length;) {
+    const n = writeSync(fd, bytes, at, bytes.length - at)
+    if (n === 0) throw new Error('a write wrote nothing (is the disk full?)')
+    at += n
+  }
 }
 
 /** The JSON values of a records file, a chunk's worth at a time; throws where a line is not JSON, or the file ends inside one. */

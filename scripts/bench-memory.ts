@@ -84,13 +84,16 @@ async function main (): Promise<void> {
     .option('--ef <n>', 'ef_search; repeatable: each is measured on the same index (default: the shipped rule by size, 200 up to 200,000 rising to 600 at 1,000,000)', positiveInt)
     .option('--rerank <n>', 'candidates re-ranked by their exact vectors; repeatable (default: the shipped rule for k = 10, 14 up to 200,000 formulas rising to 24 at 1,000,000)', positiveInt)
     .option('--m <n>', `HNSW M (default ${HNSW_M})`, (v: string) => positiveInt(v)[0]!, HNSW_M)
+    .option('--grown <n>', 'grow the index as a node whose memory grows by traffic does: saved every N formulas, so that segments are frozen by the shipped rule and read from their files; searches then ask every segment (ef_search by each segment\'s size unless --ef)', (v: string) => positiveInt(v)[0]!)
     .option('--keep <dir>', 'keep each built index in DIR/N-M (a saved copy, as a node keeps it) and load it from there the next time instead of building it')
     .option('--json', 'print the results as JSON')
     .parse()
-  const o = cmd.opts<{ formulas?: number[], queries: number, ef?: number[], rerank?: number[], m: number, keep?: string, json?: boolean }>()
+  const o = cmd.opts<{ formulas?: number[], queries: number, ef?: number[], rerank?: number[], m: number, grown?: number, keep?: string, json?: boolean }>()
+  if (o.grown != null && o.keep != null) throw new Error('--grown builds the index as it grows: it cannot be kept (--keep)')
   const results = []
   for (const n of o.formulas ?? [100_000]) {
-    const efs = o.ef ?? [efSearchFor(n)]
+    // Grown: each segment searched with ef_search by its own size, as a node does.
+    const efs: Array<number | undefined> = o.ef ?? [o.grown != null ? undefined : efSearchFor(n)]
     const gen = new FormulaGenerator(new Rng(25), 'v3')
     const seen = new Set<string>()
     const corpus = formulas(gen, n, seen)
@@ -113,8 +116,14 @@ async function main (): Promise<void> {
       rssBefore = process.memoryUsage().rss
       index = new VectorIndex(dimensions, efs[0], o.m)
       t0 = performance.now()
-      for (const v of vectors) index.add(v)
+      const grownDir = o.grown != null ? mkdtempSync(join(tmpdir(), 'texmesh-bench-grown-')) : undefined
+      vectors.forEach((v, i) => {
+        index.add(v)
+        if (grownDir != null && (i + 1) % o.grown! === 0) writeSnapshot(grownDir, index, 'bench', { formulas: [] })
+      })
       insertPerS = corpus.length / ((performance.now() - t0) / 1000)
+      // Its segments stay read from their files (mapped) after these go.
+      if (grownDir != null) rmSync(grownDir, { recursive: true, force: true })
       if (kept != null) writeSnapshot(kept, index, embeddingFingerprint(), { formulas: [corpus.length] })
     }
     const rssIndex = process.memoryUsage().rss - rssBefore
@@ -128,6 +137,8 @@ async function main (): Promise<void> {
       return [0, ...reranks].map(rerank => ({ ef, rerank, ...timeSearches(index, queries.slice(0, WARM_UP), measured, rerank > 0 ? reembed : undefined, rerank) }))
     })
     const exact = measured.map(q => exhaustive(vectors, q, 10))
+    // as searched (the save below freezes what is in memory)
+    const segments = index.segments
     // Saved and loaded back, as a node does at stop and start.
     const dir = mkdtempSync(join(tmpdir(), 'texmesh-bench-memory-'))
     let saveMs: number, loadMs: number, diskBytes: number
@@ -154,6 +165,7 @@ async function main (): Promise<void> {
       formulas: corpus.length,
       queries: measured.length,
       m: o.m,
+      segments,
       searches: timed.map(t => {
         const r = recall(t.hits, exact)
         const times = t.times
@@ -169,9 +181,9 @@ async function main (): Promise<void> {
   }
   if (o.json === true) { console.log(JSON.stringify(results, null, 2)); return }
   for (const r of results) {
-    console.log(`${r.formulas} formulas, ${r.queries} queries, M ${r.m}`)
+    console.log(`${r.formulas} formulas, ${r.queries} queries, M ${r.m}${r.segments.frozen > 0 ? `; ${r.segments.frozen} segments read from their files and ${r.segments.inMemory} formulas in memory` : ''}`)
     for (const s of r.searches) {
-      console.log(`  ef_search ${String(s.ef).padEnd(4)} ${s.rerank > 0 ? `top ${String(s.rerank).padEnd(3)} re-ranked` : 'the graph alone  '} recall@10 ${s.recallAt10.toFixed(3)} (target >= ${TARGET_RECALL}: ratio ${s.ratios.recall.toFixed(2)}), ` +
+      console.log(`  ef_search ${String(s.ef ?? 'by segment').padEnd(4)} ${s.rerank > 0 ? `top ${String(s.rerank).padEnd(3)} re-ranked` : 'the graph alone  '} recall@10 ${s.recallAt10.toFixed(3)} (target >= ${TARGET_RECALL}: ratio ${s.ratios.recall.toFixed(2)}), ` +
         `query p50 / p99 ${s.p50Ms.toFixed(3)} / ${s.p99Ms.toFixed(3)} ms (target p99 <= ${targetP99(r.formulas)} ms: ratio ${s.ratios.p99.toFixed(2)})`)
     }
     console.log(`  embed, insert      ${Math.round(r.embedPerS)} / ${r.insertPerS == null ? 'not measured (the index was loaded from --keep)' : Math.round(r.insertPerS)} formulas a second`)

@@ -62,17 +62,23 @@ export async function savedEntries (copy: Snapshot, formulas: number, stopped: (
 
 /**
  * Write the memory's copy in `dir`: its index, its formulas by id, and each entry (key ->
- * entryCode). A save that freezes a segment of the index drops the segment's in-memory graph,
- * whose native memory V8 does not see: it is given back at once (util/release-memory.ts).
- * `notFrozen`: saved, but the segment stays in memory (why).
+ * entryCode). A save that freezes a segment of the index drops the segment's in-memory graph
+ * (or one reading a deleted file), whose native memory V8 does not see: a major collection
+ * finalizes it at once (unless the node is stopping). `notFrozen`: saved, but the segment stays
+ * in memory (why); `froze`: graphs were dropped, and the collection took `gcMs`.
  */
-export function writeCopy (dir: string, index: VectorIndex, formulas: readonly string[], entries: ReadonlyMap<string, string>): { notFrozen?: string, released?: { ms: number, givenBackMiB: number } } {
-  const frozen = index.segments.frozen
+export function writeCopy (dir: string, index: VectorIndex, formulas: readonly string[], entries: ReadonlyMap<string, string>, stopping: boolean): { notFrozen?: string, froze?: { gcMs: number } } {
   const each = function * (): Generator<SavedEntry> {
     for (const [key, code] of entries) yield [savedKey(key), printIn(code), idsIn(code)]
   }
   const meta = writeSnapshot(dir, index, embeddingFingerprint(), { [FORMULAS]: formulas, [ENTRIES]: each() })
-  if (index.segments.frozen === frozen) return meta.notFrozen != null ? { notFrozen: meta.notFrozen } : {}
-  const r = releaseFreedMemory()
-  return { released: { ms: Math.round(r.ms), givenBackMiB: Math.round((r.rssBefore - r.rssAfter) / 2 ** 20) } }
+  if (meta.notFrozen != null) return { notFrozen: meta.notFrozen }
+  if (meta.dropped === 0) return {}
+  let gcMs = 0
+  try {
+    if (!stopping) gcMs = Math.round(releaseFreedMemory('regular').ms)
+  } catch {
+    // the collection is a saving of memory, not part of the save
+  }
+  return { froze: { gcMs } }
 }

@@ -283,12 +283,12 @@ export class FormulaMemory {
     if (this.dir == null || !this.changed || this.loading || this.failed != null) return
     const t0 = performance.now()
     try {
-      const saved = writeCopy(this.dir, this.index, this.formulas, this.byEntry)
+      const saved = writeCopy(this.dir, this.index, this.formulas, this.byEntry, this.stopped)
       this.changed = false
       this.lastSaveMs = performance.now() - t0
       this.log.debug({ formulas: this.formulas.length, ms: Math.round(this.lastSaveMs) }, 'saved the formula memory')
       if (saved.notFrozen != null) this.log.warn({ reason: saved.notFrozen }, 'formula memory saved; the index segment it froze stays in memory')
-      if (saved.released != null) this.log.info({ ...this.index.segments, ...saved.released }, 'formula index segment frozen: read from its file, its memory given back')
+      if (saved.froze != null) this.log.info({ ...this.index.segments, ...saved.froze }, 'formula index segment frozen: read from its file, its memory given back')
     } catch (err) {
       this.log.warn({ err, dir: this.dir }, 'saving the formula memory failed (the next start builds it again)')
     }
