@@ -60,8 +60,10 @@ export interface Hit { id: number, score: number }
 /** A candidate's exact vector, by its id (for a formula, its embedding computed again). */
 export type ExactVector = (id: number) => Float32Array
 
-/** Vectors first..first+size-1, viewed (memory-mapped) from `file`, which never changes. */
-/** `rewritten`: its file was gone, and the last save wrote it again from the mapping (which still maps the deleted file). */
+/**
+ * Vectors first..first+size-1, viewed (memory-mapped) from `file`, which never changes.
+ * `rewritten`: its file was gone, and the last save wrote it again from the mapping (which still maps the deleted file).
+ */
 interface Frozen { first: number, size: number, graph: Index, file: string, rewritten?: boolean }
 
 const segmentName = (first: number): string => `seg-${first}`
@@ -132,8 +134,7 @@ export class VectorIndex {
     if (this.frozen.length > 0 && this.frozen.at(-1)!.first + this.frozen.at(-1)!.size === this.count) this.liveFirst = this.count
   }
 
-  /** Vectors the in-memory segment takes before it is frozen, in an index of `total`. */
-  /** (freezeAt: settable, as tests and benches do) */
+  /** Vectors the in-memory segment takes before it is frozen, in an index of `total` (freezeAt: settable, as tests do). */
   private freezeLimit (total: number): number { return Math.max(this.freezeAt, Math.floor(total / 4)) }
 
   /**

@@ -2,7 +2,8 @@
  * The formula memory's records in its saved copy (memory/snapshot.ts): its formulas, by id, and
  * for each store entry its key, a print of what it held, and the ids of the formulas it gave.
  * Written and read one record a line, as the memory is gone over, so that a million entries
- * never stand in memory as one text (that took about 600 MB at each save, and at each start).
+ * never stand in memory as one text (at a million results, that cost a save 750 MiB of RSS,
+ * and a start 250 MB of text and 400 MB of parse).
  */
 import { writeSnapshot, type Snapshot } from '../../memory/snapshot.js'
 import type { VectorIndex } from '../../memory/index.js'
