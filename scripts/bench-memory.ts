@@ -89,7 +89,7 @@ async function main (): Promise<void> {
     .option('--json', 'print the results as JSON')
     .parse()
   const o = cmd.opts<{ formulas?: number[], queries: number, ef?: number[], rerank?: number[], m: number, grown?: number, keep?: string, json?: boolean }>()
-  if (o.grown != null && o.keep != null) throw new Error('--grown builds the index as it grows: it cannot be kept (--keep)')
+  if (o.grown != null && o.keep != null) cmd.error('error: --grown builds the index as it grows: it cannot be kept (--keep)')
   const results = []
   for (const n of o.formulas ?? [100_000]) {
     // Grown: each segment searched with ef_search by its own size, as a node does.
