@@ -15,7 +15,7 @@
 import { Index, MetricKind, ScalarKind } from 'usearch'
 import { constants, copyFileSync, existsSync, linkSync, readdirSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { verify, writeCheck } from './index-file.js'
+import { readVectors, verify, writeCheck } from './index-file.js'
 
 /** At 100,000 formulas (bench:memory, on the hnswlib graph this replaced) M 16 fell short of recall@10 0.95 where M 32 reached it. */
 export const HNSW_M = 32
@@ -54,6 +54,8 @@ const THREADS = 1
  * hundred thousand in memory, and an index that grows tenfold gains about ten segments.
  */
 export const FREEZE_AT = 65_536
+/** Frozen segments kept before two adjacent ones are merged (the two smallest together). */
+export const MERGE_PAST = 4
 
 export interface Hit { id: number, score: number }
 
@@ -61,8 +63,9 @@ export interface Hit { id: number, score: number }
 export type ExactVector = (id: number) => Float32Array
 
 /**
- * Vectors first..first+size-1, viewed (memory-mapped) from `file`, which never changes.
- * `rewritten`: its file was gone, and the last save wrote it again from the mapping (which still maps the deleted file).
+ * Vectors first..first+size-1, viewed (memory-mapped) from `file`, which never changes; `file`
+ * '': a merge of two, in memory until the next save writes it.
+ * `rewritten`: its file was gone, and the last save wrote it again from the graph (which may still map the deleted file).
  */
 interface Frozen { first: number, size: number, graph: Index, file: string, rewritten?: boolean }
 
@@ -83,6 +86,9 @@ export class VectorIndex {
   private count = 0
   /** ef_search when fixed (bench:memory); by size otherwise (efSearchFor) */
   private fixedEf: number | undefined
+
+  /** frozen segments kept before a merge is due (settable, as tests do) */
+  mergePast = MERGE_PAST
 
   constructor (readonly dimensions: number, efSearch?: number, readonly m = HNSW_M, saved?: string, public freezeAt = FREEZE_AT) {
     this.live = this.graph()
@@ -195,6 +201,35 @@ export class VectorIndex {
   }
 
   get size (): number { return this.count }
+
+  /**
+   * When more than `mergePast` segments are frozen, the merge of the two adjacent ones smallest
+   * together: one step per vector added to their new graph (from their int8 vectors, read back
+   * from their files), for the caller to take in slices. Once the last step is taken, the new
+   * graph replaces the two (searched in memory until the next save writes it and reads it from
+   * there); left unfinished, it changes nothing. Undefined when none is due.
+   */
+  merging (): Iterable<void> | undefined {
+    if (this.frozen.length <= this.mergePast) return undefined
+    let at = 0
+    const pair = (i: number): number => this.frozen[i]!.size + this.frozen[i + 1]!.size
+    for (let i = 1; i + 1 < this.frozen.length; i++) if (pair(i) < pair(at)) at = i
+    const [a, b] = [this.frozen[at]!, this.frozen[at + 1]!]
+    if (a.file === '' || b.file === '') return undefined
+    const steps = function * (this: VectorIndex): Generator<void> {
+      const graph = this.graph()
+      for (const s of [a, b]) {
+        const vectors = readVectors(s.file, s.size, this.dimensions)
+        for (let r = 0; r < s.size; r++) {
+          graph.add(BigInt(s.first + r), vectors.subarray(r * this.dimensions, (r + 1) * this.dimensions), THREADS)
+          yield
+        }
+      }
+      const i = this.frozen.indexOf(a)
+      if (i >= 0 && this.frozen[i + 1] === b) this.frozen.splice(i, 2, { first: a.first, size: a.size + b.size, graph, file: '' })
+    }
+    return steps.call(this)
+  }
 
   /** How many segments: those read from files, and the one in memory. */
   get segments (): { frozen: number, inMemory: number } {

@@ -109,6 +109,41 @@ describe('formula index in segments', () => {
     }
   })
 
+  it('past mergePast frozen segments, the two adjacent ones smallest together are merged from their files; an unfinished merge changes nothing', async () => {
+    const dir = await tempDir()
+    try {
+      const vectors = units(100, 9)
+      const queries = units(10, 10)
+      const index = new VectorIndex(DIM, 100, HNSW_M, undefined, FREEZE)
+      index.mergePast = 2
+      // Grown by saves every 20: four frozen segments of 20, and 20 in memory.
+      vectors.forEach((v, i) => { index.add(v); if ((i + 1) % 20 === 0) writeSnapshot(dir, index, 'e', {}) })
+      assert.deepEqual(index.segments, { frozen: 4, inMemory: 20 })
+      const partial = index.merging()![Symbol.iterator]()
+      for (let i = 0; i < 5; i++) partial.next()
+      assert.deepEqual(index.segments, { frozen: 4, inMemory: 20 })
+      let steps = [...index.merging()!].length
+      assert.equal(steps, 40)
+      assert.deepEqual(index.segments, { frozen: 3, inMemory: 20 })
+      assertExact(index, vectors, queries)
+      // Saved as one segment, read back whole.
+      writeSnapshot(dir, index, 'e', {})
+      const snap = (await readdir(dir)).find(n => n.startsWith('snap-'))!
+      assert.deepEqual((await readdir(join(dir, snap))).filter(n => n.endsWith('.usearch')).sort(), ['seg-0.usearch', 'seg-40.usearch', 'seg-60.usearch', 'seg-80.usearch'])
+      const read = await readSnapshot(dir, DIM, 'e')
+      assert.ok(!('unusable' in read), JSON.stringify(read))
+      read.index.efSearch = 100
+      assertExact(read.index, vectors, queries)
+      // Still three frozen: the next merge takes the two smallest together (40 and 60, 20 each).
+      steps += [...index.merging()!].length
+      assert.deepEqual([steps, index.segments], [80, { frozen: 2, inMemory: 20 }])
+      assertExact(index, vectors, queries)
+      assert.equal(index.merging(), undefined)
+    } finally {
+      await removeDir(dir)
+    }
+  })
+
   it('reads an index saved in one file before segments, and refuses segments with a gap', async () => {
     const dir = await tempDir()
     try {

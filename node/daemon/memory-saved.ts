@@ -9,6 +9,7 @@ import { writeSnapshot, type Snapshot } from '../../memory/snapshot.js'
 import type { VectorIndex } from '../../memory/index.js'
 import { embeddingFingerprint } from '../../memory/embedding.js'
 import { releaseFreedMemory } from '../../util/release-memory.js'
+import { giveWay, inSlices, SLICE_MS } from '../../util/slices.js'
 import { idsIn, printIn, savedKey } from './memory-held.js'
 
 /** A saved copy that proved unusable while it was read: the memory is built from the store instead. */
@@ -82,4 +83,26 @@ export function writeCopy (dir: string, index: VectorIndex, formulas: readonly s
     // the collection is a saving of memory, not part of the save
   }
   return { froze: { gcMs } }
+}
+
+/** Indexes with a merge of segments under way. */
+const merging = new WeakSet<VectorIndex>()
+
+/**
+ * Merge the index's segments while a merge is due (memory/index.ts `merging`), in slices that
+ * give way to the store; true when any were merged (the next save writes the merged segment).
+ */
+export async function mergeSegments (index: VectorIndex, stopped: () => boolean, busy: () => boolean): Promise<boolean> {
+  if (merging.has(index)) return false
+  merging.add(index)
+  try {
+    let merged = false
+    for (let steps = index.merging(); steps != null && !stopped(); steps = index.merging()) {
+      if (!await inSlices(steps, () => {}, stopped, SLICE_MS, giveWay(busy))) break
+      merged = true
+    }
+    return merged
+  } finally {
+    merging.delete(index)
+  }
 }

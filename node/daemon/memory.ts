@@ -7,7 +7,7 @@ import { canonicalize } from '../../pipeline/latex/canonical.js'
 import { DIMENSIONS, embedFormula, embeddingFingerprint } from '../../memory/embedding.js'
 import { cosine, rerankCount, VectorIndex } from '../../memory/index.js'
 import { readSnapshot, type Snapshot } from '../../memory/snapshot.js'
-import { savedEntries, savedFormulas, UnusableCopyError, writeCopy } from './memory-saved.js'
+import { mergeSegments, savedEntries, savedFormulas, UnusableCopyError, writeCopy } from './memory-saved.js'
 import { giveWay, inSlices, SLICE_MS } from '../../util/slices.js'
 import { Backlog } from '../../util/backlog.js'
 import { entryCode, idsIn, kindOf, printIn, printOf, queryVector, savedKey, sourceCode, Sources, timeOf } from './memory-held.js'
@@ -289,6 +289,11 @@ export class FormulaMemory {
       this.log.debug({ formulas: this.formulas.length, ms: Math.round(this.lastSaveMs) }, 'saved the formula memory')
       if (saved.notFrozen != null) this.log.warn({ reason: saved.notFrozen }, 'formula memory saved; the index segment it froze stays in memory')
       if (saved.froze != null) this.log.info({ ...this.index.segments, ...saved.froze }, 'formula index segment frozen: read from its file, its memory given back')
+      // Segments past MERGE_PAST are merged two by two, beside the node's work; the next save writes them.
+      if (!this.stopped) {
+        mergeSegments(this.index, () => this.stopped, () => this.replica.busy())
+          .then(merged => { if (merged) { this.changed = true; this.scheduleSave() } }, (err: unknown) => { this.log.warn({ err }, 'merging the formula index\'s segments failed') })
+      }
     } catch (err) {
       this.log.warn({ err, dir: this.dir }, 'saving the formula memory failed (the next start builds it again)')
     }
