@@ -71,19 +71,3 @@ export function verify (file: string, checkFile: string, dimensions: number, met
     closeSync(fd)
   }
 }
-
-/**
- * The int8 vectors at the head of a saved index `file`, in the order they were added: `rows` of
- * `dimensions` bytes (the file is checked against what the caller expects, not trusted).
- */
-export function readVectors (file: string, rows: number, dimensions: number): Int8Array {
-  const fd = openSync(file, 'r')
-  try {
-    const shape = readAt(fd, 0, 8)
-    if (shape.readUInt32LE(0) !== rows || shape.readUInt32LE(4) !== dimensions) throw new Error(`${file}: ${shape.readUInt32LE(0)} vectors of ${shape.readUInt32LE(4)} bytes, not ${rows} of ${dimensions}`)
-    const matrix = readAt(fd, 8, rows * dimensions)
-    return new Int8Array(matrix.buffer, matrix.byteOffset, matrix.length)
-  } finally {
-    closeSync(fd)
-  }
-}

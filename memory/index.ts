@@ -15,7 +15,7 @@
 import { Index, MetricKind, ScalarKind } from 'usearch'
 import { constants, copyFileSync, existsSync, linkSync, readdirSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { readVectors, verify, writeCheck } from './index-file.js'
+import { verify, writeCheck } from './index-file.js'
 
 /** At 100,000 formulas (bench:memory, on the hnswlib graph this replaced) M 16 fell short of recall@10 0.95 where M 32 reached it. */
 export const HNSW_M = 32
@@ -153,8 +153,9 @@ export class VectorIndex {
     for (const s of this.frozen) {
       const name = segmentName(s.first)
       const [to, check] = [dataFile(dir, name), checkFile(dir, name)]
-      // Its file gone (memory/ deleted while the node runs): written again from the mapping, which outlives it.
-      s.rewritten = !keep(s.file, to)
+      // A merge not yet saved, or its file gone (memory/ deleted while the node runs): written
+      // from the graph (a mapping outlives its file).
+      s.rewritten = s.file === '' || !keep(s.file, to)
       if (s.rewritten === true) s.graph.save(to)
       if (s.rewritten === true || !keep(checkFile(dirname(s.file), basename(s.file, '.usearch')), check)) writeCheck(to, check)
     }
@@ -172,14 +173,14 @@ export class VectorIndex {
    */
   savedIn (dir: string): number {
     let dropped = 0
+    // Every path first: a view that fails below leaves none pointing into a copy about to go.
+    for (const s of this.frozen) s.file = dataFile(dir, segmentName(s.first))
+    // Read from the file written (a merge's, or one written again: the deleted file's disk space goes back).
     for (const s of this.frozen) {
-      s.file = dataFile(dir, segmentName(s.first))
-      // Read from the file written again, so that the deleted one's disk space is given back.
-      if (s.rewritten === true) {
-        s.graph = this.view(s.file, s.size)
-        dropped++
-      }
+      if (s.rewritten !== true) continue
+      s.graph = this.view(s.file, s.size)
       s.rewritten = undefined
+      dropped++
     }
     const size = this.count - this.liveFirst
     if (size === 0 || size < this.freezeLimit(this.count)) return dropped
@@ -204,12 +205,14 @@ export class VectorIndex {
 
   /**
    * When more than `mergePast` segments are frozen, the merge of the two adjacent ones smallest
-   * together: one step per vector added to their new graph (from their int8 vectors, read back
-   * from their files), for the caller to take in slices. Once the last step is taken, the new
-   * graph replaces the two (searched in memory until the next save writes it and reads it from
-   * there); left unfinished, it changes nothing. Undefined when none is due.
+   * together: one step per vector added to their new graph, for the caller to take in slices.
+   * The vectors are the exact ones (`exact`: for a formula, its embedding computed again), so
+   * the new graph stores the same int8 vectors as the two (usearch gives no vectors back, and
+   * re-quantizes int8 it is given). Once the last step is taken, the new graph replaces the two
+   * (searched in memory until the next save writes it and reads it from there); left unfinished,
+   * it changes nothing. Undefined when none is due, or when the pair due holds a merge not yet saved.
    */
-  merging (): Iterable<void> | undefined {
+  merging (exact: ExactVector): Iterable<void> | undefined {
     if (this.frozen.length <= this.mergePast) return undefined
     let at = 0
     const pair = (i: number): number => this.frozen[i]!.size + this.frozen[i + 1]!.size
@@ -218,18 +221,20 @@ export class VectorIndex {
     if (a.file === '' || b.file === '') return undefined
     const steps = function * (this: VectorIndex): Generator<void> {
       const graph = this.graph()
-      for (const s of [a, b]) {
-        const vectors = readVectors(s.file, s.size, this.dimensions)
-        for (let r = 0; r < s.size; r++) {
-          graph.add(BigInt(s.first + r), vectors.subarray(r * this.dimensions, (r + 1) * this.dimensions), THREADS)
-          yield
-        }
+      for (let id = a.first; id < b.first + b.size; id++) {
+        const v = exact(id)
+        if (v.length !== this.dimensions) throw new RangeError(`a vector of ${v.length} dimensions in an index of ${this.dimensions}`)
+        graph.add(BigInt(id), v, THREADS)
+        yield
       }
       const i = this.frozen.indexOf(a)
       if (i >= 0 && this.frozen[i + 1] === b) this.frozen.splice(i, 2, { first: a.first, size: a.size + b.size, graph, file: '' })
     }
     return steps.call(this)
   }
+
+  /** Frozen segments held in memory, merged but not yet saved. */
+  get unsavedMerges (): number { return this.frozen.filter(s => s.file === '').length }
 
   /** How many segments: those read from files, and the one in memory. */
   get segments (): { frozen: number, inMemory: number } {

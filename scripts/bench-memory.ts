@@ -84,7 +84,7 @@ async function main (): Promise<void> {
     .option('--ef <n>', 'ef_search; repeatable: each is measured on the same index (default: the shipped rule by size, 200 up to 200,000 rising to 600 at 1,000,000)', positiveInt)
     .option('--rerank <n>', 'candidates re-ranked by their exact vectors; repeatable (default: the shipped rule for k = 10, 14 up to 200,000 formulas rising to 24 at 1,000,000)', positiveInt)
     .option('--m <n>', `HNSW M (default ${HNSW_M})`, (v: string) => positiveInt(v)[0]!, HNSW_M)
-    .option('--grown <n>', 'grow the index as a node whose memory grows by traffic does: saved every N formulas, so that segments are frozen by the shipped rule, read from their files and merged past four; searches then ask every segment (ef_search by each segment\'s size unless --ef)', (v: string) => positiveInt(v)[0]!)
+    .option('--grown <n>', 'grow the index as a node whose memory grows by traffic does: saved every N formulas, so that segments are frozen by the shipped rule, read from their files and merged past four (the insert rate then counts saves and merges); searches then ask every segment (ef_search by each segment\'s size unless --ef)', (v: string) => positiveInt(v)[0]!)
     .option('--keep <dir>', 'keep each built index in DIR/N-M (a saved copy, as a node keeps it) and load it from there the next time instead of building it')
     .option('--json', 'print the results as JSON')
     .parse()
@@ -122,7 +122,7 @@ async function main (): Promise<void> {
         if (grownDir != null && (i + 1) % o.grown! === 0) {
           writeSnapshot(grownDir, index, 'bench', { formulas: [] })
           // Segments merged as a node merges them after its saves (here at once, not in slices).
-          for (let m = index.merging(); m != null; m = index.merging()) for (const step of m) void step
+          for (let m = index.merging(id => vectors[id]!); m != null; m = index.merging(id => vectors[id]!)) for (const step of m) void step
         }
       })
       insertPerS = corpus.length / ((performance.now() - t0) / 1000)

@@ -119,10 +119,14 @@ describe('formula index in segments', () => {
       // Grown by saves every 20: four frozen segments of 20, and 20 in memory.
       vectors.forEach((v, i) => { index.add(v); if ((i + 1) % 20 === 0) writeSnapshot(dir, index, 'e', {}) })
       assert.deepEqual(index.segments, { frozen: 4, inMemory: 20 })
-      const partial = index.merging()![Symbol.iterator]()
+      // The int8 vectors of the two segments a merge takes (at the head of their files).
+      const head = async (file: string, rows: number): Promise<Buffer> => (await readFile(file)).subarray(8, 8 + rows * DIM)
+      const before = (await readdir(dir)).find(n => n.startsWith('snap-'))!
+      const int8 = Buffer.concat([await head(join(dir, before, 'seg-0.usearch'), 20), await head(join(dir, before, 'seg-20.usearch'), 20)])
+      const partial = index.merging(id => vectors[id]!)![Symbol.iterator]()
       for (let i = 0; i < 5; i++) partial.next()
       assert.deepEqual(index.segments, { frozen: 4, inMemory: 20 })
-      let steps = [...index.merging()!].length
+      let steps = [...index.merging(id => vectors[id]!)!].length
       assert.equal(steps, 40)
       assert.deepEqual(index.segments, { frozen: 3, inMemory: 20 })
       assertExact(index, vectors, queries)
@@ -130,15 +134,16 @@ describe('formula index in segments', () => {
       writeSnapshot(dir, index, 'e', {})
       const snap = (await readdir(dir)).find(n => n.startsWith('snap-'))!
       assert.deepEqual((await readdir(join(dir, snap))).filter(n => n.endsWith('.usearch')).sort(), ['seg-0.usearch', 'seg-40.usearch', 'seg-60.usearch', 'seg-80.usearch'])
+      assert.deepEqual(await head(join(dir, snap, 'seg-0.usearch'), 40), int8, 'the merge stores the very int8 vectors it merged')
       const read = await readSnapshot(dir, DIM, 'e')
       assert.ok(!('unusable' in read), JSON.stringify(read))
       read.index.efSearch = 100
       assertExact(read.index, vectors, queries)
       // Still three frozen: the next merge takes the two smallest together (40 and 60, 20 each).
-      steps += [...index.merging()!].length
+      steps += [...index.merging(id => vectors[id]!)!].length
       assert.deepEqual([steps, index.segments], [80, { frozen: 2, inMemory: 20 }])
       assertExact(index, vectors, queries)
-      assert.equal(index.merging(), undefined)
+      assert.equal(index.merging(id => vectors[id]!), undefined)
     } finally {
       await removeDir(dir)
     }

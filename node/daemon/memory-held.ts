@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { FormulaSource } from './memory.js'
-import { embedFormula } from '../../memory/embedding.js'
+import { DIMENSIONS, embedFormula } from '../../memory/embedding.js'
 import { LatexSyntaxError } from '../../pipeline/latex/canonical.js'
 
 /**
@@ -128,4 +128,18 @@ export function queryVector (latex: string, k: number): Float32Array {
   }
   if (!query.some(x => x !== 0)) throw new SearchError('the query has no symbols to search by')
   return query
+}
+
+/**
+ * A remembered formula's embedding for a merge of index segments; for one that no longer embeds
+ * (search passes over it), a unit vector of its own, so that the ids stay in step.
+ */
+export function embeddingOrUnit (formula: string): Float32Array {
+  try {
+    return embedFormula(formula)
+  } catch {
+    const unit = new Float32Array(DIMENSIONS)
+    unit[0] = 1
+    return unit
+  }
 }

@@ -6,7 +6,7 @@
  * and a start 250 MB of text and 400 MB of parse).
  */
 import { writeSnapshot, type Snapshot } from '../../memory/snapshot.js'
-import type { VectorIndex } from '../../memory/index.js'
+import type { ExactVector, VectorIndex } from '../../memory/index.js'
 import { embeddingFingerprint } from '../../memory/embedding.js'
 import { releaseFreedMemory } from '../../util/release-memory.js'
 import { giveWay, inSlices, SLICE_MS } from '../../util/slices.js'
@@ -89,19 +89,18 @@ export function writeCopy (dir: string, index: VectorIndex, formulas: readonly s
 const merging = new WeakSet<VectorIndex>()
 
 /**
- * Merge the index's segments while a merge is due (memory/index.ts `merging`), in slices that
- * give way to the store; true when any were merged (the next save writes the merged segment).
+ * Merge the index's segments while a merge is due (memory/index.ts `merging`, from the exact
+ * vectors), in slices that give way to the store; `merged` is told after each merge (so that it
+ * is saved even if a later one fails or the node stops).
  */
-export async function mergeSegments (index: VectorIndex, stopped: () => boolean, busy: () => boolean): Promise<boolean> {
-  if (merging.has(index)) return false
+export async function mergeSegments (index: VectorIndex, exact: ExactVector, stopped: () => boolean, busy: () => boolean, merged: () => void): Promise<void> {
+  if (merging.has(index)) return
   merging.add(index)
   try {
-    let merged = false
-    for (let steps = index.merging(); steps != null && !stopped(); steps = index.merging()) {
+    for (let steps = index.merging(exact); steps != null && !stopped(); steps = index.merging(exact)) {
       if (!await inSlices(steps, () => {}, stopped, SLICE_MS, giveWay(busy))) break
-      merged = true
+      merged()
     }
-    return merged
   } finally {
     merging.delete(index)
   }

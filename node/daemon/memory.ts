@@ -10,7 +10,7 @@ import { readSnapshot, type Snapshot } from '../../memory/snapshot.js'
 import { mergeSegments, savedEntries, savedFormulas, UnusableCopyError, writeCopy } from './memory-saved.js'
 import { giveWay, inSlices, SLICE_MS } from '../../util/slices.js'
 import { Backlog } from '../../util/backlog.js'
-import { entryCode, idsIn, kindOf, printIn, printOf, queryVector, savedKey, sourceCode, Sources, timeOf } from './memory-held.js'
+import { embeddingOrUnit, entryCode, idsIn, kindOf, printIn, printOf, queryVector, savedKey, sourceCode, Sources, timeOf } from './memory-held.js'
 export { MAX_K, MAX_QUERY_LATEX, SearchError } from './memory-held.js'
 import type { Log } from '../log.js'
 import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
@@ -290,9 +290,10 @@ export class FormulaMemory {
       if (saved.notFrozen != null) this.log.warn({ reason: saved.notFrozen }, 'formula memory saved; the index segment it froze stays in memory')
       if (saved.froze != null) this.log.info({ ...this.index.segments, ...saved.froze }, 'formula index segment frozen: read from its file, its memory given back')
       // Segments past MERGE_PAST are merged two by two, beside the node's work; the next save writes them.
+      const merged = (): void => { if (!this.stopped && this.index.unsavedMerges > 0) { this.changed = true; this.scheduleSave() } }
       if (!this.stopped) {
-        mergeSegments(this.index, () => this.stopped, () => this.replica.busy())
-          .then(merged => { if (merged) { this.changed = true; this.scheduleSave() } }, (err: unknown) => { this.log.warn({ err }, 'merging the formula index\'s segments failed') })
+        mergeSegments(this.index, id => embeddingOrUnit(this.formulas[id]!), () => this.stopped, () => this.replica.busy(), merged)
+          .catch((err: unknown) => { this.log.warn({ err }, 'merging the formula index\'s segments failed') })
       }
     } catch (err) {
       this.log.warn({ err, dir: this.dir }, 'saving the formula memory failed (the next start builds it again)')
