@@ -34,6 +34,14 @@ function assertExact (index: VectorIndex, vectors: Float32Array[], queries: Floa
   }
 }
 
+/** The copy saved in `dir`, read back (usable), searched with ef_search 100. */
+async function readBack (dir: string): Promise<VectorIndex> {
+  const read = await readSnapshot(dir, DIM, 'e')
+  assert.ok(!('unusable' in read), JSON.stringify(read))
+  read.index.efSearch = 100
+  return read.index
+}
+
 describe('formula index in segments', () => {
   it('a save freezes what grew enough, reads it from the file, and searches span the segments', async () => {
     const dir = await tempDir()
@@ -69,12 +77,10 @@ describe('formula index in segments', () => {
       assertExact(again, vectors, queries)
       writeSnapshot(dir, again, 'e', {})
       assert.deepEqual(again.segments, { frozen: 2, inMemory: 0 })
-      const third = await readSnapshot(dir, DIM, 'e')
-      assert.ok(!('unusable' in third))
-      third.index.efSearch = 100
+      const third = await readBack(dir)
       // Read with the default (65,536), the last segment is small enough to take additions: loaded, not viewed.
-      assert.deepEqual([third.index.size, third.index.segments], [75, { frozen: 1, inMemory: 45 }])
-      assertExact(third.index, vectors, queries)
+      assert.deepEqual([third.size, third.segments], [75, { frozen: 1, inMemory: 45 }])
+      assertExact(third, vectors, queries)
     } finally {
       await removeDir(dir)
     }
@@ -92,11 +98,9 @@ describe('formula index in segments', () => {
       await removeDir(dir)
       for (const v of vectors.slice(30)) index.add(v)
       writeSnapshot(dir, index, 'e', {})
-      const read = await readSnapshot(dir, DIM, 'e')
-      assert.ok(!('unusable' in read), JSON.stringify(read))
-      read.index.efSearch = 100
-      assert.equal(read.index.size, 50)
-      assertExact(read.index, vectors, queries)
+      const read = await readBack(dir)
+      assert.equal(read.size, 50)
+      assertExact(read, vectors, queries)
       // It now reads the segment from the file it wrote again, not the deleted one (whose disk space
       // goes back once the graph that mapped it is collected, as a node collects after such a save).
       releaseFreedMemory('regular')
@@ -109,7 +113,7 @@ describe('formula index in segments', () => {
     }
   })
 
-  it('past mergePast frozen segments, the two adjacent ones smallest together are merged from their files; an unfinished merge changes nothing', async () => {
+  it('past mergePast frozen segments, the two adjacent ones smallest together are merged into one storing the same int8 vectors; an unfinished merge changes nothing', async () => {
     const dir = await tempDir()
     try {
       const vectors = units(100, 9)
@@ -135,10 +139,7 @@ describe('formula index in segments', () => {
       const snap = (await readdir(dir)).find(n => n.startsWith('snap-'))!
       assert.deepEqual((await readdir(join(dir, snap))).filter(n => n.endsWith('.usearch')).sort(), ['seg-0.usearch', 'seg-40.usearch', 'seg-60.usearch', 'seg-80.usearch'])
       assert.deepEqual(await head(join(dir, snap, 'seg-0.usearch'), 40), int8, 'the merge stores the very int8 vectors it merged')
-      const read = await readSnapshot(dir, DIM, 'e')
-      assert.ok(!('unusable' in read), JSON.stringify(read))
-      read.index.efSearch = 100
-      assertExact(read.index, vectors, queries)
+      assertExact(await readBack(dir), vectors, queries)
       // Still three frozen: the next merge takes the two smallest together (40 and 60, 20 each).
       steps += [...index.merging(id => vectors[id]!)!].length
       assert.deepEqual([steps, index.segments], [80, { frozen: 2, inMemory: 20 }])

@@ -4,8 +4,7 @@
  * of about 20 ms with a turn of the event loop between. It never waits more than `maxWaitMs` in
  * a row, so a node that is always busy still gets through it.
  */
-import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
-import { MAX_WAIT_MS, POLL_MS, QUIET_MS, SLICE_MS } from './slices.js'
+import { giveWay, MAX_WAIT_MS, SLICE_MS } from './slices.js'
 
 export class Backlog<V> {
   private readonly pending = new Map<string, V>()
@@ -61,20 +60,12 @@ export class Backlog<V> {
   private async run (): Promise<void> {
     this.running = true
     try {
-      let waited = 0
-      let quiet = 0
+      // Taken once the urgent work has been away for a while (envelopes of a catch-up come a few
+      // ms apart), or after maxWaitMs of waiting (util/slices.ts giveWay).
+      const pause = giveWay(this.busy, this.maxWaitMs, false)
       while (this.pending.size > 0 && !this.stopped) {
-        // Taken once the urgent work has been away for QUIET_MS (envelopes of a catch-up come a
-        // few ms apart), or after maxWaitMs of waiting.
-        quiet = this.busy() ? 0 : quiet + POLL_MS
-        if (quiet < QUIET_MS && waited < this.maxWaitMs) {
-          await sleep(POLL_MS, undefined, { ref: false })
-          waited += POLL_MS
-          continue
-        }
-        waited = 0
+        await pause()
         this.slice(SLICE_MS)
-        await nextTurn()
       }
     } finally {
       this.running = false

@@ -38,17 +38,17 @@ export async function inSlices<T> (items: Iterable<T>, take: (item: T) => void, 
 /**
  * A pause between slices that gives way to urgent work: a turn of the event loop, then, while
  * `busy()` says urgent work is queued, a wait until it has been away QUIET_MS (at most
- * MAX_WAIT_MS in a row).
+ * `maxWaitMs` in a row). Quiet carries over from one pause to the next; `quietAtStart` false
+ * makes the first pause wait for quiet too (util/backlog.ts: changes come in bursts).
  */
-export function giveWay (busy: () => boolean, maxWaitMs = MAX_WAIT_MS): () => Promise<void> {
+export function giveWay (busy: () => boolean, maxWaitMs = MAX_WAIT_MS, quietAtStart = true): () => Promise<void> {
+  let quiet = quietAtStart ? QUIET_MS : 0
   return async () => {
     await nextTurn()
-    let waited = 0
-    let quiet = busy() ? 0 : QUIET_MS
-    while (quiet < QUIET_MS && waited < maxWaitMs) {
-      await sleep(POLL_MS, undefined, { ref: false })
-      waited += POLL_MS
+    for (let waited = 0; ; waited += POLL_MS) {
       quiet = busy() ? 0 : quiet + POLL_MS
+      if (quiet >= QUIET_MS || waited >= maxWaitMs) return
+      await sleep(POLL_MS, undefined, { ref: false })
     }
   }
 }
