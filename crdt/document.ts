@@ -8,6 +8,7 @@
 import * as Y from 'yjs'
 import { MAPS, type MapName, type WrittenValue } from './authorship.js'
 import { readValue } from './values.js'
+import type { ValueStore } from './value-store.js'
 import { SCHEMAS, type CorrectionEntry, type EvidenceEntry, type ResultEntry, type RevocationEntry } from './schemas.js'
 
 /** A key "SUBJECT/AUTHOR": the subject (an image hash, a revoked peer) and its author. */
@@ -30,6 +31,15 @@ export interface Change {
 /** Up to this many authors, byAuthor looks up each one's key rather than keep an index of every key by prefix. */
 const PROBE_AUTHORS = 256
 
+/**
+ * A results value swapped out to the value store (value-store.ts) is held in its item as this
+ * character and the item's id. No value text starts with it: texts are JSON, and an update whose
+ * value is not JSON text is refused (values.ts decodeValue).
+ */
+const MARK = '\u0001'
+/** The map whose value texts go to the value store: the one that grows with every image read. */
+const STORED: MapName = 'results'
+
 const LOCAL = Symbol('local')
 const REMOTE = Symbol('remote')
 
@@ -47,13 +57,17 @@ export class ReplicaDocument {
   private readonly listeners = new Set<(c: Change) => void>()
   /** entries of each map, once counted (size()), kept as transactions change them */
   private readonly counts = new Map<MapName, number>()
+  /** keys of STORED changed since their texts were last swapped out */
+  private readonly moves: string[] = []
 
   /**
    * @param clientID the client id bound to this node's key and incarnation
    * @param memberChanged told, inside the transaction, of each author whose member entry changed
    * @param authors every author whose updates the document holds
+   * @param values where the texts of the results map's values are kept (none: in the document)
    */
-  constructor (clientID: number, memberChanged: (author: string) => void, private readonly authors: () => ReadonlySet<string>) {
+  constructor (clientID: number, memberChanged: (author: string) => void, private readonly authors: () => ReadonlySet<string>,
+    private readonly values?: ValueStore) {
     this.doc.clientID = clientID
     for (const name of MAPS) {
       const map = this.doc.getMap(name)
@@ -65,8 +79,16 @@ export class ReplicaDocument {
           this.counts.set(name, n)
         }
         const index = this.index.get(name)
+        const moving = this.values != null && name === STORED
         // Nothing to keep and no one to tell (a start applying its snapshot, say): the keys are not even walked.
-        if (index == null && name !== 'members' && this.listeners.size === 0) return
+        if (index == null && name !== 'members' && this.listeners.size === 0 && !moving) return
+        if (moving) {
+          for (const [key, change] of event.changes.keys) {
+            this.moves.push(key)
+            // The text it showed before this transaction is no longer shown: garbage after the next snapshot.
+            if (change.action !== 'add' && typeof change.oldValue === 'string' && change.oldValue.startsWith(MARK)) this.values!.supersede(change.oldValue.slice(MARK.length))
+          }
+        }
         for (const key of event.keysChanged) {
           const cut = key.lastIndexOf('/') + 1
           if (index != null) indexKey(index, key.slice(0, cut), key, map.has(key))
@@ -74,7 +96,7 @@ export class ReplicaDocument {
           if (name === 'members') memberChanged(author)
           // Values are JSON text: read only when someone listens.
           if (this.listeners.size === 0) continue
-          const time = timeOf(readValue(map.get(key)))
+          const time = timeOf(this.read(name, map.get(key)))
           // Listeners run after the transaction (and after apply() gives the doc its id back), so they may write.
           this.changes.push({ map: name, key, author, local: tx.origin === LOCAL, ...(time != null ? { time } : {}) })
         }
@@ -152,6 +174,36 @@ export class ReplicaDocument {
       this.changes.length = 0
       this.dispatching = false
     }
+    this.swapOut()
+  }
+
+  /**
+   * The texts of the results changed since the last call, to the value store, each replaced in
+   * its item by a marker. Runs once listeners have been told (they read the texts in place) and
+   * after the update of a local write was captured, so no update ever carries a marker; the
+   * document's own encoding (a snapshot) does, and refers to the store.
+   */
+  private swapOut (): void {
+    if (this.values == null || this.moves.length === 0) return
+    const map = this.doc.getMap(STORED)
+    for (const key of this.moves) {
+      const item = map._map.get(key)
+      if (item == null || item.deleted || !(item.content instanceof Y.ContentAny)) continue
+      const arr = item.content.arr
+      const last = arr.length - 1
+      const text = arr[last]
+      if (typeof text !== 'string' || text.startsWith(MARK)) continue
+      const id = `${item.id.client}:${item.id.clock + last}`
+      this.values.hold(id, text)
+      arr[last] = MARK + id
+    }
+    this.moves.length = 0
+  }
+
+  /** A value of the document as it was written (a swapped-out text read back from the store), checked when accepted. */
+  private read (map: MapName, raw: unknown): unknown {
+    if (map === STORED && typeof raw === 'string' && raw.startsWith(MARK)) return readValue(this.values?.read(raw.slice(MARK.length)))
+    return readValue(raw)
   }
 
   /** Be told of every change, local or remote. Returns the unsubscribe function. */
@@ -192,7 +244,7 @@ export class ReplicaDocument {
 
   /** The raw value under `key` in `map` (unchecked). */
   get (map: MapName, key: string): unknown {
-    return readValue(this.doc.getMap(map).get(key))
+    return this.read(map, this.doc.getMap(map).get(key))
   }
 
   /**
@@ -208,7 +260,7 @@ export class ReplicaDocument {
     const take = (key: string): void => {
       const value = ymap.get(key)
       if (value === undefined) return
-      const parsed = SCHEMAS[map].safeParse(readValue(value))
+      const parsed = SCHEMAS[map].safeParse(this.read(map, value))
       if (parsed.success) out.set(key.slice(prefix.length), parsed.data as T)
     }
     const authors = this.authors()
@@ -235,7 +287,7 @@ export class ReplicaDocument {
     for (const [k, value] of this.doc.getMap(map).entries()) {
       const m = key.exec(k)
       if (m == null) continue
-      const parsed = SCHEMAS[map].safeParse(readValue(value))
+      const parsed = SCHEMAS[map].safeParse(this.read(map, value))
       if (parsed.success) yield { key: k, parts: m.slice(1), entry: parsed.data as T }
     }
   }
@@ -282,7 +334,7 @@ export class ReplicaDocument {
 
   /** Every key and value of every map, for comparing replicas. */
   snapshot (): Record<MapName, Record<string, unknown>> {
-    return Object.fromEntries(MAPS.map(m => [m, Object.fromEntries([...this.doc.getMap(m).entries()].map(([k, v]) => [k, readValue(v)]))])) as Record<MapName, Record<string, unknown>>
+    return Object.fromEntries(MAPS.map(m => [m, Object.fromEntries([...this.doc.getMap(m).entries()].map(([k, v]) => [k, this.read(m, v)]))])) as Record<MapName, Record<string, unknown>>
   }
 
   destroy (): void {

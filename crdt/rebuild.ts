@@ -21,6 +21,8 @@ export interface RebuildTarget {
   apply: (update: Uint8Array) => void
   /** an envelope covering `first`..`seq` of a log is applied */
   covered: (logId: string, first: number, seq: number) => void
+  /** the id of the value store the document keeps its results' texts in (value-store.ts) */
+  values?: string
 }
 
 /** What a rebuild did: envelopes the snapshot covered, and envelopes checked and applied. */
@@ -51,7 +53,9 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget, own?: { 
   {
     const saved = await log.snapshot()
     const snapshot = saved != null ? decodeSnapshot(saved) : undefined
-    if (snapshot != null) {
+    // A snapshot that refers to another value store than this one (lost, or replaced) holds markers
+    // for texts that are not here: the log is replayed whole instead.
+    if (snapshot != null && (snapshot.values == null || snapshot.values === target.values)) {
       try {
         target.apply(snapshot.update)
         for (const [client, author] of snapshot.clients) clients.set(client, author)

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { z } from 'zod'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
@@ -16,6 +17,7 @@ import { OwnEnvelopeStore } from './own-store.js'
 import { compactOwnLog } from './compaction.js'
 import { rebuild, type RebuildStats } from './rebuild.js'
 import { Snapshots } from './snapshot.js'
+import { ValueStore } from './value-store.js'
 import { ReplicaClosedError, UncapturedWriteError } from './errors.js'
 import { STAGE_BYTES, WriteStage } from './stage.js'
 
@@ -98,6 +100,7 @@ export class Replica {
 
   private constructor (
     private readonly log: EnvelopeLog,
+    private readonly values: ValueStore,
     private readonly key: Ed25519PrivateKey,
     private readonly incarnation: Uint8Array,
     private nextSeq: number,
@@ -105,12 +108,12 @@ export class Replica {
   ) {
     this.author = peerIdFromPrivateKey(key).toString()
     this.held = new HeldEnvelopes(opts)
-    this.doc = new ReplicaDocument(clientIdFor(key.publicKey.raw, incarnation), author => { this.held.memberChanged(author) }, () => this.clients.authors())
+    this.doc = new ReplicaDocument(clientIdFor(key.publicKey.raw, incarnation), author => { this.held.memberChanged(author) }, () => this.clients.authors(), values)
     this.clients.set(this.doc.clientID, this.author)
     this.snapshots = new Snapshots({
       settle: async () => await this.own.settle(),
-      state: () => this.own.idle ? { update: this.doc.encodeState(), clients: [...this.clients], logs: this.coverage.sorted().map(([id, c]) => [id, c.ranges]), order: log.appended } : undefined,
-      put: async (parts, order) => { await log.putSnapshot(parts, order) },
+      state: () => this.own.idle ? { update: this.doc.encodeState(), clients: [...this.clients], logs: this.coverage.sorted().map(([id, c]) => [id, c.ranges]), order: log.appended, values: values.id } : undefined,
+      put: async (parts, order) => { await putSnapshot(log, values, parts, order) },
       enqueue: async job => { await this.enqueue(job) }
     })
     this.admission = new Admission(this.author, opts, author => this.doc.get('members', author))
@@ -139,22 +142,26 @@ export class Replica {
   /** Open (or make) the replica in `path` and rebuild the document from its log. */
   static async open (opts: ReplicaOptions): Promise<Replica> {
     const log = await EnvelopeLog.open(opts.path)
+    let values: ValueStore | undefined
     try {
+      values = await ValueStore.open(join(opts.path, 'values'))
       const own = await log.ownState()
       // No own log here (first start, or a lost data dir): a new incarnation, so a new client id.
       const incarnation = own != null ? new Uint8Array(Buffer.from(own.incarnation, 'hex')) : newIncarnation()
-      const replica = new Replica(log, opts.key, incarnation, own?.nextSeq ?? 0, opts)
+      const replica = new Replica(log, values, opts.key, incarnation, own?.nextSeq ?? 0, opts)
       replica.startup = await rebuild(log, {
         clients: replica.clients,
         checkShapes: values => replica.doc.checkShapes(values),
         apply: update => { replica.doc.apply(update) },
-        covered: (logId, first, seq) => { replica.coverage.of(logId).add(first, seq) }
+        covered: (logId, first, seq) => { replica.coverage.of(logId).add(first, seq) },
+        values: values.id
       }, own != null ? { logId: logIdOf({ author: replica.author, incarnation }), nextSeq: own.nextSeq } : undefined)
       // The next snapshot is due as the one applied had been just taken; what was replayed counts towards it.
       replica.snapshots.loaded(replica.startup.snapshotBytes)
       replica.snapshots.grew(replica.startup.replayedBytes)
       return replica
     } catch (err) {
+      await values?.close()
       await log.close()
       throw err
     }
@@ -392,8 +399,25 @@ export class Replica {
       await this.snapshots.take().catch(() => false)
       this.closed = true
       this.doc.destroy()
+      await this.values.close()
       await this.log.close()
     })()
     await this.closeDone
   }
+}
+
+/**
+ * Store a snapshot: the texts its markers refer to reach the disk before it does, and the texts it
+ * no longer shows (taken when its state was, before any await) are dropped once it is there.
+ */
+async function putSnapshot (log: EnvelopeLog, values: ValueStore, parts: readonly Uint8Array[], order: number | undefined): Promise<void> {
+  const garbage = values.takeGarbage()
+  try {
+    await values.flushed(true)
+    await log.putSnapshot(parts, order)
+  } catch (err) {
+    values.giveBackGarbage(garbage)
+    throw err
+  }
+  await values.drop(garbage).catch(() => {})
 }

@@ -21,8 +21,12 @@ import { Coverage } from './coverage.js'
  * Format 2 adds the append order it covers (log.ts); one of format 1 is still applied, and the
  * whole log's positions walked to find what it does not cover.
  */
-const FORMAT = 2
-const READABLE = new Set([1, FORMAT])
+const FORMAT = 3
+/**
+ * Format 3 adds the id of the value store its results' texts are in (value-store.ts): older
+ * versions, which would take the markers for values, ignore it and replay the log.
+ */
+const READABLE = new Set([1, 2, FORMAT])
 const MAGIC = new TextEncoder().encode('texmesh-snapshot\n')
 
 export interface Snapshot {
@@ -34,6 +38,8 @@ export interface Snapshot {
   logs: Array<[string, Array<{ first: number, seq: number }>]>
   /** the envelope log's append order when it was taken: envelopes stored later come after it (undefined in format 1) */
   order?: number
+  /** the value store its markers refer to (format 3; undefined: the texts are in the update) */
+  values?: string
 }
 
 /**
@@ -42,7 +48,7 @@ export interface Snapshot {
  * is rather than copied once more.
  */
 export function encodeSnapshot (s: Snapshot): [Uint8Array, Uint8Array] {
-  const header = new TextEncoder().encode(JSON.stringify({ clients: s.clients, logs: s.logs.map(([id, ranges]) => [id, ranges.map(r => [r.first, r.seq])]), order: s.order }))
+  const header = new TextEncoder().encode(JSON.stringify({ clients: s.clients, logs: s.logs.map(([id, ranges]) => [id, ranges.map(r => [r.first, r.seq])]), order: s.order, values: s.values }))
   const head = new Uint8Array(MAGIC.length + 1 + 4 + header.length)
   head.set(MAGIC, 0)
   head[MAGIC.length] = FORMAT
@@ -61,15 +67,19 @@ export function decodeSnapshot (bytes: Uint8Array): Snapshot | undefined {
       clients: Array<[number, string]>
       logs: Array<[string, Array<[number, number]>]>
       order?: unknown
+      values?: unknown
     }
     if (!Array.isArray(header.clients) || !Array.isArray(header.logs)) return undefined
-    const order = bytes[MAGIC.length] === FORMAT ? header.order : undefined
-    if (bytes[MAGIC.length] === FORMAT && !(Number.isSafeInteger(order) && (order as number) >= 0)) return undefined
+    const format = bytes[MAGIC.length]!
+    const order = format >= 2 ? header.order : undefined
+    if (format >= 2 && !(Number.isSafeInteger(order) && (order as number) >= 0)) return undefined
+    if (header.values != null && typeof header.values !== 'string') return undefined
     return {
       update: bytes.subarray(MAGIC.length + 5 + length),
       clients: header.clients,
       logs: header.logs.map(([id, ranges]) => [id, ranges.map(([first, seq]) => ({ first, seq }))]),
-      ...(order != null ? { order: order as number } : {})
+      ...(order != null ? { order: order as number } : {}),
+      ...(typeof header.values === 'string' ? { values: header.values } : {})
     }
   } catch {
     return undefined
