@@ -82,14 +82,8 @@ export class ReplicaDocument {
         const moving = this.values != null && name === STORED
         // Nothing to keep and no one to tell (a start applying its snapshot, say): the keys are not even walked.
         if (index == null && name !== 'members' && this.listeners.size === 0 && !moving) return
-        if (moving) {
-          for (const [key, change] of event.changes.keys) {
-            this.moves.push(key)
-            // The text it showed before this transaction is no longer shown: garbage after the next snapshot.
-            if (change.action !== 'add' && typeof change.oldValue === 'string' && change.oldValue.startsWith(MARK)) this.values!.supersede(change.oldValue.slice(MARK.length))
-          }
-        }
         for (const key of event.keysChanged) {
+          if (moving) this.moves.push(key)
           const cut = key.lastIndexOf('/') + 1
           if (index != null) indexKey(index, key.slice(0, cut), key, map.has(key))
           const author = key.slice(cut)
@@ -193,9 +187,7 @@ export class ReplicaDocument {
       const last = arr.length - 1
       const text = arr[last]
       if (typeof text !== 'string' || text.startsWith(MARK)) continue
-      const id = `${item.id.client}:${item.id.clock + last}`
-      this.values.hold(id, text)
-      arr[last] = MARK + id
+      arr[last] = MARK + this.values.hold(text)
     }
     this.moves.length = 0
   }

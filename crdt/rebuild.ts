@@ -8,7 +8,7 @@ import * as Y from 'yjs'
 import { decodeEnvelope, encodeEnvelope, type Envelope } from './envelope.js'
 import { checkAuthorship, type WrittenValue } from './authorship.js'
 import type { EnvelopeLog, StoredEnvelope } from './log.js'
-import { decodeSnapshot, snapshotCoverage } from './snapshot.js'
+import { decodeSnapshot, snapshotCoverage, type Snapshot } from './snapshot.js'
 import type { Coverage } from './coverage.js'
 
 /** What the rebuild fills in, of the replica it rebuilds. */
@@ -41,7 +41,8 @@ export interface RebuildStats {
  * or straight into LevelDB) is quarantined, kept aside with its author and the reason, and
  * the rest is applied.
  */
-export async function rebuild (log: EnvelopeLog, target: RebuildTarget, own?: { logId: string, nextSeq: number }): Promise<RebuildStats> {
+export async function rebuild (log: EnvelopeLog, target: RebuildTarget, own?: { logId: string, nextSeq: number },
+  stored?: { bytes: Uint8Array, snapshot: Snapshot | undefined }): Promise<RebuildStats> {
   const { clients } = target
   const good: Array<{ logId: string, first: number, seq: number, e: Envelope }> = []
   const bad: Array<{ key: string, bytes: Uint8Array, author: string | undefined, reason: string }> = []
@@ -51,8 +52,9 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget, own?: { 
   /** the append order the snapshot covers (format 2): only what was stored after it is read */
   let order: number | undefined
   {
-    const saved = await log.snapshot()
-    const snapshot = saved != null ? decodeSnapshot(saved) : undefined
+    // The snapshot as the caller read it (to open the value store it refers to), or read here.
+    const saved = stored != null ? stored.bytes : await log.snapshot()
+    const snapshot = stored != null ? stored.snapshot : saved != null ? decodeSnapshot(saved) : undefined
     // A snapshot that refers to another value store than this one (lost, or replaced) holds markers
     // for texts that are not here: the log is replayed whole instead.
     if (snapshot != null && (snapshot.values == null || snapshot.values === target.values)) {

@@ -16,7 +16,7 @@ import { ReplicaDocument, type Change } from './document.js'
 import { OwnEnvelopeStore } from './own-store.js'
 import { compactOwnLog } from './compaction.js'
 import { rebuild, type RebuildStats } from './rebuild.js'
-import { Snapshots } from './snapshot.js'
+import { decodeSnapshot, Snapshots } from './snapshot.js'
 import { ValueStore } from './value-store.js'
 import { ReplicaClosedError, UncapturedWriteError } from './errors.js'
 import { STAGE_BYTES, WriteStage } from './stage.js'
@@ -113,7 +113,8 @@ export class Replica {
     this.snapshots = new Snapshots({
       settle: async () => await this.own.settle(),
       state: () => this.own.idle ? { update: this.doc.encodeState(), clients: [...this.clients], logs: this.coverage.sorted().map(([id, c]) => [id, c.ranges]), order: log.appended, values: values.id } : undefined,
-      put: async (parts, order) => { await putSnapshot(log, values, parts, order) },
+      // The texts its references name are on disk before it is.
+      put: async (parts, order) => { await values.flushed(true); await log.putSnapshot(parts, order) },
       enqueue: async job => { await this.enqueue(job) }
     })
     this.admission = new Admission(this.author, opts, author => this.doc.get('members', author))
@@ -144,7 +145,12 @@ export class Replica {
     const log = await EnvelopeLog.open(opts.path)
     let values: ValueStore | undefined
     try {
-      values = await ValueStore.open(join(opts.path, 'values'))
+      // The value store the snapshot refers to (a new one when it has none, or it is gone: the log is then replayed).
+      const bytes = await log.snapshot()
+      const saved = bytes != null ? { bytes, snapshot: decodeSnapshot(bytes) } : undefined
+      const folder = join(opts.path, 'values')
+      values = ValueStore.open(folder, saved?.snapshot?.values)
+      values.removeOthers(folder)
       const own = await log.ownState()
       // No own log here (first start, or a lost data dir): a new incarnation, so a new client id.
       const incarnation = own != null ? new Uint8Array(Buffer.from(own.incarnation, 'hex')) : newIncarnation()
@@ -155,7 +161,7 @@ export class Replica {
         apply: update => { replica.doc.apply(update) },
         covered: (logId, first, seq) => { replica.coverage.of(logId).add(first, seq) },
         values: values.id
-      }, own != null ? { logId: logIdOf({ author: replica.author, incarnation }), nextSeq: own.nextSeq } : undefined)
+      }, own != null ? { logId: logIdOf({ author: replica.author, incarnation }), nextSeq: own.nextSeq } : undefined, saved)
       // The next snapshot is due as the one applied had been just taken; what was replayed counts towards it.
       replica.snapshots.loaded(replica.startup.snapshotBytes)
       replica.snapshots.grew(replica.startup.replayedBytes)
@@ -404,20 +410,4 @@ export class Replica {
     })()
     await this.closeDone
   }
-}
-
-/**
- * Store a snapshot: the texts its markers refer to reach the disk before it does, and the texts it
- * no longer shows (taken when its state was, before any await) are dropped once it is there.
- */
-async function putSnapshot (log: EnvelopeLog, values: ValueStore, parts: readonly Uint8Array[], order: number | undefined): Promise<void> {
-  const garbage = values.takeGarbage()
-  try {
-    await values.flushed(true)
-    await log.putSnapshot(parts, order)
-  } catch (err) {
-    values.giveBackGarbage(garbage)
-    throw err
-  }
-  await values.drop(garbage).catch(() => {})
 }

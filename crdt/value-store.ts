@@ -1,122 +1,137 @@
 import { randomBytes } from 'node:crypto'
-import { Level } from 'level'
+import { closeSync, fdatasync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, write } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 
 /**
- * The text of the results map's values, kept in LevelDB rather than in the Yjs document: at a
+ * The text of the results map's values, kept in a file rather than in the Yjs document: at a
  * million results the texts are about 700 MB of the replica's heap, and a node reads few of them
  * again (a search shows a handful; the memories keep what they need of each). The document keeps
- * the items themselves, which the CRDT needs, each holding a short reference (a marker) to its
- * text here. document.ts swaps a text out once listeners have seen it and reads it back through
- * here; a text swapped out waits in memory until its batch is written.
+ * the items themselves, which the CRDT needs, each holding a short reference to its text here
+ * (document.ts swaps a text out once listeners have seen it, and reads it back through here).
  *
- * Texts are kept under the id of the Yjs item that holds them ("CLIENT:CLOCK"), never under the map
- * key: a text of a local write may reach the disk before its envelope does, and a kill -9 then must
- * not have replaced the text the last snapshot refers to. A text its key no longer shows is garbage
- * only once a snapshot taken after that is on disk (replica.ts drops it then); a kill -9 before
- * leaves it here, unread (at most the texts overwritten since the last snapshot).
+ * The file only grows: a text is appended, and its reference is where it starts and how long it
+ * is, so nothing on disk is ever overwritten, and a kill -9 can lose only texts appended after the
+ * last snapshot, whose envelopes a start replays anyway. Appends wait in memory for the next write
+ * (readable meanwhile); one write takes all that waits. A text its key no longer shows stays in
+ * the file; `garbage` counts its bytes.
  *
- * The store has an id of its own, drawn when it is made; a snapshot of the document records it
- * (snapshot.ts), and a start whose store is not the one its snapshot refers to (a store lost or
- * replaced) replays the log instead.
+ * The file's name is the store's id: a snapshot of the document records it (snapshot.ts), and a
+ * start goes on appending to that file, or makes a new one and replays the log when it is gone.
  */
 
-/** Texts written in one LevelDB batch at most. */
-const BATCH = 4096
-/** Texts are kept under this prefix and their map key. */
-const KEY = 'v!'
-const ID_KEY = '!store-id'
-const SYNC_KEY = '!synced'
+const pwrite = promisify(write)
+const sync = promisify(fdatasync)
+
+/** Texts are appended to files named so, in the replica's `values` folder. */
+const PREFIX = 'texts-'
 
 export class ValueStore {
-  /** texts waiting to be written, by item id */
-  private readonly pending = new Map<string, string>()
-  /** ids of texts no key shows any more, to drop after the next snapshot */
-  private garbage: string[] = []
+  /** bytes in the file, and bytes given out: held texts are written from `written` to `end` */
+  private written: number
+  private end: number
+  /** texts held but not written yet, by offset */
+  private readonly pending = new Map<number, string>()
+  private chunks: string[] = []
   private writing: Promise<void> = Promise.resolve()
   private scheduled = false
+  private closed = false
 
-  private constructor (private readonly db: Level<string, string>, readonly id: string) {}
-
-  /** Open (or make) the store in folder `path`. */
-  static async open (path: string): Promise<ValueStore> {
-    const db = new Level<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
-    await db.open()
-    try {
-      let id = await db.get(ID_KEY)
-      if (id == null) {
-        id = randomBytes(12).toString('hex')
-        await db.put(ID_KEY, id, { sync: true })
-      }
-      return new ValueStore(db, id)
-    } catch (err) {
-      await db.close()
-      throw err
-    }
+  private constructor (private readonly fd: number, readonly id: string) {
+    this.written = this.end = fstatSync(fd).size
   }
-
-  /** Keep `text`, the value of item `id` (written in the next batch). */
-  hold (id: string, text: string): void {
-    this.pending.set(id, text)
-    if (this.scheduled) return
-    this.scheduled = true
-    setImmediate(() => { this.flush().catch(() => {}) })
-  }
-
-  /** The text of item `id`; undefined when the store has none. */
-  read (id: string): string | undefined {
-    return this.pending.get(id) ?? this.db.getSync(KEY + id)
-  }
-
-  /** No key shows item `id`'s text any more. */
-  supersede (id: string): void {
-    this.garbage.push(id)
-  }
-
-  /** The garbage so far, to drop once a snapshot taken now is on disk (or to give back when it fails). */
-  takeGarbage (): string[] {
-    return this.garbage.splice(0)
-  }
-
-  giveBackGarbage (ids: readonly string[]): void {
-    this.garbage.push(...ids)
-  }
-
-  /** Drop texts no snapshot on disk refers to any more. */
-  async drop (ids: readonly string[]): Promise<void> {
-    for (let i = 0; i < ids.length; i += BATCH) {
-      await this.db.batch(ids.slice(i, i + BATCH).map(id => ({ type: 'del' as const, key: KEY + id })))
-    }
-  }
-
-  /** Texts waiting to be written. */
-  get waiting (): number { return this.pending.size }
 
   /**
-   * Resolves once every text held before the call is written (`sync`: and flushed to disk, as a
+   * Open the store file named `id` in folder `folder`; when there is none (a new replica, or a
+   * snapshot's file lost), a new one, with a new id.
+   */
+  static open (folder: string, id?: string): ValueStore {
+    mkdirSync(folder, { recursive: true })
+    if (id != null && new RegExp(`^${PREFIX}[0-9a-f]{24}$`).test(id)) {
+      try {
+        return new ValueStore(openSync(join(folder, id), 'r+'), id)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      }
+    }
+    const fresh = PREFIX + randomBytes(12).toString('hex')
+    return new ValueStore(openSync(join(folder, fresh), 'wx+'), fresh)
+  }
+
+  /** Remove the folder's other store files: no snapshot refers to them (the one there refers to this one, or to none). */
+  removeOthers (folder: string): void {
+    for (const name of readdirSync(folder)) if (name.startsWith(PREFIX) && name !== this.id) rmSync(join(folder, name), { force: true })
+  }
+
+  /** Keep a text; returns its reference (written with the next write, readable at once). */
+  hold (text: string): string {
+    const at = this.end
+    const length = Buffer.byteLength(text)
+    this.end += length
+    this.pending.set(at, text)
+    this.chunks.push(text)
+    if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(() => { this.flush().catch(() => {}) })
+    }
+    return `${at.toString(36)}:${length.toString(36)}`
+  }
+
+  /** The text a reference names; undefined when it names none. */
+  read (ref: string): string | undefined {
+    const cut = ref.indexOf(':')
+    const at = parseInt(ref.slice(0, cut), 36)
+    const length = parseInt(ref.slice(cut + 1), 36)
+    if (!(cut > 0 && at >= 0 && length >= 0 && at + length <= this.end) || this.closed) return undefined
+    const held = this.pending.get(at)
+    if (held != null) return held
+    if (at + length > this.written) return undefined
+    const bytes = Buffer.allocUnsafe(length)
+    return readSync(this.fd, bytes, 0, length, at) === length ? bytes.toString('utf8') : undefined
+  }
+
+  /** Bytes of the file, written and held. */
+  get size (): number { return this.end }
+
+  /**
+   * Resolves once every text held before the call is written (`durable`: and on disk, as a
    * snapshot that refers to them needs); rejects when a write failed (the texts stay held, and readable).
    */
-  async flushed (sync = false): Promise<void> {
+  async flushed (durable = false): Promise<void> {
     await this.flush()
-    if (sync) await this.db.put(SYNC_KEY, String(Date.now()), { sync: true })
+    if (durable) await sync(this.fd)
   }
 
   private flush (): Promise<void> {
     this.scheduled = false
-    const entries = [...this.pending]
-    const write = async (): Promise<void> => {
-      for (let i = 0; i < entries.length; i += BATCH) {
-        const part = entries.slice(i, i + BATCH)
-        await this.db.batch(part.map(([id, text]) => ({ type: 'put' as const, key: KEY + id, value: text })))
-        for (const [id] of part) this.pending.delete(id)
+    // One write at a time, each taking what is held when it starts, at the offset where the last
+    // one ended; a failed one puts its texts back in front, for the next write.
+    this.writing = this.writing.catch(() => {}).then(async () => {
+      if (this.chunks.length === 0) return
+      const texts = this.chunks
+      this.chunks = []
+      const from = this.written
+      const bytes = Buffer.from(texts.join(''))
+      try {
+        let done = 0
+        while (done < bytes.length) done += (await pwrite(this.fd, bytes, done, bytes.length - done, from + done)).bytesWritten
+      } catch (err) {
+        this.chunks = texts.concat(this.chunks)
+        throw err
       }
-    }
-    // After the batches before (a failed one does not stop the next: its texts are in this one too).
-    this.writing = this.writing.catch(() => {}).then(write)
+      this.written = from + bytes.length
+      for (let at = from, i = 0; i < texts.length; i++) {
+        this.pending.delete(at)
+        at += Buffer.byteLength(texts[i]!)
+      }
+    })
     return this.writing
   }
 
   async close (): Promise<void> {
+    if (this.closed) return
     await this.flush().catch(() => {})
-    await this.db.close()
+    this.closed = true
+    closeSync(this.fd)
   }
 }

@@ -18,7 +18,9 @@ async function crash (r: Replica): Promise<void> {
   await (r as unknown as { serial: { idle: () => Promise<void> } }).serial.idle()
   await (r as unknown as { log: EnvelopeLog }).log.close()
   // Texts the value store holds in memory, not yet written, are lost as with a kill -9.
-  await (r as unknown as { values: { db: { close: () => Promise<void> } } }).values.db.close()
+  const values = (r as unknown as { values: { chunks: string[], close: () => Promise<void> } }).values
+  values.chunks = []
+  await values.close()
 }
 
 describe('the replicated store: snapshots', { timeout: 120_000 }, () => {

@@ -1,37 +1,32 @@
 /**
  * The results' texts kept out of the Yjs document (crdt/value-store.ts): the document's own
- * encoding carries markers, not texts; every read gives the text back, after a start from the
+ * encoding carries references, not texts; every read gives the text back, after a start from the
  * snapshot too; a start whose value store is gone replays the log; a kill -9 after a text reached
- * the store but before its envelope did still reads the value acknowledged before; texts no key
- * shows are dropped once a snapshot no longer refers to them.
+ * the store but before its envelope did still reads the value acknowledged before, and a write
+ * that failed goes again from where the last one ended.
  */
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
+import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Replica } from '../crdt/replica.js'
 import type { EnvelopeLog } from '../crdt/log.js'
-import type { ValueStore } from '../crdt/value-store.js'
+import { ValueStore } from '../crdt/value-store.js'
 import { result, review, tap, tempDirs } from './crdt-helpers.js'
 
 const { dir, removeAll } = tempDirs()
 
-interface Inside { log: EnvelopeLog, values: Pick<ValueStore, 'flushed'> & { db: { close: () => Promise<void>, keys: () => AsyncIterable<string> } }, doc: { encodeState: () => Uint8Array } }
+interface Inside { log: EnvelopeLog, values: ValueStore, doc: { encodeState: () => Uint8Array } }
 const inside = (r: Replica): Inside => r as unknown as Inside
 
-/** Close a replica's LevelDB folders under it, as a kill -9 leaves them (texts not yet written are lost). */
+/** Stop a replica as a kill -9 would: its LevelDB closed under it, texts not yet written lost. */
 async function crash (r: Replica): Promise<void> {
   await (r as unknown as { serial: { idle: () => Promise<void> } }).serial.idle()
   await inside(r).log.close()
-  await inside(r).values.db.close()
-}
-
-/** The ids of the texts the value store has on disk. */
-async function storedIds (r: Replica): Promise<string[]> {
-  const out: string[] = []
-  for await (const k of inside(r).values.db.keys()) if (k.startsWith('v!')) out.push(k.slice(2))
-  return out
+  const values = inside(r).values as unknown as { chunks: string[], close: () => Promise<void> }
+  values.chunks = []
+  await values.close()
 }
 
 const has = (bytes: Uint8Array, text: string): boolean => Buffer.from(bytes).includes(Buffer.from(text))
@@ -56,7 +51,6 @@ describe('the replicated store: results\' texts in the value store', { timeout: 
     assert.equal(a.results('h7').get(a.author)?.latex, '\\local{7}')
     assert.equal(a.results('remote').get(peer.author)?.latex, '\\from{peer}')
     assert.equal(a.allResults().length, 31)
-    assert.equal((await storedIds(a)).length, 31)
     const before = a.snapshot()
     await a.close()
 
@@ -75,7 +69,14 @@ describe('the replicated store: results\' texts in the value store', { timeout: 
     assert.equal(third.startup.fromSnapshot, 0)
     assert.ok(third.startup.replayed > 0)
     assert.deepEqual(third.snapshot(), before)
-    for (const r of [third, fresh, peer]) await r.close()
+    await third.close()
+    // The next start goes on with that store, from the snapshot taken at close; only its file is left.
+    const fourth = await Replica.open({ path, key })
+    assert.equal(fourth.startup.replayed, 0)
+    assert.deepEqual(fourth.snapshot(), before)
+    assert.deepEqual(await readdir(join(path, 'values')), [inside(fourth).values.id])
+    await fourth.close()
+    for (const r of [fresh, peer]) await r.close()
   })
 
   it('a kill -9 after a new text reached the store, before its envelope did, still reads the value acknowledged before', async () => {
@@ -91,40 +92,49 @@ describe('the replicated store: results\' texts in the value store', { timeout: 
     await new Promise(resolve => setTimeout(resolve, 50))
     await inside(b).values.flushed()
     assert.equal(b.results('h').get(b.author)?.latex, '\\never{stored}')
-    await inside(b).values.db.close()
+    await inside(b).values.close()
     void unacknowledged
     const c = await Replica.open({ path, key })
     assert.equal(c.results('h').get(c.author)?.latex, '\\acknowledged')
     await c.close()
   })
 
-  it('drops the texts no key shows once a snapshot no longer refers to them, and not before', async () => {
+  it('a kill -9 loses only texts the log has: a start replays them', async () => {
     const key = await generateKeyPair('Ed25519')
     const path = await dir()
     const a = await Replica.open({ path, key })
     for (let i = 0; i < 5; i++) await a.putResult(`h${i}`, result(`\\first{${i}}`))
     await a.close()
     const b = await Replica.open({ path, key })
-    const first = await storedIds(b)
-    assert.equal(first.length, 5)
-    for (let i = 0; i < 3; i++) await b.putResult(`h${i}`, result(`\\second{${i}}`))
-    await inside(b).values.flushed()
-    assert.equal((await storedIds(b)).length, 8, 'the texts the snapshot on disk refers to are kept until the next one')
+    await Promise.all(Array.from({ length: 3 }, async (_, i) => { await b.putResult(`h${i}`, result(`\\second{${i}}`)) }))
+    await b.putResult('new', result('\\new'))
     await crash(b)
     const c = await Replica.open({ path, key })
-    assert.equal(c.results('h1').get(c.author)?.latex, '\\second{1}')
-    assert.equal(c.results('h4').get(c.author)?.latex, '\\first{4}')
-    // Overwritten again, and a snapshot taken at close: what it does not show is dropped, the texts
-    // the replay after the kill overwrote among them (garbage known only in memory is found again).
-    await c.putResult('h1', result('\\third{1}'))
+    assert.ok(c.startup.replayed >= 1)
+    assert.deepEqual(c.allResults().map(r => r.entry.latex).sort(), ['\\first{3}', '\\first{4}', '\\new', '\\second{0}', '\\second{1}', '\\second{2}'])
     await c.close()
-    const d = await Replica.open({ path, key })
-    const ids = await storedIds(d)
-    assert.equal(ids.length, 5, 'one text for each key')
-    assert.ok(first.slice(0, 3).every(id => !ids.includes(id)))
-    assert.equal(d.results('h1').get(d.author)?.latex, '\\third{1}')
-    assert.equal(d.results('h0').get(d.author)?.latex, '\\second{0}')
-    assert.deepEqual(d.allResults().map(r => r.entry.latex).sort(), ['\\first{3}', '\\first{4}', '\\second{0}', '\\second{2}', '\\third{1}'])
-    await d.close()
+  })
+
+  it('a write that failed is made again, from where the last one ended', async () => {
+    const folder = await dir()
+    const store = ValueStore.open(folder)
+    const one = store.hold('{"a":"first"}')
+    await store.flushed()
+    // The next write fails (its file descriptor closed under it); the texts stay held, and readable.
+    const fd = (store as unknown as { fd: number }).fd
+    const { closeSync, openSync } = await import('node:fs')
+    closeSync(fd)
+    const two = store.hold('{"b":"sécond"}')
+    await assert.rejects(store.flushed())
+    assert.equal(store.read(two), '{"b":"sécond"}')
+    // The same descriptor number, open again on the same file: the next write goes where the failed one would have.
+    assert.equal(openSync(join(folder, store.id), 'r+'), fd)
+    const three = store.hold('{"c":3}')
+    await store.flushed(true)
+    await store.close()
+    const again = ValueStore.open(folder, store.id)
+    assert.deepEqual([one, two, three].map(r => again.read(r)), ['{"a":"first"}', '{"b":"sécond"}', '{"c":3}'])
+    assert.equal(again.read('zz:3'), undefined)
+    await again.close()
   })
 })
