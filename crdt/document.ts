@@ -3,7 +3,9 @@
  * keys by prefix, the changes handed to listeners once a transaction is over,
  * applying updates under the node's bound client id, capturing the update of
  * a local write, checking the shape of written values, and reading entries
- * back typed. It knows nothing of envelopes, signatures or LevelDB.
+ * back typed; the results' texts it hands to the value store (value-store.ts)
+ * once listeners have seen them, keeping a reference in their items. It knows
+ * nothing of envelopes, signatures or LevelDB.
  */
 import * as Y from 'yjs'
 import { MAPS, type MapName, type WrittenValue } from './authorship.js'
@@ -59,6 +61,8 @@ export class ReplicaDocument {
   private readonly counts = new Map<MapName, number>()
   /** keys of STORED changed since their texts were last swapped out */
   private readonly moves: string[] = []
+  /** an update being applied holds references only (apply()) */
+  private referenced = false
 
   /**
    * @param clientID the client id bound to this node's key and incarnation
@@ -79,7 +83,7 @@ export class ReplicaDocument {
           this.counts.set(name, n)
         }
         const index = this.index.get(name)
-        const moving = this.values != null && name === STORED
+        const moving = this.values != null && name === STORED && !this.referenced
         // Nothing to keep and no one to tell (a start applying its snapshot, say): the keys are not even walked.
         if (index == null && name !== 'members' && this.listeners.size === 0 && !moving) return
         for (const key of event.keysChanged) {
@@ -117,14 +121,18 @@ export class ReplicaDocument {
    * here they are this node's own signed history, so the bound id is kept and
    * the next write continues after them.
    */
-  apply (update: Uint8Array): void {
+  apply (update: Uint8Array, referenced = false): void {
     const own = this.doc.clientID
+    // A snapshot of a document with a value store holds references only: no text to swap out, and
+    // a million keys not walked to find that out.
+    this.referenced = referenced
     // While applying, the doc wears id 0 (no derived id is 0 but with odds of 2^-53), so Yjs sees no clash.
     this.doc.clientID = 0
     try {
       Y.applyUpdate(this.doc, update, REMOTE)
     } finally {
       this.doc.clientID = own
+      this.referenced = false
     }
     this.dispatch()
   }

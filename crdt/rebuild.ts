@@ -17,8 +17,11 @@ export interface RebuildTarget {
   clients: Map<number, string>
   /** why written values do not fit their map (ReplicaDocument.checkShapes) */
   checkShapes: (values: readonly WrittenValue[]) => string | null
-  /** apply an update to the document (ReplicaDocument.apply); throws when it cannot be applied */
-  apply: (update: Uint8Array) => void
+  /**
+   * apply an update to the document (ReplicaDocument.apply); throws when it cannot be applied.
+   * `referenced`: a snapshot's, whose results hold references to the value store, not texts
+   */
+  apply: (update: Uint8Array, referenced?: boolean) => void
   /** an envelope covering `first`..`seq` of a log is applied */
   covered: (logId: string, first: number, seq: number) => void
   /** the id of the value store the document keeps its results' texts in (value-store.ts) */
@@ -59,7 +62,7 @@ export async function rebuild (log: EnvelopeLog, target: RebuildTarget, own?: { 
     // for texts that are not here: the log is replayed whole instead.
     if (snapshot != null && (snapshot.values == null || snapshot.values === target.values)) {
       try {
-        target.apply(snapshot.update)
+        target.apply(snapshot.update, snapshot.values != null)
         for (const [client, author] of snapshot.clients) clients.set(client, author)
         held = snapshotCoverage(snapshot)
         snapshotBytes = saved!.length

@@ -20,6 +20,7 @@ import { decodeSnapshot, Snapshots } from './snapshot.js'
 import { ValueStore } from './value-store.js'
 import { ReplicaClosedError, UncapturedWriteError } from './errors.js'
 import { STAGE_BYTES, WriteStage } from './stage.js'
+import type { ReceiveOutcome, ReplicaOptions } from './options.js'
 
 /**
  * This node's replica of what the network knows: one Yjs document with the
@@ -33,7 +34,8 @@ import { STAGE_BYTES, WriteStage } from './stage.js'
  *
  * The Replica composes the parts in this folder: the document (document.ts),
  * the envelope log (log.ts) rebuilt at start (rebuild.ts), own envelopes
- * stored in order (own-store.ts) and compacted (compaction.ts), the coverage
+ * stored in order (own-store.ts) and compacted (compaction.ts), the results'
+ * texts kept in a file beside the log (value-store.ts), the coverage
  * of every log (coverage.ts), remote envelopes held back (held.ts), and who is
  * admitted (admission.ts). Here: the order of the checks on a remote envelope,
  * the order of a local write, and the typed API.
@@ -43,39 +45,7 @@ export type { Change } from './document.js'
 export { DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_HELD_BYTES_PER_AUTHOR } from './held.js'
 export { ReplicaClosedError, ReplicaWriteError, UncapturedWriteError } from './errors.js'
 
-export type ReceiveOutcome =
-  | { status: 'applied' | 'duplicate' | 'pending' }
-  | { status: 'rejected', reason: string, detail: string }
-
-export interface ReplicaOptions {
-  /** LevelDB folder */
-  path: string
-  key: Ed25519PrivateKey
-  /**
-   * May this author write, as far as the caller knows now (a connected
-   * member; always true in an open network)? Without it and without
-   * `certifiedUntil`, every author may.
-   */
-  admits?: (author: string) => boolean
-  /**
-   * Until when (ms since the epoch) does this membership certificate text make
-   * `author` a member; undefined if it does not. With it, an author `admits`
-   * refuses is still admitted when its entry in the members map, or a member
-   * entry inside the envelope itself, holds such a certificate.
-   */
-  certifiedUntil?: (author: string, certificate: string) => Promise<number | undefined>
-  /**
-   * Called for each refused remote envelope. `held`: kept, and applied if its
-   * author's certificate arrives (usual while a new member's certificate spreads).
-   */
-  onReject?: (reason: string, detail: string, author: string | undefined, held: boolean) => void
-  /** Bytes of envelopes held back (waiting for an incarnation, or for their author to be admitted), all authors together (default 16 MiB). */
-  maxHeldBytes?: number
-  /** The same, for one author (default 4 MiB). */
-  maxHeldBytesPerAuthor?: number
-  /** Compact the own log after this many new own envelopes (default 1000; 0: never by itself). */
-  compactEvery?: number
-}
+export type { ReceiveOutcome, ReplicaOptions } from './options.js'
 
 export class Replica {
   readonly author: string
@@ -158,7 +128,7 @@ export class Replica {
       replica.startup = await rebuild(log, {
         clients: replica.clients,
         checkShapes: values => replica.doc.checkShapes(values),
-        apply: update => { replica.doc.apply(update) },
+        apply: (update, referenced) => { replica.doc.apply(update, referenced) },
         covered: (logId, first, seq) => { replica.coverage.of(logId).add(first, seq) },
         values: values.id
       }, own != null ? { logId: logIdOf({ author: replica.author, incarnation }), nextSeq: own.nextSeq } : undefined, saved)
