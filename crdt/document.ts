@@ -35,7 +35,7 @@ const PROBE_AUTHORS = 256
 
 /**
  * A results value swapped out to the value store (value-store.ts) is held in its item as this
- * character and the item's id. No value text starts with it: texts are JSON, and an update whose
+ * character and the text's place in the store. No value text starts with it: texts are JSON, and an update whose
  * value is not JSON text is refused (values.ts decodeValue).
  */
 const MARK = '\u0001'

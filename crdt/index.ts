@@ -2,16 +2,18 @@
  * crdt/: the replicated store. What the network knows (results, corrections,
  * calibration, members, evidence, revocations) lives in one Yjs document per
  * node, written only through signed envelopes, each entry by its author alone,
- * and persisted as a log of envelopes in LevelDB. Nothing here speaks to the
+ * and persisted as a log of envelopes in LevelDB (the results' texts in a file beside it). Nothing here speaks to the
  * network: protocols/crdt-sync carries the envelopes, node/ opens the replica.
  *
  * Where to look:
  * - replica.ts      `Replica`, the one API the rest of the project uses: open, put*, read, receive, heads/missing, compact, close
+ * - options.ts      the replica's options, and what receiving an envelope answers
  * - schemas.ts      the shape of every entry, map by map
  * - envelope.ts     the signed envelope around one Yjs update: sign, verify, encode, decode
  * - authorship.ts   the check that a remote update touches only its author's data
  * - values.ts       bounds on values (depth, size, plain JSON only)
  * - document.ts     the Yjs document: apply, local writes, change listeners, typed reads
+ * - value-store.ts  the results' texts, out of the document, in an append-only file beside the log
  * - log.ts          the envelope log in LevelDB, and the quarantine
  * - rebuild.ts      start-up: the document rebuilt from its snapshot and the log, what fails set aside
  * - snapshot.ts     snapshots of the document, and when to take them

@@ -82,7 +82,7 @@ export class Replica {
     this.clients.set(this.doc.clientID, this.author)
     this.snapshots = new Snapshots({
       settle: async () => await this.own.settle(),
-      state: () => this.own.idle ? { update: this.doc.encodeState(), clients: [...this.clients], logs: this.coverage.sorted().map(([id, c]) => [id, c.ranges]), order: log.appended, values: values.id } : undefined,
+      state: () => this.own.idle ? { update: this.doc.encodeState(), clients: [...this.clients], logs: this.coverage.sorted().map(([id, c]) => [id, c.ranges]), order: log.appended, values: values.id, valueBytes: values.size } : undefined,
       // The texts its references name are on disk before it is.
       put: async (parts, order) => { await values.flushed(true); await log.putSnapshot(parts, order) },
       enqueue: async job => { await this.enqueue(job) }
@@ -119,7 +119,7 @@ export class Replica {
       const bytes = await log.snapshot()
       const saved = bytes != null ? { bytes, snapshot: decodeSnapshot(bytes) } : undefined
       const folder = join(opts.path, 'values')
-      values = ValueStore.open(folder, saved?.snapshot?.values)
+      values = ValueStore.open(folder, saved?.snapshot?.values, saved?.snapshot?.valueBytes)
       values.removeOthers(folder)
       const own = await log.ownState()
       // No own log here (first start, or a lost data dir): a new incarnation, so a new client id.

@@ -40,6 +40,8 @@ export interface Snapshot {
   order?: number
   /** the value store its markers refer to (format 3; undefined: the texts are in the update) */
   values?: string
+  /** the bytes that store had given out when it was taken: its references all lie before */
+  valueBytes?: number
 }
 
 /**
@@ -48,7 +50,7 @@ export interface Snapshot {
  * is rather than copied once more.
  */
 export function encodeSnapshot (s: Snapshot): [Uint8Array, Uint8Array] {
-  const header = new TextEncoder().encode(JSON.stringify({ clients: s.clients, logs: s.logs.map(([id, ranges]) => [id, ranges.map(r => [r.first, r.seq])]), order: s.order, values: s.values }))
+  const header = new TextEncoder().encode(JSON.stringify({ clients: s.clients, logs: s.logs.map(([id, ranges]) => [id, ranges.map(r => [r.first, r.seq])]), order: s.order, values: s.values, valueBytes: s.valueBytes }))
   const head = new Uint8Array(MAGIC.length + 1 + 4 + header.length)
   head.set(MAGIC, 0)
   head[MAGIC.length] = FORMAT
@@ -68,18 +70,19 @@ export function decodeSnapshot (bytes: Uint8Array): Snapshot | undefined {
       logs: Array<[string, Array<[number, number]>]>
       order?: unknown
       values?: unknown
+      valueBytes?: unknown
     }
     if (!Array.isArray(header.clients) || !Array.isArray(header.logs)) return undefined
     const format = bytes[MAGIC.length]!
     const order = format >= 2 ? header.order : undefined
     if (format >= 2 && !(Number.isSafeInteger(order) && (order as number) >= 0)) return undefined
-    if (header.values != null && typeof header.values !== 'string') return undefined
+    if (header.values != null && (typeof header.values !== 'string' || !(Number.isSafeInteger(header.valueBytes) && (header.valueBytes as number) >= 0))) return undefined
     return {
       update: bytes.subarray(MAGIC.length + 5 + length),
       clients: header.clients,
       logs: header.logs.map(([id, ranges]) => [id, ranges.map(([first, seq]) => ({ first, seq }))]),
       ...(order != null ? { order: order as number } : {}),
-      ...(typeof header.values === 'string' ? { values: header.values } : {})
+      ...(typeof header.values === 'string' ? { values: header.values, valueBytes: header.valueBytes as number } : {})
     }
   } catch {
     return undefined

@@ -13,16 +13,19 @@ import { promisify } from 'node:util'
  * The file only grows: a text is appended, and its reference is where it starts and how long it
  * is, so nothing on disk is ever overwritten, and a kill -9 can lose only texts appended after the
  * last snapshot, whose envelopes a start replays anyway. Appends wait in memory for the next write
- * (readable meanwhile); one write takes all that waits. A text its key no longer shows stays in
- * the file; `garbage` counts its bytes.
+ * (readable meanwhile); one write takes all that waits. A text its key no longer shows (a result
+ * read again by its author, a text appended again by a replay after a kill -9) stays in the file.
  *
- * The file's name is the store's id: a snapshot of the document records it (snapshot.ts), and a
- * start goes on appending to that file, or makes a new one and replays the log when it is gone.
+ * The file's name is the store's id: a snapshot of the document records it and the bytes given
+ * out when it was taken (snapshot.ts), and a start goes on appending to that file, or makes a new
+ * one and replays the log when it is gone or shorter.
  */
 
 const pwrite = promisify(write)
 const sync = promisify(fdatasync)
 
+/** Characters of texts written in one write at most. */
+const SLICE_CHARS = 8 * 1024 * 1024
 /** Texts are appended to files named so, in the replica's `values` folder. */
 const PREFIX = 'texts-'
 
@@ -42,17 +45,21 @@ export class ValueStore {
   }
 
   /**
-   * Open the store file named `id` in folder `folder`; when there is none (a new replica, or a
-   * snapshot's file lost), a new one, with a new id.
+   * Open the store file named `id` in folder `folder`, when it holds at least `bytes` (what a
+   * snapshot that refers to it had given out); when there is none, or a shorter one (a data dir
+   * copied while the node ran, say), a new one, with a new id: the log is then replayed.
    */
-  static open (folder: string, id?: string): ValueStore {
+  static open (folder: string, id?: string, bytes = 0): ValueStore {
     mkdirSync(folder, { recursive: true })
     if (id != null && new RegExp(`^${PREFIX}[0-9a-f]{24}$`).test(id)) {
+      let fd: number | undefined
       try {
-        return new ValueStore(openSync(join(folder, id), 'r+'), id)
+        fd = openSync(join(folder, id), 'r+')
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
       }
+      if (fd != null && fstatSync(fd).size >= bytes) return new ValueStore(fd, id)
+      if (fd != null) closeSync(fd)
     }
     const fresh = PREFIX + randomBytes(12).toString('hex')
     return new ValueStore(openSync(join(folder, fresh), 'wx+'), fresh)
@@ -87,7 +94,12 @@ export class ValueStore {
     if (held != null) return held
     if (at + length > this.written) return undefined
     const bytes = Buffer.allocUnsafe(length)
-    return readSync(this.fd, bytes, 0, length, at) === length ? bytes.toString('utf8') : undefined
+    try {
+      return readSync(this.fd, bytes, 0, length, at) === length ? bytes.toString('utf8') : undefined
+    } catch {
+      // An unreadable file (a disk error): the value reads as missing, as when it has no text.
+      return undefined
+    }
   }
 
   /** Bytes of the file, written and held. */
@@ -99,6 +111,7 @@ export class ValueStore {
    */
   async flushed (durable = false): Promise<void> {
     await this.flush()
+    if (this.closed) throw new Error('the value store is closed')
     if (durable) await sync(this.fd)
   }
 
@@ -107,22 +120,28 @@ export class ValueStore {
     // One write at a time, each taking what is held when it starts, at the offset where the last
     // one ended; a failed one puts its texts back in front, for the next write.
     this.writing = this.writing.catch(() => {}).then(async () => {
-      if (this.chunks.length === 0) return
+      if (this.chunks.length === 0 || this.closed) return
       const texts = this.chunks
       this.chunks = []
-      const from = this.written
-      const bytes = Buffer.from(texts.join(''))
+      // In slices of a bounded size: a start that replays a whole log holds every text at once.
+      let i = 0
       try {
-        let done = 0
-        while (done < bytes.length) done += (await pwrite(this.fd, bytes, done, bytes.length - done, from + done)).bytesWritten
+        while (i < texts.length) {
+          let n = 0
+          let j = i
+          while (j < texts.length && (j === i || n < SLICE_CHARS)) n += texts[j++]!.length
+          const bytes = Buffer.from(texts.slice(i, j).join(''))
+          let done = 0
+          while (done < bytes.length) done += (await pwrite(this.fd, bytes, done, bytes.length - done, this.written + done)).bytesWritten
+          for (let at = this.written; i < j; i++) {
+            this.pending.delete(at)
+            at += Buffer.byteLength(texts[i]!)
+          }
+          this.written += bytes.length
+        }
       } catch (err) {
-        this.chunks = texts.concat(this.chunks)
+        this.chunks = texts.slice(i).concat(this.chunks)
         throw err
-      }
-      this.written = from + bytes.length
-      for (let at = from, i = 0; i < texts.length; i++) {
-        this.pending.delete(at)
-        at += Buffer.byteLength(texts[i]!)
       }
     })
     return this.writing

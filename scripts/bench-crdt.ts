@@ -216,7 +216,7 @@ async function main (): Promise<void> {
   console.log(`  while it catches up                     status answered in p50 ${j.statusP50Ms.toFixed(0)} / p99 ${j.statusP99Ms.toFixed(0)} / max ${j.statusMaxMs.toFixed(0)} ms; ${j.reads} images read, p50 ${j.readP50Ms.toFixed(0)} / max ${j.readMaxMs.toFixed(0)} ms`)
   console.log(`  everything held at                      ${(j.heldMs / 1000).toFixed(1)} s, in its formula memory at ${(j.memoryMs / 1000).toFixed(1)} s; its peak RSS ${(j.peakRssBytes / 2 ** 20).toFixed(0)} MiB`)
   console.log(`start-up with ${o.startup} results, from its snapshot  ${(out.startupMs! / 1000).toFixed(2)} s: ${(out.startupMs! / startupTarget).toFixed(2)} of the ${(startupTarget / 1000).toFixed(0)} s target; the log replayed without one ${(out.replayStartupMs! / 1000).toFixed(2)} s`)
-  console.log(`bytes on disk per result                 ${out.bytesPerResult!.toFixed(0)} (log and snapshot)`)
+  console.log(`bytes on disk per result                 ${out.bytesPerResult!.toFixed(0)} (log, snapshot, and the results' texts file)`)
   console.log(`replica memory per result (RSS / V8 heap) ${out.rssBytesPerResult!.toFixed(0)} / ${out.heapBytesPerResult!.toFixed(0)} bytes (at ${o.startup}; the replica alone, in a process that only opens it)`)
   const n = nodeStart!
   const nodeStartTarget = n.results <= 100_000 ? 1000 : 5000 * n.results / 1_000_000

@@ -7,7 +7,7 @@
  */
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, rm } from 'node:fs/promises'
+import { readdir, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Replica } from '../crdt/replica.js'
@@ -75,7 +75,15 @@ describe('the replicated store: results\' texts in the value store', { timeout: 
     assert.equal(fourth.startup.replayed, 0)
     assert.deepEqual(fourth.snapshot(), before)
     assert.deepEqual(await readdir(join(path, 'values')), [inside(fourth).values.id])
+    const id = inside(fourth).values.id
     await fourth.close()
+    // A texts file shorter than its snapshot says (a data dir copied while the node ran): the log is replayed.
+    await truncate(join(path, 'values', id), 100)
+    const fifth = await Replica.open({ path, key })
+    assert.equal(fifth.startup.fromSnapshot, 0)
+    assert.deepEqual(fifth.snapshot(), before)
+    assert.notEqual(inside(fifth).values.id, id)
+    await fifth.close()
     for (const r of [fresh, peer]) await r.close()
   })
 
@@ -135,6 +143,12 @@ describe('the replicated store: results\' texts in the value store', { timeout: 
     const again = ValueStore.open(folder, store.id)
     assert.deepEqual([one, two, three].map(r => again.read(r)), ['{"a":"first"}', '{"b":"sécond"}', '{"c":3}'])
     assert.equal(again.read('zz:3'), undefined)
+    // Texts held together beyond one write's slice (a start replaying a whole log): each where its reference says.
+    const big = Array.from({ length: 3 }, (_, i) => `"${String(i).repeat(5_000_000)}"`)
+    const refs = big.map(t => again.hold(t))
+    await again.flushed()
+    assert.ok(refs.every((r, i) => again.read(r) === big[i]))
     await again.close()
+    await assert.rejects(again.flushed(), /closed/)
   })
 })
