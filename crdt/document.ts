@@ -11,6 +11,7 @@ import * as Y from 'yjs'
 import { MAPS, type MapName, type WrittenValue } from './authorship.js'
 import { readValue } from './values.js'
 import type { ValueStore } from './value-store.js'
+import { SwappedTexts } from './swapped.js'
 import { SCHEMAS, type CorrectionEntry, type EvidenceEntry, type ResultEntry, type RevocationEntry } from './schemas.js'
 
 /** A key "SUBJECT/AUTHOR": the subject (an image hash, a revoked peer) and its author. */
@@ -33,13 +34,7 @@ export interface Change {
 /** Up to this many authors, byAuthor looks up each one's key rather than keep an index of every key by prefix. */
 const PROBE_AUTHORS = 256
 
-/**
- * A results value swapped out to the value store (value-store.ts) is held in its item as this
- * character and the text's place in the store. No value text starts with it: texts are JSON, and an update whose
- * value is not JSON text is refused (values.ts decodeValue).
- */
-const MARK = '\u0001'
-/** The map whose value texts go to the value store: the one that grows with every image read. */
+/** The map whose value texts go to the value store (swapped.ts): the one that grows with every image read. */
 const STORED: MapName = 'results'
 
 const LOCAL = Symbol('local')
@@ -59,8 +54,8 @@ export class ReplicaDocument {
   private readonly listeners = new Set<(c: Change) => void>()
   /** entries of each map, once counted (size()), kept as transactions change them */
   private readonly counts = new Map<MapName, number>()
-  /** keys of STORED changed since their texts were last swapped out */
-  private readonly moves: string[] = []
+  /** STORED's texts, swapped out to the value store */
+  private readonly texts?: SwappedTexts
   /** an update being applied holds references only (apply()) */
   private referenced = false
 
@@ -70,9 +65,9 @@ export class ReplicaDocument {
    * @param authors every author whose updates the document holds
    * @param values where the texts of the results map's values are kept (none: in the document)
    */
-  constructor (clientID: number, memberChanged: (author: string) => void, private readonly authors: () => ReadonlySet<string>,
-    private readonly values?: ValueStore) {
+  constructor (clientID: number, memberChanged: (author: string) => void, private readonly authors: () => ReadonlySet<string>, values?: ValueStore) {
     this.doc.clientID = clientID
+    if (values != null) this.texts = new SwappedTexts(this.doc.getMap(STORED), values)
     for (const name of MAPS) {
       const map = this.doc.getMap(name)
       map.observe((event, tx) => {
@@ -83,11 +78,11 @@ export class ReplicaDocument {
           this.counts.set(name, n)
         }
         const index = this.index.get(name)
-        const moving = this.values != null && name === STORED && !this.referenced
+        const moving = this.texts != null && name === STORED && !this.referenced
         // Nothing to keep and no one to tell (a start applying its snapshot, say): the keys are not even walked.
         if (index == null && name !== 'members' && this.listeners.size === 0 && !moving) return
         for (const key of event.keysChanged) {
-          if (moving) this.moves.push(key)
+          if (moving) this.texts!.changed(key)
           const cut = key.lastIndexOf('/') + 1
           if (index != null) indexKey(index, key.slice(0, cut), key, map.has(key))
           const author = key.slice(cut)
@@ -176,34 +171,18 @@ export class ReplicaDocument {
       this.changes.length = 0
       this.dispatching = false
     }
-    this.swapOut()
+    // Once listeners have seen them (they read the texts in place), and after a local write's update was captured.
+    this.texts?.swapOut()
   }
 
-  /**
-   * The texts of the results changed since the last call, to the value store, each replaced in
-   * its item by a marker. Runs once listeners have been told (they read the texts in place) and
-   * after the update of a local write was captured, so no update ever carries a marker; the
-   * document's own encoding (a snapshot) does, and refers to the store.
-   */
-  private swapOut (): void {
-    if (this.values == null || this.moves.length === 0) return
-    const map = this.doc.getMap(STORED)
-    for (const key of this.moves) {
-      const item = map._map.get(key)
-      if (item == null || item.deleted || !(item.content instanceof Y.ContentAny)) continue
-      const arr = item.content.arr
-      const last = arr.length - 1
-      const text = arr[last]
-      if (typeof text !== 'string' || text.startsWith(MARK)) continue
-      arr[last] = MARK + this.values.hold(text)
-    }
-    this.moves.length = 0
+  /** Every results text written into `into` instead, and read from there on (swapped.ts). */
+  async moveTexts (into: ValueStore): Promise<void> {
+    await this.texts?.moveTo(into)
   }
 
   /** A value of the document as it was written (a swapped-out text read back from the store), checked when accepted. */
   private read (map: MapName, raw: unknown): unknown {
-    if (map === STORED && typeof raw === 'string' && raw.startsWith(MARK)) return readValue(this.values?.read(raw.slice(MARK.length)))
-    return readValue(raw)
+    return readValue(map === STORED && this.texts != null ? this.texts.read(raw) : raw)
   }
 
   /** Be told of every change, local or remote. Returns the unsubscribe function. */

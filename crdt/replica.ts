@@ -70,7 +70,7 @@ export class Replica {
 
   private constructor (
     private readonly log: EnvelopeLog,
-    private readonly values: ValueStore,
+    private values: ValueStore,
     private readonly key: Ed25519PrivateKey,
     private readonly incarnation: Uint8Array,
     private nextSeq: number,
@@ -82,9 +82,9 @@ export class Replica {
     this.clients.set(this.doc.clientID, this.author)
     this.snapshots = new Snapshots({
       settle: async () => await this.own.settle(),
-      state: () => this.own.idle ? { update: this.doc.encodeState(), clients: [...this.clients], logs: this.coverage.sorted().map(([id, c]) => [id, c.ranges]), order: log.appended, values: values.id, valueBytes: values.size } : undefined,
+      state: () => this.own.idle ? { update: this.doc.encodeState(), clients: [...this.clients], logs: this.coverage.sorted().map(([id, c]) => [id, c.ranges]), order: log.appended, ...this.values.describe() } : undefined,
       // The texts its references name are on disk before it is.
-      put: async (parts, order) => { await values.flushed(true); await log.putSnapshot(parts, order) },
+      put: async (parts, order) => { await this.values.flushed(true); await log.putSnapshot(parts, order) },
       enqueue: async job => { await this.enqueue(job) }
     })
     this.admission = new Admission(this.author, opts, author => this.doc.get('members', author))
@@ -119,8 +119,8 @@ export class Replica {
       const bytes = await log.snapshot()
       const saved = bytes != null ? { bytes, snapshot: decodeSnapshot(bytes) } : undefined
       const folder = join(opts.path, 'values')
-      values = ValueStore.open(folder, saved?.snapshot?.values, saved?.snapshot?.valueBytes)
-      values.removeOthers(folder)
+      values = ValueStore.open(folder, saved?.snapshot?.values, saved?.snapshot?.valueBytes, saved?.snapshot?.valueGarbage)
+      values.removeOthers()
       const own = await log.ownState()
       // No own log here (first start, or a lost data dir): a new incarnation, so a new client id.
       const incarnation = own != null ? new Uint8Array(Buffer.from(own.incarnation, 'hex')) : newIncarnation()
@@ -135,12 +135,25 @@ export class Replica {
       // The next snapshot is due as the one applied had been just taken; what was replayed counts towards it.
       replica.snapshots.loaded(replica.startup.snapshotBytes)
       replica.snapshots.grew(replica.startup.replayedBytes)
+      if (replica.values.wasteful) await replica.compactTexts()
       return replica
     } catch (err) {
       await values?.close()
       await log.close()
       throw err
     }
+  }
+
+  /**
+   * At a start, when texts no key shows take over half the texts file: the others written into a
+   * new file, and a snapshot that refers to it taken before the old one goes.
+   */
+  private async compactTexts (): Promise<void> {
+    const old = this.values
+    this.values = ValueStore.open(join(this.opts.path, 'values'))
+    await this.doc.moveTexts(this.values)
+    // Not taken: the snapshot on disk still refers to the old file, which stays (the next start removes the other).
+    await old.close(await this.snapshots.take(true).catch(() => false))
   }
 
   /** Envelopes set aside at start-up (see rebuild.ts), with their author and why. */

@@ -42,6 +42,8 @@ export interface Snapshot {
   values?: string
   /** the bytes that store had given out when it was taken: its references all lie before */
   valueBytes?: number
+  /** of those, about how many no reference names */
+  valueGarbage?: number
 }
 
 /**
@@ -50,7 +52,7 @@ export interface Snapshot {
  * is rather than copied once more.
  */
 export function encodeSnapshot (s: Snapshot): [Uint8Array, Uint8Array] {
-  const header = new TextEncoder().encode(JSON.stringify({ clients: s.clients, logs: s.logs.map(([id, ranges]) => [id, ranges.map(r => [r.first, r.seq])]), order: s.order, values: s.values, valueBytes: s.valueBytes }))
+  const header = new TextEncoder().encode(JSON.stringify({ clients: s.clients, logs: s.logs.map(([id, ranges]) => [id, ranges.map(r => [r.first, r.seq])]), order: s.order, values: s.values, valueBytes: s.valueBytes, valueGarbage: s.valueGarbage }))
   const head = new Uint8Array(MAGIC.length + 1 + 4 + header.length)
   head.set(MAGIC, 0)
   head[MAGIC.length] = FORMAT
@@ -71,6 +73,7 @@ export function decodeSnapshot (bytes: Uint8Array): Snapshot | undefined {
       order?: unknown
       values?: unknown
       valueBytes?: unknown
+      valueGarbage?: unknown
     }
     if (!Array.isArray(header.clients) || !Array.isArray(header.logs)) return undefined
     const format = bytes[MAGIC.length]!
@@ -82,7 +85,8 @@ export function decodeSnapshot (bytes: Uint8Array): Snapshot | undefined {
       clients: header.clients,
       logs: header.logs.map(([id, ranges]) => [id, ranges.map(([first, seq]) => ({ first, seq }))]),
       ...(order != null ? { order: order as number } : {}),
-      ...(typeof header.values === 'string' ? { values: header.values, valueBytes: header.valueBytes as number } : {})
+      ...(typeof header.values === 'string' ? { values: header.values, valueBytes: header.valueBytes as number } : {}),
+      ...(Number.isSafeInteger(header.valueGarbage) && (header.valueGarbage as number) >= 0 ? { valueGarbage: header.valueGarbage as number } : {})
     }
   } catch {
     return undefined
@@ -173,11 +177,14 @@ export class Snapshots {
     this.timer = undefined
   }
 
-  /** Take one now, if anything was stored since the last. Runs in the serial queue (or once it is idle, at close); true when taken. */
-  async take (): Promise<boolean> {
+  /**
+   * Take one now, if anything was stored since the last (or `always`). Runs in the serial queue (or
+   * once it is idle, at close); true when taken.
+   */
+  async take (always = false): Promise<boolean> {
     // One at a time: a take queued as updates grew may still run when the one at close begins.
     while (this.running != null) await this.running.catch(() => false)
-    this.running = this.takeNow()
+    this.running = this.takeNow(always)
     try {
       return await this.running
     } finally {
@@ -185,8 +192,8 @@ export class Snapshots {
     }
   }
 
-  private async takeNow (): Promise<boolean> {
-    if (this.since === 0) return false
+  private async takeNow (always: boolean): Promise<boolean> {
+    if (this.since === 0 && !always) return false
     await this.source.settle()
     const since = this.since
     // Read right here, with no await between: a write made while settle() stored the others makes this undefined.

@@ -24,6 +24,8 @@ import { promisify } from 'node:util'
 const pwrite = promisify(write)
 const sync = promisify(fdatasync)
 
+/** A file is rewritten (at a start) only once texts no reference names take more than this, and half of it. */
+const COMPACT_BYTES = 64 * 1024 * 1024
 /** Characters of texts written in one write at most. */
 const SLICE_CHARS = 8 * 1024 * 1024
 /** Texts are appended to files named so, in the replica's `values` folder. */
@@ -39,8 +41,10 @@ export class ValueStore {
   private writing: Promise<void> = Promise.resolve()
   private scheduled = false
   private closed = false
+  /** bytes of the file no reference names (about: texts overwritten, appended again by a replay) */
+  garbage = 0
 
-  private constructor (private readonly fd: number, readonly id: string) {
+  private constructor (private readonly fd: number, readonly id: string, private readonly folder: string) {
     this.written = this.end = fstatSync(fd).size
   }
 
@@ -49,7 +53,7 @@ export class ValueStore {
    * snapshot that refers to it had given out); when there is none, or a shorter one (a data dir
    * copied while the node ran, say), a new one, with a new id: the log is then replayed.
    */
-  static open (folder: string, id?: string, bytes = 0): ValueStore {
+  static open (folder: string, id?: string, bytes = 0, garbage = 0): ValueStore {
     mkdirSync(folder, { recursive: true })
     if (id != null && new RegExp(`^${PREFIX}[0-9a-f]{24}$`).test(id)) {
       let fd: number | undefined
@@ -58,15 +62,33 @@ export class ValueStore {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
       }
-      if (fd != null && fstatSync(fd).size >= bytes) return new ValueStore(fd, id)
+      if (fd != null && fstatSync(fd).size >= bytes) {
+        const store = new ValueStore(fd, id, folder)
+        // What was appended after the snapshot is appended again as the log after it is replayed.
+        store.garbage = garbage + store.end - bytes
+        return store
+      }
       if (fd != null) closeSync(fd)
     }
     const fresh = PREFIX + randomBytes(12).toString('hex')
-    return new ValueStore(openSync(join(folder, fresh), 'wx+'), fresh)
+    return new ValueStore(openSync(join(folder, fresh), 'wx+'), fresh, folder)
+  }
+
+  /** More than half the file (and at least COMPACT_BYTES) is texts no reference names: worth writing the rest into a new one. */
+  get wasteful (): boolean { return this.garbage > Math.max(ValueStore.compactBytes, this.end / 2) }
+
+  /** COMPACT_BYTES, lowered by tests. */
+  static compactBytes = COMPACT_BYTES
+
+  /** The text a reference names is no longer shown by its key. */
+  discard (ref: string): void {
+    const length = parseInt(ref.slice(ref.indexOf(':') + 1), 36)
+    if (length > 0) this.garbage += length
   }
 
   /** Remove the folder's other store files: no snapshot refers to them (the one there refers to this one, or to none). */
-  removeOthers (folder: string): void {
+  removeOthers (): void {
+    const folder = this.folder
     for (const name of readdirSync(folder)) if (name.startsWith(PREFIX) && name !== this.id) rmSync(join(folder, name), { force: true })
   }
 
@@ -100,6 +122,11 @@ export class ValueStore {
       // An unreadable file (a disk error): the value reads as missing, as when it has no text.
       return undefined
     }
+  }
+
+  /** What a snapshot taken now records of the store: its id, the bytes its references need, and the garbage among them. */
+  describe (): { values: string, valueBytes: number, valueGarbage: number } {
+    return { values: this.id, valueBytes: this.end, valueGarbage: this.garbage }
   }
 
   /** Bytes of the file, written and held. */
@@ -147,10 +174,12 @@ export class ValueStore {
     return this.writing
   }
 
-  async close (): Promise<void> {
+  /** Close, and remove the file when `remove` (no snapshot on disk refers to it any more). */
+  async close (remove = false): Promise<void> {
     if (this.closed) return
     await this.flush().catch(() => {})
     this.closed = true
     closeSync(this.fd)
+    if (remove) rmSync(join(this.folder, this.id), { force: true })
   }
 }

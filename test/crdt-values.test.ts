@@ -123,6 +123,43 @@ describe('the replicated store: results\' texts in the value store', { timeout: 
     await c.close()
   })
 
+  it('a start writes the texts keys show into a new file when the others take over half of it', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const path = await dir()
+    const a = await Replica.open({ path, key })
+    for (let round = 0; round < 4; round++) {
+      await Promise.all(Array.from({ length: 20 }, async (_, i) => { await a.putResult(`h${i}`, result(`\\round{${round}}_{${i}}`)) }))
+    }
+    const id = inside(a).values.id
+    const garbage = inside(a).values.garbage
+    const size = inside(a).values.size
+    assert.ok(garbage > size / 2 && garbage < size, `${garbage} of ${size} bytes are texts no key shows`)
+    const before = a.snapshot()
+    await a.close()
+    const was = ValueStore.compactBytes
+    ValueStore.compactBytes = 1
+    try {
+      const b = await Replica.open({ path, key })
+      assert.notEqual(inside(b).values.id, id)
+      assert.deepEqual(await readdir(join(path, 'values')), [inside(b).values.id])
+      assert.equal(inside(b).values.size, size - garbage, 'the new file holds the texts keys show, and nothing else')
+      assert.equal(inside(b).values.garbage, 0)
+      assert.deepEqual(b.snapshot(), before)
+      await b.putResult('after', result('\\after'))
+      await b.close()
+      // The snapshot taken after the rewrite refers to the new file: the next start goes on with it.
+      const c = await Replica.open({ path, key })
+      assert.equal(c.startup.replayed, 0)
+      assert.equal(c.results('after').get(c.author)?.latex, '\\after')
+      const now = c.snapshot().results
+      assert.equal(Object.keys(now).length, 21)
+      for (const [k, v] of Object.entries(before.results)) assert.deepEqual(now[k], v)
+      await c.close()
+    } finally {
+      ValueStore.compactBytes = was
+    }
+  })
+
   it('a write that failed is made again, from where the last one ended', async () => {
     const folder = await dir()
     const store = ValueStore.open(folder)
