@@ -26,6 +26,8 @@ const sync = promisify(fdatasync)
 
 /** A file is rewritten (at a start) only once texts no reference names take more than this, and half of it. */
 const COMPACT_BYTES = 64 * 1024 * 1024
+/** Bytes read at once: a text, and those after it. */
+const WINDOW_BYTES = 64 * 1024
 /** Characters of texts written in one write at most. */
 const SLICE_CHARS = 8 * 1024 * 1024
 /** Texts are appended to files named so, in the replica's `values` folder. */
@@ -41,6 +43,10 @@ export class ValueStore {
   private writing: Promise<void> = Promise.resolve()
   private scheduled = false
   private closed = false
+  /** the bytes read last: `windowBytes` of the file from `windowAt` */
+  private readonly window = Buffer.allocUnsafe(WINDOW_BYTES)
+  private windowAt = 0
+  private windowBytes = 0
   /** bytes of the file no reference names (about: texts overwritten, appended again by a replay) */
   garbage = 0
 
@@ -115,13 +121,23 @@ export class ValueStore {
     const held = this.pending.get(at)
     if (held != null) return held
     if (at + length > this.written) return undefined
-    const bytes = Buffer.allocUnsafe(length)
-    try {
-      return readSync(this.fd, bytes, 0, length, at) === length ? bytes.toString('utf8') : undefined
-    } catch {
-      // An unreadable file (a disk error): the value reads as missing, as when it has no text.
-      return undefined
+    // From the bytes read last (written bytes never change), or a window read from here on: a walk
+    // over every result reads the file in windows, not with a call for each text.
+    if (at < this.windowAt || at + length > this.windowAt + this.windowBytes) {
+      // A text longer than the window is read on its own, and the window left empty.
+      const buffer = length > WINDOW_BYTES ? Buffer.allocUnsafe(length) : this.window
+      let read = 0
+      try {
+        read = readSync(this.fd, buffer, 0, Math.min(buffer.length, this.written - at), at)
+      } catch {
+        // An unreadable file (a disk error): the value reads as missing, as when it has no text.
+      }
+      this.windowAt = at
+      this.windowBytes = buffer === this.window ? read : 0
+      if (read < length) return undefined
+      if (buffer !== this.window) return buffer.toString('utf8')
     }
+    return this.window.toString('utf8', at - this.windowAt, at - this.windowAt + length)
   }
 
   /** What a snapshot taken now records of the store: its id, the bytes its references need, and the garbage among them. */

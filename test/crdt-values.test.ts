@@ -185,6 +185,12 @@ describe('the replicated store: results\' texts in the value store', { timeout: 
     const refs = big.map(t => again.hold(t))
     await again.flushed()
     assert.ok(refs.every((r, i) => again.read(r) === big[i]))
+    // Many texts, read in order (in windows of the file), backwards, and one spanning a window's end.
+    const small = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ latex: `x_{${i}}`.repeat(1 + i % 7), é: i }))
+    const smallRefs = small.map(t => again.hold(t))
+    await again.flushed()
+    assert.deepEqual(smallRefs.map(r => again.read(r)), small)
+    assert.deepEqual([...smallRefs].reverse().map(r => again.read(r)), [...small].reverse())
     await again.close()
     await assert.rejects(again.flushed(), /closed/)
   })
