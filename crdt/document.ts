@@ -175,9 +175,9 @@ export class ReplicaDocument {
     this.texts?.swapOut()
   }
 
-  /** Every results text written into `into` instead, and read from there on (swapped.ts). */
-  async moveTexts (into: ValueStore): Promise<void> {
-    await this.texts?.moveTo(into)
+  /** Every results text written into `into`, and read from there on; false when writing failed, and nothing changed (swapped.ts). */
+  async moveTexts (into: ValueStore): Promise<boolean> {
+    return await (this.texts?.moveTo(into) ?? Promise.resolve(false))
   }
 
   /** A value of the document as it was written (a swapped-out text read back from the store), checked when accepted. */

@@ -135,7 +135,8 @@ export class Replica {
       // The next snapshot is due as the one applied had been just taken; what was replayed counts towards it.
       replica.snapshots.loaded(replica.startup.snapshotBytes)
       replica.snapshots.grew(replica.startup.replayedBytes)
-      if (replica.values.wasteful) await replica.compactTexts()
+      // In the serial queue: no snapshot is taken while the texts move.
+      if (replica.values.wasteful) await replica.enqueue(async () => { await replica.compactTexts() })
       return replica
     } catch (err) {
       await values?.close()
@@ -146,14 +147,25 @@ export class Replica {
 
   /**
    * At a start, when texts no key shows take over half the texts file: the others written into a
-   * new file, and a snapshot that refers to it taken before the old one goes.
+   * new file, and a snapshot that refers to it taken before the old one goes. A failure (a full
+   * disk) leaves the old file in use, as if none had been tried.
    */
   private async compactTexts (): Promise<void> {
     const old = this.values
-    this.values = ValueStore.open(join(this.opts.path, 'values'))
-    await this.doc.moveTexts(this.values)
+    let into: ValueStore
+    try {
+      into = ValueStore.open(join(this.opts.path, 'values'))
+    } catch {
+      return
+    }
+    if (!await this.doc.moveTexts(into)) {
+      await into.close(true).catch(() => {})
+      return
+    }
+    this.values = into
     // Not taken: the snapshot on disk still refers to the old file, which stays (the next start removes the other).
-    await old.close(await this.snapshots.take(true).catch(() => false))
+    const taken = await this.snapshots.take(true).catch(() => false)
+    await old.close(taken).catch(() => {})
   }
 
   /** Envelopes set aside at start-up (see rebuild.ts), with their author and why. */

@@ -56,28 +56,34 @@ export class SwappedTexts {
   }
 
   /**
-   * Every text written into `into` instead, and read from there on (a compaction of the store at
-   * a start: nothing else runs meanwhile). Held texts are written every 64 MiB, so the move never
-   * holds them all.
+   * Every text written into `into`, then read from there on (a compaction of the store at a
+   * start, in the replica's serial queue: no write or snapshot meanwhile). The items change only
+   * once every text is written, all in one go; false when a write failed, and nothing changed.
+   * Held texts are written every 64 MiB, so the move never holds them all.
    */
-  async moveTo (into: ValueStore): Promise<void> {
+  async moveTo (into: ValueStore): Promise<boolean> {
+    const items: Array<{ arr: unknown[], ref: string }> = []
     let held = 0
-    for (const item of this.map._map.values()) {
-      if (item.deleted || !(item.content instanceof Y.ContentAny)) continue
-      const arr = item.content.arr
-      const last = arr.length - 1
-      const ref = arr[last]
-      if (typeof ref !== 'string' || !ref.startsWith(MARK)) continue
-      const text = this.store.read(ref.slice(MARK.length))
-      // Unreadable: it stays as it is, read as missing as before.
-      if (text == null) continue
-      arr[last] = MARK + into.hold(text)
-      if ((held += text.length) > 64 * 1024 * 1024) {
-        await into.flushed()
-        held = 0
+    try {
+      for (const item of this.map._map.values()) {
+        if (item.deleted || !(item.content instanceof Y.ContentAny)) continue
+        const arr = item.content.arr
+        const ref = arr[arr.length - 1]
+        if (typeof ref !== 'string' || !ref.startsWith(MARK)) continue
+        const text = this.store.read(ref.slice(MARK.length))
+        // Unreadable: a reference to nothing, read as missing as before.
+        items.push({ arr, ref: text == null ? '' : into.hold(text) })
+        if ((held += text?.length ?? 0) > 64 * 1024 * 1024) {
+          await into.flushed()
+          held = 0
+        }
       }
+      await into.flushed()
+    } catch {
+      return false
     }
-    await into.flushed()
+    for (const { arr, ref } of items) arr[arr.length - 1] = MARK + ref
     this.store = into
+    return true
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { closeSync, fdatasync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, write } from 'node:fs'
+import { closeSync, fdatasync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, rmSync, write } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 
@@ -47,6 +47,8 @@ export class ValueStore {
   private readonly window = Buffer.allocUnsafe(WINDOW_BYTES)
   private windowAt = 0
   private windowBytes = 0
+  /** texts the window served besides the one it was read for */
+  private windowHits = 1
   /** bytes of the file no reference names (about: texts overwritten, appended again by a replay) */
   garbage = 0
 
@@ -77,7 +79,15 @@ export class ValueStore {
       if (fd != null) closeSync(fd)
     }
     const fresh = PREFIX + randomBytes(12).toString('hex')
-    return new ValueStore(openSync(join(folder, fresh), 'wx+'), fresh, folder)
+    const store = new ValueStore(openSync(join(folder, fresh), 'wx+'), fresh, folder)
+    // The file's name on disk before any snapshot names it.
+    const dir = openSync(folder, 'r')
+    try {
+      fsyncSync(dir)
+    } finally {
+      closeSync(dir)
+    }
+    return store
   }
 
   /** More than half the file (and at least COMPACT_BYTES) is texts no reference names: worth writing the rest into a new one. */
@@ -124,8 +134,12 @@ export class ValueStore {
     // From the bytes read last (written bytes never change), or a window read from here on: a walk
     // over every result reads the file in windows, not with a call for each text.
     if (at < this.windowAt || at + length > this.windowAt + this.windowBytes) {
-      // A text longer than the window is read on its own, and the window left empty.
-      const buffer = length > WINDOW_BYTES ? Buffer.allocUnsafe(length) : this.window
+      // A whole window when the last one served more than one text, or this one follows it (a
+      // walk in the file's order); else only the text (reads out of order). A text longer than
+      // the window is read on its own, and the window left empty.
+      const whole = this.windowHits > 0 || at === this.windowAt + this.windowBytes
+      this.windowHits = 0
+      const buffer = length > WINDOW_BYTES ? Buffer.allocUnsafe(length) : whole ? this.window : this.window.subarray(0, length)
       let read = 0
       try {
         read = readSync(this.fd, buffer, 0, Math.min(buffer.length, this.written - at), at)
@@ -133,9 +147,11 @@ export class ValueStore {
         // An unreadable file (a disk error): the value reads as missing, as when it has no text.
       }
       this.windowAt = at
-      this.windowBytes = buffer === this.window ? read : 0
+      this.windowBytes = length > WINDOW_BYTES ? 0 : read
       if (read < length) return undefined
-      if (buffer !== this.window) return buffer.toString('utf8')
+      if (length > WINDOW_BYTES) return buffer.toString('utf8')
+    } else {
+      this.windowHits++
     }
     return this.window.toString('utf8', at - this.windowAt, at - this.windowAt + length)
   }

@@ -155,6 +155,24 @@ describe('the replicated store: results\' texts in the value store', { timeout: 
       assert.equal(Object.keys(now).length, 21)
       for (const [k, v] of Object.entries(before.results)) assert.deepEqual(now[k], v)
       await c.close()
+      // Overwritten again, and a rewrite that fails (a full disk, say): the start goes on with the file it had.
+      const d = await Replica.open({ path, key })
+      for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: 20 }, async (_, i) => { await d.putResult(`h${i}`, result(`\\again{${round}}_{${i}}`)) }))
+      const kept = inside(d).values.id
+      const state = d.snapshot()
+      await d.close()
+      const flushed = Object.getOwnPropertyDescriptor(ValueStore.prototype, 'flushed')!
+      ValueStore.prototype.flushed = async () => { throw new Error('ENOSPC: no space left on device') }
+      let e: Replica
+      try {
+        e = await Replica.open({ path, key })
+      } finally {
+        Object.defineProperty(ValueStore.prototype, 'flushed', flushed)
+      }
+      assert.equal(inside(e).values.id, kept)
+      assert.deepEqual(await readdir(join(path, 'values')), [kept])
+      assert.deepEqual(e.snapshot(), state)
+      await e.close()
     } finally {
       ValueStore.compactBytes = was
     }
