@@ -118,8 +118,7 @@ export class Replica {
       // The value store the snapshot refers to (a new one when it has none, or it is gone: the log is then replayed).
       const bytes = await log.snapshot()
       const saved = bytes != null ? { bytes, snapshot: decodeSnapshot(bytes) } : undefined
-      const folder = join(opts.path, 'values')
-      values = ValueStore.open(folder, saved?.snapshot?.values, saved?.snapshot?.valueBytes, saved?.snapshot?.valueGarbage)
+      values = ValueStore.open(join(opts.path, 'values'), saved?.snapshot?.values, saved?.snapshot?.valueBytes, saved?.snapshot?.valueGarbage)
       values.removeOthers()
       const own = await log.ownState()
       // No own log here (first start, or a lost data dir): a new incarnation, so a new client id.
@@ -132,9 +131,10 @@ export class Replica {
         covered: (logId, first, seq) => { replica.coverage.of(logId).add(first, seq) },
         values: values.id
       }, own != null ? { logId: logIdOf({ author: replica.author, incarnation }), nextSeq: own.nextSeq } : undefined, saved)
-      // The next snapshot is due as the one applied had been just taken; what was replayed counts towards it.
+      // The next snapshot is due as the one applied had been just taken; what was replayed counts towards it,
+      // and all of one that does not refer to this texts file (an older version's: else every start swaps its texts out again).
       replica.snapshots.loaded(replica.startup.snapshotBytes)
-      replica.snapshots.grew(replica.startup.replayedBytes)
+      replica.snapshots.grew(replica.startup.replayedBytes + (saved?.snapshot?.values !== values.id ? replica.startup.snapshotBytes : 0))
       // In the serial queue: no snapshot is taken while the texts move.
       if (replica.values.wasteful) await replica.enqueue(async () => { await replica.compactTexts() })
       return replica
@@ -151,21 +151,12 @@ export class Replica {
    * disk) leaves the old file in use, as if none had been tried.
    */
   private async compactTexts (): Promise<void> {
+    const into = await ValueStore.rewrite(join(this.opts.path, 'values'), async store => await this.doc.moveTexts(store))
+    if (into == null) return
     const old = this.values
-    let into: ValueStore
-    try {
-      into = ValueStore.open(join(this.opts.path, 'values'))
-    } catch {
-      return
-    }
-    if (!await this.doc.moveTexts(into)) {
-      await into.close(true).catch(() => {})
-      return
-    }
     this.values = into
     // Not taken: the snapshot on disk still refers to the old file, which stays (the next start removes the other).
-    const taken = await this.snapshots.take(true).catch(() => false)
-    await old.close(taken).catch(() => {})
+    await old.close(await this.snapshots.take(true).catch(() => false)).catch(() => {})
   }
 
   /** Envelopes set aside at start-up (see rebuild.ts), with their author and why. */

@@ -90,6 +90,19 @@ export class ValueStore {
     return store
   }
 
+  /** A new store in `folder` holding what `move` writes into it; undefined when that failed (and the new file removed). */
+  static async rewrite (folder: string, move: (into: ValueStore) => Promise<boolean>): Promise<ValueStore | undefined> {
+    let into: ValueStore
+    try {
+      into = ValueStore.open(folder)
+    } catch {
+      return undefined
+    }
+    if (await move(into)) return into
+    await into.close(true).catch(() => {})
+    return undefined
+  }
+
   /** More than half the file (and at least COMPACT_BYTES) is texts no reference names: worth writing the rest into a new one. */
   get wasteful (): boolean { return this.garbage > Math.max(ValueStore.compactBytes, this.end / 2) }
 

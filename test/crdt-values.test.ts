@@ -11,7 +11,10 @@ import { readdir, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Replica } from '../crdt/replica.js'
-import type { EnvelopeLog } from '../crdt/log.js'
+import { EnvelopeLog } from '../crdt/log.js'
+import { ReplicaDocument } from '../crdt/document.js'
+import { decodeEnvelope } from '../crdt/envelope.js'
+import { decodeSnapshot, encodeSnapshot } from '../crdt/snapshot.js'
 import { ValueStore } from '../crdt/value-store.js'
 import { result, review, tap, tempDirs } from './crdt-helpers.js'
 
@@ -120,6 +123,38 @@ describe('the replicated store: results\' texts in the value store', { timeout: 
     const c = await Replica.open({ path, key })
     assert.ok(c.startup.replayed >= 1)
     assert.deepEqual(c.allResults().map(r => r.entry.latex).sort(), ['\\first{3}', '\\first{4}', '\\new', '\\second{0}', '\\second{1}', '\\second{2}'])
+    await c.close()
+  })
+
+  it('a start on a snapshot of an older version (texts inside) swaps them out once, and the next start goes on from a snapshot that refers to the file', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const path = await dir()
+    const a = await Replica.open({ path, key })
+    await Promise.all(Array.from({ length: 10 }, async (_, i) => { await a.putResult(`h${i}`, result(`\\old{${i}}`)) }))
+    const envelopes: Uint8Array[] = []
+    for await (const b of a.missing({})) envelopes.push(b)
+    const before = a.snapshot()
+    await a.close()
+    // The snapshot as an older version wrote it: the same document with its texts inside, no texts file.
+    const log = await EnvelopeLog.open(path)
+    const saved = decodeSnapshot((await log.snapshot())!)!
+    const doc = new ReplicaDocument(1, () => {}, () => new Set())
+    for (const b of envelopes) doc.apply(decodeEnvelope(b).update)
+    await log.putSnapshot(encodeSnapshot({ update: doc.encodeState(), clients: saved.clients, logs: saved.logs, order: saved.order }), saved.order)
+    await log.close()
+    await rm(join(path, 'values'), { recursive: true })
+    assert.ok(has(doc.encodeState(), '\\\\old{3}'))
+
+    const b = await Replica.open({ path, key })
+    assert.equal(b.startup.replayed, 0)
+    assert.deepEqual(b.snapshot(), before)
+    const id = inside(b).values.id
+    await b.close()
+    const c = await Replica.open({ path, key })
+    assert.equal(c.startup.replayed, 0)
+    assert.equal(inside(c).values.id, id, 'the snapshot taken at close refers to the texts file')
+    assert.ok(!has(inside(c).doc.encodeState(), '\\\\old{3}'))
+    assert.deepEqual(c.snapshot(), before)
     await c.close()
   })
 
