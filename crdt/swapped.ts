@@ -11,6 +11,18 @@ import type { ValueStore } from './value-store.js'
  */
 const MARK = '\u0001'
 
+/** The value a map item holds (the last of its plain contents) and the contents; undefined for other items. */
+function held (item: Y.Item | null | undefined): { arr: unknown[], value: unknown } | undefined {
+  if (item == null || !(item.content instanceof Y.ContentAny)) return undefined
+  const arr = item.content.arr
+  return { arr, value: arr[arr.length - 1] }
+}
+
+/** A reference a value is, without its MARK; undefined when the value is no reference. */
+function refIn (value: unknown): string | undefined {
+  return typeof value === 'string' && value.startsWith(MARK) ? value.slice(MARK.length) : undefined
+}
+
 export class SwappedTexts {
   /** keys changed since their texts were last swapped out */
   private readonly moves: string[] = []
@@ -25,10 +37,8 @@ export class SwappedTexts {
     this.moves.push(key)
     const item = this.map._map.get(key)
     const before = item == null ? undefined : item.deleted ? item : item.left
-    if (before?.deleted === true && before.content instanceof Y.ContentAny) {
-      const text = before.content.arr[before.content.arr.length - 1]
-      if (typeof text === 'string' && text.startsWith(MARK)) this.store.discard(text.slice(MARK.length))
-    }
+    const ref = refIn(before?.deleted === true ? held(before)?.value : undefined)
+    if (ref != null) this.store.discard(ref)
   }
 
   /**
@@ -40,19 +50,17 @@ export class SwappedTexts {
     if (this.moves.length === 0) return
     for (const key of this.moves) {
       const item = this.map._map.get(key)
-      if (item == null || item.deleted || !(item.content instanceof Y.ContentAny)) continue
-      const arr = item.content.arr
-      const last = arr.length - 1
-      const text = arr[last]
-      if (typeof text !== 'string' || text.startsWith(MARK)) continue
-      arr[last] = MARK + this.store.hold(text)
+      const now = item?.deleted === false ? held(item) : undefined
+      if (typeof now?.value !== 'string' || refIn(now.value) != null) continue
+      now.arr[now.arr.length - 1] = MARK + this.store.hold(now.value)
     }
     this.moves.length = 0
   }
 
   /** A raw value of the map with its text read back (undefined when the store has it not); any other value as it is. */
   read (raw: unknown): unknown {
-    return typeof raw === 'string' && raw.startsWith(MARK) ? this.store.read(raw.slice(MARK.length)) : raw
+    const ref = refIn(raw)
+    return ref != null ? this.store.read(ref) : raw
   }
 
   /**
@@ -63,19 +71,18 @@ export class SwappedTexts {
    */
   async moveTo (into: ValueStore): Promise<boolean> {
     const items: Array<{ arr: unknown[], ref: string }> = []
-    let held = 0
+    let unwritten = 0
     try {
       for (const item of this.map._map.values()) {
-        if (item.deleted || !(item.content instanceof Y.ContentAny)) continue
-        const arr = item.content.arr
-        const ref = arr[arr.length - 1]
-        if (typeof ref !== 'string' || !ref.startsWith(MARK)) continue
-        const text = this.store.read(ref.slice(MARK.length))
+        const now = item.deleted ? undefined : held(item)
+        const ref = refIn(now?.value)
+        if (now == null || ref == null) continue
+        const text = this.store.read(ref)
         // Unreadable: a reference to nothing, read as missing as before.
-        items.push({ arr, ref: text == null ? '' : into.hold(text) })
-        if ((held += text?.length ?? 0) > 64 * 1024 * 1024) {
+        items.push({ arr: now.arr, ref: text == null ? '' : into.hold(text) })
+        if ((unwritten += text?.length ?? 0) > 64 * 1024 * 1024) {
           await into.flushed()
-          held = 0
+          unwritten = 0
         }
       }
       await into.flushed()

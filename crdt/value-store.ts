@@ -33,13 +33,20 @@ const SLICE_CHARS = 8 * 1024 * 1024
 /** Texts are appended to files named so, in the replica's `values` folder. */
 const PREFIX = 'texts-'
 
+/** Where a reference ("OFFSET:LENGTH", base 36) says its text lies; NaN for what is no reference. */
+function place (ref: string): { at: number, length: number } {
+  const cut = ref.indexOf(':')
+  return cut > 0 ? { at: parseInt(ref.slice(0, cut), 36), length: parseInt(ref.slice(cut + 1), 36) } : { at: NaN, length: NaN }
+}
+
 export class ValueStore {
   /** bytes in the file, and bytes given out: held texts are written from `written` to `end` */
   private written: number
   private end: number
   /** texts held but not written yet, by offset */
   private readonly pending = new Map<number, string>()
-  private chunks: string[] = []
+  /** the offsets of those, in the order they are to be written */
+  private queue: number[] = []
   private writing: Promise<void> = Promise.resolve()
   private scheduled = false
   private closed = false
@@ -111,7 +118,7 @@ export class ValueStore {
 
   /** The text a reference names is no longer shown by its key. */
   discard (ref: string): void {
-    const length = parseInt(ref.slice(ref.indexOf(':') + 1), 36)
+    const { length } = place(ref)
     if (length > 0) this.garbage += length
   }
 
@@ -127,7 +134,7 @@ export class ValueStore {
     const length = Buffer.byteLength(text)
     this.end += length
     this.pending.set(at, text)
-    this.chunks.push(text)
+    this.queue.push(at)
     if (!this.scheduled) {
       this.scheduled = true
       setImmediate(() => { this.flush().catch(() => {}) })
@@ -137,10 +144,8 @@ export class ValueStore {
 
   /** The text a reference names; undefined when it names none. */
   read (ref: string): string | undefined {
-    const cut = ref.indexOf(':')
-    const at = parseInt(ref.slice(0, cut), 36)
-    const length = parseInt(ref.slice(cut + 1), 36)
-    if (!(cut > 0 && at >= 0 && length >= 0 && at + length <= this.end) || this.closed) return undefined
+    const { at, length } = place(ref)
+    if (!(at >= 0 && length >= 0 && at + length <= this.end) || this.closed) return undefined
     const held = this.pending.get(at)
     if (held != null) return held
     if (at + length > this.written) return undefined
@@ -192,27 +197,28 @@ export class ValueStore {
     // One write at a time, each taking what is held when it starts, at the offset where the last
     // one ended; a failed one puts its texts back in front, for the next write.
     this.writing = this.writing.catch(() => {}).then(async () => {
-      if (this.chunks.length === 0 || this.closed) return
-      const texts = this.chunks
-      this.chunks = []
+      if (this.queue.length === 0 || this.closed) return
+      const queued = this.queue
+      this.queue = []
       // In slices of a bounded size: a start that replays a whole log holds every text at once.
       let i = 0
       try {
-        while (i < texts.length) {
+        while (i < queued.length) {
+          const texts: string[] = []
           let n = 0
-          let j = i
-          while (j < texts.length && (j === i || n < SLICE_CHARS)) n += texts[j++]!.length
-          const bytes = Buffer.from(texts.slice(i, j).join(''))
+          while (i + texts.length < queued.length && (texts.length === 0 || n < SLICE_CHARS)) {
+            const text = this.pending.get(queued[i + texts.length]!)!
+            texts.push(text)
+            n += text.length
+          }
+          const bytes = Buffer.from(texts.join(''))
           let done = 0
           while (done < bytes.length) done += (await pwrite(this.fd, bytes, done, bytes.length - done, this.written + done)).bytesWritten
-          for (let at = this.written; i < j; i++) {
-            this.pending.delete(at)
-            at += Buffer.byteLength(texts[i]!)
-          }
+          for (const end = i + texts.length; i < end; i++) this.pending.delete(queued[i]!)
           this.written += bytes.length
         }
       } catch (err) {
-        this.chunks = texts.slice(i).concat(this.chunks)
+        this.queue = queued.slice(i).concat(this.queue)
         throw err
       }
     })

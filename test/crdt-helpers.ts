@@ -20,6 +20,15 @@ export function tempDirs (): { dir: () => Promise<string>, removeAll: () => Prom
   }
 }
 
+/** Stop a replica as a kill -9 would: its LevelDB closed under it, texts of the value store not yet written lost; no snapshot at close. */
+export async function crash (r: Replica): Promise<void> {
+  const inside = r as unknown as { serial: { idle: () => Promise<void> }, log: { close: () => Promise<void> }, values: { queue: number[], close: () => Promise<void> } }
+  await inside.serial.idle()
+  await inside.log.close()
+  inside.values.queue = []
+  await inside.values.close()
+}
+
 export function result (latex: string, time = 1): ResultEntry {
   return { latex, confidence: 0.9, alternatives: [{ latex: `${latex}'`, score: -3 }], model: 'texmesh-v1+test', time }
 }

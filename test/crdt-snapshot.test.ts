@@ -9,19 +9,9 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Replica } from '../crdt/replica.js'
 import { EnvelopeLog } from '../crdt/log.js'
 import { decodeSnapshot, encodeSnapshot, Snapshots } from '../crdt/snapshot.js'
-import { result, tap, tempDirs } from './crdt-helpers.js'
+import { crash, result, tap, tempDirs } from './crdt-helpers.js'
 
 const { dir, removeAll } = tempDirs()
-
-/** Close a replica's LevelDB under it, as a kill -9 would leave it: no snapshot at close. */
-async function crash (r: Replica): Promise<void> {
-  await (r as unknown as { serial: { idle: () => Promise<void> } }).serial.idle()
-  await (r as unknown as { log: EnvelopeLog }).log.close()
-  // Texts the value store holds in memory, not yet written, are lost as with a kill -9.
-  const values = (r as unknown as { values: { chunks: string[], close: () => Promise<void> } }).values
-  values.chunks = []
-  await values.close()
-}
 
 describe('the replicated store: snapshots', { timeout: 120_000 }, () => {
   after(removeAll)

@@ -16,21 +16,12 @@ import { ReplicaDocument } from '../crdt/document.js'
 import { decodeEnvelope } from '../crdt/envelope.js'
 import { decodeSnapshot, encodeSnapshot } from '../crdt/snapshot.js'
 import { ValueStore } from '../crdt/value-store.js'
-import { result, review, tap, tempDirs } from './crdt-helpers.js'
+import { crash, result, review, tap, tempDirs } from './crdt-helpers.js'
 
 const { dir, removeAll } = tempDirs()
 
 interface Inside { log: EnvelopeLog, values: ValueStore, doc: { encodeState: () => Uint8Array } }
 const inside = (r: Replica): Inside => r as unknown as Inside
-
-/** Stop a replica as a kill -9 would: its LevelDB closed under it, texts not yet written lost. */
-async function crash (r: Replica): Promise<void> {
-  await (r as unknown as { serial: { idle: () => Promise<void> } }).serial.idle()
-  await inside(r).log.close()
-  const values = inside(r).values as unknown as { chunks: string[], close: () => Promise<void> }
-  values.chunks = []
-  await values.close()
-}
 
 const has = (bytes: Uint8Array, text: string): boolean => Buffer.from(bytes).includes(Buffer.from(text))
 
