@@ -33,19 +33,26 @@ export type SnapshotMeta = z.infer<typeof Meta>
  * A copy read back: its index, and its records by name, read as they are reached, in batches
  * (those of a chunk of the file), so that a million of them never stand in memory as one text.
  */
-export interface Snapshot { index: VectorIndex, meta: SnapshotMeta, records: (name: string) => AsyncGenerator<unknown[]> }
+export interface Snapshot {
+  index: VectorIndex
+  meta: SnapshotMeta
+  records: (name: string) => AsyncGenerator<unknown[]>
+  /** the file of a name's records, one JSON value a line (none in a copy of format 3) */
+  file: (name: string) => string | undefined
+}
 
 /** Bytes of records written, or read, at a time. */
 const CHUNK = 256 * 1024
 
 /**
  * Write a copy of `index` and of `records` (by name: JSON values, written one a line as they
- * are reached) in `dir`, and make it the current one. Synchronous: nothing changes meanwhile.
+ * are reached, or a function that writes the file itself, given its path) in `dir`, and make it
+ * the current one. Synchronous: nothing changes meanwhile.
  * `dropped`: in-memory graphs the index let go (a segment frozen, one read from a file written
  * again); `notFrozen`: the copy was saved, but the index could not read the segment it froze
  * from its file, and keeps it in memory.
  */
-export function writeSnapshot (dir: string, index: VectorIndex, embedding: string, records: Record<string, Iterable<unknown>>): SnapshotMeta & { dropped: number, notFrozen?: string } {
+export function writeSnapshot (dir: string, index: VectorIndex, embedding: string, records: Record<string, Iterable<unknown> | ((file: string) => void)>): SnapshotMeta & { dropped: number, notFrozen?: string } {
   mkdirSync(dir, { recursive: true })
   const current = currentName(dir)
   // What a crash or a failed write left (anything but the current copy) goes first, so leftovers never pile up.
@@ -57,7 +64,10 @@ export function writeSnapshot (dir: string, index: VectorIndex, embedding: strin
   try {
     mkdirSync(tmp)
     index.save(tmp)
-    for (const [name, values] of Object.entries(records)) writeRecords(join(tmp, `${name}.jsonl`), values)
+    for (const [name, values] of Object.entries(records)) {
+      if (typeof values === 'function') values(join(tmp, `${name}.jsonl`))
+      else writeRecords(join(tmp, `${name}.jsonl`), values)
+    }
     writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta))
     renameSync(tmp, join(dir, name))
     writeFileSync(join(dir, 'CURRENT.tmp'), name)
@@ -170,7 +180,7 @@ export async function readSnapshot (dir: string, dimensions: number, embedding: 
     const index = VectorIndex.load(at, dimensions)
     if (index.size !== meta.count) return { unusable: `${index.size} vectors where ${meta.count} were saved` }
     const records = meta.format === 3 ? legacyRecords(join(at, 'data.json')) : async function * (name: string) { yield * readRecords(join(at, `${name}.jsonl`)) }
-    return { index, meta, records }
+    return { index, meta, records, file: name => meta.format === 3 ? undefined : join(at, `${name}.jsonl`) }
   } catch (err) {
     return { unusable: `${at}: ${(err as Error).message}` }
   }

@@ -7,6 +7,7 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { mkdir, readFile, readdir, rename, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -296,6 +297,23 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     await startsBuilt(/malformed entry/)
     await writeFile(join(await copyDir(), 'formulas.jsonl'), '"x"\n{not json\n')
     await startsBuilt(/formulas.jsonl, line 2: not JSON/)
+
+    // Entries saved with prints as text ("TIME:HASH", by versions before prints were numbers) are taken as they are.
+    const textPrints = join(await copyDir(), 'entries.jsonl')
+    const latexOf = new Map([[hashOf(1), INTEGRAL], [hashOf(2), EULER]])
+    const saved = (await readFile(textPrints, 'utf8')).split('\n').filter(l => l !== '').map(l => JSON.parse(l) as [string, number, number, number[]])
+    assert.equal(saved.length, 2)
+    await writeFile(textPrints, saved.map(([key, time, , ids]) => {
+      const latex = latexOf.get(key.slice(key.indexOf(':') + 1, key.lastIndexOf('/')))!
+      return `${JSON.stringify([key, `${time}:${createHash('sha256').update(latex).digest('base64url').slice(0, 11)}`, ids])}\n`
+    }).join(''))
+    const textPrinted = await startTestNode(dir)
+    try {
+      const started = await textPrinted.memoryStarted
+      assert.deepEqual([started.from, started.added, started.reused, started.unusable], ['saved', 0, 2, undefined])
+    } finally {
+      await textPrinted.stop()
+    }
 
     // A copy saved by the version before (format 3: the index in one file, the records in data.json) is read.
     const old = await copyDir()

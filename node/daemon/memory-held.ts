@@ -1,12 +1,13 @@
 /**
  * What formula memory (memory.ts) keeps, compactly: formulas' sources as one number each
- * (sourceCode: its entry's time and kind) in Sources, entries as one string each (entryCode),
- * and the keys it names entries by; and how it tells prose from a formula in a query (proseIn).
+ * (sourceCode: its entry's time and kind) in Sources, store entries in arrays (Entries), and
+ * the keys it names entries by; and how it tells prose from a formula in a query (proseIn).
  */
 import { createHash } from 'node:crypto'
 import type { FormulaSource } from './memory.js'
 import { DIMENSIONS, embedFormula } from '../../memory/embedding.js'
 import { LatexSyntaxError } from '../../pipeline/latex/canonical.js'
+import { hashString, IdTable } from '../../util/id-table.js'
 
 /**
  * Entries are held under the store's own key string for a result ("HASH/AUTHOR": not a copy, a
@@ -68,17 +69,106 @@ export class Sources {
   }
 }
 
+/** What a store entry held, in short (printOf): when it was written, and a hash of its formulas. */
+export interface Print { time: number, hash: number }
+
 /**
- * What a store entry held, and the formulas it gave, as one string: its print (printOf), "#",
- * and the formulas' ids ("1790000000000:AbCdEfGhIjK#12,13"). An object and an array for each of
- * a million entries took about 100 bytes more.
+ * Each store entry the memory took, by its key: its print, and the ids of the formulas it gave
+ * (so that a rewritten entry leaves its old ones). In arrays by slot, found by an IdTable: a Map
+ * of a million entries to strings ("1790000000000:AbCdEfGhIjK#12,13") took about 95 bytes an
+ * entry, these about 35.
  */
-export function entryCode (print: string, ids: readonly number[]): string { return `${print}#${ids.join(',')}` }
-export function printIn (code: string): string { return code.slice(0, code.lastIndexOf('#')) }
-export function idsIn (code: string): number[] {
-  const ids = code.slice(code.lastIndexOf('#') + 1)
-  return ids === '' ? [] : ids.split(',').map(Number)
+export class Entries {
+  private keys: Array<string | undefined> = []
+  private hashes = new Uint32Array(1024)
+  private times = new Float64Array(1024)
+  private prints = new Uint32Array(1024)
+  /** the one formula an entry gave; NONE, or MANY (its ids in `many`) */
+  private ids = new Int32Array(1024)
+  private readonly many = new Map<number, number[]>()
+  private free: number[] = []
+  private readonly table = new IdTable(slot => this.hashes[slot]!)
+
+  get size (): number { return this.table.size }
+
+  private slotOf (key: string): number | undefined {
+    return this.table.find(hashString(key), slot => this.keys[slot] === key)
+  }
+
+  /** The entry's print and the formulas it gave, if it is held. */
+  get (key: string): { print: Print, ids: number[] } | undefined {
+    const slot = this.slotOf(key)
+    return slot == null ? undefined : this.at(slot)
+  }
+
+  set (key: string, print: Print, ids: readonly number[]): void {
+    let slot = this.slotOf(key)
+    if (slot == null) {
+      slot = this.free.pop() ?? this.keys.length
+      if (slot === this.keys.length) {
+        this.keys.push(undefined)
+        if (slot === this.hashes.length) this.grow()
+      }
+      this.keys[slot] = key
+      this.hashes[slot] = hashString(key)
+      this.table.insert(this.hashes[slot]!, slot)
+    }
+    this.times[slot] = print.time
+    this.prints[slot] = print.hash
+    this.many.delete(slot)
+    if (ids.length === 1) this.ids[slot] = ids[0]!
+    else if (ids.length === 0) this.ids[slot] = NONE
+    else {
+      this.ids[slot] = MANY
+      this.many.set(slot, [...ids])
+    }
+  }
+
+  delete (key: string): void {
+    const slot = this.slotOf(key)
+    if (slot == null) return
+    this.table.remove(this.hashes[slot]!, slot)
+    this.keys[slot] = undefined
+    this.many.delete(slot)
+    this.free.push(slot)
+  }
+
+  clear (): void {
+    this.keys = []
+    this.many.clear()
+    this.free = []
+    this.table.clear()
+  }
+
+  /** Every entry: its key, print and formulas. */
+  * [Symbol.iterator] (): Generator<[string, Print, number[]]> {
+    for (let slot = 0; slot < this.keys.length; slot++) {
+      const key = this.keys[slot]
+      if (key === undefined) continue
+      const { print, ids } = this.at(slot)
+      yield [key, print, ids]
+    }
+  }
+
+  private at (slot: number): { print: Print, ids: number[] } {
+    const one = this.ids[slot]!
+    return { print: { time: this.times[slot]!, hash: this.prints[slot]! }, ids: one === MANY ? this.many.get(slot)! : one === NONE ? [] : [one] }
+  }
+
+  private grow (): void {
+    const n = this.hashes.length * 2
+    const grown = <T extends Uint32Array | Float64Array | Int32Array>(a: T, b: T): T => { b.set(a); return b }
+    this.hashes = grown(this.hashes, new Uint32Array(n))
+    this.times = grown(this.times, new Float64Array(n))
+    this.prints = grown(this.prints, new Uint32Array(n))
+    this.ids = grown(this.ids, new Int32Array(n))
+  }
 }
+const NONE = -1
+const MANY = -2
+
+/** Two prints are of the same entry, as it was. */
+export function samePrint (a: Print, b: Print): boolean { return a.time === b.time && a.hash === b.hash }
 
 const KINDS = ['result', 'region', 'correction', 'confirmation'] as const
 /** Times past this (2^50 ms: the year 37,000) are kept as the epoch, so that a time and a kind fit one number exactly. */
@@ -90,9 +180,18 @@ export function sourceCode (time: number, kind: FormulaSource['kind']): number {
 export function kindOf (code: number): FormulaSource['kind'] { return KINDS[code % 4]! }
 export function timeOf (code: number): number { return Math.floor(code / 4) }
 
-/** What a store entry held, in short: its time and a hash (SHA-256, 64 bits) of its formulas. */
-export function printOf (time: number, latex: readonly string[]): string {
-  return `${time}:${createHash('sha256').update(latex.join('\u0000')).digest('base64url').slice(0, 11)}`
+/** What a store entry held, in short: its time and a hash (SHA-256, its first 32 bits) of its formulas. */
+export function printOf (time: number, latex: readonly string[]): Print {
+  return { time, hash: createHash('sha256').update(latex.join('\u0000')).digest().readUInt32BE(0) }
+}
+
+/**
+ * A print as earlier copies saved it ("TIME:HASH", the hash's first 64 bits in base64url), or
+ * undefined when the text is not one.
+ */
+export function printFromText (text: string): Print | undefined {
+  const m = /^(\d+):([A-Za-z0-9_-]{11})$/.exec(text)
+  return m == null ? undefined : { time: Number(m[1]), hash: Buffer.from(m[2]!, 'base64url').readUInt32BE(0) }
 }
 
 /**

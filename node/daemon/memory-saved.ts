@@ -1,6 +1,7 @@
 /**
- * The formula memory's records in its saved copy (memory/snapshot.ts): its formulas, by id, and
- * for each store entry its key, a print of what it held, and the ids of the formulas it gave.
+ * The formula memory's records in its saved copy (memory/snapshot.ts): its formulas, by id (read
+ * from the copy's file afterwards: memory-formulas.ts), and for each store entry its key, a print
+ * of what it held, and the ids of the formulas it gave.
  * Written and read one record a line, as the memory is gone over, so that a million entries
  * never stand in memory as one text (at a million results, that cost a save 750 MiB of RSS,
  * and a start 250 MB of text and 400 MB of parse).
@@ -10,7 +11,8 @@ import type { ExactVector, VectorIndex } from '../../memory/index.js'
 import { embeddingFingerprint } from '../../memory/embedding.js'
 import { releaseFreedMemory } from '../../util/release-memory.js'
 import { giveWay, inSlices, SLICE_MS } from '../../util/slices.js'
-import { idsIn, printIn, savedKey } from './memory-held.js'
+import { printFromText, savedKey, type Entries, type Print } from './memory-held.js'
+import type { FormulaTable, Written } from './memory-formulas.js'
 
 /** A saved copy that proved unusable while it was read: the memory is built from the store instead. */
 export class UnusableCopyError extends Error {}
@@ -18,8 +20,8 @@ export class UnusableCopyError extends Error {}
 export const FORMULAS = 'formulas'
 export const ENTRIES = 'entries'
 
-/** A saved entry: its key (savedKey), its print, and the ids of the formulas it gave. */
-export type SavedEntry = [string, string, number[]]
+/** A saved entry: its key (savedKey), its print's time and hash, and the ids of the formulas it gave. */
+export type SavedEntry = [string, number, number, number[]]
 
 /** A copy's records by name; whatever goes wrong reading them (a file missing, a line not JSON) makes the copy unusable. */
 async function * records (copy: Snapshot, name: string): AsyncGenerator<unknown[]> {
@@ -30,32 +32,57 @@ async function * records (copy: Snapshot, name: string): AsyncGenerator<unknown[
   }
 }
 
-/** The copy's formulas, by id: distinct strings, one for each vector of its index. */
-export async function savedFormulas (copy: Snapshot, stopped: () => boolean): Promise<string[] | undefined> {
-  const formulas: string[] = []
-  const seen = new Set<string>()
-  for await (const batch of records(copy, FORMULAS)) {
-    for (const f of batch) {
-      if (typeof f !== 'string' || seen.has(f)) throw new UnusableCopyError(`its formulas are not distinct strings (at ${formulas.length}: ${JSON.stringify(f).slice(0, 100)})`)
-      seen.add(f)
-      formulas.push(f)
+/**
+ * Take the copy's formulas, by id, into `formulas` (empty): distinct strings, one for each vector
+ * of its index, read from the copy's file when asked for (a copy of format 3, one text, has them
+ * held until the next save). False when `stopped()` first.
+ */
+export async function savedFormulas (copy: Snapshot, formulas: FormulaTable, stopped: () => boolean): Promise<boolean> {
+  const file = copy.file(FORMULAS)
+  try {
+    if (file != null) {
+      if (!await formulas.read(file, stopped)) return false
+    } else {
+      for await (const batch of records(copy, FORMULAS)) {
+        for (const f of batch) {
+          if (typeof f !== 'string' || formulas.idOf(f) != null) throw new UnusableCopyError(`its formulas are not distinct strings (at ${formulas.size}: ${JSON.stringify(f).slice(0, 100)})`)
+          formulas.add(f)
+        }
+        if (stopped()) return false
+      }
     }
-    if (stopped()) return undefined
+  } catch (err) {
+    formulas.clear()
+    if (err instanceof UnusableCopyError) throw err
+    throw new UnusableCopyError((err as Error).message)
   }
-  if (formulas.length !== copy.index.size) throw new UnusableCopyError(`${formulas.length} formulas for ${copy.index.size} vectors`)
-  return formulas
+  if (formulas.size !== copy.index.size) {
+    const n = formulas.size
+    formulas.clear()
+    throw new UnusableCopyError(`${n} formulas for ${copy.index.size} vectors`)
+  }
+  return true
+}
+
+/** A saved entry's print: as this version saves it (time, hash), or as earlier ones did ("TIME:HASH"). */
+function savedPrint (e: unknown[]): Print | undefined {
+  if (e.length === 4 && Number.isSafeInteger(e[1]) && Number.isInteger(e[2]) && (e[2] as number) >= 0 && (e[2] as number) < 2 ** 32) return { time: e[1] as number, hash: e[2] as number }
+  if (e.length === 3 && typeof e[1] === 'string') return printFromText(e[1])
+  return undefined
 }
 
 /** The copy's entries by key, each checked (its ids among the `formulas` formulas); read in batches, and left off when `stopped()`. */
-export async function savedEntries (copy: Snapshot, formulas: number, stopped: () => boolean): Promise<Map<string, { print: string, ids: number[] }>> {
-  const out = new Map<string, { print: string, ids: number[] }>()
+export async function savedEntries (copy: Snapshot, formulas: number, stopped: () => boolean): Promise<Map<string, { print: Print, ids: number[] }>> {
+  const out = new Map<string, { print: Print, ids: number[] }>()
   for await (const batch of records(copy, ENTRIES)) {
     for (const e of batch) {
-      if (!Array.isArray(e) || e.length !== 3 || typeof e[0] !== 'string' || typeof e[1] !== 'string' || !Array.isArray(e[2]) ||
-        !(e[2] as unknown[]).every(id => Number.isInteger(id) && (id as number) >= 0 && (id as number) < formulas)) {
+      const print = Array.isArray(e) ? savedPrint(e) : undefined
+      const ids = Array.isArray(e) ? e.at(-1) as unknown : undefined
+      if (print == null || typeof (e as unknown[])[0] !== 'string' || !Array.isArray(ids) ||
+        !(ids as unknown[]).every(id => Number.isInteger(id) && (id as number) >= 0 && (id as number) < formulas)) {
         throw new UnusableCopyError(`a malformed entry ${JSON.stringify(e).slice(0, 200)}`)
       }
-      out.set(e[0], { print: e[1], ids: e[2] as number[] })
+      out.set((e as unknown[])[0] as string, { print, ids: ids as number[] })
     }
     if (stopped()) break
   }
@@ -63,17 +90,25 @@ export async function savedEntries (copy: Snapshot, formulas: number, stopped: (
 }
 
 /**
- * Write the memory's copy in `dir`: its index, its formulas by id, and each entry (key ->
- * entryCode). A save that freezes a segment of the index drops the segment's in-memory graph
+ * Write the memory's copy in `dir`: its index, its formulas by id (which are read from there
+ * from then on), and each entry (Entries). A save that freezes a segment of the index drops the segment's in-memory graph
  * (or one reading a deleted file), whose native memory V8 does not see: a major collection
  * finalizes it at once (unless the node is stopping). `notFrozen`: saved, but the segment stays
  * in memory (why); `froze`: graphs were dropped, and the collection took `gcMs`.
  */
-export function writeCopy (dir: string, index: VectorIndex, formulas: readonly string[], entries: ReadonlyMap<string, string>, stopping: boolean): { notFrozen?: string, froze?: { gcMs: number } } {
+export function writeCopy (dir: string, index: VectorIndex, formulas: FormulaTable, entries: Entries, stopping: boolean): { notFrozen?: string, froze?: { gcMs: number } } {
   const each = function * (): Generator<SavedEntry> {
-    for (const [key, code] of entries) yield [savedKey(key), printIn(code), idsIn(code)]
+    for (const [key, print, ids] of entries) yield [savedKey(key), print.time, print.hash, ids]
   }
-  const meta = writeSnapshot(dir, index, embeddingFingerprint(), { [FORMULAS]: formulas, [ENTRIES]: each() })
+  let written: Written | undefined
+  let meta: ReturnType<typeof writeSnapshot>
+  try {
+    meta = writeSnapshot(dir, index, embeddingFingerprint(), { [FORMULAS]: file => { written = formulas.write(file) }, [ENTRIES]: each() })
+  } catch (err) {
+    if (written != null) formulas.discard(written)
+    throw err
+  }
+  formulas.savedIn(written!)
   if (meta.notFrozen != null) return { notFrozen: meta.notFrozen }
   if (meta.dropped === 0) return {}
   let gcMs = 0

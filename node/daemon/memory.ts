@@ -10,7 +10,8 @@ import { readSnapshot, type Snapshot } from '../../memory/snapshot.js'
 import { mergeSegments, savedEntries, savedFormulas, UnusableCopyError, writeCopy } from './memory-saved.js'
 import { giveWay, inSlices, SLICE_MS } from '../../util/slices.js'
 import { Backlog } from '../../util/backlog.js'
-import { embeddingOrUnit, entryCode, idsIn, kindOf, printIn, printOf, queryVector, savedKey, sourceCode, Sources, timeOf } from './memory-held.js'
+import { embeddingOrUnit, Entries, kindOf, printOf, queryVector, samePrint, savedKey, sourceCode, Sources, timeOf, type Print } from './memory-held.js'
+import { FormulaTable } from './memory-formulas.js'
 export { MAX_K, MAX_QUERY_LATEX, SearchError } from './memory-held.js'
 import type { Log } from '../log.js'
 import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
@@ -68,17 +69,16 @@ export interface MemoryStart { from: 'saved' | 'built', formulas: number, added:
 
 export class FormulaMemory {
   private index: VectorIndex
-  /** formula -> its id in the index (and in `formulas`) */
-  private readonly byFormula = new Map<string, number>()
+  /** the formulas by id (the same as in the index), distinct, those saved read from the saved copy */
+  private formulas = new FormulaTable()
   /** by formula id, its sources: entry key -> time and kind (sourceCode); a search reads the rest (task, certificate) */
   private readonly sources = new Sources()
-  private formulas: string[] = []
-  /** each store entry (its key) -> entryCode: a print of what it held, and the formulas it gave (so that a rewritten entry leaves its old ones) */
-  private readonly byEntry = new Map<string, string>()
+  /** each store entry (its key): a print of what it held, and the formulas it gave (so that a rewritten entry leaves its old ones) */
+  private readonly byEntry = new Entries()
   private readonly unsubscribe: () => void
   private readonly backlog: Backlog<'results' | 'corrections'>
   /** during the start, the saved copy's entries (print and formula ids) */
-  private saved: Map<string, { print: string, ids: number[] }> | undefined
+  private saved: Map<string, { print: Print, ids: number[] }> | undefined
   private timer: ReturnType<typeof setTimeout> | undefined
   private lastSaveMs = 0
   private changed = false
@@ -148,8 +148,8 @@ export class FormulaMemory {
     if (usable != null) {
       try {
         // Read whole before the build, which takes them in one go.
-        const formulas = await savedFormulas(usable, () => this.stopped)
-        if (formulas != null) done = await this.build(replica, { copy: usable, formulas })
+        const formulas = new FormulaTable()
+        if (await savedFormulas(usable, formulas, () => this.stopped)) done = await this.build(replica, { copy: usable, formulas })
       } catch (err) {
         if (!(err instanceof UnusableCopyError)) throw err
         unusable = `${this.dir!}: ${err.message}`
@@ -157,9 +157,10 @@ export class FormulaMemory {
       }
       // Formulas whose every entry was rewritten or removed stay in a saved graph, without sources;
       // when they pile up, the copy is dropped and the memory built afresh.
-      const orphans = this.formulas.filter((_, id) => this.sources.size(id) === 0).length
-      if (done != null && usable != null && orphans > MAX_ORPHANS * this.formulas.length) {
-        unusable = `${orphans} of its ${this.formulas.length} formulas are no longer in the store`
+      let orphans = 0
+      for (let id = 0; id < this.formulas.size; id++) if (this.sources.size(id) === 0) orphans++
+      if (done != null && usable != null && orphans > MAX_ORPHANS * this.formulas.size) {
+        unusable = `${orphans} of its ${this.formulas.size} formulas are no longer in the store`
         usable = undefined
       }
     }
@@ -168,8 +169,8 @@ export class FormulaMemory {
     this.changed ||= usable == null || done.reused < done.entries || this.byEntry.size !== done.saved
     this.started = {
       from: usable != null ? 'saved' : 'built',
-      formulas: this.formulas.length,
-      added: this.formulas.length - done.before,
+      formulas: this.formulas.size,
+      added: this.formulas.size - done.before,
       reused: done.reused,
       ms: Math.round(performance.now() - t0),
       ...(unusable != null ? { unusable } : {})
@@ -183,26 +184,25 @@ export class FormulaMemory {
    * Take every entry of the store, from a saved copy where it holds them as they are, or from
    * nothing; undefined when the node stopped first.
    */
-  private async build (replica: Replica, from: { copy: Snapshot, formulas: string[] } | undefined): Promise<Built | undefined> {
-    this.byFormula.clear()
+  private async build (replica: Replica, from: { copy: Snapshot, formulas: FormulaTable } | undefined): Promise<Built | undefined> {
     this.sources.clear()
     this.byEntry.clear()
     this.index = from?.copy.index ?? new VectorIndex(DIMENSIONS)
-    this.formulas = from?.formulas ?? []
-    const before = this.formulas.length
+    this.formulas.close()
+    this.formulas = from?.formulas ?? new FormulaTable()
+    const before = this.formulas.size
     let [reused, entries, saved] = [0, 0, 0]
     const took = (r: boolean | undefined): void => { if (r != null) entries++; if (r === true) reused++ }
     const stopped = (): boolean => this.stopped
     // Between slices, the build gives way to the store (a joining node builds it while it catches up).
     const pause = giveWay(() => replica.busy())
-    // The copy's formulas in one go (a Map fill: 0.3 s at a million): a change taken while they were
-    // only partly in would add a formula of the copy a second time.
-    for (const [id, f] of this.formulas.entries()) this.byFormula.set(f, id)
-    this.sources.grow(this.formulas.length)
+    // The copy's formulas in one go (read before, into a table of their own): a change taken while
+    // they were only partly in would add a formula of the copy a second time.
+    this.sources.grow(this.formulas.size)
     // A change that arrives while the copy's entries go in is taken as new (its formulas are found
     // among the copy's); the walk below takes it again.
     try {
-      if (from != null) saved = (this.saved = await savedEntries(from.copy, this.formulas.length, stopped)).size
+      if (from != null) saved = (this.saved = await savedEntries(from.copy, this.formulas.size, stopped)).size
       const all = !this.stopped &&
         await inSlices(replica.eachResult(), ({ key, hash, author, entry }) => { took(this.setResult(key, hash, author, entry)) }, stopped, SLICE_MS, pause) &&
         await inSlices(replica.eachReview(), ({ key, hash, author, entry }) => { took(this.setReview(key, hash, author, entry)) }, stopped, SLICE_MS, pause)
@@ -213,7 +213,7 @@ export class FormulaMemory {
   }
 
   /** Distinct formulas held. */
-  get size (): number { return this.formulas.length }
+  get size (): number { return this.formulas.size }
 
   /** Changes to the store not yet taken (they wait while the replica is busy). */
   get behind (): number { return this.backlog.size }
@@ -242,10 +242,10 @@ export class FormulaMemory {
         if (scored.length >= wanted) break
         if (seen.has(id)) continue
         seen.add(id)
-        const formula = this.formulas[id]
-        if (formula == null) continue
+        if (id >= this.formulas.size) continue
         const sources = this.sources.entries(id).filter(([key, code]) => kindOf(code) === 'result' || kindOf(code) === 'region' || this.reviewers.counts(key.slice(key.lastIndexOf('/') + 1)))
         if (sources.length === 0) continue
+        const formula = this.formulas.get(id)
         let vector: Float32Array
         try {
           vector = embedFormula(formula)
@@ -276,6 +276,7 @@ export class FormulaMemory {
     if (this.timer != null) clearTimeout(this.timer)
     this.timer = undefined
     this.save()
+    this.formulas.close()
   }
 
   /** Save the index now if it changed (and there is a folder for it); a failure is logged, and the next start builds it. */
@@ -286,13 +287,13 @@ export class FormulaMemory {
       const saved = writeCopy(this.dir, this.index, this.formulas, this.byEntry, this.stopped)
       this.changed = false
       this.lastSaveMs = performance.now() - t0
-      this.log.debug({ formulas: this.formulas.length, ms: Math.round(this.lastSaveMs) }, 'saved the formula memory')
+      this.log.debug({ formulas: this.formulas.size, ms: Math.round(this.lastSaveMs) }, 'saved the formula memory')
       if (saved.notFrozen != null) this.log.warn({ reason: saved.notFrozen }, 'formula memory saved; the index segment it froze stays in memory')
       if (saved.froze != null) this.log.info({ ...this.index.segments, ...saved.froze }, 'formula index segment frozen: read from its file, its memory given back')
       // Segments past MERGE_PAST are merged two by two, beside the node's work; the next save writes them.
       const merged = (): void => { if (!this.stopped && this.index.unsavedMerges > 0) { this.changed = true; this.scheduleSave() } }
       if (!this.stopped) {
-        mergeSegments(this.index, id => embeddingOrUnit(this.formulas[id]!), () => this.stopped, () => this.replica.busy(), merged)
+        mergeSegments(this.index, id => embeddingOrUnit(this.formulas.get(id)), () => this.stopped, () => this.replica.busy(), merged)
           .catch((err: unknown) => { this.log.warn({ err }, 'merging the formula index\'s segments failed') })
       }
     } catch (err) {
@@ -338,29 +339,29 @@ export class FormulaMemory {
   }
 
   /** An entry's formulas: from the saved copy when it holds the entry as it is (true), else parsed and added. */
-  private setEntry (key: string, print: string, latex: readonly string[], source: number): boolean {
+  private setEntry (key: string, print: Print, latex: readonly string[], source: number): boolean {
     const held = this.byEntry.get(key)
     // Taken already as it is (a joining node's build reaches what its backlog took): nothing is parsed again.
-    if (held != null && printIn(held) === print) {
-      for (const id of idsIn(held)) this.sources.set(id, key, source)
+    if (held != null && samePrint(held.print, print)) {
+      for (const id of held.ids) this.sources.set(id, key, source)
       return false
     }
     this.drop(key)
     const saved = this.saved?.get(savedKey(key))
-    if (saved != null && saved.print === print && saved.ids.every(id => id < this.formulas.length)) {
+    if (saved != null && samePrint(saved.print, print) && saved.ids.every(id => id < this.formulas.size)) {
       for (const id of saved.ids) this.sources.set(id, key, source)
-      this.byEntry.set(key, entryCode(print, saved.ids))
+      this.byEntry.set(key, print, saved.ids)
       return true
     }
     const gave = latex.map(l => this.add(l, key, source)).filter((id): id is number => id != null)
-    this.byEntry.set(key, entryCode(print, gave))
+    this.byEntry.set(key, print, gave)
     return false
   }
 
   /** An entry rewritten or removed: its formulas lose it as a source. */
   private drop (key: string): undefined {
-    const code = this.byEntry.get(key)
-    if (code != null) for (const id of idsIn(code)) this.sources.delete(id, key)
+    const held = this.byEntry.get(key)
+    if (held != null) for (const id of held.ids) this.sources.delete(id, key)
     this.byEntry.delete(key)
   }
 
@@ -373,7 +374,7 @@ export class FormulaMemory {
       return undefined // not balanced: nothing to search it by
     }
     if (formula === '') return undefined
-    let id = this.byFormula.get(formula)
+    let id = this.formulas.idOf(formula)
     if (id == null) {
       let vector: Float32Array
       try {
@@ -383,8 +384,7 @@ export class FormulaMemory {
         return undefined
       }
       id = this.index.add(vector)
-      this.byFormula.set(formula, id)
-      this.formulas.push(formula)
+      if (this.formulas.add(formula) !== id) throw new Error(`formula memory: formula ${id} out of step with its index`)
       this.sources.grow(1)
     }
     this.sources.set(id, key, source)
