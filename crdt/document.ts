@@ -81,6 +81,7 @@ export class ReplicaDocument {
         const moving = this.texts != null && name === STORED && !this.referenced
         // Nothing to keep and no one to tell (a start applying its snapshot, say): the keys are not even walked.
         if (index == null && name !== 'members' && this.listeners.size === 0 && !moving) return
+        if (moving) this.texts!.deletedIn(tx)
         for (const key of event.keysChanged) {
           if (moving) this.texts!.changed(key)
           const cut = key.lastIndexOf('/') + 1

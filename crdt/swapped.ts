@@ -29,16 +29,20 @@ export class SwappedTexts {
 
   constructor (private readonly map: Y.Map<unknown>, private store: ValueStore) {}
 
+  /** A key changed (called inside the transaction): its text is due to be swapped out. */
+  changed (key: string): void { this.moves.push(key) }
+
   /**
-   * A key changed (called inside the transaction, while Yjs still holds deleted items' contents):
-   * its text is due to be swapped out, and the text it showed before no longer counts.
+   * The transaction is over (called from an observer, while Yjs still holds deleted items'
+   * contents): the texts of items it deleted no longer count, each once, however many times a
+   * key was set within it.
    */
-  changed (key: string): void {
-    this.moves.push(key)
-    const item = this.map._map.get(key)
-    const before = item == null ? undefined : item.deleted ? item : item.left
-    const ref = refIn(before?.deleted === true ? held(before)?.value : undefined)
-    if (ref != null) this.store.discard(ref)
+  deletedIn (tx: Y.Transaction): void {
+    Y.iterateDeletedStructs(tx, tx.deleteSet, struct => {
+      if (!(struct instanceof Y.Item) || struct.parent !== this.map) return
+      const ref = refIn(held(struct)?.value)
+      if (ref != null) this.store.discard(ref)
+    })
   }
 
   /**

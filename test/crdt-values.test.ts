@@ -156,6 +156,8 @@ describe('the replicated store: results\' texts in the value store', { timeout: 
     for (let round = 0; round < 4; round++) {
       await Promise.all(Array.from({ length: 20 }, async (_, i) => { await a.putResult(`h${i}`, result(`\\round{${round}}_{${i}}`)) }))
     }
+    // Writes issued together, each key set twice in one transaction: the text before counts as garbage once.
+    await Promise.all(Array.from({ length: 40 }, async (_, i) => { await a.putResult(`h${i % 20}`, result(`\\twice{${i}}`)) }))
     const id = inside(a).values.id
     const garbage = inside(a).values.garbage
     const size = inside(a).values.size
