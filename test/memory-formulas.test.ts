@@ -97,7 +97,7 @@ describe('the formula memory\'s compact tables', () => {
     const stopped = new FormulaTable()
     assert.equal(await stopped.read(again, () => true), false)
     assert.equal(stopped.size, 0)
-    for (const [text, error] of [['"a"\n"b"\n"a"\n', /not distinct/], ['"a"\n{x\n', /line 2: not JSON/], ['"a"\n7\n', /not distinct strings/], ['"a"\n"b', /ends inside a line/]] as const) {
+    for (const [text, error] of [['"a"\n"b"\n"a"\n', /not distinct/], ['"a"\n{x\n', /line 2: not JSON/], ['"a"\n7\n', /not distinct strings/], ['"a"\n"b', /ends inside a line/], [Buffer.from([0x22, 0x61, 0x22, 10, 0x22, 0xff, 0x22, 10]), /line 2: not JSON/]] as const) {
       await writeFile(again, text)
       const bad = new FormulaTable()
       await assert.rejects(bad.read(again, () => false), error)

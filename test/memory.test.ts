@@ -303,17 +303,22 @@ describe('formula memory saved in the data dir', { timeout: 120_000 }, () => {
     const latexOf = new Map([[hashOf(1), INTEGRAL], [hashOf(2), EULER]])
     const saved = (await readFile(textPrints, 'utf8')).split('\n').filter(l => l !== '').map(l => JSON.parse(l) as [string, number, number, number[]])
     assert.equal(saved.length, 2)
-    await writeFile(textPrints, saved.map(([key, time, , ids]) => {
+    await writeFile(textPrints, saved.map(([key, time, , ids], i) => {
       const latex = latexOf.get(key.slice(key.indexOf(':') + 1, key.lastIndexOf('/')))!
-      return `${JSON.stringify([key, `${time}:${createHash('sha256').update(latex).digest('base64url').slice(0, 11)}`, ids])}\n`
+      // The second with a print that reads as none: that entry alone is read again.
+      const print = i === 0 ? `${time}:${createHash('sha256').update(latex).digest('base64url').slice(0, 11)}` : 'odd print'
+      return `${JSON.stringify([key, print, ids])}\n`
     }).join(''))
     const textPrinted = await startTestNode(dir)
     try {
       const started = await textPrinted.memoryStarted
-      assert.deepEqual([started.from, started.added, started.reused, started.unusable], ['saved', 0, 2, undefined])
+      assert.deepEqual([started.from, started.added, started.reused, started.unusable], ['saved', 0, 1, undefined])
     } finally {
       await textPrinted.stop()
     }
+    // Saved again at that stop, as this version saves prints.
+    const resaved = (await readFile(join(await copyDir(), 'entries.jsonl'), 'utf8')).split('\n').filter(l => l !== '').map(l => JSON.parse(l) as unknown[])
+    assert.deepEqual(resaved.map(e => [e.length, typeof e[1]]), [[4, 'number'], [4, 'number']])
 
     // A copy saved by the version before (format 3: the index in one file, the records in data.json) is read.
     const old = await copyDir()

@@ -10,6 +10,7 @@
  */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs'
 import { hashString, IdTable } from '../../util/id-table.js'
+import { SLICE_MS } from '../../util/slices.js'
 
 /** Bytes read at a time when a whole file is gone over. */
 const CHUNK = 256 * 1024
@@ -58,8 +59,8 @@ export class FormulaTable {
     if (!(id >= 0 && id < this.count)) throw new RangeError(`no formula ${id} (${this.count} held)`)
     if (id >= this.onDisk) return this.held[id - this.onDisk]!
     if (this.closed) throw new Error('the formula memory is closed')
-    const [start, end] = [this.starts[id]!, this.starts[id + 1]! - 1]
-    const length = end - start
+    const start = this.starts[id]!
+    const length = this.starts[id + 1]! - 1 - start
     if (this.buffer.length < length) this.buffer = Buffer.allocUnsafe(2 ** Math.ceil(Math.log2(length)))
     for (let at = 0; at < length;) {
       const n = readSync(this.fd!, this.buffer, at, length - at, start + at)
@@ -106,16 +107,19 @@ export class FormulaTable {
     const chunk = Buffer.allocUnsafe(CHUNK)
     let carry = Buffer.alloc(0)
     let offset = 0
-    for (let batch = 0; ; batch++) {
+    const decoder = new TextDecoder('utf-8', { fatal: true })
+    let slice = performance.now()
+    for (;;) {
       const n = readSync(fd, chunk, 0, CHUNK, offset)
       if (n === 0) break
       const bytes = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n)
       const base = offset - carry.length
       let from = 0
       for (let nl = bytes.indexOf(10); nl >= 0; nl = bytes.indexOf(10, from)) {
-        const line = bytes.toString('utf8', from, nl)
+        let line = ''
         let formula: unknown
         try {
+          line = decoder.decode(bytes.subarray(from, nl))
           formula = JSON.parse(line)
         } catch {
           throw new Error(`${file}, line ${this.count + 1}: not JSON (${line.slice(0, 80)})`)
@@ -133,7 +137,11 @@ export class FormulaTable {
       this.starts = starts
       this.onDisk = this.count
       this.held = []
-      if (batch % 64 === 63) await new Promise(resolve => setImmediate(resolve))
+      // A turn of the event loop every SLICE_MS: a node serves while it reads a large copy.
+      if (performance.now() - slice > SLICE_MS) {
+        await new Promise(resolve => setImmediate(resolve))
+        slice = performance.now()
+      }
       if (stopped()) {
         this.clear()
         return false

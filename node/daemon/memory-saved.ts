@@ -64,16 +64,24 @@ export async function savedFormulas (copy: Snapshot, formulas: FormulaTable, sto
   return true
 }
 
-/** A saved entry's print: as this version saves it (time, hash), or as earlier ones did ("TIME:HASH"). */
+/**
+ * A saved entry's print: as this version saves it (time, hash), or as earlier ones did
+ * ("TIME:HASH"); a text that reads as neither matches no entry (that entry alone is read again).
+ */
 function savedPrint (e: unknown[]): Print | undefined {
-  if (e.length === 4 && Number.isSafeInteger(e[1]) && Number.isInteger(e[2]) && (e[2] as number) >= 0 && (e[2] as number) < 2 ** 32) return { time: e[1] as number, hash: e[2] as number }
-  if (e.length === 3 && typeof e[1] === 'string') return printFromText(e[1])
+  if (e.length === 4 && typeof e[1] === 'number' && Number.isFinite(e[1]) && Number.isInteger(e[2]) && (e[2] as number) >= 0 && (e[2] as number) < 2 ** 32) return { time: e[1], hash: e[2] as number }
+  if (e.length === 3 && typeof e[1] === 'string') return printFromText(e[1]) ?? { time: NaN, hash: 0 }
   return undefined
 }
 
-/** The copy's entries by key, each checked (its ids among the `formulas` formulas); read in batches, and left off when `stopped()`. */
-export async function savedEntries (copy: Snapshot, formulas: number, stopped: () => boolean): Promise<Map<string, { print: Print, ids: number[] }>> {
-  const out = new Map<string, { print: Print, ids: number[] }>()
+/**
+ * The copy's entries by key, each checked (its ids among the `formulas` formulas); read in
+ * batches, and left off when `stopped()`. `outdated`: some prints were saved as text by an
+ * earlier version (a save writes them as this one does).
+ */
+export async function savedEntries (copy: Snapshot, formulas: number, stopped: () => boolean): Promise<{ entries: Map<string, { print: Print, ids: number[] }>, outdated: boolean }> {
+  const entries = new Map<string, { print: Print, ids: number[] }>()
+  let outdated = false
   for await (const batch of records(copy, ENTRIES)) {
     for (const e of batch) {
       const print = Array.isArray(e) ? savedPrint(e) : undefined
@@ -82,11 +90,12 @@ export async function savedEntries (copy: Snapshot, formulas: number, stopped: (
         !(ids as unknown[]).every(id => Number.isInteger(id) && (id as number) >= 0 && (id as number) < formulas)) {
         throw new UnusableCopyError(`a malformed entry ${JSON.stringify(e).slice(0, 200)}`)
       }
-      out.set((e as unknown[])[0] as string, { print, ids: ids as number[] })
+      outdated ||= (e as unknown[]).length === 3
+      entries.set((e as unknown[])[0] as string, { print, ids: ids as number[] })
     }
     if (stopped()) break
   }
-  return out
+  return { entries, outdated }
 }
 
 /**

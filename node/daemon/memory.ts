@@ -7,7 +7,7 @@ import { canonicalize } from '../../pipeline/latex/canonical.js'
 import { DIMENSIONS, embedFormula, embeddingFingerprint } from '../../memory/embedding.js'
 import { cosine, rerankCount, VectorIndex } from '../../memory/index.js'
 import { readSnapshot, type Snapshot } from '../../memory/snapshot.js'
-import { mergeSegments, savedEntries, savedFormulas, UnusableCopyError, writeCopy } from './memory-saved.js'
+import { FORMULAS, mergeSegments, savedEntries, savedFormulas, UnusableCopyError, writeCopy } from './memory-saved.js'
 import { giveWay, inSlices, SLICE_MS } from '../../util/slices.js'
 import { Backlog } from '../../util/backlog.js'
 import { embeddingOrUnit, Entries, kindOf, printOf, queryVector, samePrint, savedKey, sourceCode, Sources, timeOf, type Print } from './memory-held.js'
@@ -61,8 +61,8 @@ const SAVE_SPACING = 20
 /** A saved copy in which more than this share of the formulas has no entry left in the store is dropped, and the memory built afresh. */
 const MAX_ORPHANS = 0.2
 
-/** What a build took: formulas before it, store entries, those whose formulas came from the copy, and the copy's entries. */
-interface Built { before: number, entries: number, reused: number, saved: number }
+/** What a build took: formulas before it, store entries, those whose formulas came from the copy, the copy's entries, and whether an earlier version saved the copy. */
+interface Built { before: number, entries: number, reused: number, saved: number, outdated: boolean }
 
 /** How the memory started: from a saved copy (and how many store entries it had as they are), or built. */
 export interface MemoryStart { from: 'saved' | 'built', formulas: number, added: number, reused: number, ms: number, unusable?: string }
@@ -166,7 +166,7 @@ export class FormulaMemory {
     }
     if (usable == null) done = await this.build(replica, undefined)
     if (done == null) throw new MemoryLoadingError('the node stopped before the formula memory was built')
-    this.changed ||= usable == null || done.reused < done.entries || this.byEntry.size !== done.saved
+    this.changed ||= usable == null || done.reused < done.entries || this.byEntry.size !== done.saved || done.outdated
     this.started = {
       from: usable != null ? 'saved' : 'built',
       formulas: this.formulas.size,
@@ -191,7 +191,7 @@ export class FormulaMemory {
     this.formulas.close()
     this.formulas = from?.formulas ?? new FormulaTable()
     const before = this.formulas.size
-    let [reused, entries, saved] = [0, 0, 0]
+    let [reused, entries, saved, outdated] = [0, 0, 0, false]
     const took = (r: boolean | undefined): void => { if (r != null) entries++; if (r === true) reused++ }
     const stopped = (): boolean => this.stopped
     // Between slices, the build gives way to the store (a joining node builds it while it catches up).
@@ -202,11 +202,17 @@ export class FormulaMemory {
     // A change that arrives while the copy's entries go in is taken as new (its formulas are found
     // among the copy's); the walk below takes it again.
     try {
-      if (from != null) saved = (this.saved = await savedEntries(from.copy, this.formulas.size, stopped)).size
+      if (from != null) {
+        const copy = await savedEntries(from.copy, this.formulas.size, stopped)
+        this.saved = copy.entries
+        saved = copy.entries.size
+        // A copy an earlier version saved (its formulas in one text, or prints as text) is saved again as this one saves it.
+        outdated = copy.outdated || from.copy.file(FORMULAS) == null
+      }
       const all = !this.stopped &&
         await inSlices(replica.eachResult(), ({ key, hash, author, entry }) => { took(this.setResult(key, hash, author, entry)) }, stopped, SLICE_MS, pause) &&
         await inSlices(replica.eachReview(), ({ key, hash, author, entry }) => { took(this.setReview(key, hash, author, entry)) }, stopped, SLICE_MS, pause)
-      return all ? { before, entries, reused, saved } : undefined
+      return all ? { before, entries, reused, saved, outdated } : undefined
     } finally {
       this.saved = undefined
     }
@@ -294,7 +300,8 @@ export class FormulaMemory {
       const merged = (): void => { if (!this.stopped && this.index.unsavedMerges > 0) { this.changed = true; this.scheduleSave() } }
       if (!this.stopped) {
         mergeSegments(this.index, id => embeddingOrUnit(this.formulas.get(id)), () => this.stopped, () => this.replica.busy(), merged)
-          .catch((err: unknown) => { this.log.warn({ err }, 'merging the formula index\'s segments failed') })
+          // A stop in the middle leaves the merge unfinished (the formulas it reads are let go): nothing failed.
+          .catch((err: unknown) => { if (!this.stopped) this.log.warn({ err }, 'merging the formula index\'s segments failed') })
       }
     } catch (err) {
       this.log.warn({ err, dir: this.dir }, 'saving the formula memory failed (the next start builds it again)')
