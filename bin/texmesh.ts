@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
 // The package's entry point: node's commands and simnet's. Kept free of static
 // imports so an old Node.js gets a clear sentence instead of a stack trace from
 // deep inside libp2p.

@@ -37,6 +37,7 @@ import { measureJoin, type JoinFigures } from './bench-crdt-join.js'
 import { measureNodeStart, type NodeStartFigures } from './bench-crdt-node-start.js'
 import { stopAllNodes } from '../simnet/cluster.js'
 import { tmpdir } from 'node:os'
+import { NODE_V8_FLAGS } from '../node/v8-flags.js'
 
 /**
  * Write `n` results from `from`, `window` at a time (each window's writes share envelopes), result
@@ -170,7 +171,7 @@ async function main (): Promise<void> {
     await big.close()
     // Start-up and what holding the store costs, in a fresh process that only opens it (as a node starts).
     const hold = async (): Promise<{ results: number, openMs: number, replayed: number, rss: number, heap: number }> => {
-      const child = await execFileAsync(process.execPath, ['--expose-gc', fileURLToPath(new URL('bench-crdt-hold.js', import.meta.url)), bigPath],
+      const child = await execFileAsync(process.execPath, [...NODE_V8_FLAGS, '--expose-gc', fileURLToPath(new URL('bench-crdt-hold.js', import.meta.url)), bigPath],
         { env: { ...process.env, TEXMESH_BENCH_KEY: Buffer.from(privateKeyToProtobuf(key)).toString('hex') }, maxBuffer: 1 << 20 })
       const held = JSON.parse(child.stdout) as { results: number, openMs: number, replayed: number, rss: number, heap: number }
       if (held.results !== o.startup) throw new Error(`the child process held ${held.results} results`)

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { ApiClient } from '../node/cli/client.js'
 import { DataDir } from '../node/datadir/datadir.js'
 import { TexmeshError } from '../node/errors.js'
+import { NODE_V8_FLAGS } from '../node/v8-flags.js'
 
 /** A simnet run that cannot go on (a node that will not start, bad options, no images): one line for the user. */
 export class SimnetError extends TexmeshError {
@@ -136,7 +137,7 @@ export class SimNode {
     if (this.spec.seed != null) args.push('--seed', String(this.spec.seed))
     for (const b of bootstrap) if (this.peerId === '' || !b.endsWith(this.peerId)) args.push('--bootstrap', b)
     this.stderr = ''
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
+    const child = spawn(process.execPath, [...NODE_V8_FLAGS, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
     children.add(child)
     child.once('exit', () => { children.delete(child) })
     this.child = child

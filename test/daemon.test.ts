@@ -9,6 +9,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { EnvelopeLog } from '../crdt/log.js'
 import { decodeEnvelope } from '../crdt/envelope.js'
+import { NODE_V8_FLAGS } from '../node/v8-flags.js'
 import { deepEnvelope, removeDir, startTestNode, tempDir, freePort, spawnCli, collect, runCli, waitFor } from './helpers.js'
 
 /** the daemon logs JSON on stderr up to the failure; the error itself is the last line */
@@ -215,6 +216,17 @@ describe('texmesh command line', { timeout: 240_000 }, () => {
     const bad = await runCli(['frobnicate'])
     assert.notEqual(bad.code, 0)
     assert.match(bad.stderr, /unknown command/)
+  })
+
+  it('runs node processes with the V8 flags node/v8-flags.ts names, from the command\'s first line, the npm script and the processes tests and simnet start', async () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url))
+    const firstLine = (await readFile(join(root, 'bin/texmesh.ts'), 'utf8')).split('\n')[0]
+    assert.equal(firstLine, `#!/usr/bin/env -S node ${NODE_V8_FLAGS.join(' ')}`)
+    const scripts = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
+    assert.equal(scripts.texmesh, `node ${NODE_V8_FLAGS.join(' ')} dist/bin/texmesh.js`)
+    // A process the tests start (as simnet's do) has them.
+    const probe = await collect(spawnCli(['process.stdout.write(JSON.stringify(process.execArgv))'], undefined, '-e'))
+    assert.deepEqual((JSON.parse(probe.stdout) as string[]).slice(0, NODE_V8_FLAGS.length), [...NODE_V8_FLAGS])
   })
 
   it('runs a node, answers status/peers/config, stops cleanly on SIGTERM, and refuses a second node on its data dir', async () => {

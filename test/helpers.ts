@@ -11,6 +11,7 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { clientIdFor, encodeEnvelope, newIncarnation, signEnvelope } from '../crdt/envelope.js'
+import { NODE_V8_FLAGS } from '../node/v8-flags.js'
 
 export const CLI = fileURLToPath(new URL('../bin/texmesh.js', import.meta.url))
 /** The process simnet starts for a node: `texmesh node` with simnet's options (--modelled-compute, --byzantine, ...). */
@@ -88,7 +89,7 @@ export async function runCli (args: string[], options: { env?: NodeJS.ProcessEnv
 }
 
 export function spawnCli (args: string[], env?: NodeJS.ProcessEnv, entry = CLI): ChildProcess {
-  return spawn(process.execPath, [entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  return spawn(process.execPath, [...NODE_V8_FLAGS, entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
 export async function collect (child: ChildProcess): Promise<CliResult> {
