@@ -218,12 +218,15 @@ describe('texmesh command line', { timeout: 240_000 }, () => {
     assert.match(bad.stderr, /unknown command/)
   })
 
-  it('runs node processes with the V8 flags node/v8-flags.ts names, from the command\'s first line, the npm script and the processes tests and simnet start', async () => {
+  it('runs node processes with the V8 flags node/v8-flags.ts names, from the command\'s first line, the npm scripts and the processes tests start', async () => {
     const root = fileURLToPath(new URL('../..', import.meta.url))
     const firstLine = (await readFile(join(root, 'bin/texmesh.ts'), 'utf8')).split('\n')[0]
     assert.equal(firstLine, `#!/usr/bin/env -S node ${NODE_V8_FLAGS.join(' ')}`)
     const scripts = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
     assert.equal(scripts.texmesh, `node ${NODE_V8_FLAGS.join(' ')} dist/bin/texmesh.js`)
+    assert.equal(scripts.start, `node ${NODE_V8_FLAGS.join(' ')} dist/bin/texmesh.js node`)
+    // What is shipped: the compiled command keeps the first line.
+    assert.equal((await readFile(join(root, 'dist/bin/texmesh.js'), 'utf8')).split('\n')[0], firstLine)
     // A process the tests start (as simnet's do) has them.
     const probe = await collect(spawnCli(['process.stdout.write(JSON.stringify(process.execArgv))'], undefined, '-e'))
     assert.deepEqual((JSON.parse(probe.stdout) as string[]).slice(0, NODE_V8_FLAGS.length), [...NODE_V8_FLAGS])
