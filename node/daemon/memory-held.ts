@@ -41,6 +41,13 @@ export class Sources {
 
   size (id: number): number { return this.many.get(id)?.size ?? (this.keys[id] !== undefined ? 1 : 0) }
 
+  /** How many of the formulas 0..n-1 have no source. */
+  unsourced (n: number): number {
+    let count = 0
+    for (let id = 0; id < n; id++) if (this.size(id) === 0) count++
+    return count
+  }
+
   set (id: number, key: string, code: number): void {
     const many = this.many.get(id)
     const one = this.keys[id]

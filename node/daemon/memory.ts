@@ -157,8 +157,7 @@ export class FormulaMemory {
       }
       // Formulas whose every entry was rewritten or removed stay in a saved graph, without sources;
       // when they pile up, the copy is dropped and the memory built afresh.
-      let orphans = 0
-      for (let id = 0; id < this.formulas.size; id++) if (this.sources.size(id) === 0) orphans++
+      const orphans = this.sources.unsourced(this.formulas.size)
       if (done != null && usable != null && orphans > MAX_ORPHANS * this.formulas.size) {
         unusable = `${orphans} of its ${this.formulas.size} formulas are no longer in the store`
         usable = undefined
