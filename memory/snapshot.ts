@@ -11,11 +11,12 @@
  * current, and the next write first clears what a crash or a failed write left behind. A copy made by another embedding
  * (its fingerprint differs), or whose files are missing or disagree, is not used.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { VectorIndex } from './index.js'
+import { writeAllSync } from '../util/write-all.js'
 
 /** 4: the index in segments (seg-N.usearch), records in lines; 3, read too: the index in one file (vectors-graph.usearch), records in data.json */
 const FORMAT = 4
@@ -106,23 +107,13 @@ function writeRecords (file: string, values: Iterable<unknown>): void {
     for (const value of values) {
       chunk += `${JSON.stringify(value)}\n`
       if (chunk.length >= CHUNK) {
-        writeAll(fd, chunk)
+        writeAllSync(fd, Buffer.from(chunk))
         chunk = ''
       }
     }
-    writeAll(fd, chunk)
+    writeAllSync(fd, Buffer.from(chunk))
   } finally {
     closeSync(fd)
-  }
-}
-
-/** Write all of `text` (writeSync may write part of it). */
-function writeAll (fd: number, text: string): void {
-  const bytes = Buffer.from(text)
-  for (let at = 0; at < bytes.length;) {
-    const n = writeSync(fd, bytes, at, bytes.length - at)
-    if (n === 0) throw new Error('a write wrote nothing (is the disk full?)')
-    at += n
   }
 }
 

@@ -8,9 +8,10 @@
  * The file is the copy's records of formulas (memory/snapshot.ts: one JSON string a line),
  * read with an open descriptor, so that the copy's folder may be replaced or removed meanwhile.
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, openSync, readSync } from 'node:fs'
 import { hashString, IdTable } from '../../util/id-table.js'
 import { SLICE_MS } from '../../util/slices.js'
+import { writeAllSync } from '../../util/write-all.js'
 
 /** Bytes read at a time when a whole file is gone over. */
 const CHUNK = 256 * 1024
@@ -33,20 +34,19 @@ export class FormulaTable {
 
   get size (): number { return this.count }
 
-  /** The id of `formula`, if it is held. */
-  idOf (formula: string): number | undefined {
-    return this.table.find(hashString(formula), id => this.get(id) === formula)
+  /** The id of `formula`, if it is held (`hash`: hashString's, when the caller has it). */
+  idOf (formula: string, hash = hashString(formula)): number | undefined {
+    return this.table.find(hash, id => this.get(id) === formula)
   }
 
   /** Add a formula that is not held yet; its id. */
-  add (formula: string): number {
+  add (formula: string, hash = hashString(formula)): number {
     const id = this.count
     if (id === this.hashes.length) {
       const grown = new Uint32Array(this.hashes.length * 2)
       grown.set(this.hashes)
       this.hashes = grown
     }
-    const hash = hashString(formula)
     this.hashes[id] = hash
     this.held.push(formula)
     this.count++
@@ -124,10 +124,11 @@ export class FormulaTable {
         } catch {
           throw new Error(`${file}, line ${this.count + 1}: not JSON (${line.slice(0, 80)})`)
         }
-        if (typeof formula !== 'string' || this.idOf(formula) != null) throw new Error(`its formulas are not distinct strings (at ${this.count}: ${line.slice(0, 100)})`)
+        const hash = typeof formula === 'string' ? hashString(formula) : undefined
+        if (hash == null || this.idOf(formula as string, hash) != null) throw new Error(`its formulas are not distinct strings (at ${this.count}: ${line.slice(0, 100)})`)
         if (this.count + 1 >= starts.length) starts = grow(starts)
         starts[this.count] = base + from
-        this.add(formula)
+        this.add(formula as string, hash)
         from = nl + 1
       }
       carry = Buffer.from(bytes.subarray(from))
@@ -166,14 +167,14 @@ export class FormulaTable {
         for (let done = 0; done < at;) {
           const n = readSync(this.fd!, copy, 0, Math.min(copy.length, at - done), done)
           if (n === 0) throw new Error('the saved formulas are shorter than when they were read')
-          writeAll(fd, copy.subarray(0, n), done)
+          writeAllSync(fd, copy.subarray(0, n), done)
           done += n
         }
       }
       let text = ''
       const flush = (): void => {
         const bytes = Buffer.from(text)
-        writeAll(fd, bytes, at - bytes.length)
+        writeAllSync(fd, bytes, at - bytes.length)
         text = ''
       }
       let pending = 0
@@ -221,13 +222,4 @@ function grow (a: Float64Array): Float64Array {
   const b = new Float64Array(a.length * 2)
   b.set(a)
   return b
-}
-
-/** Write all of `bytes` at `position` (writeSync may write part of it). */
-function writeAll (fd: number, bytes: Buffer, position: number): void {
-  for (let at = 0; at < bytes.length;) {
-    const n = writeSync(fd, bytes, at, bytes.length - at, position + at)
-    if (n === 0) throw new Error('a write wrote nothing (is the disk full?)')
-    at += n
-  }
 }

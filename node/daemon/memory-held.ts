@@ -98,8 +98,8 @@ export class Entries {
 
   get size (): number { return this.table.size }
 
-  private slotOf (key: string): number | undefined {
-    return this.table.find(hashString(key), slot => this.keys[slot] === key)
+  private slotOf (key: string, hash = hashString(key)): number | undefined {
+    return this.table.find(hash, slot => this.keys[slot] === key)
   }
 
   /** The entry's print and the formulas it gave, if it is held. */
@@ -109,7 +109,8 @@ export class Entries {
   }
 
   set (key: string, print: Print, ids: readonly number[]): void {
-    let slot = this.slotOf(key)
+    const hash = hashString(key)
+    let slot = this.slotOf(key, hash)
     if (slot == null) {
       slot = this.free.pop() ?? this.keys.length
       if (slot === this.keys.length) {
@@ -117,8 +118,8 @@ export class Entries {
         if (slot === this.hashes.length) this.grow()
       }
       this.keys[slot] = key
-      this.hashes[slot] = hashString(key)
-      this.table.insert(this.hashes[slot]!, slot)
+      this.hashes[slot] = hash
+      this.table.insert(hash, slot)
     }
     this.times[slot] = print.time
     this.prints[slot] = print.hash

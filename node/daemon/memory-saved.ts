@@ -76,26 +76,25 @@ function savedPrint (e: unknown[]): Print | undefined {
 
 /**
  * The copy's entries by key, each checked (its ids among the `formulas` formulas); read in
- * batches, and left off when `stopped()`. `outdated`: some prints were saved as text by an
- * earlier version (a save writes them as this one does).
+ * batches, and left off when `stopped()`. `outdated`: an earlier version saved the copy (its
+ * formulas in one text, or prints as text): a save writes it again as this one does.
  */
 export async function savedEntries (copy: Snapshot, formulas: number, stopped: () => boolean): Promise<{ entries: Map<string, { print: Print, ids: number[] }>, outdated: boolean }> {
   const entries = new Map<string, { print: Print, ids: number[] }>()
   let outdated = false
   for await (const batch of records(copy, ENTRIES)) {
     for (const e of batch) {
+      const [key, ids] = Array.isArray(e) ? [e[0] as unknown, e.at(-1) as unknown] : []
       const print = Array.isArray(e) ? savedPrint(e) : undefined
-      const ids = Array.isArray(e) ? e.at(-1) as unknown : undefined
-      if (print == null || typeof (e as unknown[])[0] !== 'string' || !Array.isArray(ids) ||
-        !(ids as unknown[]).every(id => Number.isInteger(id) && (id as number) >= 0 && (id as number) < formulas)) {
+      if (print == null || typeof key !== 'string' || !Array.isArray(ids) || !ids.every(id => Number.isInteger(id) && id >= 0 && id < formulas)) {
         throw new UnusableCopyError(`a malformed entry ${JSON.stringify(e).slice(0, 200)}`)
       }
       outdated ||= (e as unknown[]).length === 3
-      entries.set((e as unknown[])[0] as string, { print, ids: ids as number[] })
+      entries.set(key, { print, ids: ids as number[] })
     }
     if (stopped()) break
   }
-  return { entries, outdated }
+  return { entries, outdated: outdated || copy.file(FORMULAS) == null }
 }
 
 /**

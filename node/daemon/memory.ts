@@ -7,11 +7,12 @@ import { canonicalize } from '../../pipeline/latex/canonical.js'
 import { DIMENSIONS, embedFormula, embeddingFingerprint } from '../../memory/embedding.js'
 import { cosine, rerankCount, VectorIndex } from '../../memory/index.js'
 import { readSnapshot, type Snapshot } from '../../memory/snapshot.js'
-import { FORMULAS, mergeSegments, savedEntries, savedFormulas, UnusableCopyError, writeCopy } from './memory-saved.js'
+import { mergeSegments, savedEntries, savedFormulas, UnusableCopyError, writeCopy } from './memory-saved.js'
 import { giveWay, inSlices, SLICE_MS } from '../../util/slices.js'
 import { Backlog } from '../../util/backlog.js'
 import { embeddingOrUnit, Entries, kindOf, printOf, queryVector, samePrint, savedKey, sourceCode, Sources, timeOf, type Print } from './memory-held.js'
 import { FormulaTable } from './memory-formulas.js'
+import { hashString } from '../../util/id-table.js'
 export { MAX_K, MAX_QUERY_LATEX, SearchError } from './memory-held.js'
 import type { Log } from '../log.js'
 import { EVERY_REVIEWER, type Reviewers } from './reviews.js'
@@ -190,7 +191,7 @@ export class FormulaMemory {
     this.formulas.close()
     this.formulas = from?.formulas ?? new FormulaTable()
     const before = this.formulas.size
-    let [reused, entries, saved, outdated] = [0, 0, 0, false]
+    let [reused, entries] = [0, 0]
     const took = (r: boolean | undefined): void => { if (r != null) entries++; if (r === true) reused++ }
     const stopped = (): boolean => this.stopped
     // Between slices, the build gives way to the store (a joining node builds it while it catches up).
@@ -201,17 +202,12 @@ export class FormulaMemory {
     // A change that arrives while the copy's entries go in is taken as new (its formulas are found
     // among the copy's); the walk below takes it again.
     try {
-      if (from != null) {
-        const copy = await savedEntries(from.copy, this.formulas.size, stopped)
-        this.saved = copy.entries
-        saved = copy.entries.size
-        // A copy an earlier version saved (its formulas in one text, or prints as text) is saved again as this one saves it.
-        outdated = copy.outdated || from.copy.file(FORMULAS) == null
-      }
+      const copy = from != null ? await savedEntries(from.copy, this.formulas.size, stopped) : undefined
+      this.saved = copy?.entries
       const all = !this.stopped &&
         await inSlices(replica.eachResult(), ({ key, hash, author, entry }) => { took(this.setResult(key, hash, author, entry)) }, stopped, SLICE_MS, pause) &&
         await inSlices(replica.eachReview(), ({ key, hash, author, entry }) => { took(this.setReview(key, hash, author, entry)) }, stopped, SLICE_MS, pause)
-      return all ? { before, entries, reused, saved, outdated } : undefined
+      return all ? { before, entries, reused, saved: copy?.entries.size ?? 0, outdated: copy?.outdated ?? false } : undefined
     } finally {
       this.saved = undefined
     }
@@ -352,7 +348,8 @@ export class FormulaMemory {
       for (const id of held.ids) this.sources.set(id, key, source)
       return false
     }
-    this.drop(key)
+    // Rewritten: its formulas lose it as a source (the entry itself is set again below).
+    if (held != null) for (const id of held.ids) this.sources.delete(id, key)
     const saved = this.saved?.get(savedKey(key))
     if (saved != null && samePrint(saved.print, print) && saved.ids.every(id => id < this.formulas.size)) {
       for (const id of saved.ids) this.sources.set(id, key, source)
@@ -380,7 +377,8 @@ export class FormulaMemory {
       return undefined // not balanced: nothing to search it by
     }
     if (formula === '') return undefined
-    let id = this.formulas.idOf(formula)
+    const hash = hashString(formula)
+    let id = this.formulas.idOf(formula, hash)
     if (id == null) {
       let vector: Float32Array
       try {
@@ -390,7 +388,7 @@ export class FormulaMemory {
         return undefined
       }
       id = this.index.add(vector)
-      if (this.formulas.add(formula) !== id) throw new Error(`formula memory: formula ${id} out of step with its index`)
+      if (this.formulas.add(formula, hash) !== id) throw new Error(`formula memory: formula ${id} out of step with its index`)
       this.sources.grow(1)
     }
     this.sources.set(id, key, source)
