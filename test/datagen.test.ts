@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { describe, it } from 'node:test'
 import sharp from 'sharp'
 import { canonicalTokens } from '../pipeline/latex/canonical.js'
@@ -12,6 +15,8 @@ import { FormulaGenerator } from '../formulas/grammar.js'
 import { renderMathjax } from '../formulas/render-mathjax.js'
 import { renderTex, TEX_FONTS, type TexFont } from '../scripts/datagen/render-tex.js'
 import { Rng } from '../formulas/rng.js'
+
+const run = promisify(execFile)
 
 function inkPixels (canvas: Uint8Array): number {
   return canvas.reduce((n, v) => n + (v > 128 ? 1 : 0), 0)
@@ -72,6 +77,26 @@ describe('renderers and augmentation', () => {
     const out = await renderTex(['x^2', '\\frac{1}{', 'y_1'], 'cm', 100)
     assert.ok(out[0] && out[2])
     assert.equal(out[1], null)
+  })
+
+  it('TeX that cannot run is an error, not a page of refused formulas', async () => {
+    // Without latex on the PATH, a renderer that answered nulls would let build.ts fall back to
+    // MathJax, and a seed would make other data on a machine whose TeX is not installed yet.
+    const empty = await mkdtemp(join(tmpdir(), 'texmesh-nopath-'))
+    const module = new URL('../scripts/datagen/render-tex.js', import.meta.url).href
+    const code = `const { renderTex } = await import(${JSON.stringify(module)}); await renderTex(['x^2'], 'cm', 100)`
+    try {
+      await assert.rejects(
+        run(process.execPath, ['--input-type=module', '-e', code], { env: { PATH: empty } }),
+        (err: Error & { stderr: string }) => {
+          assert.match(err.stderr, /TexUnavailableError: TeX cannot render the cm math font \(latex is not installed\)/)
+          assert.match(err.stderr, /texlive-latex-base/)
+          return true
+        },
+      )
+    } finally {
+      await rm(empty, { recursive: true, force: true })
+    }
   })
 
   it('augmentation degrades an image but keeps it readable, reproducibly', async () => {

@@ -45,10 +45,47 @@ async function renderDoc (dir: string, formulas: readonly string[], font: TexFon
 }
 
 /**
+ * TeX itself cannot run in a font: not installed, a font package missing. Thrown rather than
+ * answered with nulls, because a caller that falls back to another renderer would silently make
+ * different data from the same seed.
+ */
+export class TexUnavailableError extends Error {
+  override name = 'TexUnavailableError'
+}
+
+const checked = new Map<TexFont, Promise<void>>()
+
+/** Whether TeX renders a plain `x` in `font`, tried once a process. */
+function texReady (font: TexFont): Promise<void> {
+  let ready = checked.get(font)
+  if (!ready) {
+    ready = (async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'texmesh-tex-'))
+      try {
+        await renderDoc(dir, ['x'], font, 100)
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException & { path?: string }
+        const why = e.code === 'ENOENT' ? `${e.path ?? 'latex'} is not installed` : (e.message.split('\n')[0] ?? 'it failed')
+        throw new TexUnavailableError(
+          `TeX cannot render the ${font} math font (${why}): install Debian's texlive-latex-base, ` +
+            'texlive-latex-recommended, texlive-fonts-recommended and dvipng',
+        )
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+    })()
+    checked.set(font, ready)
+  }
+  return ready
+}
+
+/**
  * PNGs of each formula (null where TeX refused it), black on white, at `dpi`.
  * A batch that fails is rendered one formula at a time so one bad formula costs only itself.
+ * Throws TexUnavailableError when TeX cannot render in `font` at all.
  */
 export async function renderTex (formulas: readonly string[], font: TexFont, dpi: number): Promise<(Buffer | null)[]> {
+  await texReady(font)
   const dir = await mkdtemp(join(tmpdir(), 'texmesh-tex-'))
   try {
     try {
