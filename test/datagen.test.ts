@@ -92,7 +92,7 @@ describe('renderers and augmentation', () => {
           assert.match(err.stderr, /TexUnavailableError: TeX cannot render the cm math font \(latex is not installed\)/)
           assert.match(err.stderr, /texlive-latex-base/)
           return true
-        },
+        }
       )
     } finally {
       await rm(empty, { recursive: true, force: true })

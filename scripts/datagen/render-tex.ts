@@ -68,7 +68,7 @@ function texReady (font: TexFont): Promise<void> {
         const why = e.code === 'ENOENT' ? `${e.path ?? 'latex'} is not installed` : (e.message.split('\n')[0] ?? 'it failed')
         throw new TexUnavailableError(
           `TeX cannot render the ${font} math font (${why}): install Debian's texlive-latex-base, ` +
-            'texlive-latex-recommended, texlive-fonts-recommended and dvipng',
+            'texlive-latex-recommended, texlive-fonts-recommended and dvipng'
         )
       } finally {
         await rm(dir, { recursive: true, force: true })
