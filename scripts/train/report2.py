@@ -16,6 +16,7 @@ import glob
 import json
 import math
 import os
+import re
 
 import torch
 
@@ -49,9 +50,21 @@ def comparison(v2, folder="compare"):
     return rows
 
 
+def same_dev(curve):
+    """Marks each check `other_dev` when it was made on other dev pixels than most checks (train2.py
+    records the dev set's fingerprint; checks from before it are taken to be on the usual set, and a
+    check marked by hand with a note instead of a fingerprint is on another)."""
+    ids = [c["dev_set"] for c in curve if re.fullmatch(r"[0-9a-f]{12}", c.get("dev_set") or "")]
+    usual = max(set(ids), key=ids.count) if ids else None
+    for c in curve:
+        c["other_dev"] = bool(c.get("dev_set")) and c["dev_set"] != usual
+    return curve
+
+
 def forecast(curve):
     """Hours of training (from the start of the run) at which the fitted dev error reaches 1 - TARGET."""
-    pts = [(c["hours"], 1 - c["dev_exact"]) for c in curve if c["hours"] > 0 and 0 < 1 - c["dev_exact"] < 1]
+    pts = [(c["hours"], 1 - c["dev_exact"]) for c in curve
+           if c["hours"] > 0 and 0 < 1 - c["dev_exact"] < 1 and not c.get("other_dev")]
     if len(pts) < 3:
         return {"hours": None, "note": "too few dev checks to fit"}
     pts = pts[len(pts) // 2:] if len(pts) >= 6 else pts
@@ -150,10 +163,11 @@ def main():
         curve, minutes, samples = [], 0.0, 0
         for run in st.get("prior", []) + [{"dev": st.get("dev", []), "minutes": 0, "samples_seen": 0}]:
             curve += [{"step": d["step"], "samples": samples + d["samples"], "hours": round((minutes + d["minutes"]) / 60, 3),
-                       "dev_exact": d["dev_exact"], "dev_loss": d.get("dev_loss"), "n": d.get("n")} for d in run.get("dev", [])]
+                       "dev_exact": d["dev_exact"], "dev_loss": d.get("dev_loss"), "n": d.get("n"), "dev_set": d.get("dev_set")}
+                      for d in run.get("dev", [])]
             minutes += run.get("minutes", 0) or 0
             samples += run.get("samples_seen", 0) or 0
-        fc = forecast(curve)
+        fc = forecast(same_dev(curve))
         json.dump({"recipe": st["recipe"], "curve": curve, "forecast": fc, "hardware": st.get("hardware")},
                   open(os.path.join(args.out, "curve.json"), "w"), indent=1)
         r = st["recipe"]
@@ -164,9 +178,12 @@ def main():
                   f"So far: {st['step']} steps, {st['samples']} samples, {st['elapsed'] / 3600:.2f} hours of training.", "",
                   "Learning curve (dev: greedy exact match on 200 or 600 images of the training recipe; training hours count"
                   " the runs this one started from, v1's included):", ""]
-        lines += table([[c["step"], c["samples"], f"{c['hours']:.2f}", f"{100 * c['dev_exact']:.1f} %",
+        lines += table([[c["step"], c["samples"], f"{c['hours']:.2f}", f"{100 * c['dev_exact']:.1f} %" + (" *" if c["other_dev"] else ""),
                          c["dev_loss"] if c["dev_loss"] is not None else "-"] for c in curve],
                        ["step", "samples seen", "training hours", "dev exact match", "dev loss"])
+        if any(c["other_dev"] for c in curve):
+            lines += ["", "\\* On other dev pixels than the rest (" + "; ".join(sorted({c["dev_set"] for c in curve if c["other_dev"]}))
+                      + "), so left out of the forecast."]
         lines += ["", "## Forecast", ""]
         if fc.get("hours") is not None:
             lines.append(f"A power law fitted to the dev error (slope {fc['slope']} in log-log, {fc['fitted_on']} checks) reaches"

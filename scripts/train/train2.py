@@ -13,6 +13,7 @@ mixed precision) when one is present. Shards that appear while it runs are picke
 import argparse
 from contextlib import nullcontext
 import glob
+import hashlib
 import json
 import math
 import os
@@ -156,6 +157,16 @@ def dev_set(folder, vocab, geometry, args):
     return items
 
 
+def fingerprint(dev):
+    """A short hash of the dev canvases and labels. Dev is rendered again from its seed on every
+    new machine; a check on other pixels (TeX missing, say) is not a point on the same curve."""
+    h = hashlib.sha256()
+    for canvas, label in dev:
+        h.update(np.ascontiguousarray(canvas).tobytes())
+        h.update(json.dumps(label).encode())
+    return h.hexdigest()[:12]
+
+
 @torch.no_grad()
 def evaluate(model, dev, device, n=None):
     """Greedy exact match, and by length band (1-20, 21-40, 41-60, 61-90, 91+)."""
@@ -289,6 +300,8 @@ def main():
     state["hardware"] = (torch.cuda.get_device_name(0) if device == "cuda" else
                          f"{platform.machine()} CPU, {torch.get_num_threads()} threads") + f", PyTorch {torch.__version__}"
     dev = dev_set(args.dev, vocab, args.geometry, args)
+    dev_id = fingerprint(dev) if dev else None
+    log(f"dev set {dev_id}: {len(dev or [])} images", logf)
 
     def save():
         tmp = ckpt + ".tmp"
@@ -359,7 +372,7 @@ def main():
         if state["elapsed"] / 60 >= next_dev:
             em, bands, dl = evaluate(model, dev, device, n=200)
             state["dev"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2),
-                                 "samples": state["samples"], "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": 200})
+                                 "samples": state["samples"], "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": 200, "dev_set": dev_id})
             log(f"dev greedy exact match {em:.3f}, loss {dl:.4f} (200) {bands}", logf)
             next_dev += args.dev_minutes
             t0, t_cpu = time.time(), time.process_time()  # the check's time is not training time
@@ -373,7 +386,8 @@ def main():
         return
     em, bands, dl = evaluate(model, dev, device)
     state["dev"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2), "samples": state["samples"],
-                         "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": len(dev), "bands": bands})
+                         "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": len(dev), "bands": bands,
+                         "dev_set": dev_id})
     state["final_dev_exact"] = em
     save()
     torch.save({"model": model.state_dict(), "vocab": vocab, "state": state}, os.path.join(args.out, "final.pt"))
