@@ -6,7 +6,8 @@ import { writeFile } from 'node:fs/promises'
 import { checkLatex } from '../pipeline/latex/validate.js'
 import { ModelFileError } from '../pipeline/model-error.js'
 import { calibrate, CalibrationCurve, expectedCalibrationError, fitCalibration, loadShippedCurve, rawProbability, IDENTITY_CURVE } from '../pipeline/confidence.js'
-import { chooseAnswer, joinPieces, turnedWins, TURN_MARGIN } from '../pipeline/ocr.js'
+import { delimitersPair } from '../pipeline/latex/delimiters.js'
+import { chooseAnswer, joinPieces, PAIRING_MARGIN, turnedWins, TURN_MARGIN } from '../pipeline/ocr.js'
 import { removeDir, tempDir } from './helpers.js'
 
 describe('LaTeX check and answer choice', () => {
@@ -34,6 +35,31 @@ describe('LaTeX check and answer choice', () => {
     const none = chooseAnswer([hyp('x^{2', -1), hyp('\\frac{a}', -2)], box)
     assert.equal(none.parse, 'none')
     assert.equal(none.latex, 'x^{2')
+  })
+
+  it('knows when brackets pair', () => {
+    for (const ok of ['x', 'f(x)=[a+b]', '\\{x\\mid x>0\\}', '\\langle u,v\\rangle', '(\\frac{[a]}{b})^{2}', '\\|x\\|', 'x^{2']) {
+      assert.ok(delimitersPair(ok), ok)
+    }
+    for (const bad of ['[x+y|', '(a', 'a)', '[a,b)', '(\\frac{a}{b]', '\\{x\\rangle']) {
+      assert.equal(delimitersPair(bad), false, bad)
+    }
+  })
+
+  it('prefers a reading whose brackets pair, when it is at most PAIRING_MARGIN nats less likely', () => {
+    const box = { x: 0, y: 0, width: 10, height: 10 }
+    const hyp = (latex: string, logprob: number) => ({ tokens: [], latex, logprob, score: logprob })
+    // held-out C's entropy bracket, its `]` read as `|` (texmesh-v2+de227d7e)
+    const paired = chooseAnswer([hyp('E=[x^{2}|', -3), hyp('E=(x^{2}]', -3.5), hyp('E=[x^{2}]', -3 - PAIRING_MARGIN)], box)
+    assert.equal(paired.latex, 'E=[x^{2}]')
+    assert.equal(paired.parse, 'alternative')
+    assert.deepEqual(paired.alternatives.map(a => a.latex), ['E=[x^{2}|', 'E=(x^{2}]'])
+    assert.ok(Math.abs(paired.confidence - Math.exp(-3 - PAIRING_MARGIN)) < 1e-12, 'the confidence is the chosen reading\'s')
+    const far = chooseAnswer([hyp('E=[x^{2}|', -3), hyp('E=[x^{2}]', -3.01 - PAIRING_MARGIN)], box)
+    assert.equal(far.latex, 'E=[x^{2}|', 'too much less likely: the model\'s answer stands')
+    assert.equal(far.parse, 'best')
+    const interval = chooseAnswer([hyp('x\\in[a,b)', -1), hyp('x\\in[a,b', -1.5)], box)
+    assert.equal(interval.latex, 'x\\in[a,b)', 'no reading pairs them (the second does not parse): the answer stands')
   })
 })
 
