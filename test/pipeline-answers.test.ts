@@ -7,7 +7,8 @@ import { checkLatex } from '../pipeline/latex/validate.js'
 import { ModelFileError } from '../pipeline/model-error.js'
 import { calibrate, CalibrationCurve, expectedCalibrationError, fitCalibration, loadShippedCurve, rawProbability, IDENTITY_CURVE } from '../pipeline/confidence.js'
 import { delimitersPair } from '../pipeline/latex/delimiters.js'
-import { chooseAnswer, joinPieces, PAIRING_MARGIN, turnedWins, TURN_MARGIN } from '../pipeline/ocr.js'
+import { chooseAnswer, joinPieces, PAIRING_MARGIN, readingScore } from '../pipeline/answer.js'
+import { turnedWins, TURN_MARGIN } from '../pipeline/ocr.js'
 import { removeDir, tempDir } from './helpers.js'
 
 describe('LaTeX check and answer choice', () => {
@@ -35,6 +36,13 @@ describe('LaTeX check and answer choice', () => {
     const none = chooseAnswer([hyp('x^{2', -1), hyp('\\frac{a}', -2)], box)
     assert.equal(none.parse, 'none')
     assert.equal(none.latex, 'x^{2')
+  })
+
+  it('scores a whole reading as the beam scores one: log-probability over its length to the 0.6, each region\'s end counted', () => {
+    const region = (latex: string, score: number) => ({ latex, score })
+    assert.ok(Math.abs(readingScore({ regions: [region('x^{2}', -2)] }) - -2 / Math.pow(5, 0.6)) < 1e-12)
+    assert.ok(Math.abs(readingScore({ regions: [region('a', -1), region('b+c', -3)] }) - -4 / Math.pow(2 + 4, 0.6)) < 1e-12)
+    assert.ok(readingScore({ regions: [region('x+y+z', -3)] }) > readingScore({ regions: [region('x', -3)] }), 'as likely, and longer: better')
   })
 
   it('knows when brackets pair', () => {
