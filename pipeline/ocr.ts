@@ -31,13 +31,18 @@ export const DEFAULT_BEAM = 5
  * canvas is drawn a little larger. An image whose first reading is less sure than RESCALE_BELOW is
  * read again at the others, and the reading with the best length-normalised score (readingScore)
  * wins. Chosen with texmesh-v2+de227d7e on 1,500 generated formulas of the `learning` profile
- * (seed 41, not a held-out set): one reading at 0.80 / 0.85 / 0.88 / 0.92 / 1.00 / 1.12 read 76.1 /
- * 77.7 / 78.1 / 77.7 / 77.0 / 73.6 % exactly; 0.88 first and the others below 0.8 confidence 79.3 %
- * (re-reading 36 % of the images). Then measured on the held-out sets: A 78.3 -> 79.8 %,
- * B 81.3 -> 82.7 %, C 68.3 -> 74.0 % (C re-read 53 % of its images).
+ * (seed 41, not a held-out set), one reading at each of 0.80 / 0.85 / 0.88 / 0.92 / 1.00 / 1.12:
+ * 76.1 / 77.7 / 78.1 / 77.7 / 77.0 / 73.6 % exactly. Read again below a confidence (mean time an
+ * image, one thread, against 35.1 ms at 1 alone):
+ * - 0.88 alone: 78.1 %, 1.15 times the time (its canvases are larger);
+ * - 0.88, then 1 below 0.5: **78.9 %, 1.67 times** (a re-read image is a long formula, costly);
+ *   `bench:ocr`: p50 24.8 ms on one thread, 35.8 images a second on two cores (21.7 ms and 52.7
+ *   a second reading once at 1), within the speed budget (80 ms, 25 a second);
+ * - 0.88, then 1 and 0.8 below 0.5: 79.1 %, 2.42 times; below 0.8: 79.3 %, 2.78 times, which
+ *   `bench:ocr` measured at 20 images a second on two cores, under the 25 of the speed budget.
  */
-export const GLYPH_SCALES: readonly number[] = [0.88, 1, 0.8]
-export const RESCALE_BELOW = 0.8
+export const GLYPH_SCALES: readonly number[] = [0.88, 1]
+export const RESCALE_BELOW = 0.5
 
 export interface OcrResult {
   /** The regions' LaTeX, top to bottom, joined by " \\ " when there are several. */
