@@ -8,6 +8,7 @@
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { GLYPH_SCALES, RESCALE_BELOW } from '../pipeline/ocr.js'
 
 interface Training {
   architecture: string;
@@ -252,7 +253,10 @@ async function main (): Promise<void> {
     '',
     'Exact match after normalisation to the canonical form, mean normalised token edit distance, corpus BLEU-4;',
     'the OCR pipeline as a user runs it (segmentation, wide formulas read in pieces, beam 5 through onnxruntime-node,',
-    'the best beam that parses). Reproduce with `npm run eval -- datasets/NAME`.',
+    ...(v2
+      ? [`canvases at ${GLYPH_SCALES[0]} of the measured glyph size and an answer under ${RESCALE_BELOW} sure read again at ${GLYPH_SCALES.slice(1).join(' and ')},`,
+          'the likelier reading kept; the best beam that parses and whose brackets pair). Reproduce with `npm run eval -- datasets/NAME`.']
+      : ['the best beam that parses). Reproduce with `npm run eval -- datasets/NAME`.']),
     '',
     '| held-out set | what it is | images | exact match | edit distance | BLEU-4 | ms/image |',
     '| --- | --- | --- | --- | --- | --- | --- |',
