@@ -40,7 +40,7 @@ describe('LaTeX check and answer choice', () => {
 
   it('scores a whole reading as the beam scores one: log-probability over its length to the 0.6, each region\'s end counted', () => {
     const region = (latex: string, score: number) => ({ latex, score })
-    assert.ok(Math.abs(readingScore({ regions: [region('x^{2}', -2)] }) - -2 / Math.pow(5, 0.6)) < 1e-12)
+    assert.ok(Math.abs(readingScore({ regions: [region('x^{2}', -2)] }) - -2 / Math.pow(5 + 1, 0.6)) < 1e-12)
     assert.ok(Math.abs(readingScore({ regions: [region('a', -1), region('b+c', -3)] }) - -4 / Math.pow(2 + 4, 0.6)) < 1e-12)
     assert.ok(readingScore({ regions: [region('x+y+z', -3)] }) > readingScore({ regions: [region('x', -3)] }), 'as likely, and longer: better')
   })
