@@ -100,7 +100,7 @@ export function chooseAnswer (hyps: readonly Hypothesis[], box: Box, curve: Cali
   if (chosen >= 0 && !delimitersPair(cands[chosen]!.latex)) {
     const top = cands[chosen]!.score
     const paired = cands.findIndex((c, i) => i > chosen && parses[i] && top - c.score <= PAIRING_MARGIN && delimitersPair(c.latex))
-    if (paired > 0) chosen = paired
+    if (paired >= 0) chosen = paired
   }
   const parse: ParseOutcome = chosen === 0 ? 'best' : chosen > 0 ? 'alternative' : 'none'
   if (chosen < 0) chosen = 0

@@ -10,6 +10,7 @@
  * process and reuse it.
  */
 import { chooseAnswer, combinedAlternatives, joinPieces, readingScore, type Alternative, type RegionResult } from './answer.js'
+import { GLYPH_SCALES, RESCALE_BELOW_LOGPROB } from './scales.js'
 import { loadShippedCurve, type CalibrationCurve } from './confidence.js'
 import { canvasFromInk, glyphCanvas } from './model-input.js'
 import { ImageError, preprocess } from './preprocess.js'
@@ -24,25 +25,7 @@ export type { Alternative, Box, ParseOutcome, RegionResult } from './answer.js'
 
 export const DEFAULT_BEAM = 5
 
-/**
- * The sizes a region is read at, as factors on the typical glyph the segmenter measures
- * (segment.ts), the first the one every image is read at. That measure runs large against the
- * glyph size the model was trained at (blur and thick strokes widen the ink it measures), so its
- * canvas is drawn a little larger. An image whose first reading is less sure than RESCALE_BELOW is
- * read again at the others, and the reading with the best length-normalised score (readingScore)
- * wins. Chosen with texmesh-v2+de227d7e on 1,500 generated formulas of the `learning` profile
- * (seed 41, not a held-out set), one reading at each of 0.80 / 0.85 / 0.88 / 0.92 / 1.00 / 1.12:
- * 76.1 / 77.7 / 78.1 / 77.7 / 77.0 / 73.6 % exactly. Read again below a confidence (mean time an
- * image, one thread, against 35.1 ms at 1 alone):
- * - 0.88 alone: 78.1 %, 1.15 times the time (its canvases are larger);
- * - 0.88, then 1 below 0.5: **78.9 %, 1.67 times** (a re-read image is a long formula, costly);
- *   `bench:ocr`: p50 24.8 ms on one thread, 35.8 images a second on two cores (21.7 ms and 52.7
- *   a second reading once at 1), within the speed budget (80 ms, 25 a second);
- * - 0.88, then 1 and 0.8 below 0.5: 79.1 %, 2.42 times; below 0.8: 79.3 %, 2.78 times, which
- *   `bench:ocr` measured at 20 images a second on two cores, under the 25 of the speed budget.
- */
-export const GLYPH_SCALES: readonly number[] = [0.88, 1]
-export const RESCALE_BELOW = 0.5
+export { GLYPH_SCALES, RESCALE_BELOW_LOGPROB } from './scales.js'
 
 export interface OcrResult {
   /** The regions' LaTeX, top to bottom, joined by " \\ " when there are several. */
@@ -91,6 +74,11 @@ export function turnedWins (upright: { confidence: number; regions: readonly unk
   return perRegion(turned) > TURN_MARGIN * perRegion(upright)
 }
 
+/** The mean of a reading's regions' log-probabilities (what RESCALE_BELOW_LOGPROB is compared with). */
+function meanRegionLogprob (r: { regions: readonly { score: number }[] }): number {
+  return r.regions.reduce((sum, g) => sum + g.score, 0) / Math.max(1, r.regions.length)
+}
+
 function unionBox (boxes: readonly { left: number; top: number; width: number; height: number }[]): { width: number; height: number } {
   const left = Math.min(...boxes.map((b) => b.left))
   const top = Math.min(...boxes.map((b) => b.top))
@@ -123,7 +111,7 @@ export interface OcrOptions {
   beam?: number;
   /** Refuse images with more pixels than this. */
   maxPixels?: number;
-  /** The glyph scales to read at, the first always, the rest for an unsure reading (default GLYPH_SCALES). */
+  /** The glyph scales to read at, the first always, the rest for an unsure reading (default GLYPH_SCALES, scales.ts). */
   glyphScales?: readonly number[];
 }
 
@@ -169,11 +157,12 @@ export class OcrPipeline {
     const regions = clock.timeSync('segment', () => segment(img.ink, img.width, img.height))
     if (regions.length === 0) throw new ImageError(file, 'no-ink', 'the image has no ink (blank, or too little contrast)')
     let best = await this.read(img, regions, beam, clock, firstScale!)
-    if (best.confidence < RESCALE_BELOW) {
+    // Not an image the model cannot read (an array, prose): another scale would not make it readable.
+    if (best.unreadable == null && meanRegionLogprob(best) < RESCALE_BELOW_LOGPROB) {
       // The image's embedding stays the first reading's: the image memory compares images at one scale.
       const first = best
       for (const scale of otherScales) {
-        const r = await this.read(img, regions, beam, clock, scale)
+        const r = withoutEmbedding(await this.read(img, regions, beam, clock, scale))
         if (readingScore(r) > readingScore(best)) best = first.embedding != null ? { ...r, embedding: first.embedding } : r
       }
     }
@@ -201,7 +190,9 @@ export class OcrPipeline {
 
   /**
    * The canvases of an ink map's regions (a region too wide for the canvas is read in pieces,
-   * segment.ts), each drawn at `scale` times its typical glyph (GLYPH_SCALES), and each region's pieces.
+   * segment.ts), each drawn at `scale` times its typical glyph (GLYPH_SCALES), and each region's
+   * pieces. The pieces are cut for the measured glyph at any scale (as GLYPH_SCALES were
+   * measured): a region near the canvas's limits is drawn as large as they let it.
    */
   private async canvases (img: { ink: Uint8Array; width: number; height: number }, regions: ReturnType<typeof segment>, clock: StageClock, scale: number) {
     const geometry = glyphGeometry(this.recognizer.manifest)
@@ -239,6 +230,7 @@ export class OcrPipeline {
     const img = await preprocess(bytes, file, opts.maxPixels ? { maxPixels: opts.maxPixels } : {})
     const regions = segment(img.ink, img.width, img.height)
     if (regions.length !== 1) return undefined
+    // At the first glyph scale, the one every image is read at (and its embedding made at).
     const { canvases } = await this.canvases(img, regions, clock, GLYPH_SCALES[0]!)
     if (canvases.length !== 1) return undefined
     const [image] = await this.recognizer.encode(canvases)

@@ -3,7 +3,8 @@
  *
  * Recognise every image listed in DIR/truth.jsonl ({"file", "latex"} per line)
  * with the shipped model, through the OCR pipeline a user runs (preprocess,
- * segment, recognise with onnxruntime-node, the best beam that parses,
+ * segment, recognise with onnxruntime-node at the glyph scales of pipeline/scales.ts, the best beam
+ * that parses and whose brackets pair,
  * confidence through the model's calibration curve), and report exact match
  * after normalisation, normalised edit distance and BLEU-4, and how well the
  * confidences are calibrated; every failure (truth vs output) goes to the

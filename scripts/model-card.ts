@@ -8,7 +8,7 @@
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { GLYPH_SCALES, RESCALE_BELOW } from '../pipeline/ocr.js'
+import { GLYPH_SCALES, RESCALE_BELOW_LOGPROB } from '../pipeline/scales.js'
 
 interface Training {
   architecture: string;
@@ -254,8 +254,9 @@ async function main (): Promise<void> {
     'Exact match after normalisation to the canonical form, mean normalised token edit distance, corpus BLEU-4;',
     'the OCR pipeline as a user runs it (segmentation, wide formulas read in pieces, beam 5 through onnxruntime-node,',
     ...(v2
-      ? [`canvases at ${GLYPH_SCALES[0]} of the measured glyph size and an answer under ${RESCALE_BELOW} sure read again at ${GLYPH_SCALES.slice(1).join(' and ')},`,
-          'the likelier reading kept; the best beam that parses and whose brackets pair). Reproduce with `npm run eval -- datasets/NAME`.']
+      ? [`canvases at ${GLYPH_SCALES[0]} of the measured glyph size, an answer with a log-probability under ${RESCALE_BELOW_LOGPROB} a region read again`,
+          `at ${GLYPH_SCALES.slice(1).join(' and ')} and the likelier reading kept (\`pipeline/scales.ts\`); the best beam that parses and whose brackets pair).`,
+          'Reproduce with `npm run eval -- datasets/NAME`.']
       : ['the best beam that parses). Reproduce with `npm run eval -- datasets/NAME`.']),
     '',
     '| held-out set | what it is | images | exact match | edit distance | BLEU-4 | ms/image |',

@@ -5,8 +5,7 @@ import { request } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
-import { GLYPH_SCALES, OcrPipeline, RESCALE_BELOW, type OcrResult } from '../pipeline/ocr.js'
-import { readingScore } from '../pipeline/answer.js'
+import { OcrPipeline } from '../pipeline/ocr.js'
 import { DEFAULT_MODEL_DIR, glyphGeometry } from '../pipeline/recognizer.js'
 import { expandInputs } from '../node/cli/ocr.js'
 import { ImageError } from '../pipeline/preprocess.js'
@@ -22,7 +21,7 @@ import { normalizedEditDistance } from '../pipeline/latex/metrics.js'
 import { DataDir } from '../node/datadir/datadir.js'
 import type { RunningNode } from '../node/daemon/start.js'
 import { CLI, collect, removeDir, runCli, spawnCli, startTestNode, tempDir } from './helpers.js'
-import { widerThanTheCanvas } from './ocr-helpers.js'
+import { unsureReadAgain, widerThanTheCanvas } from './ocr-helpers.js'
 import { existsSync, statSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 
@@ -117,29 +116,7 @@ describe('OCR pipeline with the shipped model', { timeout: 120_000 }, () => {
   })
 
   it('reads an unsure image again at the other glyph scales, and keeps the likeliest reading', async () => {
-    const [first, ...others] = GLYPH_SCALES
-    assert.ok(first != null && others.length > 0)
-    const dir = fileURLToPath(new URL('../../datasets/heldout-a/', import.meta.url))
-    let unsure = 0
-    for (const t of (await readTruth(dir)).slice(0, 24)) {
-      const bytes = await readFile(dir + t.file)
-      const r = await pipeline.recognize(bytes, t.file)
-      const readings: OcrResult[] = []
-      for (const s of [first, ...others]) readings.push(await pipeline.recognize(bytes, t.file, { glyphScales: [s] }))
-      const [once, ...again] = readings
-      assert.equal(r.embedding, once!.embedding, 'the embedding is the first scale\'s')
-      if (once!.confidence >= RESCALE_BELOW) {
-        assert.deepEqual({ ...r, ms: 0, timings: {} }, { ...once!, ms: 0, timings: {} }, `${t.file}: sure at the first scale, read once`)
-        continue
-      }
-      unsure++
-      const likeliest = [once!, ...again].reduce((a, b) => (readingScore(b) > readingScore(a) ? b : a))
-      assert.equal(r.latex, likeliest.latex, t.file)
-      assert.equal(readingScore(r), readingScore(likeliest))
-    }
-    assert.ok(unsure > 0, 'no unsure image among the 24: nothing read again')
-    await assert.rejects(pipeline.recognize(await readFile(FIXTURES + 'sum.png'), 'sum.png', { glyphScales: [] }), RangeError)
-    await assert.rejects(pipeline.recognize(await readFile(FIXTURES + 'sum.png'), 'sum.png', { glyphScales: [1, 0] }), /each a number > 0/)
+    await unsureReadAgain(pipeline)
   })
 
   it('reads a formula turned on its side, and says it did', async () => {

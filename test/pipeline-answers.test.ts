@@ -46,7 +46,8 @@ describe('LaTeX check and answer choice', () => {
   })
 
   it('knows when brackets pair', () => {
-    for (const ok of ['x', 'f(x)=[a+b]', '\\{x\\mid x>0\\}', '\\langle u,v\\rangle', '(\\frac{[a]}{b})^{2}', '\\|x\\|', 'x^{2']) {
+    // (a string that does not even tokenize, a lone backslash at the end, is judged elsewhere)
+    for (const ok of ['x', 'f(x)=[a+b]', '\\{x\\mid x>0\\}', '\\langle u,v\\rangle', '(\\frac{[a]}{b})^{2}', '\\|x\\|', '(x\\']) {
       assert.ok(delimitersPair(ok), ok)
     }
     for (const bad of ['[x+y|', '(a', 'a)', '[a,b)', '(\\frac{a}{b]', '\\{x\\rangle']) {
@@ -67,7 +68,9 @@ describe('LaTeX check and answer choice', () => {
     assert.equal(far.latex, 'E=[x^{2}|', 'too much less likely: the model\'s answer stands')
     assert.equal(far.parse, 'best')
     const interval = chooseAnswer([hyp('x\\in[a,b)', -1), hyp('x\\in[a,b', -1.5)], box)
-    assert.equal(interval.latex, 'x\\in[a,b)', 'no reading pairs them (the second does not parse): the answer stands')
+    assert.equal(interval.latex, 'x\\in[a,b)', 'no other reading pairs them: the answer stands')
+    const broken = chooseAnswer([hyp('E=[x^{2}|', -3), hyp('E=[x^{2}]^', -3.5)], box)
+    assert.equal(broken.latex, 'E=[x^{2}|', 'the one that pairs them does not parse: the answer stands')
   })
 })
 

@@ -1,8 +1,8 @@
 /**
  * Whether a formula's brackets pair up: every `(`, `[`, `\{` and `\langle` closed by its own kind,
  * in order. Printed formulas nearly always pair them: every image of held-out A and B, and 2,848
- * of held-out C's 2,868 (the rest are half-open intervals and the like). A reading that does not
- * is often a `]` read as `|`, or a `[` as `(`.
+ * of the 2,868 images of held-out C read as one region (the rest are half-open intervals and the
+ * like). A reading that does not is often a `]` read as `|`, or a `[` as `(`.
  */
 import { tokenize } from './tokenize.js'
 
