@@ -3,7 +3,8 @@
  * node's metrics observe it: texmesh_ocr_stage_seconds). Each stage is timed
  * with performance.now() on the thread that ran it; the stages do not overlap,
  * so their sum is at most the whole recognition's time. An image read more
- * than once (turned on its side, or again at other glyph scales: ocr.ts) adds up each reading's times.
+ * than once (turned on its side, or again at another glyph scale: ocr.ts)
+ * adds up each reading's times.
  */
 
 /**
