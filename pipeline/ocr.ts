@@ -3,8 +3,9 @@
  * alternatives out. It runs the stages in order and needs no network:
  *
  *   preprocess (preprocess.ts) -> segment (segment.ts) -> recognise
- *   (recognizer.ts, beam search) -> LaTeX (canonical form, parse check in
- *   latex/validate.ts) -> confidence (confidence.ts)
+ *   (recognizer.ts, beam search; at the glyph scales of scales.ts) -> LaTeX
+ *   (answer.ts: canonical form, parse check, brackets that pair) -> confidence
+ *   (confidence.ts)
  *
  * One OcrPipeline holds one onnxruntime session pair; load it once per
  * process and reuse it.
