@@ -103,7 +103,7 @@ describe('near-duplicate images', { timeout: 300_000 }, () => {
       if (otherCos >= REUSE_MIN_COSINE && (otherScore?.worst ?? -Infinity) >= REUSE_MIN_TOKEN_LOGPROB) distinctPassed++
     }
     assert.ok(rescans >= 100, `${rescans} re-scans`)
-    // Reuse takes only near-identical images (cosine 0.99: 38 of 144 of these re-scans when measured);
+    // Reuse takes only near-identical images (cosine 0.99, the threshold before 2026-12-07: 38 of 144 of these re-scans when measured);
     // bench:near-duplicates measures what that buys.
     assert.ok(near >= 0.15 * rescans, `${near} of ${rescans} re-scans within cosine ${REUSE_MIN_COSINE} of their image`)
     assert.equal(distinctPassed, 0)
