@@ -164,9 +164,14 @@ export class OcrPipeline {
     if (best.unreadable == null && meanRegionLogprob(best) < RESCALE_BELOW_LOGPROB) {
       // The image's embedding stays the first reading's: the image memory compares images at one scale.
       const first = best
+      let bestScore = readingScore(first)
       for (const scale of otherScales) {
         const r = withoutEmbedding(await this.read(img, regions, beam, clock, scale))
-        if (readingScore(r) > readingScore(best)) best = first.embedding != null ? { ...r, embedding: first.embedding } : r
+        const score = readingScore(r)
+        if (score > bestScore) {
+          best = first.embedding != null ? { ...r, embedding: first.embedding } : r
+          bestScore = score
+        }
       }
     }
     // Ink much taller than wide may be a formula turned on its side (a page scanned sideways): it
