@@ -3,7 +3,7 @@
  * measures how soon it serves and how it serves while it catches up.
  *
  * The network is one node (in this process) whose store holds N results; the new node is a real
- * `texmesh node` process (simnet's node-main, the shipped model, an empty data dir) bootstrapped
+ * `texmesh node` process (started as a user starts it, the shipped model, an empty data dir) bootstrapped
  * from it. Timed from the spawn: its API up, its first image read (POST /v1/ocr) while it
  * catches up, and the store held whole; meanwhile its status is asked every 250 ms and an image
  * read every 2 s, for the latencies of a node serving during catch-up; and its peak RSS.
@@ -50,7 +50,7 @@ async function peakRss (pid: number): Promise<number> {
 /** `holder` holds `results` results; a new node joins it. */
 export async function measureJoin (holder: RunningNode, results: number, dir: string): Promise<JoinFigures> {
   const image = await readFile(IMAGE)
-  const joiner = new SimNode(0, { slowdown: 1, workers: 1, leaseMs: 30_000 }, join(dir, 'joiner'), await freePort(), await freePort())
+  const joiner = new SimNode(0, { slowdown: 1, workers: 1, leaseMs: 30_000, asUser: true }, join(dir, 'joiner'), await freePort(), await freePort())
   const t0 = performance.now()
   await joiner.start([holder.libp2p.getMultiaddrs()[0]!.toString()])
   try {

@@ -1,6 +1,6 @@
 /**
  * bench:crdt's node start run: how a whole node starts on a data dir whose store holds N results,
- * not only its replica. A real `texmesh node` process (simnet's node-main, the shipped model)
+ * not only its replica. A real `texmesh node` process (bin/texmesh.js as a user starts it, the shipped model)
  * starts on a data dir filled beforehand: its store written through the replica with the node's
  * own key (results under SHA-256 image hashes, so its formula and image memories take them), its
  * memories built by a first start and saved at a clean stop. The second start is measured: from
@@ -98,7 +98,7 @@ export async function measureNodeStart (results: number, dir: string, write: (re
   const replica = await Replica.open({ path: dataDir.paths.replica, key })
   await write(replica, benchImageHash, results)
   await replica.close()
-  const node = new SimNode(0, { slowdown: 1, workers: 1, leaseMs: 30_000 }, dir, await freePort(), await freePort())
+  const node = new SimNode(0, { slowdown: 1, workers: 1, leaseMs: 30_000, asUser: true }, dir, await freePort(), await freePort())
   try {
     const first = await startUntilReady(node, results)
     const second = await startUntilReady(node, results)

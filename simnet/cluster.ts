@@ -22,6 +22,8 @@ export class SimnetError extends TexmeshError {
  */
 
 const NODE_MAIN = fileURLToPath(new URL('./node-main.js', import.meta.url))
+/** The package's own command, as a user runs it (bin/texmesh.ts). */
+const TEXMESH_COMMAND = fileURLToPath(new URL('../bin/texmesh.js', import.meta.url))
 /** A node starts in about a second; on a loaded 2-core machine with dozens starting, much longer. */
 const START_TIMEOUT_MS = 90_000
 
@@ -38,6 +40,12 @@ export interface SimNodeSpec {
   quorumF?: number
   /** the seed of the node's random source (its protocols' choices, modelled latencies) */
   seed?: number
+  /**
+   * Run the package's `texmesh node` as a user starts it (bin/texmesh.js), not simnet's node
+   * process: the real model at normal speed, no hooks, no fault routes. Benches that time a
+   * node's start use it.
+   */
+  asUser?: boolean
 }
 
 /** Bind `port` on 127.0.0.1 (0: any free one) and let it go: the port bound, or undefined when it is taken. */
@@ -128,13 +136,17 @@ export class SimNode {
 
   /** Start (or restart) the node process; resolves once its API answers. */
   async start (bootstrap: string[]): Promise<void> {
-    const args = [NODE_MAIN, 'node', '--data-dir', this.dataDir, '--listen', `/ip4/127.0.0.1/tcp/${this.port}`,
-      '--api-port', String(this.apiPort), '--no-mdns', '--faults', '--log-level', 'warn',
-      '--workers', String(this.spec.workers), '--lease-ms', String(this.spec.leaseMs), '--slowdown', String(this.spec.slowdown)]
-    if (this.spec.modelled != null) args.push('--modelled-compute', this.spec.modelled.join(','))
-    if (this.spec.byzantine != null) args.push('--byzantine', this.spec.byzantine)
-    if (this.spec.quorumF != null) args.push('--quorum-f', String(this.spec.quorumF))
-    if (this.spec.seed != null) args.push('--seed', String(this.spec.seed))
+    const spec = this.spec
+    if (spec.asUser === true && (spec.slowdown !== 1 || spec.modelled != null || spec.byzantine != null || spec.seed != null)) {
+      throw new SimnetError('a node run as a user has no slowdown, modelled recognition, Byzantine voter or seed')
+    }
+    const args = [spec.asUser === true ? TEXMESH_COMMAND : NODE_MAIN, 'node', '--data-dir', this.dataDir, '--listen', `/ip4/127.0.0.1/tcp/${this.port}`,
+      '--api-port', String(this.apiPort), '--no-mdns', '--log-level', 'warn', '--workers', String(spec.workers), '--lease-ms', String(spec.leaseMs)]
+    if (spec.asUser !== true) args.push('--faults', '--slowdown', String(spec.slowdown))
+    if (spec.modelled != null) args.push('--modelled-compute', spec.modelled.join(','))
+    if (spec.byzantine != null) args.push('--byzantine', spec.byzantine)
+    if (spec.quorumF != null) args.push('--quorum-f', String(spec.quorumF))
+    if (spec.seed != null) args.push('--seed', String(spec.seed))
     for (const b of bootstrap) if (this.peerId === '' || !b.endsWith(this.peerId)) args.push('--bootstrap', b)
     this.stderr = ''
     const child = spawn(process.execPath, [...NODE_V8_FLAGS, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true })

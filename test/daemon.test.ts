@@ -232,6 +232,18 @@ describe('texmesh command line', { timeout: 240_000 }, () => {
     assert.deepEqual((JSON.parse(probe.stdout) as string[]).slice(0, NODE_V8_FLAGS.length), [...NODE_V8_FLAGS])
   })
 
+  it('runs from the bundle npm run build makes, which finds the files beside the modules it was made from', async () => {
+    const bin = fileURLToPath(new URL('../bin/', import.meta.url))
+    const [bundle, modules] = await Promise.all([stat(join(bin, 'commands.bundle.js')), stat(join(bin, 'commands.js'))])
+    assert.ok(bundle.mtimeMs >= modules.mtimeMs, 'dist/bin/commands.bundle.js is older than the compiled modules: npm run build (npm test runs it) makes it again')
+    // The model, a worker's script and the model version, each found from its own module's URL.
+    const read = await runCli(['ocr', fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url)), '--json'])
+    assert.equal(read.code, 0, read.stderr)
+    assert.equal((JSON.parse(read.stdout) as { latex: string }).latex, '\\sum_{i=1}^{n}i')
+    const version = await runCli(['--version'])
+    assert.equal(version.stdout.trim(), (JSON.parse(await readFile(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version)
+  })
+
   it('runs a node, answers status/peers/config, stops cleanly on SIGTERM, and refuses a second node on its data dir', async () => {
     const dir = await tempDir()
     dirs.push(dir)
@@ -246,6 +258,10 @@ describe('texmesh command line', { timeout: 240_000 }, () => {
     try {
       const runtime = await waitFor('the node to write its runtime file', async () => await new DataDir(dir).runtime(), 20_000)
       assert.equal(runtime.pid, daemon.pid)
+      // The web pages, found from the API's module (in the bundle, from its URL).
+      const page = await fetch(`http://127.0.0.1:${runtime.apiPort}/`)
+      assert.equal(page.status, 200)
+      assert.match(await page.text(), /<script[^>]+src="\/assets\/app\.js"/)
 
       const status = await runCli(['status', '--json'], { env })
       assert.equal(status.code, 0, status.stderr)
