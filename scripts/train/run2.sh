@@ -4,6 +4,7 @@
 #   scripts/train/run2.sh data      # clean renders (40 + 60 shards of 2,000) and the dev sets, in training/v2
 #   scripts/train/run2.sh data3     # grammar v3's topic formulas (SHARDS3, default 40 shards of 2,000), in training/v2/clean3
 #   scripts/train/run2.sh data4     # fresh formulas of the same grammar, another seed (SHARDS4, default 40), in training/v2/clean4
+#   scripts/train/run2.sh data5     # the third phase's fresh formulas: grammar v3 (SHARDS5, default 40) in clean5, v2 (SHARDS6, default 20) in clean6
 #   scripts/train/run2.sh compare   # candidate designs, COMPARE_MINUTES (default 30) of one core each from scratch
 #   scripts/train/run2.sh compare2  # second-phase candidates from one checkpoint (INIT), COMPARE_MINUTES of one core each
 #   scripts/train/run2.sh init      # v1's weights recovered from its ONNX files, to start v2 from
@@ -23,13 +24,16 @@ SHARDS=${SHARDS:-40}
 PY=/usr/bin/python3
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 VOCAB=models/texmesh-v1/vocab.json
-# Clean renders of grammar v3 (profile clean3) in $V2/FOLDER: v3_shards FOLDER SEED SHARDS.
+# Clean renders of grammar v3 (profile clean3) in $V2/FOLDER: v3_shards FOLDER SEED SHARDS [PROFILE].
 v3_shards() {
   npm run --silent build
   mkdir -p "$V2/$1"
-  nice -n 10 node dist/scripts/datagen/build.js --format clean --profile clean3 --out "$V2/$1" --seed "$2" --count 2000 --shards "0:$3"
-  echo "v3 data ready in $V2/$1"
+  nice -n 10 node dist/scripts/datagen/build.js --format clean --profile "${4:-clean3}" --out "$V2/$1" --seed "$2" --count 2000 --shards "0:$3"
+  echo "data ready in $V2/$1"
 }
+# Every clean folder the long run reads, as train2.py's --data list (those that exist besides clean and clean2).
+FOLDERS="clean clean2 clean3 clean4 clean5 clean6"
+data_list() { for d in $FOLDERS; do [ "$d" = clean ] || [ "$d" = clean2 ] || [ -d "$V2/$d" ] && echo -n ",../../$V2/$d"; done | cut -c2-; }
 train2() { (cd scripts/train && nice -n 19 "$PY" train2.py --data "../../$V2/clean" --dev "../../$V2/dev" --vocab "../../$VOCAB" "$@"); }
 
 case "${1:-}" in
@@ -51,6 +55,12 @@ case "${1:-}" in
   data4)
     # Grammar v3 again, seed 7: new formulas of the same kinds for the second phase (decision 20).
     v3_shards clean4 7 "${SHARDS4:-40}"
+    ;;
+  data5)
+    # The third phase's fresh formulas (decision 26): grammar v3 again, seed 8, and v2's random and long
+    # formulas again, seed 9.
+    v3_shards clean5 8 "${SHARDS5:-40}"
+    v3_shards clean6 9 "${SHARDS6:-20}" clean2
     ;;
   compare)
     # Candidate designs from scratch at equal compute: COMPARE_MINUTES (default 30) of one core each
@@ -101,7 +111,7 @@ case "${1:-}" in
       (cd scripts/train && "$PY" checkpoint.py unpack "../../${CHECKPOINT:-checkpoints/texmesh-v2/weights.pt}" "../../$V2/run/last.pt")
     fi
     nohup env OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py \
-      --data ../../$V2/clean,../../$V2/clean2$(for d in clean3 clean4; do [ -d "$V2/$d" ] && echo -n ",../../$V2/$d"; done) --dev ../../$V2/dev --vocab ../../$VOCAB --out ../../$V2/run \
+      --data $(data_list) --dev ../../$V2/dev --vocab ../../$VOCAB --out ../../$V2/run \
       --minutes ${MINUTES:-600} --arch ${ARCH:-v1net} ${INIT:+--init ../../$INIT} ${TRAIN_ARGS:-}" >>"$V2/run/stdout.log" 2>&1 &
     echo "training in the background (pid $!); follow it with: tail -f $V2/run/train.log"
     ;;
@@ -118,14 +128,17 @@ case "${1:-}" in
     ckpt=$(realpath -m "${CHECKPOINT_PT:-$V2/run/last.pt}")
     grammar_commit=$(git log -1 --format=%h -- formulas/ 2>/dev/null || echo unknown)
     clean3=$(ls "$V2"/clean3/clean-*.jsonl 2>/dev/null | wc -l || true)
-    clean4=$(ls "$V2"/clean4/clean-*.jsonl 2>/dev/null | wc -l || true)
     # Only the folders the checkpoint's run read (runs before data4 read clean, clean2 and clean3).
-    "$PY" -c "import sys, torch; s = torch.load(sys.argv[1], map_location='cpu')['state']; sys.exit(0 if 'clean4' in s.get('data_folders', []) else 1)" "$ckpt" || clean4=0
+    read_by_run() { "$PY" -c "import sys, torch; s = torch.load(sys.argv[1], map_location='cpu')['state']; sys.exit(0 if sys.argv[2] in s.get('data_folders', []) else 1)" "$ckpt" "$1"; }
+    shards_of() { if read_by_run "$1"; then ls "$V2/$1"/clean-*.jsonl 2>/dev/null | wc -l; else echo 0; fi; }
+    clean4=$(shards_of clean4); clean5=$(shards_of clean5); clean6=$(shards_of clean6)
     recipe='{"grammar": "formulas/ at commit '"$grammar_commit"'",
       "clean": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "clean"},
       "clean2": {"seed": 2, "shards": '"${SHARDS2:-60}"', "per_shard": 2000, "profile": "clean2"},
       "clean3": {"seed": 6, "shards": '"$clean3"', "per_shard": 2000, "profile": "clean3"},
       "clean4": {"seed": 7, "shards": '"$clean4"', "per_shard": 2000, "profile": "clean3"},
+      "clean5": {"seed": 8, "shards": '"$clean5"', "per_shard": 2000, "profile": "clean3"},
+      "clean6": {"seed": 9, "shards": '"$clean6"', "per_shard": 2000, "profile": "clean2"},
       "dev": {"seed": 3, "count": 600, "profile": "train", "format": "ink"},
       "heldout_a": {"seed": 1001, "count": 400, "profile": "heldout-a"}, "heldout_b": {"seed": 2002, "count": 300, "profile": "heldout-b"},
       "heldout_c": {"source": "datasets/heldout-c/source.jsonl", "formulas": 287, "images": 2870},
