@@ -12,13 +12,10 @@ if (major < 22 || (major === 22 && minor < 2)) {
 const { enableCompileCache } = await import('node:module')
 const { tmpdir } = await import('node:os')
 enableCompileCache(`${tmpdir()}/texmesh-compile-cache-${process.getuid?.() ?? 'user'}`)
-// The commands from one bundled file when it is as new as the compiled modules (`npm run build`
-// makes it after them): a node's API answers 0.2-0.3 s sooner, as does every command. After a
-// bare `tsc`, the bundle is older than what it was made from, and the modules are used.
-const { statSync } = await import('node:fs')
-const modified = (url: URL): number => statSync(url, { throwIfNoEntry: false })?.mtimeMs ?? Number.NaN
-const bundle = new URL('./commands.bundle.js', import.meta.url)
-const commands = modified(bundle) >= modified(new URL('./commands.js', import.meta.url))
-  ? await import(bundle.href) as typeof import('./commands.js')
+// The commands from one bundled file, when it is up to date (bin/which-commands.ts): a node's
+// API answers 0.2-0.3 s sooner, as does every command.
+const { chooseCommands } = await import('./which-commands.js')
+const commands = chooseCommands(new URL('./', import.meta.url)).bundle
+  ? await import(new URL('./commands.bundle.js', import.meta.url).href) as typeof import('./commands.js')
   : await import('./commands.js')
 await commands.runProgram(commands.buildProgram(undefined, commands.addSimnetCommand))

@@ -38,6 +38,7 @@ import { measureNodeStart, type NodeStartFigures } from './bench-crdt-node-start
 import { stopAllNodes } from '../simnet/cluster.js'
 import { tmpdir } from 'node:os'
 import { NODE_V8_FLAGS } from '../node/v8-flags.js'
+import { chooseCommands } from '../bin/which-commands.js'
 
 /**
  * Write `n` results from `from`, `window` at a time (each window's writes share envelopes), result
@@ -199,8 +200,10 @@ async function main (): Promise<void> {
     await stopAllNodes()
     await rm(tmp, { recursive: true, force: true })
   }
+  // The join and node start runs start `texmesh node` as a user does: from its bundle or its modules.
+  const commands = chooseCommands(new URL('../bin/', import.meta.url))
   if (o.json === true) {
-    console.log(JSON.stringify({ results: o.results, catchupResults: o.catchup, startupResults: o.startup, ...out, join: joined, nodeStart }))
+    console.log(JSON.stringify({ results: o.results, catchupResults: o.catchup, startupResults: o.startup, ...out, join: joined, nodeStart, commands: commands.why }))
     return
   }
   const ratio = (v: number, target: number): string => `${(v / target).toFixed(2)} of the target ${target.toLocaleString('en')}`
@@ -213,6 +216,7 @@ async function main (): Promise<void> {
   console.log(`300 overwrites of a 2 KB entry, compacted ${out.overwrittenLogBytes!.toFixed(0)} bytes of log`)
   console.log(`catch-up on ${o.catchup} results written while away  ${(out.convergeMs! / 1000).toFixed(2)} s after the nodes meet: ${(out.convergeMs! / 10_000).toFixed(2)} of the 10 s target; its formula memory took them by ${(out.convergeMemoryMs! / 1000).toFixed(1)} s`)
   const j = joined!
+  console.log(`the nodes below run the texmesh command as a user starts it, from ${commands.why}`)
   console.log(`a new node joins a network of ${j.results} results: its API up at ${(j.apiUpMs / 1000).toFixed(1)} s, its first image read at ${(j.firstReadMs / 1000).toFixed(1)} s (holding ${j.heldAtFirstRead}): ${(j.firstReadMs / 60_000).toFixed(2)} of the 60 s target`)
   console.log(`  while it catches up                     status answered in p50 ${j.statusP50Ms.toFixed(0)} / p99 ${j.statusP99Ms.toFixed(0)} / max ${j.statusMaxMs.toFixed(0)} ms; ${j.reads} images read, p50 ${j.readP50Ms.toFixed(0)} / max ${j.readMaxMs.toFixed(0)} ms`)
   console.log(`  everything held at                      ${(j.heldMs / 1000).toFixed(1)} s, in its formula memory at ${(j.memoryMs / 1000).toFixed(1)} s; its peak RSS ${(j.peakRssBytes / 2 ** 20).toFixed(0)} MiB`)

@@ -11,6 +11,8 @@
  * WASM, pino's worker-thread transports, MathJax's components). Our modules that find a file
  * beside them (the model, the web pages, a worker's script) do so with `import.meta.url`, which
  * in the bundle would name the bundle: each one's is put back to the URL of its compiled module.
+ * bin/which-commands.ts says when the bundle is up to date. Stack traces name the bundle's lines;
+ * TEXMESH_BUNDLE=0 runs the modules instead.
  */
 import { build, type Plugin } from 'esbuild'
 import { readFile } from 'node:fs/promises'
@@ -40,7 +42,7 @@ const ownUrls: Plugin = {
   }
 }
 
-const result = await build({
+await build({
   entryPoints: [join(dist, 'bin', 'commands.js')],
   outfile,
   bundle: true,
@@ -51,6 +53,7 @@ const result = await build({
   // CommonJS packages inside the bundle call require() for Node's own modules.
   banner: { js: "import { createRequire as __texmeshRequire } from 'node:module'; const require = __texmeshRequire(import.meta.url);" },
   plugins: [ownUrls],
+  // Classes keep their names where two modules' would clash (logs name an error's class).
+  keepNames: true,
   logLevel: 'warning'
 })
-if (result.errors.length > 0) process.exitCode = 1

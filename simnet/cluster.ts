@@ -18,7 +18,8 @@ export class SimnetError extends TexmeshError {
  * Real texmesh nodes as child processes on 127.0.0.1, each with its own data
  * dir and fixed ports (so a node killed and restarted comes back at the same
  * address). Every node bootstraps from the first two, and runs simnet's node
- * process (node-main.ts: `texmesh node` with simnet's hooks, faults on).
+ * process (node-main.ts: `texmesh node` with simnet's hooks, faults on), unless
+ * a bench asks for the plain command (SimNodeSpec.asUser).
  */
 
 const NODE_MAIN = fileURLToPath(new URL('./node-main.js', import.meta.url))

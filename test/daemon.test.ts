@@ -1,7 +1,7 @@
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { stat, readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
+import { stat, readFile, mkdir, writeFile, utimes } from 'node:fs/promises'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { DataDir, processIdentity } from '../node/datadir/datadir.js'
@@ -10,6 +10,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { EnvelopeLog } from '../crdt/log.js'
 import { decodeEnvelope } from '../crdt/envelope.js'
 import { NODE_V8_FLAGS } from '../node/v8-flags.js'
+import { chooseCommands } from '../bin/which-commands.js'
 import { deepEnvelope, removeDir, startTestNode, tempDir, freePort, spawnCli, collect, runCli, waitFor } from './helpers.js'
 
 /** the daemon logs JSON on stderr up to the failure; the error itself is the last line */
@@ -232,16 +233,45 @@ describe('texmesh command line', { timeout: 240_000 }, () => {
     assert.deepEqual((JSON.parse(probe.stdout) as string[]).slice(0, NODE_V8_FLAGS.length), [...NODE_V8_FLAGS])
   })
 
-  it('runs from the bundle npm run build makes, which finds the files beside the modules it was made from', async () => {
-    const bin = fileURLToPath(new URL('../bin/', import.meta.url))
-    const [bundle, modules] = await Promise.all([stat(join(bin, 'commands.bundle.js')), stat(join(bin, 'commands.js'))])
-    assert.ok(bundle.mtimeMs >= modules.mtimeMs, 'dist/bin/commands.bundle.js is older than the compiled modules: npm run build (npm test runs it) makes it again')
-    // The model, a worker's script and the model version, each found from its own module's URL.
-    const read = await runCli(['ocr', fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url)), '--json'])
-    assert.equal(read.code, 0, read.stderr)
-    assert.equal((JSON.parse(read.stdout) as { latex: string }).latex, '\\sum_{i=1}^{n}i')
-    const version = await runCli(['--version'])
-    assert.equal(version.stdout.trim(), (JSON.parse(await readFile(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version)
+  it('runs from the bundle npm run build makes, which finds the files beside the modules it was made from; and from the modules when asked', async () => {
+    assert.deepEqual(chooseCommands(new URL('../bin/', import.meta.url), {}), { bundle: true, why: 'the bundle' }, 'npm run build (npm test runs it) makes the bundle')
+    const sum = fileURLToPath(new URL('../../test/fixtures/ocr/sum.png', import.meta.url))
+    const ownVersion = (JSON.parse(await readFile(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version
+    for (const env of [{}, { TEXMESH_BUNDLE: '0' }]) {
+      // The model, a worker's script and the package's version, each found from its own module's URL.
+      const read = await runCli(['ocr', sum, '--json'], { env })
+      assert.equal(read.code, 0, read.stderr)
+      assert.equal((JSON.parse(read.stdout) as { latex: string }).latex, '\\sum_{i=1}^{n}i')
+      assert.equal((await runCli(['--version'], { env })).stdout.trim(), ownVersion)
+    }
+  })
+
+  it('takes the bundle only when it is as new as the modules and the packages it was made from', async () => {
+    const root = await tempDir()
+    dirs.push(root)
+    const bin = join(root, 'dist', 'bin')
+    await mkdir(bin, { recursive: true })
+    await mkdir(join(root, 'node_modules'))
+    const binUrl = pathToFileURL(bin + '/')
+    const at = async (file: string, s: number): Promise<void> => {
+      await writeFile(file, '')
+      await utimes(file, s, s)
+    }
+    const t = 1_700_000_000
+    await at(join(bin, 'commands.js'), t)
+    assert.equal(chooseCommands(binUrl, {}).bundle, false, 'no bundle')
+    await at(join(bin, 'commands.bundle.js'), t + 60)
+    assert.equal(chooseCommands(binUrl, {}).bundle, true)
+    assert.equal(chooseCommands(binUrl, { TEXMESH_BUNDLE: '0' }).bundle, false)
+    // A packed tarball installed: the files written in turn, a few ms apart, in either order.
+    await at(join(bin, 'commands.js'), t + 60.004)
+    assert.equal(chooseCommands(binUrl, {}).bundle, true)
+    // A bare tsc after the build, and a package installed after it.
+    await at(join(bin, 'commands.js'), t + 600)
+    assert.deepEqual(chooseCommands(binUrl, {}), { bundle: false, why: 'the bundle is older than the compiled modules' })
+    await at(join(bin, 'commands.js'), t)
+    await at(join(root, 'node_modules', '.package-lock.json'), t + 600)
+    assert.deepEqual(chooseCommands(binUrl, {}), { bundle: false, why: 'the bundle is older than the installed packages' })
   })
 
   it('runs a node, answers status/peers/config, stops cleanly on SIGTERM, and refuses a second node on its data dir', async () => {
