@@ -16,6 +16,6 @@ enableCompileCache(`${tmpdir()}/texmesh-compile-cache-${process.getuid?.() ?? 'u
 // API answers 0.2-0.3 s sooner, as does every command.
 const { chooseCommands } = await import('./which-commands.js')
 const commands = chooseCommands(new URL('./', import.meta.url)).bundle
-  ? await import(new URL('./commands.bundle.js', import.meta.url).href) as typeof import('./commands.js')
+  ? await import(new URL('./bundle/commands.js', import.meta.url).href) as typeof import('./commands.js')
   : await import('./commands.js')
 await commands.runProgram(commands.buildProgram(undefined, commands.addSimnetCommand))

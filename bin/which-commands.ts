@@ -1,5 +1,5 @@
 // Which copy of the commands bin/texmesh.ts loads: the bundle `npm run build` makes of them
-// (dist/bin/commands.bundle.js, scripts/build-bundle.ts) or the compiled modules. Imports only
+// (dist/bin/bundle/commands.js, scripts/build-bundle.ts) or the compiled modules. Imports only
 // Node's own `fs`, so that the entry point stays quick and free of static imports.
 import { statSync } from 'node:fs'
 
@@ -23,7 +23,7 @@ const modified = (url: URL): number | undefined => statSync(url, { throwIfNoEntr
  */
 export function chooseCommands (binDir: URL, env: NodeJS.ProcessEnv = process.env): CommandsChoice {
   if (env.TEXMESH_BUNDLE === '0') return { bundle: false, why: 'TEXMESH_BUNDLE=0' }
-  const bundle = modified(new URL('commands.bundle.js', binDir))
+  const bundle = modified(new URL('bundle/commands.js', binDir))
   if (bundle == null) return { bundle: false, why: 'no bundle (npm run build makes it)' }
   const newer = (url: URL): boolean => (modified(url) ?? -Infinity) > bundle + SAME_BUILD_MS
   if (newer(new URL('commands.js', binDir))) return { bundle: false, why: 'the bundle is older than the compiled modules' }

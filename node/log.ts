@@ -1,6 +1,5 @@
 import { pino, type Logger } from 'pino'
 import pretty from 'pino-pretty'
-import roll from 'pino-roll'
 import { resolve } from 'node:path'
 import type { NodeConfig } from './datadir/config.js'
 
@@ -41,6 +40,8 @@ export const LOG_FILES_KEPT = 5
  * older files, earlier runs' included, are removed; readable by the node's user only.
  */
 export async function createFileLog (level: NodeConfig['logLevel'], file: string, roll_: { size?: string, keep?: number } = {}): Promise<Log> {
+  // pino-roll (and date-fns under it) loads only for a log file: 60 ms that other commands skip.
+  const { default: roll } = await import('pino-roll')
   const stream = await roll({ file: resolve(file), size: roll_.size ?? LOG_FILE_BYTES, limit: { count: roll_.keep ?? LOG_FILES_KEPT, removeOtherLogFiles: true }, mkdir: true, symlink: true, sync: true, mode: 0o600 })
   return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, stream)
 }

@@ -1,10 +1,11 @@
 /**
  * Bundles the `texmesh` command's modules (dist/bin/commands.js: the CLI, the daemon, simnet, and
- * the libraries they import) into one ES module, dist/bin/commands.bundle.js, which bin/texmesh.ts
- * loads when it is up to date. Node.js then reads, resolves and compiles one file instead of
- * about two thousand: measured in turn on this 2-core machine, `texmesh --help` took 0.41-0.52 s
- * instead of 0.68-0.81 s, and a node holding 100,000 results answered on its API after 0.87-1.09 s
- * instead of 1.11-1.25 s (training running beside both). `npm run build` runs it after tsc.
+ * the libraries they import) into one ES module, dist/bin/bundle/commands.js (with a few small
+ * chunks, for the modules imported with `import()`), which bin/texmesh.ts loads when it is up to
+ * date. Node.js then reads, resolves and compiles one file instead of about two thousand:
+ * measured in turn on this 2-core machine, `texmesh --help` took 0.41-0.52 s instead of
+ * 0.68-0.81 s, and a node holding 100,000 results answered on its API after 0.87-1.09 s instead
+ * of 1.11-1.25 s (training running beside both). `npm run build` runs it after tsc.
  *
  * Left outside the bundle, imported from node_modules as before: packages with a native binding
  * (LevelDB, sharp, onnxruntime, usearch) or files of their own that they find at run time (mupdf's
@@ -15,13 +16,14 @@
  * TEXMESH_BUNDLE=0 runs the modules instead.
  */
 import { build, type Plugin } from 'esbuild'
-import { readFile } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const dist = join(root, 'dist')
-const outfile = join(dist, 'bin', 'commands.bundle.js')
+/** The bundle's folder: the entry point (commands.js) and the chunks that modules imported with `import()` load from. */
+const outdir = join(dist, 'bin', 'bundle')
 
 const EXTERNAL_PACKAGES = [
   'classic-level', 'level', 'datastore-level', 'sharp', 'onnxruntime-node', 'usearch',
@@ -36,16 +38,21 @@ const ownUrls: Plugin = {
       if (!args.path.startsWith(dist + sep)) return undefined
       const text = await readFile(args.path, 'utf8')
       if (!text.includes('import.meta.url')) return { contents: text, loader: 'js' }
-      const own = relative(dirname(outfile), args.path).split(sep).join('/')
+      const own = relative(outdir, args.path).split(sep).join('/')
       return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(own)}, import.meta.url).href`), loader: 'js' }
     })
   }
 }
 
+await rm(outdir, { recursive: true, force: true })
 await build({
   entryPoints: [join(dist, 'bin', 'commands.js')],
-  outfile,
+  outdir,
   bundle: true,
+  // A module imported with import() becomes a chunk of its own, loaded when it is: otherwise the
+  // packages it imports (MathJax for simnet's workload, 0.1 s) would load with every command.
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
   platform: 'node',
   format: 'esm',
   target: 'node22',

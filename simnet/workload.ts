@@ -4,7 +4,6 @@ import sharp from 'sharp'
 import { expandInputs } from '../node/cli/ocr.js'
 import { SimnetError } from './cluster.js'
 import { FormulaGenerator } from '../formulas/grammar.js'
-import { renderMathjax } from '../formulas/render-mathjax.js'
 import { Rng } from '../formulas/rng.js'
 
 /**
@@ -40,6 +39,8 @@ export async function imagesFromFolder (dir: string, count: number): Promise<Wor
 }
 
 export async function generatedImages (count: number, seed: number): Promise<WorkItem[]> {
+  // MathJax loads here, not with the command: it takes 0.1 s, which every other command would pay.
+  const { renderMathjax } = await import('../formulas/render-mathjax.js')
   const rng = new Rng(seed)
   const gen = new FormulaGenerator(rng)
   const seen = new Set<string>()

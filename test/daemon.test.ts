@@ -260,7 +260,8 @@ describe('texmesh command line', { timeout: 240_000 }, () => {
     const t = 1_700_000_000
     await at(join(bin, 'commands.js'), t)
     assert.equal(chooseCommands(binUrl, {}).bundle, false, 'no bundle')
-    await at(join(bin, 'commands.bundle.js'), t + 60)
+    await mkdir(join(bin, 'bundle'))
+    await at(join(bin, 'bundle', 'commands.js'), t + 60)
     assert.equal(chooseCommands(binUrl, {}).bundle, true)
     assert.equal(chooseCommands(binUrl, { TEXMESH_BUNDLE: '0' }).bundle, false)
     // A packed tarball installed: the files written in turn, a few ms apart, in either order.
