@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino'
-import pretty from 'pino-pretty'
+import { createRequire } from 'node:module'
+import type PinoPretty from 'pino-pretty'
 import { resolve } from 'node:path'
 import type { NodeConfig } from './datadir/config.js'
 
@@ -25,6 +26,8 @@ export function logFormat (destination: number, env: NodeJS.ProcessEnv = process
 export function createLog (level: NodeConfig['logLevel'], destination: number = 2, format: LogFormat = logFormat(destination)): Log {
   const options = { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }
   if (format === 'pretty') {
+    // pino-pretty loads only for a person's terminal (15-20 ms that a node in the background skips).
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty
     return pino(options, pretty({ destination, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', messageFormat: '{if component}[{component}] {end}{msg}' }))
   }
   return pino(options, pino.destination({ fd: destination, sync: true }))

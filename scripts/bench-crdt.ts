@@ -216,7 +216,7 @@ async function main (): Promise<void> {
   console.log(`300 overwrites of a 2 KB entry, compacted ${out.overwrittenLogBytes!.toFixed(0)} bytes of log`)
   console.log(`catch-up on ${o.catchup} results written while away  ${(out.convergeMs! / 1000).toFixed(2)} s after the nodes meet: ${(out.convergeMs! / 10_000).toFixed(2)} of the 10 s target; its formula memory took them by ${(out.convergeMemoryMs! / 1000).toFixed(1)} s`)
   const j = joined!
-  console.log(`the nodes below run the texmesh command as a user starts it, from ${commands.why}`)
+  console.log(`the nodes below run the texmesh command as a user starts it, from ${commands.bundle ? 'its bundle' : `its modules (${commands.why})`}`)
   console.log(`a new node joins a network of ${j.results} results: its API up at ${(j.apiUpMs / 1000).toFixed(1)} s, its first image read at ${(j.firstReadMs / 1000).toFixed(1)} s (holding ${j.heldAtFirstRead}): ${(j.firstReadMs / 60_000).toFixed(2)} of the 60 s target`)
   console.log(`  while it catches up                     status answered in p50 ${j.statusP50Ms.toFixed(0)} / p99 ${j.statusP99Ms.toFixed(0)} / max ${j.statusMaxMs.toFixed(0)} ms; ${j.reads} images read, p50 ${j.readP50Ms.toFixed(0)} / max ${j.readMaxMs.toFixed(0)} ms`)
   console.log(`  everything held at                      ${(j.heldMs / 1000).toFixed(1)} s, in its formula memory at ${(j.memoryMs / 1000).toFixed(1)} s; its peak RSS ${(j.peakRssBytes / 2 ** 20).toFixed(0)} MiB`)

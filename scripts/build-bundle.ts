@@ -1,15 +1,16 @@
 /**
  * Bundles the `texmesh` command's modules (dist/bin/commands.js: the CLI, the daemon, simnet, and
- * the libraries they import) into one ES module, dist/bin/bundle/commands.js (with a few small
- * chunks, for the modules imported with `import()`), which bin/texmesh.ts loads when it is up to
- * date. Node.js then reads, resolves and compiles one file instead of about two thousand:
+ * the libraries they import) into dist/bin/bundle/: commands.js, and chunks for the modules
+ * imported with `import()`, which load when they are. bin/texmesh.ts loads it when it is up to
+ * date. Node.js then reads, resolves and compiles a few files instead of about two thousand:
  * measured in turn on this 2-core machine, `texmesh --help` took 0.41-0.52 s instead of
- * 0.68-0.81 s, and a node holding 100,000 results answered on its API after 0.87-1.09 s instead
- * of 1.11-1.25 s (training running beside both). `npm run build` runs it after tsc.
+ * 0.68-0.81 s (training running), and a node holding 100,000 results answered on its API after
+ * 0.66-0.71 s instead of 0.82-0.93 s (training paused). `npm run build` runs it after tsc.
  *
  * Left outside the bundle, imported from node_modules as before: packages with a native binding
- * (LevelDB, sharp, onnxruntime, usearch) or files of their own that they find at run time (mupdf's
- * WASM, pino's worker-thread transports, MathJax's components). Our modules that find a file
+ * (LevelDB, sharp, onnxruntime, usearch), files of their own that they find at run time (mupdf's
+ * WASM, pino's worker-thread transports, MathJax's components), or that only some commands load,
+ * when they first need them (KaTeX, pino-pretty, pino-roll). Our modules that find a file
  * beside them (the model, the web pages, a worker's script) do so with `import.meta.url`, which
  * in the bundle would name the bundle: each one's is put back to the URL of its compiled module.
  * bin/which-commands.ts says when the bundle is up to date. Stack traces name the bundle's lines;
@@ -26,7 +27,7 @@ const dist = join(root, 'dist')
 const outdir = join(dist, 'bin', 'bundle')
 
 const EXTERNAL_PACKAGES = [
-  'classic-level', 'level', 'datastore-level', 'sharp', 'onnxruntime-node', 'usearch',
+  'classic-level', 'level', 'sharp', 'onnxruntime-node', 'usearch',
   'mupdf', 'pino', 'pino-pretty', 'pino-roll', 'mathjax-full', 'katex'
 ]
 
@@ -52,6 +53,7 @@ await build({
   // A module imported with import() becomes a chunk of its own, loaded when it is: otherwise the
   // packages it imports (MathJax for simnet's workload, 0.1 s) would load with every command.
   splitting: true,
+  // In the output folder itself, not below it: ownUrls makes every path relative to that folder.
   chunkNames: 'chunk-[hash]',
   platform: 'node',
   format: 'esm',

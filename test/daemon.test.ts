@@ -246,6 +246,22 @@ describe('texmesh command line', { timeout: 240_000 }, () => {
     }
   })
 
+  it('loads no package at start that only some commands use (MathJax, pino-roll, pino-pretty, KaTeX)', async () => {
+    const bundle = new URL('../bin/bundle/commands.js', import.meta.url).href
+    const lazy = ['mathjax-full', 'pino-roll', 'pino-pretty', 'katex']
+    // CommonJS packages, as the bundle's imports and createRequire load them, land in require.cache.
+    const code = `import { createRequire } from 'node:module'
+      await import(${JSON.stringify(bundle)})
+      const require = createRequire(import.meta.url)
+      const loaded = name => Object.keys(require.cache).some(k => k.includes('/node_modules/' + name + '/'))
+      const before = ${JSON.stringify(lazy)}.filter(loaded)
+      require('katex')
+      process.stdout.write(JSON.stringify({ before, katexSeen: loaded('katex') }))`
+    const probe = await collect(spawnCli(['-e', code], undefined, '--input-type=module'))
+    assert.equal(probe.code, 0, probe.stderr)
+    assert.deepEqual(JSON.parse(probe.stdout), { before: [], katexSeen: true })
+  })
+
   it('takes the bundle only when it is as new as the modules and the packages it was made from', async () => {
     const root = await tempDir()
     dirs.push(root)
