@@ -12,8 +12,8 @@ if (major < 22 || (major === 22 && minor < 2)) {
 const { enableCompileCache } = await import('node:module')
 const { tmpdir } = await import('node:os')
 enableCompileCache(`${tmpdir()}/texmesh-compile-cache-${process.getuid?.() ?? 'user'}`)
-// The commands from one bundled file, when it is up to date (bin/which-commands.ts): a node's
-// API answers 0.2-0.3 s sooner, as does every command.
+// The commands from their bundle (dist/bin/bundle/) when it is up to date (bin/which-commands.ts):
+// a node's API answers 0.2-0.3 s sooner, as does every command.
 const { chooseCommands } = await import('./which-commands.js')
 const commands = chooseCommands(new URL('./', import.meta.url)).bundle
   ? await import(new URL('./bundle/commands.js', import.meta.url).href) as typeof import('./commands.js')
