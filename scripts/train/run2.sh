@@ -14,7 +14,7 @@
 #   scripts/train/run2.sh finetune DIR  # a short run on people's corrections (texmesh corrections export DIR), in training/v2/finetune
 #
 # Needs: Debian's python3-torch, python3-opencv, python3-pil, python3-onnx, libopenblas0-pthread; texlive + dvipng.
-# MINUTES (default 600) is the long run's budget, counted across restarts. ARCH (default v1net), INIT (weights to
+# MINUTES (default: the resumed run's own, else 600) is the long run's budget, counted across restarts. ARCH (default v1net), INIT (weights to
 # start a new run from), CORE (the core it runs on), TRAIN_ARGS (more train2.py options).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -110,9 +110,11 @@ case "${1:-}" in
       # A new machine: go on from the committed checkpoint.
       (cd scripts/train && "$PY" checkpoint.py unpack "../../${CHECKPOINT:-checkpoints/texmesh-v2/weights.pt}" "../../$V2/run/last.pt")
     fi
+    # A run resumed without MINUTES keeps its own budget (the third phase's is 1,200 minutes).
+    minutes=${MINUTES:-$([ -f "$V2/run/last.pt" ] && "$PY" -c "import sys, torch; print(torch.load(sys.argv[1], map_location='cpu')['state']['recipe']['minutes'])" "$V2/run/last.pt" || echo 600)}
     nohup env OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py \
       --data $(data_list) --dev ../../$V2/dev --vocab ../../$VOCAB --out ../../$V2/run \
-      --minutes ${MINUTES:-600} --arch ${ARCH:-v1net} ${INIT:+--init ../../$INIT} ${TRAIN_ARGS:-}" >>"$V2/run/stdout.log" 2>&1 &
+      --minutes $minutes --arch ${ARCH:-v1net} ${INIT:+--init ../../$INIT} ${TRAIN_ARGS:-}" >>"$V2/run/stdout.log" 2>&1 &
     echo "training in the background (pid $!); follow it with: tail -f $V2/run/train.log"
     ;;
   pack)
