@@ -63,21 +63,24 @@ export interface Outcome {
  * The calibration curve for a set of outcomes: isotonic regression (pool
  * adjacent violators) of rightness on raw probability, each pool's rate
  * smoothed by one right and one wrong pseudo-answer (no pool says 0 or 1 on a
- * few answers), at the pool's mean raw probability.
+ * few answers), held from the pool's lowest raw probability to its highest (a
+ * step; straight lines between pools). Every answer it was fitted on then maps
+ * to its own pool's rate: a point at each pool's mean, with lines between,
+ * gave an answer far from its pool's mean a neighbour's rate, and on a few
+ * pools expected 43.8 right answers of 60 where 51 were.
  */
 export function fitCalibration (outcomes: readonly Outcome[]): CalibrationCurve {
   // A probability that is not a number (a model gone wrong) says nothing; it would also never pool.
   const sorted = outcomes.filter((o) => Number.isFinite(o.raw)).sort((a, b) => a.raw - b.raw)
   if (sorted.length === 0) return IDENTITY_CURVE
-  type Pool = { rawSum: number; n: number; right: number }
+  type Pool = { low: number; high: number; n: number; right: number }
   const pools: Pool[] = []
   const rate = (p: Pool) => p.right / p.n
   for (let i = 0; i < sorted.length;) {
     // Equal raw values start in one pool, so the pools' raw means stay strictly increasing.
-    const pool: Pool = { rawSum: 0, n: 0, right: 0 }
     const raw = sorted[i]!.raw
+    const pool: Pool = { low: raw, high: raw, n: 0, right: 0 }
     for (; i < sorted.length && sorted[i]!.raw === raw; i++) {
-      pool.rawSum += raw
       pool.n++
       if (sorted[i]!.right) pool.right++
     }
@@ -85,17 +88,17 @@ export function fitCalibration (outcomes: readonly Outcome[]): CalibrationCurve 
     while (pools.length > 1 && rate(pools[pools.length - 2]!) >= rate(pools[pools.length - 1]!)) {
       const last = pools.pop()!
       const prev = pools[pools.length - 1]!
-      prev.rawSum += last.rawSum
+      prev.high = last.high
       prev.n += last.n
       prev.right += last.right
     }
   }
   let floor = 0
-  const points = pools.map((p): [number, number] => {
+  const points = pools.flatMap((p): Array<[number, number]> => {
     floor = Math.max(floor, (p.right + 1) / (p.n + 2)) // smoothing may reorder two pools: keep the curve rising
-    return [p.rawSum / p.n, floor]
+    return p.high > p.low ? [[p.low, floor], [p.high, floor]] : [[p.low, floor]]
   })
-  if (points.length === 1) return { points: [[0, floor], [1, floor]] } // one pool: a constant
+  if (pools.length === 1) return { points: [[0, floor], [1, floor]] } // one pool: a constant
   return CalibrationCurve.parse({ points })
 }
 

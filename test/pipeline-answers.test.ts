@@ -138,9 +138,13 @@ describe('confidence', () => {
   })
 
   it('pools answers that would make the curve fall', () => {
-    // Right at 0.2, wrong at 0.3: a falling pair, pooled into one point at their mean.
-    const curve = fitCalibration([{ raw: 0.1, right: false }, { raw: 0.2, right: true }, { raw: 0.3, right: false }, { raw: 0.9, right: true }])
-    assert.deepEqual(curve.points, [[0.1, 1 / 3], [0.25, 2 / 4], [0.9, 2 / 3]])
+    // Right at 0.2, wrong at 0.3: a falling pair, pooled into one step from 0.2 to 0.3.
+    const outcomes = [{ raw: 0.1, right: false }, { raw: 0.2, right: true }, { raw: 0.3, right: false }, { raw: 0.9, right: true }]
+    const curve = fitCalibration(outcomes)
+    assert.deepEqual(curve.points, [[0.1, 1 / 3], [0.2, 2 / 4], [0.3, 2 / 4], [0.9, 2 / 3]])
+    // Each answer it was fitted on maps to its own pool's (smoothed) rate.
+    assert.deepEqual(outcomes.map(o => calibrate(o.raw, curve)), [1 / 3, 2 / 4, 2 / 4, 2 / 3])
+    assert.equal(calibrate(0.6, curve), 2 / 4 + (0.6 - 0.3) / (0.9 - 0.3) * (2 / 3 - 2 / 4), 'a straight line between pools')
     assert.deepEqual(fitCalibration([{ raw: 0.4, right: true }, { raw: 0.4, right: false }]).points, [[0, 0.5], [1, 0.5]], 'one pool is a constant')
     assert.deepEqual(fitCalibration([]), IDENTITY_CURVE)
   })
