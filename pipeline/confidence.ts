@@ -77,7 +77,7 @@ export function fitCalibration (outcomes: readonly Outcome[]): CalibrationCurve 
   const pools: Pool[] = []
   const rate = (p: Pool) => p.right / p.n
   for (let i = 0; i < sorted.length;) {
-    // Equal raw values start in one pool, so the pools' raw means stay strictly increasing.
+    // Equal raw values start in one pool, so no two pools' raw ranges meet: the curve's raw values stay strictly increasing.
     const raw = sorted[i]!.raw
     const pool: Pool = { low: raw, high: raw, n: 0, right: 0 }
     for (; i < sorted.length && sorted[i]!.raw === raw; i++) {

@@ -31,9 +31,8 @@ v3_shards() {
   nice -n 10 node dist/scripts/datagen/build.js --format clean --profile "${4:-clean3}" --out "$V2/$1" --seed "$2" --count 2000 --shards "0:$3"
   echo "data ready in $V2/$1"
 }
-# Every clean folder the long run reads, as train2.py's --data list (those that exist besides clean and clean2).
-FOLDERS="clean clean2 clean3 clean4 clean5 clean6"
-data_list() { for d in $FOLDERS; do [ "$d" = clean ] || [ "$d" = clean2 ] || [ -d "$V2/$d" ] && echo -n ",../../$V2/$d"; done | cut -c2-; }
+# The clean folders there are, as train2.py's --data list for the long run.
+data_list() { for d in clean clean2 clean3 clean4 clean5 clean6; do [ -d "$V2/$d" ] && echo -n ",../../$V2/$d"; done | cut -c2-; }
 train2() { (cd scripts/train && nice -n 19 "$PY" train2.py --data "../../$V2/clean" --dev "../../$V2/dev" --vocab "../../$VOCAB" "$@"); }
 
 case "${1:-}" in
@@ -57,7 +56,7 @@ case "${1:-}" in
     v3_shards clean4 7 "${SHARDS4:-40}"
     ;;
   data5)
-    # The third phase's fresh formulas (decision 26): grammar v3 again, seed 8, and v2's random and long
+    # The third phase's fresh formulas (decision 28): grammar v3 again, seed 8, and v2's random and long
     # formulas again, seed 9.
     v3_shards clean5 8 "${SHARDS5:-40}"
     v3_shards clean6 9 "${SHARDS6:-20}" clean2
