@@ -107,7 +107,7 @@ def main():
     shapes = None
     if v2:
         import glyph as G
-        from train2 import Crops
+        from data2 import Crops
         dev = Crops(args.dev, vocab, "ink")
         dev.scan()
         imgs = [G.glyph_canvas(*dev.crop(i), recipe["glyph"], recipe["max_h"], recipe["max_w"]) for i in range(3)]

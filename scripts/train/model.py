@@ -35,6 +35,9 @@ EXPORTING = False
 
 
 def bmm(a, b):
+    if torch.is_autocast_cpu_enabled():
+        # CPU autocast casts torch.bmm's operands, but _Bmm's backward runs outside it: cast them here.
+        a, b = a.to(torch.bfloat16), b.to(torch.bfloat16)
     a, b = a.contiguous(), b.contiguous()
     return torch.bmm(a, b) if EXPORTING or not torch.is_grad_enabled() else _Bmm.apply(a, b)
 
@@ -66,18 +69,26 @@ class Attention(nn.Module):
         return self.o(y)
 
 
+class LayerNorm(nn.LayerNorm):
+    """nn.LayerNorm, normalising in float32: PyTorch 1.13's CPU autocast hands layer_norm bfloat16
+    input beside float32 weights, which it refuses. A no-op for float32 input (and in the export)."""
+
+    def forward(self, x):
+        return super().forward(x if x.dtype == torch.float32 else x.float())
+
+
 class Block(nn.Module):
     """A pre-norm transformer block: self-attention, optional cross-attention, feed-forward."""
 
     def __init__(self, d, heads, ff, cross=False):
         super().__init__()
-        self.n1 = nn.LayerNorm(d)
+        self.n1 = LayerNorm(d)
         self.self_att = Attention(d, heads)
         self.cross = cross
         if cross:
-            self.n2 = nn.LayerNorm(d)
+            self.n2 = LayerNorm(d)
             self.cross_att = Attention(d, heads)
-        self.n3 = nn.LayerNorm(d)
+        self.n3 = LayerNorm(d)
         self.ff = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Linear(ff, d))
 
     def forward(self, x, mem=None, mask=None):
@@ -126,14 +137,14 @@ class Encoder(nn.Module):
         )
         # Image features are normalised, then given a fixed 2-D position code of the same
         # scale (so the decoder can align from the first step) plus a learned one.
-        self.feat_norm = nn.LayerNorm(d)
+        self.feat_norm = LayerNorm(d)
         self.register_buffer("fixed_pos", sinusoid_2d(grid[0], grid[1], d), persistent=False)
         self.row = nn.Parameter(torch.zeros(grid[0], 1, d))
         self.col = nn.Parameter(torch.zeros(1, grid[1], d))
         nn.init.normal_(self.row, std=0.02)
         nn.init.normal_(self.col, std=0.02)
         self.blocks = nn.ModuleList([Block(d, heads, ff) for _ in range(layers)])
-        self.norm = nn.LayerNorm(d)
+        self.norm = LayerNorm(d)
 
     def forward(self, image):
         f = self.cnn(image)  # B, D, 4, 64
@@ -155,7 +166,7 @@ class Decoder(nn.Module):
         nn.init.normal_(self.embed.weight, std=0.02)
         nn.init.normal_(self.pos.weight, std=0.02)
         self.blocks = nn.ModuleList([Block(d, heads, ff, cross=True) for _ in range(layers)])
-        self.norm = nn.LayerNorm(d)
+        self.norm = LayerNorm(d)
         self.out = nn.Linear(d, vocab)
 
     def hidden(self, memory, tokens):

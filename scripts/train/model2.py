@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from model import Block, Decoder, DecoderStep, BOS, EOS, PAD, UNK, greedy, until_end  # noqa: F401  (re-exported)
+from model import Block, Decoder, LayerNorm, DecoderStep, BOS, EOS, PAD, UNK, greedy, until_end  # noqa: F401  (re-exported)
 
 MAX_ROWS = 16  # H <= 256
 MAX_COLS = 512  # W <= 4096
@@ -63,11 +63,11 @@ class Encoder2(nn.Module):
             stages += [nn.Conv2d(c3, d, 1)]
         self.cnn = nn.Sequential(*stages)
         self.d = d
-        self.feat_norm = nn.LayerNorm(d)
+        self.feat_norm = LayerNorm(d)
         self.row = nn.Parameter(torch.randn(MAX_ROWS, 1, d) * 0.02)
         self.col = nn.Parameter(torch.randn(1, MAX_COLS, d) * 0.02)
         self.blocks = nn.ModuleList([Block(d, heads, ff) for _ in range(layers)])
-        self.norm = nn.LayerNorm(d)
+        self.norm = LayerNorm(d)
 
     def forward(self, image):
         f = self.cnn(image)  # B, D, R, C

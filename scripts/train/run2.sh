@@ -15,7 +15,8 @@
 #
 # Needs: Debian's python3-torch, python3-opencv, python3-pil, python3-onnx, libopenblas0-pthread; texlive + dvipng.
 # MINUTES (default: the resumed run's own, else 600) is the long run's budget, counted across restarts. ARCH (default v1net), INIT (weights to
-# start a new run from), CORE (the core it runs on), TRAIN_ARGS (more train2.py options).
+# start a new run from), CORE (the core it runs on), RANKS (processes, one a core: 2 uses both; CORES picks them),
+# TRAIN_ARGS (more train2.py options).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -103,7 +104,8 @@ case "${1:-}" in
     (cd scripts/train && "$PY" from_onnx.py --model ../../models/texmesh-v1 --calibrate ../../training/data/dev --out "../../$V2/v1-init.pt")
     ;;
   train)
-    # The long run, one thread pinned to core CORE (default 0), leaving the other core to everything else.
+    # The long run, one thread pinned to core CORE (default 0), leaving the other core to everything else;
+    # or RANKS processes, one a core, when the machine has nothing else to do (pause them with pkill -STOP).
     mkdir -p "$V2/run"
     if [ ! -f "$V2/run/last.pt" ] && [ -f "${CHECKPOINT:-checkpoints/texmesh-v2/weights.pt}" ] && [ -z "${INIT:-}" ]; then
       # A new machine: go on from the committed checkpoint.
@@ -111,8 +113,11 @@ case "${1:-}" in
     fi
     # A run resumed without MINUTES keeps its own budget (the third phase's is 1,200 minutes).
     minutes=${MINUTES:-$([ -f "$V2/run/last.pt" ] && "$PY" -c "import sys, torch; print(torch.load(sys.argv[1], map_location='cpu')['state']['recipe']['minutes'])" "$V2/run/last.pt" || echo 600)}
-    nohup env OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py \
-      --data $(data_list) --dev ../../$V2/dev --vocab ../../$VOCAB --out ../../$V2/run \
+    # RANKS=2: one process a core (cores 0 and 1, or CORES), gradients averaged every step.
+    ranks=${RANKS:-1}
+    cores=${CORES:-$([ "$ranks" -gt 1 ] && echo "0-$((ranks - 1))" || echo "${CORE:-0}")}
+    nohup env OMP_NUM_THREADS=1 taskset -c "$cores" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py \
+      --data $(data_list) --dev ../../$V2/dev --vocab ../../$VOCAB --out ../../$V2/run --ranks $ranks \
       --minutes $minutes --arch ${ARCH:-v1net} ${INIT:+--init ../../$INIT} ${TRAIN_ARGS:-}" >>"$V2/run/stdout.log" 2>&1 &
     echo "training in the background (pid $!); follow it with: tail -f $V2/run/train.log"
     ;;

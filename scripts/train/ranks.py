@@ -1,0 +1,87 @@
+"""Data-parallel training on one machine's cores (train2.py --ranks N): one process a core, each
+with its own batches, gradients averaged over gloo on 127.0.0.1 every step.
+
+The ranks are forked from the trainer (so they share its command line, and `pkill -STOP -f
+train2.py` pauses them all), each pinned to one core of the trainer's affinity. What has to be
+decided together (the clock, stopping, a checkpoint, a dev check) is decided by rank 0, or by any
+rank for stopping, and shared in the step's own exchange, so no rank waits on a collective the
+others never call. Rank 0 alone logs, checks dev and saves.
+"""
+from datetime import timedelta
+import os
+import signal
+import socket
+import sys
+import traceback
+
+import torch
+import torch.distributed as dist
+
+
+def start(n, run):
+    """run(rank, world) on n ranks: rank 0 in this process, the others forked from it. Returns rank 0's
+    result once every rank has ended; exits non-zero if one failed."""
+    if n <= 1:
+        return run(0, 1)
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < n:
+        sys.exit(f"--ranks {n} needs {n} cores; this process may run on {len(cores)} ({cores})")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    children = []
+    for rank in range(1, n):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                os.sched_setaffinity(0, {cores[rank]})
+                dist.init_process_group("gloo", rank=rank, world_size=n, timeout=timedelta(hours=6))
+                run(rank, n)
+            except BaseException:  # noqa: B036 (a forked rank must never return into the caller's code)
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    os.sched_setaffinity(0, {cores[0]})
+    dist.init_process_group("gloo", rank=0, world_size=n, timeout=timedelta(hours=6))
+    try:
+        return run(0, n)
+    except BaseException:
+        for pid in children:  # they would wait on rank 0 in the next exchange; rank 0 alone saves
+            os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        failed = [pid for pid in children if os.waitpid(pid, 0)[1] != 0]
+        if failed:
+            sys.exit(f"rank processes {failed} failed")
+
+
+def exchange(params, world, shared):
+    """Average the gradients over the ranks, and sum `shared` (a list of numbers) over them."""
+    shared = torch.tensor(shared, dtype=torch.float64)
+    if world == 1:
+        return shared.tolist()
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1).float() for g in grads])
+    work = dist.all_reduce(flat, async_op=True)
+    dist.all_reduce(shared)
+    work.wait()
+    flat /= world
+    i = 0
+    for p, g in zip(params, grads):
+        p.grad = flat[i: i + g.numel()].view_as(p).to(p.dtype)
+        i += g.numel()
+    return shared.tolist()
+
+
+def average_buffers(model, world):
+    """BatchNorm's running statistics, averaged over the ranks (each measured them on its own batches)."""
+    if world == 1:
+        return
+    for b in model.buffers():
+        if b.is_floating_point():
+            dist.all_reduce(b)
+            b /= world
