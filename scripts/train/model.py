@@ -35,9 +35,11 @@ EXPORTING = False
 
 
 def bmm(a, b):
+    # Autocast casts torch.bmm's operands, but _Bmm's backward runs outside it: cast them here.
     if torch.is_autocast_cpu_enabled():
-        # CPU autocast casts torch.bmm's operands, but _Bmm's backward runs outside it: cast them here.
-        a, b = a.to(torch.bfloat16), b.to(torch.bfloat16)
+        a, b = a.to(torch.get_autocast_cpu_dtype()), b.to(torch.get_autocast_cpu_dtype())
+    elif torch.is_autocast_enabled():
+        a, b = a.to(torch.get_autocast_gpu_dtype()), b.to(torch.get_autocast_gpu_dtype())
     a, b = a.contiguous(), b.contiguous()
     return torch.bmm(a, b) if EXPORTING or not torch.is_grad_enabled() else _Bmm.apply(a, b)
 

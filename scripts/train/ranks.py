@@ -1,8 +1,8 @@
 """Data-parallel training on one machine's cores (train2.py --ranks N): one process a core, each
-with its own batches, gradients averaged over gloo on 127.0.0.1 every step.
+with its own batches, gradients averaged over gloo on loopback every step.
 
-The ranks are forked from the trainer (so they share its command line, and `pkill -STOP -f
-train2.py` pauses them all), each pinned to one core of the trainer's affinity. What has to be
+The ranks are forked from the trainer (so they share its command line, and `run2.sh pause`
+pauses them all), each pinned to one core of the trainer's affinity. What has to be
 decided together (the clock, stopping, a checkpoint, a dev check) is decided by rank 0, or by any
 rank for stopping, and shared in the step's own exchange, so no rank waits on a collective the
 others never call. Rank 0 alone logs, checks dev and saves.
@@ -16,6 +16,17 @@ import traceback
 
 import torch
 import torch.distributed as dist
+from torch import nn
+
+
+def _join(rank, n, port):
+    """This process as rank `rank` of `n`: pinned to its core, in the gloo group (loopback only)."""
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cores[rank]})
+    # The rendezvous gives up after minutes (a rank that never came); a collective waits for days, so
+    # that a run paused with SIGSTOP (tests, a benchmark) goes on when continued.
+    store = dist.TCPStore("127.0.0.1", port, n, rank == 0, timedelta(minutes=5))
+    dist.init_process_group("gloo", store=store, rank=rank, world_size=n, timeout=timedelta(days=7))
 
 
 def start(n, run):
@@ -29,15 +40,14 @@ def start(n, run):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ["GLOO_SOCKET_IFNAME"] = "lo"  # gloo's own connections on loopback too, not the host's address
     children = []
     for rank in range(1, n):
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
-                os.sched_setaffinity(0, {cores[rank]})
-                dist.init_process_group("gloo", rank=rank, world_size=n, timeout=timedelta(hours=6))
+                _join(rank, n, port)
                 run(rank, n)
             except BaseException:  # noqa: B036 (a forked rank must never return into the caller's code)
                 traceback.print_exc()
@@ -45,18 +55,20 @@ def start(n, run):
             finally:
                 os._exit(code)
         children.append(pid)
-    os.sched_setaffinity(0, {cores[0]})
-    dist.init_process_group("gloo", rank=0, world_size=n, timeout=timedelta(hours=6))
     try:
-        return run(0, n)
+        _join(0, n, port)
+        result = run(0, n)
     except BaseException:
+        traceback.print_exc()
         for pid in children:  # they would wait on rank 0 in the next exchange; rank 0 alone saves
             os.kill(pid, signal.SIGKILL)
+        for pid in children:
+            os.waitpid(pid, 0)
         raise
-    finally:
-        failed = [pid for pid in children if os.waitpid(pid, 0)[1] != 0]
-        if failed:
-            sys.exit(f"rank processes {failed} failed")
+    failed = [pid for pid in children if os.waitpid(pid, 0)[1] != 0]
+    if failed:
+        sys.exit(f"rank processes {failed} failed")
+    return result
 
 
 def exchange(params, world, shared):
@@ -64,6 +76,7 @@ def exchange(params, world, shared):
     shared = torch.tensor(shared, dtype=torch.float64)
     if world == 1:
         return shared.tolist()
+    # (A parameter without a gradient on this rank counts as zero; every parameter of these models has one.)
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
     flat = torch.cat([g.reshape(-1).float() for g in grads])
     work = dist.all_reduce(flat, async_op=True)
@@ -81,7 +94,8 @@ def average_buffers(model, world):
     """BatchNorm's running statistics, averaged over the ranks (each measured them on its own batches)."""
     if world == 1:
         return
-    for b in model.buffers():
-        if b.is_floating_point():
-            dist.all_reduce(b)
-            b /= world
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
+            for b in (m.running_mean, m.running_var):
+                dist.all_reduce(b)
+                b /= world

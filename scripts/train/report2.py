@@ -85,7 +85,7 @@ def forecast(curve, rate=None):
     mx, my = sum(xs) / n, sum(ys) / n
     sxx = sum((x - mx) ** 2 for x in xs)
     if sxx == 0:
-        return {"hours": None, "note": "no spread in time to fit"}
+        return {"hours": None, "note": "no spread in samples to fit"}
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
     if slope >= -1e-3:
         return {"hours": None, "slope": round(slope, 3), "note": "never at this rate: the dev error is not falling"}

@@ -10,6 +10,7 @@
 #   scripts/train/run2.sh compare2  # second-phase candidates from one checkpoint (INIT), COMPARE_MINUTES of one core each
 #   scripts/train/run2.sh init      # v1's weights recovered from its ONNX files, to start v2 from
 #   scripts/train/run2.sh train     # the long run in the background (nohup), log in training/v2/run/train.log
+#   scripts/train/run2.sh pause     # pause every training process (tests, benchmarks); resume goes on, stop saves and ends them
 #   scripts/train/run2.sh pack      # the checkpoint and training record to commit (checkpoints/texmesh-v2)
 #   scripts/train/run2.sh export    # ONNX, model.json, calibration, held-out A/B/C evaluations, model card (models/texmesh-v2)
 #   scripts/train/run2.sh finetune DIR  # a short run on people's corrections (texmesh corrections export DIR), in training/v2/finetune
@@ -70,6 +71,7 @@ case "${1:-}" in
     v3_shards clean8 11 "${SHARDS8:-20}" clean2
     ;;
   compare)
+    # (In float32, as the recorded comparisons ran: bfloat16 came later, decision 29.)
     # Candidate designs from scratch at equal compute: COMPARE_MINUTES (default 30) of one core each
     # (process CPU time, one thread: on this model PyTorch's second thread bought almost nothing),
     # one after another on core CORE (default 0), so that two queues can run side by side.
@@ -81,7 +83,7 @@ case "${1:-}" in
       name=${4:-$1-$2$([ "$3" = 0 ] || echo "-count$3")}
       [ -f "$V2/compare/$name/final.pt" ] && continue
       OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "$(declare -f train2); V2=$V2 VOCAB=$VOCAB PY=$PY; train2 \
-        --out ../../$V2/compare/$name --minutes $m --arch $1 --geometry $2 --count-loss $3 --clock cpu" >/dev/null 2>&1
+        --out ../../$V2/compare/$name --minutes $m --arch $1 --geometry $2 --count-loss $3 --clock cpu --precision fp32" >/dev/null 2>&1
     done
     grep -h "done:" "$V2"/compare/*/train.log
     ;;
@@ -100,7 +102,7 @@ case "${1:-}" in
       [ -f "$V2/compare2/$name/final.pt" ] && continue
       OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py --data $data --dev ../../$V2/dev \
         --vocab ../../$VOCAB --out ../../$V2/compare2/$name --minutes $m --arch ${ARCH:-v1net} --clock cpu --init $init \
-        --dev-count 600 --dev-minutes $(( m / 2 )) $*" >/dev/null 2>&1
+        --dev-count 600 --dev-minutes $(( m / 2 )) --precision fp32 $*" >/dev/null 2>&1
     done
     grep -h "done:" "$V2"/compare2/*/train.log
     ;;
@@ -112,13 +114,13 @@ case "${1:-}" in
     ;;
   train)
     # The long run, one thread pinned to core CORE (default 0), leaving the other core to everything else;
-    # or RANKS processes, one a core, when the machine has nothing else to do (pause them with pkill -STOP).
+    # or RANKS processes, one a core, when the machine has nothing else to do (run2.sh pause and resume them).
     mkdir -p "$V2/run"
     if [ ! -f "$V2/run/last.pt" ] && [ -f "${CHECKPOINT:-checkpoints/texmesh-v2/weights.pt}" ] && [ -z "${INIT:-}" ]; then
       # A new machine: go on from the committed checkpoint.
       (cd scripts/train && "$PY" checkpoint.py unpack "../../${CHECKPOINT:-checkpoints/texmesh-v2/weights.pt}" "../../$V2/run/last.pt")
     fi
-    # A run resumed without MINUTES keeps its own budget (the third phase's is 1,200 minutes).
+    # A run resumed without MINUTES keeps its own budget (the third phase's is 600 minutes since decision 29).
     minutes=${MINUTES:-$([ -f "$V2/run/last.pt" ] && "$PY" -c "import sys, torch; print(torch.load(sys.argv[1], map_location='cpu')['state']['recipe']['minutes'])" "$V2/run/last.pt" || echo 600)}
     # RANKS=2: one process a core (cores 0 and 1, or CORES), gradients averaged every step.
     ranks=${RANKS:-1}
@@ -127,6 +129,13 @@ case "${1:-}" in
       --data $(data_list) --dev ../../$V2/dev --vocab ../../$VOCAB --out ../../$V2/run --ranks $ranks \
       --minutes $minutes --arch ${ARCH:-v1net} ${INIT:+--init ../../$INIT} ${TRAIN_ARGS:-}" >>"$V2/run/stdout.log" 2>&1 &
     echo "training in the background (pid $!); follow it with: tail -f $V2/run/train.log"
+    ;;
+  pause|resume|stop)
+    # Every trainer process (ranks and batch makers); the bracket keeps the pattern from matching the shell
+    # that runs it. stop: the trainer saves first (SIGTERM), and resumes later with run2.sh train.
+    sig=$(case $1 in pause) echo STOP ;; resume) echo CONT ;; stop) echo TERM ;; esac)
+    [ "$1" = stop ] && pkill -CONT -f '[t]rain2\.py --data' || true
+    if pkill "-$sig" -f '[t]rain2\.py --data'; then echo "$1: sent SIG$sig"; else echo "no trainer is running"; fi
     ;;
   pack)
     # The checkpoint to commit: half-precision weights and the run's record, and the training record beside it.

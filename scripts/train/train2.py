@@ -141,8 +141,8 @@ def main():
                          "batches, gradients averaged every step")
     ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                     help="bf16: matrix products in bfloat16 under autocast, weights and optimizer in float32 "
-                         "(auto: on a CUDA GPU, or a CPU with avx512_bf16 or amx_bf16, where it trains about twice "
-                         "as many samples a second)")
+                         "(auto: on a CUDA GPU, or a CPU with avx512_bf16 or amx_bf16; about 1.6 times the samples a "
+                         "second of fp32 on such a CPU)")
     args = ap.parse_args()
     if args.arch == "v1" and args.count_loss > 0:
         ap.error("--count-loss needs a v2 architecture (v1 has no counting head)")
@@ -157,7 +157,8 @@ def train(args, rank, world):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     bf16 = args.precision == "bf16" or (args.precision == "auto" and (device == "cuda" or cpu_has_bf16()))
     if device == "cpu":
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 2)))
+        # One thread a rank when there are several (each is pinned to its own core).
+        torch.set_num_threads(len(os.sched_getaffinity(0)) if world > 1 else int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 2)))
     os.makedirs(args.out, exist_ok=True)
     logf = os.path.join(args.out, "train.log")
 
@@ -217,8 +218,12 @@ def train(args, rank, world):
     state["recipe"] = {k: getattr(args, k) for k in ("arch", "geometry", "glyph", "max_h", "max_w", "pixels", "max_batch",
                                                       "lr", "warmup", "count_loss", "minutes", "clock")}
     state["hardware"] = (torch.cuda.get_device_name(0) if device == "cuda" else
-                         f"{platform.machine()} CPU, {world} x {torch.get_num_threads()} threads") + f", PyTorch {torch.__version__}"
-    say(f"{'bfloat16 autocast' if bf16 else 'float32'} on {state['hardware']}")
+                         f"{platform.machine()} CPU, {world} x {torch.get_num_threads()} threads") + \
+        f", {'bfloat16 autocast' if bf16 else 'float32'}, PyTorch {torch.__version__}"
+    # How each stretch of the run was trained (the hardware above is only the latest).
+    state.setdefault("starts", []).append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2),
+                                           "hardware": state["hardware"]})
+    say(f"training on {state['hardware']}")
     dev = dev_set(args.dev, vocab, args.geometry, args) if rank == 0 else None
     dev_id = fingerprint(dev) if dev else None  # (only rank 0 checks dev)
     say(f"dev set {dev_id}: {len(dev or [])} images")
@@ -238,7 +243,7 @@ def train(args, rank, world):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     loader = torch.utils.data.DataLoader(Batches(args, vocab, args.seed * 7919 + state["step"] + 1000003 * rank), batch_size=None,
-                                         num_workers=args.workers, prefetch_factor=4 if args.workers else None,
+                                         num_workers=args.workers, **({"prefetch_factor": 4} if args.workers else {}),
                                          persistent_workers=False)
     budget = args.minutes * 60
     last_ckpt = time.time()
@@ -268,7 +273,8 @@ def train(args, rank, world):
             loss = loss_fn(logits.float().reshape(-1, logits.shape[-1]), tok[:, 1:].reshape(-1))
             total = loss
             if args.count_loss > 0:
-                counts = model.count(memory.float())
+                with torch.autocast(device_type=device, enabled=False):  # counts above 128 need float32
+                    counts = model.count(memory.float())
                 want = symbol_counts(tok.cpu(), counts.shape[1]).to(device)
                 total = total + args.count_loss * nn.functional.smooth_l1_loss(counts, want)
         opt.zero_grad(set_to_none=True)
@@ -297,10 +303,12 @@ def train(args, rank, world):
             losses = []
         if state["elapsed"] / 60 >= next_dev:
             ranks.average_buffers(model, world)
-            em, bands, dl = evaluate(model, dev, device, n=200) if rank == 0 else (0.0, {}, 0.0)
-            state["dev"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2),
-                                 "samples": state["samples"], "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": 200, "dev_set": dev_id})
-            say(f"dev greedy exact match {em:.3f}, loss {dl:.4f} (200) {bands}")
+            got = evaluate(model, dev, device, n=200) if rank == 0 else None  # (None without a dev set)
+            if got:
+                em, bands, dl = got
+                state["dev"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2), "samples": state["samples"],
+                                     "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": 200, "dev_set": dev_id})
+                say(f"dev greedy exact match {em:.3f}, loss {dl:.4f} (200) {bands}")
             next_dev += args.dev_minutes
             t0, t_cpu = time.time(), time.process_time()  # the check's time is not training time
         if due:
@@ -308,23 +316,24 @@ def train(args, rank, world):
             save()
             last_ckpt = time.time()
             t0, t_cpu = time.time(), time.process_time()
-    if halt:
-        ranks.average_buffers(model, world)
+    ranks.average_buffers(model, world)  # (the last collective: what follows is each rank's own)
+    if halt or stop["asked"]:
         save()
         say(f"stopped at step {state['step']}, {state['elapsed'] / 60:.1f} min trained; run again to resume")
         return
-    ranks.average_buffers(model, world)
     if rank != 0:
         return
-    em, bands, dl = evaluate(model, dev, device)
-    state["dev"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2), "samples": state["samples"],
-                         "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": len(dev), "bands": bands,
-                         "dev_set": dev_id})
+    got = evaluate(model, dev, device)
+    em, bands, dl = got or (None, {}, None)
+    if got:
+        state["dev"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2), "samples": state["samples"],
+                             "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": len(dev), "bands": bands,
+                             "dev_set": dev_id})
     state["final_dev_exact"] = em
     save()
     torch.save({"model": model.state_dict(), "vocab": vocab, "state": state}, os.path.join(args.out, "final.pt"))
     say(f"done: {state['step']} steps, {state['samples']} samples, {state['elapsed'] / 60:.1f} min, "
-        f"dev exact {em:.4f}, loss {dl:.4f} {bands}")
+        + (f"dev exact {em:.4f}, loss {dl:.4f} {bands}" if got else "no dev set"))
 
 
 if __name__ == "__main__":
