@@ -81,12 +81,13 @@ class Batches(torch.utils.data.IterableDataset):
 
     def __iter__(self):
         import cv2
-        cv2.setNumThreads(1)
-        torch.set_num_threads(1)
-        # A stop signal sent to the whole process group is the trainer's to handle (it saves first):
-        # the batch maker goes on until the trainer is done with it.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if torch.utils.data.get_worker_info() is not None:  # a worker process (not the trainer, with --workers 0)
+            cv2.setNumThreads(1)
+            torch.set_num_threads(1)
+            # A stop signal sent to the whole process group is the trainer's to handle (it saves first):
+            # the batch maker goes on until the trainer is done with it.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         a = self.args
         data = Crops(a.data, self.vocab, "clean")
         rng = random.Random(self.seed)

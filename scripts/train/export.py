@@ -180,6 +180,8 @@ def main():
             # Hyperparameters of this run, and the runs whose weights it started from (oldest first).
             "run": st.get("recipe"),
             "prior": st.get("prior", []),
+            # Where this run's stretches ran (float32 on one core, bfloat16 on two, ...), from each start.
+            "starts": st.get("starts", []),
             "hardware": args.hardware or st.get("hardware") or f"{platform.processor() or platform.machine()}, "
                         f"{torch.get_num_threads()} threads, PyTorch {torch.__version__}",
         },

@@ -9,9 +9,11 @@ others never call. Rank 0 alone logs, checks dev and saves.
 """
 from datetime import timedelta
 import os
+import shutil
 import signal
-import socket
 import sys
+import tempfile
+import time
 import traceback
 
 import torch
@@ -19,13 +21,27 @@ import torch.distributed as dist
 from torch import nn
 
 
-def _join(rank, n, port):
-    """This process as rank `rank` of `n`: pinned to its core, in the gloo group (loopback only)."""
+JOIN_SECONDS = 300
+
+
+def _join(rank, n, store_path, children=()):
+    """This process as rank `rank` of `n`: pinned to its core, in the gloo group (loopback only).
+    Rank 0 waits for the others to check in, for minutes at most, and stops waiting at once if one
+    of `children` has ended; the collectives after that wait for days, so that a run paused with
+    SIGSTOP (tests, a benchmark) goes on when continued."""
     cores = sorted(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cores[rank]})
-    # The rendezvous gives up after minutes (a rank that never came); a collective waits for days, so
-    # that a run paused with SIGSTOP (tests, a benchmark) goes on when continued.
-    store = dist.TCPStore("127.0.0.1", port, n, rank == 0, timedelta(minutes=5))
+    # The rendezvous is a file in a private folder: no port for anything else to reach.
+    store = dist.FileStore(store_path, n)
+    store.set_timeout(timedelta(seconds=JOIN_SECONDS))
+    store.add("joined", 1)
+    if rank == 0:
+        deadline = time.time() + JOIN_SECONDS
+        while store.add("joined", 0) < n:
+            ended = [pid for pid in children if os.waitpid(pid, os.WNOHANG)[0] != 0]
+            if ended or time.time() > deadline:
+                raise RuntimeError(f"rank processes {ended or children} never joined")
+            time.sleep(0.05)
     dist.init_process_group("gloo", store=store, rank=rank, world_size=n, timeout=timedelta(days=7))
 
 
@@ -37,17 +53,16 @@ def start(n, run):
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < n:
         sys.exit(f"--ranks {n} needs {n} cores; this process may run on {len(cores)} ({cores})")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    os.environ["GLOO_SOCKET_IFNAME"] = "lo"  # gloo's own connections on loopback too, not the host's address
+    os.environ["GLOO_SOCKET_IFNAME"] = "lo"  # gloo's connections on loopback, not the host's address
+    folder = tempfile.mkdtemp(prefix="texmesh-ranks-")
+    store_path = os.path.join(folder, "store")
     children = []
     for rank in range(1, n):
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
-                _join(rank, n, port)
+                _join(rank, n, store_path)
                 run(rank, n)
             except BaseException:  # noqa: B036 (a forked rank must never return into the caller's code)
                 traceback.print_exc()
@@ -56,15 +71,18 @@ def start(n, run):
                 os._exit(code)
         children.append(pid)
     try:
-        _join(0, n, port)
+        _join(0, n, store_path, children)
         result = run(0, n)
     except BaseException:
-        traceback.print_exc()
         for pid in children:  # they would wait on rank 0 in the next exchange; rank 0 alone saves
-            os.kill(pid, signal.SIGKILL)
-        for pid in children:
-            os.waitpid(pid, 0)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:  # already ended and reaped while joining
+                pass
         raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     failed = [pid for pid in children if os.waitpid(pid, 0)[1] != 0]
     if failed:
         sys.exit(f"rank processes {failed} failed")

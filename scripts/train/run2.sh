@@ -116,6 +116,9 @@ case "${1:-}" in
     # The long run, one thread pinned to core CORE (default 0), leaving the other core to everything else;
     # or RANKS processes, one a core, when the machine has nothing else to do (run2.sh pause and resume them).
     mkdir -p "$V2/run"
+    if pgrep -f "[t]rain2\.py --data.* --out \.\./\.\./$V2/run " >/dev/null; then
+      echo "a trainer is already running in $V2/run (scripts/train/run2.sh stop ends it)" >&2; exit 1
+    fi
     if [ ! -f "$V2/run/last.pt" ] && [ -f "${CHECKPOINT:-checkpoints/texmesh-v2/weights.pt}" ] && [ -z "${INIT:-}" ]; then
       # A new machine: go on from the committed checkpoint.
       (cd scripts/train && "$PY" checkpoint.py unpack "../../${CHECKPOINT:-checkpoints/texmesh-v2/weights.pt}" "../../$V2/run/last.pt")
@@ -133,9 +136,16 @@ case "${1:-}" in
   pause|resume|stop)
     # Every trainer process (ranks and batch makers); the bracket keeps the pattern from matching the shell
     # that runs it. stop: the trainer saves first (SIGTERM), and resumes later with run2.sh train.
+    # (A compare queue's shells carry the same words: stop ends the queue too.)
     sig=$(case $1 in pause) echo STOP ;; resume) echo CONT ;; stop) echo TERM ;; esac)
     [ "$1" = stop ] && pkill -CONT -f '[t]rain2\.py --data' || true
-    if pkill "-$sig" -f '[t]rain2\.py --data'; then echo "$1: sent SIG$sig"; else echo "no trainer is running"; fi
+    if ! pkill "-$sig" -f '[t]rain2\.py --data'; then echo "no trainer is running"; exit 0; fi
+    echo "$1: sent SIG$sig"
+    if [ "$1" = stop ]; then
+      # It finishes its step and saves; wait for that, so that train may follow at once.
+      for _ in $(seq 600); do pgrep -f '[t]rain2\.py --data' >/dev/null || { echo "stopped"; exit 0; }; sleep 0.5; done
+      echo "still running after 5 minutes" >&2; exit 1
+    fi
     ;;
   pack)
     # The checkpoint to commit: half-precision weights and the run's record, and the training record beside it.

@@ -212,7 +212,8 @@ def train(args, rank, world):
                 # The run it continues, with its dev checks, so the training record keeps the whole learning curve.
                 state["prior"] = st.get("prior", []) + [{"run": os.path.dirname(os.path.abspath(args.init)), "steps": st.get("step"),
                                                          "samples_seen": st.get("samples"), "minutes": round(st.get("elapsed", 0) / 60, 1),
-                                                         "dev": st.get("dev", []), "recipe": st.get("recipe")}]
+                                                         "dev": st.get("dev", []), "recipe": st.get("recipe"),
+                                                         "hardware": st.get("hardware"), "starts": st.get("starts", [])}]
     # The data folders the run has read (their shards can change between restarts; the export lists these).
     state["data_folders"] = sorted(set(state.get("data_folders", [])) | {os.path.basename(os.path.normpath(f)) for f in args.data.split(",") if f})
     state["recipe"] = {k: getattr(args, k) for k in ("arch", "geometry", "glyph", "max_h", "max_w", "pixels", "max_batch",
