@@ -10,7 +10,7 @@
 #   scripts/train/run2.sh compare2  # second-phase candidates from one checkpoint (INIT), COMPARE_MINUTES of one core each
 #   scripts/train/run2.sh init      # v1's weights recovered from its ONNX files, to start v2 from
 #   scripts/train/run2.sh train     # the long run in the background (nohup), log in training/v2/run/train.log
-#   scripts/train/run2.sh pause     # pause every training process (tests, benchmarks); resume goes on, stop saves and ends them
+#   scripts/train/run2.sh pause     # pause every training process (tests, benchmarks); `resume` goes on, `stop` saves and ends them
 #   scripts/train/run2.sh pack      # the checkpoint and training record to commit (checkpoints/texmesh-v2)
 #   scripts/train/run2.sh export    # ONNX, model.json, calibration, held-out A/B/C evaluations, model card (models/texmesh-v2)
 #   scripts/train/run2.sh finetune DIR  # a short run on people's corrections (texmesh corrections export DIR), in training/v2/finetune
@@ -71,10 +71,10 @@ case "${1:-}" in
     v3_shards clean8 11 "${SHARDS8:-20}" clean2
     ;;
   compare)
-    # (In float32, as the recorded comparisons ran: bfloat16 came later, decision 29.)
     # Candidate designs from scratch at equal compute: COMPARE_MINUTES (default 30) of one core each
     # (process CPU time, one thread: on this model PyTorch's second thread bought almost nothing),
-    # one after another on core CORE (default 0), so that two queues can run side by side.
+    # one after another on core CORE (default 0), so that two queues can run side by side. In float32,
+    # as the recorded comparisons ran (bfloat16 came later, decision 29).
     # CANDIDATES: "ARCH GEOMETRY COUNT_LOSS[ NAME]" separated by ";".
     m=${COMPARE_MINUTES:-30}
     IFS=';' read -ra specs <<< "${CANDIDATES:-v1 squeeze 0;v1like glyph 0;enc2dec2 glyph 0;enc2dec2 glyph 0.1}"
