@@ -26,9 +26,16 @@ class _Bmm(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g):
+        # dA = g B^T and dB = A^T g. In attention one operand is the large scores matrix (t x s);
+        # transposing it into a contiguous copy cost more than the product, so where an operand is
+        # larger than g the product is taken the other way round and its small result transposed.
         a, b = ctx.saved_tensors
         g = g.contiguous()
-        return torch.bmm(g, b.transpose(1, 2).contiguous()), torch.bmm(a.transpose(1, 2).contiguous(), g)
+        da = (torch.bmm(b, g.transpose(1, 2).contiguous()).transpose(1, 2) if b.numel() > g.numel()
+              else torch.bmm(g, b.transpose(1, 2).contiguous()))
+        db = (torch.bmm(g.transpose(1, 2).contiguous(), a).transpose(1, 2) if a.numel() > g.numel()
+              else torch.bmm(a.transpose(1, 2).contiguous(), g))
+        return da, db
 
 
 EXPORTING = False
@@ -60,10 +67,11 @@ class Attention(nn.Module):
         b, t, d = x.shape
         s = mem.shape[1]
         hd = d // self.h
-        q = self.q(x).view(b, t, self.h, hd).transpose(1, 2).reshape(b * self.h, t, hd)
+        # The scale goes on the queries (t x hd), not on the scores (t x s), the larger tensor.
+        q = (self.q(x) * (1.0 / math.sqrt(hd))).view(b, t, self.h, hd).transpose(1, 2).reshape(b * self.h, t, hd)
         k, v = self.kv(mem).view(b, s, 2, self.h, hd).permute(2, 0, 3, 1, 4).reshape(2, b * self.h, s, hd)
         kt = k.transpose(1, 2).contiguous()
-        att = bmm(q, kt) * (1.0 / math.sqrt(hd))
+        att = bmm(q, kt)
         if mask is not None:
             att = att + mask
         att = torch.softmax(att, dim=-1)
