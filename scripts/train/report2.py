@@ -10,7 +10,7 @@ of v2 takes over when v2 ships).
 The forecast fits the dev error rate (1 - greedy exact match) against samples seen as a power
 law, err = a * samples^-b, on the later half of the curve, and solves it for 10 % error (the 90 %
 target); it says "never" when the error is not falling. Samples, not hours: a training hour holds
-three times the samples since the trainer runs in bfloat16 on both cores (DECISIONS 29). The
+about 2.75 times the samples since the trainer runs in bfloat16 on both cores (DECISIONS 29). The
 samples still to see are turned into hours at the run's present rate.
 """
 import argparse

@@ -5,15 +5,15 @@
 #   scripts/train/run2.sh data3     # grammar v3's topic formulas (SHARDS3, default 40 shards of 2,000), in training/v2/clean3
 #   scripts/train/run2.sh data4     # fresh formulas of the same grammar, another seed (SHARDS4, default 40), in training/v2/clean4
 #   scripts/train/run2.sh data5     # the third phase's fresh formulas: grammar v3 (SHARDS5, default 40) in clean5, v2 (SHARDS6, default 20) in clean6
-#   scripts/train/run2.sh data6     # more for the third phase at three times the rate: v3 (SHARDS7, default 40) in clean7, v2 (SHARDS8, default 20) in clean8
+#   scripts/train/run2.sh data6     # more for the third phase at the two-core rate: v3 (SHARDS7, default 40) in clean7, v2 (SHARDS8, default 20) in clean8
 #   scripts/train/run2.sh compare   # candidate designs, COMPARE_MINUTES (default 30) of one core each from scratch
 #   scripts/train/run2.sh compare2  # second-phase candidates from one checkpoint (INIT), COMPARE_MINUTES of one core each
 #   scripts/train/run2.sh init      # v1's weights recovered from its ONNX files, to start v2 from
 #   scripts/train/run2.sh train     # the long run in the background (nohup), log in training/v2/run/train.log
-#   scripts/train/run2.sh pause     # pause every training process (tests, benchmarks); `resume` goes on, `stop` saves and ends them
+#   scripts/train/run2.sh pause     # pause the long run's processes (tests, benchmarks); `resume` goes on, `stop` saves and ends them
 #   scripts/train/run2.sh pack      # the checkpoint and training record to commit (checkpoints/texmesh-v2)
 #   scripts/train/run2.sh export    # ONNX, model.json, calibration, held-out A/B/C evaluations, model card (models/texmesh-v2)
-#   scripts/train/run2.sh finetune DIR  # a short run on people's corrections (texmesh corrections export DIR), in training/v2/finetune
+#   scripts/train/run2.sh finetune DIR  # a short run on people's corrections (texmesh corrections export DIR), in training/v2/finetune, float32 unless FT_PRECISION=bf16
 #
 # Needs: Debian's python3-torch, python3-opencv, python3-pil, python3-onnx, libopenblas0-pthread; texlive + dvipng.
 # MINUTES (default: the resumed run's own, else 600) is the long run's budget, counted across restarts. ARCH (default v1net), INIT (weights to
@@ -22,7 +22,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# V2_DIR: the folder of data and runs, relative to the checkout (default training/v2).
 V2=${V2_DIR:-training/v2}
+case $V2 in /*) echo "V2_DIR must be relative to the checkout, not $V2" >&2; exit 2 ;; esac
 SHARDS=${SHARDS:-40}
 PY=/usr/bin/python3
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
@@ -37,6 +39,16 @@ v3_shards() {
 # The clean folders there are, as train2.py's --data list for the long run.
 data_list() { for d in clean clean2 clean3 clean4 clean5 clean6 clean7 clean8; do [ -d "$V2/$d" ] && echo -n ",../../$V2/$d"; done | cut -c2-; }
 train2() { (cd scripts/train && nice -n 19 "$PY" train2.py --data "../../$V2/clean" --dev "../../$V2/dev" --vocab "../../$VOCAB" "$@"); }
+# The long run's processes (ranks and batch makers) of this checkout: its command line names the run's
+# folder, and it runs in this checkout's scripts/train (the bracket keeps the pattern off the shell running it).
+trainers() {
+  local here p
+  here=$(realpath scripts/train)
+  for p in $(pgrep -f "[t]rain2\.py --data.* --out \.\./\.\./$V2/run " || true); do
+    [ "$(readlink -f "/proc/$p/cwd" 2>/dev/null)" = "$here" ] && echo "$p"
+  done
+  return 0
+}
 
 case "${1:-}" in
   data)
@@ -65,7 +77,7 @@ case "${1:-}" in
     v3_shards clean6 9 "${SHARDS6:-20}" clean2
     ;;
   data6)
-    # The third phase reads three times the samples an hour since it runs in bfloat16 on both cores
+    # The third phase reads nearly three times the samples an hour since it runs in bfloat16 on both cores
     # (decision 29): fresh formulas for it, grammar v3 with seed 10 and v2's mix with seed 11.
     v3_shards clean7 10 "${SHARDS7:-40}"
     v3_shards clean8 11 "${SHARDS8:-20}" clean2
@@ -116,7 +128,7 @@ case "${1:-}" in
     # The long run, one thread pinned to core CORE (default 0), leaving the other core to everything else;
     # or RANKS processes, one a core, when the machine has nothing else to do (run2.sh pause and resume them).
     mkdir -p "$V2/run"
-    if pgrep -f "[t]rain2\.py --data.* --out \.\./\.\./$V2/run " >/dev/null; then
+    if [ -n "$(trainers)" ]; then
       echo "a trainer is already running in $V2/run (scripts/train/run2.sh stop ends it)" >&2; exit 1
     fi
     if [ ! -f "$V2/run/last.pt" ] && [ -f "${CHECKPOINT:-checkpoints/texmesh-v2/weights.pt}" ] && [ -z "${INIT:-}" ]; then
@@ -127,6 +139,10 @@ case "${1:-}" in
     minutes=${MINUTES:-$([ -f "$V2/run/last.pt" ] && "$PY" -c "import sys, torch; print(torch.load(sys.argv[1], map_location='cpu')['state']['recipe']['minutes'])" "$V2/run/last.pt" || echo 600)}
     # RANKS=2: one process a core (cores 0 and 1, or CORES), gradients averaged every step.
     ranks=${RANKS:-1}
+    # What would only fail in the background log, said here.
+    [[ "$ranks" =~ ^[1-9][0-9]*$ ]] || { echo "RANKS must be a whole number of at least 1, not '$ranks'" >&2; exit 2; }
+    [ "$ranks" -le "$(nproc)" ] || { echo "RANKS=$ranks needs $ranks cores; this machine lets it use $(nproc)" >&2; exit 2; }
+    [ -n "$(data_list)" ] || { echo "no training data in $V2 (clean, clean2, ...): make it with scripts/train/run2.sh data first" >&2; exit 2; }
     cores=${CORES:-$([ "$ranks" -gt 1 ] && echo "0-$((ranks - 1))" || echo "${CORE:-0}")}
     nohup env OMP_NUM_THREADS=1 taskset -c "$cores" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py \
       --data $(data_list) --dev ../../$V2/dev --vocab ../../$VOCAB --out ../../$V2/run --ranks $ranks \
@@ -134,16 +150,17 @@ case "${1:-}" in
     echo "training in the background (pid $!); follow it with: tail -f $V2/run/train.log"
     ;;
   pause|resume|stop)
-    # Every trainer process (ranks and batch makers); the bracket keeps the pattern from matching the shell
-    # that runs it. stop: the trainer saves first (SIGTERM), and resumes later with run2.sh train.
-    # (A compare queue's shells carry the same words: stop ends the queue too.)
+    # The long run's processes in this checkout (trainers above), not compare or fine-tune runs.
+    # stop: the trainer saves first (SIGTERM), and resumes later with run2.sh train.
     sig=$(case $1 in pause) echo STOP ;; resume) echo CONT ;; stop) echo TERM ;; esac)
-    [ "$1" = stop ] && pkill -CONT -f '[t]rain2\.py --data' || true
-    if ! pkill "-$sig" -f '[t]rain2\.py --data'; then echo "no trainer is running"; exit 0; fi
+    pids=$(trainers)
+    if [ -z "$pids" ]; then echo "no trainer is running in $V2/run"; exit 0; fi
+    # shellcheck disable=SC2086  # one pid a word
+    { [ "$1" = stop ] && kill -CONT $pids 2>/dev/null; kill "-$sig" $pids 2>/dev/null; } || true
     echo "$1: sent SIG$sig"
     if [ "$1" = stop ]; then
       # It finishes its step and saves; wait for that, so that train may follow at once.
-      for _ in $(seq 600); do pgrep -f '[t]rain2\.py --data' >/dev/null || { echo "stopped"; exit 0; }; sleep 0.5; done
+      for _ in $(seq 600); do [ -n "$(trainers)" ] || { echo "stopped"; exit 0; }; sleep 0.5; done
       echo "still running after 5 minutes" >&2; exit 1
     fi
     ;;
@@ -185,8 +202,13 @@ case "${1:-}" in
     for set in heldout-a heldout-b heldout-c; do
       node dist/scripts/eval.js "datasets/$set" --model "$out" --report "$out/eval-$set.json"
     done
-    "$PY" scripts/train/report2.py --v2 "$V2" --out checkpoints/texmesh-v2
-    cp checkpoints/texmesh-v2/TRAINING.md "$out/TRAINING.md"
+    # The training record of the checkpoint exported (not of the committed one), with the committed
+    # decisions and comparisons, written aside so that checkpoints/texmesh-v2 is left as it is.
+    record=$(mktemp -d)
+    cp checkpoints/texmesh-v2/DECISIONS.md checkpoints/texmesh-v2/comparison*.json "$record/"
+    "$PY" scripts/train/report2.py --v2 "$V2" --checkpoint "$ckpt" --out "$record"
+    cp "$record/TRAINING.md" "$out/TRAINING.md"
+    rm -rf "$record"
     node dist/scripts/model-card.js "$out"
     echo "model card: $out/MODEL_CARD.md"
     ;;
@@ -215,7 +237,7 @@ case "${1:-}" in
     data=$(ls -d "$ft"/data/*/ | sed 's|^|../../|; s|/$||' | paste -sd,)
     OMP_NUM_THREADS=1 taskset -c "${CORE:-1}" bash -c "cd scripts/train && exec nice -n 10 $PY train2.py --data $data --dev ../../$V2/dev \
       --vocab ../../$VOCAB --out ../../$ft/run --minutes ${FT_MINUTES:-15} --arch ${ARCH:-v1net} --lr ${FT_LR:-3e-4} --warmup 0.05 \
-      --dev-minutes 5 --checkpoint-minutes 5 --init $(realpath "${FT_INIT:-$V2/run/last.pt}")" >"$ft/stdout.log" 2>&1 \
+      --dev-minutes 5 --checkpoint-minutes 5 --precision ${FT_PRECISION:-fp32} --init $(realpath "${FT_INIT:-$V2/run/last.pt}")" >"$ft/stdout.log" 2>&1 \
       || { echo "the fine-tune failed: $ft/stdout.log says why" >&2; tail -5 "$ft/stdout.log" >&2; exit 1; }
     (cd scripts/train && OMP_NUM_THREADS=1 "$PY" export.py --checkpoint "../../$ft/run/last.pt" --dev "../../$V2/dev" --out "../../$ft/model" \
       --recipe "$("$PY" -c 'import json, sys; print(json.dumps({"finetune": {"corrections": sys.argv[1], "repeat": int(sys.argv[2]), "replay_shards": int(sys.argv[3]), "heldout_c_allowed": sys.argv[4] == "1"}}))' \

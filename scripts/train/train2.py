@@ -141,7 +141,7 @@ def main():
                          "batches, gradients averaged every step")
     ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                     help="bf16: matrix products in bfloat16 under autocast, weights and optimizer in float32 "
-                         "(auto: on a CUDA GPU, or a CPU with avx512_bf16 or amx_bf16; about 1.6 times the samples a "
+                         "(auto: on a CUDA GPU that has bfloat16, or a CPU with avx512_bf16 or amx_bf16; about 1.6 times the samples a "
                          "second of fp32 on such a CPU)")
     args = ap.parse_args()
     if args.arch == "v1" and args.count_loss > 0:
@@ -150,12 +150,15 @@ def main():
         ap.error("--arch v1 reads 64 x 512 canvases: use --geometry squeeze")
     if args.ranks < 1:
         ap.error("--ranks must be at least 1")
+    if args.ranks > 1 and torch.cuda.is_available():
+        ap.error("--ranks is for CPU cores; on a GPU train with one rank")
     ranks.start(args.ranks, lambda rank, world: train(args, rank, world))
 
 
 def train(args, rank, world):
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    bf16 = args.precision == "bf16" or (args.precision == "auto" and (device == "cuda" or cpu_has_bf16()))
+    bf16 = args.precision == "bf16" or (args.precision == "auto" and (
+        torch.cuda.is_bf16_supported() if device == "cuda" else cpu_has_bf16()))
     if device == "cpu":
         # One thread a rank when there are several (each is pinned to its own core).
         torch.set_num_threads(len(os.sched_getaffinity(0)) if world > 1 else int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 2)))
@@ -241,6 +244,17 @@ def train(args, rank, world):
     def on_signal(signum, _frame):
         stop["asked"] = True
 
+    def together(collective, *args):
+        """A collective call; if another rank has died, save what this one holds before failing. No step
+        is taken between exchanges, so the weights and the optimizer are whole."""
+        try:
+            return collective(*args)
+        except RuntimeError:
+            if world > 1:
+                say("a rank failed: saving this rank's weights before stopping")
+                save()
+            raise
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     loader = torch.utils.data.DataLoader(Batches(args, vocab, args.seed * 7919 + state["step"] + 1000003 * rank), batch_size=None,
@@ -284,7 +298,7 @@ def train(args, rank, world):
         # Rank 0's clock and checkpoint time, any rank's stop, and the sums, the same on every rank.
         spent = (cpu - t_cpu) / torch.get_num_threads() if args.clock == "cpu" else min(now - t0, args.max_step_seconds)
         mine = rank == 0
-        spent, due, halt, samples, cpus, loss_sum = ranks.exchange(params, world, [
+        spent, due, halt, samples, cpus, loss_sum = together(ranks.exchange, params, world, [
             spent if mine else 0.0, float(mine and now - last_ckpt > args.checkpoint_minutes * 60),
             float(stop["asked"]), x.shape[0], cpu - t_cpu, loss.item()])
         nn.utils.clip_grad_norm_(params, 1.0)
@@ -303,7 +317,7 @@ def train(args, rank, world):
                 f"{state['samples']} samples {state['elapsed'] / 60:.1f}/{args.minutes:.0f} min")
             losses = []
         if state["elapsed"] / 60 >= next_dev:
-            ranks.average_buffers(model, world)
+            together(ranks.average_buffers, model, world)
             got = evaluate(model, dev, device, n=200) if rank == 0 else None  # (None without a dev set)
             if got:
                 em, bands, dl = got
@@ -313,7 +327,7 @@ def train(args, rank, world):
             next_dev += args.dev_minutes
             t0, t_cpu = time.time(), time.process_time()  # the check's time is not training time
         if due:
-            ranks.average_buffers(model, world)
+            together(ranks.average_buffers, model, world)
             save()
             last_ckpt = time.time()
             t0, t_cpu = time.time(), time.process_time()
