@@ -4,9 +4,13 @@
 samples, minutes, recipe, learning curve), to a file small enough to commit (about 2 bytes a
 parameter; the optimizer's moments stay behind). `unpack` turns it back into a train2.py
 last.pt (float32 weights, a fresh optimizer) that train2.py resumes from with its schedule.
+`ema` writes a checkpoint whose weights are the run's moving average of its weights (train2.py
+--ema), to export (CHECKPOINT_PT=... scripts/train/run2.sh export); the packed checkpoint leaves the
+average behind (it would double its size), and a run resumed from it starts the average afresh.
 
   python3 scripts/train/checkpoint.py pack training/v2/run/last.pt checkpoints/texmesh-v2.pt
   python3 scripts/train/checkpoint.py unpack checkpoints/texmesh-v2.pt training/v2/run/last.pt
+  python3 scripts/train/checkpoint.py ema training/v2/run/last.pt /tmp/ema.pt
 """
 import argparse
 import os
@@ -43,13 +47,24 @@ def unpack(src, dst):
     print(f"{dst}: step {st['step']}, {st['elapsed'] / 60:.1f} min trained; the optimizer starts afresh")
 
 
+def ema(src, dst):
+    saved = torch.load(src, map_location="cpu")
+    if "ema" not in saved:
+        raise SystemExit(f"{src} has no moving average of its weights (train2.py --ema; a run keeps one from its next save)")
+    st = dict(saved["state"], weights=f"moving average of the weights (decay {saved.get('ema_decay', 'unknown')})")
+    tmp = dst + ".tmp"
+    torch.save({"model": saved["ema"], "state": st, "vocab": saved["vocab"]}, tmp)
+    os.replace(tmp, dst)
+    print(f"{dst}: the moving average at step {st['step']}, {st['elapsed'] / 60:.1f} min")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("action", choices=["pack", "unpack"])
+    ap.add_argument("action", choices=["pack", "unpack", "ema"])
     ap.add_argument("src")
     ap.add_argument("dst")
     a = ap.parse_args()
-    (pack if a.action == "pack" else unpack)(a.src, a.dst)
+    {"pack": pack, "unpack": unpack, "ema": ema}[a.action](a.src, a.dst)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ GPU when one is present. Matrix products run in bfloat16 under autocast where th
 """
 import argparse
 from contextlib import nullcontext
+import copy
 import hashlib
 import json
 import math
@@ -125,6 +126,9 @@ def main():
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--warmup", type=float, default=0.03)
     ap.add_argument("--count-loss", type=float, default=0.0, help="weight of the symbol-counting loss (0: off)")
+    ap.add_argument("--ema", type=float, default=0.999,
+                    help="decay of an exponential moving average of the weights, kept beside them, checked on dev "
+                         "and saved as the checkpoint's 'ema' (checkpoint.py ema exports it); 0: none")
     ap.add_argument("--init", help="start from this checkpoint's weights")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--checkpoint-minutes", type=float, default=5)
@@ -217,6 +221,16 @@ def train(args, rank, world):
                                                          "samples_seen": st.get("samples"), "minutes": round(st.get("elapsed", 0) / 60, 1),
                                                          "dev": st.get("dev", []), "recipe": st.get("recipe"),
                                                          "hardware": st.get("hardware"), "starts": st.get("starts", [])}]
+    # The moving average of the weights (rank 0's): from the checkpoint's, or from the weights as they are.
+    ema = None
+    if args.ema > 0 and rank == 0:
+        ema = copy.deepcopy(model).eval()
+        if saved and "ema" in saved:
+            ema.load_state_dict(saved["ema"])
+        for p in ema.parameters():
+            p.requires_grad_(False)
+    ema_avg = [t for t in ema.state_dict().values() if t.is_floating_point()] if ema is not None else []
+    ema_src = [t for t in model.state_dict().values() if t.is_floating_point()] if ema is not None else []
     # The data folders the run has read (their shards can change between restarts; the export lists these).
     state["data_folders"] = sorted(set(state.get("data_folders", [])) | {os.path.basename(os.path.normpath(f)) for f in args.data.split(",") if f})
     state["recipe"] = {k: getattr(args, k) for k in ("arch", "geometry", "glyph", "max_h", "max_w", "pixels", "max_batch",
@@ -236,7 +250,8 @@ def train(args, rank, world):
         if rank != 0:
             return
         tmp = ckpt + ".tmp"
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "vocab": vocab}, tmp)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "vocab": vocab,
+                    **({"ema": ema.state_dict(), "ema_decay": args.ema} if ema is not None else {})}, tmp)
         os.replace(tmp, ckpt)
 
     stop = {"asked": False}
@@ -303,6 +318,10 @@ def train(args, rank, world):
             float(stop["asked"]), x.shape[0], cpu - t_cpu, loss.item()])
         nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        if ema is not None:
+            with torch.no_grad():  # (weights and float buffers, in place; BatchNorm's counter stays the model's)
+                torch._foreach_mul_(ema_avg, args.ema)
+                torch._foreach_add_(ema_avg, ema_src, alpha=1 - args.ema)
         state["step"] += 1
         state["samples"] += int(samples)
         state["elapsed"] += spent
@@ -324,6 +343,13 @@ def train(args, rank, world):
                 state["dev"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2), "samples": state["samples"],
                                      "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": 200, "dev_set": dev_id})
                 say(f"dev greedy exact match {em:.3f}, loss {dl:.4f} (200) {bands}")
+            if got and ema is not None:
+                em, bands, dl = evaluate(ema, dev, device, n=200)
+                state.setdefault("dev_ema", []).append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2),
+                                                        "samples": state["samples"], "dev_exact": round(em, 4),
+                                                        "dev_loss": round(dl, 4), "n": 200, "dev_set": dev_id,
+                                                        "decay": args.ema})
+                say(f"dev greedy exact match {em:.3f}, loss {dl:.4f} (200) {bands}, moving average of the weights")
             next_dev += args.dev_minutes
             t0, t_cpu = time.time(), time.process_time()  # the check's time is not training time
         if due:
@@ -345,8 +371,13 @@ def train(args, rank, world):
                              "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": len(dev), "bands": bands,
                              "dev_set": dev_id})
     state["final_dev_exact"] = em
+    if got and ema is not None:
+        ema_em, ema_bands, ema_dl = evaluate(ema, dev, device)
+        state["final_dev_exact_ema"] = ema_em
+        say(f"moving average of the weights: dev exact {ema_em:.4f}, loss {ema_dl:.4f} {ema_bands}")
     save()
-    torch.save({"model": model.state_dict(), "vocab": vocab, "state": state}, os.path.join(args.out, "final.pt"))
+    torch.save({"model": model.state_dict(), "vocab": vocab, "state": state,
+                **({"ema": ema.state_dict()} if ema is not None else {})}, os.path.join(args.out, "final.pt"))
     say(f"done: {state['step']} steps, {state['samples']} samples, {state['elapsed'] / 60:.1f} min, "
         + (f"dev exact {em:.4f}, loss {dl:.4f} {bands}" if got else "no dev set"))
 
