@@ -5,7 +5,7 @@ The ranks are forked from the trainer (so they share its command line, and `run2
 pauses them all), each pinned to one core of the trainer's affinity. What has to be
 decided together (the clock, stopping, a checkpoint, a dev check) is decided by rank 0, or by any
 rank for stopping, and shared in the step's own exchange, so no rank waits on a collective the
-others never call. Rank 0 alone logs, checks dev and saves.
+others never call. Rank 0 alone logs and saves; each rank reads its share of a dev check.
 """
 from datetime import timedelta
 import os

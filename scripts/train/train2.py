@@ -15,7 +15,6 @@ GPU when one is present. Matrix products run in bfloat16 under autocast where th
 import argparse
 from contextlib import nullcontext
 import copy
-import hashlib
 import json
 import math
 import os
@@ -23,71 +22,17 @@ import platform
 import signal
 import time
 
-import numpy as np
 import torch
 from torch import nn
 
 from common import log, lr_at
-from data2 import Batches, Crops, canvas_for, collate
+from data2 import Batches
+from devcheck import dev_set, evaluate, fingerprint
 from model import PAD, Recognizer
-from model2 import ARCHS, Recognizer2, greedy_cached
+from model2 import ARCHS, Recognizer2
 import ranks
 
 RESTART_WARMUP_STEPS = 300
-
-
-def dev_set(folder, vocab, geometry, args):
-    """Dev canvases (the pipeline's crops, scaled as inference scales them), sorted by width."""
-    if not folder:
-        return None
-    d = Crops(folder, vocab, "ink")
-    d.scan()
-    items = []
-    for i in range(min(len(d), args.dev_count)):
-        crop, g = d.crop(i)
-        items.append((canvas_for(geometry, crop, g, args), d.labels[i]))
-    items.sort(key=lambda m: m[0].shape[1])
-    return items
-
-
-def fingerprint(dev):
-    """A short hash of the dev canvases and labels. Dev is rendered again from its seed on every
-    new machine; a check on other pixels (TeX missing, say) is not a point on the same curve."""
-    h = hashlib.sha256()
-    for canvas, label in dev:
-        h.update(np.ascontiguousarray(canvas).tobytes())
-        h.update(json.dumps(label).encode())
-    return h.hexdigest()[:12]
-
-
-@torch.no_grad()
-def evaluate(model, dev, device, n=None):
-    """Greedy exact match, and by length band (1-20, 21-40, 41-60, 61-90, 91+)."""
-    if not dev:
-        return None
-    items = dev if n is None else dev[:: max(1, len(dev) // n)]
-    model.eval()
-    right, bands = 0, {}
-    nll, ntok = 0.0, 0
-    for b in range(0, len(items), 32):
-        part = items[b: b + 32]
-        x, tok = collate([m[0] for m in part], [m[1] for m in part])
-        x, tok = x.to(device).float() / 255.0, tok.to(device)
-        logits = model(x, tok[:, :-1])
-        nll += nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tok[:, 1:].reshape(-1),
-                                           ignore_index=PAD, reduction="sum").item()
-        ntok += int((tok[:, 1:] != PAD).sum())
-        out = greedy_cached(model, x, max_len=max(len(m[1]) for m in part) + 2)
-        for m, seq in zip(part, out):
-            ok = seq == m[1]
-            right += ok
-            L = len(m[1])
-            band = "1-20" if L <= 20 else "21-40" if L <= 40 else "41-60" if L <= 60 else "61-90" if L <= 90 else "91+"
-            t = bands.setdefault(band, [0, 0])
-            t[0] += ok
-            t[1] += 1
-    model.train()
-    return right / len(items), {k: round(v[0] / v[1], 3) for k, v in sorted(bands.items())}, nll / ntok
 
 
 def cpu_has_bf16():
@@ -221,9 +166,9 @@ def train(args, rank, world):
                                                          "samples_seen": st.get("samples"), "minutes": round(st.get("elapsed", 0) / 60, 1),
                                                          "dev": st.get("dev", []), "recipe": st.get("recipe"),
                                                          "hardware": st.get("hardware"), "starts": st.get("starts", [])}]
-    # The moving average of the weights (rank 0's): from the checkpoint's, or from the weights as they are.
+    # The moving average of the weights: from the checkpoint's, or from the weights as they are.
     ema = None
-    if args.ema > 0 and rank == 0:
+    if args.ema > 0:  # (on every rank, as the weights are: each reads its share of a dev check)
         ema = copy.deepcopy(model).eval()
         if saved and "ema" in saved:
             ema.load_state_dict(saved["ema"])
@@ -242,8 +187,8 @@ def train(args, rank, world):
     state.setdefault("starts", []).append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2),
                                            "hardware": state["hardware"]})
     say(f"training on {state['hardware']}")
-    dev = dev_set(args.dev, vocab, args.geometry, args) if rank == 0 else None
-    dev_id = fingerprint(dev) if dev else None  # (only rank 0 checks dev)
+    dev = dev_set(args.dev, vocab, args.geometry, args)  # (every rank reads its share of a check)
+    dev_id = fingerprint(dev) if dev else None
     say(f"dev set {dev_id}: {len(dev or [])} images")
 
     def save():
@@ -337,14 +282,15 @@ def train(args, rank, world):
             losses = []
         if state["elapsed"] / 60 >= next_dev:
             together(ranks.average_buffers, model, world)
-            got = evaluate(model, dev, device, n=200) if rank == 0 else None  # (None without a dev set)
+            got = together(evaluate, model, dev, device, 200, rank, world)  # (None without a dev set)
             if got:
                 em, bands, dl = got
                 state["dev"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2), "samples": state["samples"],
                                      "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": 200, "dev_set": dev_id})
                 say(f"dev greedy exact match {em:.3f}, loss {dl:.4f} (200) {bands}")
             if got and ema is not None:
-                em, bands, dl = evaluate(ema, dev, device, n=200)
+                together(ranks.average_buffers, ema, world)
+                em, bands, dl = together(evaluate, ema, dev, device, 200, rank, world)
                 state.setdefault("dev_ema", []).append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2),
                                                         "samples": state["samples"], "dev_exact": round(em, 4),
                                                         "dev_loss": round(dl, 4), "n": 200, "dev_set": dev_id,
