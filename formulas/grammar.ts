@@ -17,6 +17,10 @@ import { BB } from './vocabulary.js'
 
 /** The share of topic formulas in mix 'v3'; the rest are drawn as mix 'v2' draws its formulas. */
 export const V3_TOPIC_SHARE = 0.35
+/** The share of notation formulas (topics-notation.ts) in mix 'v4'; the rest are drawn as mix 'v3' draws its formulas. */
+export const V4_NOTATION_SHARE = 0.3
+
+export type GrammarMix = 'v1' | 'v2' | 'v3' | 'v4'
 
 export class FormulaGenerator extends ExpressionWriter {
   private readonly topics: TopicWriter
@@ -26,12 +30,14 @@ export class FormulaGenerator extends ExpressionWriter {
    * and structures (every token of the vocabulary, in no learned order: they keep the decoder
    * reading the image rather than guessing from its language prior) and long formulas of several
    * clauses (40-150 tokens, where v1 read worst); 'v3' also writes topic formulas (topics.ts: the
-   * notation of textbooks and papers by topic, V3_TOPIC_SHARE of its formulas). 'v1' and 'v2'
-   * draw from the Rng exactly as before 'v3' was added.
+   * notation of textbooks and papers by topic, V3_TOPIC_SHARE of its formulas); 'v4' also writes
+   * notation formulas (topics-notation.ts: constructions the others write rarely or one way,
+   * V4_NOTATION_SHARE of its formulas). 'v1', 'v2' and 'v3' draw from the Rng exactly as before
+   * the mixes after them were added.
    */
   constructor (
     r: Rng,
-    private readonly mix: 'v1' | 'v2' | 'v3' = 'v1'
+    private readonly mix: GrammarMix = 'v1'
   ) {
     super(r)
     this.topics = new TopicWriter(r) // draws nothing until a topic formula is asked for
@@ -61,9 +67,10 @@ export class FormulaGenerator extends ExpressionWriter {
     ])()
   }
 
-  /** A formula: of the kinds printed in papers and textbooks, with mix 'v2' sometimes random or long, with 'v3' also of a topic. */
+  /** A formula: of the kinds printed in papers and textbooks, with mix 'v2' sometimes random or long, with 'v3' also of a topic, with 'v4' also of notation. */
   formula (): string {
-    if (this.mix === 'v3') {
+    if (this.mix === 'v4' && this.r.next() < V4_NOTATION_SHARE) return this.topics.notationFormula()
+    if (this.mix === 'v3' || this.mix === 'v4') {
       // One draw, as 'v2' makes it: below the topic share a topic formula, above it v2's choice, rescaled.
       const k = this.r.next()
       if (k < V3_TOPIC_SHARE) return this.topicFormula()
@@ -211,7 +218,7 @@ export class FormulaGenerator extends ExpressionWriter {
 
   /** A formula as mixes 'v1' and 'v2' write it (rewritten), and as 'v3' does (as it is: \langle, \mathrm{Var}, \arg are the vocabulary's). */
   private asBefore (s: string, rewrite: (s: string) => string): string {
-    return this.mix === 'v3' ? s : rewrite(s)
+    return this.mix === 'v3' || this.mix === 'v4' ? s : rewrite(s)
   }
 
   private sets (): string {

@@ -21,6 +21,7 @@ import { linearAlgebra, numberTheory } from './topics-algebra.js'
 import { machineLearning, probability } from './topics-stats.js'
 import { electromagnetism, mechanics, quantum } from './topics-physics.js'
 import { chemistry, thermodynamics } from './topics-thermo.js'
+import { notation } from './topics-notation.js'
 
 export const TOPICS = {
   calculus,
@@ -48,5 +49,10 @@ export class TopicWriter extends TopicStyle {
   topicFormula (topic?: Topic): string {
     const t = topic ?? this.weighted(WEIGHTS)
     return singleSpaced(TOPICS[t](this))
+  }
+
+  /** A notation formula (mix 'v4', topics-notation.ts). */
+  notationFormula (): string {
+    return singleSpaced(notation(this))
   }
 }

@@ -23,7 +23,7 @@ import { canonicalTokens } from '../../pipeline/latex/canonical.js'
 import { canvasFromInk, decodeGray, fromGray, inkBox, inkMap, rawGray, INPUT_HEIGHT, INPUT_WIDTH } from '../../pipeline/model-input.js'
 import { glyphSizeOf } from '../../pipeline/segment.js'
 import { augment, HELDOUT_B_AUGMENT, TRAIN_AUGMENT, type AugmentProfile } from './augment.js'
-import { FormulaGenerator } from '../../formulas/grammar.js'
+import { FormulaGenerator, type GrammarMix } from '../../formulas/grammar.js'
 import { isHeldoutC } from './heldout-c-guard.js'
 import { renderMathjax } from '../../formulas/render-mathjax.js'
 import { MATHJAX4_FONTS, renderMathjax4, type Mathjax4Font } from './render-mathjax4.js'
@@ -41,7 +41,7 @@ export interface RenderProfile {
   dpi: [number, number];
   augment: AugmentProfile;
   /** The grammar's mix (grammar.ts FormulaGenerator): 'v1' when not given. */
-  grammar?: 'v1' | 'v2' | 'v3';
+  grammar?: GrammarMix;
   /** MathJax's fonts to pick from (MathJax 3's TeX font, or a MathJax 4 font); only the TeX font when not given. */
   mathjaxFonts?: readonly ('tex' | Mathjax4Font)[];
 }
@@ -80,6 +80,15 @@ export const PROFILES: Record<string, RenderProfile> = {
     dpi: [220, 290],
     augment: { ...TRAIN_AUGMENT, pAny: 0 },
     grammar: 'v3',
+    mathjaxFonts: ['tex', ...(Object.keys(MATHJAX4_FONTS) as Mathjax4Font[])],
+  },
+  // The same, with v4's grammar: v3's formulas and notation formulas (topics-notation.ts) besides.
+  'clean-v4': {
+    mathjaxShare: 0.5,
+    exPx: [14, 18],
+    dpi: [220, 290],
+    augment: { ...TRAIN_AUGMENT, pAny: 0 },
+    grammar: 'v4',
     mathjaxFonts: ['tex', ...(Object.keys(MATHJAX4_FONTS) as Mathjax4Font[])],
   },
   // A stream of what a campus reads, for bench:learning's calibration: v3's topic formulas at the

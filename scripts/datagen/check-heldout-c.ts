@@ -7,18 +7,20 @@
  *   node dist/scripts/datagen/check-heldout-c.js [--count 1000000] [--seed 1,2,3,4,5] [--grammar v1,v2] [--shard-size 2000]
  *
  * --count is the number of formulas for each grammar mix, shared evenly among the seeds (v1: the
- * printed kinds, every profile before clean2; v2: clean2's, with random and long formulas besides).
+ * printed kinds, every profile before clean2; v2: clean2's, with random and long formulas besides;
+ * v3: clean3's, with topic formulas; v4: clean-v4's, with notation formulas).
  * Exits 1 when any coincide.
  */
 import { Command, InvalidArgumentError } from 'commander'
 import { pathToFileURL } from 'node:url'
 import { canonicalTokens } from '../../pipeline/latex/canonical.js'
 import { MAX_TOKENS } from './build.js'
-import { FormulaGenerator } from '../../formulas/grammar.js'
+import { FormulaGenerator, type GrammarMix } from '../../formulas/grammar.js'
 import { HELDOUT_C_SOURCE, readHeldoutC } from './heldout-c-guard.js'
 import { Rng } from '../../formulas/rng.js'
 
-export type GrammarMix = 'v1' | 'v2'
+export type { GrammarMix }
+const MIXES: readonly GrammarMix[] = ['v1', 'v2', 'v3', 'v4']
 
 export interface GrammarMatch {
   mix: GrammarMix;
@@ -84,7 +86,7 @@ function seedList (v: string): number[] {
 
 function mixList (v: string): GrammarMix[] {
   const mixes = v.split(',').map((s) => s.trim())
-  if (mixes.length === 0 || mixes.some((m) => m !== 'v1' && m !== 'v2')) throw new InvalidArgumentError('must be v1, v2 or v1,v2')
+  if (mixes.length === 0 || mixes.some((m) => !MIXES.includes(m as GrammarMix))) throw new InvalidArgumentError(`must be a comma-separated list of ${MIXES.join(', ')}`)
   return mixes as GrammarMix[]
 }
 
@@ -93,7 +95,7 @@ async function main (): Promise<void> {
     .description('count the grammar formulas whose canonical form is a held-out C formula')
     .option('--count <n>', 'formulas for each grammar mix, shared evenly among the seeds', positiveInt, 1_000_000)
     .option('--seed <list>', 'dataset seeds, as build.ts --seed', seedList, [1, 2, 3, 4, 5])
-    .option('--grammar <list>', "grammar mixes (build.ts profiles: v1, and clean2's v2)", mixList, ['v1', 'v2'])
+    .option('--grammar <list>', "grammar mixes (build.ts profiles: v1, clean2's v2, clean3's v3, clean-v4's v4)", mixList, ['v1', 'v2'])
     .option('--shard-size <n>', 'formulas per shard (build.ts --count)', positiveInt, 2000)
     .option('--source <file>', 'held-out C source', HELDOUT_C_SOURCE)
     .parse()
