@@ -183,7 +183,8 @@ def main():
             minutes += run.get("minutes", 0) or 0
             samples += run.get("samples_seen", 0) or 0
         fc = forecast(same_dev(curve), present_rate(st.get("history", [])))
-        json.dump({"recipe": st["recipe"], "curve": curve, "forecast": fc, "hardware": st.get("hardware")},
+        json.dump({"recipe": st["recipe"], "curve": curve, "forecast": fc, "hardware": st.get("hardware"),
+                   "ema_checks": st.get("dev_ema", [])},
                   open(os.path.join(args.out, "curve.json"), "w"), indent=1)
         r = st["recipe"]
         lines += ["## The long run", "",
@@ -199,6 +200,17 @@ def main():
         if any(c["other_dev"] for c in curve):
             lines += ["", "\\* On other dev pixels than the rest (" + "; ".join(sorted({c["dev_set"] for c in curve if c["other_dev"]}))
                       + "), so left out of the forecast."]
+        if st.get("dev_ema"):
+            # The moving average of the weights (train2.py --ema), read at the same checks as the weights.
+            mine = {d["step"]: d for d in st.get("dev", [])}
+            lines += ["", "The moving average of the weights (`train2.py --ema`), read at the same dev checks as the weights"
+                      " (200 images):", ""]
+            lines += table([[e["step"], samples + e["samples"], f"{(minutes + e['minutes']) / 60:.2f}",
+                             f"{100 * mine[e['step']]['dev_exact']:.1f} %" if e["step"] in mine else "-",
+                             mine[e["step"]].get("dev_loss", "-") if e["step"] in mine else "-",
+                             f"{100 * e['dev_exact']:.1f} %", e["dev_loss"], e.get("decay", "-")] for e in st["dev_ema"]],
+                           ["step", "samples seen", "training hours", "weights: exact", "weights: loss", "average: exact",
+                            "average: loss", "decay"])
         lines += ["", "## Forecast", ""]
         if fc.get("samples") is not None:
             at = (f"; at the run's present rate ({fc['rate']:,} samples an hour of training) that is about {fc['hours']:.0f}"
