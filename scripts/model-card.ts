@@ -21,6 +21,10 @@ interface Training {
     hardware: string;
     dev_history: { step: number; minutes: number; dev_exact: number; samples?: number; dev_loss?: number; n?: number }[];
     final_dev_greedy_exact: number | null;
+    /** What was exported: the weights at the last step (absent), or their moving average (train2.py --ema). */
+    weights?: string;
+    /** The moving average's own dev checks, beside the weights' (train2.py --ema). */
+    dev_history_moving_average?: { step: number; minutes: number; dev_exact: number; dev_loss?: number; n?: number }[];
     /** v1's train.py recipe, or v2's train2.py one (arch, geometry, lr, pixels a batch, ...) */
     run?: ({ batch: number; peak_lr: number; warmup: number; curriculum: number; label_smoothing: number } | V2Run) | null;
     prior?: Prior[];
@@ -249,6 +253,14 @@ async function main (): Promise<void> {
     ...t.training.dev_history.map((h) => `| ${h.step} | ${h.minutes.toFixed(1)} | ${pct(h.dev_exact)}${h.n != null ? ` (${h.n})` : ''} |`),
     ...(t.training.final_dev_greedy_exact != null ? [`| ${t.training.steps} (end) | ${t.training.minutes.toFixed(1)} | ${pct(t.training.final_dev_greedy_exact)} |`] : []),
     '',
+    ...(t.training.weights != null
+      ? [`This model is ${t.training.weights}, not the weights of the last step; the table above is the weights' learning curve, and the average's own dev checks were:`,
+          '',
+          '| step | minutes | dev exact match of the average (greedy) |',
+          '| --- | --- | --- |',
+          ...(t.training.dev_history_moving_average ?? []).map((h) => `| ${h.step} | ${h.minutes.toFixed(1)} | ${pct(h.dev_exact)}${h.n != null ? ` (${h.n})` : ''} |`),
+          '']
+      : []),
     '## Measurements',
     '',
     'Exact match after normalisation to the canonical form, mean normalised token edit distance, corpus BLEU-4;',

@@ -80,7 +80,7 @@ print(json.dumps({"keys": sorted(e), "same": all(torch.equal(e["model"][k], s["e
       { keys: string[], same: boolean, weights: string }
     assert.deepEqual(ema.keys, ['model', 'state', 'vocab'])
     assert.ok(ema.same)
-    assert.match(ema.weights, /moving average of the weights \(decay 0\.999\)/)
+    assert.match(ema.weights, /the moving average of the run.s weights \(decay 0\.999\)/)
     await assert.rejects(run(PY, ['checkpoint.py', 'ema', join(dir, 'weights.pt'), join(dir, 'x.pt')], { cwd: TRAIN, env: ENV }), /no moving average/)
 
     // Resumed from its last.pt (the average with it) and from the unpacked checkpoint (the average afresh).

@@ -4,7 +4,7 @@
  * filter, but without the held-out C filter) and reports every canonical form that is also in
  * datasets/heldout-c.
  *
- *   node dist/scripts/datagen/check-heldout-c.js [--count 1000000] [--seed 1,2,3,4,5] [--grammar v1,v2] [--shard-size 2000]
+ *   node dist/scripts/datagen/check-heldout-c.js [--count 1000000] [--seed 1,2,3,4,5] [--grammar v1,v2,v3,v4] [--shard-size 2000]
  *
  * --count is the number of formulas for each grammar mix, shared evenly among the seeds (v1: the
  * printed kinds, every profile before clean2; v2: clean2's, with random and long formulas besides;
@@ -95,7 +95,7 @@ async function main (): Promise<void> {
     .description('count the grammar formulas whose canonical form is a held-out C formula')
     .option('--count <n>', 'formulas for each grammar mix, shared evenly among the seeds', positiveInt, 1_000_000)
     .option('--seed <list>', 'dataset seeds, as build.ts --seed', seedList, [1, 2, 3, 4, 5])
-    .option('--grammar <list>', "grammar mixes (build.ts profiles: v1, clean2's v2, clean3's v3, clean-v4's v4)", mixList, ['v1', 'v2'])
+    .option('--grammar <list>', "grammar mixes (build.ts profiles: v1, clean2's v2, clean3's v3, clean-v4's v4)", mixList, [...MIXES])
     .option('--shard-size <n>', 'formulas per shard (build.ts --count)', positiveInt, 2000)
     .option('--source <file>', 'held-out C source', HELDOUT_C_SOURCE)
     .parse()

@@ -26,14 +26,15 @@ class _Bmm(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g):
-        # dA = g B^T and dB = A^T g. In attention one operand is the large scores matrix (t x s);
-        # transposing it into a contiguous copy cost more than the product, so where an operand is
-        # larger than g the product is taken the other way round and its small result transposed.
+        # dA = g B^T and dB = A^T g. In attention one operand is the large scores matrix (t x s):
+        # transposing it into a contiguous copy cost more than the product. Where an operand is larger
+        # than g and the result together, the product is taken the other way round and its result
+        # left transposed (a view; whoever reads it next copies only the small result).
         a, b = ctx.saved_tensors
         g = g.contiguous()
-        da = (torch.bmm(b, g.transpose(1, 2).contiguous()).transpose(1, 2) if b.numel() > g.numel()
+        da = (torch.bmm(b, g.transpose(1, 2).contiguous()).transpose(1, 2) if b.numel() > g.numel() + a.numel()
               else torch.bmm(g, b.transpose(1, 2).contiguous()))
-        db = (torch.bmm(g.transpose(1, 2).contiguous(), a).transpose(1, 2) if a.numel() > g.numel()
+        db = (torch.bmm(g.transpose(1, 2).contiguous(), a).transpose(1, 2) if a.numel() > g.numel() + b.numel()
               else torch.bmm(a.transpose(1, 2).contiguous(), g))
         return da, db
 

@@ -101,7 +101,7 @@ case "${1:-}" in
       name=${4:-$1-$2$([ "$3" = 0 ] || echo "-count$3")}
       [ -f "$V2/compare/$name/final.pt" ] && continue
       OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "$(declare -f train2); V2=$V2 VOCAB=$VOCAB PY=$PY; train2 \
-        --out ../../$V2/compare/$name --minutes $m --arch $1 --geometry $2 --count-loss $3 --clock cpu --precision fp32" >/dev/null 2>&1
+        --out ../../$V2/compare/$name --minutes $m --arch $1 --geometry $2 --count-loss $3 --clock cpu --precision fp32 --ema 0" >/dev/null 2>&1
     done
     grep -h "done:" "$V2"/compare/*/train.log
     ;;
@@ -120,7 +120,7 @@ case "${1:-}" in
       [ -f "$V2/compare2/$name/final.pt" ] && continue
       OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py --data $data --dev ../../$V2/dev \
         --vocab ../../$VOCAB --out ../../$V2/compare2/$name --minutes $m --arch ${ARCH:-v1net} --clock cpu --init $init \
-        --dev-count 600 --dev-minutes $(( m / 2 )) --precision fp32 $*" >/dev/null 2>&1
+        --dev-count 600 --dev-minutes $(( m / 2 )) --precision fp32 --ema 0 $*" >/dev/null 2>&1
     done
     grep -h "done:" "$V2"/compare2/*/train.log
     ;;
@@ -244,7 +244,7 @@ case "${1:-}" in
     data=$(ls -d "$ft"/data/*/ | sed 's|^|../../|; s|/$||' | paste -sd,)
     OMP_NUM_THREADS=1 taskset -c "${CORE:-1}" bash -c "cd scripts/train && exec nice -n 10 $PY train2.py --data $data --dev ../../$V2/dev \
       --vocab ../../$VOCAB --out ../../$ft/run --minutes ${FT_MINUTES:-15} --arch ${ARCH:-v1net} --lr ${FT_LR:-3e-4} --warmup 0.05 \
-      --dev-minutes 5 --checkpoint-minutes 5 --precision ${FT_PRECISION:-fp32} --init $(realpath "${FT_INIT:-$V2/run/last.pt}")" >"$ft/stdout.log" 2>&1 \
+      --dev-minutes 5 --checkpoint-minutes 5 --precision ${FT_PRECISION:-fp32} --ema 0 --init $(realpath "${FT_INIT:-$V2/run/last.pt}")" >"$ft/stdout.log" 2>&1 \
       || { echo "the fine-tune failed: $ft/stdout.log says why" >&2; tail -5 "$ft/stdout.log" >&2; exit 1; }
     (cd scripts/train && OMP_NUM_THREADS=1 "$PY" export.py --checkpoint "../../$ft/run/last.pt" --dev "../../$V2/dev" --out "../../$ft/model" \
       --recipe "$("$PY" -c 'import json, sys; print(json.dumps({"finetune": {"corrections": sys.argv[1], "repeat": int(sys.argv[2]), "replay_shards": int(sys.argv[3]), "heldout_c_allowed": sys.argv[4] == "1"}}))' \

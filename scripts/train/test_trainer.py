@@ -31,8 +31,12 @@ class BmmBackward(unittest.TestCase):
         self.assertTrue(torch.allclose(b.grad, b2.grad, atol=1e-12), "dB")
 
     def test_scores_times_values(self):
-        # att (t x s) @ v (s x hd): both operands larger than the gradient (t x hd), so both are taken the other way round.
+        # att (t x s) @ v (s x hd): dB = att^T g is taken as (g^T att)^T, so att is never copied transposed.
         self.check((3, 5, 40), (3, 40, 4))
+
+    def test_large_right_operand(self):
+        # B larger than g and dA together: dA = g B^T is taken as (B g^T)^T.
+        self.check((2, 3, 4), (2, 4, 50))
 
     def test_queries_times_keys(self):
         # q (t x hd) @ k^T (hd x s): the gradient (t x s) is the largest, the plain products.

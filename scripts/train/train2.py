@@ -300,30 +300,36 @@ def train(args, rank, world):
             t0, t_cpu = time.time(), time.process_time()  # the check's time is not training time
         if due:
             together(ranks.average_buffers, model, world)
+            if ema is not None:
+                together(ranks.average_buffers, ema, world)
             save()
             last_ckpt = time.time()
             t0, t_cpu = time.time(), time.process_time()
-    ranks.average_buffers(model, world)  # (the last collective: what follows is each rank's own)
+    ranks.average_buffers(model, world)
+    if ema is not None:
+        ranks.average_buffers(ema, world)
     if halt or stop["asked"]:
         save()
         say(f"stopped at step {state['step']}, {state['elapsed'] / 60:.1f} min trained; run again to resume")
         return
+    # The last collectives: the whole dev set, each rank reading its share, of the weights and of their average.
+    got = evaluate(model, dev, device, None, rank, world)
+    got_ema = evaluate(ema, dev, device, None, rank, world) if got and ema is not None else None
     if rank != 0:
         return
-    got = evaluate(model, dev, device)
     em, bands, dl = got or (None, {}, None)
     if got:
         state["dev"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2), "samples": state["samples"],
                              "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": len(dev), "bands": bands,
                              "dev_set": dev_id})
     state["final_dev_exact"] = em
-    if got and ema is not None:
-        ema_em, ema_bands, ema_dl = evaluate(ema, dev, device)
+    if got_ema:
+        ema_em, ema_bands, ema_dl = got_ema
         state["final_dev_exact_ema"] = ema_em
         say(f"moving average of the weights: dev exact {ema_em:.4f}, loss {ema_dl:.4f} {ema_bands}")
     save()
     torch.save({"model": model.state_dict(), "vocab": vocab, "state": state,
-                **({"ema": ema.state_dict()} if ema is not None else {})}, os.path.join(args.out, "final.pt"))
+                **({"ema": ema.state_dict(), "ema_decay": args.ema} if ema is not None else {})}, os.path.join(args.out, "final.pt"))
     say(f"done: {state['step']} steps, {state['samples']} samples, {state['elapsed'] / 60:.1f} min, "
         + (f"dev exact {em:.4f}, loss {dl:.4f} {bands}" if got else "no dev set"))
 
