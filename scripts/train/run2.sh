@@ -13,7 +13,8 @@
 #   scripts/train/run2.sh train     # the long run in the background (nohup), log in training/v2/run/train.log
 #   scripts/train/run2.sh pause     # pause the long run's processes (tests, benchmarks); `resume` goes on, `stop` saves and ends them
 #   scripts/train/run2.sh pack      # the checkpoint and training record to commit (checkpoints/texmesh-v2)
-#   scripts/train/run2.sh export    # ONNX, model.json, calibration, held-out A/B/C evaluations, model card (models/texmesh-v2)
+#   scripts/train/run2.sh export    # ONNX, model.json, calibration, held-out A/B/C evaluations, model card (MODEL_DIR, default models/texmesh-v2)
+#                                   # of CHECKPOINT_PT (default the run's last.pt; checkpoint.py ema writes its moving average, the candidate to ship)
 #   scripts/train/run2.sh finetune DIR  # a short run on people's corrections (texmesh corrections export DIR), in training/v2/finetune, float32 unless FT_PRECISION=bf16
 #
 # Needs: Debian's python3-torch, python3-opencv, python3-pil, python3-onnx, libopenblas0-pthread; texlive + dvipng.
