@@ -10,7 +10,7 @@
  * - the inverse trigonometric names beside the others (`\arcsin` read as `\arctan`);
  * - two fractions side by side (chain rules, products of fractions: read as one fraction);
  * - capital and word subscripts (`P_{A}`, `\theta_{new}`, `L_{total}`: read as letters, or cut);
- * - scripts before a letter (`{}^{14}_{6}C`, `{}_{n}C_{k}`, `{}_{3}F_{2}`: the prescript dropped);
+ * - scripts before a letter (`{}^{14}_{6}C`, `{}_{n}C_{k}`, `{}^{t}A`: the prescript dropped);
  * - conditions in subscripts (`\mathbb{E}_{y \mid x}`, `\Pr_{x \sim D}`);
  * - hats and dots over bold letters with subscripts (`\hat{\mathbf{r}}_{12}`);
  * - floors and ceilings around fractions, `\cdots` in sums and products, `;` in argument lists,
@@ -102,7 +102,7 @@ export function notation (s: TopicStyle): string {
         [1, () => `${A}${s.sub(c1)} - ${A}${s.sub(c2)} = ${s.pick(['I', 'k', 'q'])} ${B}${s.sub(`${c1}${c2}`)}`],
         [2, () => `${s.pick(['L', 'J', 'E'])}_{${w}} = ${s.pick(['\\lambda', '\\beta', '\\alpha'])} ${s.pick(['L', 'J'])}_{${s.pick(WORDS)}} + ${s.pick(['L', 'J'])}_{${s.pick(WORDS)}}`],
         [2, () => `${s.pick(['\\theta', 'w', x])}_{new} = ${s.pick(['\\theta', 'w', x])}_{old} - ${s.pick(['\\eta', '\\alpha'])} ${s.pick(['\\nabla', 'g_{t}', '\\nabla_{\\theta}'])} ${s.pick(['L', 'J', f])}`],
-        [1, () => `${s.pick(['\\sigma', 's', '\\epsilon'])}_{${w}}${s.sup('2')} = ${s.fr('1', 'N')} ${s.sum(i, '1', 'N')} (${x}${s.sub(i)} - \\bar{${x}})^{2}`],
+        [1, () => `${s.pick(['n', 'N', 'T', 'M'])}_{${w}} = ${s.int(2, 9)} \\times 10${s.sup(String(s.int(2, 6)))}${s.opt(0.5, () => `, \\quad ${s.pick(['n', 'N', 'T', 'M'])}_{${s.pick(WORDS)}} = ${s.int(2, 9)} \\times 10${s.sup(String(s.int(2, 6)))}`)}`],
         [1, () => `${x}_{${w}} = ${s.fr(`${x} - \\mu_{${s.pick(WORDS)}}`, `\\sigma_{${s.pick(WORDS)}}`)}`],
       ])()
     }],
@@ -117,7 +117,6 @@ export function notation (s: TopicStyle): string {
         const [n, k] = [s.pick(['n', 'N', 'm']), s.pick(['k', 'r', 'j'])]
         return `{}_{${n}}P_{${k}} = ${s.fr(`${n}!`, `(${n}-${k})!`)}`
       }],
-      [1, () => `{}_{3}F_{2}(${a}_{1}, ${a}_{2}, ${a}_{3}; ${b}_{1}, ${b}_{2}; ${x})${s.opt(0.5, () => ` = ${f}(${x})`)}`],
       [1, () => `{}^{${s.pick(['t', 'T'])}}${A} = ${A}${s.sup('-1')}`],
     ])()],
     // Conditions in subscripts.
@@ -173,7 +172,7 @@ export function notation (s: TopicStyle): string {
       [2, () => `${s.pick(['f', 'p', 'g', 'L'])}(${x}; ${s.pick(['\\theta', 'w, b', a, `${a}, ${b}`])}) = ${s.weighted<() => string>([
         [1, () => `\\theta${s.sup(x)} (1 - \\theta)${s.sup(`1 - ${x}`)}`],
         [1, () => `${s.fr('1', 'Z')} e${s.sup(`-${s.pick(['E', 'U', 'H'])}(${x})`)}`],
-        [1, () => `${s.fr('1', `1 + e${s.sup(`-(w ${x} + b)`)}`)}`],
+        [1, () => `\\max${s.par(`0, w ${x} + b`)}`],
       ])()}`],
       [2, () => `c${s.sub(i)} = ${s.fr(s.inner(s.pick(['f', 'g', 'u']), `e${s.sub(i)}`), s.inner(`e${s.sub(i)}`, `e${s.sub(i)}`))}, \\quad ${s.pick(['f', 'g', 'u'])} = ${s.sum(i, '1', 'n')} c${s.sub(i)} e${s.sub(i)}`],
       [1, () => `\\cos ${g} = ${s.fr(s.inner(a, b), `\\|${a}\\| \\, \\|${b}\\|`)}`],
