@@ -25,6 +25,8 @@ interface Training {
     weights?: string;
     /** The moving average's own dev checks, beside the weights' (train2.py --ema). */
     dev_history_moving_average?: { step: number; minutes: number; dev_exact: number; dev_loss?: number; n?: number }[];
+    /** The average's figure on the whole dev set when the run ended (absent mid-run). */
+    final_dev_greedy_exact_moving_average?: number | null;
     /** v1's train.py recipe, or v2's train2.py one (arch, geometry, lr, pixels a batch, ...) */
     run?: ({ batch: number; peak_lr: number; warmup: number; curriculum: number; label_smoothing: number } | V2Run) | null;
     prior?: Prior[];
@@ -259,6 +261,9 @@ async function main (): Promise<void> {
           '| step | minutes | dev exact match of the average (greedy) |',
           '| --- | --- | --- |',
           ...(t.training.dev_history_moving_average ?? []).map((h) => `| ${h.step} | ${h.minutes.toFixed(1)} | ${pct(h.dev_exact)}${h.n != null ? ` (${h.n})` : ''} |`),
+          ...(t.training.final_dev_greedy_exact_moving_average != null
+            ? [`| ${t.training.steps} (end) | ${t.training.minutes.toFixed(1)} | ${pct(t.training.final_dev_greedy_exact_moving_average)} |`]
+            : []),
           '']
       : []),
     '## Measurements',

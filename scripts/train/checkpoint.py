@@ -51,9 +51,8 @@ def ema(src, dst):
     saved = torch.load(src, map_location="cpu")
     if "ema" not in saved:
         raise SystemExit(f"{src} has no moving average of its weights (train2.py --ema; a run keeps one from its next save)")
-    # What the model card says it is, and the end-of-run figure of the average, not of the weights.
-    st = dict(saved["state"], weights=f"the moving average of the run's weights (decay {saved.get('ema_decay', 'unknown')})",
-              final_dev_exact=saved["state"].get("final_dev_exact_ema"))
+    # What the model card says it is (the weights' own figures stay the weights').
+    st = dict(saved["state"], weights=f"the moving average of the run's weights (decay {saved.get('ema_decay', 'unknown')})")
     tmp = dst + ".tmp"
     torch.save({"model": saved["ema"], "state": st, "vocab": saved["vocab"]}, tmp)
     os.replace(tmp, dst)

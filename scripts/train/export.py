@@ -178,7 +178,8 @@ def main():
             **({"loss_history": st.get("history", [])[::10]} if v2 else {}),
             "final_dev_greedy_exact": st.get("final_dev_exact"),
             # checkpoint.py ema: the moving average of the weights, with its own dev checks.
-            **({"weights": st["weights"], "dev_history_moving_average": st.get("dev_ema", [])} if st.get("weights") else {}),
+            **({"weights": st["weights"], "dev_history_moving_average": st.get("dev_ema", []),
+                "final_dev_greedy_exact_moving_average": st.get("final_dev_exact_ema")} if st.get("weights") else {}),
             # Hyperparameters of this run, and the runs whose weights it started from (oldest first).
             "run": st.get("recipe"),
             "prior": st.get("prior", []),

@@ -178,7 +178,8 @@ case "${1:-}" in
     ;;
   export)
     # ONNX, model.json, calibration, the three held-out evaluations and the model card, in MODEL_DIR
-    # (default models/texmesh-v2), from CHECKPOINT (default the long run's last.pt).
+    # (default models/texmesh-v2; its folder name is the model's name), from CHECKPOINT_PT (default the long run's
+    # last.pt; checkpoint.py ema writes the run's moving average of its weights, the candidate to ship).
     # Absolute paths: export.py runs in scripts/train, the rest here.
     out=$(realpath -m "${MODEL_DIR:-models/texmesh-v2}")
     ckpt=$(realpath -m "${CHECKPOINT_PT:-$V2/run/last.pt}")

@@ -97,7 +97,9 @@ class DevCheck(unittest.TestCase):
         dev = tiny_dev()
         torch.manual_seed(3)
         model = Recognizer2(30, "v1net")
-        path = os.path.join(tempfile.mkdtemp(prefix="texmesh-devcheck-"), "w.pt")
+        folder = tempfile.TemporaryDirectory(prefix="texmesh-devcheck-")
+        self.addCleanup(folder.cleanup)
+        path = os.path.join(folder.name, "w.pt")
         torch.save(model.state_dict(), path)
         out = {}
 

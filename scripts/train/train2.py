@@ -308,13 +308,13 @@ def train(args, rank, world):
     ranks.average_buffers(model, world)
     if ema is not None:
         ranks.average_buffers(ema, world)
-    if halt or stop["asked"]:
+    if halt:  # (shared by every rank; a signal after the last exchange is taken as the run ends anyway)
         save()
         say(f"stopped at step {state['step']}, {state['elapsed'] / 60:.1f} min trained; run again to resume")
         return
     # The last collectives: the whole dev set, each rank reading its share, of the weights and of their average.
-    got = evaluate(model, dev, device, None, rank, world)
-    got_ema = evaluate(ema, dev, device, None, rank, world) if got and ema is not None else None
+    got = together(evaluate, model, dev, device, None, rank, world)
+    got_ema = together(evaluate, ema, dev, device, None, rank, world) if got and ema is not None else None
     if rank != 0:
         return
     em, bands, dl = got or (None, {}, None)
