@@ -47,7 +47,8 @@ async function main (): Promise<void> {
       model: pipeline.model,
       curve: curve.points,
       fittedOn: outcomes.map((x) => [x.raw, x.right ? 1 : 0]),
-      set: relative(resolve(o.model, '..', '..'), resolve(dir)),
+      // Relative to the repository, wherever the model folder is (a candidate is exported outside it).
+      set: relative(resolve(import.meta.dirname, '..', '..'), resolve(dir)),
       beam: o.beam,
     }
     const path = join(o.model, CALIBRATION_FILE)
