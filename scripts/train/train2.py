@@ -176,6 +176,8 @@ def train(args, rank, world):
             p.requires_grad_(False)
     ema_avg = [t for t in ema.state_dict().values() if t.is_floating_point()] if ema is not None else []
     ema_src = [t for t in model.state_dict().values() if t.is_floating_point()] if ema is not None else []
+    # What a dev check reads: the weights, and their average (its state key, record and log line).
+    checked = [(model, "dev", {}, "")] + ([(ema, "dev_ema", {"decay": args.ema}, ", moving average of the weights")] if ema is not None else [])
     # The data folders the run has read (their shards can change between restarts; the export lists these).
     state["data_folders"] = sorted(set(state.get("data_folders", [])) | {os.path.basename(os.path.normpath(f)) for f in args.data.split(",") if f})
     state["recipe"] = {k: getattr(args, k) for k in ("arch", "geometry", "glyph", "max_h", "max_w", "pixels", "max_batch",
@@ -281,33 +283,26 @@ def train(args, rank, world):
                 f"{state['samples']} samples {state['elapsed'] / 60:.1f}/{args.minutes:.0f} min")
             losses = []
         if state["elapsed"] / 60 >= next_dev:
-            together(ranks.average_buffers, model, world)
-            got = together(evaluate, model, dev, device, 200, rank, world)  # (None without a dev set)
-            if got:
+            for net, key, extra, note in checked:
+                together(ranks.average_buffers, net, world)
+                got = together(evaluate, net, dev, device, 200, rank, world)  # (None without a dev set)
+                if not got:
+                    break
                 em, bands, dl = got
-                state["dev"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2), "samples": state["samples"],
-                                     "dev_exact": round(em, 4), "dev_loss": round(dl, 4), "n": 200, "dev_set": dev_id})
-                say(f"dev greedy exact match {em:.3f}, loss {dl:.4f} (200) {bands}")
-            if got and ema is not None:
-                together(ranks.average_buffers, ema, world)
-                em, bands, dl = together(evaluate, ema, dev, device, 200, rank, world)
-                state.setdefault("dev_ema", []).append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2),
-                                                        "samples": state["samples"], "dev_exact": round(em, 4),
-                                                        "dev_loss": round(dl, 4), "n": 200, "dev_set": dev_id,
-                                                        "decay": args.ema})
-                say(f"dev greedy exact match {em:.3f}, loss {dl:.4f} (200) {bands}, moving average of the weights")
+                state.setdefault(key, []).append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2),
+                                                  "samples": state["samples"], "dev_exact": round(em, 4),
+                                                  "dev_loss": round(dl, 4), "n": 200, "dev_set": dev_id, **extra})
+                say(f"dev greedy exact match {em:.3f}, loss {dl:.4f} (200) {bands}{note}")
             next_dev += args.dev_minutes
             t0, t_cpu = time.time(), time.process_time()  # the check's time is not training time
         if due:
-            together(ranks.average_buffers, model, world)
-            if ema is not None:
-                together(ranks.average_buffers, ema, world)
+            for net, *_ in checked:
+                together(ranks.average_buffers, net, world)
             save()
             last_ckpt = time.time()
             t0, t_cpu = time.time(), time.process_time()
-    ranks.average_buffers(model, world)
-    if ema is not None:
-        ranks.average_buffers(ema, world)
+    for net, *_ in checked:
+        ranks.average_buffers(net, world)
     if halt:  # (shared by every rank; a signal after the last exchange is taken as the run ends anyway)
         save()
         say(f"stopped at step {state['step']}, {state['elapsed'] / 60:.1f} min trained; run again to resume")
