@@ -46,6 +46,15 @@ export interface RenderProfile {
   mathjaxFonts?: readonly ('tex' | Mathjax4Font)[];
 }
 
+/** The clean renders' densities and fonts (profiles clean, clean2, clean3 and clean-v4 differ only in grammar). */
+const CLEAN_RENDERS: RenderProfile = {
+  mathjaxShare: 0.5,
+  exPx: [14, 18],
+  dpi: [220, 290],
+  augment: { ...TRAIN_AUGMENT, pAny: 0 },
+  mathjaxFonts: ['tex', ...(Object.keys(MATHJAX4_FONTS) as Mathjax4Font[])],
+}
+
 export const PROFILES: Record<string, RenderProfile> = {
   train: { mathjaxShare: 0.45, exPx: [4.5, 10], dpi: [80, 170], augment: TRAIN_AUGMENT },
   // Training, high resolution: screenshots of zoomed PDFs and clean scans, whose strokes come out
@@ -57,40 +66,13 @@ export const PROFILES: Record<string, RenderProfile> = {
   'heldout-b': { mathjaxShare: 0.45, exPx: [10, 12.5], dpi: [170, 210], augment: HELDOUT_B_AUGMENT },
   // Clean renders for the v2 trainer (no degradation here: it degrades on the fly), dense enough
   // that scaling them to STORE_GLYPH loses nothing.
-  clean: {
-    mathjaxShare: 0.5,
-    exPx: [14, 18],
-    dpi: [220, 290],
-    augment: { ...TRAIN_AUGMENT, pAny: 0 },
-    mathjaxFonts: ['tex', ...(Object.keys(MATHJAX4_FONTS) as Mathjax4Font[])],
-  },
+  clean: CLEAN_RENDERS,
   // The same, with v2's grammar: random and long formulas besides the printed kinds.
-  clean2: {
-    mathjaxShare: 0.5,
-    exPx: [14, 18],
-    dpi: [220, 290],
-    augment: { ...TRAIN_AUGMENT, pAny: 0 },
-    grammar: 'v2',
-    mathjaxFonts: ['tex', ...(Object.keys(MATHJAX4_FONTS) as Mathjax4Font[])],
-  },
+  clean2: { ...CLEAN_RENDERS, grammar: 'v2' },
   // The same, with v3's grammar: v2's formulas and topic formulas (grammar.ts, topics.ts) besides.
-  clean3: {
-    mathjaxShare: 0.5,
-    exPx: [14, 18],
-    dpi: [220, 290],
-    augment: { ...TRAIN_AUGMENT, pAny: 0 },
-    grammar: 'v3',
-    mathjaxFonts: ['tex', ...(Object.keys(MATHJAX4_FONTS) as Mathjax4Font[])],
-  },
+  clean3: { ...CLEAN_RENDERS, grammar: 'v3' },
   // The same, with v4's grammar: v3's formulas and notation formulas (topics-notation.ts) besides.
-  'clean-v4': {
-    mathjaxShare: 0.5,
-    exPx: [14, 18],
-    dpi: [220, 290],
-    augment: { ...TRAIN_AUGMENT, pAny: 0 },
-    grammar: 'v4',
-    mathjaxFonts: ['tex', ...(Object.keys(MATHJAX4_FONTS) as Mathjax4Font[])],
-  },
+  'clean-v4': { ...CLEAN_RENDERS, grammar: 'v4' },
   // A stream of what a campus reads, for bench:learning's calibration: v3's topic formulas at the
   // training densities, degraded as training degrades them (another seed than any training set).
   learning: {
