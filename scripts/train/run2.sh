@@ -7,6 +7,7 @@
 #   scripts/train/run2.sh data5     # the third phase's fresh formulas: grammar v3 (SHARDS5, default 40) in clean5, v2 (SHARDS6, default 20) in clean6
 #   scripts/train/run2.sh data6     # more for the third phase at the two-core rate: v3 (SHARDS7, default 40) in clean7, v2 (SHARDS8, default 20) in clean8
 #   scripts/train/run2.sh data7     # grammar v4's notation formulas besides v3's (SHARDS9, default 30) in clean9
+#   scripts/train/run2.sh data8     # fresh grammar v4 formulas, another seed (SHARDS10, default 60), in clean10
 #   scripts/train/run2.sh compare   # candidate designs, COMPARE_MINUTES (default 30) of one core each from scratch
 #   scripts/train/run2.sh compare2  # second-phase candidates from one checkpoint (INIT), COMPARE_MINUTES of one core each
 #   scripts/train/run2.sh init      # v1's weights recovered from its ONNX files, to start v2 from
@@ -39,7 +40,7 @@ v3_shards() {
   echo "data ready in $V2/$1"
 }
 # The clean folders there are, as train2.py's --data list for the long run.
-data_list() { for d in clean clean2 clean3 clean4 clean5 clean6 clean7 clean8 clean9; do [ -d "$V2/$d" ] && echo -n ",../../$V2/$d"; done | cut -c2-; }
+data_list() { for d in clean clean2 clean3 clean4 clean5 clean6 clean7 clean8 clean9 clean10; do [ -d "$V2/$d" ] && echo -n ",../../$V2/$d"; done | cut -c2-; }
 train2() { (cd scripts/train && nice -n 19 "$PY" train2.py --data "../../$V2/clean" --dev "../../$V2/dev" --vocab "../../$VOCAB" "$@"); }
 # The long run's processes (ranks and batch makers) of this checkout: its command line names the run's
 # folder, and it runs in this checkout's scripts/train (the bracket keeps the pattern off the shell running it).
@@ -88,6 +89,12 @@ case "${1:-}" in
     # Grammar v4: v3's formulas and notation formulas besides (bare contour integrals, the bold zero,
     # inverse trigonometric names, fractions side by side, word subscripts, ...: decision 31), seed 12.
     v3_shards clean9 12 "${SHARDS9:-30}" clean-v4
+    ;;
+  data8)
+    # Grammar v4 again, seed 13 (decision 35): the held-out C misreadings that repeat in every font and
+    # density are its notation (braces, floors, angle brackets, hats on bold letters, word subscripts),
+    # which only clean9's 30 shards of 350 had.
+    v3_shards clean10 13 "${SHARDS10:-60}" clean-v4
     ;;
   compare)
     # Candidate designs from scratch at equal compute: COMPARE_MINUTES (default 30) of one core each
@@ -190,6 +197,7 @@ case "${1:-}" in
     shards_of() { if read_by_run "$1"; then ls "$V2/$1"/clean-*.jsonl 2>/dev/null | wc -l; else echo 0; fi; }
     clean4=$(shards_of clean4); clean5=$(shards_of clean5); clean6=$(shards_of clean6)
     clean7=$(shards_of clean7); clean8=$(shards_of clean8); clean9=$(shards_of clean9)
+    clean10=$(shards_of clean10)
     recipe='{"grammar": "formulas/ at commit '"$grammar_commit"'",
       "clean": {"seed": 1, "shards": '"$SHARDS"', "per_shard": 2000, "profile": "clean"},
       "clean2": {"seed": 2, "shards": '"${SHARDS2:-60}"', "per_shard": 2000, "profile": "clean2"},
@@ -200,6 +208,7 @@ case "${1:-}" in
       "clean7": {"seed": 10, "shards": '"$clean7"', "per_shard": 2000, "profile": "clean3"},
       "clean8": {"seed": 11, "shards": '"$clean8"', "per_shard": 2000, "profile": "clean2"},
       "clean9": {"seed": 12, "shards": '"$clean9"', "per_shard": 2000, "profile": "clean-v4"},
+      "clean10": {"seed": 13, "shards": '"$clean10"', "per_shard": 2000, "profile": "clean-v4"},
       "dev": {"seed": 3, "count": 600, "profile": "train", "format": "ink"},
       "heldout_a": {"seed": 1001, "count": 400, "profile": "heldout-a"}, "heldout_b": {"seed": 2002, "count": 300, "profile": "heldout-b"},
       "heldout_c": {"source": "datasets/heldout-c/source.jsonl", "formulas": 287, "images": 2870},
