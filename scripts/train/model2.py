@@ -45,8 +45,21 @@ def sinusoid(n, dim, device):
 class Encoder2(nn.Module):
     """CNN: strided stem to 1/4, stages of residual blocks, down to rows of 16 px and columns of 8 px."""
 
-    def __init__(self, d=192, widths=(32, 64, 128), blocks=(0, 1, 1), layers=2, heads=4, ff=512, layout="v2"):
+    def __init__(self, d=192, widths=(32, 64, 128), blocks=(0, 1, 1), layers=2, heads=4, ff=512, layout="v2",
+                 deep=(0, 0)):
         super().__init__()
+        # v1's CNN deepened (layout v1 only): deep[0] residual blocks of 96 channels at 1/8, deep[1] of 128
+        # after the row pooling. Kept apart from `cnn`, so that its weights keep their names, and each
+        # block starts as the identity (its last batch norm's scale 0): a trained v1net loads into the
+        # deeper network and reads exactly as before until training moves the new blocks.
+        self.deep = nn.ModuleList([nn.Sequential(*[Residual(96) for _ in range(deep[0])]),
+                                   nn.Sequential(*[Residual(128) for _ in range(deep[1])])]) if any(deep) else None
+        if self.deep is not None:
+            if layout != "v1":
+                raise ValueError("deep blocks belong to the v1 layout")
+            for stage in self.deep:
+                for blk in stage:
+                    nn.init.zeros_(blk.a[4].weight)
         if layout == "v1":
             # v1's CNN exactly (model.py Encoder), so v1's weights load into it: fully convolutional,
             # it reads canvases of any size.
@@ -69,8 +82,15 @@ class Encoder2(nn.Module):
         self.blocks = nn.ModuleList([Block(d, heads, ff) for _ in range(layers)])
         self.norm = LayerNorm(d)
 
+    def features(self, image):
+        if self.deep is None:
+            return self.cnn(image)
+        f = self.deep[0](self.cnn[:3](image))  # 96 channels at 1/8
+        f = self.deep[1](self.cnn[3:5](f))  # 128, rows 1/16
+        return self.cnn[5:](f)
+
     def forward(self, image):
-        f = self.cnn(image)  # B, D, R, C
+        f = self.features(image)  # B, D, R, C
         r, c = f.shape[2], f.shape[3]
         f = f.permute(0, 2, 3, 1)  # B, R, C, D
         half = self.d // 2
@@ -108,6 +128,10 @@ ARCHS = {
     # v1's shipped weights load into it (train2.py --init with from_onnx.py's recovery).
     "v1net": dict(d=192, widths=(32, 48, 128), blocks=(0, 0, 0), enc_layers=1, dec_layers=3, heads=4,
                   enc_ff=384, dec_ff=768, layout="v1"),
+    # v1net with a residual block at 1/8 and one after the row pooling, where the feature grid is small:
+    # the capacity question of decision 28, grown from a trained v1net (train2.py --init).
+    "v1net-deep": dict(d=192, widths=(32, 48, 128), blocks=(0, 0, 0), enc_layers=1, dec_layers=3, heads=4,
+                       enc_ff=384, dec_ff=768, layout="v1", deep=(1, 1)),
 }
 
 
@@ -117,7 +141,7 @@ class Recognizer2(nn.Module):
         a = ARCHS[arch] if isinstance(arch, str) else arch
         self.arch = dict(a)
         self.encoder = Encoder2(d=a["d"], widths=a["widths"], blocks=a["blocks"], layers=a["enc_layers"],
-                                heads=a["heads"], ff=a["enc_ff"], layout=a.get("layout", "v2"))
+                                heads=a["heads"], ff=a["enc_ff"], layout=a.get("layout", "v2"), deep=tuple(a.get("deep", (0, 0))))
         self.decoder = Decoder(vocab, d=a["d"], layers=a["dec_layers"], heads=a["heads"], ff=a["dec_ff"])
         self.count = CountHead(a["d"], vocab) if count_head else None
 

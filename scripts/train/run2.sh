@@ -116,11 +116,12 @@ case "${1:-}" in
   compare2)
     # Candidates for going on from a trained checkpoint (INIT), at equal compute: COMPARE_MINUTES (default
     # 30) of one core each (process CPU time), one after another on core CORE (default 0), on the data the
-    # first phase saw (clean, clean2, clean3: the same for every candidate, whatever lands meanwhile).
-    # CANDIDATES: "NAME TRAIN2_OPTIONS..." separated by ";". Dev checks on all 600 images.
+    # first phase saw (clean, clean2, clean3: the same for every candidate, whatever lands meanwhile), or
+    # with COMPARE_DATA=all on the long run's folders. CANDIDATES: "NAME TRAIN2_OPTIONS..." separated by
+    # ";". Dev checks on all 600 images. Two queues can run side by side, on CORE=0 and CORE=1.
     m=${COMPARE_MINUTES:-30}
     init=$(realpath "${INIT:?INIT: the checkpoint to go on from}")
-    data=../../$V2/clean,../../$V2/clean2,../../$V2/clean3
+    data=$([ "${COMPARE_DATA:-}" = all ] && data_list || echo "../../$V2/clean,../../$V2/clean2,../../$V2/clean3")
     IFS=';' read -ra specs <<< "${CANDIDATES:?CANDIDATES: NAME OPTIONS;...}"
     for spec in "${specs[@]}"; do
       set -- $spec

@@ -92,6 +92,33 @@ def tiny_dev(n=20, seed=0):
     return items
 
 
+class Deeper(unittest.TestCase):
+    def test_v1net_weights_read_the_same_in_v1net_deep(self):
+        # The deeper network's new blocks start as the identity: a trained v1net's weights, loaded into
+        # it (train2.py --init), give the same log-probabilities, in training mode as in evaluation.
+        torch.manual_seed(1)
+        small = Recognizer2(30, "v1net")
+        deep = Recognizer2(30, "v1net-deep")
+        got = deep.load_state_dict(small.state_dict(), strict=False)
+        self.assertEqual(got.unexpected_keys, [])
+        self.assertTrue(got.missing_keys and all(k.startswith("encoder.deep.") for k in got.missing_keys))
+        self.assertGreater(sum(p.numel() for p in deep.parameters()), sum(p.numel() for p in small.parameters()))
+        x, t = torch.rand(2, 1, 48, 96), torch.randint(4, 30, (2, 7))
+        for mode in (False, True):
+            small.train(mode)
+            deep.train(mode)
+            with torch.no_grad():
+                self.assertTrue(torch.allclose(small(x, t), deep(x, t), atol=1e-6))
+        # ... and training moves them: the new blocks get gradients.
+        deep(x, t).logsumexp(-1).sum().backward()
+        self.assertTrue(all(p.grad is not None for p in deep.encoder.deep.parameters()))
+
+    def test_deep_blocks_need_the_v1_layout(self):
+        with self.assertRaises(ValueError):
+            Recognizer2(30, dict(d=192, widths=(32, 64, 128), blocks=(0, 1, 1), enc_layers=1, dec_layers=1, heads=4,
+                                 enc_ff=64, dec_ff=64, deep=(1, 0)))
+
+
 class DevCheck(unittest.TestCase):
     def test_two_ranks_sum_to_what_one_reads(self):
         dev = tiny_dev()
