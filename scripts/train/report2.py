@@ -171,6 +171,26 @@ def main():
         lines += table(rows, ["candidate", "glyph (px)", "peak learning rate", "CPU minutes", "samples seen", "samples per CPU-second",
                               "dev exact match (600)", "by length 1-20 / 21-40 / 41-60 / 61-90 / 91+ (%)", "dev checks"]) + [""]
 
+    # Third-phase candidates (run2.sh compare3): from the long run's moving average, on its folders, in bfloat16.
+    comp3 = kept_comparison(args.v2, "compare3", os.path.join(args.out, "comparison3.json"))
+    if comp3:
+        lines += ["## Third-phase comparison", "",
+                  "Each candidate went on from the same point of the third phase (the moving average of its weights) for the same"
+                  " CPU time on one core (`scripts/train/run2.sh compare3`), two at a time on cores of their own, on the long"
+                  " run's folders, in bfloat16, with its own short cosine schedule. Dev: greedy exact match and loss on 200 images"
+                  " during the run, on all 600 at the end.", ""]
+        rows = []
+        for c in comp3:
+            b = c.get("final_bands") or {}
+            checks = "; ".join(f"{d['minutes']:.0f} min: {100 * d['dev_exact']:.1f} % / {d['dev_loss']:.4f} ({d.get('n', 200)})"
+                               for d in c["dev"])
+            rows.append([f"`{c['name']}`", c["arch"], c.get("lr"), c["cpu_minutes"], c["samples"], c["samples_per_cpu_second"],
+                         f"{100 * (c['final_dev_exact'] or 0):.1f} % / {c['final_dev_loss']:.4f}",
+                         " / ".join(f"{100 * b[k]:.0f}" for k in ("1-20", "21-40", "41-60", "61-90", "91+") if k in b), checks])
+        lines += table(rows, ["candidate", "architecture", "peak learning rate", "CPU minutes", "samples seen",
+                              "samples per CPU-second", "dev exact match / loss (600)",
+                              "by length 1-20 / 21-40 / 41-60 / 61-90 / 91+ (%)", "dev checks"]) + [""]
+
     if os.path.exists(args.checkpoint):
         st = load_state(args.checkpoint)
         # The runs this one continued first (their dev checks, where recorded), then its own: hours and

@@ -10,6 +10,7 @@
 #   scripts/train/run2.sh data8     # fresh grammar v4 formulas, another seed (SHARDS10, default 60), in clean10
 #   scripts/train/run2.sh compare   # candidate designs, COMPARE_MINUTES (default 30) of one core each from scratch
 #   scripts/train/run2.sh compare2  # second-phase candidates from one checkpoint (INIT), COMPARE_MINUTES of one core each
+#   scripts/train/run2.sh compare3  # the same on the long run's folders, in bfloat16 (the third phase's candidates)
 #   scripts/train/run2.sh init      # v1's weights recovered from its ONNX files, to start v2 from
 #   scripts/train/run2.sh train     # the long run in the background (nohup), log in training/v2/run/train.log
 #   scripts/train/run2.sh pause     # pause the long run's processes (tests, benchmarks); `resume` goes on, `stop` saves and ends them
@@ -91,7 +92,7 @@ case "${1:-}" in
     v3_shards clean9 12 "${SHARDS9:-30}" clean-v4
     ;;
   data8)
-    # Grammar v4 again, seed 13 (decision 35): the held-out C misreadings that repeat in every font and
+    # Grammar v4 again, seed 13 (decision 34): the held-out C misreadings that repeat in every font and
     # density are its notation (braces, floors, angle brackets, hats on bold letters, word subscripts),
     # which only clean9's 30 shards of 350 had.
     v3_shards clean10 13 "${SHARDS10:-60}" clean-v4
@@ -113,25 +114,31 @@ case "${1:-}" in
     done
     grep -h "done:" "$V2"/compare/*/train.log
     ;;
-  compare2)
+  compare2|compare3)
     # Candidates for going on from a trained checkpoint (INIT), at equal compute: COMPARE_MINUTES (default
-    # 30) of one core each (process CPU time), one after another on core CORE (default 0), on the data the
-    # first phase saw (clean, clean2, clean3: the same for every candidate, whatever lands meanwhile), or
-    # with COMPARE_DATA=all on the long run's folders. CANDIDATES: "NAME TRAIN2_OPTIONS..." separated by
+    # 30) of one core each (process CPU time), one after another on core CORE (default 0), in $V2/compare2
+    # on the data the first phase saw (clean, clean2, clean3: the same for every candidate, whatever lands
+    # meanwhile), or in $V2/compare3 on the long run's folders, in bfloat16 where the CPU has it as the
+    # long run trains (the third phase's comparisons). CANDIDATES: "NAME TRAIN2_OPTIONS..." separated by
     # ";". Dev checks on all 600 images. Two queues can run side by side, on CORE=0 and CORE=1.
     m=${COMPARE_MINUTES:-30}
     init=$(realpath "${INIT:?INIT: the checkpoint to go on from}")
-    data=$([ "${COMPARE_DATA:-}" = all ] && data_list || echo "../../$V2/clean,../../$V2/clean2,../../$V2/clean3")
+    if [ "$1" = compare2 ]; then
+      data=../../$V2/clean,../../$V2/clean2,../../$V2/clean3 precision=fp32
+    else
+      data=$(data_list) precision=auto
+    fi
+    dir=$1
     IFS=';' read -ra specs <<< "${CANDIDATES:?CANDIDATES: NAME OPTIONS;...}"
     for spec in "${specs[@]}"; do
       set -- $spec
       name=$1; shift
-      [ -f "$V2/compare2/$name/final.pt" ] && continue
+      [ -f "$V2/$dir/$name/final.pt" ] && continue
       OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py --data $data --dev ../../$V2/dev \
-        --vocab ../../$VOCAB --out ../../$V2/compare2/$name --minutes $m --arch ${ARCH:-v1net} --clock cpu --init $init \
-        --dev-count 600 --dev-minutes $(( m / 2 )) --precision fp32 --ema 0 $*" >/dev/null 2>&1
+        --vocab ../../$VOCAB --out ../../$V2/$dir/$name --minutes $m --arch ${ARCH:-v1net} --clock cpu --init $init \
+        --dev-count 600 --dev-minutes $(( m / 2 )) --precision $precision --ema 0 $*" >/dev/null 2>&1
     done
-    grep -h "done:" "$V2"/compare2/*/train.log
+    grep -h "done:" "$V2/$dir"/*/train.log
     ;;
   init)
     # v1's float weights, recovered from its ONNX files (BatchNorm set up again on v1-format dev canvases),
