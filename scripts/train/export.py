@@ -150,11 +150,11 @@ def main():
     if v2:
         a = net.arch
         deep = list(a.get("deep", (0, 0)))
-        cnn = ("v1's CNN (4 conv stages, widths [32, 48, 96, 128])" + (f", residual blocks {deep} at 1/8 and after the row pooling"
-                                                                         if any(deep) else "")
+        cnn = ("v1's CNN (4 conv stages, widths [32, 48, 96, 128]" + (f", residual blocks {deep} at 1/8 and after the row pooling"
+                                                                        if any(deep) else "")
                if a.get("layout") == "v1" else
-               f"strided stem to 1/4, residual blocks {list(a['blocks'])[1:]} at 1/4 and 1/8, widths {list(a['widths'])}")
-        arch_text = (f"CNN ({cnn}, rows of 16 px and columns of 8 px) + fixed and learned 2-D position code + "
+               f"CNN (strided stem to 1/4, residual blocks {list(a['blocks'])[1:]} at 1/4 and 1/8, widths {list(a['widths'])}")
+        arch_text = (f"{cnn}, rows of 16 px and columns of 8 px) + fixed and learned 2-D position code + "
                      f"{a['enc_layers']} transformer encoder block{'s' if a['enc_layers'] != 1 else ''} over the feature grid; {a['dec_layers']}-block transformer "
                      f"decoder; d={a['d']}, {a['heads']} heads; glyph-normalised canvases of any width; exported decoder step "
                      "with a key/value cache, its linear layers in int8 (per-column weight scales, activations quantized "
