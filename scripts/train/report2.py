@@ -108,6 +108,24 @@ def kept_comparison(v2, folder, path):
     return rows
 
 
+def candidates_table(comp, label, key, with_loss):
+    """The table of a comparison of candidates that went on from one checkpoint (compare2, compare3):
+    what sets each apart (`key`, headed `label`), its samples and its dev checks; with_loss adds dev loss."""
+    def loss(v):
+        return "-" if v is None else f"{v:.4f}"
+    rows = []
+    for c in comp:
+        b = c.get("final_bands") or {}
+        checks = "; ".join(f"{d['minutes']:.0f} min: {100 * d['dev_exact']:.1f} %" + (f" / {loss(d.get('dev_loss'))}" if with_loss else "")
+                           + f" ({d.get('n', 200)})" for d in c["dev"])
+        final = f"{100 * (c['final_dev_exact'] or 0):.1f} %" + (f" / {loss(c['final_dev_loss'])}" if with_loss else "")
+        rows.append([f"`{c['name']}`", c.get(key), c.get("lr"), c["cpu_minutes"], c["samples"], c["samples_per_cpu_second"], final,
+                     " / ".join(f"{100 * b[k]:.0f}" for k in ("1-20", "21-40", "41-60", "61-90", "91+") if k in b), checks])
+    return table(rows, ["candidate", label, "peak learning rate", "CPU minutes", "samples seen", "samples per CPU-second",
+                        "dev exact match" + (" / loss" if with_loss else "") + " (600)",
+                        "by length 1-20 / 21-40 / 41-60 / 61-90 / 91+ (%)", "dev checks"]) + [""]
+
+
 def table(rows, header):
     out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -153,43 +171,23 @@ def main():
         rows = [r + [""] * (width - len(r)) for r in rows]
         lines += table(rows, ["candidate"] + [f"check {i + 1} (loss / exact)" for i in range(width - 1)]) + [""]
 
-    # Second-phase candidates (run2.sh compare2): each from the same trained checkpoint, at equal CPU time.
-    comp2 = kept_comparison(args.v2, "compare2", os.path.join(args.out, "comparison2.json"))
-    if comp2:
-        lines += ["## Second-phase comparison", "",
-                  "Each candidate went on from the first phase's last checkpoint (900 minutes) for the same CPU time on one core"
-                  " (`scripts/train/run2.sh compare2`), on the first phase's data (clean, clean2, clean3), with its own short cosine"
-                  " schedule. Dev: greedy exact match on 200 images during the run, on all 600 at the end, at each candidate's"
-                  " glyph size.", ""]
-        rows = []
-        for c in comp2:
-            b = c.get("final_bands") or {}
-            checks = "; ".join(f"{d['minutes']:.0f} min: {100 * d['dev_exact']:.1f} % ({d.get('n', 200)})" for d in c["dev"])
-            rows.append([f"`{c['name']}`", c.get("glyph"), c.get("lr"), c["cpu_minutes"], c["samples"], c["samples_per_cpu_second"],
-                         f"{100 * (c['final_dev_exact'] or 0):.1f} %", " / ".join(f"{100 * b[k]:.0f}" for k in ("1-20", "21-40", "41-60", "61-90", "91+") if k in b),
-                         checks])
-        lines += table(rows, ["candidate", "glyph (px)", "peak learning rate", "CPU minutes", "samples seen", "samples per CPU-second",
-                              "dev exact match (600)", "by length 1-20 / 21-40 / 41-60 / 61-90 / 91+ (%)", "dev checks"]) + [""]
-
-    # Third-phase candidates (run2.sh compare3): from the long run's moving average, on its folders, in bfloat16.
-    comp3 = kept_comparison(args.v2, "compare3", os.path.join(args.out, "comparison3.json"))
-    if comp3:
-        lines += ["## Third-phase comparison", "",
-                  "Each candidate went on from the same point of the third phase (the moving average of its weights) for the same"
-                  " CPU time on one core (`scripts/train/run2.sh compare3`), two at a time on cores of their own, on the long"
-                  " run's folders, in bfloat16, with its own short cosine schedule. Dev: greedy exact match and loss on 200 images"
-                  " during the run, on all 600 at the end.", ""]
-        rows = []
-        for c in comp3:
-            b = c.get("final_bands") or {}
-            checks = "; ".join(f"{d['minutes']:.0f} min: {100 * d['dev_exact']:.1f} % / {d['dev_loss']:.4f} ({d.get('n', 200)})"
-                               for d in c["dev"])
-            rows.append([f"`{c['name']}`", c["arch"], c.get("lr"), c["cpu_minutes"], c["samples"], c["samples_per_cpu_second"],
-                         f"{100 * (c['final_dev_exact'] or 0):.1f} % / {c['final_dev_loss']:.4f}",
-                         " / ".join(f"{100 * b[k]:.0f}" for k in ("1-20", "21-40", "41-60", "61-90", "91+") if k in b), checks])
-        lines += table(rows, ["candidate", "architecture", "peak learning rate", "CPU minutes", "samples seen",
-                              "samples per CPU-second", "dev exact match / loss (600)",
-                              "by length 1-20 / 21-40 / 41-60 / 61-90 / 91+ (%)", "dev checks"]) + [""]
+    # Candidates that went on from one trained checkpoint at equal CPU time: the second phase's
+    # (run2.sh compare2) and the third's (compare3, from the long run's moving average, on its folders).
+    later = [("compare2", "Second-phase comparison",
+              "Each candidate went on from the first phase's last checkpoint (900 minutes) for the same CPU time on one core"
+              " (`scripts/train/run2.sh compare2`), on the first phase's data (clean, clean2, clean3), with its own short cosine"
+              " schedule. Dev: greedy exact match on 200 images during the run, on all 600 at the end, at each candidate's"
+              " glyph size.", ("glyph (px)", "glyph", False)),
+             ("compare3", "Third-phase comparison",
+              "Each candidate went on from the same point of the third phase (the moving average of its weights) for the same"
+              " CPU time on one core (`scripts/train/run2.sh compare3`), two at a time on cores of their own, on the long"
+              " run's folders, in bfloat16 (where the CPU has it), in the same batch order, with its own short cosine"
+              " schedule. Dev: greedy exact match and loss on 200 images during the run, on all 600 at the end.",
+              ("architecture", "arch", True))]
+    for folder, title, text, (label, key, with_loss) in later:
+        comp_n = kept_comparison(args.v2, folder, os.path.join(args.out, f"comparison{folder[-1]}.json"))
+        if comp_n:
+            lines += [f"## {title}", "", text, ""] + candidates_table(comp_n, label, key, with_loss)
 
     if os.path.exists(args.checkpoint):
         st = load_state(args.checkpoint)

@@ -10,7 +10,7 @@
 #   scripts/train/run2.sh data8     # fresh grammar v4 formulas, another seed (SHARDS10, default 60), in clean10
 #   scripts/train/run2.sh compare   # candidate designs, COMPARE_MINUTES (default 30) of one core each from scratch
 #   scripts/train/run2.sh compare2  # second-phase candidates from one checkpoint (INIT), COMPARE_MINUTES of one core each
-#   scripts/train/run2.sh compare3  # the same on the long run's folders, in bfloat16 (the third phase's candidates)
+#   scripts/train/run2.sh compare3  # the same on the long run's folders, in bfloat16 where the CPU has it (the third phase's candidates)
 #   scripts/train/run2.sh init      # v1's weights recovered from its ONNX files, to start v2 from
 #   scripts/train/run2.sh train     # the long run in the background (nohup), log in training/v2/run/train.log
 #   scripts/train/run2.sh pause     # pause the long run's processes (tests, benchmarks); `resume` goes on, `stop` saves and ends them
@@ -41,7 +41,7 @@ v3_shards() {
   echo "data ready in $V2/$1"
 }
 # The clean folders there are, as train2.py's --data list for the long run.
-data_list() { for d in clean clean2 clean3 clean4 clean5 clean6 clean7 clean8 clean9 clean10; do [ -d "$V2/$d" ] && echo -n ",../../$V2/$d"; done | cut -c2-; }
+data_list() { for d in clean clean2 clean3 clean4 clean5 clean6 clean7 clean8 clean9 clean10; do if [ -d "$V2/$d" ]; then echo -n ",../../$V2/$d"; fi; done | cut -c2-; }
 train2() { (cd scripts/train && nice -n 19 "$PY" train2.py --data "../../$V2/clean" --dev "../../$V2/dev" --vocab "../../$VOCAB" "$@"); }
 # The long run's processes (ranks and batch makers) of this checkout: its command line names the run's
 # folder, and it runs in this checkout's scripts/train (the bracket keeps the pattern off the shell running it).
@@ -127,6 +127,7 @@ case "${1:-}" in
       data=../../$V2/clean,../../$V2/clean2,../../$V2/clean3 precision=fp32
     else
       data=$(data_list) precision=auto
+      [ -n "$data" ] || { echo "no training data in $V2 (clean, clean2, ...): make it with scripts/train/run2.sh data first" >&2; exit 2; }
     fi
     dir=$1
     IFS=';' read -ra specs <<< "${CANDIDATES:?CANDIDATES: NAME OPTIONS;...}"

@@ -109,9 +109,11 @@ class Deeper(unittest.TestCase):
             deep.train(mode)
             with torch.no_grad():
                 self.assertTrue(torch.allclose(small(x, t), deep(x, t), atol=1e-6))
-        # ... and training moves them: the new blocks get gradients.
-        deep(x, t).logsumexp(-1).sum().backward()
-        self.assertTrue(all(p.grad is not None for p in deep.encoder.deep.parameters()))
+        # ... and training moves them: each new block's zeroed scale gets a gradient.
+        deep(x, t).log_softmax(-1)[..., 5].sum().backward()
+        for stage in deep.encoder.deep:
+            for blk in stage:
+                self.assertGreater(float(blk.a[4].weight.grad.abs().sum()), 0)
 
     def test_deep_blocks_need_the_v1_layout(self):
         with self.assertRaises(ValueError):
