@@ -91,5 +91,16 @@ print(json.dumps({"keys": sorted(e), "same": all(torch.equal(e["model"][k], s["e
       assert.match(text, /resumed at step \d+/)
       assert.equal(text.match(/done: /g)?.length ?? 0, r === out ? 2 : 1)
     }
+
+    // A new run from the average, without canvas options, reads the canvases its checkpoint was trained
+    // on (glyph 20, up to 160 x 2560, not the defaults): the same dev pixels, so the same fingerprint.
+    const branch = join(dir, 'branch')
+    const args = trainArgs(branch, 0.03)
+    for (const flag of ['--glyph', '--max-h', '--max-w']) args.splice(args.indexOf(flag), 2)
+    await run(PY, [...args, '--init', join(dir, 'ema.pt'), '--ema', '0'], { cwd: TRAIN, env: ENV, timeout: 240_000 })
+    const branchLog = await readFile(join(branch, 'train.log'), 'utf8')
+    assert.match(branchLog, /new run: v1net, glyph geometry \(glyph 20 px, canvases up to 160 x 2560\)/)
+    const fingerprint = (text: string): string => /dev set ([0-9a-f]{12})/.exec(text)![1]!
+    assert.equal(fingerprint(branchLog), fingerprint(log))
   })
 })

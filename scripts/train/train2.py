@@ -53,6 +53,10 @@ def symbol_counts(tok, vocab_size):
     return c
 
 
+# The canvases a run reads, unless told otherwise (train2.py --geometry, --glyph, --max-h, --max-w).
+CANVAS = {"geometry": "glyph", "glyph": 16.0, "max_h": 128, "max_w": 2048}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="folder of clean-*.jsonl/.bin shards, or several, comma-separated")
@@ -61,10 +65,11 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--minutes", type=float, default=600)
     ap.add_argument("--arch", default="enc2dec2", help=f"one of {', '.join(ARCHS)}, or v1 (model.py, squeeze only)")
-    ap.add_argument("--geometry", default="glyph", choices=["glyph", "squeeze"])
-    ap.add_argument("--glyph", type=float, default=16, help="typical glyph size on the canvas, px")
-    ap.add_argument("--max-h", type=int, default=128)
-    ap.add_argument("--max-w", type=int, default=2048)
+    # The canvas options default to the --init checkpoint's for a new run from one (CANVAS otherwise).
+    ap.add_argument("--geometry", choices=["glyph", "squeeze"], help=f"default {CANVAS['geometry']}, or --init's")
+    ap.add_argument("--glyph", type=float, help=f"typical glyph size on the canvas, px (default {CANVAS['glyph']:g}, or --init's)")
+    ap.add_argument("--max-h", type=int, help=f"default {CANVAS['max_h']}, or --init's")
+    ap.add_argument("--max-w", type=int, help=f"default {CANVAS['max_w']}, or --init's")
     ap.add_argument("--pixels", type=int, default=1 << 20, help="canvas pixels per batch")
     ap.add_argument("--max-batch", type=int, default=96)
     ap.add_argument("--pool", type=int, default=4096, help="samples sorted together into batches")
@@ -93,6 +98,7 @@ def main():
                          "(auto: on a CUDA GPU that has bfloat16, or a CPU with avx512_bf16 or amx_bf16; about 1.6 times the samples a "
                          "second of fp32 on such a CPU)")
     args = ap.parse_args()
+    canvas_options(args)
     if args.arch == "v1" and args.count_loss > 0:
         ap.error("--count-loss needs a v2 architecture (v1 has no counting head)")
     if args.arch == "v1" and args.geometry != "squeeze":
@@ -102,6 +108,19 @@ def main():
     if args.ranks > 1 and torch.cuda.is_available():
         ap.error("--ranks is for CPU cores; on a GPU train with one rank")
     ranks.start(args.ranks, lambda rank, world: train(args, rank, world))
+
+
+def canvas_options(args):
+    """Fills the canvas options not given: a new run from --init reads canvases as its checkpoint was
+    trained on them (a branch of a glyph-20 run would otherwise train and check at 16 px), any other
+    run the defaults. A resumed run takes its own recipe later (train)."""
+    resuming = os.path.exists(os.path.join(args.out, "last.pt"))
+    init = {}
+    if args.init and not resuming:
+        init = torch.load(args.init, map_location="cpu").get("state", {}).get("recipe", {})
+    for k, default in CANVAS.items():
+        if getattr(args, k) is None:
+            setattr(args, k, type(default)(init.get(k, default)))
 
 
 def train(args, rank, world):
@@ -141,7 +160,8 @@ def train(args, rank, world):
         say(f"resumed at step {state['step']}, {state['elapsed'] / 60:.1f} min trained")
     else:
         n = sum(p.numel() for name, p in model.named_parameters() if not name.startswith("count."))
-        say(f"new run: {args.arch}, {args.geometry} geometry, {n / 1e6:.2f}M parameters on {device}")
+        say(f"new run: {args.arch}, {args.geometry} geometry (glyph {args.glyph:g} px, canvases up to {args.max_h} x {args.max_w}),"
+            f" {n / 1e6:.2f}M parameters on {device}")
         if args.init:
             init = torch.load(args.init, map_location=device)
             own = model.state_dict()
