@@ -11,6 +11,7 @@
 #   scripts/train/run2.sh compare   # candidate designs, COMPARE_MINUTES (default 30) of one core each from scratch
 #   scripts/train/run2.sh compare2  # second-phase candidates from one checkpoint (INIT), COMPARE_MINUTES of one core each
 #   scripts/train/run2.sh compare3  # the same on the long run's folders, in bfloat16 where the CPU has it (the third phase's candidates)
+#   scripts/train/run2.sh candidate # a candidate to ship: the run's average decayed to zero over CANDIDATE_MINUTES of one core, in candidates/
 #   scripts/train/run2.sh init      # v1's weights recovered from its ONNX files, to start v2 from
 #   scripts/train/run2.sh train     # the long run in the background (nohup), log in training/v2/run/train.log
 #   scripts/train/run2.sh pause     # pause the long run's processes (tests, benchmarks); `resume` goes on, `stop` saves and ends them
@@ -140,6 +141,24 @@ case "${1:-}" in
         --dev-count 600 --dev-minutes $(( m / 2 )) --precision $precision --ema 0 $*" >/dev/null 2>&1
     done
     grep -h "done:" "$V2/$dir"/*/train.log
+    ;;
+  candidate)
+    # A candidate to ship (decision 36): the long run's moving average as it is now, trained on for
+    # CANDIDATE_MINUTES (default 30) of one core (process CPU time, on core CORE, default 1) with the
+    # learning rate going from the run's present one down to zero, on the run's folders, in bfloat16
+    # where the CPU has it; in $V2/candidates/at-MINUTES (the run's minutes). Then export it:
+    # CHECKPOINT_PT=$V2/candidates/at-MINUTES/final.pt MODEL_DIR=/tmp/NAME/texmesh-v2 run2.sh export.
+    [ -f "$V2/run/last.pt" ] || { echo "no long run in $V2/run to take a candidate from" >&2; exit 2; }
+    lr=$(grep -o ' lr [0-9.e+-]*' "$V2/run/train.log" | tail -1 | cut -d' ' -f3)
+    at=$("$PY" -c "import sys, torch; print(round(torch.load(sys.argv[1], map_location='cpu')['state']['elapsed'] / 60))" "$V2/run/last.pt")
+    out=$V2/candidates/at-$at
+    mkdir -p "$out"
+    (cd scripts/train && "$PY" checkpoint.py ema "../../$V2/run/last.pt" "../../$out/start.pt")
+    OMP_NUM_THREADS=1 taskset -c "${CORE:-1}" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py --data $(data_list) --dev ../../$V2/dev \
+      --vocab ../../$VOCAB --out ../../$out --minutes ${CANDIDATE_MINUTES:-30} --arch ${ARCH:-v1net} --clock cpu --init ../../$out/start.pt \
+      --lr ${lr:-1.25e-4} --warmup 0.02 --dev-count 600 --dev-minutes 15 --ema 0" >/dev/null 2>&1
+    grep -h "done:" "$out/train.log"
+    echo "candidate: $out/final.pt"
     ;;
   init)
     # v1's float weights, recovered from its ONNX files (BatchNorm set up again on v1-format dev canvases),
