@@ -44,6 +44,16 @@ v3_shards() {
 # The clean folders there are, as train2.py's --data list for the long run.
 data_list() { for d in clean clean2 clean3 clean4 clean5 clean6 clean7 clean8 clean9 clean10; do if [ -d "$V2/$d" ]; then echo -n ",../../$V2/$d"; fi; done | cut -c2-; }
 train2() { (cd scripts/train && nice -n 19 "$PY" train2.py --data "../../$V2/clean" --dev "../../$V2/dev" --vocab "../../$VOCAB" "$@"); }
+# A run that goes on from a checkpoint for MINUTES of one core (process CPU time), without the moving
+# average, dev checked on all 600 images half-way and at the end:
+# branch CORE MINUTES DATA INIT(absolute) OUT [TRAIN2_OPTIONS...]
+branch() {
+  local core=$1 m=$2 data=$3 init=$4 out=$5
+  shift 5
+  OMP_NUM_THREADS=1 taskset -c "$core" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py --data $data --dev ../../$V2/dev \
+    --vocab ../../$VOCAB --out ../../$out --minutes $m --arch ${ARCH:-v1net} --clock cpu --init $init \
+    --dev-count 600 --dev-minutes $(( m / 2 )) --ema 0 $*" >/dev/null 2>&1
+}
 # The long run's processes (ranks and batch makers) of this checkout: its command line names the run's
 # folder, and it runs in this checkout's scripts/train (the bracket keeps the pattern off the shell running it).
 trainers() {
@@ -136,9 +146,7 @@ case "${1:-}" in
       set -- $spec
       name=$1; shift
       [ -f "$V2/$dir/$name/final.pt" ] && continue
-      OMP_NUM_THREADS=1 taskset -c "${CORE:-0}" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py --data $data --dev ../../$V2/dev \
-        --vocab ../../$VOCAB --out ../../$V2/$dir/$name --minutes $m --arch ${ARCH:-v1net} --clock cpu --init $init \
-        --dev-count 600 --dev-minutes $(( m / 2 )) --precision $precision --ema 0 $*" >/dev/null 2>&1
+      branch "${CORE:-0}" "$m" "$data" "$init" "$V2/$dir/$name" --precision "$precision" "$@"
     done
     grep -h "done:" "$V2/$dir"/*/train.log
     ;;
@@ -154,9 +162,7 @@ case "${1:-}" in
     out=$V2/candidates/at-$at
     mkdir -p "$out"
     (cd scripts/train && "$PY" checkpoint.py ema "../../$V2/run/last.pt" "../../$out/start.pt")
-    OMP_NUM_THREADS=1 taskset -c "${CORE:-1}" bash -c "cd scripts/train && exec nice -n 19 $PY train2.py --data $(data_list) --dev ../../$V2/dev \
-      --vocab ../../$VOCAB --out ../../$out --minutes ${CANDIDATE_MINUTES:-30} --arch ${ARCH:-v1net} --clock cpu --init ../../$out/start.pt \
-      --lr ${lr:-1.25e-4} --warmup 0.02 --dev-count 600 --dev-minutes 15 --ema 0" >/dev/null 2>&1
+    branch "${CORE:-1}" "${CANDIDATE_MINUTES:-30}" "$(data_list)" "$(realpath "$out/start.pt")" "$out" --lr "${lr:-1.25e-4}" --warmup 0.02
     grep -h "done:" "$out/train.log"
     echo "candidate: $out/final.pt"
     ;;
